@@ -1,0 +1,116 @@
+/**
+ * Domain errors. Packages throw these with a stable `code`; the wire table (wire-errors.ts)
+ * is the only place that knows OCI wire codes and HTTP statuses.
+ */
+
+/** Which part of the cache went wrong; feeds client errors and rule health. */
+export type FailureCategory =
+  | 'rule-config'
+  | 'credential-lookup'
+  | 'upstream-auth'
+  | 'upstream-unavailable'
+  | 'upstream-throttled'
+  | 'digest-mismatch'
+  | 'hydration';
+
+export interface RegistryErrorOptions {
+  detail?: unknown;
+  cause?: unknown;
+  /** Seconds a client should wait before retrying (becomes `Retry-After`). */
+  retryAfterSeconds?: number;
+  category?: FailureCategory;
+}
+
+export abstract class RegistryError extends Error {
+  abstract readonly code: string;
+  readonly detail: unknown;
+  readonly retryAfterSeconds: number | undefined;
+  readonly category: FailureCategory | undefined;
+
+  constructor(message: string, options: RegistryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.detail = options.detail;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.category = options.category;
+  }
+}
+
+export class NameInvalidError extends RegistryError {
+  readonly code = 'NAME_INVALID';
+}
+export class NameUnknownError extends RegistryError {
+  readonly code = 'NAME_UNKNOWN';
+}
+export class TagInvalidError extends RegistryError {
+  readonly code = 'TAG_INVALID';
+}
+export class DigestInvalidError extends RegistryError {
+  readonly code = 'DIGEST_INVALID';
+}
+export class ManifestUnknownError extends RegistryError {
+  readonly code = 'MANIFEST_UNKNOWN';
+}
+export class ManifestInvalidError extends RegistryError {
+  readonly code = 'MANIFEST_INVALID';
+}
+export class BlobUnknownError extends RegistryError {
+  readonly code = 'BLOB_UNKNOWN';
+}
+export class RangeInvalidError extends RegistryError {
+  readonly code = 'RANGE_INVALID';
+}
+export class PaginationInvalidError extends RegistryError {
+  readonly code = 'PAGINATION_NUMBER_INVALID';
+}
+export class UnsupportedError extends RegistryError {
+  readonly code = 'UNSUPPORTED';
+}
+export class UnauthorizedError extends RegistryError {
+  readonly code = 'UNAUTHORIZED';
+}
+export class DeniedError extends RegistryError {
+  readonly code = 'DENIED';
+}
+/** A digest computed over received bytes does not match the one asked for. */
+export class DigestMismatchError extends RegistryError {
+  readonly code = 'DIGEST_MISMATCH';
+  constructor(message: string, options: RegistryErrorOptions = {}) {
+    super(message, { category: 'digest-mismatch', ...options });
+  }
+}
+/** Upstream 5xx, timeout, reset, truncated body, or an open circuit breaker. */
+export class UpstreamUnavailableError extends RegistryError {
+  readonly code = 'UPSTREAM_UNAVAILABLE';
+  constructor(message: string, options: RegistryErrorOptions = {}) {
+    super(message, { category: 'upstream-unavailable', ...options });
+  }
+}
+/** Upstream answered 429. */
+export class UpstreamThrottledError extends RegistryError {
+  readonly code = 'UPSTREAM_THROTTLED';
+  constructor(message: string, options: RegistryErrorOptions = {}) {
+    super(message, { category: 'upstream-throttled', ...options });
+  }
+}
+/** Upstream refused our credentials (401/403 after auth). */
+export class UpstreamAuthError extends RegistryError {
+  readonly code = 'UPSTREAM_AUTH';
+  constructor(message: string, options: RegistryErrorOptions = {}) {
+    super(message, { category: 'upstream-auth', ...options });
+  }
+}
+/** Secrets for a credential set could not be read. */
+export class CredentialLookupError extends RegistryError {
+  readonly code = 'CREDENTIAL_LOOKUP';
+  constructor(message: string, options: RegistryErrorOptions = {}) {
+    super(message, { category: 'credential-lookup', ...options });
+  }
+}
+/** A cache rule or credential set is misconfigured. */
+export class RuleConfigError extends RegistryError {
+  readonly code = 'RULE_CONFIG';
+  constructor(message: string, options: RegistryErrorOptions = {}) {
+    super(message, { category: 'rule-config', ...options });
+  }
+}
