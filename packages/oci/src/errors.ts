@@ -23,7 +23,7 @@ export interface RegistryErrorOptions {
 
 export abstract class RegistryError extends Error {
   abstract readonly code: string;
-  readonly detail: unknown;
+  detail: unknown;
   readonly retryAfterSeconds: number | undefined;
   readonly category: FailureCategory | undefined;
 
@@ -33,6 +33,13 @@ export abstract class RegistryError extends Error {
     this.detail = options.detail;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.category = options.category;
+  }
+
+  /** Add context (rule, upstream, repository...) to the detail a client sees; returns this. */
+  annotate(context: Record<string, unknown>): this {
+    const base = typeof this.detail === 'object' && this.detail !== null ? (this.detail as Record<string, unknown>) : {};
+    this.detail = { ...base, ...context, ...(this.category ? { category: this.category } : {}) };
+    return this;
   }
 }
 

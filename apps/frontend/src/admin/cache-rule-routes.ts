@@ -1,0 +1,44 @@
+import { Router } from 'express';
+import { CacheRuleValidationError, RULE_NAME_PATTERN } from '@pullthrough/cache-rules';
+import type { RuleRegistry } from '../rules/rule-registry.js';
+import { ProblemError } from './problem.js';
+
+function checkName(name: string): void {
+  if (!RULE_NAME_PATTERN.test(name)) {
+    throw new ProblemError(400, 'Bad Request', 'invalid rule name', [{ field: 'name', message: "must be 5-50 characters of letters, digits and '-'" }]);
+  }
+}
+
+/** /api/v1/cache-rules: PUT/GET/DELETE one, GET all. */
+export function cacheRuleRoutes(rules: RuleRegistry): Router {
+  const router = Router();
+  router.get('/', (_req, res) => {
+    res.json({ cacheRules: rules.rules.list() });
+  });
+  router.get('/:name', (req, res) => {
+    const rule = rules.rules.get(req.params.name);
+    if (!rule) throw new ProblemError(404, 'Not Found', `cache rule "${req.params.name}" does not exist`);
+    res.json(rule);
+  });
+  router.put('/:name', async (req, res) => {
+    checkName(req.params.name);
+    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
+      throw new ProblemError(400, 'Bad Request', 'request body must be a JSON object (Content-Type: application/json)');
+    }
+    try {
+      const { rule, created } = await rules.put(req.params.name, req.body);
+      res.status(created ? 201 : 200).json(rule);
+    } catch (err) {
+      if (err instanceof CacheRuleValidationError) {
+        const conflict = err.issues.some((i) => /overlap|already|same target/i.test(i.message));
+        throw new ProblemError(conflict ? 409 : 422, conflict ? 'Conflict' : 'Unprocessable Entity', 'the cache rule is not valid', err.issues);
+      }
+      throw err;
+    }
+  });
+  router.delete('/:name', async (req, res) => {
+    if (!(await rules.delete(req.params.name))) throw new ProblemError(404, 'Not Found', `cache rule "${req.params.name}" does not exist`);
+    res.status(204).end();
+  });
+  return router;
+}

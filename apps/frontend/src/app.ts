@@ -1,0 +1,48 @@
+import express, { type Express } from 'express';
+import type { Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import { adminAuth } from './admin/admin-auth.js';
+import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
+import { problemMiddleware, sendProblem } from './admin/problem.js';
+import { dataRouter } from './data/data-router.js';
+import { ociErrorMiddleware } from './oci-error-middleware.js';
+import { requestContext } from './request-context.js';
+import type { RuleRegistry } from './rules/rule-registry.js';
+
+export interface FrontendDeps {
+  registry: PullThroughRegistry;
+  rules: RuleRegistry;
+  adminToken: string;
+  logger: Logger;
+}
+
+export interface FrontendApps {
+  /** OCI Distribution API (/v2). */
+  data: Express;
+  /** Admin REST API (/api/v1). */
+  admin: Express;
+}
+
+/** Build both express apps from their dependencies. Never listens (main.ts does). */
+export function createApp(deps: FrontendDeps): FrontendApps {
+  const data = express();
+  data.disable('x-powered-by');
+  data.set('etag', false);
+  data.use(requestContext(deps.logger));
+  data.use('/v2', dataRouter(deps.registry, deps.logger));
+  data.use((_req, res) => {
+    res.status(404).json({ errors: [{ code: 'NAME_UNKNOWN', message: 'not a registry endpoint' }] });
+  });
+  data.use(ociErrorMiddleware(deps.logger));
+
+  const admin = express();
+  admin.disable('x-powered-by');
+  admin.use(requestContext(deps.logger));
+  admin.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  admin.use('/api/v1', adminAuth(deps.adminToken), express.json({ limit: '1mb' }));
+  admin.use('/api/v1/cache-rules', cacheRuleRoutes(deps.rules));
+  admin.use((_req, res) => sendProblem(res, { status: 404, title: 'Not Found' }));
+  admin.use(problemMiddleware((err) => deps.logger.error({ err: (err as Error)?.message }, 'admin error')));
+  return { data, admin };
+}

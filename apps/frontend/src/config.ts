@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+const list = z
+  .string()
+  .default('')
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const port = z.coerce.number().int().min(0).max(65535);
+
+/**
+ * Every setting of the frontend, read once from the environment in main.ts. The README's
+ * configuration table documents each field; keep them in step.
+ */
+export const frontendConfigSchema = z.object({
+  /** Address both listeners bind to. */
+  PULLTHROUGH_HOST: z.string().default('127.0.0.1'),
+  /** OCI Distribution API (data plane). */
+  PULLTHROUGH_DATA_PORT: port.default(5000),
+  /** Admin REST API. */
+  PULLTHROUGH_ADMIN_PORT: port.default(5001),
+  /** Filesystem storage root (blobs, repository metadata, control area). */
+  PULLTHROUGH_DATA_DIR: z.string().default('./data'),
+  /** Redis for the hydration queue and coordination. Losing it loses no data. */
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** BullMQ key prefix (lets several deployments share one Redis). */
+  PULLTHROUGH_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('pullthrough'),
+  /** Bearer token for the admin API; generated on first start when unset. */
+  PULLTHROUGH_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** YAML file of cache rules (and credential sets) applied at start (GitOps). */
+  PULLTHROUGH_RULES_FILE: z.string().optional(),
+  /** Upstream hosts (host[:port]) that may be reached over plain HTTP. */
+  PULLTHROUGH_INSECURE_UPSTREAMS: list,
+  /** Host names this registry is reached by; a rule may not point at them. */
+  PULLTHROUGH_PUBLIC_HOSTS: list,
+  /** Seconds a cached tag is served before it is revalidated with an upstream HEAD. */
+  PULLTHROUGH_TAG_FRESHNESS_SECONDS: z.coerce.number().int().min(0).default(300),
+  /** Upstream connect timeout. */
+  PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
+  /** An upstream that sends no bytes for this long is treated as failed. */
+  PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
+  PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+export type FrontendConfig = z.infer<typeof frontendConfigSchema>;
+
+/** Parse the environment; a bad value fails start with the field path. */
+export function loadFrontendConfig(env: Record<string, string | undefined>): FrontendConfig {
+  const parsed = frontendConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

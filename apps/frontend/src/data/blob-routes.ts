@@ -1,0 +1,52 @@
+import { pipeline } from 'node:stream/promises';
+import type { Request, Response } from 'express';
+import { parseDigest } from '@pullthrough/oci';
+import { parseRangeHeader, type PullThroughRegistry } from '@pullthrough/pull-through';
+import type { Logger } from '@pullthrough/pull-through';
+import { setCacheHeaders } from './registry-headers.js';
+
+function commonHeaders(res: Response, digest: string): void {
+  res.setHeader('Docker-Content-Digest', digest);
+  res.setHeader('ETag', `"${digest}"`);
+  res.setHeader('Accept-Ranges', 'bytes');
+  res.setHeader('Cache-Control', 'max-age=31536000, immutable');
+  res.setHeader('Content-Type', 'application/octet-stream');
+}
+
+/** HEAD /v2/<name>/blobs/<digest> */
+export async function headBlob(registry: PullThroughRegistry, res: Response, name: string, rawDigest: string): Promise<void> {
+  const digest = parseDigest(rawDigest);
+  const { size, cache } = await registry.statBlob(name, digest);
+  commonHeaders(res, digest);
+  setCacheHeaders(res, cache);
+  res.setHeader('Content-Length', String(size));
+  res.status(200).end();
+}
+
+/**
+ * GET /v2/<name>/blobs/<digest>, with a single Range (206/416). A miss streams from the upstream
+ * while the bytes are written through; if the upstream fails mid-stream the response is cut short
+ * (never a complete-looking 200).
+ */
+export async function getBlob(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawDigest: string, logger: Logger): Promise<void> {
+  const digest = parseDigest(rawDigest);
+  const range = parseRangeHeader(typeof req.headers.range === 'string' ? req.headers.range : undefined);
+  const blob = await registry.openBlob(name, digest, range);
+  blob.done?.catch((err: unknown) => logger.warn({ digest, err: (err as Error).message }, 'blob fetch failed mid-stream'));
+  commonHeaders(res, digest);
+  setCacheHeaders(res, blob.cache);
+  if (blob.range && blob.size !== undefined) {
+    res.status(206);
+    res.setHeader('Content-Range', `bytes ${blob.range.start}-${blob.range.end}/${blob.size}`);
+    res.setHeader('Content-Length', String(blob.range.end - blob.range.start + 1));
+  } else {
+    res.status(200);
+    if (blob.size !== undefined) res.setHeader('Content-Length', String(blob.size));
+  }
+  try {
+    await pipeline(blob.stream, res);
+  } catch (err) {
+    // Headers are gone: the only honest signal left is an aborted connection.
+    res.destroy(err as Error);
+  }
+}

@@ -1,0 +1,48 @@
+import type { NextFunction, Request, Response } from 'express';
+import { UnsupportedError, NameUnknownError } from '@pullthrough/oci';
+import type { Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import { getBlob, headBlob } from './blob-routes.js';
+import { listCatalog, listReferrers, listTags } from './listing-routes.js';
+import { getManifest } from './manifest-routes.js';
+import { API_VERSION_HEADER } from './registry-headers.js';
+import { parseRegistryPath } from './registry-path.js';
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * The /v2 data plane: one dispatcher over the parsed path, one handler module per OCI resource.
+ * This is a pull-through cache: writes answer UNSUPPORTED.
+ */
+export function dataRouter(registry: PullThroughRegistry, logger: Logger) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    res.setHeader(API_VERSION_HEADER, 'registry/2.0');
+    try {
+      const rawPath = req.originalUrl.split('?')[0] ?? '';
+      const route = parseRegistryPath(rawPath);
+      if (!route) throw new NameUnknownError('no such endpoint', { detail: { path: rawPath.slice(0, 300) } });
+      if (!READ_METHODS.has(req.method)) {
+        throw new UnsupportedError('this registry is a pull-through cache: push and delete are not supported', { detail: { method: req.method } });
+      }
+      const log = (res.locals.logger as Logger | undefined) ?? logger;
+      switch (route.kind) {
+        case 'base':
+          res.status(200).json({});
+          return;
+        case 'catalog':
+          return await listCatalog(registry, req, res);
+        case 'manifest':
+          return await getManifest(registry, req, res, route.name, route.reference);
+        case 'blob':
+          return req.method === 'HEAD' ? await headBlob(registry, res, route.name, route.digest) : await getBlob(registry, req, res, route.name, route.digest, log);
+        case 'tags':
+          return await listTags(registry, req, res, route.name);
+        case 'referrers':
+          return await listReferrers(registry, req, res, route.name, route.digest);
+        case 'upload':
+          throw new UnsupportedError('this registry is a pull-through cache: push is not supported');
+      }
+    } catch (err) {
+      next(err);
+    }
+  };
+}

@@ -1,0 +1,36 @@
+import type { Request, Response } from 'express';
+import { MediaType, parseDigest } from '@pullthrough/oci';
+import type { PullThroughRegistry } from '@pullthrough/pull-through';
+import { nextLink, paginate, parsePageQuery } from './pagination.js';
+
+function sendPage(res: Response, path: string, body: Record<string, unknown>, next: Parameters<typeof nextLink>[1]): void {
+  const link = nextLink(path, next);
+  if (link) res.setHeader('Link', link);
+  res.status(200).json(body);
+}
+
+/** GET /v2/<name>/tags/list?n=&last= */
+export async function listTags(registry: PullThroughRegistry, req: Request, res: Response, name: string): Promise<void> {
+  const query = parsePageQuery(req.query);
+  const page = paginate(await registry.listTags(name), query);
+  sendPage(res, `/v2/${name}/tags/list`, { name, tags: page.items }, page.next);
+}
+
+/** GET /v2/_catalog?n=&last= */
+export async function listCatalog(registry: PullThroughRegistry, req: Request, res: Response): Promise<void> {
+  const query = parsePageQuery(req.query);
+  const page = paginate(await registry.listRepositories(), query);
+  sendPage(res, '/v2/_catalog', { repositories: page.items }, page.next);
+}
+
+/** GET /v2/<name>/referrers/<digest>?artifactType= (OCI 1.1), an image index of local referrers. */
+export async function listReferrers(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawDigest: string): Promise<void> {
+  const digest = parseDigest(rawDigest);
+  const artifactType = typeof req.query.artifactType === 'string' ? req.query.artifactType : undefined;
+  const manifests = await registry.listReferrers(name, digest, artifactType);
+  if (artifactType) res.setHeader('OCI-Filters-Applied', 'artifactType');
+  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests }));
+  res.setHeader('Content-Type', MediaType.OciIndex);
+  res.setHeader('Content-Length', String(body.length));
+  res.status(200).end(body);
+}

@@ -1,0 +1,28 @@
+import type { Request, Response } from 'express';
+import { acceptsMediaType, ManifestUnknownError, parseReference } from '@pullthrough/oci';
+import type { PullThroughRegistry } from '@pullthrough/pull-through';
+import { setCacheHeaders } from './registry-headers.js';
+
+/** GET/HEAD /v2/<name>/manifests/<reference>: bytes exactly as stored, never converted. */
+export async function getManifest(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawReference: string): Promise<void> {
+  const reference = parseReference(rawReference);
+  const manifest = await registry.getManifest(name, reference, { requestId: String(res.locals.requestId ?? '') });
+  const accept = req.headers.accept;
+  if (!acceptsMediaType(accept, manifest.mediaType)) {
+    throw new ManifestUnknownError(`manifest is ${manifest.mediaType}, which the request's Accept header does not allow`, {
+      detail: { mediaType: manifest.mediaType, accept: accept?.slice(0, 300) },
+    });
+  }
+  const etag = `"${manifest.digest}"`;
+  res.setHeader('Docker-Content-Digest', manifest.digest);
+  res.setHeader('ETag', etag);
+  res.setHeader('Content-Type', manifest.mediaType);
+  setCacheHeaders(res, manifest.cache, manifest.staleReason);
+  if (req.headers['if-none-match'] === etag) {
+    res.status(304).end();
+    return;
+  }
+  res.setHeader('Content-Length', String(manifest.size));
+  if (req.method === 'HEAD') res.status(200).end();
+  else res.status(200).end(manifest.bytes);
+}

@@ -1,0 +1,54 @@
+import { NameInvalidError, parseRepositoryName } from '@pullthrough/oci';
+
+export type RegistryRoute =
+  | { kind: 'base' }
+  | { kind: 'catalog' }
+  | { kind: 'manifest'; name: string; reference: string }
+  | { kind: 'blob'; name: string; digest: string }
+  | { kind: 'tags'; name: string }
+  | { kind: 'referrers'; name: string; digest: string }
+  | { kind: 'upload'; name: string };
+
+/**
+ * Parse a /v2 path. Repository names contain slashes, so routing is done here rather than by
+ * express patterns. The raw (undecoded) path is used: a name with `%2F`, `..` or uppercase
+ * fails the name grammar and never reaches storage or an upstream.
+ */
+export function parseRegistryPath(rawPath: string): RegistryRoute | undefined {
+  if (rawPath === '/v2' || rawPath === '/v2/') return { kind: 'base' };
+  if (rawPath === '/v2/_catalog') return { kind: 'catalog' };
+  if (!rawPath.startsWith('/v2/')) return undefined;
+  const rest = rawPath.slice(4);
+  const m = /^(.+)\/(manifests|blobs|tags|referrers)\/(.*)$/.exec(rest);
+  if (!m) {
+    return rest.length > 0 ? undefined : { kind: 'base' };
+  }
+  const [, rawName, resource, tail] = m as unknown as [string, string, string, string];
+  if (resource === 'blobs' && (tail === 'uploads' || tail.startsWith('uploads/'))) return { kind: 'upload', name: checkName(rawName) };
+  const name = checkName(rawName);
+  switch (resource) {
+    case 'manifests':
+      return { kind: 'manifest', name, reference: decodeSegment(tail) };
+    case 'blobs':
+      return { kind: 'blob', name, digest: decodeSegment(tail) };
+    case 'referrers':
+      return { kind: 'referrers', name, digest: decodeSegment(tail) };
+    default:
+      return tail === 'list' ? { kind: 'tags', name } : undefined;
+  }
+}
+
+function checkName(raw: string): string {
+  if (raw.includes('%')) throw new NameInvalidError('invalid repository name: encoded characters are not allowed', { detail: { name: raw.slice(0, 300) } });
+  return parseRepositoryName(raw);
+}
+
+/** References are single segments; `sha256%3A...` is tolerated, an encoded slash is not. */
+function decodeSegment(segment: string): string {
+  if (segment.includes('/') || /%2f/i.test(segment)) return '\u0000invalid';
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return '\u0000invalid';
+  }
+}

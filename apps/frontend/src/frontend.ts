@@ -1,0 +1,94 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { storedCredentialProvider } from '@pullthrough/credentials';
+import { createHydrationQueue } from '@pullthrough/hydration-jobs';
+import { PullThroughRegistry, QueueHydrationEnqueuer, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
+import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import { UpstreamClientPool } from '@pullthrough/upstream';
+import { createApp } from './app.js';
+import type { FrontendConfig } from './config.js';
+import { RuleRegistry } from './rules/rule-registry.js';
+
+export interface RunningFrontend {
+  dataUrl: string;
+  adminUrl: string;
+  registry: PullThroughRegistry;
+  rules: RuleRegistry;
+  enqueuer: QueueHydrationEnqueuer;
+  /** Drain HTTP, then close the queue and Redis. */
+  close(): Promise<void>;
+}
+
+export interface FrontendOptions {
+  config: FrontendConfig;
+  logger: Logger;
+  adminToken: string;
+  /** Where `env:` secret references are looked up (main.ts passes process.env). */
+  secretEnv?: Record<string, string | undefined>;
+}
+
+async function listen(app: import('express').Express, host: string, port: number): Promise<Server> {
+  const server = app.listen(port, host);
+  await once(server, 'listening');
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+const urlOf = (server: Server) => {
+  const a = server.address() as AddressInfo;
+  return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+};
+
+/** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
+export async function startFrontend({ config, logger, adminToken, secretEnv = {} }: FrontendOptions): Promise<RunningFrontend> {
+  const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR));
+  const rules = new RuleRegistry(store, config.PULLTHROUGH_PUBLIC_HOSTS);
+  await rules.load();
+  if (config.PULLTHROUGH_RULES_FILE) {
+    const n = await rules.applyFile(config.PULLTHROUGH_RULES_FILE);
+    logger.info({ rules: n, file: config.PULLTHROUGH_RULES_FILE }, 'rules file applied');
+  }
+  rules.startPolling(10_000, (err) => logger.warn({ err: (err as Error).message }, 'rule reload failed'));
+
+  // Fail fast while Redis is down (enqueues are skipped, pulls unaffected); reconnect forever.
+  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2000) });
+  redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  const queue = createHydrationQueue({ connection: redis, prefix: config.PULLTHROUGH_QUEUE_PREFIX });
+  queue.on('error', (err) => logger.debug({ err: err.message }, 'hydration queue error'));
+  const enqueuer = new QueueHydrationEnqueuer(queue, logger);
+
+  const pool = new UpstreamClientPool({
+    insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
+    connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
+  });
+  const registry = new PullThroughRegistry({
+    store,
+    upstreams: new UpstreamResolver(() => rules.rules, pool, storedCredentialProvider(store, secretEnv)),
+    hydration: enqueuer,
+    tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
+  });
+  const apps = createApp({ registry, rules, adminToken, logger });
+  const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
+  const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
+
+  return {
+    dataUrl: urlOf(data),
+    adminUrl: urlOf(admin),
+    registry,
+    rules,
+    enqueuer,
+    async close() {
+      rules.stop();
+      const closing = [data, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      for (const s of [data, admin]) s.closeIdleConnections();
+      await Promise.all(closing);
+      await enqueuer.settle();
+      await queue.close();
+      await pool.close();
+      redis.disconnect();
+    },
+  };
+}

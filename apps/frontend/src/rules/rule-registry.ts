@@ -1,0 +1,121 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { CacheRuleSet, CacheRuleValidationError, parseCacheRule, type CacheRule } from '@pullthrough/cache-rules';
+import { CREDENTIAL_SETS_KIND, parseCredentialSet, type CredentialSet } from '@pullthrough/credentials';
+import type { RegistryStore } from '@pullthrough/storage';
+
+const KIND = 'cache-rules';
+
+/**
+ * The live cache rule set. Durable in the storage control area (the source of truth); held in
+ * memory for matching, reloaded periodically so several frontends converge on admin changes.
+ * Writes are serialized in-process.
+ */
+export class RuleRegistry {
+  private current: CacheRuleSet;
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: RegistryStore,
+    private readonly selfHosts: string[] = [],
+  ) {
+    this.current = CacheRuleSet.create([], { selfHosts });
+  }
+
+  get rules(): CacheRuleSet {
+    return this.current;
+  }
+
+  async load(): Promise<void> {
+    const stored = await this.store.listControl<CacheRule>(KIND);
+    this.current = CacheRuleSet.create(stored.map((r) => parseCacheRule(r)), { selfHosts: this.selfHosts });
+  }
+
+  /** Validate a rule against the set and persist it. Returns whether it was new. */
+  put(name: string, input: unknown): Promise<{ rule: CacheRule; created: boolean }> {
+    return this.serialize(async () => {
+      const body = typeof input === 'object' && input !== null ? { ...(input as Record<string, unknown>) } : input;
+      if (typeof body === 'object' && body !== null) {
+        const named = body as Record<string, unknown>;
+        if (named.name !== undefined && named.name !== name) {
+          throw new CacheRuleValidationError([{ field: 'name', message: `must match the name in the path ("${name}")` }]);
+        }
+        named.name = name;
+      }
+      const rule = parseCacheRule(body);
+      const created = this.current.get(name) === undefined;
+      const next = this.current.withRule(rule);
+      await this.store.putControl(KIND, rule.name, rule);
+      this.current = next;
+      return { rule, created };
+    });
+  }
+
+  delete(name: string): Promise<boolean> {
+    return this.serialize(async () => {
+      if (!this.current.get(name)) return false;
+      await this.store.deleteControl(KIND, name);
+      this.current = this.current.withoutRule(name);
+      return true;
+    });
+  }
+
+  /**
+   * Apply a YAML rules file (`cacheRules: [...]`, optional `credentialSets: [...]` of secret
+   * references) at start: everything is validated before anything is written.
+   */
+  applyFile(path: string): Promise<number> {
+    return this.serialize(async () => {
+      const doc = parseYaml(await readFile(path, 'utf8')) as { cacheRules?: unknown[]; credentialSets?: unknown[] } | null;
+      const inputs = doc?.cacheRules ?? [];
+      if (!Array.isArray(inputs)) throw new Error(`${path}: cacheRules must be a list`);
+      const setInputs = doc?.credentialSets ?? [];
+      if (!Array.isArray(setInputs)) throw new Error(`${path}: credentialSets must be a list`);
+      const sets: CredentialSet[] = setInputs.map((input, i) => {
+        try {
+          return parseCredentialSet(input);
+        } catch (err) {
+          throw new Error(`${path}: credentialSets[${i}] is invalid: ${(err as Error).message}`);
+        }
+      });
+      let next = this.current;
+      const rules: CacheRule[] = [];
+      inputs.forEach((input, i) => {
+        try {
+          const rule = parseCacheRule(input);
+          next = next.withRule(rule);
+          rules.push(rule);
+        } catch (err) {
+          if (err instanceof CacheRuleValidationError) {
+            const lines = err.issues.map((x) => `cacheRules[${i}].${x.field}: ${x.message}`);
+            throw new Error(`${path}: invalid rule:\n  ${lines.join('\n  ')}`);
+          }
+          throw err;
+        }
+      });
+      for (const set of sets) await this.store.putControl(CREDENTIAL_SETS_KIND, set.name, set);
+      for (const rule of rules) await this.store.putControl(KIND, rule.name, rule);
+      this.current = next;
+      return rules.length;
+    });
+  }
+
+  /** Reload from storage every `ms` (other frontends' admin changes). */
+  startPolling(ms: number, onError: (err: unknown) => void): void {
+    this.timer = setInterval(() => {
+      this.serialize(() => this.load()).catch(onError);
+    }, ms);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,94 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '@pullthrough/pull-through';
+import {
+  pushFixtures,
+  startCountingProxy,
+  startRedis,
+  startRegistry,
+  uniquePrefix,
+  type CountingProxy,
+  type Fixtures,
+  type RedisServer,
+  type RegistryOptions,
+  type UpstreamRegistry,
+} from '@pullthrough/test-support';
+import { loadFrontendConfig } from '../src/config.js';
+import { startFrontend, type RunningFrontend } from '../src/frontend.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface Upstream {
+  registry: UpstreamRegistry;
+  /** What the cache talks to: counts every request that reaches the upstream. */
+  proxy: CountingProxy;
+  fixtures: Fixtures;
+  stop(): Promise<void>;
+}
+
+/** A real docker-registry with the fixtures pushed, behind a counting proxy. */
+export async function startUpstream(options: RegistryOptions = {}): Promise<Upstream> {
+  const registry = await startRegistry(options);
+  const fixtures = await pushFixtures(registry);
+  const proxy = await startCountingProxy(registry.url);
+  return {
+    registry,
+    proxy,
+    fixtures,
+    async stop() {
+      await proxy.stop();
+      await registry.stop();
+    },
+  };
+}
+
+export interface Cache {
+  frontend: RunningFrontend;
+  /** `127.0.0.1:<port>` of the data plane, for skopeo. */
+  host: string;
+  dataUrl: string;
+  adminUrl: string;
+  dataDir: string;
+  queuePrefix: string;
+  stop(): Promise<void>;
+}
+
+/** The real frontend in-process on ephemeral ports, filesystem storage in a temp dir. */
+export async function startCache(redis: RedisServer, insecure: string[], env: Record<string, string> = {}, secretEnv: Record<string, string> = {}): Promise<Cache> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pullthrough-data-'));
+  const queuePrefix = uniquePrefix('frontend');
+  const config = loadFrontendConfig({
+    PULLTHROUGH_DATA_PORT: '0',
+    PULLTHROUGH_ADMIN_PORT: '0',
+    PULLTHROUGH_DATA_DIR: dataDir,
+    REDIS_URL: redis.url,
+    PULLTHROUGH_QUEUE_PREFIX: queuePrefix,
+    PULLTHROUGH_INSECURE_UPSTREAMS: insecure.join(','),
+    ...env,
+  });
+  const frontend = await startFrontend({ config, logger: silentLogger, adminToken: ADMIN_TOKEN, secretEnv });
+  return {
+    frontend,
+    host: new URL(frontend.dataUrl).host,
+    dataUrl: frontend.dataUrl,
+    adminUrl: frontend.adminUrl,
+    dataDir,
+    queuePrefix,
+    async stop() {
+      await frontend.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** PUT a cache rule through the admin API. */
+export async function putRule(cache: Cache, rule: Record<string, unknown> & { name: string }): Promise<Response> {
+  return fetch(`${cache.adminUrl}/api/v1/cache-rules/${rule.name}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(rule),
+  });
+}
+
+export { startRedis };

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { CacheRuleValidationError, fieldName, type ValidationIssue } from './cache-rule-validation-error.js';
+import { hasTrailingWildcard, parseTargetRepository } from './repository-pattern.js';
+import { isSelfHost, parseSourceRepository } from './upstream-source.js';
+
+/** Rule and credential set names: 5-50 letters, digits and '-' (like ACR). */
+export const RULE_NAME_PATTERN = /^[A-Za-z0-9-]{5,50}$/;
+/** `os/arch` or `os/arch/variant`, lowercase, e.g. `linux/amd64`, `linux/arm/v7`. */
+export const PLATFORM_PATTERN = /^[a-z0-9][a-z0-9._-]*\/[a-z0-9][a-z0-9._-]*(?:\/[a-z0-9][a-z0-9._-]*)?$/;
+
+/** Which children of a multi-platform index the hydrator makes local. */
+export type PlatformSelection = 'pulled' | 'all' | string[];
+export const DEFAULT_PLATFORMS = 'pulled';
+
+/** Maps a downstream repository (ours) to an upstream one, like an ACR artifact cache rule. */
+export interface CacheRule {
+  name: string;
+  /** Upstream, as the user wrote it: `docker.io/library/node`, `docker.io/*`, `127.0.0.1:5001/team/*`. */
+  sourceRepository: string;
+  /** Downstream repository path in this registry: `dockerhub/library/node`, `dockerhub/*`. */
+  targetRepository: string;
+  credentialSetName?: string;
+  /** Default `'pulled'`: only the platforms clients actually pulled. */
+  platforms?: PlatformSelection;
+}
+
+export interface ParseCacheRuleOptions {
+  /** host[:port] names of this registry; a rule may not use one as its upstream. */
+  selfHosts?: readonly string[];
+}
+
+const NAME_MESSAGE = "must be 5-50 characters of letters, digits and '-'";
+const PLATFORM_MESSAGE = 'must look like os/arch or os/arch/variant in lowercase (e.g. linux/amd64, linux/arm/v7)';
+const PLATFORMS_MESSAGE = "must be 'pulled', 'all' or a non-empty list of os/arch[/variant] strings";
+
+const text = () => z.string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') });
+const ruleName = () => text().regex(RULE_NAME_PATTERN, NAME_MESSAGE);
+
+function issuesFrom(check: (value: string) => { issues: string[] }) {
+  return (value: string, ctx: z.RefinementCtx<string>) => {
+    for (const message of check(value).issues) ctx.addIssue({ code: 'custom', message });
+  };
+}
+
+// Elements are checked in a refinement (not by an element schema) so that a bad element is
+// reported as `platforms[i]` rather than failing the whole 'pulled' | 'all' | list union.
+const platformList = z
+  .array(z.unknown())
+  .min(1, "must not be empty (use 'pulled' or 'all', or list at least one os/arch)")
+  .superRefine((list, ctx) => {
+    list.forEach((p, i) => {
+      if (typeof p !== 'string') ctx.addIssue({ code: 'custom', path: [i], message: 'must be a string' });
+      else if (!PLATFORM_PATTERN.test(p)) ctx.addIssue({ code: 'custom', path: [i], message: PLATFORM_MESSAGE });
+      else if (list.indexOf(p) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate platform "${p}"` });
+    });
+  });
+
+/** The zod schema for one rule (checks that need `options`, like self-hosts, included). */
+export function cacheRuleSchema(options: ParseCacheRuleOptions = {}) {
+  const selfHosts = options.selfHosts ?? [];
+  return z
+    .strictObject(
+      {
+        name: ruleName(),
+        sourceRepository: text().superRefine(issuesFrom(parseSourceRepository)),
+        targetRepository: text().superRefine(issuesFrom(parseTargetRepository)),
+        credentialSetName: ruleName().optional(),
+        platforms: z.union([z.literal(['pulled', 'all']), platformList], { error: PLATFORMS_MESSAGE }).optional(),
+      },
+      { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object' : undefined) },
+    )
+    .superRefine(
+      (rule, ctx) => {
+        const sourceWild = hasTrailingWildcard(rule.sourceRepository);
+        const targetWild = hasTrailingWildcard(rule.targetRepository);
+        if (targetWild && !sourceWild) {
+          ctx.addIssue({ code: 'custom', path: ['sourceRepository'], message: 'wildcard on one side only: targetRepository ends in /* but sourceRepository does not' });
+        } else if (sourceWild && !targetWild) {
+          ctx.addIssue({ code: 'custom', path: ['targetRepository'], message: 'wildcard on one side only: sourceRepository ends in /* but targetRepository does not' });
+        }
+        const { source } = parseSourceRepository(rule.sourceRepository);
+        if (source && isSelfHost(source, selfHosts)) {
+          ctx.addIssue({ code: 'custom', path: ['sourceRepository'], message: `upstream "${source.host}" is this registry itself; a rule cannot cache from its own host` });
+        }
+      },
+      { when: (payload) => hasStrings(payload.value, 'sourceRepository', 'targetRepository') },
+    );
+}
+
+function hasStrings(value: unknown, ...keys: string[]): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && keys.every((k) => typeof (value as Record<string, unknown>)[k] === 'string');
+}
+
+function toIssues(error: z.ZodError): ValidationIssue[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: fieldName([...issue.path, key]), message: 'unknown field' }))
+      : [{ field: fieldName(issue.path), message: issue.message }],
+  );
+}
+
+/** Problems with one rule, or the rule itself (a fresh object: the user's strings kept as written). */
+export function checkCacheRule(input: unknown, options: ParseCacheRuleOptions = {}): { rule?: CacheRule; issues: ValidationIssue[] } {
+  const parsed = cacheRuleSchema(options).safeParse(input);
+  if (!parsed.success) return { issues: toIssues(parsed.error) };
+  const { name, sourceRepository, targetRepository, credentialSetName, platforms } = parsed.data;
+  const rule: CacheRule = { name, sourceRepository, targetRepository };
+  if (credentialSetName !== undefined) rule.credentialSetName = credentialSetName;
+  // The refinement on platformList has checked every element is a platform string.
+  if (platforms !== undefined) rule.platforms = Array.isArray(platforms) ? (platforms as string[]).slice() : platforms;
+  return { rule, issues: [] };
+}
+
+/** Validate an untrusted rule (admin API body, YAML seed). Throws CacheRuleValidationError with every issue. */
+export function parseCacheRule(input: unknown, options: ParseCacheRuleOptions = {}): CacheRule {
+  const { rule, issues } = checkCacheRule(input, options);
+  if (!rule) throw new CacheRuleValidationError(issues);
+  return rule;
+}
+
+/** The rule's platform selection with the default applied. */
+export function rulePlatforms(rule: CacheRule): PlatformSelection {
+  return rule.platforms ?? DEFAULT_PLATFORMS;
+}

@@ -1,0 +1,16 @@
+export { CacheRuleValidationError, type ValidationIssue } from './cache-rule-validation-error.js';
+export {
+  parseCacheRule,
+  checkCacheRule,
+  rulePlatforms,
+  RULE_NAME_PATTERN,
+  PLATFORM_PATTERN,
+  DEFAULT_PLATFORMS,
+  type CacheRule,
+  type ParseCacheRuleOptions,
+  type PlatformSelection,
+} from './cache-rule.js';
+export { CacheRuleSet, MAX_CACHE_RULES, type CacheRuleSetOptions } from './cache-rule-set.js';
+export type { RuleMatch } from './rule-match.js';
+export { normalizeRegistryHost, isDockerHub, DOCKER_HUB_REGISTRY } from './docker-hub.js';
+export { isRepositoryPath, MAX_REPOSITORY_LENGTH } from './repository-pattern.js';

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+const NAME = /^[A-Za-z0-9-]{5,50}$/;
+const secretRef = z
+  .string()
+  .min(1)
+  .refine((v) => /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+|https:\/\/.+)$/.test(v), 'must be env:NAME, file:/absolute/path or a Key Vault secret URI');
+
+/** ACR's credential set model: where to log in, and references to the secrets (never the secrets). */
+export const credentialSetSchema = z.object({
+  name: z.string().regex(NAME, "must be 5-50 characters of letters, digits and '-'"),
+  loginServer: z.string().min(1),
+  authCredentials: z
+    .array(
+      z.object({
+        name: z.string().default('Credential1'),
+        usernameSecretIdentifier: secretRef,
+        passwordSecretIdentifier: secretRef,
+      }),
+    )
+    .min(1)
+    .max(1),
+});
+
+export type CredentialSet = z.infer<typeof credentialSetSchema>;
+
+export function parseCredentialSet(input: unknown): CredentialSet {
+  return credentialSetSchema.parse(input);
+}
+
+/** Storage control-area kind under which credential sets are kept. */
+export const CREDENTIAL_SETS_KIND = 'credential-sets';

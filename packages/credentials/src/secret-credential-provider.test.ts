@@ -1,0 +1,42 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CredentialLookupError } from '@pullthrough/oci';
+import { LocalSecretResolver, parseCredentialSet, SecretCredentialProvider, type CredentialSet } from './index.js';
+
+describe('SecretCredentialProvider with local secret references', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'creds-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  test('env: and file: references resolve lazily and are cached until forgotten', async () => {
+    const file = join(dir, 'password');
+    await writeFile(file, 's3cret-one\n');
+    const set = parseCredentialSet({ name: 'private-hub', loginServer: 'r.example', authCredentials: [{ usernameSecretIdentifier: 'env:HUB_USER', passwordSecretIdentifier: `file:${file}` }] });
+    let lookups = 0;
+    const provider = new SecretCredentialProvider(async (n) => (lookups++, n === set.name ? set : undefined), new LocalSecretResolver({ HUB_USER: 'alice' }));
+    const get = provider.credentialsFor('private-hub');
+    expect(lookups).toBe(0);
+    expect(await get()).toEqual({ username: 'alice', password: 's3cret-one' });
+    await writeFile(file, 's3cret-two\n');
+    expect((await get())!.password).toBe('s3cret-one');
+    provider.forget('private-hub');
+    expect((await get())!.password).toBe('s3cret-two');
+    expect(lookups).toBe(2);
+  });
+
+  test('missing set, unset env and unreadable file are credential lookup errors that carry no value', async () => {
+    const set: CredentialSet = { name: 'broken-set', loginServer: 'r', authCredentials: [{ name: 'c', usernameSecretIdentifier: 'env:NOPE', passwordSecretIdentifier: 'file:/nonexistent/pw' }] };
+    const provider = new SecretCredentialProvider(async (n) => (n === set.name ? set : undefined), new LocalSecretResolver({}));
+    await expect(provider.credentialsFor('other-set')()).rejects.toBeInstanceOf(CredentialLookupError);
+    const err = await provider.credentialsFor('broken-set')().catch((e: unknown) => e as CredentialLookupError);
+    expect(err).toBeInstanceOf(CredentialLookupError);
+    expect((err as CredentialLookupError).category).toBe('credential-lookup');
+  });
+
+  test('schema rejects plain-text secrets', () => {
+    expect(() => parseCredentialSet({ name: 'plain-set', loginServer: 'r', authCredentials: [{ usernameSecretIdentifier: 'alice', passwordSecretIdentifier: 'hunter2' }] })).toThrow(/env:NAME/);
+  });
+});

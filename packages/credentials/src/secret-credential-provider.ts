@@ -1,0 +1,46 @@
+import { CredentialLookupError } from '@pullthrough/oci';
+import type { CredentialSet } from './credential-set.js';
+import type { SecretResolver } from './secret-resolver.js';
+
+export type UpstreamCredentials = { username: string; password: string };
+
+interface Cached {
+  value: UpstreamCredentials;
+  expires: number;
+}
+
+/**
+ * Turns a credential set name into a lazy lookup: secrets are read only when an upstream asks,
+ * cached in memory for `ttlMs`, never stored or logged. `forget(name)` drops the cache (after an
+ * upstream 401, so a rotated password is picked up).
+ */
+export class SecretCredentialProvider {
+  private readonly cache = new Map<string, Cached>();
+
+  constructor(
+    private readonly lookupSet: (name: string) => Promise<CredentialSet | undefined>,
+    private readonly secrets: SecretResolver,
+    private readonly ttlMs = 5 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  credentialsFor(credentialSetName: string): () => Promise<UpstreamCredentials | undefined> {
+    return () => this.read(credentialSetName);
+  }
+
+  forget(credentialSetName: string): void {
+    this.cache.delete(credentialSetName);
+  }
+
+  private async read(name: string): Promise<UpstreamCredentials> {
+    const hit = this.cache.get(name);
+    if (hit && hit.expires > this.now()) return hit.value;
+    const set = await this.lookupSet(name);
+    if (!set) throw new CredentialLookupError(`credential set "${name}" does not exist`, { detail: { credentialSet: name } });
+    const cred = set.authCredentials[0]!;
+    const [username, password] = await Promise.all([this.secrets.resolve(cred.usernameSecretIdentifier), this.secrets.resolve(cred.passwordSecretIdentifier)]);
+    const value = { username, password };
+    this.cache.set(name, { value, expires: this.now() + this.ttlMs });
+    return value;
+  }
+}

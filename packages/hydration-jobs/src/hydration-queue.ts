@@ -1,0 +1,37 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { HYDRATION_JOB_NAME, HYDRATION_QUEUE, hydrationJobSchema, type HydrationJobInput } from './hydration-job.js';
+import { hydrationJobId } from './job-id.js';
+
+export interface HydrationQueueOptions {
+  connection: ConnectionOptions;
+  prefix?: string;
+  attempts?: number;
+  backoffMs?: number;
+}
+
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+  removeOnComplete: { age: 24 * 3600, count: 10000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export function createHydrationQueue(options: HydrationQueueOptions): Queue {
+  return new Queue(HYDRATION_QUEUE, {
+    connection: options.connection,
+    ...(options.prefix ? { prefix: options.prefix } : {}),
+    defaultJobOptions: {
+      ...DEFAULT_JOB_OPTIONS,
+      ...(options.attempts ? { attempts: options.attempts } : {}),
+      ...(options.backoffMs ? { backoff: { type: 'exponential', delay: options.backoffMs, jitter: 0.5 } } : {}),
+    },
+  });
+}
+
+/** Validate and add a hydration job; a duplicate (same repository + digest) collapses into the existing job. */
+export async function enqueueHydration(queue: Queue, input: HydrationJobInput): Promise<string> {
+  const job = hydrationJobSchema.parse(input);
+  const jobId = hydrationJobId(job.downstreamRepository, job.digest);
+  await queue.add(HYDRATION_JOB_NAME, job, { jobId });
+  return jobId;
+}

@@ -1,0 +1,3 @@
+export * from './hydration-job.js';
+export * from './job-id.js';
+export * from './hydration-queue.js';

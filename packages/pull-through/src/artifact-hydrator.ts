@@ -1,0 +1,67 @@
+import type { HydrationJob, HydrationProgress, HydrationResult } from '@pullthrough/hydration-jobs';
+import { blobDescriptors, parseManifest, platformString, type Descriptor, type Digest } from '@pullthrough/oci';
+import type { RegistryStore } from '@pullthrough/storage';
+import type { BlobFetcher } from './blob-fetcher.js';
+import type { ManifestImporter } from './manifest-importer.js';
+import type { UpstreamTarget } from './upstream-target.js';
+
+export type ProgressReporter = (progress: HydrationProgress) => Promise<void> | void;
+
+/** Which children of an index a job hydrates. `pulled`: none here; each child pulled by digest gets its own job. */
+export function selectChildren(children: Descriptor[], policy: HydrationJob['platforms']): Descriptor[] {
+  if (policy === 'all') return children;
+  if (policy === 'pulled') return [];
+  const wanted = new Set(policy);
+  return children.filter((c) => {
+    const p = platformString(c.platform);
+    if (!p) return false;
+    return wanted.has(p) || (c.platform?.variant !== undefined && wanted.has(`${c.platform.os}/${c.platform.architecture}`));
+  });
+}
+
+/**
+ * Walks a manifest tree (index -> child manifests -> config + layers) and makes everything local:
+ * fetches only what is missing, verifies every digest, commits and links. Content that is already
+ * local costs no upstream request.
+ */
+export class ArtifactHydrator {
+  constructor(
+    private readonly store: RegistryStore,
+    private readonly manifests: ManifestImporter,
+    private readonly blobs: BlobFetcher,
+  ) {}
+
+  async hydrate(job: HydrationJob, target: UpstreamTarget, report?: ProgressReporter): Promise<HydrationResult> {
+    const repo = job.downstreamRepository;
+    const pending: Descriptor[] = [];
+    let manifests = 0;
+    const visit = async (digest: Digest) => {
+      let stored = await this.store.getManifest(repo, digest);
+      if (!stored) stored = await this.manifests.import(target, { kind: 'digest', digest });
+      manifests++;
+      const parsed = parseManifest(stored.bytes, stored.mediaType);
+      for (const child of selectChildren(parsed.manifests, job.platforms)) await visit(child.digest);
+      pending.push(...blobDescriptors(parsed));
+    };
+    await visit(job.digest as Digest);
+
+    const unique = [...new Map(pending.map((d) => [d.digest, d])).values()];
+    const progress: HydrationProgress = { blobsDone: 0, blobsTotal: unique.length, bytesDone: 0 };
+    let blobsFetched = 0;
+    let bytesFetched = 0;
+    await report?.(progress);
+    for (const blob of unique) {
+      const local = await this.store.statBlob(blob.digest);
+      if (!local) {
+        const fetched = await this.blobs.ensure(target, blob.digest, blob.size);
+        if (fetched.bytesFetched > 0) blobsFetched++;
+        bytesFetched += fetched.bytesFetched;
+      }
+      await this.store.linkBlob(repo, blob.digest);
+      progress.blobsDone++;
+      progress.bytesDone += blob.size;
+      await report?.(progress);
+    }
+    return { manifests, blobs: unique.length, blobsFetched, bytesFetched };
+  }
+}

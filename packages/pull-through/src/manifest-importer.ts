@@ -1,0 +1,76 @@
+import {
+  blobDescriptors,
+  digestAlgorithm,
+  digestOf,
+  DigestMismatchError,
+  ManifestUnknownError,
+  parseManifest,
+  type Digest,
+  type ParsedManifest,
+  type Reference,
+} from '@pullthrough/oci';
+import type { RegistryStore } from '@pullthrough/storage';
+import { SingleFlight } from './single-flight.js';
+import { annotateUpstreamError, unwrapAnswer } from './upstream-answers.js';
+import { targetContext, type UpstreamTarget } from './upstream-target.js';
+
+export interface StoredManifest {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  bytes: Buffer;
+}
+
+export interface ImportedManifest extends StoredManifest {
+  parsed: ParsedManifest;
+}
+
+/**
+ * Fetches a manifest from the upstream, verifies it, and stores it for the downstream repository
+ * (revision, blob links, referrers, then the tag) before anyone sees it. Concurrent imports of the
+ * same reference share one upstream GET.
+ */
+export class ManifestImporter {
+  private readonly flights = new SingleFlight<ImportedManifest>();
+
+  constructor(private readonly store: RegistryStore) {}
+
+  import(target: UpstreamTarget, reference: Reference): Promise<ImportedManifest> {
+    const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
+    return this.flights.run(`${target.downstreamRepository}@${ref}`, () => this.fetchAndStore(target, reference, ref));
+  }
+
+  private async fetchAndStore(target: UpstreamTarget, reference: Reference, ref: string): Promise<ImportedManifest> {
+    let answer;
+    try {
+      answer = await target.client.getManifest(target.upstreamRepository, ref);
+    } catch (err) {
+      throw annotateUpstreamError(err, target);
+    }
+    const { bytes, mediaType: headerType, digest: headerDigest } = unwrapAnswer(answer, target, `manifest ${ref}`, ManifestUnknownError);
+    const parsed = parseManifest(bytes, headerType);
+    const algorithm = reference.kind === 'digest' ? digestAlgorithm(reference.digest) : 'sha256';
+    const digest = digestOf(bytes, algorithm);
+    const expected = reference.kind === 'digest' ? reference.digest : headerDigest && digestAlgorithm(headerDigest) === algorithm ? headerDigest : undefined;
+    if (expected && expected !== digest) {
+      throw new DigestMismatchError(`manifest ${ref} from upstream does not match its digest`, {
+        detail: { expected, actual: digest, ...targetContext(target) },
+      });
+    }
+    const repo = target.downstreamRepository;
+    await this.store.putManifest(repo, { digest, mediaType: parsed.mediaType, bytes });
+    // The upstream authorized this repository for these blobs: link them so a later pull serves them locally.
+    await Promise.all(blobDescriptors(parsed).map((d) => this.store.linkBlob(repo, d.digest)));
+    if (parsed.subject) {
+      await this.store.addReferrer(repo, parsed.subject.digest, {
+        mediaType: parsed.mediaType,
+        digest,
+        size: bytes.length,
+        ...(parsed.artifactType ? { artifactType: parsed.artifactType } : parsed.config ? { artifactType: parsed.config.mediaType } : {}),
+        ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+      });
+    }
+    if (reference.kind === 'tag') await this.store.putTag(repo, reference.tag, digest, new Date());
+    return { digest, mediaType: parsed.mediaType, size: bytes.length, bytes, parsed };
+  }
+}

@@ -1,0 +1,192 @@
+import type { Readable } from 'node:stream';
+import {
+  BlobUnknownError,
+  ManifestUnknownError,
+  NameUnknownError,
+  RegistryError,
+  type Descriptor,
+  type Digest,
+  type Reference,
+} from '@pullthrough/oci';
+import type { RegistryStore } from '@pullthrough/storage';
+import { BlobFetcher } from './blob-fetcher.js';
+import type { HydrationEnqueuer } from './hydration-enqueuer.js';
+import { ManifestImporter, type StoredManifest } from './manifest-importer.js';
+import { annotateUpstreamError } from './upstream-answers.js';
+import type { UpstreamResolver, UpstreamTarget } from './upstream-target.js';
+import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
+
+/** Where a response's content came from (the `X-Cache` header). */
+export type CacheStatus = 'hit' | 'miss' | 'revalidated' | 'stale' | 'local';
+
+export interface ManifestResponse extends StoredManifest {
+  cache: CacheStatus;
+  /** Why a stale tag was served (upstream failure), when cache is 'stale'. */
+  staleReason?: string;
+}
+
+export interface BlobResponse {
+  size: number | undefined;
+  stream: Readable;
+  cache: CacheStatus;
+  range?: ByteRange;
+  /** For a streamed miss: settles when the blob is committed (or fails). */
+  done?: Promise<unknown>;
+}
+
+export interface PullContext {
+  requestId?: string;
+}
+
+export interface PullThroughOptions {
+  store: RegistryStore;
+  upstreams: UpstreamResolver;
+  hydration: HydrationEnqueuer;
+  /** Seconds a tag is served without asking the upstream again. */
+  tagFreshnessSeconds: number;
+  now?: () => number;
+}
+
+/**
+ * The pull-through registry: local state first, the upstream on a miss (through the breaker-wrapped
+ * client), write-through to the store, and a hydration job for what was pulled. Routes call this;
+ * they never touch storage or the network themselves.
+ */
+export class PullThroughRegistry {
+  readonly store: RegistryStore;
+  private readonly manifests: ManifestImporter;
+  readonly blobs: BlobFetcher;
+  private readonly now: () => number;
+
+  constructor(private readonly options: PullThroughOptions) {
+    this.store = options.store;
+    this.manifests = new ManifestImporter(options.store);
+    this.blobs = new BlobFetcher(options.store);
+    this.now = options.now ?? Date.now;
+  }
+
+  async getManifest(repository: string, reference: Reference, ctx: PullContext = {}): Promise<ManifestResponse> {
+    const target = this.options.upstreams.resolve(repository);
+    if (reference.kind === 'digest') {
+      const local = await this.store.getManifest(repository, reference.digest);
+      if (local) return { ...local, cache: target ? 'hit' : 'local' };
+      if (!target) throw new ManifestUnknownError(`manifest unknown`, { detail: { repository, digest: reference.digest } });
+      return this.importManifest(target, reference, ctx);
+    }
+    const tag = await this.store.getTag(repository, reference.tag);
+    const local = tag ? await this.store.getManifest(repository, tag.digest) : undefined;
+    if (!target) {
+      if (!local) throw new ManifestUnknownError(`manifest unknown`, { detail: { repository, tag: reference.tag } });
+      return { ...local, cache: 'local' };
+    }
+    if (!tag || !local) return this.importManifest(target, reference, ctx);
+    const ageMs = this.now() - new Date(tag.checkedAt).getTime();
+    if (ageMs < this.options.tagFreshnessSeconds * 1000) return { ...local, cache: 'hit' };
+    return this.revalidate(target, reference.tag, local, ctx);
+  }
+
+  /** A stale tag: ask the upstream with HEAD (free on Docker Hub); same digest -> refresh, else fetch. */
+  private async revalidate(target: UpstreamTarget, tag: string, local: StoredManifest, ctx: PullContext): Promise<ManifestResponse> {
+    let answer;
+    try {
+      answer = await target.client.headManifest(target.upstreamRepository, tag);
+    } catch (err) {
+      annotateUpstreamError(err, target);
+      const reason = err instanceof RegistryError ? `${err.category ?? err.code}: ${err.message}` : 'upstream error';
+      return { ...local, cache: 'stale', staleReason: reason };
+    }
+    if (answer.kind === 'not-found') {
+      throw new ManifestUnknownError(`tag ${tag} no longer exists upstream`).annotate({ rule: target.rule.name, upstream: target.upstreamRegistry });
+    }
+    if (answer.kind !== 'ok') return { ...local, cache: 'stale', staleReason: `upstream-auth: ${answer.message}` };
+    if (answer.value.digest === local.digest) {
+      await this.store.putTag(target.downstreamRepository, tag, local.digest, new Date(this.now()));
+      return { ...local, cache: 'revalidated' };
+    }
+    return this.importManifest(target, { kind: 'tag', tag }, ctx);
+  }
+
+  private async importManifest(target: UpstreamTarget, reference: Reference, ctx: PullContext): Promise<ManifestResponse> {
+    const imported = await this.manifests.import(target, reference);
+    this.options.hydration.enqueue({
+      downstreamRepository: target.downstreamRepository,
+      ruleName: target.rule.name,
+      upstreamRegistry: target.upstreamRegistry,
+      upstreamRepository: target.upstreamRepository,
+      digest: imported.digest,
+      ...(reference.kind === 'tag' ? { tag: reference.tag } : {}),
+      ...(target.rule.credentialSetName ? { credentialSetName: target.rule.credentialSetName } : {}),
+      platforms: target.rule.platforms ?? 'pulled',
+      ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+      enqueuedAt: new Date(this.now()).toISOString(),
+    });
+    const { parsed: _parsed, ...stored } = imported;
+    return { ...stored, cache: 'miss' };
+  }
+
+  /** Size of a blob for HEAD, from the local store or the upstream. */
+  async statBlob(repository: string, digest: Digest): Promise<{ size: number; cache: CacheStatus }> {
+    const local = await this.localBlob(repository, digest);
+    if (local) return { size: local.size, cache: 'hit' };
+    const target = this.requireTarget(repository, digest);
+    let answer;
+    try {
+      answer = await target.client.headBlob(target.upstreamRepository, digest);
+    } catch (err) {
+      throw annotateUpstreamError(err, target);
+    }
+    if (answer.kind === 'ok' && answer.value.size !== undefined) return { size: answer.value.size, cache: 'miss' };
+    if (answer.kind === 'ok') {
+      const fetched = await this.blobs.ensure(target, digest);
+      return { size: fetched.size, cache: 'miss' };
+    }
+    throw new BlobUnknownError('blob unknown upstream', { detail: { digest } }).annotate({ rule: target.rule.name });
+  }
+
+  async openBlob(repository: string, digest: Digest, range?: RangeRequest): Promise<BlobResponse> {
+    const local = await this.localBlob(repository, digest);
+    if (local) return this.openLocal(digest, local.size, range, 'hit');
+    const target = this.requireTarget(repository, digest);
+    if (!range) {
+      const live = await this.blobs.stream(target, digest);
+      if (live) return { size: live.size, stream: live.stream, cache: 'miss', done: live.done };
+    }
+    const fetched = await this.blobs.ensure(target, digest);
+    await this.store.linkBlob(repository, digest);
+    return this.openLocal(digest, fetched.size, range, 'miss');
+  }
+
+  private async openLocal(digest: Digest, size: number, request: RangeRequest | undefined, cache: CacheStatus): Promise<BlobResponse> {
+    const range = request ? resolveRange(request, size) : undefined;
+    const stream = await this.store.openBlob(digest, range);
+    return { size, stream, cache, ...(range ? { range } : {}) };
+  }
+
+  private async localBlob(repository: string, digest: Digest): Promise<{ size: number } | undefined> {
+    if (!(await this.store.isBlobLinked(repository, digest))) return undefined;
+    return this.store.statBlob(digest);
+  }
+
+  private requireTarget(repository: string, digest: Digest): UpstreamTarget {
+    const target = this.options.upstreams.resolve(repository);
+    if (!target) throw new BlobUnknownError('blob unknown to registry', { detail: { repository, digest } });
+    return target;
+  }
+
+  async listTags(repository: string): Promise<string[]> {
+    const tags = await this.store.listTags(repository);
+    if (tags.length === 0 && !this.options.upstreams.resolve(repository)) {
+      throw new NameUnknownError('repository name not known to registry', { detail: { name: repository } });
+    }
+    return tags;
+  }
+
+  listRepositories(): Promise<string[]> {
+    return this.store.listRepositories();
+  }
+
+  async listReferrers(repository: string, subject: Digest, artifactType?: string): Promise<Descriptor[]> {
+    const all = await this.store.listReferrers(repository, subject);
+    return artifactType ? all.filter((d) => d.artifactType === artifactType) : all;
+  }
+}

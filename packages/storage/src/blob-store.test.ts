@@ -1,0 +1,177 @@
+import { createHash, randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BlobUnknownError, DigestMismatchError, RangeInvalidError, digestOf, type Digest } from '@pullthrough/oci';
+import { FilesystemDriver } from './filesystem-driver.js';
+import { RegistryStore } from './registry-store.js';
+
+let root: string;
+let store: RegistryStore;
+
+beforeEach(async () => {
+  root = await fsp.mkdtemp(join(tmpdir(), 'pullthrough-blobs-'));
+  store = new RegistryStore(new FilesystemDriver(root));
+});
+afterEach(async () => {
+  await fsp.rm(root, { recursive: true, force: true });
+});
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function putBlob(data: Buffer): Promise<Digest> {
+  const writer = await store.createBlobWriter({ digest: digestOf(data), size: data.length });
+  await pipeline(Readable.from([data]), writer);
+  return (await writer.commit()).digest;
+}
+
+describe('blobs', () => {
+  test('write, stat, open, range, at the distribution layout', async () => {
+    const data = Buffer.from('hello blob world');
+    const digest = digestOf(data);
+    const writer = await store.createBlobWriter({ digest });
+    writer.write(data.subarray(0, 5));
+    writer.write(data.subarray(5));
+    expect(await writer.commit()).toEqual({ digest, size: data.length });
+    expect(writer.bytesWritten).toBe(data.length);
+
+    expect(await store.statBlob(digest)).toEqual({ size: data.length });
+    expect(await readAll(await store.openBlob(digest))).toEqual(data);
+    expect((await readAll(await store.openBlob(digest, { start: 6, end: 9 }))).toString()).toBe('blob');
+    await expect(store.openBlob(digest, { start: 100, end: 200 })).rejects.toThrow(RangeInvalidError);
+
+    const hex = digest.slice('sha256:'.length);
+    expect(await filesUnder(root)).toEqual([`blobs/sha256/${hex.slice(0, 2)}/${hex}/data`]);
+  });
+
+  test('unknown blobs: stat undefined, open throws BlobUnknownError', async () => {
+    const digest = digestOf(Buffer.from('never stored'));
+    expect(await store.statBlob(digest)).toBeUndefined();
+    await expect(store.openBlob(digest)).rejects.toThrow(BlobUnknownError);
+  });
+
+  test('a digest mismatch throws DigestMismatchError and leaves nothing', async () => {
+    const expected = digestOf(Buffer.from('what we asked for'));
+    const data = Buffer.from('what the upstream sent');
+    const writer = await store.createBlobWriter({ digest: expected });
+    await pipeline(Readable.from([data]), writer);
+    const err: unknown = await writer.commit().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DigestMismatchError);
+    expect((err as DigestMismatchError).detail).toMatchObject({ expected, actual: digestOf(data) });
+    expect(await store.statBlob(expected)).toBeUndefined();
+    expect(await store.statBlob(digestOf(data))).toBeUndefined();
+    expect(await filesUnder(root)).toEqual([]);
+  });
+
+  test('a size mismatch is a mismatch too, whether short or long', async () => {
+    const data = Buffer.from('twelve bytes');
+    const short = await store.createBlobWriter({ digest: digestOf(data), size: 13 });
+    await pipeline(Readable.from([data]), short);
+    await expect(short.commit()).rejects.toThrow(DigestMismatchError);
+
+    const long = await store.createBlobWriter({ digest: digestOf(data), size: 5 });
+    await expect(pipeline(Readable.from([data]), long)).rejects.toThrow(DigestMismatchError);
+    await expect(long.commit()).rejects.toThrow();
+    expect(await filesUnder(root)).toEqual([]);
+  });
+
+  test('abort leaves nothing, and commit afterwards rejects', async () => {
+    const data = Buffer.from('abandon me');
+    const writer = await store.createBlobWriter({ digest: digestOf(data) });
+    writer.write(data);
+    await writer.abort();
+    await writer.abort();
+    await expect(writer.commit()).rejects.toThrow();
+    expect(await store.statBlob(digestOf(data))).toBeUndefined();
+    expect(await filesUnder(root)).toEqual([]);
+  });
+
+  test('concurrent writers of the same blob all commit one intact blob', async () => {
+    const data = randomBytes(300 * 1024);
+    const digest = digestOf(data);
+    const writers = await Promise.all(Array.from({ length: 6 }, () => store.createBlobWriter({ digest, size: data.length })));
+    const results = await Promise.all(
+      writers.map(async (w) => {
+        await pipeline(Readable.from([data.subarray(0, 4096), data.subarray(4096)]), w);
+        return w.commit();
+      }),
+    );
+    for (const r of results) expect(r).toEqual({ digest, size: data.length });
+    expect((await readAll(await store.openBlob(digest))).equals(data)).toBe(true);
+    expect(await filesUnder(root)).toHaveLength(1);
+  });
+
+  test('a 20 MiB blob streams through with bounded buffering', async () => {
+    const chunkSize = 256 * 1024;
+    const chunks = 80;
+    const bytes = (i: number): Buffer => Buffer.alloc(chunkSize, createHash('sha256').update(`chunk-${i}`).digest());
+    const hash = createHash('sha256');
+    for (let i = 0; i < chunks; i++) hash.update(bytes(i));
+    const digest = `sha256:${hash.digest('hex')}` as Digest;
+
+    const writer = await store.createBlobWriter({ digest, size: chunkSize * chunks });
+    let maxBuffered = 0;
+    async function* source(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < chunks; i++) {
+        maxBuffered = Math.max(maxBuffered, writer.writableLength);
+        yield bytes(i);
+      }
+    }
+    await pipeline(source(), writer);
+    expect(await writer.commit()).toEqual({ digest, size: chunkSize * chunks });
+    expect(maxBuffered).toBeLessThanOrEqual(2 * 1024 * 1024);
+
+    const back = createHash('sha256');
+    let size = 0;
+    for await (const part of await store.openBlob(digest)) {
+      back.update(part as Buffer);
+      size += (part as Buffer).length;
+    }
+    expect(size).toBe(chunkSize * chunks);
+    expect(`sha256:${back.digest('hex')}`).toBe(digest);
+    const mid = await readAll(await store.openBlob(digest, { start: chunkSize * 40, end: chunkSize * 41 - 1 }));
+    expect(mid.equals(bytes(40))).toBe(true);
+  });
+});
+
+describe('per-repository blob links', () => {
+  test('a blob is visible to a repository only once linked', async () => {
+    const digest = await putBlob(Buffer.from('layer'));
+    expect(await store.isBlobLinked('library/node', digest)).toBe(false);
+    await expect(store.openRepositoryBlob('library/node', digest)).rejects.toThrow(BlobUnknownError);
+    expect(await store.statRepositoryBlob('library/node', digest)).toBeUndefined();
+
+    await store.linkBlob('library/node', digest);
+    expect(await store.isBlobLinked('library/node', digest)).toBe(true);
+    expect(await store.statRepositoryBlob('library/node', digest)).toEqual({ size: 5 });
+    expect((await readAll(await store.openRepositoryBlob('library/node', digest))).toString()).toBe('layer');
+
+    expect(await store.isBlobLinked('library/other', digest)).toBe(false);
+    await expect(store.openRepositoryBlob('library/other', digest)).rejects.toThrow(BlobUnknownError);
+    const hex = digest.slice('sha256:'.length);
+    expect(await filesUnder(join(root, 'repositories'))).toEqual([`library/node/_layers/sha256/${hex}/link`]);
+  });
+
+  test('a blob linked before it is stored is not served until its bytes are committed', async () => {
+    const digest = digestOf(Buffer.from('later'));
+    await store.linkBlob('library/node', digest);
+    expect(await store.isBlobLinked('library/node', digest)).toBe(true);
+    expect(await store.statRepositoryBlob('library/node', digest)).toBeUndefined();
+    await expect(store.openRepositoryBlob('library/node', digest)).rejects.toThrow(BlobUnknownError);
+    const writer = await store.createBlobWriter({ digest });
+    writer.end(Buffer.from('later'));
+    await writer.commit();
+    expect(await store.statRepositoryBlob('library/node', digest)).toEqual({ size: 5 });
+  });
+});

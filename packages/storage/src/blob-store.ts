@@ -1,0 +1,69 @@
+import type { Readable } from 'node:stream';
+import { BlobUnknownError, parseDigest, type Digest } from '@pullthrough/oci';
+import { BlobWriter, type ExpectedBlob } from './blob-writer.js';
+import type { ByteRange, StorageDriver } from './storage-driver.js';
+import { blobDataPath, layerLinkPath } from './store-layout.js';
+
+export interface BlobInfo {
+  size: number;
+}
+
+/**
+ * Content-addressed blobs shared by every repository, plus the per-repository links that decide
+ * which repository may serve which blob (distribution's `blobStore` + `linkedBlobStore`).
+ */
+export class BlobStore {
+  constructor(private readonly driver: StorageDriver) {}
+
+  async statBlob(digest: Digest): Promise<BlobInfo | undefined> {
+    const info = await this.driver.stat(blobDataPath(digest));
+    return info && { size: info.size };
+  }
+
+  /** Stream a blob (or a range of it). Throws BlobUnknownError when absent, RangeInvalidError on a bad range. */
+  async openBlob(digest: Digest, range?: ByteRange): Promise<Readable> {
+    const stream = await this.driver.createReadStream(blobDataPath(digest), range);
+    if (!stream) throw new BlobUnknownError('blob unknown to registry', { detail: { digest } });
+    return stream;
+  }
+
+  /** Start writing a blob whose digest is known up front; see BlobWriter. */
+  async createBlobWriter(expected: ExpectedBlob): Promise<BlobWriter> {
+    const digest = parseDigest(expected.digest);
+    const { size } = expected;
+    if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
+      throw new RangeError(`invalid expected blob size: ${size}`);
+    }
+    return new BlobWriter(await this.driver.createWriter(), size === undefined ? { digest } : { digest, size });
+  }
+
+  /** Make a stored blob servable from `repository`. Throws BlobUnknownError if it is not stored. */
+  /**
+   * Allow `repository` to serve `digest`. The blob need not be stored yet: a pull-through cache
+   * links the blobs of a verified upstream manifest before their bytes arrive. A blob is served
+   * for a repository only when it is both linked and stored.
+   */
+  async linkBlob(repository: string, digest: Digest): Promise<void> {
+    const link = layerLinkPath(repository, digest);
+    if (await this.driver.stat(link)) return;
+    await this.driver.putContent(link, Buffer.from(digest));
+  }
+
+  async isBlobLinked(repository: string, digest: Digest): Promise<boolean> {
+    return (await this.driver.stat(layerLinkPath(repository, digest))) !== undefined;
+  }
+
+  /** statBlob, but only when the blob is linked to `repository`. */
+  async statRepositoryBlob(repository: string, digest: Digest): Promise<BlobInfo | undefined> {
+    if (!(await this.isBlobLinked(repository, digest))) return undefined;
+    return this.statBlob(digest);
+  }
+
+  /** openBlob, but only when the blob is linked to `repository` (else BlobUnknownError). */
+  async openRepositoryBlob(repository: string, digest: Digest, range?: ByteRange): Promise<Readable> {
+    if (!(await this.isBlobLinked(repository, digest))) {
+      throw new BlobUnknownError('blob unknown to repository', { detail: { repository, digest } });
+    }
+    return this.openBlob(digest, range);
+  }
+}

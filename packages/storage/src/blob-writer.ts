@@ -1,0 +1,126 @@
+import type { Hash } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { DigestMismatchError, createDigester, digestAlgorithm, type Digest } from '@pullthrough/oci';
+import { STREAM_HIGH_WATER_MARK } from './file-object-writer.js';
+import type { ObjectWriter } from './storage-driver.js';
+import { blobDataPath } from './store-layout.js';
+
+export interface ExpectedBlob {
+  digest: Digest;
+  /** When known (e.g. from a descriptor or Content-Length), checked as well as the digest. */
+  size?: number;
+}
+
+export interface CommittedBlob {
+  digest: Digest;
+  size: number;
+}
+
+type CallbackFn = (error?: Error | null) => void;
+
+/**
+ * A Writable that hashes every byte as it passes to a temporary object (no copies), and on
+ * `commit()` verifies digest and size before committing the blob at its content address.
+ * A mismatch aborts and throws DigestMismatchError: nothing becomes visible. Writing more bytes
+ * than an expected size fails the stream at once.
+ */
+export class BlobWriter extends Writable {
+  private readonly hash: Hash;
+  private size = 0;
+  private state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
+
+  constructor(
+    private readonly target: ObjectWriter,
+    readonly expected: ExpectedBlob,
+  ) {
+    super({ highWaterMark: STREAM_HIGH_WATER_MARK });
+    this.hash = createDigester(digestAlgorithm(expected.digest));
+    target.on('error', (err) => this.destroy(err));
+  }
+
+  /** Bytes hashed so far. */
+  get bytesWritten(): number {
+    return this.size;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: CallbackFn): void {
+    this.forward([chunk], callback);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: CallbackFn): void {
+    this.forward(
+      chunks.map((c) => c.chunk),
+      callback,
+    );
+  }
+
+  override _final(callback: CallbackFn): void {
+    this.target.end();
+    finished(this.target, { readable: false }).then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: CallbackFn): void {
+    // A cleanly finished stream waits for commit(); anything else drops the temporary object.
+    if (this.state === 'committed' || (this.writableFinished && !error)) return callback(error);
+    if (this.state === 'open') this.state = 'aborted';
+    this.target.abort().then(
+      () => callback(error),
+      () => callback(error),
+    );
+  }
+
+  /** Verify and commit. Ends the stream if the caller has not. */
+  async commit(): Promise<CommittedBlob> {
+    if (this.state !== 'open') throw new Error(`cannot commit a blob writer that is ${this.state}`);
+    this.state = 'committing';
+    try {
+      if (!this.writableEnded) this.end();
+      await finished(this, { readable: false });
+      const actual = `${digestAlgorithm(this.expected.digest)}:${this.hash.digest('hex')}` as Digest;
+      const expectedSize = this.expected.size;
+      if (actual !== this.expected.digest || (expectedSize !== undefined && expectedSize !== this.size)) {
+        throw this.mismatch(actual);
+      }
+      await this.target.commit(blobDataPath(actual));
+      this.state = 'committed';
+      return { digest: actual, size: this.size };
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+  }
+
+  /** Drop everything written. Idempotent; a no-op after commit. */
+  async abort(): Promise<void> {
+    if (this.state === 'committed') return;
+    this.state = 'aborted';
+    if (!this.destroyed) this.destroy();
+    await this.target.abort();
+  }
+
+  private forward(buffers: Buffer[], callback: CallbackFn): void {
+    let ok = true;
+    for (const buffer of buffers) {
+      this.hash.update(buffer);
+      this.size += buffer.length;
+      if (this.expected.size !== undefined && this.size > this.expected.size) {
+        return callback(this.mismatch(undefined));
+      }
+      ok = this.target.write(buffer);
+    }
+    if (ok) callback();
+    else this.target.once('drain', () => callback());
+  }
+
+  private mismatch(actual: Digest | undefined): DigestMismatchError {
+    const detail = {
+      expected: this.expected.digest,
+      actual: actual ?? null,
+      expectedSize: this.expected.size ?? null,
+      actualSize: this.size,
+    };
+    const what = actual === undefined ? 'blob is larger than its expected size' : 'blob content does not match its digest';
+    return new DigestMismatchError(what, { detail });
+  }
+}

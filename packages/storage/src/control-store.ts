@@ -1,0 +1,50 @@
+import { mapLimit } from './map-limit.js';
+import type { StorageDriver } from './storage-driver.js';
+import { controlKindPath, controlPath } from './store-layout.js';
+
+const READ_CONCURRENCY = 16;
+
+/**
+ * Durable configuration (cache rules, credential sets, webhooks) as JSON documents at
+ * `control/<kind>/<name>.json`. Values must be JSON-serialisable.
+ */
+export class ControlStore {
+  constructor(private readonly driver: StorageDriver) {}
+
+  async getControl<T>(kind: string, name: string): Promise<T | undefined> {
+    const raw = await this.driver.getContent(controlPath(kind, name));
+    return raw && (JSON.parse(raw.toString('utf8')) as T);
+  }
+
+  async putControl(kind: string, name: string, value: unknown): Promise<void> {
+    const json = JSON.stringify(value);
+    if (json === undefined) throw new TypeError('control value is not JSON-serialisable');
+    await this.driver.putContent(controlPath(kind, name), Buffer.from(json));
+  }
+
+  async deleteControl(kind: string, name: string): Promise<void> {
+    await this.driver.delete(controlPath(kind, name));
+  }
+
+  /** Names in a kind, sorted. */
+  async listControlNames(kind: string): Promise<string[]> {
+    const files = await this.driver.list(controlKindPath(kind));
+    return files
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length))
+      .filter((name) => {
+        try {
+          return controlPath(kind, name) !== '';
+        } catch {
+          return false; // a stray file that no valid name maps to
+        }
+      });
+  }
+
+  /** Every value of a kind, in name order. */
+  async listControl<T>(kind: string): Promise<T[]> {
+    const names = await this.listControlNames(kind);
+    const values = await mapLimit(names, READ_CONCURRENCY, (name) => this.getControl<T>(kind, name));
+    return values.filter((v): v is T => v !== undefined);
+  }
+}

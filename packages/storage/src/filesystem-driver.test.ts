@@ -1,0 +1,106 @@
+import { fork } from 'node:child_process';
+import * as fsp from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { runDriverContract } from './driver-contract.js';
+import { FilesystemDriver } from './filesystem-driver.js';
+
+async function tempRoot(): Promise<string> {
+  return fsp.mkdtemp(join(tmpdir(), 'pullthrough-fs-driver-'));
+}
+
+runDriverContract('filesystem', async () => {
+  const root = await tempRoot();
+  return { driver: new FilesystemDriver(root), cleanup: () => fsp.rm(root, { recursive: true, force: true }) };
+});
+
+async function filesUnder(root: string): Promise<string[]> {
+  const entries = await fsp.readdir(root, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => relative(root, join(e.parentPath, e.name)));
+}
+
+/**
+ * Child process: loads the driver's TypeScript through @swc/core, starts a writer, writes a few
+ * megabytes, reports, and waits to be killed (it never commits).
+ */
+const CHILD = `
+const Module = require('node:module');
+const fs = require('node:fs');
+const swc = require(process.env.SWC_CORE);
+const resolveFilename = Module._resolveFilename;
+Module._resolveFilename = function (request, parent, ...rest) {
+  if (request.startsWith('.') && request.endsWith('.js')) {
+    try { return resolveFilename.call(this, request.slice(0, -3) + '.ts', parent, ...rest); } catch {}
+  }
+  return resolveFilename.call(this, request, parent, ...rest);
+};
+require.extensions['.ts'] = (module, filename) => {
+  const { code } = swc.transformSync(fs.readFileSync(filename, 'utf8'), {
+    filename, jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' },
+  });
+  module._compile(code, filename);
+};
+const { FilesystemDriver } = require(process.env.DRIVER_MODULE);
+(async () => {
+  const driver = new FilesystemDriver(process.env.STORAGE_ROOT);
+  await driver.putContent('committed/before', Buffer.from('ok'));
+  const writer = await driver.createWriter();
+  const chunk = Buffer.alloc(1024 * 1024, 7);
+  for (let i = 0; i < 4; i++) await new Promise((r) => writer.write(chunk, r));
+  process.send('written');
+  setInterval(() => writer.write(chunk), 5);
+})();
+`;
+
+describe('filesystem driver specifics', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await tempRoot();
+  });
+  afterEach(async () => {
+    await fsp.rm(root, { recursive: true, force: true });
+  });
+
+  test('a writer killed mid-write leaves nothing outside _uploads/, and purge clears it', async () => {
+    const scriptPath = `${root}-child.js`;
+    await fsp.writeFile(scriptPath, CHILD);
+    try {
+      const child = fork(scriptPath, [], {
+        execArgv: ['--conditions=source'],
+        cwd: __dirname,
+        env: { ...process.env, STORAGE_ROOT: root, DRIVER_MODULE: join(__dirname, 'filesystem-driver.ts'), SWC_CORE: require.resolve('@swc/core') },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const exited = new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, signal) => res(signal)));
+      await new Promise<void>((res, rej) => {
+        child.once('message', () => res());
+        child.once('exit', (code) => rej(new Error(`child exited early with ${code}`)));
+      });
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+    } finally {
+      await fsp.rm(scriptPath, { force: true });
+    }
+
+    const files = await filesUnder(root);
+    expect(files.filter((f) => !f.startsWith('_uploads/'))).toEqual(['committed/before']);
+    expect(files.filter((f) => f.startsWith('_uploads/'))).toHaveLength(1);
+
+    const driver = new FilesystemDriver(root);
+    expect(await driver.list('')).toEqual(['committed']);
+    expect(await driver.purgeUploads(0)).toBe(1);
+    expect(await filesUnder(root)).toEqual(['committed/before']);
+  });
+
+  test('objects land at the documented place under the root', async () => {
+    const driver = new FilesystemDriver(root);
+    await driver.putContent('a/b/c', Buffer.from('x'));
+    expect(await fsp.readFile(join(root, 'a', 'b', 'c'), 'utf8')).toBe('x');
+  });
+
+  test('names that would climb out of the root are refused', async () => {
+    const driver = new FilesystemDriver(root);
+    await expect(driver.getContent('a/../../etc/passwd')).rejects.toThrow();
+    await expect(driver.stat('..')).rejects.toThrow();
+  });
+});

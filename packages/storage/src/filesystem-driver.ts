@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { resolveByteRange } from './byte-range.js';
+import { FileObjectWriter, STREAM_HIGH_WATER_MARK } from './file-object-writer.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, StorageDriver } from './storage-driver.js';
+import { StoragePathError, UPLOADS_AREA, storagePathSegments } from './storage-path.js';
+
+/** "Not there" errors: a missing file, or a file where a directory was expected. */
+const MISSING = new Set(['ENOENT', 'ENOTDIR']);
+
+function isMissing(err: unknown): boolean {
+  return MISSING.has((err as NodeJS.ErrnoException | null)?.code ?? '');
+}
+
+/**
+ * StorageDriver over a local directory. Objects are files, prefixes are directories (pruned
+ * when they become empty, so they behave like object-store prefixes). Temporary objects live in
+ * `<root>/_uploads/` and are linked or renamed into place, so the uploads area must be on the
+ * same filesystem as the objects (it is: same root).
+ */
+export class FilesystemDriver implements StorageDriver {
+  readonly root: string;
+  private readonly uploadsDir: string;
+  /** The root with a trailing separator: every object path starts with it. */
+  private readonly rootPrefix: string;
+  private uploadsReady: Promise<void> | undefined;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+    this.uploadsDir = join(this.root, UPLOADS_AREA);
+    this.rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
+  }
+
+  async stat(path: string): Promise<ObjectInfo | undefined> {
+    const file = this.resolvePath(path);
+    try {
+      const st = await fsp.stat(file);
+      return st.isFile() ? { size: st.size, modifiedAt: new Date(st.mtimeMs) } : undefined;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async getContent(path: string): Promise<Buffer | undefined> {
+    const file = this.resolvePath(path);
+    try {
+      return await fsp.readFile(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (isMissing(err) || code === 'EISDIR') return undefined;
+      throw err;
+    }
+  }
+
+  async putContent(path: string, data: Buffer): Promise<void> {
+    const target = this.resolvePath(path);
+    const temp = await this.newTempPath();
+    try {
+      const handle = await fsp.open(temp, 'wx');
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await this.withParent(target, () => fsp.rename(temp, target));
+    } catch (err) {
+      await fsp.rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  async createReadStream(path: string, range?: ByteRange): Promise<Readable | undefined> {
+    const file = this.resolvePath(path);
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(file, 'r');
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) {
+        await handle.close();
+        return undefined;
+      }
+      const bounds = range ? resolveByteRange(range, st.size) : undefined;
+      return handle.createReadStream({ ...bounds, highWaterMark: STREAM_HIGH_WATER_MARK });
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async createWriter(): Promise<ObjectWriter> {
+    const temp = await this.newTempPath();
+    const handle = await fsp.open(temp, 'wx');
+    return new FileObjectWriter(handle, temp, (path) => this.resolvePath(path));
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const segments = storagePathSegments(prefix, { allowRoot: true });
+    try {
+      const names = await fsp.readdir(join(this.root, ...segments));
+      const visible = segments.length === 0 ? names.filter((n) => n !== UPLOADS_AREA) : names;
+      return visible.sort();
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw err;
+    }
+  }
+
+  async delete(path: string): Promise<void> {
+    const target = this.resolvePath(path);
+    await fsp.rm(target, { recursive: true, force: true });
+    await this.pruneEmptyParents(dirname(target));
+  }
+
+  async purgeUploads(olderThanMs: number): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.uploadsDir);
+    } catch (err) {
+      if (isMissing(err)) return 0;
+      throw err;
+    }
+    let purged = 0;
+    for (const name of names) {
+      const file = join(this.uploadsDir, name);
+      const st = await fsp.stat(file).catch(() => undefined);
+      if (!st || st.mtimeMs > cutoff) continue;
+      await fsp.rm(file, { recursive: true, force: true });
+      purged++;
+    }
+    return purged;
+  }
+
+  /** Map a validated key to a file under the root (and check it really is under the root). */
+  private resolvePath(path: string): string {
+    const file = join(this.root, ...storagePathSegments(path));
+    if (!file.startsWith(this.rootPrefix) || file.length === this.rootPrefix.length) {
+      throw new StoragePathError('storage path escapes the root', { detail: { path: path.slice(0, 300) } });
+    }
+    return file;
+  }
+
+  private async newTempPath(): Promise<string> {
+    this.uploadsReady ??= fsp.mkdir(this.uploadsDir, { recursive: true }).then(() => undefined);
+    try {
+      await this.uploadsReady;
+    } catch (err) {
+      this.uploadsReady = undefined;
+      throw err;
+    }
+    return join(this.uploadsDir, randomUUID());
+  }
+
+  /** Run `place` after creating the target's parent; retry if a concurrent delete pruned it. */
+  private async withParent(target: string, place: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await fsp.mkdir(dirname(target), { recursive: true });
+      try {
+        return await place();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  /** Remove now-empty directories up to (not including) the root, like object-store prefixes. */
+  private async pruneEmptyParents(dir: string): Promise<void> {
+    let current = dir;
+    while (current.startsWith(this.rootPrefix) && current.length > this.rootPrefix.length) {
+      try {
+        await fsp.rmdir(current);
+      } catch {
+        return; // not empty, already gone, or busy: stop
+      }
+      current = dirname(current);
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import {
+  DigestMismatchError,
+  ManifestInvalidError,
+  digestAlgorithm,
+  digestOf,
+  parseDigest,
+  type Digest,
+} from '@pullthrough/oci';
+import { BlobStore } from './blob-store.js';
+import type { StorageDriver } from './storage-driver.js';
+import { blobDataPath, manifestRevisionLinkPath } from './store-layout.js';
+
+export interface ManifestInfo {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+}
+
+export interface StoredManifest extends ManifestInfo {
+  bytes: Buffer;
+}
+
+export interface ManifestToStore {
+  digest: Digest;
+  mediaType: string;
+  bytes: Uint8Array;
+}
+
+/** RFC 6838 type/subtype (no parameters). */
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+function parseRevisionLink(raw: Buffer, digest: Digest): ManifestInfo | undefined {
+  try {
+    const link = JSON.parse(raw.toString('utf8')) as Partial<ManifestInfo>;
+    if (typeof link.mediaType !== 'string' || typeof link.size !== 'number') return undefined;
+    return { digest, mediaType: link.mediaType, size: link.size };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Manifests are blobs too; a per-repository revision link records that the repository has the
+ * manifest and with which media type and size (so HEAD needs one small read).
+ */
+export class ManifestStore {
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  /** Verify and store a manifest in a repository. Throws DigestMismatchError, ManifestInvalidError. */
+  async putManifest(repository: string, manifest: ManifestToStore): Promise<ManifestInfo> {
+    const digest = parseDigest(manifest.digest);
+    const link = manifestRevisionLinkPath(repository, digest);
+    const { mediaType } = manifest;
+    if (typeof mediaType !== 'string' || !MEDIA_TYPE.test(mediaType)) {
+      throw new ManifestInvalidError('invalid manifest media type', { detail: { mediaType: String(mediaType).slice(0, 200) } });
+    }
+    const bytes = Buffer.isBuffer(manifest.bytes)
+      ? manifest.bytes
+      : Buffer.from(manifest.bytes.buffer, manifest.bytes.byteOffset, manifest.bytes.byteLength);
+    const actual = digestOf(bytes, digestAlgorithm(digest));
+    if (actual !== digest) {
+      throw new DigestMismatchError('manifest content does not match its digest', { detail: { expected: digest, actual } });
+    }
+    if (!(await this.blobs.statBlob(digest))) {
+      const writer = await this.driver.createWriter();
+      try {
+        writer.end(bytes);
+        await writer.commit(blobDataPath(digest));
+      } catch (err) {
+        await writer.abort();
+        throw err;
+      }
+    }
+    const info: ManifestInfo = { digest, mediaType, size: bytes.length };
+    await this.driver.putContent(link, Buffer.from(JSON.stringify({ mediaType, size: info.size })));
+    return info;
+  }
+
+  /** Media type and size of a manifest in a repository, or undefined. */
+  async statManifest(repository: string, digest: Digest): Promise<ManifestInfo | undefined> {
+    const raw = await this.driver.getContent(manifestRevisionLinkPath(repository, digest));
+    return raw && parseRevisionLink(raw, digest);
+  }
+
+  /** A manifest with its bytes, or undefined when the repository does not have it. */
+  async getManifest(repository: string, digest: Digest): Promise<StoredManifest | undefined> {
+    const info = await this.statManifest(repository, digest);
+    if (!info) return undefined;
+    const bytes = await this.driver.getContent(blobDataPath(digest));
+    if (!bytes) return undefined;
+    return { ...info, size: bytes.length, bytes };
+  }
+}

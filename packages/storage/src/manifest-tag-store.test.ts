@@ -1,0 +1,132 @@
+import * as fsp from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DigestMismatchError,
+  ManifestInvalidError,
+  ManifestUnknownError,
+  NameInvalidError,
+  TagInvalidError,
+  digestOf,
+  type Digest,
+} from '@pullthrough/oci';
+import { FilesystemDriver } from './filesystem-driver.js';
+import { RegistryStore } from './registry-store.js';
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+let root: string;
+let store: RegistryStore;
+
+beforeEach(async () => {
+  root = await fsp.mkdtemp(join(tmpdir(), 'pullthrough-manifests-'));
+  store = new RegistryStore(new FilesystemDriver(root));
+});
+afterEach(async () => {
+  await fsp.rm(root, { recursive: true, force: true });
+});
+
+function manifestBytes(n: number): Buffer {
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, layers: [], n }));
+}
+
+async function putManifest(repository: string, n: number): Promise<Digest> {
+  const bytes = manifestBytes(n);
+  const digest = digestOf(bytes);
+  await store.putManifest(repository, { digest, mediaType: OCI_MANIFEST, bytes });
+  return digest;
+}
+
+describe('manifests', () => {
+  test('put, stat and get round-trip, per repository', async () => {
+    const bytes = manifestBytes(1);
+    const digest = digestOf(bytes);
+    const info = await store.putManifest('library/node', { digest, mediaType: OCI_MANIFEST, bytes: new Uint8Array(bytes) });
+    expect(info).toEqual({ digest, mediaType: OCI_MANIFEST, size: bytes.length });
+    expect(await store.statManifest('library/node', digest)).toEqual(info);
+    const got = await store.getManifest('library/node', digest);
+    expect(got).toEqual({ ...info, bytes });
+    expect(await store.statManifest('library/other', digest)).toBeUndefined();
+    expect(await store.getManifest('library/other', digest)).toBeUndefined();
+    // stored as a blob too
+    expect(await store.statBlob(digest)).toEqual({ size: bytes.length });
+  });
+
+  test('putting the same manifest twice, or into a second repository, is fine', async () => {
+    const digest = await putManifest('a', 1);
+    await putManifest('a', 1);
+    await putManifest('b', 1);
+    expect((await store.getManifest('b', digest))?.digest).toBe(digest);
+  });
+
+  test('a digest mismatch throws DigestMismatchError and stores nothing', async () => {
+    const bytes = manifestBytes(2);
+    const wrong = digestOf(manifestBytes(3));
+    const err: unknown = await store.putManifest('library/node', { digest: wrong, mediaType: OCI_MANIFEST, bytes }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DigestMismatchError);
+    expect((err as DigestMismatchError).detail).toEqual({ expected: wrong, actual: digestOf(bytes) });
+    expect(await store.statManifest('library/node', wrong)).toBeUndefined();
+    expect(await store.statBlob(digestOf(bytes))).toBeUndefined();
+    expect(await store.listRepositories()).toEqual([]);
+  });
+
+  test('an invalid media type is rejected', async () => {
+    const bytes = manifestBytes(4);
+    await expect(store.putManifest('a', { digest: digestOf(bytes), mediaType: '../../x', bytes })).rejects.toThrow(ManifestInvalidError);
+  });
+});
+
+describe('tags', () => {
+  test('put, get (with checkedAt), move, delete', async () => {
+    const one = await putManifest('library/node', 1);
+    const two = await putManifest('library/node', 2);
+    const checkedAt = new Date('2024-05-01T10:00:00.000Z');
+    await store.putTag('library/node', '20-alpine', one, checkedAt);
+    expect(await store.getTag('library/node', '20-alpine')).toEqual({ digest: one, checkedAt });
+
+    const before = Date.now();
+    await store.putTag('library/node', '20-alpine', two);
+    const tag = await store.getTag('library/node', '20-alpine');
+    expect(tag?.digest).toBe(two);
+    expect(tag!.checkedAt.getTime()).toBeGreaterThanOrEqual(before);
+
+    expect(await store.getTag('library/other', '20-alpine')).toBeUndefined();
+    await store.deleteTag('library/node', '20-alpine');
+    await store.deleteTag('library/node', '20-alpine');
+    expect(await store.getTag('library/node', '20-alpine')).toBeUndefined();
+    expect(await store.listTags('library/node')).toEqual([]);
+  });
+
+  test('a tag can only point at a manifest the repository has', async () => {
+    const elsewhere = await putManifest('other', 1);
+    await expect(store.putTag('library/node', 'latest', elsewhere)).rejects.toThrow(ManifestUnknownError);
+    expect(await store.getTag('library/node', 'latest')).toBeUndefined();
+  });
+
+  test('many tags list in lexical order', async () => {
+    const digest = await putManifest('library/node', 1);
+    const tags = ['latest', 'Z', '_x', '1.0', '10', '2', 'a-b', 'a.b', 'a_b', 'v1.2.3', 'A'];
+    for (let i = 0; i < 120; i++) tags.push(`t${(i * 7919) % 1000}`);
+    const unique = [...new Set(tags)];
+    const shuffled = [...unique].sort(() => Math.random() - 0.5);
+    await Promise.all(shuffled.map((t) => store.putTag('library/node', t, digest)));
+    const listed = await store.listTags('library/node');
+    expect(listed).toHaveLength(unique.length);
+    expect(listed).toEqual([...unique].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    expect(listed.slice(0, 6)).toEqual(['1.0', '10', '2', 'A', 'Z', '_x']);
+  });
+
+  test('tags and repository names are validated at this layer too', async () => {
+    const digest = await putManifest('library/node', 1);
+    for (const bad of ['..', '.hidden', 'a/b', '', 'a'.repeat(129), 'x\0y']) {
+      await expect(store.putTag('library/node', bad, digest)).rejects.toThrow(TagInvalidError);
+      await expect(store.getTag('library/node', bad)).rejects.toThrow(TagInvalidError);
+      await expect(store.deleteTag('library/node', bad)).rejects.toThrow(TagInvalidError);
+    }
+    for (const bad of ['../etc', 'library/../../x', '/abs', 'Library/node', 'a//b', '']) {
+      await expect(store.getTag(bad, 'latest')).rejects.toThrow(NameInvalidError);
+      await expect(store.listTags(bad)).rejects.toThrow(NameInvalidError);
+      await expect(store.statManifest(bad, digest)).rejects.toThrow(NameInvalidError);
+    }
+  });
+});

@@ -1,0 +1,112 @@
+import type { Readable } from 'node:stream';
+import type { Descriptor, Digest } from '@pullthrough/oci';
+import { BlobStore, type BlobInfo } from './blob-store.js';
+import type { BlobWriter, ExpectedBlob } from './blob-writer.js';
+import { ControlStore } from './control-store.js';
+import { ManifestStore, type ManifestInfo, type ManifestToStore, type StoredManifest } from './manifest-store.js';
+import { ReferrerStore } from './referrer-store.js';
+import { listRepositories } from './repository-catalog.js';
+import type { ByteRange, StorageDriver } from './storage-driver.js';
+import { TagStore, type TagRecord } from './tag-store.js';
+
+/**
+ * The registry's local state over a StorageDriver (distribution's `registry/storage`): blobs,
+ * per-repository blob links, manifests, tags, referrers, the repository catalog, and the control
+ * area. Composes the focused stores below; each is also reachable directly.
+ */
+export class RegistryStore {
+  readonly blobs: BlobStore;
+  readonly manifests: ManifestStore;
+  readonly tags: TagStore;
+  readonly referrers: ReferrerStore;
+  readonly control: ControlStore;
+
+  constructor(readonly driver: StorageDriver) {
+    this.blobs = new BlobStore(driver);
+    this.manifests = new ManifestStore(driver, this.blobs);
+    this.tags = new TagStore(driver, this.manifests);
+    this.referrers = new ReferrerStore(driver);
+    this.control = new ControlStore(driver);
+  }
+
+  // Blobs
+  statBlob(digest: Digest): Promise<BlobInfo | undefined> {
+    return this.blobs.statBlob(digest);
+  }
+  openBlob(digest: Digest, range?: ByteRange): Promise<Readable> {
+    return this.blobs.openBlob(digest, range);
+  }
+  createBlobWriter(expected: ExpectedBlob): Promise<BlobWriter> {
+    return this.blobs.createBlobWriter(expected);
+  }
+  linkBlob(repository: string, digest: Digest): Promise<void> {
+    return this.blobs.linkBlob(repository, digest);
+  }
+  isBlobLinked(repository: string, digest: Digest): Promise<boolean> {
+    return this.blobs.isBlobLinked(repository, digest);
+  }
+  statRepositoryBlob(repository: string, digest: Digest): Promise<BlobInfo | undefined> {
+    return this.blobs.statRepositoryBlob(repository, digest);
+  }
+  openRepositoryBlob(repository: string, digest: Digest, range?: ByteRange): Promise<Readable> {
+    return this.blobs.openRepositoryBlob(repository, digest, range);
+  }
+
+  // Manifests
+  putManifest(repository: string, manifest: ManifestToStore): Promise<ManifestInfo> {
+    return this.manifests.putManifest(repository, manifest);
+  }
+  getManifest(repository: string, digest: Digest): Promise<StoredManifest | undefined> {
+    return this.manifests.getManifest(repository, digest);
+  }
+  statManifest(repository: string, digest: Digest): Promise<ManifestInfo | undefined> {
+    return this.manifests.statManifest(repository, digest);
+  }
+
+  // Tags
+  getTag(repository: string, tag: string): Promise<TagRecord | undefined> {
+    return this.tags.getTag(repository, tag);
+  }
+  putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date()): Promise<void> {
+    return this.tags.putTag(repository, tag, digest, checkedAt);
+  }
+  deleteTag(repository: string, tag: string): Promise<void> {
+    return this.tags.deleteTag(repository, tag);
+  }
+  listTags(repository: string): Promise<string[]> {
+    return this.tags.listTags(repository);
+  }
+
+  // Referrers
+  addReferrer(repository: string, subject: Digest, descriptor: Descriptor): Promise<void> {
+    return this.referrers.addReferrer(repository, subject, descriptor);
+  }
+  listReferrers(repository: string, subject: Digest): Promise<Descriptor[]> {
+    return this.referrers.listReferrers(repository, subject);
+  }
+
+  // Catalog
+  listRepositories(): Promise<string[]> {
+    return listRepositories(this.driver);
+  }
+
+  // Control area
+  getControl<T>(kind: string, name: string): Promise<T | undefined> {
+    return this.control.getControl<T>(kind, name);
+  }
+  putControl(kind: string, name: string, value: unknown): Promise<void> {
+    return this.control.putControl(kind, name, value);
+  }
+  deleteControl(kind: string, name: string): Promise<void> {
+    return this.control.deleteControl(kind, name);
+  }
+  listControl<T>(kind: string): Promise<T[]> {
+    return this.control.listControl<T>(kind);
+  }
+
+  // Housekeeping
+  /** Remove temporary objects (abandoned uploads) older than `olderThanMs`. */
+  purgeUploads(olderThanMs: number): Promise<number> {
+    return this.driver.purgeUploads(olderThanMs);
+  }
+}

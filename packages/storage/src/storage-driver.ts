@@ -1,0 +1,56 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** Metadata of a stored object. */
+export interface ObjectInfo {
+  size: number;
+  modifiedAt: Date;
+}
+
+/** A byte range; `end` is inclusive (as in HTTP `Range: bytes=start-end`). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * A temporary object being written. Nothing is visible at any committed path until `commit`.
+ * Ending the stream (e.g. via `pipeline`) flushes it durably; `commit` ends it if needed.
+ */
+export interface ObjectWriter extends Writable {
+  /** Bytes accepted so far. */
+  readonly bytesWritten: number;
+  /**
+   * Atomically move the object to `path`. If `path` already exists it is kept and the temporary
+   * object is dropped (content-addressed objects are immutable). Rejects after `abort`.
+   */
+  commit(path: string): Promise<void>;
+  /** Drop the temporary object. Idempotent; a no-op after `commit`. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Path-based object storage, layered like distribution's `storagedriver`. Paths are
+ * `/`-separated relative keys; every method throws StoragePathError on a malformed key.
+ * Prefixes ("directories") exist only while some object lives under them.
+ */
+export interface StorageDriver {
+  /** Size and modification time of an object; undefined when there is no object at `path`. */
+  stat(path: string): Promise<ObjectInfo | undefined>;
+  /** Whole content of a small object (links, manifests, JSON); undefined when missing. */
+  getContent(path: string): Promise<Buffer | undefined>;
+  /** Atomically write (or replace) a small object. */
+  putContent(path: string, data: Buffer): Promise<void>;
+  /**
+   * Stream an object, optionally a range (clamped to the object's end). Undefined when missing;
+   * throws RangeInvalidError when the range cannot be satisfied.
+   */
+  createReadStream(path: string, range?: ByteRange): Promise<Readable | undefined>;
+  /** Start a temporary object; see ObjectWriter. */
+  createWriter(): Promise<ObjectWriter>;
+  /** Names of the direct children of `prefix` (`''` = root), sorted; [] when missing. */
+  list(prefix: string): Promise<string[]>;
+  /** Delete an object or everything under a prefix. No error when missing. */
+  delete(path: string): Promise<void>;
+  /** Remove temporary objects older than `olderThanMs`; resolves to how many were removed. */
+  purgeUploads(olderThanMs: number): Promise<number>;
+}

@@ -1,0 +1,33 @@
+/**
+ * Real servers and fixtures for integration tests: redis-server, Debian's docker-registry
+ * (distribution 2.8) with none/basic/token auth, a counting reverse proxy, and OCI fixtures pushed
+ * with skopeo. Everything binds to 127.0.0.1 on ephemeral ports and is killed by stop(), on exit,
+ * or by a watchdog if the test process dies.
+ */
+export { tempDir, type TempDir } from './temp-dir.js';
+export { freePort, withFreePort, AddressInUseError } from './free-port.js';
+export { uniquePrefix } from './unique-prefix.js';
+export { startProcess, type ManagedProcess, type ProcessSpec } from './managed-process.js';
+export { waitUntil, type WaitOptions } from './wait-until.js';
+export { startRedis, type RedisServer } from './redis-server.js';
+export { startRegistry, type RegistryAuthMode, type RegistryOptions, type UpstreamRegistry } from './upstream-registry.js';
+export { startTokenServer, type TokenServer, type TokenServerOptions, type TokenRequestRecord, type ResourceAccess } from './token-server.js';
+export {
+  startCountingProxy,
+  type CountingProxy,
+  type CountingProxyOptions,
+  type Fault,
+  type FaultRule,
+  type ProxiedRequest,
+  type RequestFilter,
+} from './counting-proxy.js';
+export { classifyRequest, type ClassifiedPath, type RequestKind } from './request-kind.js';
+export { pushFixtures, type Fixtures, type FixtureOptions } from './fixtures.js';
+export { readFixture, type Fixture, type FixtureBlob, type FixtureManifest } from './fixture-reader.js';
+export { FIXTURE_NAMES, DEFAULT_LAYER_SIZES, writeFixtureLayout, type FixtureName } from './fixture-layout.js';
+export { OciLayout } from './oci-layout.js';
+export { writeImage, writeIndex, writeArtifact, OCI_LAYER_GZIP, SBOM_MEDIA_TYPE, type ImageSpec } from './image-builder.js';
+export { createTar, type TarEntry } from './tar.js';
+export { pseudoRandomBytes } from './pseudo-random.js';
+export { skopeoCopy, skopeoInspectRaw, skopeoRegistryFlags, type SkopeoRegistryOptions } from './skopeo.js';
+export { RegistryClient, registryClientFor, type RegistryCredentials, type ManifestResponse } from './registry-client.js';

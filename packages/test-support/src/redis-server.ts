@@ -1,0 +1,73 @@
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { AddressInUseError, withFreePort } from './free-port.js';
+import { startProcess } from './managed-process.js';
+import { tempDir } from './temp-dir.js';
+import { waitUntil } from './wait-until.js';
+
+export interface RedisServer {
+  /** `redis://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** redis-server's own log. */
+  readonly logPath: string;
+  /** Kill the server and remove its directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A throwaway redis-server on loopback: no persistence, its own temp dir. */
+export async function startRedis(): Promise<RedisServer> {
+  const dir = await tempDir('redis-');
+  const logPath = join(dir.path, 'redis.log');
+  try {
+    return await withFreePort(async (port) => {
+      const proc = await startProcess({
+        command: 'redis-server',
+        args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir.path],
+        logPath,
+        ownedDir: dir.path,
+      });
+      try {
+        await waitUntil(() => ping(port), {
+          what: `redis-server on port ${port}`,
+          abort: () => (proc.exitStatus() ? new Error(`redis-server exited (${proc.exitStatus()}): ${proc.logTail()}`) : undefined),
+        });
+      } catch (err) {
+        await proc.stop();
+        if (/address already in use/i.test(proc.logTail())) throw new AddressInUseError(port, err);
+        throw err;
+      }
+      let stopped: Promise<void> | undefined;
+      return {
+        url: `redis://127.0.0.1:${port}`,
+        host: '127.0.0.1',
+        port,
+        logPath,
+        stop: () => (stopped ??= proc.stop().finally(() => dir.remove())),
+      };
+    });
+  } catch (err) {
+    await dir.remove();
+    throw err;
+  }
+}
+
+/** Send an inline PING and expect `+PONG`. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let reply = '';
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('latin1');
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}

@@ -1,0 +1,37 @@
+import { TokenCache } from './token-cache.js';
+
+describe('TokenCache', () => {
+  it('keeps a token until expires_in minus a margin', () => {
+    const cache = new TokenCache<string>();
+    cache.set('s', 'tok', 300, 0);
+    expect(cache.get('s', 289_999)).toBe('tok');
+    expect(cache.get('s', 290_000)).toBeUndefined();
+    cache.set('short', 'tok', 10, 0);
+    expect(cache.get('short', 8_999)).toBe('tok');
+    expect(cache.get('short', 9_000)).toBeUndefined();
+  });
+
+  it('forgets only the token that was refused', () => {
+    const cache = new TokenCache<string>();
+    cache.set('s', 'new', 60);
+    cache.forget('s', 'old');
+    expect(cache.get('s')).toBe('new');
+    cache.forget('s', 'new');
+    expect(cache.get('s')).toBeUndefined();
+  });
+
+  it('shares one in-flight fetch per scope', async () => {
+    const cache = new TokenCache<string>();
+    let calls = 0;
+    const fetch = async (): Promise<string> => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 10));
+      return 'v';
+    };
+    const results = await Promise.all([cache.shared('a', fetch), cache.shared('a', fetch), cache.shared('b', fetch)]);
+    expect(results).toEqual(['v', 'v', 'v']);
+    expect(calls).toBe(2);
+    await cache.shared('a', fetch);
+    expect(calls).toBe(3);
+  });
+});

@@ -1,0 +1,153 @@
+import CircuitBreaker from 'opossum';
+import { UpstreamThrottledError, UpstreamUnavailableError } from '@pullthrough/oci';
+import { upstreamUnavailable } from './upstream-errors.js';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface UpstreamBreakerOptions {
+  /** Failure percentage in the rolling window that opens the breaker. Default 50. */
+  errorThresholdPercentage?: number;
+  /** Calls in the rolling window before the percentage counts. Default 5. */
+  volumeThreshold?: number;
+  /** How long the breaker stays open before one trial call (half-open). Default 30000. */
+  resetTimeoutMs?: number;
+  /** Rolling statistics window. Default 10000. */
+  rollingCountTimeoutMs?: number;
+  /** Per-call timeout; default false (the client has its own connect/idle timeouts). */
+  timeoutMs?: number | false;
+  /** Upper bound for holdOpen, so one absurd Retry-After cannot silence an upstream for a day. Default 600. */
+  maxHoldSeconds?: number;
+}
+
+export interface UpstreamBreakerStats {
+  upstream: string;
+  state: BreakerState;
+  /** Rolling-window counts. `rejects` includes calls refused while held open. */
+  fires: number;
+  successes: number;
+  failures: number;
+  rejects: number;
+  timeouts: number;
+  /** While open: seconds until a trial call is let through. */
+  retryAfterSeconds?: number;
+}
+
+type Action = () => Promise<unknown>;
+
+/**
+ * Per-upstream circuit breaker over opossum 9. Only rejections count as failures: the client
+ * resolves 404/401/403 as answers, so they never trip it (no errorFilter, STYLE 9). On top of
+ * opossum's statistics, `holdOpen` keeps it open for a Retry-After; when the hold ends one trial
+ * call goes through (half-open) and the rest are refused until it settles.
+ */
+export class UpstreamBreaker {
+  private readonly circuit: CircuitBreaker<[Action], unknown>;
+  private readonly resetTimeoutMs: number;
+  private readonly maxHoldSeconds: number;
+  private openedAt = 0;
+  private heldUntil = 0;
+  private holdTrial: 'none' | 'pending' | 'running' = 'none';
+  private heldRejects = 0;
+
+  constructor(
+    readonly upstream: string,
+    options: UpstreamBreakerOptions = {},
+  ) {
+    this.resetTimeoutMs = options.resetTimeoutMs ?? 30_000;
+    this.maxHoldSeconds = options.maxHoldSeconds ?? 600;
+    this.circuit = new CircuitBreaker((action: Action) => action(), {
+      name: upstream,
+      errorThresholdPercentage: options.errorThresholdPercentage ?? 50,
+      volumeThreshold: options.volumeThreshold ?? 5,
+      resetTimeout: this.resetTimeoutMs,
+      rollingCountTimeout: options.rollingCountTimeoutMs ?? 10_000,
+      timeout: options.timeoutMs ?? false,
+    });
+    this.circuit.on('open', () => {
+      this.openedAt = Date.now();
+    });
+  }
+
+  async fire<T>(fn: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    if (now < this.heldUntil || this.holdTrial === 'running') {
+      this.heldRejects++;
+      throw this.openError(Math.max(1, Math.ceil((this.heldUntil - now) / 1000)));
+    }
+    const trial = this.holdTrial === 'pending';
+    if (trial) this.holdTrial = 'running';
+    try {
+      return (await this.circuit.fire(fn)) as T;
+    } catch (err) {
+      const translated = this.translate(err);
+      // A failed trial after a hold reopens for resetTimeoutMs, unless the error set a new hold.
+      if (trial && this.holdTrial === 'running' && !isOpossumError(err)) this.circuit.open();
+      throw translated;
+    } finally {
+      if (trial && this.holdTrial === 'running') this.holdTrial = 'none';
+    }
+  }
+
+  /** Refuse every call for at least `seconds` (a 429/503 Retry-After), then allow one trial call. */
+  holdOpen(seconds: number): void {
+    if (!(seconds > 0)) return;
+    const until = Date.now() + Math.min(seconds, this.maxHoldSeconds) * 1000;
+    if (until > this.heldUntil) this.heldUntil = until;
+    this.holdTrial = 'pending';
+  }
+
+  state(): BreakerState {
+    if (Date.now() < this.heldUntil || this.circuit.opened) return 'open';
+    return this.holdTrial !== 'none' || this.circuit.halfOpen ? 'half-open' : 'closed';
+  }
+
+  stats(): UpstreamBreakerStats {
+    const s = this.circuit.stats;
+    const stats: UpstreamBreakerStats = {
+      upstream: this.upstream,
+      state: this.state(),
+      fires: s.fires,
+      successes: s.successes,
+      failures: s.failures,
+      rejects: s.rejects + this.heldRejects,
+      timeouts: s.timeouts,
+    };
+    if (stats.state === 'open') stats.retryAfterSeconds = this.retryAfterSeconds();
+    return stats;
+  }
+
+  /** Stop opossum's timers; later calls reject. */
+  shutdown(): void {
+    this.circuit.shutdown();
+  }
+
+  private retryAfterSeconds(): number {
+    const now = Date.now();
+    const halfOpenAt = Math.max(this.heldUntil, this.circuit.opened ? this.openedAt + this.resetTimeoutMs : 0);
+    return Math.max(1, Math.ceil((halfOpenAt - now) / 1000));
+  }
+
+  private translate(err: unknown): unknown {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (isOpossumError(err)) {
+      if (code === 'EOPENBREAKER') return this.openError(this.retryAfterSeconds());
+      const reason = code === 'ETIMEDOUT' ? 'call timed out' : code === 'ESHUTDOWN' ? 'breaker shut down' : 'breaker refused';
+      return upstreamUnavailable(this.upstream, reason, { cause: err });
+    }
+    if ((err instanceof UpstreamThrottledError || err instanceof UpstreamUnavailableError) && err.retryAfterSeconds !== undefined) {
+      this.holdOpen(err.retryAfterSeconds);
+    }
+    return err;
+  }
+
+  private openError(retryAfterSeconds: number): UpstreamUnavailableError {
+    return new UpstreamUnavailableError(`circuit breaker for upstream ${this.upstream} is open`, {
+      detail: { upstream: this.upstream, reason: 'circuit breaker open' },
+      retryAfterSeconds,
+    });
+  }
+}
+
+function isOpossumError(err: unknown): boolean {
+  return err instanceof Error && CircuitBreaker.isOurError(err);
+}

@@ -1,0 +1,94 @@
+import type { Agent } from 'undici';
+import { createUpstreamAgent } from './upstream-agent.js';
+import type { CredentialsProvider } from './upstream-answer.js';
+import { UpstreamBreaker, type UpstreamBreakerOptions } from './upstream-breaker.js';
+import { UpstreamClient } from './upstream-client.js';
+
+export interface UpstreamClientPoolOptions {
+  /** host[:port] entries the operator allows over plain http. */
+  insecureRegistries?: readonly string[];
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  userAgent?: string;
+  maxManifestBytes?: number;
+  breaker?: UpstreamBreakerOptions;
+}
+
+export interface UpstreamClientRequest {
+  insecure: boolean;
+  /** Names the credential set (never the secret); clients are cached per (registry, credentialsKey). */
+  credentialsKey?: string;
+  /** Used when the client for this key is first created; later calls reuse that client. */
+  credentials?: CredentialsProvider;
+}
+
+/**
+ * Clients per (registry, credentials key), sharing ONE breaker and one set of connection pools
+ * per upstream registry host, so every credential set sees (and feeds) the same health.
+ */
+export class UpstreamClientPool {
+  private readonly insecure: ReadonlySet<string>;
+  private readonly clients = new Map<string, UpstreamClient>();
+  private readonly breakers = new Map<string, UpstreamBreaker>();
+  private readonly agents = new Map<string, Agent>();
+
+  constructor(private readonly options: UpstreamClientPoolOptions = {}) {
+    this.insecure = new Set((options.insecureRegistries ?? []).map((r) => r.toLowerCase()));
+  }
+
+  isInsecure(registry: string): boolean {
+    return this.insecure.has(registry.toLowerCase());
+  }
+
+  get(registry: string, request: UpstreamClientRequest): UpstreamClient {
+    if (request.credentials !== undefined && request.credentialsKey === undefined) {
+      throw new TypeError('credentials need a credentialsKey, or clients with different credentials would be shared');
+    }
+    const key = JSON.stringify([registry, request.insecure, request.credentialsKey ?? null]);
+    let client = this.clients.get(key);
+    if (client === undefined) {
+      client = new UpstreamClient({
+        registry,
+        insecure: request.insecure,
+        credentials: request.credentials,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+        userAgent: this.options.userAgent,
+        maxManifestBytes: this.options.maxManifestBytes,
+        breaker: this.breakerFor(registry),
+        dispatcher: this.agentFor(registry),
+      });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  /** The breaker of one upstream registry host (health for rule status, whatever the credentials). */
+  breakerFor(registry: string): UpstreamBreaker {
+    let breaker = this.breakers.get(registry);
+    if (breaker === undefined) {
+      breaker = new UpstreamBreaker(registry, this.options.breaker);
+      this.breakers.set(registry, breaker);
+    }
+    return breaker;
+  }
+
+  /** Close every connection pool and stop the breakers; the pool is empty afterwards. */
+  async close(): Promise<void> {
+    const agents = [...this.agents.values()];
+    for (const breaker of this.breakers.values()) breaker.shutdown();
+    this.clients.clear();
+    this.breakers.clear();
+    this.agents.clear();
+    await Promise.all(agents.map((agent) => agent.close()));
+  }
+
+  private agentFor(registry: string): Agent {
+    let agent = this.agents.get(registry);
+    if (agent === undefined) {
+      agent = createUpstreamAgent(this.options);
+      this.agents.set(registry, agent);
+    }
+    return agent;
+  }
+}

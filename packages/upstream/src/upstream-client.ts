@@ -1,0 +1,221 @@
+import {
+  MANIFEST_ACCEPT,
+  ManifestInvalidError,
+  RangeInvalidError,
+  RuleConfigError,
+  parseDigest,
+  parseReference,
+  parseRepositoryName,
+  referenceString,
+  type RegistryError,
+} from '@pullthrough/oci';
+import type { Dispatcher } from 'undici';
+import { digestHeader, errorMessage, sniffMediaType } from './answer-reading.js';
+import { abandon, discard, guardBody, readBounded } from './body-streams.js';
+import { CredentialsFailed, RegistryAuth } from './registry-auth.js';
+import { contentLengthOf, flattenHeaders, mediaTypeOf } from './response-headers.js';
+import { createUpstreamAgent } from './upstream-agent.js';
+import type {
+  BlobContent,
+  ByteRange,
+  CredentialsProvider,
+  ManifestContent,
+  ManifestHead,
+  UpstreamAnswer,
+  UpstreamDenial,
+} from './upstream-answer.js';
+import type { UpstreamBreaker } from './upstream-breaker.js';
+import { transportError, upstreamUnavailable } from './upstream-errors.js';
+import { UpstreamTransport, type HttpMethod, type TransportResponse } from './upstream-transport.js';
+
+export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_USER_AGENT = 'pullthrough';
+const UNAUTHORIZED_MESSAGE = 'upstream requires authentication';
+
+export interface UpstreamClientOptions {
+  /** host[:port], already normalized, e.g. registry-1.docker.io or 127.0.0.1:5123. */
+  registry: string;
+  /** Plain http, only when the operator lists this host as insecure. */
+  insecure: boolean;
+  credentials?: CredentialsProvider;
+  /** Default 10 s. */
+  connectTimeoutMs?: number;
+  /** No bytes for this long on headers or body: failure. Default 30 s. */
+  idleTimeoutMs?: number;
+  userAgent?: string;
+  /** Default 4 MiB. */
+  maxManifestBytes?: number;
+  breaker?: UpstreamBreaker;
+  /** Share connection pools (UpstreamClientPool does); a shared dispatcher is not closed by close(). */
+  dispatcher?: Dispatcher;
+}
+
+type Outcome =
+  | { kind: 'response'; res: TransportResponse }
+  | { kind: 'answer'; answer: UpstreamDenial }
+  | { kind: 'raise'; error: RegistryError };
+
+/**
+ * Talks to one upstream registry: manifests (HEAD/GET) and streamed blobs, with token/basic
+ * auth, redirects and timeouts. Each call goes through the breaker up to the response headers.
+ */
+export class UpstreamClient {
+  readonly registry: string;
+  readonly insecure: boolean;
+  readonly breaker: UpstreamBreaker | undefined;
+  private readonly origin: string;
+  private readonly host: string;
+  private readonly maxManifestBytes: number;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly transport: UpstreamTransport;
+  private readonly auth: RegistryAuth;
+
+  constructor(options: UpstreamClientOptions) {
+    let base: URL;
+    try {
+      base = new URL(`${options.insecure ? 'http' : 'https'}://${options.registry}`);
+    } catch (err) {
+      throw new RuleConfigError('invalid upstream registry host', { detail: { upstream: options.registry }, cause: err });
+    }
+    this.registry = options.registry;
+    this.insecure = options.insecure;
+    this.breaker = options.breaker;
+    this.origin = base.origin;
+    this.host = base.host;
+    this.maxManifestBytes = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+    this.ownsDispatcher = options.dispatcher === undefined;
+    this.dispatcher = options.dispatcher ?? createUpstreamAgent(options);
+    this.transport = new UpstreamTransport({
+      upstream: this.registry,
+      insecure: this.insecure,
+      dispatcher: this.dispatcher,
+      userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+    });
+    this.auth = new RegistryAuth({
+      upstream: this.registry,
+      insecure: this.insecure,
+      credentials: options.credentials,
+      transport: this.transport,
+    });
+  }
+
+  async headManifest(repository: string, reference: string): Promise<UpstreamAnswer<ManifestHead>> {
+    const path = `manifests/${referenceString(parseReference(reference))}`;
+    const outcome = await this.exchange('HEAD', repository, path, { accept: MANIFEST_ACCEPT });
+    return this.answer(outcome, async (res) => {
+      await discard(res.body);
+      return { digest: digestHeader(res.headers), mediaType: mediaTypeOf(res.headers) ?? '', size: contentLengthOf(res.headers) };
+    });
+  }
+
+  /** The manifest bytes as served; refuses bodies over maxManifestBytes. The caller verifies digests. */
+  async getManifest(repository: string, reference: string): Promise<UpstreamAnswer<ManifestContent>> {
+    const path = `manifests/${referenceString(parseReference(reference))}`;
+    const outcome = await this.exchange('GET', repository, path, { accept: MANIFEST_ACCEPT });
+    return this.answer(outcome, async (res) => {
+      const declared = contentLengthOf(res.headers);
+      const bytes =
+        declared !== undefined && declared > this.maxManifestBytes
+          ? undefined
+          : await readBounded(res.body, this.maxManifestBytes).catch((err: unknown) => {
+              throw transportError(this.registry, err);
+            });
+      if (bytes === undefined) {
+        abandon(res.body);
+        throw new ManifestInvalidError(`upstream manifest is larger than ${this.maxManifestBytes} bytes`, {
+          detail: { upstream: this.registry, reason: 'manifest too large', limit: this.maxManifestBytes },
+        });
+      }
+      const mediaType = mediaTypeOf(res.headers) ?? sniffMediaType(bytes) ?? '';
+      return { bytes, mediaType, digest: digestHeader(res.headers) };
+    });
+  }
+
+  /** A blob's size without its bytes (HEAD; redirects followed like GET). */
+  async headBlob(repository: string, digest: string): Promise<UpstreamAnswer<{ size?: number }>> {
+    const outcome = await this.exchange('HEAD', repository, `blobs/${parseDigest(digest)}`, {});
+    return this.answer(outcome, async (res) => {
+      await discard(res.body);
+      return { size: contentLengthOf(res.headers) };
+    });
+  }
+
+  /** Streams a blob (never buffered), following CDN redirects. */
+  async getBlob(repository: string, digest: string, range?: ByteRange): Promise<UpstreamAnswer<BlobContent>> {
+    const headers: Record<string, string> = range === undefined ? {} : { range: rangeHeader(range) };
+    const outcome = await this.exchange('GET', repository, `blobs/${parseDigest(digest)}`, headers);
+    return this.answer(outcome, async (res) => ({
+      body: guardBody(this.registry, res.body),
+      size: contentLengthOf(res.headers),
+      status: res.statusCode,
+    }));
+  }
+
+  /** Drop cached tokens; the next 401 fetches a new one (and looks the credentials up again). */
+  invalidateCredentials(): void {
+    this.auth.invalidate();
+  }
+
+  /** Close the connection pools, unless they were lent to us. */
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  private async exchange(method: HttpMethod, repository: string, path: string, headers: Record<string, string>): Promise<Outcome> {
+    const repo = parseRepositoryName(repository);
+    const url = new URL(`${this.origin}/v2/${repo}/${path}`);
+    const scope = `repository:${repo}:pull`;
+    const attempt = (): Promise<Outcome> => this.attempt(method, url, scope, headers);
+    return this.breaker ? this.breaker.fire(attempt) : attempt();
+  }
+
+  /** Anonymous (or cached token) first; one retry after a 401 with a fresh token or basic credentials. */
+  private async attempt(method: HttpMethod, url: URL, scope: string, headers: Record<string, string>): Promise<Outcome> {
+    try {
+      const first = await this.auth.initial(scope);
+      let sent = first.authorization;
+      let fresh = first.fresh;
+      for (;;) {
+        const outgoing = sent === undefined ? headers : { ...headers, authorization: sent };
+        const res = await this.transport.send(method, url, outgoing, this.host);
+        if (res.statusCode !== 401 || !res.trusted || fresh) return { kind: 'response', res };
+        const message = await errorMessage(res.body, UNAUTHORIZED_MESSAGE);
+        const step = await this.auth.challenge(res.headers['www-authenticate'], scope, sent);
+        if (step === undefined) return { kind: 'answer', answer: { kind: 'unauthorized', message } };
+        if (step.kind === 'answer') return step;
+        sent = step.authorization;
+        fresh = true;
+      }
+    } catch (err) {
+      if (err instanceof CredentialsFailed) return { kind: 'raise', error: err.error };
+      throw err;
+    }
+  }
+
+  /** Outside the breaker: statuses become answers; anything unexpected throws without counting as a failure. */
+  private async answer<T>(outcome: Outcome, onOk: (res: TransportResponse) => Promise<T>): Promise<UpstreamAnswer<T>> {
+    if (outcome.kind === 'raise') throw outcome.error;
+    if (outcome.kind === 'answer') return outcome.answer;
+    const { res } = outcome;
+    const status = res.statusCode;
+    if (status >= 200 && status < 300) return { kind: 'ok', value: await onOk(res), headers: flattenHeaders(res.headers) };
+    if (status === 404) {
+      await discard(res.body);
+      return { kind: 'not-found' };
+    }
+    if (status === 401) return { kind: 'unauthorized', message: await errorMessage(res.body, UNAUTHORIZED_MESSAGE) };
+    if (status === 403) return { kind: 'forbidden', message: await errorMessage(res.body, 'upstream denied access') };
+    await discard(res.body);
+    const detail = { upstream: this.registry, status, reason: `unexpected status ${status}` };
+    if (status === 416) throw new RangeInvalidError('upstream cannot satisfy the requested range', { detail });
+    throw upstreamUnavailable(this.registry, detail.reason, { status });
+  }
+}
+
+function rangeHeader(range: ByteRange): string {
+  const { start, end } = range;
+  const valid = Number.isSafeInteger(start) && start >= 0 && (end === undefined || (Number.isSafeInteger(end) && end >= start));
+  if (!valid) throw new RangeInvalidError('invalid byte range', { detail: { start, end } });
+  return `bytes=${start}-${end ?? ''}`;
+}

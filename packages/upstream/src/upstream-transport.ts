@@ -1,0 +1,91 @@
+import { request, type Dispatcher } from 'undici';
+import { discard } from './body-streams.js';
+import { headerOf } from './response-headers.js';
+import { statusError, transportError, upstreamUnavailable } from './upstream-errors.js';
+
+export const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export type HttpMethod = 'GET' | 'HEAD';
+
+export interface TransportResponse {
+  statusCode: number;
+  headers: Dispatcher.ResponseData['headers'];
+  body: Dispatcher.ResponseData['body'];
+  /** The URL that gave this response, after redirects. */
+  url: URL;
+  /** True when no redirect left the trusted host, i.e. credentials went along all the way. */
+  trusted: boolean;
+}
+
+export interface TransportOptions {
+  upstream: string;
+  insecure: boolean;
+  dispatcher: Dispatcher;
+  userAgent: string;
+}
+
+/**
+ * Sends one logical request: follows redirects itself (undici 7's `request` never follows them
+ * unless the redirect interceptor is composed, which we do not), drops `Authorization` once a hop
+ * leaves the trusted host, and turns 429/5xx and network errors into rejections.
+ * Other statuses, 404/401/403 included, come back as responses.
+ */
+export class UpstreamTransport {
+  constructor(private readonly options: TransportOptions) {}
+
+  async send(method: HttpMethod, url: URL, headers: Record<string, string>, trustedHost: string): Promise<TransportResponse> {
+    let current = url;
+    let outgoing = { ...headers };
+    let trusted = true;
+    for (let hop = 0; ; hop++) {
+      const res = await this.once(method, current, outgoing, current.host === trustedHost);
+      const location = REDIRECT_STATUSES.has(res.statusCode) ? headerOf(res.headers, 'location') : undefined;
+      if (location === undefined) return { ...res, url: current, trusted };
+      await discard(res.body);
+      if (hop >= MAX_REDIRECTS) {
+        throw upstreamUnavailable(this.options.upstream, `more than ${MAX_REDIRECTS} redirects`, { status: res.statusCode });
+      }
+      current = this.redirectTarget(current, location, res.statusCode);
+      if (trusted && current.host !== trustedHost) {
+        trusted = false;
+        outgoing = { ...outgoing };
+        delete outgoing.authorization;
+      }
+    }
+  }
+
+  private async once(method: HttpMethod, url: URL, headers: Record<string, string>, onTrustedHost: boolean) {
+    this.assertProtocol(url);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method,
+        headers: { 'user-agent': this.options.userAgent, ...headers },
+        dispatcher: this.options.dispatcher,
+      });
+    } catch (err) {
+      throw transportError(this.options.upstream, err);
+    }
+    if (res.statusCode === 429 || res.statusCode >= 500) {
+      await discard(res.body);
+      const who = onTrustedHost ? 'upstream' : `redirect target ${url.host}`;
+      throw statusError(this.options.upstream, res.statusCode, res.headers, who);
+    }
+    return res;
+  }
+
+  private redirectTarget(from: URL, location: string, status: number): URL {
+    try {
+      return new URL(location, from);
+    } catch (err) {
+      throw upstreamUnavailable(this.options.upstream, 'redirect with an invalid Location', { status, cause: err });
+    }
+  }
+
+  /** Plain http only when the operator listed this upstream as insecure; never a downgrade. */
+  private assertProtocol(url: URL): void {
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && this.options.insecure)) return;
+    throw upstreamUnavailable(this.options.upstream, `refusing ${url.protocol.replace(':', '')} to ${url.host}`);
+  }
+}

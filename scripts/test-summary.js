@@ -1,0 +1,32 @@
+// Sums every workspace's jest --json report into the one line CI reads: "N passed, N failed".
+// Exits non-zero on any failure, on a suite that failed to run, or on a workspace with no report.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+let passed = 0;
+let failed = 0;
+const problems = [];
+for (const group of ['apps', 'packages']) {
+  for (const name of fs.readdirSync(path.join(root, group))) {
+    const dir = path.join(root, group, name);
+    if (!fs.existsSync(path.join(dir, 'package.json'))) continue;
+    const report = path.join(dir, '.jest-report.json');
+    if (!fs.existsSync(report)) {
+      problems.push(`${group}/${name}: no test report (the suite did not run)`);
+      failed++;
+      continue;
+    }
+    const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+    passed += r.numPassedTests;
+    failed += r.numFailedTests;
+    if (r.numRuntimeErrorTestSuites > 0) {
+      problems.push(`${group}/${name}: ${r.numRuntimeErrorTestSuites} suite(s) failed to run`);
+      failed += r.numRuntimeErrorTestSuites;
+    }
+    if (r.numTotalTests === 0) problems.push(`${group}/${name}: ran no test`);
+  }
+}
+for (const p of problems) console.log(p);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);
