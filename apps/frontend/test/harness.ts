@@ -55,8 +55,14 @@ export interface Cache {
 }
 
 /** The real frontend in-process on ephemeral ports, filesystem storage in a temp dir. */
-export async function startCache(redis: RedisServer, insecure: string[], env: Record<string, string> = {}, secretEnv: Record<string, string> = {}): Promise<Cache> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'pullthrough-data-'));
+export async function startCache(
+  redis: RedisServer,
+  insecure: string[],
+  env: Record<string, string> = {},
+  secretEnv: Record<string, string> = {},
+  existingDataDir?: string,
+): Promise<Cache> {
+  const dataDir = existingDataDir ?? (await mkdtemp(join(tmpdir(), 'pullthrough-data-')));
   const queuePrefix = uniquePrefix('frontend');
   const config = loadFrontendConfig({
     PULLTHROUGH_DATA_PORT: '0',
@@ -77,7 +83,7 @@ export async function startCache(redis: RedisServer, insecure: string[], env: Re
     queuePrefix,
     async stop() {
       await frontend.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (!existingDataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
