@@ -33,6 +33,8 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_PUBLIC_HOSTS: list,
   /** Seconds a cached tag is served before it is revalidated with an upstream HEAD. */
   PULLTHROUGH_TAG_FRESHNESS_SECONDS: z.coerce.number().int().min(0).default(300),
+  /** Hydration jobs start this long after the pull that enqueued them, so the client fetches its blobs first. */
+  PULLTHROUGH_HYDRATION_DELAY_MS: z.coerce.number().int().min(0).default(5000),
   /** Upstream connect timeout. */
   PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   /** An upstream that sends no bytes for this long is treated as failed. */

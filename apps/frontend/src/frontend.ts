@@ -57,7 +57,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   const queue = createHydrationQueue({ connection: redis, prefix: config.PULLTHROUGH_QUEUE_PREFIX });
   queue.on('error', (err) => logger.debug({ err: err.message }, 'hydration queue error'));
-  const enqueuer = new QueueHydrationEnqueuer(queue, logger);
+  const enqueuer = new QueueHydrationEnqueuer(queue, logger, config.PULLTHROUGH_HYDRATION_DELAY_MS);
 
   const pool = new UpstreamClientPool({
     insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,

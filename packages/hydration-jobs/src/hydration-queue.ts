@@ -28,10 +28,14 @@ export function createHydrationQueue(options: HydrationQueueOptions): Queue {
   });
 }
 
-/** Validate and add a hydration job; a duplicate (same repository + digest) collapses into the existing job. */
-export async function enqueueHydration(queue: Queue, input: HydrationJobInput): Promise<string> {
+/**
+ * Validate and add a hydration job; a duplicate (same repository + digest) collapses into the
+ * existing job. `delayMs` lets the pulling client fetch its blobs first (the job then finds them
+ * local instead of fetching them a second time).
+ */
+export async function enqueueHydration(queue: Queue, input: HydrationJobInput, delayMs = 0): Promise<string> {
   const job = hydrationJobSchema.parse(input);
   const jobId = hydrationJobId(job.downstreamRepository, job.digest);
-  await queue.add(HYDRATION_JOB_NAME, job, { jobId });
+  await queue.add(HYDRATION_JOB_NAME, job, { jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
   return jobId;
 }

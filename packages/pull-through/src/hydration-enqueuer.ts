@@ -23,6 +23,7 @@ export class QueueHydrationEnqueuer implements HydrationEnqueuer {
   constructor(
     private readonly queue: Queue,
     private readonly logger: Logger,
+    private readonly delayMs = 0,
     private readonly timeoutMs = 2000,
   ) {}
 
@@ -31,7 +32,7 @@ export class QueueHydrationEnqueuer implements HydrationEnqueuer {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`enqueue timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
     });
-    const p = Promise.race([enqueueHydration(this.queue, job), timeout])
+    const p = Promise.race([enqueueHydration(this.queue, job, this.delayMs), timeout])
       .then(
         (jobId) => {
           this.stats.enqueued++;
