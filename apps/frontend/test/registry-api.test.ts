@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { MediaType } from '@pullthrough/oci';
-import type { RedisServer } from '@pullthrough/test-support';
+import { registryClientFor, type RedisServer } from '@pullthrough/test-support';
 import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
 
 const sha256 = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
@@ -138,9 +138,39 @@ describe('listing', () => {
     expect((await v2('_catalog?n=-1')).status).toBe(400);
   });
 
+  test('referrers: a cached artifact with a subject is listed for that subject, filterable by artifactType', async () => {
+    const subject = upstream.fixtures.small;
+    const client = registryClientFor(upstream.registry);
+    const emptyConfig = Buffer.from('{}');
+    const configDigest = await client.pushBlob('fixtures/small', emptyConfig);
+    const sbom = Buffer.from('{"sbom":"for small"}');
+    const sbomDigest = await client.pushBlob('fixtures/small', sbom);
+    const referrer = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        artifactType: 'application/vnd.example.sbom.v1+json',
+        config: { mediaType: MediaType.OciEmpty, digest: configDigest, size: emptyConfig.length },
+        layers: [{ mediaType: 'application/vnd.example.sbom.v1+json', digest: sbomDigest, size: sbom.length }],
+        subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.manifest.length },
+      }),
+    );
+    const referrerDigest = await client.pushManifest('fixtures/small', sha256(referrer), referrer, MediaType.OciManifest);
+    // Pulling the referrer by digest through the cache stores it, and records it against its subject.
+    expect((await v2(`up/small/manifests/${referrerDigest}`, { headers: { accept: ALL_MANIFESTS } })).status).toBe(200);
+    const res = await v2(`up/small/referrers/${subject.digest}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe(MediaType.OciIndex);
+    const index = (await res.json()) as { manifests: Array<{ digest: string; artifactType: string; size: number }> };
+    expect(index.manifests).toEqual([expect.objectContaining({ digest: referrerDigest, artifactType: 'application/vnd.example.sbom.v1+json', size: referrer.length })]);
+    const filtered = await v2(`up/small/referrers/${subject.digest}?artifactType=application/vnd.example.other`);
+    expect(filtered.headers.get('oci-filters-applied')).toBe('artifactType');
+    expect(((await filtered.json()) as { manifests: unknown[] }).manifests).toEqual([]);
+  });
+
   test('referrers: an empty OCI index for a subject with none', async () => {
-    const f = upstream.fixtures.small;
-    const res = await v2(`up/small/referrers/${f.digest}`);
+    const f = upstream.fixtures.multiLayer;
+    const res = await v2(`up/multilayer/referrers/${f.digest}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe(MediaType.OciIndex);
     expect(await res.json()).toEqual({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] });

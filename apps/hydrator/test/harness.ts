@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { QueueEvents, type Job, type Queue } from 'bullmq';
+import { createHydrationQueue, enqueueHydration, HYDRATION_QUEUE, type HydrationJobInput, type HydrationQueueOptions } from '@pullthrough/hydration-jobs';
+import type { Digest } from '@pullthrough/oci';
+import { silentLogger } from '@pullthrough/pull-through';
+import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import {
+  pushFixtures,
+  startCountingProxy,
+  startRegistry,
+  tempDir,
+  uniquePrefix,
+  type CountingProxy,
+  type Fixture,
+  type Fixtures,
+  type RedisServer,
+  type UpstreamRegistry,
+} from '@pullthrough/test-support';
+import { loadHydratorConfig } from '../src/config.js';
+import { startHydrator, type RunningHydrator } from '../src/hydrator.js';
+
+export const sha256 = (bytes: Buffer): string => 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+export const totalSize = (blobs: readonly { size: number }[]): number => blobs.reduce((n, b) => n + b.size, 0);
+
+export interface Upstream {
+  registry: UpstreamRegistry;
+  /** What the hydrator talks to: counts every request that reaches the upstream. */
+  proxy: CountingProxy;
+  fixtures: Fixtures;
+  stop(): Promise<void>;
+}
+
+/** A real docker-registry with the fixtures pushed, behind a counting proxy. */
+export async function startUpstream(): Promise<Upstream> {
+  const registry = await startRegistry();
+  try {
+    const fixtures = await pushFixtures(registry);
+    const proxy = await startCountingProxy(registry.url);
+    return {
+      registry,
+      proxy,
+      fixtures,
+      async stop() {
+        await proxy.stop();
+        await registry.stop();
+      },
+    };
+  } catch (err) {
+    await registry.stop();
+    throw err;
+  }
+}
+
+/** One hydrator as main.ts wires it (own data dir, own queue prefix), plus the producer side of its queue. */
+export interface HydratorEnv {
+  hydrator: RunningHydrator;
+  /** A second store on the hydrator's data dir, to look at what it wrote. */
+  store: RegistryStore;
+  queue: Queue;
+  events: QueueEvents;
+  /** Enqueue through the queue contract (job id from repository + digest). */
+  enqueue(input: HydrationJobInput): Promise<string>;
+  /** Wait until a job finished, then reload it from Redis (progress, result, attempts, failedReason). */
+  settle(jobId: string, timeoutMs?: number): Promise<{ job: Job; error: Error | undefined }>;
+  /** settle(), rethrowing the job's failure. */
+  completed(jobId: string, timeoutMs?: number): Promise<Job>;
+  stop(): Promise<void>;
+}
+
+/** `queue`: producer options (attempts, backoff) applied to every job this env enqueues. */
+export async function startHydratorEnv(redis: RedisServer, upstream: Upstream, queue: Partial<HydrationQueueOptions> = {}): Promise<HydratorEnv> {
+  const dataDir = await tempDir('hydrator-data-');
+  const prefix = uniquePrefix('hydrator');
+  const config = loadHydratorConfig({
+    PULLTHROUGH_DATA_DIR: dataDir.path,
+    REDIS_URL: redis.url,
+    PULLTHROUGH_QUEUE_PREFIX: prefix,
+    PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
+  });
+  const hydrator = await startHydrator(config, silentLogger);
+  // Connection options, not ioredis instances: the Queue and QueueEvents own (and close) their connections.
+  const connection = { host: redis.host, port: redis.port, maxRetriesPerRequest: null };
+  const producer = createHydrationQueue({ ...queue, connection, prefix });
+  const events = new QueueEvents(HYDRATION_QUEUE, { connection, prefix });
+  await Promise.all([producer.waitUntilReady(), events.waitUntilReady()]);
+
+  const settle = async (jobId: string, timeoutMs = 30_000) => {
+    const job = await producer.getJob(jobId);
+    if (!job) throw new Error(`job ${jobId} is not in the queue`);
+    const error = await job.waitUntilFinished(events, timeoutMs).then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    );
+    const settled = await producer.getJob(jobId);
+    if (!settled) throw new Error(`job ${jobId} was removed when it finished`);
+    return { job: settled, error };
+  };
+
+  return {
+    hydrator,
+    store: new RegistryStore(new FilesystemDriver(dataDir.path)),
+    queue: producer,
+    events,
+    enqueue: (input) => enqueueHydration(producer, input),
+    settle,
+    async completed(jobId, timeoutMs) {
+      const { job, error } = await settle(jobId, timeoutMs);
+      if (error) throw error;
+      return job;
+    },
+    async stop() {
+      await hydrator.close();
+      await events.close();
+      await producer.close();
+      await dataDir.remove();
+    },
+  };
+}
+
+/** A job for a fixture: the upstream proxy's repository into `downstreamRepository`. */
+export function jobFor(upstream: Upstream, fixture: Fixture, downstreamRepository: string, extra: Partial<HydrationJobInput> = {}): HydrationJobInput {
+  return {
+    downstreamRepository,
+    ruleName: 'fixtures-rule',
+    upstreamRegistry: upstream.proxy.host,
+    upstreamRepository: fixture.repository,
+    digest: fixture.digest,
+    tag: fixture.tag,
+    enqueuedAt: new Date().toISOString(),
+    ...extra,
+  };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The bytes a repository serves for a blob, or undefined when it is not local and linked to it. */
+export async function repositoryBlob(store: RegistryStore, repository: string, digest: Digest): Promise<Buffer | undefined> {
+  if (!(await store.statRepositoryBlob(repository, digest))) return undefined;
+  return readAll(await store.openRepositoryBlob(repository, digest));
+}

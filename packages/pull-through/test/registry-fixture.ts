@@ -1,0 +1,83 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { CacheRuleSet } from '@pullthrough/cache-rules';
+import type { HydrationJobInput } from '@pullthrough/hydration-jobs';
+import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import { UpstreamClientPool } from '@pullthrough/upstream';
+import type { HydrationEnqueuer } from '../src/hydration-enqueuer.js';
+import { PullThroughRegistry } from '../src/pull-through-registry.js';
+import { UpstreamResolver } from '../src/upstream-target.js';
+import { TinyUpstream } from './tiny-upstream.js';
+
+export const RULE_NAME = 'test-rule';
+
+/** Records hydration jobs instead of queueing them (a collaborator double; the registry is real). */
+export class RecordingEnqueuer implements HydrationEnqueuer {
+  readonly jobs: HydrationJobInput[] = [];
+  enqueue(job: HydrationJobInput): void {
+    this.jobs.push(job);
+  }
+}
+
+export interface RegistryFixture {
+  upstream: TinyUpstream;
+  store: RegistryStore;
+  registry: PullThroughRegistry;
+  hydration: RecordingEnqueuer;
+  close(): Promise<void>;
+}
+
+export interface FixtureOptions {
+  tagFreshnessSeconds?: number;
+  now?: () => number;
+}
+
+/**
+ * A real PullThroughRegistry over a filesystem store in a temp dir, a rule `up/*` -> `<tiny upstream>/*`,
+ * and a fresh upstream client pool (its own breaker), so tests never share upstream health.
+ */
+export async function startRegistry(options: FixtureOptions = {}): Promise<RegistryFixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'pull-through-test-'));
+  const upstream = await TinyUpstream.start();
+  const store = new RegistryStore(new FilesystemDriver(dir));
+  const rules = CacheRuleSet.create([{ name: RULE_NAME, sourceRepository: `${upstream.host}/*`, targetRepository: 'up/*' }]);
+  const pool = new UpstreamClientPool({ insecureRegistries: [upstream.host] });
+  const hydration = new RecordingEnqueuer();
+  const registry = new PullThroughRegistry({
+    store,
+    upstreams: new UpstreamResolver(() => rules, pool),
+    hydration,
+    tagFreshnessSeconds: options.tagFreshnessSeconds ?? 300,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return {
+    upstream,
+    store,
+    registry,
+    hydration,
+    async close() {
+      await pool.close();
+      await upstream.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ReadOutcome {
+  bytes: Buffer;
+  /** Set when the stream errored instead of ending. */
+  error?: Error;
+}
+
+/** Consume a stream to its end or its error. */
+export async function readStream(stream: Readable): Promise<ReadOutcome> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+    return { bytes: Buffer.concat(chunks) };
+  } catch (err) {
+    return { bytes: Buffer.concat(chunks), error: err as Error };
+  }
+}
