@@ -31,3 +31,4 @@ export { createTar, type TarEntry } from './tar.js';
 export { pseudoRandomBytes } from './pseudo-random.js';
 export { skopeoCopy, skopeoInspectRaw, skopeoRegistryFlags, type SkopeoRegistryOptions } from './skopeo.js';
 export { RegistryClient, registryClientFor, type RegistryCredentials, type ManifestResponse } from './registry-client.js';
+export { startContainerd, type Containerd } from './containerd.js';
