@@ -123,7 +123,7 @@ describe('an index with a platform list', () => {
 });
 
 describe('a single-platform image', () => {
-  test('fetches the manifest and every blob once, reports progress, and records the tag-less manifest for the repository', async () => {
+  test('fetches the manifest and every blob once and reports progress one blob at a time', async () => {
     const f = upstream.fixtures.multiLayer;
     const repo = 'mirror/multilayer';
     const progress: HydrationProgress[] = [];
