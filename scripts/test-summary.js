@@ -27,6 +27,12 @@ for (const group of ['apps', 'packages']) {
     if (r.numTotalTests === 0) problems.push(`${group}/${name}: ran no test`);
   }
 }
+// A test task that failed without its jest report saying so (killed, crashed after writing) still fails the run.
+const turboStatus = Number(process.argv[2] ?? 0);
+if (turboStatus !== 0 && failed === 0) {
+  problems.push(`the test runner exited with status ${turboStatus}`);
+  failed++;
+}
 for (const p of problems) console.log(p);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

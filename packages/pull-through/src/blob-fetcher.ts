@@ -22,15 +22,29 @@ interface Flight {
   done: Promise<FetchedBlob>;
 }
 
-const once = (stream: Writable, event: 'drain'): Promise<void> =>
+/** A streaming client that takes no bytes for this long is cut off, like a disconnect. */
+export const DEFAULT_CLIENT_STALL_TIMEOUT_MS = 30_000;
+
+export interface BlobFetcherOptions {
+  /** Cut off a streaming client that takes no bytes for this long, so it cannot hold up the fetch (0: never). */
+  clientStallTimeoutMs?: number;
+}
+
+/** Resolves true on 'drain'; false on 'close' or when `timeoutMs` (> 0) passes first. */
+const drained = (stream: Writable, timeoutMs = 0): Promise<boolean> =>
   new Promise((resolve) => {
-    const finish = () => {
-      stream.off(event, finish);
-      stream.off('close', finish);
-      resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (value: boolean) => () => {
+      clearTimeout(timer);
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      resolve(value);
     };
-    stream.on(event, finish);
-    stream.on('close', finish);
+    const onDrain = finish(true);
+    const onClose = finish(false);
+    stream.on('drain', onDrain);
+    stream.on('close', onClose);
+    if (timeoutMs > 0) timer = setTimeout(finish(false), timeoutMs);
   });
 
 /**
@@ -42,8 +56,14 @@ const once = (stream: Writable, event: 'drain'): Promise<void> =>
  */
 export class BlobFetcher {
   private readonly flights = new Map<string, Flight>();
+  private readonly clientStallTimeoutMs: number;
 
-  constructor(private readonly store: RegistryStore) {}
+  constructor(
+    private readonly store: RegistryStore,
+    options: BlobFetcherOptions = {},
+  ) {
+    this.clientStallTimeoutMs = options.clientStallTimeoutMs ?? DEFAULT_CLIENT_STALL_TIMEOUT_MS;
+  }
 
   isInFlight(digest: Digest): boolean {
     return this.flights.has(digest);
@@ -98,6 +118,15 @@ export class BlobFetcher {
     sink: PassThrough | undefined,
     onHeaders: (size: number | undefined) => void,
   ): Promise<FetchedBlob> {
+    if (!sink) {
+      // A background import may find the blob committed meanwhile (another job, another process).
+      const stored = await this.store.statBlob(digest);
+      if (stored) {
+        onHeaders(stored.size);
+        await this.store.linkBlob(target.downstreamRepository, digest);
+        return { digest, size: stored.size, bytesFetched: 0 };
+      }
+    }
     let answer;
     try {
       answer = await target.client.getBlob(target.upstreamRepository, digest);
@@ -117,6 +146,9 @@ export class BlobFetcher {
     }
     onHeaders(size);
     const writer = await this.store.createBlobWriter({ digest, ...(size !== undefined ? { size } : {}) });
+    // A failed writer (too many bytes, storage error) is read from `writer.errored` below; without a
+    // listener its 'error' event would crash the process.
+    writer.on('error', () => undefined);
     let held: Buffer | undefined;
     let clientAlive = sink !== undefined;
     const toClient = async (chunk: Buffer) => {
@@ -125,11 +157,16 @@ export class BlobFetcher {
         clientAlive = false;
         return;
       }
-      if (!sink.write(chunk)) await once(sink, 'drain');
+      if (!sink.write(chunk) && !(await drained(sink, this.clientStallTimeoutMs))) {
+        // Gone, or stalled: stop feeding it (the fetch goes on for the store and for callers waiting on it).
+        clientAlive = false;
+        sink.destroy(new Error(`client stalled: no room for more bytes within ${this.clientStallTimeoutMs} ms`));
+      }
     };
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (!writer.write(chunk)) await once(writer, 'drain');
+        if (!writer.write(chunk) && !writer.destroyed) await drained(writer);
+        if (writer.destroyed) throw writer.errored ?? new Error('blob writer closed before the blob was complete');
         if (held) await toClient(held);
         held = chunk;
       }
@@ -138,7 +175,10 @@ export class BlobFetcher {
       if (clientAlive) sink?.end();
       await this.store.linkBlob(target.downstreamRepository, digest);
       return { digest, size: committed.size, bytesFetched: committed.size };
-    } catch (err) {
+    } catch (caught) {
+      // A writer that failed on its own (too many bytes, storage error) knows the cause; the error
+      // we caught may only be its consequence ("cannot commit a blob writer that is aborted").
+      const err = writer.errored ?? caught;
       body.destroy();
       await writer.abort().catch(() => undefined);
       sink?.destroy(err as Error);

@@ -33,7 +33,11 @@ export interface ImportedManifest extends StoredManifest {
 export class ManifestImporter {
   private readonly flights = new SingleFlight<ImportedManifest>();
 
-  constructor(private readonly store: RegistryStore) {}
+  constructor(
+    private readonly store: RegistryStore,
+    /** The clock that stamps a tag's `checkedAt` (the registry's, so freshness is measured on one clock). */
+    private readonly now: () => number = Date.now,
+  ) {}
 
   import(target: UpstreamTarget, reference: Reference): Promise<ImportedManifest> {
     const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
@@ -70,7 +74,7 @@ export class ManifestImporter {
         ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
       });
     }
-    if (reference.kind === 'tag') await this.store.putTag(repo, reference.tag, digest, new Date());
+    if (reference.kind === 'tag') await this.store.putTag(repo, reference.tag, digest, new Date(this.now()));
     return { digest, mediaType: parsed.mediaType, size: bytes.length, bytes, parsed };
   }
 }

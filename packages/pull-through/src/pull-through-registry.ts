@@ -44,6 +44,8 @@ export interface PullThroughOptions {
   hydration: HydrationEnqueuer;
   /** Seconds a tag is served without asking the upstream again. */
   tagFreshnessSeconds: number;
+  /** A client streaming a blob miss that takes no bytes for this long is cut off (default 30 s). */
+  clientStallTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -60,9 +62,9 @@ export class PullThroughRegistry {
 
   constructor(private readonly options: PullThroughOptions) {
     this.store = options.store;
-    this.manifests = new ManifestImporter(options.store);
-    this.blobs = new BlobFetcher(options.store);
     this.now = options.now ?? Date.now;
+    this.manifests = new ManifestImporter(options.store, this.now);
+    this.blobs = new BlobFetcher(options.store, options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {});
   }
 
   async getManifest(repository: string, reference: Reference, ctx: PullContext = {}): Promise<ManifestResponse> {
@@ -127,7 +129,7 @@ export class PullThroughRegistry {
   /** Size of a blob for HEAD, from the local store or the upstream. */
   async statBlob(repository: string, digest: Digest): Promise<{ size: number; cache: CacheStatus }> {
     const local = await this.localBlob(repository, digest);
-    if (local) return { size: local.size, cache: 'hit' };
+    if (local) return { size: local.size, cache: this.options.upstreams.resolve(repository) ? 'hit' : 'local' };
     const target = this.requireTarget(repository, digest);
     let answer;
     try {
@@ -145,7 +147,7 @@ export class PullThroughRegistry {
 
   async openBlob(repository: string, digest: Digest, range?: RangeRequest): Promise<BlobResponse> {
     const local = await this.localBlob(repository, digest);
-    if (local) return this.openLocal(digest, local.size, range, 'hit');
+    if (local) return this.openLocal(digest, local.size, range, this.options.upstreams.resolve(repository) ? 'hit' : 'local');
     const target = this.requireTarget(repository, digest);
     if (!range) {
       const live = await this.blobs.stream(target, digest);

@@ -25,6 +25,7 @@ export interface RegistryFixture {
   upstream: TinyUpstream;
   store: RegistryStore;
   registry: PullThroughRegistry;
+  upstreams: UpstreamResolver;
   hydration: RecordingEnqueuer;
   close(): Promise<void>;
 }
@@ -32,6 +33,7 @@ export interface RegistryFixture {
 export interface FixtureOptions {
   tagFreshnessSeconds?: number;
   now?: () => number;
+  clientStallTimeoutMs?: number;
 }
 
 /**
@@ -44,18 +46,21 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
   const store = new RegistryStore(new FilesystemDriver(dir));
   const rules = CacheRuleSet.create([{ name: RULE_NAME, sourceRepository: `${upstream.host}/*`, targetRepository: 'up/*' }]);
   const pool = new UpstreamClientPool({ insecureRegistries: [upstream.host] });
+  const upstreams = new UpstreamResolver(() => rules, pool);
   const hydration = new RecordingEnqueuer();
   const registry = new PullThroughRegistry({
     store,
-    upstreams: new UpstreamResolver(() => rules, pool),
+    upstreams,
     hydration,
     tagFreshnessSeconds: options.tagFreshnessSeconds ?? 300,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {}),
   });
   return {
     upstream,
     store,
     registry,
+    upstreams,
     hydration,
     async close() {
       await pool.close();

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { digestOf, MediaType, type Digest } from '@pullthrough/oci';
 
 /** How the upstream misbehaves on blob GETs. */
-export type BlobFault = 'none' | 'corrupt' | 'truncate';
+export type BlobFault = 'none' | 'corrupt' | 'truncate' | 'oversize';
 
 export interface UpstreamRequest {
   method: string;
@@ -37,7 +37,8 @@ const ROUTE = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/;
 /**
  * A minimal upstream registry on 127.0.0.1 (anonymous, plain http): `/v2/`, manifests (GET/HEAD
  * by tag or digest) and blobs (GET/HEAD). It records every request and injects faults on demand:
- * 503 for everything, a corrupted blob (one byte flipped) or a blob body cut short.
+ * 503 for everything, a corrupted blob (one byte flipped), a blob body cut short, or a blob sent
+ * chunked (no Content-Length) with extra bytes after it.
  */
 export class TinyUpstream {
   readonly requests: UpstreamRequest[] = [];
@@ -79,9 +80,18 @@ export class TinyUpstream {
     return digest;
   }
 
+  forgetBlob(digest: string): void {
+    this.blobs.delete(digest);
+  }
+
   /** Serve `bytes` for `repository:reference` exactly as given (the digest header may lie). */
   serveManifest(repository: string, reference: string, bytes: Buffer, digestHeader: string = digestOf(bytes), mediaType: string = MediaType.OciManifest): void {
     this.manifests.set(`${repository}:${reference}`, { bytes, mediaType, digestHeader });
+  }
+
+  /** Stop serving `repository:reference` (a deleted tag). */
+  forget(repository: string, reference: string): void {
+    this.manifests.delete(`${repository}:${reference}`);
   }
 
   /** Push an image (config + layers + manifest), reachable by digest and by each tag. */
@@ -128,7 +138,8 @@ export class TinyUpstream {
     }
     const blob = this.blobs.get(reference!);
     if (!blob) return this.json(res, 404, { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown' }] });
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': blob.length, 'docker-content-digest': reference! });
+    const length = this.blobFault === 'oversize' ? {} : { 'content-length': blob.length };
+    res.writeHead(200, { 'content-type': 'application/octet-stream', ...length, 'docker-content-digest': reference! });
     if (method === 'HEAD') return void res.end();
     this.sendBlob(res, blob);
   }
@@ -142,6 +153,10 @@ export class TinyUpstream {
     if (this.blobFault === 'truncate') {
       // Promise the whole blob, send half of it, then drop the connection.
       return void res.write(blob.subarray(0, blob.length >> 1), () => res.socket?.destroy());
+    }
+    if (this.blobFault === 'oversize') {
+      res.write(blob);
+      return void res.end(Buffer.alloc(64 * 1024, 1));
     }
     res.end(blob);
   }

@@ -1,0 +1,79 @@
+import { DigestMismatchError, type Reference } from '@pullthrough/oci';
+import { readStream, startRegistry, type RegistryFixture } from '../test/registry-fixture.js';
+import type { PushedImage } from '../test/tiny-upstream.js';
+
+// Larger than the client stream's 1 MiB buffer, so a client that does not read holds the fetch back.
+const LAYER_SIZE = 3 * 1024 * 1024;
+const latest: Reference = { kind: 'tag', tag: 'latest' };
+let f: RegistryFixture;
+let layer: PushedImage['layers'][number];
+
+async function setUp(clientStallTimeoutMs?: number): Promise<void> {
+  f = await startRegistry(clientStallTimeoutMs === undefined ? {} : { clientStallTimeoutMs });
+  layer = f.upstream.pushImage('foo', ['latest'], 'fetcher', [LAYER_SIZE]).layers[0]!;
+  await f.registry.getManifest('up/foo', latest);
+  f.upstream.clearRequests();
+}
+
+afterEach(async () => {
+  await f.close();
+});
+
+describe('BlobFetcher', () => {
+  it('cuts off a leading client that stops reading, so callers waiting on the same fetch still get the blob', async () => {
+    await setUp(200);
+    const stalled = await f.registry.openBlob('up/foo', layer.digest);
+    expect(stalled.done).toBeDefined();
+
+    const started = Date.now();
+    const joiner = await f.registry.openBlob('up/foo', layer.digest);
+    const read = await readStream(joiner.stream);
+    expect(read.error).toBeUndefined();
+    expect(read.bytes.equals(layer.bytes)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+
+    const late = await readStream(stalled.stream);
+    expect(late.error?.message).toMatch(/client stalled/);
+    expect(late.bytes.length).toBeLessThan(LAYER_SIZE);
+    await expect(stalled.done).resolves.toMatchObject({ size: LAYER_SIZE });
+    expect(await f.store.statBlob(layer.digest)).toEqual({ size: LAYER_SIZE });
+    expect(f.upstream.count('blobs', 'GET')).toBe(1);
+  });
+
+  it('keeps writing through when the leading client goes away mid-blob', async () => {
+    await setUp();
+    const leader = await f.registry.openBlob('up/foo', layer.digest);
+    await new Promise<void>((resolve) => leader.stream.once('data', () => resolve()));
+    leader.stream.destroy();
+    await expect(leader.done).resolves.toMatchObject({ size: LAYER_SIZE });
+    expect(await f.store.statBlob(layer.digest)).toEqual({ size: LAYER_SIZE });
+    const hit = await f.registry.openBlob('up/foo', layer.digest);
+    expect(hit.cache).toBe('hit');
+    expect((await readStream(hit.stream)).bytes.equals(layer.bytes)).toBe(true);
+  });
+
+  it('rejects (never hangs or crashes) when a chunked upstream body outgrows the expected size, and recovers', async () => {
+    await setUp();
+    const target = f.upstreams.resolve('up/foo')!;
+    f.upstream.blobFault = 'oversize';
+    await expect(f.registry.blobs.ensure(target, layer.digest, LAYER_SIZE)).rejects.toBeInstanceOf(DigestMismatchError);
+    expect(f.registry.blobs.isInFlight(layer.digest)).toBe(false);
+    expect(await f.store.statBlob(layer.digest)).toBeUndefined();
+
+    f.upstream.blobFault = 'none';
+    await expect(f.registry.blobs.ensure(target, layer.digest, LAYER_SIZE)).resolves.toMatchObject({ size: LAYER_SIZE, bytesFetched: LAYER_SIZE });
+    expect(await f.store.statBlob(layer.digest)).toEqual({ size: LAYER_SIZE });
+  });
+
+  it('rejects a chunked upstream body with extra bytes on a streamed open, and commits nothing', async () => {
+    await setUp();
+    f.upstream.blobFault = 'oversize';
+    const blob = await f.registry.openBlob('up/foo', layer.digest);
+    expect(blob.size).toBeUndefined();
+    const read = await readStream(blob.stream);
+    expect(read.error).toBeInstanceOf(DigestMismatchError);
+    expect(read.bytes.length).toBeLessThan(LAYER_SIZE + 64 * 1024);
+    await expect(blob.done).rejects.toBeInstanceOf(DigestMismatchError);
+    expect(await f.store.statBlob(layer.digest)).toBeUndefined();
+  });
+});

@@ -1,0 +1,173 @@
+import { DigestMismatchError, ManifestUnknownError, MediaType, digestOf, type Reference } from '@pullthrough/oci';
+import { RULE_NAME, startRegistry, type RegistryFixture } from '../test/registry-fixture.js';
+
+const latest: Reference = { kind: 'tag', tag: 'latest' };
+let f: RegistryFixture;
+
+afterEach(async () => {
+  await f.close();
+});
+
+describe('PullThroughRegistry.getManifest by tag', () => {
+  it('stores manifest + tag on a miss, enqueues one hydration job, then serves the fresh tag locally', async () => {
+    f = await startRegistry({ tagFreshnessSeconds: 300 });
+    const image = f.upstream.pushImage('foo', ['latest'], 'miss');
+
+    const first = await f.registry.getManifest('up/foo', latest, { requestId: 'req-1' });
+    expect(first).toMatchObject({ cache: 'miss', digest: image.digest, mediaType: MediaType.OciManifest, size: image.bytes.length });
+    expect(first.bytes.equals(image.bytes)).toBe(true);
+    expect(f.upstream.count('manifests', 'GET')).toBe(1);
+    expect(f.upstream.count('blobs')).toBe(0);
+
+    expect((await f.store.getTag('up/foo', 'latest'))?.digest).toBe(image.digest);
+    expect((await f.store.getManifest('up/foo', image.digest))?.bytes.equals(image.bytes)).toBe(true);
+    expect(await f.store.isBlobLinked('up/foo', image.layers[0]!.digest)).toBe(true);
+    expect(f.hydration.jobs).toEqual([
+      expect.objectContaining({
+        ruleName: RULE_NAME,
+        digest: image.digest,
+        tag: 'latest',
+        downstreamRepository: 'up/foo',
+        upstreamRegistry: f.upstream.host,
+        upstreamRepository: 'foo',
+        platforms: 'pulled',
+        requestId: 'req-1',
+      }),
+    ]);
+
+    f.upstream.clearRequests();
+    const second = await f.registry.getManifest('up/foo', latest);
+    expect(second.cache).toBe('hit');
+    expect(second.digest).toBe(image.digest);
+    expect(f.upstream.requests).toEqual([]);
+    expect(f.hydration.jobs).toHaveLength(1);
+  });
+
+  it('revalidates a stale tag with one HEAD and refreshes it when the digest is unchanged', async () => {
+    f = await startRegistry({ tagFreshnessSeconds: 0 });
+    const image = f.upstream.pushImage('foo', ['latest'], 'same');
+    await f.registry.getManifest('up/foo', latest);
+    const before = (await f.store.getTag('up/foo', 'latest'))!.checkedAt;
+    f.upstream.clearRequests();
+
+    const again = await f.registry.getManifest('up/foo', latest);
+    expect(again).toMatchObject({ cache: 'revalidated', digest: image.digest });
+    expect(f.upstream.requests).toEqual([{ method: 'HEAD', path: '/v2/foo/manifests/latest' }]);
+    expect((await f.store.getTag('up/foo', 'latest'))!.checkedAt.getTime()).toBeGreaterThanOrEqual(before.getTime());
+    expect(f.hydration.jobs).toHaveLength(1);
+  });
+
+  it('fetches the new manifest when the upstream tag moved', async () => {
+    f = await startRegistry({ tagFreshnessSeconds: 0 });
+    const old = f.upstream.pushImage('foo', ['latest'], 'old');
+    await f.registry.getManifest('up/foo', latest);
+    const moved = f.upstream.pushImage('foo', ['latest'], 'new');
+    f.upstream.clearRequests();
+
+    const again = await f.registry.getManifest('up/foo', latest);
+    expect(again).toMatchObject({ cache: 'miss', digest: moved.digest });
+    expect(f.upstream.requests).toEqual([
+      { method: 'HEAD', path: '/v2/foo/manifests/latest' },
+      { method: 'GET', path: '/v2/foo/manifests/latest' },
+    ]);
+    expect((await f.store.getTag('up/foo', 'latest'))?.digest).toBe(moved.digest);
+    expect(await f.store.getManifest('up/foo', old.digest)).toBeDefined();
+    expect(f.hydration.jobs.map((j) => [j.digest, j.tag])).toEqual([
+      [old.digest, 'latest'],
+      [moved.digest, 'latest'],
+    ]);
+  });
+
+  it('serves a stale tag with a reason when the upstream answers 503', async () => {
+    f = await startRegistry({ tagFreshnessSeconds: 0 });
+    const image = f.upstream.pushImage('foo', ['latest'], 'stale');
+    await f.registry.getManifest('up/foo', latest);
+    f.upstream.unavailable = true;
+    f.upstream.clearRequests();
+
+    const stale = await f.registry.getManifest('up/foo', latest);
+    expect(stale).toMatchObject({ cache: 'stale', digest: image.digest });
+    expect(stale.bytes.equals(image.bytes)).toBe(true);
+    expect(stale.staleReason).toMatch(/upstream-unavailable/);
+    expect(stale.staleReason).toMatch(/503/);
+    expect(f.upstream.requests).toEqual([{ method: 'HEAD', path: '/v2/foo/manifests/latest' }]);
+    expect(f.hydration.jobs).toHaveLength(1);
+  });
+
+  it('fails a tag miss with the upstream error when the upstream answers 503', async () => {
+    f = await startRegistry();
+    f.upstream.pushImage('foo', ['latest'], 'down');
+    f.upstream.unavailable = true;
+    await expect(f.registry.getManifest('up/foo', latest)).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', detail: expect.objectContaining({ rule: RULE_NAME }) });
+    expect(await f.store.getTag('up/foo', 'latest')).toBeUndefined();
+    expect(f.hydration.jobs).toEqual([]);
+  });
+
+  it('answers manifest unknown when the tag is gone upstream at revalidation', async () => {
+    f = await startRegistry({ tagFreshnessSeconds: 0 });
+    f.upstream.pushImage('foo', ['latest'], 'gone');
+    await f.registry.getManifest('up/foo', latest);
+    f.upstream.forget('foo', 'latest');
+    f.upstream.clearRequests();
+    await expect(f.registry.getManifest('up/foo', latest)).rejects.toBeInstanceOf(ManifestUnknownError);
+    expect(f.upstream.requests).toEqual([{ method: 'HEAD', path: '/v2/foo/manifests/latest' }]);
+  });
+
+  it('honours the injected clock for the freshness window (the import stamps checkedAt with it too)', async () => {
+    let clock = Date.parse('2031-01-01T00:00:00Z');
+    f = await startRegistry({ tagFreshnessSeconds: 60, now: () => clock });
+    f.upstream.pushImage('foo', ['latest'], 'clock');
+    await f.registry.getManifest('up/foo', latest);
+    expect((await f.store.getTag('up/foo', 'latest'))!.checkedAt.getTime()).toBe(clock);
+
+    clock += 59_000;
+    expect((await f.registry.getManifest('up/foo', latest)).cache).toBe('hit');
+    clock += 2_000;
+    expect((await f.registry.getManifest('up/foo', latest)).cache).toBe('revalidated');
+    expect((await f.store.getTag('up/foo', 'latest'))!.checkedAt.getTime()).toBe(clock);
+  });
+});
+
+describe('PullThroughRegistry.getManifest by digest', () => {
+  it('never asks the upstream for a digest that is local, even while it is down', async () => {
+    f = await startRegistry({ tagFreshnessSeconds: 0 });
+    const image = f.upstream.pushImage('foo', ['latest'], 'local');
+    await f.registry.getManifest('up/foo', latest);
+    f.upstream.unavailable = true;
+    f.upstream.clearRequests();
+
+    const byDigest = await f.registry.getManifest('up/foo', { kind: 'digest', digest: image.digest });
+    expect(byDigest).toMatchObject({ cache: 'hit', digest: image.digest });
+    expect(f.upstream.requests).toEqual([]);
+    expect(f.hydration.jobs).toHaveLength(1);
+  });
+
+  it('imports a digest miss with a GET by digest and enqueues a job without a tag', async () => {
+    f = await startRegistry();
+    const image = f.upstream.pushImage('foo', [], 'by-digest');
+    const res = await f.registry.getManifest('up/foo', { kind: 'digest', digest: image.digest });
+    expect(res).toMatchObject({ cache: 'miss', digest: image.digest });
+    expect(f.upstream.requests).toEqual([{ method: 'GET', path: `/v2/foo/manifests/${image.digest}` }]);
+    expect(f.hydration.jobs).toHaveLength(1);
+    expect(f.hydration.jobs[0]).not.toHaveProperty('tag');
+  });
+
+  it.each([
+    ['by digest: the bytes are not the requested digest', true],
+    ['by tag: the bytes are not the Docker-Content-Digest', false],
+  ])('rejects a manifest whose bytes do not match (%s) and stores nothing', async (_why, byDigest) => {
+    f = await startRegistry();
+    const claimed = f.upstream.pushImage('foo', [], 'claimed');
+    const other = f.upstream.pushImage('bar', [], 'other');
+    f.upstream.serveManifest('foo', byDigest ? claimed.digest : 'latest', other.bytes, claimed.digest);
+    const reference: Reference = byDigest ? { kind: 'digest', digest: claimed.digest } : latest;
+
+    await expect(f.registry.getManifest('up/foo', reference)).rejects.toBeInstanceOf(DigestMismatchError);
+    expect(await f.store.getManifest('up/foo', claimed.digest)).toBeUndefined();
+    expect(await f.store.getManifest('up/foo', digestOf(other.bytes))).toBeUndefined();
+    expect(await f.store.statBlob(digestOf(other.bytes))).toBeUndefined();
+    expect(await f.store.getTag('up/foo', 'latest')).toBeUndefined();
+    expect(await f.store.isBlobLinked('up/foo', other.layers[0]!.digest)).toBe(false);
+    expect(f.hydration.jobs).toEqual([]);
+  });
+});
