@@ -8,3 +8,4 @@ export * from './byte-range.js';
 export * from './hydration-enqueuer.js';
 export * from './pull-through-registry.js';
 export * from './artifact-hydrator.js';
+export * from './pull-observer.js';

@@ -75,6 +75,13 @@ describe('PullThroughRegistry.openBlob', () => {
     await good.done;
     expect(await f.store.statBlob(layer.digest)).toEqual({ size: LAYER_SIZE });
     expect(f.upstream.count('blobs', 'GET')).toBe(2);
+    // The observer saw: the manifest miss (beforeEach), two blob misses, and one digest-mismatch failure.
+    expect(f.observed.served).toEqual([
+      ['test-rule', 'miss'],
+      ['test-rule', 'miss'],
+      ['test-rule', 'miss'],
+    ]);
+    expect(f.observed.failures.map(([rule, category]) => [rule, category])).toEqual([['test-rule', 'digest-mismatch']]);
   });
 
   it('fails every concurrent caller of a corrupted blob', async () => {

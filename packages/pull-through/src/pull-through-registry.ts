@@ -15,6 +15,7 @@ import { ManifestImporter, type StoredManifest } from './manifest-importer.js';
 import { annotateUpstreamError } from './upstream-answers.js';
 import type { UpstreamResolver, UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
+import { noopObserver, type PullObserver } from './pull-observer.js';
 
 /** Where a response's content came from (the `X-Cache` header). */
 export type CacheStatus = 'hit' | 'miss' | 'revalidated' | 'stale' | 'local';
@@ -44,6 +45,8 @@ export interface PullThroughOptions {
   hydration: HydrationEnqueuer;
   /** Seconds a tag is served without asking the upstream again. */
   tagFreshnessSeconds: number;
+  /** Where served/failed outcomes per rule go (rule health, metrics). */
+  observer?: PullObserver;
   /** A client streaming a blob miss that takes no bytes for this long is cut off (default 30 s). */
   clientStallTimeoutMs?: number;
   now?: () => number;
@@ -59,16 +62,40 @@ export class PullThroughRegistry {
   private readonly manifests: ManifestImporter;
   readonly blobs: BlobFetcher;
   private readonly now: () => number;
+  private readonly observer: PullObserver;
 
   constructor(private readonly options: PullThroughOptions) {
     this.store = options.store;
     this.now = options.now ?? Date.now;
+    this.observer = options.observer ?? noopObserver;
     this.manifests = new ManifestImporter(options.store, this.now);
     this.blobs = new BlobFetcher(options.store, options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {});
   }
 
-  async getManifest(repository: string, reference: Reference, ctx: PullContext = {}): Promise<ManifestResponse> {
+  getManifest(repository: string, reference: Reference, ctx: PullContext = {}): Promise<ManifestResponse> {
     const target = this.options.upstreams.resolve(repository);
+    return this.observe(target, () => this.manifestFor(repository, target, reference, ctx));
+  }
+
+  /** Report a rule's outcome (served from where, or failed in which category) to the observer. */
+  private async observe<T extends { cache: CacheStatus; done?: Promise<unknown> }>(target: UpstreamTarget | undefined, fn: () => Promise<T>): Promise<T> {
+    if (!target) return fn();
+    const rule = target.rule.name;
+    const fail = (err: unknown) => {
+      if (err instanceof RegistryError && err.category) this.observer.failed(rule, err.category, err.message);
+    };
+    try {
+      const result = await fn();
+      this.observer.served(rule, result.cache);
+      result.done?.catch(fail);
+      return result;
+    } catch (err) {
+      fail(err);
+      throw err;
+    }
+  }
+
+  private async manifestFor(repository: string, target: UpstreamTarget | undefined, reference: Reference, ctx: PullContext): Promise<ManifestResponse> {
     if (reference.kind === 'digest') {
       const local = await this.store.getManifest(repository, reference.digest);
       if (local) return { ...local, cache: target ? 'hit' : 'local' };
@@ -127,10 +154,15 @@ export class PullThroughRegistry {
   }
 
   /** Size of a blob for HEAD, from the local store or the upstream. */
-  async statBlob(repository: string, digest: Digest): Promise<{ size: number; cache: CacheStatus }> {
+  statBlob(repository: string, digest: Digest): Promise<{ size: number; cache: CacheStatus }> {
+    const target = this.options.upstreams.resolve(repository);
+    return this.observe(target, () => this.blobSize(repository, target, digest));
+  }
+
+  private async blobSize(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest): Promise<{ size: number; cache: CacheStatus }> {
     const local = await this.localBlob(repository, digest);
-    if (local) return { size: local.size, cache: this.options.upstreams.resolve(repository) ? 'hit' : 'local' };
-    const target = this.requireTarget(repository, digest);
+    if (local) return { size: local.size, cache: maybeTarget ? 'hit' : 'local' };
+    const target = this.requireTarget(repository, digest, maybeTarget);
     let answer;
     try {
       answer = await target.client.headBlob(target.upstreamRepository, digest);
@@ -145,10 +177,15 @@ export class PullThroughRegistry {
     throw new BlobUnknownError('blob unknown upstream', { detail: { digest } }).annotate({ rule: target.rule.name });
   }
 
-  async openBlob(repository: string, digest: Digest, range?: RangeRequest): Promise<BlobResponse> {
+  openBlob(repository: string, digest: Digest, range?: RangeRequest): Promise<BlobResponse> {
+    const target = this.options.upstreams.resolve(repository);
+    return this.observe(target, () => this.blobFor(repository, target, digest, range));
+  }
+
+  private async blobFor(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest, range?: RangeRequest): Promise<BlobResponse> {
     const local = await this.localBlob(repository, digest);
-    if (local) return this.openLocal(digest, local.size, range, this.options.upstreams.resolve(repository) ? 'hit' : 'local');
-    const target = this.requireTarget(repository, digest);
+    if (local) return this.openLocal(digest, local.size, range, maybeTarget ? 'hit' : 'local');
+    const target = this.requireTarget(repository, digest, maybeTarget);
     if (!range) {
       const live = await this.blobs.stream(target, digest);
       if (live) return { size: live.size, stream: live.stream, cache: 'miss', done: live.done };
@@ -169,8 +206,7 @@ export class PullThroughRegistry {
     return this.store.statBlob(digest);
   }
 
-  private requireTarget(repository: string, digest: Digest): UpstreamTarget {
-    const target = this.options.upstreams.resolve(repository);
+  private requireTarget(repository: string, digest: Digest, target: UpstreamTarget | undefined): UpstreamTarget {
     if (!target) throw new BlobUnknownError('blob unknown to registry', { detail: { repository, digest } });
     return target;
   }

@@ -7,7 +7,9 @@ import type { HydrationJobInput } from '@pullthrough/hydration-jobs';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { UpstreamClientPool } from '@pullthrough/upstream';
 import type { HydrationEnqueuer } from '../src/hydration-enqueuer.js';
-import { PullThroughRegistry } from '../src/pull-through-registry.js';
+import type { FailureCategory } from '@pullthrough/oci';
+import type { PullObserver } from '../src/pull-observer.js';
+import { PullThroughRegistry, type CacheStatus } from '../src/pull-through-registry.js';
 import { UpstreamResolver } from '../src/upstream-target.js';
 import { TinyUpstream } from './tiny-upstream.js';
 
@@ -21,7 +23,18 @@ export class RecordingEnqueuer implements HydrationEnqueuer {
   }
 }
 
+/** Records what the registry reports per rule. */
+export class RecordingObserver {
+  readonly served: Array<[string, CacheStatus]> = [];
+  readonly failures: Array<[string, FailureCategory, string]> = [];
+  readonly observer: PullObserver = {
+    served: (rule, cache) => void this.served.push([rule, cache]),
+    failed: (rule, category, message) => void this.failures.push([rule, category, message]),
+  };
+}
+
 export interface RegistryFixture {
+  observed: RecordingObserver;
   upstream: TinyUpstream;
   store: RegistryStore;
   registry: PullThroughRegistry;
@@ -48,7 +61,9 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
   const pool = new UpstreamClientPool({ insecureRegistries: [upstream.host] });
   const upstreams = new UpstreamResolver(() => rules, pool);
   const hydration = new RecordingEnqueuer();
+  const observed = new RecordingObserver();
   const registry = new PullThroughRegistry({
+    observer: observed.observer,
     store,
     upstreams,
     hydration,
@@ -57,6 +72,7 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
     ...(options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {}),
   });
   return {
+    observed,
     upstream,
     store,
     registry,
