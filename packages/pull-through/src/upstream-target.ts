@@ -6,6 +6,8 @@ export type UpstreamCredentials = { username: string; password: string };
 /** Turns a rule's credential set name into a lazy secret lookup. Secrets are read only when an upstream asks. */
 export interface CredentialProvider {
   credentialsFor(credentialSetName: string, upstreamRegistry: string): () => Promise<UpstreamCredentials | undefined>;
+  /** Drop cached secrets of a set (the upstream refused them: they may have been rotated). */
+  forget?(credentialSetName: string): void;
 }
 
 /** The parts of a rule the pull path needs (a hydration job carries these by name). */
@@ -66,7 +68,13 @@ export class UpstreamResolver {
   private client(registry: string, setName: string | undefined): UpstreamClient {
     return this.pool.get(registry, {
       insecure: this.pool.isInsecure(registry),
-      ...(setName && this.credentials ? { credentialsKey: setName, credentials: this.credentials.credentialsFor(setName, registry) } : {}),
+      ...(setName && this.credentials
+        ? {
+            credentialsKey: setName,
+            credentials: this.credentials.credentialsFor(setName, registry),
+            onCredentialsRejected: () => this.credentials?.forget?.(setName),
+          }
+        : {}),
     });
   }
 }

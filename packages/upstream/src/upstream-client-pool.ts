@@ -20,6 +20,8 @@ export interface UpstreamClientRequest {
   credentialsKey?: string;
   /** Used when the client for this key is first created; later calls reuse that client. */
   credentials?: CredentialsProvider;
+  /** With `credentials`: called when the upstream refuses them (see UpstreamClientOptions). */
+  onCredentialsRejected?: () => void;
 }
 
 /**
@@ -51,6 +53,7 @@ export class UpstreamClientPool {
         registry,
         insecure: request.insecure,
         credentials: request.credentials,
+        onCredentialsRejected: request.onCredentialsRejected,
         connectTimeoutMs: this.options.connectTimeoutMs,
         idleTimeoutMs: this.options.idleTimeoutMs,
         userAgent: this.options.userAgent,

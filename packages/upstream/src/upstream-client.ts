@@ -38,6 +38,11 @@ export interface UpstreamClientOptions {
   /** Plain http, only when the operator lists this host as insecure. */
   insecure: boolean;
   credentials?: CredentialsProvider;
+  /**
+   * Called when the upstream refuses our credentials (a final 401): the provider forgets its cached
+   * secrets, the client drops its tokens and retries once, so a rotated password works.
+   */
+  onCredentialsRejected?: () => void;
   /** Default 10 s. */
   connectTimeoutMs?: number;
   /** No bytes for this long on headers or body: failure. Default 30 s. */
@@ -70,6 +75,7 @@ export class UpstreamClient {
   private readonly ownsDispatcher: boolean;
   private readonly transport: UpstreamTransport;
   private readonly auth: RegistryAuth;
+  private readonly onCredentialsRejected: (() => void) | undefined;
 
   constructor(options: UpstreamClientOptions) {
     let base: URL;
@@ -92,6 +98,7 @@ export class UpstreamClient {
       dispatcher: this.dispatcher,
       userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
     });
+    this.onCredentialsRejected = options.credentials ? options.onCredentialsRejected : undefined;
     this.auth = new RegistryAuth({
       upstream: this.registry,
       insecure: this.insecure,
@@ -166,8 +173,19 @@ export class UpstreamClient {
     const repo = parseRepositoryName(repository);
     const url = new URL(`${this.origin}/v2/${repo}/${path}`);
     const scope = `repository:${repo}:pull`;
-    const attempt = (): Promise<Outcome> => this.attempt(method, url, scope, headers);
+    const attempt = (): Promise<Outcome> => this.attemptRefreshing(method, url, scope, headers);
     return this.breaker ? this.breaker.fire(attempt) : attempt();
+  }
+
+  /** One more attempt with freshly looked-up credentials after the upstream refused ours. */
+  private async attemptRefreshing(method: HttpMethod, url: URL, scope: string, headers: Record<string, string>): Promise<Outcome> {
+    const first = await this.attempt(method, url, scope, headers);
+    const refused = (first.kind === 'answer' && first.answer.kind === 'unauthorized') || (first.kind === 'response' && first.res.statusCode === 401);
+    if (!refused || this.onCredentialsRejected === undefined) return first;
+    if (first.kind === 'response') await discard(first.res.body);
+    this.onCredentialsRejected();
+    this.auth.invalidate();
+    return this.attempt(method, url, scope, headers);
   }
 
   /** Anonymous (or cached token) first; one retry after a 401 with a fresh token or basic credentials. */

@@ -1,0 +1,49 @@
+import { RuleHealthTracker, withBreakerState } from './rule-health-tracker.js';
+
+describe('RuleHealthTracker', () => {
+  let t = 1_000_000;
+  const tracker = () => new RuleHealthTracker({ windowMs: 60_000, buckets: 6, now: () => t });
+
+  test('unknown until something happens, healthy after successes', () => {
+    const h = tracker();
+    expect(h.health('dockerhub')).toEqual({ state: 'unknown', recent: { windowSeconds: 60, hits: 0, misses: 0, stale: 0, errors: 0 } });
+    h.served('dockerhub', 'miss');
+    h.served('dockerhub', 'hit');
+    h.served('dockerhub', 'revalidated');
+    expect(h.health('dockerhub')).toMatchObject({ state: 'healthy', lastSuccess: new Date(t).toISOString(), recent: { hits: 2, misses: 1, errors: 0 } });
+  });
+
+  test('a failure after the last success is failing; a later success makes it degraded; the window expires the errors', () => {
+    const h = tracker();
+    h.served('quay-rule', 'miss');
+    t += 1000;
+    h.failed('quay-rule', 'credential-lookup', 'secret https://v/secrets/pw cannot be read: the vault forbids access (403)');
+    const failing = h.health('quay-rule');
+    expect(failing.state).toBe('failing');
+    expect(failing.lastFailure).toEqual({ category: 'credential-lookup', message: expect.stringContaining('403'), time: new Date(t).toISOString() });
+    t += 1000;
+    h.served('quay-rule', 'hit');
+    expect(h.health('quay-rule')).toMatchObject({ state: 'degraded', recent: { hits: 1, misses: 1, errors: 1 } });
+    t += 61_000 + 10_000;
+    h.served('quay-rule', 'hit');
+    expect(h.health('quay-rule')).toMatchObject({ state: 'healthy', recent: { hits: 1, misses: 0, errors: 0 }, lastFailure: { category: 'credential-lookup' } });
+  });
+
+  test('an old failure outside the window is not failing; rules are independent; forget drops a rule', () => {
+    const h = tracker();
+    h.failed('old-rule', 'upstream-unavailable', 'down');
+    h.served('other-rule', 'stale');
+    expect(h.health('other-rule').state).toBe('degraded');
+    t += 120_000;
+    expect(h.health('old-rule')).toMatchObject({ state: 'healthy', recent: { errors: 0 } });
+    h.forget('old-rule');
+    expect(h.health('old-rule').state).toBe('unknown');
+  });
+
+  test('an open or half-open breaker degrades a healthy rule but never hides failing', () => {
+    expect(withBreakerState('healthy', 'open')).toBe('degraded');
+    expect(withBreakerState('healthy', 'half-open')).toBe('degraded');
+    expect(withBreakerState('healthy', 'closed')).toBe('healthy');
+    expect(withBreakerState('failing', 'open')).toBe('failing');
+  });
+});
