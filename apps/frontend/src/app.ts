@@ -1,11 +1,16 @@
 import express, { type Express } from 'express';
-import type { Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import type { CredentialHealthBook } from '@pullthrough/credentials';
+import type { LoginVerifier, Logger, PullThroughRegistry, RuleHealthTracker } from '@pullthrough/pull-through';
+import type { UpstreamClientPool } from '@pullthrough/upstream';
 import { adminAuth } from './admin/admin-auth.js';
 import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
+import { credentialSetRoutes } from './admin/credential-set-routes.js';
+import { ruleHealthRoutes, ruleHealthSummaryRoutes } from './admin/rule-health-routes.js';
 import { problemMiddleware, sendProblem } from './admin/problem.js';
 import { dataRouter } from './data/data-router.js';
 import { ociErrorMiddleware } from './oci-error-middleware.js';
 import { requestContext } from './request-context.js';
+import type { CredentialSetRegistry } from './credentials/credential-set-registry.js';
 import type { RuleRegistry } from './rules/rule-registry.js';
 
 export interface FrontendDeps {
@@ -13,6 +18,12 @@ export interface FrontendDeps {
   rules: RuleRegistry;
   adminToken: string;
   logger: Logger;
+  credentialSets: CredentialSetRegistry;
+  credentialHealth: CredentialHealthBook;
+  ruleHealth: RuleHealthTracker;
+  verifier: LoginVerifier;
+  pool: UpstreamClientPool;
+  forgetSecrets: (credentialSetName: string) => void;
 }
 
 export interface FrontendApps {
@@ -41,7 +52,11 @@ export function createApp(deps: FrontendDeps): FrontendApps {
     res.json({ status: 'ok' });
   });
   admin.use('/api/v1', adminAuth(deps.adminToken), express.json({ limit: '1mb' }));
+  const health = { rules: deps.rules, tracker: deps.ruleHealth, pool: deps.pool, verifier: deps.verifier };
+  admin.use('/api/v1/cache-rules', ruleHealthRoutes(health));
   admin.use('/api/v1/cache-rules', cacheRuleRoutes(deps.rules));
+  admin.use('/api/v1/health', ruleHealthSummaryRoutes(health));
+  admin.use('/api/v1/credential-sets', credentialSetRoutes({ sets: deps.credentialSets, health: deps.credentialHealth, verifier: deps.verifier, forgetSecrets: deps.forgetSecrets }));
   admin.use((_req, res) => sendProblem(res, { status: 404, title: 'Not Found' }));
   admin.use(problemMiddleware((err) => deps.logger.error({ err: (err as Error)?.message }, 'admin error')));
   return { data, admin };

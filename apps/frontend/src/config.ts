@@ -39,6 +39,18 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   /** An upstream that sends no bytes for this long is treated as failed. */
   PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
+  /** Entra ID credential for Key Vault secret URIs: DefaultAzureCredential, ManagedIdentityCredential or WorkloadIdentityCredential. */
+  PULLTHROUGH_AZURE_CREDENTIAL: z.enum(['default', 'managed-identity', 'workload-identity']).default('default'),
+  /** Client id of a user-assigned managed identity (or the workload identity's app). */
+  PULLTHROUGH_AZURE_CLIENT_ID: z.string().min(1).optional(),
+  /** PEM file of extra CA certificates trusted for Key Vault (a private CA or an emulator). */
+  PULLTHROUGH_KEYVAULT_CA_FILE: z.string().min(1).optional(),
+  /** `false` accepts a Key Vault challenge resource outside the Key Vault domains (emulators only). */
+  PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** Seconds resolved secrets stay in memory (an upstream 401 drops them sooner). */
+  PULLTHROUGH_SECRET_CACHE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  /** Rule health counts hits, misses and errors over this many recent seconds. */
+  PULLTHROUGH_HEALTH_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 

@@ -1,14 +1,25 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { storedCredentialProvider } from '@pullthrough/credentials';
+import { CredentialHealthBook, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
 import { createHydrationQueue } from '@pullthrough/hydration-jobs';
-import { PullThroughRegistry, QueueHydrationEnqueuer, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
+import {
+  LoginVerifier,
+  PullThroughRegistry,
+  QueueHydrationEnqueuer,
+  RuleHealthTracker,
+  UpstreamResolver,
+  credentialHealthObserver,
+  fanOutObserver,
+  type Logger,
+} from '@pullthrough/pull-through';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { UpstreamClientPool } from '@pullthrough/upstream';
 import { createApp } from './app.js';
 import type { FrontendConfig } from './config.js';
+import { CredentialSetRegistry } from './credentials/credential-set-registry.js';
 import { RuleRegistry } from './rules/rule-registry.js';
 
 export interface RunningFrontend {
@@ -16,6 +27,7 @@ export interface RunningFrontend {
   adminUrl: string;
   registry: PullThroughRegistry;
   rules: RuleRegistry;
+  ruleHealth: RuleHealthTracker;
   enqueuer: QueueHydrationEnqueuer;
   /** Drain HTTP, then close the queue and Redis. */
   close(): Promise<void>;
@@ -64,13 +76,41 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
   });
+  // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
+  const secrets = createSecretResolver({
+    env: secretEnv,
+    azureCredential: config.PULLTHROUGH_AZURE_CREDENTIAL,
+    azureClientId: config.PULLTHROUGH_AZURE_CLIENT_ID,
+    keyVaultCa: config.PULLTHROUGH_KEYVAULT_CA_FILE ? readFileSync(config.PULLTHROUGH_KEYVAULT_CA_FILE, 'utf8') : undefined,
+    keyVaultDisableChallengeResourceVerification: !config.PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE,
+  });
+  const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000);
+  const credentialHealth = new CredentialHealthBook();
+  const ruleHealth = new RuleHealthTracker({ windowMs: config.PULLTHROUGH_HEALTH_WINDOW_SECONDS * 1000 });
   const registry = new PullThroughRegistry({
     store,
-    upstreams: new UpstreamResolver(() => rules.rules, pool, storedCredentialProvider(store, secretEnv)),
+    upstreams: new UpstreamResolver(() => rules.rules, pool, credentials),
+    observer: fanOutObserver(ruleHealth, credentialHealthObserver((name) => rules.rules.get(name)?.credentialSetName, credentialHealth)),
     hydration: enqueuer,
     tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
   });
-  const apps = createApp({ registry, rules, adminToken, logger });
+  const verifier = new LoginVerifier(pool, credentials, {
+    connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
+  });
+  const credentialSets = new CredentialSetRegistry(store, (name) => rules.rules.list().filter((r) => r.credentialSetName === name).map((r) => r.name));
+  const apps = createApp({
+    registry,
+    rules,
+    adminToken,
+    logger,
+    credentialSets,
+    credentialHealth,
+    ruleHealth,
+    verifier,
+    pool,
+    forgetSecrets: (name) => credentials.forget(name),
+  });
   const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
 
@@ -79,6 +119,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     adminUrl: urlOf(admin),
     registry,
     rules,
+    ruleHealth,
     enqueuer,
     async close() {
       rules.stop();

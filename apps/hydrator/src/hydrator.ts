@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { HYDRATION_QUEUE } from '@pullthrough/hydration-jobs';
 import { ArtifactHydrator, BlobFetcher, ManifestImporter, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
 import { CacheRuleSet } from '@pullthrough/cache-rules';
-import { storedCredentialProvider } from '@pullthrough/credentials';
+import { readFileSync } from 'node:fs';
+import { createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { UpstreamClientPool } from '@pullthrough/upstream';
 import type { HydratorConfig } from './config.js';
@@ -25,7 +26,15 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
   });
   // Jobs carry their upstream coordinates, so the hydrator needs no rule matching.
-  const upstreams = new UpstreamResolver(() => CacheRuleSet.create([]), pool, storedCredentialProvider(store, secretEnv));
+  const secrets = createSecretResolver({
+    env: secretEnv,
+    azureCredential: config.PULLTHROUGH_AZURE_CREDENTIAL,
+    azureClientId: config.PULLTHROUGH_AZURE_CLIENT_ID,
+    keyVaultCa: config.PULLTHROUGH_KEYVAULT_CA_FILE ? readFileSync(config.PULLTHROUGH_KEYVAULT_CA_FILE, 'utf8') : undefined,
+    keyVaultDisableChallengeResourceVerification: !config.PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE,
+  });
+  const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000);
+  const upstreams = new UpstreamResolver(() => CacheRuleSet.create([]), pool, credentials);
   const hydrator = new ArtifactHydrator(store, new ManifestImporter(store), new BlobFetcher(store));
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   connection.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));

@@ -6,3 +6,4 @@ export * from './azure-credential.js';
 export * from './key-vault-secret-resolver.js';
 export * from './chain-secret-resolver.js';
 export * from './create-secret-resolver.js';
+export * from './credential-health.js';

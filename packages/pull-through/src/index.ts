@@ -10,3 +10,6 @@ export * from './pull-through-registry.js';
 export * from './artifact-hydrator.js';
 export * from './pull-observer.js';
 export * from './rule-health-tracker.js';
+export * from './fan-out-observer.js';
+export * from './login-verifier.js';
+export * from './credential-health-observer.js';

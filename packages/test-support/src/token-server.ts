@@ -50,6 +50,8 @@ export interface TokenServer {
   expiresInSeconds: number;
   /** Forget the counted requests. */
   reset(): void;
+  /** Rotate the password the token endpoint accepts from now on. */
+  setPassword(password: string): void;
   stop(): Promise<void>;
 }
 
@@ -74,6 +76,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     requests,
     expiresInSeconds: 300,
     reset: () => void requests.splice(0),
+    setPassword: (password: string) => void (options = { ...options, password }),
     stop: () => closeServer(server),
   };
 

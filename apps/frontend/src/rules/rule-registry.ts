@@ -44,6 +44,7 @@ export class RuleRegistry {
         named.name = name;
       }
       const rule = parseCacheRule(body);
+      await this.requireCredentialSet(rule);
       const created = this.current.get(name) === undefined;
       const next = this.current.withRule(rule);
       await this.store.putControl(KIND, rule.name, rule);
@@ -94,11 +95,26 @@ export class RuleRegistry {
           throw err;
         }
       });
+      const inFile = new Set(sets.map((s) => s.name));
+      for (const [i, rule] of rules.entries()) {
+        if (rule.credentialSetName && !inFile.has(rule.credentialSetName)) {
+          await this.requireCredentialSet(rule).catch(() => {
+            throw new Error(`${path}: invalid rule:\n  cacheRules[${i}].credentialSetName: credential set "${rule.credentialSetName}" does not exist`);
+          });
+        }
+      }
       for (const set of sets) await this.store.putControl(CREDENTIAL_SETS_KIND, set.name, set);
       for (const rule of rules) await this.store.putControl(KIND, rule.name, rule);
       this.current = next;
       return rules.length;
     });
+  }
+
+  /** A rule may only name a credential set that exists (create the set first). */
+  private async requireCredentialSet(rule: CacheRule): Promise<void> {
+    if (!rule.credentialSetName) return;
+    if ((await this.store.getControl(CREDENTIAL_SETS_KIND, rule.credentialSetName)) !== undefined) return;
+    throw new CacheRuleValidationError([{ field: 'credentialSetName', message: `credential set "${rule.credentialSetName}" does not exist` }]);
   }
 
   /** Reload from storage every `ms` (other frontends' admin changes). */
