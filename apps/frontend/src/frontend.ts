@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { CredentialHealthBook, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
+import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
 import { createHydrationQueue } from '@pullthrough/hydration-jobs';
 import {
   LoginVerifier,
@@ -84,7 +84,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     keyVaultCa: config.PULLTHROUGH_KEYVAULT_CA_FILE ? readFileSync(config.PULLTHROUGH_KEYVAULT_CA_FILE, 'utf8') : undefined,
     keyVaultDisableChallengeResourceVerification: !config.PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE,
   });
-  const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000);
+  const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000, acrIdentityTokens());
   const credentialHealth = new CredentialHealthBook();
   const ruleHealth = new RuleHealthTracker({ windowMs: config.PULLTHROUGH_HEALTH_WINDOW_SECONDS * 1000 });
   const registry = new PullThroughRegistry({

@@ -4,7 +4,7 @@ import { HYDRATION_QUEUE } from '@pullthrough/hydration-jobs';
 import { ArtifactHydrator, BlobFetcher, ManifestImporter, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
 import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { readFileSync } from 'node:fs';
-import { createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
+import { acrIdentityTokens, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { UpstreamClientPool } from '@pullthrough/upstream';
 import type { HydratorConfig } from './config.js';
@@ -33,7 +33,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     keyVaultCa: config.PULLTHROUGH_KEYVAULT_CA_FILE ? readFileSync(config.PULLTHROUGH_KEYVAULT_CA_FILE, 'utf8') : undefined,
     keyVaultDisableChallengeResourceVerification: !config.PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE,
   });
-  const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000);
+  const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000, acrIdentityTokens());
   const upstreams = new UpstreamResolver(() => CacheRuleSet.create([]), pool, credentials);
   const hydrator = new ArtifactHydrator(store, new ManifestImporter(store), new BlobFetcher(store));
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });

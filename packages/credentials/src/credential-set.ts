@@ -6,21 +6,40 @@ const secretRef = z
   .min(1)
   .refine((v) => /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+|https:\/\/.+)$/.test(v), 'must be env:NAME, file:/absolute/path or a Key Vault secret URI');
 
-/** ACR's credential set model: where to log in, and references to the secrets (never the secrets). */
-export const credentialSetSchema = z.object({
-  name: z.string().regex(NAME, "must be 5-50 characters of letters, digits and '-'"),
-  loginServer: z.string().min(1),
-  authCredentials: z
-    .array(
-      z.object({
-        name: z.string().default('Credential1'),
-        usernameSecretIdentifier: secretRef,
-        passwordSecretIdentifier: secretRef,
-      }),
-    )
-    .min(1)
-    .max(1),
-});
+const identitySchema = z
+  .object({
+    type: z.enum(['SystemAssigned', 'UserAssigned']),
+    /** The user-assigned managed identity's client id. */
+    clientId: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'must be a client id (GUID)').optional(),
+  })
+  .refine((i) => i.type === 'SystemAssigned' || i.clientId !== undefined, { message: 'UserAssigned needs a clientId', path: ['clientId'] });
+
+/**
+ * ACR's credential set model: where to log in, and references to the secrets (never the secrets).
+ * Without `authCredentials`, `identity` logs in to an ACR upstream with a managed identity
+ * (Entra ID token exchange).
+ */
+export const credentialSetSchema = z
+  .object({
+    name: z.string().regex(NAME, "must be 5-50 characters of letters, digits and '-'"),
+    loginServer: z.string().min(1),
+    authCredentials: z
+      .array(
+        z.object({
+          name: z.string().default('Credential1'),
+          usernameSecretIdentifier: secretRef,
+          passwordSecretIdentifier: secretRef,
+        }),
+      )
+      .min(1)
+      .max(1)
+      .optional(),
+    identity: identitySchema.optional(),
+  })
+  .refine((s) => s.authCredentials !== undefined || s.identity !== undefined, {
+    message: 'needs authCredentials (secret references) or an identity (managed identity for an ACR upstream)',
+    path: ['authCredentials'],
+  });
 
 export type CredentialSet = z.infer<typeof credentialSetSchema>;
 

@@ -7,3 +7,4 @@ export * from './key-vault-secret-resolver.js';
 export * from './chain-secret-resolver.js';
 export * from './create-secret-resolver.js';
 export * from './credential-health.js';
+export * from './acr-identity-token.js';

@@ -22,7 +22,22 @@ export class SecretCredentialProvider {
     private readonly secrets: SecretResolver,
     private readonly ttlMs = 5 * 60_000,
     private readonly now: () => number = Date.now,
+    /** Entra ID token for ACR's audience for a managed identity (undefined clientId: system-assigned). */
+    private readonly entraToken?: (clientId: string | undefined) => Promise<string>,
   ) {}
+
+  /**
+   * For a set that logs in with a managed identity only: an Entra ID token for the ACR token
+   * exchange. Undefined for sets with secrets (basic credentials are used).
+   */
+  identityTokenFor(credentialSetName: string): () => Promise<string | undefined> {
+    return async () => {
+      if (!this.entraToken) return undefined;
+      const set = await this.lookupSet(credentialSetName);
+      if (!set?.identity || set.authCredentials !== undefined) return undefined;
+      return this.entraToken(set.identity.clientId);
+    };
+  }
 
   credentialsFor(credentialSetName: string): () => Promise<UpstreamCredentials | undefined> {
     return () => this.read(credentialSetName);
@@ -32,12 +47,13 @@ export class SecretCredentialProvider {
     this.cache.delete(credentialSetName);
   }
 
-  private async read(name: string): Promise<UpstreamCredentials> {
+  private async read(name: string): Promise<UpstreamCredentials | undefined> {
     const hit = this.cache.get(name);
     if (hit && hit.expires > this.now()) return hit.value;
     const set = await this.lookupSet(name);
     if (!set) throw new CredentialLookupError(`credential set "${name}" does not exist`, { detail: { credentialSet: name } });
-    const cred = set.authCredentials[0]!;
+    const cred = set.authCredentials?.[0];
+    if (cred === undefined) return undefined;
     const [username, password] = await Promise.all([this.secrets.resolve(cred.usernameSecretIdentifier), this.secrets.resolve(cred.passwordSecretIdentifier)]);
     const value = { username, password };
     this.cache.set(name, { value, expires: this.now() + this.ttlMs });

@@ -23,7 +23,8 @@ export function storedCredentialProvider(
   control: ControlReader,
   secrets: SecretResolver | Record<string, string | undefined>,
   ttlMs?: number,
+  entraToken?: (clientId: string | undefined) => Promise<string>,
 ): SecretCredentialProvider {
   const resolver = typeof (secrets as SecretResolver).resolve === 'function' ? (secrets as SecretResolver) : new LocalSecretResolver(secrets as Record<string, string | undefined>);
-  return new SecretCredentialProvider(storedCredentialSetLookup(control), resolver, ttlMs);
+  return new SecretCredentialProvider(storedCredentialSetLookup(control), resolver, ttlMs, Date.now, entraToken);
 }

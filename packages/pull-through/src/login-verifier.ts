@@ -39,14 +39,17 @@ export class LoginVerifier {
 
   private async check(registry: string, setName: string | undefined, scope: string | undefined): Promise<VerifyResult> {
     let credentials;
+    let identityToken;
     if (setName !== undefined && this.credentials) {
       this.credentials.forget?.(setName);
       credentials = this.credentials.credentialsFor(setName, registry);
+      identityToken = this.credentials.identityTokenFor?.(setName, registry);
     }
     const result = await checkUpstreamLogin({
       registry,
       insecure: this.pool.isInsecure(registry),
       ...(credentials ? { credentials } : {}),
+      ...(identityToken ? { identityToken } : {}),
       ...(scope ? { scope } : {}),
       connectTimeoutMs: this.options.connectTimeoutMs,
       idleTimeoutMs: this.options.idleTimeoutMs,

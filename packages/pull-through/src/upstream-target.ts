@@ -8,6 +8,8 @@ export interface CredentialProvider {
   credentialsFor(credentialSetName: string, upstreamRegistry: string): () => Promise<UpstreamCredentials | undefined>;
   /** Drop cached secrets of a set (the upstream refused them: they may have been rotated). */
   forget?(credentialSetName: string): void;
+  /** An Entra ID token for ACR upstreams the set reaches with a managed identity (undefined otherwise). */
+  identityTokenFor?(credentialSetName: string, upstreamRegistry: string): () => Promise<string | undefined>;
 }
 
 /** The parts of a rule the pull path needs (a hydration job carries these by name). */
@@ -73,6 +75,7 @@ export class UpstreamResolver {
             credentialsKey: setName,
             credentials: this.credentials.credentialsFor(setName, registry),
             onCredentialsRejected: () => this.credentials?.forget?.(setName),
+            ...(this.credentials.identityTokenFor ? { identityToken: this.credentials.identityTokenFor(setName, registry) } : {}),
           }
         : {}),
     });

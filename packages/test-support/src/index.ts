@@ -11,7 +11,7 @@ export { startProcess, type ManagedProcess, type ProcessSpec } from './managed-p
 export { waitUntil, type WaitOptions } from './wait-until.js';
 export { startRedis, type RedisServer } from './redis-server.js';
 export { startRegistry, type RegistryAuthMode, type RegistryOptions, type UpstreamRegistry } from './upstream-registry.js';
-export { startTokenServer, type TokenServer, type TokenServerOptions, type TokenRequestRecord, type ResourceAccess } from './token-server.js';
+export { startTokenServer, ACR_AUDIENCE, type AcrAuthOptions, type TokenServer, type TokenServerOptions, type TokenRequestRecord, type ResourceAccess } from './token-server.js';
 export {
   startCountingProxy,
   type CountingProxy,

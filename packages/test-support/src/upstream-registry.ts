@@ -6,7 +6,7 @@ import { registryConfig, type RegistryAuthConfig } from './registry-config.js';
 import { runCommand } from './run-command.js';
 import { createSigningKey } from './signing-key.js';
 import { tempDir, type TempDir } from './temp-dir.js';
-import { startTokenServer, type TokenServer } from './token-server.js';
+import { startTokenServer, type AcrAuthOptions, type TokenServer } from './token-server.js';
 import { waitUntil } from './wait-until.js';
 
 export type RegistryAuthMode = 'none' | 'token' | 'basic';
@@ -19,6 +19,8 @@ export interface RegistryOptions {
   password?: string;
   /** Token mode: the token server grants `pull` to anonymous clients, like Docker Hub. */
   anonymousPull?: boolean;
+  /** Token mode: the token server is also an emulated ACR auth endpoint (`/oauth2/exchange`, `/oauth2/token`). */
+  acr?: AcrAuthOptions;
 }
 
 export interface UpstreamRegistry {
@@ -67,6 +69,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Upst
         username: username!,
         password: password!,
         anonymousPull: options.anonymousPull ?? false,
+        ...(options.acr ? { acr: options.acr } : {}),
       });
       auth = { kind: 'token', realm: tokenServer.realm, service: SERVICE, issuer: ISSUER, rootCertBundle: signingKey.certPath };
     }

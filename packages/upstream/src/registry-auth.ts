@@ -1,4 +1,6 @@
 import { CredentialLookupError, RegistryError } from '@pullthrough/oci';
+import type { Dispatcher } from 'undici';
+import { AcrTokenExchange, type IdentityTokenProvider } from './acr-token-exchange.js';
 import { discard, readBounded } from './body-streams.js';
 import { mayReceiveCredentials } from './may-receive-credentials.js';
 import { TokenCache } from './token-cache.js';
@@ -24,6 +26,9 @@ export interface RegistryAuthOptions {
   insecure: boolean;
   credentials?: CredentialsProvider;
   transport: UpstreamTransport;
+  /** Entra ID token for ACR's token exchange (managed identity); needs `dispatcher`. */
+  identityToken?: IdentityTokenProvider;
+  dispatcher?: Dispatcher;
 }
 
 const authorize = (authorization: string): AuthStep => ({ kind: 'authorize', authorization });
@@ -38,8 +43,11 @@ const deny = (kind: UpstreamDenial['kind'], message: string): AuthStep => ({ kin
 export class RegistryAuth {
   private basicChallenged = false;
   private readonly tokens = new TokenCache<AuthStep>();
+  private readonly acr: AcrTokenExchange | undefined;
 
-  constructor(private readonly options: RegistryAuthOptions) {}
+  constructor(private readonly options: RegistryAuthOptions) {
+    this.acr = options.identityToken && options.dispatcher ? new AcrTokenExchange(options.upstream, options.dispatcher) : undefined;
+  }
 
   /** What to send on a first attempt. `fresh` means a 401 to it is final. */
   async initial(scope: string): Promise<{ authorization?: string; fresh: boolean }> {
@@ -78,6 +86,7 @@ export class RegistryAuth {
   /** Drop cached tokens and what we learnt about basic auth; the next 401 fetches again. */
   invalidate(): void {
     this.tokens.clear();
+    this.acr?.clear();
     this.basicChallenged = false;
   }
 
@@ -89,6 +98,8 @@ export class RegistryAuth {
     } catch {
       return deny('unauthorized', 'upstream sent a token realm that is not a URL');
     }
+    const viaIdentity = await this.fromIdentity(url, service, scope);
+    if (viaIdentity !== undefined) return viaIdentity;
     if (service !== undefined) url.searchParams.set('service', service);
     url.searchParams.set('scope', scope);
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -108,6 +119,28 @@ export class RegistryAuth {
     if (parsed === undefined) throw upstreamUnavailable(upstream, 'token endpoint answered without a usable token');
     this.tokens.set(scope, parsed.token, parsed.expiresIn);
     return authorize(`Bearer ${parsed.token}`);
+  }
+
+  /** ACR with a managed identity: Entra token -> /oauth2/exchange -> /oauth2/token. Undefined: no identity, use the usual flow. */
+  private async fromIdentity(realm: URL, service: string | undefined, scope: string): Promise<AuthStep | undefined> {
+    const { identityToken, upstream, insecure } = this.options;
+    if (!this.acr || !identityToken) return undefined;
+    let entra: string | undefined;
+    try {
+      entra = await identityToken();
+    } catch (err) {
+      throw new CredentialsFailed(
+        err instanceof RegistryError ? err : new CredentialLookupError(`no Entra ID token for upstream ${upstream}`, { detail: { upstream }, cause: err }),
+      );
+    }
+    if (entra === undefined) return undefined;
+    if (!mayReceiveCredentials(upstream, realm, insecure)) return deny('unauthorized', `token realm ${realm.origin} may not receive our identity token`);
+    const result = await this.acr.accessToken(realm, service ?? upstream, scope, entra);
+    if (result.kind === 'refused') {
+      return deny(result.status === 403 ? 'forbidden' : 'unauthorized', `ACR ${result.step === 'exchange' ? '/oauth2/exchange' : '/oauth2/token'} answered ${result.status}`);
+    }
+    this.tokens.set(scope, result.token, result.expiresIn);
+    return authorize(`Bearer ${result.token}`);
   }
 
   private async basic(): Promise<string | undefined> {

@@ -2,7 +2,7 @@ import type { Agent } from 'undici';
 import { createUpstreamAgent } from './upstream-agent.js';
 import type { CredentialsProvider } from './upstream-answer.js';
 import { UpstreamBreaker, type UpstreamBreakerOptions } from './upstream-breaker.js';
-import { UpstreamClient } from './upstream-client.js';
+import { UpstreamClient, type UpstreamClientOptions } from './upstream-client.js';
 
 export interface UpstreamClientPoolOptions {
   /** host[:port] entries the operator allows over plain http. */
@@ -22,6 +22,8 @@ export interface UpstreamClientRequest {
   credentials?: CredentialsProvider;
   /** With `credentials`: called when the upstream refuses them (see UpstreamClientOptions). */
   onCredentialsRejected?: () => void;
+  /** With `credentialsKey`: Entra ID token for ACR's token exchange (see UpstreamClientOptions). */
+  identityToken?: UpstreamClientOptions['identityToken'];
 }
 
 /**
@@ -54,6 +56,7 @@ export class UpstreamClientPool {
         insecure: request.insecure,
         credentials: request.credentials,
         onCredentialsRejected: request.onCredentialsRejected,
+        identityToken: request.identityToken,
         connectTimeoutMs: this.options.connectTimeoutMs,
         idleTimeoutMs: this.options.idleTimeoutMs,
         userAgent: this.options.userAgent,

@@ -12,6 +12,7 @@ import {
 import type { Dispatcher } from 'undici';
 import { digestHeader, errorMessage, sniffMediaType } from './answer-reading.js';
 import { abandon, discard, guardBody, readBounded } from './body-streams.js';
+import type { IdentityTokenProvider } from './acr-token-exchange.js';
 import { CredentialsFailed, RegistryAuth } from './registry-auth.js';
 import { contentLengthOf, flattenHeaders, mediaTypeOf } from './response-headers.js';
 import { createUpstreamAgent } from './upstream-agent.js';
@@ -43,6 +44,8 @@ export interface UpstreamClientOptions {
    * secrets, the client drops its tokens and retries once, so a rotated password works.
    */
   onCredentialsRejected?: () => void;
+  /** Entra ID token for ACR upstreams reached with a managed identity (token exchange instead of basic credentials). */
+  identityToken?: IdentityTokenProvider;
   /** Default 10 s. */
   connectTimeoutMs?: number;
   /** No bytes for this long on headers or body: failure. Default 30 s. */
@@ -98,12 +101,13 @@ export class UpstreamClient {
       dispatcher: this.dispatcher,
       userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
     });
-    this.onCredentialsRejected = options.credentials ? options.onCredentialsRejected : undefined;
+    this.onCredentialsRejected = options.credentials || options.identityToken ? options.onCredentialsRejected : undefined;
     this.auth = new RegistryAuth({
       upstream: this.registry,
       insecure: this.insecure,
       credentials: options.credentials,
       transport: this.transport,
+      ...(options.identityToken ? { identityToken: options.identityToken, dispatcher: this.dispatcher } : {}),
     });
   }
 

@@ -1,4 +1,5 @@
 import { RegistryError } from '@pullthrough/oci';
+import { AcrTokenExchange, type IdentityTokenProvider } from './acr-token-exchange.js';
 import { discard } from './body-streams.js';
 import { createUpstreamAgent, type UpstreamAgentOptions } from './upstream-agent.js';
 import { mayReceiveCredentials } from './may-receive-credentials.js';
@@ -28,6 +29,8 @@ export interface LoginCheckOptions extends UpstreamAgentOptions {
   insecure: boolean;
   /** Undefined: anonymous access is checked. */
   credentials?: CredentialsProvider;
+  /** Entra ID token for an ACR upstream reached with a managed identity (used instead of `credentials` when it gives one). */
+  identityToken?: IdentityTokenProvider;
   /** e.g. `repository:library/node:pull`; without it the token endpoint is asked for a login only. */
   scope?: string;
 }
@@ -44,7 +47,18 @@ export async function checkUpstreamLogin(options: LoginCheckOptions): Promise<Lo
     return failed ? { status: 'failed', failedStep: failed.step, steps } : { status: 'ok', steps };
   };
   let basic: string | undefined;
-  if (options.credentials) {
+  let identity: string | undefined;
+  if (options.identityToken) {
+    try {
+      identity = await options.identityToken();
+    } catch (err) {
+      steps.push({ step: 'secrets-readable', status: 'failed', message: messageOf(err), category: categoryOf(err) ?? 'credential-lookup' });
+      return done();
+    }
+  }
+  if (identity !== undefined) {
+    steps.push({ step: 'secrets-readable', status: 'ok', message: 'an Entra ID token was issued to the managed identity' });
+  } else if (options.credentials) {
     try {
       const found = await options.credentials();
       if (found) basic = `Basic ${Buffer.from(`${found.username}:${found.password}`).toString('base64')}`;
@@ -77,6 +91,17 @@ export async function checkUpstreamLogin(options: LoginCheckOptions): Promise<Lo
     const challenges = parseChallenges(ping.headers['www-authenticate']);
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params['realm']);
     const refused = (message: string) => steps.push({ step: 'upstream-accepts-credentials', status: 'failed', message, category: 'upstream-auth' });
+    if (bearer && identity !== undefined) {
+      const realm = new URL(bearer.params['realm']!);
+      if (!mayReceiveCredentials(options.registry, realm, options.insecure)) {
+        refused(`the token realm ${realm.origin} is not on the upstream's domain: the identity token is not sent there`);
+        return done();
+      }
+      const result = await new AcrTokenExchange(options.registry, agent).accessToken(realm, bearer.params['service'] ?? options.registry, options.scope ?? '', identity);
+      if (result.kind === 'refused') refused(`ACR /oauth2/${result.step} answered ${result.status}: the identity was refused`);
+      else steps.push({ step: 'upstream-accepts-credentials', status: 'ok', message: `ACR exchanged the identity token for an access token${options.scope ? ` for ${options.scope}` : ''}` });
+      return done();
+    }
     if (bearer) {
       const realm = new URL(bearer.params['realm']!);
       if (bearer.params['service'] !== undefined) realm.searchParams.set('service', bearer.params['service']);
