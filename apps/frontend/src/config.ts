@@ -1,5 +1,10 @@
 import { z } from 'zod';
 
+/** Unset or empty: undefined (a ConfigMap can only say ""). */
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 const list = z
   .string()
   .default('')
@@ -42,9 +47,9 @@ export const frontendConfigSchema = z.object({
   /** Entra ID credential for Key Vault secret URIs: DefaultAzureCredential, ManagedIdentityCredential or WorkloadIdentityCredential. */
   PULLTHROUGH_AZURE_CREDENTIAL: z.enum(['default', 'managed-identity', 'workload-identity']).default('default'),
   /** Client id of a user-assigned managed identity (or the workload identity's app). */
-  PULLTHROUGH_AZURE_CLIENT_ID: z.string().min(1).optional(),
+  PULLTHROUGH_AZURE_CLIENT_ID: optionalText,
   /** PEM file of extra CA certificates trusted for Key Vault (a private CA or an emulator). */
-  PULLTHROUGH_KEYVAULT_CA_FILE: z.string().min(1).optional(),
+  PULLTHROUGH_KEYVAULT_CA_FILE: optionalText,
   /** `false` accepts a Key Vault challenge resource outside the Key Vault domains (emulators only). */
   PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Seconds resolved secrets stay in memory (an upstream 401 drops them sooner). */

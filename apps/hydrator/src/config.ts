@@ -1,5 +1,10 @@
 import { z } from 'zod';
 
+/** Unset or empty: undefined (a ConfigMap can only say ""). */
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 const list = z
   .string()
   .default('')
@@ -17,8 +22,8 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
   /** Key Vault access, as in the frontend (see the README's table). */
   PULLTHROUGH_AZURE_CREDENTIAL: z.enum(['default', 'managed-identity', 'workload-identity']).default('default'),
-  PULLTHROUGH_AZURE_CLIENT_ID: z.string().min(1).optional(),
-  PULLTHROUGH_KEYVAULT_CA_FILE: z.string().min(1).optional(),
+  PULLTHROUGH_AZURE_CLIENT_ID: optionalText,
+  PULLTHROUGH_KEYVAULT_CA_FILE: optionalText,
   PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   PULLTHROUGH_SECRET_CACHE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
