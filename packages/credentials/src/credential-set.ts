@@ -35,6 +35,8 @@ export const credentialSetSchema = z
       .max(1)
       .optional(),
     identity: identitySchema.optional(),
+    /** Token realm hosts outside the login server's registrable domain that may receive these credentials (https only). */
+    tokenRealmHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name')).max(10).optional(),
   })
   .refine((s) => s.authCredentials !== undefined || s.identity !== undefined, {
     message: 'needs authCredentials (secret references) or an identity (managed identity for an ACR upstream)',

@@ -2,7 +2,7 @@ import { CredentialLookupError } from '@pullthrough/oci';
 import type { CredentialSet } from './credential-set.js';
 import type { SecretResolver } from './secret-resolver.js';
 
-export type UpstreamCredentials = { username: string; password: string };
+export type UpstreamCredentials = { username: string; password: string; realmHosts?: readonly string[] };
 
 interface Cached {
   value: UpstreamCredentials;
@@ -55,7 +55,7 @@ export class SecretCredentialProvider {
     const cred = set.authCredentials?.[0];
     if (cred === undefined) return undefined;
     const [username, password] = await Promise.all([this.secrets.resolve(cred.usernameSecretIdentifier), this.secrets.resolve(cred.passwordSecretIdentifier)]);
-    const value = { username, password };
+    const value: UpstreamCredentials = set.tokenRealmHosts?.length ? { username, password, realmHosts: set.tokenRealmHosts } : { username, password };
     this.cache.set(name, { value, expires: this.now() + this.ttlMs });
     return value;
   }

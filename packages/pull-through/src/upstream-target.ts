@@ -1,7 +1,7 @@
 import type { CacheRule, CacheRuleSet } from '@pullthrough/cache-rules';
 import type { UpstreamClient, UpstreamClientPool } from '@pullthrough/upstream';
 
-export type UpstreamCredentials = { username: string; password: string };
+export type UpstreamCredentials = { username: string; password: string; realmHosts?: readonly string[] };
 
 /** Turns a rule's credential set name into a lazy secret lookup. Secrets are read only when an upstream asks. */
 export interface CredentialProvider {

@@ -24,6 +24,12 @@ export function mayReceiveCredentials(registry: string, realmUrl: string | URL, 
   return registrableDomain(realmHost) === registrableDomain(registryHost);
 }
 
+/** mayReceiveCredentials, or a realm host the operator allowed for these credentials (https only). */
+export function realmMayReceive(registry: string, realmUrl: URL, insecure: boolean, allowedHosts: readonly string[] = []): boolean {
+  if (mayReceiveCredentials(registry, realmUrl, insecure)) return true;
+  return realmUrl.protocol === 'https:' && allowedHosts.some((h) => normalizeHost(h) === normalizeHost(realmUrl.hostname));
+}
+
 function normalizeHost(host: string): string {
   return host.toLowerCase().replace(/\.$/, '');
 }

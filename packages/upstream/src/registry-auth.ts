@@ -2,7 +2,7 @@ import { CredentialLookupError, RegistryError } from '@pullthrough/oci';
 import type { Dispatcher } from 'undici';
 import { AcrTokenExchange, type IdentityTokenProvider } from './acr-token-exchange.js';
 import { discard, readBounded } from './body-streams.js';
-import { mayReceiveCredentials } from './may-receive-credentials.js';
+import { mayReceiveCredentials, realmMayReceive } from './may-receive-credentials.js';
 import { TokenCache } from './token-cache.js';
 import type { CredentialsProvider, UpstreamDenial } from './upstream-answer.js';
 import { transportError, upstreamUnavailable } from './upstream-errors.js';
@@ -103,8 +103,8 @@ export class RegistryAuth {
     if (service !== undefined) url.searchParams.set('service', service);
     url.searchParams.set('scope', scope);
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.options.credentials && mayReceiveCredentials(upstream, url, insecure)) {
-      const basic = await this.basic();
+    if (this.options.credentials) {
+      const basic = await this.basic(url);
       if (basic !== undefined) headers['authorization'] = basic;
     }
     const res = await transport.send('GET', url, headers, url.host);
@@ -143,8 +143,9 @@ export class RegistryAuth {
     return authorize(`Bearer ${result.token}`);
   }
 
-  private async basic(): Promise<string | undefined> {
-    const { credentials, upstream } = this.options;
+  /** Basic credentials; for a token realm, only when it may receive them. */
+  private async basic(realm?: URL): Promise<string | undefined> {
+    const { credentials, upstream, insecure } = this.options;
     if (!credentials) return undefined;
     let found;
     try {
@@ -157,6 +158,7 @@ export class RegistryAuth {
       );
     }
     if (found === undefined) return undefined;
+    if (realm !== undefined && !realmMayReceive(upstream, realm, insecure, found.realmHosts)) return undefined;
     return `Basic ${Buffer.from(`${found.username}:${found.password}`).toString('base64')}`;
   }
 }

@@ -45,6 +45,8 @@ export interface ByteRange {
 export interface UpstreamCredentials {
   username: string;
   password: string;
+  /** Token realm hosts outside the upstream's registrable domain the operator allows for these credentials (https only). */
+  realmHosts?: readonly string[];
 }
 
 /** Looked up when an upstream asks for credentials, never earlier; undefined means anonymous. */

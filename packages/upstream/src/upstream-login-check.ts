@@ -2,7 +2,7 @@ import { RegistryError } from '@pullthrough/oci';
 import { AcrTokenExchange, type IdentityTokenProvider } from './acr-token-exchange.js';
 import { discard } from './body-streams.js';
 import { createUpstreamAgent, type UpstreamAgentOptions } from './upstream-agent.js';
-import { mayReceiveCredentials } from './may-receive-credentials.js';
+import { mayReceiveCredentials, realmMayReceive } from './may-receive-credentials.js';
 import type { CredentialsProvider } from './upstream-answer.js';
 import { UpstreamTransport } from './upstream-transport.js';
 import { parseChallenges } from './www-authenticate.js';
@@ -47,6 +47,7 @@ export async function checkUpstreamLogin(options: LoginCheckOptions): Promise<Lo
     return failed ? { status: 'failed', failedStep: failed.step, steps } : { status: 'ok', steps };
   };
   let basic: string | undefined;
+  let realmHosts: readonly string[] | undefined;
   let identity: string | undefined;
   if (options.identityToken) {
     try {
@@ -61,6 +62,7 @@ export async function checkUpstreamLogin(options: LoginCheckOptions): Promise<Lo
   } else if (options.credentials) {
     try {
       const found = await options.credentials();
+      realmHosts = found?.realmHosts;
       if (found) basic = `Basic ${Buffer.from(`${found.username}:${found.password}`).toString('base64')}`;
       steps.push({ step: 'secrets-readable', status: 'ok', message: 'the credential set\'s secrets were read' });
     } catch (err) {
@@ -108,8 +110,8 @@ export async function checkUpstreamLogin(options: LoginCheckOptions): Promise<Lo
       if (options.scope) realm.searchParams.set('scope', options.scope);
       const headers: Record<string, string> = { accept: 'application/json' };
       if (basic !== undefined) {
-        if (!mayReceiveCredentials(options.registry, realm, options.insecure)) {
-          refused(`the token realm ${realm.origin} is not on the upstream's domain: credentials are not sent there`);
+        if (!realmMayReceive(options.registry, realm, options.insecure, realmHosts)) {
+          refused(`the token realm ${realm.origin} is not on the upstream's domain nor allowed by the credential set: credentials are not sent there`);
           return done();
         }
         headers['authorization'] = basic;
