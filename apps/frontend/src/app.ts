@@ -1,7 +1,11 @@
 import express, { type Express } from 'express';
-import type { Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import type { HydrationService, Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import type { WebhookService } from '@pullthrough/webhooks';
 import { adminAuth } from './admin/admin-auth.js';
 import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
+import { hydrationRoutes } from './admin/hydration-routes.js';
+import { prefetchRoutes } from './admin/prefetch-routes.js';
+import { webhookRoutes } from './admin/webhook-routes.js';
 import { problemMiddleware, sendProblem } from './admin/problem.js';
 import { dataRouter } from './data/data-router.js';
 import { ociErrorMiddleware } from './oci-error-middleware.js';
@@ -13,6 +17,8 @@ export interface FrontendDeps {
   rules: RuleRegistry;
   adminToken: string;
   logger: Logger;
+  hydrations: HydrationService;
+  webhooks: WebhookService;
 }
 
 export interface FrontendApps {
@@ -41,7 +47,10 @@ export function createApp(deps: FrontendDeps): FrontendApps {
     res.json({ status: 'ok' });
   });
   admin.use('/api/v1', adminAuth(deps.adminToken), express.json({ limit: '1mb' }));
+  admin.use('/api/v1/cache-rules', prefetchRoutes(deps.hydrations));
   admin.use('/api/v1/cache-rules', cacheRuleRoutes(deps.rules));
+  admin.use('/api/v1/hydrations', hydrationRoutes(deps.hydrations));
+  admin.use('/api/v1/webhooks', webhookRoutes(deps.webhooks));
   admin.use((_req, res) => sendProblem(res, { status: 404, title: 'Not Found' }));
   admin.use(problemMiddleware((err) => deps.logger.error({ err: (err as Error)?.message }, 'admin error')));
   return { data, admin };

@@ -1,12 +1,14 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { storedCredentialProvider } from '@pullthrough/credentials';
-import { createHydrationQueue } from '@pullthrough/hydration-jobs';
-import { PullThroughRegistry, QueueHydrationEnqueuer, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
+import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
+import { HydrationService, PullThroughRegistry, QueueHydrationEnqueuer, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { UpstreamClientPool } from '@pullthrough/upstream';
+import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { createApp } from './app.js';
 import type { FrontendConfig } from './config.js';
 import { RuleRegistry } from './rules/rule-registry.js';
@@ -64,13 +66,29 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
   });
+  const upstreams = new UpstreamResolver(() => rules.rules, pool, storedCredentialProvider(store, secretEnv));
   const registry = new PullThroughRegistry({
     store,
-    upstreams: new UpstreamResolver(() => rules.rules, pool, storedCredentialProvider(store, secretEnv)),
+    upstreams,
     hydration: enqueuer,
     tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
   });
-  const apps = createApp({ registry, rules, adminToken, logger });
+  const hydrations = new HydrationService({
+    registry,
+    upstreams,
+    rule: (name) => rules.rules.get(name),
+    status: new HydrationStatusReader(queue),
+    enqueueNow: (job) => enqueueHydration(queue, job, { promote: true }),
+  });
+  const webhookQueue = createWebhookQueue(redis, config.PULLTHROUGH_QUEUE_PREFIX);
+  webhookQueue.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
+  const webhooks = new WebhookService(
+    new WebhookStore(store, { allowPrivate: config.PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE }),
+    new DeliveryLog(redis, config.PULLTHROUGH_QUEUE_PREFIX),
+    webhookQueue,
+    config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname(),
+  );
+  const apps = createApp({ registry, rules, adminToken, logger, hydrations, webhooks });
   const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
 
@@ -87,6 +105,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       await Promise.all(closing);
       await enqueuer.settle();
       await queue.close();
+      await webhookQueue.close();
       await pool.close();
       redis.disconnect();
     },

@@ -9,3 +9,4 @@ export * from './hydration-enqueuer.js';
 export * from './pull-through-registry.js';
 export * from './artifact-hydrator.js';
 export * from './pull-observer.js';
+export * from './hydration-service.js';

@@ -9,3 +9,4 @@ export * from './delivery-queue.js';
 export * from './delivery-log.js';
 export * from './webhook-sender.js';
 export * from './webhook-publisher.js';
+export * from './webhook-service.js';
