@@ -86,11 +86,12 @@ describe('50 concurrent pulls of an uncached multi-platform image', () => {
     const f = upstream.fixtures.multiPlatform;
     // The long-poll starts before the pulls: the job does not exist yet, so the tag is unknown...
     expect(await (await admin(`/hydrations?repository=${repo}&reference=v1`)).json()).toMatchObject({ state: 'unknown' });
+    // A slow upstream keeps the job running while the long-poll starts.
+    upstream.proxy.delayMs = 250;
     const pulls = await Promise.all(Array.from({ length: 50 }, () => fetch(`${cache.dataUrl}/v2/${repo}/manifests/v1`, { headers: { accept: ACCEPT } })));
     expect(pulls.map((r) => r.status)).toEqual(Array(50).fill(200));
     await cache.frontend.enqueuer.settle();
-    // ...and once the tag is local, the long-poll waits for the job (slowed down so it is still running).
-    upstream.proxy.delayMs = 250;
+    // ...and once the tag is local, the long-poll waits for the job.
     const pollStartedAt = Date.now();
     const res = await admin(`/hydrations?repository=${repo}&reference=v1&wait=60`);
     answeredAt = Date.now();

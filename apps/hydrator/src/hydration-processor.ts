@@ -6,6 +6,9 @@ import { hydratedEvents, hydrationFailedEvent, type WebhookEvent } from '@pullth
 import { hydratedFacts } from './hydrated-facts.js';
 import { codeOf, failureOf, isPermanent, markPermanent, retryAfterOf } from './hydration-failures.js';
 
+/** Retry-After deferrals per job before a "later" counts as a failed attempt. */
+export const MAX_DEFERRALS = 50;
+
 export interface HydrationProcessorDeps {
   hydrator: ArtifactHydrator;
   upstreams: UpstreamResolver;
@@ -26,7 +29,8 @@ export interface HydrationProcessorDeps {
 /**
  * The `hydration` queue's processor.
  * - An upstream that says "later" (429/503 with Retry-After, or our breaker open) defers the job
- *   until then, capped, without spending an attempt (moveToDelayed + DelayedError).
+ *   until then, capped, without spending an attempt (moveToDelayed + DelayedError), up to
+ *   MAX_DEFERRALS times per job.
  * - A registry at its concurrency limit defers the job briefly the same way.
  * - 404s, invalid manifests, rule errors, a 401/403 that survives a credential refresh, and a
  *   digest mismatch seen twice fail for good (UnrecoverableError), recorded with their category.
@@ -66,7 +70,10 @@ export function hydrationProcessor(deps: HydrationProcessorDeps) {
       if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
       const failure = failureOf(err);
       const retryAfter = retryAfterOf(err);
-      if (retryAfter !== undefined) {
+      const deferrals = typeof job.data.deferrals === 'number' ? (job.data.deferrals as number) : 0;
+      if (retryAfter !== undefined && deferrals < MAX_DEFERRALS) {
+        // Counted in the job data, so an upstream that never stops saying "later" eventually spends attempts.
+        await job.updateData({ ...job.data, deferrals: deferrals + 1 });
         const seconds = Math.min(retryAfter, deps.maxDeferSeconds);
         await defer(seconds * 1000 + Math.round(Math.random() * 250), failure.message);
       }

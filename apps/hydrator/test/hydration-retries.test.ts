@@ -49,6 +49,7 @@ describe('upstream says "later"', () => {
     expect(upstream.proxy.count({ kind: 'blob', reference: blob.digest, status: 429 })).toBe(3);
     expect(blobGets(blob.digest)).toBe(4);
     expect(job.attemptsMade).toBe(1);
+    expect(job.data.deferrals).toBe(3);
     // Deferred three times, each by at least the Retry-After.
     expect(job.finishedOn! - job.timestamp).toBeGreaterThanOrEqual(3000);
   }, 40_000);
