@@ -50,7 +50,9 @@ export async function enqueueHydration(queue: Queue, input: HydrationJobInput, d
   const added = await queue.add(HYDRATION_JOB_NAME, job, { jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
   const state = await queue.getJobState(jobId);
   if (state === 'failed') {
-    // retry() refuses (and we ignore) a job another enqueue moved out of `failed` meanwhile.
+    // Fresh data (this enqueue's request, no deferral count), then fresh attempts. retry() refuses
+    // (and we ignore) a job another enqueue moved out of `failed` meanwhile.
+    await added.updateData(job).catch(() => undefined);
     await added.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => undefined);
   } else if (state === 'delayed' && options.promote) {
     await added.promote().catch(() => undefined);
