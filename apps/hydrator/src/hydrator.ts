@@ -7,7 +7,8 @@ import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { storedCredentialProvider } from '@pullthrough/credentials';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { UpstreamClientPool } from '@pullthrough/upstream';
-import { createWebhookQueue, DeliveryLog, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, webhookBackoffMs, WebhookPublisher, WebhookStore } from '@pullthrough/webhooks';
+import { createWebhookQueue, DeliveryLog, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, webhookBackoffMs, WebhookPublisher, WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
+import { onAbandonedHydration } from './abandoned-hydrations.js';
 import type { HydratorConfig } from './config.js';
 import { hydrationProcessor } from './hydration-processor.js';
 import { webhookProcessor } from './webhook-processor.js';
@@ -41,6 +42,8 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   const publisher = new WebhookPublisher(webhooks, webhookQueue);
   const semaphore = new RegistrySemaphore(connection, { prefix, limit: config.PULLTHROUGH_HYDRATION_REGISTRY_CONCURRENCY, leaseMs: config.PULLTHROUGH_HYDRATION_LOCK_MS });
 
+  const publish = (events: WebhookEvent[]) => publisher.publish(events);
+  const eventHost = config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname();
   const worker = new Worker(
     HYDRATION_QUEUE,
     hydrationProcessor({
@@ -49,8 +52,8 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
       store,
       logger,
       semaphore,
-      publish: (events) => publisher.publish(events),
-      eventHost: config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname(),
+      publish,
+      eventHost,
       maxDeferSeconds: config.PULLTHROUGH_HYDRATION_MAX_DEFER_SECONDS,
     }),
     {
@@ -62,6 +65,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     },
   );
   worker.on('error', (err) => logger.warn({ err: err.message }, 'hydration worker error'));
+  worker.on('failed', onAbandonedHydration(publish, eventHost, logger));
 
   const webhookWorker = new Worker(
     WEBHOOK_QUEUE,

@@ -5,7 +5,8 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
-import { createHydrationQueue, enqueueHydration, hydrationJobId, type HydrationResult } from '@pullthrough/hydration-jobs';
+import { createHydrationQueue, enqueueHydration, hydrationJobId, HydrationStatusReader, type HydrationResult } from '@pullthrough/hydration-jobs';
+import { WebhookStore } from '@pullthrough/webhooks';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { startProcess, startRedis, tempDir, uniquePrefix, waitUntil, type ManagedProcess, type RedisServer, type TempDir } from '@pullthrough/test-support';
 import { jobFor, startUpstream, totalSize, type Upstream } from './harness.js';
@@ -61,6 +62,44 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
+/** `node apps/hydrator/dist/main.js` with `env`, once it logs that it runs. */
+async function startHydrator(env: Record<string, string>, name: string): Promise<ManagedProcess> {
+  const logPath = join(logs.path, `hydrator-${name}.log`);
+  const proc = await startProcess({ command: process.execPath, args: [MAIN], logPath, env });
+  procs.push(proc);
+  await waitUntil(async () => (await readFile(logPath, 'utf8')).includes('hydrator running'), {
+    what: `hydrator ${name} to start`,
+    abort: () => (proc.exitStatus() ? new Error(`hydrator ${name} exited: ${proc.logTail()}`) : undefined),
+  });
+  return proc;
+}
+
+/** Wait until a temporary object under `uploads` (not one of `except`) holds part of a blob of `size` bytes; returns its path. */
+async function halfWritten(uploads: string, size: number, except: string[] = []): Promise<string> {
+  let found = '';
+  await waitUntil(
+    async () => {
+      for (const file of await filesUnder(uploads)) {
+        if (except.includes(file)) continue;
+        const n = (await stat(file)).size;
+        if (n > 256 * 1024 && n < size) {
+          found = file;
+          return true;
+        }
+      }
+      return false;
+    },
+    { what: 'a blob to be half-written', timeoutMs: 30_000, intervalMs: 10 },
+  );
+  return found;
+}
+
+async function killNow(proc: ManagedProcess): Promise<void> {
+  process.kill(proc.pid, 'SIGKILL');
+  await waitUntil(async () => proc.exitStatus() !== undefined, { what: 'the killed hydrator to exit' });
+  expect(proc.exitStatus()).toBe('signal SIGKILL');
+}
+
 let redis: RedisServer;
 let upstream: Upstream;
 let trickle: Awaited<ReturnType<typeof startTrickleProxy>>;
@@ -100,15 +139,7 @@ test('kill -9 mid-blob leaves nothing partial visible; a restarted hydrator comp
     PULLTHROUGH_HYDRATION_STALLED_INTERVAL_MS: '500',
     PULLTHROUGH_LOG_LEVEL: 'info',
   };
-  const start = async (n: number) => {
-    const proc = await startProcess({ command: process.execPath, args: [MAIN], logPath: join(logs.path, `hydrator-${n}.log`), env });
-    procs.push(proc);
-    await waitUntil(async () => (await readFile(join(logs.path, `hydrator-${n}.log`), 'utf8')).includes('hydrator running'), {
-      what: `hydrator ${n} to start`,
-      abort: () => (proc.exitStatus() ? new Error(`hydrator ${n} exited: ${proc.logTail()}`) : undefined),
-    });
-    return proc;
-  };
+  const start = (n: number) => startHydrator(env, `first-${n}`);
 
   const f = upstream.fixtures.multiLayer;
   const big = [...f.blobs].sort((a, b) => b.size - a.size)[0]!;
@@ -122,20 +153,9 @@ test('kill -9 mid-blob leaves nothing partial visible; a restarted hydrator comp
   // Mid-blob: the big layer's temporary object has bytes, and it is not committed.
   const uploads = join(data.path, '_uploads');
   const bigPath = join(data.path, 'blobs', 'sha256', big.digest.slice(7, 9), big.digest.slice(7), 'data');
-  await waitUntil(
-    async () => {
-      for (const file of await filesUnder(uploads)) {
-        const size = (await stat(file)).size;
-        if (size > 256 * 1024 && size < big.size) return true;
-      }
-      return false;
-    },
-    { what: 'the big layer to be half-written', timeoutMs: 30_000, intervalMs: 10 },
-  );
+  await halfWritten(uploads, big.size);
   expect(await queue.getJobState(jobId)).toBe('active');
-  process.kill(first.pid, 'SIGKILL');
-  await waitUntil(async () => first.exitStatus() !== undefined, { what: 'the killed hydrator to exit' });
-  expect(first.exitStatus()).toBe('signal SIGKILL');
+  await killNow(first);
 
   // Nothing partial is visible: the big blob is absent, and every committed blob is whole.
   const store = new RegistryStore(new FilesystemDriver(data.path));
@@ -160,4 +180,65 @@ test('kill -9 mid-blob leaves nothing partial visible; a restarted hydrator comp
     expect(`sha256:${sha256(bytes)}`).toBe(blob.digest);
   }
   expect((await store.getManifest('crash/multilayer', f.digest))?.bytes.equals(f.manifest)).toBe(true);
+}, 120_000);
+
+test('a job whose hydrators keep dying fails as abandoned (status failed, cache.hydration_failed sent), nothing partial visible', async () => {
+  const ownData = await tempDir('crash-twice-');
+  const received: string[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      received.push(body);
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const prefix = uniquePrefix('crash-twice');
+  const producer = createHydrationQueue({ connection: { host: redis.host, port: redis.port, maxRetriesPerRequest: null }, prefix });
+  try {
+    const store = new RegistryStore(new FilesystemDriver(ownData.path));
+    await new WebhookStore(store, { allowPrivate: true }).put('on-failure', { serviceUri: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`, actions: ['cache.hydration_failed'], secret: 'crash-secret-0123456789' });
+    const env = {
+      PATH: process.env.PATH ?? '',
+      PULLTHROUGH_DATA_DIR: ownData.path,
+      REDIS_URL: redis.url,
+      PULLTHROUGH_QUEUE_PREFIX: prefix,
+      PULLTHROUGH_INSECURE_UPSTREAMS: trickle.host,
+      PULLTHROUGH_HYDRATION_LOCK_MS: '1000',
+      PULLTHROUGH_HYDRATION_STALLED_INTERVAL_MS: '500',
+      PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE: 'true',
+      PULLTHROUGH_LOG_LEVEL: 'info',
+    };
+    trickle.pace.tickMs = 25;
+    const f = upstream.fixtures.multiLayer;
+    const big = [...f.blobs].sort((a, b) => b.size - a.size)[0]!;
+    const uploads = join(ownData.path, '_uploads');
+    const jobId = await enqueueHydration(producer, { ...jobFor(upstream, f, 'crash/twice'), upstreamRegistry: trickle.host });
+
+    // Killed mid-blob twice: BullMQ allows one stall (maxStalledCount 1), the second fails the job.
+    const firstLeftover = await (async () => {
+      const p = await startHydrator(env, 'twice-1');
+      const file = await halfWritten(uploads, big.size);
+      await killNow(p);
+      return file;
+    })();
+    const p2 = await startHydrator(env, 'twice-2');
+    await halfWritten(uploads, big.size, [firstLeftover]);
+    await killNow(p2);
+    await startHydrator(env, 'twice-3');
+    await waitUntil(async () => (await producer.getJobState(jobId)) === 'failed', { what: 'the job to fail', timeoutMs: 30_000, intervalMs: 100 });
+
+    const status = await new HydrationStatusReader(producer).get('crash/twice', f.digest);
+    expect(status).toMatchObject({ state: 'failed', failure: { category: 'hydration' } });
+    expect(status.failure?.message).toMatch(/stalled/);
+    await waitUntil(async () => received.length >= 1, { what: 'the failure event', timeoutMs: 15_000 });
+    expect(JSON.parse(received[0]!)).toMatchObject({ action: 'cache.hydration_failed', target: { repository: 'crash/twice', digest: f.digest }, failure: { code: 'HYDRATION_ABANDONED', category: 'hydration' } });
+    expect(await store.statBlob(big.digest)).toBeUndefined();
+  } finally {
+    await producer.close();
+    receiver.closeAllConnections();
+    await new Promise<void>((r) => receiver.close(() => r()));
+    await ownData.remove();
+  }
 }, 120_000);
