@@ -1,11 +1,15 @@
 import express, { type Express } from 'express';
 import type { CredentialHealthBook } from '@pullthrough/credentials';
-import type { LoginVerifier, Logger, PullThroughRegistry, RuleHealthTracker } from '@pullthrough/pull-through';
+import type { HydrationService, LoginVerifier, Logger, PullThroughRegistry, RuleHealthTracker } from '@pullthrough/pull-through';
 import type { UpstreamClientPool } from '@pullthrough/upstream';
+import type { WebhookService } from '@pullthrough/webhooks';
 import { adminAuth } from './admin/admin-auth.js';
 import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
 import { credentialSetRoutes } from './admin/credential-set-routes.js';
+import { hydrationRoutes } from './admin/hydration-routes.js';
+import { prefetchRoutes } from './admin/prefetch-routes.js';
 import { ruleHealthRoutes, ruleHealthSummaryRoutes } from './admin/rule-health-routes.js';
+import { webhookRoutes } from './admin/webhook-routes.js';
 import { problemMiddleware, sendProblem } from './admin/problem.js';
 import { dataRouter } from './data/data-router.js';
 import { ociErrorMiddleware } from './oci-error-middleware.js';
@@ -24,6 +28,8 @@ export interface FrontendDeps {
   verifier: LoginVerifier;
   pool: UpstreamClientPool;
   forgetSecrets: (credentialSetName: string) => void;
+  hydrations: HydrationService;
+  webhooks: WebhookService;
 }
 
 export interface FrontendApps {
@@ -54,9 +60,12 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   admin.use('/api/v1', adminAuth(deps.adminToken), express.json({ limit: '1mb' }));
   const health = { rules: deps.rules, tracker: deps.ruleHealth, pool: deps.pool, verifier: deps.verifier };
   admin.use('/api/v1/cache-rules', ruleHealthRoutes(health));
+  admin.use('/api/v1/cache-rules', prefetchRoutes(deps.hydrations));
   admin.use('/api/v1/cache-rules', cacheRuleRoutes(deps.rules));
   admin.use('/api/v1/health', ruleHealthSummaryRoutes(health));
   admin.use('/api/v1/credential-sets', credentialSetRoutes({ sets: deps.credentialSets, health: deps.credentialHealth, verifier: deps.verifier, forgetSecrets: deps.forgetSecrets }));
+  admin.use('/api/v1/hydrations', hydrationRoutes(deps.hydrations));
+  admin.use('/api/v1/webhooks', webhookRoutes(deps.webhooks));
   admin.use((_req, res) => sendProblem(res, { status: 404, title: 'Not Found' }));
   admin.use(problemMiddleware((err) => deps.logger.error({ err: (err as Error)?.message }, 'admin error')));
   return { data, admin };

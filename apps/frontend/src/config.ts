@@ -9,6 +9,10 @@ const list = z
   .string()
   .default('')
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
 const port = z.coerce.number().int().min(0).max(65535);
 
 /**
@@ -40,6 +44,8 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_TAG_FRESHNESS_SECONDS: z.coerce.number().int().min(0).default(300),
   /** Hydration jobs start this long after the pull that enqueued them, so the client fetches its blobs first. */
   PULLTHROUGH_HYDRATION_DELAY_MS: z.coerce.number().int().min(0).default(5000),
+  /** Allow webhooks to loopback, private and link-local addresses (checked when a webhook is saved). */
+  PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE: flag,
   /** Upstream connect timeout. */
   PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   /** An upstream that sends no bytes for this long is treated as failed. */

@@ -2,10 +2,12 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
-import { createHydrationQueue } from '@pullthrough/hydration-jobs';
+import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
 import {
+  HydrationService,
   LoginVerifier,
   PullThroughRegistry,
   QueueHydrationEnqueuer,
@@ -17,6 +19,7 @@ import {
 } from '@pullthrough/pull-through';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { UpstreamClientPool } from '@pullthrough/upstream';
+import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { createApp } from './app.js';
 import type { FrontendConfig } from './config.js';
 import { CredentialSetRegistry } from './credentials/credential-set-registry.js';
@@ -87,9 +90,10 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000, acrIdentityTokens());
   const credentialHealth = new CredentialHealthBook();
   const ruleHealth = new RuleHealthTracker({ windowMs: config.PULLTHROUGH_HEALTH_WINDOW_SECONDS * 1000 });
+  const upstreams = new UpstreamResolver(() => rules.rules, pool, credentials);
   const registry = new PullThroughRegistry({
     store,
-    upstreams: new UpstreamResolver(() => rules.rules, pool, credentials),
+    upstreams,
     observer: fanOutObserver(ruleHealth, credentialHealthObserver((name) => rules.rules.get(name)?.credentialSetName, credentialHealth)),
     hydration: enqueuer,
     tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
@@ -99,6 +103,21 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
   });
   const credentialSets = new CredentialSetRegistry(store, (name) => rules.rules.list().filter((r) => r.credentialSetName === name).map((r) => r.name));
+  const hydrations = new HydrationService({
+    registry,
+    upstreams,
+    rule: (name) => rules.rules.get(name),
+    status: new HydrationStatusReader(queue),
+    enqueueNow: (job) => enqueueHydration(queue, job, { promote: true }),
+  });
+  const webhookQueue = createWebhookQueue(redis, config.PULLTHROUGH_QUEUE_PREFIX);
+  webhookQueue.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
+  const webhooks = new WebhookService(
+    new WebhookStore(store, { allowPrivate: config.PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE }),
+    new DeliveryLog(redis, config.PULLTHROUGH_QUEUE_PREFIX),
+    webhookQueue,
+    config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname(),
+  );
   const apps = createApp({
     registry,
     rules,
@@ -110,6 +129,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     verifier,
     pool,
     forgetSecrets: (name) => credentials.forget(name),
+    hydrations,
+    webhooks,
   });
   const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
@@ -128,6 +149,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       await Promise.all(closing);
       await enqueuer.settle();
       await queue.close();
+      await webhookQueue.close();
       await pool.close();
       redis.disconnect();
     },

@@ -9,6 +9,10 @@ const list = z
   .string()
   .default('')
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
 
 /** Every setting of the hydrator, read once from the environment in main.ts (see the README's table). */
 export const hydratorConfigSchema = z.object({
@@ -16,8 +20,26 @@ export const hydratorConfigSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   PULLTHROUGH_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('pullthrough'),
   PULLTHROUGH_INSECURE_UPSTREAMS: list,
+  /** Host names clients reach the cache by; the first one is the `request.host` of webhook events. */
+  PULLTHROUGH_PUBLIC_HOSTS: list,
   /** Hydration jobs one hydrator process runs at once. */
   PULLTHROUGH_HYDRATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** Hydration jobs talking to one upstream registry at once, across every hydrator process (Redis leases). */
+  PULLTHROUGH_HYDRATION_REGISTRY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(8),
+  /** A job's lock lasts this long and is renewed at half of it; a worker silent this long (killed) loses the job. */
+  PULLTHROUGH_HYDRATION_LOCK_MS: z.coerce.number().int().min(200).default(30000),
+  /** How often workers look for jobs whose lock expired (stalled) and hand them out again. */
+  PULLTHROUGH_HYDRATION_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).default(30000),
+  /** Cap on an upstream Retry-After (429, 503, open breaker) a job waits out without spending an attempt. */
+  PULLTHROUGH_HYDRATION_MAX_DEFER_SECONDS: z.coerce.number().int().min(1).default(600),
+  /** Webhook deliveries one hydrator process sends at once. */
+  PULLTHROUGH_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  /** A webhook receiver that has not answered within this long has failed (the delivery is retried). */
+  PULLTHROUGH_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
+  /** First retry delay of a failed delivery; doubles per attempt, with jitter. */
+  PULLTHROUGH_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(1).default(5000),
+  /** Allow webhooks to loopback, private and link-local addresses. */
+  PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE: flag,
   PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
   /** Key Vault access, as in the frontend (see the README's table). */

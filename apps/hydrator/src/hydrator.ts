@@ -1,22 +1,27 @@
+import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { HYDRATION_QUEUE } from '@pullthrough/hydration-jobs';
+import { HYDRATION_QUEUE, RegistrySemaphore } from '@pullthrough/hydration-jobs';
 import { ArtifactHydrator, BlobFetcher, ManifestImporter, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
 import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { readFileSync } from 'node:fs';
 import { acrIdentityTokens, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { UpstreamClientPool } from '@pullthrough/upstream';
+import { createWebhookQueue, DeliveryLog, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, webhookBackoffMs, WebhookPublisher, WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
+import { onAbandonedHydration } from './abandoned-hydrations.js';
 import type { HydratorConfig } from './config.js';
 import { hydrationProcessor } from './hydration-processor.js';
+import { webhookProcessor } from './webhook-processor.js';
 
 export interface RunningHydrator {
   worker: Worker;
-  /** Close the worker (finishing the jobs it runs), then the pools and Redis. */
+  webhookWorker: Worker;
+  /** Close the workers (finishing the jobs they run), then the pools and Redis. */
   close(): Promise<void>;
 }
 
-/** Wire the hydration worker from config. Used by main.ts and the integration tests. */
+/** Wire the hydration and webhook workers from config. Used by main.ts and the integration tests. */
 /** `secretEnv`: where `env:` secret references are looked up (main.ts passes process.env). */
 export async function startHydrator(config: HydratorConfig, logger: Logger, secretEnv: Record<string, string | undefined> = {}): Promise<RunningHydrator> {
   const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR));
@@ -38,17 +43,57 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   const hydrator = new ArtifactHydrator(store, new ManifestImporter(store), new BlobFetcher(store));
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   connection.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
-  const worker = new Worker(HYDRATION_QUEUE, hydrationProcessor({ hydrator, upstreams, logger }), {
-    connection,
-    prefix: config.PULLTHROUGH_QUEUE_PREFIX,
-    concurrency: config.PULLTHROUGH_HYDRATION_CONCURRENCY,
-  });
+  const prefix = config.PULLTHROUGH_QUEUE_PREFIX;
+
+  const policy = { allowPrivate: config.PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE };
+  const webhooks = new WebhookStore(store, policy);
+  const webhookQueue = createWebhookQueue(connection, prefix);
+  const publisher = new WebhookPublisher(webhooks, webhookQueue);
+  const semaphore = new RegistrySemaphore(connection, { prefix, limit: config.PULLTHROUGH_HYDRATION_REGISTRY_CONCURRENCY, leaseMs: config.PULLTHROUGH_HYDRATION_LOCK_MS });
+
+  const publish = (events: WebhookEvent[]) => publisher.publish(events);
+  const eventHost = config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname();
+  const worker = new Worker(
+    HYDRATION_QUEUE,
+    hydrationProcessor({
+      hydrator,
+      upstreams,
+      store,
+      logger,
+      semaphore,
+      publish,
+      eventHost,
+      maxDeferSeconds: config.PULLTHROUGH_HYDRATION_MAX_DEFER_SECONDS,
+    }),
+    {
+      connection,
+      prefix,
+      concurrency: config.PULLTHROUGH_HYDRATION_CONCURRENCY,
+      lockDuration: config.PULLTHROUGH_HYDRATION_LOCK_MS,
+      stalledInterval: config.PULLTHROUGH_HYDRATION_STALLED_INTERVAL_MS,
+    },
+  );
   worker.on('error', (err) => logger.warn({ err: err.message }, 'hydration worker error'));
-  await worker.waitUntilReady();
+  worker.on('failed', onAbandonedHydration(publish, eventHost, logger));
+
+  const webhookWorker = new Worker(
+    WEBHOOK_QUEUE,
+    webhookProcessor({ webhooks, log: new DeliveryLog(connection, prefix), policy, timeoutMs: config.PULLTHROUGH_WEBHOOK_TIMEOUT_MS, logger }),
+    {
+      connection,
+      prefix,
+      concurrency: config.PULLTHROUGH_WEBHOOK_CONCURRENCY,
+      settings: { backoffStrategy: (attemptsMade, type) => (type === WEBHOOK_BACKOFF ? webhookBackoffMs(attemptsMade, config.PULLTHROUGH_WEBHOOK_BACKOFF_MS) : 1000) },
+    },
+  );
+  webhookWorker.on('error', (err) => logger.warn({ err: err.message }, 'webhook worker error'));
+  await Promise.all([worker.waitUntilReady(), webhookWorker.waitUntilReady()]);
   return {
     worker,
+    webhookWorker,
     async close() {
-      await worker.close();
+      await Promise.all([worker.close(), webhookWorker.close()]);
+      await webhookQueue.close();
       await pool.close();
       connection.disconnect();
     },

@@ -17,7 +17,7 @@ import {
   type RedisServer,
   type UpstreamRegistry,
 } from '@pullthrough/test-support';
-import { loadHydratorConfig } from '../src/config.js';
+import { loadHydratorConfig, type HydratorConfig } from '../src/config.js';
 import { startHydrator, type RunningHydrator } from '../src/hydrator.js';
 
 export const sha256 = (bytes: Buffer): string => 'sha256:' + createHash('sha256').update(bytes).digest('hex');
@@ -55,6 +55,8 @@ export async function startUpstream(): Promise<Upstream> {
 /** One hydrator as main.ts wires it (own data dir, own queue prefix), plus the producer side of its queue. */
 export interface HydratorEnv {
   hydrator: RunningHydrator;
+  /** The configuration the hydrator runs with (data dir, queue prefix...). */
+  config: HydratorConfig;
   /** A second store on the hydrator's data dir, to look at what it wrote. */
   store: RegistryStore;
   queue: Queue;
@@ -69,7 +71,13 @@ export interface HydratorEnv {
 }
 
 /** `queue`: producer options (attempts, backoff) applied to every job this env enqueues. */
-export async function startHydratorEnv(redis: RedisServer, upstream: Upstream, queue: Partial<HydrationQueueOptions> = {}): Promise<HydratorEnv> {
+/** `env`: extra hydrator configuration (e.g. PULLTHROUGH_HYDRATION_REGISTRY_CONCURRENCY). */
+export async function startHydratorEnv(
+  redis: RedisServer,
+  upstream: Upstream,
+  queue: Partial<HydrationQueueOptions> = {},
+  env: Record<string, string> = {},
+): Promise<HydratorEnv> {
   const dataDir = await tempDir('hydrator-data-');
   const prefix = uniquePrefix('hydrator');
   const config = loadHydratorConfig({
@@ -77,6 +85,7 @@ export async function startHydratorEnv(redis: RedisServer, upstream: Upstream, q
     REDIS_URL: redis.url,
     PULLTHROUGH_QUEUE_PREFIX: prefix,
     PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
+    ...env,
   });
   const hydrator = await startHydrator(config, silentLogger);
   // Connection options, not ioredis instances: the Queue and QueueEvents own (and close) their connections.
@@ -99,6 +108,7 @@ export async function startHydratorEnv(redis: RedisServer, upstream: Upstream, q
 
   return {
     hydrator,
+    config,
     store: new RegistryStore(new FilesystemDriver(dataDir.path)),
     queue: producer,
     events,

@@ -120,7 +120,7 @@ describe('failures', () => {
     expect(error?.message).toMatch(/MANIFEST_UNKNOWN/);
     expect(await job.getState()).toBe('failed');
     expect(job.attemptsMade).toBe(1);
-    expect(job.failedReason).toMatch(/^MANIFEST_UNKNOWN: /);
+    expect(job.failedReason).toMatch(/^MANIFEST_UNKNOWN \[upstream-not-found\]: /);
     expect(manifestGets(missing)).toBe(1);
     expect(await env.store.getManifest('mirror/small', missing)).toBeUndefined();
   });

@@ -28,14 +28,34 @@ export function createHydrationQueue(options: HydrationQueueOptions): Queue {
   });
 }
 
+export interface EnqueueOptions {
+  /** Start no earlier than this (lets the pulling client fetch its blobs first). */
+  delayMs?: number;
+  /** A job of this id already waiting out an enqueue delay starts now (prefetch). */
+  promote?: boolean;
+}
+
 /**
  * Validate and add a hydration job; a duplicate (same repository + digest) collapses into the
  * existing job. `delayMs` lets the pulling client fetch its blobs first (the job then finds them
- * local instead of fetching them a second time).
+ * local instead of fetching them a second time). A job of the same id that failed for good is
+ * retried from scratch (fresh attempts): a new pull or prefetch is a new reason to try. Kept
+ * completed jobs absorb the enqueue (the content is local).
  */
-export async function enqueueHydration(queue: Queue, input: HydrationJobInput, delayMs = 0): Promise<string> {
+export async function enqueueHydration(queue: Queue, input: HydrationJobInput, delayOrOptions: number | EnqueueOptions = 0): Promise<string> {
+  const options = typeof delayOrOptions === 'number' ? { delayMs: delayOrOptions } : delayOrOptions;
+  const delayMs = options.delayMs ?? 0;
   const job = hydrationJobSchema.parse(input);
   const jobId = hydrationJobId(job.downstreamRepository, job.digest);
-  await queue.add(HYDRATION_JOB_NAME, job, { jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
+  const added = await queue.add(HYDRATION_JOB_NAME, job, { jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
+  const state = await queue.getJobState(jobId);
+  if (state === 'failed') {
+    // Fresh data (this enqueue's request, no deferral count), then fresh attempts. retry() refuses
+    // (and we ignore) a job another enqueue moved out of `failed` meanwhile.
+    await added.updateData(job).catch(() => undefined);
+    await added.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => undefined);
+  } else if (state === 'delayed' && options.promote) {
+    await added.promote().catch(() => undefined);
+  }
   return jobId;
 }

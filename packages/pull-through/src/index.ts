@@ -13,3 +13,4 @@ export * from './rule-health-tracker.js';
 export * from './fan-out-observer.js';
 export * from './login-verifier.js';
 export * from './credential-health-observer.js';
+export * from './hydration-service.js';

@@ -1,0 +1,39 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { startProcess, tempDir, waitUntil, type ManagedProcess } from '@pullthrough/test-support';
+
+const MAIN = join(__dirname, '..', '..', 'hydrator', 'dist', 'main.js');
+
+export interface HydratorProcess {
+  proc: ManagedProcess;
+  logPath: string;
+  stop(): Promise<void>;
+}
+
+/** The built hydrator (`node apps/hydrator/dist/main.js`) as its own process, configured by env. */
+export async function startHydratorProcess(env: Record<string, string>): Promise<HydratorProcess> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx turbo run build)`);
+  const dir = await tempDir('hydrator-proc-');
+  const logPath = join(dir.path, 'hydrator.log');
+  const proc = await startProcess({
+    command: process.execPath,
+    args: [MAIN],
+    logPath,
+    ownedDir: dir.path,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PULLTHROUGH_LOG_LEVEL: 'debug', ...env },
+  });
+  const { readFile } = await import('node:fs/promises');
+  await waitUntil(async () => (await readFile(logPath, 'utf8')).includes('hydrator running'), {
+    what: 'the hydrator to start',
+    timeoutMs: 20_000,
+    abort: () => (proc.exitStatus() ? new Error(`hydrator exited (${proc.exitStatus()}): ${proc.logTail()}`) : undefined),
+  });
+  return {
+    proc,
+    logPath,
+    async stop() {
+      await proc.stop();
+      await dir.remove();
+    },
+  };
+}
