@@ -23,6 +23,20 @@ describe('UpstreamBreaker', () => {
     expect(breaker.stats()).toMatchObject({ upstream: 'upstream.example', state: 'open', fires: 3, successes: 1, failures: 2 });
   });
 
+  it('fireStreamed hands the value over at once and counts the call when its body settles', async () => {
+    const breaker = make({ volumeThreshold: 1 });
+    let fail!: (err: Error) => void;
+    const settled = new Promise<void>((_, reject) => (fail = reject));
+    await expect(breaker.fireStreamed(async () => ({ value: 'headers', settled }))).resolves.toBe('headers');
+    expect(breaker.stats()).toMatchObject({ state: 'closed', successes: 0, failures: 0 });
+    fail(new Error('reset mid-body'));
+    await sleep(10);
+    expect(breaker.stats()).toMatchObject({ state: 'open', successes: 0, failures: 1, totals: { requests: 1, failures: 1, rejects: 0 } });
+    await expect(breaker.fireStreamed(async () => ({ value: 'never', settled: Promise.resolve() }))).rejects.toThrow(/is open/);
+    expect(breaker.stats().totals.rejects).toBe(1);
+    expect(breaker.stats().openUntil).toEqual(expect.any(String));
+  });
+
   it('refuses while open with the time until half-open, then lets one trial call through', async () => {
     const breaker = make({ volumeThreshold: 1, resetTimeoutMs: 300 });
     await breaker.fire(() => Promise.reject(new Error('boom'))).catch(() => undefined);

@@ -30,6 +30,10 @@ export interface UpstreamBreakerStats {
   timeouts: number;
   /** While open: seconds until a trial call is let through. */
   retryAfterSeconds?: number;
+  /** While open: when a trial call is let through (ISO). */
+  openUntil?: string;
+  /** Since start (not rolling): calls let through, failures (mid-stream ones included), calls refused. */
+  totals: { requests: number; failures: number; rejects: number };
 }
 
 type Action = () => Promise<unknown>;
@@ -48,6 +52,7 @@ export class UpstreamBreaker {
   private heldUntil = 0;
   private holdTrial: 'none' | 'pending' | 'running' = 'none';
   private heldRejects = 0;
+  private readonly totals = { successes: 0, failures: 0, rejects: 0 };
 
   constructor(
     readonly upstream: string,
@@ -66,12 +71,37 @@ export class UpstreamBreaker {
     this.circuit.on('open', () => {
       this.openedAt = Date.now();
     });
+    this.circuit.on('success', () => void this.totals.successes++);
+    this.circuit.on('failure', () => void this.totals.failures++);
+    this.circuit.on('reject', () => void this.totals.rejects++);
+  }
+
+  /**
+   * A call whose outcome is known only later (a blob body streamed after the headers): `fn` gives
+   * the value at once and a promise that settles when the body has ended. The caller gets the value
+   * as soon as it is there; the breaker counts the call when `settled` does, so a reset, stall or
+   * truncation mid-body is one failure (not a success followed by a failure).
+   */
+  fireStreamed<T>(fn: () => Promise<{ value: T; settled: Promise<void> }>): Promise<T> {
+    let deliver!: (value: T) => void;
+    let refuse!: (err: unknown) => void;
+    const early = new Promise<T>((resolve, reject) => {
+      deliver = resolve;
+      refuse = reject;
+    });
+    this.fire(async () => {
+      const { value, settled } = await fn();
+      deliver(value);
+      await settled;
+    }).catch((err: unknown) => refuse(err)); // after delivery this is a no-op: the body reports its own error
+    return early;
   }
 
   async fire<T>(fn: () => Promise<T>): Promise<T> {
     const now = Date.now();
     if (now < this.heldUntil || this.holdTrial === 'running') {
       this.heldRejects++;
+      this.totals.rejects++;
       throw this.openError(Math.max(1, Math.ceil((this.heldUntil - now) / 1000)));
     }
     const trial = this.holdTrial === 'pending';
@@ -111,8 +141,16 @@ export class UpstreamBreaker {
       failures: s.failures,
       rejects: s.rejects + this.heldRejects,
       timeouts: s.timeouts,
+      totals: {
+        requests: this.totals.successes + this.totals.failures,
+        failures: this.totals.failures,
+        rejects: this.totals.rejects,
+      },
     };
-    if (stats.state === 'open') stats.retryAfterSeconds = this.retryAfterSeconds();
+    if (stats.state === 'open') {
+      stats.retryAfterSeconds = this.retryAfterSeconds();
+      stats.openUntil = new Date(this.halfOpenAt()).toISOString();
+    }
     return stats;
   }
 
@@ -121,10 +159,12 @@ export class UpstreamBreaker {
     this.circuit.shutdown();
   }
 
+  private halfOpenAt(): number {
+    return Math.max(this.heldUntil, this.circuit.opened ? this.openedAt + this.resetTimeoutMs : 0);
+  }
+
   private retryAfterSeconds(): number {
-    const now = Date.now();
-    const halfOpenAt = Math.max(this.heldUntil, this.circuit.opened ? this.openedAt + this.resetTimeoutMs : 0);
-    return Math.max(1, Math.ceil((halfOpenAt - now) / 1000));
+    return Math.max(1, Math.ceil((this.halfOpenAt() - Date.now()) / 1000));
   }
 
   private translate(err: unknown): unknown {
