@@ -127,7 +127,11 @@ describe('UpstreamBreaker around an UpstreamClient', () => {
 
     const started = Date.now();
     while (Date.now() - started < 1800) {
-      await expect(client.getManifest('library/node', '20')).rejects.toBeInstanceOf(UpstreamUnavailableError);
+      // Held for a 429: refusals say TOOMANYREQUESTS and why.
+      await expect(client.getManifest('library/node', '20')).rejects.toMatchObject({
+        code: 'UPSTREAM_THROTTLED',
+        detail: { reason: 'circuit breaker open: upstream asked us to wait (429 Retry-After)', lastFailure: 'upstream answered 429' },
+      });
       expect(breaker.state()).toBe('open');
       await sleep(300);
     }

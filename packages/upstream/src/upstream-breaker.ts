@@ -30,6 +30,8 @@ export interface UpstreamBreakerStats {
   timeouts: number;
   /** While open: seconds until a trial call is let through. */
   retryAfterSeconds?: number;
+  /** Why the last failed call failed. */
+  lastFailure?: string;
   /** While open: when a trial call is let through (ISO). */
   openUntil?: string;
   /** Since start (not rolling): calls let through, failures (mid-stream ones included), calls refused. */
@@ -52,6 +54,10 @@ export class UpstreamBreaker {
   private heldUntil = 0;
   private holdTrial: 'none' | 'pending' | 'running' = 'none';
   private heldRejects = 0;
+  /** The hold came from a 429 (throttling) rather than a 503: refusals say TOOMANYREQUESTS. */
+  private heldForThrottling = false;
+  /** Why the last failed call failed (no secret: our own error messages). */
+  private lastFailure: string | undefined;
   private readonly totals = { successes: 0, failures: 0, rejects: 0 };
 
   constructor(
@@ -72,7 +78,10 @@ export class UpstreamBreaker {
       this.openedAt = Date.now();
     });
     this.circuit.on('success', () => void this.totals.successes++);
-    this.circuit.on('failure', () => void this.totals.failures++);
+    this.circuit.on('failure', (err: unknown) => {
+      this.totals.failures++;
+      if (err instanceof Error && !CircuitBreaker.isOurError(err)) this.lastFailure = failureReason(err);
+    });
     this.circuit.on('reject', () => void this.totals.rejects++);
   }
 
@@ -119,10 +128,13 @@ export class UpstreamBreaker {
   }
 
   /** Refuse every call for at least `seconds` (a 429/503 Retry-After), then allow one trial call. */
-  holdOpen(seconds: number): void {
+  holdOpen(seconds: number, throttled = false): void {
     if (!(seconds > 0)) return;
     const until = Date.now() + Math.min(seconds, this.maxHoldSeconds) * 1000;
-    if (until > this.heldUntil) this.heldUntil = until;
+    if (until > this.heldUntil) {
+      this.heldUntil = until;
+      this.heldForThrottling = throttled;
+    }
     this.holdTrial = 'pending';
   }
 
@@ -141,6 +153,7 @@ export class UpstreamBreaker {
       failures: s.failures,
       rejects: s.rejects + this.heldRejects,
       timeouts: s.timeouts,
+      ...(this.lastFailure !== undefined ? { lastFailure: this.lastFailure } : {}),
       totals: {
         requests: this.totals.successes + this.totals.failures,
         failures: this.totals.failures,
@@ -175,17 +188,27 @@ export class UpstreamBreaker {
       return upstreamUnavailable(this.upstream, reason, { cause: err });
     }
     if ((err instanceof UpstreamThrottledError || err instanceof UpstreamUnavailableError) && err.retryAfterSeconds !== undefined) {
-      this.holdOpen(err.retryAfterSeconds);
+      this.holdOpen(err.retryAfterSeconds, err instanceof UpstreamThrottledError);
     }
     return err;
   }
 
-  private openError(retryAfterSeconds: number): UpstreamUnavailableError {
-    return new UpstreamUnavailableError(`circuit breaker for upstream ${this.upstream} is open`, {
-      detail: { upstream: this.upstream, reason: 'circuit breaker open' },
-      retryAfterSeconds,
-    });
+  /** Refusal while open: TOOMANYREQUESTS while held for a 429's Retry-After, UNAVAILABLE otherwise. */
+  private openError(retryAfterSeconds: number): UpstreamUnavailableError | UpstreamThrottledError {
+    const throttled = this.heldForThrottling && Date.now() < this.heldUntil;
+    const detail = {
+      upstream: this.upstream,
+      reason: throttled ? 'circuit breaker open: upstream asked us to wait (429 Retry-After)' : 'circuit breaker open',
+      ...(this.lastFailure !== undefined ? { lastFailure: this.lastFailure } : {}),
+    };
+    const message = `circuit breaker for upstream ${this.upstream} is open`;
+    return throttled ? new UpstreamThrottledError(message, { detail, retryAfterSeconds }) : new UpstreamUnavailableError(message, { detail, retryAfterSeconds });
   }
+}
+
+function failureReason(err: Error): string {
+  const reason = (err as { detail?: { reason?: unknown } }).detail?.reason;
+  return (typeof reason === 'string' ? reason : err.message).slice(0, 200);
 }
 
 function isOpossumError(err: unknown): boolean {
