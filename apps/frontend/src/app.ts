@@ -1,8 +1,11 @@
 import express, { type Express } from 'express';
 import type { Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import type { UpstreamStatus } from '@pullthrough/upstream';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import { adminAuth } from './admin/admin-auth.js';
 import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
 import { problemMiddleware, sendProblem } from './admin/problem.js';
+import { upstreamRoutes } from './admin/upstream-routes.js';
 import { dataRouter } from './data/data-router.js';
 import { ociErrorMiddleware } from './oci-error-middleware.js';
 import { requestContext } from './request-context.js';
@@ -13,6 +16,10 @@ export interface FrontendDeps {
   rules: RuleRegistry;
   adminToken: string;
   logger: Logger;
+  /** Upstream health for `GET /api/v1/upstreams`. */
+  upstreams?: () => UpstreamStatus[];
+  /** Prometheus registry served at `GET /metrics` on the admin port. */
+  metrics?: MetricsRegistry;
 }
 
 export interface FrontendApps {
@@ -40,7 +47,18 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   admin.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  const metrics = deps.metrics;
+  // Unauthenticated like /healthz, for Prometheus scrapers: counts and states, never a secret.
+  if (metrics) {
+    admin.get('/metrics', (_req, res, next) => {
+      metrics
+        .metrics()
+        .then((body) => res.type(metrics.contentType).send(body))
+        .catch(next);
+    });
+  }
   admin.use('/api/v1', adminAuth(deps.adminToken), express.json({ limit: '1mb' }));
+  if (deps.upstreams) admin.use('/api/v1/upstreams', upstreamRoutes(deps.upstreams));
   admin.use('/api/v1/cache-rules', cacheRuleRoutes(deps.rules));
   admin.use((_req, res) => sendProblem(res, { status: 404, title: 'Not Found' }));
   admin.use(problemMiddleware((err) => deps.logger.error({ err: (err as Error)?.message }, 'admin error')));

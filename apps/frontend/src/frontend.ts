@@ -6,9 +6,10 @@ import { storedCredentialProvider } from '@pullthrough/credentials';
 import { createHydrationQueue } from '@pullthrough/hydration-jobs';
 import { PullThroughRegistry, QueueHydrationEnqueuer, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
-import { UpstreamClientPool } from '@pullthrough/upstream';
+import { breakerOptionsFrom, UpstreamClientPool } from '@pullthrough/upstream';
 import { createApp } from './app.js';
 import type { FrontendConfig } from './config.js';
+import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
 
 export interface RunningFrontend {
@@ -17,6 +18,7 @@ export interface RunningFrontend {
   registry: PullThroughRegistry;
   rules: RuleRegistry;
   enqueuer: QueueHydrationEnqueuer;
+  pool: UpstreamClientPool;
   /** Drain HTTP, then close the queue and Redis. */
   close(): Promise<void>;
 }
@@ -55,6 +57,18 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   // Fail fast while Redis is down (enqueues are skipped, pulls unaffected); reconnect forever.
   const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2000) });
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  // One line per outage, not one per retry: while down, enqueues are skipped (and counted).
+  let redisLost = false;
+  redis.on('close', () => {
+    if (redisLost) return;
+    redisLost = true;
+    logger.warn({ redis: 'down' }, 'redis connection lost; pulls continue, hydration enqueues are skipped until it reconnects');
+  });
+  redis.on('ready', () => {
+    if (!redisLost) return;
+    redisLost = false;
+    logger.info({ redis: 'up' }, 'redis reconnected; hydration enqueues resume');
+  });
   const queue = createHydrationQueue({ connection: redis, prefix: config.PULLTHROUGH_QUEUE_PREFIX });
   queue.on('error', (err) => logger.debug({ err: err.message }, 'hydration queue error'));
   const enqueuer = new QueueHydrationEnqueuer(queue, logger, config.PULLTHROUGH_HYDRATION_DELAY_MS);
@@ -63,14 +77,21 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
+    breaker: breakerOptionsFrom(config),
+  });
+  const metrics = createFrontendMetrics({
+    upstreams: () => pool.status(),
+    enqueue: () => enqueuer.stats,
+    redisUp: () => redis.status === 'ready',
   });
   const registry = new PullThroughRegistry({
     store,
     upstreams: new UpstreamResolver(() => rules.rules, pool, storedCredentialProvider(store, secretEnv)),
     hydration: enqueuer,
     tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
+    observer: metrics.observer,
   });
-  const apps = createApp({ registry, rules, adminToken, logger });
+  const apps = createApp({ registry, rules, adminToken, logger, upstreams: () => pool.status(), metrics: metrics.registry });
   const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
 
@@ -80,6 +101,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     registry,
     rules,
     enqueuer,
+    pool,
     async close() {
       rules.stop();
       const closing = [data, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));

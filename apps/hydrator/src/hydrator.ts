@@ -5,7 +5,7 @@ import { ArtifactHydrator, BlobFetcher, ManifestImporter, UpstreamResolver, type
 import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { storedCredentialProvider } from '@pullthrough/credentials';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
-import { UpstreamClientPool } from '@pullthrough/upstream';
+import { breakerOptionsFrom, UpstreamClientPool } from '@pullthrough/upstream';
 import type { HydratorConfig } from './config.js';
 import { hydrationProcessor } from './hydration-processor.js';
 
@@ -23,6 +23,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
+    breaker: breakerOptionsFrom(config),
   });
   // Jobs carry their upstream coordinates, so the hydrator needs no rule matching.
   const upstreams = new UpstreamResolver(() => CacheRuleSet.create([]), pool, storedCredentialProvider(store, secretEnv));

@@ -7,3 +7,4 @@ export { parseRetryAfter } from './retry-after.js';
 export type { UpstreamErrorDetail } from './upstream-errors.js';
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './upstream-agent.js';
 export * from './upstream-rate-limit.js';
+export { breakerOptionsFrom, type BreakerSettings } from './breaker-options-from.js';
