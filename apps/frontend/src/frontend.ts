@@ -64,14 +64,15 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     redisLost = true;
     logger.warn({ redis: 'down' }, 'redis connection lost; pulls continue, hydration enqueues are skipped until it reconnects');
   });
-  redis.on('ready', () => {
-    if (!redisLost) return;
-    redisLost = false;
-    logger.info({ redis: 'up' }, 'redis reconnected; hydration enqueues resume');
-  });
+
   const queue = createHydrationQueue({ connection: redis, prefix: config.PULLTHROUGH_QUEUE_PREFIX });
   queue.on('error', (err) => logger.debug({ err: err.message }, 'hydration queue error'));
   const enqueuer = new QueueHydrationEnqueuer(queue, logger, config.PULLTHROUGH_HYDRATION_DELAY_MS);
+  redis.on('ready', () => {
+    if (!redisLost) return;
+    redisLost = false;
+    void enqueuer.retryDeferred().then((n) => logger.info({ redis: 'up', retried: n, stillDeferred: enqueuer.stats.deferred }, 'redis reconnected; hydration enqueues resume'));
+  });
 
   const pool = new UpstreamClientPool({
     insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,

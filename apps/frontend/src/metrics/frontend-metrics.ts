@@ -88,6 +88,14 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
     set({ outcome: 'skipped' }, s.failed);
   });
   new Gauge({
+    name: 'pullthrough_hydration_enqueue_deferred',
+    help: 'Skipped hydration jobs kept in memory, enqueued again when Redis returns',
+    registers: [registry],
+    collect() {
+      this.set(sources.enqueue().deferred);
+    },
+  });
+  new Gauge({
     name: 'pullthrough_redis_up',
     help: '1 while the Redis connection is ready, else 0',
     registers: [registry],
