@@ -37,6 +37,24 @@ describe('UpstreamBreaker', () => {
     expect(breaker.stats().openUntil).toEqual(expect.any(String));
   });
 
+  it('a half-open streamed probe closes the breaker at its headers; a later body failure still counts', async () => {
+    const breaker = make({ volumeThreshold: 1, resetTimeoutMs: 200 });
+    await breaker.fire(() => Promise.reject(new Error('boom'))).catch(() => undefined);
+    expect(breaker.state()).toBe('open');
+    await sleep(250);
+    expect(breaker.state()).toBe('half-open');
+    let fail!: (err: Error) => void;
+    const settled = new Promise<void>((_, reject) => (fail = reject));
+    await expect(breaker.fireStreamed(async () => ({ value: 'probe headers', settled }))).resolves.toBe('probe headers');
+    await sleep(10);
+    // Not held half-open for the whole body: other calls go through meanwhile.
+    expect(breaker.state()).toBe('closed');
+    await expect(breaker.fire(async () => 'other call')).resolves.toBe('other call');
+    fail(new Error('reset mid-body'));
+    await sleep(10);
+    expect(breaker.stats().totals).toEqual({ requests: 3, failures: 2, rejects: 0 });
+  });
+
   it('refuses while open with the time until half-open, then lets one trial call through', async () => {
     const breaker = make({ volumeThreshold: 1, resetTimeoutMs: 300 });
     await breaker.fire(() => Promise.reject(new Error('boom'))).catch(() => undefined);

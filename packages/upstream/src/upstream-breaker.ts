@@ -58,7 +58,7 @@ export class UpstreamBreaker {
   private heldForThrottling = false;
   /** Why the last failed call failed (no secret: our own error messages). */
   private lastFailure: string | undefined;
-  private readonly totals = { successes: 0, failures: 0, rejects: 0 };
+  private readonly totals = { successes: 0, failures: 0, rejects: 0, recorded: 0 };
 
   constructor(
     readonly upstream: string,
@@ -98,12 +98,24 @@ export class UpstreamBreaker {
       deliver = resolve;
       refuse = reject;
     });
+    // A half-open probe settles at the headers: a long body must not keep every other call refused.
+    // Its body can still fail; that failure is then recorded on its own.
+    const probe = this.state() === 'half-open';
     this.fire(async () => {
       const { value, settled } = await fn();
       deliver(value);
-      await settled;
+      if (probe) settled.catch((err: unknown) => this.recordFailure(err));
+      else await settled;
     }).catch((err: unknown) => refuse(err)); // after delivery this is a no-op: the body reports its own error
     return early;
+  }
+
+  /** Count a failure that happened after its call was counted (a probe's body); nothing while open. */
+  private recordFailure(err: unknown): void {
+    if (this.circuit.opened) return;
+    this.totals.recorded++;
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.circuit.fire(() => Promise.reject(error)).catch(() => undefined);
   }
 
   async fire<T>(fn: () => Promise<T>): Promise<T> {
@@ -155,7 +167,7 @@ export class UpstreamBreaker {
       timeouts: s.timeouts,
       ...(this.lastFailure !== undefined ? { lastFailure: this.lastFailure } : {}),
       totals: {
-        requests: this.totals.successes + this.totals.failures,
+        requests: this.totals.successes + this.totals.failures - this.totals.recorded,
         failures: this.totals.failures,
         rejects: this.totals.rejects,
       },
