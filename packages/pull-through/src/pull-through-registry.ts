@@ -8,6 +8,7 @@ import {
   type Digest,
   type Reference,
 } from '@pullthrough/oci';
+import { ruleTagFreshnessSeconds, ruleUpstreamTagNotFound } from '@pullthrough/cache-rules';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobFetcher } from './blob-fetcher.js';
 import type { HydrationEnqueuer } from './hydration-enqueuer.js';
@@ -16,8 +17,6 @@ import { annotateUpstreamError } from './upstream-answers.js';
 import type { UpstreamResolver, UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
 import { noopObserver, type PullObserver } from './pull-observer.js';
-import { ruleTagFreshnessSeconds, ruleUpstreamTagNotFound } from '@pullthrough/cache-rules';
-
 
 /** Where a response's content came from (the `X-Cache` header). */
 export type CacheStatus = 'hit' | 'miss' | 'revalidated' | 'stale' | 'local';
