@@ -106,8 +106,11 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     async close() {
       rules.stop();
       const closing = [data, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      // A keep-alive connection whose last response was finishing at close() becomes idle just after:
+      // keep closing idle ones while draining, or close() would wait for the keep-alive timeout.
+      const drain = setInterval(() => [data, admin].forEach((s) => s.closeIdleConnections()), 100);
       for (const s of [data, admin]) s.closeIdleConnections();
-      await Promise.all(closing);
+      await Promise.all(closing).finally(() => clearInterval(drain));
       await enqueuer.settle();
       await queue.close();
       await pool.close();
