@@ -1,8 +1,9 @@
 import express, { type Express } from 'express';
 import type { CredentialHealthBook } from '@pullthrough/credentials';
 import type { HydrationService, LoginVerifier, Logger, PullThroughRegistry, RuleHealthTracker } from '@pullthrough/pull-through';
-import type { UpstreamClientPool } from '@pullthrough/upstream';
+import type { UpstreamClientPool, UpstreamStatus } from '@pullthrough/upstream';
 import type { WebhookService } from '@pullthrough/webhooks';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import { adminAuth } from './admin/admin-auth.js';
 import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
 import { credentialSetRoutes } from './admin/credential-set-routes.js';
@@ -11,6 +12,7 @@ import { prefetchRoutes } from './admin/prefetch-routes.js';
 import { ruleHealthRoutes, ruleHealthSummaryRoutes } from './admin/rule-health-routes.js';
 import { webhookRoutes } from './admin/webhook-routes.js';
 import { problemMiddleware, sendProblem } from './admin/problem.js';
+import { upstreamRoutes } from './admin/upstream-routes.js';
 import { dataRouter } from './data/data-router.js';
 import { ociErrorMiddleware } from './oci-error-middleware.js';
 import { requestContext } from './request-context.js';
@@ -30,6 +32,10 @@ export interface FrontendDeps {
   forgetSecrets: (credentialSetName: string) => void;
   hydrations: HydrationService;
   webhooks: WebhookService;
+  /** Upstream health for `GET /api/v1/upstreams`. */
+  upstreams?: () => UpstreamStatus[];
+  /** Prometheus registry served at `GET /metrics` on the admin port. */
+  metrics?: MetricsRegistry;
 }
 
 export interface FrontendApps {
@@ -57,10 +63,21 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   admin.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  const metrics = deps.metrics;
+  // Unauthenticated like /healthz, for Prometheus scrapers: counts and states, never a secret.
+  if (metrics) {
+    admin.get('/metrics', (_req, res, next) => {
+      metrics
+        .metrics()
+        .then((body) => res.type(metrics.contentType).send(body))
+        .catch(next);
+    });
+  }
   admin.use('/api/v1', adminAuth(deps.adminToken), express.json({ limit: '1mb' }));
   const health = { rules: deps.rules, tracker: deps.ruleHealth, pool: deps.pool, verifier: deps.verifier };
   admin.use('/api/v1/cache-rules', ruleHealthRoutes(health));
   admin.use('/api/v1/cache-rules', prefetchRoutes(deps.hydrations));
+  if (deps.upstreams) admin.use('/api/v1/upstreams', upstreamRoutes(deps.upstreams));
   admin.use('/api/v1/cache-rules', cacheRuleRoutes(deps.rules));
   admin.use('/api/v1/health', ruleHealthSummaryRoutes(health));
   admin.use('/api/v1/credential-sets', credentialSetRoutes({ sets: deps.credentialSets, health: deps.credentialHealth, verifier: deps.verifier, forgetSecrets: deps.forgetSecrets }));

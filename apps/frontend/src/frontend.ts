@@ -18,11 +18,12 @@ import {
   type Logger,
 } from '@pullthrough/pull-through';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
-import { UpstreamClientPool } from '@pullthrough/upstream';
+import { breakerOptionsFrom, UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { createApp } from './app.js';
 import type { FrontendConfig } from './config.js';
 import { CredentialSetRegistry } from './credentials/credential-set-registry.js';
+import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
 
 export interface RunningFrontend {
@@ -32,6 +33,7 @@ export interface RunningFrontend {
   rules: RuleRegistry;
   ruleHealth: RuleHealthTracker;
   enqueuer: QueueHydrationEnqueuer;
+  pool: UpstreamClientPool;
   /** Drain HTTP, then close the queue and Redis. */
   close(): Promise<void>;
 }
@@ -70,14 +72,33 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   // Fail fast while Redis is down (enqueues are skipped, pulls unaffected); reconnect forever.
   const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2000) });
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  // One line per outage, not one per retry: while down, enqueues are skipped (and counted).
+  let redisLost = false;
+  redis.on('close', () => {
+    if (redisLost) return;
+    redisLost = true;
+    logger.warn({ redis: 'down' }, 'redis connection lost; pulls continue, hydration enqueues are skipped until it reconnects');
+  });
+
   const queue = createHydrationQueue({ connection: redis, prefix: config.PULLTHROUGH_QUEUE_PREFIX });
   queue.on('error', (err) => logger.debug({ err: err.message }, 'hydration queue error'));
   const enqueuer = new QueueHydrationEnqueuer(queue, logger, config.PULLTHROUGH_HYDRATION_DELAY_MS);
+  redis.on('ready', () => {
+    if (!redisLost) return;
+    redisLost = false;
+    void enqueuer.retryDeferred().then((n) => logger.info({ redis: 'up', retried: n, stillDeferred: enqueuer.stats.deferred }, 'redis reconnected; hydration enqueues resume'));
+  });
 
   const pool = new UpstreamClientPool({
     insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
+    breaker: breakerOptionsFrom(config),
+  });
+  const metrics = createFrontendMetrics({
+    upstreams: () => pool.status(),
+    enqueue: () => enqueuer.stats,
+    redisUp: () => redis.status === 'ready',
   });
   // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
   const secrets = createSecretResolver({
@@ -94,7 +115,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const registry = new PullThroughRegistry({
     store,
     upstreams,
-    observer: fanOutObserver(ruleHealth, credentialHealthObserver((name) => rules.rules.get(name)?.credentialSetName, credentialHealth)),
+    observer: fanOutObserver(ruleHealth, credentialHealthObserver((name) => rules.rules.get(name)?.credentialSetName, credentialHealth), metrics.observer),
     hydration: enqueuer,
     tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
   });
@@ -131,6 +152,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     forgetSecrets: (name) => credentials.forget(name),
     hydrations,
     webhooks,
+    upstreams: () => pool.status(),
+    metrics: metrics.registry,
   });
   const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
@@ -142,11 +165,15 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     rules,
     ruleHealth,
     enqueuer,
+    pool,
     async close() {
       rules.stop();
       const closing = [data, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      // A keep-alive connection whose last response was finishing at close() becomes idle just after:
+      // keep closing idle ones while draining, or close() would wait for the keep-alive timeout.
+      const drain = setInterval(() => [data, admin].forEach((s) => s.closeIdleConnections()), 100);
       for (const s of [data, admin]) s.closeIdleConnections();
-      await Promise.all(closing);
+      await Promise.all(closing).finally(() => clearInterval(drain));
       await enqueuer.settle();
       await queue.close();
       await webhookQueue.close();

@@ -93,7 +93,7 @@ describe('Redis down', () => {
         expect((await b.arrayBuffer()).byteLength).toBe(blob.size);
       }
       await cache.frontend.enqueuer.settle();
-      expect(cache.frontend.enqueuer.stats).toEqual({ enqueued: 0, failed: 1 });
+      expect(cache.frontend.enqueuer.stats).toEqual({ enqueued: 0, failed: 1, deferred: 1 });
     } finally {
       await cache.stop();
       await anonymous.stop();

@@ -48,6 +48,16 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_KEYVAULT_CA_FILE: optionalText,
   PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   PULLTHROUGH_SECRET_CACHE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  /** Failure percentage (of calls in the rolling window) that opens an upstream's circuit breaker. */
+  PULLTHROUGH_BREAKER_ERROR_THRESHOLD_PERCENT: z.coerce.number().int().min(1).max(100).default(50),
+  /** Calls in the rolling window before the failure percentage can open the breaker. */
+  PULLTHROUGH_BREAKER_VOLUME_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  /** How long an open breaker refuses calls before letting one probe through (half-open). */
+  PULLTHROUGH_BREAKER_RESET_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
+  /** The breaker's rolling statistics window. */
+  PULLTHROUGH_BREAKER_ROLLING_WINDOW_MS: z.coerce.number().int().positive().default(10000),
+  /** Longest an upstream's Retry-After (429/503) may hold its breaker open. */
+  PULLTHROUGH_BREAKER_MAX_HOLD_SECONDS: z.coerce.number().int().positive().default(600),
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 

@@ -7,7 +7,7 @@ import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { readFileSync } from 'node:fs';
 import { acrIdentityTokens, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
-import { UpstreamClientPool } from '@pullthrough/upstream';
+import { breakerOptionsFrom, UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, webhookBackoffMs, WebhookPublisher, WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
 import { onAbandonedHydration } from './abandoned-hydrations.js';
 import type { HydratorConfig } from './config.js';
@@ -29,6 +29,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
+    breaker: breakerOptionsFrom(config),
   });
   // Jobs carry their upstream coordinates, so the hydrator needs no rule matching.
   const secrets = createSecretResolver({

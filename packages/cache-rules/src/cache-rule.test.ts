@@ -1,4 +1,12 @@
-import { CacheRuleValidationError, parseCacheRule, RULE_NAME_PATTERN, rulePlatforms, type CacheRule } from './index.js';
+import {
+  CacheRuleValidationError,
+  parseCacheRule,
+  RULE_NAME_PATTERN,
+  rulePlatforms,
+  ruleTagFreshnessSeconds,
+  ruleUpstreamTagNotFound,
+  type CacheRule,
+} from './index.js';
 
 const base: CacheRule = { name: 'node-rule', sourceRepository: 'docker.io/library/node', targetRepository: 'dockerhub/library/node' };
 
@@ -24,6 +32,10 @@ describe('parseCacheRule accepts', () => {
     ['platforms all', { ...base, platforms: 'all' }],
     ['a platform list', { ...base, platforms: ['linux/amd64', 'linux/arm/v7', 'windows/amd64'] }],
     ['a 50 character name', { ...base, name: 'a'.repeat(50) }],
+    ['a freshness window of 0 (always revalidate)', { ...base, tagFreshnessSeconds: 0 }],
+    ['a freshness window of ten years (a pin)', { ...base, tagFreshnessSeconds: 315360000 }],
+    ['serve-local on upstream 404', { ...base, upstreamTagNotFound: 'serve-local' }],
+    ['report-missing on upstream 404', { ...base, upstreamTagNotFound: 'report-missing', tagFreshnessSeconds: 60 }],
   ])('%s', (_what, rule) => {
     expect(parseCacheRule(rule)).toEqual(rule);
   });
@@ -38,6 +50,27 @@ describe('parseCacheRule accepts', () => {
   test('the default platform selection is pulled', () => {
     expect(rulePlatforms(parseCacheRule(base))).toBe('pulled');
     expect(rulePlatforms(parseCacheRule({ ...base, platforms: 'all' }))).toBe('all');
+  });
+});
+
+test('freshness and 404 policy defaults', () => {
+  expect(ruleTagFreshnessSeconds(parseCacheRule(base), 300)).toBe(300);
+  expect(ruleTagFreshnessSeconds(parseCacheRule({ ...base, tagFreshnessSeconds: 0 }), 300)).toBe(0);
+  expect(ruleUpstreamTagNotFound(parseCacheRule(base))).toBe('report-missing');
+  expect(ruleUpstreamTagNotFound(parseCacheRule({ ...base, upstreamTagNotFound: 'serve-local' }))).toBe('serve-local');
+});
+
+describe('parseCacheRule rejects freshness and 404 policy values', () => {
+  const FRESHNESS = 'must be a whole number of seconds from 0 (always revalidate) to 315360000 (ten years: a pin)';
+  test.each<[string, unknown, string, string]>([
+    ['a negative window', { ...base, tagFreshnessSeconds: -1 }, 'tagFreshnessSeconds', FRESHNESS],
+    ['a fractional window', { ...base, tagFreshnessSeconds: 1.5 }, 'tagFreshnessSeconds', FRESHNESS],
+    ['a window as a string', { ...base, tagFreshnessSeconds: '60' }, 'tagFreshnessSeconds', FRESHNESS],
+    ['a window over ten years', { ...base, tagFreshnessSeconds: 315360001 }, 'tagFreshnessSeconds', FRESHNESS],
+    ['an unknown 404 policy', { ...base, upstreamTagNotFound: 'keep' }, 'upstreamTagNotFound', "must be 'report-missing' or 'serve-local'"],
+    ['a boolean 404 policy', { ...base, upstreamTagNotFound: true }, 'upstreamTagNotFound', "must be 'report-missing' or 'serve-local'"],
+  ])('%s', (_what, input, field, message) => {
+    expect(issuesOf(input)).toEqual([{ field, message }]);
   });
 });
 

@@ -12,6 +12,13 @@ export const PLATFORM_PATTERN = /^[a-z0-9][a-z0-9._-]*\/[a-z0-9][a-z0-9._-]*(?:\
 export type PlatformSelection = 'pulled' | 'all' | string[];
 export const DEFAULT_PLATFORMS = 'pulled';
 
+/** What a pull of a locally held tag does when the upstream answers 404 for it. */
+export type UpstreamTagNotFound = 'report-missing' | 'serve-local';
+export const UPSTREAM_TAG_NOT_FOUND_POLICIES: readonly UpstreamTagNotFound[] = ['report-missing', 'serve-local'];
+export const DEFAULT_UPSTREAM_TAG_NOT_FOUND: UpstreamTagNotFound = 'report-missing';
+/** Upper bound of a rule's tag freshness window: ten years (a pin). */
+export const MAX_TAG_FRESHNESS_SECONDS = 10 * 365 * 24 * 3600;
+
 /** Maps a downstream repository (ours) to an upstream one, like an ACR artifact cache rule. */
 export interface CacheRule {
   name: string;
@@ -22,6 +29,13 @@ export interface CacheRule {
   credentialSetName?: string;
   /** Default `'pulled'`: only the platforms clients actually pulled. */
   platforms?: PlatformSelection;
+  /**
+   * Seconds a cached tag is served before an upstream HEAD revalidates it. Default: the
+   * deployment's PULLTHROUGH_TAG_FRESHNESS_SECONDS; 0 = always revalidate; a large value pins.
+   */
+  tagFreshnessSeconds?: number;
+  /** A tag held locally that the upstream no longer has: `report-missing` (default, the upstream is the source of truth) or `serve-local`. */
+  upstreamTagNotFound?: UpstreamTagNotFound;
 }
 
 export interface ParseCacheRuleOptions {
@@ -32,6 +46,8 @@ export interface ParseCacheRuleOptions {
 const NAME_MESSAGE = "must be 5-50 characters of letters, digits and '-'";
 const PLATFORM_MESSAGE = 'must look like os/arch or os/arch/variant in lowercase (e.g. linux/amd64, linux/arm/v7)';
 const PLATFORMS_MESSAGE = "must be 'pulled', 'all' or a non-empty list of os/arch[/variant] strings";
+const FRESHNESS_MESSAGE = `must be a whole number of seconds from 0 (always revalidate) to ${MAX_TAG_FRESHNESS_SECONDS} (ten years: a pin)`;
+const NOT_FOUND_MESSAGE = "must be 'report-missing' or 'serve-local'";
 
 const text = () => z.string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') });
 const ruleName = () => text().regex(RULE_NAME_PATTERN, NAME_MESSAGE);
@@ -66,6 +82,8 @@ export function cacheRuleSchema(options: ParseCacheRuleOptions = {}) {
         targetRepository: text().superRefine(issuesFrom(parseTargetRepository)),
         credentialSetName: ruleName().optional(),
         platforms: z.union([z.literal(['pulled', 'all']), platformList], { error: PLATFORMS_MESSAGE }).optional(),
+        tagFreshnessSeconds: z.number({ error: FRESHNESS_MESSAGE }).int({ error: FRESHNESS_MESSAGE }).min(0, { error: FRESHNESS_MESSAGE }).max(MAX_TAG_FRESHNESS_SECONDS, { error: FRESHNESS_MESSAGE }).optional(),
+        upstreamTagNotFound: z.literal(['report-missing', 'serve-local'], { error: NOT_FOUND_MESSAGE }).optional(),
       },
       { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object' : undefined) },
     )
@@ -103,11 +121,13 @@ function toIssues(error: z.ZodError): ValidationIssue[] {
 export function checkCacheRule(input: unknown, options: ParseCacheRuleOptions = {}): { rule?: CacheRule; issues: ValidationIssue[] } {
   const parsed = cacheRuleSchema(options).safeParse(input);
   if (!parsed.success) return { issues: toIssues(parsed.error) };
-  const { name, sourceRepository, targetRepository, credentialSetName, platforms } = parsed.data;
+  const { name, sourceRepository, targetRepository, credentialSetName, platforms, tagFreshnessSeconds, upstreamTagNotFound } = parsed.data;
   const rule: CacheRule = { name, sourceRepository, targetRepository };
   if (credentialSetName !== undefined) rule.credentialSetName = credentialSetName;
   // The refinement on platformList has checked every element is a platform string.
   if (platforms !== undefined) rule.platforms = Array.isArray(platforms) ? (platforms as string[]).slice() : platforms;
+  if (tagFreshnessSeconds !== undefined) rule.tagFreshnessSeconds = tagFreshnessSeconds;
+  if (upstreamTagNotFound !== undefined) rule.upstreamTagNotFound = upstreamTagNotFound;
   return { rule, issues: [] };
 }
 
@@ -116,6 +136,16 @@ export function parseCacheRule(input: unknown, options: ParseCacheRuleOptions = 
   const { rule, issues } = checkCacheRule(input, options);
   if (!rule) throw new CacheRuleValidationError(issues);
   return rule;
+}
+
+/** The rule's tag freshness window in seconds, or the deployment default. */
+export function ruleTagFreshnessSeconds(rule: Pick<CacheRule, 'tagFreshnessSeconds'>, defaultSeconds: number): number {
+  return rule.tagFreshnessSeconds ?? defaultSeconds;
+}
+
+/** The rule's policy for an upstream 404 on a locally held tag, with the default applied. */
+export function ruleUpstreamTagNotFound(rule: Pick<CacheRule, 'upstreamTagNotFound'>): UpstreamTagNotFound {
+  return rule.upstreamTagNotFound ?? DEFAULT_UPSTREAM_TAG_NOT_FOUND;
 }
 
 /** The rule's platform selection with the default applied. */

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { enqueueHydration, type HydrationJobInput } from '@pullthrough/hydration-jobs';
+import { enqueueHydration, hydrationJobId, type HydrationJobInput } from '@pullthrough/hydration-jobs';
 import type { Logger } from './logger.js';
 
 /** Enqueues hydration without ever failing or delaying a pull. */
@@ -9,16 +9,23 @@ export interface HydrationEnqueuer {
 
 export interface EnqueueStats {
   enqueued: number;
+  /** Enqueues skipped because Redis was down or slow (the pull was unaffected). */
   failed: number;
+  /** Skipped jobs kept in memory for `retryDeferred` (bounded; duplicates collapse). */
+  deferred: number;
 }
+
+/** At most this many skipped jobs are kept for a retry after Redis returns. */
+export const MAX_DEFERRED_ENQUEUES = 1000;
 
 /**
  * BullMQ-backed enqueuer. Fire-and-forget: the add runs in the background with a time limit, and a
  * failure (Redis down, slow) is logged and counted, never surfaced to the pull.
  */
 export class QueueHydrationEnqueuer implements HydrationEnqueuer {
-  readonly stats: EnqueueStats = { enqueued: 0, failed: 0 };
+  readonly stats: EnqueueStats = { enqueued: 0, failed: 0, deferred: 0 };
   private readonly pending = new Set<Promise<void>>();
+  private readonly deferred = new Map<string, HydrationJobInput>();
 
   constructor(
     private readonly queue: Queue,
@@ -28,6 +35,30 @@ export class QueueHydrationEnqueuer implements HydrationEnqueuer {
   ) {}
 
   enqueue(job: HydrationJobInput): void {
+    this.add(job);
+  }
+
+  /**
+   * Enqueue again what was skipped while Redis was down (call when the connection is ready again).
+   * Jobs that fail again stay deferred. Resolves with how many were enqueued.
+   */
+  async retryDeferred(): Promise<number> {
+    const jobs = [...this.deferred.values()];
+    this.deferred.clear();
+    this.stats.deferred = 0;
+    const before = this.stats.enqueued;
+    jobs.forEach((job) => this.add(job));
+    await this.settle();
+    return this.stats.enqueued - before;
+  }
+
+  private defer(job: HydrationJobInput): void {
+    const id = hydrationJobId(job.downstreamRepository, job.digest);
+    if (this.deferred.size < MAX_DEFERRED_ENQUEUES || this.deferred.has(id)) this.deferred.set(id, job);
+    this.stats.deferred = this.deferred.size;
+  }
+
+  private add(job: HydrationJobInput): void {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`enqueue timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
@@ -40,6 +71,7 @@ export class QueueHydrationEnqueuer implements HydrationEnqueuer {
         },
         (err: unknown) => {
           this.stats.failed++;
+          this.defer(job);
           this.logger.warn(
             { repository: job.downstreamRepository, digest: job.digest, err: (err as Error).message },
             'hydration enqueue failed; the pull is unaffected and hydration is deferred',

@@ -8,6 +8,7 @@ import {
   type Digest,
   type Reference,
 } from '@pullthrough/oci';
+import { ruleTagFreshnessSeconds, ruleUpstreamTagNotFound } from '@pullthrough/cache-rules';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobFetcher } from './blob-fetcher.js';
 import type { HydrationEnqueuer } from './hydration-enqueuer.js';
@@ -43,7 +44,7 @@ export interface PullThroughOptions {
   store: RegistryStore;
   upstreams: UpstreamResolver;
   hydration: HydrationEnqueuer;
-  /** Seconds a tag is served without asking the upstream again. */
+  /** Seconds a tag is served without asking the upstream again (a rule's `tagFreshnessSeconds` overrides it). */
   tagFreshnessSeconds: number;
   /** Where served/failed outcomes per rule go (rule health, metrics). */
   observer?: PullObserver;
@@ -110,8 +111,22 @@ export class PullThroughRegistry {
     }
     if (!tag || !local) return this.importManifest(target, reference, ctx);
     const ageMs = this.now() - new Date(tag.checkedAt).getTime();
-    if (ageMs < this.options.tagFreshnessSeconds * 1000) return { ...local, cache: 'hit' };
+    if (ageMs < ruleTagFreshnessSeconds(target.rule, this.options.tagFreshnessSeconds) * 1000) return { ...local, cache: 'hit' };
     return this.revalidate(target, reference.tag, local, ctx);
+  }
+
+  /**
+   * Any failure to revalidate a tag held locally (upstream down, throttling, open breaker, DNS,
+   * broken credentials, a corrupt new manifest): serve the local copy, saying it is stale and why.
+   * The failure still goes to the observer, so rule health sees the upstream trouble.
+   */
+  private stale(local: StoredManifest, target: UpstreamTarget, err: unknown): ManifestResponse {
+    annotateUpstreamError(err, target);
+    if (!(err instanceof RegistryError)) return { ...local, cache: 'stale', staleReason: 'upstream error' };
+    if (err.category) this.observer.failed(target.rule.name, err.category, err.message);
+    const detail = err.detail as { reason?: unknown; lastFailure?: unknown };
+    const why = [detail.reason, detail.lastFailure].filter((r): r is string => typeof r === 'string' && !err.message.includes(r));
+    return { ...local, cache: 'stale', staleReason: `${err.category ?? err.code}: ${err.message}${why.length ? ` (${why.join('; ')})` : ''}` };
   }
 
   /** A stale tag: ask the upstream with HEAD (free on Docker Hub); same digest -> refresh, else fetch. */
@@ -120,19 +135,29 @@ export class PullThroughRegistry {
     try {
       answer = await target.client.headManifest(target.upstreamRepository, tag);
     } catch (err) {
-      annotateUpstreamError(err, target);
-      const reason = err instanceof RegistryError ? `${err.category ?? err.code}: ${err.message}` : 'upstream error';
-      return { ...local, cache: 'stale', staleReason: reason };
+      return this.stale(local, target, err);
     }
     if (answer.kind === 'not-found') {
+      if (ruleUpstreamTagNotFound(target.rule) === 'serve-local') {
+        return { ...local, cache: 'stale', staleReason: `upstream-not-found: tag ${tag} no longer exists upstream; the rule keeps serving the local copy` };
+      }
       throw new ManifestUnknownError(`tag ${tag} no longer exists upstream`).annotate({ rule: target.rule.name, upstream: target.upstreamRegistry });
     }
-    if (answer.kind !== 'ok') return { ...local, cache: 'stale', staleReason: `upstream-auth: ${answer.message}` };
+    // 401/403 for a tag we hold: a broken credential must not break pulls of what is local.
+    if (answer.kind !== 'ok') {
+      this.observer.failed(target.rule.name, 'upstream-auth', `upstream ${target.upstreamRegistry} refused tag ${tag}: ${answer.message}`);
+      return { ...local, cache: 'stale', staleReason: `upstream-auth: ${answer.message}` };
+    }
     if (answer.value.digest === local.digest) {
       await this.store.putTag(target.downstreamRepository, tag, local.digest, new Date(this.now()));
       return { ...local, cache: 'revalidated' };
     }
-    return this.importManifest(target, { kind: 'tag', tag }, ctx);
+    try {
+      return await this.importManifest(target, { kind: 'tag', tag }, ctx);
+    } catch (err) {
+      // The tag moved but its new manifest cannot be fetched (or is corrupt): the old one is still a valid answer.
+      return this.stale(local, target, err);
+    }
   }
 
   private async importManifest(target: UpstreamTarget, reference: Reference, ctx: PullContext): Promise<ManifestResponse> {

@@ -13,7 +13,7 @@ export interface CredentialProvider {
 }
 
 /** The parts of a rule the pull path needs (a hydration job carries these by name). */
-export type RuleRef = Pick<CacheRule, 'name' | 'credentialSetName' | 'platforms'>;
+export type RuleRef = Pick<CacheRule, 'name' | 'credentialSetName' | 'platforms' | 'tagFreshnessSeconds' | 'upstreamTagNotFound'>;
 
 /** Upstream coordinates as a hydration job carries them. */
 export interface UpstreamCoordinates {

@@ -1,5 +1,6 @@
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
+import { forwardWithFault, type BodyFault } from './body-faults.js';
 import { closeServer, listenOnLoopback } from './http-listen.js';
 import { classifyRequest, type RequestKind } from './request-kind.js';
 
@@ -19,14 +20,24 @@ export interface ProxiedRequest {
 export type RequestFilter = Partial<Pick<ProxiedRequest, 'method' | 'kind' | 'repository' | 'reference' | 'status'>>;
 
 /** Answer instead of forwarding: e.g. `{ status: 503, headers: { 'Retry-After': '1' } }`. */
-export interface Fault {
+export interface StatusFault {
   status: number;
   headers?: Record<string, string>;
   body?: string;
 }
 
+export type { BodyFault };
+
+/** A status answered instead of forwarding, or a forwarded response whose body is damaged (reset, truncate, trickle, corrupt). */
+export type Fault = StatusFault | BodyFault;
+
 /** A fixed fault for every request, or a function choosing per request (null: forward it). */
 export type FaultRule = Fault | ((request: ProxiedRequest) => Fault | null);
+
+/** A fault for the requests that match `filter` (e.g. `{ kind: 'blob', method: 'GET' }`); others are forwarded. */
+export function faultFor(filter: RequestFilter, fault: Fault): FaultRule {
+  return (r) => (Object.entries(filter).every(([k, v]) => v === undefined || r[k as keyof ProxiedRequest] === v) ? fault : null);
+}
 
 export interface CountingProxyOptions {
   /** Wait this long before forwarding (or faulting) each request. */
@@ -46,6 +57,10 @@ export interface CountingProxy {
   reset(): void;
   /** From now on answer requests with this fault instead of forwarding them (null: forward again). */
   setFault(fault: FaultRule | null): void;
+  /** Stop listening and drop every connection: clients get connection refused. */
+  refuseConnections(): Promise<void>;
+  /** Listen again on the same port. */
+  acceptConnections(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,7 +68,9 @@ export interface CountingProxy {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection']);
 
 /**
- * A reverse proxy on loopback in front of `targetUrl` that records every request. Bodies stream
+ * A reverse proxy on loopback in front of `targetUrl` that records every request and injects
+ * faults: statuses with headers (503/429 + Retry-After), connection refused, and damaged bodies
+ * (reset, truncation, trickle, one flipped byte), for every request or per kind. Bodies stream
  * both ways; headers pass unchanged except Host (and hop-by-hop ones).
  */
 export async function startCountingProxy(targetUrl: string, options: CountingProxyOptions = {}): Promise<CountingProxy> {
@@ -76,6 +93,16 @@ export async function startCountingProxy(targetUrl: string, options: CountingPro
     setFault: (f) => {
       fault = f;
     },
+    refuseConnections: () => closeServer(server),
+    acceptConnections: () =>
+      new Promise<void>((resolve, reject) => {
+        if (server.listening) return resolve();
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.removeListener('error', reject);
+          resolve();
+        });
+      }),
     stop: async () => {
       await closeServer(server);
       agent.destroy();
@@ -88,7 +115,7 @@ export async function startCountingProxy(targetUrl: string, options: CountingPro
     requests.push(record);
     const activeFault = typeof fault === 'function' ? fault(record) : fault;
     if (proxy.delayMs > 0) await new Promise((r) => setTimeout(r, proxy.delayMs));
-    if (activeFault) {
+    if (activeFault && 'status' in activeFault) {
       req.resume();
       record.status = activeFault.status;
       record.faulted = true;
@@ -107,7 +134,10 @@ export async function startCountingProxy(targetUrl: string, options: CountingPro
     upstream.on('response', (upstreamRes) => {
       record.status = upstreamRes.statusCode ?? 0;
       res.writeHead(record.status, upstreamRes.statusMessage, passThrough(upstreamRes.rawHeaders));
-      pipeline(upstreamRes, res, () => undefined);
+      if (activeFault) {
+        record.faulted = true;
+        void forwardWithFault(upstreamRes, res, activeFault);
+      } else pipeline(upstreamRes, res, () => undefined);
     });
     upstream.on('error', () => {
       if (res.headersSent) return void res.destroy();

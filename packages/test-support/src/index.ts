@@ -14,6 +14,9 @@ export { startRegistry, type RegistryAuthMode, type RegistryOptions, type Upstre
 export { startTokenServer, ACR_AUDIENCE, type AcrAuthOptions, type TokenServer, type TokenServerOptions, type TokenRequestRecord, type ResourceAccess } from './token-server.js';
 export {
   startCountingProxy,
+  faultFor,
+  type BodyFault,
+  type StatusFault,
   type CountingProxy,
   type CountingProxyOptions,
   type Fault,

@@ -23,6 +23,24 @@ describe('startRedis', () => {
     await redis.stop(); // idempotent
   });
 
+  test('kill() is an outage and restart() brings it back on the same port; a client reconnects', async () => {
+    const redis = await startRedis();
+    const client = new Redis(redis.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 100 });
+    client.on('error', () => undefined);
+    try {
+      await waitFor(async () => (await client.ping().catch(() => '')) === 'PONG');
+      await redis.kill();
+      await expect(tcpConnect(redis.port)).rejects.toThrow(/ECONNREFUSED/);
+      await expect(client.ping()).rejects.toThrow();
+      await redis.restart();
+      await waitFor(async () => (await client.ping().catch(() => '')) === 'PONG');
+      expect(existsSync(redis.logPath)).toBe(true);
+    } finally {
+      client.disconnect();
+      await redis.stop();
+    }
+  });
+
   test('two servers run side by side on different ports', async () => {
     const [a, b] = await Promise.all([startRedis(), startRedis()]);
     try {
@@ -51,4 +69,12 @@ function tcpConnect(port: number): Promise<void> {
     });
     socket.on('error', reject);
   });
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

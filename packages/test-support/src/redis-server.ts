@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { AddressInUseError, withFreePort } from './free-port.js';
-import { startProcess } from './managed-process.js';
+import { startProcess, type ManagedProcess } from './managed-process.js';
 import { tempDir } from './temp-dir.js';
 import { waitUntil } from './wait-until.js';
 
@@ -14,6 +14,10 @@ export interface RedisServer {
   readonly logPath: string;
   /** Kill the server and remove its directory. Idempotent. */
   stop(): Promise<void>;
+  /** Kill the server process only (an outage): clients get connection refused. */
+  kill(): Promise<void>;
+  /** Start the server again on the same port (after kill). Data is not kept (no persistence). */
+  restart(): Promise<void>;
 }
 
 /** A throwaway redis-server on loopback: no persistence, its own temp dir. */
@@ -22,22 +26,7 @@ export async function startRedis(): Promise<RedisServer> {
   const logPath = join(dir.path, 'redis.log');
   try {
     return await withFreePort(async (port) => {
-      const proc = await startProcess({
-        command: 'redis-server',
-        args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir.path],
-        logPath,
-        ownedDir: dir.path,
-      });
-      try {
-        await waitUntil(() => ping(port), {
-          what: `redis-server on port ${port}`,
-          abort: () => (proc.exitStatus() ? new Error(`redis-server exited (${proc.exitStatus()}): ${proc.logTail()}`) : undefined),
-        });
-      } catch (err) {
-        await proc.stop();
-        if (/address already in use/i.test(proc.logTail())) throw new AddressInUseError(port, err);
-        throw err;
-      }
+      let proc = await launch(port, dir.path, logPath);
       let stopped: Promise<void> | undefined;
       return {
         url: `redis://127.0.0.1:${port}`,
@@ -45,12 +34,38 @@ export async function startRedis(): Promise<RedisServer> {
         port,
         logPath,
         stop: () => (stopped ??= proc.stop().finally(() => dir.remove())),
+        kill: () => proc.stop(),
+        restart: async () => {
+          if (stopped) throw new Error('redis-server was stopped for good');
+          await proc.stop();
+          proc = await launch(port, dir.path, logPath);
+        },
       };
     });
   } catch (err) {
     await dir.remove();
     throw err;
   }
+}
+
+async function launch(port: number, dir: string, logPath: string): Promise<ManagedProcess> {
+  const proc = await startProcess({
+    command: 'redis-server',
+    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    logPath,
+    ownedDir: dir,
+  });
+  try {
+    await waitUntil(() => ping(port), {
+      what: `redis-server on port ${port}`,
+      abort: () => (proc.exitStatus() ? new Error(`redis-server exited (${proc.exitStatus()}): ${proc.logTail()}`) : undefined),
+    });
+  } catch (err) {
+    await proc.stop();
+    if (/address already in use/i.test(proc.logTail())) throw new AddressInUseError(port, err);
+    throw err;
+  }
+  return proc;
 }
 
 /** Send an inline PING and expect `+PONG`. */

@@ -1,5 +1,5 @@
-import { PassThrough, type Readable } from 'node:stream';
-import { transportError } from './upstream-errors.js';
+import { Transform, type Readable } from 'node:stream';
+import { transportError, upstreamUnavailable } from './upstream-errors.js';
 
 /** Throw away a body we do not need, keeping the connection reusable when it is small. */
 export async function discard(body: Readable & { dump?: (opts?: { limit: number }) => Promise<void> }): Promise<void> {
@@ -33,15 +33,49 @@ export async function readBounded(body: Readable, limit: number): Promise<Buffer
   return Buffer.concat(chunks, total);
 }
 
+export interface GuardOptions {
+  /** The declared Content-Length: a body that ends with fewer bytes is truncated (an error). */
+  expectedBytes?: number;
+  /** Called once when the body fails (reset, idle timeout, truncation), e.g. to count it on the breaker. */
+  onFailure?: (err: Error) => void;
+  /** Called once when the body is done without an upstream failure (read to the end, or dropped by the reader). */
+  onEnd?: () => void;
+}
+
 /**
  * Hand a streamed body to callers with domain errors: a stalled, reset or truncated body errors
- * the returned stream with UpstreamUnavailableError. Destroying the returned stream releases
- * the upstream body. Backpressure is preserved (pipe).
+ * the returned stream with UpstreamUnavailableError (and calls onFailure). Destroying the returned
+ * stream releases the upstream body. Backpressure is preserved (pipe).
  */
-export function guardBody(upstream: string, body: Readable): Readable {
-  const out = new PassThrough();
-  body.on('error', (err) => out.destroy(transportError(upstream, err)));
+export function guardBody(upstream: string, body: Readable, options: GuardOptions = {}): Readable {
+  let received = 0;
+  let failed = false;
+  const fail = (err: Error) => {
+    if (failed || out.destroyed) return;
+    failed = true;
+    options.onFailure?.(err);
+    out.destroy(err);
+  };
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      received += chunk.length;
+      callback(null, chunk);
+    },
+    flush(callback) {
+      const expected = options.expectedBytes;
+      if (expected !== undefined && received < expected) {
+        const err = upstreamUnavailable(upstream, `body truncated: ${received} of ${expected} bytes`);
+        failed = true;
+        options.onFailure?.(err);
+        callback(err);
+        return;
+      }
+      callback();
+    },
+  });
+  body.on('error', (err) => fail(transportError(upstream, err)));
   out.on('close', () => {
+    if (!failed) options.onEnd?.();
     if (!body.destroyed) body.destroy();
   });
   body.pipe(out);

@@ -8,3 +8,5 @@ export type { UpstreamErrorDetail } from './upstream-errors.js';
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './upstream-agent.js';
 export { checkUpstreamLogin, type LoginCheckOptions, type LoginCheckResult, type LoginCheckStep, type LoginCheckStepResult } from './upstream-login-check.js';
 export { AcrTokenExchange, type IdentityTokenProvider } from './acr-token-exchange.js';
+export * from './upstream-rate-limit.js';
+export { breakerOptionsFrom, type BreakerSettings } from './breaker-options-from.js';

@@ -23,6 +23,38 @@ describe('UpstreamBreaker', () => {
     expect(breaker.stats()).toMatchObject({ upstream: 'upstream.example', state: 'open', fires: 3, successes: 1, failures: 2 });
   });
 
+  it('fireStreamed hands the value over at once and counts the call when its body settles', async () => {
+    const breaker = make({ volumeThreshold: 1 });
+    let fail!: (err: Error) => void;
+    const settled = new Promise<void>((_, reject) => (fail = reject));
+    await expect(breaker.fireStreamed(async () => ({ value: 'headers', settled }))).resolves.toBe('headers');
+    expect(breaker.stats()).toMatchObject({ state: 'closed', successes: 0, failures: 0 });
+    fail(new Error('reset mid-body'));
+    await sleep(10);
+    expect(breaker.stats()).toMatchObject({ state: 'open', successes: 0, failures: 1, totals: { requests: 1, failures: 1, rejects: 0 } });
+    await expect(breaker.fireStreamed(async () => ({ value: 'never', settled: Promise.resolve() }))).rejects.toThrow(/is open/);
+    expect(breaker.stats().totals.rejects).toBe(1);
+    expect(breaker.stats().openUntil).toEqual(expect.any(String));
+  });
+
+  it('a half-open streamed probe closes the breaker at its headers; a later body failure still counts', async () => {
+    const breaker = make({ volumeThreshold: 1, resetTimeoutMs: 200 });
+    await breaker.fire(() => Promise.reject(new Error('boom'))).catch(() => undefined);
+    expect(breaker.state()).toBe('open');
+    await sleep(250);
+    expect(breaker.state()).toBe('half-open');
+    let fail!: (err: Error) => void;
+    const settled = new Promise<void>((_, reject) => (fail = reject));
+    await expect(breaker.fireStreamed(async () => ({ value: 'probe headers', settled }))).resolves.toBe('probe headers');
+    await sleep(10);
+    // Not held half-open for the whole body: other calls go through meanwhile.
+    expect(breaker.state()).toBe('closed');
+    await expect(breaker.fire(async () => 'other call')).resolves.toBe('other call');
+    fail(new Error('reset mid-body'));
+    await sleep(10);
+    expect(breaker.stats().totals).toEqual({ requests: 3, failures: 2, rejects: 0 });
+  });
+
   it('refuses while open with the time until half-open, then lets one trial call through', async () => {
     const breaker = make({ volumeThreshold: 1, resetTimeoutMs: 300 });
     await breaker.fire(() => Promise.reject(new Error('boom'))).catch(() => undefined);
@@ -113,7 +145,11 @@ describe('UpstreamBreaker around an UpstreamClient', () => {
 
     const started = Date.now();
     while (Date.now() - started < 1800) {
-      await expect(client.getManifest('library/node', '20')).rejects.toBeInstanceOf(UpstreamUnavailableError);
+      // Held for a 429: refusals say TOOMANYREQUESTS and why.
+      await expect(client.getManifest('library/node', '20')).rejects.toMatchObject({
+        code: 'UPSTREAM_THROTTLED',
+        detail: { reason: 'circuit breaker open: upstream asked us to wait (429 Retry-After)', lastFailure: 'upstream answered 429' },
+      });
       expect(breaker.state()).toBe('open');
       await sleep(300);
     }

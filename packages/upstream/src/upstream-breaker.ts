@@ -30,6 +30,12 @@ export interface UpstreamBreakerStats {
   timeouts: number;
   /** While open: seconds until a trial call is let through. */
   retryAfterSeconds?: number;
+  /** Why the last failed call failed. */
+  lastFailure?: string;
+  /** While open: when a trial call is let through (ISO). */
+  openUntil?: string;
+  /** Since start (not rolling): calls let through, failures (mid-stream ones included), calls refused. */
+  totals: { requests: number; failures: number; rejects: number };
 }
 
 type Action = () => Promise<unknown>;
@@ -48,6 +54,11 @@ export class UpstreamBreaker {
   private heldUntil = 0;
   private holdTrial: 'none' | 'pending' | 'running' = 'none';
   private heldRejects = 0;
+  /** The hold came from a 429 (throttling) rather than a 503: refusals say TOOMANYREQUESTS. */
+  private heldForThrottling = false;
+  /** Why the last failed call failed (no secret: our own error messages). */
+  private lastFailure: string | undefined;
+  private readonly totals = { successes: 0, failures: 0, rejects: 0, recorded: 0 };
 
   constructor(
     readonly upstream: string,
@@ -66,12 +77,52 @@ export class UpstreamBreaker {
     this.circuit.on('open', () => {
       this.openedAt = Date.now();
     });
+    this.circuit.on('success', () => void this.totals.successes++);
+    this.circuit.on('failure', (err: unknown) => {
+      this.totals.failures++;
+      if (err instanceof Error && !CircuitBreaker.isOurError(err)) this.lastFailure = failureReason(err);
+    });
+    this.circuit.on('reject', () => void this.totals.rejects++);
+  }
+
+  /**
+   * A call whose outcome is known only later (a blob body streamed after the headers): `fn` gives
+   * the value at once and a promise that settles when the body has ended. The caller gets the value
+   * as soon as it is there; the breaker counts the call when `settled` does, so a reset, stall or
+   * truncation mid-body is one failure (not a success followed by a failure).
+   */
+  fireStreamed<T>(fn: () => Promise<{ value: T; settled: Promise<void> }>): Promise<T> {
+    let deliver!: (value: T) => void;
+    let refuse!: (err: unknown) => void;
+    const early = new Promise<T>((resolve, reject) => {
+      deliver = resolve;
+      refuse = reject;
+    });
+    // A half-open probe settles at the headers: a long body must not keep every other call refused.
+    // Its body can still fail; that failure is then recorded on its own.
+    const probe = this.state() === 'half-open';
+    this.fire(async () => {
+      const { value, settled } = await fn();
+      deliver(value);
+      if (probe) settled.catch((err: unknown) => this.recordFailure(err));
+      else await settled;
+    }).catch((err: unknown) => refuse(err)); // after delivery this is a no-op: the body reports its own error
+    return early;
+  }
+
+  /** Count a failure that happened after its call was counted (a probe's body); nothing while open. */
+  private recordFailure(err: unknown): void {
+    if (this.circuit.opened) return;
+    this.totals.recorded++;
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.circuit.fire(() => Promise.reject(error)).catch(() => undefined);
   }
 
   async fire<T>(fn: () => Promise<T>): Promise<T> {
     const now = Date.now();
     if (now < this.heldUntil || this.holdTrial === 'running') {
       this.heldRejects++;
+      this.totals.rejects++;
       throw this.openError(Math.max(1, Math.ceil((this.heldUntil - now) / 1000)));
     }
     const trial = this.holdTrial === 'pending';
@@ -89,10 +140,13 @@ export class UpstreamBreaker {
   }
 
   /** Refuse every call for at least `seconds` (a 429/503 Retry-After), then allow one trial call. */
-  holdOpen(seconds: number): void {
+  holdOpen(seconds: number, throttled = false): void {
     if (!(seconds > 0)) return;
     const until = Date.now() + Math.min(seconds, this.maxHoldSeconds) * 1000;
-    if (until > this.heldUntil) this.heldUntil = until;
+    if (until > this.heldUntil) {
+      this.heldUntil = until;
+      this.heldForThrottling = throttled;
+    }
     this.holdTrial = 'pending';
   }
 
@@ -111,8 +165,17 @@ export class UpstreamBreaker {
       failures: s.failures,
       rejects: s.rejects + this.heldRejects,
       timeouts: s.timeouts,
+      ...(this.lastFailure !== undefined ? { lastFailure: this.lastFailure } : {}),
+      totals: {
+        requests: this.totals.successes + this.totals.failures - this.totals.recorded,
+        failures: this.totals.failures,
+        rejects: this.totals.rejects,
+      },
     };
-    if (stats.state === 'open') stats.retryAfterSeconds = this.retryAfterSeconds();
+    if (stats.state === 'open') {
+      stats.retryAfterSeconds = this.retryAfterSeconds();
+      stats.openUntil = new Date(this.halfOpenAt()).toISOString();
+    }
     return stats;
   }
 
@@ -121,10 +184,12 @@ export class UpstreamBreaker {
     this.circuit.shutdown();
   }
 
+  private halfOpenAt(): number {
+    return Math.max(this.heldUntil, this.circuit.opened ? this.openedAt + this.resetTimeoutMs : 0);
+  }
+
   private retryAfterSeconds(): number {
-    const now = Date.now();
-    const halfOpenAt = Math.max(this.heldUntil, this.circuit.opened ? this.openedAt + this.resetTimeoutMs : 0);
-    return Math.max(1, Math.ceil((halfOpenAt - now) / 1000));
+    return Math.max(1, Math.ceil((this.halfOpenAt() - Date.now()) / 1000));
   }
 
   private translate(err: unknown): unknown {
@@ -135,17 +200,27 @@ export class UpstreamBreaker {
       return upstreamUnavailable(this.upstream, reason, { cause: err });
     }
     if ((err instanceof UpstreamThrottledError || err instanceof UpstreamUnavailableError) && err.retryAfterSeconds !== undefined) {
-      this.holdOpen(err.retryAfterSeconds);
+      this.holdOpen(err.retryAfterSeconds, err instanceof UpstreamThrottledError);
     }
     return err;
   }
 
-  private openError(retryAfterSeconds: number): UpstreamUnavailableError {
-    return new UpstreamUnavailableError(`circuit breaker for upstream ${this.upstream} is open`, {
-      detail: { upstream: this.upstream, reason: 'circuit breaker open' },
-      retryAfterSeconds,
-    });
+  /** Refusal while open: TOOMANYREQUESTS while held for a 429's Retry-After, UNAVAILABLE otherwise. */
+  private openError(retryAfterSeconds: number): UpstreamUnavailableError | UpstreamThrottledError {
+    const throttled = this.heldForThrottling && Date.now() < this.heldUntil;
+    const detail = {
+      upstream: this.upstream,
+      reason: throttled ? 'circuit breaker open: upstream asked us to wait (429 Retry-After)' : 'circuit breaker open',
+      ...(this.lastFailure !== undefined ? { lastFailure: this.lastFailure } : {}),
+    };
+    const message = `circuit breaker for upstream ${this.upstream} is open`;
+    return throttled ? new UpstreamThrottledError(message, { detail, retryAfterSeconds }) : new UpstreamUnavailableError(message, { detail, retryAfterSeconds });
   }
+}
+
+function failureReason(err: Error): string {
+  const reason = (err as { detail?: { reason?: unknown } }).detail?.reason;
+  return (typeof reason === 'string' ? reason : err.message).slice(0, 200);
 }
 
 function isOpossumError(err: unknown): boolean {

@@ -1,8 +1,14 @@
 import type { Agent } from 'undici';
 import { createUpstreamAgent } from './upstream-agent.js';
 import type { CredentialsProvider } from './upstream-answer.js';
-import { UpstreamBreaker, type UpstreamBreakerOptions } from './upstream-breaker.js';
+import { UpstreamBreaker, type UpstreamBreakerOptions, type UpstreamBreakerStats } from './upstream-breaker.js';
 import { UpstreamClient, type UpstreamClientOptions } from './upstream-client.js';
+import { UpstreamRateLimit, type RateLimitSnapshot } from './upstream-rate-limit.js';
+
+/** One upstream registry's health, as the admin API and metrics show it. */
+export interface UpstreamStatus extends UpstreamBreakerStats {
+  rateLimit: RateLimitSnapshot;
+}
 
 export interface UpstreamClientPoolOptions {
   /** host[:port] entries the operator allows over plain http. */
@@ -35,6 +41,7 @@ export class UpstreamClientPool {
   private readonly clients = new Map<string, UpstreamClient>();
   private readonly breakers = new Map<string, UpstreamBreaker>();
   private readonly agents = new Map<string, Agent>();
+  private readonly rateLimits = new Map<string, UpstreamRateLimit>();
 
   constructor(private readonly options: UpstreamClientPoolOptions = {}) {
     this.insecure = new Set((options.insecureRegistries ?? []).map((r) => r.toLowerCase()));
@@ -62,6 +69,7 @@ export class UpstreamClientPool {
         userAgent: this.options.userAgent,
         maxManifestBytes: this.options.maxManifestBytes,
         breaker: this.breakerFor(registry),
+        rateLimit: this.rateLimitFor(registry),
         dispatcher: this.agentFor(registry),
       });
       this.clients.set(key, client);
@@ -79,12 +87,30 @@ export class UpstreamClientPool {
     return breaker;
   }
 
+  /** The rate-limit state of one upstream registry host. */
+  rateLimitFor(registry: string): UpstreamRateLimit {
+    let rateLimit = this.rateLimits.get(registry);
+    if (rateLimit === undefined) {
+      rateLimit = new UpstreamRateLimit();
+      this.rateLimits.set(registry, rateLimit);
+    }
+    return rateLimit;
+  }
+
+  /** Every upstream registry contacted so far: breaker state and statistics, rate-limit headroom. */
+  status(): UpstreamStatus[] {
+    return [...this.breakers.values()]
+      .map((breaker) => ({ ...breaker.stats(), rateLimit: this.rateLimitFor(breaker.upstream).current() }))
+      .sort((a, b) => a.upstream.localeCompare(b.upstream));
+  }
+
   /** Close every connection pool and stop the breakers; the pool is empty afterwards. */
   async close(): Promise<void> {
     const agents = [...this.agents.values()];
     for (const breaker of this.breakers.values()) breaker.shutdown();
     this.clients.clear();
     this.breakers.clear();
+    this.rateLimits.clear();
     this.agents.clear();
     await Promise.all(agents.map((agent) => agent.close()));
   }

@@ -26,6 +26,7 @@ import type {
   UpstreamDenial,
 } from './upstream-answer.js';
 import type { UpstreamBreaker } from './upstream-breaker.js';
+import type { UpstreamRateLimit } from './upstream-rate-limit.js';
 import { transportError, upstreamUnavailable } from './upstream-errors.js';
 import { UpstreamTransport, type HttpMethod, type TransportResponse } from './upstream-transport.js';
 
@@ -54,12 +55,20 @@ export interface UpstreamClientOptions {
   /** Default 4 MiB. */
   maxManifestBytes?: number;
   breaker?: UpstreamBreaker;
+  /** Where this upstream's rate-limit headers are recorded (shared per registry by the pool). */
+  rateLimit?: UpstreamRateLimit;
   /** Share connection pools (UpstreamClientPool does); a shared dispatcher is not closed by close(). */
   dispatcher?: Dispatcher;
 }
 
+/** Settles a streamed call's breaker outcome once its body has ended (or failed). */
+interface BodySettle {
+  resolve(): void;
+  reject(err: Error): void;
+}
+
 type Outcome =
-  | { kind: 'response'; res: TransportResponse }
+  | { kind: 'response'; res: TransportResponse; settle?: BodySettle }
   | { kind: 'answer'; answer: UpstreamDenial }
   | { kind: 'raise'; error: RegistryError };
 
@@ -100,6 +109,7 @@ export class UpstreamClient {
       insecure: this.insecure,
       dispatcher: this.dispatcher,
       userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+      ...(options.rateLimit ? { onResponse: (headers, status) => options.rateLimit!.observe(headers, status) } : {}),
     });
     this.onCredentialsRejected = options.credentials || options.identityToken ? options.onCredentialsRejected : undefined;
     this.auth = new RegistryAuth({
@@ -155,12 +165,22 @@ export class UpstreamClient {
   /** Streams a blob (never buffered), following CDN redirects. */
   async getBlob(repository: string, digest: string, range?: ByteRange): Promise<UpstreamAnswer<BlobContent>> {
     const headers: Record<string, string> = range === undefined ? {} : { range: rangeHeader(range) };
-    const outcome = await this.exchange('GET', repository, `blobs/${parseDigest(digest)}`, headers);
-    return this.answer(outcome, async (res) => ({
-      body: guardBody(this.registry, res.body),
-      size: contentLengthOf(res.headers),
-      status: res.statusCode,
-    }));
+    const outcome = await this.exchange('GET', repository, `blobs/${parseDigest(digest)}`, headers, true);
+    const settle = outcome.kind === 'response' ? outcome.settle : undefined;
+    try {
+      return await this.answer(outcome, async (res) => {
+        const size = contentLengthOf(res.headers);
+        // The breaker call settles with the body: a reset, stall or truncation is a failure.
+        const body = guardBody(this.registry, res.body, {
+          ...(size !== undefined ? { expectedBytes: size } : {}),
+          ...(settle ? { onFailure: (err: Error) => settle.reject(err), onEnd: () => settle.resolve() } : {}),
+        });
+        return { body, size, status: res.statusCode };
+      });
+    } finally {
+      // Not a streamed body after all (an answer or an error): the call is settled by its status.
+      if (settle && !(outcome.kind === 'response' && outcome.res.statusCode >= 200 && outcome.res.statusCode < 300)) settle.resolve();
+    }
   }
 
   /** Drop cached tokens; the next 401 fetches a new one (and looks the credentials up again). */
@@ -173,12 +193,21 @@ export class UpstreamClient {
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
-  private async exchange(method: HttpMethod, repository: string, path: string, headers: Record<string, string>): Promise<Outcome> {
+  /** `streamed`: the breaker call lasts until the body ends, so mid-stream failures count as failures. */
+  private async exchange(method: HttpMethod, repository: string, path: string, headers: Record<string, string>, streamed = false): Promise<Outcome> {
     const repo = parseRepositoryName(repository);
     const url = new URL(`${this.origin}/v2/${repo}/${path}`);
     const scope = `repository:${repo}:pull`;
     const attempt = (): Promise<Outcome> => this.attemptRefreshing(method, url, scope, headers);
-    return this.breaker ? this.breaker.fire(attempt) : attempt();
+    if (!this.breaker) return attempt();
+    if (!streamed) return this.breaker.fire(attempt);
+    return this.breaker.fireStreamed<Outcome>(async () => {
+      const outcome = await attempt();
+      if (outcome.kind !== 'response') return { value: outcome, settled: Promise.resolve() };
+      let settle!: BodySettle;
+      const settled = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      return { value: { ...outcome, settle }, settled };
+    });
   }
 
   /** One more attempt with freshly looked-up credentials after the upstream refused ours. */

@@ -23,6 +23,8 @@ export interface TransportOptions {
   insecure: boolean;
   dispatcher: Dispatcher;
   userAgent: string;
+  /** Sees the status and headers of every response (rate-limit tracking). */
+  onResponse?: (headers: Dispatcher.ResponseData['headers'], status: number) => void;
 }
 
 /**
@@ -67,6 +69,7 @@ export class UpstreamTransport {
     } catch (err) {
       throw transportError(this.options.upstream, err);
     }
+    if (onTrustedHost) this.options.onResponse?.(res.headers, res.statusCode);
     if (res.statusCode === 429 || res.statusCode >= 500) {
       await discard(res.body);
       const who = onTrustedHost ? 'upstream' : `redirect target ${url.host}`;

@@ -46,6 +46,9 @@ export async function getBlob(registry: PullThroughRegistry, req: Request, res: 
   try {
     await pipeline(blob.stream, res);
   } catch (err) {
+    // Nothing sent yet (the held-back first chunk failed its digest, the upstream stalled before it):
+    // the error middleware can still answer with an OCI error.
+    if (!res.headersSent) throw err;
     // Headers are gone: the only honest signal left is an aborted connection.
     res.destroy(err as Error);
   }

@@ -1,0 +1,136 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FailureCategory } from '@pullthrough/oci';
+import type { CacheStatus, EnqueueStats, PullObserver } from '@pullthrough/pull-through';
+import type { BreakerState, UpstreamStatus } from '@pullthrough/upstream';
+
+export interface MetricSources {
+  /** Breaker state, totals and rate limits per upstream registry. */
+  upstreams: () => UpstreamStatus[];
+  /** Hydration enqueue outcomes (QueueHydrationEnqueuer.stats). */
+  enqueue: () => EnqueueStats;
+  /** Is the Redis connection up. */
+  redisUp: () => boolean;
+}
+
+export interface FrontendMetrics {
+  registry: Registry;
+  /** Feed for cache hits/misses and failures per rule (give it to the PullThroughRegistry). */
+  observer: PullObserver;
+}
+
+const STATE_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** A counter mirrored from a cumulative total kept elsewhere: set at scrape time. */
+function mirroredCounter(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, value: number) => void) => void) {
+  return new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      read((labels, value) => this.inc(labels, value));
+    },
+  });
+}
+
+/** Prometheus metrics of one frontend process (`GET /metrics` on the admin port). */
+export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pullthrough_' });
+
+  new Gauge({
+    name: 'pullthrough_upstream_breaker_state',
+    help: 'Circuit breaker state per upstream registry: 0 closed, 1 half-open, 2 open',
+    labelNames: ['upstream'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const u of sources.upstreams()) this.set({ upstream: u.upstream }, STATE_VALUE[u.state]);
+    },
+  });
+  new Gauge({
+    name: 'pullthrough_upstream_breaker_open_seconds',
+    help: 'Seconds until an open breaker lets a probe through (0 when not open)',
+    labelNames: ['upstream'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const u of sources.upstreams()) this.set({ upstream: u.upstream }, u.retryAfterSeconds ?? 0);
+    },
+  });
+  const totals = (key: 'requests' | 'failures' | 'rejects') => (set: (l: Record<string, string>, v: number) => void) => {
+    for (const u of sources.upstreams()) set({ upstream: u.upstream }, u.totals[key]);
+  };
+  mirroredCounter(registry, 'pullthrough_upstream_requests_total', 'Upstream calls let through the breaker', ['upstream'], totals('requests'));
+  mirroredCounter(registry, 'pullthrough_upstream_failures_total', 'Upstream calls that failed (5xx, 429, timeouts, resets, truncated bodies)', ['upstream'], totals('failures'));
+  mirroredCounter(registry, 'pullthrough_upstream_rejects_total', 'Upstream calls refused because the breaker was open', ['upstream'], totals('rejects'));
+  const rateLimit = (name: string, help: string, pick: (u: UpstreamStatus) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['upstream'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const u of sources.upstreams()) {
+          const v = pick(u);
+          if (v !== undefined) this.set({ upstream: u.upstream }, v);
+        }
+      },
+    });
+  rateLimit('pullthrough_upstream_ratelimit_limit', 'Requests per window the upstream allows (ratelimit-limit)', (u) => u.rateLimit.limit);
+  rateLimit('pullthrough_upstream_ratelimit_remaining', 'Requests left in the upstream window (ratelimit-remaining)', (u) => u.rateLimit.remaining);
+
+  mirroredCounter(registry, 'pullthrough_hydration_enqueue_total', 'Hydration enqueues by outcome (skipped: Redis down or slow; the pull was unaffected)', ['outcome'], (set) => {
+    const s = sources.enqueue();
+    set({ outcome: 'enqueued' }, s.enqueued);
+    set({ outcome: 'skipped' }, s.failed);
+  });
+  new Gauge({
+    name: 'pullthrough_hydration_enqueue_deferred',
+    help: 'Skipped hydration jobs kept in memory, enqueued again when Redis returns',
+    registers: [registry],
+    collect() {
+      this.set(sources.enqueue().deferred);
+    },
+  });
+  new Gauge({
+    name: 'pullthrough_redis_up',
+    help: '1 while the Redis connection is ready, else 0',
+    registers: [registry],
+    collect() {
+      this.set(sources.redisUp() ? 1 : 0);
+    },
+  });
+
+  const served = new Counter({
+    name: 'pullthrough_cache_requests_total',
+    help: 'Manifests and blobs served per rule, by where they came from (hit, miss, revalidated, stale)',
+    labelNames: ['rule', 'cache'],
+    registers: [registry],
+  });
+  const failed = new Counter({
+    name: 'pullthrough_cache_failures_total',
+    help: 'Cache failures per rule by category (stale answers included: the upstream failure behind them)',
+    labelNames: ['rule', 'category'],
+    registers: [registry],
+  });
+  const mismatches = new Counter({
+    name: 'pullthrough_digest_mismatches_total',
+    help: 'Upstream content whose digest did not match (discarded, never stored)',
+    labelNames: ['rule'],
+    registers: [registry],
+  });
+
+  const observer: PullObserver = {
+    served(rule: string, cache: CacheStatus) {
+      served.inc({ rule, cache });
+    },
+    failed(rule: string, category: FailureCategory) {
+      failed.inc({ rule, category });
+      if (category === 'digest-mismatch') mismatches.inc({ rule });
+    },
+  };
+  return { registry, observer };
+}
