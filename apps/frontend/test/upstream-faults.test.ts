@@ -157,6 +157,8 @@ describe('429 with Retry-After: 5', () => {
     const { upstreams } = await admin<{ upstreams: UpstreamStatus[] }>(cache, '/api/v1/upstreams');
     expect(upstreams[0]!.rateLimit).toMatchObject({ limit: 100, remaining: 0, windowSeconds: 21600, headroom: 0, retryAfterUntil: expect.any(String) });
     expect(await metric(cache, `pullthrough_upstream_ratelimit_remaining{upstream="${upstream.proxy.host}"}`)).toBe(0);
+    const health = await admin<{ state: string; rateLimit: { headroom: number }; lastFailure: { category: string } }>(cache, '/api/v1/cache-rules/faulty-up/health');
+    expect(health).toMatchObject({ state: 'failing', rateLimit: { limit: 100, remaining: 0, headroom: 0 }, lastFailure: { category: 'upstream-throttled' } });
 
     let tries = 0;
     while (Date.now() - at < 4500) {

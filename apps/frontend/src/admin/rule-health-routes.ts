@@ -13,10 +13,11 @@ export interface RuleHealthRouteDeps {
   verifier: LoginVerifier;
 }
 
-/** One rule's health: the tracker's view of its pulls, plus its upstream's breaker. */
+/** One rule's health: the tracker's view of its pulls, plus its upstream's breaker and rate-limit headroom. */
 function ruleHealth(rule: CacheRule, { tracker, pool }: Pick<RuleHealthRouteDeps, 'tracker' | 'pool'>) {
   const upstream = normalizeRegistryHost(rule.sourceRepository.split('/')[0]!);
   const breaker = pool.breakerFor(upstream).stats();
+  const rateLimit = pool.rateLimitFor(upstream).current();
   const health = tracker.health(rule.name);
   return {
     name: rule.name,
@@ -25,6 +26,7 @@ function ruleHealth(rule: CacheRule, { tracker, pool }: Pick<RuleHealthRouteDeps
     upstream,
     ...(rule.credentialSetName ? { credentialSetName: rule.credentialSetName } : {}),
     breaker,
+    rateLimit,
   };
 }
 
