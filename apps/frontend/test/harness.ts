@@ -2,46 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@pullthrough/pull-through';
-import {
-  pushFixtures,
-  startCountingProxy,
-  startRedis,
-  startRegistry,
-  uniquePrefix,
-  type CountingProxy,
-  type Fixtures,
-  type RedisServer,
-  type RegistryOptions,
-  type UpstreamRegistry,
-} from '@pullthrough/test-support';
+import { startFixtureUpstream, startRedis, uniquePrefix, type FixtureUpstream, type RedisServer } from '@pullthrough/test-support';
 import { loadFrontendConfig } from '../src/config.js';
 import { startFrontend, type RunningFrontend } from '../src/frontend.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
-export interface Upstream {
-  registry: UpstreamRegistry;
-  /** What the cache talks to: counts every request that reaches the upstream. */
-  proxy: CountingProxy;
-  fixtures: Fixtures;
-  stop(): Promise<void>;
-}
+export type Upstream = FixtureUpstream;
 
 /** A real docker-registry with the fixtures pushed, behind a counting proxy. */
-export async function startUpstream(options: RegistryOptions = {}): Promise<Upstream> {
-  const registry = await startRegistry(options);
-  const fixtures = await pushFixtures(registry);
-  const proxy = await startCountingProxy(registry.url);
-  return {
-    registry,
-    proxy,
-    fixtures,
-    async stop() {
-      await proxy.stop();
-      await registry.stop();
-    },
-  };
-}
+export const startUpstream = startFixtureUpstream;
 
 export interface Cache {
   frontend: RunningFrontend;

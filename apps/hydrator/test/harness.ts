@@ -5,52 +5,17 @@ import { createHydrationQueue, enqueueHydration, HYDRATION_QUEUE, type Hydration
 import type { Digest } from '@pullthrough/oci';
 import { silentLogger } from '@pullthrough/pull-through';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
-import {
-  pushFixtures,
-  startCountingProxy,
-  startRegistry,
-  tempDir,
-  uniquePrefix,
-  type CountingProxy,
-  type Fixture,
-  type Fixtures,
-  type RedisServer,
-  type UpstreamRegistry,
-} from '@pullthrough/test-support';
+import { startFixtureUpstream, tempDir, uniquePrefix, type Fixture, type FixtureUpstream, type RedisServer } from '@pullthrough/test-support';
 import { loadHydratorConfig, type HydratorConfig } from '../src/config.js';
 import { startHydrator, type RunningHydrator } from '../src/hydrator.js';
 
 export const sha256 = (bytes: Buffer): string => 'sha256:' + createHash('sha256').update(bytes).digest('hex');
 export const totalSize = (blobs: readonly { size: number }[]): number => blobs.reduce((n, b) => n + b.size, 0);
 
-export interface Upstream {
-  registry: UpstreamRegistry;
-  /** What the hydrator talks to: counts every request that reaches the upstream. */
-  proxy: CountingProxy;
-  fixtures: Fixtures;
-  stop(): Promise<void>;
-}
+export type Upstream = FixtureUpstream;
 
 /** A real docker-registry with the fixtures pushed, behind a counting proxy. */
-export async function startUpstream(): Promise<Upstream> {
-  const registry = await startRegistry();
-  try {
-    const fixtures = await pushFixtures(registry);
-    const proxy = await startCountingProxy(registry.url);
-    return {
-      registry,
-      proxy,
-      fixtures,
-      async stop() {
-        await proxy.stop();
-        await registry.stop();
-      },
-    };
-  } catch (err) {
-    await registry.stop();
-    throw err;
-  }
-}
+export const startUpstream = startFixtureUpstream;
 
 /** One hydrator as main.ts wires it (own data dir, own queue prefix), plus the producer side of its queue. */
 export interface HydratorEnv {

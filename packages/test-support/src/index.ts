@@ -38,3 +38,4 @@ export { startContainerd, type Containerd } from './containerd.js';
 export { createTlsCertificate, type TlsCertificate } from './tls-certificate.js';
 export { startIdentityEmulator, type IdentityEmulator, type IssuedToken } from './identity-emulator.js';
 export { startKeyVaultEmulator, KEY_VAULT_TENANT, type KeyVaultEmulator } from './key-vault-emulator.js';
+export { startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.js';
