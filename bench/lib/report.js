@@ -41,6 +41,7 @@ function renderText(results) {
   const out = [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
   out.push('', 'targets:');
   for (const t of results.targets) out.push(`  [${t.met ? 'met ' : 'MISS'}] ${t.name}: ${t.actual} (target ${t.target})`);
+  if (results.info?.length) out.push('', 'context:', ...results.info.map((i) => `  ${i.name}: ${i.actual}`));
   return out.join('\n');
 }
 
@@ -79,6 +80,7 @@ function renderMarkdown(results) {
     '',
     renderTargets(results),
     '',
+    ...(results.info?.length ? ['Context (same run):', '', ...results.info.map((i) => `- ${i.name}: ${i.actual}`), ''] : []),
     `Sizes: ${m.sizes}.`,
     '',
   ].join('\n');

@@ -168,4 +168,17 @@ async function startFileServer(dir, logDir) {
   return { url, stop: () => proc.stop() };
 }
 
-module.exports = { startReferenceProxy, startPullthrough, startFileServer };
+/** A bare node pass-through proxy in front of `targetUrl` (bench/lib/pipe-proxy-child.js), its own process. */
+async function startPipeProxy(targetUrl, logDir) {
+  const port = await freePort();
+  const proc = await startProcess({
+    command: process.execPath,
+    args: [path.join(__dirname, 'pipe-proxy-child.js'), targetUrl, String(port)],
+    logPath: path.join(logDir, 'pipe-proxy.log'),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/v2/`, proc, 'pipe proxy');
+  return { url, stop: () => proc.stop() };
+}
+
+module.exports = { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy };
