@@ -97,6 +97,7 @@ async function main(argv) {
   const profileDir = argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
   const cfg = plan(quick);
   const started = Date.now();
+  const loadAtStart = os.loadavg()[0];
   const overall = setTimeout(() => {
     log(`the whole run exceeded its ${cfg.limits.total / 1000} s limit; stopping`);
     process.exit(2); // exit hooks of test-support kill every child and remove temp dirs
@@ -250,7 +251,7 @@ async function main(argv) {
       }
     });
 
-    const results = assemble({ cfg, samples, herd, manifests, images, startedAt: started, argv });
+    const results = assemble({ cfg, samples, herd, manifests, images, startedAt: started, argv, loadAtStart });
     const outDir = path.join(__dirname, 'results');
     await mkdir(outDir, { recursive: true });
     const base = path.join(outDir, quick ? 'quick' : 'latest');
@@ -264,7 +265,7 @@ async function main(argv) {
   }
 }
 
-function assemble({ cfg, samples, herd, manifests, images, startedAt, argv }) {
+function assemble({ cfg, samples, herd, manifests, images, startedAt, argv, loadAtStart }) {
   const s = (key, target) => summarize(samples[key]?.[target] ?? []);
   const row = (scenario, key, withDirect) => ({
     scenario,
@@ -354,6 +355,7 @@ function assemble({ cfg, samples, herd, manifests, images, startedAt, argv }) {
         'Cold: a fresh proxy (empty storage) per round, warmed up by pulling an unrelated 4 KiB image first (so cold means cache-cold, not JIT-cold); warm: the same proxy right after, once the image is stored.',
         'Herd: each proxy behind a byte-counting proxy; RSS sampled every 50 ms from the herd start until 7 s after (background work included).',
         'Both proxies log at info level, distribution with its access log off.',
+        `1-minute load average at start / end: ${fmtNumber(loadAtStart, 1)} / ${fmtNumber(os.loadavg()[0], 1)} on ${os.cpus().length} cores (anything above ~3 means other work shared the machine: compare ratios within the run, not absolute figures).`,
       ],
     },
     ceiling: { loopback: summarize(samples.loopback.ceiling), sha256: summarize(samples.sha256.ceiling), nodeProxy: summarize(samples.pipe.ceiling) },
