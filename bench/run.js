@@ -175,6 +175,8 @@ async function main(argv) {
               add(`cold-${name}`, kind, cold.mibPerSec);
               await waitStored(proxy, images[name]);
               add(`warm-${name}`, kind, (await pull(proxy.url, images[name])).mibPerSec);
+              // Once per proxy and image, unmeasured: the bytes served are the right ones.
+              if (r === 0) await pullImage(proxy.url, images[name].repository, images[name].tag, { parallel: cfg.parallel, verify: true });
             }
           } finally {
             await proxy.stop();
@@ -352,6 +354,7 @@ function assemble({ cfg, samples, herd, manifests, images, startedAt, argv, load
       parallel: cfg.parallel,
       sizes: `big ${images.big.totalBytes} B; ${images.layers.layerCount} layers ${images.layers.totalBytes} B; herd ${images.herd.totalBytes} B (${images.herd.layerCount} layers); manifests ${cfg.manifestSeconds} s x ${cfg.manifestRounds} rounds per proxy and connection count`,
       notes: [
+        'Every proxy and image is also pulled once with every blob digest checked (unmeasured).',
         'Cold: a fresh proxy (empty storage) per round, warmed up by pulling an unrelated 4 KiB image first (so cold means cache-cold, not JIT-cold); warm: the same proxy right after, once the image is stored.',
         'Herd: each proxy behind a byte-counting proxy; RSS sampled every 50 ms from the herd start until 7 s after (background work included).',
         'Both proxies log at info level, distribution with its access log off.',

@@ -3,6 +3,7 @@
 // then the config and layers, `parallel` blobs at a time (docker's default is 3). Bodies are
 // counted, not hashed: the client must not be the bottleneck on a 2-core machine; byte counts
 // are checked against the manifest's sizes.
+const { createHash } = require('node:crypto');
 const { Pool } = require('undici');
 
 const MANIFEST_ACCEPT = [
@@ -12,13 +13,14 @@ const MANIFEST_ACCEPT = [
   'application/vnd.docker.distribution.manifest.list.v2+json',
 ].join(', ');
 
-async function get(pool, path, headers = {}) {
+async function get(pool, path, headers = {}, hash = undefined) {
   const res = await pool.request({ path, method: 'GET', headers });
   let bytes = 0;
   const chunks = headers.accept ? [] : undefined;
   for await (const chunk of res.body) {
     bytes += chunk.length;
     chunks?.push(chunk);
+    hash?.update(chunk);
   }
   if (res.statusCode !== 200) {
     const text = chunks ? Buffer.concat(chunks).toString('utf8').slice(0, 300) : '';
@@ -29,9 +31,9 @@ async function get(pool, path, headers = {}) {
 
 /**
  * Pull `repository:tag` from `baseUrl` (http://host:port). Resolves with bytes moved and the
- * wall time in ms; throws on any non-200 or short blob.
+ * wall time in ms; throws on any non-200 or short blob (and with `verify`, on a wrong digest).
  */
-async function pullImage(baseUrl, repository, tag, { parallel = 3, timeoutMs = 300_000 } = {}) {
+async function pullImage(baseUrl, repository, tag, { parallel = 3, timeoutMs = 300_000, verify = false } = {}) {
   const pool = new Pool(baseUrl, { connections: parallel, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   const started = process.hrtime.bigint();
   try {
@@ -43,8 +45,10 @@ async function pullImage(baseUrl, repository, tag, { parallel = 3, timeoutMs = 3
     const worker = async () => {
       while (next < blobs.length) {
         const blob = blobs[next++];
-        const got = await get(pool, `/v2/${repository}/blobs/${blob.digest}`);
+        const hash = verify ? createHash('sha256') : undefined;
+        const got = await get(pool, `/v2/${repository}/blobs/${blob.digest}`, {}, hash);
         if (got.bytes !== blob.size) throw new Error(`blob ${blob.digest}: got ${got.bytes} bytes, expected ${blob.size}`);
+        if (hash && `sha256:${hash.digest('hex')}` !== blob.digest) throw new Error(`blob ${blob.digest}: content does not match its digest`);
         bytes += got.bytes;
       }
     };
