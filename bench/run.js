@@ -4,7 +4,7 @@
 const os = require('node:os');
 const path = require('node:path');
 const { createHash, randomBytes } = require('node:crypto');
-const { mkdir, writeFile, stat } = require('node:fs/promises');
+const { mkdir, writeFile, stat, statfs } = require('node:fs/promises');
 const autocannon = require('autocannon');
 const { request } = require('undici');
 const { startRegistry, startRedis, tempDir } = require('@pullthrough/test-support');
@@ -116,6 +116,12 @@ async function main(argv) {
     cleanups.push(() => work.remove());
     const fixtureDir = path.join(work.path, 'fixtures');
     await mkdir(fixtureDir);
+    // Bounded on disk too: fixtures, the upstream's copy and one copy per proxy, with room to spare.
+    const fixtureBytes = cfg.bigPayload + cfg.layerSizes.reduce((a, b) => a + b, 0) + cfg.herdSizes.reduce((a, b) => a + b, 0);
+    const fs = await statfs(work.path);
+    if (fs.bavail * fs.bsize < 5 * fixtureBytes) {
+      throw new Error(`not enough free space in ${os.tmpdir()}: need ${Math.ceil((5 * fixtureBytes) / MiB)} MiB, have ${Math.floor((fs.bavail * fs.bsize) / MiB)} MiB`);
+    }
 
     const { upstream, redis, images } = await withLimit('setup', cfg.limits.setup, async () => {
       const upstream = own(await startRegistry());
