@@ -27,6 +27,23 @@ for (const group of ['apps', 'packages']) {
     if (r.numTotalTests === 0) problems.push(`${group}/${name}: ran no test`);
   }
 }
+// The benchmark's unit tests (node --test, TAP).
+const tap = path.join(root, 'bench', '.test-report.tap');
+if (fs.existsSync(tap)) {
+  const text = fs.readFileSync(tap, 'utf8');
+  const count = (name) => Number((new RegExp(`^# ${name} (\\d+)$`, 'm').exec(text) ?? [])[1] ?? NaN);
+  if (Number.isNaN(count('pass')) || Number.isNaN(count('fail'))) {
+    problems.push('bench/test: no TAP summary (the suite did not run)');
+    failed++;
+  } else {
+    passed += count('pass');
+    failed += count('fail');
+  }
+} else {
+  problems.push('bench/test: no test report (the suite did not run)');
+  failed++;
+}
+
 // A test task that failed without its jest report saying so (killed, crashed after writing) still fails the run.
 const turboStatus = Number(process.argv[2] ?? 0);
 if (turboStatus !== 0 && failed === 0) {

@@ -1,0 +1,184 @@
+'use strict';
+// The processes a benchmark run owns: the loopback upstream, the reference proxy (distribution
+// in proxy mode), this cache (frontend + hydrator from the built dist, private redis-server) and
+// a plain node file server for the loopback ceiling. All run through test-support's startProcess:
+// own process group, log file, killed on stop(), on exit, or by a watchdog if this process dies.
+const { randomBytes } = require('node:crypto');
+const { writeFile, mkdir } = require('node:fs/promises');
+const path = require('node:path');
+const { startProcess, waitUntil, freePort, tempDir } = require('@pullthrough/test-support');
+
+const ROOT = path.join(__dirname, '..', '..');
+
+async function waitForHttp(url, proc, what, timeoutMs = 20_000) {
+  await waitUntil(
+    async () => {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      return res.status === 200;
+    },
+    {
+      what,
+      timeoutMs,
+      abort: () => (proc.exitStatus() ? new Error(`${what} exited (${proc.exitStatus()}): ${proc.logTail()}`) : undefined),
+    },
+  );
+}
+
+/** The environment without REGISTRY_* (distribution maps them onto its config). */
+const registryEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')));
+
+/** Debian's docker-registry (CNCF distribution 2.8) with `proxy.remoteurl` and its own storage. */
+async function startReferenceProxy(remoteUrl, { label = 'reference' } = {}) {
+  const dir = await tempDir('bench-reference-');
+  try {
+    const port = await freePort();
+    const storage = path.join(dir.path, 'storage');
+    await mkdir(storage);
+    const config = {
+      version: '0.1',
+      log: { level: 'info', formatter: 'text', accesslog: { disabled: true }, fields: { service: 'registry' } },
+      storage: { filesystem: { rootdirectory: storage }, delete: { enabled: true }, maintenance: { uploadpurging: { enabled: false } } },
+      http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex') },
+      proxy: { remoteurl: remoteUrl },
+    };
+    const configPath = path.join(dir.path, 'config.yml');
+    await writeFile(configPath, JSON.stringify(config, null, 2));
+    const proc = await startProcess({
+      command: 'docker-registry',
+      args: ['serve', configPath],
+      logPath: path.join(dir.path, 'registry.log'),
+      ownedDir: dir.path,
+      env: registryEnv(),
+    });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitForHttp(`${url}/v2/`, proc, label);
+    } catch (err) {
+      await proc.stop();
+      throw err;
+    }
+    return {
+      name: 'reference',
+      url,
+      storageDir: storage,
+      pids: { registry: proc.pid },
+      /** Path of a committed blob in distribution's layout. */
+      blobPath: (digest) => path.join(storage, 'docker/registry/v2/blobs/sha256', digest.slice(7, 9), digest.slice(7), 'data'),
+      stop: async () => {
+        await proc.stop();
+        await dir.remove();
+      },
+    };
+  } catch (err) {
+    await dir.remove();
+    throw err;
+  }
+}
+
+/**
+ * This cache: hydrator + frontend from apps/* /dist with a fresh data dir and queue prefix, a rule
+ * `bench/*` -> `<upstreamHost>/bench/*`, the upstream listed as insecure. `profileDir`: run the
+ * frontend with --cpu-prof (written there on SIGTERM exit).
+ */
+async function startPullthrough({ redisUrl, upstreamHost, profileDir, env: extraEnv = {} }) {
+  const dir = await tempDir('bench-pullthrough-');
+  const procs = [];
+  try {
+    const dataDir = path.join(dir.path, 'data');
+    await mkdir(dataDir);
+    const rulesFile = path.join(dir.path, 'rules.yaml');
+    await writeFile(rulesFile, `cacheRules:\n  - name: bench\n    sourceRepository: ${upstreamHost}/bench/*\n    targetRepository: bench/*\n`);
+    const dataPort = await freePort();
+    const adminPort = await freePort();
+    const env = {
+      ...process.env,
+      PULLTHROUGH_HOST: '127.0.0.1',
+      PULLTHROUGH_DATA_PORT: String(dataPort),
+      PULLTHROUGH_ADMIN_PORT: String(adminPort),
+      PULLTHROUGH_DATA_DIR: dataDir,
+      PULLTHROUGH_RULES_FILE: rulesFile,
+      PULLTHROUGH_INSECURE_UPSTREAMS: upstreamHost,
+      PULLTHROUGH_ADMIN_TOKEN: randomBytes(16).toString('hex'),
+      PULLTHROUGH_QUEUE_PREFIX: `bench${randomBytes(4).toString('hex')}`,
+      REDIS_URL: redisUrl,
+      ...extraEnv,
+    };
+    const node = (app, nodeArgs = []) =>
+      startProcess({
+        command: process.execPath,
+        args: [...nodeArgs, path.join(ROOT, 'apps', app, 'dist', 'main.js')],
+        logPath: path.join(dir.path, `${app}.log`),
+        ownedDir: dir.path,
+        env,
+      });
+    const hydrator = await node('hydrator');
+    procs.push(hydrator);
+    const frontend = await node('frontend', profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+    procs.push(frontend);
+    const url = `http://127.0.0.1:${dataPort}`;
+    await waitForHttp(`${url}/v2/`, frontend, 'pullthrough frontend');
+    return {
+      name: 'pullthrough',
+      url,
+      dataDir,
+      pids: { frontend: frontend.pid, hydrator: hydrator.pid },
+      stop: async () => {
+        for (const p of procs.reverse()) await p.stop();
+        await dir.remove();
+      },
+    };
+  } catch (err) {
+    for (const p of procs.reverse()) await p.stop();
+    await dir.remove();
+    throw err;
+  }
+}
+
+const FILE_SERVER = `
+const http = require('node:http'), fs = require('node:fs'), path = require('node:path');
+const [dir, port] = process.argv.slice(1);
+http.createServer((req, res) => {
+  const file = path.join(dir, path.basename(req.url));
+  fs.stat(file, (err, st) => {
+    if (err || !st.isFile()) return res.writeHead(404).end();
+    res.writeHead(200, { 'content-length': st.size, 'content-type': 'application/octet-stream' });
+    fs.createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(res);
+  });
+}).listen(Number(port), '127.0.0.1');
+`;
+
+/** The physical ceiling's server: plain node http + fs.createReadStream (1 MiB buffers) over `dir`. */
+async function startFileServer(dir, logDir) {
+  const port = await freePort();
+  const proc = await startProcess({
+    command: process.execPath,
+    args: ['-e', FILE_SERVER, dir, String(port)],
+    logPath: path.join(logDir, 'file-server.log'),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(
+    async () => {
+      const res = await fetch(`${url}/none`);
+      await res.arrayBuffer();
+      return res.status === 404;
+    },
+    { what: 'file server' },
+  );
+  return { url, stop: () => proc.stop() };
+}
+
+/** A bare node pass-through proxy in front of `targetUrl` (bench/lib/pipe-proxy-child.js), its own process. */
+async function startPipeProxy(targetUrl, logDir) {
+  const port = await freePort();
+  const proc = await startProcess({
+    command: process.execPath,
+    args: [path.join(__dirname, 'pipe-proxy-child.js'), targetUrl, String(port)],
+    logPath: path.join(logDir, 'pipe-proxy.log'),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/v2/`, proc, 'pipe proxy');
+  return { url, stop: () => proc.stop() };
+}
+
+module.exports = { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy };

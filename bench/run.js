@@ -1,0 +1,378 @@
+'use strict';
+// `npm run bench` (scripts/bench.js builds, then calls main): this cache against the reference
+// pull-through cache (distribution in proxy mode) on one loopback upstream, same run, same client.
+const os = require('node:os');
+const path = require('node:path');
+const { createHash, randomBytes } = require('node:crypto');
+const { mkdir, writeFile, stat, statfs } = require('node:fs/promises');
+const autocannon = require('autocannon');
+const { request } = require('undici');
+const { startRegistry, startRedis, tempDir } = require('@pullthrough/test-support');
+const { MiB, pushRandomImage } = require('./lib/fixtures.js');
+const { pullImage, fetchFile, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
+const { startCountingUpstream } = require('./lib/counting-upstream.js');
+const { sampleRss } = require('./lib/rss.js');
+const { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy } = require('./lib/servers.js');
+const { summarize, median, ratio } = require('./lib/stats.js');
+const { renderText, renderMarkdown, renderSvg, fmtNumber } = require('./lib/report.js');
+
+const KiB = 1024;
+
+/** Sizes, rounds and time limits. `--quick` is the smoke-test version. */
+function plan(quick) {
+  const unit = quick ? 16 * KiB : 256 * KiB;
+  return {
+    quick,
+    rounds: quick ? 2 : 5,
+    herdRounds: quick ? 1 : 3,
+    manifestRounds: quick ? 2 : 3,
+    manifestSeconds: quick ? 3 : 8,
+    manifestConnections: [10, 50],
+    herdClients: 20,
+    parallel: 3,
+    bigPayload: quick ? 32 * MiB : 512 * MiB,
+    // 60 layers from 1 to 16 units: 256 KiB .. 4 MiB (about 130 MiB in all), quick: 16 .. 256 KiB.
+    layerSizes: Array.from({ length: 60 }, (_, i) => unit * (1 + ((i * 7) % 16))),
+    // 40 MiB in 4 layers (quick: 4 MiB).
+    herdSizes: [16, 12, 8, 4].map((m) => (quick ? (m * MiB) / 10 : m * MiB)),
+    sha256Bytes: quick ? 64 * MiB : 512 * MiB,
+    // Time limits (ms): every phase, and the whole run.
+    limits: { setup: 180_000, ceiling: 120_000, pulls: quick ? 180_000 : 900_000, herd: quick ? 120_000 : 400_000, manifests: 300_000, total: quick ? 600_000 : 2_400_000 },
+    settleMs: 7_000,
+  };
+}
+
+async function withLimit(what, ms, fn) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: time limit of ${ms / 1000} s exceeded`)), ms);
+  });
+  try {
+    return await Promise.race([fn(), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(check, what, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Every blob of `image` is stored by the proxy (distribution stores in the background after a miss). */
+async function waitStored(proxy, image) {
+  if (proxy.name === 'reference') {
+    await waitFor(async () => (await Promise.all(image.blobs.map((b) => stat(proxy.blobPath(b.digest)).then(() => true, () => false)))).every(Boolean), 'reference to store the image');
+  } else {
+    await waitFor(async () => {
+      for (const b of image.blobs) {
+        const res = await request(`${proxy.url}/v2/${image.repository}/blobs/${b.digest}`, { method: 'HEAD' });
+        await res.body.dump();
+        if (res.headers['x-cache'] !== 'hit') return false;
+      }
+      return true;
+    }, 'pullthrough to store the image');
+  }
+}
+
+function sha256Throughput(bytes) {
+  const chunk = randomBytes(MiB);
+  const hash = createHash('sha256');
+  const started = process.hrtime.bigint();
+  for (let done = 0; done < bytes; done += chunk.length) hash.update(chunk);
+  hash.digest();
+  return bytes / MiB / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+const MIB_S = 'MiB/s';
+
+async function main(argv) {
+  const quick = argv.includes('--quick');
+  const profileDir = argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
+  const cfg = plan(quick);
+  const started = Date.now();
+  const loadAtStart = os.loadavg()[0];
+  const overall = setTimeout(() => {
+    log(`the whole run exceeded its ${cfg.limits.total / 1000} s limit; stopping`);
+    process.exit(2); // exit hooks of test-support kill every child and remove temp dirs
+  }, cfg.limits.total);
+  overall.unref();
+  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130));
+
+  const cleanups = [];
+  const own = (thing) => (cleanups.push(() => thing.stop()), thing);
+  const samples = {};
+  const add = (key, target, value) => ((samples[key] ??= {})[target] ??= []).push(value);
+  const extra = {};
+
+  try {
+    const work = await tempDir('bench-');
+    cleanups.push(() => work.remove());
+    const fixtureDir = path.join(work.path, 'fixtures');
+    await mkdir(fixtureDir);
+    // Bounded on disk too: fixtures, the upstream's copy and one copy per proxy, with room to spare.
+    const fixtureBytes = cfg.bigPayload + cfg.layerSizes.reduce((a, b) => a + b, 0) + cfg.herdSizes.reduce((a, b) => a + b, 0);
+    const fs = await statfs(work.path);
+    if (fs.bavail * fs.bsize < 5 * fixtureBytes) {
+      throw new Error(`not enough free space in ${os.tmpdir()}: need ${Math.ceil((5 * fixtureBytes) / MiB)} MiB, have ${Math.floor((fs.bavail * fs.bsize) / MiB)} MiB`);
+    }
+
+    const { upstream, redis, images } = await withLimit('setup', cfg.limits.setup, async () => {
+      const upstream = own(await startRegistry());
+      const redis = own(await startRedis());
+      log(`upstream ${upstream.url}; generating and pushing fixtures`);
+      const seed = `bench-${Date.now()}`;
+      const images = {
+        big: await pushRandomImage(upstream.url, fixtureDir, { repository: 'bench/big', tag: 'v1', layerSizes: [cfg.bigPayload], seed }),
+        layers: await pushRandomImage(upstream.url, fixtureDir, { repository: 'bench/layers', tag: 'v1', layerSizes: cfg.layerSizes, seed }),
+        herd: await pushRandomImage(upstream.url, fixtureDir, { repository: 'bench/herd', tag: 'v1', layerSizes: cfg.herdSizes, seed }),
+        small: await pushRandomImage(upstream.url, fixtureDir, { repository: 'bench/small', tag: 'v1', layerSizes: [4 * KiB], seed }),
+      };
+      return { upstream, redis, images };
+    });
+    const mib = (n) => `${fmtNumber(n / MiB)} MiB`;
+    log(`fixtures: big ${mib(images.big.totalBytes)}, ${images.layers.layerCount} layers ${mib(images.layers.totalBytes)}, herd ${mib(images.herd.totalBytes)}`);
+
+    // Physical ceiling: a plain node file server on loopback, and sha256 on one core.
+    await withLimit('ceiling', cfg.limits.ceiling, async () => {
+      const server = await startFileServer(fixtureDir, work.path);
+      try {
+        const file = path.basename(images.big.blobs[1].file);
+        await fetchFile(server.url, `/${file}`); // warm the page cache
+        for (let r = 0; r < cfg.rounds; r++) add('loopback', 'ceiling', (await fetchFile(server.url, `/${file}`)).mibPerSec);
+      } finally {
+        await server.stop();
+      }
+      for (let r = 0; r < cfg.rounds; r++) add('sha256', 'ceiling', sha256Throughput(cfg.sha256Bytes));
+      // What any node proxy can move here: a bare pass-through (no hashing, no storage) on the cold path.
+      const pipe = await startPipeProxy(upstream.url, work.path);
+      try {
+        for (let r = 0; r < cfg.rounds; r++) add('pipe', 'ceiling', (await pullImage(pipe.url, images.big.repository, images.big.tag, { parallel: cfg.parallel })).mibPerSec);
+      } finally {
+        await pipe.stop();
+      }
+    });
+    log(`ceiling: loopback ${fmtNumber(median(samples.loopback.ceiling))} MiB/s, sha256 ${fmtNumber(median(samples.sha256.ceiling))} MiB/s, bare node proxy ${fmtNumber(median(samples.pipe.ceiling))} MiB/s`);
+
+    const start = (kind, upstreamHost, options = {}) =>
+      kind === 'reference'
+        ? startReferenceProxy(`http://${upstreamHost}`)
+        : startPullthrough({ redisUrl: redis.url, upstreamHost, ...(options.profile && profileDir ? { profileDir } : {}) });
+    const orderOf = (round) => (round % 2 === 0 ? ['reference', 'pullthrough'] : ['pullthrough', 'reference']);
+    const pull = (url, image) => pullImage(url, image.repository, image.tag, { parallel: cfg.parallel });
+
+    // Cold and warm pulls, the big image and the 60-layer one, a fresh proxy per round and kind.
+    await withLimit('cold/warm pulls', cfg.limits.pulls, async () => {
+      for (let r = 0; r < cfg.rounds; r++) {
+        for (const name of ['big', 'layers']) add(`cold-${name}`, 'direct', (await pull(upstream.url, images[name])).mibPerSec);
+        for (const kind of orderOf(r)) {
+          const proxy = await start(kind, upstream.host, { profile: true });
+          try {
+            await pull(proxy.url, images.small); // process warm-up (JIT, lazy modules, pools): cold means cache-cold
+
+            for (const name of ['big', 'layers']) {
+              const cold = await pull(proxy.url, images[name]);
+              add(`cold-${name}`, kind, cold.mibPerSec);
+              await waitStored(proxy, images[name]);
+              add(`warm-${name}`, kind, (await pull(proxy.url, images[name])).mibPerSec);
+              // Once per proxy and image, unmeasured: the bytes served are the right ones.
+              if (r === 0) await pullImage(proxy.url, images[name].repository, images[name].tag, { parallel: cfg.parallel, verify: true });
+            }
+          } finally {
+            await proxy.stop();
+          }
+        }
+        log(`pulls round ${r + 1}/${cfg.rounds}: cold big ${['direct', 'reference', 'pullthrough'].map((k) => `${k} ${fmtNumber(samples['cold-big'][k].at(-1))}`).join(', ')}; warm big ref ${fmtNumber(samples['warm-big'].reference.at(-1))}, ours ${fmtNumber(samples['warm-big'].pullthrough.at(-1))} MiB/s`);
+      }
+    });
+
+    // The herd: 20 clients at once on an uncached 40 MiB image, each proxy behind a counting proxy.
+    const herd = { reference: [], pullthrough: [] };
+    await withLimit('herd', cfg.limits.herd, async () => {
+      const counter = own(await startCountingUpstream(upstream.url));
+      for (let r = 0; r < cfg.herdRounds; r++) {
+        for (const kind of orderOf(r)) {
+          counter.reset();
+          const proxy = await start(kind, counter.host);
+          try {
+            await pull(proxy.url, images.small); // process warm-up, as for the cold pulls
+            counter.reset();
+            const rss = sampleRss(proxy.pids);
+            const t0 = process.hrtime.bigint();
+            const pulls = await Promise.all(Array.from({ length: cfg.herdClients }, () => pull(proxy.url, images.herd)));
+            const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+            await sleep(cfg.settleMs); // background work (distribution's store, our hydration job) counts too
+            const memory = await rss.stop();
+            const tally = counter.tally();
+            const gets = images.herd.blobs.map((b) => tally.perBlob.get(b.digest) ?? 0);
+            const bytes = pulls.reduce((n, p) => n + p.bytes, 0);
+            herd[kind].push({
+              wallMs,
+              mibPerSec: bytes / MiB / (wallMs / 1000),
+              getsPerBlobMax: Math.max(...gets),
+              getsPerBlobMean: gets.reduce((a, b) => a + b, 0) / gets.length,
+              upstreamBytesRatio: tally.bytes / images.herd.totalBytes,
+              upstreamRequests: tally.total,
+              memory,
+            });
+            log(`herd ${kind}: ${fmtNumber(wallMs)} ms, GETs per blob ${gets.join('/')}, upstream bytes ${fmtNumber(tally.bytes / images.herd.totalBytes)}x, RSS ${Object.entries(memory).map(([k, v]) => `${k} ${mib(v.peakRss)}`).join(', ')}`);
+          } finally {
+            await proxy.stop();
+          }
+        }
+      }
+    });
+
+    // Manifest-by-tag hits at high concurrency, autocannon against each primed proxy in turn.
+    const manifests = Object.fromEntries(cfg.manifestConnections.map((c) => [c, { reference: [], pullthrough: [] }]));
+    await withLimit('manifest hits', cfg.limits.manifests, async () => {
+      const proxies = {};
+      try {
+        for (const kind of ['reference', 'pullthrough']) {
+          proxies[kind] = await start(kind, upstream.host);
+          await pull(proxies[kind].url, images.small);
+          await waitStored(proxies[kind], images.small);
+        }
+        for (let r = 0; r < cfg.manifestRounds; r++) {
+          for (const connections of cfg.manifestConnections) {
+            for (const kind of orderOf(r)) {
+              const result = await autocannon({
+                url: `${proxies[kind].url}/v2/${images.small.repository}/manifests/${images.small.tag}`,
+                headers: { accept: MANIFEST_ACCEPT },
+                connections,
+                duration: cfg.manifestSeconds,
+              });
+              const failures = result.non2xx + result.errors + result.timeouts;
+              manifests[connections][kind].push({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, failures, total: result.requests.total });
+              log(`manifests ${kind}, ${connections} connections: ${fmtNumber(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, failures ${failures}`);
+            }
+          }
+        }
+      } finally {
+        for (const p of Object.values(proxies)) await p.stop();
+      }
+    });
+
+    const results = assemble({ cfg, samples, herd, manifests, images, startedAt: started, argv, loadAtStart });
+    const outDir = path.join(__dirname, 'results');
+    await mkdir(outDir, { recursive: true });
+    const base = path.join(outDir, quick ? 'quick' : 'latest');
+    await writeFile(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+    await writeFile(`${base}.md`, renderMarkdown(results));
+    await writeFile(`${base}.svg`, renderSvg(results));
+    process.stdout.write(`\n${renderText(results)}\n\nwritten: ${base}.json, .md, .svg (${Math.round((Date.now() - started) / 1000)} s)\n`);
+    return results;
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch((err) => log(`cleanup: ${err.message}`));
+  }
+}
+
+function assemble({ cfg, samples, herd, manifests, images, startedAt, argv, loadAtStart }) {
+  const s = (key, target) => summarize(samples[key]?.[target] ?? []);
+  const row = (scenario, key, withDirect) => ({
+    scenario,
+    metric: 'throughput',
+    unit: MIB_S,
+    chart: true,
+    ...(withDirect ? { direct: s(key, 'direct') } : {}),
+    reference: s(key, 'reference'),
+    pullthrough: s(key, 'pullthrough'),
+  });
+  const herdCell = (kind, pick) => summarize(herd[kind].map(pick));
+  const herdRow = (metric, unit, pick, noRatio) => ({ scenario: `herd: ${cfg.herdClients} clients, uncached ${fmtNumber(images.herd.totalBytes / MiB)} MiB`, metric, unit, reference: herdCell('reference', pick), pullthrough: herdCell('pullthrough', pick), ...(noRatio ? { noRatio } : {}) });
+  const bigLabel = `${fmtNumber(images.big.totalBytes / MiB, 0)} MiB, 1 layer`;
+  const layersLabel = `${images.layers.layerCount} layers, ${fmtNumber(images.layers.totalBytes / MiB, 0)} MiB`;
+  const mcell = (c, kind, pick) => summarize(manifests[c][kind].map(pick));
+  const manifestRows = cfg.manifestConnections.flatMap((c) => [
+    ['requests/s', '', (m) => m.rps],
+    ['latency p50', 'ms', (m) => m.p50],
+    ['latency p99', 'ms', (m) => m.p99],
+  ].map(([metric, unit, pick]) => ({ scenario: `manifest by tag, hits, ${c} connections`, metric, unit, reference: mcell(c, 'reference', pick), pullthrough: mcell(c, 'pullthrough', pick) })));
+  const rows = [
+    { scenario: 'ceiling: node file server on loopback', metric: 'throughput', unit: MIB_S, direct: s('loopback', 'ceiling'), noRatio: true },
+    { scenario: 'ceiling: sha256, one core', metric: 'throughput', unit: MIB_S, direct: s('sha256', 'ceiling'), noRatio: true },
+    { scenario: `ceiling: bare node proxy, cold path, ${bigLabel}`, metric: 'throughput', unit: MIB_S, direct: s('pipe', 'ceiling'), noRatio: true },
+    row(`cold pull, ${bigLabel}`, 'cold-big', true),
+    row(`warm pull, ${bigLabel}`, 'warm-big', false),
+    row(`cold pull, ${layersLabel}`, 'cold-layers', true),
+    row(`warm pull, ${layersLabel}`, 'warm-layers', false),
+    herdRow('upstream GETs per blob (max)', '', (h) => h.getsPerBlobMax, true),
+    herdRow('upstream GETs per blob (mean)', '', (h) => h.getsPerBlobMean, true),
+    herdRow('upstream bytes / image size', '', (h) => h.upstreamBytesRatio, true),
+    herdRow('all clients done', 'ms', (h) => h.wallMs),
+    herdRow('aggregate throughput', MIB_S, (h) => h.mibPerSec),
+    herdRow('peak RSS, registry / frontend', 'MiB', (h) => (h.memory.registry ?? h.memory.frontend).peakRss / MiB),
+    { ...herdRow('peak RSS, hydrator', 'MiB', () => undefined, true), pullthrough: herdCell('pullthrough', (h) => h.memory.hydrator.peakRss / MiB) },
+    ...manifestRows,
+  ];
+  const med = (key, t) => median(samples[key]?.[t] ?? []);
+  const pct = (v) => (v === undefined ? '–' : `${fmtNumber(v, 2)}`);
+  const target = (name, targetText, actual, met) => ({ name, target: targetText, actual, met: Boolean(met) });
+  const warmRatio = ratio(med('warm-big', 'pullthrough'), med('warm-big', 'reference'));
+  const warmCeiling = ratio(med('warm-big', 'pullthrough'), med('loopback', 'ceiling'));
+  const coldBig = ratio(med('cold-big', 'pullthrough'), med('cold-big', 'direct'));
+  const coldLayers = ratio(med('cold-layers', 'pullthrough'), med('cold-layers', 'direct'));
+  const herdMax = Math.max(...herd.pullthrough.map((h) => h.getsPerBlobMax));
+  const herdMin = Math.min(...herd.pullthrough.map((h) => h.getsPerBlobMax));
+  const high = Math.max(...cfg.manifestConnections);
+  const low = Math.min(...cfg.manifestConnections);
+  const mRatio = ratio(median(manifests[high].pullthrough.map((m) => m.rps)), median(manifests[high].reference.map((m) => m.rps)));
+  const p99 = median(manifests[high].pullthrough.map((m) => m.p99));
+  const p99low = median(manifests[low].pullthrough.map((m) => m.p99));
+  const coldPipe = ratio(med('cold-big', 'pullthrough'), med('pipe', 'ceiling'));
+  const rssFront = Math.max(...herd.pullthrough.map((h) => h.memory.frontend.peakRss)) / MiB;
+  const rssHyd = Math.max(...herd.pullthrough.map((h) => h.memory.hydrator.peakRss)) / MiB;
+  const info = [
+    { name: 'cold pull (big image), pullthrough / bare node proxy', actual: pct(coldPipe) },
+    { name: 'cold pull (big image), bare node proxy / direct from upstream', actual: pct(ratio(med('pipe', 'ceiling'), med('cold-big', 'direct'))) },
+    { name: 'cold pull (big image), reference / direct from upstream', actual: pct(ratio(med('cold-big', 'reference'), med('cold-big', 'direct'))) },
+  ];
+  const targets = [
+    target('warm blob throughput, pullthrough / reference (big image)', '>= 1.0', pct(warmRatio), warmRatio >= 1),
+    target('warm blob throughput, pullthrough / loopback ceiling', '>= 0.7', pct(warmCeiling), warmCeiling >= 0.7),
+    target('cold pull, pullthrough / direct from upstream (big image)', '>= 0.9', pct(coldBig), coldBig >= 0.9),
+    target('cold pull, pullthrough / direct from upstream (60 layers)', '>= 0.9', pct(coldLayers), coldLayers >= 0.9),
+    target('herd: upstream GETs per blob, every blob, every round', 'exactly 1', herdMin === herdMax ? String(herdMax) : `${herdMin}..${herdMax}`, herdMin === 1 && herdMax === 1),
+    target(`manifest hits requests/s, pullthrough / reference (${high} connections)`, '>= 1.0', pct(mRatio), mRatio >= 1),
+    target(`manifest hits p99 latency, pullthrough (${high} connections)`, '< 10 ms', `${fmtNumber(p99)} ms`, p99 < 10),
+    target(`manifest hits p99 latency, pullthrough (${low} connections)`, '< 10 ms', `${fmtNumber(p99low)} ms`, p99low < 10),
+    target('peak RSS during the herd, frontend', '<= 200 MiB', `${fmtNumber(rssFront)} MiB`, rssFront <= 200),
+    target('peak RSS during the herd, hydrator', '<= 200 MiB', `${fmtNumber(rssHyd)} MiB`, rssHyd <= 200),
+  ];
+  const cpus = os.cpus();
+  return {
+    meta: {
+      date: new Date(startedAt).toISOString().replace(/\.\d+Z$/, 'Z'),
+      durationSeconds: Math.round((Date.now() - startedAt) / 1000),
+      machine: `${cpus.length} cores (${cpus[0]?.model?.trim() ?? 'unknown'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+      node: process.version,
+      command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+      quick: cfg.quick,
+      rounds: cfg.rounds,
+      herdRounds: cfg.herdRounds,
+      manifestRounds: cfg.manifestRounds,
+      parallel: cfg.parallel,
+      sizes: `big ${images.big.totalBytes} B; ${images.layers.layerCount} layers ${images.layers.totalBytes} B; herd ${images.herd.totalBytes} B (${images.herd.layerCount} layers); manifests ${cfg.manifestSeconds} s x ${cfg.manifestRounds} rounds per proxy and connection count`,
+      notes: [
+        'Every proxy and image is also pulled once with every blob digest checked (unmeasured).',
+        'Cold: a fresh proxy (empty storage) per round, warmed up by pulling an unrelated 4 KiB image first (so cold means cache-cold, not JIT-cold); warm: the same proxy right after, once the image is stored.',
+        'Herd: each proxy behind a byte-counting proxy; RSS sampled every 50 ms from the herd start until 7 s after (background work included).',
+        'Both proxies log at info level, distribution with its access log off.',
+        `1-minute load average at start / end: ${fmtNumber(loadAtStart, 1)} / ${fmtNumber(os.loadavg()[0], 1)} on ${os.cpus().length} cores (anything above ~3 means other work shared the machine: compare ratios within the run, not absolute figures).`,
+      ],
+    },
+    ceiling: { loopback: summarize(samples.loopback.ceiling), sha256: summarize(samples.sha256.ceiling), nodeProxy: summarize(samples.pipe.ceiling) },
+    rows,
+    targets,
+    info,
+    raw: { samples, herd, manifests },
+  };
+}
+
+module.exports = { main, plan, assemble };

@@ -1,0 +1,25 @@
+// `npm run bench [-- --quick] [-- --profile=<dir>]`: build, then benchmark this cache against the
+// reference pull-through cache (bench/run.js). Needs docker-registry and redis-server (scripts/test
+// installs them). Results: bench/results/latest.{json,md,svg} (quick.* with --quick).
+const { execFileSync } = require('node:child_process');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const args = process.argv.slice(2);
+if (!args.includes('--no-build')) {
+  execFileSync('bash', ['scripts/install-deps.sh'], { cwd: root, stdio: 'inherit' });
+  execFileSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+  });
+}
+require(path.join(root, 'bench', 'run.js'))
+  .main(args.filter((a) => a !== '--no-build'))
+  .then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`bench failed: ${err.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
