@@ -44,6 +44,15 @@ if (fs.existsSync(tap)) {
   failed++;
 }
 
+// infra/scripts/check.js: one check, by its exit status.
+if (process.argv[3] !== undefined) {
+  if (Number(process.argv[3]) === 0) passed++;
+  else {
+    problems.push('infra/scripts/check.js failed');
+    failed++;
+  }
+}
+
 // A test task that failed without its jest report saying so (killed, crashed after writing) still fails the run.
 const turboStatus = Number(process.argv[2] ?? 0);
 if (turboStatus !== 0 && failed === 0) {
