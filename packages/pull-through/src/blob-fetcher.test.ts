@@ -20,6 +20,26 @@ afterEach(async () => {
 });
 
 describe('BlobFetcher', () => {
+  it('survives an upstream body that fails before it is read: the fetch fails cleanly, nothing is stored, the process lives on', async () => {
+    await setUp();
+    f.upstream.blobFault = 'reset-after-headers';
+    for (let i = 0; i < 4; i++) {
+      const outcome = await f.registry.openBlob('up/foo', layer.digest).then(
+        async (blob) => {
+          const read = await readStream(blob.stream);
+          await blob.done?.catch(() => undefined);
+          return read.error ?? new Error('a broken body must not end normally');
+        },
+        (err: unknown) => err,
+      );
+      expect(outcome).toBeInstanceOf(Error);
+      expect((outcome as Error).message).not.toBe('a broken body must not end normally');
+      expect(await f.store.statBlob(layer.digest)).toBeUndefined();
+    }
+    // (Recovery after such failures, once the breaker lets calls through again, is covered by the registry tests.)
+    expect(f.registry.blobs.isInFlight(layer.digest)).toBe(false);
+  });
+
   it('cuts off a leading client that stops reading, so callers waiting on the same fetch still get the blob', async () => {
     await setUp(200);
     const stalled = await f.registry.openBlob('up/foo', layer.digest);

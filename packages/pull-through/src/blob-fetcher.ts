@@ -144,8 +144,18 @@ export class BlobFetcher {
       sink?.destroy(err as Error);
       throw err;
     }
+    // The body may fail before the loop below reads it (while the writer is created): without a
+    // listener that 'error' would crash the process; the loop then sees the failure via `errored`.
+    body.on('error', () => undefined);
     onHeaders(size);
-    const writer = await this.store.createBlobWriter({ digest, ...(size !== undefined ? { size } : {}) });
+    let writer: Awaited<ReturnType<RegistryStore['createBlobWriter']>>;
+    try {
+      writer = await this.store.createBlobWriter({ digest, ...(size !== undefined ? { size } : {}) });
+    } catch (err) {
+      body.destroy();
+      sink?.destroy(err as Error);
+      throw err;
+    }
     // A failed writer (too many bytes, storage error) is read from `writer.errored` below; without a
     // listener its 'error' event would crash the process.
     writer.on('error', () => undefined);
@@ -164,6 +174,7 @@ export class BlobFetcher {
       }
     };
     try {
+      if (body.errored) throw body.errored;
       for await (const chunk of body as AsyncIterable<Buffer>) {
         if (!writer.write(chunk) && !writer.destroyed) await drained(writer);
         if (writer.destroyed) throw writer.errored ?? new Error('blob writer closed before the blob was complete');

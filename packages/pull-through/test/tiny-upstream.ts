@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { digestOf, MediaType, type Digest } from '@pullthrough/oci';
 
 /** How the upstream misbehaves on blob GETs. */
-export type BlobFault = 'none' | 'corrupt' | 'truncate' | 'oversize';
+export type BlobFault = 'none' | 'corrupt' | 'truncate' | 'oversize' | 'reset-after-headers';
 
 export interface UpstreamRequest {
   method: string;
@@ -145,6 +145,11 @@ export class TinyUpstream {
   }
 
   private sendBlob(res: ServerResponse, blob: Buffer): void {
+    if (this.blobFault === 'reset-after-headers') {
+      // Headers and one small chunk, then the connection drops at once (before the cache may read the body).
+      res.flushHeaders();
+      return void res.write(blob.subarray(0, 16), () => res.socket?.destroy());
+    }
     if (this.blobFault === 'corrupt') {
       const copy = Buffer.from(blob);
       copy[copy.length >> 1]! ^= 0xff;
