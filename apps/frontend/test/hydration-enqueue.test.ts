@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { HYDRATION_QUEUE, hydrationJobId } from '@pullthrough/hydration-jobs';
 import type { RedisServer } from '@pullthrough/test-support';
-import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
 
 const ACCEPT = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
 
@@ -92,6 +92,11 @@ describe('Redis down', () => {
         expect(b.status).toBe(200);
         expect((await b.arrayBuffer()).byteLength).toBe(blob.size);
       }
+      // The status API reads the queue: with Redis down that is a 503 with Retry-After, not a 500.
+      const status = await fetch(`${cache.adminUrl}/api/v1/hydrations?repository=nr/small&reference=v1`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(status.status).toBe(503);
+      expect(status.headers.get('retry-after')).toBe('5');
+      expect(((await status.json()) as { title: string }).title).toBe('Service Unavailable');
       await cache.frontend.enqueuer.settle();
       expect(cache.frontend.enqueuer.stats).toEqual({ enqueued: 0, failed: 1, deferred: 1 });
     } finally {

@@ -23,6 +23,15 @@ export class HydrationRequestError extends Error {
   }
 }
 
+/** The hydration queue (Redis) cannot be read right now: a retryable condition, not a bug. */
+export class HydrationQueueUnavailableError extends Error {
+  readonly retryAfterSeconds = 5;
+  constructor(cause: unknown) {
+    super('the hydration queue (Redis) is unreachable; retry later', { cause });
+    this.name = 'HydrationQueueUnavailableError';
+  }
+}
+
 export interface HydrationServiceDeps {
   registry: PullThroughRegistry;
   upstreams: UpstreamResolver;
@@ -46,7 +55,13 @@ export class HydrationService {
     if (ref.kind === 'digest') digest = ref.digest;
     else digest = (await this.deps.registry.store.getTag(repository, ref.tag))?.digest;
     if (!digest) return { repository, reference, state: 'unknown' };
-    const status = waitMs > 0 ? await this.deps.status.wait(repository, digest, waitMs, signal) : await this.deps.status.get(repository, digest);
+    let status: HydrationStatus;
+    try {
+      status = waitMs > 0 ? await this.deps.status.wait(repository, digest, waitMs, signal) : await this.deps.status.get(repository, digest);
+    } catch (err) {
+      // Local state was readable; only the queue is not (Redis down): that is a 503, not a 500.
+      throw new HydrationQueueUnavailableError(err);
+    }
     return { ...status, reference };
   }
 

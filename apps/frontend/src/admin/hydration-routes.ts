@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import { RegistryError } from '@pullthrough/oci';
-import type { HydrationService } from '@pullthrough/pull-through';
+import { HydrationQueueUnavailableError, type HydrationService } from '@pullthrough/pull-through';
 import { ProblemError } from './problem.js';
 
 /** Longest `?wait=` a client may ask for (a long-poll holds a connection). */
@@ -31,6 +31,10 @@ export function hydrationRoutes(hydrations: HydrationService): Router {
     try {
       res.json(await hydrations.status(repository!, reference!, Math.round(wait * 1000), gone.signal));
     } catch (err) {
+      if (err instanceof HydrationQueueUnavailableError) {
+        res.setHeader('Retry-After', String(err.retryAfterSeconds));
+        throw new ProblemError(503, 'Service Unavailable', err.message);
+      }
       if (err instanceof RegistryError && /INVALID/.test(err.code)) {
         const field = err.code === 'NAME_INVALID' ? 'repository' : 'reference';
         throw new ProblemError(400, 'Bad Request', 'invalid hydration query', [{ field, message: err.message }]);
