@@ -95,7 +95,12 @@ const MIB_S = 'MiB/s';
 async function main(argv) {
   const quick = argv.includes('--quick');
   const profileDir = argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
+  // `--only=pulls,herd`: run just these phases (ceiling, pulls, herd, manifests), log their figures, write no report.
+  const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+  const runs = (phase) => !only || only.includes(phase);
   const cfg = plan(quick);
+  const rounds = Number(argv.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length));
+  if (rounds > 0) Object.assign(cfg, { rounds, herdRounds: rounds, manifestRounds: rounds });
   const started = Date.now();
   const loadAtStart = os.loadavg()[0];
   const overall = setTimeout(() => {
@@ -128,19 +133,20 @@ async function main(argv) {
       const redis = own(await startRedis());
       log(`upstream ${upstream.url}; generating and pushing fixtures`);
       const seed = `bench-${Date.now()}`;
+      const push = (name, layerSizes) => pushRandomImage(upstream.url, fixtureDir, { repository: `bench/${name}`, tag: 'v1', layerSizes, seed });
       const images = {
-        big: await pushRandomImage(upstream.url, fixtureDir, { repository: 'bench/big', tag: 'v1', layerSizes: [cfg.bigPayload], seed }),
-        layers: await pushRandomImage(upstream.url, fixtureDir, { repository: 'bench/layers', tag: 'v1', layerSizes: cfg.layerSizes, seed }),
-        herd: await pushRandomImage(upstream.url, fixtureDir, { repository: 'bench/herd', tag: 'v1', layerSizes: cfg.herdSizes, seed }),
-        small: await pushRandomImage(upstream.url, fixtureDir, { repository: 'bench/small', tag: 'v1', layerSizes: [4 * KiB], seed }),
+        big: runs('ceiling') || runs('pulls') ? await push('big', [cfg.bigPayload]) : undefined,
+        layers: runs('pulls') ? await push('layers', cfg.layerSizes) : undefined,
+        herd: runs('herd') ? await push('herd', cfg.herdSizes) : undefined,
+        small: await push('small', [4 * KiB]),
       };
       return { upstream, redis, images };
     });
     const mib = (n) => `${fmtNumber(n / MiB)} MiB`;
-    log(`fixtures: big ${mib(images.big.totalBytes)}, ${images.layers.layerCount} layers ${mib(images.layers.totalBytes)}, herd ${mib(images.herd.totalBytes)}`);
+    log(`fixtures: big ${mib(images.big?.totalBytes ?? 0)}, ${images.layers?.layerCount ?? 0} layers ${mib(images.layers?.totalBytes ?? 0)}, herd ${mib(images.herd?.totalBytes ?? 0)}`);
 
     // Physical ceiling: a plain node file server on loopback, and sha256 on one core.
-    await withLimit('ceiling', cfg.limits.ceiling, async () => {
+    if (runs('ceiling')) await withLimit('ceiling', cfg.limits.ceiling, async () => {
       const server = await startFileServer(fixtureDir, work.path);
       try {
         const file = path.basename(images.big.blobs[1].file);
@@ -158,7 +164,7 @@ async function main(argv) {
         await pipe.stop();
       }
     });
-    log(`ceiling: loopback ${fmtNumber(median(samples.loopback.ceiling))} MiB/s, sha256 ${fmtNumber(median(samples.sha256.ceiling))} MiB/s, bare node proxy ${fmtNumber(median(samples.pipe.ceiling))} MiB/s`);
+    if (runs('ceiling')) log(`ceiling: loopback ${fmtNumber(median(samples.loopback.ceiling))} MiB/s, sha256 ${fmtNumber(median(samples.sha256.ceiling))} MiB/s, bare node proxy ${fmtNumber(median(samples.pipe.ceiling))} MiB/s`);
 
     const start = (kind, upstreamHost, options = {}) =>
       kind === 'reference'
@@ -168,7 +174,7 @@ async function main(argv) {
     const pull = (url, image) => pullImage(url, image.repository, image.tag, { parallel: cfg.parallel });
 
     // Cold and warm pulls, the big image and the 60-layer one, a fresh proxy per round and kind.
-    await withLimit('cold/warm pulls', cfg.limits.pulls, async () => {
+    if (runs('pulls')) await withLimit('cold/warm pulls', cfg.limits.pulls, async () => {
       for (let r = 0; r < cfg.rounds; r++) {
         for (const name of ['big', 'layers']) add(`cold-${name}`, 'direct', (await pull(upstream.url, images[name])).mibPerSec);
         for (const kind of orderOf(r)) {
@@ -194,7 +200,7 @@ async function main(argv) {
 
     // The herd: 20 clients at once on an uncached 40 MiB image, each proxy behind a counting proxy.
     const herd = { reference: [], pullthrough: [] };
-    await withLimit('herd', cfg.limits.herd, async () => {
+    if (runs('herd')) await withLimit('herd', cfg.limits.herd, async () => {
       const counter = own(await startCountingUpstream(upstream.url));
       for (let r = 0; r < cfg.herdRounds; r++) {
         for (const kind of orderOf(r)) {
@@ -231,7 +237,7 @@ async function main(argv) {
 
     // Manifest-by-tag hits at high concurrency, autocannon against each primed proxy in turn.
     const manifests = Object.fromEntries(cfg.manifestConnections.map((c) => [c, { reference: [], pullthrough: [] }]));
-    await withLimit('manifest hits', cfg.limits.manifests, async () => {
+    if (runs('manifests')) await withLimit('manifest hits', cfg.limits.manifests, async () => {
       const proxies = {};
       try {
         for (const kind of ['reference', 'pullthrough']) {
@@ -259,6 +265,7 @@ async function main(argv) {
       }
     });
 
+    if (only) return undefined;
     const results = assemble({ cfg, samples, herd, manifests, images, startedAt: started, argv, loadAtStart });
     const outDir = path.join(__dirname, 'results');
     await mkdir(outDir, { recursive: true });

@@ -79,9 +79,9 @@ async function startReferenceProxy(remoteUrl, { label = 'reference' } = {}) {
 /**
  * This cache: hydrator + frontend from apps/* /dist with a fresh data dir and queue prefix, a rule
  * `bench/*` -> `<upstreamHost>/bench/*`, the upstream listed as insecure. `profileDir`: run the
- * frontend with --cpu-prof (written there on SIGTERM exit).
+ * frontend with --cpu-prof (written there on SIGTERM exit). `nodeArgs`: more node flags for the frontend.
  */
-async function startPullthrough({ redisUrl, upstreamHost, profileDir, env: extraEnv = {} }) {
+async function startPullthrough({ redisUrl, upstreamHost, profileDir, nodeArgs = [], env: extraEnv = {} }) {
   const dir = await tempDir('bench-pullthrough-');
   const procs = [];
   try {
@@ -114,7 +114,7 @@ async function startPullthrough({ redisUrl, upstreamHost, profileDir, env: extra
       });
     const hydrator = await node('hydrator');
     procs.push(hydrator);
-    const frontend = await node('frontend', profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+    const frontend = await node('frontend', [...nodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])]);
     procs.push(frontend);
     const url = `http://127.0.0.1:${dataPort}`;
     await waitForHttp(`${url}/v2/`, frontend, 'pullthrough frontend');

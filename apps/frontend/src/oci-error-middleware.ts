@@ -1,11 +1,12 @@
 import type { NextFunction, Request, Response } from 'express';
 import { isKnownError, toWireError, wireErrorBody } from '@pullthrough/oci';
 import type { Logger } from '@pullthrough/pull-through';
+import { requestLogger } from './request-context.js';
 
 /** The one place any error on the data plane becomes an OCI error body. Unknown -> UNKNOWN 500, logged. */
 export function ociErrorMiddleware(logger: Logger) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
-    const log = (res.locals.logger as Logger | undefined) ?? logger;
+    const log = requestLogger(res, logger);
     const wire = toWireError(err);
     if (!isKnownError(err)) log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unexpected error');
     else if (wire.status >= 500) log.warn({ code: wire.code, message: wire.message, detail: wire.detail }, 'cache error');

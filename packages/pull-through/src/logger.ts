@@ -5,6 +5,8 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
   child(bindings: Record<string, unknown>): Logger;
+  /** Whether a level is logged at all (pino has it); absent means yes. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 export const silentLogger: Logger = {
@@ -13,4 +15,5 @@ export const silentLogger: Logger = {
   warn: () => undefined,
   error: () => undefined,
   child: () => silentLogger,
+  isLevelEnabled: () => false,
 };

@@ -7,6 +7,7 @@ import {
   type Digest,
 } from '@pullthrough/oci';
 import { BlobStore } from './blob-store.js';
+import { LruCache } from './lru-cache.js';
 import type { StorageDriver } from './storage-driver.js';
 import { blobDataPath, manifestRevisionLinkPath } from './store-layout.js';
 
@@ -39,15 +40,29 @@ function parseRevisionLink(raw: Buffer, digest: Digest): ManifestInfo | undefine
   }
 }
 
+/** Default bound of the in-memory manifest cache. */
+export const DEFAULT_MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
+
 /**
  * Manifests are blobs too; a per-repository revision link records that the repository has the
  * manifest and with which media type and size (so HEAD needs one small read).
  */
 export class ManifestStore {
+  /**
+   * Manifests by (repository, digest), kept in memory: a revision is immutable once stored
+   * (content-addressed, and nothing deletes revisions), so a hit needs no invalidation and is
+   * spared two small file reads.
+   */
+  private readonly cache: LruCache<StoredManifest>;
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
-  ) {}
+    /** Bytes of manifests kept in memory (0 turns the cache off). */
+    cacheBytes = DEFAULT_MANIFEST_CACHE_BYTES,
+  ) {
+    this.cache = new LruCache(cacheBytes, (m) => m.bytes.length);
+  }
 
   /** Verify and store a manifest in a repository. Throws DigestMismatchError, ManifestInvalidError. */
   async putManifest(repository: string, manifest: ManifestToStore): Promise<ManifestInfo> {
@@ -76,21 +91,29 @@ export class ManifestStore {
     }
     const info: ManifestInfo = { digest, mediaType, size: bytes.length };
     await this.driver.putContent(link, Buffer.from(JSON.stringify({ mediaType, size: info.size })));
+    this.cache.set(`${repository}@${digest}`, { ...info, bytes });
     return info;
   }
 
   /** Media type and size of a manifest in a repository, or undefined. */
   async statManifest(repository: string, digest: Digest): Promise<ManifestInfo | undefined> {
+    const cached = this.cache.get(`${repository}@${digest}`);
+    if (cached) return { digest, mediaType: cached.mediaType, size: cached.size };
     const raw = await this.driver.getContent(manifestRevisionLinkPath(repository, digest));
     return raw && parseRevisionLink(raw, digest);
   }
 
   /** A manifest with its bytes, or undefined when the repository does not have it. */
   async getManifest(repository: string, digest: Digest): Promise<StoredManifest | undefined> {
+    const key = `${repository}@${digest}`;
+    const cached = this.cache.get(key);
+    if (cached) return cached;
     const info = await this.statManifest(repository, digest);
     if (!info) return undefined;
     const bytes = await this.driver.getContent(blobDataPath(digest));
     if (!bytes) return undefined;
-    return { ...info, size: bytes.length, bytes };
+    const manifest = { ...info, size: bytes.length, bytes };
+    this.cache.set(key, manifest);
+    return manifest;
   }
 }

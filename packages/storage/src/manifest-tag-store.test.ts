@@ -130,3 +130,42 @@ describe('tags', () => {
     }
   });
 });
+
+describe('in-memory caches', () => {
+  test('another process moving a tag this one holds is seen once the tag cache ttl has passed; own writes at once', async () => {
+    const driver = new FilesystemDriver(root);
+    const reader = new RegistryStore(driver, { tagCache: { ttlMs: 200, maxEntries: 10 } });
+    const writer = new RegistryStore(new FilesystemDriver(root));
+    const one = await putManifest('team/app', 1);
+    const two = await putManifest('team/app', 2);
+    expect(await reader.getTag('team/app', 'v1')).toBeUndefined();
+    await writer.putTag('team/app', 'v1', one);
+    // Absent tags are never remembered: the new tag is seen at once.
+    expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(one);
+    await writer.putTag('team/app', 'v1', two);
+    expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(one); // held for up to the ttl
+    await new Promise((r) => setTimeout(r, 250));
+    expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(two);
+    // This process's own writes and deletes replace what it holds.
+    await reader.putTag('team/app', 'v1', one);
+    expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(one);
+    await reader.deleteTag('team/app', 'v1');
+    expect(await reader.getTag('team/app', 'v1')).toBeUndefined();
+  });
+
+  test('a ttl of 0 always reads storage; a cached manifest comes back byte for byte and per repository', async () => {
+    const reader = new RegistryStore(new FilesystemDriver(root), { tagCache: { ttlMs: 0, maxEntries: 10 } });
+    const one = await putManifest('team/app', 1);
+    const two = await putManifest('team/app', 2);
+    await store.putTag('team/app', 'v1', one);
+    expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(one);
+    await store.putTag('team/app', 'v1', two);
+    expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(two);
+    const first = await reader.getManifest('team/app', one);
+    const again = await reader.getManifest('team/app', one);
+    expect(again?.bytes.equals(manifestBytes(1))).toBe(true);
+    expect(again).toEqual(first);
+    expect(await reader.getManifest('team/other', one)).toBeUndefined();
+    expect(await reader.statManifest('team/other', one)).toBeUndefined();
+  });
+});

@@ -3,11 +3,18 @@ import type { Descriptor, Digest } from '@pullthrough/oci';
 import { BlobStore, type BlobInfo } from './blob-store.js';
 import type { BlobWriter, ExpectedBlob } from './blob-writer.js';
 import { ControlStore } from './control-store.js';
-import { ManifestStore, type ManifestInfo, type ManifestToStore, type StoredManifest } from './manifest-store.js';
+import { DEFAULT_MANIFEST_CACHE_BYTES, ManifestStore, type ManifestInfo, type ManifestToStore, type StoredManifest } from './manifest-store.js';
 import { ReferrerStore } from './referrer-store.js';
 import { listRepositories } from './repository-catalog.js';
 import type { ByteRange, StorageDriver } from './storage-driver.js';
-import { TagStore, type TagRecord } from './tag-store.js';
+import { DEFAULT_TAG_CACHE, TagStore, type TagCacheOptions, type TagRecord } from './tag-store.js';
+
+export interface RegistryStoreOptions {
+  /** Bytes of manifests kept in memory (immutable, so never stale). */
+  manifestCacheBytes?: number;
+  /** Tag records answered from memory for a short while (see TagCacheOptions). */
+  tagCache?: TagCacheOptions;
+}
 
 /**
  * The registry's local state over a StorageDriver (distribution's `registry/storage`): blobs,
@@ -21,10 +28,13 @@ export class RegistryStore {
   readonly referrers: ReferrerStore;
   readonly control: ControlStore;
 
-  constructor(readonly driver: StorageDriver) {
+  constructor(
+    readonly driver: StorageDriver,
+    options: RegistryStoreOptions = {},
+  ) {
     this.blobs = new BlobStore(driver);
-    this.manifests = new ManifestStore(driver, this.blobs);
-    this.tags = new TagStore(driver, this.manifests);
+    this.manifests = new ManifestStore(driver, this.blobs, options.manifestCacheBytes ?? DEFAULT_MANIFEST_CACHE_BYTES);
+    this.tags = new TagStore(driver, this.manifests, options.tagCache ?? DEFAULT_TAG_CACHE);
     this.referrers = new ReferrerStore(driver);
     this.control = new ControlStore(driver);
   }

@@ -1,5 +1,6 @@
 import { ManifestUnknownError, isDigest, type Digest } from '@pullthrough/oci';
 import { lexical } from './lexical.js';
+import { LruCache } from './lru-cache.js';
 import { ManifestStore } from './manifest-store.js';
 import type { StorageDriver } from './storage-driver.js';
 import { checkTag, tagCurrentLinkPath, tagPath, tagsPath } from './store-layout.js';
@@ -21,16 +22,44 @@ function parseTagLink(raw: Buffer): TagRecord | undefined {
   }
 }
 
+export interface TagCacheOptions {
+  /**
+   * How long a tag record read from storage is answered from memory (0: always read). Writes by
+   * this process are seen at once; a change by another process (another frontend, the hydrator)
+   * to a tag this one holds is seen after at most this long, as if the request had come that much
+   * earlier. A tag this process does not hold is always read.
+   */
+  ttlMs: number;
+  /** Tag records kept at most. */
+  maxEntries: number;
+}
+
+/** One second: a tag hit at thousands of requests/s reads its link file once a second, not per request. */
+export const DEFAULT_TAG_CACHE: TagCacheOptions = { ttlMs: 1_000, maxEntries: 10_000 };
+
 /** Tags: `repositories/<name>/_manifests/tags/<tag>/current/link` holding `{ digest, checkedAt }`. */
 export class TagStore {
+  private readonly cache: LruCache<TagRecord>;
+  private readonly ttlMs: number;
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly manifests: ManifestStore,
-  ) {}
+    cache: TagCacheOptions = DEFAULT_TAG_CACHE,
+  ) {
+    this.cache = new LruCache(cache.maxEntries);
+    this.ttlMs = cache.ttlMs;
+  }
 
   async getTag(repository: string, tag: string): Promise<TagRecord | undefined> {
+    const key = `${repository}:${tag}`;
+    const cached = this.cache.get(key);
+    if (cached) return cached;
     const raw = await this.driver.getContent(tagCurrentLinkPath(repository, tag));
-    return raw && parseTagLink(raw);
+    const record = raw && parseTagLink(raw);
+    // Only tags that exist are remembered: one created by another process is seen at once.
+    if (record) this.cache.set(key, record, this.ttlMs);
+    return record;
   }
 
   /**
@@ -43,11 +72,16 @@ export class TagStore {
     if (!(await this.manifests.statManifest(repository, digest))) {
       throw new ManifestUnknownError('cannot tag a manifest the repository does not have', { detail: { repository, tag, digest } });
     }
+    const key = `${repository}:${tag}`;
+    this.cache.delete(key);
     await this.driver.putContent(link, Buffer.from(JSON.stringify({ digest, checkedAt: checkedAt.toISOString() })));
+    this.cache.set(key, { digest, checkedAt }, this.ttlMs);
   }
 
   async deleteTag(repository: string, tag: string): Promise<void> {
+    this.cache.delete(`${repository}:${tag}`);
     await this.driver.delete(tagPath(repository, tag));
+    this.cache.delete(`${repository}:${tag}`);
   }
 
   /** Tags of a repository in lexical order (the OCI tags/list order). */

@@ -6,6 +6,7 @@ import { listCatalog, listReferrers, listTags } from './listing-routes.js';
 import { getManifest } from './manifest-routes.js';
 import { API_VERSION_HEADER } from './registry-headers.js';
 import { parseRegistryPath } from './registry-path.js';
+import { requestLogger } from '../request-context.js';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
@@ -23,7 +24,6 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger) {
       if (!READ_METHODS.has(req.method)) {
         throw new UnsupportedError('this registry is a pull-through cache: push and delete are not supported', { detail: { method: req.method } });
       }
-      const log = (res.locals.logger as Logger | undefined) ?? logger;
       switch (route.kind) {
         case 'base':
           res.status(200).json({});
@@ -33,7 +33,7 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger) {
         case 'manifest':
           return await getManifest(registry, req, res, route.name, route.reference);
         case 'blob':
-          return req.method === 'HEAD' ? await headBlob(registry, res, route.name, route.digest) : await getBlob(registry, req, res, route.name, route.digest, log);
+          return req.method === 'HEAD' ? await headBlob(registry, res, route.name, route.digest) : await getBlob(registry, req, res, route.name, route.digest, requestLogger(res, logger));
         case 'tags':
           return await listTags(registry, req, res, route.name);
         case 'referrers':

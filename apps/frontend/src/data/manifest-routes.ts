@@ -19,10 +19,12 @@ export async function getManifest(registry: PullThroughRegistry, req: Request, r
   res.setHeader('Content-Type', manifest.mediaType);
   setCacheHeaders(res, manifest.cache, manifest.staleReason);
   if (req.headers['if-none-match'] === etag) {
-    res.status(304).end();
+    res.statusCode = 304;
+    res.end();
     return;
   }
   res.setHeader('Content-Length', String(manifest.size));
-  if (req.method === 'HEAD') res.status(200).end();
-  else res.status(200).end(manifest.bytes);
+  res.statusCode = 200;
+  if (req.method === 'HEAD') res.end();
+  else res.end(manifest.bytes);
 }

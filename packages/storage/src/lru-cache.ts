@@ -1,0 +1,58 @@
+/**
+ * A bounded in-memory LRU map. Each entry has a weight (bytes of a manifest, or 1 for a small
+ * record) and the map keeps the total at or under `maxWeight`, evicting the least recently used.
+ * Entries may also expire: `set(key, value, ttlMs)` keeps a value for at most `ttlMs`.
+ * Used for metadata that is read on every hit: manifests (immutable once stored) and tag records.
+ */
+export class LruCache<V> {
+  private readonly entries = new Map<string, { value: V; weight: number; expiresAt: number }>();
+  private weight = 0;
+
+  constructor(
+    private readonly maxWeight: number,
+    private readonly weigh: (value: V) => number = () => 1,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.now()) {
+      this.delete(key);
+      return undefined;
+    }
+    // Refresh recency: Map iteration order is insertion order.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.value;
+  }
+
+  /** Keep `value` (for at most `ttlMs`); a value heavier than a quarter of the bound is not kept. */
+  set(key: string, value: V, ttlMs = Infinity): void {
+    this.delete(key);
+    const weight = this.weigh(value);
+    if (weight > this.maxWeight / 4 || ttlMs <= 0) return;
+    this.entries.set(key, { value, weight, expiresAt: this.now() + ttlMs });
+    this.weight += weight;
+    for (const [k, e] of this.entries) {
+      if (this.weight <= this.maxWeight) break;
+      this.entries.delete(k);
+      this.weight -= e.weight;
+    }
+  }
+
+  delete(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.weight -= entry.weight;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get totalWeight(): number {
+    return this.weight;
+  }
+}
