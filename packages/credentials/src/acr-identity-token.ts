@@ -1,4 +1,5 @@
-import { ManagedIdentityCredential } from '@azure/identity';
+import type { ManagedIdentityCredential } from '@azure/identity';
+import { azureIdentity } from './azure-sdk.js';
 import { CredentialLookupError } from '@pullthrough/oci';
 
 /** ACR's Entra ID audience: tokens for it are exchanged at `/oauth2/exchange`. */
@@ -14,7 +15,8 @@ export function acrIdentityTokens(): (clientId: string | undefined) => Promise<s
     const key = clientId ?? 'system-assigned';
     let credential = credentials.get(key);
     if (!credential) {
-      credential = clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+      const { ManagedIdentityCredential: Credential } = azureIdentity();
+      credential = clientId ? new Credential({ clientId }) : new Credential();
       credentials.set(key, credential);
     }
     try {

@@ -1,4 +1,5 @@
-import { DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
+import { azureIdentity } from './azure-sdk.js';
 
 /**
  * Which Entra ID credential reads Key Vault (and gets ACR tokens):
@@ -16,7 +17,16 @@ export interface AzureCredentialOptions {
   clientId?: string | undefined;
 }
 
-export function createAzureCredential({ kind, clientId }: AzureCredentialOptions): TokenCredential {
+/** The credential, made (and @azure/identity loaded) on its first token request. */
+export function createAzureCredential(options: AzureCredentialOptions): TokenCredential {
+  let credential: TokenCredential | undefined;
+  return {
+    getToken: async (scopes, getTokenOptions) => (credential ??= makeAzureCredential(options)).getToken(scopes, getTokenOptions),
+  };
+}
+
+function makeAzureCredential({ kind, clientId }: AzureCredentialOptions): TokenCredential {
+  const { DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential } = azureIdentity();
   switch (kind) {
     case 'managed-identity':
       return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();

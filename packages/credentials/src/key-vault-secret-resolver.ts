@@ -1,6 +1,7 @@
-import { SecretClient } from '@azure/keyvault-secrets';
+import type { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
 import { CredentialLookupError } from '@pullthrough/oci';
+import { azureKeyVaultSecrets } from './azure-sdk.js';
 import type { SecretResolver } from './secret-resolver.js';
 
 export interface KeyVaultSecretResolverOptions {
@@ -50,6 +51,7 @@ export class KeyVaultSecretResolver implements SecretResolver {
   private client(vaultUrl: string): SecretClient {
     let client = this.clients.get(vaultUrl);
     if (!client) {
+      const { SecretClient } = azureKeyVaultSecrets();
       client = new SecretClient(vaultUrl, this.options.credential, {
         disableChallengeResourceVerification: this.options.disableChallengeResourceVerification ?? false,
         retryOptions: { maxRetries: 1, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },

@@ -5,15 +5,18 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { resolveByteRange } from './byte-range.js';
 import { FileObjectWriter } from './file-object-writer.js';
+import { BufferPool } from './buffer-pool.js';
+import { FileReadStream } from './file-read-stream.js';
+import { DEFAULT_READ_SIZER, ReadSizer } from './read-sizer.js';
 import type { ByteRange, ObjectInfo, ObjectWriter, StorageDriver } from './storage-driver.js';
 import { StoragePathError, UPLOADS_AREA, storagePathSegments } from './storage-path.js';
 
-/**
- * Read size of object streams. Each stream holds about two reads (one read ahead, one queued on
- * the socket): with 1 MiB reads, 20 clients x 3 parallel blobs took the frontend to 240-290 MiB
- * RSS in `npm run bench`'s herd; 512 KiB kept it near 170 MiB with no loss of warm throughput.
- */
-export const READ_HIGH_WATER_MARK = 512 * 1024;
+export interface FilesystemDriverOptions {
+  /** Read sizes of object streams (see ReadSizer). */
+  reads?: { budget: number; min: number; max: number };
+  /** Bytes of idle read buffers kept for reuse (see BufferPool). Default 16 MiB. */
+  idleBufferBytes?: number;
+}
 
 /** "Not there" errors: a missing file, or a file where a directory was expected. */
 const MISSING = new Set(['ENOENT', 'ENOTDIR']);
@@ -42,8 +45,13 @@ export class FilesystemDriver implements StorageDriver {
   /** The root with a trailing separator: every object path starts with it. */
   private readonly rootPrefix: string;
   private uploadsReady: Promise<void> | undefined;
+  private readonly reads: ReadSizer;
+  private readonly buffers: BufferPool;
 
-  constructor(root: string) {
+  constructor(root: string, options: FilesystemDriverOptions = {}) {
+    const reads = options.reads ?? DEFAULT_READ_SIZER;
+    this.reads = new ReadSizer(reads.budget, reads.min, reads.max);
+    this.buffers = new BufferPool(options.idleBufferBytes ?? 16 * 1024 * 1024);
     this.root = resolve(root);
     this.uploadsDir = join(this.root, UPLOADS_AREA);
     this.rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
@@ -104,8 +112,9 @@ export class FilesystemDriver implements StorageDriver {
         await handle.close();
         return undefined;
       }
-      const bounds = range ? resolveByteRange(range, st.size) : undefined;
-      return handle.createReadStream({ ...bounds, highWaterMark: READ_HIGH_WATER_MARK });
+      const bounds = range ? resolveByteRange(range, st.size) : { start: 0, end: st.size - 1 };
+      const read = this.reads.acquire();
+      return new FileReadStream(handle, { ...bounds, chunkSize: read.size, pool: this.buffers, onClose: read.release });
     } catch (err) {
       await handle.close();
       throw err;

@@ -3,6 +3,9 @@ export * from './storage-driver.js';
 export * from './storage-path.js';
 export * from './byte-range.js';
 export * from './filesystem-driver.js';
+export * from './read-sizer.js';
+export * from './buffer-pool.js';
+export * from './file-read-stream.js';
 export * from './driver-contract.js';
 // Registry store layer
 export * from './registry-store.js';

@@ -1,8 +1,8 @@
-import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { parseDigest } from '@pullthrough/oci';
 import { parseRangeHeader, type PullThroughRegistry } from '@pullthrough/pull-through';
 import type { Logger } from '@pullthrough/pull-through';
+import { sendStream } from '@pullthrough/storage';
 import { setCacheHeaders } from './registry-headers.js';
 
 function commonHeaders(res: Response, digest: string): void {
@@ -44,7 +44,8 @@ export async function getBlob(registry: PullThroughRegistry, req: Request, res: 
     if (blob.size !== undefined) res.setHeader('Content-Length', String(blob.size));
   }
   try {
-    await pipeline(blob.stream, res);
+    // Local blobs go out through pooled buffers (no allocation per read); misses stream as they arrive.
+    await sendStream(blob.stream, res);
   } catch (err) {
     // Nothing sent yet (the held-back first chunk failed its digest, the upstream stalled before it):
     // the error middleware can still answer with an OCI error.

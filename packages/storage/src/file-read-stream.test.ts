@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { createServer, request, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { BufferPool } from './buffer-pool.js';
+import { FileReadStream, sendStream } from './file-read-stream.js';
+
+let dir: string;
+let file: string;
+const data = randomBytes(300 * 1024 + 17);
+
+beforeAll(async () => {
+  dir = await fsp.mkdtemp(join(tmpdir(), 'pullthrough-read-'));
+  file = join(dir, 'obj');
+  await fsp.writeFile(file, data);
+});
+afterAll(async () => {
+  await fsp.rm(dir, { recursive: true, force: true });
+});
+
+async function open(start: number, end: number, pool: BufferPool, onClose?: () => void): Promise<FileReadStream> {
+  return new FileReadStream(await fsp.open(file, 'r'), { start, end, chunkSize: 64 * 1024, pool, ...(onClose ? { onClose } : {}) });
+}
+
+/** A Writable that collects what it is given, flushing each write after a turn of the event loop. */
+function collector(): Writable & { chunks: Buffer[] } {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    highWaterMark: 1,
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(Buffer.from(chunk)); // a copy: the source may reuse its buffer after cb
+      setImmediate(cb);
+    },
+  });
+  return Object.assign(sink, { chunks });
+}
+
+describe('FileReadStream', () => {
+  test('read as a Readable: the whole range, in fresh buffers; closes the file once', async () => {
+    let closes = 0;
+    const stream = await open(10, data.length - 1, new BufferPool(0), () => closes++);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(data.subarray(10))).toBe(true);
+    expect(new Set(chunks.map((c) => c.buffer)).size).toBe(chunks.length);
+    await new Promise((r) => setImmediate(r));
+    expect(closes).toBe(1);
+  });
+
+  test('writeTo sends every byte of a range through two pooled buffers, ends the destination and returns them to the pool', async () => {
+    const pool = new BufferPool(1024 * 1024);
+    let closes = 0;
+    const stream = await open(100, 200_000, pool, () => closes++);
+    const sink = collector();
+    await sendStream(stream, sink);
+    expect(Buffer.concat(sink.chunks).equals(data.subarray(100, 200_001))).toBe(true);
+    expect(sink.writableFinished).toBe(true);
+    expect(pool.idleSize).toBe(2 * 64 * 1024);
+    expect(closes).toBe(1);
+    // The next response reuses them: nothing new is allocated while the pool has buffers.
+    const again = await open(0, data.length - 1, pool);
+    const second = collector();
+    await again.writeTo(second);
+    expect(Buffer.concat(second.chunks).equals(data)).toBe(true);
+    expect(pool.idleSize).toBe(2 * 64 * 1024);
+  });
+
+  test('a destination that closes early rejects writeTo, closes the file and keeps its buffers out of the pool', async () => {
+    const pool = new BufferPool(1024 * 1024);
+    let closes = 0;
+    const stream = await open(0, data.length - 1, pool, () => closes++);
+    const sink = new Writable({
+      write(_chunk, _enc, cb) {
+        setImmediate(() => sink.destroy());
+        setTimeout(cb, 50);
+      },
+    });
+    await expect(stream.writeTo(sink)).rejects.toThrow();
+    await new Promise((r) => setImmediate(r));
+    expect(closes).toBe(1);
+    expect(pool.idleSize).toBe(0);
+  });
+
+  test('a file shorter than the range is an error, not a short success', async () => {
+    const stream = await open(0, data.length + 1000, new BufferPool(0));
+    await expect(stream.writeTo(collector())).rejects.toThrow(/ended 1001 bytes before/);
+  });
+
+  test('writeTo refuses a stream already read as a Readable; other streams go through pipeline', async () => {
+    const stream = await open(0, 10, new BufferPool(0));
+    stream.read();
+    await new Promise((r) => stream.once('readable', r));
+    await expect(stream.writeTo(collector())).rejects.toThrow(/already being read/);
+    stream.destroy();
+    const sink = collector();
+    await sendStream(Readable.from([Buffer.from('ab'), Buffer.from('c')]), sink);
+    expect(Buffer.concat(sink.chunks).toString()).toBe('abc');
+  });
+
+  test('over real HTTP: a response gets the exact bytes with buffers reused across responses', async () => {
+    const pool = new BufferPool(1024 * 1024);
+    const server: Server = createServer((_req, res) => {
+      void open(0, data.length - 1, pool).then((s) => s.writeTo(res));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    try {
+      for (let i = 0; i < 3; i++) {
+        const body = await new Promise<Buffer>((resolve, reject) => {
+          request({ host: '127.0.0.1', port }, (res) => {
+            const out = new PassThrough();
+            const parts: Buffer[] = [];
+            res.pipe(out).on('data', (c: Buffer) => parts.push(c)).on('end', () => resolve(Buffer.concat(parts)));
+          })
+            .on('error', reject)
+            .end();
+        });
+        expect(body.equals(data)).toBe(true);
+      }
+      expect(pool.idleSize).toBe(2 * 64 * 1024);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('BufferPool', () => {
+  test('reuses released buffers by size and keeps at most maxIdleBytes idle', () => {
+    const pool = new BufferPool(100);
+    const a = pool.acquire(60);
+    const b = pool.acquire(60);
+    pool.release(a);
+    pool.release(b); // over the bound: dropped
+    expect(pool.idleSize).toBe(60);
+    expect(pool.acquire(60)).toBe(a);
+    expect(pool.acquire(30)).not.toBe(a);
+    expect(pool.idleSize).toBe(0);
+  });
+});
