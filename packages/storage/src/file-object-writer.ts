@@ -7,6 +7,14 @@ import type { ObjectWriter } from './storage-driver.js';
 
 export const STREAM_HIGH_WATER_MARK = 1024 * 1024;
 
+/**
+ * Chunks are gathered until this many bytes (or this many chunks) and written with one vectored
+ * write: the 64 KiB chunks of an upstream socket written one by one cost four times the CPU of the
+ * same bytes written a MiB at a time (each is a round trip through the libuv thread pool).
+ */
+const GATHER_BYTES = 1024 * 1024;
+const GATHER_CHUNKS = 256;
+
 type State = 'writing' | 'committing' | 'committed' | 'aborted';
 
 /** Errors on which a hard link cannot be used and commit falls back to rename. */
@@ -17,15 +25,17 @@ function errno(err: unknown): string | undefined {
 }
 
 /**
- * An ObjectWriter over a temporary file. Writes go straight to the file handle (vectored when
- * the stream has several chunks queued); `_final` fsyncs and closes, so a finished stream is a
- * durable temporary file. `commit` links it into place without ever replacing an existing target.
+ * An ObjectWriter over a temporary file. Chunks are gathered and written a MiB at a time with one
+ * vectored write; `_final` writes the rest, fsyncs and closes, so a finished stream is a durable
+ * temporary file. `commit` links it into place without ever replacing an existing target.
  */
 export class FileObjectWriter extends Writable implements ObjectWriter {
   private written = 0;
   private state: State = 'writing';
   private handle: FileHandle | undefined;
   private aborting: Promise<void> | undefined;
+  private gathered: Buffer[] = [];
+  private gatheredBytes = 0;
 
   constructor(
     handle: FileHandle,
@@ -41,21 +51,44 @@ export class FileObjectWriter extends Writable implements ObjectWriter {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.writeAll([chunk]).then(() => callback(), callback);
+    this.gather([chunk], callback);
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.writeAll(chunks.map((c) => c.chunk)).then(() => callback(), callback);
+    this.gather(
+      chunks.map((c) => c.chunk),
+      callback,
+    );
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    const handle = this.handle;
-    this.handle = undefined;
-    if (!handle) return callback(new Error('writer is closed'));
-    handle
-      .sync()
-      .finally(() => handle.close())
+    this.flush()
+      .then(async () => {
+        const handle = this.handle;
+        this.handle = undefined;
+        if (!handle) throw new Error('writer is closed');
+        await handle.sync().finally(() => handle.close());
+      })
       .then(() => callback(), callback);
+  }
+
+  /** Keep the chunks (nobody reuses a chunk it has written); write once a MiB is gathered. */
+  private gather(buffers: Buffer[], callback: (error?: Error | null) => void): void {
+    for (const buffer of buffers) {
+      if (buffer.length === 0) continue;
+      this.gathered.push(buffer);
+      this.gatheredBytes += buffer.length;
+      this.written += buffer.length;
+    }
+    if (this.gatheredBytes < GATHER_BYTES && this.gathered.length < GATHER_CHUNKS) return callback();
+    this.flush().then(() => callback(), callback);
+  }
+
+  private flush(): Promise<void> {
+    const batch = this.gathered;
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    return batch.length > 0 ? this.writeAll(batch) : Promise.resolve();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -103,11 +136,10 @@ export class FileObjectWriter extends Writable implements ObjectWriter {
   private async writeAll(buffers: Buffer[]): Promise<void> {
     const handle = this.handle;
     if (!handle) throw new Error('writer is closed');
-    let pending = buffers.filter((b) => b.length > 0);
+    let pending = buffers;
     while (pending.length > 0) {
       const total = pending.reduce((n, b) => n + b.length, 0);
       const { bytesWritten } = await handle.writev(pending);
-      this.written += bytesWritten;
       if (bytesWritten >= total) return;
       pending = skipBytes(pending, bytesWritten);
     }

@@ -15,6 +15,8 @@ export interface ByteRange {
 /**
  * A temporary object being written. Nothing is visible at any committed path until `commit`.
  * Ending the stream (e.g. via `pipeline`) flushes it durably; `commit` ends it if needed.
+ * A writer may hold written chunks until it flushes them in bigger writes: callers must not
+ * modify a buffer after writing it (stream chunks from sockets and files never are).
  */
 export interface ObjectWriter extends Writable {
   /** Bytes accepted so far. */
