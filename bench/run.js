@@ -11,6 +11,7 @@ const { startRegistry, startRedis, tempDir } = require('@pullthrough/test-suppor
 const { MiB, pushRandomImage } = require('./lib/fixtures.js');
 const { pullImage, fetchFile, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
 const { startCountingUpstream } = require('./lib/counting-upstream.js');
+const { writeThroughOnce } = require('./lib/write-through-ceiling.js');
 const { sampleRss } = require('./lib/rss.js');
 const { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy } = require('./lib/servers.js');
 const { summarize, median, ratio } = require('./lib/stats.js');
@@ -156,6 +157,9 @@ async function main(argv) {
         await server.stop();
       }
       for (let r = 0; r < cfg.rounds; r++) add('sha256', 'ceiling', sha256Throughput(cfg.sha256Bytes));
+      // What storing a miss costs here (fetch + sha256 + file + fsync, no client).
+      const layer = images.big.blobs.at(-1);
+      for (let r = 0; r < cfg.rounds; r++) add('store', 'ceiling', await writeThroughOnce(upstream.url, images.big.repository, layer, work.path));
       // What any node proxy can move here: a bare pass-through (no hashing, no storage) on the cold path.
       const pipe = await startPipeProxy(upstream.url, work.path);
       try {
@@ -164,7 +168,7 @@ async function main(argv) {
         await pipe.stop();
       }
     });
-    if (runs('ceiling')) log(`ceiling: loopback ${fmtNumber(median(samples.loopback.ceiling))} MiB/s, sha256 ${fmtNumber(median(samples.sha256.ceiling))} MiB/s, bare node proxy ${fmtNumber(median(samples.pipe.ceiling))} MiB/s`);
+    if (runs('ceiling')) log(`ceiling: loopback ${fmtNumber(median(samples.loopback.ceiling))} MiB/s, sha256 ${fmtNumber(median(samples.sha256.ceiling))} MiB/s, write-through ${fmtNumber(median(samples.store.ceiling))} MiB/s, bare node proxy ${fmtNumber(median(samples.pipe.ceiling))} MiB/s`);
 
     const start = (kind, upstreamHost, options = {}) =>
       kind === 'reference'
@@ -304,6 +308,7 @@ function assemble({ cfg, samples, herd, manifests, images, startedAt, argv, load
   const rows = [
     { scenario: 'ceiling: node file server on loopback', metric: 'throughput', unit: MIB_S, direct: s('loopback', 'ceiling'), noRatio: true },
     { scenario: 'ceiling: sha256, one core', metric: 'throughput', unit: MIB_S, direct: s('sha256', 'ceiling'), noRatio: true },
+    { scenario: `ceiling: write-through, no client (upstream GET + sha256 + file + fsync), ${bigLabel}`, metric: 'throughput', unit: MIB_S, direct: s('store', 'ceiling'), noRatio: true },
     { scenario: `ceiling: bare node proxy, cold path, ${bigLabel}`, metric: 'throughput', unit: MIB_S, direct: s('pipe', 'ceiling'), noRatio: true },
     row(`cold pull, ${bigLabel}`, 'cold-big', true),
     row(`warm pull, ${bigLabel}`, 'warm-big', false),
@@ -339,6 +344,8 @@ function assemble({ cfg, samples, herd, manifests, images, startedAt, argv, load
     { name: 'cold pull (big image), pullthrough / bare node proxy', actual: pct(coldPipe) },
     { name: 'cold pull (big image), bare node proxy / direct from upstream', actual: pct(ratio(med('pipe', 'ceiling'), med('cold-big', 'direct'))) },
     { name: 'cold pull (big image), reference / direct from upstream', actual: pct(ratio(med('cold-big', 'reference'), med('cold-big', 'direct'))) },
+    { name: 'write-through ceiling / direct from upstream (the most a write-through miss can reach)', actual: pct(ratio(med('store', 'ceiling'), med('cold-big', 'direct'))) },
+    { name: 'cold pull (big image), pullthrough / write-through ceiling', actual: pct(ratio(med('cold-big', 'pullthrough'), med('store', 'ceiling'))) },
   ];
   const targets = [
     target('warm blob throughput, pullthrough / reference (big image)', '>= 1.0', pct(warmRatio), warmRatio >= 1),
@@ -374,7 +381,7 @@ function assemble({ cfg, samples, herd, manifests, images, startedAt, argv, load
         `1-minute load average at start / end: ${fmtNumber(loadAtStart, 1)} / ${fmtNumber(os.loadavg()[0], 1)} on ${os.cpus().length} cores (anything above ~3 means other work shared the machine: compare ratios within the run, not absolute figures).`,
       ],
     },
-    ceiling: { loopback: summarize(samples.loopback.ceiling), sha256: summarize(samples.sha256.ceiling), nodeProxy: summarize(samples.pipe.ceiling) },
+    ceiling: { loopback: summarize(samples.loopback.ceiling), sha256: summarize(samples.sha256.ceiling), writeThrough: summarize(samples.store.ceiling), nodeProxy: summarize(samples.pipe.ceiling) },
     rows,
     targets,
     info,
