@@ -34,7 +34,7 @@ export interface RunningFrontend {
   ruleHealth: RuleHealthTracker;
   enqueuer: QueueHydrationEnqueuer;
   pool: UpstreamClientPool;
-  /** Drain HTTP, then close the queue and Redis. */
+  /** Drain HTTP, let in-flight blob commits finish, then close the queue and Redis. */
   close(): Promise<void>;
 }
 
@@ -174,6 +174,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       const drain = setInterval(() => [data, admin].forEach((s) => s.closeIdleConnections()), 100);
       for (const s of [data, admin]) s.closeIdleConnections();
       await Promise.all(closing).finally(() => clearInterval(drain));
+      // A streamed miss answers its client before its commit (fsync + link) ends: let those finish.
+      await registry.blobs.settle();
       await enqueuer.settle();
       await queue.close();
       await webhookQueue.close();

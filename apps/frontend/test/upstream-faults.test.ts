@@ -225,6 +225,8 @@ describe('mid-stream failures of a blob miss', () => {
     const ok = await pull(cache, blobPath('up/small', layer.digest));
     expect(ok.status).toBe(200);
     expect(sha256(ok.body)).toBe(layer.digest);
+    // The client has every verified byte before the commit (fsync + link) finishes.
+    await sleepUntilSettled(cache, layer.digest);
     expect((await cache.frontend.registry.store.statBlob(layer.digest))?.size).toBe(layer.size);
   }, 30_000);
 });

@@ -51,7 +51,7 @@ const drained = (stream: Writable, timeoutMs = 0): Promise<boolean> =>
  * Streams a missing blob from the upstream into the store while handing the same bytes to one
  * client, hashing as it goes; the object is committed only if the digest matches. The last chunk
  * is held back from the client until the digest is verified, so a corrupt blob never looks like a
- * complete response. Concurrent requests for the same digest share ONE upstream GET: later
+ * complete response (the commit itself finishes after the client has its bytes). Concurrent requests for the same digest share ONE upstream GET: later
  * callers wait for the commit and read the local copy.
  */
 export class BlobFetcher {
@@ -67,6 +67,11 @@ export class BlobFetcher {
 
   isInFlight(digest: Digest): boolean {
     return this.flights.has(digest);
+  }
+
+  /** Resolves once every fetch running now has committed or failed (for a clean shutdown). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.flights.values()].map((f) => f.done));
   }
 
   /** Make the blob local (lead or join a fetch). */
@@ -181,9 +186,13 @@ export class BlobFetcher {
         if (held) await toClient(held);
         held = chunk;
       }
-      const committed = await writer.commit();
+      // Every byte is hashed as it is written: a wrong blob throws here, and its last chunk never
+      // reaches the client. A verified blob is complete for the client now; it does not wait for
+      // the temporary object's flush, fsync and commit (callers that joined this fetch still do).
+      writer.verify();
       if (held) await toClient(held);
       if (clientAlive) sink?.end();
+      const committed = await writer.commit();
       await this.store.linkBlob(target.downstreamRepository, digest);
       return { digest, size: committed.size, bytesFetched: committed.size };
     } catch (caught) {

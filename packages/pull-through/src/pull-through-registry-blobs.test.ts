@@ -41,6 +41,23 @@ describe('PullThroughRegistry.openBlob', () => {
     expect(f.upstream.requests).toEqual([]);
   });
 
+  it('a verified miss reaches the end of its client stream before the commit; an open meanwhile joins the fetch; settle() waits for the commit', async () => {
+    const order: string[] = [];
+    const miss = await f.registry.openBlob('up/foo', layer.digest);
+    void miss.done?.then(() => order.push('committed'));
+    miss.stream.once('end', () => order.push('client has every byte'));
+    const read = await readStream(miss.stream);
+    expect(read.bytes.equals(layer.bytes)).toBe(true);
+    // Right after the client's last byte: a second open never goes upstream again.
+    const second = await f.registry.openBlob('up/foo', layer.digest);
+    expect((await readStream(second.stream)).bytes.equals(layer.bytes)).toBe(true);
+    await f.registry.blobs.settle();
+    expect(order).toEqual(['client has every byte', 'committed']);
+    expect(f.registry.blobs.isInFlight(layer.digest)).toBe(false);
+    expect(await f.store.statBlob(layer.digest)).toEqual({ size: LAYER_SIZE });
+    expect(f.upstream.count('blobs', 'GET')).toBe(1);
+  });
+
   it('shares one upstream GET between 5 concurrent opens, and every caller gets the right bytes', async () => {
     // Each caller reads its stream as soon as it has it, like a route piping to its response.
     const callers = Array.from({ length: 5 }, async () => {

@@ -44,7 +44,9 @@ describe('PullThroughRegistry without a matching rule', () => {
   it('does not serve a blob by digest from a repository it is not linked to', async () => {
     await f.registry.getManifest('up/foo', { kind: 'tag', tag: 'latest' });
     const config = image.config.digest;
-    await readStream((await f.registry.openBlob('up/foo', config)).stream);
+    const miss = await f.registry.openBlob('up/foo', config);
+    await readStream(miss.stream);
+    await miss.done; // the commit settles after the client has every (verified) byte
     expect(await f.store.statBlob(config)).toBeDefined();
     f.upstream.clearRequests();
 

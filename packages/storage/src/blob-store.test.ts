@@ -55,6 +55,34 @@ describe('blobs', () => {
     expect(await filesUnder(root)).toEqual([`blobs/sha256/${hex.slice(0, 2)}/${hex}/data`]);
   });
 
+  test('verify() knows right after the last write, before anything is flushed; commit agrees', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 5); // several MiB: chunks are still queued when verify runs
+    const digest = digestOf(data);
+    const good = await store.createBlobWriter({ digest, size: data.length });
+    for (let i = 0; i < data.length; i += 64 * 1024) good.write(data.subarray(i, i + 64 * 1024));
+    expect(good.verify()).toBe(digest);
+    expect(await store.statBlob(digest)).toBeUndefined(); // verified, not yet committed
+    expect(await good.commit()).toEqual({ digest, size: data.length });
+    expect(await readAll(await store.openBlob(digest))).toEqual(data);
+
+    const other = Buffer.from(data);
+    other[12345] ^= 1;
+    const bad = await store.createBlobWriter({ digest: digestOf(Buffer.from('x')) });
+    bad.end(other); // end(chunk) is hashed too
+    expect(() => bad.verify()).toThrow(DigestMismatchError);
+    await expect(bad.commit()).rejects.toThrow(DigestMismatchError);
+    expect(await filesUnder(root)).toEqual([`blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`]);
+  });
+
+  test('a write past the expected size fails the writer at once', async () => {
+    const data = Buffer.from('exactly ten');
+    const writer = await store.createBlobWriter({ digest: digestOf(data), size: 10 });
+    writer.on('error', () => undefined);
+    expect(writer.write(data)).toBe(false);
+    expect(writer.destroyed).toBe(true);
+    expect(writer.errored).toBeInstanceOf(DigestMismatchError);
+  });
+
   test('unknown blobs: stat undefined, open throws BlobUnknownError', async () => {
     const digest = digestOf(Buffer.from('never stored'));
     expect(await store.statBlob(digest)).toBeUndefined();

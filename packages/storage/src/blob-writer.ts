@@ -28,6 +28,8 @@ type CallbackFn = (error?: Error | null) => void;
 export class BlobWriter extends Writable {
   private readonly hash: Hash;
   private size = 0;
+  /** The digest of what was written, once `verify()` (or commit) has computed it. */
+  private digest: Digest | undefined;
   private state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
 
   constructor(
@@ -42,6 +44,48 @@ export class BlobWriter extends Writable {
   /** Bytes hashed so far. */
   get bytesWritten(): number {
     return this.size;
+  }
+
+  /**
+   * Every chunk is hashed (and counted against the expected size) as it is written, before the
+   * stream queues it: once the last chunk is written, `verify()` knows whether the content is
+   * right, long before the temporary object is flushed, fsynced and committed.
+   */
+  override write(chunk: string | Uint8Array, callback?: CallbackFn): boolean;
+  override write(chunk: string | Uint8Array, encoding: BufferEncoding, callback?: CallbackFn): boolean;
+  override write(chunk: string | Uint8Array, encodingOrCallback?: BufferEncoding | CallbackFn, callback?: CallbackFn): boolean {
+    if (typeof chunk === 'string') chunk = Buffer.from(chunk, typeof encodingOrCallback === 'string' ? encodingOrCallback : 'utf8');
+    if (this.digest === undefined && !this.destroyed && !this.writableEnded) {
+      this.hash.update(chunk);
+      this.size += chunk.byteLength;
+      if (this.expected.size !== undefined && this.size > this.expected.size) {
+        this.destroy(this.mismatch(undefined));
+        return false;
+      }
+    }
+    return super.write(chunk, typeof encodingOrCallback === 'function' ? encodingOrCallback : callback);
+  }
+
+  /** `end(chunk)` hashes its chunk like `write` (Writable's own end would queue it unhashed). */
+  override end(callback?: () => void): this;
+  override end(chunk: string | Uint8Array, callback?: () => void): this;
+  override end(chunk: string | Uint8Array, encoding: BufferEncoding, callback?: () => void): this;
+  override end(chunk?: string | Uint8Array | (() => void), encodingOrCallback?: BufferEncoding | (() => void), callback?: () => void): this {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function') return super.end(chunk);
+    if (typeof encodingOrCallback === 'string') this.write(chunk, encodingOrCallback);
+    else this.write(chunk);
+    return super.end(typeof encodingOrCallback === 'function' ? encodingOrCallback : callback);
+  }
+
+  /**
+   * Whether what was written is the expected blob: throws DigestMismatchError when not. Call it
+   * after the last write; no more may be written afterwards. `commit()` checks the same.
+   */
+  verify(): Digest {
+    this.digest ??= `${digestAlgorithm(this.expected.digest)}:${this.hash.digest('hex')}` as Digest;
+    const expectedSize = this.expected.size;
+    if (this.digest !== this.expected.digest || (expectedSize !== undefined && expectedSize !== this.size)) throw this.mismatch(this.digest);
+    return this.digest;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: CallbackFn): void {
@@ -77,11 +121,7 @@ export class BlobWriter extends Writable {
     try {
       if (!this.writableEnded) this.end();
       await finished(this, { readable: false });
-      const actual = `${digestAlgorithm(this.expected.digest)}:${this.hash.digest('hex')}` as Digest;
-      const expectedSize = this.expected.size;
-      if (actual !== this.expected.digest || (expectedSize !== undefined && expectedSize !== this.size)) {
-        throw this.mismatch(actual);
-      }
+      const actual = this.verify();
       await this.target.commit(blobDataPath(actual));
       this.state = 'committed';
       return { digest: actual, size: this.size };
@@ -101,14 +141,7 @@ export class BlobWriter extends Writable {
 
   private forward(buffers: Buffer[], callback: CallbackFn): void {
     let ok = true;
-    for (const buffer of buffers) {
-      this.hash.update(buffer);
-      this.size += buffer.length;
-      if (this.expected.size !== undefined && this.size > this.expected.size) {
-        return callback(this.mismatch(undefined));
-      }
-      ok = this.target.write(buffer);
-    }
+    for (const buffer of buffers) ok = this.target.write(buffer);
     if (ok) callback();
     else this.target.once('drain', () => callback());
   }
