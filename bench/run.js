@@ -14,7 +14,7 @@ const { startCountingUpstream } = require('./lib/counting-upstream.js');
 const { writeThroughOnce } = require('./lib/write-through-ceiling.js');
 const { sampleRss } = require('./lib/rss.js');
 const { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy } = require('./lib/servers.js');
-const { summarize, median, ratio } = require('./lib/stats.js');
+const { summarize, median, ratio, pairedRatio } = require('./lib/stats.js');
 const { renderText, renderMarkdown, renderSvg, fmtNumber } = require('./lib/report.js');
 
 const KiB = 1024;
@@ -286,6 +286,8 @@ async function main(argv) {
 
 function assemble({ cfg, samples, herd, manifests, images, startedAt, argv, loadAtStart }) {
   const s = (key, target) => summarize(samples[key]?.[target] ?? []);
+  // Ratios of targets measured back to back in each round: the median of per-round ratios.
+  const paired = (key, a, b) => pairedRatio(samples[key]?.[a], samples[key]?.[b]);
   const row = (scenario, key, withDirect) => ({
     scenario,
     metric: 'throughput',
@@ -294,17 +296,19 @@ function assemble({ cfg, samples, herd, manifests, images, startedAt, argv, load
     ...(withDirect ? { direct: s(key, 'direct') } : {}),
     reference: s(key, 'reference'),
     pullthrough: s(key, 'pullthrough'),
+    ratio: paired(key, 'pullthrough', 'reference'),
   });
   const herdCell = (kind, pick) => summarize(herd[kind].map(pick));
   const herdRow = (metric, unit, pick, noRatio) => ({ scenario: `herd: ${cfg.herdClients} clients, uncached ${fmtNumber(images.herd.totalBytes / MiB)} MiB`, metric, unit, reference: herdCell('reference', pick), pullthrough: herdCell('pullthrough', pick), ...(noRatio ? { noRatio } : {}) });
   const bigLabel = `${fmtNumber(images.big.totalBytes / MiB, 0)} MiB, 1 layer`;
   const layersLabel = `${images.layers.layerCount} layers, ${fmtNumber(images.layers.totalBytes / MiB, 0)} MiB`;
   const mcell = (c, kind, pick) => summarize(manifests[c][kind].map(pick));
+  const mpaired = (c, pick) => pairedRatio(manifests[c].pullthrough.map(pick), manifests[c].reference.map(pick));
   const manifestRows = cfg.manifestConnections.flatMap((c) => [
     ['requests/s', '', (m) => m.rps],
     ['latency p50', 'ms', (m) => m.p50],
     ['latency p99', 'ms', (m) => m.p99],
-  ].map(([metric, unit, pick]) => ({ scenario: `manifest by tag, hits, ${c} connections`, metric, unit, reference: mcell(c, 'reference', pick), pullthrough: mcell(c, 'pullthrough', pick) })));
+  ].map(([metric, unit, pick]) => ({ scenario: `manifest by tag, hits, ${c} connections`, metric, unit, reference: mcell(c, 'reference', pick), pullthrough: mcell(c, 'pullthrough', pick), ratio: mpaired(c, pick) })));
   const rows = [
     { scenario: 'ceiling: node file server on loopback', metric: 'throughput', unit: MIB_S, direct: s('loopback', 'ceiling'), noRatio: true },
     { scenario: 'ceiling: sha256, one core', metric: 'throughput', unit: MIB_S, direct: s('sha256', 'ceiling'), noRatio: true },
@@ -326,21 +330,23 @@ function assemble({ cfg, samples, herd, manifests, images, startedAt, argv, load
   const med = (key, t) => median(samples[key]?.[t] ?? []);
   const pct = (v) => (v === undefined ? '–' : `${fmtNumber(v, 2)}`);
   const target = (name, targetText, actual, met) => ({ name, target: targetText, actual, met: Boolean(met) });
-  const warmRatio = ratio(med('warm-big', 'pullthrough'), med('warm-big', 'reference'));
+  const warmRatio = paired('warm-big', 'pullthrough', 'reference');
   const warmCeiling = ratio(med('warm-big', 'pullthrough'), med('loopback', 'ceiling'));
-  const coldBig = ratio(med('cold-big', 'pullthrough'), med('cold-big', 'direct'));
-  const coldLayers = ratio(med('cold-layers', 'pullthrough'), med('cold-layers', 'direct'));
+  const coldBig = paired('cold-big', 'pullthrough', 'direct');
+  const coldLayers = paired('cold-layers', 'pullthrough', 'direct');
   const herdMax = Math.max(...herd.pullthrough.map((h) => h.getsPerBlobMax));
   const herdMin = Math.min(...herd.pullthrough.map((h) => h.getsPerBlobMax));
   const high = Math.max(...cfg.manifestConnections);
   const low = Math.min(...cfg.manifestConnections);
-  const mRatio = ratio(median(manifests[high].pullthrough.map((m) => m.rps)), median(manifests[high].reference.map((m) => m.rps)));
+  const mRatio = mpaired(high, (m) => m.rps);
   const p99 = median(manifests[high].pullthrough.map((m) => m.p99));
   const p99low = median(manifests[low].pullthrough.map((m) => m.p99));
   const coldPipe = ratio(med('cold-big', 'pullthrough'), med('pipe', 'ceiling'));
   const rssFront = Math.max(...herd.pullthrough.map((h) => h.memory.frontend.peakRss)) / MiB;
   const rssHyd = Math.max(...herd.pullthrough.map((h) => h.memory.hydrator.peakRss)) / MiB;
   const info = [
+    { name: 'warm pull (big image), pullthrough / reference as a ratio of medians (unpaired)', actual: pct(ratio(med('warm-big', 'pullthrough'), med('warm-big', 'reference'))) },
+    { name: 'cold pull (big image), pullthrough / direct as a ratio of medians (unpaired)', actual: pct(ratio(med('cold-big', 'pullthrough'), med('cold-big', 'direct'))) },
     { name: 'cold pull (big image), pullthrough / bare node proxy', actual: pct(coldPipe) },
     { name: 'cold pull (big image), bare node proxy / direct from upstream', actual: pct(ratio(med('pipe', 'ceiling'), med('cold-big', 'direct'))) },
     { name: 'cold pull (big image), reference / direct from upstream', actual: pct(ratio(med('cold-big', 'reference'), med('cold-big', 'direct'))) },

@@ -28,7 +28,7 @@ function tableRows(results) {
     row.scenario,
     row.unit ? `${row.metric} (${row.unit})` : row.metric,
     ...TARGETS.map((t) => fmtCell(row[t])),
-    row.noRatio ? '' : fmtNumber(ratio(medianOf(row.pullthrough), medianOf(row.reference)), 2),
+    row.noRatio ? '' : fmtNumber(row.ratio ?? ratio(medianOf(row.pullthrough), medianOf(row.reference)), 2),
   ]);
 }
 

@@ -37,4 +37,18 @@ function ratio(a, b) {
   return a / b;
 }
 
-module.exports = { quantile, median, summarize, ratio, sorted };
+/**
+ * The median of per-round ratios a[i] / b[i], for samples taken back to back in each round (the
+ * targets alternate within a round): the machine's speed drifting between rounds then cancels out.
+ * Rounds where either sample is missing are skipped; undefined when none is left.
+ */
+function pairedRatio(a, b) {
+  const ratios = [];
+  for (let i = 0; i < Math.min(a?.length ?? 0, b?.length ?? 0); i++) {
+    const r = ratio(a[i], b[i]);
+    if (r !== undefined && Number.isFinite(r)) ratios.push(r);
+  }
+  return median(ratios);
+}
+
+module.exports = { quantile, median, summarize, ratio, pairedRatio, sorted };

@@ -1,10 +1,11 @@
 /// <reference types="jest" />
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RangeInvalidError } from '@pullthrough/oci';
 import type { ObjectWriter, StorageDriver } from './storage-driver.js';
 import { StoragePathError } from './storage-path.js';
+import { sendStream } from './file-read-stream.js';
 
 export interface DriverUnderTest {
   driver: StorageDriver;
@@ -94,6 +95,25 @@ export function runDriverContract(name: string, makeDriver: () => Promise<Driver
         await expect(driver.createReadStream('r/obj', { start: 16, end: 20 })).rejects.toThrow(RangeInvalidError);
         await expect(driver.createReadStream('r/obj', { start: 5, end: 4 })).rejects.toThrow(RangeInvalidError);
         await expect(driver.createReadStream('r/obj', { start: -1, end: 4 })).rejects.toThrow(RangeInvalidError);
+      });
+
+      test('sendStream (how the frontend answers) delivers an object and a range intact, and ends the destination', async () => {
+        const big = randomBytes(3 * 1024 * 1024 + 7);
+        await writeObject(driver, 'send/obj', big);
+        for (const range of [undefined, { start: 1000, end: 2 * 1024 * 1024 }]) {
+          const chunks: Buffer[] = [];
+          const sink = new Writable({
+            write(chunk: Buffer, _enc, cb) {
+              chunks.push(Buffer.from(chunk)); // the sender may reuse its buffer once cb has run
+              setImmediate(cb);
+            },
+          });
+          const stream = await driver.createReadStream('send/obj', range);
+          if (!stream) throw new Error('object missing');
+          await sendStream(stream, sink);
+          expect(sink.writableFinished).toBe(true);
+          expect(Buffer.concat(chunks).equals(range ? big.subarray(range.start, range.end + 1) : big)).toBe(true);
+        }
       });
 
       test('a multi-megabyte object streams back intact', async () => {
