@@ -42,6 +42,10 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_PUBLIC_HOSTS: list,
   /** Seconds a cached tag is served before it is revalidated with an upstream HEAD. */
   PULLTHROUGH_TAG_FRESHNESS_SECONDS: z.coerce.number().int().min(0).default(300),
+  /** Milliseconds a tag record read from storage is answered from memory (0: read it on every request). */
+  PULLTHROUGH_TAG_CACHE_MS: z.coerce.number().int().min(0).max(60000).default(1000),
+  /** MiB of manifests kept in memory by repository and digest (0: off). */
+  PULLTHROUGH_MANIFEST_CACHE_MB: z.coerce.number().int().min(0).max(4096).default(32),
   /** Hydration jobs start this long after the pull that enqueued them, so the client fetches its blobs first. */
   PULLTHROUGH_HYDRATION_DELAY_MS: z.coerce.number().int().min(0).default(5000),
   /** Allow webhooks to loopback, private and link-local addresses (checked when a webhook is saved). */

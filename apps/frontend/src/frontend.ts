@@ -17,7 +17,7 @@ import {
   fanOutObserver,
   type Logger,
 } from '@pullthrough/pull-through';
-import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import { DEFAULT_TAG_CACHE, FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { breakerOptionsFrom, UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { createApp } from './app.js';
@@ -60,7 +60,10 @@ const urlOf = (server: Server) => {
 
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
 export async function startFrontend({ config, logger, adminToken, secretEnv = {} }: FrontendOptions): Promise<RunningFrontend> {
-  const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR));
+  const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR), {
+    manifestCacheBytes: config.PULLTHROUGH_MANIFEST_CACHE_MB * 1024 * 1024,
+    tagCache: { ttlMs: config.PULLTHROUGH_TAG_CACHE_MS, maxEntries: DEFAULT_TAG_CACHE.maxEntries },
+  });
   const rules = new RuleRegistry(store, config.PULLTHROUGH_PUBLIC_HOSTS);
   await rules.load();
   if (config.PULLTHROUGH_RULES_FILE) {

@@ -1,3 +1,4 @@
+import type { Digest } from '@pullthrough/oci';
 import { faultFor, type RedisServer } from '@pullthrough/test-support';
 import { manifestPath, pull, sha256, sleep } from './fault-helpers.js';
 import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
@@ -106,3 +107,33 @@ test('rule fields are validated by the admin API with field messages', async () 
   const body = (await res.json()) as { errors: Array<{ field: string; message: string }> };
   expect(body.errors.map((e) => e.field).sort()).toEqual(['tagFreshnessSeconds', 'upstreamTagNotFound']);
 });
+
+test('scale-out: a tag another frontend moved is seen within PULLTHROUGH_TAG_CACHE_MS (at once with 0); each answer comes from memory meanwhile', async () => {
+  expect(
+    (await putRule(cache, { name: 'window-long', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'long/*', tagFreshnessSeconds: 300 })).status,
+  ).toBe(201);
+  await moveTag(0);
+  const repo = 'long/multiplatform';
+  expect(await digestOf('long')).toEqual({ digest: children[0]!.digest, cache: 'miss' });
+  // Two more frontends on the same storage (started after the rule exists, so they load it).
+  const env = { PULLTHROUGH_HYDRATION_DELAY_MS: '600000' };
+  const held = await startCache(redis, [upstream.proxy.host], { ...env, PULLTHROUGH_TAG_CACHE_MS: '3000' }, {}, cache.dataDir);
+  const uncached = await startCache(redis, [upstream.proxy.host], { ...env, PULLTHROUGH_TAG_CACHE_MS: '0' }, {}, cache.dataDir);
+  try {
+    const tagOn = async (c: Cache) => (await pull(c, manifestPath(repo, 'moving'))).headers.get('docker-content-digest');
+    expect(await tagOn(held)).toBe(children[0]!.digest);
+    const readAt = Date.now();
+    // The first frontend moves the local tag (as a revalidation that found a new digest would).
+    expect((await pull(cache, manifestPath(repo, children[1]!.digest))).status).toBe(200);
+    await cache.frontend.registry.store.putTag(repo, 'moving', children[1]!.digest as Digest);
+    upstream.proxy.reset();
+    expect(await tagOn(uncached)).toBe(children[1]!.digest);
+    if (Date.now() - readAt < 2500) expect(await tagOn(held)).toBe(children[0]!.digest);
+    await sleep(Math.max(0, 3100 - (Date.now() - readAt)));
+    expect(await tagOn(held)).toBe(children[1]!.digest);
+    expect(upstream.proxy.count()).toBe(0); // inside the freshness window: nobody asked the upstream
+  } finally {
+    await held.stop();
+    await uncached.stop();
+  }
+}, 60_000);

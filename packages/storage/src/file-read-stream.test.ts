@@ -67,6 +67,18 @@ describe('FileReadStream', () => {
     expect(pool.idleSize).toBe(2 * 64 * 1024);
   });
 
+  test('an object smaller than one read, or empty, is sent whole and adds nothing to the pool', async () => {
+    const pool = new BufferPool(1024 * 1024);
+    const small = collector();
+    await (await open(5, 1004, pool)).writeTo(small);
+    expect(Buffer.concat(small.chunks).equals(data.subarray(5, 1005))).toBe(true);
+    const empty = collector();
+    await (await open(0, -1, pool)).writeTo(empty);
+    expect(empty.chunks).toEqual([]);
+    expect(empty.writableFinished).toBe(true);
+    expect(pool.idleSize).toBe(0);
+  });
+
   test('a destination that closes early rejects writeTo, closes the file and keeps its buffers out of the pool', async () => {
     const pool = new BufferPool(1024 * 1024);
     let closes = 0;

@@ -78,17 +78,21 @@ export class FileReadStream extends Readable {
     });
     closed.catch(() => undefined);
     dest.once('close', onClose);
-    const size = Math.min(this.options.chunkSize, Math.max(1, this.remaining));
-    const buffers = [this.options.pool.acquire(size), this.options.pool.acquire(size)];
+    // Full-size read buffers come from (and go back to) the pool; an object smaller than one read
+    // gets a buffer of its own size, not worth pooling.
+    const size = Math.max(1, Math.min(this.options.chunkSize, this.remaining));
+    const pooled = size === this.options.chunkSize;
+    const buffer = () => (pooled ? this.options.pool.acquire(size) : Buffer.allocUnsafe(size));
+    const buffers = [buffer(), this.remaining > size ? buffer() : Buffer.alloc(0)];
     const writes: Array<Promise<void> | undefined> = [undefined, undefined];
     let sent = false;
     try {
       for (let i = 0; this.remaining > 0; i ^= 1) {
         // Buffer i is free again once its previous write was flushed.
         await Promise.race([writes[i], closed]);
-        const buffer = buffers[i]!;
-        const bytes = await this.readInto(buffer, Math.min(size, this.remaining));
-        const write = writeChunk(dest, bytes === buffer.length ? buffer : buffer.subarray(0, bytes));
+        const target = buffers[i]!;
+        const bytes = await this.readInto(target, Math.min(size, this.remaining));
+        const write = writeChunk(dest, bytes === target.length ? target : target.subarray(0, bytes));
         write.catch(() => undefined); // observed by the race above or below
         writes[i] = write;
       }
@@ -99,7 +103,7 @@ export class FileReadStream extends Readable {
     } finally {
       dest.off('close', onClose);
       // A buffer whose write did not complete may still be referenced by dest: leave it to the GC.
-      if (sent) for (const buffer of buffers) this.options.pool.release(buffer);
+      if (sent && pooled) for (const b of buffers) if (b.length === size) this.options.pool.release(b);
       if (!this.closed) await new Promise((resolve) => this.once('close', resolve).destroy());
     }
   }
