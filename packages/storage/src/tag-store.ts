@@ -79,6 +79,7 @@ export class TagStore {
   }
 
   async deleteTag(repository: string, tag: string): Promise<void> {
+    // Forgotten before and after: a getTag running meanwhile may have put the old record back.
     this.cache.delete(`${repository}:${tag}`);
     await this.driver.delete(tagPath(repository, tag));
     this.cache.delete(`${repository}:${tag}`);
