@@ -74,6 +74,18 @@ describe('blobs', () => {
     expect(await filesUnder(root)).toEqual([`blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`]);
   });
 
+  test('nothing may be written after verify(): the writer fails and commits nothing', async () => {
+    const data = Buffer.from('verified');
+    const writer = await store.createBlobWriter({ digest: digestOf(data) });
+    writer.on('error', () => undefined);
+    writer.write(data);
+    writer.verify();
+    expect(writer.write(Buffer.from('more'))).toBe(false);
+    expect(writer.destroyed).toBe(true);
+    await expect(writer.commit()).rejects.toThrow();
+    expect(await store.statBlob(digestOf(data))).toBeUndefined();
+  });
+
   test('a write past the expected size fails the writer at once', async () => {
     const data = Buffer.from('exactly ten');
     const writer = await store.createBlobWriter({ digest: digestOf(data), size: 10 });

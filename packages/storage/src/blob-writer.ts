@@ -55,7 +55,12 @@ export class BlobWriter extends Writable {
   override write(chunk: string | Uint8Array, encoding: BufferEncoding, callback?: CallbackFn): boolean;
   override write(chunk: string | Uint8Array, encodingOrCallback?: BufferEncoding | CallbackFn, callback?: CallbackFn): boolean {
     if (typeof chunk === 'string') chunk = Buffer.from(chunk, typeof encodingOrCallback === 'string' ? encodingOrCallback : 'utf8');
-    if (this.digest === undefined && !this.destroyed && !this.writableEnded) {
+    if (this.digest !== undefined && !this.destroyed) {
+      // Verified content is final: a later byte would be committed unchecked.
+      this.destroy(new Error('cannot write to a blob writer after verify()'));
+      return false;
+    }
+    if (!this.destroyed && !this.writableEnded) {
       this.hash.update(chunk);
       this.size += chunk.byteLength;
       if (this.expected.size !== undefined && this.size > this.expected.size) {
