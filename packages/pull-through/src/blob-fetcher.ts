@@ -51,8 +51,9 @@ const drained = (stream: Writable, timeoutMs = 0): Promise<boolean> =>
  * Streams a missing blob from the upstream into the store while handing the same bytes to one
  * client, hashing as it goes; the object is committed only if the digest matches. The last chunk
  * is held back from the client until the digest is verified, so a corrupt blob never looks like a
- * complete response (the commit itself finishes after the client has its bytes). Concurrent requests for the same digest share ONE upstream GET: later
- * callers wait for the commit and read the local copy.
+ * complete response; the commit itself finishes after the client has its bytes. Concurrent
+ * requests for the same digest share ONE upstream GET: later callers wait for the commit and read
+ * the local copy.
  */
 export class BlobFetcher {
   private readonly flights = new Map<string, Flight>();
@@ -201,7 +202,8 @@ export class BlobFetcher {
       const err = writer.errored ?? caught;
       body.destroy();
       await writer.abort().catch(() => undefined);
-      sink?.destroy(err as Error);
+      // A client that was given the whole verified blob keeps it: only the store failed.
+      if (!sink?.writableEnded) sink?.destroy(err as Error);
       throw annotateUpstreamError(err, target);
     }
   }
