@@ -4,11 +4,6 @@ import type { Logger } from '@pullthrough/pull-through';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
-interface RequestLogState {
-  base: Logger;
-  child?: Logger;
-}
-
 /**
  * Request id (from X-Request-Id when sane, else new) and a request-scoped child logger, made on
  * first use by `requestLogger(res)`: a manifest hit that logs nothing does not pay for serializing
@@ -20,7 +15,6 @@ export function requestContext(logger: Logger) {
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.locals.requestId = id;
-    res.locals.log = { base: logger } satisfies RequestLogState;
     res.setHeader('X-Request-Id', id);
     if (debug) {
       const started = process.hrtime.bigint();
@@ -33,10 +27,9 @@ export function requestContext(logger: Logger) {
   };
 }
 
-/** The request's child logger (request id, method, path), or `fallback` outside requestContext. */
-export function requestLogger(res: Response, fallback: Logger): Logger {
-  const state = res.locals.log as RequestLogState | undefined;
-  if (!state) return fallback;
+/** The request's child of `logger` (request id, method, path), made once; `logger` itself outside requestContext. */
+export function requestLogger(res: Response, logger: Logger): Logger {
+  if (res.locals.requestId === undefined) return logger;
   const req = res.req;
-  return (state.child ??= state.base.child({ requestId: res.locals.requestId, method: req.method, path: req.originalUrl.split('?')[0]?.slice(0, 300) }));
+  return (res.locals.logger ??= logger.child({ requestId: res.locals.requestId, method: req.method, path: req.originalUrl.split('?')[0]?.slice(0, 300) })) as Logger;
 }

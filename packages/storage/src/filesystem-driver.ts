@@ -7,13 +7,13 @@ import { resolveByteRange } from './byte-range.js';
 import { FileObjectWriter } from './file-object-writer.js';
 import { BufferPool } from './buffer-pool.js';
 import { FileReadStream } from './file-read-stream.js';
-import { DEFAULT_READ_SIZER, ReadSizer } from './read-sizer.js';
+import { DEFAULT_READ_SIZER, ReadSizer, type ReadSizerOptions } from './read-sizer.js';
 import type { ByteRange, ObjectInfo, ObjectWriter, StorageDriver } from './storage-driver.js';
 import { StoragePathError, UPLOADS_AREA, storagePathSegments } from './storage-path.js';
 
 export interface FilesystemDriverOptions {
   /** Read sizes of object streams (see ReadSizer). */
-  reads?: { budget: number; min: number; max: number };
+  reads?: ReadSizerOptions;
   /** Bytes of idle read buffers kept for reuse (see BufferPool). Default 16 MiB. */
   idleBufferBytes?: number;
 }
@@ -49,8 +49,7 @@ export class FilesystemDriver implements StorageDriver {
   private readonly buffers: BufferPool;
 
   constructor(root: string, options: FilesystemDriverOptions = {}) {
-    const reads = options.reads ?? DEFAULT_READ_SIZER;
-    this.reads = new ReadSizer(reads.budget, reads.min, reads.max);
+    this.reads = new ReadSizer(options.reads ?? DEFAULT_READ_SIZER);
     this.buffers = new BufferPool(options.idleBufferBytes ?? 16 * 1024 * 1024);
     this.root = resolve(root);
     this.uploadsDir = join(this.root, UPLOADS_AREA);

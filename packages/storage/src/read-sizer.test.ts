@@ -5,7 +5,7 @@ const MiB = 1024 * KiB;
 
 describe('ReadSizer', () => {
   test('few streams read big, many read small, never under min; closing frees room', () => {
-    const sizer = new ReadSizer(4 * MiB, 64 * KiB, MiB);
+    const sizer = new ReadSizer({ budget: 4 * MiB, min: 64 * KiB, max: MiB });
     const first = sizer.acquire();
     expect(first.size).toBe(MiB);
     const more = Array.from({ length: 7 }, () => sizer.acquire());
@@ -21,6 +21,6 @@ describe('ReadSizer', () => {
   });
 
   test('min above max is refused', () => {
-    expect(() => new ReadSizer(MiB, 2 * MiB, MiB)).toThrow(RangeError);
+    expect(() => new ReadSizer({ budget: MiB, min: 2 * MiB, max: MiB })).toThrow(RangeError);
   });
 });

@@ -6,15 +6,26 @@
  * (between `min` and `max`) such that every stream open at that moment could hold one read of
  * that size within `budget`: one warm pull streams in `max` reads, a herd in smaller ones.
  */
+export interface ReadSizerOptions {
+  /** Bytes of reads that the streams open at once share. */
+  budget: number;
+  /** Smallest read size. */
+  min: number;
+  /** Largest read size. */
+  max: number;
+}
+
 export class ReadSizer {
   private open = 0;
+  private readonly budget: number;
+  private readonly min: number;
+  private readonly max: number;
 
-  constructor(
-    readonly budget: number,
-    readonly min: number,
-    readonly max: number,
-  ) {
+  constructor({ budget, min, max }: ReadSizerOptions) {
     if (!(min > 0 && min <= max)) throw new RangeError('ReadSizer: need 0 < min <= max');
+    this.budget = budget;
+    this.min = min;
+    this.max = max;
   }
 
   /** The read size for a stream opening now; call `release` once, when it closes. */
@@ -40,4 +51,4 @@ export class ReadSizer {
 }
 
 /** 8 MiB of reads across open streams; 1 MiB at most (one or a few streams), 64 KiB at least. */
-export const DEFAULT_READ_SIZER = { budget: 8 * 1024 * 1024, min: 64 * 1024, max: 1024 * 1024 };
+export const DEFAULT_READ_SIZER: ReadSizerOptions = { budget: 8 * 1024 * 1024, min: 64 * 1024, max: 1024 * 1024 };
