@@ -4,6 +4,8 @@ import type { HydrationService, LoginVerifier, Logger, PullThroughRegistry, Rule
 import type { UpstreamClientPool, UpstreamStatus } from '@pullthrough/upstream';
 import type { WebhookService } from '@pullthrough/webhooks';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import type { AccessPolicyRegistry } from './access/access-policy-registry.js';
+import { accessPolicyRoutes } from './admin/access-policy-routes.js';
 import { adminAuth } from './admin/admin-auth.js';
 import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
 import { credentialSetRoutes } from './admin/credential-set-routes.js';
@@ -13,7 +15,9 @@ import { ruleHealthRoutes, ruleHealthSummaryRoutes } from './admin/rule-health-r
 import { webhookRoutes } from './admin/webhook-routes.js';
 import { problemMiddleware, sendProblem } from './admin/problem.js';
 import { upstreamRoutes } from './admin/upstream-routes.js';
+import type { ClientAuth } from './data/client-auth.js';
 import { dataRouter } from './data/data-router.js';
+import { tokenRoutes, type TokenRoutesOptions } from './data/token-routes.js';
 import { ociErrorMiddleware } from './oci-error-middleware.js';
 import { requestContext } from './request-context.js';
 import type { CredentialSetRegistry } from './credentials/credential-set-registry.js';
@@ -32,6 +36,11 @@ export interface FrontendDeps {
   forgetSecrets: (credentialSetName: string) => void;
   hydrations: HydrationService;
   webhooks: WebhookService;
+  /** Client authentication and authorization on the data port. */
+  clientAuth: ClientAuth;
+  /** The token endpoint's parts (`/token` on the data port). */
+  tokenEndpoint: TokenRoutesOptions;
+  accessPolicies: AccessPolicyRegistry;
   /** Upstream health for `GET /api/v1/upstreams`. */
   upstreams?: () => UpstreamStatus[];
   /** Prometheus registry served at `GET /metrics` on the admin port. */
@@ -51,7 +60,8 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   data.disable('x-powered-by');
   data.set('etag', false);
   data.use(requestContext(deps.logger));
-  data.use('/v2', dataRouter(deps.registry, deps.logger));
+  data.use('/token', tokenRoutes(deps.tokenEndpoint));
+  data.use('/v2', dataRouter(deps.registry, deps.logger, deps.clientAuth));
   data.use((_req, res) => {
     res.status(404).json({ errors: [{ code: 'NAME_UNKNOWN', message: 'not a registry endpoint' }] });
   });
@@ -83,6 +93,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   admin.use('/api/v1/credential-sets', credentialSetRoutes({ sets: deps.credentialSets, health: deps.credentialHealth, verifier: deps.verifier, forgetSecrets: deps.forgetSecrets }));
   admin.use('/api/v1/hydrations', hydrationRoutes(deps.hydrations));
   admin.use('/api/v1/webhooks', webhookRoutes(deps.webhooks));
+  admin.use('/api/v1/access-policy', accessPolicyRoutes(deps.accessPolicies));
   admin.use((_req, res) => sendProblem(res, { status: 404, title: 'Not Found' }));
   admin.use(problemMiddleware((err) => deps.logger.error({ err: (err as Error)?.message }, 'admin error')));
   return { data, admin };

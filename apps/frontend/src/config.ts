@@ -76,6 +76,20 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_BREAKER_ROLLING_WINDOW_MS: z.coerce.number().int().positive().default(10000),
   /** Longest an upstream's Retry-After (429/503) may hold its breaker open. */
   PULLTHROUGH_BREAKER_MAX_HOLD_SECONDS: z.coerce.number().int().positive().default(600),
+  /** htpasswd file (bcrypt, `htpasswd -B`) of the users clients log in as; unset: no users, anonymous clients only. */
+  PULLTHROUGH_HTPASSWD_FILE: optionalText,
+  /** `false` turns anonymous pulls off everywhere; `true` leaves it to each rule's `anonymousPull`. */
+  PULLTHROUGH_ANONYMOUS_PULL: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** The token service name (`service` in challenges, our tokens' audience). */
+  PULLTHROUGH_AUTH_SERVICE: z.string().regex(/^[A-Za-z0-9.:_-]{1,100}$/, 'must be 1-100 characters of letters, digits and . : _ -').default('pullthrough'),
+  /** Our token endpoint's URL as clients reach it (e.g. https://cache.example/token); unset: the request's scheme and Host + /token. */
+  PULLTHROUGH_AUTH_REALM: optionalText.pipe(z.string().url().optional()),
+  /** Lifetime of the access tokens our token endpoint issues. */
+  PULLTHROUGH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86400).default(300),
+  /** Lifetime of refresh tokens (docker's offline_token, OAuth2 access_type=offline). */
+  PULLTHROUGH_REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(90 * 86400).default(7 * 86400),
+  /** A token signing key signs for this long before the next is made (old keys verify until their tokens expire). */
+  PULLTHROUGH_TOKEN_KEY_ROTATION_HOURS: z.coerce.number().int().min(1).max(8760).default(168),
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 

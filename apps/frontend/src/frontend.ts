@@ -4,6 +4,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
+import { Authorizer, HtpasswdFile, KeyRing, TokenService } from '@pullthrough/auth';
+import { ruleAnonymousPull } from '@pullthrough/cache-rules';
 import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
 import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
 import {
@@ -20,9 +22,12 @@ import {
 import { DEFAULT_TAG_CACHE, FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { breakerOptionsFrom, UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
+import { AccessPolicyRegistry } from './access/access-policy-registry.js';
+import { controlSigningKeyStore } from './access/signing-key-store.js';
 import { createApp } from './app.js';
 import type { FrontendConfig } from './config.js';
 import { CredentialSetRegistry } from './credentials/credential-set-registry.js';
+import { ClientAuth } from './data/client-auth.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
 
@@ -70,7 +75,45 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     const n = await rules.applyFile(config.PULLTHROUGH_RULES_FILE);
     logger.info({ rules: n, file: config.PULLTHROUGH_RULES_FILE }, 'rules file applied');
   }
-  rules.startPolling(10_000, (err) => logger.warn({ err: (err as Error).message }, 'rule reload failed'));
+  const accessPolicies = new AccessPolicyRegistry(store);
+  await accessPolicies.load();
+  if (config.PULLTHROUGH_RULES_FILE && (await accessPolicies.applyFile(config.PULLTHROUGH_RULES_FILE))) {
+    logger.info({ file: config.PULLTHROUGH_RULES_FILE }, 'access policy applied');
+  }
+  rules.startPolling(10_000, (err) => logger.warn({ err: (err as Error).message }, 'rule reload failed'), () => accessPolicies.load());
+
+  // Client authentication: htpasswd users, our ES256 tokens from a key ring shared in storage.
+  const users = config.PULLTHROUGH_HTPASSWD_FILE ? new HtpasswdFile(config.PULLTHROUGH_HTPASSWD_FILE) : undefined;
+  await users?.load();
+  const keyRing = new KeyRing(controlSigningKeyStore(store), {
+    rotationMs: config.PULLTHROUGH_TOKEN_KEY_ROTATION_HOURS * 3600_000,
+    maxTokenLifetimeMs: Math.max(config.PULLTHROUGH_TOKEN_TTL_SECONDS, config.PULLTHROUGH_REFRESH_TOKEN_TTL_SECONDS) * 1000,
+  });
+  await keyRing.refresh();
+  const keyTimer = setInterval(() => keyRing.refresh().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'token key refresh failed')), 600_000);
+  keyTimer.unref();
+  const tokens = new TokenService(keyRing, {
+    service: config.PULLTHROUGH_AUTH_SERVICE,
+    issuer: config.PULLTHROUGH_AUTH_SERVICE,
+    accessTtlSeconds: config.PULLTHROUGH_TOKEN_TTL_SECONDS,
+    refreshTtlSeconds: config.PULLTHROUGH_REFRESH_TOKEN_TTL_SECONDS,
+  });
+  const authorizer = new Authorizer({
+    policy: () => accessPolicies.policy,
+    anonymousPull: (repository) => {
+      if (!config.PULLTHROUGH_ANONYMOUS_PULL) return false;
+      const match = rules.rules.match(repository);
+      return match ? ruleAnonymousPull(match.rule) : true;
+    },
+  });
+  const clientAuth = new ClientAuth({
+    tokens,
+    users,
+    authorizer,
+    realm: config.PULLTHROUGH_AUTH_REALM,
+    challengeAnonymous: users !== undefined || !config.PULLTHROUGH_ANONYMOUS_PULL,
+    onDenied: (event) => logger.info({ audit: true, event: 'access.denied', plane: 'data', ...event }, 'access denied'),
+  });
 
   // Fail fast while Redis is down (enqueues are skipped, pulls unaffected); reconnect forever.
   const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2000) });
@@ -155,6 +198,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     forgetSecrets: (name) => credentials.forget(name),
     hydrations,
     webhooks,
+    clientAuth,
+    tokenEndpoint: { auth: clientAuth, tokens, authorizer, users },
+    accessPolicies,
     upstreams: () => pool.status(),
     metrics: metrics.registry,
   });
@@ -171,6 +217,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     pool,
     async close() {
       rules.stop();
+      clearInterval(keyTimer);
       const closing = [data, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       // A keep-alive connection whose last response was finishing at close() becomes idle just after:
       // keep closing idle ones while draining, or close() would wait for the keep-alive timeout.

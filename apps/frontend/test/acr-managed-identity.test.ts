@@ -49,7 +49,7 @@ test('a credential set with a user-assigned identity: Entra token -> /oauth2/exc
   const put = await admin('/credential-sets/acr-identity', 'PUT', { loginServer: upstream.proxy.host, identity: { type: 'UserAssigned', clientId: CLIENT_ID } });
   expect(put.status).toBe(201);
   expect(await put.json()).toMatchObject({ identity: { type: 'UserAssigned', clientId: CLIENT_ID }, credentialHealth: { status: 'Healthy' } });
-  expect((await putRule(cache, { name: 'acr-mirror', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'mirror/*', credentialSetName: 'acr-identity' })).status).toBe(201);
+  expect((await putRule(cache, { name: 'acr-mirror', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'mirror/*', credentialSetName: 'acr-identity', anonymousPull: true })).status).toBe(201);
 
   expect((await manifest('mirror/small')).status).toBe(200);
   expect(acrCalls()).toEqual(['/oauth2/exchange 200', '/oauth2/token 200']);
@@ -77,7 +77,7 @@ test('a credential set with a user-assigned identity: Entra token -> /oauth2/exc
 
 test('an identity the upstream ACR does not accept: the pull fails with upstream-auth naming the rule and the exchange step', async () => {
   expect((await admin('/credential-sets/acr-other-identity', 'PUT', { loginServer: upstream.proxy.host, identity: { type: 'UserAssigned', clientId: OTHER_CLIENT_ID } })).status).toBe(201);
-  expect((await putRule(cache, { name: 'acr-wrong-id', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'wrongid/*', credentialSetName: 'acr-other-identity' })).status).toBe(201);
+  expect((await putRule(cache, { name: 'acr-wrong-id', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'wrongid/*', credentialSetName: 'acr-other-identity', anonymousPull: true })).status).toBe(201);
   const res = await manifest('wrongid/small');
   expect(res.status).toBe(403);
   const body = (await res.json()) as { errors: Array<{ code: string; message: string; detail: Record<string, unknown> }> };

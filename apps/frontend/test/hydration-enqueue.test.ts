@@ -30,7 +30,7 @@ describe('hydration enqueue on a manifest miss', () => {
       loginServer: upstream.proxy.host,
       authCredentials: [{ name: 'c1', usernameSecretIdentifier: 'env:UP_USER', passwordSecretIdentifier: 'env:UP_PASS' }],
     });
-    expect((await putRule(cache, { name: 'enqueue-rule', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'hy/*', credentialSetName: 'basic-login', platforms: 'all' })).status).toBe(201);
+    expect((await putRule(cache, { name: 'enqueue-rule', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'hy/*', credentialSetName: 'basic-login', anonymousPull: true, platforms: 'all' })).status).toBe(201);
     connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     queue = new Queue(HYDRATION_QUEUE, { connection, prefix: cache.queuePrefix });
   });

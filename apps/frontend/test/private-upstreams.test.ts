@@ -59,7 +59,7 @@ async function putSet(name: string, user: string, password: string, loginServer 
   });
 }
 async function putRule(name: string, target: string, credentialSetName?: string, source = `${upstream.proxy.host}/fixtures/*`): Promise<Response> {
-  return admin(`/cache-rules/${name}`, { method: 'PUT', body: { sourceRepository: source, targetRepository: target, ...(credentialSetName ? { credentialSetName } : {}) } });
+  return admin(`/cache-rules/${name}`, { method: 'PUT', body: { sourceRepository: source, targetRepository: target, ...(credentialSetName ? { credentialSetName, anonymousPull: true } : {}) } });
 }
 
 beforeAll(async () => {

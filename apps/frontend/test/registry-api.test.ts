@@ -208,10 +208,11 @@ describe('bad input never reaches the upstream or escapes the data dir', () => {
     expect(await errorCode(blob)).toBe('BLOB_UNKNOWN');
   });
 
-  test('writes are UNSUPPORTED', async () => {
+  test('anonymous writes are refused before anything else (push needs a user with a push grant)', async () => {
     const res = await v2('up/small/blobs/uploads/', { method: 'POST' });
-    expect(res.status).toBe(405);
-    expect(await errorCode(res)).toBe('UNSUPPORTED');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('scope="repository:up/small:push"');
+    expect(await errorCode(res)).toBe('UNAUTHORIZED');
   });
 
   test('nothing was written outside the data dir layout', async () => {

@@ -34,7 +34,7 @@ async function rulesFile(upstream: Upstream, withCredentials: boolean): Promise<
     '  - name: private-upstream',
     `    sourceRepository: ${upstream.proxy.host}/fixtures/*`,
     '    targetRepository: private/*',
-    ...(withCredentials ? ['    credentialSetName: upstream-login'] : []),
+    ...(withCredentials ? ['    credentialSetName: upstream-login', '    anonymousPull: true'] : []),
   ];
   await writeFile(path, lines.join('\n') + '\n');
   return path;

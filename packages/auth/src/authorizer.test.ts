@@ -21,3 +21,16 @@ describe('Authorizer', () => {
     expect(authorizer.allows(principal as never, repo, action)).toBe(expected);
   });
 });
+
+test('grant cuts requested scopes to what is permitted and drops empty ones', () => {
+  const requested = [
+    { type: 'repository' as const, name: 'private/x', actions: ['pull' as const, 'push' as const, 'delete' as const] },
+    { type: 'repository' as const, name: 'public/y', actions: ['pull' as const, 'push' as const] },
+  ];
+  expect(authorizer.grant('alice', requested)).toEqual([
+    { type: 'repository', name: 'private/x', actions: ['pull', 'push'] },
+    { type: 'repository', name: 'public/y', actions: ['pull'] },
+  ]);
+  expect(authorizer.grant(undefined, requested)).toEqual([{ type: 'repository', name: 'public/y', actions: ['pull'] }]);
+  expect(authorizer.grant('bob', [requested[0]!])).toEqual([]);
+});

@@ -1,6 +1,6 @@
 import type { AccessPolicy } from './access-policy.js';
 import type { Principal } from './principal.js';
-import type { RepositoryAction } from './scope.js';
+import type { RepositoryAction, RepositoryScope } from './scope.js';
 
 export interface AuthorizerOptions {
   /** The current access policy (users and groups -> repository patterns -> actions). */
@@ -23,6 +23,16 @@ export class Authorizer {
     const actions = this.options.policy().actionsFor(subject, repository);
     if (this.options.anonymousPull(repository)) actions.add('pull');
     return actions;
+  }
+
+  /** What a token for `subject` (undefined: anonymous) gets of the scopes it asked for: each cut to what is permitted, empty ones dropped. */
+  grant(subject: string | undefined, requested: readonly RepositoryScope[]): RepositoryScope[] {
+    return requested
+      .map((s) => {
+        const permitted = this.permitted(subject, s.name);
+        return { type: 'repository' as const, name: s.name, actions: s.actions.filter((a) => permitted.has(a)) };
+      })
+      .filter((s) => s.actions.length > 0);
   }
 
   allows(principal: Principal, repository: string, action: RepositoryAction): boolean {

@@ -35,7 +35,7 @@ export interface KeyRingOptions {
 /** The key id: a thumbprint of the public key (stable, reveals nothing). */
 function kidOf(publicKey: KeyObject): string {
   const der = publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(der).digest('base64url').slice(0, 32);
+  return createHash('sha256').update(der).digest('hex').slice(0, 32);
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   rulePlatforms,
   ruleTagFreshnessSeconds,
   ruleUpstreamTagNotFound,
+  ruleAnonymousPull,
   type CacheRule,
 } from './index.js';
 
@@ -36,6 +37,8 @@ describe('parseCacheRule accepts', () => {
     ['a freshness window of ten years (a pin)', { ...base, tagFreshnessSeconds: 315360000 }],
     ['serve-local on upstream 404', { ...base, upstreamTagNotFound: 'serve-local' }],
     ['report-missing on upstream 404', { ...base, upstreamTagNotFound: 'report-missing', tagFreshnessSeconds: 60 }],
+    ['anonymous pull allowed for a rule with a credential set', { ...base, credentialSetName: 'hub-creds', anonymousPull: true }],
+    ['anonymous pull refused for a public rule', { ...base, anonymousPull: false }],
   ])('%s', (_what, rule) => {
     expect(parseCacheRule(rule)).toEqual(rule);
   });
@@ -58,6 +61,14 @@ test('freshness and 404 policy defaults', () => {
   expect(ruleTagFreshnessSeconds(parseCacheRule({ ...base, tagFreshnessSeconds: 0 }), 300)).toBe(0);
   expect(ruleUpstreamTagNotFound(parseCacheRule(base))).toBe('report-missing');
   expect(ruleUpstreamTagNotFound(parseCacheRule({ ...base, upstreamTagNotFound: 'serve-local' }))).toBe('serve-local');
+});
+
+test('anonymous pull: allowed without a credential set, refused with one, unless the rule says', () => {
+  expect(ruleAnonymousPull(parseCacheRule(base))).toBe(true);
+  expect(ruleAnonymousPull(parseCacheRule({ ...base, credentialSetName: 'hub-creds' }))).toBe(false);
+  expect(ruleAnonymousPull(parseCacheRule({ ...base, credentialSetName: 'hub-creds', anonymousPull: true }))).toBe(true);
+  expect(ruleAnonymousPull(parseCacheRule({ ...base, anonymousPull: false }))).toBe(false);
+  expect(issuesOf({ ...base, anonymousPull: 'yes' })).toEqual([{ field: 'anonymousPull', message: 'must be true or false' }]);
 });
 
 describe('parseCacheRule rejects freshness and 404 policy values', () => {

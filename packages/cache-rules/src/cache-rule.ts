@@ -36,6 +36,11 @@ export interface CacheRule {
   tagFreshnessSeconds?: number;
   /** A tag held locally that the upstream no longer has: `report-missing` (default, the upstream is the source of truth) or `serve-local`. */
   upstreamTagNotFound?: UpstreamTagNotFound;
+  /**
+   * May clients pull this rule's content without authenticating? Default: yes for a rule without a
+   * credential set, no for one with a set (a credential set must not make private content public).
+   */
+  anonymousPull?: boolean;
 }
 
 export interface ParseCacheRuleOptions {
@@ -84,6 +89,7 @@ export function cacheRuleSchema(options: ParseCacheRuleOptions = {}) {
         platforms: z.union([z.literal(['pulled', 'all']), platformList], { error: PLATFORMS_MESSAGE }).optional(),
         tagFreshnessSeconds: z.number({ error: FRESHNESS_MESSAGE }).int({ error: FRESHNESS_MESSAGE }).min(0, { error: FRESHNESS_MESSAGE }).max(MAX_TAG_FRESHNESS_SECONDS, { error: FRESHNESS_MESSAGE }).optional(),
         upstreamTagNotFound: z.literal(['report-missing', 'serve-local'], { error: NOT_FOUND_MESSAGE }).optional(),
+        anonymousPull: z.boolean({ error: 'must be true or false' }).optional(),
       },
       { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object' : undefined) },
     )
@@ -121,13 +127,14 @@ function toIssues(error: z.ZodError): ValidationIssue[] {
 export function checkCacheRule(input: unknown, options: ParseCacheRuleOptions = {}): { rule?: CacheRule; issues: ValidationIssue[] } {
   const parsed = cacheRuleSchema(options).safeParse(input);
   if (!parsed.success) return { issues: toIssues(parsed.error) };
-  const { name, sourceRepository, targetRepository, credentialSetName, platforms, tagFreshnessSeconds, upstreamTagNotFound } = parsed.data;
+  const { name, sourceRepository, targetRepository, credentialSetName, platforms, tagFreshnessSeconds, upstreamTagNotFound, anonymousPull } = parsed.data;
   const rule: CacheRule = { name, sourceRepository, targetRepository };
   if (credentialSetName !== undefined) rule.credentialSetName = credentialSetName;
   // The refinement on platformList has checked every element is a platform string.
   if (platforms !== undefined) rule.platforms = Array.isArray(platforms) ? (platforms as string[]).slice() : platforms;
   if (tagFreshnessSeconds !== undefined) rule.tagFreshnessSeconds = tagFreshnessSeconds;
   if (upstreamTagNotFound !== undefined) rule.upstreamTagNotFound = upstreamTagNotFound;
+  if (anonymousPull !== undefined) rule.anonymousPull = anonymousPull;
   return { rule, issues: [] };
 }
 
@@ -146,6 +153,11 @@ export function ruleTagFreshnessSeconds(rule: Pick<CacheRule, 'tagFreshnessSecon
 /** The rule's policy for an upstream 404 on a locally held tag, with the default applied. */
 export function ruleUpstreamTagNotFound(rule: Pick<CacheRule, 'upstreamTagNotFound'>): UpstreamTagNotFound {
   return rule.upstreamTagNotFound ?? DEFAULT_UPSTREAM_TAG_NOT_FOUND;
+}
+
+/** Whether anonymous clients may pull through the rule: its `anonymousPull`, else only when it has no credential set. */
+export function ruleAnonymousPull(rule: Pick<CacheRule, 'anonymousPull' | 'credentialSetName'>): boolean {
+  return rule.anonymousPull ?? rule.credentialSetName === undefined;
 }
 
 /** The rule's platform selection with the default applied. */

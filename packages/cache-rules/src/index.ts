@@ -5,6 +5,7 @@ export {
   rulePlatforms,
   ruleTagFreshnessSeconds,
   ruleUpstreamTagNotFound,
+  ruleAnonymousPull,
   UPSTREAM_TAG_NOT_FOUND_POLICIES,
   DEFAULT_UPSTREAM_TAG_NOT_FOUND,
   MAX_TAG_FRESHNESS_SECONDS,

@@ -1,7 +1,9 @@
 import type { NextFunction, Request, Response } from 'express';
 import { UnsupportedError, NameUnknownError } from '@pullthrough/oci';
 import type { Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import type { RepositoryAction } from '@pullthrough/auth';
 import { getBlob, headBlob } from './blob-routes.js';
+import type { ClientAuth } from './client-auth.js';
 import { listCatalog, listReferrers, listTags } from './listing-routes.js';
 import { getManifest } from './manifest-routes.js';
 import { API_VERSION_HEADER } from './registry-headers.js';
@@ -10,17 +12,27 @@ import { requestLogger } from '../request-context.js';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
+/** The action a request needs on its repository: reads pull, DELETE deletes, every other write pushes. */
+function actionOf(method: string): RepositoryAction {
+  if (READ_METHODS.has(method)) return 'pull';
+  return method === 'DELETE' ? 'delete' : 'push';
+}
+
 /**
  * The /v2 data plane: one dispatcher over the parsed path, one handler module per OCI resource.
- * This is a pull-through cache: writes answer UNSUPPORTED.
+ * Every request is authenticated and authorized for its repository and action before anything
+ * else runs. Writes then answer UNSUPPORTED (push is not built yet).
  */
-export function dataRouter(registry: PullThroughRegistry, logger: Logger) {
+export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     res.setHeader(API_VERSION_HEADER, 'registry/2.0');
     try {
       const rawPath = req.originalUrl.split('?')[0] ?? '';
       const route = parseRegistryPath(rawPath);
       if (!route) throw new NameUnknownError('no such endpoint', { detail: { path: rawPath.slice(0, 300) } });
+      const principal = await auth.authenticate(req, res);
+      if (route.kind === 'base') auth.requireLogin(req, res, principal);
+      else if (route.kind !== 'catalog') auth.require(req, res, principal, route.name, route.kind === 'upload' ? 'push' : actionOf(req.method));
       if (!READ_METHODS.has(req.method)) {
         throw new UnsupportedError('this registry is a pull-through cache: push and delete are not supported', { detail: { method: req.method } });
       }
@@ -29,7 +41,7 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger) {
           res.status(200).json({});
           return;
         case 'catalog':
-          return await listCatalog(registry, req, res);
+          return await listCatalog(registry, req, res, (name) => auth.canList(principal, name));
         case 'manifest':
           return await getManifest(registry, req, res, route.name, route.reference);
         case 'blob':

@@ -16,10 +16,10 @@ export async function listTags(registry: PullThroughRegistry, req: Request, res:
   sendPage(res, `/v2/${name}/tags/list`, { name, tags: page.items }, page.next);
 }
 
-/** GET /v2/_catalog?n=&last= */
-export async function listCatalog(registry: PullThroughRegistry, req: Request, res: Response): Promise<void> {
+/** GET /v2/_catalog?n=&last=: the repositories the caller may pull. */
+export async function listCatalog(registry: PullThroughRegistry, req: Request, res: Response, visible: (name: string) => boolean): Promise<void> {
   const query = parsePageQuery(req.query);
-  const page = paginate(await registry.listRepositories(), query);
+  const page = paginate((await registry.listRepositories()).filter(visible), query);
   sendPage(res, '/v2/_catalog', { repositories: page.items }, page.next);
 }
 

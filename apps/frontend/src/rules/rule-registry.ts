@@ -117,10 +117,11 @@ export class RuleRegistry {
     throw new CacheRuleValidationError([{ field: 'credentialSetName', message: `credential set "${rule.credentialSetName}" does not exist` }]);
   }
 
-  /** Reload from storage every `ms` (other frontends' admin changes). */
-  startPolling(ms: number, onError: (err: unknown) => void): void {
+  /** Reload from storage every `ms` (other frontends' admin changes), and whatever else reloads with the rules. */
+  startPolling(ms: number, onError: (err: unknown) => void, alsoReload?: () => Promise<void>): void {
     this.timer = setInterval(() => {
       this.serialize(() => this.load()).catch(onError);
+      alsoReload?.().catch(onError);
     }, ms);
     this.timer.unref();
   }

@@ -1,0 +1,131 @@
+import type { Request, Response } from 'express';
+import { DeniedError, UnauthorizedError } from '@pullthrough/oci';
+import { ANONYMOUS, formatScope, JwtInvalidError, type Authorizer, type HtpasswdFile, type Principal, type RepositoryAction, type TokenService } from '@pullthrough/auth';
+
+export interface ClientAuthOptions {
+  tokens: TokenService;
+  /** htpasswd users; without them only anonymous clients (and their tokens) exist. */
+  users: HtpasswdFile | undefined;
+  authorizer: Authorizer;
+  /** Our token endpoint as clients reach it; undefined: `<scheme>://<Host>/token` of each request. */
+  realm: string | undefined;
+  /** Does an anonymous `GET /v2/` get a challenge (there are users to log in as, or anonymous pull is off)? */
+  challengeAnonymous: boolean;
+  /** Every refused request, for the audit log (never with a credential). */
+  onDenied?: (event: DeniedEvent) => void;
+}
+
+export interface DeniedEvent {
+  subject: string;
+  repository?: string;
+  action?: RepositoryAction;
+  status: 401 | 403;
+  reason: string;
+  address: string | undefined;
+}
+
+const HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
+
+/**
+ * Who a data-port request is and whether it may do what it asks: Basic credentials against
+ * htpasswd, our bearer tokens, or anonymous. Refusals carry the distribution challenge clients
+ * follow to our token endpoint (`WWW-Authenticate: Bearer realm,service[,scope][,error]`).
+ */
+export class ClientAuth {
+  constructor(private readonly options: ClientAuthOptions) {}
+
+  get service(): string {
+    return this.options.tokens.service;
+  }
+
+  realmFor(req: Request): string {
+    if (this.options.realm) return this.options.realm;
+    const host = req.headers.host;
+    const authority = host && HOST.test(host) ? host : `${req.socket.localAddress}:${req.socket.localPort}`;
+    return `${req.protocol}://${authority}/token`;
+  }
+
+  /** The request's principal (kept in `res.locals.principal`); bad credentials are a 401 at once. */
+  async authenticate(req: Request, res: Response): Promise<Principal> {
+    const principal = await this.principalOf(req, res);
+    res.locals.principal = principal;
+    return principal;
+  }
+
+  private async principalOf(req: Request, res: Response): Promise<Principal> {
+    const header = req.headers.authorization;
+    if (!header) return ANONYMOUS;
+    const space = header.indexOf(' ');
+    const scheme = header.slice(0, space < 0 ? undefined : space).toLowerCase();
+    const value = space < 0 ? '' : header.slice(space + 1).trim();
+    if (scheme === 'basic') {
+      const user = await this.basicUser(value);
+      if (user) return { kind: 'user', subject: user };
+      throw this.unauthorized(req, res, 'anonymous', 'invalid username or password');
+    }
+    if (scheme === 'bearer') {
+      try {
+        const token = await this.options.tokens.verifyAccess(value);
+        return { kind: 'token', subject: token.subject, anonymous: token.anonymous, access: token.access };
+      } catch (err) {
+        if (!(err instanceof JwtInvalidError)) throw err;
+        throw this.unauthorized(req, res, 'anonymous', `bearer token refused: ${err.reason}`, { error: 'invalid_token' });
+      }
+    }
+    throw this.unauthorized(req, res, 'anonymous', 'unsupported authorization scheme');
+  }
+
+  /** The user whose Basic credentials these are, if they are right. */
+  async basicUser(encoded: string): Promise<string | undefined> {
+    if (!this.options.users || encoded.length > 1024) return undefined;
+    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 1) return undefined;
+    const user = decoded.slice(0, colon);
+    return (await this.options.users.verify(user, decoded.slice(colon + 1))) ? user : undefined;
+  }
+
+  /** `GET /v2/`: anonymous clients learn where to get a token when they will need one. */
+  requireLogin(req: Request, res: Response, principal: Principal): void {
+    if (principal.kind === 'anonymous' && this.options.challengeAnonymous) {
+      throw this.unauthorized(req, res, principal.subject, 'authentication required');
+    }
+  }
+
+  /** Refuse unless `principal` may take `action` on `repository`: 401 with a challenge, 403 for a user who may not. */
+  require(req: Request, res: Response, principal: Principal, repository: string, action: RepositoryAction): void {
+    if (this.options.authorizer.allows(principal, repository, action)) return;
+    const scope = formatScope(repository, [action]);
+    if (principal.kind === 'user') {
+      this.denied(req, principal.subject, 403, `${principal.subject} may not ${action} ${repository}`, repository, action);
+      throw new DeniedError(`requested access to the resource is denied`, { detail: { repository, action } });
+    }
+    const extra: Record<string, string> = principal.kind === 'token' ? { scope, error: 'insufficient_scope' } : { scope };
+    throw this.unauthorized(req, res, principal.subject, `authentication required to ${action} ${repository}`, extra, repository, action);
+  }
+
+  /** May `principal` see `repository` in `_catalog` (may it pull it, whatever its token's scopes)? */
+  canList(principal: Principal, repository: string): boolean {
+    const subject = principal.kind === 'user' || (principal.kind === 'token' && !principal.anonymous) ? principal.subject : undefined;
+    return this.options.authorizer.permitted(subject, repository).has('pull');
+  }
+
+  private unauthorized(
+    req: Request,
+    res: Response,
+    subject: string,
+    reason: string,
+    extra: Record<string, string> = {},
+    repository?: string,
+    action?: RepositoryAction,
+  ): UnauthorizedError {
+    const params = { realm: this.realmFor(req), service: this.service, ...extra };
+    res.setHeader('WWW-Authenticate', `Bearer ${Object.entries(params).map(([k, v]) => `${k}="${v.replace(/["\\]/g, '')}"`).join(',')}`);
+    this.denied(req, subject, 401, reason, repository, action);
+    return new UnauthorizedError(reason, repository ? { detail: { repository, ...(action ? { action } : {}) } } : {});
+  }
+
+  private denied(req: Request, subject: string, status: 401 | 403, reason: string, repository?: string, action?: RepositoryAction): void {
+    this.options.onDenied?.({ subject, status, reason, address: req.socket.remoteAddress, ...(repository ? { repository } : {}), ...(action ? { action } : {}) });
+  }
+}
