@@ -19,6 +19,16 @@ export interface Descriptor {
   urls?: string[];
 }
 
+/**
+ * The most descriptors one manifest may list in `layers` (an image) or `manifests` (an index).
+ * Runtimes cannot run images anywhere near it (overlayfs stacks at most ~128 layers; the largest
+ * multi-platform indexes list a few dozen children), and large OCI artifacts stay in the hundreds,
+ * so real content never meets it. It bounds what one upstream document can make the cache do:
+ * each descriptor costs a link write and a hydration fetch, and the 4 MiB manifest body limit would
+ * otherwise let one manifest list ~28,000 of them.
+ */
+export const MAX_MANIFEST_DESCRIPTORS = 4096;
+
 export interface ParsedManifest {
   mediaType: string;
   isIndex: boolean;
@@ -42,9 +52,19 @@ function descriptor(value: unknown, where: string): Descriptor {
   return d as unknown as Descriptor;
 }
 
+function descriptors(list: unknown[], where: 'layers' | 'manifests'): Descriptor[] {
+  if (list.length > MAX_MANIFEST_DESCRIPTORS) {
+    throw new ManifestInvalidError(`manifest lists ${list.length} ${where}; at most ${MAX_MANIFEST_DESCRIPTORS} are accepted`, {
+      detail: { reason: `too many ${where}`, count: list.length, limit: MAX_MANIFEST_DESCRIPTORS },
+    });
+  }
+  return list.map((d, i) => descriptor(d, `${where}[${i}]`));
+}
+
 /**
  * Parse a manifest's JSON enough to walk it. `contentType` is what the upstream said; the
- * document's own `mediaType` wins when present (both must agree when both are set).
+ * document's own `mediaType` wins when present (both must agree when both are set). A list of
+ * more than MAX_MANIFEST_DESCRIPTORS layers or manifests is refused (ManifestInvalidError).
  */
 export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedManifest {
   let doc: Record<string, unknown>;
@@ -68,11 +88,11 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   const parsed: ParsedManifest = { mediaType, isIndex, manifests: [], layers: [] };
   if (isIndex) {
     if (!Array.isArray(doc.manifests)) throw new ManifestInvalidError('index has no manifests array');
-    parsed.manifests = doc.manifests.map((m, i) => descriptor(m, `manifests[${i}]`));
+    parsed.manifests = descriptors(doc.manifests, 'manifests');
   } else {
     parsed.config = descriptor(doc.config, 'config');
     if (!Array.isArray(doc.layers)) throw new ManifestInvalidError('manifest has no layers array');
-    parsed.layers = doc.layers.map((l, i) => descriptor(l, `layers[${i}]`));
+    parsed.layers = descriptors(doc.layers, 'layers');
   }
   if (doc.subject !== undefined) parsed.subject = descriptor(doc.subject, 'subject');
   if (typeof doc.artifactType === 'string') parsed.artifactType = doc.artifactType;

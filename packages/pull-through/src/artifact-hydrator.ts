@@ -52,12 +52,15 @@ export class ArtifactHydrator {
     await report?.(progress);
     for (const blob of unique) {
       const local = await this.store.statBlob(blob.digest);
-      if (!local) {
+      if (local) {
+        // Listed by a verified manifest of this repository's upstream: that is enough to link it.
+        await this.store.linkBlob(repo, blob.digest);
+      } else {
+        // The fetch links it (this upstream served it, or confirmed a copy stored meanwhile).
         const fetched = await this.blobs.ensure(target, blob.digest, blob.size);
         if (fetched.bytesFetched > 0) blobsFetched++;
         bytesFetched += fetched.bytesFetched;
       }
-      await this.store.linkBlob(repo, blob.digest);
       progress.blobsDone++;
       progress.bytesDone += blob.size;
       await report?.(progress);

@@ -1,6 +1,8 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { BlobUnknownError, type Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
+import { BlobConfirmer } from './blob-confirmer.js';
+import { blobFlightKey } from './blob-flight-key.js';
 import { annotateUpstreamError, unwrapAnswer } from './upstream-answers.js';
 import type { UpstreamTarget } from './upstream-target.js';
 
@@ -19,6 +21,9 @@ export interface LiveBlob {
 }
 
 interface Flight {
+  digest: Digest;
+  /** The downstream repository the leading caller links; a caller for another one links its own. */
+  downstreamRepository: string;
   done: Promise<FetchedBlob>;
 }
 
@@ -52,22 +57,35 @@ const drained = (stream: Writable, timeoutMs = 0): Promise<boolean> =>
  * client, hashing as it goes; the object is committed only if the digest matches. The last chunk
  * is held back from the client until the digest is verified, so a corrupt blob never looks like a
  * complete response; the commit itself finishes after the client has its bytes. Concurrent
- * requests for the same digest share ONE upstream GET: later callers wait for the commit and read
- * the local copy.
+ * requests for the same digest from the same upstream repository with the same credentials
+ * (blobFlightKey) share ONE upstream GET: later callers wait for the commit and read the local copy.
+ * A fetched blob is linked to the repository of each caller whose upstream served it; a blob that
+ * is already stored is linked only once the caller's upstream confirms it (BlobConfirmer).
  */
 export class BlobFetcher {
   private readonly flights = new Map<string, Flight>();
   private readonly clientStallTimeoutMs: number;
+  private readonly confirmer: BlobConfirmer;
 
   constructor(
     private readonly store: RegistryStore,
     options: BlobFetcherOptions = {},
   ) {
     this.clientStallTimeoutMs = options.clientStallTimeoutMs ?? DEFAULT_CLIENT_STALL_TIMEOUT_MS;
+    this.confirmer = new BlobConfirmer(store);
   }
 
+  /** Whether any fetch of `digest` (for any upstream repository) is running. */
   isInFlight(digest: Digest): boolean {
-    return this.flights.has(digest);
+    return [...this.flights.values()].some((f) => f.digest === digest);
+  }
+
+  /**
+   * Link a blob stored for another repository once the target's upstream confirms it with a HEAD
+   * (no download). Throws BlobUnknownError, linking nothing, when the upstream does not have it.
+   */
+  confirm(target: UpstreamTarget, digest: Digest, size: number): Promise<void> {
+    return this.confirmer.confirm(target, digest, size);
   }
 
   /** Resolves once every fetch running now has committed or failed (for a clean shutdown). */
@@ -75,11 +93,13 @@ export class BlobFetcher {
     await Promise.allSettled([...this.flights.values()].map((f) => f.done));
   }
 
-  /** Make the blob local (lead or join a fetch). */
+  /** Make the blob local and linked to the target's repository (lead or join a fetch). */
   async ensure(target: UpstreamTarget, digest: Digest, expectedSize?: number): Promise<FetchedBlob> {
-    const existing = this.flights.get(digest);
+    const existing = this.flights.get(blobFlightKey(target, digest));
     if (existing) {
       const joined = await existing.done;
+      // Same upstream repository and credentials: its upstream served the blob for this caller too.
+      if (existing.downstreamRepository !== target.downstreamRepository) await this.store.linkBlob(target.downstreamRepository, digest);
       return { ...joined, bytesFetched: 0 };
     }
     const live = await this.start(target, digest, expectedSize, false);
@@ -88,10 +108,11 @@ export class BlobFetcher {
 
   /**
    * Lead a fetch whose bytes are also streamed to the caller, or undefined when another fetch of
-   * this digest is already running (the caller should `ensure` and read locally).
+   * this digest with the same upstream coordinates is already running (the caller should `ensure`
+   * and read locally).
    */
   async stream(target: UpstreamTarget, digest: Digest, expectedSize?: number): Promise<LiveBlob | undefined> {
-    if (this.flights.has(digest)) return undefined;
+    if (this.flights.has(blobFlightKey(target, digest))) return undefined;
     return this.start(target, digest, expectedSize, true);
   }
 
@@ -107,11 +128,11 @@ export class BlobFetcher {
     sink?.on('error', () => undefined);
     const done = this.run(target, digest, expectedSize, sink, resolveHeaders);
     done.catch((err: unknown) => rejectHeaders(err));
-    const flight: Flight = { done };
-    this.flights.set(digest, flight);
+    const key = blobFlightKey(target, digest);
+    this.flights.set(key, { digest, downstreamRepository: target.downstreamRepository, done });
     done.then(
-      () => this.flights.delete(digest),
-      () => this.flights.delete(digest),
+      () => this.flights.delete(key),
+      () => this.flights.delete(key),
     );
     const size = await headers;
     return { size, stream: sink ?? new PassThrough().end(), done };
@@ -125,11 +146,12 @@ export class BlobFetcher {
     onHeaders: (size: number | undefined) => void,
   ): Promise<FetchedBlob> {
     if (!sink) {
-      // A background import may find the blob committed meanwhile (another job, another process).
+      // A background import may find the blob committed meanwhile (another job, another process,
+      // another repository): no second download, but it is linked only if this upstream confirms it.
       const stored = await this.store.statBlob(digest);
       if (stored) {
+        await this.confirmer.confirm(target, digest, stored.size);
         onHeaders(stored.size);
-        await this.store.linkBlob(target.downstreamRepository, digest);
         return { digest, size: stored.size, bytesFetched: 0 };
       }
     }

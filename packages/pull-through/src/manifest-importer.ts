@@ -52,7 +52,13 @@ export class ManifestImporter {
       throw annotateUpstreamError(err, target);
     }
     const { bytes, mediaType: headerType, digest: headerDigest } = unwrapAnswer(answer, target, `manifest ${ref}`, ManifestUnknownError);
-    const parsed = parseManifest(bytes, headerType);
+    let parsed: ParsedManifest;
+    try {
+      // Refuses malformed documents and ones listing more than MAX_MANIFEST_DESCRIPTORS: nothing is stored.
+      parsed = parseManifest(bytes, headerType);
+    } catch (err) {
+      throw annotateUpstreamError(err, target);
+    }
     const algorithm = reference.kind === 'digest' ? digestAlgorithm(reference.digest) : 'sha256';
     const digest = digestOf(bytes, algorithm);
     const expected = reference.kind === 'digest' ? reference.digest : headerDigest && digestAlgorithm(headerDigest) === algorithm ? headerDigest : undefined;
@@ -63,8 +69,9 @@ export class ManifestImporter {
     }
     const repo = target.downstreamRepository;
     await this.store.putManifest(repo, { digest, mediaType: parsed.mediaType, bytes });
-    // The upstream authorized this repository for these blobs: link them so a later pull serves them locally.
-    await Promise.all(blobDescriptors(parsed).map((d) => this.store.linkBlob(repo, d.digest)));
+    // The upstream authorized this repository for these blobs: link them so a later pull serves them
+    // locally (a few at a time: the descriptor cap bounds how many, linkBlobs how many at once).
+    await this.store.linkBlobs(repo, blobDescriptors(parsed).map((d) => d.digest));
     if (parsed.subject) {
       await this.store.addReferrer(repo, parsed.subject.digest, {
         mediaType: parsed.mediaType,

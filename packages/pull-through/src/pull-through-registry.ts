@@ -185,9 +185,14 @@ export class PullThroughRegistry {
   }
 
   private async blobSize(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest): Promise<{ size: number; cache: CacheStatus }> {
-    const local = await this.localBlob(repository, digest);
-    if (local) return { size: local.size, cache: maybeTarget ? 'hit' : 'local' };
+    const { linked, stored } = await this.localBlob(repository, digest);
+    if (linked && stored) return { size: stored.size, cache: maybeTarget ? 'hit' : 'local' };
     const target = this.requireTarget(repository, digest, maybeTarget);
+    if (stored) {
+      // Stored for another repository: this one's upstream must confirm it (then later pulls are local).
+      await this.blobs.confirm(target, digest, stored.size);
+      return { size: stored.size, cache: 'revalidated' };
+    }
     let answer;
     try {
       answer = await target.client.headBlob(target.upstreamRepository, digest);
@@ -207,16 +212,25 @@ export class PullThroughRegistry {
     return this.observe(target, () => this.blobFor(repository, target, digest, range));
   }
 
+  /**
+   * A blob is served for a repository only when it is linked to it and stored. A blob stored for
+   * another repository is linked once this repository's upstream confirms it with a HEAD (no second
+   * download); a missing one is fetched from this repository's upstream (which links it).
+   */
   private async blobFor(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest, range?: RangeRequest): Promise<BlobResponse> {
-    const local = await this.localBlob(repository, digest);
-    if (local) return this.openLocal(digest, local.size, range, maybeTarget ? 'hit' : 'local');
+    const { linked, stored } = await this.localBlob(repository, digest);
+    if (linked && stored) return this.openLocal(digest, stored.size, range, maybeTarget ? 'hit' : 'local');
     const target = this.requireTarget(repository, digest, maybeTarget);
+    if (stored) {
+      await this.blobs.confirm(target, digest, stored.size);
+      return this.openLocal(digest, stored.size, range, 'revalidated');
+    }
     if (!range) {
       const live = await this.blobs.stream(target, digest);
       if (live) return { size: live.size, stream: live.stream, cache: 'miss', done: live.done };
     }
+    // The fetch (led or joined) links the blob to this repository: its upstream served it.
     const fetched = await this.blobs.ensure(target, digest);
-    await this.store.linkBlob(repository, digest);
     return this.openLocal(digest, fetched.size, range, 'miss');
   }
 
@@ -226,9 +240,10 @@ export class PullThroughRegistry {
     return { size, stream, cache, ...(range ? { range } : {}) };
   }
 
-  private async localBlob(repository: string, digest: Digest): Promise<{ size: number } | undefined> {
-    if (!(await this.store.isBlobLinked(repository, digest))) return undefined;
-    return this.store.statBlob(digest);
+  /** Whether `repository` may serve the blob (linked) and whether its bytes are here (stored, for any repository). */
+  private async localBlob(repository: string, digest: Digest): Promise<{ linked: boolean; stored: { size: number } | undefined }> {
+    const linked = await this.store.isBlobLinked(repository, digest);
+    return { linked, stored: await this.store.statBlob(digest) };
   }
 
   private requireTarget(repository: string, digest: Digest, target: UpstreamTarget | undefined): UpstreamTarget {

@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { digestOf, MediaType, type Digest } from '@pullthrough/oci';
 
-/** How the upstream misbehaves on blob GETs. */
-export type BlobFault = 'none' | 'corrupt' | 'truncate' | 'oversize' | 'reset-after-headers';
+/** How the upstream misbehaves on blob GETs (`head-size`: on blob HEADs, a Content-Length one byte too large). */
+export type BlobFault = 'none' | 'corrupt' | 'truncate' | 'oversize' | 'reset-after-headers' | 'head-size';
 
 export interface UpstreamRequest {
   method: string;
@@ -36,7 +36,8 @@ const ROUTE = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/;
 
 /**
  * A minimal upstream registry on 127.0.0.1 (anonymous, plain http): `/v2/`, manifests (GET/HEAD
- * by tag or digest) and blobs (GET/HEAD). It records every request and injects faults on demand:
+ * by tag or digest) and blobs (GET/HEAD). Blobs are served under every repository unless
+ * `restrictBlob` names the ones that have it. It records every request and injects faults on demand:
  * 503 for everything, a corrupted blob (one byte flipped), a blob body cut short, or a blob sent
  * chunked (no Content-Length) with extra bytes after it.
  */
@@ -45,8 +46,11 @@ export class TinyUpstream {
   /** Answer every request with 503. */
   unavailable = false;
   blobFault: BlobFault = 'none';
+  /** Wait this long before answering a blob GET (so concurrent requests surely overlap). */
+  blobDelayMs = 0;
   private readonly manifests = new Map<string, ManifestEntry>();
   private readonly blobs = new Map<string, Buffer>();
+  private readonly blobRepositories = new Map<string, Set<string>>();
 
   private constructor(
     private readonly server: Server,
@@ -82,6 +86,11 @@ export class TinyUpstream {
 
   forgetBlob(digest: string): void {
     this.blobs.delete(digest);
+  }
+
+  /** From now on serve `digest` only under these repositories (404 elsewhere), like a real registry. */
+  restrictBlob(digest: string, repositories: string[]): void {
+    this.blobRepositories.set(digest, new Set(repositories));
   }
 
   /** Serve `bytes` for `repository:reference` exactly as given (the digest header may lie). */
@@ -137,11 +146,20 @@ export class TinyUpstream {
       return void res.end(method === 'HEAD' ? undefined : entry.bytes);
     }
     const blob = this.blobs.get(reference!);
-    if (!blob) return this.json(res, 404, { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown' }] });
-    const length = this.blobFault === 'oversize' ? {} : { 'content-length': blob.length };
-    res.writeHead(200, { 'content-type': 'application/octet-stream', ...length, 'docker-content-digest': reference! });
-    if (method === 'HEAD') return void res.end();
-    this.sendBlob(res, blob);
+    const only = this.blobRepositories.get(reference!);
+    if (!blob || (only && !only.has(repository!))) return this.json(res, 404, { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown' }] });
+    if (method === 'HEAD') {
+      const length = this.blobFault === 'oversize' ? {} : { 'content-length': this.blobFault === 'head-size' ? blob.length + 1 : blob.length };
+      res.writeHead(200, { 'content-type': 'application/octet-stream', ...length, 'docker-content-digest': reference! });
+      return void res.end();
+    }
+    const send = () => {
+      const length = this.blobFault === 'oversize' ? {} : { 'content-length': blob.length };
+      res.writeHead(200, { 'content-type': 'application/octet-stream', ...length, 'docker-content-digest': reference! });
+      this.sendBlob(res, blob);
+    };
+    if (this.blobDelayMs > 0) setTimeout(send, this.blobDelayMs);
+    else send();
   }
 
   private sendBlob(res: ServerResponse, blob: Buffer): void {

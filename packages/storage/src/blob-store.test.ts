@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlobUnknownError, DigestMismatchError, RangeInvalidError, digestOf, type Digest } from '@pullthrough/oci';
+import { LINK_CONCURRENCY } from './blob-store.js';
 import { FilesystemDriver } from './filesystem-driver.js';
 import { RegistryStore } from './registry-store.js';
 
@@ -213,5 +214,30 @@ describe('per-repository blob links', () => {
     writer.end(Buffer.from('later'));
     await writer.commit();
     expect(await store.statRepositoryBlob('library/node', digest)).toEqual({ size: 5 });
+  });
+
+  test('linkBlobs links each distinct digest once, never more than LINK_CONCURRENCY at a time', async () => {
+    const digests = Array.from({ length: 40 }, (_, i) => digestOf(Buffer.from(`layer ${i}`)));
+    const driver = store.driver;
+    const write = driver.putContent.bind(driver);
+    let open = 0;
+    let peak = 0;
+    const writes: string[] = [];
+    // A counting wrapper around the real driver (the writes still happen).
+    driver.putContent = async (path, content) => {
+      writes.push(path);
+      peak = Math.max(peak, ++open);
+      try {
+        await new Promise((r) => setTimeout(r, 2));
+        return await write(path, content);
+      } finally {
+        open--;
+      }
+    };
+    await store.linkBlobs('library/many', [...digests, ...digests.slice(0, 10)]);
+    expect(writes).toHaveLength(40);
+    expect(new Set(writes).size).toBe(40);
+    expect(peak).toBe(LINK_CONCURRENCY);
+    for (const digest of digests) expect(await store.isBlobLinked('library/many', digest)).toBe(true);
   });
 });

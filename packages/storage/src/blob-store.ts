@@ -2,7 +2,11 @@ import type { Readable } from 'node:stream';
 import { BlobUnknownError, parseDigest, type Digest } from '@pullthrough/oci';
 import { BlobWriter, type ExpectedBlob } from './blob-writer.js';
 import type { ByteRange, StorageDriver } from './storage-driver.js';
+import { mapLimit } from './map-limit.js';
 import { blobDataPath, layerLinkPath } from './store-layout.js';
+
+/** Links written at once by linkBlobs: a manifest's layers link in a few rounds without a burst of file handles. */
+export const LINK_CONCURRENCY = 8;
 
 export interface BlobInfo {
   size: number;
@@ -37,7 +41,6 @@ export class BlobStore {
     return new BlobWriter(await this.driver.createWriter(), size === undefined ? { digest } : { digest, size });
   }
 
-  /** Make a stored blob servable from `repository`. Throws BlobUnknownError if it is not stored. */
   /**
    * Allow `repository` to serve `digest`. The blob need not be stored yet: a pull-through cache
    * links the blobs of a verified upstream manifest before their bytes arrive. A blob is served
@@ -47,6 +50,11 @@ export class BlobStore {
     const link = layerLinkPath(repository, digest);
     if (await this.driver.stat(link)) return;
     await this.driver.putContent(link, Buffer.from(digest));
+  }
+
+  /** linkBlob for each distinct digest, at most LINK_CONCURRENCY at a time. */
+  async linkBlobs(repository: string, digests: readonly Digest[]): Promise<void> {
+    await mapLimit([...new Set(digests)], LINK_CONCURRENCY, (digest) => this.linkBlob(repository, digest));
   }
 
   async isBlobLinked(repository: string, digest: Digest): Promise<boolean> {

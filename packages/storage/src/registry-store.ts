@@ -52,6 +52,9 @@ export class RegistryStore {
   linkBlob(repository: string, digest: Digest): Promise<void> {
     return this.blobs.linkBlob(repository, digest);
   }
+  linkBlobs(repository: string, digests: readonly Digest[]): Promise<void> {
+    return this.blobs.linkBlobs(repository, digests);
+  }
   isBlobLinked(repository: string, digest: Digest): Promise<boolean> {
     return this.blobs.isBlobLinked(repository, digest);
   }

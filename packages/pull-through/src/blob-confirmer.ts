@@ -1,0 +1,54 @@
+import { BlobUnknownError, type Digest } from '@pullthrough/oci';
+import type { RegistryStore } from '@pullthrough/storage';
+import { blobFlightKey } from './blob-flight-key.js';
+import { SingleFlight } from './single-flight.js';
+import { annotateUpstreamError } from './upstream-answers.js';
+import { targetContext, type UpstreamTarget } from './upstream-target.js';
+
+interface Confirmation {
+  /** Why the upstream did not confirm the blob; undefined when it did. */
+  refused?: string;
+  /** The downstream repository the leading caller linked. */
+  linked?: string;
+}
+
+/**
+ * Links a blob already stored (for another repository) to a cached repository once that
+ * repository's upstream, asked with its rule's credentials, confirms it with a HEAD: 200 for this
+ * digest (Docker-Content-Digest, when sent, names it) and the stored size (when it sends one). No
+ * second download. Concurrent confirmations with the same upstream coordinates share one HEAD.
+ */
+export class BlobConfirmer {
+  private readonly flights = new SingleFlight<Confirmation>();
+
+  constructor(private readonly store: RegistryStore) {}
+
+  /**
+   * Link `digest` (stored, `size` bytes) to the target's downstream repository if its upstream has it.
+   * Throws BlobUnknownError when the upstream answers 404/401/403 or describes another blob; rejects
+   * with the upstream error on 5xx, 429, timeouts and an open breaker. Nothing is linked then.
+   */
+  async confirm(target: UpstreamTarget, digest: Digest, size: number): Promise<void> {
+    const outcome = await this.flights.run(blobFlightKey(target, digest), () => this.ask(target, digest, size));
+    if (outcome.refused !== undefined) {
+      throw new BlobUnknownError('blob unknown to repository', { detail: { digest, reason: outcome.refused } }).annotate(targetContext(target));
+    }
+    if (outcome.linked !== target.downstreamRepository) await this.store.linkBlob(target.downstreamRepository, digest);
+  }
+
+  private async ask(target: UpstreamTarget, digest: Digest, size: number): Promise<Confirmation> {
+    let answer;
+    try {
+      answer = await target.client.headBlob(target.upstreamRepository, digest);
+    } catch (err) {
+      throw annotateUpstreamError(err, target);
+    }
+    if (answer.kind === 'not-found') return { refused: 'not found upstream' };
+    if (answer.kind !== 'ok') return { refused: `upstream refused access (${answer.kind})` };
+    const named = answer.headers['docker-content-digest'];
+    if (named !== undefined && named !== digest) return { refused: 'upstream names another digest' };
+    if (answer.value.size !== undefined && answer.value.size !== size) return { refused: `upstream size ${answer.value.size} differs from ${size}` };
+    await this.store.linkBlob(target.downstreamRepository, digest);
+    return { linked: target.downstreamRepository };
+  }
+}

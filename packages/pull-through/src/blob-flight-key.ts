@@ -1,0 +1,12 @@
+import type { Digest } from '@pullthrough/oci';
+import type { UpstreamTarget } from './upstream-target.js';
+
+/**
+ * Who may share an upstream blob request: callers that would get the same answer, i.e. the same
+ * upstream registry and repository asked with the same credential set (or none) for the same
+ * digest. A request for another repository, or through a rule with other credentials, never joins
+ * a fetch (or a HEAD) it was not authorized for.
+ */
+export function blobFlightKey(target: UpstreamTarget, digest: Digest): string {
+  return JSON.stringify([target.upstreamRegistry, target.upstreamRepository, target.rule.credentialSetName ?? null, digest]);
+}
