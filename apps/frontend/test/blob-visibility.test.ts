@@ -92,6 +92,8 @@ beforeAll(async () => {
       `    sourceRepository: ${priv.proxy.host}/*`,
       '    targetRepository: u2/*',
       '    credentialSetName: private-login',
+      // Client authentication is client-auth.test.ts's subject; here every client is anonymous.
+      '    anonymousPull: true',
       '  - name: private-without-credentials',
       `    sourceRepository: ${priv.proxy.host}/*`,
       '    targetRepository: u3/*',
