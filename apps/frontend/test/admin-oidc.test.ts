@@ -267,3 +267,32 @@ describe('behind a trusted reverse proxy', () => {
     }
   });
 });
+
+describe('when the issuer cannot be reached', () => {
+  test('an OIDC token gets 503 with Retry-After (audited, jwks-unavailable); the admin token still works', async () => {
+    const own: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) own.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const env = { PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer, PULLTHROUGH_ADMIN_OIDC_AUDIENCE: AUDIENCE };
+    const fresh = await startCache(redis, [], env, {}, undefined, pino({ level: 'info' }, sink));
+    issuer.failWith(503);
+    try {
+      const before = issuer.discoveryRequests;
+      const res = await fetch(`${fresh.adminUrl}/api/v1/cache-rules`, { headers: { authorization: `Bearer ${token(['Pullthrough.Admin'])}`, 'x-request-id': 'down-1' } });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('10');
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      // No JWKS URL configured: it was discovered from the issuer's OpenID configuration.
+      expect(issuer.discoveryRequests).toBe(before + 1);
+      expect(own.filter((l) => l.audit === true)).toEqual([expect.objectContaining({ event: 'access.denied', status: 503, reason: 'jwks-unavailable', requestId: 'down-1' })]);
+      expect((await fetch(`${fresh.adminUrl}/api/v1/cache-rules`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
+    } finally {
+      issuer.failWith(undefined);
+      await fresh.stop();
+    }
+  });
+});

@@ -11,6 +11,8 @@ export interface JwksCacheOptions {
   maxAgeMs?: number;
   /** At most one fetch for an unknown `kid` per this interval (default 60 s): a flood of made-up kids costs one fetch. */
   unknownKidIntervalMs?: number;
+  /** After a failed fetch, the next is not tried before this (default 10 s): no hammering a down issuer. */
+  failureRetryMs?: number;
   /** A fetch slower than this fails (default 5 s). */
   timeoutMs?: number;
   /** Largest JWKS document read (default 256 KiB). */
@@ -64,6 +66,7 @@ export class JwksCache {
   fetches = 0;
   private readonly maxAgeMs: number;
   private readonly unknownKidIntervalMs: number;
+  private readonly failureRetryMs: number;
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
   private readonly maxKeys: number;
@@ -72,6 +75,7 @@ export class JwksCache {
   constructor(private readonly options: JwksCacheOptions) {
     this.maxAgeMs = options.maxAgeMs ?? 3_600_000;
     this.unknownKidIntervalMs = options.unknownKidIntervalMs ?? 60_000;
+    this.failureRetryMs = options.failureRetryMs ?? 10_000;
     this.timeoutMs = options.timeoutMs ?? 5_000;
     this.maxBytes = options.maxBytes ?? 256 * 1024;
     this.maxKeys = options.maxKeys ?? 50;
@@ -84,9 +88,9 @@ export class JwksCache {
    * JwksUnavailableError when no keys are held because the issuer could not be reached.
    */
   async keysFor(kid: string | undefined): Promise<JwkKey[]> {
-    // Stale keys are fetched again; after a failed fetch, not before the unknown-kid interval (no hammering a down issuer).
+    // Stale keys are fetched again (after a failed fetch, not before failureRetryMs).
     // A fetch already under way is waited for, whatever started it.
-    const stale = this.now() - this.fetchedAt >= this.maxAgeMs && this.now() - this.attemptedAt >= Math.min(this.unknownKidIntervalMs, this.maxAgeMs);
+    const stale = this.now() - this.fetchedAt >= this.maxAgeMs && (this.lastError === undefined || this.now() - this.attemptedAt >= this.failureRetryMs);
     if (stale || this.inFlight) await this.refresh();
     if (this.keys.length === 0 && this.lastError) throw this.lastError;
     let found = this.select(kid);

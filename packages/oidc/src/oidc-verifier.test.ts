@@ -117,13 +117,22 @@ describe('OidcVerifier', () => {
     expect(issuer.discoveryRequests).toBe(before + 1);
   });
 
-  test('an unreachable JWKS is JwksUnavailableError (no keys held), and held keys survive a failed refresh', async () => {
+  test('an unreachable JWKS is JwksUnavailableError (no keys held), retried after failureRetryMs; held keys survive a failed refresh', async () => {
+    let now = Date.now();
+    const down = verifier({ now: () => now, jwks: { failureRetryMs: 10_000 } });
+    const before = issuer.jwksRequests;
     issuer.failWith(503);
     try {
-      await expect(verifier().verify(issuer.sign(claims()))).rejects.toBeInstanceOf(JwksUnavailableError);
+      await expect(down.verify(issuer.sign(claims()))).rejects.toBeInstanceOf(JwksUnavailableError);
+      await expect(down.verify(issuer.sign(claims()))).rejects.toBeInstanceOf(JwksUnavailableError);
     } finally {
       issuer.failWith(undefined);
     }
+    expect(issuer.jwksRequests).toBe(before + 1);
+    await expect(down.verify(issuer.sign(claims()))).rejects.toBeInstanceOf(JwksUnavailableError);
+    now += 10_001;
+    expect(await down.verify(issuer.sign({ ...claims(), exp: Math.floor(now / 1000) + 600 }))).toMatchObject({ sub: 'user-1' });
+    expect(issuer.jwksRequests).toBe(before + 2);
     const v = verifier();
     await v.verify(issuer.sign(claims()));
     issuer.failWith(500);

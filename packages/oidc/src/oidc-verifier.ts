@@ -17,7 +17,7 @@ export interface OidcVerifierOptions {
   /** Egress for the JWKS (and discovery) fetches; undici's global dispatcher when unset. */
   dispatcher?: Dispatcher;
   /** JWKS cache tuning (see JwksCache). */
-  jwks?: Pick<JwksCacheOptions, 'maxAgeMs' | 'unknownKidIntervalMs' | 'timeoutMs' | 'maxBytes' | 'maxKeys'>;
+  jwks?: Pick<JwksCacheOptions, 'maxAgeMs' | 'unknownKidIntervalMs' | 'failureRetryMs' | 'timeoutMs' | 'maxBytes' | 'maxKeys'>;
   now?: () => number;
 }
 

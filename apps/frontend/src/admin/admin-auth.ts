@@ -24,7 +24,7 @@ function guard({ authenticator, audit }: AdminAuthDeps, decide: (req: Request) =
     authenticator.authenticate(req.headers.authorization).then((auth) => {
       if (!auth.ok) {
         audit.denied({ ...base, ...auditRequestFacts(req, res), actor: { kind: 'anonymous' }, status: auth.status, reason: auth.reason });
-        if (auth.status === 503) res.setHeader('Retry-After', '30');
+        if (auth.status === 503) res.setHeader('Retry-After', '10');
         else res.setHeader('WWW-Authenticate', auth.reason === 'no-credentials' ? REALM : `${REALM}, error="invalid_token"`);
         return sendProblem(res, { status: auth.status, title: auth.status === 401 ? 'Unauthorized' : 'Service Unavailable', detail: auth.detail });
       }
@@ -34,7 +34,6 @@ function guard({ authenticator, audit }: AdminAuthDeps, decide: (req: Request) =
         const held = auth.role ? `role "${auth.role}"` : 'a token that maps to no role';
         return sendProblem(res, { status: 403, title: 'Forbidden', detail: `${held} may not ${req.method} ${base.route}: it needs "${decision.role}"` });
       }
-      res.locals.adminActor = auth.actor;
       if (decision.action !== 'read') {
         // One line per change, with its outcome; a client gone before the answer is 499 (client closed request).
         res.once('close', () => audit.change({ ...base, ...auditRequestFacts(req, res), actor: auth.actor, status: res.headersSent ? res.statusCode : 499 }));

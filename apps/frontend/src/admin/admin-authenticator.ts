@@ -44,9 +44,9 @@ export class AdminAuthenticator {
   }
 
   async authenticate(authorization: string | undefined): Promise<AdminPrincipal | AdminRefusal> {
-    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
-    if (!m) return { ok: false, status: 401, reason: 'no-credentials', detail: 'a bearer token is required (the admin token or an OIDC access token)' };
-    const token = m[1]!;
+    const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+    const token = m?.[1]!.trim();
+    if (!token) return { ok: false, status: 401, reason: 'no-credentials', detail: 'a bearer token is required (the admin token or an OIDC access token)' };
     // Constant-time against the static token, whatever the token looks like.
     if (timingSafeEqual(digest(token), this.expected)) return { ok: true, role: 'admin', actor: { kind: 'admin-token', subject: 'admin-token', role: 'admin' } };
     if (!this.oidc || !JWT_SHAPE.test(token)) return { ok: false, status: 401, reason: 'bad-token', detail: 'the bearer token is not valid' };
