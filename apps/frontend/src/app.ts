@@ -72,7 +72,8 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   const admin = express();
   admin.disable('x-powered-by');
   if (deps.trustProxyHops) admin.set('trust proxy', deps.trustProxyHops);
-  const guard = { authenticator: new AdminAuthenticator(deps.adminToken, deps.oidc), audit };
+  const issuerDown = (message: string) => deps.logger.warn({ err: message }, 'admin API: the OIDC issuer keys are unavailable');
+  const guard = { authenticator: new AdminAuthenticator(deps.adminToken, deps.oidc, issuerDown), audit };
   admin.use(requestContext(deps.logger));
   admin.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

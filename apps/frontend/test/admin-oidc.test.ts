@@ -289,6 +289,8 @@ describe('when the issuer cannot be reached', () => {
       // No JWKS URL configured: it was discovered from the issuer's OpenID configuration.
       expect(issuer.discoveryRequests).toBe(before + 1);
       expect(own.filter((l) => l.audit === true)).toEqual([expect.objectContaining({ event: 'access.denied', status: 503, reason: 'jwks-unavailable', requestId: 'down-1' })]);
+      // The operator's log says why (the client is told only to retry).
+      expect(own.filter((l) => l.msg === 'admin API: the OIDC issuer keys are unavailable').map((l) => l.err)).toEqual([expect.stringMatching(/answered 503/)]);
       expect((await fetch(`${fresh.adminUrl}/api/v1/cache-rules`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
     } finally {
       issuer.failWith(undefined);

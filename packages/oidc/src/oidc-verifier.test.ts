@@ -111,10 +111,15 @@ describe('OidcVerifier', () => {
     expect(issuer.jwksRequests).toBe(before + 1);
   });
 
-  test('the JWKS URL may be discovered from the issuer', async () => {
+  test('the JWKS URL may be discovered from the issuer (once: later JWKS fetches reuse it)', async () => {
     const before = issuer.discoveryRequests;
-    expect(await verifier({ jwksUrl: undefined }).verify(issuer.sign(claims({ sub: 'discovered' })))).toMatchObject({ sub: 'discovered' });
-    expect(issuer.discoveryRequests).toBe(before + 1);
+    const jwksBefore = issuer.jwksRequests;
+    const v = verifier({ jwksUrl: undefined });
+    expect(await v.verify(issuer.sign(claims({ sub: 'discovered' })))).toMatchObject({ sub: 'discovered' });
+    const rotated = issuer.addKey('RS256');
+    expect(await v.verify(issuer.sign(claims({ sub: 'rotated' }), rotated))).toMatchObject({ sub: 'rotated' });
+    expect([issuer.discoveryRequests - before, issuer.jwksRequests - jwksBefore]).toEqual([1, 2]);
+    issuer.removeKey(rotated.kid);
   });
 
   test('an unreachable JWKS is JwksUnavailableError (no keys held), retried after failureRetryMs; held keys survive a failed refresh', async () => {

@@ -39,7 +39,9 @@ export class OidcVerifier {
     if (options.audiences.length === 0) throw new Error('OidcVerifier: at least one audience is required');
     this.skewMs = (options.clockSkewSeconds ?? 60) * 1000;
     this.now = options.now ?? Date.now;
-    const jwksUrl = options.jwksUrl ?? (() => discoverJwksUrl(options.issuer, options.dispatcher));
+    // Discovered once (the JWKS URL of an issuer does not move; its keys do).
+    let discovered: string | undefined;
+    const jwksUrl = options.jwksUrl ?? (async () => (discovered ??= await discoverJwksUrl(options.issuer, options.dispatcher)));
     this.keys = new JwksCache({ ...options.jwks, jwksUrl, dispatcher: options.dispatcher, now: this.now });
   }
 

@@ -39,6 +39,8 @@ export class AdminAuthenticator {
   constructor(
     adminToken: string,
     private readonly oidc?: OidcAdminAccess,
+    /** Told why the issuer's keys are unavailable (for the operator's log; the client gets a generic 503). */
+    private readonly onIssuerUnavailable: (message: string) => void = () => undefined,
   ) {
     this.expected = digest(adminToken);
   }
@@ -63,7 +65,10 @@ export class AdminAuthenticator {
       return { ok: true, role, actor };
     } catch (err) {
       if (err instanceof OidcTokenError) return { ok: false, status: 401, reason: err.reason, detail: err.message };
-      if (err instanceof JwksUnavailableError) return { ok: false, status: 503, reason: 'jwks-unavailable', detail: "the identity provider's signing keys are unavailable; try again" };
+      if (err instanceof JwksUnavailableError) {
+        this.onIssuerUnavailable(err.message);
+        return { ok: false, status: 503, reason: 'jwks-unavailable', detail: "the identity provider's signing keys are unavailable; try again" };
+      }
       throw err;
     }
   }
