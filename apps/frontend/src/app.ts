@@ -6,7 +6,8 @@ import type { WebhookService } from '@pullthrough/webhooks';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import { accessPolicyRoutes } from './admin/access-policy-routes.js';
-import { adminAuth } from './admin/admin-auth.js';
+import { adminAuth, metricsAuth } from './admin/admin-auth.js';
+import { AdminAuthenticator, type OidcAdminAccess } from './admin/admin-authenticator.js';
 import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
 import { credentialSetRoutes } from './admin/credential-set-routes.js';
 import { hydrationRoutes } from './admin/hydration-routes.js';
@@ -20,6 +21,7 @@ import { dataRouter } from './data/data-router.js';
 import { tokenRoutes, type TokenRoutesOptions } from './data/token-routes.js';
 import { ociErrorMiddleware } from './oci-error-middleware.js';
 import { requestContext } from './request-context.js';
+import { AuditLog } from './audit-log.js';
 import type { CredentialSetRegistry } from './credentials/credential-set-registry.js';
 import type { RuleRegistry } from './rules/rule-registry.js';
 
@@ -45,6 +47,14 @@ export interface FrontendDeps {
   upstreams?: () => UpstreamStatus[];
   /** Prometheus registry served at `GET /metrics` on the admin port. */
   metrics?: MetricsRegistry;
+  /** OIDC bearer tokens accepted on the admin API besides `adminToken` (off when unset). */
+  oidc?: OidcAdminAccess;
+  /** `GET /metrics` needs an admin credential (any role). */
+  metricsAuth?: boolean;
+  /** Reverse proxies in front (express `trust proxy` hop count): how far X-Forwarded-For is believed for the client address. */
+  trustProxyHops?: number;
+  /** Where admin changes and denials are recorded (default: through `logger`). */
+  audit?: AuditLog;
 }
 
 export interface FrontendApps {
@@ -56,8 +66,10 @@ export interface FrontendApps {
 
 /** Build both express apps from their dependencies. Never listens (main.ts does). */
 export function createApp(deps: FrontendDeps): FrontendApps {
+  const audit = deps.audit ?? new AuditLog(deps.logger);
   const data = express();
   data.disable('x-powered-by');
+  if (deps.trustProxyHops) data.set('trust proxy', deps.trustProxyHops);
   data.set('etag', false);
   data.use(requestContext(deps.logger));
   data.use('/token', tokenRoutes(deps.tokenEndpoint));
@@ -69,13 +81,17 @@ export function createApp(deps: FrontendDeps): FrontendApps {
 
   const admin = express();
   admin.disable('x-powered-by');
+  if (deps.trustProxyHops) admin.set('trust proxy', deps.trustProxyHops);
+  const issuerDown = (message: string) => deps.logger.warn({ err: message }, 'admin API: the OIDC issuer keys are unavailable');
+  const guard = { authenticator: new AdminAuthenticator(deps.adminToken, deps.oidc, issuerDown), audit };
   admin.use(requestContext(deps.logger));
   admin.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   const metrics = deps.metrics;
-  // Unauthenticated like /healthz, for Prometheus scrapers: counts and states, never a secret.
+  // Unauthenticated like /healthz for Prometheus scrapers (counts and states, never a secret), unless PULLTHROUGH_METRICS_AUTH.
   if (metrics) {
+    if (deps.metricsAuth) admin.use('/metrics', metricsAuth(guard));
     admin.get('/metrics', (_req, res, next) => {
       metrics
         .metrics()
@@ -83,7 +99,8 @@ export function createApp(deps: FrontendDeps): FrontendApps {
         .catch(next);
     });
   }
-  admin.use('/api/v1', adminAuth(deps.adminToken), express.json({ limit: '1mb' }));
+  // Authenticated and authorized (admin-access.ts) before any body is read; changes and denials audited.
+  admin.use('/api/v1', adminAuth(guard), express.json({ limit: '1mb' }));
   const health = { rules: deps.rules, tracker: deps.ruleHealth, pool: deps.pool, verifier: deps.verifier };
   admin.use('/api/v1/cache-rules', ruleHealthRoutes(health));
   admin.use('/api/v1/cache-rules', prefetchRoutes(deps.hydrations));

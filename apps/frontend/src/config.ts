@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_ROLE_MAP, parseRoleMap } from './admin/admin-roles.js';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
 const optionalText = z
@@ -34,6 +35,32 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('pullthrough'),
   /** Bearer token for the admin API; generated on first start when unset. */
   PULLTHROUGH_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** OIDC issuer whose bearer tokens the admin API accepts besides the admin token (exact `iss`); unset: OIDC off. */
+  PULLTHROUGH_ADMIN_OIDC_ISSUER: optionalText,
+  /** Accepted `aud` values, comma-separated (Entra: the app's client id and/or `api://...` id URI); required with the issuer. */
+  PULLTHROUGH_ADMIN_OIDC_AUDIENCE: list,
+  /** The issuer's JWKS URL; unset: `jwks_uri` from `<issuer>/.well-known/openid-configuration`. */
+  PULLTHROUGH_ADMIN_OIDC_JWKS_URL: optionalText.pipe(z.string().url().optional()),
+  /** Claim holding the caller's roles (a list, or a space-separated string; a dotted path reaches nested claims). */
+  PULLTHROUGH_ADMIN_OIDC_ROLE_CLAIM: z.string().trim().min(1).default('roles'),
+  /** `claimValue=role,...`: which role-claim values give `reader`, `operator` or `admin` (the strongest held wins). */
+  PULLTHROUGH_ADMIN_OIDC_ROLE_MAP: z
+    .string()
+    .default(DEFAULT_ROLE_MAP)
+    .transform((v, ctx) => {
+      try {
+        return parseRoleMap(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** Leeway in seconds for a token's `exp` and `nbf`. */
+  PULLTHROUGH_ADMIN_OIDC_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(60),
+  /** `true`: `GET /metrics` needs an admin credential too (any role, reader included). */
+  PULLTHROUGH_METRICS_AUTH: flag,
+  /** Reverse proxies in front of the listeners: the client address (audit log) is taken this many hops back in X-Forwarded-For; 0 ignores the header. */
+  PULLTHROUGH_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   /** YAML file of cache rules (and credential sets) applied at start (GitOps). */
   PULLTHROUGH_RULES_FILE: z.string().optional(),
   /** Upstream hosts (host[:port]) that may be reached over plain HTTP. */
@@ -91,6 +118,10 @@ export const frontendConfigSchema = z.object({
   /** A token signing key signs for this long before the next is made (old keys verify until their tokens expire). */
   PULLTHROUGH_TOKEN_KEY_ROTATION_HOURS: z.coerce.number().int().min(1).max(8760).default(168),
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+}).superRefine((c, ctx) => {
+  if (c.PULLTHROUGH_ADMIN_OIDC_ISSUER && c.PULLTHROUGH_ADMIN_OIDC_AUDIENCE.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_ADMIN_OIDC_AUDIENCE'], message: 'is required when PULLTHROUGH_ADMIN_OIDC_ISSUER is set' });
+  }
 });
 
 export type FrontendConfig = z.infer<typeof frontendConfigSchema>;

@@ -24,7 +24,10 @@ import { breakerOptionsFrom, UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import { controlSigningKeyStore } from './access/signing-key-store.js';
+import { OidcVerifier, type OidcVerifierOptions } from '@pullthrough/oidc';
+import type { OidcAdminAccess } from './admin/admin-authenticator.js';
 import { createApp } from './app.js';
+import { AuditLog } from './audit-log.js';
 import type { FrontendConfig } from './config.js';
 import { CredentialSetRegistry } from './credentials/credential-set-registry.js';
 import { ClientAuth } from './data/client-auth.js';
@@ -49,6 +52,21 @@ export interface FrontendOptions {
   adminToken: string;
   /** Where `env:` secret references are looked up (main.ts passes process.env). */
   secretEnv?: Record<string, string | undefined>;
+  /** Egress dispatcher for the OIDC issuer's JWKS and discovery fetches (undici's global one when unset). */
+  dispatcher?: OidcVerifierOptions['dispatcher'];
+}
+
+/** The admin API's OIDC access from config, or undefined when no issuer is set. */
+function oidcAccess(config: FrontendConfig, dispatcher: OidcVerifierOptions['dispatcher']): OidcAdminAccess | undefined {
+  if (!config.PULLTHROUGH_ADMIN_OIDC_ISSUER) return undefined;
+  const verifier = new OidcVerifier({
+    issuer: config.PULLTHROUGH_ADMIN_OIDC_ISSUER,
+    audiences: config.PULLTHROUGH_ADMIN_OIDC_AUDIENCE,
+    jwksUrl: config.PULLTHROUGH_ADMIN_OIDC_JWKS_URL,
+    clockSkewSeconds: config.PULLTHROUGH_ADMIN_OIDC_CLOCK_SKEW_SECONDS,
+    dispatcher,
+  });
+  return { verifier, roleClaim: config.PULLTHROUGH_ADMIN_OIDC_ROLE_CLAIM, roleMap: config.PULLTHROUGH_ADMIN_OIDC_ROLE_MAP };
 }
 
 async function listen(app: import('express').Express, host: string, port: number): Promise<Server> {
@@ -64,7 +82,7 @@ const urlOf = (server: Server) => {
 };
 
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
-export async function startFrontend({ config, logger, adminToken, secretEnv = {} }: FrontendOptions): Promise<RunningFrontend> {
+export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher }: FrontendOptions): Promise<RunningFrontend> {
   const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR), {
     manifestCacheBytes: config.PULLTHROUGH_MANIFEST_CACHE_MB * 1024 * 1024,
     tagCache: { ttlMs: config.PULLTHROUGH_TAG_CACHE_MS, maxEntries: DEFAULT_TAG_CACHE.maxEntries },
@@ -106,13 +124,14 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       return match ? ruleAnonymousPull(match.rule) : true;
     },
   });
+  const audit = new AuditLog(logger);
   const clientAuth = new ClientAuth({
     tokens,
     users,
     authorizer,
     realm: config.PULLTHROUGH_AUTH_REALM,
     challengeAnonymous: users !== undefined || !config.PULLTHROUGH_ANONYMOUS_PULL,
-    onDenied: (event) => logger.info({ audit: true, event: 'access.denied', plane: 'data', ...event }, 'access denied'),
+    audit,
   });
 
   // Fail fast while Redis is down (enqueues are skipped, pulls unaffected); reconnect forever.
@@ -198,11 +217,15 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     forgetSecrets: (name) => credentials.forget(name),
     hydrations,
     webhooks,
+    audit,
     clientAuth,
     tokenEndpoint: { auth: clientAuth, tokens, authorizer, users },
     accessPolicies,
     upstreams: () => pool.status(),
     metrics: metrics.registry,
+    oidc: oidcAccess(config, dispatcher),
+    metricsAuth: config.PULLTHROUGH_METRICS_AUTH,
+    trustProxyHops: config.PULLTHROUGH_TRUST_PROXY_HOPS,
   });
   const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { KeyRing, TokenService } from '@pullthrough/auth';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { skopeoCopy, startContainerd, tempDir, type Containerd, type RedisServer, type TempDir } from '@pullthrough/test-support';
@@ -36,9 +38,25 @@ function challenge(res: Response): Record<string, string> {
   return Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
 }
 
+/** Every line the cache with users logged, raw and parsed. */
+const raw: string[] = [];
+const lines: Array<Record<string, unknown>> = [];
+function memoryLogger() {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        raw.push(line);
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return pino({ level: 'info' }, sink);
+}
+
 /** A cache with `pub/*` (anonymous) and `priv/*` (credential set) over the same upstream. */
-async function cacheWith(env: Record<string, string>, privRule: Record<string, unknown> = {}): Promise<Cache> {
-  const cache = await startCache(redis, [upstream.proxy.host], env, SECRETS);
+async function cacheWith(env: Record<string, string>, privRule: Record<string, unknown> = {}, logger?: ReturnType<typeof memoryLogger>): Promise<Cache> {
+  const cache = await startCache(redis, [upstream.proxy.host], env, SECRETS, undefined, logger);
   const set = await admin(cache, '/credential-sets/up-creds', 'PUT', {
     loginServer: upstream.proxy.host,
     authCredentials: [{ usernameSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_USER', passwordSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_PASS' }],
@@ -120,7 +138,7 @@ test('a rule with a credential set and anonymousPull: true is public by the oper
 describe('with htpasswd users and an access policy', () => {
   let cache: Cache;
   beforeAll(async () => {
-    cache = await cacheWith({ PULLTHROUGH_HTPASSWD_FILE: htpasswd });
+    cache = await cacheWith({ PULLTHROUGH_HTPASSWD_FILE: htpasswd }, {}, memoryLogger());
     const policy = await admin(cache, '/access-policy', 'PUT', {
       groups: { nodes: ['pool-a'] },
       grants: [
@@ -209,6 +227,35 @@ describe('with htpasswd users and an access policy', () => {
     expect(await names(basic('pool-a', PASSWORDS['pool-a']))).toEqual(expect.arrayContaining(['priv/small', 'priv/docker', 'priv/multilayer', 'pub/small']));
     expect((await get(cache, '/v2/priv/small/tags/list')).status).toBe(401);
     expect((await get(cache, '/v2/priv/small/tags/list', basic('pool-a', PASSWORDS['pool-a']))).status).toBe(200);
+  });
+
+  test('every refusal is one audit line (who, what, where from, why), and no password or token is ever logged', async () => {
+    const requestId = 'audit-check-1';
+    const res = await fetch(`${cache.dataUrl}/v2/priv/small/manifests/v1`, { headers: { authorization: basic('bob', PASSWORDS.bob), 'x-request-id': requestId } });
+    expect(res.status).toBe(403);
+    const denied = lines.filter((l) => l.audit === true && l.requestId === requestId);
+    expect(denied).toEqual([
+      expect.objectContaining({
+        event: 'access.denied',
+        plane: 'data',
+        actor: { kind: 'user', subject: 'bob' },
+        method: 'GET',
+        route: '/v2/:name/manifests/:reference',
+        action: 'pull',
+        target: 'priv/small',
+        status: 403,
+        outcome: 'denied',
+        reason: 'not-permitted',
+        address: expect.stringMatching(/127\.0\.0\.1/),
+      }),
+    ]);
+    await get(cache, '/token?scope=repository:priv/small:pull', basic('pool-a', 'a-wrong-password'));
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'access.denied', route: '/token', reason: 'bad-credentials', status: 401 }));
+    expect(lines.filter((l) => l.event === 'access.denied' && l.reason === 'no-credentials').length).toBeGreaterThan(0);
+    for (const line of raw) {
+      for (const secret of [...Object.values(PASSWORDS), 'a-wrong-password', Buffer.from(`bob:${PASSWORDS.bob}`).toString('base64')]) expect(line).not.toContain(secret);
+      expect(line).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/); // no JWT
+    }
   });
 
   test('the access policy is validated field by field on the admin API', async () => {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '@pullthrough/pull-through';
+import { silentLogger, type Logger } from '@pullthrough/pull-through';
 import { startFixtureUpstream, startRedis, uniquePrefix, type FixtureUpstream, type RedisServer } from '@pullthrough/test-support';
 import { loadFrontendConfig } from '../src/config.js';
 import { startFrontend, type RunningFrontend } from '../src/frontend.js';
@@ -31,6 +31,8 @@ export async function startCache(
   env: Record<string, string> = {},
   secretEnv: Record<string, string> = {},
   existingDataDir?: string,
+  /** The frontend's logger (default: silent); give a pino logger on an in-memory stream to read its lines. */
+  logger: Logger = silentLogger,
 ): Promise<Cache> {
   const dataDir = existingDataDir ?? (await mkdtemp(join(tmpdir(), 'pullthrough-data-')));
   const queuePrefix = uniquePrefix('frontend');
@@ -43,7 +45,7 @@ export async function startCache(
     PULLTHROUGH_INSECURE_UPSTREAMS: insecure.join(','),
     ...env,
   });
-  const frontend = await startFrontend({ config, logger: silentLogger, adminToken: ADMIN_TOKEN, secretEnv });
+  const frontend = await startFrontend({ config, logger, adminToken: ADMIN_TOKEN, secretEnv });
   return {
     frontend,
     host: new URL(frontend.dataUrl).host,

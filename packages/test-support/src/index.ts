@@ -39,3 +39,5 @@ export { createTlsCertificate, type TlsCertificate } from './tls-certificate.js'
 export { startIdentityEmulator, type IdentityEmulator, type IssuedToken } from './identity-emulator.js';
 export { startKeyVaultEmulator, KEY_VAULT_TENANT, type KeyVaultEmulator } from './key-vault-emulator.js';
 export { startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.js';
+export { signJwt, signJws, unsignedJwt, type JwsAlgorithm } from './jwt.js';
+export { startJwksServer, type JwksServer, type IssuerKey } from './jwks-server.js';

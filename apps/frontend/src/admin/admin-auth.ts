@@ -1,17 +1,54 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { auditRequestFacts, type AuditLog } from '../audit-log.js';
+import { accessFor, type AccessDecision } from './admin-access.js';
+import type { AdminAuthenticator } from './admin-authenticator.js';
+import { roleAtLeast } from './admin-roles.js';
 import { sendProblem } from './problem.js';
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+const REALM = 'Bearer realm="pullthrough-admin"';
 
-/** Bearer admin token check, constant-time. */
-export function adminAuth(token: string) {
-  const expected = digest(token);
+export interface AdminAuthDeps {
+  authenticator: AdminAuthenticator;
+  audit: AuditLog;
+}
+
+/**
+ * Authenticate, then authorize against a fixed decision (or, for /api/v1, the access table),
+ * before any body is read. 401 (with WWW-Authenticate) for missing or bad credentials, 403 for a
+ * role too weak, both audited; an authorized change is audited when its response ends.
+ */
+function guard({ authenticator, audit }: AdminAuthDeps, decide: (req: Request) => AccessDecision, mountPath: string) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const header = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    if (m && timingSafeEqual(digest(m[1]!.trim()), expected)) return next();
-    res.setHeader('WWW-Authenticate', 'Bearer realm="pullthrough-admin"');
-    sendProblem(res, { status: 401, title: 'Unauthorized', detail: 'a valid admin bearer token is required' });
+    const decision = decide(req);
+    const base = { plane: 'admin' as const, route: `${mountPath}${decision.route}`, action: decision.action, ...(decision.target !== undefined ? { target: decision.target } : {}) };
+    authenticator.authenticate(req.headers.authorization).then((auth) => {
+      if (!auth.ok) {
+        audit.denied({ ...base, ...auditRequestFacts(req, res), actor: { kind: 'anonymous' }, status: auth.status, reason: auth.reason });
+        if (auth.status === 503) res.setHeader('Retry-After', '10');
+        else res.setHeader('WWW-Authenticate', auth.reason === 'no-credentials' ? REALM : `${REALM}, error="invalid_token"`);
+        return sendProblem(res, { status: auth.status, title: auth.status === 401 ? 'Unauthorized' : 'Service Unavailable', detail: auth.detail });
+      }
+      if (!auth.role || !roleAtLeast(auth.role, decision.role)) {
+        audit.denied({ ...base, ...auditRequestFacts(req, res), actor: auth.actor, status: 403, reason: auth.role ? 'insufficient-role' : 'no-role' });
+        res.setHeader('WWW-Authenticate', `${REALM}, error="insufficient_scope"`);
+        const held = auth.role ? `role "${auth.role}"` : 'a token that maps to no role';
+        return sendProblem(res, { status: 403, title: 'Forbidden', detail: `${held} may not ${req.method} ${base.route}: it needs "${decision.role}"` });
+      }
+      if (decision.action !== 'read') {
+        // One line per change, with its outcome; a client gone before the answer is 499 (client closed request).
+        res.once('close', () => audit.change({ ...base, ...auditRequestFacts(req, res), actor: auth.actor, status: res.headersSent ? res.statusCode : 499 }));
+      }
+      next();
+    }, next);
   };
+}
+
+/** /api/v1: every request authenticated, authorized by the access table (admin-access.ts). */
+export function adminAuth(deps: AdminAuthDeps) {
+  return guard(deps, (req) => accessFor(req.method, req.path), '/api/v1');
+}
+
+/** `GET /metrics` behind the admin credentials (PULLTHROUGH_METRICS_AUTH): any role. */
+export function metricsAuth(deps: AdminAuthDeps) {
+  return guard(deps, () => ({ role: 'reader', action: 'read', route: '' }), '/metrics');
 }

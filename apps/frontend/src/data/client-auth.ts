@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { DeniedError, UnauthorizedError } from '@pullthrough/oci';
 import { ANONYMOUS, formatScope, JwtInvalidError, type Authorizer, type HtpasswdFile, type Principal, type RepositoryAction, type TokenService } from '@pullthrough/auth';
+import { auditRequestFacts, type AuditActor, type AuditLog } from '../audit-log.js';
 
 export interface ClientAuthOptions {
   tokens: TokenService;
@@ -11,17 +12,18 @@ export interface ClientAuthOptions {
   realm: string | undefined;
   /** Does an anonymous `GET /v2/` get a challenge (there are users to log in as, or anonymous pull is off)? */
   challengeAnonymous: boolean;
-  /** Every refused request, for the audit log (never with a credential). */
-  onDenied?: (event: DeniedEvent) => void;
+  /** Every refused request goes to the audit log (who, what, where from; never a credential). */
+  audit: AuditLog;
 }
 
-export interface DeniedEvent {
-  subject: string;
+/** Stable reasons in the audit log. */
+type DenialReason = 'bad-credentials' | 'invalid-token' | 'unsupported-scheme' | 'no-credentials' | 'insufficient-scope' | 'not-permitted';
+
+/** What a refusal was about: the route pattern and, for repository routes, the repository and action. */
+export interface AccessTarget {
+  route: string;
   repository?: string;
   action?: RepositoryAction;
-  status: 401 | 403;
-  reason: string;
-  address: string | undefined;
 }
 
 const HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
@@ -46,13 +48,13 @@ export class ClientAuth {
   }
 
   /** The request's principal (kept in `res.locals.principal`); bad credentials are a 401 at once. */
-  async authenticate(req: Request, res: Response): Promise<Principal> {
-    const principal = await this.principalOf(req, res);
+  async authenticate(req: Request, res: Response, target: AccessTarget): Promise<Principal> {
+    const principal = await this.principalOf(req, res, target);
     res.locals.principal = principal;
     return principal;
   }
 
-  private async principalOf(req: Request, res: Response): Promise<Principal> {
+  private async principalOf(req: Request, res: Response, target: AccessTarget): Promise<Principal> {
     const header = req.headers.authorization;
     if (!header) return ANONYMOUS;
     const space = header.indexOf(' ');
@@ -61,7 +63,7 @@ export class ClientAuth {
     if (scheme === 'basic') {
       const user = await this.basicUser(value);
       if (user) return { kind: 'user', subject: user };
-      throw this.unauthorized(req, res, 'anonymous', 'invalid username or password');
+      throw this.unauthorized(req, res, ANONYMOUS, 'invalid username or password', 'bad-credentials', target);
     }
     if (scheme === 'bearer') {
       try {
@@ -69,10 +71,10 @@ export class ClientAuth {
         return { kind: 'token', subject: token.subject, anonymous: token.anonymous, access: token.access };
       } catch (err) {
         if (!(err instanceof JwtInvalidError)) throw err;
-        throw this.unauthorized(req, res, 'anonymous', `bearer token refused: ${err.reason}`, { error: 'invalid_token' });
+        throw this.unauthorized(req, res, ANONYMOUS, `bearer token refused: ${err.reason}`, 'invalid-token', target, { error: 'invalid_token' });
       }
     }
-    throw this.unauthorized(req, res, 'anonymous', 'unsupported authorization scheme');
+    throw this.unauthorized(req, res, ANONYMOUS, 'unsupported authorization scheme', 'unsupported-scheme', target);
   }
 
   /** The user whose Basic credentials these are, if they are right. */
@@ -86,22 +88,25 @@ export class ClientAuth {
   }
 
   /** `GET /v2/`: anonymous clients learn where to get a token when they will need one. */
-  requireLogin(req: Request, res: Response, principal: Principal): void {
+  requireLogin(req: Request, res: Response, principal: Principal, target: AccessTarget): void {
     if (principal.kind === 'anonymous' && this.options.challengeAnonymous) {
-      throw this.unauthorized(req, res, principal.subject, 'authentication required');
+      throw this.unauthorized(req, res, principal, 'authentication required', 'no-credentials', target);
     }
   }
 
   /** Refuse unless `principal` may take `action` on `repository`: 401 with a challenge, 403 for a user who may not. */
-  require(req: Request, res: Response, principal: Principal, repository: string, action: RepositoryAction): void {
+  require(req: Request, res: Response, principal: Principal, target: Required<AccessTarget>): void {
+    const { repository, action } = target;
     if (this.options.authorizer.allows(principal, repository, action)) return;
     const scope = formatScope(repository, [action]);
     if (principal.kind === 'user') {
-      this.denied(req, principal.subject, 403, `${principal.subject} may not ${action} ${repository}`, repository, action);
+      this.denied(req, res, principal, 403, 'not-permitted', target);
       throw new DeniedError(`requested access to the resource is denied`, { detail: { repository, action } });
     }
-    const extra: Record<string, string> = principal.kind === 'token' ? { scope, error: 'insufficient_scope' } : { scope };
-    throw this.unauthorized(req, res, principal.subject, `authentication required to ${action} ${repository}`, extra, repository, action);
+    if (principal.kind === 'token') {
+      throw this.unauthorized(req, res, principal, `the token does not grant ${action} on ${repository}`, 'insufficient-scope', target, { scope, error: 'insufficient_scope' });
+    }
+    throw this.unauthorized(req, res, principal, `authentication required to ${action} ${repository}`, 'no-credentials', target, { scope });
   }
 
   /** May `principal` see `repository` in `_catalog` (may it pull it, whatever its token's scopes)? */
@@ -113,19 +118,35 @@ export class ClientAuth {
   private unauthorized(
     req: Request,
     res: Response,
-    subject: string,
-    reason: string,
+    principal: Principal,
+    message: string,
+    reason: DenialReason,
+    target: AccessTarget,
     extra: Record<string, string> = {},
-    repository?: string,
-    action?: RepositoryAction,
   ): UnauthorizedError {
     const params = { realm: this.realmFor(req), service: this.service, ...extra };
     res.setHeader('WWW-Authenticate', `Bearer ${Object.entries(params).map(([k, v]) => `${k}="${v.replace(/["\\]/g, '')}"`).join(',')}`);
-    this.denied(req, subject, 401, reason, repository, action);
-    return new UnauthorizedError(reason, repository ? { detail: { repository, ...(action ? { action } : {}) } } : {});
+    this.denied(req, res, principal, 401, reason, target);
+    const { repository, action } = target;
+    return new UnauthorizedError(message, repository ? { detail: { repository, ...(action ? { action } : {}) } } : {});
   }
 
-  private denied(req: Request, subject: string, status: 401 | 403, reason: string, repository?: string, action?: RepositoryAction): void {
-    this.options.onDenied?.({ subject, status, reason, address: req.socket.remoteAddress, ...(repository ? { repository } : {}), ...(action ? { action } : {}) });
+  /** The token endpoint refused a login (wrong password, a refresh token that no longer works). */
+  refusedAtTokenEndpoint(req: Request, res: Response, reason: 'bad-credentials' | 'invalid-token'): void {
+    this.denied(req, res, ANONYMOUS, 401, reason, { route: '/token' });
+  }
+
+  private denied(req: Request, res: Response, principal: Principal, status: 401 | 403, reason: DenialReason, target: AccessTarget): void {
+    const actor: AuditActor = principal.kind === 'anonymous' || (principal.kind === 'token' && principal.anonymous) ? { kind: 'anonymous' } : { kind: 'user', subject: principal.subject };
+    this.options.audit.denied({
+      plane: 'data',
+      actor,
+      ...auditRequestFacts(req, res),
+      route: target.route,
+      action: target.action ?? 'login',
+      ...(target.repository ? { target: target.repository } : {}),
+      status,
+      reason,
+    });
   }
 }

@@ -7,7 +7,7 @@ import type { ClientAuth } from './client-auth.js';
 import { listCatalog, listReferrers, listTags } from './listing-routes.js';
 import { getManifest } from './manifest-routes.js';
 import { API_VERSION_HEADER } from './registry-headers.js';
-import { parseRegistryPath } from './registry-path.js';
+import { parseRegistryPath, routePattern } from './registry-path.js';
 import { requestLogger } from '../request-context.js';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
@@ -30,9 +30,10 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
       const rawPath = req.originalUrl.split('?')[0] ?? '';
       const route = parseRegistryPath(rawPath);
       if (!route) throw new NameUnknownError('no such endpoint', { detail: { path: rawPath.slice(0, 300) } });
-      const principal = await auth.authenticate(req, res);
-      if (route.kind === 'base') auth.requireLogin(req, res, principal);
-      else if (route.kind !== 'catalog') auth.require(req, res, principal, route.name, route.kind === 'upload' ? 'push' : actionOf(req.method));
+      const pattern = routePattern(route);
+      const principal = await auth.authenticate(req, res, { route: pattern });
+      if (route.kind === 'base') auth.requireLogin(req, res, principal, { route: pattern });
+      else if (route.kind !== 'catalog') auth.require(req, res, principal, { route: pattern, repository: route.name, action: route.kind === 'upload' ? 'push' : actionOf(req.method) });
       if (!READ_METHODS.has(req.method)) {
         throw new UnsupportedError('this registry is a pull-through cache: push and delete are not supported', { detail: { method: req.method } });
       }

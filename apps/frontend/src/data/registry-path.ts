@@ -52,3 +52,23 @@ function decodeSegment(segment: string): string {
     return '\u0000invalid';
   }
 }
+
+/** The route's pattern, as the audit log names it. */
+export function routePattern(route: RegistryRoute): string {
+  switch (route.kind) {
+    case 'base':
+      return '/v2/';
+    case 'catalog':
+      return '/v2/_catalog';
+    case 'manifest':
+      return '/v2/:name/manifests/:reference';
+    case 'blob':
+      return '/v2/:name/blobs/:digest';
+    case 'tags':
+      return '/v2/:name/tags/list';
+    case 'referrers':
+      return '/v2/:name/referrers/:digest';
+    case 'upload':
+      return '/v2/:name/blobs/uploads/';
+  }
+}

@@ -49,7 +49,10 @@ export function tokenRoutes({ auth, tokens, authorizer, users }: TokenRoutesOpti
     if (header) {
       const m = /^Basic\s+(\S+)$/i.exec(header);
       subject = m ? await auth.basicUser(m[1]!) : undefined;
-      if (!subject) return tokenError(res, 401, 'UNAUTHORIZED', 'invalid username or password');
+      if (!subject) {
+        auth.refusedAtTokenEndpoint(req, res, 'bad-credentials');
+        return tokenError(res, 401, 'UNAUTHORIZED', 'invalid username or password');
+      }
     }
     answer(res, subject, list(req.query.scope), req.query.offline_token === 'true', false);
   });
@@ -62,17 +65,26 @@ export function tokenRoutes({ auth, tokens, authorizer, users }: TokenRoutesOpti
       const username = typeof form.username === 'string' ? form.username : '';
       const password = typeof form.password === 'string' ? form.password : '';
       const ok = users !== undefined && username !== '' && (await users.verify(username, password));
-      if (!ok) return tokenError(res, 401, 'UNAUTHORIZED', 'invalid username or password');
+      if (!ok) {
+        auth.refusedAtTokenEndpoint(req, res, 'bad-credentials');
+        return tokenError(res, 401, 'UNAUTHORIZED', 'invalid username or password');
+      }
       return answer(res, username, scopes, form.access_type === 'offline', true);
     }
     if (form.grant_type === 'refresh_token') {
       try {
         const subject = await tokens.verifyRefresh(typeof form.refresh_token === 'string' ? form.refresh_token : '');
         // A user removed from htpasswd can no longer refresh.
-        if (!users?.has(subject)) return tokenError(res, 401, 'UNAUTHORIZED', 'the user of this refresh token no longer exists');
+        if (!users?.has(subject)) {
+          auth.refusedAtTokenEndpoint(req, res, 'invalid-token');
+          return tokenError(res, 401, 'UNAUTHORIZED', 'the user of this refresh token no longer exists');
+        }
         return answer(res, subject, scopes, false, true);
       } catch (err) {
-        if (err instanceof JwtInvalidError) return tokenError(res, 401, 'UNAUTHORIZED', `refresh token refused: ${err.reason}`);
+        if (err instanceof JwtInvalidError) {
+          auth.refusedAtTokenEndpoint(req, res, 'invalid-token');
+          return tokenError(res, 401, 'UNAUTHORIZED', `refresh token refused: ${err.reason}`);
+        }
         throw err;
       }
     }

@@ -1,0 +1,83 @@
+import type { AdminRole } from './admin-roles.js';
+
+/** One row of the access table: a route under /api/v1, the weakest role that may call it, and its audit action. */
+export interface AccessRule {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
+  /** Path under /api/v1; `:name` is one segment (the audited target), `*` any rest. */
+  route: string;
+  role: AdminRole;
+  /** The audit log's `action`; reads are not audited. */
+  action: string;
+}
+
+/**
+ * Who may call what on the admin API, route by route: the one place this is decided (every router
+ * mounted in app.ts is listed; admin-access.test.ts checks the table and app.ts agree).
+ * A request that matches no row needs `admin` (so a route added without a row is closed, not open).
+ */
+export const ADMIN_ACCESS: readonly AccessRule[] = [
+  // Reads: every GET (no route returns a secret: credential sets hold references, webhook secrets are write-only).
+  { method: 'GET', route: '/*', role: 'reader', action: 'read' },
+  // Cache rules: operators run the cache.
+  { method: 'PUT', route: '/cache-rules/:name', role: 'operator', action: 'cache-rule.put' },
+  { method: 'DELETE', route: '/cache-rules/:name', role: 'operator', action: 'cache-rule.delete' },
+  { method: 'POST', route: '/cache-rules/:name/prefetch', role: 'operator', action: 'cache-rule.prefetch' },
+  { method: 'POST', route: '/cache-rules/:name/verify', role: 'operator', action: 'cache-rule.verify' },
+  // Credential sets: which secrets go where is an admin's call; a live check of an existing set is an operator's.
+  { method: 'PUT', route: '/credential-sets/:name', role: 'admin', action: 'credential-set.put' },
+  { method: 'DELETE', route: '/credential-sets/:name', role: 'admin', action: 'credential-set.delete' },
+  { method: 'POST', route: '/credential-sets/:name/verify', role: 'operator', action: 'credential-set.verify' },
+  // Webhooks: where events (and their signing secret) go is an admin's call; a ping is an operator's.
+  { method: 'PUT', route: '/webhooks/:name', role: 'admin', action: 'webhook.put' },
+  { method: 'DELETE', route: '/webhooks/:name', role: 'admin', action: 'webhook.delete' },
+  { method: 'POST', route: '/webhooks/:name/ping', role: 'operator', action: 'webhook.ping' },
+  // The access policy: who may pull, push and delete where is an admin's call.
+  { method: 'PUT', route: '/access-policy', role: 'admin', action: 'access-policy.put' },
+  { method: 'DELETE', route: '/access-policy', role: 'admin', action: 'access-policy.delete' },
+];
+
+/** What the table says about one request. */
+export interface AccessDecision {
+  role: AdminRole;
+  action: string;
+  /** The route pattern (`/cache-rules/:name`), or the raw path when no row matched. */
+  route: string;
+  /** The `:name` segment, decoded. */
+  target?: string;
+}
+
+function segmentsOf(path: string): string[] {
+  // express routes ignore a trailing slash and letter case; so does the table.
+  return path.split('/').filter(Boolean);
+}
+
+function match(rule: AccessRule, segs: string[]): { target?: string } | undefined {
+  const pattern = segmentsOf(rule.route);
+  let target: string | undefined;
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]!;
+    if (p === '*') return { target };
+    const s = segs[i];
+    if (s === undefined) return undefined;
+    if (p === ':name') {
+      try {
+        target = decodeURIComponent(s);
+      } catch {
+        return undefined;
+      }
+    } else if (p.toLowerCase() !== s.toLowerCase()) return undefined;
+  }
+  return segs.length === pattern.length ? { target } : undefined;
+}
+
+/** The access decision for `method path` (path relative to /api/v1; HEAD is GET). Unmatched: `admin`. */
+export function accessFor(method: string, path: string): AccessDecision {
+  const m = method.toUpperCase() === 'HEAD' ? 'GET' : method.toUpperCase();
+  const segs = segmentsOf(path);
+  for (const rule of ADMIN_ACCESS) {
+    if (rule.method !== m) continue;
+    const found = match(rule, segs);
+    if (found) return { role: rule.role, action: rule.action, route: rule.route === '/*' ? path.slice(0, 300) : rule.route, ...(found.target !== undefined ? { target: found.target } : {}) };
+  }
+  return { role: 'admin', action: 'unlisted', route: path.slice(0, 300) };
+}
