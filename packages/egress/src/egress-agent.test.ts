@@ -1,6 +1,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { createTlsCertificate, tempDir } from '@pullthrough/test-support';
 import { request } from 'undici';
 import { createEgressAgent } from './egress-agent.js';
 import { EgressDeniedError } from './egress-denied-error.js';
@@ -115,5 +117,28 @@ describe('connect-time egress check', () => {
     policy.self.add('127.0.0.1', port);
     const err = await refusal(policy, `http://127.0.0.1:${port}/`);
     expect(err.detail).toMatchObject({ addressCategory: 'self' });
+  });
+});
+
+describe('https through the egress agent', () => {
+  it('dials the checked address and still verifies the certificate for the name (SNI + identity)', async () => {
+    const dir = await tempDir('egress-tls-');
+    const tls = await createTlsCertificate(dir.path);
+    const secure = createTlsServer({ key: tls.key, cert: tls.cert }, (_req, res) => res.end('secure hello'));
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+    const securePort = (secure.address() as AddressInfo).port;
+    const resolve = async (h: string) => (h === 'localhost' || h === 'wrong-name.test' ? ['127.0.0.1'] : []);
+    const agent = createEgressAgent(new EgressPolicy({ allow: `127.0.0.1:${securePort}`, resolve }), { tls: { ca: tls.cert } });
+    try {
+      const res = await request(`https://localhost:${securePort}/`, { dispatcher: agent });
+      expect(await res.body.text()).toBe('secure hello');
+      // Same address, a name the certificate does not carry: the identity check still runs on the name.
+      const err = await request(`https://wrong-name.test:${securePort}/`, { dispatcher: agent }).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+    } finally {
+      await agent.close();
+      await new Promise<void>((r) => secure.close(() => r()));
+      await dir.remove();
+    }
   });
 });

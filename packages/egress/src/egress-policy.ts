@@ -10,8 +10,8 @@ import { systemResolve, type Resolve } from './system-resolve.js';
 export type EgressDecision = { allowed: true } | { allowed: false; refusal: EgressRefusal; reason: string };
 
 export interface EgressPolicyOptions {
-  /** The operator's exceptions (PULLTHROUGH_EGRESS_ALLOW): entries or their text. */
-  allow?: readonly AllowEntry[] | string | readonly string[];
+  /** The operator's exceptions (PULLTHROUGH_EGRESS_ALLOW): a comma list or its entries. Throws TypeError on a bad entry. */
+  allow?: string | readonly string[];
   /** Name resolution used by every check and every connection made through this policy. */
   resolve?: Resolve;
 }
@@ -40,8 +40,7 @@ export class EgressPolicy {
   private readonly allow: readonly AllowEntry[];
 
   constructor(options: EgressPolicyOptions = {}) {
-    const allow = options.allow ?? [];
-    this.allow = typeof allow === 'string' || (allow.length > 0 && typeof allow[0] === 'string') ? parseAllowList(allow as string | string[]) : (allow as AllowEntry[]);
+    this.allow = parseAllowList(options.allow ?? []);
     this.resolve = options.resolve ?? systemResolve;
   }
 
