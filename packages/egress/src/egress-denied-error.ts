@@ -1,7 +1,8 @@
 import { RegistryError, type RegistryErrorOptions } from '@pullthrough/oci';
+import type { AddressCategory } from './address-category.js';
 
 /** Why a destination was refused: a non-public range, this cache itself, or not http(s) / not an address at all. */
-export type EgressRefusal = import('./address-category.js').AddressCategory | 'self' | 'scheme' | 'invalid';
+export type EgressRefusal = AddressCategory | 'self' | 'scheme' | 'invalid';
 
 export interface EgressDeniedDetail {
   /** The host as dialled (name or IP literal). */

@@ -1,8 +1,8 @@
 import { UpstreamThrottledError, UpstreamUnavailableError } from '@pullthrough/oci';
+import { EgressPolicy } from '@pullthrough/egress';
 import { sendJson, sleep, startFakeUpstream, type FakeUpstream } from '../test/fake-upstream.js';
 import { UpstreamBreaker } from './upstream-breaker.js';
 import { UpstreamClient } from './upstream-client.js';
-import { EgressPolicy } from '@pullthrough/egress';
 
 /** Test upstreams listen on loopback: the egress policy lets them through explicitly. */
 const LOOPBACK = new EgressPolicy({ allow: '127.0.0.1' });

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CredentialLookupError, MediaType } from '@pullthrough/oci';
+import { EgressPolicy } from '@pullthrough/egress';
 import { basicAuth, sendJson, sleep, startFakeUpstream, type FakeUpstream } from '../test/fake-upstream.js';
 import { UpstreamBreaker } from './upstream-breaker.js';
 import { UpstreamClient, type UpstreamClientOptions } from './upstream-client.js';
-import { EgressPolicy } from '@pullthrough/egress';
 
 /** Test upstreams listen on loopback (a token realm "on another host" on 127.0.0.2): the egress policy lets them through explicitly. */
 const LOOPBACK = new EgressPolicy({ allow: '127.0.0.1,127.0.0.2' });

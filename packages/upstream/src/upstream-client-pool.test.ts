@@ -1,6 +1,6 @@
+import { EgressPolicy } from '@pullthrough/egress';
 import { sendJson, startFakeUpstream, type FakeUpstream } from '../test/fake-upstream.js';
 import { UpstreamClientPool } from './upstream-client-pool.js';
-import { EgressPolicy } from '@pullthrough/egress';
 
 /** Test upstreams listen on loopback: the egress policy lets them through explicitly. */
 const LOOPBACK = new EgressPolicy({ allow: '127.0.0.1' });

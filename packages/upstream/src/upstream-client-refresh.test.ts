@@ -1,7 +1,7 @@
 import { MediaType } from '@pullthrough/oci';
+import { EgressPolicy } from '@pullthrough/egress';
 import { basicAuth, sendJson, startFakeUpstream, type FakeUpstream } from '../test/fake-upstream.js';
 import { UpstreamClient } from './upstream-client.js';
-import { EgressPolicy } from '@pullthrough/egress';
 
 /** Test upstreams listen on loopback: the egress policy lets them through explicitly. */
 const LOOPBACK = new EgressPolicy({ allow: '127.0.0.1' });
