@@ -99,6 +99,8 @@ async function startPullthrough({ redisUrl, upstreamHost, profileDir, nodeArgs =
       PULLTHROUGH_DATA_DIR: dataDir,
       PULLTHROUGH_RULES_FILE: rulesFile,
       PULLTHROUGH_INSECURE_UPSTREAMS: upstreamHost,
+      // The bench upstream listens on loopback: the egress policy must allow it.
+      PULLTHROUGH_EGRESS_ALLOW: '127.0.0.1',
       PULLTHROUGH_ADMIN_TOKEN: randomBytes(16).toString('hex'),
       PULLTHROUGH_QUEUE_PREFIX: `bench${randomBytes(4).toString('hex')}`,
       REDIS_URL: redisUrl,

@@ -1,3 +1,4 @@
+import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
 import { DEFAULT_ROLE_MAP, parseRoleMap } from './admin/admin-roles.js';
 
@@ -75,8 +76,12 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_MANIFEST_CACHE_MB: z.coerce.number().int().min(0).max(4096).default(32),
   /** Hydration jobs start this long after the pull that enqueued them, so the client fetches its blobs first. */
   PULLTHROUGH_HYDRATION_DELAY_MS: z.coerce.number().int().min(0).default(5000),
-  /** Allow webhooks to loopback, private and link-local addresses (checked when a webhook is saved). */
-  PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE: flag,
+  /**
+   * Egress allow-list: host names, IP addresses and CIDR blocks (each optionally `:port`, `[v6]:port`)
+   * that upstreams, token realms, redirects and webhooks may reach although they are loopback,
+   * private, link-local, CGNAT... (refused otherwise). This cache's own listeners are never allowed.
+   */
+  PULLTHROUGH_EGRESS_ALLOW: egressAllowSetting,
   /** Upstream connect timeout. */
   PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   /** An upstream that sends no bytes for this long is treated as failed. */

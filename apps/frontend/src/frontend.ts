@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import { EgressPolicy } from '@pullthrough/egress';
 import { Redis } from 'ioredis';
 import { Authorizer, HtpasswdFile, KeyRing, TokenService } from '@pullthrough/auth';
 import { ruleAnonymousPull } from '@pullthrough/cache-rules';
@@ -33,6 +34,7 @@ import { CredentialSetRegistry } from './credentials/credential-set-registry.js'
 import { ClientAuth } from './data/client-auth.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
+import { addSelfListener, upstreamHostCheck } from './self-listeners.js';
 
 export interface RunningFrontend {
   dataUrl: string;
@@ -87,7 +89,19 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     manifestCacheBytes: config.PULLTHROUGH_MANIFEST_CACHE_MB * 1024 * 1024,
     tagCache: { ttlMs: config.PULLTHROUGH_TAG_CACHE_MS, maxEntries: DEFAULT_TAG_CACHE.maxEntries },
   });
-  const rules = new RuleRegistry(store, config.PULLTHROUGH_PUBLIC_HOSTS);
+  // One egress policy for every outbound connection. Our own listeners are never a destination:
+  // the configured ones now (the rules file is applied before we listen), the actual ones after listen.
+  const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
+  addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
+  addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
+  const pool = new UpstreamClientPool({
+    egress,
+    insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
+    connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
+    breaker: breakerOptionsFrom(config),
+  });
+  const rules = new RuleRegistry(store, config.PULLTHROUGH_PUBLIC_HOSTS, upstreamHostCheck(egress, pool));
   await rules.load();
   if (config.PULLTHROUGH_RULES_FILE) {
     const n = await rules.applyFile(config.PULLTHROUGH_RULES_FILE);
@@ -154,12 +168,6 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     void enqueuer.retryDeferred().then((n) => logger.info({ redis: 'up', retried: n, stillDeferred: enqueuer.stats.deferred }, 'redis reconnected; hydration enqueues resume'));
   });
 
-  const pool = new UpstreamClientPool({
-    insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
-    connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
-    idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
-    breaker: breakerOptionsFrom(config),
-  });
   const metrics = createFrontendMetrics({
     upstreams: () => pool.status(),
     enqueue: () => enqueuer.stats,
@@ -199,7 +207,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const webhookQueue = createWebhookQueue(redis, config.PULLTHROUGH_QUEUE_PREFIX);
   webhookQueue.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
   const webhooks = new WebhookService(
-    new WebhookStore(store, { allowPrivate: config.PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE }),
+    new WebhookStore(store, egress),
     new DeliveryLog(redis, config.PULLTHROUGH_QUEUE_PREFIX),
     webhookQueue,
     config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname(),
@@ -229,6 +237,10 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   });
   const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
+  for (const server of [data, admin]) {
+    const { address, port } = server.address() as AddressInfo;
+    addSelfListener(egress, address, port);
+  }
 
   return {
     dataUrl: urlOf(data),

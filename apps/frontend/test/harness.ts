@@ -43,6 +43,8 @@ export async function startCache(
     REDIS_URL: redis.url,
     PULLTHROUGH_QUEUE_PREFIX: queuePrefix,
     PULLTHROUGH_INSECURE_UPSTREAMS: insecure.join(','),
+    // Test upstreams and webhook receivers listen on loopback: the egress policy lets them through explicitly.
+    PULLTHROUGH_EGRESS_ALLOW: '127.0.0.1',
     ...env,
   });
   const frontend = await startFrontend({ config, logger, adminToken: ADMIN_TOKEN, secretEnv });

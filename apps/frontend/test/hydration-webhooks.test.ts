@@ -39,13 +39,12 @@ const received = (r: WebhookReceiver, action: string) => r.received.filter((x) =
 beforeAll(async () => {
   redis = await startRedis();
   upstream = await startUpstream();
-  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '0', PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE: 'true' });
+  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '0' });
   hydrator = await startHydratorProcess({
     PULLTHROUGH_DATA_DIR: cache.dataDir,
     REDIS_URL: redis.url,
     PULLTHROUGH_QUEUE_PREFIX: cache.queuePrefix,
     PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
-    PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE: 'true',
     PULLTHROUGH_WEBHOOK_BACKOFF_MS: '200',
     PULLTHROUGH_PUBLIC_HOSTS: 'cache.example',
   });

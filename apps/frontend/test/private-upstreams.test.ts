@@ -87,6 +87,7 @@ beforeAll(async () => {
     REDIS_URL: redis.url,
     PULLTHROUGH_QUEUE_PREFIX: uniquePrefix('private'),
     PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
+    PULLTHROUGH_EGRESS_ALLOW: '127.0.0.1',
     PULLTHROUGH_AZURE_CREDENTIAL: 'managed-identity',
     PULLTHROUGH_AZURE_CLIENT_ID: '0f0e0d0c-1111-2222-3333-444455556666',
     PULLTHROUGH_KEYVAULT_CA_FILE: tls.certPath,

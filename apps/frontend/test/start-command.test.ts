@@ -31,7 +31,7 @@ describe('the README start command', () => {
   test('serves a pull from a loopback upstream as documented, hydrates it, and stops cleanly on SIGTERM', async () => {
     const [dataPort, adminPort] = [await freePort(), await freePort()];
     const dataDir = join(work.path, 'data');
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, PULLTHROUGH_DATA_DIR: dataDir, PULLTHROUGH_DATA_PORT: String(dataPort), PULLTHROUGH_ADMIN_PORT: String(adminPort), PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host, PULLTHROUGH_HYDRATION_DELAY_MS: '0' };
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, PULLTHROUGH_DATA_DIR: dataDir, PULLTHROUGH_DATA_PORT: String(dataPort), PULLTHROUGH_ADMIN_PORT: String(adminPort), PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host, PULLTHROUGH_EGRESS_ALLOW: upstream.proxy.host, PULLTHROUGH_HYDRATION_DELAY_MS: '0' };
     child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));

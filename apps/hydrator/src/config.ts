@@ -1,3 +1,4 @@
+import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
@@ -38,8 +39,8 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   /** First retry delay of a failed delivery; doubles per attempt, with jitter. */
   PULLTHROUGH_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(1).default(5000),
-  /** Allow webhooks to loopback, private and link-local addresses. */
-  PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE: flag,
+  /** Egress allow-list for upstreams, token realms, redirects and webhook deliveries, as in the frontend (see the README's table). */
+  PULLTHROUGH_EGRESS_ALLOW: egressAllowSetting,
   PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
   /** Key Vault access, as in the frontend (see the README's table). */

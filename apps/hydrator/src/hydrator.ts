@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { HYDRATION_QUEUE, RegistrySemaphore } from '@pullthrough/hydration-jobs';
 import { ArtifactHydrator, BlobFetcher, ManifestImporter, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
 import { CacheRuleSet } from '@pullthrough/cache-rules';
+import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { readFileSync } from 'node:fs';
 import { acrIdentityTokens, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
@@ -25,7 +26,10 @@ export interface RunningHydrator {
 /** `secretEnv`: where `env:` secret references are looked up (main.ts passes process.env). */
 export async function startHydrator(config: HydratorConfig, logger: Logger, secretEnv: Record<string, string | undefined> = {}): Promise<RunningHydrator> {
   const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR));
+  // One egress policy for upstreams, token realms, redirects and webhook deliveries.
+  const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
   const pool = new UpstreamClientPool({
+    egress,
     insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
@@ -46,8 +50,8 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   connection.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   const prefix = config.PULLTHROUGH_QUEUE_PREFIX;
 
-  const policy = { allowPrivate: config.PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE };
-  const webhooks = new WebhookStore(store, policy);
+  const webhooks = new WebhookStore(store, egress);
+  const webhookAgent = createEgressAgent(egress, { connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS });
   const webhookQueue = createWebhookQueue(connection, prefix);
   const publisher = new WebhookPublisher(webhooks, webhookQueue);
   const semaphore = new RegistrySemaphore(connection, { prefix, limit: config.PULLTHROUGH_HYDRATION_REGISTRY_CONCURRENCY, leaseMs: config.PULLTHROUGH_HYDRATION_LOCK_MS });
@@ -79,7 +83,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
 
   const webhookWorker = new Worker(
     WEBHOOK_QUEUE,
-    webhookProcessor({ webhooks, log: new DeliveryLog(connection, prefix), policy, timeoutMs: config.PULLTHROUGH_WEBHOOK_TIMEOUT_MS, logger }),
+    webhookProcessor({ webhooks, log: new DeliveryLog(connection, prefix), dispatcher: webhookAgent, timeoutMs: config.PULLTHROUGH_WEBHOOK_TIMEOUT_MS, logger }),
     {
       connection,
       prefix,
@@ -96,6 +100,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
       await Promise.all([worker.close(), webhookWorker.close()]);
       await webhookQueue.close();
       await pool.close();
+      await webhookAgent.close();
       connection.disconnect();
     },
   };

@@ -1,11 +1,12 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '@pullthrough/pull-through';
-import { deliveryJobSchema, sendWebhook, type DeliveryLog, type ServiceUriPolicy, type WebhookEvent, type WebhookStore } from '@pullthrough/webhooks';
+import { deliveryJobSchema, sendWebhook, type DeliveryLog, type WebhookEvent, type WebhookSenderOptions, type WebhookStore } from '@pullthrough/webhooks';
 
 export interface WebhookProcessorDeps {
   webhooks: WebhookStore;
   log: DeliveryLog;
-  policy: ServiceUriPolicy;
+  /** The egress agent deliveries go through (the receiver's address is checked when dialled). */
+  dispatcher: WebhookSenderOptions['dispatcher'];
   timeoutMs: number;
   logger: Logger;
 }
@@ -25,7 +26,7 @@ export function webhookProcessor(deps: WebhookProcessorDeps) {
     if (!webhook) return { skipped: 'webhook deleted' };
     if (webhook.status !== 'enabled' && event.action !== 'ping') return { skipped: 'webhook disabled' };
     const attempt = job.attemptsMade + 1;
-    const res = await sendWebhook(webhook, event, { policy: deps.policy, timeoutMs: deps.timeoutMs });
+    const res = await sendWebhook(webhook, event, { dispatcher: deps.dispatcher, timeoutMs: deps.timeoutMs });
     await deps.log.record(name, {
       eventId: event.id,
       action: event.action,

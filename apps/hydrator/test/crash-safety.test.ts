@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import { createHydrationQueue, enqueueHydration, hydrationJobId, HydrationStatusReader, type HydrationResult } from '@pullthrough/hydration-jobs';
+import { EgressPolicy } from '@pullthrough/egress';
 import { WebhookStore } from '@pullthrough/webhooks';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { startProcess, startRedis, tempDir, uniquePrefix, waitUntil, type ManagedProcess, type RedisServer, type TempDir } from '@pullthrough/test-support';
@@ -135,6 +136,7 @@ test('kill -9 mid-blob leaves nothing partial visible; a restarted hydrator comp
     REDIS_URL: redis.url,
     PULLTHROUGH_QUEUE_PREFIX: prefix,
     PULLTHROUGH_INSECURE_UPSTREAMS: trickle.host,
+    PULLTHROUGH_EGRESS_ALLOW: '127.0.0.1',
     PULLTHROUGH_HYDRATION_LOCK_MS: '1000',
     PULLTHROUGH_HYDRATION_STALLED_INTERVAL_MS: '500',
     PULLTHROUGH_LOG_LEVEL: 'info',
@@ -198,16 +200,16 @@ test('a job whose hydrators keep dying fails as abandoned (status failed, cache.
   const producer = createHydrationQueue({ connection: { host: redis.host, port: redis.port, maxRetriesPerRequest: null }, prefix });
   try {
     const store = new RegistryStore(new FilesystemDriver(ownData.path));
-    await new WebhookStore(store, { allowPrivate: true }).put('on-failure', { serviceUri: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`, actions: ['cache.hydration_failed'], secret: 'crash-secret-0123456789' });
+    await new WebhookStore(store, new EgressPolicy({ allow: '127.0.0.1' })).put('on-failure', { serviceUri: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`, actions: ['cache.hydration_failed'], secret: 'crash-secret-0123456789' });
     const env = {
       PATH: process.env.PATH ?? '',
       PULLTHROUGH_DATA_DIR: ownData.path,
       REDIS_URL: redis.url,
       PULLTHROUGH_QUEUE_PREFIX: prefix,
       PULLTHROUGH_INSECURE_UPSTREAMS: trickle.host,
+      PULLTHROUGH_EGRESS_ALLOW: '127.0.0.1',
       PULLTHROUGH_HYDRATION_LOCK_MS: '1000',
       PULLTHROUGH_HYDRATION_STALLED_INTERVAL_MS: '500',
-      PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE: 'true',
       PULLTHROUGH_LOG_LEVEL: 'info',
     };
     trickle.pace.tickMs = 25;

@@ -50,6 +50,8 @@ export async function startHydratorEnv(
     REDIS_URL: redis.url,
     PULLTHROUGH_QUEUE_PREFIX: prefix,
     PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
+    // Test upstreams and webhook receivers listen on loopback: the egress policy lets them through explicitly.
+    PULLTHROUGH_EGRESS_ALLOW: '127.0.0.1',
     ...env,
   });
   const hydrator = await startHydrator(config, silentLogger);

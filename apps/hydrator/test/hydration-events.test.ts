@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { EgressPolicy } from '@pullthrough/egress';
 import { parseDigest } from '@pullthrough/oci';
 import { startRedis, waitUntil, type RedisServer } from '@pullthrough/test-support';
 import { eventId, SIGNATURE_HEADER, verifySignature, WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
@@ -27,8 +28,8 @@ beforeAll(async () => {
   redis = await startRedis();
   upstream = await startUpstream();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  env = await startHydratorEnv(redis, upstream, { attempts: 3, backoffMs: 50 }, { PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE: 'true', PULLTHROUGH_PUBLIC_HOSTS: 'cache.example' });
-  const webhooks = new WebhookStore(env.store, { allowPrivate: true });
+  env = await startHydratorEnv(redis, upstream, { attempts: 3, backoffMs: 50 }, { PULLTHROUGH_PUBLIC_HOSTS: 'cache.example' });
+  const webhooks = new WebhookStore(env.store, new EgressPolicy({ allow: '127.0.0.1' }));
   await webhooks.put('failures-only', { serviceUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, actions: ['cache.hydration_failed'], secret: SECRET });
 }, 120_000);
 afterAll(async () => {

@@ -80,6 +80,16 @@ describe('failed jobs', () => {
     expect(await env.store.getManifest('mirror/comes-back', f.digest)).toBeDefined();
   });
 
+  test('an upstream the egress policy refuses fails for good as rule-config at once; nothing reaches it', async () => {
+    const env = await newEnv({ attempts: 5, backoffMs: 50 }, { PULLTHROUGH_EGRESS_ALLOW: '' });
+    const f = upstream.fixtures.small;
+    const { job } = await env.settle(await env.enqueue(jobFor(upstream, f, 'mirror/refused')));
+    expect(await job.getState()).toBe('failed');
+    expect(job.attemptsMade).toBe(1);
+    expect(parseHydrationFailure(job.failedReason)).toMatchObject({ code: 'EGRESS_DENIED', category: 'rule-config', message: expect.stringContaining('is a loopback address') });
+    expect(upstream.proxy.count()).toBe(0);
+  });
+
   test('401 on a blob survives a credential refresh: permanent upstream-auth after one extra walk, no retries', async () => {
     const env = await newEnv({ attempts: 5, backoffMs: 50 });
     const f = upstream.fixtures.small;

@@ -141,6 +141,22 @@ describe('parseCacheRule rejects', () => {
     ]);
   });
 
+  test('the caller-supplied upstream host check (the egress policy) is a sourceRepository issue; names it passes are untouched', () => {
+    const seen: string[] = [];
+    const checkUpstreamHost = (registry: string) => (seen.push(registry), registry.startsWith('169.254.') ? '169.254.169.254:443 is a link-local address' : undefined);
+    const check = (sourceRepository: string) => {
+      try {
+        parseCacheRule({ ...base, sourceRepository, targetRepository: 'up/*' }, { checkUpstreamHost });
+        return [];
+      } catch (err) {
+        return (err as CacheRuleValidationError).issues;
+      }
+    };
+    expect(check('169.254.169.254/*')).toEqual([{ field: 'sourceRepository', message: 'upstream "169.254.169.254" is refused: 169.254.169.254:443 is a link-local address' }]);
+    expect(check('Docker.io/*')).toEqual([]);
+    expect(seen).toEqual(['169.254.169.254', 'registry-1.docker.io']);
+  });
+
   test('collects every issue, not only the first', () => {
     const issues = issuesOf({ name: 'x', sourceRepository: 'node/*', targetRepository: 'A/*', platforms: ['linux', 'linux/amd64'], extra: true });
     expect(issues.map((i) => i.field).sort()).toEqual(['extra', 'name', 'platforms[0]', 'sourceRepository', 'targetRepository']);

@@ -46,6 +46,13 @@ export interface CacheRule {
 export interface ParseCacheRuleOptions {
   /** host[:port] names of this registry; a rule may not use one as its upstream. */
   selfHosts?: readonly string[];
+  /**
+   * Save-time egress check of the upstream host (`registry`: normalized host[:port]): returns why
+   * it may not be used, or undefined. The caller supplies the policy (an IP literal in a refused
+   * range, this cache's own listener); this package stays pure. Stored rules are not re-checked
+   * on load: connections are checked at connect time anyway.
+   */
+  checkUpstreamHost?: (registry: string) => string | undefined;
 }
 
 const NAME_MESSAGE = "must be 5-50 characters of letters, digits and '-'";
@@ -79,6 +86,7 @@ const platformList = z
 /** The zod schema for one rule (checks that need `options`, like self-hosts, included). */
 export function cacheRuleSchema(options: ParseCacheRuleOptions = {}) {
   const selfHosts = options.selfHosts ?? [];
+  const checkUpstreamHost = options.checkUpstreamHost;
   return z
     .strictObject(
       {
@@ -106,6 +114,8 @@ export function cacheRuleSchema(options: ParseCacheRuleOptions = {}) {
         if (source && isSelfHost(source, selfHosts)) {
           ctx.addIssue({ code: 'custom', path: ['sourceRepository'], message: `upstream "${source.host}" is this registry itself; a rule cannot cache from its own host` });
         }
+        const refused = source && checkUpstreamHost ? checkUpstreamHost(source.registry) : undefined;
+        if (refused !== undefined) ctx.addIssue({ code: 'custom', path: ['sourceRepository'], message: `upstream "${source!.host}" is refused: ${refused}` });
       },
       { when: (payload) => hasStrings(payload.value, 'sourceRepository', 'targetRepository') },
     );

@@ -51,6 +51,7 @@ export class LoginVerifier {
       ...(credentials ? { credentials } : {}),
       ...(identityToken ? { identityToken } : {}),
       ...(scope ? { scope } : {}),
+      egress: this.pool.egress,
       connectTimeoutMs: this.options.connectTimeoutMs,
       idleTimeoutMs: this.options.idleTimeoutMs,
     });

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CacheRuleSet } from '@pullthrough/cache-rules';
-import { digestOf, MediaType, parseReference } from '@pullthrough/oci';
+import { EgressDeniedError, EgressPolicy } from '@pullthrough/egress';
+import { digestOf, MediaType, parseReference, toWireError } from '@pullthrough/oci';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { UpstreamClientPool } from '@pullthrough/upstream';
 import { RecordingEnqueuer, RecordingObserver } from '../test/registry-fixture.js';
@@ -37,5 +38,37 @@ describe('serve-stale when the upstream cannot even be resolved', () => {
 
     const miss = await registry.getManifest('dns/app', parseReference('v2')).catch((e: unknown) => e);
     expect(miss).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', detail: expect.objectContaining({ rule: 'dns-rule' }) });
+  });
+});
+
+/** A rule whose upstream the egress policy refuses: a configuration failure, never an upstream one. */
+describe('an upstream the egress policy refuses', () => {
+  let dir: string;
+  let pool: UpstreamClientPool;
+  afterEach(async () => {
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('fails the miss with EGRESS_DENIED naming the rule, address and range; rule-config for health; the breaker counts nothing', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pull-through-egress-'));
+    const store = new RegistryStore(new FilesystemDriver(dir));
+    const rules = CacheRuleSet.create([{ name: 'metadata-rule', sourceRepository: '169.254.169.254/*', targetRepository: 'meta/*' }]);
+    pool = new UpstreamClientPool({ insecureRegistries: ['169.254.169.254'], egress: new EgressPolicy({ allow: '127.0.0.1' }) });
+    const observed = new RecordingObserver();
+    const registry = new PullThroughRegistry({ store, upstreams: new UpstreamResolver(() => rules, pool), hydration: new RecordingEnqueuer(), tagFreshnessSeconds: 300, observer: observed.observer });
+
+    for (let i = 0; i < 6; i++) {
+      const miss = await registry.getManifest('meta/latest/meta-data', parseReference('v1')).catch((e: unknown) => e);
+      expect(miss).toBeInstanceOf(EgressDeniedError);
+      expect(miss).toMatchObject({
+        code: 'EGRESS_DENIED',
+        detail: { rule: 'metadata-rule', upstream: '169.254.169.254/latest/meta-data', host: '169.254.169.254', address: '169.254.169.254', port: 80, addressCategory: 'link-local', category: 'rule-config' },
+      });
+      expect(toWireError(miss)).toMatchObject({ status: 403, code: 'DENIED' });
+    }
+    expect(observed.failures[0]).toEqual(['metadata-rule', 'rule-config', expect.stringContaining('169.254.169.254')]);
+    const [status] = pool.status();
+    expect(status).toMatchObject({ upstream: '169.254.169.254', state: 'closed', failures: 0, totals: { failures: 0 } });
   });
 });

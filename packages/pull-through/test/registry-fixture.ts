@@ -12,6 +12,7 @@ import type { PullObserver } from '../src/pull-observer.js';
 import { PullThroughRegistry, type CacheStatus } from '../src/pull-through-registry.js';
 import { UpstreamResolver } from '../src/upstream-target.js';
 import { TinyUpstream } from './tiny-upstream.js';
+import { EgressPolicy } from '@pullthrough/egress';
 
 export const RULE_NAME = 'test-rule';
 
@@ -58,7 +59,7 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
   const upstream = await TinyUpstream.start();
   const store = new RegistryStore(new FilesystemDriver(dir));
   const rules = CacheRuleSet.create([{ name: RULE_NAME, sourceRepository: `${upstream.host}/*`, targetRepository: 'up/*' }]);
-  const pool = new UpstreamClientPool({ insecureRegistries: [upstream.host] });
+  const pool = new UpstreamClientPool({ insecureRegistries: [upstream.host], egress: new EgressPolicy({ allow: '127.0.0.1' }) });
   const upstreams = new UpstreamResolver(() => rules, pool);
   const hydration = new RecordingEnqueuer();
   const observed = new RecordingObserver();

@@ -1,7 +1,11 @@
 import { UpstreamThrottledError, UpstreamUnavailableError } from '@pullthrough/oci';
+import { EgressPolicy } from '@pullthrough/egress';
 import { sendJson, sleep, startFakeUpstream, type FakeUpstream } from '../test/fake-upstream.js';
 import { UpstreamBreaker } from './upstream-breaker.js';
 import { UpstreamClient } from './upstream-client.js';
+
+/** Test upstreams listen on loopback: the egress policy lets them through explicitly. */
+const LOOPBACK = new EgressPolicy({ allow: '127.0.0.1' });
 
 describe('UpstreamBreaker', () => {
   const breakers: UpstreamBreaker[] = [];
@@ -101,7 +105,7 @@ describe('UpstreamBreaker around an UpstreamClient', () => {
   async function start(handler: Parameters<typeof startFakeUpstream>[0]): Promise<void> {
     upstream = await startFakeUpstream(handler);
     breaker = new UpstreamBreaker(upstream.host, { volumeThreshold: 5, errorThresholdPercentage: 50 });
-    client = new UpstreamClient({ registry: upstream.host, insecure: true, breaker });
+    client = new UpstreamClient({ registry: upstream.host, insecure: true, breaker, egress: LOOPBACK });
   }
 
   afterEach(async () => {

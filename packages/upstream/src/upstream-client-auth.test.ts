@@ -1,8 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CredentialLookupError, MediaType } from '@pullthrough/oci';
+import { EgressPolicy } from '@pullthrough/egress';
 import { basicAuth, sendJson, sleep, startFakeUpstream, type FakeUpstream } from '../test/fake-upstream.js';
 import { UpstreamBreaker } from './upstream-breaker.js';
 import { UpstreamClient, type UpstreamClientOptions } from './upstream-client.js';
+
+/** Test upstreams listen on loopback (a token realm "on another host" on 127.0.0.2): the egress policy lets them through explicitly. */
+const LOOPBACK = new EgressPolicy({ allow: '127.0.0.1,127.0.0.2' });
 
 const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, layers: [] }));
 const CREDENTIALS = { username: 'puller', password: 's3cret' };
@@ -30,7 +34,7 @@ describe('UpstreamClient authentication', () => {
   }
 
   function client(options: Omit<UpstreamClientOptions, 'insecure'>): UpstreamClient {
-    const c = new UpstreamClient({ insecure: true, ...options });
+    const c = new UpstreamClient({ insecure: true, egress: LOOPBACK, ...options });
     clients.push(c);
     return c;
   }

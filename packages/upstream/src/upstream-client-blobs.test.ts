@@ -1,7 +1,11 @@
 import type { Readable } from 'node:stream';
 import { RangeInvalidError, UpstreamUnavailableError, digestOf } from '@pullthrough/oci';
+import { EgressPolicy } from '@pullthrough/egress';
 import { basicAuth, sendJson, startFakeUpstream, type FakeUpstream } from '../test/fake-upstream.js';
 import { UpstreamClient } from './upstream-client.js';
+
+/** Test upstreams listen on loopback: the egress policy lets them through explicitly. */
+const LOOPBACK = new EgressPolicy({ allow: '127.0.0.1' });
 
 const BLOB = Buffer.from('layer bytes '.repeat(1000));
 const DIGEST = digestOf(BLOB);
@@ -56,7 +60,7 @@ describe('UpstreamClient blobs', () => {
   it('drops Authorization when a redirect leaves the registry host', async () => {
     const cdn = await server(serveBlob);
     const registry = await redirectingRegistry(() => `${cdn.origin}/blobs/abc?sig=xyz`);
-    client = new UpstreamClient({ registry: registry.host, insecure: true, credentials: async () => ({ username: 'puller', password: 's3cret' }) });
+    client = new UpstreamClient({ registry: registry.host, insecure: true, egress: LOOPBACK, credentials: async () => ({ username: 'puller', password: 's3cret' }) });
 
     const answer = await client.getBlob('library/node', DIGEST);
     if (answer.kind !== 'ok') throw new Error(`expected ok, got ${answer.kind}`);
@@ -71,7 +75,7 @@ describe('UpstreamClient blobs', () => {
 
   it('keeps Authorization on a same-host redirect and passes the range along', async () => {
     const registry = await redirectingRegistry((self) => `${self.origin}/storage/${DIGEST}`, 302);
-    client = new UpstreamClient({ registry: registry.host, insecure: true, credentials: async () => ({ username: 'puller', password: 's3cret' }) });
+    client = new UpstreamClient({ registry: registry.host, insecure: true, egress: LOOPBACK, credentials: async () => ({ username: 'puller', password: 's3cret' }) });
 
     const answer = await client.getBlob('library/node', DIGEST, { start: 10, end: 19 });
     if (answer.kind !== 'ok') throw new Error(`expected ok, got ${answer.kind}`);
@@ -90,7 +94,7 @@ describe('UpstreamClient blobs', () => {
       res.writeHead(308, { location: `/loop?hop=${hop + 1}` });
       res.end();
     });
-    client = new UpstreamClient({ registry: registry.host, insecure: true });
+    client = new UpstreamClient({ registry: registry.host, insecure: true, egress: LOOPBACK });
     await expect(client.getBlob('library/node', DIGEST)).rejects.toThrow(/more than 5 redirects/);
     expect(registry.requests).toHaveLength(6);
   });
@@ -100,7 +104,7 @@ describe('UpstreamClient blobs', () => {
       res.writeHead(200, { 'content-length': String(BLOB.length) });
       res.write(BLOB.subarray(0, 100)); // ...and then nothing
     });
-    client = new UpstreamClient({ registry: registry.host, insecure: true, idleTimeoutMs: 200 });
+    client = new UpstreamClient({ registry: registry.host, insecure: true, egress: LOOPBACK, idleTimeoutMs: 200 });
 
     const answer = await client.getBlob('library/node', DIGEST);
     if (answer.kind !== 'ok') throw new Error(`expected ok, got ${answer.kind}`);
@@ -111,7 +115,7 @@ describe('UpstreamClient blobs', () => {
 
   it('answers 404 for a missing blob and throws RangeInvalidError for 416', async () => {
     const registry = await server((req, res) => sendJson(res, req.headers['range'] ? 416 : 404, {}));
-    client = new UpstreamClient({ registry: registry.host, insecure: true });
+    client = new UpstreamClient({ registry: registry.host, insecure: true, egress: LOOPBACK });
     await expect(client.getBlob('library/node', DIGEST)).resolves.toEqual({ kind: 'not-found' });
     await expect(client.getBlob('library/node', DIGEST, { start: 1 << 30 })).rejects.toBeInstanceOf(RangeInvalidError);
   });

@@ -1,7 +1,11 @@
 import type { Readable } from 'node:stream';
 import { UpstreamUnavailableError, digestOf } from '@pullthrough/oci';
+import { EgressPolicy } from '@pullthrough/egress';
 import { startFakeUpstream, type FakeUpstream } from '../test/fake-upstream.js';
 import { UpstreamClientPool } from './upstream-client-pool.js';
+
+/** Test upstreams listen on loopback: the egress policy lets them through explicitly. */
+const LOOPBACK = new EgressPolicy({ allow: '127.0.0.1' });
 
 const BLOB = Buffer.alloc(64 * 1024, 7);
 const DIGEST = digestOf(BLOB);
@@ -22,7 +26,7 @@ describe('mid-stream failures and rate limits', () => {
 
   async function setup(handler: Parameters<typeof startFakeUpstream>[0]) {
     server = await startFakeUpstream(handler);
-    pool = new UpstreamClientPool({ insecureRegistries: [server.host], idleTimeoutMs: 300, breaker: { volumeThreshold: 2, resetTimeoutMs: 60_000 } });
+    pool = new UpstreamClientPool({ insecureRegistries: [server.host], egress: LOOPBACK, idleTimeoutMs: 300, breaker: { volumeThreshold: 2, resetTimeoutMs: 60_000 } });
     return pool.get(server.host, { insecure: true });
   }
 

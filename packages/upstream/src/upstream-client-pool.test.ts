@@ -1,5 +1,9 @@
+import { EgressPolicy } from '@pullthrough/egress';
 import { sendJson, startFakeUpstream, type FakeUpstream } from '../test/fake-upstream.js';
 import { UpstreamClientPool } from './upstream-client-pool.js';
+
+/** Test upstreams listen on loopback: the egress policy lets them through explicitly. */
+const LOOPBACK = new EgressPolicy({ allow: '127.0.0.1' });
 
 describe('UpstreamClientPool', () => {
   let upstream: FakeUpstream;
@@ -7,7 +11,7 @@ describe('UpstreamClientPool', () => {
 
   beforeEach(async () => {
     upstream = await startFakeUpstream((_req, res) => sendJson(res, 500, {}));
-    pool = new UpstreamClientPool({ insecureRegistries: [upstream.host, 'Registry.Local:5000'], breaker: { volumeThreshold: 2 } });
+    pool = new UpstreamClientPool({ insecureRegistries: [upstream.host, 'Registry.Local:5000'], egress: LOOPBACK, breaker: { volumeThreshold: 2 } });
   });
 
   afterEach(async () => {

@@ -1,3 +1,4 @@
+import { EgressPolicy } from '@pullthrough/egress';
 import type { Agent } from 'undici';
 import { createUpstreamAgent } from './upstream-agent.js';
 import type { CredentialsProvider } from './upstream-answer.js';
@@ -18,6 +19,8 @@ export interface UpstreamClientPoolOptions {
   userAgent?: string;
   maxManifestBytes?: number;
   breaker?: UpstreamBreakerOptions;
+  /** Every connection (registry, token realm, redirect hop) is checked against it. Default: no exceptions. */
+  egress?: EgressPolicy;
 }
 
 export interface UpstreamClientRequest {
@@ -42,8 +45,11 @@ export class UpstreamClientPool {
   private readonly breakers = new Map<string, UpstreamBreaker>();
   private readonly agents = new Map<string, Agent>();
   private readonly rateLimits = new Map<string, UpstreamRateLimit>();
+  /** The policy every connection of this pool is checked against (login checks use it too). */
+  readonly egress: EgressPolicy;
 
   constructor(private readonly options: UpstreamClientPoolOptions = {}) {
+    this.egress = options.egress ?? new EgressPolicy();
     this.insecure = new Set((options.insecureRegistries ?? []).map((r) => r.toLowerCase()));
   }
 
@@ -118,7 +124,7 @@ export class UpstreamClientPool {
   private agentFor(registry: string): Agent {
     let agent = this.agents.get(registry);
     if (agent === undefined) {
-      agent = createUpstreamAgent(this.options);
+      agent = createUpstreamAgent({ ...this.options, egress: this.egress });
       this.agents.set(registry, agent);
     }
     return agent;

@@ -1,6 +1,10 @@
 import { MediaType } from '@pullthrough/oci';
+import { EgressPolicy } from '@pullthrough/egress';
 import { basicAuth, sendJson, startFakeUpstream, type FakeUpstream } from '../test/fake-upstream.js';
 import { UpstreamClient } from './upstream-client.js';
+
+/** Test upstreams listen on loopback: the egress policy lets them through explicitly. */
+const LOOPBACK = new EgressPolicy({ allow: '127.0.0.1' });
 
 const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, layers: [] }));
 
@@ -33,6 +37,7 @@ describe('UpstreamClient after the upstream refuses our credentials', () => {
     client = new UpstreamClient({
       registry: upstream.host,
       insecure: true,
+      egress: LOOPBACK,
       credentials: async () => {
         lookups++;
         cached ??= password;
@@ -57,6 +62,7 @@ describe('UpstreamClient after the upstream refuses our credentials', () => {
     client = new UpstreamClient({
       registry: upstream.host,
       insecure: true,
+      egress: LOOPBACK,
       credentials: async () => ({ username: 'puller', password: 'wrong-password' }),
       onCredentialsRejected: () => void rejected++,
     });

@@ -1,6 +1,10 @@
 import { MANIFEST_ACCEPT, ManifestInvalidError, MediaType, NameInvalidError, UpstreamUnavailableError, digestOf } from '@pullthrough/oci';
+import { EgressPolicy } from '@pullthrough/egress';
 import { sendJson, startFakeUpstream, type FakeUpstream } from '../test/fake-upstream.js';
 import { UpstreamClient } from './upstream-client.js';
+
+/** Test upstreams listen on loopback: the egress policy lets them through explicitly. */
+const LOOPBACK = new EgressPolicy({ allow: '127.0.0.1' });
 
 const MANIFEST = Buffer.from(
   JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: 'sha256:' + 'a'.repeat(64), size: 2 }, layers: [] }),
@@ -18,7 +22,7 @@ describe('UpstreamClient manifests', () => {
 
   async function start(handler: Parameters<typeof startFakeUpstream>[0], options: Partial<ConstructorParameters<typeof UpstreamClient>[0]> = {}) {
     upstream = await startFakeUpstream(handler);
-    client = new UpstreamClient({ registry: upstream.host, insecure: true, userAgent: 'pullthrough-test', ...options });
+    client = new UpstreamClient({ registry: upstream.host, insecure: true, userAgent: 'pullthrough-test', egress: LOOPBACK, ...options });
   }
 
   function serveManifest(req: { method?: string }, res: import('node:http').ServerResponse, body = MANIFEST): void {

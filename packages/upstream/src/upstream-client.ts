@@ -9,6 +9,7 @@ import {
   referenceString,
   type RegistryError,
 } from '@pullthrough/oci';
+import { EgressDeniedError, type EgressPolicy } from '@pullthrough/egress';
 import type { Dispatcher } from 'undici';
 import { digestHeader, errorMessage, sniffMediaType } from './answer-reading.js';
 import { abandon, discard, guardBody, readBounded } from './body-streams.js';
@@ -57,6 +58,8 @@ export interface UpstreamClientOptions {
   breaker?: UpstreamBreaker;
   /** Where this upstream's rate-limit headers are recorded (shared per registry by the pool). */
   rateLimit?: UpstreamRateLimit;
+  /** Without `dispatcher`: the policy of the client's own agent (default: no exceptions). */
+  egress?: EgressPolicy;
   /** Share connection pools (UpstreamClientPool does); a shared dispatcher is not closed by close(). */
   dispatcher?: Dispatcher;
 }
@@ -240,6 +243,8 @@ export class UpstreamClient {
       }
     } catch (err) {
       if (err instanceof CredentialsFailed) return { kind: 'raise', error: err.error };
+      // The operator's policy refused a hop (registry, realm or redirect): not the upstream's failure.
+      if (err instanceof EgressDeniedError) return { kind: 'raise', error: err };
       throw err;
     }
   }

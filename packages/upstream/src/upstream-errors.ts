@@ -1,3 +1,4 @@
+import { EgressDeniedError } from '@pullthrough/egress';
 import { UpstreamThrottledError, UpstreamUnavailableError } from '@pullthrough/oci';
 import { parseRetryAfter } from './retry-after.js';
 import { headerOf, type ResponseHeaders } from './response-headers.js';
@@ -55,9 +56,9 @@ const REASONS: Record<string, string> = {
   UND_ERR_ABORTED: 'request aborted',
 };
 
-/** Map a network-level error (undici, socket, DNS, TLS) to UpstreamUnavailableError. */
+/** Map a network-level error (undici, socket, DNS, TLS) to UpstreamUnavailableError. An egress refusal stays what it is. */
 export function transportError(upstream: string, err: unknown): Error {
-  if (err instanceof UpstreamUnavailableError || err instanceof UpstreamThrottledError) return err;
+  if (err instanceof UpstreamUnavailableError || err instanceof UpstreamThrottledError || err instanceof EgressDeniedError) return err;
   const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : undefined;
   let reason = code === undefined ? 'request failed' : REASONS[code];
   if (reason === undefined) {

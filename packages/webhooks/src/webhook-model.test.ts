@@ -1,4 +1,5 @@
-import { checkServiceUri, eventId, hydratedEvents, isInternalAddress, parseWebhook, scopeMatches, signPayload, toCloudEvent, verifySignature, WebhookValidationError, wants, webhookView } from './index.js';
+import { EgressPolicy } from '@pullthrough/egress';
+import { checkServiceUri, eventId, hydratedEvents, parseWebhook, scopeMatches, signPayload, toCloudEvent, verifySignature, WebhookValidationError, wants, webhookView } from './index.js';
 
 const base = { name: 'hook-one', serviceUri: 'https://hooks.example/in', actions: ['cache.hydrated'], secret: 's3cret-s3cret-s3cret' };
 
@@ -45,21 +46,25 @@ describe('scope', () => {
 });
 
 describe('serviceUri policy', () => {
-  const publicOnly = { allowPrivate: false, resolve: async (h: string) => (h === 'hooks.example' ? ['93.184.215.14'] : h === 'sneaky.example' ? ['93.184.215.14', '10.1.2.3'] : []) };
-  test.each(['127.0.0.1', '10.0.0.1', '172.20.1.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1'])('%s is internal', (a) => {
-    expect(isInternalAddress(a)).toBe(true);
-  });
-  test.each(['93.184.215.14', '2606:2800:220:1::1'])('%s is public', (a) => expect(isInternalAddress(a)).toBe(false));
+  const resolve = async (h: string) => (h === 'hooks.example' ? ['93.184.215.14'] : h === 'sneaky.example' ? ['93.184.215.14', '10.1.2.3'] : h === 'localhost' ? ['127.0.0.1'] : []);
+  const publicOnly = new EgressPolicy({ resolve });
+  test.each(['127.0.0.1', '10.0.0.1', '172.20.1.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '[::1]', '[fe80::1]', '[fd00::1]', '[::ffff:127.0.0.1]', '127.1', '0x7f.0.0.1', '2130706433'])(
+    'http://%s/ is refused on save',
+    async (host) => {
+      await expect(checkServiceUri(`http://${host}/in`, publicOnly)).rejects.toThrow(/must not point at a refused address/);
+    },
+  );
 
-  test('http(s) only; loopback, private and mixed resolutions refused unless allowed', async () => {
+  test('http(s) only; loopback, private and mixed resolutions refused unless the egress allow-list opens them', async () => {
     await expect(checkServiceUri('https://hooks.example/in', publicOnly)).resolves.toBeInstanceOf(URL);
     await expect(checkServiceUri('ftp://hooks.example/in', publicOnly)).rejects.toThrow(/http or https/);
-    await expect(checkServiceUri('http://127.0.0.1:8080/in', publicOnly)).rejects.toThrow(/loopback, private/);
-    await expect(checkServiceUri('http://[::1]:8080/in', publicOnly)).rejects.toThrow(/loopback, private/);
-    await expect(checkServiceUri('https://sneaky.example/in', publicOnly)).rejects.toThrow(/10\.1\.2\.3/);
-    await expect(checkServiceUri('https://nowhere.example/in', publicOnly)).rejects.toThrow(/loopback, private|resolve/);
-    await expect(checkServiceUri('http://localhost:8080/in', { allowPrivate: false })).rejects.toThrow(WebhookValidationError);
-    await expect(checkServiceUri('http://127.0.0.1:8080/in', { allowPrivate: true })).resolves.toBeInstanceOf(URL);
+    await expect(checkServiceUri('http://127.0.0.1:8080/in', publicOnly)).rejects.toThrow(/loopback address/);
+    await expect(checkServiceUri('http://[::1]:8080/in', publicOnly)).rejects.toThrow(/loopback address/);
+    await expect(checkServiceUri('https://sneaky.example/in', publicOnly)).rejects.toThrow(/10\.1\.2\.3.*private address/);
+    await expect(checkServiceUri('https://nowhere.example/in', publicOnly)).rejects.toThrow(/does not resolve/);
+    await expect(checkServiceUri('http://localhost:8080/in', publicOnly)).rejects.toThrow(WebhookValidationError);
+    await expect(checkServiceUri('http://127.0.0.1:8080/in', new EgressPolicy({ allow: '127.0.0.1' }))).resolves.toBeInstanceOf(URL);
+    await expect(checkServiceUri('http://127.0.0.1:8080/in', new EgressPolicy({ allow: '127.0.0.1:9090' }))).rejects.toThrow(/loopback address/);
     await expect(checkServiceUri('http://user:pw@hooks.example/', publicOnly)).rejects.toThrow(/credentials/);
   });
 });

@@ -1,4 +1,5 @@
-import { checkServiceUri, type ServiceUriPolicy } from './service-uri.js';
+import { request, type Dispatcher } from 'undici';
+import { parseServiceUri } from './service-uri.js';
 import type { Webhook } from './webhook.js';
 import { toCloudEvent, type WebhookEvent } from './webhook-event.js';
 import { SIGNATURE_HEADER, signPayload } from './webhook-signature.js';
@@ -11,7 +12,8 @@ export interface SendResult {
 }
 
 export interface WebhookSenderOptions {
-  policy: ServiceUriPolicy;
+  /** An egress agent (createEgressAgent): the receiver's address is checked when it is dialled. */
+  dispatcher: Dispatcher;
   /** A receiver slower than this (headers and body) has failed. */
   timeoutMs: number;
   now?: () => number;
@@ -34,19 +36,21 @@ export function renderDelivery(webhook: Webhook, event: WebhookEvent, nowMs: num
 }
 
 /**
- * POST one event to a webhook's serviceUri. 2xx is success; anything else, a redirect (not
- * followed), a refused target or a timeout is a failure the caller retries. Never throws.
+ * POST one event to a webhook's serviceUri through the egress agent (a name that resolved to a
+ * public address when the webhook was saved and to 127.0.0.1 now is refused when dialled).
+ * 2xx is success; anything else, a redirect (not followed), a refused target or a timeout is a
+ * failure the caller retries. Never throws.
  */
 export async function sendWebhook(webhook: Webhook, event: WebhookEvent, options: WebhookSenderOptions): Promise<SendResult> {
   const now = options.now ?? Date.now;
   const started = now();
   try {
-    const url = await checkServiceUri(webhook.serviceUri, options.policy);
+    const url = parseServiceUri(webhook.serviceUri);
     const { body, headers } = renderDelivery(webhook, event, started);
-    const res = await fetch(url, { method: 'POST', body, headers, redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs) });
-    await res.arrayBuffer().catch(() => undefined);
-    const ok = res.status >= 200 && res.status < 300;
-    return { ok, statusCode: res.status, latencyMs: now() - started, ...(ok ? {} : { error: `receiver answered ${res.status}` }) };
+    const res = await request(url, { method: 'POST', body, headers, dispatcher: options.dispatcher, signal: AbortSignal.timeout(options.timeoutMs) });
+    await res.body.dump().catch(() => undefined);
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    return { ok, statusCode: res.statusCode, latencyMs: now() - started, ...(ok ? {} : { error: `receiver answered ${res.statusCode}` }) };
   } catch (err) {
     const e = err as Error;
     const reason = e.name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : e.message;

@@ -1,5 +1,6 @@
+import type { EgressPolicy } from '@pullthrough/egress';
 import { parseWebhook, type Webhook } from './webhook.js';
-import { checkServiceUri, type ServiceUriPolicy } from './service-uri.js';
+import { checkServiceUri } from './service-uri.js';
 import { WebhookValidationError } from './webhook-validation-error.js';
 
 export const WEBHOOKS_KIND = 'webhooks';
@@ -16,7 +17,8 @@ export interface ControlArea {
 export class WebhookStore {
   constructor(
     private readonly control: ControlArea,
-    private readonly policy: ServiceUriPolicy,
+    /** serviceUri is checked against it on save. */
+    private readonly egress: EgressPolicy,
   ) {}
 
   get(name: string): Promise<Webhook | undefined> {
@@ -39,7 +41,7 @@ export class WebhookStore {
     const existing = await this.get(name).catch(() => undefined);
     if (body.secret === undefined && existing) body.secret = existing.secret;
     const webhook = parseWebhook(body);
-    await checkServiceUri(webhook.serviceUri, this.policy);
+    await checkServiceUri(webhook.serviceUri, this.egress);
     await this.control.putControl(WEBHOOKS_KIND, name, webhook);
     return { webhook, created: existing === undefined };
   }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { CacheRuleSet, CacheRuleValidationError, parseCacheRule, type CacheRule } from '@pullthrough/cache-rules';
+import { CacheRuleSet, CacheRuleValidationError, parseCacheRule, type CacheRule, type ParseCacheRuleOptions } from '@pullthrough/cache-rules';
 import { CREDENTIAL_SETS_KIND, parseCredentialSet, type CredentialSet } from '@pullthrough/credentials';
 import type { RegistryStore } from '@pullthrough/storage';
 
@@ -19,6 +19,8 @@ export class RuleRegistry {
   constructor(
     private readonly store: RegistryStore,
     private readonly selfHosts: string[] = [],
+    /** Save-time egress check of a rule's upstream host (PUT and the rules file; see ParseCacheRuleOptions). */
+    private readonly checkUpstreamHost?: (registry: string) => string | undefined,
   ) {
     this.current = CacheRuleSet.create([], { selfHosts });
   }
@@ -43,7 +45,7 @@ export class RuleRegistry {
         }
         named.name = name;
       }
-      const rule = parseCacheRule(body);
+      const rule = parseCacheRule(body, this.saveOptions());
       await this.requireCredentialSet(rule);
       const created = this.current.get(name) === undefined;
       const next = this.current.withRule(rule);
@@ -84,7 +86,7 @@ export class RuleRegistry {
       const rules: CacheRule[] = [];
       inputs.forEach((input, i) => {
         try {
-          const rule = parseCacheRule(input);
+          const rule = parseCacheRule(input, this.saveOptions());
           next = next.withRule(rule);
           rules.push(rule);
         } catch (err) {
@@ -108,6 +110,10 @@ export class RuleRegistry {
       this.current = next;
       return rules.length;
     });
+  }
+
+  private saveOptions(): ParseCacheRuleOptions {
+    return this.checkUpstreamHost ? { checkUpstreamHost: this.checkUpstreamHost } : {};
   }
 
   /** A rule may only name a credential set that exists (create the set first). */

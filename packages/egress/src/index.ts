@@ -1,0 +1,11 @@
+export { classifyAddress, classifyIp, embeddedIpv4, type AddressCategory } from './address-category.js';
+export { parseIp, type IpAddress } from './ip-address.js';
+export { parseCidr, cidrContains, type Cidr } from './cidr.js';
+export { normalizeHost, splitHostPort } from './normalize-host.js';
+export { parseAllowEntry, parseAllowList, type AllowEntry } from './allow-list.js';
+export { SelfEndpoints } from './self-endpoints.js';
+export { EgressDeniedError, type EgressDeniedDetail, type EgressRefusal } from './egress-denied-error.js';
+export { EgressPolicy, type EgressDecision, type EgressPolicyOptions } from './egress-policy.js';
+export { systemResolve, type Resolve } from './system-resolve.js';
+export { createEgressAgent, egressConnector, type EgressAgentOptions } from './egress-agent.js';
+export { egressAllowSetting } from './egress-config.js';
