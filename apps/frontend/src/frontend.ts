@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { EgressPolicy } from '@pullthrough/egress';
+import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { Redis } from 'ioredis';
 import { Authorizer, HtpasswdFile, KeyRing, TokenService } from '@pullthrough/auth';
 import { ruleAnonymousPull } from '@pullthrough/cache-rules';
@@ -212,6 +212,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     webhookQueue,
     config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname(),
   );
+  // The OIDC issuer's discovery and JWKS fetches go out under the same egress policy as everything else.
+  const ownOidcDispatcher = dispatcher === undefined && config.PULLTHROUGH_ADMIN_OIDC_ISSUER ? createEgressAgent(egress) : undefined;
+  const oidcDispatcher = dispatcher ?? ownOidcDispatcher;
   const apps = createApp({
     registry,
     rules,
@@ -231,7 +234,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     accessPolicies,
     upstreams: () => pool.status(),
     metrics: metrics.registry,
-    oidc: oidcAccess(config, dispatcher),
+    oidc: oidcAccess(config, oidcDispatcher),
     metricsAuth: config.PULLTHROUGH_METRICS_AUTH,
     trustProxyHops: config.PULLTHROUGH_TRUST_PROXY_HOPS,
   });
@@ -265,6 +268,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       await queue.close();
       await webhookQueue.close();
       await pool.close();
+      await ownOidcDispatcher?.close();
       redis.disconnect();
     },
   };

@@ -298,3 +298,27 @@ describe('when the issuer cannot be reached', () => {
     }
   });
 });
+
+describe('under the egress policy', () => {
+  test('an issuer on an address the operator did not allow is never contacted: OIDC tokens get 503, the log says why', async () => {
+    const own: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) own.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    // Loopback is allowed only on another address, so the issuer's 127.0.0.1 is refused at connect time.
+    const env = { PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer, PULLTHROUGH_ADMIN_OIDC_AUDIENCE: AUDIENCE, PULLTHROUGH_ADMIN_OIDC_JWKS_URL: issuer.jwksUrl, PULLTHROUGH_EGRESS_ALLOW: '127.0.0.2' };
+    const fenced = await startCache(redis, [], env, {}, undefined, pino({ level: 'info' }, sink));
+    try {
+      const before = issuer.jwksRequests;
+      const res = await fetch(`${fenced.adminUrl}/api/v1/cache-rules`, { headers: { authorization: `Bearer ${token(['Pullthrough.Admin'])}` } });
+      expect(res.status).toBe(503);
+      expect(issuer.jwksRequests).toBe(before);
+      expect(own.filter((l) => l.msg === 'admin API: the OIDC issuer keys are unavailable').map((l) => l.err)).toEqual([expect.stringMatching(/loopback|egress|refus/i)]);
+    } finally {
+      await fenced.stop();
+    }
+  });
+});
