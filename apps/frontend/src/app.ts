@@ -5,6 +5,7 @@ import type { UpstreamClientPool, UpstreamStatus } from '@pullthrough/upstream';
 import type { WebhookService } from '@pullthrough/webhooks';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { adminAuth } from './admin/admin-auth.js';
+import { ADMIN_BODY_LIMIT_BYTES, declaredBodyLimit } from './admin/body-limit.js';
 import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
 import { credentialSetRoutes } from './admin/credential-set-routes.js';
 import { hydrationRoutes } from './admin/hydration-routes.js';
@@ -73,7 +74,8 @@ export function createApp(deps: FrontendDeps): FrontendApps {
         .catch(next);
     });
   }
-  admin.use('/api/v1', adminAuth(deps.adminToken), express.json({ limit: '1mb' }));
+  // Authenticate first, then refuse an oversized declared body before reading it, then parse.
+  admin.use('/api/v1', adminAuth(deps.adminToken), declaredBodyLimit(ADMIN_BODY_LIMIT_BYTES), express.json({ limit: ADMIN_BODY_LIMIT_BYTES }));
   const health = { rules: deps.rules, tracker: deps.ruleHealth, pool: deps.pool, verifier: deps.verifier };
   admin.use('/api/v1/cache-rules', ruleHealthRoutes(health));
   admin.use('/api/v1/cache-rules', prefetchRoutes(deps.hydrations));

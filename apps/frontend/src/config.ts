@@ -76,6 +76,20 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_BREAKER_ROLLING_WINDOW_MS: z.coerce.number().int().positive().default(10000),
   /** Longest an upstream's Retry-After (429/503) may hold its breaker open. */
   PULLTHROUGH_BREAKER_MAX_HOLD_SECONDS: z.coerce.number().int().positive().default(600),
+  /** Listeners (data and admin): the request line and headers must arrive within this long (slowloris bound). */
+  PULLTHROUGH_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10000),
+  /** Listeners: the whole request (headers and body) must arrive within this long (at least the header bound); responses are never cut by it. */
+  PULLTHROUGH_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
+  /** Listeners: a keep-alive connection idle between requests is closed after at most this long. */
+  PULLTHROUGH_IDLE_TIMEOUT_MS: z.coerce.number().int().min(2000).default(60000),
+  /** Connections the data listener holds at once; more are closed as they are accepted. */
+  PULLTHROUGH_DATA_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(4096),
+  /** Connections the admin listener holds at once. */
+  PULLTHROUGH_ADMIN_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(256),
+  /** Upstream-bound requests (misses, revalidations) per second one client may sustain (0: no limit). */
+  PULLTHROUGH_CLIENT_MISS_RATE: z.coerce.number().min(0).default(5),
+  /** Upstream-bound requests one client may make at once before the rate applies (token bucket size). */
+  PULLTHROUGH_CLIENT_MISS_BURST: z.coerce.number().int().min(1).default(500),
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 

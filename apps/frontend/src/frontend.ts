@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +14,7 @@ import {
   UpstreamResolver,
   credentialHealthObserver,
   fanOutObserver,
+  TokenBucketLimiter,
   type Logger,
 } from '@pullthrough/pull-through';
 import { DEFAULT_TAG_CACHE, FilesystemDriver, RegistryStore } from '@pullthrough/storage';
@@ -22,6 +22,7 @@ import { breakerOptionsFrom, UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { createApp } from './app.js';
 import type { FrontendConfig } from './config.js';
+import { listen, type ListenerLimits } from './listener.js';
 import { CredentialSetRegistry } from './credentials/credential-set-registry.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
@@ -34,6 +35,8 @@ export interface RunningFrontend {
   ruleHealth: RuleHealthTracker;
   enqueuer: QueueHydrationEnqueuer;
   pool: UpstreamClientPool;
+  /** The two listeners (tests look at their sockets). */
+  servers: { data: Server; admin: Server };
   /** Drain HTTP, let in-flight blob commits finish, then close the queue and Redis. */
   close(): Promise<void>;
 }
@@ -44,13 +47,6 @@ export interface FrontendOptions {
   adminToken: string;
   /** Where `env:` secret references are looked up (main.ts passes process.env). */
   secretEnv?: Record<string, string | undefined>;
-}
-
-async function listen(app: import('express').Express, host: string, port: number): Promise<Server> {
-  const server = app.listen(port, host);
-  await once(server, 'listening');
-  server.keepAliveTimeout = 65_000;
-  return server;
 }
 
 const urlOf = (server: Server) => {
@@ -121,6 +117,10 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     observer: fanOutObserver(ruleHealth, credentialHealthObserver((name) => rules.rules.get(name)?.credentialSetName, credentialHealth), metrics.observer),
     hydration: enqueuer,
     tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
+    // Per client, in this process's memory: N replicas allow up to N times the rate (see README "Limits").
+    ...(config.PULLTHROUGH_CLIENT_MISS_RATE > 0
+      ? { missLimiter: new TokenBucketLimiter({ ratePerSecond: config.PULLTHROUGH_CLIENT_MISS_RATE, burst: config.PULLTHROUGH_CLIENT_MISS_BURST }) }
+      : {}),
   });
   const verifier = new LoginVerifier(pool, credentials, {
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -158,8 +158,14 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     upstreams: () => pool.status(),
     metrics: metrics.registry,
   });
-  const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
-  const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
+  const limits = (maxConnections: number): ListenerLimits => ({
+    headersTimeoutMs: config.PULLTHROUGH_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.PULLTHROUGH_REQUEST_TIMEOUT_MS,
+    idleTimeoutMs: config.PULLTHROUGH_IDLE_TIMEOUT_MS,
+    maxConnections,
+  });
+  const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT, limits(config.PULLTHROUGH_DATA_MAX_CONNECTIONS));
+  const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT, limits(config.PULLTHROUGH_ADMIN_MAX_CONNECTIONS));
 
   return {
     dataUrl: urlOf(data),
@@ -169,6 +175,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     ruleHealth,
     enqueuer,
     pool,
+    servers: { data, admin },
     async close() {
       rules.stop();
       const closing = [data, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { closeIfBodyUnread } from '../unread-body.js';
 
 export interface FieldIssue {
   field: string;
@@ -18,6 +19,7 @@ export class ProblemError extends Error {
 }
 
 export function sendProblem(res: Response, problem: { status: number; title: string; detail?: string; errors?: FieldIssue[] }): void {
+  closeIfBodyUnread(res.req, res);
   res
     .status(problem.status)
     .type('application/problem+json')
@@ -38,7 +40,7 @@ export function problemMiddleware(log: (err: unknown) => void) {
     if (err instanceof ProblemError) return sendProblem(res, err);
     const e = err as { type?: string; status?: number };
     if (e?.type === 'entity.parse.failed') return sendProblem(res, { status: 400, title: 'Bad Request', detail: 'request body is not valid JSON' });
-    if (e?.type === 'entity.too.large') return sendProblem(res, { status: 413, title: 'Payload Too Large' });
+    if (e?.type === 'entity.too.large') return sendProblem(res, { status: 413, title: 'Content Too Large' });
     log(err);
     sendProblem(res, { status: 500, title: 'Internal Server Error' });
   };

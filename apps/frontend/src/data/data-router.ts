@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { UnsupportedError, NameUnknownError } from '@pullthrough/oci';
 import type { Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import { clientKey, type ClientKey } from './client-key.js';
+import { pullContext } from './pull-context.js';
 import { getBlob, headBlob } from './blob-routes.js';
 import { listCatalog, listReferrers, listTags } from './listing-routes.js';
 import { getManifest } from './manifest-routes.js';
@@ -12,9 +14,10 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 
 /**
  * The /v2 data plane: one dispatcher over the parsed path, one handler module per OCI resource.
- * This is a pull-through cache: writes answer UNSUPPORTED.
+ * This is a pull-through cache: writes answer UNSUPPORTED. `key` names the client whose
+ * upstream-bound requests the registry's miss limiter counts.
  */
-export function dataRouter(registry: PullThroughRegistry, logger: Logger) {
+export function dataRouter(registry: PullThroughRegistry, logger: Logger, key: ClientKey = clientKey) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     res.setHeader(API_VERSION_HEADER, 'registry/2.0');
     try {
@@ -31,9 +34,11 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger) {
         case 'catalog':
           return await listCatalog(registry, req, res);
         case 'manifest':
-          return await getManifest(registry, req, res, route.name, route.reference);
+          return await getManifest(registry, req, res, route.name, route.reference, pullContext(req, res, key));
         case 'blob':
-          return req.method === 'HEAD' ? await headBlob(registry, res, route.name, route.digest) : await getBlob(registry, req, res, route.name, route.digest, requestLogger(res, logger));
+          return req.method === 'HEAD'
+            ? await headBlob(registry, res, route.name, route.digest, pullContext(req, res, key))
+            : await getBlob(registry, req, res, route.name, route.digest, pullContext(req, res, key), requestLogger(res, logger));
         case 'tags':
           return await listTags(registry, req, res, route.name);
         case 'referrers':
