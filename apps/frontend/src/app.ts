@@ -5,7 +5,7 @@ import type { UpstreamClientPool, UpstreamStatus } from '@pullthrough/upstream';
 import type { WebhookService } from '@pullthrough/webhooks';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { adminAuth } from './admin/admin-auth.js';
-import { ADMIN_BODY_LIMIT_BYTES, declaredBodyLimit } from './admin/body-limit.js';
+import { ADMIN_BODY_LIMIT_BYTES, bodyLimit } from './admin/body-limit.js';
 import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
 import { credentialSetRoutes } from './admin/credential-set-routes.js';
 import { hydrationRoutes } from './admin/hydration-routes.js';
@@ -74,8 +74,8 @@ export function createApp(deps: FrontendDeps): FrontendApps {
         .catch(next);
     });
   }
-  // Authenticate first, then refuse an oversized declared body before reading it, then parse.
-  admin.use('/api/v1', adminAuth(deps.adminToken), declaredBodyLimit(ADMIN_BODY_LIMIT_BYTES), express.json({ limit: ADMIN_BODY_LIMIT_BYTES }));
+  // Authenticate first (no body is read for a client without the token), then the body limit, then parse.
+  admin.use('/api/v1', adminAuth(deps.adminToken), bodyLimit(ADMIN_BODY_LIMIT_BYTES), express.json({ limit: ADMIN_BODY_LIMIT_BYTES }));
   const health = { rules: deps.rules, tracker: deps.ruleHealth, pool: deps.pool, verifier: deps.verifier };
   admin.use('/api/v1/cache-rules', ruleHealthRoutes(health));
   admin.use('/api/v1/cache-rules', prefetchRoutes(deps.hydrations));

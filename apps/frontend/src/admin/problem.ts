@@ -37,6 +37,7 @@ export function sendProblem(res: Response, problem: { status: number; title: str
 /** The admin plane's error middleware: problem JSON for everything; unknown errors are logged, not leaked. */
 export function problemMiddleware(log: (err: unknown) => void) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    if (res.headersSent) return void res.destroy();
     if (err instanceof ProblemError) return sendProblem(res, err);
     const e = err as { type?: string; status?: number };
     if (e?.type === 'entity.parse.failed') return sendProblem(res, { status: 400, title: 'Bad Request', detail: 'request body is not valid JSON' });
