@@ -80,7 +80,7 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10000),
   /** Listeners: the whole request (headers and body) must arrive within this long (at least the header bound); responses are never cut by it. */
   PULLTHROUGH_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
-  /** Listeners: a keep-alive connection idle between requests is closed after at most this long. */
+  /** Listeners: a keep-alive connection idle between requests is closed after at most this long; a client that takes none of its response for this long is cut. */
   PULLTHROUGH_IDLE_TIMEOUT_MS: z.coerce.number().int().min(2000).default(60000),
   /** Connections the data listener holds at once; more are closed as they are accepted. */
   PULLTHROUGH_DATA_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(4096),

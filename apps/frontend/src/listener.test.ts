@@ -17,6 +17,10 @@ beforeAll(async () => {
   app.get('/small', (_req, res) => {
     res.send('ok');
   });
+  // Answers after twice the idle bound, with nothing written before (like a ranged miss waiting for its upstream).
+  app.get('/late', (_req, res) => {
+    setTimeout(() => res.send('late'), LIMITS.idleTimeoutMs * 2);
+  });
   // A large response made on the fly: more than the kernel's socket buffers hold, so a slow reader keeps it open.
   app.get('/big', (_req, res) => {
     res.setHeader('Content-Length', String(BIG));
@@ -110,6 +114,35 @@ describe('listen() with limits, over real sockets', () => {
     await waitFor(() => held[0]!.received().split('\r\n\r\nok').length === 3);
     expect(held[0]!.socket.destroyed).toBe(false);
   });
+
+  test('a client that stops reading its response is cut at the idle bound, not before', async () => {
+    // The paused client cannot see the close (it reads nothing): watch the server's side of the connection.
+    const serverSide = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    const { socket, received } = rawSocket();
+    await connected(socket);
+    socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => received().length > 0);
+    socket.pause(); // takes nothing more: the kernel buffers fill and the server's writes stop completing
+    const pausedAt = Date.now();
+    const theirs = await serverSide;
+    await new Promise((resolve) => (theirs.destroyed ? resolve(undefined) : theirs.once('close', resolve)));
+    expect(Date.now() - pausedAt).toBeGreaterThanOrEqual(LIMITS.idleTimeoutMs - 100);
+    expect(Date.now() - pausedAt).toBeLessThan(LIMITS.idleTimeoutMs * 2 + SLACK_MS);
+    socket.resume();
+    await waitFor(() => socket.destroyed || socket.readableEnded);
+    expect(received().length).toBeLessThan(BIG);
+  }, 30_000);
+
+  test('a response that is slow to start (the server is still working) is not cut', async () => {
+    const { socket, received, closed } = rawSocket();
+    await connected(socket);
+    socket.write('GET /late HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => received().endsWith('late'), LIMITS.idleTimeoutMs * 3);
+    expect(received()).toMatch(/^HTTP\/1\.1 200 /);
+    expect(socket.destroyed).toBe(false);
+    socket.destroy();
+    await closed;
+  }, 30_000);
 
   test('a client reading slowly but steadily for longer than every bound still gets the whole response', async () => {
     const socket = connect({ port, host: '127.0.0.1' });
