@@ -42,9 +42,8 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const s of open.splice(0)) s.destroy();
   // The server sees the closes a moment later; the cap counts what it still holds.
-  for (let held = 1; held > 0; await new Promise((r) => setTimeout(r, 10))) {
-    held = await new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
-  }
+  const held = () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  while ((await held()) > 0) await new Promise((r) => setTimeout(r, 10));
 });
 
 afterAll(async () => {
