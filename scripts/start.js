@@ -3,7 +3,7 @@
 const { spawn } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
-const fs = require('node:fs');
+const { privateRedis } = require('./private-redis.js');
 
 const root = path.join(__dirname, '..');
 const env = { ...process.env };
@@ -56,12 +56,11 @@ function stop(code) {
 async function main() {
   if (!env.REDIS_URL) {
     const port = await freePort();
-    const dir = path.join(env.PULLTHROUGH_DATA_DIR, 'redis');
-    fs.mkdirSync(dir, { recursive: true });
-    run('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning']);
+    const redis = privateRedis(env.PULLTHROUGH_DATA_DIR, port);
+    run('redis-server', 'redis-server', redis.args);
     await waitForPort(port);
-    env.REDIS_URL = `redis://127.0.0.1:${port}`;
-    process.stderr.write(`private redis-server on ${env.REDIS_URL}\n`);
+    env.REDIS_URL = redis.url; // carries the password: never printed
+    process.stderr.write(`private redis-server on ${redis.display} (password in ${path.join(env.PULLTHROUGH_DATA_DIR, 'redis-password')})\n`);
   }
   run('hydrator', process.execPath, [path.join(root, 'apps/hydrator/dist/main.js')]);
   run('frontend', process.execPath, [path.join(root, 'apps/frontend/dist/main.js')]);

@@ -8,6 +8,7 @@ import type { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import { accessPolicyRoutes } from './admin/access-policy-routes.js';
 import { adminAuth, metricsAuth } from './admin/admin-auth.js';
 import { AdminAuthenticator, type OidcAdminAccess } from './admin/admin-authenticator.js';
+import { ADMIN_BODY_LIMIT_BYTES, bodyLimit } from './admin/body-limit.js';
 import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
 import { credentialSetRoutes } from './admin/credential-set-routes.js';
 import { hydrationRoutes } from './admin/hydration-routes.js';
@@ -99,8 +100,9 @@ export function createApp(deps: FrontendDeps): FrontendApps {
         .catch(next);
     });
   }
-  // Authenticated and authorized (admin-access.ts) before any body is read; changes and denials audited.
-  admin.use('/api/v1', adminAuth(guard), express.json({ limit: '1mb' }));
+  // Authenticated and authorized (admin-access.ts) before any body is read, then the body limit (a declared
+  // Content-Length over it is refused unread), then parsed; changes and denials audited.
+  admin.use('/api/v1', adminAuth(guard), bodyLimit(ADMIN_BODY_LIMIT_BYTES), express.json({ limit: ADMIN_BODY_LIMIT_BYTES }));
   const health = { rules: deps.rules, tracker: deps.ruleHealth, pool: deps.pool, verifier: deps.verifier };
   admin.use('/api/v1/cache-rules', ruleHealthRoutes(health));
   admin.use('/api/v1/cache-rules', prefetchRoutes(deps.hydrations));

@@ -122,6 +122,20 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(90 * 86400).default(7 * 86400),
   /** A token signing key signs for this long before the next is made (old keys verify until their tokens expire). */
   PULLTHROUGH_TOKEN_KEY_ROTATION_HOURS: z.coerce.number().int().min(1).max(8760).default(168),
+  /** Listeners (data and admin): the request line and headers must arrive within this long (slowloris bound). */
+  PULLTHROUGH_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10000),
+  /** Listeners: the whole request (headers and body) must arrive within this long (at least the header bound); responses are never cut by it. */
+  PULLTHROUGH_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
+  /** Listeners: a keep-alive connection idle between requests is closed after at most this long; a client that takes none of its response for this long is cut. */
+  PULLTHROUGH_IDLE_TIMEOUT_MS: z.coerce.number().int().min(2000).default(60000),
+  /** Connections the data listener holds at once; more are closed as they are accepted. */
+  PULLTHROUGH_DATA_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(4096),
+  /** Connections the admin listener holds at once. */
+  PULLTHROUGH_ADMIN_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(256),
+  /** Upstream-bound requests (misses, revalidations) per second one client may sustain (0: no limit). */
+  PULLTHROUGH_CLIENT_MISS_RATE: z.coerce.number().min(0).default(5),
+  /** Upstream-bound requests one client may make at once before the rate applies (token bucket size). */
+  PULLTHROUGH_CLIENT_MISS_BURST: z.coerce.number().int().min(1).default(500),
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).superRefine((c, ctx) => {
   if (c.PULLTHROUGH_ADMIN_OIDC_ISSUER && c.PULLTHROUGH_ADMIN_OIDC_AUDIENCE.length === 0) {

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +17,7 @@ import {
   UpstreamResolver,
   credentialHealthObserver,
   fanOutObserver,
+  TokenBucketLimiter,
   type Logger,
 } from '@pullthrough/pull-through';
 import { DEFAULT_TAG_CACHE, FilesystemDriver, RegistryStore } from '@pullthrough/storage';
@@ -30,6 +30,7 @@ import type { OidcAdminAccess } from './admin/admin-authenticator.js';
 import { createApp } from './app.js';
 import { AuditLog } from './audit-log.js';
 import type { FrontendConfig } from './config.js';
+import { listen, type ListenerLimits } from './listener.js';
 import { CredentialSetRegistry } from './credentials/credential-set-registry.js';
 import { ClientAuth } from './data/client-auth.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
@@ -44,6 +45,8 @@ export interface RunningFrontend {
   ruleHealth: RuleHealthTracker;
   enqueuer: QueueHydrationEnqueuer;
   pool: UpstreamClientPool;
+  /** The two listeners (tests look at their sockets). */
+  servers: { data: Server; admin: Server };
   /** Drain HTTP, let in-flight blob commits finish, then close the queue and Redis. */
   close(): Promise<void>;
 }
@@ -69,13 +72,6 @@ function oidcAccess(config: FrontendConfig, dispatcher: OidcVerifierOptions['dis
     dispatcher,
   });
   return { verifier, roleClaim: config.PULLTHROUGH_ADMIN_OIDC_ROLE_CLAIM, roleMap: config.PULLTHROUGH_ADMIN_OIDC_ROLE_MAP };
-}
-
-async function listen(app: import('express').Express, host: string, port: number): Promise<Server> {
-  const server = app.listen(port, host);
-  await once(server, 'listening');
-  server.keepAliveTimeout = 65_000;
-  return server;
 }
 
 const urlOf = (server: Server) => {
@@ -191,6 +187,10 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     observer: fanOutObserver(ruleHealth, credentialHealthObserver((name) => rules.rules.get(name)?.credentialSetName, credentialHealth), metrics.observer),
     hydration: enqueuer,
     tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
+    // Per client, in this process's memory: N replicas allow up to N times the rate (see README "Limits").
+    ...(config.PULLTHROUGH_CLIENT_MISS_RATE > 0
+      ? { missLimiter: new TokenBucketLimiter({ ratePerSecond: config.PULLTHROUGH_CLIENT_MISS_RATE, burst: config.PULLTHROUGH_CLIENT_MISS_BURST }) }
+      : {}),
   });
   const verifier = new LoginVerifier(pool, credentials, {
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -238,8 +238,14 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     metricsAuth: config.PULLTHROUGH_METRICS_AUTH,
     trustProxyHops: config.PULLTHROUGH_TRUST_PROXY_HOPS,
   });
-  const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
-  const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
+  const limits = (maxConnections: number): ListenerLimits => ({
+    headersTimeoutMs: config.PULLTHROUGH_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.PULLTHROUGH_REQUEST_TIMEOUT_MS,
+    idleTimeoutMs: config.PULLTHROUGH_IDLE_TIMEOUT_MS,
+    maxConnections,
+  });
+  const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT, limits(config.PULLTHROUGH_DATA_MAX_CONNECTIONS));
+  const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT, limits(config.PULLTHROUGH_ADMIN_MAX_CONNECTIONS));
   for (const server of [data, admin]) {
     const { address, port } = server.address() as AddressInfo;
     addSelfListener(egress, address, port);
@@ -253,6 +259,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     ruleHealth,
     enqueuer,
     pool,
+    servers: { data, admin },
     async close() {
       rules.stop();
       clearInterval(keyTimer);

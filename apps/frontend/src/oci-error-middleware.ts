@@ -2,10 +2,11 @@ import type { NextFunction, Request, Response } from 'express';
 import { isKnownError, toWireError, wireErrorBody } from '@pullthrough/oci';
 import type { Logger } from '@pullthrough/pull-through';
 import { requestLogger } from './request-context.js';
+import { closeIfBodyUnread } from './unread-body.js';
 
 /** The one place any error on the data plane becomes an OCI error body. Unknown -> UNKNOWN 500, logged. */
 export function ociErrorMiddleware(logger: Logger) {
-  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const log = requestLogger(res, logger);
     const wire = toWireError(err);
     if (!isKnownError(err)) log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unexpected error');
@@ -15,6 +16,7 @@ export function ociErrorMiddleware(logger: Logger) {
       res.destroy();
       return;
     }
+    closeIfBodyUnread(req, res);
     if (wire.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(wire.retryAfterSeconds))));
     res.status(wire.status).json(wireErrorBody(wire));
   };

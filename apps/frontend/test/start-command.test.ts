@@ -62,6 +62,10 @@ describe('the README start command', () => {
     }
     await waitUntil(async () => output.includes('"msg":"hydrated"'), { timeoutMs: 30_000, what: 'the hydrator to log the completed job' });
     expect(output).not.toContain('"level":50');
+    // The private redis-server has a generated password (kept 0600 in the data dir) that is never printed.
+    const redisPassword = (await readFile(join(dataDir, 'redis-password'), 'utf8')).trim();
+    expect(redisPassword).toMatch(/^[0-9a-f]{64}$/);
+    expect(output).not.toContain(redisPassword);
 
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));

@@ -27,6 +27,24 @@ describe('SecretCredentialProvider with local secret references', () => {
     expect(lookups).toBe(2);
   });
 
+  test('keeps the secrets of at most maxCached sets, the least recently used going first, and expires them after the ttl', async () => {
+    let now = 0;
+    const sets = new Map(['set-a', 'set-b', 'set-c', 'set-d', 'set-e'].map((name) => [name, parseCredentialSet({ name, loginServer: 'r.example', authCredentials: [{ usernameSecretIdentifier: 'env:U', passwordSecretIdentifier: 'env:P' }] })]));
+    const lookups: string[] = [];
+    const provider = new SecretCredentialProvider(async (n) => (lookups.push(n), sets.get(n)), new LocalSecretResolver({ U: 'u', P: 'p' }), 60_000, () => now, undefined, 4);
+    for (const name of ['set-a', 'set-b', 'set-c', 'set-d']) await provider.credentialsFor(name)();
+    await provider.credentialsFor('set-a')(); // cached, and now the most recently used
+    expect(lookups).toEqual(['set-a', 'set-b', 'set-c', 'set-d']);
+    await provider.credentialsFor('set-e')(); // evicts set-b
+    lookups.length = 0;
+    for (const name of ['set-a', 'set-c', 'set-d', 'set-e', 'set-b']) await provider.credentialsFor(name)();
+    expect(lookups).toEqual(['set-b']);
+    now = 60_000;
+    lookups.length = 0;
+    await provider.credentialsFor('set-a')();
+    expect(lookups).toEqual(['set-a']);
+  });
+
   test('missing set, unset env and unreadable file are credential lookup errors that carry no value', async () => {
     const set: CredentialSet = { name: 'broken-set', loginServer: 'r', authCredentials: [{ name: 'c', usernameSecretIdentifier: 'env:NOPE', passwordSecretIdentifier: 'file:/nonexistent/pw' }] };
     const provider = new SecretCredentialProvider(async (n) => (n === set.name ? set : undefined), new LocalSecretResolver({}));

@@ -1,30 +1,31 @@
-import { CredentialLookupError } from '@pullthrough/oci';
+import { CredentialLookupError, LruCache } from '@pullthrough/oci';
 import type { CredentialSet } from './credential-set.js';
 import type { SecretResolver } from './secret-resolver.js';
 
 export type UpstreamCredentials = { username: string; password: string; realmHosts?: readonly string[] };
 
-interface Cached {
-  value: UpstreamCredentials;
-  expires: number;
-}
+/** Credential sets whose resolved secrets are kept in memory at once (least recently used first out). */
+export const DEFAULT_MAX_CACHED_SECRETS = 1000;
 
 /**
  * Turns a credential set name into a lazy lookup: secrets are read only when an upstream asks,
  * cached in memory for `ttlMs`, never stored or logged. `forget(name)` drops the cache (after an
- * upstream 401, so a rotated password is picked up).
+ * upstream 401, so a rotated password is picked up). At most `maxCached` sets' secrets are kept.
  */
 export class SecretCredentialProvider {
-  private readonly cache = new Map<string, Cached>();
+  private readonly cache: LruCache<UpstreamCredentials>;
 
   constructor(
     private readonly lookupSet: (name: string) => Promise<CredentialSet | undefined>,
     private readonly secrets: SecretResolver,
     private readonly ttlMs = 5 * 60_000,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
     /** Entra ID token for ACR's audience for a managed identity (undefined clientId: system-assigned). */
     private readonly entraToken?: (clientId: string | undefined) => Promise<string>,
-  ) {}
+    maxCached: number = DEFAULT_MAX_CACHED_SECRETS,
+  ) {
+    this.cache = new LruCache(Math.max(4, maxCached), () => 1, now);
+  }
 
   /**
    * For a set that logs in with a managed identity only: an Entra ID token for the ACR token
@@ -49,14 +50,14 @@ export class SecretCredentialProvider {
 
   private async read(name: string): Promise<UpstreamCredentials | undefined> {
     const hit = this.cache.get(name);
-    if (hit && hit.expires > this.now()) return hit.value;
+    if (hit) return hit;
     const set = await this.lookupSet(name);
     if (!set) throw new CredentialLookupError(`credential set "${name}" does not exist`, { detail: { credentialSet: name } });
     const cred = set.authCredentials?.[0];
     if (cred === undefined) return undefined;
     const [username, password] = await Promise.all([this.secrets.resolve(cred.usernameSecretIdentifier), this.secrets.resolve(cred.passwordSecretIdentifier)]);
     const value: UpstreamCredentials = set.tokenRealmHosts?.length ? { username, password, realmHosts: set.tokenRealmHosts } : { username, password };
-    this.cache.set(name, { value, expires: this.now() + this.ttlMs });
+    this.cache.set(name, value, this.ttlMs);
     return value;
   }
 }

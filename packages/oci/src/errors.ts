@@ -100,6 +100,10 @@ export class UpstreamThrottledError extends RegistryError {
     super(message, { category: 'upstream-throttled', ...options });
   }
 }
+/** A client sent more upstream-bound requests than its rate allows (the upstream was not asked). */
+export class ClientThrottledError extends RegistryError {
+  readonly code = 'CLIENT_THROTTLED';
+}
 /** Upstream refused our credentials (401/403 after auth). */
 export class UpstreamAuthError extends RegistryError {
   readonly code = 'UPSTREAM_AUTH';

@@ -4,3 +4,4 @@ export * from './digest.js';
 export * from './reference.js';
 export * from './media-types.js';
 export * from './manifest.js';
+export * from './lru-cache.js';

@@ -25,6 +25,7 @@ const TABLE: Record<string, { code: string; status: number }> = {
   DIGEST_MISMATCH: { code: 'DIGEST_INVALID', status: 502 },
   UPSTREAM_UNAVAILABLE: { code: 'UNAVAILABLE', status: 503 },
   UPSTREAM_THROTTLED: { code: 'TOOMANYREQUESTS', status: 429 },
+  CLIENT_THROTTLED: { code: 'TOOMANYREQUESTS', status: 429 },
   UPSTREAM_AUTH: { code: 'DENIED', status: 403 },
   CREDENTIAL_LOOKUP: { code: 'UNAVAILABLE', status: 502 },
   RULE_CONFIG: { code: 'UNAVAILABLE', status: 502 },

@@ -14,3 +14,5 @@ export * from './fan-out-observer.js';
 export * from './login-verifier.js';
 export * from './credential-health-observer.js';
 export * from './hydration-service.js';
+export * from './miss-limiter.js';
+export * from './token-bucket-limiter.js';

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import {
   BlobUnknownError,
+  ClientThrottledError,
   ManifestUnknownError,
   NameUnknownError,
   RegistryError,
@@ -17,6 +18,7 @@ import { annotateUpstreamError } from './upstream-answers.js';
 import type { UpstreamResolver, UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
 import { noopObserver, type PullObserver } from './pull-observer.js';
+import { noMissLimit, type MissLimiter } from './miss-limiter.js';
 
 /** Where a response's content came from (the `X-Cache` header). */
 export type CacheStatus = 'hit' | 'miss' | 'revalidated' | 'stale' | 'local';
@@ -38,6 +40,11 @@ export interface BlobResponse {
 
 export interface PullContext {
   requestId?: string;
+  /**
+   * Who the request is for (an identity or an address, see the frontend's client key): its
+   * upstream-bound requests are counted by the miss limiter. Unset: not limited (the cache's own work).
+   */
+  client?: string;
 }
 
 export interface PullThroughOptions {
@@ -48,6 +55,8 @@ export interface PullThroughOptions {
   tagFreshnessSeconds: number;
   /** Where served/failed outcomes per rule go (rule health, metrics). */
   observer?: PullObserver;
+  /** Per-client allowance of upstream-bound requests (misses, revalidations); hits never count. */
+  missLimiter?: MissLimiter;
   /** A client streaming a blob miss that takes no bytes for this long is cut off (default 30 s). */
   clientStallTimeoutMs?: number;
   now?: () => number;
@@ -64,11 +73,13 @@ export class PullThroughRegistry {
   readonly blobs: BlobFetcher;
   private readonly now: () => number;
   private readonly observer: PullObserver;
+  private readonly limiter: MissLimiter;
 
   constructor(private readonly options: PullThroughOptions) {
     this.store = options.store;
     this.now = options.now ?? Date.now;
     this.observer = options.observer ?? noopObserver;
+    this.limiter = options.missLimiter ?? noMissLimit;
     this.manifests = new ManifestImporter(options.store, this.now);
     this.blobs = new BlobFetcher(options.store, options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {});
   }
@@ -101,6 +112,7 @@ export class PullThroughRegistry {
       const local = await this.store.getManifest(repository, reference.digest);
       if (local) return { ...local, cache: target ? 'hit' : 'local' };
       if (!target) throw new ManifestUnknownError(`manifest unknown`, { detail: { repository, digest: reference.digest } });
+      this.admit(target, ctx);
       return this.importManifest(target, reference, ctx);
     }
     const tag = await this.store.getTag(repository, reference.tag);
@@ -109,10 +121,27 @@ export class PullThroughRegistry {
       if (!local) throw new ManifestUnknownError(`manifest unknown`, { detail: { repository, tag: reference.tag } });
       return { ...local, cache: 'local' };
     }
-    if (!tag || !local) return this.importManifest(target, reference, ctx);
+    if (!tag || !local) {
+      this.admit(target, ctx);
+      return this.importManifest(target, reference, ctx);
+    }
     const ageMs = this.now() - new Date(tag.checkedAt).getTime();
     if (ageMs < ruleTagFreshnessSeconds(target.rule, this.options.tagFreshnessSeconds) * 1000) return { ...local, cache: 'hit' };
     return this.revalidate(target, reference.tag, local, ctx);
+  }
+
+  /**
+   * A request about to go to the upstream for a client: take one from the client's allowance, or
+   * refuse with 429 and Retry-After. Checked here, where "upstream-bound" is decided, not in routes.
+   */
+  private admit(target: UpstreamTarget, ctx: PullContext): void {
+    if (ctx.client === undefined) return;
+    const retryAfterSeconds = this.limiter.take(ctx.client);
+    if (retryAfterSeconds === undefined) return;
+    throw new ClientThrottledError('this client sent too many requests that need an upstream; content held locally is still served', {
+      retryAfterSeconds,
+      detail: { rule: target.rule.name, retryAfterSeconds },
+    });
   }
 
   /**
@@ -133,6 +162,8 @@ export class PullThroughRegistry {
   private async revalidate(target: UpstreamTarget, tag: string, local: StoredManifest, ctx: PullContext): Promise<ManifestResponse> {
     let answer;
     try {
+      // A client over its allowance still gets the local copy (marked stale), without the upstream.
+      this.admit(target, ctx);
       answer = await target.client.headManifest(target.upstreamRepository, tag);
     } catch (err) {
       return this.stale(local, target, err);
@@ -179,15 +210,16 @@ export class PullThroughRegistry {
   }
 
   /** Size of a blob for HEAD, from the local store or the upstream. */
-  statBlob(repository: string, digest: Digest): Promise<{ size: number; cache: CacheStatus }> {
+  statBlob(repository: string, digest: Digest, ctx: PullContext = {}): Promise<{ size: number; cache: CacheStatus }> {
     const target = this.options.upstreams.resolve(repository);
-    return this.observe(target, () => this.blobSize(repository, target, digest));
+    return this.observe(target, () => this.blobSize(repository, target, digest, ctx));
   }
 
-  private async blobSize(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest): Promise<{ size: number; cache: CacheStatus }> {
+  private async blobSize(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest, ctx: PullContext): Promise<{ size: number; cache: CacheStatus }> {
     const { linked, stored } = await this.localBlob(repository, digest);
     if (linked && stored) return { size: stored.size, cache: maybeTarget ? 'hit' : 'local' };
     const target = this.requireTarget(repository, digest, maybeTarget);
+    this.admit(target, ctx);
     if (stored) {
       // Stored for another repository: this one's upstream must confirm it (then later pulls are local).
       await this.blobs.confirm(target, digest, stored.size);
@@ -207,9 +239,9 @@ export class PullThroughRegistry {
     throw new BlobUnknownError('blob unknown upstream', { detail: { digest } }).annotate({ rule: target.rule.name });
   }
 
-  openBlob(repository: string, digest: Digest, range?: RangeRequest): Promise<BlobResponse> {
+  openBlob(repository: string, digest: Digest, range?: RangeRequest, ctx: PullContext = {}): Promise<BlobResponse> {
     const target = this.options.upstreams.resolve(repository);
-    return this.observe(target, () => this.blobFor(repository, target, digest, range));
+    return this.observe(target, () => this.blobFor(repository, target, digest, range, ctx));
   }
 
   /**
@@ -217,10 +249,11 @@ export class PullThroughRegistry {
    * another repository is linked once this repository's upstream confirms it with a HEAD (no second
    * download); a missing one is fetched from this repository's upstream (which links it).
    */
-  private async blobFor(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest, range?: RangeRequest): Promise<BlobResponse> {
+  private async blobFor(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest, range: RangeRequest | undefined, ctx: PullContext): Promise<BlobResponse> {
     const { linked, stored } = await this.localBlob(repository, digest);
     if (linked && stored) return this.openLocal(digest, stored.size, range, maybeTarget ? 'hit' : 'local');
     const target = this.requireTarget(repository, digest, maybeTarget);
+    this.admit(target, ctx);
     if (stored) {
       await this.blobs.confirm(target, digest, stored.size);
       return this.openLocal(digest, stored.size, range, 'revalidated');

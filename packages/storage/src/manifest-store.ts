@@ -1,5 +1,6 @@
 import {
   DigestMismatchError,
+  LruCache,
   ManifestInvalidError,
   digestAlgorithm,
   digestOf,
@@ -7,7 +8,6 @@ import {
   type Digest,
 } from '@pullthrough/oci';
 import { BlobStore } from './blob-store.js';
-import { LruCache } from './lru-cache.js';
 import type { StorageDriver } from './storage-driver.js';
 import { blobDataPath, manifestRevisionLinkPath } from './store-layout.js';
 

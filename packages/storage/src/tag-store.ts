@@ -1,6 +1,5 @@
-import { ManifestUnknownError, isDigest, type Digest } from '@pullthrough/oci';
+import { LruCache, ManifestUnknownError, isDigest, type Digest } from '@pullthrough/oci';
 import { lexical } from './lexical.js';
-import { LruCache } from './lru-cache.js';
 import { ManifestStore } from './manifest-store.js';
 import type { StorageDriver } from './storage-driver.js';
 import { checkTag, tagCurrentLinkPath, tagPath, tagsPath } from './store-layout.js';

@@ -20,6 +20,18 @@ describe('TokenCache', () => {
     expect(cache.get('s')).toBeUndefined();
   });
 
+  it('keeps at most maxEntries tokens, dropping the least recently used', () => {
+    const cache = new TokenCache<string>(4);
+    for (const s of ['a', 'b', 'c', 'd']) cache.set(s, `tok-${s}`, 300, 0);
+    expect(cache.get('a', 1)).toBe('tok-a'); // a is now the most recently used
+    cache.set('e', 'tok-e', 300, 0);
+    expect(cache.size).toBe(4);
+    expect(cache.get('b', 1)).toBeUndefined();
+    expect(['a', 'c', 'd', 'e'].map((s) => cache.get(s, 1))).toEqual(['tok-a', 'tok-c', 'tok-d', 'tok-e']);
+    for (let i = 0; i < 100; i++) cache.set(`scope-${i}`, 't', 300, 0);
+    expect(cache.size).toBe(4);
+  });
+
   it('shares one in-flight fetch per scope', async () => {
     const cache = new TokenCache<string>();
     let calls = 0;

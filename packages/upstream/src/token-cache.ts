@@ -1,7 +1,19 @@
-/** Bearer tokens per scope, with one shared in-flight fetch per scope. */
+import { LruCache } from '@pullthrough/oci';
+
+/** Scopes (repositories) whose tokens one upstream client keeps; a wildcard rule has unbounded names. */
+export const DEFAULT_MAX_TOKENS = 1000;
+
+/**
+ * Bearer tokens per scope, with one shared in-flight fetch per scope. At most `maxEntries` tokens
+ * are kept (at least 4); the least recently used goes first (it is fetched again when needed).
+ */
 export class TokenCache<F> {
-  private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
+  private readonly tokens: LruCache<{ token: string; expiresAt: number }>;
   private readonly inflight = new Map<string, Promise<F>>();
+
+  constructor(maxEntries: number = DEFAULT_MAX_TOKENS) {
+    this.tokens = new LruCache(Math.max(4, maxEntries));
+  }
 
   /** A token still inside its lifetime (the margin was taken off when it was stored). */
   get(scope: string, now: number = Date.now()): string | undefined {
@@ -29,6 +41,10 @@ export class TokenCache<F> {
 
   clear(): void {
     this.tokens.clear();
+  }
+
+  get size(): number {
+    return this.tokens.size;
   }
 
   /** Run `fetch` unless a fetch for this scope is already running; everyone shares its result. */

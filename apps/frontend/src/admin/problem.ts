@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { closeIfBodyUnread } from '../unread-body.js';
 
 export interface FieldIssue {
   field: string;
@@ -18,6 +19,7 @@ export class ProblemError extends Error {
 }
 
 export function sendProblem(res: Response, problem: { status: number; title: string; detail?: string; errors?: FieldIssue[] }): void {
+  closeIfBodyUnread(res.req, res);
   res
     .status(problem.status)
     .type('application/problem+json')
@@ -35,10 +37,11 @@ export function sendProblem(res: Response, problem: { status: number; title: str
 /** The admin plane's error middleware: problem JSON for everything; unknown errors are logged, not leaked. */
 export function problemMiddleware(log: (err: unknown) => void) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    if (res.headersSent) return void res.destroy();
     if (err instanceof ProblemError) return sendProblem(res, err);
     const e = err as { type?: string; status?: number };
     if (e?.type === 'entity.parse.failed') return sendProblem(res, { status: 400, title: 'Bad Request', detail: 'request body is not valid JSON' });
-    if (e?.type === 'entity.too.large') return sendProblem(res, { status: 413, title: 'Payload Too Large' });
+    if (e?.type === 'entity.too.large') return sendProblem(res, { status: 413, title: 'Content Too Large' });
     log(err);
     sendProblem(res, { status: 500, title: 'Internal Server Error' });
   };

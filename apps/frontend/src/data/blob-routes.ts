@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { parseDigest } from '@pullthrough/oci';
-import { parseRangeHeader, type PullThroughRegistry } from '@pullthrough/pull-through';
+import { parseRangeHeader, type PullContext, type PullThroughRegistry } from '@pullthrough/pull-through';
 import type { Logger } from '@pullthrough/pull-through';
 import { sendStream } from '@pullthrough/storage';
 import { setCacheHeaders } from './registry-headers.js';
@@ -14,9 +14,9 @@ function commonHeaders(res: Response, digest: string): void {
 }
 
 /** HEAD /v2/<name>/blobs/<digest> */
-export async function headBlob(registry: PullThroughRegistry, res: Response, name: string, rawDigest: string): Promise<void> {
+export async function headBlob(registry: PullThroughRegistry, res: Response, name: string, rawDigest: string, ctx: PullContext): Promise<void> {
   const digest = parseDigest(rawDigest);
-  const { size, cache } = await registry.statBlob(name, digest);
+  const { size, cache } = await registry.statBlob(name, digest, ctx);
   commonHeaders(res, digest);
   setCacheHeaders(res, cache);
   res.setHeader('Content-Length', String(size));
@@ -28,10 +28,10 @@ export async function headBlob(registry: PullThroughRegistry, res: Response, nam
  * while the bytes are written through; if the upstream fails mid-stream the response is cut short
  * (never a complete-looking 200).
  */
-export async function getBlob(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawDigest: string, logger: Logger): Promise<void> {
+export async function getBlob(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawDigest: string, ctx: PullContext, logger: Logger): Promise<void> {
   const digest = parseDigest(rawDigest);
   const range = parseRangeHeader(typeof req.headers.range === 'string' ? req.headers.range : undefined);
-  const blob = await registry.openBlob(name, digest, range);
+  const blob = await registry.openBlob(name, digest, range, ctx);
   blob.done?.catch((err: unknown) => logger.warn({ digest, err: (err as Error).message }, 'blob fetch failed mid-stream'));
   commonHeaders(res, digest);
   setCacheHeaders(res, blob.cache);

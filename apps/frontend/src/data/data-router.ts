@@ -2,6 +2,8 @@ import type { NextFunction, Request, Response } from 'express';
 import { UnsupportedError, NameUnknownError } from '@pullthrough/oci';
 import type { Logger, PullThroughRegistry } from '@pullthrough/pull-through';
 import type { RepositoryAction } from '@pullthrough/auth';
+import { clientKey, type ClientKey } from './client-key.js';
+import { pullContext } from './pull-context.js';
 import { getBlob, headBlob } from './blob-routes.js';
 import type { ClientAuth } from './client-auth.js';
 import { listCatalog, listReferrers, listTags } from './listing-routes.js';
@@ -21,9 +23,10 @@ function actionOf(method: string): RepositoryAction {
 /**
  * The /v2 data plane: one dispatcher over the parsed path, one handler module per OCI resource.
  * Every request is authenticated and authorized for its repository and action before anything
- * else runs. Writes then answer UNSUPPORTED (push is not built yet).
+ * else runs. Writes then answer UNSUPPORTED (push is not built yet). `key` names the client whose
+ * upstream-bound requests the registry's miss limiter counts.
  */
-export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth) {
+export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth, key: ClientKey = clientKey) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     res.setHeader(API_VERSION_HEADER, 'registry/2.0');
     try {
@@ -44,9 +47,11 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
         case 'catalog':
           return await listCatalog(registry, req, res, (name) => auth.canList(principal, name));
         case 'manifest':
-          return await getManifest(registry, req, res, route.name, route.reference);
+          return await getManifest(registry, req, res, route.name, route.reference, pullContext(req, res, key));
         case 'blob':
-          return req.method === 'HEAD' ? await headBlob(registry, res, route.name, route.digest) : await getBlob(registry, req, res, route.name, route.digest, requestLogger(res, logger));
+          return req.method === 'HEAD'
+            ? await headBlob(registry, res, route.name, route.digest, pullContext(req, res, key))
+            : await getBlob(registry, req, res, route.name, route.digest, pullContext(req, res, key), requestLogger(res, logger));
         case 'tags':
           return await listTags(registry, req, res, route.name);
         case 'referrers':

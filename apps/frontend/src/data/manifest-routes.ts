@@ -1,12 +1,12 @@
 import type { Request, Response } from 'express';
 import { acceptsMediaType, ManifestUnknownError, parseReference } from '@pullthrough/oci';
-import type { PullThroughRegistry } from '@pullthrough/pull-through';
+import type { PullContext, PullThroughRegistry } from '@pullthrough/pull-through';
 import { setCacheHeaders } from './registry-headers.js';
 
 /** GET/HEAD /v2/<name>/manifests/<reference>: bytes exactly as stored, never converted. */
-export async function getManifest(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawReference: string): Promise<void> {
+export async function getManifest(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawReference: string, ctx: PullContext): Promise<void> {
   const reference = parseReference(rawReference);
-  const manifest = await registry.getManifest(name, reference, { requestId: String(res.locals.requestId ?? '') });
+  const manifest = await registry.getManifest(name, reference, ctx);
   const accept = req.headers.accept;
   if (!acceptsMediaType(accept, manifest.mediaType)) {
     throw new ManifestUnknownError(`manifest is ${manifest.mediaType}, which the request's Accept header does not allow`, {

@@ -2,7 +2,9 @@
  * A bounded in-memory LRU map. Each entry has a weight (bytes of a manifest, or 1 for a small
  * record) and the map keeps the total at or under `maxWeight`, evicting the least recently used.
  * Entries may also expire: `set(key, value, ttlMs)` keeps a value for at most `ttlMs`.
- * Used for metadata that is read on every hit: manifests (immutable once stored) and tag records.
+ * Used for metadata that is read on every hit (manifests, tag records) and for everything held in
+ * memory per name that must stay bounded (upstream tokens, resolved secrets, per-client rate limits).
+ * It lives here, in the package every other one depends on, so each can bound its own caches.
  */
 export class LruCache<V> {
   private readonly entries = new Map<string, { value: V; weight: number; expiresAt: number }>();
@@ -46,6 +48,11 @@ export class LruCache<V> {
     if (!entry) return;
     this.entries.delete(key);
     this.weight -= entry.weight;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.weight = 0;
   }
 
   get size(): number {

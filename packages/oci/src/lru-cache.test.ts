@@ -48,4 +48,14 @@ describe('LruCache', () => {
     off.set('v', 'y');
     expect(off.get('v')).toBeUndefined();
   });
+
+  test('clear() forgets every entry and its weight', () => {
+    const cache = new LruCache<string>(10);
+    cache.set('a', 'x');
+    cache.set('b', 'y');
+    cache.clear();
+    expect(cache.size).toBe(0);
+    expect(cache.totalWeight).toBe(0);
+    expect(cache.get('a')).toBeUndefined();
+  });
 });

@@ -1,0 +1,53 @@
+import { once } from 'node:events';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { Express } from 'express';
+
+/** Bounds on what a client may hold open on a listener (see the README's "Limits"). */
+export interface ListenerLimits {
+  /** The request line and headers must be complete this long after the connection (or the previous response). */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must have arrived this long after it began (at least the header bound). Responses are not bounded. */
+  requestTimeoutMs: number;
+  /**
+   * A keep-alive connection idle between requests is closed after at most this long (at least 2000),
+   * and so is one whose client takes none of its response for this long while bytes wait for it.
+   */
+  idleTimeoutMs: number;
+  /** Connections held at once; a connection over the cap is closed as it is accepted. */
+  maxConnections: number;
+}
+
+/** Node keeps an idle keep-alive socket 1 s past `keepAliveTimeout` (HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER). */
+const KEEP_ALIVE_SLACK_MS = 1000;
+
+/**
+ * Listen with the limits applied. Node checks the header and request deadlines every
+ * `connectionsCheckingInterval` (default 30 s, which is why a trickled request used to live 76 s):
+ * check at a quarter of the header bound, at most every second. A fresh connection counts as a
+ * request that has begun, so a socket that never sends a byte is closed at the header bound (408).
+ * `requestTimeout` ends when the request has arrived: a slow download is never cut by it. A response
+ * is cut only when its client stops reading: no bytes taken for the idle bound while some wait to be
+ * written (a slow-read client would otherwise hold a connection for ever). A response still waiting
+ * on us (a ranged miss fetching from its upstream) has nothing queued and is left alone.
+ */
+export async function listen(app: Express, host: string, port: number, limits: ListenerLimits): Promise<Server> {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+      keepAliveTimeout: limits.idleTimeoutMs - KEEP_ALIVE_SLACK_MS,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    app,
+  );
+  server.maxConnections = limits.maxConnections;
+  server.on('request', (_req, res: ServerResponse) => {
+    // Node emits 'timeout' only when no write has completed for the whole period.
+    res.setTimeout(limits.idleTimeoutMs, () => {
+      if ((res.socket?.writableLength ?? 0) > 0) res.socket?.destroy();
+    });
+  });
+  server.listen(port, host);
+  await once(server, 'listening');
+  return server;
+}
