@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
+import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
 import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
 import {
   HydrationService,
@@ -64,7 +64,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     manifestCacheBytes: config.PULLTHROUGH_MANIFEST_CACHE_MB * 1024 * 1024,
     tagCache: { ttlMs: config.PULLTHROUGH_TAG_CACHE_MS, maxEntries: DEFAULT_TAG_CACHE.maxEntries },
   });
-  const rules = new RuleRegistry(store, config.PULLTHROUGH_PUBLIC_HOSTS);
+  const secretPolicy = secretPolicyFrom(config);
+  const rules = new RuleRegistry(store, config.PULLTHROUGH_PUBLIC_HOSTS, secretPolicy);
   await rules.load();
   if (config.PULLTHROUGH_RULES_FILE) {
     const n = await rules.applyFile(config.PULLTHROUGH_RULES_FILE);
@@ -110,6 +111,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     azureClientId: config.PULLTHROUGH_AZURE_CLIENT_ID,
     keyVaultCa: config.PULLTHROUGH_KEYVAULT_CA_FILE ? readFileSync(config.PULLTHROUGH_KEYVAULT_CA_FILE, 'utf8') : undefined,
     keyVaultDisableChallengeResourceVerification: !config.PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE,
+    policy: secretPolicy,
   });
   const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000, acrIdentityTokens());
   const credentialHealth = new CredentialHealthBook();
@@ -126,7 +128,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
   });
-  const credentialSets = new CredentialSetRegistry(store, (name) => rules.rules.list().filter((r) => r.credentialSetName === name).map((r) => r.name));
+  const credentialSets = new CredentialSetRegistry(store, (name) => rules.rules.list().filter((r) => r.credentialSetName === name), secretPolicy);
   const hydrations = new HydrationService({
     registry,
     upstreams,

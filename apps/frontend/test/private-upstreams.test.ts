@@ -91,6 +91,8 @@ beforeAll(async () => {
     PULLTHROUGH_AZURE_CLIENT_ID: '0f0e0d0c-1111-2222-3333-444455556666',
     PULLTHROUGH_KEYVAULT_CA_FILE: tls.certPath,
     PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: 'false',
+    // The emulator is not on a Key Vault domain: list it (any port: the unreachable-vault case uses another).
+    PULLTHROUGH_KEYVAULT_HOSTS: '127.0.0.1',
     // Long: a rotated password must be picked up by the 401-triggered refresh, not by expiry.
     PULLTHROUGH_SECRET_CACHE_SECONDS: '3600',
     PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: '2000',
@@ -134,7 +136,7 @@ describe('credential sets through the admin API, secrets in Key Vault', () => {
     const res = await putSet('plain-text', 'alice', PASSWORD_ONE);
     expect(res.status).toBe(422);
     const body = await json(res);
-    expect(body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['authCredentials.0.usernameSecretIdentifier', 'authCredentials.0.passwordSecretIdentifier']));
+    expect(body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['authCredentials[0].usernameSecretIdentifier', 'authCredentials[0].passwordSecretIdentifier']));
   });
 
   test('a rule naming a credential set that does not exist is rejected; a set in use cannot be deleted', async () => {
