@@ -105,7 +105,7 @@ export class RuleRegistry {
       const inFile = new Map(sets.map((s) => [s.name, s]));
       for (const rule of next.list()) {
         if (!rule.credentialSetName) continue;
-        const i = rules.indexOf(rule);
+        const i = rules.findIndex((r) => r.name === rule.name);
         const where = i >= 0 ? `cacheRules[${i}]` : `stored rule "${rule.name}"`;
         const set = inFile.get(rule.credentialSetName) ?? (await this.storedSet(rule.credentialSetName));
         const issue = bindingIssue(rule, set);
