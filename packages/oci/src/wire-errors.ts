@@ -28,6 +28,7 @@ const TABLE: Record<string, { code: string; status: number }> = {
   UPSTREAM_AUTH: { code: 'DENIED', status: 403 },
   CREDENTIAL_LOOKUP: { code: 'UNAVAILABLE', status: 502 },
   RULE_CONFIG: { code: 'UNAVAILABLE', status: 502 },
+  JOB_RULE_MISMATCH: { code: 'UNAVAILABLE', status: 502 },
 };
 
 /** Map any thrown value to the error a client sees. Unknown errors become UNKNOWN 500. */

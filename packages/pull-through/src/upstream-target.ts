@@ -1,5 +1,5 @@
 import type { CacheRule, CacheRuleSet } from '@pullthrough/cache-rules';
-import { RegistryError } from '@pullthrough/oci';
+import { JobRuleMismatchError } from '@pullthrough/oci';
 import type { UpstreamClient, UpstreamClientPool } from '@pullthrough/upstream';
 import { boundCredentials } from './bound-credentials.js';
 
@@ -16,16 +16,6 @@ export interface CredentialProvider {
   loginServerOf(credentialSetName: string): Promise<string | undefined>;
 }
 
-/**
- * A hydration job that no longer agrees with the current rules (its rule is gone, or that rule now
- * gives its repository another upstream or credential set). Permanent: the job is refused.
- */
-export class JobRuleMismatchError extends RegistryError {
-  readonly code = 'JOB_RULE_MISMATCH';
-  constructor(message: string, detail: Record<string, unknown>) {
-    super(message, { category: 'rule-config', detail });
-  }
-}
 
 /** The parts of a rule the pull path needs (a hydration job carries these by name). */
 export type RuleRef = Pick<CacheRule, 'name' | 'credentialSetName' | 'platforms' | 'tagFreshnessSeconds' | 'upstreamTagNotFound'>;
@@ -75,7 +65,7 @@ export class UpstreamResolver {
    */
   forJob(coords: UpstreamCoordinates, platforms?: RuleRef['platforms'], rules: CacheRuleSet = this.rules()): UpstreamTarget {
     const refuse = (why: string) => {
-      throw new JobRuleMismatchError(`hydration job refused: ${why}`, { rule: coords.ruleName, repository: coords.downstreamRepository });
+      throw new JobRuleMismatchError(`hydration job refused: ${why}`, { detail: { rule: coords.ruleName, repository: coords.downstreamRepository } });
     };
     if (!rules.get(coords.ruleName)) refuse(`cache rule "${coords.ruleName}" no longer exists`);
     const match = rules.match(coords.downstreamRepository);
