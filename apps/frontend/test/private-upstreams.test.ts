@@ -214,7 +214,8 @@ describe('when secrets cannot be read', () => {
       expect(status).toBe(502);
       expect(error.code).toBe('UNAVAILABLE');
       expect(error.message).toMatch(message);
-      expect(error.detail).toMatchObject({ rule: `${name}-rule`, category: 'credential-lookup' });
+      expect(error.detail).toMatchObject({ rule: `${name}-rule`, category: 'credential-lookup', credentialSet: `${name}-set`, field: 'authCredentials[0].passwordSecretIdentifier' });
+      expect(JSON.stringify(error)).not.toContain('/secrets/');
     } finally {
       vault.forbidden = false;
     }
@@ -265,9 +266,12 @@ describe('verify names the failing step', () => {
   });
 });
 
-test('no secret value appears in any log line', () => {
+test('no secret value nor secret reference appears in any log line', () => {
   expect(logs.length).toBeGreaterThan(0);
   const all = logs.join('');
   for (const v of SECRET_VALUES) expect(all).not.toContain(v);
   expect(all).toContain('credential-lookup');
+  // Nor a secret reference: failures name the credential set and the field.
+  expect(all).not.toContain(`${vault.url}/secrets/`);
+  expect(all).toMatch(/credential set \\"[a-z-]+\\" authCredentials\[0\]\.passwordSecretIdentifier/);
 });
