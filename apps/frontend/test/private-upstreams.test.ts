@@ -214,7 +214,9 @@ describe('when secrets cannot be read', () => {
       expect(status).toBe(502);
       expect(error.code).toBe('UNAVAILABLE');
       expect(error.message).toMatch(message);
-      expect(error.detail).toMatchObject({ rule: `${name}-rule`, category: 'credential-lookup', credentialSet: `${name}-set`, field: 'authCredentials[0].passwordSecretIdentifier' });
+      expect(error.detail).toMatchObject({ rule: `${name}-rule`, category: 'credential-lookup', credentialSet: `${name}-set` });
+      // The first failing field in order: the forbidden vault refuses the username too.
+      expect(error.detail.field).toBe(name === 'forbidden-vault' ? 'authCredentials[0].usernameSecretIdentifier' : 'authCredentials[0].passwordSecretIdentifier');
       expect(JSON.stringify(error)).not.toContain('/secrets/');
     } finally {
       vault.forbidden = false;

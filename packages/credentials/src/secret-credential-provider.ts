@@ -60,7 +60,11 @@ export class SecretCredentialProvider {
     if (!set) throw new CredentialLookupError(`credential set "${name}" does not exist`, { detail: { credentialSet: name } });
     const cred = set.authCredentials?.[0];
     if (cred === undefined) return undefined;
-    const [username, password] = await Promise.all([this.secret(name, cred, 'usernameSecretIdentifier'), this.secret(name, cred, 'passwordSecretIdentifier')]);
+    // Both read at once; a failure is reported for the first failing field in order (username, then password), whichever failed first in time.
+    const [user, pass] = await Promise.allSettled([this.secret(name, cred, 'usernameSecretIdentifier'), this.secret(name, cred, 'passwordSecretIdentifier')]);
+    if (user.status === 'rejected') throw user.reason;
+    if (pass.status === 'rejected') throw pass.reason;
+    const [username, password] = [user.value, pass.value];
     const value: UpstreamCredentials = set.tokenRealmHosts?.length ? { username, password, realmHosts: set.tokenRealmHosts } : { username, password };
     this.cache.set(name, { value, expires: this.now() + this.ttlMs });
     return value;
