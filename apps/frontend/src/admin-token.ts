@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -18,5 +18,7 @@ export async function resolveAdminToken(configured: string | undefined, dataDir:
   const token = randomBytes(32).toString('base64url');
   await mkdir(dataDir, { recursive: true });
   await writeFile(path, token + '\n', { mode: 0o600 });
+  // `mode` applies only to a file writeFile creates: an existing (too short) token file keeps its mode otherwise.
+  await chmod(path, 0o600);
   return { token, generated: true, path };
 }

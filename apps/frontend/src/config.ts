@@ -1,6 +1,7 @@
 import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
 import { DEFAULT_ROLE_MAP, parseRoleMap } from './admin/admin-roles.js';
+import { secretPolicyConfigFields } from '@pullthrough/credentials';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
 const optionalText = z
@@ -96,6 +97,12 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Seconds resolved secrets stay in memory (an upstream 401 drops them sooner). */
   PULLTHROUGH_SECRET_CACHE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  /** Directories `file:` secret references must lie in, on their real path (symlinks and `..` resolved); empty: no `file:` references. */
+  PULLTHROUGH_SECRET_FILE_DIRS: secretPolicyConfigFields.PULLTHROUGH_SECRET_FILE_DIRS,
+  /** `env:` secret references may only name variables with this prefix. */
+  PULLTHROUGH_SECRET_ENV_PREFIX: secretPolicyConfigFields.PULLTHROUGH_SECRET_ENV_PREFIX,
+  /** Key Vault hosts (`host` any port, or `host:port`) allowed besides the Azure Key Vault domains (emulators). */
+  PULLTHROUGH_KEYVAULT_HOSTS: secretPolicyConfigFields.PULLTHROUGH_KEYVAULT_HOSTS,
   /** Rule health counts hits, misses and errors over this many recent seconds. */
   PULLTHROUGH_HEALTH_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
   /** Failure percentage (of calls in the rolling window) that opens an upstream's circuit breaker. */

@@ -6,7 +6,7 @@ import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { Redis } from 'ioredis';
 import { Authorizer, HtpasswdFile, KeyRing, TokenService } from '@pullthrough/auth';
 import { ruleAnonymousPull } from '@pullthrough/cache-rules';
-import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
+import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
 import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
 import {
   HydrationService,
@@ -97,7 +97,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
     breaker: breakerOptionsFrom(config),
   });
-  const rules = new RuleRegistry(store, config.PULLTHROUGH_PUBLIC_HOSTS, upstreamHostCheck(egress, pool));
+  const secretPolicy = secretPolicyFrom(config);
+  const rules = new RuleRegistry(store, config.PULLTHROUGH_PUBLIC_HOSTS, secretPolicy, upstreamHostCheck(egress, pool));
   await rules.load();
   if (config.PULLTHROUGH_RULES_FILE) {
     const n = await rules.applyFile(config.PULLTHROUGH_RULES_FILE);
@@ -176,6 +177,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     azureClientId: config.PULLTHROUGH_AZURE_CLIENT_ID,
     keyVaultCa: config.PULLTHROUGH_KEYVAULT_CA_FILE ? readFileSync(config.PULLTHROUGH_KEYVAULT_CA_FILE, 'utf8') : undefined,
     keyVaultDisableChallengeResourceVerification: !config.PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE,
+    policy: secretPolicy,
   });
   const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000, acrIdentityTokens());
   const credentialHealth = new CredentialHealthBook();
@@ -196,7 +198,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
   });
-  const credentialSets = new CredentialSetRegistry(store, (name) => rules.rules.list().filter((r) => r.credentialSetName === name).map((r) => r.name));
+  const credentialSets = new CredentialSetRegistry(store, (name) => rules.rules.list().filter((r) => r.credentialSetName === name), secretPolicy);
   const hydrations = new HydrationService({
     registry,
     upstreams,

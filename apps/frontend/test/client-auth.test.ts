@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -199,6 +199,13 @@ describe('with htpasswd users and an access policy', () => {
     const res = await get(cache, '/v2/priv/small/manifests/v1', `Bearer ${old.token}`);
     expect(res.status).toBe(401);
     expect(challenge(res).error).toBe('invalid_token');
+  });
+
+  test('the signing key is kept owner-only in the control area', async () => {
+    const dir = join(cache.dataDir, 'control', 'token-signing-keys');
+    const files = await readdir(dir);
+    expect(files).toHaveLength(1);
+    expect((await stat(join(dir, files[0]!))).mode & 0o777).toBe(0o600);
   });
 
   test('POST /token: password grant with a refresh token, then the refresh grant (as containerd and docker do)', async () => {

@@ -23,12 +23,12 @@ describe('hydration enqueue on a manifest miss', () => {
   let connection: Redis;
   let queue: Queue;
   beforeAll(async () => {
-    cache = await startCache(redis, [upstream.proxy.host], {}, { UP_USER: upstream.registry.username!, UP_PASS: upstream.registry.password! });
+    cache = await startCache(redis, [upstream.proxy.host], {}, { PULLTHROUGH_SECRET_UP_USER: upstream.registry.username!, PULLTHROUGH_SECRET_UP_PASS: upstream.registry.password! });
     // The credential set goes in through the rules file in production; here straight into the control area.
     await cache.frontend.registry.store.putControl('credential-sets', 'basic-login', {
       name: 'basic-login',
       loginServer: upstream.proxy.host,
-      authCredentials: [{ name: 'c1', usernameSecretIdentifier: 'env:UP_USER', passwordSecretIdentifier: 'env:UP_PASS' }],
+      authCredentials: [{ name: 'c1', usernameSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_USER', passwordSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_PASS' }],
     });
     expect((await putRule(cache, { name: 'enqueue-rule', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'hy/*', credentialSetName: 'basic-login', anonymousPull: true, platforms: 'all' })).status).toBe(201);
     connection = new Redis(redis.url, { maxRetriesPerRequest: null });

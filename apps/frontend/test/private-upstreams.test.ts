@@ -92,6 +92,8 @@ beforeAll(async () => {
     PULLTHROUGH_AZURE_CLIENT_ID: '0f0e0d0c-1111-2222-3333-444455556666',
     PULLTHROUGH_KEYVAULT_CA_FILE: tls.certPath,
     PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: 'false',
+    // The emulator is not on a Key Vault domain: list it (any port: the unreachable-vault case uses another).
+    PULLTHROUGH_KEYVAULT_HOSTS: '127.0.0.1',
     // Long: a rotated password must be picked up by the 401-triggered refresh, not by expiry.
     PULLTHROUGH_SECRET_CACHE_SECONDS: '3600',
     PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: '2000',
@@ -135,7 +137,7 @@ describe('credential sets through the admin API, secrets in Key Vault', () => {
     const res = await putSet('plain-text', 'alice', PASSWORD_ONE);
     expect(res.status).toBe(422);
     const body = await json(res);
-    expect(body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['authCredentials.0.usernameSecretIdentifier', 'authCredentials.0.passwordSecretIdentifier']));
+    expect(body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['authCredentials[0].usernameSecretIdentifier', 'authCredentials[0].passwordSecretIdentifier']));
   });
 
   test('a rule naming a credential set that does not exist is rejected; a set in use cannot be deleted', async () => {
@@ -213,7 +215,10 @@ describe('when secrets cannot be read', () => {
       expect(status).toBe(502);
       expect(error.code).toBe('UNAVAILABLE');
       expect(error.message).toMatch(message);
-      expect(error.detail).toMatchObject({ rule: `${name}-rule`, category: 'credential-lookup' });
+      expect(error.detail).toMatchObject({ rule: `${name}-rule`, category: 'credential-lookup', credentialSet: `${name}-set` });
+      // The first failing field in order: the forbidden vault refuses the username too.
+      expect(error.detail.field).toBe(name === 'forbidden-vault' ? 'authCredentials[0].usernameSecretIdentifier' : 'authCredentials[0].passwordSecretIdentifier');
+      expect(JSON.stringify(error)).not.toContain('/secrets/');
     } finally {
       vault.forbidden = false;
     }
@@ -264,9 +269,12 @@ describe('verify names the failing step', () => {
   });
 });
 
-test('no secret value appears in any log line', () => {
+test('no secret value nor secret reference appears in any log line', () => {
   expect(logs.length).toBeGreaterThan(0);
   const all = logs.join('');
   for (const v of SECRET_VALUES) expect(all).not.toContain(v);
   expect(all).toContain('credential-lookup');
+  // Nor a secret reference: failures name the credential set and the field.
+  expect(all).not.toContain(`${vault.url}/secrets/`);
+  expect(all).toMatch(/credential set \\"[a-z-]+\\" authCredentials\[0\]\.passwordSecretIdentifier/);
 });

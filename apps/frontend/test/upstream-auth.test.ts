@@ -28,7 +28,7 @@ async function rulesFile(upstream: Upstream, withCredentials: boolean): Promise<
     '  - name: upstream-login',
     `    loginServer: ${upstream.proxy.host}`,
     '    authCredentials:',
-    '      - usernameSecretIdentifier: env:UPSTREAM_USER',
+    '      - usernameSecretIdentifier: env:PULLTHROUGH_SECRET_UPSTREAM_USER',
     `        passwordSecretIdentifier: file:${passwordFile}`,
     'cacheRules:',
     '  - name: private-upstream',
@@ -61,7 +61,8 @@ describe.each([
   beforeAll(async () => {
     upstream = await startUpstream(options);
     const file = await rulesFile(upstream, withCredentials);
-    cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_RULES_FILE: file }, { UPSTREAM_USER: upstream.registry.username ?? '' });
+    // The password file lies in the test's own secrets directory, which it lists as the one allowed.
+    cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_RULES_FILE: file, PULLTHROUGH_SECRET_FILE_DIRS: work.path }, { PULLTHROUGH_SECRET_UPSTREAM_USER: upstream.registry.username ?? '' });
     upstream.registry.tokenServer?.reset();
   }, 60_000);
   afterAll(async () => {
@@ -89,7 +90,7 @@ describe('an upstream that needs credentials, without a credential set', () => {
   let cache: Cache;
   beforeAll(async () => {
     upstream = await startUpstream({ auth: 'basic' });
-    cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_RULES_FILE: await rulesFile(upstream, false) });
+    cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_RULES_FILE: await rulesFile(upstream, false), PULLTHROUGH_SECRET_FILE_DIRS: work.path });
   }, 60_000);
   afterAll(async () => {
     await cache?.stop();

@@ -1,5 +1,6 @@
 import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
+import { secretPolicyConfigFields } from '@pullthrough/credentials';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
 const optionalText = z
@@ -49,6 +50,12 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_KEYVAULT_CA_FILE: optionalText,
   PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   PULLTHROUGH_SECRET_CACHE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  /** Directories `file:` secret references must lie in, on their real path (symlinks and `..` resolved); empty: no `file:` references. */
+  PULLTHROUGH_SECRET_FILE_DIRS: secretPolicyConfigFields.PULLTHROUGH_SECRET_FILE_DIRS,
+  /** `env:` secret references may only name variables with this prefix. */
+  PULLTHROUGH_SECRET_ENV_PREFIX: secretPolicyConfigFields.PULLTHROUGH_SECRET_ENV_PREFIX,
+  /** Key Vault hosts (`host` any port, or `host:port`) allowed besides the Azure Key Vault domains (emulators). */
+  PULLTHROUGH_KEYVAULT_HOSTS: secretPolicyConfigFields.PULLTHROUGH_KEYVAULT_HOSTS,
   /** Failure percentage (of calls in the rolling window) that opens an upstream's circuit breaker. */
   PULLTHROUGH_BREAKER_ERROR_THRESHOLD_PERCENT: z.coerce.number().int().min(1).max(100).default(50),
   /** Calls in the rolling window before the failure percentage can open the breaker. */

@@ -4,7 +4,7 @@ import { RegistryError } from '@pullthrough/oci';
 /** The upstream does not have it: retrying will not change that. */
 const NOT_FOUND = new Set(['MANIFEST_UNKNOWN', 'BLOB_UNKNOWN', 'NAME_UNKNOWN']);
 /** Permanent on the first occurrence. UPSTREAM_AUTH and DIGEST_MISMATCH become permanent on their second (see the processor). */
-const PERMANENT = new Set([...NOT_FOUND, 'MANIFEST_INVALID', 'RULE_CONFIG', 'EGRESS_DENIED']);
+const PERMANENT = new Set([...NOT_FOUND, 'MANIFEST_INVALID', 'RULE_CONFIG', 'EGRESS_DENIED', 'JOB_RULE_MISMATCH']);
 
 export const codeOf = (err: unknown): string => (err instanceof RegistryError ? err.code : 'UNKNOWN');
 

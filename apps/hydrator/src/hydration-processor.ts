@@ -1,5 +1,6 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { formatHydrationFailure, hydrationJobSchema, type HydrationJob, type HydrationResult, type RegistryLease, type RegistrySemaphore } from '@pullthrough/hydration-jobs';
+import type { CacheRuleSet } from '@pullthrough/cache-rules';
 import type { ArtifactHydrator, Logger, UpstreamResolver, UpstreamTarget } from '@pullthrough/pull-through';
 import type { RegistryStore } from '@pullthrough/storage';
 import { hydratedEvents, hydrationFailedEvent, type WebhookEvent } from '@pullthrough/webhooks';
@@ -12,6 +13,8 @@ export const MAX_DEFERRALS = 50;
 export interface HydrationProcessorDeps {
   hydrator: ArtifactHydrator;
   upstreams: UpstreamResolver;
+  /** The cache rules as stored now: every job is checked against them before it runs. */
+  currentRules: () => Promise<CacheRuleSet>;
   store: RegistryStore;
   logger: Logger;
   /** Per-upstream-registry concurrency across processes (absent: unlimited). */
@@ -32,6 +35,9 @@ export interface HydrationProcessorDeps {
  *   until then, capped, without spending an attempt (moveToDelayed + DelayedError), up to
  *   MAX_DEFERRALS times per job.
  * - A registry at its concurrency limit defers the job briefly the same way.
+ * - A job whose rule is gone, or whose rule now gives its repository another upstream or
+ *   credential set, is refused (JOB_RULE_MISMATCH, `rule-config`): the target and its credential
+ *   set come from the current rule, never from the job.
  * - 404s, invalid manifests, rule errors, a 401/403 that survives a credential refresh, and a
  *   digest mismatch seen twice fail for good (UnrecoverableError), recorded with their category.
  * - Anything else is transient: it throws, and BullMQ retries with exponential backoff and jitter.
@@ -61,7 +67,7 @@ export function hydrationProcessor(deps: HydrationProcessorDeps) {
     }
     const started = Date.now();
     try {
-      const target = deps.upstreams.forCoordinates(data, data.platforms);
+      const target = deps.upstreams.forJob(data, data.platforms, await deps.currentRules());
       const result = await hydrateWithSecondChance(deps, data, target, job, log);
       log.info({ ...result, ms: Date.now() - started }, 'hydrated');
       if (deps.publish) await deps.publish(hydratedEvents(await hydratedFacts(deps.store, data, result), eventContext(deps, data)));

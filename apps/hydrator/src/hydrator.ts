@@ -6,11 +6,12 @@ import { ArtifactHydrator, BlobFetcher, ManifestImporter, UpstreamResolver, type
 import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { readFileSync } from 'node:fs';
-import { acrIdentityTokens, createSecretResolver, storedCredentialProvider } from '@pullthrough/credentials';
+import { acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { breakerOptionsFrom, UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, webhookBackoffMs, WebhookPublisher, WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
 import { onAbandonedHydration } from './abandoned-hydrations.js';
+import { currentRules } from './current-rules.js';
 import type { HydratorConfig } from './config.js';
 import { hydrationProcessor } from './hydration-processor.js';
 import { webhookProcessor } from './webhook-processor.js';
@@ -35,15 +36,19 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
     breaker: breakerOptionsFrom(config),
   });
-  // Jobs carry their upstream coordinates, so the hydrator needs no rule matching.
+  const secretPolicy = secretPolicyFrom(config);
   const secrets = createSecretResolver({
     env: secretEnv,
     azureCredential: config.PULLTHROUGH_AZURE_CREDENTIAL,
     azureClientId: config.PULLTHROUGH_AZURE_CLIENT_ID,
     keyVaultCa: config.PULLTHROUGH_KEYVAULT_CA_FILE ? readFileSync(config.PULLTHROUGH_KEYVAULT_CA_FILE, 'utf8') : undefined,
     keyVaultDisableChallengeResourceVerification: !config.PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE,
+    policy: secretPolicy,
   });
   const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000, acrIdentityTokens());
+  // Jobs carry their upstream coordinates; each is checked against the rules as stored when it runs,
+  // and its target (credential set included) comes from the current rule.
+  const rules = currentRules(store, config.PULLTHROUGH_PUBLIC_HOSTS);
   const upstreams = new UpstreamResolver(() => CacheRuleSet.create([]), pool, credentials);
   const hydrator = new ArtifactHydrator(store, new ManifestImporter(store), new BlobFetcher(store));
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
@@ -63,6 +68,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     hydrationProcessor({
       hydrator,
       upstreams,
+      currentRules: rules,
       store,
       logger,
       semaphore,

@@ -10,7 +10,7 @@ import { EgressPolicy } from '@pullthrough/egress';
 import { WebhookStore } from '@pullthrough/webhooks';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { startProcess, startRedis, tempDir, uniquePrefix, waitUntil, type ManagedProcess, type RedisServer, type TempDir } from '@pullthrough/test-support';
-import { jobFor, startUpstream, totalSize, type Upstream } from './harness.js';
+import { jobFor, startUpstream, storeRuleFor, totalSize, type Upstream } from './harness.js';
 
 // kill -9 of a real hydrator process while it streams a blob: nothing partial becomes visible,
 // BullMQ's stalled-job check hands the job to a restarted hydrator, which completes it with every
@@ -149,6 +149,7 @@ test('kill -9 mid-blob leaves nothing partial visible; a restarted hydrator comp
   const first = await start(1);
   queue = createHydrationQueue({ connection: { host: redis.host, port: redis.port, maxRetriesPerRequest: null }, prefix });
   const input = { ...jobFor(upstream, f, 'crash/multilayer'), upstreamRegistry: trickle.host };
+  await storeRuleFor(new RegistryStore(new FilesystemDriver(data.path)), input);
   const jobId = await enqueueHydration(queue, input);
   expect(jobId).toBe(hydrationJobId('crash/multilayer', f.digest));
 
@@ -216,7 +217,9 @@ test('a job whose hydrators keep dying fails as abandoned (status failed, cache.
     const f = upstream.fixtures.multiLayer;
     const big = [...f.blobs].sort((a, b) => b.size - a.size)[0]!;
     const uploads = join(ownData.path, '_uploads');
-    const jobId = await enqueueHydration(producer, { ...jobFor(upstream, f, 'crash/twice'), upstreamRegistry: trickle.host });
+    const twice = { ...jobFor(upstream, f, 'crash/twice'), upstreamRegistry: trickle.host };
+    await storeRuleFor(new RegistryStore(new FilesystemDriver(ownData.path)), twice);
+    const jobId = await enqueueHydration(producer, twice);
 
     // Killed mid-blob twice: BullMQ allows one stall (maxStalledCount 1), the second fails the job.
     const firstLeftover = await (async () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { QueueEvents, type Job, type Queue } from 'bullmq';
+import { CACHE_RULES_KIND } from '@pullthrough/cache-rules';
 import { createHydrationQueue, enqueueHydration, HYDRATION_QUEUE, type HydrationJobInput, type HydrationQueueOptions } from '@pullthrough/hydration-jobs';
 import type { Digest } from '@pullthrough/oci';
 import { silentLogger } from '@pullthrough/pull-through';
@@ -26,7 +27,7 @@ export interface HydratorEnv {
   store: RegistryStore;
   queue: Queue;
   events: QueueEvents;
-  /** Enqueue through the queue contract (job id from repository + digest). */
+  /** Store the job's rule (see storeRuleFor), then enqueue through the queue contract (job id from repository + digest). */
   enqueue(input: HydrationJobInput): Promise<string>;
   /** Wait until a job finished, then reload it from Redis (progress, result, attempts, failedReason). */
   settle(jobId: string, timeoutMs?: number): Promise<{ job: Job; error: Error | undefined }>;
@@ -73,13 +74,17 @@ export async function startHydratorEnv(
     return { job: settled, error };
   };
 
+  const store = new RegistryStore(new FilesystemDriver(dataDir.path));
   return {
     hydrator,
     config,
-    store: new RegistryStore(new FilesystemDriver(dataDir.path)),
+    store,
     queue: producer,
     events,
-    enqueue: (input) => enqueueHydration(producer, input),
+    enqueue: async (input) => {
+      await storeRuleFor(store, input);
+      return enqueueHydration(producer, input);
+    },
     settle,
     async completed(jobId, timeoutMs) {
       const { job, error } = await settle(jobId, timeoutMs);
@@ -95,11 +100,27 @@ export async function startHydratorEnv(
   };
 }
 
-/** A job for a fixture: the upstream proxy's repository into `downstreamRepository`. */
+/** The name of the static rule a test job for `downstreamRepository` runs under. */
+export const ruleNameFor = (downstreamRepository: string): string => `job-rule-${createHash('sha256').update(downstreamRepository).digest('hex').slice(0, 16)}`;
+
+/**
+ * The hydrator checks every job against the stored rules: store the static rule that gives the
+ * job's downstream repository the job's upstream repository and credential set.
+ */
+export async function storeRuleFor(store: RegistryStore, input: HydrationJobInput): Promise<void> {
+  await store.putControl(CACHE_RULES_KIND, input.ruleName, {
+    name: input.ruleName,
+    sourceRepository: `${input.upstreamRegistry}/${input.upstreamRepository}`,
+    targetRepository: input.downstreamRepository,
+    ...(input.credentialSetName ? { credentialSetName: input.credentialSetName } : {}),
+  });
+}
+
+/** A job for a fixture: the upstream proxy's repository into `downstreamRepository`, under its own static rule. */
 export function jobFor(upstream: Upstream, fixture: Fixture, downstreamRepository: string, extra: Partial<HydrationJobInput> = {}): HydrationJobInput {
   return {
     downstreamRepository,
-    ruleName: 'fixtures-rule',
+    ruleName: ruleNameFor(downstreamRepository),
     upstreamRegistry: upstream.proxy.host,
     upstreamRepository: fixture.repository,
     digest: fixture.digest,

@@ -12,6 +12,15 @@ export function normalizeRegistryHost(host: string): string {
   return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB_REGISTRY : lower;
 }
 
+/**
+ * Do two host[:port] names name the same registry? Case-insensitive, Docker Hub's aliases are one
+ * registry, ports are significant (`r.example` and `r.example:5000` differ). A credential set may
+ * be used only by rules whose upstream is the same registry as its `loginServer`.
+ */
+export function sameRegistry(a: string, b: string): boolean {
+  return normalizeRegistryHost(a.replace(/\.$/, '')) === normalizeRegistryHost(b.replace(/\.$/, ''));
+}
+
 export function isDockerHub(registry: string): boolean {
   return normalizeRegistryHost(registry) === DOCKER_HUB_REGISTRY;
 }

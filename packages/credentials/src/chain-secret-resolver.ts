@@ -1,5 +1,4 @@
-import { CredentialLookupError } from '@pullthrough/oci';
-import type { SecretResolver } from './secret-resolver.js';
+import { secretLookupError, type SecretResolver } from './secret-resolver.js';
 
 /** Route each reference by its scheme (`env:`, `file:`, `https:`) to one resolver. */
 export class ChainSecretResolver implements SecretResolver {
@@ -8,7 +7,7 @@ export class ChainSecretResolver implements SecretResolver {
   resolve(reference: string): Promise<string> {
     const entry = this.bySchemePrefix.find(([prefix]) => reference.startsWith(prefix));
     if (!entry) {
-      return Promise.reject(new CredentialLookupError(`no resolver for secret reference ${reference.split(':')[0]}:`, { detail: { secret: reference.slice(0, 200) } }));
+      return Promise.reject(secretLookupError('unknown-scheme', 'no resolver for this kind of secret reference (env:, file: or https://)'));
     }
     return entry[1].resolve(reference);
   }

@@ -1,6 +1,7 @@
 import { createAzureCredential, type AzureCredentialKind } from './azure-credential.js';
 import { ChainSecretResolver } from './chain-secret-resolver.js';
 import { KeyVaultSecretResolver } from './key-vault-secret-resolver.js';
+import { DEFAULT_SECRET_POLICY, type SecretReferencePolicy } from './secret-reference-policy.js';
 import { LocalSecretResolver, type SecretResolver } from './secret-resolver.js';
 
 export interface SecretResolverConfig {
@@ -13,11 +14,14 @@ export interface SecretResolverConfig {
   keyVaultCa?: string | undefined;
   /** Accept a Key Vault challenge resource outside the Key Vault domains (emulators, sovereign clouds). */
   keyVaultDisableChallengeResourceVerification?: boolean;
+  /** What references may point at (default: DEFAULT_SECRET_POLICY). */
+  policy?: SecretReferencePolicy;
 }
 
-/** The app's secret resolver chain: `env:`, `file:`, then `https://` Key Vault secret URIs. */
+/** The app's secret resolver chain: `env:`, `file:`, then `https://` Key Vault secret URIs, all within the policy. */
 export function createSecretResolver(config: SecretResolverConfig): SecretResolver {
-  const local = new LocalSecretResolver(config.env);
+  const policy = config.policy ?? DEFAULT_SECRET_POLICY;
+  const local = new LocalSecretResolver(config.env, policy);
   let keyVault: KeyVaultSecretResolver | undefined;
   const lazyKeyVault: SecretResolver = {
     resolve(reference) {
@@ -26,6 +30,8 @@ export function createSecretResolver(config: SecretResolverConfig): SecretResolv
         credential: createAzureCredential({ kind: config.azureCredential, clientId: config.azureClientId }),
         ca: config.keyVaultCa,
         disableChallengeResourceVerification: config.keyVaultDisableChallengeResourceVerification ?? false,
+        extraHosts: policy.keyVaultHosts,
+        maxSecretBytes: policy.maxSecretBytes,
       });
       return keyVault.resolve(reference);
     },

@@ -18,12 +18,12 @@ describe('credential set model', () => {
 describe('SecretCredentialProvider with identity sets', () => {
   const sets: Record<string, CredentialSet> = {
     'acr-identity': { name: 'acr-identity', loginServer: 'a.azurecr.io', identity: { type: 'UserAssigned', clientId: CLIENT_ID } },
-    'secret-login': { name: 'secret-login', loginServer: 'r', authCredentials: [{ name: 'c', usernameSecretIdentifier: 'env:U', passwordSecretIdentifier: 'env:P' }] },
+    'secret-login': { name: 'secret-login', loginServer: 'r', authCredentials: [{ name: 'c', usernameSecretIdentifier: 'env:PULLTHROUGH_SECRET_U', passwordSecretIdentifier: 'env:PULLTHROUGH_SECRET_P' }] },
   };
   const asked: Array<string | undefined> = [];
   const provider = new SecretCredentialProvider(
     async (n) => sets[n],
-    new LocalSecretResolver({ U: 'alice', P: 'pw' }),
+    new LocalSecretResolver({ PULLTHROUGH_SECRET_U: 'alice', PULLTHROUGH_SECRET_P: 'pw' }),
     60_000,
     Date.now,
     async (clientId) => (asked.push(clientId), `entra-token-for-${clientId}`),

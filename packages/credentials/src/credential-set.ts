@@ -1,9 +1,14 @@
 import { z } from 'zod';
 
 const NAME = /^[A-Za-z0-9-]{5,50}$/;
+// host[:port] as the distribution reference grammar has it (a domain or a bracketed IPv6 address):
+// nothing that could carry a path, userinfo, query or fragment into the URL verify and pulls build.
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?';
+const REGISTRY_HOST = new RegExp(`^(?:${LABEL}(?:\\.${LABEL})*|\\[[A-Fa-f0-9:]+\\])(?::(?:[1-9][0-9]{0,4}))?$`);
 const secretRef = z
   .string()
   .min(1)
+  .max(2048)
   .refine((v) => /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+|https:\/\/.+)$/.test(v), 'must be env:NAME, file:/absolute/path or a Key Vault secret URI');
 
 const identitySchema = z
@@ -22,7 +27,12 @@ const identitySchema = z
 export const credentialSetSchema = z
   .object({
     name: z.string().regex(NAME, "must be 5-50 characters of letters, digits and '-'"),
-    loginServer: z.string().min(1),
+    /** The one registry (host[:port]) these credentials are for: rules may use the set only for it, verify contacts only it. */
+    loginServer: z
+      .string()
+      .max(255)
+      .regex(REGISTRY_HOST, 'must be a registry host[:port] such as docker.io, ghcr.io or 127.0.0.1:5000 (no scheme, path or user)')
+      .refine((v) => !/:(\d+)$/.test(v) || Number(/:(\d+)$/.exec(v)![1]) <= 65535, 'port must be 1-65535'),
     authCredentials: z
       .array(
         z.object({

@@ -1,5 +1,6 @@
 export * from './credential-set.js';
 export * from './secret-resolver.js';
+export * from './secret-reference-policy.js';
 export * from './secret-credential-provider.js';
 export * from './stored-credentials.js';
 export * from './azure-credential.js';
@@ -8,3 +9,4 @@ export * from './chain-secret-resolver.js';
 export * from './create-secret-resolver.js';
 export * from './credential-health.js';
 export * from './acr-identity-token.js';
+export * from './secret-policy-config.js';

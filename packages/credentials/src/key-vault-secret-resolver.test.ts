@@ -10,7 +10,7 @@ import {
   type TempDir,
   type TlsCertificate,
 } from '@pullthrough/test-support';
-import { createAzureCredential, createSecretResolver, KeyVaultSecretResolver, parseSecretUri } from './index.js';
+import { createAzureCredential, createSecretResolver, DEFAULT_SECRET_POLICY, KeyVaultSecretResolver, MAX_SECRET_BYTES, parseSecretUri } from './index.js';
 
 // The real ManagedIdentityCredential (MSAL's App Service source) reads these two variables itself.
 let dir: TempDir;
@@ -42,6 +42,7 @@ const resolver = (clientId?: string) =>
     credential: createAzureCredential({ kind: 'managed-identity', clientId }),
     ca: tls.cert,
     disableChallengeResourceVerification: true,
+    extraHosts: ['127.0.0.1'],
   });
 
 async function failure(p: Promise<unknown>): Promise<CredentialLookupError> {
@@ -75,7 +76,8 @@ test('secret missing, forbidden, unreachable vault and identity unavailable are 
   const kv = resolver();
   const missing = await failure(kv.resolve(vault.secretUri('absent-secret')));
   expect(missing.category).toBe('credential-lookup');
-  expect(missing.detail).toMatchObject({ reason: 'secret-missing', secret: vault.secretUri('absent-secret') });
+  expect(missing.detail).toEqual({ reason: 'secret-missing' });
+  expect(missing.message).not.toContain(vault.url);
 
   vault.forbidden = true;
   try {
@@ -103,12 +105,27 @@ test('secret missing, forbidden, unreachable vault and identity unavailable are 
 test('the resolver chain routes env:, file: and https: references, refusing unknown schemes', async () => {
   vault.setSecret('chain-secret', 'kv-chain-value');
   const chain = createSecretResolver({
-    env: { USER_NAME: 'alice' },
+    env: { PULLTHROUGH_SECRET_USER_NAME: 'alice' },
     azureCredential: 'managed-identity',
     keyVaultCa: tls.cert,
     keyVaultDisableChallengeResourceVerification: true,
+    policy: { ...DEFAULT_SECRET_POLICY, keyVaultHosts: ['127.0.0.1'] },
   });
-  expect(await chain.resolve('env:USER_NAME')).toBe('alice');
+  expect(await chain.resolve('env:PULLTHROUGH_SECRET_USER_NAME')).toBe('alice');
   expect(await chain.resolve(vault.secretUri('chain-secret'))).toBe('kv-chain-value');
   await failure(chain.resolve('vault:chain-secret'));
+});
+
+test('a vault host that is neither a Key Vault domain nor listed is refused without a request; oversized values are refused', async () => {
+  const reads = vault.secretReads;
+  const unlisted = new KeyVaultSecretResolver({ credential: createAzureCredential({ kind: 'managed-identity' }), ca: tls.cert, disableChallengeResourceVerification: true });
+  const refused = await failure(unlisted.resolve(vault.secretUri('present')));
+  expect(refused.detail).toEqual({ reason: 'vault-not-allowed' });
+  expect(vault.secretReads).toBe(reads);
+  vault.setSecret('huge-secret', 'x'.repeat(MAX_SECRET_BYTES + 1));
+  const huge = await failure(resolver().resolve(vault.secretUri('huge-secret')));
+  expect(huge.detail).toEqual({ reason: 'secret-too-large' });
+  expect(huge.message).not.toContain('xxxx');
+  vault.setSecret('just-fits', 'y'.repeat(MAX_SECRET_BYTES));
+  expect(await resolver().resolve(vault.secretUri('just-fits'))).toHaveLength(MAX_SECRET_BYTES);
 });

@@ -2,6 +2,7 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
 import { CredentialLookupError } from '@pullthrough/oci';
 import { azureKeyVaultSecrets } from './azure-sdk.js';
+import { isAllowedKeyVaultHost, MAX_SECRET_BYTES } from './secret-reference-policy.js';
 import type { SecretResolver } from './secret-resolver.js';
 
 export interface KeyVaultSecretResolverOptions {
@@ -10,6 +11,10 @@ export interface KeyVaultSecretResolverOptions {
   ca?: string | undefined;
   /** Accept a challenge resource that is not a Key Vault domain (emulators, sovereign clouds). */
   disableChallengeResourceVerification?: boolean;
+  /** Vault hosts besides the Azure Key Vault domains (`host` or `host:port`, for emulators). */
+  extraHosts?: readonly string[];
+  /** Values longer than this many bytes are refused (default MAX_SECRET_BYTES). */
+  maxSecretBytes?: number;
 }
 
 /** `https://<vault>/secrets/<name>[/<version>]` -> vault URL, name, version. */
@@ -26,9 +31,9 @@ export function parseSecretUri(reference: string): { vaultUrl: string; name: str
 }
 
 /**
- * Key Vault secret URIs, read with the real SecretClient (one per vault). Failures become
- * CredentialLookupError naming the step (vault unreachable, identity unavailable, forbidden,
- * secret missing) and the secret URI, never a value.
+ * Key Vault secret URIs on Key Vault hosts, read with the real SecretClient (one per vault).
+ * Failures become CredentialLookupError naming the step (vault unreachable, identity unavailable,
+ * forbidden, secret missing), never the secret URI nor a value.
  */
 export class KeyVaultSecretResolver implements SecretResolver {
   private readonly clients = new Map<string, SecretClient>();
@@ -37,14 +42,19 @@ export class KeyVaultSecretResolver implements SecretResolver {
 
   async resolve(reference: string): Promise<string> {
     const parsed = parseSecretUri(reference);
-    if (!parsed) throw lookupError(reference, 'invalid-secret-uri', 'is not a Key Vault secret URI (https://<vault>/secrets/<name>[/<version>])');
+    if (!parsed) throw lookupError('invalid-secret-uri', 'is not a Key Vault secret URI (https://<vault>/secrets/<name>[/<version>])');
+    if (!isAllowedKeyVaultHost(new URL(parsed.vaultUrl), this.options.extraHosts ?? [])) {
+      throw lookupError('vault-not-allowed', 'is not on a Key Vault host (*.vault.azure.net, a sovereign cloud vault domain, or PULLTHROUGH_KEYVAULT_HOSTS): refused');
+    }
     let secret;
     try {
       secret = await this.client(parsed.vaultUrl).getSecret(parsed.name, parsed.version ? { version: parsed.version } : {});
     } catch (err) {
-      throw classify(reference, err);
+      throw classify(err);
     }
-    if (secret.value === undefined) throw lookupError(reference, 'secret-missing', 'has no value');
+    if (secret.value === undefined) throw lookupError('secret-missing', 'has no value');
+    const max = this.options.maxSecretBytes ?? MAX_SECRET_BYTES;
+    if (Buffer.byteLength(secret.value, 'utf8') > max) throw lookupError('secret-too-large', `is larger than ${max} bytes: refused`);
     return secret.value;
   }
 
@@ -64,22 +74,22 @@ export class KeyVaultSecretResolver implements SecretResolver {
 }
 
 /** Why a Key Vault read failed, as a stable reason (also the verify step's `reason`). */
-export type KeyVaultFailure = 'invalid-secret-uri' | 'vault-unreachable' | 'identity-unavailable' | 'forbidden' | 'secret-missing' | 'vault-error';
+export type KeyVaultFailure = 'invalid-secret-uri' | 'vault-not-allowed' | 'secret-too-large' | 'vault-unreachable' | 'identity-unavailable' | 'forbidden' | 'secret-missing' | 'vault-error';
 
-function lookupError(reference: string, reason: KeyVaultFailure, text: string, cause?: unknown): CredentialLookupError {
-  return new CredentialLookupError(`secret ${reference} ${text}`, { detail: { secret: reference, reason }, cause: cause === undefined ? undefined : safeCause(cause) });
+function lookupError(reason: KeyVaultFailure, text: string, cause?: unknown): CredentialLookupError {
+  return new CredentialLookupError(`the Key Vault secret ${text}`, { detail: { reason }, cause: cause === undefined ? undefined : safeCause(cause) });
 }
 
-function classify(reference: string, err: unknown): CredentialLookupError {
+function classify(err: unknown): CredentialLookupError {
   const e = err as { name?: string; statusCode?: number; code?: string; message?: string };
   if (e?.name === 'CredentialUnavailableError' || e?.name === 'AuthenticationError' || e?.name === 'AggregateAuthenticationError') {
-    return lookupError(reference, 'identity-unavailable', 'cannot be read: no Entra ID token for Key Vault (identity unavailable)', err);
+    return lookupError('identity-unavailable', 'cannot be read: no Entra ID token for Key Vault (identity unavailable)', err);
   }
-  if (e?.statusCode === 403) return lookupError(reference, 'forbidden', 'cannot be read: the vault forbids access (403)', err);
-  if (e?.statusCode === 404) return lookupError(reference, 'secret-missing', 'does not exist in the vault (404)', err);
-  if (e?.statusCode === 401) return lookupError(reference, 'identity-unavailable', 'cannot be read: the vault refused our token (401)', err);
-  if (e?.statusCode === undefined) return lookupError(reference, 'vault-unreachable', `cannot be read: vault unreachable (${e?.code ?? 'network error'})`, err);
-  return lookupError(reference, 'vault-error', `cannot be read: vault answered ${e.statusCode}`, err);
+  if (e?.statusCode === 403) return lookupError('forbidden', 'cannot be read: the vault forbids access (403)', err);
+  if (e?.statusCode === 404) return lookupError('secret-missing', 'does not exist in the vault (404)', err);
+  if (e?.statusCode === 401) return lookupError('identity-unavailable', 'cannot be read: the vault refused our token (401)', err);
+  if (e?.statusCode === undefined) return lookupError('vault-unreachable', `cannot be read: vault unreachable (${e?.code ?? 'network error'})`, err);
+  return lookupError('vault-error', `cannot be read: vault answered ${e.statusCode}`, err);
 }
 
 /** Keep only the error's name and code as a cause: SDK errors carry requests and responses. */

@@ -1,5 +1,6 @@
 import { CredentialLookupError, LruCache } from '@pullthrough/oci';
 import type { CredentialSet } from './credential-set.js';
+import { secretFieldPath, type SecretField } from './secret-reference-policy.js';
 import type { SecretResolver } from './secret-resolver.js';
 
 export type UpstreamCredentials = { username: string; password: string; realmHosts?: readonly string[] };
@@ -44,6 +45,11 @@ export class SecretCredentialProvider {
     return () => this.read(credentialSetName);
   }
 
+  /** The set's `loginServer` (undefined: no such set), read fresh: a rule may use the set only for that registry. */
+  async loginServerOf(credentialSetName: string): Promise<string | undefined> {
+    return (await this.lookupSet(credentialSetName))?.loginServer;
+  }
+
   forget(credentialSetName: string): void {
     this.cache.delete(credentialSetName);
   }
@@ -55,9 +61,28 @@ export class SecretCredentialProvider {
     if (!set) throw new CredentialLookupError(`credential set "${name}" does not exist`, { detail: { credentialSet: name } });
     const cred = set.authCredentials?.[0];
     if (cred === undefined) return undefined;
-    const [username, password] = await Promise.all([this.secrets.resolve(cred.usernameSecretIdentifier), this.secrets.resolve(cred.passwordSecretIdentifier)]);
+    // Both read at once; a failure is reported for the first failing field in order (username, then password), whichever failed first in time.
+    const [user, pass] = await Promise.allSettled([this.secret(name, cred, 'usernameSecretIdentifier'), this.secret(name, cred, 'passwordSecretIdentifier')]);
+    if (user.status === 'rejected') throw user.reason;
+    if (pass.status === 'rejected') throw pass.reason;
+    const [username, password] = [user.value, pass.value];
     const value: UpstreamCredentials = set.tokenRealmHosts?.length ? { username, password, realmHosts: set.tokenRealmHosts } : { username, password };
     this.cache.set(name, value, this.ttlMs);
     return value;
+  }
+
+  /** One secret; a failure names the set and the field, never the reference (admins see the reference with GET). */
+  private async secret(name: string, cred: Record<SecretField, string>, field: SecretField): Promise<string> {
+    try {
+      return await this.secrets.resolve(cred[field]);
+    } catch (err) {
+      const e = err as { message?: string; detail?: { reason?: unknown } };
+      const reason = typeof e?.detail?.reason === 'string' ? e.detail.reason : 'lookup-failed';
+      const path = secretFieldPath(0, field);
+      throw new CredentialLookupError(`credential set "${name}" ${path}: ${e?.message ?? 'the secret cannot be read'}`, {
+        detail: { credentialSet: name, field: path, reason },
+        ...(err instanceof Error && err.cause instanceof Error ? { cause: err.cause } : {}),
+      });
+    }
   }
 }

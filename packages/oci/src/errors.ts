@@ -125,3 +125,13 @@ export class RuleConfigError extends RegistryError {
     super(message, { category: 'rule-config', ...options });
   }
 }
+/**
+ * A hydration job that no longer agrees with the current cache rules (its rule is gone, or that
+ * rule now gives its repository another upstream or credential set). Permanent: the job is refused.
+ */
+export class JobRuleMismatchError extends RegistryError {
+  readonly code = 'JOB_RULE_MISMATCH';
+  constructor(message: string, options: RegistryErrorOptions = {}) {
+    super(message, { category: 'rule-config', ...options });
+  }
+}

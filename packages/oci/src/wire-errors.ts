@@ -32,6 +32,7 @@ const TABLE: Record<string, { code: string; status: number }> = {
   // A permanent policy decision, not an outage: 403 tells the client not to retry (a 5xx would be
   // retried and read as the upstream being down). The detail names the rule, host, address and range.
   EGRESS_DENIED: { code: 'DENIED', status: 403 },
+  JOB_RULE_MISMATCH: { code: 'UNAVAILABLE', status: 502 },
 };
 
 /** Map any thrown value to the error a client sees. Unknown errors become UNKNOWN 500. */

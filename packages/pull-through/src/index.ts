@@ -12,6 +12,7 @@ export * from './pull-observer.js';
 export * from './rule-health-tracker.js';
 export * from './fan-out-observer.js';
 export * from './login-verifier.js';
+export * from './bound-credentials.js';
 export * from './credential-health-observer.js';
 export * from './hydration-service.js';
 export * from './miss-limiter.js';

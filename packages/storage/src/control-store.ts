@@ -4,6 +4,11 @@ import { controlKindPath, controlPath } from './store-layout.js';
 
 const READ_CONCURRENCY = 16;
 
+export interface ControlWriteOptions {
+  /** The document holds a secret: 0600 on a filesystem. */
+  private?: boolean;
+}
+
 /**
  * Durable configuration (cache rules, credential sets, webhooks) as JSON documents at
  * `control/<kind>/<name>.json`. Values must be JSON-serialisable.
@@ -16,10 +21,11 @@ export class ControlStore {
     return raw && (JSON.parse(raw.toString('utf8')) as T);
   }
 
-  async putControl(kind: string, name: string, value: unknown): Promise<void> {
+  /** `private`: the document holds a secret (a webhook secret, a key): written readable by this process's user only (0600). */
+  async putControl(kind: string, name: string, value: unknown, options: ControlWriteOptions = {}): Promise<void> {
     const json = JSON.stringify(value);
     if (json === undefined) throw new TypeError('control value is not JSON-serialisable');
-    await this.driver.putContent(controlPath(kind, name), Buffer.from(json));
+    await this.driver.putContent(controlPath(kind, name), Buffer.from(json), options.private ? { private: true } : {});
   }
 
   async deleteControl(kind: string, name: string): Promise<void> {

@@ -8,7 +8,7 @@ import { FileObjectWriter } from './file-object-writer.js';
 import { BufferPool } from './buffer-pool.js';
 import { FileReadStream } from './file-read-stream.js';
 import { DEFAULT_READ_SIZER, ReadSizer, type ReadSizerOptions } from './read-sizer.js';
-import type { ByteRange, ObjectInfo, ObjectWriter, StorageDriver } from './storage-driver.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver } from './storage-driver.js';
 import { StoragePathError, UPLOADS_AREA, storagePathSegments } from './storage-path.js';
 
 export interface FilesystemDriverOptions {
@@ -78,11 +78,12 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async putContent(path: string, data: Buffer): Promise<void> {
+  async putContent(path: string, data: Buffer, options: PutContentOptions = {}): Promise<void> {
     const target = this.resolvePath(path);
     const temp = await this.newTempPath();
     try {
-      const handle = await fsp.open(temp, 'wx');
+      // A private object is 0600 from its creation (never readable by others, not even briefly); rename keeps the mode.
+      const handle = await fsp.open(temp, 'wx', options.private ? 0o600 : 0o666);
       try {
         await handle.writeFile(data);
         await handle.sync();

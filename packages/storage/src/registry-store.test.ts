@@ -96,6 +96,22 @@ describe('control area', () => {
     expect(await fsp.readFile(join(root, 'control', 'cache-rules', 'dockerhub.json'), 'utf8')).toContain('registry-1.docker.io');
   });
 
+  test('a private document (it holds a secret) is written 0600, also when it replaces a readable one', async () => {
+    const file = join(root, 'control', 'webhooks', 'hook-one.json');
+    const oldUmask = process.umask(0o022);
+    try {
+      await store.putControl('webhooks', 'hook-one', { secret: 'old' });
+      expect((await fsp.stat(file)).mode & 0o777).toBe(0o644);
+      await store.putControl('webhooks', 'hook-one', { secret: 'new' }, { private: true });
+      expect((await fsp.stat(file)).mode & 0o777).toBe(0o600);
+      expect(await store.getControl('webhooks', 'hook-one')).toEqual({ secret: 'new' });
+      await store.putControl('cache-rules', 'plain-rule', { name: 'plain-rule' });
+      expect((await fsp.stat(join(root, 'control', 'cache-rules', 'plain-rule.json'))).mode & 0o777).toBe(0o644);
+    } finally {
+      process.umask(oldUmask);
+    }
+  });
+
   test('kinds and names that could escape are rejected', async () => {
     for (const [kind, name] of [['../x', 'a'], ['a/b', 'a'], ['Rules', 'a'], ['rules', '../a'], ['rules', 'a/b'], ['rules', '.a'], ['rules', ''], ['rules', 'a.']]) {
       await expect(store.putControl(kind!, name!, {})).rejects.toThrow(ControlKeyInvalidError);

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Descriptor, Digest } from '@pullthrough/oci';
 import { BlobStore, type BlobInfo } from './blob-store.js';
 import type { BlobWriter, ExpectedBlob } from './blob-writer.js';
-import { ControlStore } from './control-store.js';
+import { ControlStore, type ControlWriteOptions } from './control-store.js';
 import { DEFAULT_MANIFEST_CACHE_BYTES, ManifestStore, type ManifestInfo, type ManifestToStore, type StoredManifest } from './manifest-store.js';
 import { ReferrerStore } from './referrer-store.js';
 import { listRepositories } from './repository-catalog.js';
@@ -107,8 +107,8 @@ export class RegistryStore {
   getControl<T>(kind: string, name: string): Promise<T | undefined> {
     return this.control.getControl<T>(kind, name);
   }
-  putControl(kind: string, name: string, value: unknown): Promise<void> {
-    return this.control.putControl(kind, name, value);
+  putControl(kind: string, name: string, value: unknown, options?: ControlWriteOptions): Promise<void> {
+    return this.control.putControl(kind, name, value, options);
   }
   deleteControl(kind: string, name: string): Promise<void> {
     return this.control.deleteControl(kind, name);

@@ -30,6 +30,14 @@ export interface ObjectWriter extends Writable {
   abort(): Promise<void>;
 }
 
+export interface PutContentOptions {
+  /**
+   * The object holds a secret (webhook secrets, keys, password files): readable by this process's
+   * user only (mode 0600 on a filesystem). Object stores rely on their own access control.
+   */
+  private?: boolean;
+}
+
 /**
  * Path-based object storage, layered like distribution's `storagedriver`. Paths are
  * `/`-separated relative keys; every method throws StoragePathError on a malformed key.
@@ -41,7 +49,7 @@ export interface StorageDriver {
   /** Whole content of a small object (links, manifests, JSON); undefined when missing. */
   getContent(path: string): Promise<Buffer | undefined>;
   /** Atomically write (or replace) a small object. */
-  putContent(path: string, data: Buffer): Promise<void>;
+  putContent(path: string, data: Buffer, options?: PutContentOptions): Promise<void>;
   /**
    * Stream an object, optionally a range (clamped to the object's end). Undefined when missing;
    * throws RangeInvalidError when the range cannot be satisfied.

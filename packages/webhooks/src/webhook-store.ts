@@ -8,7 +8,8 @@ export const WEBHOOKS_KIND = 'webhooks';
 /** The part of the storage control area webhooks need (RegistryStore satisfies it). */
 export interface ControlArea {
   getControl<T>(kind: string, name: string): Promise<T | undefined>;
-  putControl(kind: string, name: string, value: unknown): Promise<void>;
+  /** `private`: the document holds a secret (written 0600 on a filesystem). */
+  putControl(kind: string, name: string, value: unknown, options?: { private?: boolean }): Promise<void>;
   deleteControl(kind: string, name: string): Promise<void>;
   listControl<T>(kind: string): Promise<T[]>;
 }
@@ -42,7 +43,8 @@ export class WebhookStore {
     if (body.secret === undefined && existing) body.secret = existing.secret;
     const webhook = parseWebhook(body);
     await checkServiceUri(webhook.serviceUri, this.egress);
-    await this.control.putControl(WEBHOOKS_KIND, name, webhook);
+    // The webhook's signing secret is in the document: owner-only.
+    await this.control.putControl(WEBHOOKS_KIND, name, webhook, { private: true });
     return { webhook, created: existing === undefined };
   }
 

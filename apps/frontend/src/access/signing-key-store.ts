@@ -7,7 +7,8 @@ const KIND = 'token-signing-keys';
 export function controlSigningKeyStore(store: RegistryStore): SigningKeyStore {
   return {
     list: () => store.listControl<StoredSigningKey>(KIND),
-    put: (key) => store.putControl(KIND, key.kid, key),
+    // A private key: written owner-only (0600 on a filesystem).
+    put: (key) => store.putControl(KIND, key.kid, key, { private: true }),
     delete: (kid) => store.deleteControl(KIND, kid),
   };
 }

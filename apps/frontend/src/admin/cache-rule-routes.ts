@@ -1,17 +1,12 @@
 import { Router } from 'express';
-import { CacheRuleValidationError, RULE_NAME_PATTERN } from '@pullthrough/cache-rules';
+import { CacheRuleValidationError } from '@pullthrough/cache-rules';
 import type { RuleRegistry } from '../rules/rule-registry.js';
+import { validateNameParam } from './name-param.js';
 import { ProblemError } from './problem.js';
-
-function checkName(name: string): void {
-  if (!RULE_NAME_PATTERN.test(name)) {
-    throw new ProblemError(400, 'Bad Request', 'invalid rule name', [{ field: 'name', message: "must be 5-50 characters of letters, digits and '-'" }]);
-  }
-}
 
 /** /api/v1/cache-rules: PUT/GET/DELETE one, GET all. */
 export function cacheRuleRoutes(rules: RuleRegistry): Router {
-  const router = Router();
+  const router = validateNameParam(Router(), 'cache rule');
   router.get('/', (_req, res) => {
     res.json({ cacheRules: rules.rules.list() });
   });
@@ -21,7 +16,6 @@ export function cacheRuleRoutes(rules: RuleRegistry): Router {
     res.json(rule);
   });
   router.put('/:name', async (req, res) => {
-    checkName(req.params.name);
     if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
       throw new ProblemError(400, 'Bad Request', 'request body must be a JSON object (Content-Type: application/json)');
     }

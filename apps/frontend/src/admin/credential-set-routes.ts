@@ -2,9 +2,8 @@ import { Router } from 'express';
 import type { CredentialHealthBook, CredentialSet } from '@pullthrough/credentials';
 import type { LoginVerifier } from '@pullthrough/pull-through';
 import type { CredentialSetRegistry } from '../credentials/credential-set-registry.js';
+import { validateNameParam } from './name-param.js';
 import { ProblemError } from './problem.js';
-
-const NAME = /^[A-Za-z0-9-]{5,50}$/;
 
 export interface CredentialSetRouteDeps {
   sets: CredentialSetRegistry;
@@ -21,7 +20,7 @@ function readModel(set: CredentialSet, health: CredentialHealthBook) {
 
 /** /api/v1/credential-sets: PUT/GET/DELETE one, GET all, POST {name}/verify (live check). */
 export function credentialSetRoutes({ sets, health, verifier, forgetSecrets }: CredentialSetRouteDeps): Router {
-  const router = Router();
+  const router = validateNameParam(Router(), 'credential set');
   const found = async (name: string): Promise<CredentialSet> => {
     const set = await sets.get(name);
     if (!set) throw new ProblemError(404, 'Not Found', `credential set "${name}" does not exist`);
@@ -34,9 +33,6 @@ export function credentialSetRoutes({ sets, health, verifier, forgetSecrets }: C
     res.json(readModel(await found(req.params.name), health));
   });
   router.put('/:name', async (req, res) => {
-    if (!NAME.test(req.params.name)) {
-      throw new ProblemError(400, 'Bad Request', 'invalid credential set name', [{ field: 'name', message: "must be 5-50 characters of letters, digits and '-'" }]);
-    }
     if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
       throw new ProblemError(400, 'Bad Request', 'request body must be a JSON object (Content-Type: application/json)');
     }
@@ -51,6 +47,8 @@ export function credentialSetRoutes({ sets, health, verifier, forgetSecrets }: C
     forgetSecrets(req.params.name);
     res.status(204).end();
   });
+  // Only the stored set decides where verify goes: its loginServer (and that registry's token realm
+  // under the credential rules). The request's body and query are never read.
   router.post('/:name/verify', async (req, res) => {
     const set = await found(req.params.name);
     const result = await verifier.verifyCredentialSet(set.name, set.loginServer);

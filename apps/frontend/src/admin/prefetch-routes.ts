@@ -1,12 +1,13 @@
 import { Router } from 'express';
 import { HydrationRequestError, type HydrationService } from '@pullthrough/pull-through';
+import { validateNameParam } from './name-param.js';
 import { ProblemError, type FieldIssue } from './problem.js';
 
 export const MAX_PREFETCH_REFERENCES = 100;
 
 /** POST /api/v1/cache-rules/{name}/prefetch `{ repository?, references: [tag | digest, ...] }`: hydrate without a client pull. */
 export function prefetchRoutes(hydrations: HydrationService): Router {
-  const router = Router();
+  const router = validateNameParam(Router(), 'cache rule');
   router.post('/:name/prefetch', async (req, res) => {
     const body = req.body as { repository?: unknown; references?: unknown } | undefined;
     const errors: FieldIssue[] = [];

@@ -4,6 +4,7 @@ import { normalizeRegistryHost } from '@pullthrough/cache-rules';
 import { withBreakerState, type LoginVerifier, type RuleHealthTracker } from '@pullthrough/pull-through';
 import type { UpstreamClientPool } from '@pullthrough/upstream';
 import type { RuleRegistry } from '../rules/rule-registry.js';
+import { validateNameParam } from './name-param.js';
 import { ProblemError } from './problem.js';
 
 export interface RuleHealthRouteDeps {
@@ -32,7 +33,7 @@ function ruleHealth(rule: CacheRule, { tracker, pool }: Pick<RuleHealthRouteDeps
 
 /** GET /api/v1/cache-rules/{name}/health and POST /api/v1/cache-rules/{name}/verify. */
 export function ruleHealthRoutes(deps: RuleHealthRouteDeps): Router {
-  const router = Router();
+  const router = validateNameParam(Router(), 'cache rule');
   const found = (name: string): CacheRule => {
     const rule = deps.rules.rules.get(name);
     if (!rule) throw new ProblemError(404, 'Not Found', `cache rule "${name}" does not exist`);

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { CacheRuleSet, CacheRuleValidationError, parseCacheRule, type CacheRule, type ParseCacheRuleOptions } from '@pullthrough/cache-rules';
-import { CREDENTIAL_SETS_KIND, parseCredentialSet, type CredentialSet } from '@pullthrough/credentials';
+import { CACHE_RULES_KIND, CacheRuleSet, CacheRuleValidationError, parseCacheRule, ruleRegistry, sameRegistry, type CacheRule, type ParseCacheRuleOptions } from '@pullthrough/cache-rules';
+import { CREDENTIAL_SETS_KIND, credentialSetSchema, DEFAULT_SECRET_POLICY, type CredentialSet, type SecretReferencePolicy } from '@pullthrough/credentials';
 import type { RegistryStore } from '@pullthrough/storage';
+import { credentialSetFileIssues, credentialSetIssues } from '../credentials/credential-set-registry.js';
 
-const KIND = 'cache-rules';
+const KIND = CACHE_RULES_KIND;
 
 /**
  * The live cache rule set. Durable in the storage control area (the source of truth); held in
@@ -19,6 +20,8 @@ export class RuleRegistry {
   constructor(
     private readonly store: RegistryStore,
     private readonly selfHosts: string[] = [],
+    /** Secret references the rules file's `credentialSets:` may use. */
+    private readonly secretPolicy: SecretReferencePolicy = DEFAULT_SECRET_POLICY,
     /** Save-time egress check of a rule's upstream host (PUT and the rules file; see ParseCacheRuleOptions). */
     private readonly checkUpstreamHost?: (registry: string) => string | undefined,
   ) {
@@ -76,12 +79,14 @@ export class RuleRegistry {
       const setInputs = doc?.credentialSets ?? [];
       if (!Array.isArray(setInputs)) throw new Error(`${path}: credentialSets must be a list`);
       const sets: CredentialSet[] = setInputs.map((input, i) => {
-        try {
-          return parseCredentialSet(input);
-        } catch (err) {
-          throw new Error(`${path}: credentialSets[${i}] is invalid: ${(err as Error).message}`);
-        }
+        const { set, issues } = credentialSetIssues(input, this.secretPolicy);
+        if (!set) throw new Error(`${path}: credentialSets[${i}] is invalid:\n  ${issues.map((x) => `credentialSets[${i}].${x.field}: ${x.message}`).join('\n  ')}`);
+        return set;
       });
+      for (const [i, set] of sets.entries()) {
+        const escapes = await credentialSetFileIssues(set, this.secretPolicy);
+        if (escapes.length > 0) throw new Error(`${path}: credentialSets[${i}] is invalid:\n  ${escapes.map((x) => `credentialSets[${i}].${x.field}: ${x.message}`).join('\n  ')}`);
+      }
       let next = this.current;
       const rules: CacheRule[] = [];
       inputs.forEach((input, i) => {
@@ -97,13 +102,16 @@ export class RuleRegistry {
           throw err;
         }
       });
-      const inFile = new Set(sets.map((s) => s.name));
-      for (const [i, rule] of rules.entries()) {
-        if (rule.credentialSetName && !inFile.has(rule.credentialSetName)) {
-          await this.requireCredentialSet(rule).catch(() => {
-            throw new Error(`${path}: invalid rule:\n  cacheRules[${i}].credentialSetName: credential set "${rule.credentialSetName}" does not exist`);
-          });
-        }
+      // Every rule of the resulting set (the file's and those already stored) against the sets it
+      // would use (the file's version of a set wins): each must exist and be for the rule's registry.
+      const inFile = new Map(sets.map((s) => [s.name, s]));
+      for (const rule of next.list()) {
+        if (!rule.credentialSetName) continue;
+        const i = rules.findIndex((r) => r.name === rule.name);
+        const where = i >= 0 ? `cacheRules[${i}]` : `stored rule "${rule.name}"`;
+        const set = inFile.get(rule.credentialSetName) ?? (await this.storedSet(rule.credentialSetName));
+        const issue = bindingIssue(rule, set);
+        if (issue) throw new Error(`${path}: invalid rule:\n  ${where}.credentialSetName: ${issue}`);
       }
       for (const set of sets) await this.store.putControl(CREDENTIAL_SETS_KIND, set.name, set);
       for (const rule of rules) await this.store.putControl(KIND, rule.name, rule);
@@ -116,11 +124,16 @@ export class RuleRegistry {
     return this.checkUpstreamHost ? { checkUpstreamHost: this.checkUpstreamHost } : {};
   }
 
-  /** A rule may only name a credential set that exists (create the set first). */
+  /** A rule may only name a credential set that exists (create the set first) and is for the rule's upstream registry. */
   private async requireCredentialSet(rule: CacheRule): Promise<void> {
     if (!rule.credentialSetName) return;
-    if ((await this.store.getControl(CREDENTIAL_SETS_KIND, rule.credentialSetName)) !== undefined) return;
-    throw new CacheRuleValidationError([{ field: 'credentialSetName', message: `credential set "${rule.credentialSetName}" does not exist` }]);
+    const issue = bindingIssue(rule, await this.storedSet(rule.credentialSetName));
+    if (issue) throw new CacheRuleValidationError([{ field: 'credentialSetName', message: issue }]);
+  }
+
+  private async storedSet(name: string): Promise<CredentialSet | undefined> {
+    const parsed = credentialSetSchema.safeParse(await this.store.getControl<unknown>(CREDENTIAL_SETS_KIND, name));
+    return parsed.success ? parsed.data : undefined;
   }
 
   /** Reload from storage every `ms` (other frontends' admin changes), and whatever else reloads with the rules. */
@@ -141,4 +154,13 @@ export class RuleRegistry {
     this.chain = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Why `rule` may not use `set` (undefined: it may): the set must exist and its loginServer be the rule's upstream registry. */
+export function bindingIssue(rule: CacheRule, set: CredentialSet | undefined): string | undefined {
+  if (set === undefined) return `credential set "${rule.credentialSetName}" does not exist`;
+  const registry = ruleRegistry(rule);
+  if (registry !== undefined && sameRegistry(set.loginServer, registry)) return undefined;
+  const host = rule.sourceRepository.split('/')[0];
+  return `credential set "${set.name}" is for ${set.loginServer} (its loginServer), not for this rule's upstream ${host}: a set's secrets go only to its own registry`;
 }

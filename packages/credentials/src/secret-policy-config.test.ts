@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { secretPolicyConfigFields, secretPolicyFrom, MAX_SECRET_BYTES } from './index.js';
+
+const schema = z.object(secretPolicyConfigFields);
+
+test('defaults: the two conventional secret directories, the PULLTHROUGH_SECRET_ prefix, no extra vault hosts', () => {
+  expect(secretPolicyFrom(schema.parse({}))).toEqual({ fileDirs: ['/run/secrets', '/var/run/secrets'], envPrefix: 'PULLTHROUGH_SECRET_', keyVaultHosts: [], maxSecretBytes: MAX_SECRET_BYTES });
+  expect(schema.parse({ PULLTHROUGH_SECRET_FILE_DIRS: '', PULLTHROUGH_KEYVAULT_HOSTS: '127.0.0.1, kv.local:8443' })).toMatchObject({ PULLTHROUGH_SECRET_FILE_DIRS: [], PULLTHROUGH_KEYVAULT_HOSTS: ['127.0.0.1', 'kv.local:8443'] });
+});
+
+test.each([
+  ['PULLTHROUGH_SECRET_FILE_DIRS', 'relative/dir'],
+  ['PULLTHROUGH_SECRET_FILE_DIRS', '/'],
+  ['PULLTHROUGH_SECRET_ENV_PREFIX', ''],
+  ['PULLTHROUGH_SECRET_ENV_PREFIX', 'PULLTHROUGH_'],
+  ['PULLTHROUGH_SECRET_ENV_PREFIX', 'REDIS'],
+  ['PULLTHROUGH_SECRET_ENV_PREFIX', 'BAD-PREFIX'],
+  ['PULLTHROUGH_KEYVAULT_HOSTS', 'https://kv.local/'],
+])('%s=%j is refused at start', (key, value) => {
+  const parsed = schema.safeParse({ [key]: value });
+  expect(parsed.success).toBe(false);
+  expect(parsed.error?.issues[0]?.path).toEqual([key]);
+});
