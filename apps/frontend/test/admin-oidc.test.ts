@@ -174,8 +174,8 @@ describe('admin API with OIDC bearer tokens', () => {
   test('an OIDC admin may PUT a credential set (audited, no secret reference in the log); the static token is admin-token', async () => {
     const adminToken = token(['Pullthrough.Reader', 'Pullthrough.Admin']);
     const id = rid();
-    const ref = 'env:QUAY_PASSWORD_REFERENCE';
-    const put = await call('/api/v1/credential-sets/quay-creds', adminToken, 'PUT', { loginServer: 'quay.io', authCredentials: [{ name: 'c1', usernameSecretIdentifier: 'env:QUAY_USER', passwordSecretIdentifier: ref }] }, { 'x-request-id': id });
+    const ref = 'env:PULLTHROUGH_SECRET_QUAY_PASSWORD';
+    const put = await call('/api/v1/credential-sets/quay-creds', adminToken, 'PUT', { loginServer: 'quay.io', authCredentials: [{ name: 'c1', usernameSecretIdentifier: 'env:PULLTHROUGH_SECRET_QUAY_USER', passwordSecretIdentifier: ref }] }, { 'x-request-id': id });
     expect(put.status).toBe(201);
     expect(auditFor(id)).toEqual([expect.objectContaining({ event: 'admin.change', actor: expect.objectContaining({ kind: 'oidc', role: 'admin' }), action: 'credential-set.put', target: 'quay-creds', status: 201 })]);
     expect(raw.filter((l) => l.includes(ref))).toEqual([]);

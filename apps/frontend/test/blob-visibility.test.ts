@@ -79,8 +79,8 @@ beforeAll(async () => {
       '  - name: private-login',
       `    loginServer: ${priv.proxy.host}`,
       '    authCredentials:',
-      '      - usernameSecretIdentifier: env:PRIVATE_USER',
-      '        passwordSecretIdentifier: env:PRIVATE_PASSWORD',
+      '      - usernameSecretIdentifier: env:PULLTHROUGH_SECRET_PRIVATE_USER',
+      '        passwordSecretIdentifier: env:PULLTHROUGH_SECRET_PRIVATE_PASSWORD',
       'cacheRules:',
       '  - name: public-u1',
       `    sourceRepository: ${pub.proxy.host}/*`,
@@ -104,7 +104,7 @@ beforeAll(async () => {
     redis,
     [pub.proxy.host, priv.proxy.host],
     { PULLTHROUGH_RULES_FILE: rules },
-    { PRIVATE_USER: priv.registry.username!, PRIVATE_PASSWORD: priv.registry.password! },
+    { PULLTHROUGH_SECRET_PRIVATE_USER: priv.registry.username!, PULLTHROUGH_SECRET_PRIVATE_PASSWORD: priv.registry.password! },
   );
 }, 120_000);
 

@@ -288,6 +288,24 @@ describe('with htpasswd users and an access policy', () => {
     }
   }, 60_000);
 
+  test('skopeo with a bearer token: the repository it was issued for pulls; a token for another repository and an expired one are refused', async () => {
+    const out = await tempDir('skopeo-token-');
+    try {
+      const res = await get(cache, '/token?service=pullthrough&scope=repository:priv/small:pull', basic('pool-a', PASSWORDS['pool-a']));
+      const { token } = (await res.json()) as { token: string };
+      const copy = (tok: string, repo: string, to: string) => skopeoCopy(['--src-tls-verify=false', '--src-registry-token', tok, `docker://${cache.host}/${repo}:v1`, `dir:${join(out.path, to)}`]);
+      await copy(token, 'priv/small', 'a');
+      await expect(copy(token, 'priv/multilayer', 'b')).rejects.toThrow(/unauthorized|401|denied/i);
+      const ring = new KeyRing(controlSigningKeyStore(new RegistryStore(new FilesystemDriver(cache.dataDir))), { rotationMs: 168 * 3600_000, maxTokenLifetimeMs: 7 * 86400_000 });
+      await ring.refresh();
+      const past = new TokenService(ring, { service: 'pullthrough', issuer: 'pullthrough', accessTtlSeconds: 300, refreshTtlSeconds: 600, now: () => Date.now() - 3600_000 });
+      const expired = past.issueAccess('pool-a', [{ type: 'repository', name: 'priv/small', actions: ['pull'] }]).token;
+      await expect(copy(expired, 'priv/small', 'c')).rejects.toThrow(/unauthorized|401|denied/i);
+    } finally {
+      await out.remove();
+    }
+  }, 60_000);
+
   describe('containerd with a node credential in hosts.toml', () => {
     let containerd: Containerd;
     let hosts: TempDir;

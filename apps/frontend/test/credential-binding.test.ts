@@ -110,7 +110,7 @@ describe('secret references are limited to what the operator allows (save time)'
   test('a symlink swapped in after save is refused when the secret is read: the pull names the set and field, never the path', async () => {
     await writeFile(join(secretsDir, 'later'), 'fine-for-now\n');
     expect((await putSet('swapped-set', { loginServer: upstream.host, ...creds('env:PULLTHROUGH_SECRET_USER', `file:${join(secretsDir, 'later')}`) })).status).toBe(201);
-    expect((await putRule(cache, { name: 'swapped-rule', sourceRepository: `${upstream.host}/swapped/*`, targetRepository: 'swapped/*', credentialSetName: 'swapped-set' })).status).toBe(201);
+    expect((await putRule(cache, { name: 'swapped-rule', sourceRepository: `${upstream.host}/swapped/*`, targetRepository: 'swapped/*', credentialSetName: 'swapped-set', anonymousPull: true })).status).toBe(201);
     // Replaced, after the save, by a link to a file outside the allowed dir.
     await rm(join(secretsDir, 'later'));
     await symlink(join(outsideDir, 'shadow'), join(secretsDir, 'later'));
@@ -163,7 +163,7 @@ describe('a rule may use a credential set only for the set\'s loginServer', () =
 
   test('a pair that no longer matches (stored behind the API\'s back) gets no credentials: the pull fails naming the rule, nothing is sent', async () => {
     expect((await putSet('drifted-set', goodSet(upstream.host))).status).toBe(201);
-    expect((await putRule(cache, { name: 'drifted-rule', sourceRepository: `${upstream.host}/drifted/*`, targetRepository: 'drifted/*', credentialSetName: 'drifted-set' })).status).toBe(201);
+    expect((await putRule(cache, { name: 'drifted-rule', sourceRepository: `${upstream.host}/drifted/*`, targetRepository: 'drifted/*', credentialSetName: 'drifted-set', anonymousPull: true })).status).toBe(201);
     await cache.frontend.registry.store.putControl(CREDENTIAL_SETS_KIND, 'drifted-set', { name: 'drifted-set', ...goodSet(elsewhere.host) });
     const before = upstream.requests.length;
     const res = await fetch(`${cache.dataUrl}/v2/drifted/app/manifests/v1`);

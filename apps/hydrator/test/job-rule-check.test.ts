@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CACHE_RULES_KIND } from '@pullthrough/cache-rules';
 import { CREDENTIAL_SETS_KIND } from '@pullthrough/credentials';
+import { EgressPolicy } from '@pullthrough/egress';
 import { enqueueHydration, parseHydrationFailure, type HydrationJobInput } from '@pullthrough/hydration-jobs';
 import { startRedis, waitUntil, type RedisServer } from '@pullthrough/test-support';
 import { WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
@@ -29,7 +30,7 @@ beforeAll(async () => {
   upstream = await startUpstream();
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   env = await startHydratorEnv(redis, upstream, { attempts: 3, backoffMs: 50 }, { PULLTHROUGH_WEBHOOK_ALLOW_PRIVATE: 'true' });
-  await new WebhookStore(env.store, { allowPrivate: true }).put('rule-check-hook', {
+  await new WebhookStore(env.store, new EgressPolicy({ allow: '127.0.0.1' })).put('rule-check-hook', {
     serviceUri: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`,
     actions: ['cache.hydration_failed'],
     secret: 'rule-check-secret-0123456789',
