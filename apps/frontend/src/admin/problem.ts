@@ -39,6 +39,8 @@ export function problemMiddleware(log: (err: unknown) => void) {
     const e = err as { type?: string; status?: number };
     if (e?.type === 'entity.parse.failed') return sendProblem(res, { status: 400, title: 'Bad Request', detail: 'request body is not valid JSON' });
     if (e?.type === 'entity.too.large') return sendProblem(res, { status: 413, title: 'Payload Too Large' });
+    // The router could not percent-decode a path parameter (e.g. `/cache-rules/%zz`): the client's path is wrong.
+    if (err instanceof URIError && e.status === 400) return sendProblem(res, { status: 400, title: 'Bad Request', detail: 'the request path is not valid percent-encoding' });
     log(err);
     sendProblem(res, { status: 500, title: 'Internal Server Error' });
   };
