@@ -1,0 +1,655 @@
+import { lstat, readdir, readlink, realpath } from 'node:fs/promises';
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import fc from 'fast-check';
+import { MediaType } from '@pullthrough/oci';
+import { waitUntil, type RedisServer } from '@pullthrough/test-support';
+import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { ScriptedUpstream, sha256 } from './scripted-upstream.js';
+
+/**
+ * Property-based tests over everything a client or an operator can type: repository names,
+ * references, digests, Range headers, pagination queries, rule definitions, and whatever an
+ * upstream serves as a manifest. Real frontend, real docker-registry behind the counting proxy,
+ * real Redis; every input goes over real HTTP with the path sent exactly as generated.
+ * fast-check picks a new seed on every run and prints it (with the shrunk input) on failure.
+ */
+
+// ---- the grammar, written here from the distribution spec (not imported from the code under test)
+
+/** distribution-spec: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*` */
+const SPEC_NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+const SPEC_TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+const SPEC_DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+/** The spec's error codes, plus distribution's errcode extensions this registry uses. */
+const OCI_ERROR_CODES = new Set([
+  'BLOB_UNKNOWN',
+  'BLOB_UPLOAD_INVALID',
+  'BLOB_UPLOAD_UNKNOWN',
+  'DIGEST_INVALID',
+  'MANIFEST_BLOB_UNKNOWN',
+  'MANIFEST_INVALID',
+  'MANIFEST_UNKNOWN',
+  'NAME_INVALID',
+  'NAME_UNKNOWN',
+  'SIZE_INVALID',
+  'UNAUTHORIZED',
+  'DENIED',
+  'UNSUPPORTED',
+  'TOOMANYREQUESTS',
+  'TAG_INVALID',
+  'RANGE_INVALID',
+  'PAGINATION_NUMBER_INVALID',
+  'UNAVAILABLE',
+]);
+const RULE_NAME = /^[A-Za-z0-9-]{5,50}$/;
+const DATA_DIR_TOP_LEVEL = ['blobs', 'repositories', 'control', '_uploads', 'admin-token'];
+const ALL_MANIFESTS = [MediaType.OciIndex, MediaType.OciManifest, MediaType.DockerManifestList, MediaType.DockerManifest].join(', ');
+const FIXED_RULES = ['fixtures-upstream', 'scripted-upstream'];
+
+const specName = (name: string) => name.length > 0 && SPEC_NAME.test(name);
+function specReference(raw: string): boolean {
+  let ref: string;
+  try {
+    ref = decodeURIComponent(raw);
+  } catch {
+    return false;
+  }
+  return SPEC_TAG.test(ref) || SPEC_DIGEST.test(ref);
+}
+
+// ---- HTTP with the request target exactly as generated
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+
+function send(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
+  const url = new URL(base);
+  return new Promise((resolvePromise, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path, method, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * Make any string a request target Node will send: visible ASCII stays as it is (so `..`, `%2F`,
+ * `%00`, `//` reach the server raw); everything else, and `?`/`#` inside a path, is percent-encoded
+ * as UTF-8. Encoding only adds `%`, so a name invalid before is invalid as sent. (Raw bytes that
+ * are not HTTP at all are the raw-socket property's business.)
+ */
+function target(s: string, keep = ''): string {
+  let out = '';
+  for (const ch of s) {
+    const code = ch.codePointAt(0)!;
+    if (code >= 0x21 && code <= 0x7e && (ch !== '?' && ch !== '#' || keep.includes(ch))) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
+/** Write `bytes` on a fresh connection and read until the server closes it. */
+function rawExchange(port: number, bytes: Buffer): Promise<Buffer> {
+  return new Promise((resolvePromise, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes)); // no half-close: Node drops a request whose client sent FIN
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('close', () => resolvePromise(Buffer.concat(chunks)));
+    socket.on('error', reject);
+  });
+}
+
+function describeAnswer(a: Answer): string {
+  return `${a.status} ${String(a.headers['content-type'])} ${a.body.toString('utf8').slice(0, 300)}`;
+}
+
+/** A data-plane 4xx/5xx GET body: `{"errors":[{"code": <spec code>, "message": string, ...}]}` as JSON. */
+function expectOciError(a: Answer, codes: Set<string> = OCI_ERROR_CODES): string[] {
+  if (!/^application\/json\b/.test(String(a.headers['content-type']))) throw new Error(`not a JSON error: ${describeAnswer(a)}`);
+  const doc = JSON.parse(a.body.toString('utf8')) as { errors?: unknown };
+  if (!Array.isArray(doc.errors) || doc.errors.length === 0) throw new Error(`no errors array: ${describeAnswer(a)}`);
+  return doc.errors.map((e: unknown) => {
+    const entry = e as { code?: unknown; message?: unknown };
+    if (typeof entry.code !== 'string' || !codes.has(entry.code)) throw new Error(`unexpected error code: ${describeAnswer(a)}`);
+    if (typeof entry.message !== 'string') throw new Error(`error without a message: ${describeAnswer(a)}`);
+    return entry.code;
+  });
+}
+
+function expectNo5xx(a: Answer, what: string): void {
+  if (a.status >= 500 || a.status < 100) throw new Error(`${what} answered ${describeAnswer(a)}`);
+}
+
+// ---- generators
+
+const lower = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'.split(''));
+const component = fc
+  .tuple(fc.string({ unit: lower, minLength: 1, maxLength: 8 }), fc.array(fc.tuple(fc.constantFrom('.', '_', '__', '-', '--'), fc.string({ unit: lower, minLength: 1, maxLength: 6 })), { maxLength: 2 }))
+  .map(([head, rest]) => head + rest.map(([s, c]) => s + c).join(''));
+const validName = fc.array(component, { minLength: 1, maxLength: 4 }).map((c) => c.join('/'));
+/** Pieces that sit on the grammar's edges. */
+const edgePiece = fc.constantFrom(
+  'up', 'fixtures', 'small', 'sc', 'A', 'Up', 'SMALL', '..', '.', './', '../', '%2F', '%2f', '%00', '%2e%2e', '%2E', '%25', '%', '_', '__', '___',
+  '-', '--', '/', '//', 'a', 'z9', 'é', 'İ', '\u0000', '\u202e', '\ud83d\ude00', '\ud800', ' ', '\t', '\\', ':', '@', '?', '#', ';', '~', '*', 'manifests', 'blobs', 'tags',
+  'referrers', '_catalog', 'uploads',
+);
+const edgeString = fc.array(edgePiece, { minLength: 1, maxLength: 10 }).map((p) => p.join(''));
+const longName = fc.tuple(fc.integer({ min: 240, max: 300 }), fc.constantFrom('up/', '', 'up/a/')).map(([n, prefix]) => (prefix + 'a'.repeat(n)).slice(0, n));
+const nameArb = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  validName,
+  validName.map((n) => `up/${n}`),
+  fc.constantFrom('up/small', 'up/multiplatform', 'up/docker'),
+  edgeString,
+  fc.tuple(fc.constantFrom('up/', 'up', '/up/', 'UP/', 'up//', 'sc/'), edgeString).map(([a, b]) => a + b),
+  fc.tuple(validName, edgeString, fc.boolean()).map(([n, e, before]) => (before ? e + n : n + e)),
+  longName,
+);
+const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'.split('')), minLength: n, maxLength: n });
+const wrongLength = fc.integer({ min: 0, max: 140 }).filter((n) => n !== 64 && n !== 128);
+const digestArb = fc.oneof(
+  hex(64).map((h) => `sha256:${h}`),
+  wrongLength.chain((n) => hex(n)).map((h) => `sha256:${h}`),
+  hex(64).map((h) => `sha256:${h.toUpperCase()}`),
+  hex(63).map((h) => `sha256:${h}g`),
+  hex(128).map((h) => `sha512:${h}`),
+  wrongLength.chain((n) => hex(n)).map((h) => `sha512:${h}`),
+  fc.tuple(fc.constantFrom('md5', 'sha1', 'sha384', 'blake3', 'SHA256', 'sha256+b64', 'sha-256', ''), hex(64)).map(([a, h]) => `${a}:${h}`),
+  hex(64).map((h) => `sha256%3A${h}`),
+  hex(64).map((h) => `sha256%3a${h}%2F`),
+  fc.tuple(hex(64), edgePiece).map(([h, e]) => `sha256:${h}${e}`),
+  fc.string({ unit: 'binary', maxLength: 80 }),
+);
+const referenceArb = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.stringMatching(/^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,20}$/),
+  fc.constantFrom('v1', 'latest', 'V1'),
+  fc.integer({ min: 125, max: 135 }).map((n) => 'a'.repeat(n)),
+  edgeString,
+  digestArb,
+);
+
+// ---- servers shared by the whole file
+
+let redis: RedisServer;
+let upstream: Upstream;
+let scripted: ScriptedUpstream;
+let cache: Cache;
+/** Every request at either upstream since the last reset. */
+const upstreamRequests = () => [...upstream.proxy.requests.map((r) => `${r.method} ${r.path}`), ...scripted.requests.map((r) => `${r.method} ${r.path} (scripted)`)];
+const resetUpstreams = () => {
+  upstream.proxy.reset();
+  scripted.requests.length = 0;
+};
+
+beforeAll(async () => {
+  redis = await startRedis();
+  upstream = await startUpstream();
+  scripted = await ScriptedUpstream.start();
+  cache = await startCache(redis, [upstream.proxy.host, scripted.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000' });
+  expect((await putRule(cache, { name: 'fixtures-upstream', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'up/*' })).status).toBe(201);
+  expect((await putRule(cache, { name: 'scripted-upstream', sourceRepository: `${scripted.host}/s/*`, targetRepository: 'sc/*' })).status).toBe(201);
+}, 120_000);
+
+afterAll(async () => {
+  agent.destroy();
+  await cache?.stop();
+  await scripted?.stop();
+  await upstream?.stop();
+  await redis?.stop();
+});
+
+const dataGet = (path: string, headers: Record<string, string> = {}, method = 'GET') => send(cache.dataUrl, method, path, headers);
+
+describe('names, references and digests', () => {
+  const endpoint = fc.constantFrom('manifests', 'blobs', 'tags', 'referrers');
+
+  test('never 5xx; every 4xx GET is an OCI error; an invalid name never reaches an upstream', async () => {
+    const seen = { upstream: 0, ok: 0, invalidName: 0 };
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('GET', 'HEAD'), endpoint, nameArb, referenceArb, digestArb, async (method, kind, name, reference, digest) => {
+        const ref = kind === 'manifests' ? reference : digest;
+        const [sentName, sentRef] = [target(name), target(ref)];
+        const path = `/v2/${sentName}/${kind === 'tags' ? 'tags/list' : `${kind}/${sentRef}`}`;
+        resetUpstreams();
+        const a = await dataGet(path, { accept: ALL_MANIFESTS }, method);
+        expectNo5xx(a, `${method} ${path}`);
+        if (method === 'GET' && a.status >= 400) expectOciError(a);
+        if (upstreamRequests().length > 0) seen.upstream++;
+        if (a.status === 200) seen.ok++;
+        if (!specName(sentName)) seen.invalidName++;
+        if (!specName(sentName)) expect({ path, upstream: upstreamRequests() }).toEqual({ path, upstream: [] });
+        else if (kind !== 'tags' && !specReference(sentRef)) expect({ path, upstream: upstreamRequests() }).toEqual({ path, upstream: [] });
+        if (a.status === 200 && (kind === 'manifests' || kind === 'blobs')) expect(a.headers['docker-content-digest']).toMatch(/^sha256:[a-f0-9]{64}$/);
+      }),
+      { numRuns: 300 },
+    );
+    // Not vacuous: the inputs reached the upstream, were served, and were refused.
+    expect(seen.upstream).toBeGreaterThan(10);
+    expect(seen.ok).toBeGreaterThan(0);
+    expect(seen.invalidName).toBeGreaterThan(100);
+  }, 60_000);
+
+  test('a request target with raw bytes (not HTTP): a 4xx (the HTTP parser refuses it, or an OCI error), never 5xx, an invalid name never reaches an upstream', async () => {
+    const raw = fc.uint8Array({ minLength: 1, maxLength: 30 }).map((b) => Buffer.from(b));
+    const url = new URL(cache.dataUrl);
+    await fc.assert(
+      fc.asyncProperty(fc.tuple(fc.constantFrom('up/', 'up/small', ''), raw, fc.constantFrom('/manifests/v1', '/tags/list', '')), async ([prefix, bytes, suffix]) => {
+        resetUpstreams();
+        const requestLine = Buffer.concat([Buffer.from(`GET /v2/${prefix}`), bytes, Buffer.from(`${suffix} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`)]);
+        const response = await rawExchange(Number(url.port), requestLine);
+        const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(response.toString('latin1'))?.[1]);
+        const what = `${requestLine.toString('latin1')} -> ${response.toString('latin1').slice(0, 300)}`;
+        expect({ what, answered: status >= 200 && status < 500 }).toEqual({ what, answered: true });
+        const [head, ...rest] = response.toString('latin1').split('\r\n\r\n');
+        if (status >= 400 && /content-type: application\/json/i.test(head!)) {
+          const body = JSON.parse(Buffer.from(rest.join('\r\n\r\n'), 'latin1').toString('utf8')) as { errors: Array<{ code: string }> };
+          expect(OCI_ERROR_CODES.has(body.errors[0]!.code)).toBe(true);
+        } else if (status >= 400) {
+          // Node's parser answered: the request never reached the application.
+          expect({ what, status }).toEqual({ what, status: 400 });
+        }
+        if (!specName(prefix + bytes.toString('latin1'))) expect({ what, upstream: upstreamRequests() }).toEqual({ what, upstream: [] });
+      }),
+      { numRuns: 100 },
+    );
+  }, 60_000);
+
+  test('regression: names on the grammar edges answer NAME_INVALID and reach no upstream', async () => {
+    for (const name of ['up/small/', '/up/small', 'up//small', 'up/../up/small', 'up/%2e%2e/small', 'up%2Fsmall', 'UP/small', 'up/small%00', 'up/' + 'a'.repeat(253)]) {
+      resetUpstreams();
+      const a = await dataGet(`/v2/${name}/manifests/v1`);
+      expect({ name, status: a.status }).toEqual({ name, status: 400 });
+      expect(expectOciError(a)).toEqual(['NAME_INVALID']);
+      expect(upstreamRequests()).toEqual([]);
+    }
+  }, 30_000);
+});
+
+describe('Range headers', () => {
+  let local: { path: string; bytes: Buffer };
+
+  beforeAll(async () => {
+    const blob = upstream.fixtures.small.blobs.reduce((a, b) => (a.size >= b.size ? a : b));
+    const path = `/v2/up/small/blobs/${blob.digest}`;
+    const first = await dataGet(path);
+    expect(first.status).toBe(200);
+    expect(sha256(first.body)).toBe(blob.digest);
+    local = { path, bytes: first.body };
+    // The first pull streamed it; it is local once the write-through has committed.
+    await waitUntil(async () => (await dataGet(path, {}, 'HEAD')).headers['x-cache'] === 'hit', { timeoutMs: 10_000, what: 'the pulled blob to be local' });
+  }, 30_000);
+
+  const num = fc.oneof(
+    fc.nat({ max: 5000 }),
+    fc.constantFrom('0', '00', '1', '9007199254740991', '9007199254740993', '18446744073709551616', '1' + '0'.repeat(400), '-1', '+1', '1e3', '0x10', ' 1', ''),
+  );
+  const spec = fc.oneof(
+    fc.tuple(num, num).map(([a, b]) => `${a}-${b}`),
+    num.map((a) => `${a}-`),
+    num.map((b) => `-${b}`),
+    fc.constantFrom('-', '--', '1--2', '-0', '0-0'),
+  );
+  const headerValue = fc.string({ unit: 'binary-ascii', maxLength: 60 }).filter((s) => /^[\x20-\x7e]*$/.test(s));
+  const rangeArb = fc.oneof(
+    spec.map((s) => `bytes=${s}`),
+    fc.array(spec, { minLength: 2, maxLength: 4 }).map((s) => `bytes=${s.join(',')}`),
+    fc.tuple(fc.constantFrom('Bytes=', 'bytes =', 'bytes= ', 'items=', 'bytes:', 'bytes=\t', ''), spec).map(([u, s]) => u + s),
+    headerValue,
+    headerValue.map((s) => `bytes=${s}`),
+  );
+
+  /** 200 (whole blob), 206 (exactly the range it claims), 416 (with a Content-Range of bytes, star, size) or another 4xx with an OCI body. */
+  const statuses = new Map<number, number>();
+  function expectRangeAnswer(a: Answer, bytes: Buffer, what: string): void {
+    statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
+    expectNo5xx(a, what);
+    if (a.status === 200) return void expect(a.body.equals(bytes)).toBe(true);
+    if (a.status === 206) {
+      const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(a.headers['content-range']));
+      if (!m) throw new Error(`${what}: 206 without a valid Content-Range: ${String(a.headers['content-range'])}`);
+      const [start, end, size] = [Number(m[1]), Number(m[2]), Number(m[3])];
+      expect({ what, size, inside: start <= end && end < bytes.length }).toEqual({ what, size: bytes.length, inside: true });
+      expect(a.body.length).toBe(end - start + 1);
+      expect(a.body.equals(bytes.subarray(start, end + 1))).toBe(true);
+      return;
+    }
+    if (a.status === 416) {
+      expect({ what, contentRange: a.headers['content-range'] }).toEqual({ what, contentRange: `bytes */${bytes.length}` });
+      expect(expectOciError(a)).toEqual(['RANGE_INVALID']);
+      return;
+    }
+    if (a.status >= 400 && a.status < 500) return void expectOciError(a);
+    throw new Error(`${what}: unexpected ${describeAnswer(a)}`);
+  }
+
+  test('a local blob: 200, 206 with the bytes it claims, or 416 with bytes */size; never 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(rangeArb, async (range) => {
+        const a = await dataGet(local.path, { range });
+        expectRangeAnswer(a, local.bytes, `Range: ${range}`);
+      }),
+      { numRuns: 200 },
+    );
+  }, 60_000);
+
+  let fresh = 0;
+  test('a blob not yet local (fetched from the upstream on this request): the same answers', async () => {
+    await fc.assert(
+      fc.asyncProperty(rangeArb, fc.uint8Array({ maxLength: 3000 }), async (range, content) => {
+        const bytes = Buffer.from(content);
+        const digest = scripted.putBlob(bytes);
+        const path = `/v2/sc/blob${++fresh}/blobs/${digest}`;
+        const a = await dataGet(path, { range });
+        expectRangeAnswer(a, bytes, `Range: ${range} on ${bytes.length} bytes not local`);
+      }),
+      { numRuns: 150 },
+    );
+  }, 60_000);
+
+  test('the generators reached every answer: 200, 206 and 416', () => {
+    expect([200, 206, 416].map((s) => (statuses.get(s) ?? 0) > 5)).toEqual([true, true, true]);
+  });
+
+  test('regression: a multi-range and an unsatisfiable range are 416 with Content-Range bytes */size; a bad Range on an unknown blob is 404', async () => {
+    for (const range of ['bytes=0-,-0', 'bytes=0-1,3-4', `bytes=${local.bytes.length}-`, 'bytes=-0', 'items=0-1']) {
+      const a = await dataGet(local.path, { range });
+      expect({ range, status: a.status, contentRange: a.headers['content-range'] }).toEqual({ range, status: 416, contentRange: `bytes */${local.bytes.length}` });
+      expect(expectOciError(a)).toEqual(['RANGE_INVALID']);
+    }
+    const unknown = await dataGet(`/v2/up/small/blobs/sha256:${'0'.repeat(64)}`, { range: 'bytes=0-1,3-4' });
+    expect(unknown.status).toBe(404);
+    expect(expectOciError(unknown)).toEqual(['BLOB_UNKNOWN']);
+  });
+});
+
+describe('pagination queries', () => {
+  const value = fc.oneof(
+    fc.nat({ max: 20 }).map(String),
+    fc.constantFrom('', '-1', '1.5', '1e2', '0x1', '99999999999999999999999', ' 1', 'NaN', 'Infinity', '%00', '%ZZ', '%2F'),
+    fc.string({ unit: 'binary', maxLength: 20 }),
+  );
+  const queryArb = fc.oneof(
+    fc.array(fc.tuple(fc.constantFrom('n', 'last', 'n[]', 'last[a]', 'N', 'x'), value), { maxLength: 4 }).map((pairs) => pairs.map(([k, v]) => `${k}=${target(v, '')}`).join('&')),
+    fc.string({ unit: 'binary', maxLength: 40 }).map((s) => target(s, '?#')),
+  );
+
+  test('_catalog and tags/list: never 5xx; 4xx are OCI errors; a page holds at most n entries', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('/v2/_catalog', '/v2/up/small/tags/list', '/v2/nothing/here/tags/list'), queryArb, async (path, query) => {
+        const a = await dataGet(`${path}?${query}`);
+        expectNo5xx(a, `${path}?${query}`);
+        if (a.status >= 400) return void expect(['PAGINATION_NUMBER_INVALID', 'NAME_UNKNOWN']).toEqual(expect.arrayContaining(expectOciError(a)));
+        expect(a.status).toBe(200);
+        const body = JSON.parse(a.body.toString('utf8')) as { repositories?: unknown; tags?: unknown };
+        const items = path === '/v2/_catalog' ? body.repositories : body.tags;
+        expect(Array.isArray(items) && items.every((i) => typeof i === 'string')).toBe(true);
+        const n = new URLSearchParams(query).getAll('n');
+        if (n.length === 1 && /^\d+$/.test(n[0]!)) expect((items as string[]).length).toBeLessThanOrEqual(Number(n[0]));
+      }),
+      { numRuns: 200 },
+    );
+  }, 60_000);
+});
+
+describe('rule definitions on the admin API', () => {
+  const admin = (method: string, path: string, body?: string, contentType = 'application/json') =>
+    send(cache.adminUrl, method, path, { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': contentType }) }, body);
+
+  test('regression: a path parameter that is not valid percent-encoding is a 400 problem, not a 500', async () => {
+    for (const [method, path] of [['PUT', '/api/v1/cache-rules/%up'], ['GET', '/api/v1/cache-rules/%zz'], ['DELETE', '/api/v1/cache-rules/a%']] as const) {
+      const a = await admin(method, path, method === 'PUT' ? '{}' : undefined);
+      expect({ method, path, status: a.status }).toEqual({ method, path, status: 400 });
+      expectProblem(a, `${method} ${path}`);
+    }
+  });
+
+  test('regression: a valid rule name that starts with "-" is stored (it was a 500: the control store refused it)', async () => {
+    const a = await admin('PUT', '/api/v1/cache-rules/-A-AAA', JSON.stringify({ sourceRepository: 'docker.io/a', targetRepository: 'fz/a' }));
+    expect({ status: a.status, body: JSON.parse(a.body.toString('utf8')) as unknown }).toEqual({
+      status: 201,
+      body: { name: '-A-AAA', sourceRepository: 'docker.io/a', targetRepository: 'fz/a' },
+    });
+    expect((await admin('GET', '/api/v1/cache-rules/-A-AAA')).status).toBe(200);
+    expect((await admin('DELETE', '/api/v1/cache-rules/-A-AAA')).status).toBe(204);
+  });
+
+  const ruleNameArb = fc
+    .oneof(
+      fc.stringMatching(/^[A-Za-z0-9-]{5,50}$/),
+      fc.string({ unit: 'binary', maxLength: 60 }),
+      edgeString,
+      fc.constantFrom('abcd', 'a'.repeat(51), '..', '%2e%2e', 'rule%2Fx', 'rule/x', 'valid-name', 'VALID-name-2', '-----'),
+    )
+    .filter((n) => !FIXED_RULES.includes(n));
+  const hostArb = fc.constantFrom('docker.io', 'registry-1.docker.io', 'ghcr.io', 'mcr.microsoft.com', '127.0.0.1:1', 'localhost', 'Quay.io', 'exa mple.com', '[::1]:5000', 'a..b', '');
+  const repoText = fc.oneof(validName, edgeString, fc.string({ unit: 'binary', maxLength: 30 }));
+  const repositoryArb = fc.oneof(
+    fc.tuple(hostArb, repoText, fc.boolean()).map(([h, r, wild]) => `${h}/${r}${wild ? '/*' : ''}`),
+    fc.tuple(repoText, fc.boolean()).map(([r, wild]) => `${r}${wild ? '/*' : ''}`),
+    fc.anything(),
+  );
+  const structuredRule = fc.record(
+    {
+      name: ruleNameArb,
+      sourceRepository: repositoryArb,
+      targetRepository: repositoryArb,
+      credentialSetName: fc.oneof(ruleNameArb, fc.anything()),
+      platforms: fc.oneof(fc.constantFrom('pulled', 'all', 'none', []), fc.array(fc.oneof(fc.constantFrom('linux/amd64', 'linux/arm/v7', 'Linux/AMD64', 'linux'), fc.string())), fc.anything()),
+      tagFreshnessSeconds: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-1, 0, 315360000, 315360001, 2 ** 53, '60'), fc.anything()),
+      upstreamTagNotFound: fc.oneof(fc.constantFrom('report-missing', 'serve-local', 'ignore'), fc.anything()),
+      extra: fc.anything(),
+    },
+    { requiredKeys: [] },
+  );
+  /** Rules that are valid but for one field now and then, under `fz/` so they never take over the fixed rules' paths. */
+  const plausibleRule = fc.record(
+    {
+      sourceRepository: fc.tuple(fc.constantFrom('docker.io', 'ghcr.io', 'quay.io', 'registry.example.com:5000'), validName, fc.boolean()).map(([h, r, w]) => `${h}/${r}${w ? '/*' : ''}`),
+      targetRepository: fc.tuple(validName, fc.boolean()).map(([r, w]) => `fz/${r}${w ? '/*' : ''}`),
+      platforms: fc.oneof(fc.constantFrom('pulled', 'all'), fc.uniqueArray(fc.constantFrom('linux/amd64', 'linux/arm64', 'linux/arm/v7', 'windows/amd64'), { minLength: 1 })),
+      tagFreshnessSeconds: fc.nat({ max: 315360000 }),
+      upstreamTagNotFound: fc.constantFrom('report-missing', 'serve-local'),
+    },
+    { requiredKeys: ['sourceRepository', 'targetRepository'] },
+  );
+  const bodyArb: fc.Arbitrary<string> = fc.oneof(
+    plausibleRule.map((v) => JSON.stringify(v)),
+    plausibleRule.map((v) => JSON.stringify(v)),
+    fc.anything().map((v) => JSON.stringify(v) ?? 'null'),
+    fc.object().map((v) => JSON.stringify(v)),
+    structuredRule.map((v) => JSON.stringify(v)),
+    fc.json(),
+    fc.string({ maxLength: 40 }),
+  );
+
+  function expectProblem(a: Answer, what: string): void {
+    if (!/^application\/problem\+json\b/.test(String(a.headers['content-type']))) throw new Error(`${what}: not problem JSON: ${describeAnswer(a)}`);
+    const doc = JSON.parse(a.body.toString('utf8')) as { status?: unknown; title?: unknown; errors?: unknown };
+    expect({ what, status: doc.status, title: typeof doc.title }).toEqual({ what, status: a.status, title: 'string' });
+    if (doc.errors !== undefined) {
+      expect(Array.isArray(doc.errors)).toBe(true);
+      for (const e of doc.errors as Array<{ field?: unknown; message?: unknown }>) expect({ what, field: typeof e.field, message: typeof e.message }).toEqual({ what, field: 'string', message: 'string' });
+    }
+  }
+
+  test('PUT /api/v1/cache-rules/<name> with any body: never 5xx, 4xx are problem JSON with fields, only valid names are created', async () => {
+    const seen = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(fc.oneof({ arbitrary: fc.stringMatching(/^[A-Za-z0-9-]{5,50}$/), weight: 2 }, ruleNameArb).filter((n) => !FIXED_RULES.includes(n)), bodyArb, fc.constantFrom('application/json', 'application/json', 'text/plain', 'application/merge-patch+json'), async (name, body, contentType) => {
+        const path = `/api/v1/cache-rules/${target(name)}`;
+        const a = await admin('PUT', path, body, contentType);
+        const what = `PUT ${path} ${body.slice(0, 200)}`;
+        seen.set(a.status, (seen.get(a.status) ?? 0) + 1);
+        expectNo5xx(a, what);
+        if (a.status >= 400) return expectProblem(a, what);
+        expect([200, 201]).toContain(a.status);
+        const created = JSON.parse(a.body.toString('utf8')) as { name: string };
+        expect(RULE_NAME.test(created.name)).toBe(true);
+        // Keep the rule set to the fixed rules, so later runs and properties see the same routing.
+        expect((await admin('DELETE', `/api/v1/cache-rules/${encodeURIComponent(created.name)}`)).status).toBe(204);
+      }),
+      { numRuns: 300 },
+    );
+    // Not vacuous: rules were created, and refused for their body (422) and for their name (400).
+    expect([201, 400, 422].map((status) => (seen.get(status) ?? 0) > 10)).toEqual([true, true, true]);
+    const list = await admin('GET', '/api/v1/cache-rules');
+    expect(list.status).toBe(200);
+    const names = (JSON.parse(list.body.toString('utf8')) as { cacheRules: Array<{ name: string }> }).cacheRules.map((r) => r.name);
+    expect(names.sort()).toEqual([...FIXED_RULES].sort());
+  }, 60_000);
+});
+
+describe('manifests an upstream serves', () => {
+  const mediaTypeArb = fc.oneof(
+    fc.constantFrom(MediaType.OciManifest, MediaType.OciIndex, MediaType.DockerManifest, MediaType.DockerManifestList, 'application/vnd.oci.image.config.v1+json', 'application/json', 'text/html', ''),
+    fc.string({ maxLength: 30 }),
+  );
+  const digestField = fc.oneof(hex(64).map((h) => `sha256:${h}`), digestArb, fc.anything());
+  const sizeField = fc.oneof(fc.nat(), fc.constantFrom(-1, 0, 2 ** 53, 2 ** 53 - 1, 1e300, 1.5, -0, '12'), fc.anything());
+  const descriptorArb = fc.record(
+    {
+      mediaType: fc.oneof(mediaTypeArb, fc.anything()),
+      digest: digestField,
+      size: sizeField,
+      platform: fc.oneof(fc.record({ os: fc.string(), architecture: fc.string() }), fc.anything()),
+      urls: fc.anything(),
+      annotations: fc.oneof(fc.dictionary(fc.string(), fc.string()), fc.anything()),
+      artifactType: fc.oneof(fc.string(), fc.anything()),
+    },
+    { requiredKeys: ['mediaType', 'digest', 'size'] },
+  );
+  const manifestDoc = fc.record(
+    {
+      schemaVersion: fc.oneof(fc.constant(2), fc.constant(2), fc.constantFrom(1, 3, '2', null)),
+      mediaType: mediaTypeArb,
+      config: fc.oneof(descriptorArb, fc.anything()),
+      layers: fc.oneof(fc.array(descriptorArb, { maxLength: 4 }), fc.anything()),
+      manifests: fc.oneof(fc.array(descriptorArb, { maxLength: 4 }), fc.anything()),
+      subject: fc.oneof(descriptorArb, fc.anything()),
+      artifactType: fc.oneof(mediaTypeArb, fc.anything()),
+      annotations: fc.oneof(fc.dictionary(fc.string(), fc.string()), fc.anything()),
+    },
+    { requiredKeys: ['schemaVersion'] },
+  );
+  /** Well-formed OCI image manifests and indexes with random (well-formed) descriptors: the ones a cache must serve. */
+  const goodDescriptor = fc.record({
+    mediaType: fc.constantFrom(MediaType.OciManifest, 'application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.config.v1+json'),
+    digest: hex(64).map((h) => `sha256:${h}`),
+    size: fc.nat(),
+  });
+  const goodManifest = fc.oneof(
+    fc.record({ schemaVersion: fc.constant(2), mediaType: fc.constant(MediaType.OciManifest), config: goodDescriptor, layers: fc.array(goodDescriptor, { maxLength: 5 }) }, { requiredKeys: ['schemaVersion', 'config', 'layers'] }),
+    fc.record({ schemaVersion: fc.constant(2), mediaType: fc.constant(MediaType.OciIndex), manifests: fc.array(goodDescriptor, { maxLength: 5 }) }, { requiredKeys: ['schemaVersion', 'manifests'] }),
+  );
+  const bodyArb = fc.oneof(
+    goodManifest.map((d) => Buffer.from(JSON.stringify(d))),
+    goodManifest.map((d) => Buffer.from(JSON.stringify(d, null, 2))),
+    manifestDoc.map((d) => Buffer.from(JSON.stringify(d))),
+    manifestDoc.map((d) => Buffer.from(JSON.stringify(d, null, 3))),
+    fc.json().map((s) => Buffer.from(s)),
+    fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+  );
+  const served = fc.record({
+    body: bodyArb,
+    contentType: fc.option(mediaTypeArb, { nil: undefined }),
+    digestHeader: fc.constantFrom('right', 'wrong', 'none', 'garbage'),
+    byDigest: fc.boolean(),
+  });
+
+  let run = 0;
+  const outcomes = { served: 0, refused: 0 };
+  test('a pull answers exactly the served bytes with their digest, or a 4xx/502 OCI error (never 500 UNKNOWN)', async () => {
+    await fc.assert(
+      fc.asyncProperty(served, async ({ body, contentType, digestHeader, byDigest }) => {
+        const repository = `m${++run}`;
+        const digest = sha256(body);
+        const header = { right: digest, wrong: sha256(Buffer.concat([body, Buffer.from(' ')])), none: undefined, garbage: 'sha256:nope' }[digestHeader];
+        const reference = byDigest ? digest : 'latest';
+        scripted.serveManifest(`s/${repository}`, reference, { body, ...(contentType === undefined ? {} : { contentType }), ...(header === undefined ? {} : { digestHeader: header }) });
+        const a = await dataGet(`/v2/sc/${repository}/manifests/${reference}`, { accept: '*/*' });
+        const what = `manifest ${body.toString('utf8').slice(0, 300)} (content-type ${String(contentType)}, digest header ${digestHeader})`;
+        if (a.status === 200) {
+          expect(a.body.equals(body)).toBe(true);
+          expect(a.headers['docker-content-digest']).toBe(digest);
+          // By tag the upstream's digest header is all there is to check the bytes against; by digest the reference is.
+          if (digestHeader === 'wrong' && !byDigest) throw new Error(`${what}: served although the upstream's digest header did not match`);
+          const doc = JSON.parse(body.toString('utf8')) as { schemaVersion?: unknown };
+          expect(doc.schemaVersion).toBe(2);
+          // Served again, now from local storage: the same bytes.
+          const again = await dataGet(`/v2/sc/${repository}/manifests/${digest}`, { accept: '*/*' });
+          expect({ status: again.status, same: again.body.equals(body) }).toEqual({ status: 200, same: true });
+          outcomes.served++;
+          return;
+        }
+        if (!(a.status >= 400 && a.status < 500) && a.status !== 502) throw new Error(`${what}: answered ${describeAnswer(a)}`);
+        expect(expectOciError(a)).not.toContain('UNKNOWN');
+        outcomes.refused++;
+      }),
+      { numRuns: 200 },
+    );
+    expect({ served: outcomes.served > 10, refused: outcomes.refused > 10 }).toEqual({ served: true, refused: true });
+  }, 60_000);
+});
+
+describe('the data dir', () => {
+  async function walk(dir: string, out: string[]): Promise<void> {
+    for (const entry of await readdir(dir)) {
+      const path = join(dir, entry);
+      out.push(path);
+      const info = await lstat(path);
+      if (info.isSymbolicLink()) {
+        const to = await readlink(path);
+        throw new Error(`symlink in the data dir: ${path} -> ${to}`);
+      }
+      if (info.isDirectory()) await walk(path, out);
+    }
+  }
+
+  test('after every property: everything is under the data dir, only the known top-level entries, only valid repository names', async () => {
+    const root = await realpath(cache.dataDir);
+    const top = await readdir(root);
+    for (const entry of top) expect(DATA_DIR_TOP_LEVEL).toContain(entry);
+    const files: string[] = [];
+    await walk(root, files);
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      const rel = relative(root, await realpath(file));
+      expect({ file, inside: !rel.startsWith('..') && !isAbsolute(rel) && resolve(root, rel) === resolve(file) }).toEqual({ file, inside: true });
+      expect(rel.split(sep)).not.toContain('..');
+    }
+    // repositories/<name>/_manifests|_layers|_referrers...: every <name> is a valid repository name.
+    const names = new Set(
+      files
+        .map((f) => relative(join(root, 'repositories'), f).split(sep))
+        .filter((parts) => parts[0] !== '..' && parts.some((p) => p.startsWith('_')))
+        .map((parts) => parts.slice(0, parts.findIndex((p) => p.startsWith('_'))).join('/')),
+    );
+    expect(names.size).toBeGreaterThan(0);
+    for (const name of names) expect({ name, valid: specName(name) && (name.startsWith('up/') || name.startsWith('sc/')) }).toEqual({ name, valid: true });
+  });
+
+  test('the stored rule set still loads: a second frontend on the same data dir starts with the same rules', async () => {
+    const second = await startCache(redis, [upstream.proxy.host, scripted.host], {}, {}, cache.dataDir);
+    try {
+      const a = await send(second.adminUrl, 'GET', '/api/v1/cache-rules', { authorization: `Bearer ${ADMIN_TOKEN}` });
+      expect(a.status).toBe(200);
+      const names = (JSON.parse(a.body.toString('utf8')) as { cacheRules: Array<{ name: string }> }).cacheRules.map((r) => r.name);
+      expect(names.sort()).toEqual([...FIXED_RULES].sort());
+    } finally {
+      await second.stop();
+    }
+  }, 30_000);
+});
