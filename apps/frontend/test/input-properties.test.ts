@@ -150,8 +150,11 @@ const longName = fc.tuple(fc.integer({ min: 240, max: 300 }), fc.constantFrom('u
 const nameArb = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
   validName,
-  validName.map((n) => `up/${n}`),
-  fc.constantFrom('up/small', 'up/multiplatform', 'up/docker'),
+  { arbitrary: validName.map((n) => `up/${n}`), weight: 2 },
+  { arbitrary: fc.constantFrom('up/small', 'up/multiplatform', 'up/docker'), weight: 3 },
+  // Names the upstream has, with some letters uppercase: one lowercasing step away from a pull.
+  fc.mixedCase(fc.constantFrom('up/small', 'up/multiplatform', 'up/docker')),
+  fc.mixedCase(validName).map((n) => `up/${n}`),
   edgeString,
   fc.tuple(fc.constantFrom('up/', 'up', '/up/', 'UP/', 'up//', 'sc/'), edgeString).map(([a, b]) => a + b),
   fc.tuple(validName, edgeString, fc.boolean()).map(([n, e, before]) => (before ? e + n : n + e)),
@@ -160,7 +163,7 @@ const nameArb = fc.oneof(
 const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'.split('')), minLength: n, maxLength: n });
 const wrongLength = fc.integer({ min: 0, max: 140 }).filter((n) => n !== 64 && n !== 128);
 const digestArb = fc.oneof(
-  hex(64).map((h) => `sha256:${h}`),
+  { arbitrary: hex(64).map((h) => `sha256:${h}`), weight: 3 },
   wrongLength.chain((n) => hex(n)).map((h) => `sha256:${h}`),
   hex(64).map((h) => `sha256:${h.toUpperCase()}`),
   hex(63).map((h) => `sha256:${h}g`),
@@ -174,8 +177,8 @@ const digestArb = fc.oneof(
 );
 const referenceArb = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.stringMatching(/^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,20}$/),
-  fc.constantFrom('v1', 'latest', 'V1'),
+  { arbitrary: fc.stringMatching(/^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,20}$/), weight: 2 },
+  { arbitrary: fc.constantFrom('v1', 'latest', 'V1'), weight: 2 },
   fc.integer({ min: 125, max: 135 }).map((n) => 'a'.repeat(n)),
   edgeString,
   digestArb,
@@ -198,7 +201,7 @@ beforeAll(async () => {
   redis = await startRedis();
   upstream = await startUpstream();
   scripted = await ScriptedUpstream.start();
-  cache = await startCache(redis, [upstream.proxy.host, scripted.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000' });
+  cache = await startCache(redis, [upstream.proxy.host, scripted.host]);
   expect((await putRule(cache, { name: 'fixtures-upstream', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'up/*' })).status).toBe(201);
   expect((await putRule(cache, { name: 'scripted-upstream', sourceRepository: `${scripted.host}/s/*`, targetRepository: 'sc/*' })).status).toBe(201);
 }, 120_000);
@@ -237,12 +240,12 @@ describe('names, references and digests', () => {
       { numRuns: 300 },
     );
     // Not vacuous: the inputs reached the upstream, were served, and were refused.
-    expect(seen.upstream).toBeGreaterThan(10);
+    expect(seen.upstream).toBeGreaterThan(5);
     expect(seen.ok).toBeGreaterThan(0);
-    expect(seen.invalidName).toBeGreaterThan(100);
+    expect(seen.invalidName).toBeGreaterThan(60);
   }, 60_000);
 
-  test('a request target with raw bytes (not HTTP): a 4xx (the HTTP parser refuses it, or an OCI error), never 5xx, an invalid name never reaches an upstream', async () => {
+  test('raw bytes in the request target: 2xx, an OCI error, or the HTTP parser\'s bare 400 (the app never saw it); never 5xx; an invalid name never reaches an upstream', async () => {
     const raw = fc.uint8Array({ minLength: 1, maxLength: 30 }).map((b) => Buffer.from(b));
     const url = new URL(cache.dataUrl);
     await fc.assert(
@@ -303,7 +306,16 @@ describe('Range headers', () => {
     fc.constantFrom('-', '--', '1--2', '-0', '0-0'),
   );
   const headerValue = fc.string({ unit: 'binary-ascii', maxLength: 60 }).filter((s) => /^[\x20-\x7e]*$/.test(s));
+  // Ranges a client would send (mostly inside the blobs here, a few hundred bytes to 3 KB).
+  const small = fc.nat({ max: 600 });
+  const sane = fc.oneof(
+    fc.tuple(small, small).map(([a, len]) => `bytes=${a}-${a + len}`),
+    small.map((a) => `bytes=${a}-`),
+    small.map((n) => `bytes=-${n}`),
+  );
   const rangeArb = fc.oneof(
+    { arbitrary: sane, weight: 4 },
+    fc.constant(''), // an empty Range is no Range: the whole blob
     spec.map((s) => `bytes=${s}`),
     fc.array(spec, { minLength: 2, maxLength: 4 }).map((s) => `bytes=${s.join(',')}`),
     fc.tuple(fc.constantFrom('Bytes=', 'bytes =', 'bytes= ', 'items=', 'bytes:', 'bytes=\t', ''), spec).map(([u, s]) => u + s),
@@ -466,8 +478,7 @@ describe('rule definitions on the admin API', () => {
     { requiredKeys: ['sourceRepository', 'targetRepository'] },
   );
   const bodyArb: fc.Arbitrary<string> = fc.oneof(
-    plausibleRule.map((v) => JSON.stringify(v)),
-    plausibleRule.map((v) => JSON.stringify(v)),
+    { arbitrary: plausibleRule.map((v) => JSON.stringify(v)), weight: 5 },
     fc.anything().map((v) => JSON.stringify(v) ?? 'null'),
     fc.object().map((v) => JSON.stringify(v)),
     structuredRule.map((v) => JSON.stringify(v)),
@@ -571,7 +582,7 @@ describe('manifests an upstream serves', () => {
 
   let run = 0;
   const outcomes = { served: 0, refused: 0 };
-  test('a pull answers exactly the served bytes with their digest, or a 4xx/502 OCI error (never 500 UNKNOWN)', async () => {
+  test('a pull answers exactly the served bytes with their digest, or MANIFEST_INVALID / DIGEST_INVALID (never 500 UNKNOWN)', async () => {
     await fc.assert(
       fc.asyncProperty(served, async ({ body, contentType, digestHeader, byDigest }) => {
         const repository = `m${++run}`;
@@ -594,8 +605,11 @@ describe('manifests an upstream serves', () => {
           outcomes.served++;
           return;
         }
-        if (!(a.status >= 400 && a.status < 500) && a.status !== 502) throw new Error(`${what}: answered ${describeAnswer(a)}`);
-        expect(expectOciError(a)).not.toContain('UNKNOWN');
+        // A document that is not a manifest: MANIFEST_INVALID (400 in the wire table today; a 502 would say
+        // "the upstream's fault" too). Bytes that do not match the upstream's digest: DIGEST_INVALID 502.
+        const codes = expectOciError(a);
+        const expected = codes[0] === 'DIGEST_INVALID' ? [502] : codes[0] === 'MANIFEST_INVALID' ? [400, 502] : [];
+        if (codes.length !== 1 || !expected.includes(a.status)) throw new Error(`${what}: answered ${describeAnswer(a)}`);
         outcomes.refused++;
       }),
       { numRuns: 200 },
