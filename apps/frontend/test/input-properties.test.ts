@@ -1,11 +1,12 @@
 import { lstat, readdir, readlink, realpath } from 'node:fs/promises';
-import { Agent, request, type IncomingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import fc from 'fast-check';
 import { MediaType } from '@pullthrough/oci';
 import { waitUntil, type RedisServer } from '@pullthrough/test-support';
 import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { digestArb, edgePiece, edgeString, hex, nameArb, referenceArb, validName } from './input-arbitraries.js';
+import { expectNo5xx, expectOciError, OCI_ERROR_CODES, specName, specReference } from './oci-wire-checks.js';
+import { closeRawHttp, describeAnswer, rawExchange, send, target, type Answer } from './raw-http.js';
 import { ScriptedUpstream, sha256 } from './scripted-upstream.js';
 
 /**
@@ -16,173 +17,10 @@ import { ScriptedUpstream, sha256 } from './scripted-upstream.js';
  * fast-check picks a new seed on every run and prints it (with the shrunk input) on failure.
  */
 
-// ---- the grammar, written here from the distribution spec (not imported from the code under test)
-
-/** distribution-spec: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*` */
-const SPEC_NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
-const SPEC_TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-const SPEC_DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-/** The spec's error codes, plus distribution's errcode extensions this registry uses. */
-const OCI_ERROR_CODES = new Set([
-  'BLOB_UNKNOWN',
-  'BLOB_UPLOAD_INVALID',
-  'BLOB_UPLOAD_UNKNOWN',
-  'DIGEST_INVALID',
-  'MANIFEST_BLOB_UNKNOWN',
-  'MANIFEST_INVALID',
-  'MANIFEST_UNKNOWN',
-  'NAME_INVALID',
-  'NAME_UNKNOWN',
-  'SIZE_INVALID',
-  'UNAUTHORIZED',
-  'DENIED',
-  'UNSUPPORTED',
-  'TOOMANYREQUESTS',
-  'TAG_INVALID',
-  'RANGE_INVALID',
-  'PAGINATION_NUMBER_INVALID',
-  'UNAVAILABLE',
-]);
 const RULE_NAME = /^[A-Za-z0-9-]{5,50}$/;
 const DATA_DIR_TOP_LEVEL = ['blobs', 'repositories', 'control', '_uploads', 'admin-token'];
 const ALL_MANIFESTS = [MediaType.OciIndex, MediaType.OciManifest, MediaType.DockerManifestList, MediaType.DockerManifest].join(', ');
 const FIXED_RULES = ['fixtures-upstream', 'scripted-upstream'];
-
-const specName = (name: string) => name.length > 0 && SPEC_NAME.test(name);
-function specReference(raw: string): boolean {
-  let ref: string;
-  try {
-    ref = decodeURIComponent(raw);
-  } catch {
-    return false;
-  }
-  return SPEC_TAG.test(ref) || SPEC_DIGEST.test(ref);
-}
-
-// ---- HTTP with the request target exactly as generated
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-
-function send(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
-  const url = new URL(base);
-  return new Promise((resolvePromise, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path, method, headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/**
- * Make any string a request target Node will send: visible ASCII stays as it is (so `..`, `%2F`,
- * `%00`, `//` reach the server raw); everything else, and `?`/`#` inside a path, is percent-encoded
- * as UTF-8. Encoding only adds `%`, so a name invalid before is invalid as sent. (Raw bytes that
- * are not HTTP at all are the raw-socket property's business.)
- */
-function target(s: string, keep = ''): string {
-  let out = '';
-  for (const ch of s) {
-    const code = ch.codePointAt(0)!;
-    if (code >= 0x21 && code <= 0x7e && (ch !== '?' && ch !== '#' || keep.includes(ch))) out += ch;
-    else for (const b of Buffer.from(ch, 'utf8')) out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
-  }
-  return out;
-}
-
-/** Write `bytes` on a fresh connection and read until the server closes it. */
-function rawExchange(port: number, bytes: Buffer): Promise<Buffer> {
-  return new Promise((resolvePromise, reject) => {
-    const chunks: Buffer[] = [];
-    const socket = connect(port, '127.0.0.1', () => socket.write(bytes)); // no half-close: Node drops a request whose client sent FIN
-    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('close', () => resolvePromise(Buffer.concat(chunks)));
-    socket.on('error', reject);
-  });
-}
-
-function describeAnswer(a: Answer): string {
-  return `${a.status} ${String(a.headers['content-type'])} ${a.body.toString('utf8').slice(0, 300)}`;
-}
-
-/** A data-plane 4xx/5xx GET body: `{"errors":[{"code": <spec code>, "message": string, ...}]}` as JSON. */
-function expectOciError(a: Answer, codes: Set<string> = OCI_ERROR_CODES): string[] {
-  if (!/^application\/json\b/.test(String(a.headers['content-type']))) throw new Error(`not a JSON error: ${describeAnswer(a)}`);
-  const doc = JSON.parse(a.body.toString('utf8')) as { errors?: unknown };
-  if (!Array.isArray(doc.errors) || doc.errors.length === 0) throw new Error(`no errors array: ${describeAnswer(a)}`);
-  return doc.errors.map((e: unknown) => {
-    const entry = e as { code?: unknown; message?: unknown };
-    if (typeof entry.code !== 'string' || !codes.has(entry.code)) throw new Error(`unexpected error code: ${describeAnswer(a)}`);
-    if (typeof entry.message !== 'string') throw new Error(`error without a message: ${describeAnswer(a)}`);
-    return entry.code;
-  });
-}
-
-function expectNo5xx(a: Answer, what: string): void {
-  if (a.status >= 500 || a.status < 100) throw new Error(`${what} answered ${describeAnswer(a)}`);
-}
-
-// ---- generators
-
-const lower = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'.split(''));
-const component = fc
-  .tuple(fc.string({ unit: lower, minLength: 1, maxLength: 8 }), fc.array(fc.tuple(fc.constantFrom('.', '_', '__', '-', '--'), fc.string({ unit: lower, minLength: 1, maxLength: 6 })), { maxLength: 2 }))
-  .map(([head, rest]) => head + rest.map(([s, c]) => s + c).join(''));
-const validName = fc.array(component, { minLength: 1, maxLength: 4 }).map((c) => c.join('/'));
-/** Pieces that sit on the grammar's edges. */
-const edgePiece = fc.constantFrom(
-  'up', 'fixtures', 'small', 'sc', 'A', 'Up', 'SMALL', '..', '.', './', '../', '%2F', '%2f', '%00', '%2e%2e', '%2E', '%25', '%', '_', '__', '___',
-  '-', '--', '/', '//', 'a', 'z9', 'é', 'İ', '\u0000', '\u202e', '\ud83d\ude00', '\ud800', ' ', '\t', '\\', ':', '@', '?', '#', ';', '~', '*', 'manifests', 'blobs', 'tags',
-  'referrers', '_catalog', 'uploads',
-);
-const edgeString = fc.array(edgePiece, { minLength: 1, maxLength: 10 }).map((p) => p.join(''));
-const longName = fc.tuple(fc.integer({ min: 240, max: 300 }), fc.constantFrom('up/', '', 'up/a/')).map(([n, prefix]) => (prefix + 'a'.repeat(n)).slice(0, n));
-const nameArb = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 40 }),
-  validName,
-  { arbitrary: validName.map((n) => `up/${n}`), weight: 2 },
-  { arbitrary: fc.constantFrom('up/small', 'up/multiplatform', 'up/docker'), weight: 3 },
-  // Names the upstream has, with some letters uppercase: one lowercasing step away from a pull.
-  fc.mixedCase(fc.constantFrom('up/small', 'up/multiplatform', 'up/docker')),
-  fc.mixedCase(validName).map((n) => `up/${n}`),
-  edgeString,
-  fc.tuple(fc.constantFrom('up/', 'up', '/up/', 'UP/', 'up//', 'sc/'), edgeString).map(([a, b]) => a + b),
-  fc.tuple(validName, edgeString, fc.boolean()).map(([n, e, before]) => (before ? e + n : n + e)),
-  longName,
-);
-const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'.split('')), minLength: n, maxLength: n });
-const wrongLength = fc.integer({ min: 0, max: 140 }).filter((n) => n !== 64 && n !== 128);
-const digestArb = fc.oneof(
-  { arbitrary: hex(64).map((h) => `sha256:${h}`), weight: 3 },
-  wrongLength.chain((n) => hex(n)).map((h) => `sha256:${h}`),
-  hex(64).map((h) => `sha256:${h.toUpperCase()}`),
-  hex(63).map((h) => `sha256:${h}g`),
-  hex(128).map((h) => `sha512:${h}`),
-  wrongLength.chain((n) => hex(n)).map((h) => `sha512:${h}`),
-  fc.tuple(fc.constantFrom('md5', 'sha1', 'sha384', 'blake3', 'SHA256', 'sha256+b64', 'sha-256', ''), hex(64)).map(([a, h]) => `${a}:${h}`),
-  hex(64).map((h) => `sha256%3A${h}`),
-  hex(64).map((h) => `sha256%3a${h}%2F`),
-  fc.tuple(hex(64), edgePiece).map(([h, e]) => `sha256:${h}${e}`),
-  fc.string({ unit: 'binary', maxLength: 80 }),
-);
-const referenceArb = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 40 }),
-  { arbitrary: fc.stringMatching(/^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,20}$/), weight: 2 },
-  { arbitrary: fc.constantFrom('v1', 'latest', 'V1'), weight: 2 },
-  fc.integer({ min: 125, max: 135 }).map((n) => 'a'.repeat(n)),
-  edgeString,
-  digestArb,
-);
 
 // ---- servers shared by the whole file
 
@@ -207,7 +45,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  agent.destroy();
+  closeRawHttp();
   await cache?.stop();
   await scripted?.stop();
   await upstream?.stop();
