@@ -448,6 +448,9 @@ describe('manifests an upstream serves', () => {
         const codes = expectOciError(a);
         const expected = codes[0] === 'DIGEST_INVALID' ? [502] : codes[0] === 'MANIFEST_INVALID' ? [400, 502] : [];
         if (codes.length !== 1 || !expected.includes(a.status)) throw new Error(`${what}: answered ${describeAnswer(a)}`);
+        // Refused means not stored: the digest is not served from local storage afterwards either.
+        const after = await dataGet(`/v2/sc/${repository}/manifests/${digest}`, { accept: '*/*' });
+        expect({ what, status: after.status }).not.toEqual({ what, status: 200 });
         outcomes.refused++;
       }),
       { numRuns: 200 },
