@@ -66,6 +66,12 @@ export class BlobUnknownError extends RegistryError {
 }
 export class RangeInvalidError extends RegistryError {
   readonly code = 'RANGE_INVALID';
+  /** The object's size when the check knew it (a 416 says it as `Content-Range: bytes *\/<size>`). */
+  readonly size: number | undefined;
+  constructor(message: string, options: RegistryErrorOptions & { size?: number } = {}) {
+    super(message, options);
+    this.size = options.size;
+  }
 }
 export class PaginationInvalidError extends RegistryError {
   readonly code = 'PAGINATION_NUMBER_INVALID';

@@ -49,8 +49,9 @@ describe('resolveRange', () => {
     ['suffix 0', { suffix: 0 }, 10],
     ['any range of an empty blob', { start: 0 }, 0],
     ['suffix of an empty blob', { suffix: 1 }, 0],
-  ])('rejects %s with 416', (_why, request, size) => {
+  ])('rejects %s with 416, saying the size', (_why, request, size) => {
     expect(() => resolveRange(request, size)).toThrow(RangeInvalidError);
+    expect(() => resolveRange(request, size)).toThrow(expect.objectContaining({ size }));
   });
 
   it('parses and resolves a header end to end', () => {

@@ -26,9 +26,9 @@ export function parseRangeHeader(header: string | undefined): RangeRequest | und
 /** Resolve a range against the blob size; unsatisfiable -> RangeInvalidError (416). */
 export function resolveRange(request: RangeRequest, size: number): ByteRange {
   if ('suffix' in request) {
-    if (request.suffix === 0 || size === 0) throw new RangeInvalidError('range not satisfiable', { detail: { size } });
+    if (request.suffix === 0 || size === 0) throw new RangeInvalidError('range not satisfiable', { detail: { size }, size });
     return { start: Math.max(0, size - request.suffix), end: size - 1 };
   }
-  if (request.start >= size) throw new RangeInvalidError('range not satisfiable', { detail: { size } });
+  if (request.start >= size) throw new RangeInvalidError('range not satisfiable', { detail: { size }, size });
   return { start: request.start, end: Math.min(request.end ?? size - 1, size - 1) };
 }

@@ -112,6 +112,13 @@ describe('control area', () => {
     }
   });
 
+  test('a name may start or end with - or _ (admin names such as "-A-AAA" are valid rule names)', async () => {
+    await store.putControl('cache-rules', '-A-AAA', { name: '-A-AAA' });
+    await store.putControl('cache-rules', '_x-', { name: '_x-' });
+    expect(await store.getControl('cache-rules', '-A-AAA')).toEqual({ name: '-A-AAA' });
+    expect(await fsp.readFile(join(root, 'control', 'cache-rules', '_x-.json'), 'utf8')).toContain('_x-');
+  });
+
   test('kinds and names that could escape are rejected', async () => {
     for (const [kind, name] of [['../x', 'a'], ['a/b', 'a'], ['Rules', 'a'], ['rules', '../a'], ['rules', 'a/b'], ['rules', '.a'], ['rules', ''], ['rules', 'a.']]) {
       await expect(store.putControl(kind!, name!, {})).rejects.toThrow(ControlKeyInvalidError);

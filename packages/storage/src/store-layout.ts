@@ -74,7 +74,7 @@ export function referrerPath(repository: string, subject: Digest, referrer: Dige
 }
 
 const CONTROL_KIND = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
-const CONTROL_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9_-])?$/;
+const CONTROL_NAME = /^[A-Za-z0-9_-](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9_-])?$/;
 
 export function controlKindPath(kind: string): string {
   if (typeof kind !== 'string' || kind.length > 64 || !CONTROL_KIND.test(kind)) {

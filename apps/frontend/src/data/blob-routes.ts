@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
-import { parseDigest } from '@pullthrough/oci';
-import { parseRangeHeader, type PullContext, type PullThroughRegistry } from '@pullthrough/pull-through';
+import { parseDigest, RangeInvalidError, type Digest } from '@pullthrough/oci';
+import { parseRangeHeader, type PullContext, type PullThroughRegistry, type RangeRequest } from '@pullthrough/pull-through';
 import type { Logger } from '@pullthrough/pull-through';
 import { sendStream } from '@pullthrough/storage';
 import { setCacheHeaders } from './registry-headers.js';
@@ -30,8 +30,7 @@ export async function headBlob(registry: PullThroughRegistry, res: Response, nam
  */
 export async function getBlob(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawDigest: string, ctx: PullContext, logger: Logger): Promise<void> {
   const digest = parseDigest(rawDigest);
-  const range = parseRangeHeader(typeof req.headers.range === 'string' ? req.headers.range : undefined);
-  const blob = await registry.openBlob(name, digest, range, ctx);
+  const blob = await registry.openBlob(name, digest, await requestedRange(registry, req, res, name, digest, ctx), ctx).catch((err: unknown) => refuseRange(registry, res, name, digest, ctx, err));
   blob.done?.catch((err: unknown) => logger.warn({ digest, err: (err as Error).message }, 'blob fetch failed mid-stream'));
   commonHeaders(res, digest);
   setCacheHeaders(res, blob.cache);
@@ -53,4 +52,25 @@ export async function getBlob(registry: PullThroughRegistry, req: Request, res: 
     // Headers are gone: the only honest signal left is an aborted connection.
     res.destroy(err as Error);
   }
+}
+
+/** The Range a GET asks for; one this server cannot honour is refused like an unsatisfiable one (416 with the size). */
+async function requestedRange(registry: PullThroughRegistry, req: Request, res: Response, name: string, digest: Digest, ctx: PullContext): Promise<RangeRequest | undefined> {
+  try {
+    return parseRangeHeader(typeof req.headers.range === 'string' ? req.headers.range : undefined);
+  } catch (err) {
+    return refuseRange(registry, res, name, digest, ctx, err);
+  }
+}
+
+/**
+ * A 416 tells the client how big the blob is (`Content-Range: bytes *\/<size>`, RFC 9110 15.5.17).
+ * When the range was refused before the blob was looked at, the blob is stat'ed first, so a bad
+ * Range on a blob this repository cannot serve is that blob's 404, not a 416.
+ */
+async function refuseRange(registry: PullThroughRegistry, res: Response, name: string, digest: Digest, ctx: PullContext, err: unknown): Promise<never> {
+  if (!(err instanceof RangeInvalidError)) throw err;
+  const size = err.size ?? (await registry.statBlob(name, digest, ctx)).size;
+  res.setHeader('Content-Range', `bytes */${size}`);
+  throw err;
 }
