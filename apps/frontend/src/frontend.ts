@@ -21,7 +21,7 @@ import {
   type Logger,
 } from '@pullthrough/pull-through';
 import { DEFAULT_TAG_CACHE, FilesystemDriver, RegistryStore } from '@pullthrough/storage';
-import { breakerOptionsFrom, UpstreamClientPool } from '@pullthrough/upstream';
+import { upstreamClientPoolFrom, type UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import { controlSigningKeyStore } from './access/signing-key-store.js';
@@ -90,13 +90,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
   addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
-  const pool = new UpstreamClientPool({
-    egress,
-    insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
-    connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
-    idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
-    breaker: breakerOptionsFrom(config),
-  });
+  const pool = upstreamClientPoolFrom(config, egress);
   const secretPolicy = secretPolicyFrom(config);
   const rules = new RuleRegistry(store, config.PULLTHROUGH_PUBLIC_HOSTS, secretPolicy, upstreamHostCheck(egress, pool));
   await rules.load();

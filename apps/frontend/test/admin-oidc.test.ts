@@ -1,31 +1,17 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { startJwksServer, unsignedJwt, type JwksServer, type RedisServer } from '@pullthrough/test-support';
 import { ADMIN_TOKEN, startCache, startRedis, type Cache } from './harness.js';
+import { memoryLogger } from './memory-logger.js';
 
 const AUDIENCE = 'api://pullthrough-admin-test';
 
 let redis: RedisServer;
 let issuer: JwksServer;
 let cache: Cache;
-/** Every line the frontend logged, parsed. */
-const lines: Array<Record<string, unknown>> = [];
-const raw: string[] = [];
+/** Every line the frontend logged, raw and parsed. */
+const log = memoryLogger();
+const { lines, raw } = log;
 /** Every credential a test sent: none may appear in a log line. */
 const sent = new Set<string>([ADMIN_TOKEN]);
-
-function memoryLogger() {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-        raw.push(line);
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      done();
-    },
-  });
-  return pino({ level: 'info' }, sink);
-}
 
 beforeAll(async () => {
   [redis, issuer] = await Promise.all([startRedis(), startJwksServer()]);
@@ -41,7 +27,7 @@ beforeAll(async () => {
     },
     {},
     undefined,
-    memoryLogger(),
+    log.logger,
   );
 });
 afterAll(async () => {
@@ -246,14 +232,8 @@ describe('admin API with OIDC bearer tokens', () => {
 
 describe('behind a trusted reverse proxy', () => {
   test('the audited address is the client X-Forwarded-For names, one hop back', async () => {
-    const own: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) own.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
-    const proxied = await startCache(redis, [], { PULLTHROUGH_TRUST_PROXY_HOPS: '1' }, {}, undefined, pino({ level: 'info' }, sink));
+    const { logger: ownLogger, lines: own } = memoryLogger();
+    const proxied = await startCache(redis, [], { PULLTHROUGH_TRUST_PROXY_HOPS: '1' }, {}, undefined, ownLogger);
     try {
       const res = await fetch(`${proxied.adminUrl}/api/v1/cache-rules/quay-proxied`, {
         method: 'PUT',
@@ -270,15 +250,9 @@ describe('behind a trusted reverse proxy', () => {
 
 describe('when the issuer cannot be reached', () => {
   test('an OIDC token gets 503 with Retry-After (audited, jwks-unavailable); the admin token still works', async () => {
-    const own: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) own.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { logger: ownLogger, lines: own } = memoryLogger();
     const env = { PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer, PULLTHROUGH_ADMIN_OIDC_AUDIENCE: AUDIENCE };
-    const fresh = await startCache(redis, [], env, {}, undefined, pino({ level: 'info' }, sink));
+    const fresh = await startCache(redis, [], env, {}, undefined, ownLogger);
     issuer.failWith(503);
     try {
       const before = issuer.discoveryRequests;
@@ -301,16 +275,10 @@ describe('when the issuer cannot be reached', () => {
 
 describe('under the egress policy', () => {
   test('an issuer on an address the operator did not allow is never contacted: OIDC tokens get 503, the log says why', async () => {
-    const own: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) own.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { logger: ownLogger, lines: own } = memoryLogger();
     // Loopback is allowed only on another address, so the issuer's 127.0.0.1 is refused at connect time.
     const env = { PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer, PULLTHROUGH_ADMIN_OIDC_AUDIENCE: AUDIENCE, PULLTHROUGH_ADMIN_OIDC_JWKS_URL: issuer.jwksUrl, PULLTHROUGH_EGRESS_ALLOW: '127.0.0.2' };
-    const fenced = await startCache(redis, [], env, {}, undefined, pino({ level: 'info' }, sink));
+    const fenced = await startCache(redis, [], env, {}, undefined, ownLogger);
     try {
       const before = issuer.jwksRequests;
       const res = await fetch(`${fenced.adminUrl}/api/v1/cache-rules`, { headers: { authorization: `Bearer ${token(['Pullthrough.Admin'])}` } });

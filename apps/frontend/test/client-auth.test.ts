@@ -1,12 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { KeyRing, TokenService } from '@pullthrough/auth';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { skopeoCopy, startContainerd, tempDir, type Containerd, type RedisServer, type TempDir } from '@pullthrough/test-support';
 import { controlSigningKeyStore } from '../src/access/signing-key-store.js';
+import { memoryLogger, type MemoryLog } from './memory-logger.js';
 import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
 
 // Client authentication on the data port, end to end: htpasswd users made by the real htpasswd,
@@ -39,23 +38,11 @@ function challenge(res: Response): Record<string, string> {
 }
 
 /** Every line the cache with users logged, raw and parsed. */
-const raw: string[] = [];
-const lines: Array<Record<string, unknown>> = [];
-function memoryLogger() {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-        raw.push(line);
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      done();
-    },
-  });
-  return pino({ level: 'info' }, sink);
-}
+const log = memoryLogger();
+const { raw, lines } = log;
 
 /** A cache with `pub/*` (anonymous) and `priv/*` (credential set) over the same upstream. */
-async function cacheWith(env: Record<string, string>, privRule: Record<string, unknown> = {}, logger?: ReturnType<typeof memoryLogger>): Promise<Cache> {
+async function cacheWith(env: Record<string, string>, privRule: Record<string, unknown> = {}, logger?: MemoryLog['logger']): Promise<Cache> {
   const cache = await startCache(redis, [upstream.proxy.host], env, SECRETS, undefined, logger);
   const set = await admin(cache, '/credential-sets/up-creds', 'PUT', {
     loginServer: upstream.proxy.host,
@@ -138,7 +125,7 @@ test('a rule with a credential set and anonymousPull: true is public by the oper
 describe('with htpasswd users and an access policy', () => {
   let cache: Cache;
   beforeAll(async () => {
-    cache = await cacheWith({ PULLTHROUGH_HTPASSWD_FILE: htpasswd }, {}, memoryLogger());
+    cache = await cacheWith({ PULLTHROUGH_HTPASSWD_FILE: htpasswd }, {}, log.logger);
     const policy = await admin(cache, '/access-policy', 'PUT', {
       groups: { nodes: ['pool-a'] },
       grants: [

@@ -8,7 +8,7 @@ import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { readFileSync } from 'node:fs';
 import { acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
-import { breakerOptionsFrom, UpstreamClientPool } from '@pullthrough/upstream';
+import { upstreamClientPoolFrom } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, webhookBackoffMs, WebhookPublisher, WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
 import { onAbandonedHydration } from './abandoned-hydrations.js';
 import { currentRules } from './current-rules.js';
@@ -29,13 +29,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR));
   // One egress policy for upstreams, token realms, redirects and webhook deliveries.
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
-  const pool = new UpstreamClientPool({
-    egress,
-    insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
-    connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
-    idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
-    breaker: breakerOptionsFrom(config),
-  });
+  const pool = upstreamClientPoolFrom(config, egress);
   const secretPolicy = secretPolicyFrom(config);
   const secrets = createSecretResolver({
     env: secretEnv,

@@ -1,4 +1,6 @@
+import type { EgressPolicy } from '@pullthrough/egress';
 import type { UpstreamBreakerOptions } from './upstream-breaker.js';
+import { UpstreamClientPool } from './upstream-client-pool.js';
 
 /** The breaker settings both apps read from their config (same variable names in each). */
 export interface BreakerSettings {
@@ -17,4 +19,22 @@ export function breakerOptionsFrom(config: BreakerSettings): UpstreamBreakerOpti
     rollingCountTimeoutMs: config.PULLTHROUGH_BREAKER_ROLLING_WINDOW_MS,
     maxHoldSeconds: config.PULLTHROUGH_BREAKER_MAX_HOLD_SECONDS,
   };
+}
+
+/** The upstream settings both apps read from their config (same variable names in each). */
+export interface UpstreamSettings extends BreakerSettings {
+  PULLTHROUGH_INSECURE_UPSTREAMS: string[];
+  PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: number;
+  PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: number;
+}
+
+/** The app's upstream client pool from its config: every connection under `egress`. */
+export function upstreamClientPoolFrom(config: UpstreamSettings, egress: EgressPolicy): UpstreamClientPool {
+  return new UpstreamClientPool({
+    egress,
+    insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
+    connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
+    breaker: breakerOptionsFrom(config),
+  });
 }

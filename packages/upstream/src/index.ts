@@ -9,4 +9,4 @@ export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './upstream-
 export { checkUpstreamLogin, type LoginCheckOptions, type LoginCheckResult, type LoginCheckStep, type LoginCheckStepResult } from './upstream-login-check.js';
 export { AcrTokenExchange, type IdentityTokenProvider } from './acr-token-exchange.js';
 export * from './upstream-rate-limit.js';
-export { breakerOptionsFrom, type BreakerSettings } from './breaker-options-from.js';
+export { breakerOptionsFrom, upstreamClientPoolFrom, type BreakerSettings, type UpstreamSettings } from './breaker-options-from.js';
