@@ -125,8 +125,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     policy: () => accessPolicies.policy,
     anonymousPull: (repository) => {
       if (!config.PULLTHROUGH_ANONYMOUS_PULL) return false;
+      // A repository no rule maps is never anonymous: it holds what a deleted rule left, or (later) pushed content.
       const match = rules.rules.match(repository);
-      return match ? ruleAnonymousPull(match.rule) : true;
+      return match !== undefined && ruleAnonymousPull(match.rule);
     },
   });
   const audit = new AuditLog(logger);

@@ -127,7 +127,12 @@ describe('a private layer pulled through u2', () => {
     priv.proxy.reset();
   }, 30_000);
 
-  const elsewhere = ['u1/made-up-name', 'u1/fixtures/small', 'alias/fixtures/small', 'u3/secret/app', 'local/made-up-name'];
+  const elsewhere = ['u1/made-up-name', 'u1/fixtures/small', 'alias/fixtures/small', 'u3/secret/app'];
+
+  test('a local repository (no rule) is never anonymous: GET, ranged GET and HEAD answer 401 and link nothing', async () => {
+    for (const init of [{}, { headers: { range: 'bytes=0-' } }, { method: 'HEAD' }]) expect((await blob('local/made-up-name', privateLayer.digest, init)).status).toBe(401);
+    expect(await cache.frontend.registry.store.isBlobLinked('local/made-up-name', privateLayer.digest)).toBe(false);
+  });
 
   test.each(elsewhere)('is unknown under %s: GET, GET with Range: bytes=0-, HEAD answer 404 BLOB_UNKNOWN and link nothing', async (repository) => {
     const plain = await blob(repository, privateLayer.digest);

@@ -187,9 +187,10 @@ describe('bad input never reaches the upstream or escapes the data dir', () => {
     ['unknown algorithm', `up/small/blobs/md5:${'a'.repeat(32)}`, 400, 'DIGEST_INVALID'],
     ['malformed tag', 'up/small/manifests/-bad', 400, 'TAG_INVALID'],
     ['encoded slash in reference', 'up/small/manifests/v1%2F..%2F..', 400, 'TAG_INVALID'],
-    ['unknown local repository', 'nowhere/manifests/v1', 404, 'MANIFEST_UNKNOWN'],
-    ['unknown local blob', `nowhere/blobs/sha256:${'0'.repeat(64)}`, 404, 'BLOB_UNKNOWN'],
-    ['unknown local tags', 'nowhere/tags/list', 404, 'NAME_UNKNOWN'],
+    // A repository no rule maps is never anonymous (it holds what a deleted rule left, or pushed content).
+    ['unknown local repository', 'nowhere/manifests/v1', 401, 'UNAUTHORIZED'],
+    ['unknown local blob', `nowhere/blobs/sha256:${'0'.repeat(64)}`, 401, 'UNAUTHORIZED'],
+    ['unknown local tags', 'nowhere/tags/list', 401, 'UNAUTHORIZED'],
   ];
   test.each(cases)('%s -> %i %s', async (_label, path, status, code) => {
     upstream.proxy.reset();

@@ -62,7 +62,7 @@ describe('content that is already local', () => {
     expect(upstream.proxy.requests).toEqual([]);
   });
 
-  test('the same image for a second repository fetches only its manifest and links the local blobs', async () => {
+  test('the same image for a second repository fetches only its manifest; the local blobs are linked once its upstream confirms each (HEAD, no download)', async () => {
     const env = await newEnv();
     const f = upstream.fixtures.multiLayer;
     await env.completed(await env.enqueue(jobFor(upstream, f, 'mirror/first')));
@@ -71,7 +71,8 @@ describe('content that is already local', () => {
     const job = await env.completed(await env.enqueue(jobFor(upstream, f, 'mirror/second')));
     expect(job.returnvalue).toEqual<HydrationResult>({ manifests: 1, blobs: f.blobs.length, blobsFetched: 0, bytesFetched: 0 });
     expect(manifestGets(f.digest)).toBe(1);
-    expect(upstream.proxy.count({ kind: 'blob' })).toBe(0);
+    expect(upstream.proxy.count({ kind: 'blob', method: 'GET' })).toBe(0);
+    expect(upstream.proxy.count({ kind: 'blob', method: 'HEAD' })).toBe(f.blobs.length);
     for (const blob of f.blobs) expect(await env.store.isBlobLinked('mirror/second', blob.digest)).toBe(true);
   });
 });

@@ -18,7 +18,7 @@ export {
   type PlatformSelection,
 } from './cache-rule.js';
 export { CacheRuleSet, MAX_CACHE_RULES, type CacheRuleSetOptions } from './cache-rule-set.js';
-export type { RuleMatch } from './rule-match.js';
+export { sameOrigin, type RuleMatch } from './rule-match.js';
 export { normalizeRegistryHost, sameRegistry, isDockerHub, DOCKER_HUB_REGISTRY } from './docker-hub.js';
 export { ruleRegistry, CACHE_RULES_KIND } from './rule-upstream-registry.js';
 export { isRepositoryPath, MAX_REPOSITORY_LENGTH } from './repository-pattern.js';

@@ -13,6 +13,21 @@ export interface RuleMatch {
   downstreamRepository: string;
 }
 
+/**
+ * Do two matches fetch from the same place with the same credentials (same rule, upstream
+ * registry, upstream repository and credential set)? Content cached under one may be served under
+ * the other; otherwise it came from somewhere the new mapping does not vouch for.
+ */
+export function sameOrigin(a: RuleMatch, b: RuleMatch | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.rule.name === b.rule.name &&
+    a.upstreamRegistry === b.upstreamRegistry &&
+    a.upstreamRepository === b.upstreamRepository &&
+    (a.rule.credentialSetName ?? '') === (b.rule.credentialSetName ?? '')
+  );
+}
+
 /** A validated rule with its two sides parsed once. */
 export interface CompiledRule {
   readonly rule: CacheRule;

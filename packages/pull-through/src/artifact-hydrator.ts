@@ -53,8 +53,8 @@ export class ArtifactHydrator {
     for (const blob of unique) {
       const local = await this.store.statBlob(blob.digest);
       if (local) {
-        // Listed by a verified manifest of this repository's upstream: that is enough to link it.
-        await this.store.linkBlob(repo, blob.digest);
+        // Stored already (for this repository, or another): linked only once this upstream confirms it.
+        if (!(await this.store.isBlobLinked(repo, blob.digest))) await this.blobs.confirm(target, blob.digest, local.size);
       } else {
         // The fetch links it (this upstream served it, or confirmed a copy stored meanwhile).
         const fetched = await this.blobs.ensure(target, blob.digest, blob.size);

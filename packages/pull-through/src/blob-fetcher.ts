@@ -95,15 +95,25 @@ export class BlobFetcher {
 
   /** Make the blob local and linked to the target's repository (lead or join a fetch). */
   async ensure(target: UpstreamTarget, digest: Digest, expectedSize?: number): Promise<FetchedBlob> {
-    const existing = this.flights.get(blobFlightKey(target, digest));
-    if (existing) {
-      const joined = await existing.done;
-      // Same upstream repository and credentials: its upstream served the blob for this caller too.
-      if (existing.downstreamRepository !== target.downstreamRepository) await this.store.linkBlob(target.downstreamRepository, digest);
-      return { ...joined, bytesFetched: 0 };
-    }
+    const joined = this.join(target, digest);
+    if (joined) return joined;
     const live = await this.start(target, digest, expectedSize, false);
     return live.done;
+  }
+
+  /**
+   * Join the fetch of this blob with the target's upstream coordinates if one is running (its
+   * client may have all the bytes while the commit and link are still under way), else undefined.
+   * Joining costs no upstream request.
+   */
+  join(target: UpstreamTarget, digest: Digest): Promise<FetchedBlob> | undefined {
+    const existing = this.flights.get(blobFlightKey(target, digest));
+    if (!existing) return undefined;
+    return existing.done.then(async (fetched) => {
+      // Same upstream repository and credentials: its upstream served the blob for this caller too.
+      if (existing.downstreamRepository !== target.downstreamRepository) await this.store.linkBlob(target.downstreamRepository, digest);
+      return { ...fetched, bytesFetched: 0 };
+    });
   }
 
   /**

@@ -1,5 +1,4 @@
 import {
-  blobDescriptors,
   digestAlgorithm,
   digestOf,
   DigestMismatchError,
@@ -69,9 +68,8 @@ export class ManifestImporter {
     }
     const repo = target.downstreamRepository;
     await this.store.putManifest(repo, { digest, mediaType: parsed.mediaType, bytes });
-    // The upstream authorized this repository for these blobs: link them so a later pull serves them
-    // locally (a few at a time: the descriptor cap bounds how many, linkBlobs how many at once).
-    await this.store.linkBlobs(repo, blobDescriptors(parsed).map((d) => d.digest));
+    // Its blobs are NOT linked here: an upstream's manifest may list any digest, including one stored
+    // for another repository. A blob is linked when this upstream serves it or confirms it (HEAD).
     if (parsed.subject) {
       await this.store.addReferrer(repo, parsed.subject.digest, {
         mediaType: parsed.mediaType,

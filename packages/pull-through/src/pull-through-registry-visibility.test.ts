@@ -28,6 +28,26 @@ afterEach(async () => {
 const blobPath = (repository: string, digest: Digest) => `/v2/${repository}/blobs/${digest}`;
 
 describe('a blob stored for another repository', () => {
+  it('is not linked because another upstream repository\'s manifest lists it: pulling that manifest links nothing, the blob still needs a confirmation the upstream refuses', async () => {
+    // An upstream repository whose manifest lists a digest it does not hold (an attacker who learned it).
+    f.upstream.restrictBlob(layer.digest, ['foo']);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        config: { mediaType: MediaType.OciConfig, digest: layer.digest, size: LAYER_SIZE },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer.digest, size: LAYER_SIZE }],
+      }),
+    );
+    f.upstream.serveManifest('evil', 'v1', manifest);
+    await f.registry.getManifest('up/evil', { kind: 'tag', tag: 'v1' });
+    expect(await f.store.isBlobLinked('up/evil', layer.digest)).toBe(false);
+    await expect(f.registry.openBlob('up/evil', layer.digest)).rejects.toBeInstanceOf(BlobUnknownError);
+    await expect(f.registry.openBlob('up/evil', layer.digest, { start: 0 })).rejects.toBeInstanceOf(BlobUnknownError);
+    expect(await f.store.isBlobLinked('up/evil', layer.digest)).toBe(false);
+    expect(f.upstream.requests.filter((r) => r.path.includes('/blobs/')).map((r) => r.method)).toEqual(['HEAD', 'HEAD']);
+  });
+
   it('is unknown to a repository whose upstream does not have it (GET, ranged GET, HEAD): one upstream HEAD each, nothing linked', async () => {
     f.upstream.restrictBlob(layer.digest, ['foo']);
     await expect(f.registry.openBlob('up/bar', layer.digest)).rejects.toBeInstanceOf(BlobUnknownError);

@@ -219,6 +219,9 @@ export class PullThroughRegistry {
     const { linked, stored } = await this.localBlob(repository, digest);
     if (linked && stored) return { size: stored.size, cache: maybeTarget ? 'hit' : 'local' };
     const target = this.requireTarget(repository, digest, maybeTarget);
+    // A fetch for this repository's upstream is still committing: its result is this answer.
+    const running = this.blobs.join(target, digest);
+    if (running) return { size: (await running).size, cache: 'miss' };
     this.admit(target, ctx);
     if (stored) {
       // Stored for another repository: this one's upstream must confirm it (then later pulls are local).
@@ -253,6 +256,10 @@ export class PullThroughRegistry {
     const { linked, stored } = await this.localBlob(repository, digest);
     if (linked && stored) return this.openLocal(digest, stored.size, range, maybeTarget ? 'hit' : 'local');
     const target = this.requireTarget(repository, digest, maybeTarget);
+    // A fetch for this repository's upstream is still committing (its client may have every byte):
+    // wait for it rather than asking the upstream again.
+    const running = this.blobs.join(target, digest);
+    if (running) return this.openLocal(digest, (await running).size, range, 'miss');
     this.admit(target, ctx);
     if (stored) {
       await this.blobs.confirm(target, digest, stored.size);

@@ -64,6 +64,11 @@ export class ManifestStore {
     this.cache = new LruCache(cacheBytes, (m) => m.bytes.length);
   }
 
+  /** Drop every manifest held in memory (a repository's cached content was forgotten). */
+  forgetCached(): void {
+    this.cache.clear();
+  }
+
   /** Verify and store a manifest in a repository. Throws DigestMismatchError, ManifestInvalidError. */
   async putManifest(repository: string, manifest: ManifestToStore): Promise<ManifestInfo> {
     const digest = parseDigest(manifest.digest);

@@ -6,6 +6,7 @@ import { ControlStore, type ControlWriteOptions } from './control-store.js';
 import { DEFAULT_MANIFEST_CACHE_BYTES, ManifestStore, type ManifestInfo, type ManifestToStore, type StoredManifest } from './manifest-store.js';
 import { ReferrerStore } from './referrer-store.js';
 import { listRepositories } from './repository-catalog.js';
+import { repositoryPath } from './store-layout.js';
 import type { ByteRange, StorageDriver } from './storage-driver.js';
 import { DEFAULT_TAG_CACHE, TagStore, type TagCacheOptions, type TagRecord } from './tag-store.js';
 
@@ -21,6 +22,9 @@ export interface RegistryStoreOptions {
  * per-repository blob links, manifests, tags, referrers, the repository catalog, and the control
  * area. Composes the focused stores below; each is also reachable directly.
  */
+/** What a repository holds under its own name (distribution's layout; nested repositories are siblings of these). */
+const REPOSITORY_PARTS = ['_manifests', '_layers', '_referrers'] as const;
+
 export class RegistryStore {
   readonly blobs: BlobStore;
   readonly manifests: ManifestStore;
@@ -99,6 +103,23 @@ export class RegistryStore {
   }
 
   // Catalog
+  /**
+   * Forget what a repository holds (its tags, manifest revisions, blob links and referrers; not the
+   * shared blobs, nor repositories nested under its name), and what this process keeps in memory.
+   * The repository then serves nothing until its upstream serves or confirms content again.
+   */
+  async forgetRepository(repository: string): Promise<void> {
+    const root = repositoryPath(repository);
+    for (const part of REPOSITORY_PARTS) await this.driver.delete(`${root}/${part}`);
+    this.forgetCached();
+  }
+
+  /** Drop the in-memory manifest and tag caches (another process may have forgotten repositories). */
+  forgetCached(): void {
+    this.manifests.forgetCached();
+    this.tags.forgetCached();
+  }
+
   listRepositories(): Promise<string[]> {
     return listRepositories(this.driver);
   }

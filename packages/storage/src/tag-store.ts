@@ -50,6 +50,11 @@ export class TagStore {
     this.ttlMs = cache.ttlMs;
   }
 
+  /** Drop every tag record held in memory. */
+  forgetCached(): void {
+    this.cache.clear();
+  }
+
   async getTag(repository: string, tag: string): Promise<TagRecord | undefined> {
     const key = `${repository}:${tag}`;
     const cached = this.cache.get(key);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { CACHE_RULES_KIND, CacheRuleSet, CacheRuleValidationError, parseCacheRule, ruleRegistry, sameRegistry, type CacheRule, type ParseCacheRuleOptions } from '@pullthrough/cache-rules';
+import { CACHE_RULES_KIND, CacheRuleSet, CacheRuleValidationError, parseCacheRule, ruleRegistry, sameOrigin, sameRegistry, type CacheRule, type ParseCacheRuleOptions } from '@pullthrough/cache-rules';
 import { CREDENTIAL_SETS_KIND, credentialSetSchema, DEFAULT_SECRET_POLICY, type CredentialSet, type SecretReferencePolicy } from '@pullthrough/credentials';
 import type { RegistryStore } from '@pullthrough/storage';
 import { credentialSetFileIssues, credentialSetIssues } from '../credentials/credential-set-registry.js';
@@ -34,7 +34,23 @@ export class RuleRegistry {
 
   async load(): Promise<void> {
     const stored = await this.store.listControl<CacheRule>(KIND);
-    this.current = CacheRuleSet.create(stored.map((r) => parseCacheRule(r)), { selfHosts: this.selfHosts });
+    const next = CacheRuleSet.create(stored.map((r) => parseCacheRule(r)), { selfHosts: this.selfHosts });
+    // Another frontend changed the rules (and forgot what moved): drop what this process keeps in memory.
+    if (JSON.stringify(next.list()) !== JSON.stringify(this.current.list())) this.store.forgetCached();
+    this.current = next;
+  }
+
+  /**
+   * Before a rule change takes effect: every stored repository whose content came through a rule
+   * and would now come from elsewhere (another rule, upstream or credential set, or no rule at all)
+   * forgets what it holds, so content fetched with one rule's credentials is never served under
+   * another's terms. Blobs stay (shared, content-addressed); the new mapping fetches or confirms.
+   */
+  private async forgetMoved(next: CacheRuleSet): Promise<void> {
+    for (const repository of await this.store.listRepositories()) {
+      const before = this.current.match(repository);
+      if (before && !sameOrigin(before, next.match(repository))) await this.store.forgetRepository(repository);
+    }
   }
 
   /** Validate a rule against the set and persist it. Returns whether it was new. */
@@ -52,6 +68,7 @@ export class RuleRegistry {
       await this.requireCredentialSet(rule);
       const created = this.current.get(name) === undefined;
       const next = this.current.withRule(rule);
+      await this.forgetMoved(next);
       await this.store.putControl(KIND, rule.name, rule);
       this.current = next;
       return { rule, created };
@@ -61,8 +78,10 @@ export class RuleRegistry {
   delete(name: string): Promise<boolean> {
     return this.serialize(async () => {
       if (!this.current.get(name)) return false;
+      const next = this.current.withoutRule(name);
+      await this.forgetMoved(next);
       await this.store.deleteControl(KIND, name);
-      this.current = this.current.withoutRule(name);
+      this.current = next;
       return true;
     });
   }
@@ -113,6 +132,7 @@ export class RuleRegistry {
         const issue = bindingIssue(rule, set);
         if (issue) throw new Error(`${path}: invalid rule:\n  ${where}.credentialSetName: ${issue}`);
       }
+      await this.forgetMoved(next);
       for (const set of sets) await this.store.putControl(CREDENTIAL_SETS_KIND, set.name, set);
       for (const rule of rules) await this.store.putControl(KIND, rule.name, rule);
       this.current = next;
