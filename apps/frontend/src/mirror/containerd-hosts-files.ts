@@ -38,7 +38,7 @@ function serverOf(registry: string, isInsecure: (registry: string) => boolean): 
   return `${isInsecure(registry) ? 'http' : 'https'}://${registry}`;
 }
 
-/** Rules grouped by the upstream registry they read from, registries in name order. */
+/** Rules grouped by the upstream registry they read from, in the order of their file paths. */
 function byRegistry(rules: readonly CacheRule[]): Map<string, CacheRule[]> {
   const groups = new Map<string, CacheRule[]>();
   for (const rule of rules) {
@@ -46,7 +46,8 @@ function byRegistry(rules: readonly CacheRule[]): Map<string, CacheRule[]> {
     if (registry === undefined) continue;
     groups.set(registry, [...(groups.get(registry) ?? []), rule]);
   }
-  return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const key = (registry: string) => namespaceOf(registry);
+  return new Map([...groups].sort(([a], [b]) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)));
 }
 
 function fileFor(registry: string, rules: CacheRule[], input: HostsFilesInput): HostsFile {
