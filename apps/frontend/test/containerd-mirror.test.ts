@@ -122,6 +122,14 @@ describe('root-URL mirror with ?ns= for two registries in one hosts dir', () => 
     expect(upA.proxy.requests).toEqual([]);
   }, 120_000);
 
+  test('/v2/ and _catalog ignore ns', async () => {
+    // htpasswd users exist, so an anonymous /v2/ is challenged with or without ns; the catalog lists what anonymous may pull.
+    expect((await data('/v2/?ns=quay.io')).status).toBe((await data('/v2/')).status);
+    const catalog = await data('/v2/_catalog?ns=quay.io');
+    expect(catalog.status).toBe(200);
+    expect(((await catalog.json()) as { repositories: string[] }).repositories).toEqual(expect.arrayContaining(['a/small', 'b/small']));
+  });
+
   test('an invalid manifest reference through the mirror: 404 MANIFEST_UNKNOWN, the upstream never asked', async () => {
     upA.proxy.reset();
     for (const method of ['GET', 'HEAD']) {
