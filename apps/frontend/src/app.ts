@@ -15,6 +15,7 @@ import { hydrationRoutes } from './admin/hydration-routes.js';
 import { prefetchRoutes } from './admin/prefetch-routes.js';
 import { ruleHealthRoutes, ruleHealthSummaryRoutes } from './admin/rule-health-routes.js';
 import { webhookRoutes } from './admin/webhook-routes.js';
+import { mirrorConfigRoutes } from './admin/mirror-config-routes.js';
 import { problemMiddleware, sendProblem } from './admin/problem.js';
 import { upstreamRoutes } from './admin/upstream-routes.js';
 import type { ClientAuth } from './data/client-auth.js';
@@ -56,7 +57,20 @@ export interface FrontendDeps {
   trustProxyHops?: number;
   /** Where admin changes and denials are recorded (default: through `logger`). */
   audit?: AuditLog;
+  /** Nodes using the cache as a containerd mirror (`?ns=` routing, generated hosts.toml files). */
+  mirror?: MirrorSettings;
 }
+
+export interface MirrorSettings {
+  /** PULLTHROUGH_PUBLIC_HOSTS: an `ns` naming one is no mirror request; the first is the default cache URL. */
+  publicHosts: readonly string[];
+  /** PULLTHROUGH_MIRROR_MANIFEST_BUDGET_MS. */
+  manifestBudgetMs: number;
+  /** Does the cache ask clients to authenticate (htpasswd users, or anonymous pull off)? */
+  clientAuth: boolean;
+}
+
+const DEFAULT_MIRROR: MirrorSettings = { publicHosts: [], manifestBudgetMs: 5000, clientAuth: false };
 
 export interface FrontendApps {
   /** OCI Distribution API (/v2). */
@@ -74,7 +88,8 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   data.set('etag', false);
   data.use(requestContext(deps.logger));
   data.use('/token', tokenRoutes(deps.tokenEndpoint));
-  data.use('/v2', dataRouter(deps.registry, deps.logger, deps.clientAuth));
+  const mirror = deps.mirror ?? DEFAULT_MIRROR;
+  data.use('/v2', dataRouter(deps.registry, deps.logger, deps.clientAuth, { rules: () => deps.rules.rules, selfHosts: mirror.publicHosts, manifestBudgetMs: mirror.manifestBudgetMs }));
   data.use((_req, res) => {
     res.status(404).json({ errors: [{ code: 'NAME_UNKNOWN', message: 'not a registry endpoint' }] });
   });
@@ -113,6 +128,10 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   admin.use('/api/v1/hydrations', hydrationRoutes(deps.hydrations));
   admin.use('/api/v1/webhooks', webhookRoutes(deps.webhooks));
   admin.use('/api/v1/access-policy', accessPolicyRoutes(deps.accessPolicies));
+  admin.use(
+    '/api/v1/mirror-config',
+    mirrorConfigRoutes({ rules: () => deps.rules.rules, publicHosts: mirror.publicHosts, clientAuth: mirror.clientAuth, isInsecure: (registry) => deps.pool.isInsecure(registry) }),
+  );
   admin.use((_req, res) => sendProblem(res, { status: 404, title: 'Not Found' }));
   admin.use(problemMiddleware((err) => deps.logger.error({ err: (err as Error)?.message }, 'admin error')));
   return { data, admin };

@@ -69,6 +69,12 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_INSECURE_UPSTREAMS: list,
   /** Host names this registry is reached by; a rule may not point at them. */
   PULLTHROUGH_PUBLIC_HOSTS: list,
+  /**
+   * Mirror requests (containerd's `?ns=`): a manifest not answered within this many milliseconds is
+   * a 404, so the node falls back to its next host (containerd has no response timeout of its own);
+   * the fetch goes on and lands in the cache.
+   */
+  PULLTHROUGH_MIRROR_MANIFEST_BUDGET_MS: z.coerce.number().int().min(100).max(600000).default(5000),
   /** Seconds a cached tag is served before it is revalidated with an upstream HEAD. */
   PULLTHROUGH_TAG_FRESHNESS_SECONDS: z.coerce.number().int().min(0).default(300),
   /** Milliseconds a tag record read from storage is answered from memory (0: read it on every request). */

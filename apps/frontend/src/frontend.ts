@@ -234,6 +234,11 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     oidc: oidcAccess(config, oidcDispatcher),
     metricsAuth: config.PULLTHROUGH_METRICS_AUTH,
     trustProxyHops: config.PULLTHROUGH_TRUST_PROXY_HOPS,
+    mirror: {
+      publicHosts: config.PULLTHROUGH_PUBLIC_HOSTS,
+      manifestBudgetMs: config.PULLTHROUGH_MIRROR_MANIFEST_BUDGET_MS,
+      clientAuth: users !== undefined || !config.PULLTHROUGH_ANONYMOUS_PULL,
+    },
   });
   const limits = (maxConnections: number): ListenerLimits => ({
     headersTimeoutMs: config.PULLTHROUGH_HEADERS_TIMEOUT_MS,

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyRing, TokenService } from '@pullthrough/auth';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
-import { skopeoCopy, startContainerd, tempDir, type Containerd, type RedisServer, type TempDir } from '@pullthrough/test-support';
+import { skopeoCopy, startContainerd, tempDir, writeHostsToml, type Containerd, type RedisServer, type TempDir } from '@pullthrough/test-support';
 import { controlSigningKeyStore } from '../src/access/signing-key-store.js';
 import { memoryLogger, type MemoryLog } from './memory-logger.js';
 import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
@@ -305,13 +305,8 @@ describe('with htpasswd users and an access policy', () => {
       await hosts?.remove();
     });
 
-    const writeHosts = async (authorization?: string) => {
-      const d = join(hosts.path, cache.host);
-      await mkdir(d, { recursive: true });
-      const lines = [`server = "http://${cache.host}"`, `[host."http://${cache.host}"]`, '  capabilities = ["pull", "resolve"]'];
-      if (authorization) lines.push(`  [host."http://${cache.host}".header]`, `    Authorization = "${authorization}"`);
-      await writeFile(join(d, 'hosts.toml'), `${lines.join('\n')}\n`);
-    };
+    const writeHosts = (authorization?: string) =>
+      writeHostsToml(hosts.path, cache.host, { server: `http://${cache.host}`, mirrors: [{ url: `http://${cache.host}`, ...(authorization ? { headers: { Authorization: authorization } } : {}) }] });
 
     test('the injected Basic header pulls the private rule; without it the pull is refused', async () => {
       const ref = `${cache.host}/priv/multiplatform:v1`;

@@ -185,8 +185,11 @@ describe('bad input never reaches the upstream or escapes the data dir', () => {
     ['encoded dot-dot', 'up/%2e%2e/x/manifests/v1', 400, 'NAME_INVALID'],
     ['malformed digest', 'up/small/blobs/sha256:1234', 400, 'DIGEST_INVALID'],
     ['unknown algorithm', `up/small/blobs/md5:${'a'.repeat(32)}`, 400, 'DIGEST_INVALID'],
-    ['malformed tag', 'up/small/manifests/-bad', 400, 'TAG_INVALID'],
-    ['encoded slash in reference', 'up/small/manifests/v1%2F..%2F..', 400, 'TAG_INVALID'],
+    // A reference that is no tag or digest names no manifest (the distribution-spec conformance suite's `.INVALID_MANIFEST_NAME`).
+    ['malformed tag', 'up/small/manifests/-bad', 404, 'MANIFEST_UNKNOWN'],
+    ['conformance: .INVALID_MANIFEST_NAME', 'up/small/manifests/.INVALID_MANIFEST_NAME', 404, 'MANIFEST_UNKNOWN'],
+    ['malformed digest reference', 'up/small/manifests/sha256:1234', 404, 'MANIFEST_UNKNOWN'],
+    ['encoded slash in reference', 'up/small/manifests/v1%2F..%2F..', 404, 'MANIFEST_UNKNOWN'],
     // A repository no rule maps is never anonymous (it holds what a deleted rule left, or pushed content).
     ['unknown local repository', 'nowhere/manifests/v1', 401, 'UNAUTHORIZED'],
     ['unknown local blob', `nowhere/blobs/sha256:${'0'.repeat(64)}`, 401, 'UNAUTHORIZED'],
@@ -198,6 +201,13 @@ describe('bad input never reaches the upstream or escapes the data dir', () => {
     expect(res.status).toBe(status);
     expect((JSON.parse(res.body) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe(code);
     expect(upstream.proxy.requests.length).toBe(0);
+  });
+
+  test('conformance: HEAD of .INVALID_MANIFEST_NAME is a 404 too, and the upstream is not asked', async () => {
+    upstream.proxy.reset();
+    const res = await v2('up/small/manifests/.INVALID_MANIFEST_NAME', { method: 'HEAD' });
+    expect(res.status).toBe(404);
+    expect(upstream.proxy.requests).toEqual([]);
   });
 
   test('unknown tag and digest under a rule are 404 from the upstream answer, not a failure', async () => {

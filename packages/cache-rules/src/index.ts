@@ -22,3 +22,5 @@ export { sameOrigin, type RuleMatch } from './rule-match.js';
 export { normalizeRegistryHost, sameRegistry, isDockerHub, DOCKER_HUB_REGISTRY } from './docker-hub.js';
 export { ruleRegistry, CACHE_RULES_KIND } from './rule-upstream-registry.js';
 export { isRepositoryPath, MAX_REPOSITORY_LENGTH } from './repository-pattern.js';
+export { mirrorRepository, registryWidePrefix, type MirrorRepository } from './mirror-repository.js';
+export { registryHostIssues } from './upstream-source.js';

@@ -1,5 +1,5 @@
 import { startCountingProxy, type CountingProxy } from './counting-proxy.js';
-import { pushFixtures, type Fixtures } from './fixtures.js';
+import { pushFixtures, type FixtureOptions, type Fixtures } from './fixtures.js';
 import { startRegistry, type RegistryOptions, type UpstreamRegistry } from './upstream-registry.js';
 
 export interface FixtureUpstream {
@@ -10,11 +10,14 @@ export interface FixtureUpstream {
   stop(): Promise<void>;
 }
 
-/** A real docker-registry with the fixtures pushed, behind a counting, fault-injecting proxy. */
-export async function startFixtureUpstream(options: RegistryOptions = {}): Promise<FixtureUpstream> {
+/**
+ * A real docker-registry with the fixtures pushed, behind a counting, fault-injecting proxy.
+ * `fixtureOptions.seed` gives the upstream content no other upstream has.
+ */
+export async function startFixtureUpstream(options: RegistryOptions = {}, fixtureOptions: FixtureOptions = {}): Promise<FixtureUpstream> {
   const registry = await startRegistry(options);
   try {
-    const fixtures = await pushFixtures(registry);
+    const fixtures = await pushFixtures(registry, fixtureOptions);
     const proxy = await startCountingProxy(registry.url);
     return {
       registry,

@@ -35,6 +35,7 @@ export { pseudoRandomBytes } from './pseudo-random.js';
 export { skopeoCopy, skopeoInspectRaw, skopeoRegistryFlags, type SkopeoRegistryOptions } from './skopeo.js';
 export { RegistryClient, registryClientFor, type RegistryCredentials, type ManifestResponse } from './registry-client.js';
 export { startContainerd, type Containerd } from './containerd.js';
+export { hostsToml, writeHostsToml, type ContainerdHostsConfig, type ContainerdMirror } from './containerd-hosts.js';
 export { createTlsCertificate, type TlsCertificate } from './tls-certificate.js';
 export { startIdentityEmulator, type IdentityEmulator, type IssuedToken } from './identity-emulator.js';
 export { startKeyVaultEmulator, KEY_VAULT_TENANT, type KeyVaultEmulator } from './key-vault-emulator.js';

@@ -9,7 +9,8 @@ import type { ClientAuth } from './client-auth.js';
 import { listCatalog, listReferrers, listTags } from './listing-routes.js';
 import { getManifest } from './manifest-routes.js';
 import { API_VERSION_HEADER } from './registry-headers.js';
-import { parseRegistryPath, routePattern } from './registry-path.js';
+import { mirrorFallback, mirrorRequest, mirrorUncovered, type MirrorOptions, type MirrorRequest } from './mirror-request.js';
+import { parseRegistryPath, routePattern, type RegistryRoute } from './registry-path.js';
 import { requestLogger } from '../request-context.js';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
@@ -25,16 +26,30 @@ function actionOf(method: string): RepositoryAction {
  * Every request is authenticated and authorized for its repository and action before anything
  * else runs. Writes then answer UNSUPPORTED (push is not built yet). `key` names the client whose
  * upstream-bound requests the registry's miss limiter counts.
+ *
+ * A request with containerd's `?ns=<registry host>` (a node using this cache as a mirror) is routed
+ * by that registry and its path to the downstream repository of the rule covering them, and is
+ * authorized for that repository; whatever the cache cannot serve it answers 404 (or 401), so
+ * containerd falls back to its next host at once. `_catalog` and `/v2/` ignore `ns`.
  */
-export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth, key: ClientKey = clientKey) {
+export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth, mirrorOptions: MirrorOptions, key: ClientKey = clientKey) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     res.setHeader(API_VERSION_HEADER, 'registry/2.0');
+    let mirror: MirrorRequest | undefined;
+    let kind: RegistryRoute['kind'] | undefined;
     try {
       const rawPath = req.originalUrl.split('?')[0] ?? '';
-      const route = parseRegistryPath(rawPath);
-      if (!route) throw new NameUnknownError('no such endpoint', { detail: { path: rawPath.slice(0, 300) } });
-      const pattern = routePattern(route);
+      const parsed = parseRegistryPath(rawPath);
+      if (!parsed) throw new NameUnknownError('no such endpoint', { detail: { path: rawPath.slice(0, 300) } });
+      kind = parsed.kind;
+      const pattern = routePattern(parsed);
       const principal = await auth.authenticate(req, res, { route: pattern });
+      let route = parsed;
+      if (route.kind !== 'base' && route.kind !== 'catalog') {
+        mirror = mirrorRequest(req, route.name, mirrorOptions);
+        if (mirror && !mirror.downstreamRepository) throw mirrorUncovered(route.kind, mirror, route.name);
+        if (mirror?.downstreamRepository) route = { ...route, name: mirror.downstreamRepository };
+      }
       if (route.kind === 'base') auth.requireLogin(req, res, principal, { route: pattern });
       else if (route.kind !== 'catalog') auth.require(req, res, principal, { route: pattern, repository: route.name, action: route.kind === 'upload' ? 'push' : actionOf(req.method) });
       if (!READ_METHODS.has(req.method)) {
@@ -47,7 +62,7 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
         case 'catalog':
           return await listCatalog(registry, req, res, (name) => auth.canList(principal, name));
         case 'manifest':
-          return await getManifest(registry, req, res, route.name, route.reference, pullContext(req, res, key));
+          return await getManifest(registry, req, res, route.name, route.reference, pullContext(req, res, key), mirror ? mirrorOptions.manifestBudgetMs : undefined);
         case 'blob':
           return req.method === 'HEAD'
             ? await headBlob(registry, res, route.name, route.digest, pullContext(req, res, key))
@@ -60,7 +75,7 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
           throw new UnsupportedError('this registry is a pull-through cache: push is not supported');
       }
     } catch (err) {
-      next(err);
+      next(mirror && kind && kind !== 'base' && kind !== 'catalog' ? mirrorFallback(err, kind, mirror, requestLogger(res, logger)) : err);
     }
   };
 }

@@ -1,12 +1,31 @@
 import type { Request, Response } from 'express';
-import { acceptsMediaType, ManifestUnknownError, parseReference } from '@pullthrough/oci';
+import { acceptsMediaType, ManifestUnknownError, parseReference, RegistryError, type Reference } from '@pullthrough/oci';
 import type { PullContext, PullThroughRegistry } from '@pullthrough/pull-through';
+import { withinBudget } from './mirror-request.js';
 import { setCacheHeaders } from './registry-headers.js';
 
-/** GET/HEAD /v2/<name>/manifests/<reference>: bytes exactly as stored, never converted. */
-export async function getManifest(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawReference: string, ctx: PullContext): Promise<void> {
-  const reference = parseReference(rawReference);
-  const manifest = await registry.getManifest(name, reference, ctx);
+/**
+ * A reference that is neither a tag nor a digest names no manifest: 404 MANIFEST_UNKNOWN (what the
+ * distribution-spec conformance suite expects of `.INVALID_MANIFEST_NAME`), decided before any
+ * storage or upstream is asked.
+ */
+function manifestReference(raw: string): Reference {
+  try {
+    return parseReference(raw);
+  } catch (err) {
+    if (!(err instanceof RegistryError)) throw err;
+    throw new ManifestUnknownError(`manifest unknown: the reference is not a valid tag or digest (${err.message})`, { detail: { reference: raw.replace(/\u0000/g, '').slice(0, 200) } });
+  }
+}
+
+/**
+ * GET/HEAD /v2/<name>/manifests/<reference>: bytes exactly as stored, never converted.
+ * `budgetMs` (mirror requests): not answered by then, it is a 404 and the fetch goes on behind it.
+ */
+export async function getManifest(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawReference: string, ctx: PullContext, budgetMs?: number): Promise<void> {
+  const reference = manifestReference(rawReference);
+  const pending = registry.getManifest(name, reference, ctx);
+  const manifest = budgetMs === undefined ? await pending : await withinBudget(pending, budgetMs);
   const accept = req.headers.accept;
   if (!acceptsMediaType(accept, manifest.mediaType)) {
     throw new ManifestUnknownError(`manifest is ${manifest.mediaType}, which the request's Accept header does not allow`, {
