@@ -45,11 +45,13 @@ export async function startPodman(): Promise<Podman> {
   const tmp = join(dir.path, 'tmp');
   const storageConf = join(dir.path, 'storage.conf');
   await mkdir(tmp, { recursive: true });
-  await writeFile(storageConf, '[storage]\ndriver = "vfs"\n');
+  const root = join(dir.path, 'root');
+  const runroot = join(dir.path, 'runroot');
+  await writeFile(storageConf, `[storage]\ndriver = "vfs"\nrunroot = "${runroot}"\ngraphroot = "${root}"\n`);
   const env = { ...process.env, TMPDIR: tmp, CONTAINERS_STORAGE_CONF: storageConf };
   const base = (registriesConf: string) => [
-    '--root', join(dir.path, 'root'),
-    '--runroot', join(dir.path, 'runroot'),
+    '--root', root,
+    '--runroot', runroot,
     '--tmpdir', tmp,
     '--storage-driver', 'vfs',
     '--cgroup-manager', 'cgroupfs',
