@@ -1,9 +1,14 @@
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startPodman, tempDir, writeRegistriesConf, type Podman, type RedisServer, type TempDir } from '@pullthrough/test-support';
-import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
 
 // Debian's podman (rootful, vfs storage, a private store) pulling through the cache: the cache-path
-// form (`<cache>/<target>/<repo>`) and the mirror form (a registries.conf mirror for the upstream's names).
+// form (`<cache>/<target>/<repo>`), the mirror form (a registries.conf mirror for the upstream's names),
+// and a node user on a rule with a credential set. The cache has users, so podman goes through our /token.
+
+const NODE_USER = { name: 'pool-p', password: 'pool-p-pw-5' };
 
 let redis: RedisServer;
 let upstream: Upstream;
@@ -14,12 +19,24 @@ let dir: TempDir;
 beforeAll(async () => {
   redis = await startRedis();
   upstream = await startUpstream();
-  cache = await startCache(redis, [upstream.proxy.host]);
+  dir = await tempDir('podman-client-');
+  const htpasswd = join(dir.path, 'htpasswd');
+  await writeFile(htpasswd, `${execFileSync('htpasswd', ['-nbB', '-C', '5', NODE_USER.name, NODE_USER.password]).toString().trim()}\n`);
+  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HTPASSWD_FILE: htpasswd }, { PULLTHROUGH_SECRET_UP_USER: 'someone', PULLTHROUGH_SECRET_UP_PASS: 'upstream-pass' });
+  const set = await fetch(`${cache.adminUrl}/api/v1/credential-sets/up-creds`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      loginServer: upstream.proxy.host,
+      authCredentials: [{ usernameSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_USER', passwordSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_PASS' }],
+    }),
+  });
+  expect(set.status).toBe(201);
   const source = `${upstream.proxy.host}/fixtures/*`;
   expect((await putRule(cache, { name: 'podman-path', sourceRepository: source, targetRepository: 'pm/*' })).status).toBe(201);
   expect((await putRule(cache, { name: 'podman-mirror', sourceRepository: source, targetRepository: 'mirror/*' })).status).toBe(201);
+  expect((await putRule(cache, { name: 'podman-private', sourceRepository: source, targetRepository: 'priv/*', credentialSetName: 'up-creds' })).status).toBe(201);
   podman = await startPodman();
-  dir = await tempDir('podman-client-');
 }, 120_000);
 afterAll(async () => {
   await podman?.stop();
@@ -65,4 +82,16 @@ test('mirror form: podman pull <upstream>/fixtures/multilayer is served by the c
   await podman.pull(ref, { registriesConf });
   expect((await podman.inspect(ref)).Digest).toBe(f.digest);
   expect(upstream.proxy.requests).toEqual([]);
+}, 120_000);
+
+test('a rule with a credential set: a node user pulls with --creds; anonymous and a wrong password are refused', async () => {
+  const f = upstream.fixtures.small;
+  const ref = `${cache.host}/priv/small:${f.tag}`;
+  upstream.proxy.reset();
+  // podman took an anonymous token from our /token, which grants nothing on the private rule
+  await expect(podman.pull(ref)).rejects.toThrow(/unauthorized: the token does not grant pull on priv\/small/);
+  await expect(podman.pull(ref, { username: NODE_USER.name, password: 'wrong' })).rejects.toThrow(/invalid username or password/);
+  expect(upstream.proxy.requests).toEqual([]);
+  await podman.pull(ref, { username: NODE_USER.name, password: NODE_USER.password });
+  expect((await podman.inspect(ref)).Digest).toBe(f.digest);
 }, 120_000);
