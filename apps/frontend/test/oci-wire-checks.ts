@@ -28,7 +28,8 @@ export const OCI_ERROR_CODES = new Set([
   'UNAVAILABLE',
 ]);
 
-export const specName = (name: string) => name.length > 0 && SPEC_NAME.test(name);
+/** A name as sent on the wire: `%2F` is a slash (the Azure SDK sends it), nothing else is decoded. */
+export const specName = (name: string) => name.length > 0 && SPEC_NAME.test(name.replace(/%2f/gi, '/'));
 export function specReference(raw: string): boolean {
   let ref: string;
   try {

@@ -181,7 +181,8 @@ describe('bad input never reaches the upstream or escapes the data dir', () => {
   const cases: Array<[string, string, number, string]> = [
     ['dot-dot name', 'up/../../etc/manifests/v1', 400, 'NAME_INVALID'],
     ['uppercase name', 'up/Small/manifests/v1', 400, 'NAME_INVALID'],
-    ['encoded slash in name', 'up%2Fsmall/manifests/v1', 400, 'NAME_INVALID'],
+    ['encoded dot-dot between encoded slashes', 'up%2F..%2Fsmall/manifests/v1', 400, 'NAME_INVALID'],
+    ['double-encoded slash in name', 'up%252Fsmall/manifests/v1', 400, 'NAME_INVALID'],
     ['encoded dot-dot', 'up/%2e%2e/x/manifests/v1', 400, 'NAME_INVALID'],
     ['malformed digest', 'up/small/blobs/sha256:1234', 400, 'DIGEST_INVALID'],
     ['unknown algorithm', `up/small/blobs/md5:${'a'.repeat(32)}`, 400, 'DIGEST_INVALID'],

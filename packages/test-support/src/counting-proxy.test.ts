@@ -69,6 +69,7 @@ test('counts a manifest GET and a blob GET, with repository and reference', asyn
     repository: small.repository,
     reference: layer.digest,
     faulted: false,
+    userAgent: 'node', // fetch's own
   });
 });
 

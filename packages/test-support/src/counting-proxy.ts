@@ -15,6 +15,8 @@ export interface ProxiedRequest {
   reference?: string;
   /** Answered by the fault hook instead of the registry. */
   faulted: boolean;
+  /** The client's `User-Agent` (empty when it sent none): tells the cache's fetches from a client's own. */
+  userAgent: string;
 }
 
 export type RequestFilter = Partial<Pick<ProxiedRequest, 'method' | 'kind' | 'repository' | 'reference' | 'status'>>;
@@ -111,7 +113,7 @@ export async function startCountingProxy(targetUrl: string, options: CountingPro
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url ?? '/';
-    const record: ProxiedRequest = { method: req.method ?? 'GET', path, status: 0, faulted: false, ...classifyRequest(path) };
+    const record: ProxiedRequest = { method: req.method ?? 'GET', path, status: 0, faulted: false, userAgent: req.headers['user-agent'] ?? '', ...classifyRequest(path) };
     requests.push(record);
     const activeFault = typeof fault === 'function' ? fault(record) : fault;
     if (proxy.delayMs > 0) await new Promise((r) => setTimeout(r, proxy.delayMs));

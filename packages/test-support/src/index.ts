@@ -1,8 +1,9 @@
 /**
  * Real servers and fixtures for integration tests: redis-server, Debian's docker-registry
  * (distribution 2.8) with none/basic/token auth, a counting reverse proxy, and OCI fixtures pushed
- * with skopeo. Everything binds to 127.0.0.1 on ephemeral ports and is killed by stop(), on exit,
- * or by a watchdog if the test process dies.
+ * with skopeo; clients (skopeo, containerd, podman with a private store) and a TLS-terminating
+ * proxy. Everything binds to 127.0.0.1 on ephemeral ports and is killed by stop(), on exit, or by
+ * a watchdog if the test process dies.
  */
 export { tempDir, type TempDir } from './temp-dir.js';
 export { freePort, withFreePort, AddressInUseError } from './free-port.js';
@@ -32,11 +33,14 @@ export { OciLayout } from './oci-layout.js';
 export { writeImage, writeIndex, writeArtifact, OCI_LAYER_GZIP, SBOM_MEDIA_TYPE, type ImageSpec } from './image-builder.js';
 export { createTar, type TarEntry } from './tar.js';
 export { pseudoRandomBytes } from './pseudo-random.js';
-export { skopeoCopy, skopeoInspectRaw, skopeoRegistryFlags, type SkopeoRegistryOptions } from './skopeo.js';
+export { skopeoCopy, skopeoInspect, skopeoInspectRaw, skopeoListTags, skopeoRegistryFlags, type SkopeoInspection, type SkopeoRegistryOptions } from './skopeo.js';
+export { writeRegistriesConf, type RegistryMirror } from './registries-conf.js';
+export { startPodman, type Podman, type PodmanImage, type PodmanPullOptions } from './podman.js';
 export { RegistryClient, registryClientFor, type RegistryCredentials, type ManifestResponse } from './registry-client.js';
 export { startContainerd, type Containerd } from './containerd.js';
 export { hostsToml, writeHostsToml, type ContainerdHostsConfig, type ContainerdMirror } from './containerd-hosts.js';
 export { createTlsCertificate, type TlsCertificate } from './tls-certificate.js';
+export { startTlsProxy, type TlsProxy } from './tls-proxy.js';
 export { startIdentityEmulator, type IdentityEmulator, type IssuedToken } from './identity-emulator.js';
 export { startKeyVaultEmulator, KEY_VAULT_TENANT, type KeyVaultEmulator } from './key-vault-emulator.js';
 export { startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.js';

@@ -11,8 +11,8 @@ export type RegistryRoute =
 
 /**
  * Parse a /v2 path. Repository names contain slashes, so routing is done here rather than by
- * express patterns. The raw (undecoded) path is used: a name with `%2F`, `..` or uppercase
- * fails the name grammar and never reaches storage or an upstream.
+ * express patterns. The raw (undecoded) path is used: a name with `..`, uppercase or any encoded
+ * character other than `%2F` fails the name grammar and never reaches storage or an upstream.
  */
 export function parseRegistryPath(rawPath: string): RegistryRoute | undefined {
   if (rawPath === '/v2' || rawPath === '/v2/') return { kind: 'base' };
@@ -38,9 +38,15 @@ export function parseRegistryPath(rawPath: string): RegistryRoute | undefined {
   }
 }
 
+/**
+ * `%2F` in a name is a slash: the Azure SDK (`@azure/container-registry`) sends `team%2Fapp`, which ACR
+ * and distribution (routing on the decoded path) accept. The decoded name then passes the grammar like
+ * any other; every other encoded character is refused.
+ */
 function checkName(raw: string): string {
-  if (raw.includes('%')) throw new NameInvalidError('invalid repository name: encoded characters are not allowed', { detail: { name: raw.slice(0, 300) } });
-  return parseRepositoryName(raw);
+  const name = raw.replace(/%2f/gi, '/');
+  if (name.includes('%')) throw new NameInvalidError('invalid repository name: encoded characters are not allowed', { detail: { name: raw.slice(0, 300) } });
+  return parseRepositoryName(name);
 }
 
 /** References are single segments; `sha256%3A...` is tolerated, an encoded slash is not. */
