@@ -6,6 +6,8 @@ export {
   ruleTagFreshnessSeconds,
   ruleUpstreamTagNotFound,
   ruleAnonymousPull,
+  ruleFallbackRegistries,
+  MAX_FALLBACK_REGISTRIES,
   UPSTREAM_TAG_NOT_FOUND_POLICIES,
   DEFAULT_UPSTREAM_TAG_NOT_FOUND,
   MAX_TAG_FRESHNESS_SECONDS,
@@ -22,3 +24,6 @@ export type { RuleMatch } from './rule-match.js';
 export { normalizeRegistryHost, sameRegistry, isDockerHub, DOCKER_HUB_REGISTRY } from './docker-hub.js';
 export { ruleRegistry, CACHE_RULES_KIND } from './rule-upstream-registry.js';
 export { isRepositoryPath, MAX_REPOSITORY_LENGTH } from './repository-pattern.js';
+export { allowRefusal, repositoryAllowed, tagAllowed, isSemverRangeEntry, MAX_ALLOW_ENTRIES, type RuleAllowList, type AllowRefusal } from './allow-list.js';
+export { parseSemverRange, parseTagVersion, satisfies, tagSatisfies, compareVersions, type SemverRange, type Version } from './semver-range.js';
+export { upstreamRepositoryFor } from './docker-hub.js';
