@@ -98,9 +98,14 @@ describe('parseCacheRule: fallbackRegistries', () => {
     ['a bad port', ['m.example:70000'], 'fallbackRegistries[0]', 'out of range'],
     ['the source registry itself (an alias)', ['index.docker.io'], 'fallbackRegistries[0]', "is the rule's source registry itself"],
     ['a duplicate (case)', ['m.example', 'M.example'], 'fallbackRegistries[1]', 'is listed twice'],
+    ['a duplicate (exact)', ['m.example', 'm.example'], 'fallbackRegistries[1]', 'duplicate entry "m.example"'],
     ['too many', ['a.example', 'b.example', 'c.example', 'd.example', 'e.example', 'f.example'], 'fallbackRegistries', 'at most 5'],
   ])('refuses %s', (_what, fallbackRegistries, field, message) => {
     expect(issuesOf({ ...base, fallbackRegistries })).toContainEqual({ field, message: expect.stringContaining(message) });
+  });
+
+  test('an exact repeat is reported once', () => {
+    expect(issuesOf({ ...base, fallbackRegistries: ['m.example', 'm.example'] })).toEqual([{ field: 'fallbackRegistries[1]', message: 'duplicate entry "m.example"' }]);
   });
 
   test('a fallback passes the same self-host and egress checks as the source', () => {

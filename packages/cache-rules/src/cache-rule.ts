@@ -170,7 +170,8 @@ export function cacheRuleSchema(options: ParseCacheRuleOptions = {}) {
           const path = ['fallbackRegistries', i];
           const registry = normalizeRegistryHost(host);
           if (source && registry === source.registry) ctx.addIssue({ code: 'custom', path, message: `"${host}" is the rule's source registry itself` });
-          else if (fallbacks.findIndex((h) => typeof h === 'string' && normalizeRegistryHost(h) === registry) !== i) ctx.addIssue({ code: 'custom', path, message: `"${host}" is listed twice` });
+          // (An exact repeat is already a "duplicate entry"; this catches case and Docker Hub aliases.)
+          else if (fallbacks.indexOf(host) === i && fallbacks.findIndex((h) => typeof h === 'string' && normalizeRegistryHost(h) === registry) !== i) ctx.addIssue({ code: 'custom', path, message: `"${host}" is listed twice` });
           if (selfHosts.some((h) => normalizeRegistryHost(h) === registry)) ctx.addIssue({ code: 'custom', path, message: `upstream "${host}" is this registry itself; a rule cannot cache from its own host` });
           const why = checkUpstreamHost?.(registry);
           if (why !== undefined) ctx.addIssue({ code: 'custom', path, message: `upstream "${host}" is refused: ${why}` });
