@@ -104,4 +104,39 @@ describe('rules file (GitOps)', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test('takes allow-lists and fallback registries, and names a bad entry by its path', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pullthrough-rulesfile-'));
+    try {
+      const good = join(dir, 'vetted.yaml');
+      await writeFile(
+        good,
+        [
+          'cacheRules:',
+          '  - name: vetted-hub',
+          '    sourceRepository: docker.io/*',
+          '    targetRepository: hub/*',
+          '    fallbackRegistries: [mirror.gcr.io]',
+          '    allow:',
+          '      repositories: ["library/*"]',
+          '      tags: ["latest", ">=1.25 <2"]',
+          '',
+        ].join('\n'),
+      );
+      const started = await startCache(redis, [], { PULLTHROUGH_RULES_FILE: good });
+      expect(started.frontend.rules.rules.get('vetted-hub')).toEqual({
+        name: 'vetted-hub',
+        sourceRepository: 'docker.io/*',
+        targetRepository: 'hub/*',
+        fallbackRegistries: ['mirror.gcr.io'],
+        allow: { repositories: ['library/*'], tags: ['latest', '>=1.25 <2'] },
+      });
+      await started.stop();
+      const bad = join(dir, 'bad-filter.yaml');
+      await writeFile(bad, 'cacheRules:\n  - name: vetted-hub\n    sourceRepository: docker.io/*\n    targetRepository: hub/*\n    allow: { tags: ["<x"] }\n');
+      await expect(startCache(redis, [], { PULLTHROUGH_RULES_FILE: bad })).rejects.toThrow(/cacheRules\[0\]\.allow\.tags\[0\]: is not a valid semver range: "<x" matches no version/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -74,6 +74,22 @@ describe('rules: an upstream host the egress policy refuses is a field-level pro
     }
     expect((await putRule(loopback, { name: 'receiver-rule', sourceRepository: `127.0.0.1:${receiverPort}/*`, targetRepository: 'recv/*' })).status).toBe(201);
   });
+
+  test('fallback registries pass the same checks, each named by its index', async () => {
+    const own = `127.0.0.1:${new URL(loopback.dataUrl).port}`;
+    const res = await putRule(loopback, {
+      name: 'mirrored-rule',
+      sourceRepository: `127.0.0.1:${receiverPort}/*`,
+      targetRepository: 'mirrored/*',
+      fallbackRegistries: [`localhost:${receiverPort}`, '169.254.169.254', own],
+    });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as Problem).errors).toEqual([
+      { field: 'fallbackRegistries[1]', message: expect.stringMatching(/169\.254\.169\.254:443 is a link-local address/) },
+      { field: 'fallbackRegistries[2]', message: expect.stringContaining(`${own} is this cache's own listener`) },
+    ]);
+    expect((await admin(loopback, 'cache-rules/mirrored-rule')).status).toBe(404);
+  });
 });
 
 describe('pulls: refused at connect time, answered as DENIED naming the rule, the address and its range', () => {

@@ -98,3 +98,42 @@ test('a job that agrees with its current rule runs', async () => {
   const job = await env.completed(await env.enqueue(input));
   expect(job.returnvalue).toMatchObject({ manifests: 1 });
 });
+
+test('a job for a tag outside its rule\'s allow-list is refused', async () => {
+  const input = jobFor(upstream, upstream.fixtures.small, 'check/vetted');
+  await env.store.putControl(CACHE_RULES_KIND, input.ruleName, {
+    name: input.ruleName,
+    sourceRepository: `${input.upstreamRegistry}/${input.upstreamRepository}`,
+    targetRepository: input.downstreamRepository,
+    allow: { tags: ['latest', '>=1.25 <2'] },
+  });
+  await refused(input, /tag v1 of fixtures\/small is not in the allow-list of cache rule "job-rule-[0-9a-f]+" \(allow\.tags\)/);
+});
+
+test('a job naming a registry that is neither its rule\'s source nor a fallback is refused', async () => {
+  const input = jobFor(upstream, upstream.fixtures.small, 'check/elsewhere');
+  await env.store.putControl(CACHE_RULES_KIND, input.ruleName, {
+    name: input.ruleName,
+    sourceRepository: `127.0.0.1:1/${input.upstreamRepository}`,
+    targetRepository: input.downstreamRepository,
+    fallbackRegistries: ['127.0.0.1:2'],
+  });
+  await refused(input, /now maps check\/elsewhere to 127\.0\.0\.1:1\/fixtures\/small or 127\.0\.0\.1:2\/fixtures\/small, not /);
+});
+
+test('a job served by a fallback registry runs, the source registry being unreachable', async () => {
+  // The pull was served by the rule's fallback (the fixture upstream); the source is a closed port.
+  const input = jobFor(upstream, upstream.fixtures.small, 'check/fallback');
+  await env.store.putControl(CACHE_RULES_KIND, input.ruleName, {
+    name: input.ruleName,
+    sourceRepository: `127.0.0.1:1/${input.upstreamRepository}`,
+    targetRepository: input.downstreamRepository,
+    fallbackRegistries: [upstream.proxy.host],
+  });
+  const before = upstream.proxy.count({ kind: 'manifest', method: 'GET', reference: input.digest });
+  // Enqueued as is (env.enqueue would store a plain rule for the job first).
+  const { job, error } = await env.settle(await enqueueHydration(env.queue, input));
+  expect(error).toBeUndefined();
+  expect(job.returnvalue).toMatchObject({ manifests: 1, blobs: upstream.fixtures.small.blobs.length });
+  expect(upstream.proxy.count({ kind: 'manifest', method: 'GET', reference: input.digest })).toBe(before + 1);
+});

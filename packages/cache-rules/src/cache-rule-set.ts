@@ -15,6 +15,12 @@ export interface CacheRuleSetOptions {
 
 function freezeRule(rule: CacheRule): CacheRule {
   if (Array.isArray(rule.platforms)) Object.freeze(rule.platforms);
+  if (rule.allow) {
+    if (rule.allow.repositories) Object.freeze(rule.allow.repositories);
+    if (rule.allow.tags) Object.freeze(rule.allow.tags);
+    Object.freeze(rule.allow);
+  }
+  if (rule.fallbackRegistries) Object.freeze(rule.fallbackRegistries);
   return Object.freeze(rule);
 }
 

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { CacheRuleValidationError, fieldName, type ValidationIssue } from './cache-rule-validation-error.js';
+import { MAX_ALLOW_ENTRIES, repositoryGlobIssues, tagFilterIssues, type RuleAllowList } from './allow-list.js';
+import { normalizeRegistryHost } from './docker-hub.js';
 import { hasTrailingWildcard, parseTargetRepository } from './repository-pattern.js';
-import { isSelfHost, parseSourceRepository } from './upstream-source.js';
+import { isSelfHost, parseSourceRepository, registryHostIssues } from './upstream-source.js';
 
 /** Rule and credential set names: 5-50 letters, digits and '-' (like ACR). */
 export const RULE_NAME_PATTERN = /^[A-Za-z0-9-]{5,50}$/;
@@ -41,7 +43,22 @@ export interface CacheRule {
    * credential set, no for one with a set (a credential set must not make private content public).
    */
   anonymousPull?: boolean;
+  /**
+   * A sanitized catalog: only these upstream repositories (globs) and tags (globs or semver
+   * ranges) are served; anything else answers 404 without reaching the upstream. Unset: everything.
+   */
+  allow?: RuleAllowList;
+  /**
+   * Mirrors of the source registry (host[:port]), tried in order when the one before is unavailable
+   * (5xx, 429, timeout, connection refused, open breaker, egress refused), never on 404/401/403.
+   * The upstream repository path is the same on each. Reached anonymously: a credential set is
+   * for the source registry (its loginServer) only.
+   */
+  fallbackRegistries?: string[];
 }
+
+/** Most fallback registries one rule may list. */
+export const MAX_FALLBACK_REGISTRIES = 5;
 
 export interface ParseCacheRuleOptions {
   /** host[:port] names of this registry; a rule may not use one as its upstream. */
@@ -83,6 +100,33 @@ const platformList = z
     });
   });
 
+/** A non-empty list of strings, each checked by `check` and reported as `field[i]`; duplicates refused. */
+function checkedList(check: (value: string) => string[], max: number, empty: string) {
+  return z
+    .array(z.unknown(), { error: 'must be a list of strings' })
+    .min(1, empty)
+    .max(max, `must hold at most ${max} entries`)
+    .superRefine((list, ctx) => {
+      list.forEach((item, i) => {
+        if (typeof item !== 'string') return ctx.addIssue({ code: 'custom', path: [i], message: 'must be a string' });
+        for (const message of check(item)) ctx.addIssue({ code: 'custom', path: [i], message });
+        if (list.indexOf(item) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate entry "${item}"` });
+      });
+    });
+}
+
+const allowList = z
+  .strictObject(
+    {
+      repositories: checkedList(repositoryGlobIssues, MAX_ALLOW_ENTRIES, 'must not be empty (omit it to allow every repository)').optional(),
+      tags: checkedList(tagFilterIssues, MAX_ALLOW_ENTRIES, 'must not be empty (omit it to allow every tag)').optional(),
+    },
+    { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object with repositories and/or tags' : undefined) },
+  )
+  .refine((a) => a.repositories !== undefined || a.tags !== undefined, { message: 'must list repositories and/or tags (omit allow to serve everything)' });
+
+const fallbackList = checkedList((host) => registryHostIssues(host), MAX_FALLBACK_REGISTRIES, 'must not be empty (omit it for no fallback)');
+
 /** The zod schema for one rule (checks that need `options`, like self-hosts, included). */
 export function cacheRuleSchema(options: ParseCacheRuleOptions = {}) {
   const selfHosts = options.selfHosts ?? [];
@@ -98,6 +142,8 @@ export function cacheRuleSchema(options: ParseCacheRuleOptions = {}) {
         tagFreshnessSeconds: z.number({ error: FRESHNESS_MESSAGE }).int({ error: FRESHNESS_MESSAGE }).min(0, { error: FRESHNESS_MESSAGE }).max(MAX_TAG_FRESHNESS_SECONDS, { error: FRESHNESS_MESSAGE }).optional(),
         upstreamTagNotFound: z.literal(['report-missing', 'serve-local'], { error: NOT_FOUND_MESSAGE }).optional(),
         anonymousPull: z.boolean({ error: 'must be true or false' }).optional(),
+        allow: allowList.optional(),
+        fallbackRegistries: fallbackList.optional(),
       },
       { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object' : undefined) },
     )
@@ -116,10 +162,26 @@ export function cacheRuleSchema(options: ParseCacheRuleOptions = {}) {
         }
         const refused = source && checkUpstreamHost ? checkUpstreamHost(source.registry) : undefined;
         if (refused !== undefined) ctx.addIssue({ code: 'custom', path: ['sourceRepository'], message: `upstream "${source!.host}" is refused: ${refused}` });
+        // Fallbacks pass the same save-time checks as the source registry, and must differ from it.
+        const listed = payload(rule).fallbackRegistries;
+        const fallbacks: unknown[] = Array.isArray(listed) ? listed : [];
+        fallbacks.forEach((host, i) => {
+          if (typeof host !== 'string' || registryHostIssues(host).length > 0) return;
+          const path = ['fallbackRegistries', i];
+          const registry = normalizeRegistryHost(host);
+          if (source && registry === source.registry) ctx.addIssue({ code: 'custom', path, message: `"${host}" is the rule's source registry itself` });
+          // (An exact repeat is already a "duplicate entry"; this catches case and Docker Hub aliases.)
+          else if (fallbacks.indexOf(host) === i && fallbacks.findIndex((h) => typeof h === 'string' && normalizeRegistryHost(h) === registry) !== i) ctx.addIssue({ code: 'custom', path, message: `"${host}" is listed twice` });
+          if (selfHosts.some((h) => normalizeRegistryHost(h) === registry)) ctx.addIssue({ code: 'custom', path, message: `upstream "${host}" is this registry itself; a rule cannot cache from its own host` });
+          const why = checkUpstreamHost?.(registry);
+          if (why !== undefined) ctx.addIssue({ code: 'custom', path, message: `upstream "${host}" is refused: ${why}` });
+        });
       },
       { when: (payload) => hasStrings(payload.value, 'sourceRepository', 'targetRepository') },
     );
 }
+
+const payload = (rule: unknown) => rule as { fallbackRegistries?: unknown };
 
 function hasStrings(value: unknown, ...keys: string[]): value is Record<string, string> {
   return typeof value === 'object' && value !== null && keys.every((k) => typeof (value as Record<string, unknown>)[k] === 'string');
@@ -137,7 +199,7 @@ function toIssues(error: z.ZodError): ValidationIssue[] {
 export function checkCacheRule(input: unknown, options: ParseCacheRuleOptions = {}): { rule?: CacheRule; issues: ValidationIssue[] } {
   const parsed = cacheRuleSchema(options).safeParse(input);
   if (!parsed.success) return { issues: toIssues(parsed.error) };
-  const { name, sourceRepository, targetRepository, credentialSetName, platforms, tagFreshnessSeconds, upstreamTagNotFound, anonymousPull } = parsed.data;
+  const { name, sourceRepository, targetRepository, credentialSetName, platforms, tagFreshnessSeconds, upstreamTagNotFound, anonymousPull, allow, fallbackRegistries } = parsed.data;
   const rule: CacheRule = { name, sourceRepository, targetRepository };
   if (credentialSetName !== undefined) rule.credentialSetName = credentialSetName;
   // The refinement on platformList has checked every element is a platform string.
@@ -145,6 +207,13 @@ export function checkCacheRule(input: unknown, options: ParseCacheRuleOptions = 
   if (tagFreshnessSeconds !== undefined) rule.tagFreshnessSeconds = tagFreshnessSeconds;
   if (upstreamTagNotFound !== undefined) rule.upstreamTagNotFound = upstreamTagNotFound;
   if (anonymousPull !== undefined) rule.anonymousPull = anonymousPull;
+  // The refinements have checked every element is a string.
+  if (allow !== undefined) {
+    rule.allow = {};
+    if (allow.repositories) rule.allow.repositories = (allow.repositories as string[]).slice();
+    if (allow.tags) rule.allow.tags = (allow.tags as string[]).slice();
+  }
+  if (fallbackRegistries !== undefined) rule.fallbackRegistries = (fallbackRegistries as string[]).slice();
   return { rule, issues: [] };
 }
 
@@ -168,6 +237,11 @@ export function ruleUpstreamTagNotFound(rule: Pick<CacheRule, 'upstreamTagNotFou
 /** Whether anonymous clients may pull through the rule: its `anonymousPull`, else only when it has no credential set. */
 export function ruleAnonymousPull(rule: Pick<CacheRule, 'anonymousPull' | 'credentialSetName'>): boolean {
   return rule.anonymousPull ?? rule.credentialSetName === undefined;
+}
+
+/** The rule's fallback registries, normalized (lowercase, Docker Hub aliases resolved), in order. */
+export function ruleFallbackRegistries(rule: Pick<CacheRule, 'fallbackRegistries'>): string[] {
+  return (rule.fallbackRegistries ?? []).map(normalizeRegistryHost);
 }
 
 /** The rule's platform selection with the default applied. */

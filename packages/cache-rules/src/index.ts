@@ -6,6 +6,8 @@ export {
   ruleTagFreshnessSeconds,
   ruleUpstreamTagNotFound,
   ruleAnonymousPull,
+  ruleFallbackRegistries,
+  MAX_FALLBACK_REGISTRIES,
   UPSTREAM_TAG_NOT_FOUND_POLICIES,
   DEFAULT_UPSTREAM_TAG_NOT_FOUND,
   MAX_TAG_FRESHNESS_SECONDS,
@@ -24,3 +26,6 @@ export { ruleRegistry, CACHE_RULES_KIND } from './rule-upstream-registry.js';
 export { isRepositoryPath, MAX_REPOSITORY_LENGTH } from './repository-pattern.js';
 export { mirrorRepository, registryWidePrefix, type MirrorRepository } from './mirror-repository.js';
 export { registryHostIssues } from './upstream-source.js';
+export { allowRefusal, repositoryAllowed, tagAllowed, isSemverRangeEntry, MAX_ALLOW_ENTRIES, type RuleAllowList, type AllowRefusal } from './allow-list.js';
+export { parseSemverRange, parseTagVersion, satisfies, tagSatisfies, compareVersions, type SemverRange, type Version } from './semver-range.js';
+export { upstreamRepositoryFor } from './docker-hub.js';

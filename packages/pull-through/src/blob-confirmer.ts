@@ -2,7 +2,7 @@ import { BlobUnknownError, type Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { blobFlightKey } from './blob-flight-key.js';
 import { SingleFlight } from './single-flight.js';
-import { annotateUpstreamError } from './upstream-answers.js';
+import { withFailover } from './upstream-failover.js';
 import { targetContext, type UpstreamTarget } from './upstream-target.js';
 
 interface Confirmation {
@@ -37,12 +37,7 @@ export class BlobConfirmer {
   }
 
   private async ask(target: UpstreamTarget, digest: Digest, size: number): Promise<Confirmation> {
-    let answer;
-    try {
-      answer = await target.client.headBlob(target.upstreamRepository, digest);
-    } catch (err) {
-      throw annotateUpstreamError(err, target);
-    }
+    const { value: answer } = await withFailover(target, (t) => t.client.headBlob(t.upstreamRepository, digest));
     if (answer.kind === 'not-found') return { refused: 'not found upstream' };
     if (answer.kind !== 'ok') return { refused: `upstream refused access (${answer.kind})` };
     const named = answer.headers['docker-content-digest'];

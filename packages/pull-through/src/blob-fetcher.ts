@@ -4,6 +4,7 @@ import type { RegistryStore } from '@pullthrough/storage';
 import { BlobConfirmer } from './blob-confirmer.js';
 import { blobFlightKey } from './blob-flight-key.js';
 import { annotateUpstreamError, unwrapAnswer } from './upstream-answers.js';
+import { withFailover } from './upstream-failover.js';
 import type { UpstreamTarget } from './upstream-target.js';
 
 export interface FetchedBlob {
@@ -167,10 +168,12 @@ export class BlobFetcher {
     }
     let answer;
     try {
-      answer = await target.client.getBlob(target.upstreamRepository, digest);
+      const served = await withFailover(target, (t) => t.client.getBlob(t.upstreamRepository, digest));
+      answer = served.value;
+      target = served.via;
     } catch (err) {
       sink?.destroy(err as Error);
-      throw annotateUpstreamError(err, target);
+      throw err;
     }
     let body: Readable;
     let size: number | undefined;

@@ -8,5 +8,7 @@ import type { UpstreamTarget } from './upstream-target.js';
  * a fetch (or a HEAD) it was not authorized for.
  */
 export function blobFlightKey(target: UpstreamTarget, digest: Digest): string {
-  return JSON.stringify([target.upstreamRegistry, target.upstreamRepository, target.rule.credentialSetName ?? null, digest]);
+  // The fallbacks too: a caller shares a fetch only if every registry it may be served from is its own.
+  const fallbacks = target.upstreams.slice(1).map((u) => u.registry);
+  return JSON.stringify([target.upstreamRegistry, target.upstreamRepository, target.rule.credentialSetName ?? null, fallbacks, digest]);
 }

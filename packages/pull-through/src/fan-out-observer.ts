@@ -5,5 +5,6 @@ export function fanOutObserver(...observers: PullObserver[]): PullObserver {
   return {
     served: (rule, cache) => observers.forEach((o) => o.served(rule, cache)),
     failed: (rule, category, message) => observers.forEach((o) => o.failed(rule, category, message)),
+    upstreamAnswered: (rule, upstream, fallback) => observers.forEach((o) => o.upstreamAnswered?.(rule, upstream, fallback)),
   };
 }

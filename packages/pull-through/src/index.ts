@@ -17,3 +17,5 @@ export * from './credential-health-observer.js';
 export * from './hydration-service.js';
 export * from './miss-limiter.js';
 export * from './token-bucket-limiter.js';
+export * from './upstream-failover.js';
+export * from './allow-list-check.js';

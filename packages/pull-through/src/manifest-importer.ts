@@ -11,6 +11,7 @@ import {
 import type { RegistryStore } from '@pullthrough/storage';
 import { SingleFlight } from './single-flight.js';
 import { annotateUpstreamError, unwrapAnswer } from './upstream-answers.js';
+import { withFailover } from './upstream-failover.js';
 import { targetContext, type UpstreamTarget } from './upstream-target.js';
 
 export interface StoredManifest {
@@ -22,6 +23,8 @@ export interface StoredManifest {
 
 export interface ImportedManifest extends StoredManifest {
   parsed: ParsedManifest;
+  /** The registry and repository that served it: the rule's source, or a fallback when the source was unavailable. */
+  servedBy: { registry: string; repository: string };
 }
 
 /**
@@ -44,12 +47,8 @@ export class ManifestImporter {
   }
 
   private async fetchAndStore(target: UpstreamTarget, reference: Reference, ref: string): Promise<ImportedManifest> {
-    let answer;
-    try {
-      answer = await target.client.getManifest(target.upstreamRepository, ref);
-    } catch (err) {
-      throw annotateUpstreamError(err, target);
-    }
+    const { value: answer, via } = await withFailover(target, (t) => t.client.getManifest(t.upstreamRepository, ref));
+    target = via;
     const { bytes, mediaType: headerType, digest: headerDigest } = unwrapAnswer(answer, target, `manifest ${ref}`, ManifestUnknownError);
     let parsed: ParsedManifest;
     try {
@@ -80,6 +79,6 @@ export class ManifestImporter {
       });
     }
     if (reference.kind === 'tag') await this.store.putTag(repo, reference.tag, digest, new Date(this.now()));
-    return { digest, mediaType: parsed.mediaType, size: bytes.length, bytes, parsed };
+    return { digest, mediaType: parsed.mediaType, size: bytes.length, bytes, parsed, servedBy: { registry: via.upstreamRegistry, repository: via.upstreamRepository } };
   }
 }

@@ -10,6 +10,8 @@ export interface PullObserver {
   served(rule: string, cache: CacheStatus): void;
   /** A cache failure for a rule, by category, with a message that holds no secret. */
   failed(rule: string, category: FailureCategory, message: string): void;
+  /** An upstream of the rule answered: its source registry, or a fallback (`fallback`) while the ones before were unavailable. */
+  upstreamAnswered?(rule: string, upstream: string, fallback: boolean): void;
 }
 
 export const noopObserver: PullObserver = {

@@ -9,12 +9,14 @@ import {
   type Digest,
   type Reference,
 } from '@pullthrough/oci';
-import { ruleTagFreshnessSeconds, ruleUpstreamTagNotFound } from '@pullthrough/cache-rules';
+import { ruleTagFreshnessSeconds, ruleUpstreamTagNotFound, tagAllowed } from '@pullthrough/cache-rules';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobFetcher } from './blob-fetcher.js';
 import type { HydrationEnqueuer } from './hydration-enqueuer.js';
 import { ManifestImporter, type StoredManifest } from './manifest-importer.js';
 import { annotateUpstreamError } from './upstream-answers.js';
+import { withFailover } from './upstream-failover.js';
+import { refuseOutsideAllowList } from './allow-list-check.js';
 import type { UpstreamResolver, UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
 import { noopObserver, type PullObserver } from './pull-observer.js';
@@ -84,9 +86,28 @@ export class PullThroughRegistry {
     this.blobs = new BlobFetcher(options.store, options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {});
   }
 
-  getManifest(repository: string, reference: Reference, ctx: PullContext = {}): Promise<ManifestResponse> {
-    const target = this.options.upstreams.resolve(repository);
+  async getManifest(repository: string, reference: Reference, ctx: PullContext = {}): Promise<ManifestResponse> {
+    const target = this.resolve(repository);
+    // A rule's allow-list is checked before anything, local content included: a tightened filter
+    // refuses what was cached before. By digest only the repository is checked (a digest has no tag).
+    if (target) refuseOutsideAllowList(target, ManifestUnknownError, reference.kind === 'tag' ? reference.tag : undefined);
     return this.observe(target, () => this.manifestFor(repository, target, reference, ctx));
+  }
+
+  /** The repository's upstream target, reporting which of the rule's upstreams answered to the observer. */
+  private resolve(repository: string): UpstreamTarget | undefined {
+    const target = this.options.upstreams.resolve(repository);
+    if (!target) return undefined;
+    const observer = this.observer;
+    target.observer = {
+      upstreamAnswered: (rule, upstream, fallback) => observer.upstreamAnswered?.(rule, upstream, fallback),
+      upstreamSkipped: (rule, upstream, next, err) => {
+        const category = err instanceof RegistryError && err.category ? err.category : 'upstream-unavailable';
+        const message = err instanceof Error ? err.message : 'upstream error';
+        observer.failed(rule, category, `${message} (upstream ${upstream}; trying fallback ${next})`);
+      },
+    };
+    return target;
   }
 
   /** Report a rule's outcome (served from where, or failed in which category) to the observer. */
@@ -164,7 +185,7 @@ export class PullThroughRegistry {
     try {
       // A client over its allowance still gets the local copy (marked stale), without the upstream.
       this.admit(target, ctx);
-      answer = await target.client.headManifest(target.upstreamRepository, tag);
+      answer = (await withFailover(target, (t) => t.client.headManifest(t.upstreamRepository, tag))).value;
     } catch (err) {
       return this.stale(local, target, err);
     }
@@ -196,8 +217,9 @@ export class PullThroughRegistry {
     this.options.hydration.enqueue({
       downstreamRepository: target.downstreamRepository,
       ruleName: target.rule.name,
-      upstreamRegistry: target.upstreamRegistry,
-      upstreamRepository: target.upstreamRepository,
+      // The registry that served: the rule's source, or the fallback that stood in for it.
+      upstreamRegistry: imported.servedBy.registry,
+      upstreamRepository: imported.servedBy.repository,
       digest: imported.digest,
       ...(reference.kind === 'tag' ? { tag: reference.tag } : {}),
       ...(target.rule.credentialSetName ? { credentialSetName: target.rule.credentialSetName } : {}),
@@ -210,8 +232,9 @@ export class PullThroughRegistry {
   }
 
   /** Size of a blob for HEAD, from the local store or the upstream. */
-  statBlob(repository: string, digest: Digest, ctx: PullContext = {}): Promise<{ size: number; cache: CacheStatus }> {
-    const target = this.options.upstreams.resolve(repository);
+  async statBlob(repository: string, digest: Digest, ctx: PullContext = {}): Promise<{ size: number; cache: CacheStatus }> {
+    const target = this.resolve(repository);
+    if (target) refuseOutsideAllowList(target, BlobUnknownError);
     return this.observe(target, () => this.blobSize(repository, target, digest, ctx));
   }
 
@@ -228,12 +251,7 @@ export class PullThroughRegistry {
       await this.blobs.confirm(target, digest, stored.size);
       return { size: stored.size, cache: 'revalidated' };
     }
-    let answer;
-    try {
-      answer = await target.client.headBlob(target.upstreamRepository, digest);
-    } catch (err) {
-      throw annotateUpstreamError(err, target);
-    }
+    const { value: answer } = await withFailover(target, (t) => t.client.headBlob(t.upstreamRepository, digest));
     if (answer.kind === 'ok' && answer.value.size !== undefined) return { size: answer.value.size, cache: 'miss' };
     if (answer.kind === 'ok') {
       const fetched = await this.blobs.ensure(target, digest);
@@ -242,8 +260,9 @@ export class PullThroughRegistry {
     throw new BlobUnknownError('blob unknown upstream', { detail: { digest } }).annotate({ rule: target.rule.name });
   }
 
-  openBlob(repository: string, digest: Digest, range?: RangeRequest, ctx: PullContext = {}): Promise<BlobResponse> {
-    const target = this.options.upstreams.resolve(repository);
+  async openBlob(repository: string, digest: Digest, range?: RangeRequest, ctx: PullContext = {}): Promise<BlobResponse> {
+    const target = this.resolve(repository);
+    if (target) refuseOutsideAllowList(target, BlobUnknownError);
     return this.observe(target, () => this.blobFor(repository, target, digest, range, ctx));
   }
 
@@ -291,12 +310,15 @@ export class PullThroughRegistry {
     return target;
   }
 
+  /** A repository's tags; for a cached repository only those its rule's allow-list admits (a refused repository is unknown). */
   async listTags(repository: string): Promise<string[]> {
+    const target = this.options.upstreams.resolve(repository);
+    if (target) refuseOutsideAllowList(target, NameUnknownError);
     const tags = await this.store.listTags(repository);
-    if (tags.length === 0 && !this.options.upstreams.resolve(repository)) {
+    if (tags.length === 0 && !target) {
       throw new NameUnknownError('repository name not known to registry', { detail: { name: repository } });
     }
-    return tags;
+    return target ? tags.filter((tag) => tagAllowed(target.rule.allow, tag)) : tags;
   }
 
   listRepositories(): Promise<string[]> {
@@ -304,6 +326,8 @@ export class PullThroughRegistry {
   }
 
   async listReferrers(repository: string, subject: Digest, artifactType?: string): Promise<Descriptor[]> {
+    const target = this.options.upstreams.resolve(repository);
+    if (target) refuseOutsideAllowList(target, NameUnknownError);
     const all = await this.store.listReferrers(repository, subject);
     return artifactType ? all.filter((d) => d.artifactType === artifactType) : all;
   }

@@ -40,6 +40,17 @@ describe('RuleHealthTracker', () => {
     expect(h.health('old-rule').state).toBe('unknown');
   });
 
+  test('lastServedBy names the registry that answered last, and whether it was a fallback', () => {
+    const h = tracker();
+    h.upstreamAnswered('mirrored', 'mirror.example', true);
+    expect(h.health('mirrored')).toMatchObject({ state: 'unknown', lastServedBy: { upstream: 'mirror.example', fallback: true, time: new Date(t).toISOString() } });
+    t += 1000;
+    h.upstreamAnswered('mirrored', 'registry.example', false);
+    h.served('mirrored', 'miss');
+    expect(h.health('mirrored')).toMatchObject({ state: 'healthy', lastServedBy: { upstream: 'registry.example', fallback: false, time: new Date(t).toISOString() } });
+    expect(h.health('other').lastServedBy).toBeUndefined();
+  });
+
   test('an open or half-open breaker degrades a healthy rule but never hides failing', () => {
     expect(withBreakerState('healthy', 'open')).toBe('degraded');
     expect(withBreakerState('healthy', 'half-open')).toBe('degraded');

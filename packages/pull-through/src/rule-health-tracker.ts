@@ -15,6 +15,8 @@ export interface RuleHealthSnapshot {
   state: RuleHealthState;
   lastSuccess?: string;
   lastFailure?: RuleFailure;
+  /** The upstream registry that answered last, and whether it was a fallback standing in for the source registry. */
+  lastServedBy?: { upstream: string; fallback: boolean; time: string };
   /** Outcomes in the last `windowSeconds`: hits (hit, revalidated, stale), misses (fetched upstream), errors. */
   recent: { windowSeconds: number; hits: number; misses: number; stale: number; errors: number };
 }
@@ -38,6 +40,7 @@ interface Bucket {
 interface RuleRecord {
   lastSuccess?: number;
   lastFailure?: { category: FailureCategory; message: string; time: number };
+  lastServedBy?: { upstream: string; fallback: boolean; time: number };
   buckets: Bucket[];
 }
 
@@ -71,6 +74,10 @@ export class RuleHealthTracker implements PullObserver {
     else bucket.hits++;
   }
 
+  upstreamAnswered(rule: string, upstream: string, fallback: boolean): void {
+    this.record(rule).lastServedBy = { upstream, fallback, time: this.now() };
+  }
+
   failed(rule: string, category: FailureCategory, message: string): void {
     const now = this.now();
     const record = this.record(rule);
@@ -90,7 +97,7 @@ export class RuleHealthTracker implements PullObserver {
       recent.stale += b.stale;
       recent.errors += b.errors;
     }
-    const { lastSuccess, lastFailure } = record;
+    const { lastSuccess, lastFailure, lastServedBy } = record;
     const failureIsLatest = lastFailure !== undefined && (lastSuccess === undefined || lastFailure.time >= lastSuccess);
     let state: RuleHealthState;
     if (lastSuccess === undefined && lastFailure === undefined) state = 'unknown';
@@ -101,6 +108,7 @@ export class RuleHealthTracker implements PullObserver {
       state,
       ...(lastSuccess !== undefined ? { lastSuccess: new Date(lastSuccess).toISOString() } : {}),
       ...(lastFailure ? { lastFailure: { category: lastFailure.category, message: lastFailure.message, time: new Date(lastFailure.time).toISOString() } } : {}),
+      ...(lastServedBy ? { lastServedBy: { ...lastServedBy, time: new Date(lastServedBy.time).toISOString() } } : {}),
       recent,
     };
   }

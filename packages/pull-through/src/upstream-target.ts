@@ -1,4 +1,4 @@
-import type { CacheRule, CacheRuleSet } from '@pullthrough/cache-rules';
+import { allowRefusal, ruleFallbackRegistries, upstreamRepositoryFor, type CacheRule, type CacheRuleSet, type RuleMatch } from '@pullthrough/cache-rules';
 import { JobRuleMismatchError } from '@pullthrough/oci';
 import type { UpstreamClient, UpstreamClientPool } from '@pullthrough/upstream';
 import { boundCredentials } from './bound-credentials.js';
@@ -18,7 +18,7 @@ export interface CredentialProvider {
 
 
 /** The parts of a rule the pull path needs (a hydration job carries these by name). */
-export type RuleRef = Pick<CacheRule, 'name' | 'credentialSetName' | 'platforms' | 'tagFreshnessSeconds' | 'upstreamTagNotFound'>;
+export type RuleRef = Pick<CacheRule, 'name' | 'credentialSetName' | 'platforms' | 'tagFreshnessSeconds' | 'upstreamTagNotFound' | 'allow' | 'fallbackRegistries'>;
 
 /** Upstream coordinates as a hydration job carries them. */
 export interface UpstreamCoordinates {
@@ -27,15 +27,38 @@ export interface UpstreamCoordinates {
   downstreamRepository: string;
   upstreamRegistry: string;
   upstreamRepository: string;
+  /** The tag the job was enqueued for (checked against the rule's allow-list). */
+  tag?: string | undefined;
+}
+
+/** One registry a target can be served from: the rule's source registry or one of its fallbacks. */
+export interface UpstreamEndpoint {
+  registry: string;
+  repository: string;
+  client: UpstreamClient;
+}
+
+/** Reports which upstream of a rule answered, and which was skipped as unavailable (rule health, metrics). */
+export interface UpstreamUseObserver {
+  /** `registry` answered (any answer, 404 included); `fallback`: it is not the rule's source registry. */
+  upstreamAnswered(rule: string, registry: string, fallback: boolean): void;
+  /** `registry` was unavailable (`err`) and the next one (`next`) is tried. */
+  upstreamSkipped(rule: string, registry: string, next: string, err: unknown): void;
 }
 
 /** Where a downstream repository's content comes from, resolved from the cache rules. */
 export interface UpstreamTarget {
   rule: RuleRef;
   downstreamRepository: string;
+  /** The rule's source (primary) registry; `upstreams[0]`. */
   upstreamRegistry: string;
   upstreamRepository: string;
+  /** The source registry's client. */
   client: UpstreamClient;
+  /** The source registry, then the rule's fallback registries, in the order they are tried. */
+  upstreams: readonly UpstreamEndpoint[];
+  /** Told which upstream served (set by the pull path; the hydrator leaves it unset). */
+  observer?: UpstreamUseObserver;
 }
 
 export class UpstreamResolver {
@@ -47,13 +70,29 @@ export class UpstreamResolver {
 
   resolve(downstreamRepository: string): UpstreamTarget | undefined {
     const match = this.rules().match(downstreamRepository);
-    if (!match) return undefined;
+    return match ? this.target(match, downstreamRepository) : undefined;
+  }
+
+  /**
+   * The rule's source registry with its credential set, then each fallback registry. The upstream
+   * repository path is the source's (Docker Hub's `library/` rule applied for a Hub fallback). A
+   * fallback is reached anonymously: a credential set is bound to its loginServer, which is the
+   * source registry (rules are checked on save), and a fallback never is (it must differ from the source).
+   */
+  private target(match: RuleMatch, downstreamRepository: string, rule: RuleRef = match.rule): UpstreamTarget {
+    const client = this.client(match.upstreamRegistry, match.rule.credentialSetName);
+    const fallbacks = ruleFallbackRegistries(match.rule).map((registry) => ({
+      registry,
+      repository: upstreamRepositoryFor(registry, match.upstreamRepository),
+      client: this.client(registry, undefined),
+    }));
     return {
-      rule: match.rule,
+      rule,
       downstreamRepository,
       upstreamRegistry: match.upstreamRegistry,
       upstreamRepository: match.upstreamRepository,
-      client: this.client(match.upstreamRegistry, match.rule.credentialSetName),
+      client,
+      upstreams: [{ registry: match.upstreamRegistry, repository: match.upstreamRepository, client }, ...fallbacks],
     };
   }
 
@@ -71,19 +110,18 @@ export class UpstreamResolver {
     const match = rules.match(coords.downstreamRepository);
     if (!match) return refuse(`no cache rule maps ${coords.downstreamRepository} now`);
     if (match.rule.name !== coords.ruleName) refuse(`${coords.downstreamRepository} is now mapped by cache rule "${match.rule.name}", not "${coords.ruleName}"`);
-    if (match.upstreamRegistry !== coords.upstreamRegistry || match.upstreamRepository !== coords.upstreamRepository) {
-      refuse(`cache rule "${coords.ruleName}" now maps ${coords.downstreamRepository} to ${match.upstreamRegistry}/${match.upstreamRepository}, not ${coords.upstreamRegistry}/${coords.upstreamRepository}`);
+    // The job names the registry that served the pull: the rule's source or one of its fallbacks.
+    const target = this.target(match, coords.downstreamRepository, { ...match.rule, ...(platforms ? { platforms } : {}) });
+    if (!target.upstreams.some((u) => u.registry === coords.upstreamRegistry && u.repository === coords.upstreamRepository)) {
+      const now = target.upstreams.map((u) => `${u.registry}/${u.repository}`).join(' or ');
+      refuse(`cache rule "${coords.ruleName}" now maps ${coords.downstreamRepository} to ${now}, not ${coords.upstreamRegistry}/${coords.upstreamRepository}`);
     }
+    const refusal = allowRefusal(match.rule, match.upstreamRepository, coords.tag ?? undefined);
+    if (refusal) refuse(refusal.message);
     if ((match.rule.credentialSetName ?? undefined) !== (coords.credentialSetName ?? undefined)) {
       refuse(`cache rule "${coords.ruleName}" now uses ${match.rule.credentialSetName ? `credential set "${match.rule.credentialSetName}"` : 'no credential set'}, not ${coords.credentialSetName ? `"${coords.credentialSetName}"` : 'none'}`);
     }
-    return {
-      rule: { ...match.rule, ...(platforms ? { platforms } : {}) },
-      downstreamRepository: coords.downstreamRepository,
-      upstreamRegistry: match.upstreamRegistry,
-      upstreamRepository: match.upstreamRepository,
-      client: this.client(match.upstreamRegistry, match.rule.credentialSetName),
-    };
+    return target;
   }
 
   private client(registry: string, setName: string | undefined): UpstreamClient {
@@ -102,7 +140,7 @@ export class UpstreamResolver {
   }
 }
 
-/** Context every cache error carries, so a client's error names the rule and the upstream. */
-export function targetContext(target: UpstreamTarget): Record<string, unknown> {
+/** Context every cache error carries, so a client's error names the rule and the upstream (the one that answered or failed). */
+export function targetContext(target: Pick<UpstreamTarget, 'rule' | 'upstreamRegistry' | 'upstreamRepository'>): Record<string, unknown> {
   return { rule: target.rule.name, upstream: `${target.upstreamRegistry}/${target.upstreamRepository}` };
 }

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { CacheRule } from '@pullthrough/cache-rules';
-import { normalizeRegistryHost } from '@pullthrough/cache-rules';
+import { normalizeRegistryHost, ruleFallbackRegistries } from '@pullthrough/cache-rules';
 import { withBreakerState, type LoginVerifier, type RuleHealthTracker } from '@pullthrough/pull-through';
 import type { UpstreamClientPool } from '@pullthrough/upstream';
 import type { RuleRegistry } from '../rules/rule-registry.js';
@@ -28,6 +28,8 @@ function ruleHealth(rule: CacheRule, { tracker, pool }: Pick<RuleHealthRouteDeps
     ...(rule.credentialSetName ? { credentialSetName: rule.credentialSetName } : {}),
     breaker,
     rateLimit,
+    // Each fallback registry's own breaker: which of the rule's mirrors can stand in right now.
+    ...(rule.fallbackRegistries ? { fallbacks: ruleFallbackRegistries(rule).map((u) => ({ upstream: u, breaker: pool.breakerFor(u).stats() })) } : {}),
   };
 }
 

@@ -123,7 +123,17 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
     registers: [registry],
   });
 
+  const answers = new Counter({
+    name: 'pullthrough_rule_upstream_answers_total',
+    help: "Upstream answers per rule and registry: the rule's source registry (fallback=false) or a fallback registry standing in for it (fallback=true)",
+    labelNames: ['rule', 'upstream', 'fallback'],
+    registers: [registry],
+  });
+
   const observer: PullObserver = {
+    upstreamAnswered(rule: string, upstream: string, fallback: boolean) {
+      answers.inc({ rule, upstream, fallback: String(fallback) });
+    },
     served(rule: string, cache: CacheStatus) {
       served.inc({ rule, cache });
     },
