@@ -2,12 +2,14 @@ import { BlobUnknownError, type Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { blobFlightKey } from './blob-flight-key.js';
 import { SingleFlight } from './single-flight.js';
-import { annotateUpstreamError } from './upstream-answers.js';
+import { annotateUpstreamError, unwrapAnswer } from './upstream-answers.js';
 import { targetContext, type UpstreamTarget } from './upstream-target.js';
 
 interface Confirmation {
   /** Why the upstream did not confirm the blob; undefined when it did. */
   refused?: string;
+  /** The upstream's 404, answered exactly as a fetch of a blob the cache does not hold answers it. */
+  notFound?: true;
   /** The downstream repository the leading caller linked. */
   linked?: string;
 }
@@ -30,6 +32,9 @@ export class BlobConfirmer {
    */
   async confirm(target: UpstreamTarget, digest: Digest, size: number): Promise<void> {
     const outcome = await this.flights.run(blobFlightKey(target, digest), () => this.ask(target, digest, size));
+    // Same error, message and detail as a digest the cache does not hold (blob-fetcher): whether the
+    // cache stores a digest for some other repository must not show through a refusal.
+    if (outcome.notFound) unwrapAnswer({ kind: 'not-found' }, target, `blob ${digest}`, BlobUnknownError);
     if (outcome.refused !== undefined) {
       throw new BlobUnknownError('blob unknown to repository', { detail: { digest, reason: outcome.refused } }).annotate(targetContext(target));
     }
@@ -43,7 +48,7 @@ export class BlobConfirmer {
     } catch (err) {
       throw annotateUpstreamError(err, target);
     }
-    if (answer.kind === 'not-found') return { refused: 'not found upstream' };
+    if (answer.kind === 'not-found') return { notFound: true };
     if (answer.kind !== 'ok') return { refused: `upstream refused access (${answer.kind})` };
     const named = answer.headers['docker-content-digest'];
     if (named !== undefined && named !== digest) return { refused: 'upstream names another digest' };
