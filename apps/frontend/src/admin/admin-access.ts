@@ -1,3 +1,4 @@
+import type { CacheRule } from '@pullthrough/cache-rules';
 import type { AdminRole } from './admin-roles.js';
 
 /** One row of the access table: a route under /api/v1, the weakest role that may call it, and its audit action. */
@@ -14,11 +15,14 @@ export interface AccessRule {
  * Who may call what on the admin API, route by route: the one place this is decided (every router
  * mounted in app.ts is listed; admin-access.test.ts checks the table and app.ts agree).
  * A request that matches no row needs `admin` (so a route added without a row is closed, not open).
+ * One exception depends on the body, so it is decided after the body is read:
+ * `credentialRuleChangeNeedsAdmin` below (cache rules that carry a credential set).
  */
 export const ADMIN_ACCESS: readonly AccessRule[] = [
   // Reads: every GET (no route returns a secret: credential sets hold references, webhook secrets are write-only).
   { method: 'GET', route: '/*', role: 'reader', action: 'read' },
-  // Cache rules: operators run the cache.
+  // Cache rules: operators run the cache. But who may pull content fetched with a credential set is an
+  // admin's call: see credentialRuleChangeNeedsAdmin (a PUT or DELETE that changes it needs `admin`).
   { method: 'PUT', route: '/cache-rules/:name', role: 'operator', action: 'cache-rule.put' },
   { method: 'DELETE', route: '/cache-rules/:name', role: 'operator', action: 'cache-rule.delete' },
   { method: 'POST', route: '/cache-rules/:name/prefetch', role: 'operator', action: 'cache-rule.prefetch' },
@@ -35,6 +39,47 @@ export const ADMIN_ACCESS: readonly AccessRule[] = [
   { method: 'PUT', route: '/access-policy', role: 'admin', action: 'access-policy.put' },
   { method: 'DELETE', route: '/access-policy', role: 'admin', action: 'access-policy.delete' },
 ];
+
+/** Stable audit reasons for the body-dependent rule. */
+export type CredentialRuleChange = 'credential-set-rule-made-anonymous' | 'credential-set-rule-credential-set-changed' | 'credential-set-rule-source-changed' | 'credential-set-rule-deleted';
+
+/** A change the table's role cannot make: it needs `admin`. */
+export interface RoleEscalation {
+  role: AdminRole;
+  reason: CredentialRuleChange;
+  /** For the 403 problem: what the change would do. */
+  detail: string;
+}
+
+const field = (body: unknown, key: string): unknown => (typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[key] : undefined);
+
+/**
+ * The body-dependent rule next to the table: a cache rule with a credential set serves content only
+ * those credentials could fetch, so changing who can pull it needs `admin`, although rules are an
+ * operator's otherwise. Needs `admin`: a PUT that makes a rule with a credential set anonymous
+ * (`anonymousPull: true` and a `credentialSetName`, unless the stored rule already says exactly that),
+ * a PUT that changes or removes the `credentialSetName` or changes the `sourceRepository` of a stored
+ * rule that has a credential set, and a DELETE (`next` undefined) of a rule with a credential set.
+ * Anything else (new rules without anonymous access, freshness, platforms...) stays an operator's.
+ */
+export function credentialRuleChangeNeedsAdmin(existing: CacheRule | undefined, next: { body: unknown } | undefined): RoleEscalation | undefined {
+  const set = existing?.credentialSetName;
+  if (next === undefined) {
+    return set === undefined ? undefined : { role: 'admin', reason: 'credential-set-rule-deleted', detail: `deleting a cache rule that uses credential set "${set}"` };
+  }
+  const nextSet = field(next.body, 'credentialSetName');
+  if (set !== undefined && nextSet !== set) {
+    return { role: 'admin', reason: 'credential-set-rule-credential-set-changed', detail: `changing or removing the credential set ("${set}") of a cache rule` };
+  }
+  if (set !== undefined && field(next.body, 'sourceRepository') !== existing!.sourceRepository) {
+    return { role: 'admin', reason: 'credential-set-rule-source-changed', detail: `changing the sourceRepository of a cache rule that uses credential set "${set}"` };
+  }
+  const alreadyAnonymous = set !== undefined && existing!.anonymousPull === true;
+  if (field(next.body, 'anonymousPull') === true && typeof nextSet === 'string' && nextSet !== '' && !alreadyAnonymous) {
+    return { role: 'admin', reason: 'credential-set-rule-made-anonymous', detail: `letting anonymous clients pull what credential set "${nextSet}" fetches (anonymousPull: true)` };
+  }
+  return undefined;
+}
 
 /** What the table says about one request. */
 export interface AccessDecision {
