@@ -296,6 +296,7 @@ describe('cache rules with a credential set: who may pull their content is an ad
     ['another credential set', { ...base, credentialSetName: 'quay-other' }, 'credential-set-rule-credential-set-changed', /credential set \("quay-private"\)/],
     ['no credential set', { sourceRepository: base.sourceRepository, targetRepository: base.targetRepository }, 'credential-set-rule-credential-set-changed', /changing or removing the credential set/],
     ['another sourceRepository', { ...base, sourceRepository: 'quay.io/other/*' }, 'credential-set-rule-source-changed', /sourceRepository/],
+    ['another targetRepository', { ...base, targetRepository: 'quay-moved/*' }, 'credential-set-rule-target-changed', /targetRepository/],
   ])('an operator PUT with %s: 403 problem naming the reason, audited as denied (no change line), the rule unchanged', async (_label, body, reason, detail) => {
     const before = await stored();
     const id = rid();
@@ -329,6 +330,16 @@ describe('cache rules with a credential set: who may pull their content is an ad
     expect(auditFor(id)).toEqual([expect.objectContaining({ event: 'admin.change', action: 'cache-rule.put', status: 200, actor: expect.objectContaining({ role: 'admin' }) })]);
     expect((await call(`/api/v1/cache-rules/${RULE}`, operator, 'PUT', { ...base, anonymousPull: true, tagFreshnessSeconds: 120 })).status).toBe(200);
     expect(await stored()).toMatchObject({ anonymousPull: true, tagFreshnessSeconds: 120, credentialSetName: SET });
+  });
+
+  test('an operator may not create a rule whose target lies inside that of a rule with a credential set (it would serve that content)', async () => {
+    const id = rid();
+    const res = await call('/api/v1/cache-rules/quay-shadow', operator, 'PUT', { sourceRepository: 'quay.io/public/*', targetRepository: 'quay-private/secret/*' }, { 'x-request-id': id });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/overlapping that of cache rule "quay-private-rule"/);
+    expect(auditFor(id)).toEqual([expect.objectContaining({ event: 'access.denied', target: 'quay-shadow', reason: 'credential-set-rule-shadowed' })]);
+    expect((await call('/api/v1/cache-rules/quay-shadow', operator, 'PUT', { sourceRepository: 'quay.io/public/*', targetRepository: 'quay-public/*' })).status).toBe(201);
+    expect((await call('/api/v1/cache-rules/quay-shadow', operator, 'DELETE')).status).toBe(204);
   });
 
   test('an operator may not DELETE a rule with a credential set (403, credential-set-rule-deleted); an admin may', async () => {

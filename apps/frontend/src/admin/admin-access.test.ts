@@ -91,6 +91,7 @@ describe('the body-dependent rule: cache rules with a credential set', () => {
     ['the set swapped', withSet, { body: { ...withSet, credentialSetName: 'other' } }, 'credential-set-rule-credential-set-changed'],
     ['the source changed', withSet, { body: { ...withSet, sourceRepository: 'quay.io/b/*' } }, 'credential-set-rule-source-changed'],
     ['the source of a plain rule changed', plain, { body: { ...plain, sourceRepository: 'quay.io/b/*' } }, undefined],
+    ['the target changed', withSet, { body: { ...withSet, targetRepository: 'b/*' } }, 'credential-set-rule-target-changed'],
     ['a body that is not an object', withSet, { body: 'nonsense' }, 'credential-set-rule-credential-set-changed'],
     ['a rule with a set deleted', withSet, undefined, 'credential-set-rule-deleted'],
     ['a plain rule deleted', plain, undefined, undefined],
@@ -99,5 +100,17 @@ describe('the body-dependent rule: cache rules with a credential set', () => {
     const escalation = credentialRuleChangeNeedsAdmin(existing, next);
     if (reason === undefined) expect(escalation).toBeUndefined();
     else expect(escalation).toEqual({ role: 'admin', reason, detail: expect.any(String) });
+  });
+
+  const guarded = { name: 'guarded-rule', sourceRepository: 'quay.io/private/*', targetRepository: 'team/private/*', credentialSetName: 'creds' };
+  test.each([
+    ['a more specific target inside it', { name: 'new-rule', sourceRepository: 'quay.io/pub/*', targetRepository: 'team/private/app/*' }, 'credential-set-rule-shadowed'],
+    ['an exact repository inside it', { name: 'new-rule', sourceRepository: 'quay.io/pub/x', targetRepository: 'team/private/app' }, 'credential-set-rule-shadowed'],
+    ['a wider target around it', { name: 'new-rule', sourceRepository: 'quay.io/pub/*', targetRepository: 'team/*' }, 'credential-set-rule-shadowed'],
+    ['the same set inside it', { name: 'new-rule', sourceRepository: 'quay.io/private/app/*', targetRepository: 'team/private/app/*', credentialSetName: 'creds' }, undefined],
+    ['a neighbour that only shares a prefix', { name: 'new-rule', sourceRepository: 'quay.io/pub/*', targetRepository: 'team/private-other/*' }, undefined],
+  ])('a new rule with %s (another rule has a credential set)', (_label, body, reason) => {
+    const escalation = credentialRuleChangeNeedsAdmin(undefined, { body }, [guarded, plain]);
+    expect(escalation?.reason).toBe(reason);
   });
 });

@@ -41,7 +41,13 @@ export const ADMIN_ACCESS: readonly AccessRule[] = [
 ];
 
 /** Stable audit reasons for the body-dependent rule. */
-export type CredentialRuleChange = 'credential-set-rule-made-anonymous' | 'credential-set-rule-credential-set-changed' | 'credential-set-rule-source-changed' | 'credential-set-rule-deleted';
+export type CredentialRuleChange =
+  | 'credential-set-rule-made-anonymous'
+  | 'credential-set-rule-credential-set-changed'
+  | 'credential-set-rule-source-changed'
+  | 'credential-set-rule-target-changed'
+  | 'credential-set-rule-shadowed'
+  | 'credential-set-rule-deleted';
 
 /** A change the table's role cannot make: it needs `admin`. */
 export interface RoleEscalation {
@@ -52,31 +58,48 @@ export interface RoleEscalation {
 }
 
 const field = (body: unknown, key: string): unknown => (typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[key] : undefined);
+const targetPrefix = (target: string) => (target.endsWith('/*') ? target.slice(0, -2) : target);
+/** Could one downstream repository match both target patterns (the more specific rule would win it)? */
+const targetsOverlap = (a: string, b: string) => {
+  const [pa, pb] = [targetPrefix(a), targetPrefix(b)];
+  return pa === pb || pa.startsWith(`${pb}/`) || pb.startsWith(`${pa}/`);
+};
+const needsAdmin = (reason: CredentialRuleChange, detail: string): RoleEscalation => ({ role: 'admin', reason, detail });
 
 /**
  * The body-dependent rule next to the table: a cache rule with a credential set serves content only
  * those credentials could fetch, so changing who can pull it needs `admin`, although rules are an
- * operator's otherwise. Needs `admin`: a PUT that makes a rule with a credential set anonymous
- * (`anonymousPull: true` and a `credentialSetName`, unless the stored rule already says exactly that),
- * a PUT that changes or removes the `credentialSetName` or changes the `sourceRepository` of a stored
- * rule that has a credential set, and a DELETE (`next` undefined) of a rule with a credential set.
- * Anything else (new rules without anonymous access, freshness, platforms...) stays an operator's.
+ * operator's otherwise. Needs `admin`, for a stored rule (`existing`) that has a credential set: a PUT
+ * that changes or removes its `credentialSetName`, changes its `sourceRepository` or its
+ * `targetRepository` (what was fetched for the old target would be left without its rule), and a
+ * DELETE (`next` undefined). For any PUT: `anonymousPull: true` with a `credentialSetName` (unless
+ * the stored rule already says exactly that), and a target that overlaps another rule with a
+ * credential set (`others`) without that same set (the more specific rule would serve its content).
+ * Anything else (rules without a set, freshness, platforms...) stays an operator's.
  */
-export function credentialRuleChangeNeedsAdmin(existing: CacheRule | undefined, next: { body: unknown } | undefined): RoleEscalation | undefined {
+export function credentialRuleChangeNeedsAdmin(existing: CacheRule | undefined, next: { body: unknown } | undefined, others: readonly CacheRule[] = []): RoleEscalation | undefined {
   const set = existing?.credentialSetName;
-  if (next === undefined) {
-    return set === undefined ? undefined : { role: 'admin', reason: 'credential-set-rule-deleted', detail: `deleting a cache rule that uses credential set "${set}"` };
-  }
+  if (next === undefined) return set === undefined ? undefined : needsAdmin('credential-set-rule-deleted', `deleting a cache rule that uses credential set "${set}"`);
   const nextSet = field(next.body, 'credentialSetName');
-  if (set !== undefined && nextSet !== set) {
-    return { role: 'admin', reason: 'credential-set-rule-credential-set-changed', detail: `changing or removing the credential set ("${set}") of a cache rule` };
-  }
-  if (set !== undefined && field(next.body, 'sourceRepository') !== existing!.sourceRepository) {
-    return { role: 'admin', reason: 'credential-set-rule-source-changed', detail: `changing the sourceRepository of a cache rule that uses credential set "${set}"` };
+  const nextTarget = field(next.body, 'targetRepository');
+  if (existing !== undefined && set !== undefined) {
+    if (nextSet !== set) return needsAdmin('credential-set-rule-credential-set-changed', `changing or removing the credential set ("${set}") of a cache rule`);
+    if (field(next.body, 'sourceRepository') !== existing.sourceRepository) {
+      return needsAdmin('credential-set-rule-source-changed', `changing the sourceRepository of a cache rule that uses credential set "${set}"`);
+    }
+    if (nextTarget !== existing.targetRepository) {
+      return needsAdmin('credential-set-rule-target-changed', `changing the targetRepository of a cache rule that uses credential set "${set}"`);
+    }
   }
   const alreadyAnonymous = set !== undefined && existing!.anonymousPull === true;
   if (field(next.body, 'anonymousPull') === true && typeof nextSet === 'string' && nextSet !== '' && !alreadyAnonymous) {
-    return { role: 'admin', reason: 'credential-set-rule-made-anonymous', detail: `letting anonymous clients pull what credential set "${nextSet}" fetches (anonymousPull: true)` };
+    return needsAdmin('credential-set-rule-made-anonymous', `letting anonymous clients pull what credential set "${nextSet}" fetches (anonymousPull: true)`);
+  }
+  if (typeof nextTarget === 'string' && nextTarget !== existing?.targetRepository) {
+    const shadowed = others.find((r) => r.name !== existing?.name && r.credentialSetName !== undefined && r.credentialSetName !== nextSet && targetsOverlap(r.targetRepository, nextTarget));
+    if (shadowed) {
+      return needsAdmin('credential-set-rule-shadowed', `a targetRepository overlapping that of cache rule "${shadowed.name}", which uses credential set "${shadowed.credentialSetName}"`);
+    }
   }
   return undefined;
 }

@@ -21,7 +21,7 @@ export function cacheRuleRoutes(rules: RuleRegistry): Router {
     if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
       throw new ProblemError(400, 'Bad Request', 'request body must be a JSON object (Content-Type: application/json)');
     }
-    requireEscalation(res, credentialRuleChangeNeedsAdmin(rules.rules.get(req.params.name), { body: req.body }));
+    requireEscalation(res, credentialRuleChangeNeedsAdmin(rules.rules.get(req.params.name), { body: req.body }, rules.rules.list()));
     try {
       const { rule, created } = await rules.put(req.params.name, req.body);
       res.status(created ? 201 : 200).json(rule);
