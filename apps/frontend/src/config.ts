@@ -149,6 +149,16 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_CLIENT_MISS_RATE: z.coerce.number().min(0).default(5),
   /** Upstream-bound requests one client may make at once before the rate applies (token bucket size). */
   PULLTHROUGH_CLIENT_MISS_BURST: z.coerce.number().int().min(1).default(500),
+  /** Failed password logins (Basic on /v2, /token) one client address may make in a row before it gets 429 (token bucket size). */
+  PULLTHROUGH_LOGIN_FAILURE_BURST: z.coerce.number().int().min(1).default(10),
+  /** Failed password logins per minute a client address earns back (0: no limit). While over it, every password login from the address gets 429 before any password is checked. */
+  PULLTHROUGH_LOGIN_FAILURES_PER_MINUTE: z.coerce.number().min(0).default(6),
+  /** Client addresses the failed-login limit tracks at once (the least recently failed is forgotten first). */
+  PULLTHROUGH_LOGIN_MAX_TRACKED_CLIENTS: z.coerce.number().int().min(1).default(10000),
+  /** bcrypt password checks running at once (they share the event loop). */
+  PULLTHROUGH_LOGIN_MAX_CONCURRENT_CHECKS: z.coerce.number().int().min(1).max(64).default(2),
+  /** Password checks waiting for a turn; more get 429 with Retry-After: 1 at once. */
+  PULLTHROUGH_LOGIN_MAX_QUEUED_CHECKS: z.coerce.number().int().min(0).max(10000).default(32),
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).superRefine((c, ctx) => {
   if (c.PULLTHROUGH_ADMIN_OIDC_ISSUER && c.PULLTHROUGH_ADMIN_OIDC_AUDIENCE.length === 0) {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { Redis } from 'ioredis';
-import { Authorizer, HtpasswdFile, KeyRing, TokenService } from '@pullthrough/auth';
+import { Authorizer, FailedLoginLimiter, HtpasswdFile, KeyRing, PasswordLogin, TokenService } from '@pullthrough/auth';
 import { ruleAnonymousPull } from '@pullthrough/cache-rules';
 import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
 import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
@@ -106,8 +106,15 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   rules.startPolling(10_000, (err) => logger.warn({ err: (err as Error).message }, 'rule reload failed'), () => accessPolicies.load());
 
   // Client authentication: htpasswd users, our ES256 tokens from a key ring shared in storage.
-  const users = config.PULLTHROUGH_HTPASSWD_FILE ? new HtpasswdFile(config.PULLTHROUGH_HTPASSWD_FILE) : undefined;
+  const users = config.PULLTHROUGH_HTPASSWD_FILE
+    ? new HtpasswdFile(config.PULLTHROUGH_HTPASSWD_FILE, { maxConcurrentChecks: config.PULLTHROUGH_LOGIN_MAX_CONCURRENT_CHECKS, maxQueuedChecks: config.PULLTHROUGH_LOGIN_MAX_QUEUED_CHECKS })
+    : undefined;
   await users?.load();
+  // Failed password logins per client address, in this process's memory (README "Limits").
+  const loginLimiter =
+    config.PULLTHROUGH_LOGIN_FAILURES_PER_MINUTE > 0
+      ? new FailedLoginLimiter({ burst: config.PULLTHROUGH_LOGIN_FAILURE_BURST, perMinute: config.PULLTHROUGH_LOGIN_FAILURES_PER_MINUTE, maxClients: config.PULLTHROUGH_LOGIN_MAX_TRACKED_CLIENTS })
+      : undefined;
   const keyRing = new KeyRing(controlSigningKeyStore(store), {
     rotationMs: config.PULLTHROUGH_TOKEN_KEY_ROTATION_HOURS * 3600_000,
     maxTokenLifetimeMs: Math.max(config.PULLTHROUGH_TOKEN_TTL_SECONDS, config.PULLTHROUGH_REFRESH_TOKEN_TTL_SECONDS) * 1000,
@@ -133,7 +140,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const audit = new AuditLog(logger);
   const clientAuth = new ClientAuth({
     tokens,
-    users,
+    logins: users ? new PasswordLogin(users, loginLimiter) : undefined,
     authorizer,
     realm: config.PULLTHROUGH_AUTH_REALM,
     challengeAnonymous: users !== undefined || !config.PULLTHROUGH_ANONYMOUS_PULL,
@@ -227,7 +234,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     webhooks,
     audit,
     clientAuth,
-    tokenEndpoint: { auth: clientAuth, tokens, authorizer, users },
+    tokenEndpoint: { auth: clientAuth, tokens, authorizer },
     accessPolicies,
     upstreams: () => pool.status(),
     metrics: metrics.registry,

@@ -273,6 +273,94 @@ describe('when the issuer cannot be reached', () => {
   });
 });
 
+describe('cache rules with a credential set: who may pull their content is an admin\'s call', () => {
+  const SET = 'quay-private';
+  const RULE = 'quay-private-rule';
+  const base = { sourceRepository: 'quay.io/private/*', targetRepository: 'quay-private/*', credentialSetName: SET };
+  let operator: string;
+  let admin: string;
+
+  beforeAll(async () => {
+    operator = token(['Pullthrough.Operator'], { sub: 'sub-of-olivia' });
+    admin = token(['Pullthrough.Admin'], { sub: 'sub-of-ada' });
+    const set = { loginServer: 'quay.io', authCredentials: [{ usernameSecretIdentifier: 'env:PULLTHROUGH_SECRET_QUAY_USER', passwordSecretIdentifier: 'env:PULLTHROUGH_SECRET_QUAY_PASSWORD' }] };
+    expect((await call(`/api/v1/credential-sets/${SET}`, ADMIN_TOKEN, 'PUT', set)).status).toBe(201);
+    // An operator may create a rule with a credential set: its content stays private.
+    expect((await call(`/api/v1/cache-rules/${RULE}`, operator, 'PUT', { name: RULE, ...base })).status).toBe(201);
+  });
+
+  const stored = async () => (await (await call(`/api/v1/cache-rules/${RULE}`, ADMIN_TOKEN)).json()) as Record<string, unknown>;
+
+  test.each([
+    ['anonymousPull: true', { ...base, anonymousPull: true }, 'credential-set-rule-made-anonymous', /anonymous clients pull what credential set "quay-private" fetches/],
+    ['another credential set', { ...base, credentialSetName: 'quay-other' }, 'credential-set-rule-credential-set-changed', /credential set \("quay-private"\)/],
+    ['no credential set', { sourceRepository: base.sourceRepository, targetRepository: base.targetRepository }, 'credential-set-rule-credential-set-changed', /changing or removing the credential set/],
+    ['another sourceRepository', { ...base, sourceRepository: 'quay.io/other/*' }, 'credential-set-rule-source-changed', /sourceRepository/],
+    ['another targetRepository', { ...base, targetRepository: 'quay-moved/*' }, 'credential-set-rule-target-changed', /targetRepository/],
+  ])('an operator PUT with %s: 403 problem naming the reason, audited as denied (no change line), the rule unchanged', async (_label, body, reason, detail) => {
+    const before = await stored();
+    const id = rid();
+    const res = await call(`/api/v1/cache-rules/${RULE}`, operator, 'PUT', body, { 'x-request-id': id });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const problem = (await res.json()) as { status: number; title: string; detail: string };
+    expect(problem).toMatchObject({ status: 403, title: 'Forbidden' });
+    expect(problem.detail).toMatch(detail);
+    expect(problem.detail).toMatch(/role "operator" may not make this change: .* needs "admin"/);
+    expect(auditFor(id)).toEqual([
+      expect.objectContaining({
+        event: 'access.denied',
+        actor: expect.objectContaining({ kind: 'oidc', subject: 'sub-of-olivia', role: 'operator' }),
+        method: 'PUT',
+        route: '/api/v1/cache-rules/:name',
+        action: 'cache-rule.put',
+        target: RULE,
+        status: 403,
+        outcome: 'denied',
+        reason,
+      }),
+    ]);
+    expect(await stored()).toEqual(before);
+  });
+
+  test('an operator may still change what does not touch who pulls (freshness); an admin may make the rule anonymous, and then an operator may keep it as is', async () => {
+    expect((await call(`/api/v1/cache-rules/${RULE}`, operator, 'PUT', { ...base, tagFreshnessSeconds: 60 })).status).toBe(200);
+    const id = rid();
+    expect((await call(`/api/v1/cache-rules/${RULE}`, admin, 'PUT', { ...base, anonymousPull: true }, { 'x-request-id': id })).status).toBe(200);
+    expect(auditFor(id)).toEqual([expect.objectContaining({ event: 'admin.change', action: 'cache-rule.put', status: 200, actor: expect.objectContaining({ role: 'admin' }) })]);
+    expect((await call(`/api/v1/cache-rules/${RULE}`, operator, 'PUT', { ...base, anonymousPull: true, tagFreshnessSeconds: 120 })).status).toBe(200);
+    expect(await stored()).toMatchObject({ anonymousPull: true, tagFreshnessSeconds: 120, credentialSetName: SET });
+  });
+
+  test('an operator may not create a rule whose target lies inside that of a rule with a credential set (it would serve that content)', async () => {
+    const id = rid();
+    const res = await call('/api/v1/cache-rules/quay-shadow', operator, 'PUT', { sourceRepository: 'quay.io/public/*', targetRepository: 'quay-private/secret/*' }, { 'x-request-id': id });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/overlapping that of cache rule "quay-private-rule"/);
+    expect(auditFor(id)).toEqual([expect.objectContaining({ event: 'access.denied', target: 'quay-shadow', reason: 'credential-set-rule-shadowed' })]);
+    expect((await call('/api/v1/cache-rules/quay-shadow', operator, 'PUT', { sourceRepository: 'quay.io/public/*', targetRepository: 'quay-public/*' })).status).toBe(201);
+    expect((await call('/api/v1/cache-rules/quay-shadow', operator, 'DELETE')).status).toBe(204);
+  });
+
+  test('an operator may not DELETE a rule with a credential set (403, credential-set-rule-deleted); an admin may', async () => {
+    const id = rid();
+    const res = await call(`/api/v1/cache-rules/${RULE}`, operator, 'DELETE', undefined, { 'x-request-id': id });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/deleting a cache rule that uses credential set "quay-private"/);
+    expect(auditFor(id)).toEqual([expect.objectContaining({ event: 'access.denied', action: 'cache-rule.delete', target: RULE, status: 403, reason: 'credential-set-rule-deleted' })]);
+    expect((await call(`/api/v1/cache-rules/${RULE}`, ADMIN_TOKEN)).status).toBe(200);
+    expect((await call(`/api/v1/cache-rules/${RULE}`, admin, 'DELETE')).status).toBe(204);
+  });
+
+  test('an operator may not create a rule that is anonymous with a credential set', async () => {
+    const id = rid();
+    const res = await call('/api/v1/cache-rules/quay-private-new', operator, 'PUT', { ...base, targetRepository: 'quay-private-new/*', anonymousPull: true }, { 'x-request-id': id });
+    expect(res.status).toBe(403);
+    expect(auditFor(id)).toEqual([expect.objectContaining({ event: 'access.denied', reason: 'credential-set-rule-made-anonymous' })]);
+    expect((await call('/api/v1/cache-rules/quay-private-new', ADMIN_TOKEN)).status).toBe(404);
+  });
+});
+
 describe('under the egress policy', () => {
   test('an issuer on an address the operator did not allow is never contacted: OIDC tokens get 503, the log says why', async () => {
     const { logger: ownLogger, lines: own } = memoryLogger();

@@ -1,10 +1,11 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { secretPolicyConfigFields, secretPolicyFrom, MAX_SECRET_BYTES } from './index.js';
 
 const schema = z.object(secretPolicyConfigFields);
 
-test('defaults: the two conventional secret directories, the PULLTHROUGH_SECRET_ prefix, no extra vault hosts', () => {
-  expect(secretPolicyFrom(schema.parse({}))).toEqual({ fileDirs: ['/run/secrets', '/var/run/secrets'], envPrefix: 'PULLTHROUGH_SECRET_', keyVaultHosts: [], maxSecretBytes: MAX_SECRET_BYTES });
+test('defaults: a secrets directory of its own, the PULLTHROUGH_SECRET_ prefix, no extra vault hosts', () => {
+  expect(secretPolicyFrom(schema.parse({}))).toEqual({ fileDirs: ['/run/secrets/pullthrough'], envPrefix: 'PULLTHROUGH_SECRET_', keyVaultHosts: [], maxSecretBytes: MAX_SECRET_BYTES });
   expect(schema.parse({ PULLTHROUGH_SECRET_FILE_DIRS: '', PULLTHROUGH_KEYVAULT_HOSTS: '127.0.0.1, kv.local:8443' })).toMatchObject({ PULLTHROUGH_SECRET_FILE_DIRS: [], PULLTHROUGH_KEYVAULT_HOSTS: ['127.0.0.1', 'kv.local:8443'] });
 });
 
@@ -20,4 +21,9 @@ test.each([
   const parsed = schema.safeParse({ [key]: value });
   expect(parsed.success).toBe(false);
   expect(parsed.error?.issues[0]?.path).toEqual([key]);
+});
+
+test('the data directory (admin token, redis password, signing keys) is refused, as an absolute path', () => {
+  const policy = secretPolicyFrom({ ...schema.parse({}), PULLTHROUGH_DATA_DIR: './data' });
+  expect(policy.refusedDirs).toEqual([resolve('./data')]);
 });

@@ -1,4 +1,4 @@
-import { isAbsolute } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_SECRET_ENV_PREFIX, DEFAULT_SECRET_FILE_DIRS, MAX_SECRET_BYTES, type SecretReferencePolicy } from './secret-reference-policy.js';
 
@@ -13,7 +13,11 @@ const commaList = (v: string) =>
  * resolve secrets). Environment strings in, parsed values out.
  */
 export const secretPolicyConfigFields = {
-  /** Directories `file:` secret references must lie in (real path); empty: no `file:` references at all. */
+  /**
+   * Directories `file:` secret references must lie in (real path); empty: no `file:` references at all.
+   * Platform credentials (service-account and workload identity tokens), /proc, /sys and the data
+   * directory are refused whatever this says.
+   */
   PULLTHROUGH_SECRET_FILE_DIRS: z
     .string()
     .default(DEFAULT_SECRET_FILE_DIRS.join(','))
@@ -33,12 +37,18 @@ export const secretPolicyConfigFields = {
     .refine((hosts) => hosts.every((h) => /^[A-Za-z0-9.-]+(?::[0-9]{1,5})?$|^\[[A-Fa-f0-9:]+\](?::[0-9]{1,5})?$/.test(h)), 'must be a comma-separated list of host or host:port'),
 };
 
-/** The policy from the parsed settings. */
-export function secretPolicyFrom(config: { PULLTHROUGH_SECRET_FILE_DIRS: string[]; PULLTHROUGH_SECRET_ENV_PREFIX: string; PULLTHROUGH_KEYVAULT_HOSTS: string[] }): SecretReferencePolicy {
+/** The policy from the parsed settings; the data directory (admin token, redis password, keys) is never readable. */
+export function secretPolicyFrom(config: {
+  PULLTHROUGH_SECRET_FILE_DIRS: string[];
+  PULLTHROUGH_SECRET_ENV_PREFIX: string;
+  PULLTHROUGH_KEYVAULT_HOSTS: string[];
+  PULLTHROUGH_DATA_DIR?: string;
+}): SecretReferencePolicy {
   return {
     fileDirs: config.PULLTHROUGH_SECRET_FILE_DIRS,
     envPrefix: config.PULLTHROUGH_SECRET_ENV_PREFIX,
     keyVaultHosts: config.PULLTHROUGH_KEYVAULT_HOSTS,
     maxSecretBytes: MAX_SECRET_BYTES,
+    ...(config.PULLTHROUGH_DATA_DIR !== undefined ? { refusedDirs: [resolve(config.PULLTHROUGH_DATA_DIR)] } : {}),
   };
 }

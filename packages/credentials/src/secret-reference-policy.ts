@@ -14,6 +14,12 @@ export interface SecretReferencePolicy {
   keyVaultHosts: readonly string[];
   /** A secret value longer than this many bytes is refused when it is read. */
   maxSecretBytes: number;
+  /**
+   * Directories never read, whatever `fileDirs` allows: the cache's own data directory (admin token,
+   * redis password, token signing keys, webhook secrets). The platform's credential paths
+   * (PLATFORM_CREDENTIAL_DIRS) are refused on top of these, always.
+   */
+  refusedDirs?: readonly string[];
 }
 
 /**
@@ -23,7 +29,23 @@ export interface SecretReferencePolicy {
  */
 export const MAX_SECRET_BYTES = 8 * 1024;
 
-export const DEFAULT_SECRET_FILE_DIRS: readonly string[] = ['/run/secrets', '/var/run/secrets'];
+/**
+ * A directory of its own: `/run/secrets` and `/var/run/secrets` as a whole also hold the pod's
+ * platform tokens (Kubernetes service account, AKS workload identity, EKS pod identity).
+ */
+export const DEFAULT_SECRET_FILE_DIRS: readonly string[] = ['/run/secrets/pullthrough'];
+
+/**
+ * Never read by a `file:` reference, whatever the operator allows: the pod's platform credentials
+ * (service-account tokens, Azure workload identity and EKS web identity tokens, projected tokens)
+ * and the kernel's views of processes and devices (`/proc/self/environ` holds every variable).
+ * A credential set's secrets are sent to its registry: these would leave with them.
+ */
+export const PLATFORM_CREDENTIAL_DIRS: readonly string[] = [
+  ...['/var/run/secrets', '/run/secrets'].flatMap((root) => ['kubernetes.io', 'azure', 'eks.amazonaws.com', 'tokens'].map((dir) => `${root}/${dir}`)),
+  '/proc',
+  '/sys',
+];
 export const DEFAULT_SECRET_ENV_PREFIX = 'PULLTHROUGH_SECRET_';
 
 export const DEFAULT_SECRET_POLICY: SecretReferencePolicy = {
@@ -40,6 +62,22 @@ export const KEY_VAULT_DOMAINS: readonly string[] = ['.vault.azure.net', '.vault
 export function isInsideDir(path: string, dir: string): boolean {
   const base = dir.endsWith(sep) ? dir : dir + sep;
   return path.startsWith(base);
+}
+
+/** Is `path` (absolute, normalized) one of `dirs` or inside one? */
+export function isAtOrInside(path: string, dirs: readonly string[]): boolean {
+  return dirs.some((dir) => path === resolve(dir) || isInsideDir(path, resolve(dir)));
+}
+
+export const PLATFORM_CREDENTIAL_ISSUE =
+  'file: references may never point at platform credentials (Kubernetes service-account, Azure workload identity, EKS and projected tokens under /var/run/secrets or /run/secrets) nor into /proc or /sys';
+export const DATA_DIR_ISSUE = "file: references may never point into the cache's data directory (admin token, redis password, signing keys)";
+
+/** Why `path` (absolute, normalized: lexical or real) may never be read, whatever the allowed directories (null: it may). */
+export function refusedPathIssue(path: string, policy: SecretReferencePolicy): string | null {
+  if (isAtOrInside(path, PLATFORM_CREDENTIAL_DIRS)) return PLATFORM_CREDENTIAL_ISSUE;
+  if (isAtOrInside(path, policy.refusedDirs ?? [])) return DATA_DIR_ISSUE;
+  return null;
 }
 
 /** May a vault at this URL be asked for secrets? */
@@ -67,6 +105,8 @@ export function secretReferenceIssue(reference: string, policy: SecretReferenceP
     const path = reference.slice(5);
     if (!isAbsolute(path) || path.includes('\0')) return 'file: references must be absolute paths';
     const normalized = resolve(path);
+    const refused = refusedPathIssue(normalized, policy);
+    if (refused !== null) return refused;
     return policy.fileDirs.some((dir) => isInsideDir(normalized, resolve(dir)))
       ? null
       : 'file: references must be inside a directory the operator allows (PULLTHROUGH_SECRET_FILE_DIRS)';

@@ -2,7 +2,15 @@ import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CredentialLookupError } from '@pullthrough/oci';
-import { DEFAULT_SECRET_POLICY, isInsideDir, secretReferenceIssue, type SecretReferencePolicy } from './secret-reference-policy.js';
+import {
+  DATA_DIR_ISSUE,
+  DEFAULT_SECRET_POLICY,
+  isAtOrInside,
+  isInsideDir,
+  PLATFORM_CREDENTIAL_DIRS,
+  PLATFORM_CREDENTIAL_ISSUE,
+  secretReferenceIssue,
+  type SecretReferencePolicy } from './secret-reference-policy.js';
 
 /**
  * Reads one secret by reference. Errors say what went wrong (`reason` in their detail) but never
@@ -56,6 +64,8 @@ export class LocalSecretResolver implements SecretResolver {
     } catch (err) {
       throw secretLookupError('file-unreadable', `the file cannot be read (${codeOf(err)})`);
     }
+    const refused = await refusedRealPathIssue(real, this.policy);
+    if (refused !== null) throw secretLookupError('reference-not-allowed', `the file is refused: ${refused}`);
     if (!(await insideAllowedDir(real, this.policy))) throw secretLookupError('reference-not-allowed', `the file ${ESCAPES}: refused`);
     // O_NOFOLLOW: the checked real path is opened, not a symlink swapped in since; O_NONBLOCK: a FIFO cannot hang us.
     let handle;
@@ -91,6 +101,17 @@ async function insideAllowedDir(real: string, policy: SecretReferencePolicy): Pr
 }
 
 /**
+ * Platform credentials and the data directory, judged on the real path and against the real paths
+ * of those directories too (a link inside an allowed directory, `/var/run` -> `/run`).
+ */
+async function refusedRealPathIssue(real: string, policy: SecretReferencePolicy): Promise<string | null> {
+  const withRealPaths = async (dirs: readonly string[]) => [...dirs, ...(await Promise.all(dirs.map((d) => realpath(resolve(d)).catch(() => resolve(d)))))];
+  if (isAtOrInside(real, await withRealPaths(PLATFORM_CREDENTIAL_DIRS))) return PLATFORM_CREDENTIAL_ISSUE;
+  if (isAtOrInside(real, await withRealPaths(policy.refusedDirs ?? []))) return DATA_DIR_ISSUE;
+  return null;
+}
+
+/**
  * Save-time check of a `file:` reference's real path, without reading the file: a reference that
  * exists and resolves outside the allowed directories is refused (null: fine, or not there yet -
  * it is checked again whenever it is read).
@@ -98,7 +119,10 @@ async function insideAllowedDir(real: string, policy: SecretReferencePolicy): Pr
 export async function fileReferenceIssue(reference: string, policy: SecretReferencePolicy): Promise<string | null> {
   if (!reference.startsWith('file:')) return null;
   const real = await realpath(reference.slice(5)).catch(() => undefined);
-  if (real === undefined || (await insideAllowedDir(real, policy))) return null;
+  if (real === undefined) return null;
+  const refused = await refusedRealPathIssue(real, policy);
+  if (refused !== null) return refused;
+  if (await insideAllowedDir(real, policy)) return null;
   return `file: references must not ${ESCAPES.replace('resolves', 'resolve')}`;
 }
 

@@ -2,12 +2,15 @@ import { BlobUnknownError, type Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { blobFlightKey } from './blob-flight-key.js';
 import { SingleFlight } from './single-flight.js';
+import { unwrapAnswer } from './upstream-answers.js';
 import { withFailover } from './upstream-failover.js';
 import { targetContext, type UpstreamTarget } from './upstream-target.js';
 
 interface Confirmation {
   /** Why the upstream did not confirm the blob; undefined when it did. */
   refused?: string;
+  /** The upstream's 404, answered exactly as a fetch of a blob the cache does not hold answers it. */
+  notFound?: true;
   /** The downstream repository the leading caller linked. */
   linked?: string;
 }
@@ -30,6 +33,9 @@ export class BlobConfirmer {
    */
   async confirm(target: UpstreamTarget, digest: Digest, size: number): Promise<void> {
     const outcome = await this.flights.run(blobFlightKey(target, digest), () => this.ask(target, digest, size));
+    // Same error, message and detail as a digest the cache does not hold (blob-fetcher): whether the
+    // cache stores a digest for some other repository must not show through a refusal.
+    if (outcome.notFound) unwrapAnswer({ kind: 'not-found' }, target, `blob ${digest}`, BlobUnknownError);
     if (outcome.refused !== undefined) {
       throw new BlobUnknownError('blob unknown to repository', { detail: { digest, reason: outcome.refused } }).annotate(targetContext(target));
     }
@@ -38,7 +44,7 @@ export class BlobConfirmer {
 
   private async ask(target: UpstreamTarget, digest: Digest, size: number): Promise<Confirmation> {
     const { value: answer } = await withFailover(target, (t) => t.client.headBlob(t.upstreamRepository, digest));
-    if (answer.kind === 'not-found') return { refused: 'not found upstream' };
+    if (answer.kind === 'not-found') return { notFound: true };
     if (answer.kind !== 'ok') return { refused: `upstream refused access (${answer.kind})` };
     const named = answer.headers['docker-content-digest'];
     if (named !== undefined && named !== digest) return { refused: 'upstream names another digest' };

@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import { silentLogger } from '@pullthrough/pull-through';
 import { createApp, type FrontendDeps } from '../app.js';
-import { ADMIN_ACCESS, accessFor } from './admin-access.js';
+import { ADMIN_ACCESS, accessFor, credentialRuleChangeNeedsAdmin } from './admin-access.js';
 
 interface Layer {
   rawPath?: string;
@@ -71,5 +71,46 @@ describe('admin access table', () => {
   ])('%s %s needs %s (%s)', (method, path, role, action, target) => {
     const d = accessFor(method, path);
     expect([d.role, d.action, d.target]).toEqual([role, action, target]);
+  });
+});
+
+describe('the body-dependent rule: cache rules with a credential set', () => {
+  const plain = { name: 'plain-rule', sourceRepository: 'quay.io/a/*', targetRepository: 'a/*' };
+  const withSet = { ...plain, credentialSetName: 'creds' };
+  const anonymous = { ...withSet, anonymousPull: true };
+  test.each([
+    ['a new rule without a set', undefined, { body: plain }, undefined],
+    ['a new rule with a set', undefined, { body: withSet }, undefined],
+    ['a new anonymous rule with a set', undefined, { body: anonymous }, 'credential-set-rule-made-anonymous'],
+    ['a set added to a plain rule', plain, { body: withSet }, undefined],
+    ['a set added anonymous to a plain rule', { ...plain, anonymousPull: true }, { body: anonymous }, 'credential-set-rule-made-anonymous'],
+    ['a rule with a set made anonymous', withSet, { body: anonymous }, 'credential-set-rule-made-anonymous'],
+    ['an anonymous rule with a set kept as it is', anonymous, { body: { ...anonymous, tagFreshnessSeconds: 5 } }, undefined],
+    ['anonymousPull: false', withSet, { body: { ...withSet, anonymousPull: false } }, undefined],
+    ['the set removed', withSet, { body: plain }, 'credential-set-rule-credential-set-changed'],
+    ['the set swapped', withSet, { body: { ...withSet, credentialSetName: 'other' } }, 'credential-set-rule-credential-set-changed'],
+    ['the source changed', withSet, { body: { ...withSet, sourceRepository: 'quay.io/b/*' } }, 'credential-set-rule-source-changed'],
+    ['the source of a plain rule changed', plain, { body: { ...plain, sourceRepository: 'quay.io/b/*' } }, undefined],
+    ['the target changed', withSet, { body: { ...withSet, targetRepository: 'b/*' } }, 'credential-set-rule-target-changed'],
+    ['a body that is not an object', withSet, { body: 'nonsense' }, 'credential-set-rule-credential-set-changed'],
+    ['a rule with a set deleted', withSet, undefined, 'credential-set-rule-deleted'],
+    ['a plain rule deleted', plain, undefined, undefined],
+    ['an unknown rule deleted', undefined, undefined, undefined],
+  ])('%s', (_label, existing, next, reason) => {
+    const escalation = credentialRuleChangeNeedsAdmin(existing, next);
+    if (reason === undefined) expect(escalation).toBeUndefined();
+    else expect(escalation).toEqual({ role: 'admin', reason, detail: expect.any(String) });
+  });
+
+  const guarded = { name: 'guarded-rule', sourceRepository: 'quay.io/private/*', targetRepository: 'team/private/*', credentialSetName: 'creds' };
+  test.each([
+    ['a more specific target inside it', { name: 'new-rule', sourceRepository: 'quay.io/pub/*', targetRepository: 'team/private/app/*' }, 'credential-set-rule-shadowed'],
+    ['an exact repository inside it', { name: 'new-rule', sourceRepository: 'quay.io/pub/x', targetRepository: 'team/private/app' }, 'credential-set-rule-shadowed'],
+    ['a wider target around it', { name: 'new-rule', sourceRepository: 'quay.io/pub/*', targetRepository: 'team/*' }, 'credential-set-rule-shadowed'],
+    ['the same set inside it', { name: 'new-rule', sourceRepository: 'quay.io/private/app/*', targetRepository: 'team/private/app/*', credentialSetName: 'creds' }, undefined],
+    ['a neighbour that only shares a prefix', { name: 'new-rule', sourceRepository: 'quay.io/pub/*', targetRepository: 'team/private-other/*' }, undefined],
+  ])('a new rule with %s (another rule has a credential set)', (_label, body, reason) => {
+    const escalation = credentialRuleChangeNeedsAdmin(undefined, { body }, [guarded, plain]);
+    expect(escalation?.reason).toBe(reason);
   });
 });

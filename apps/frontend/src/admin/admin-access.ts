@@ -1,3 +1,4 @@
+import type { CacheRule } from '@pullthrough/cache-rules';
 import type { AdminRole } from './admin-roles.js';
 
 /** One row of the access table: a route under /api/v1, the weakest role that may call it, and its audit action. */
@@ -14,11 +15,14 @@ export interface AccessRule {
  * Who may call what on the admin API, route by route: the one place this is decided (every router
  * mounted in app.ts is listed; admin-access.test.ts checks the table and app.ts agree).
  * A request that matches no row needs `admin` (so a route added without a row is closed, not open).
+ * One exception depends on the body, so it is decided after the body is read:
+ * `credentialRuleChangeNeedsAdmin` below (cache rules that carry a credential set).
  */
 export const ADMIN_ACCESS: readonly AccessRule[] = [
   // Reads: every GET (no route returns a secret: credential sets hold references, webhook secrets are write-only).
   { method: 'GET', route: '/*', role: 'reader', action: 'read' },
-  // Cache rules: operators run the cache.
+  // Cache rules: operators run the cache. But who may pull content fetched with a credential set is an
+  // admin's call: see credentialRuleChangeNeedsAdmin (a PUT or DELETE that changes it needs `admin`).
   { method: 'PUT', route: '/cache-rules/:name', role: 'operator', action: 'cache-rule.put' },
   { method: 'DELETE', route: '/cache-rules/:name', role: 'operator', action: 'cache-rule.delete' },
   { method: 'POST', route: '/cache-rules/:name/prefetch', role: 'operator', action: 'cache-rule.prefetch' },
@@ -35,6 +39,70 @@ export const ADMIN_ACCESS: readonly AccessRule[] = [
   { method: 'PUT', route: '/access-policy', role: 'admin', action: 'access-policy.put' },
   { method: 'DELETE', route: '/access-policy', role: 'admin', action: 'access-policy.delete' },
 ];
+
+/** Stable audit reasons for the body-dependent rule. */
+export type CredentialRuleChange =
+  | 'credential-set-rule-made-anonymous'
+  | 'credential-set-rule-credential-set-changed'
+  | 'credential-set-rule-source-changed'
+  | 'credential-set-rule-target-changed'
+  | 'credential-set-rule-shadowed'
+  | 'credential-set-rule-deleted';
+
+/** A change the table's role cannot make: it needs `admin`. */
+export interface RoleEscalation {
+  role: AdminRole;
+  reason: CredentialRuleChange;
+  /** For the 403 problem: what the change would do. */
+  detail: string;
+}
+
+const field = (body: unknown, key: string): unknown => (typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[key] : undefined);
+const targetPrefix = (target: string) => (target.endsWith('/*') ? target.slice(0, -2) : target);
+/** Could one downstream repository match both target patterns (the more specific rule would win it)? */
+const targetsOverlap = (a: string, b: string) => {
+  const [pa, pb] = [targetPrefix(a), targetPrefix(b)];
+  return pa === pb || pa.startsWith(`${pb}/`) || pb.startsWith(`${pa}/`);
+};
+const needsAdmin = (reason: CredentialRuleChange, detail: string): RoleEscalation => ({ role: 'admin', reason, detail });
+
+/**
+ * The body-dependent rule next to the table: a cache rule with a credential set serves content only
+ * those credentials could fetch, so changing who can pull it needs `admin`, although rules are an
+ * operator's otherwise. Needs `admin`, for a stored rule (`existing`) that has a credential set: a PUT
+ * that changes or removes its `credentialSetName`, changes its `sourceRepository` or its
+ * `targetRepository` (what was fetched for the old target would be left without its rule), and a
+ * DELETE (`next` undefined). For any PUT: `anonymousPull: true` with a `credentialSetName` (unless
+ * the stored rule already says exactly that), and a target that overlaps another rule with a
+ * credential set (`others`) without that same set (the more specific rule would serve its content).
+ * Anything else (rules without a set, freshness, platforms...) stays an operator's.
+ */
+export function credentialRuleChangeNeedsAdmin(existing: CacheRule | undefined, next: { body: unknown } | undefined, others: readonly CacheRule[] = []): RoleEscalation | undefined {
+  const set = existing?.credentialSetName;
+  if (next === undefined) return set === undefined ? undefined : needsAdmin('credential-set-rule-deleted', `deleting a cache rule that uses credential set "${set}"`);
+  const nextSet = field(next.body, 'credentialSetName');
+  const nextTarget = field(next.body, 'targetRepository');
+  if (existing !== undefined && set !== undefined) {
+    if (nextSet !== set) return needsAdmin('credential-set-rule-credential-set-changed', `changing or removing the credential set ("${set}") of a cache rule`);
+    if (field(next.body, 'sourceRepository') !== existing.sourceRepository) {
+      return needsAdmin('credential-set-rule-source-changed', `changing the sourceRepository of a cache rule that uses credential set "${set}"`);
+    }
+    if (nextTarget !== existing.targetRepository) {
+      return needsAdmin('credential-set-rule-target-changed', `changing the targetRepository of a cache rule that uses credential set "${set}"`);
+    }
+  }
+  const alreadyAnonymous = set !== undefined && existing!.anonymousPull === true;
+  if (field(next.body, 'anonymousPull') === true && typeof nextSet === 'string' && nextSet !== '' && !alreadyAnonymous) {
+    return needsAdmin('credential-set-rule-made-anonymous', `letting anonymous clients pull what credential set "${nextSet}" fetches (anonymousPull: true)`);
+  }
+  if (typeof nextTarget === 'string' && nextTarget !== existing?.targetRepository) {
+    const shadowed = others.find((r) => r.name !== existing?.name && r.credentialSetName !== undefined && r.credentialSetName !== nextSet && targetsOverlap(r.targetRepository, nextTarget));
+    if (shadowed) {
+      return needsAdmin('credential-set-rule-shadowed', `a targetRepository overlapping that of cache rule "${shadowed.name}", which uses credential set "${shadowed.credentialSetName}"`);
+    }
+  }
+  return undefined;
+}
 
 /** What the table says about one request. */
 export interface AccessDecision {

@@ -1,9 +1,9 @@
 import type { NextFunction, Request, Response } from 'express';
 import { auditRequestFacts, type AuditLog } from '../audit-log.js';
-import { accessFor, type AccessDecision } from './admin-access.js';
+import { accessFor, type AccessDecision, type RoleEscalation } from './admin-access.js';
 import type { AdminAuthenticator } from './admin-authenticator.js';
-import { roleAtLeast } from './admin-roles.js';
-import { sendProblem } from './problem.js';
+import { roleAtLeast, type AdminRole } from './admin-roles.js';
+import { ProblemError, sendProblem } from './problem.js';
 
 const REALM = 'Bearer realm="pullthrough-admin"';
 
@@ -34,13 +34,45 @@ function guard({ authenticator, audit }: AdminAuthDeps, decide: (req: Request) =
         const held = auth.role ? `role "${auth.role}"` : 'a token that maps to no role';
         return sendProblem(res, { status: 403, title: 'Forbidden', detail: `${held} may not ${req.method} ${base.route}: it needs "${decision.role}"` });
       }
+      // For the body-dependent rule (requireEscalation): the caller's role, and its denial audited like the table's.
+      const caller: AdminCaller = {
+        role: auth.role,
+        deny: (escalation) => {
+          caller.denied = true;
+          audit.denied({ ...base, ...auditRequestFacts(req, res), actor: auth.actor, status: 403, reason: escalation.reason });
+        },
+      };
+      res.locals.adminCaller = caller;
       if (decision.action !== 'read') {
         // One line per change, with its outcome; a client gone before the answer is 499 (client closed request).
-        res.once('close', () => audit.change({ ...base, ...auditRequestFacts(req, res), actor: auth.actor, status: res.headersSent ? res.statusCode : 499 }));
+        res.once('close', () => {
+          if (!caller.denied) audit.change({ ...base, ...auditRequestFacts(req, res), actor: auth.actor, status: res.headersSent ? res.statusCode : 499 });
+        });
       }
       next();
     }, next);
   };
+}
+
+/** The authenticated admin caller, in `res.locals.adminCaller` once the access table let the request in. */
+interface AdminCaller {
+  role: AdminRole;
+  /** Audit a refusal by the body-dependent rule (it replaces the request's change line). */
+  deny(escalation: RoleEscalation): void;
+  denied?: boolean;
+}
+
+/**
+ * The body-dependent part of the access table (admin-access.ts): refuse with 403 problem JSON, audited
+ * as denied with the escalation's reason, unless the caller holds the role the change needs.
+ */
+export function requireEscalation(res: Response, escalation: RoleEscalation | undefined): void {
+  if (escalation === undefined) return;
+  const caller = res.locals.adminCaller as AdminCaller | undefined;
+  if (caller && roleAtLeast(caller.role, escalation.role)) return;
+  caller?.deny(escalation);
+  res.setHeader('WWW-Authenticate', `${REALM}, error="insufficient_scope"`);
+  throw new ProblemError(403, 'Forbidden', `role "${caller?.role ?? 'none'}" may not make this change: ${escalation.detail} needs "${escalation.role}"`);
 }
 
 /** /api/v1: every request authenticated, authorized by the access table (admin-access.ts). */

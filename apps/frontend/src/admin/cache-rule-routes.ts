@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import { CacheRuleValidationError } from '@pullthrough/cache-rules';
 import type { RuleRegistry } from '../rules/rule-registry.js';
+import { credentialRuleChangeNeedsAdmin } from './admin-access.js';
+import { requireEscalation } from './admin-auth.js';
 import { validateNameParam } from './name-param.js';
 import { ProblemError } from './problem.js';
 
@@ -19,6 +21,7 @@ export function cacheRuleRoutes(rules: RuleRegistry): Router {
     if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
       throw new ProblemError(400, 'Bad Request', 'request body must be a JSON object (Content-Type: application/json)');
     }
+    requireEscalation(res, credentialRuleChangeNeedsAdmin(rules.rules.get(req.params.name), { body: req.body }, rules.rules.list()));
     try {
       const { rule, created } = await rules.put(req.params.name, req.body);
       res.status(created ? 201 : 200).json(rule);
@@ -31,6 +34,7 @@ export function cacheRuleRoutes(rules: RuleRegistry): Router {
     }
   });
   router.delete('/:name', async (req, res) => {
+    requireEscalation(res, credentialRuleChangeNeedsAdmin(rules.rules.get(req.params.name), undefined));
     if (!(await rules.delete(req.params.name))) throw new ProblemError(404, 'Not Found', `cache rule "${req.params.name}" does not exist`);
     res.status(204).end();
   });

@@ -1,12 +1,22 @@
 import type { Request, Response } from 'express';
-import { DeniedError, UnauthorizedError } from '@pullthrough/oci';
-import { ANONYMOUS, formatScope, JwtInvalidError, type Authorizer, type HtpasswdFile, type Principal, type RepositoryAction, type TokenService } from '@pullthrough/auth';
+import { ClientThrottledError, DeniedError, UnauthorizedError } from '@pullthrough/oci';
+import {
+  ANONYMOUS,
+  formatScope,
+  JwtInvalidError,
+  type Authorizer,
+  type PasswordLogin,
+  type PasswordLoginOutcome,
+  type Principal,
+  type RepositoryAction,
+  type TokenService,
+} from '@pullthrough/auth';
 import { auditRequestFacts, type AuditActor, type AuditLog } from '../audit-log.js';
 
 export interface ClientAuthOptions {
   tokens: TokenService;
-  /** htpasswd users; without them only anonymous clients (and their tokens) exist. */
-  users: HtpasswdFile | undefined;
+  /** Password logins against the htpasswd users (limited per client address); without users only anonymous clients (and their tokens) exist. */
+  logins: PasswordLogin | undefined;
   authorizer: Authorizer;
   /** Our token endpoint as clients reach it; undefined: `<scheme>://<Host>/token` of each request. */
   realm: string | undefined;
@@ -17,13 +27,28 @@ export interface ClientAuthOptions {
 }
 
 /** Stable reasons in the audit log. */
-type DenialReason = 'bad-credentials' | 'invalid-token' | 'unsupported-scheme' | 'no-credentials' | 'insufficient-scope' | 'not-permitted';
+type DenialReason = 'bad-credentials' | 'invalid-token' | 'unsupported-scheme' | 'no-credentials' | 'insufficient-scope' | 'not-permitted' | 'login-throttled';
 
 /** What a refusal was about: the route pattern and, for repository routes, the repository and action. */
 export interface AccessTarget {
   route: string;
   repository?: string;
   action?: RepositoryAction;
+}
+
+/** What a throttled client is told (no user name: the limit is per address, whoever it tried). */
+export const LOGIN_THROTTLED: Record<Extract<PasswordLoginOutcome, { kind: 'throttled' }>['reason'], string> = {
+  'too-many-failures': 'too many failed logins from this address; retry later',
+  'checks-busy': 'too many logins being checked at once; retry shortly',
+};
+
+/**
+ * Failed logins are limited per client address: the address express reports (X-Forwarded-For
+ * only as far as PULLTHROUGH_TRUST_PROXY_HOPS trusts it), an IPv4-mapped address as its IPv4 form.
+ */
+function loginClient(req: Request): string {
+  const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  return `address:${address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address}`;
 }
 
 const HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
@@ -61,8 +86,11 @@ export class ClientAuth {
     const scheme = header.slice(0, space < 0 ? undefined : space).toLowerCase();
     const value = space < 0 ? '' : header.slice(space + 1).trim();
     if (scheme === 'basic') {
-      const user = await this.basicUser(value);
-      if (user) return { kind: 'user', subject: user };
+      const outcome = await this.basicLogin(req, res, value, target);
+      if (outcome.kind === 'accepted') return { kind: 'user', subject: outcome.user };
+      if (outcome.kind === 'throttled') {
+        throw new ClientThrottledError(LOGIN_THROTTLED[outcome.reason], { retryAfterSeconds: outcome.retryAfterSeconds, detail: { retryAfterSeconds: outcome.retryAfterSeconds } });
+      }
       throw this.unauthorized(req, res, ANONYMOUS, 'invalid username or password', 'bad-credentials', target);
     }
     if (scheme === 'bearer') {
@@ -77,14 +105,25 @@ export class ClientAuth {
     throw this.unauthorized(req, res, ANONYMOUS, 'unsupported authorization scheme', 'unsupported-scheme', target);
   }
 
-  /** The user whose Basic credentials these are, if they are right. */
-  async basicUser(encoded: string): Promise<string | undefined> {
-    if (!this.options.users || encoded.length > 1024) return undefined;
-    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  /** Check Basic credentials (base64 `user:password`); a throttled login is audited here, a refused one by the caller. */
+  async basicLogin(req: Request, res: Response, encoded: string, target: AccessTarget): Promise<PasswordLoginOutcome> {
+    const decoded = encoded.length > 1024 ? '' : Buffer.from(encoded, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 1) return undefined;
-    const user = decoded.slice(0, colon);
-    return (await this.options.users.verify(user, decoded.slice(colon + 1))) ? user : undefined;
+    // Malformed credentials count as a failed login like any wrong password.
+    return this.passwordLogin(req, res, colon < 1 ? '' : decoded.slice(0, colon), colon < 1 ? '' : decoded.slice(colon + 1), target);
+  }
+
+  /** Check a user name and password (Basic, or the token endpoint's password grant), within the client's failed-login limit. */
+  async passwordLogin(req: Request, res: Response, user: string, password: string, target: AccessTarget): Promise<PasswordLoginOutcome> {
+    if (!this.options.logins) return { kind: 'refused' };
+    const outcome = await this.options.logins.check(loginClient(req), user, password);
+    if (outcome.kind === 'throttled') this.denied(req, res, ANONYMOUS, 429, 'login-throttled', target);
+    return outcome;
+  }
+
+  /** Is `user` still in the htpasswd file (a refresh token's subject)? */
+  userExists(user: string): boolean {
+    return this.options.logins?.users.has(user) ?? false;
   }
 
   /** `GET /v2/`: anonymous clients learn where to get a token when they will need one. */
@@ -136,7 +175,7 @@ export class ClientAuth {
     this.denied(req, res, ANONYMOUS, 401, reason, { route: '/token' });
   }
 
-  private denied(req: Request, res: Response, principal: Principal, status: 401 | 403, reason: DenialReason, target: AccessTarget): void {
+  private denied(req: Request, res: Response, principal: Principal, status: 401 | 403 | 429, reason: DenialReason, target: AccessTarget): void {
     const actor: AuditActor = principal.kind === 'anonymous' || (principal.kind === 'token' && principal.anonymous) ? { kind: 'anonymous' } : { kind: 'user', subject: principal.subject };
     this.options.audit.denied({
       plane: 'data',

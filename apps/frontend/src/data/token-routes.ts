@@ -1,12 +1,11 @@
 import express, { Router, type Request, type Response } from 'express';
-import { JwtInvalidError, parseScopes, type Authorizer, type HtpasswdFile, type TokenService } from '@pullthrough/auth';
-import type { ClientAuth } from './client-auth.js';
+import { JwtInvalidError, parseScopes, type Authorizer, type PasswordLoginOutcome, type TokenService } from '@pullthrough/auth';
+import { LOGIN_THROTTLED, type ClientAuth } from './client-auth.js';
 
 export interface TokenRoutesOptions {
   auth: ClientAuth;
   tokens: TokenService;
   authorizer: Authorizer;
-  users: HtpasswdFile | undefined;
 }
 
 const list = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : typeof value === 'string' ? [value] : []);
@@ -16,13 +15,23 @@ function tokenError(res: Response, status: number, code: string, message: string
   res.status(status).json({ errors: [{ code, message }] });
 }
 
+/** A refused password login: 401, or 429 with Retry-After when the client is over its failed-login limit. */
+function loginRefused(req: Request, res: Response, auth: ClientAuth, outcome: Exclude<PasswordLoginOutcome, { kind: 'accepted' }>): void {
+  if (outcome.kind === 'throttled') {
+    res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
+    return tokenError(res, 429, 'TOOMANYREQUESTS', LOGIN_THROTTLED[outcome.reason]);
+  }
+  auth.refusedAtTokenEndpoint(req, res, 'bad-credentials');
+  tokenError(res, 401, 'UNAUTHORIZED', 'invalid username or password');
+}
+
 /**
  * Our token endpoint (distribution's token flow): `GET /token` with optional Basic credentials, as
  * docker and skopeo ask, and `POST /token` with an OAuth2 form (`grant_type=password|refresh_token`),
  * as containerd and docker's refresh ask. Access tokens grant what was asked for, cut to what the
  * caller may do; anonymous callers get anonymous tokens. Refresh tokens only for users.
  */
-export function tokenRoutes({ auth, tokens, authorizer, users }: TokenRoutesOptions): Router {
+export function tokenRoutes({ auth, tokens, authorizer }: TokenRoutesOptions): Router {
   const router = Router();
   const checkService = (res: Response, service: unknown): boolean => {
     if (service === undefined || service === tokens.service) return true;
@@ -48,11 +57,9 @@ export function tokenRoutes({ auth, tokens, authorizer, users }: TokenRoutesOpti
     let subject: string | undefined;
     if (header) {
       const m = /^Basic\s+(\S+)$/i.exec(header);
-      subject = m ? await auth.basicUser(m[1]!) : undefined;
-      if (!subject) {
-        auth.refusedAtTokenEndpoint(req, res, 'bad-credentials');
-        return tokenError(res, 401, 'UNAUTHORIZED', 'invalid username or password');
-      }
+      const outcome = await auth.basicLogin(req, res, m ? m[1]! : '', { route: '/token' });
+      if (outcome.kind !== 'accepted') return loginRefused(req, res, auth, outcome);
+      subject = outcome.user;
     }
     answer(res, subject, list(req.query.scope), req.query.offline_token === 'true', false);
   });
@@ -64,18 +71,15 @@ export function tokenRoutes({ auth, tokens, authorizer, users }: TokenRoutesOpti
     if (form.grant_type === 'password') {
       const username = typeof form.username === 'string' ? form.username : '';
       const password = typeof form.password === 'string' ? form.password : '';
-      const ok = users !== undefined && username !== '' && (await users.verify(username, password));
-      if (!ok) {
-        auth.refusedAtTokenEndpoint(req, res, 'bad-credentials');
-        return tokenError(res, 401, 'UNAUTHORIZED', 'invalid username or password');
-      }
-      return answer(res, username, scopes, form.access_type === 'offline', true);
+      const outcome = await auth.passwordLogin(req, res, username, password, { route: '/token' });
+      if (outcome.kind !== 'accepted') return loginRefused(req, res, auth, outcome);
+      return answer(res, outcome.user, scopes, form.access_type === 'offline', true);
     }
     if (form.grant_type === 'refresh_token') {
       try {
         const subject = await tokens.verifyRefresh(typeof form.refresh_token === 'string' ? form.refresh_token : '');
         // A user removed from htpasswd can no longer refresh.
-        if (!users?.has(subject)) {
+        if (!auth.userExists(subject)) {
           auth.refusedAtTokenEndpoint(req, res, 'invalid-token');
           return tokenError(res, 401, 'UNAUTHORIZED', 'the user of this refresh token no longer exists');
         }
