@@ -17,3 +17,7 @@ export * from './credential-health-observer.js';
 export * from './hydration-service.js';
 export * from './miss-limiter.js';
 export * from './token-bucket-limiter.js';
+export * from './cached-listings.js';
+export * from './upstream-tag-lister.js';
+export * from './upstream-referrers.js';
+export * from './stale-reason.js';

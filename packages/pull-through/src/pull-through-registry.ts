@@ -3,7 +3,6 @@ import {
   BlobUnknownError,
   ClientThrottledError,
   ManifestUnknownError,
-  NameUnknownError,
   RegistryError,
   type Descriptor,
   type Digest,
@@ -19,6 +18,8 @@ import type { UpstreamResolver, UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
 import { noopObserver, type PullObserver } from './pull-observer.js';
 import { noMissLimit, type MissLimiter } from './miss-limiter.js';
+import { CachedListings, type ReferrerList, type TagList } from './cached-listings.js';
+import { staleReason } from './stale-reason.js';
 
 /** Where a response's content came from (the `X-Cache` header). */
 export type CacheStatus = 'hit' | 'miss' | 'revalidated' | 'stale' | 'local';
@@ -74,6 +75,7 @@ export class PullThroughRegistry {
   private readonly now: () => number;
   private readonly observer: PullObserver;
   private readonly limiter: MissLimiter;
+  private readonly listings: CachedListings;
 
   constructor(private readonly options: PullThroughOptions) {
     this.store = options.store;
@@ -81,6 +83,12 @@ export class PullThroughRegistry {
     this.observer = options.observer ?? noopObserver;
     this.limiter = options.missLimiter ?? noMissLimit;
     this.manifests = new ManifestImporter(options.store, this.now);
+    this.listings = new CachedListings({
+      store: options.store,
+      observer: this.observer,
+      tagFreshnessSeconds: options.tagFreshnessSeconds,
+      now: this.now,
+    });
     this.blobs = new BlobFetcher(options.store, options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {});
   }
 
@@ -147,15 +155,9 @@ export class PullThroughRegistry {
   /**
    * Any failure to revalidate a tag held locally (upstream down, throttling, open breaker, DNS,
    * broken credentials, a corrupt new manifest): serve the local copy, saying it is stale and why.
-   * The failure still goes to the observer, so rule health sees the upstream trouble.
    */
   private stale(local: StoredManifest, target: UpstreamTarget, err: unknown): ManifestResponse {
-    annotateUpstreamError(err, target);
-    if (!(err instanceof RegistryError)) return { ...local, cache: 'stale', staleReason: 'upstream error' };
-    if (err.category) this.observer.failed(target.rule.name, err.category, err.message);
-    const detail = err.detail as { reason?: unknown; lastFailure?: unknown };
-    const why = [detail.reason, detail.lastFailure].filter((r): r is string => typeof r === 'string' && !err.message.includes(r));
-    return { ...local, cache: 'stale', staleReason: `${err.category ?? err.code}: ${err.message}${why.length ? ` (${why.join('; ')})` : ''}` };
+    return { ...local, cache: 'stale', staleReason: staleReason(err, target, this.observer) };
   }
 
   /** A stale tag: ask the upstream with HEAD (free on Docker Hub); same digest -> refresh, else fetch. */
@@ -284,20 +286,19 @@ export class PullThroughRegistry {
     return target;
   }
 
-  async listTags(repository: string): Promise<string[]> {
-    const tags = await this.store.listTags(repository);
-    if (tags.length === 0 && !this.options.upstreams.resolve(repository)) {
-      throw new NameUnknownError('repository name not known to registry', { detail: { name: repository } });
-    }
-    return tags;
+  /** tags/list: a cached repository's upstream tags merged with the local ones (local only, marked stale, when the upstream cannot answer). */
+  listTags(repository: string, ctx: PullContext = {}): Promise<TagList> {
+    const target = this.options.upstreams.resolve(repository);
+    return this.listings.listTags(repository, target, () => target && this.admit(target, ctx));
   }
 
   listRepositories(): Promise<string[]> {
     return this.store.listRepositories();
   }
 
-  async listReferrers(repository: string, subject: Digest, artifactType?: string): Promise<Descriptor[]> {
-    const all = await this.store.listReferrers(repository, subject);
-    return artifactType ? all.filter((d) => d.artifactType === artifactType) : all;
+  /** OCI 1.1 referrers: a cached repository's upstream referrers (API or tag schema) merged with the local ones. */
+  listReferrers(repository: string, subject: Digest, artifactType?: string, ctx: PullContext = {}): Promise<ReferrerList> {
+    const target = this.options.upstreams.resolve(repository);
+    return this.listings.listReferrers(repository, target, subject, artifactType, () => target && this.admit(target, ctx));
   }
 }
