@@ -21,3 +21,4 @@ export * from './cached-listings.js';
 export * from './upstream-tag-lister.js';
 export * from './upstream-referrers.js';
 export * from './stale-reason.js';
+export * from './live-tap.js';

@@ -260,10 +260,9 @@ export class PullThroughRegistry {
       await this.blobs.confirm(target, digest, stored.size);
       return this.openLocal(digest, stored.size, range, 'revalidated');
     }
-    if (!range) {
-      const live = await this.blobs.stream(target, digest);
-      if (live) return { size: live.size, stream: live.stream, cache: 'miss', done: live.done };
-    }
+    // Bytes go out as they arrive from the one upstream fetch: the whole blob, or just the range asked for.
+    const live = range ? await this.blobs.streamRange(target, digest, range) : await this.blobs.stream(target, digest);
+    if (live) return { size: live.size, stream: live.stream, cache: 'miss', done: live.done, ...(live.range ? { range: live.range } : {}) };
     // The fetch (led or joined) links the blob to this repository: its upstream served it.
     const fetched = await this.blobs.ensure(target, digest);
     return this.openLocal(digest, fetched.size, range, 'miss');
