@@ -64,3 +64,44 @@ describe('ranges streamed from the live fetch', () => {
     expect(f.upstream.count('blobs', 'GET')).toBe(1);
   });
 });
+
+describe('ranges joining a fetch', () => {
+  it('a herd of cold ranges of one blob, asked at once, share one upstream GET and each get exact bytes', async () => {
+    const ranges = [
+      { start: 0, end: 9 },
+      { start: LAYER_SIZE - 10 },
+      { suffix: 1000 },
+      { start: 1024 * 1024, end: 2 * 1024 * 1024 },
+    ];
+    const reads = await Promise.all(
+      ranges.map(async (range) => {
+        const blob = await f.registry.openBlob('up/foo', layer.digest, range);
+        const read = await readStream(blob.stream);
+        await blob.done;
+        return { range: blob.range!, read };
+      }),
+    );
+    for (const { range, read } of reads) {
+      expect(read.error).toBeUndefined();
+      expect(read.bytes.equals(layer.bytes.subarray(range.start, range.end + 1))).toBe(true);
+    }
+    expect(reads.map((r) => r.range)).toEqual([
+      { start: 0, end: 9 },
+      { start: LAYER_SIZE - 10, end: LAYER_SIZE - 1 },
+      { start: LAYER_SIZE - 1000, end: LAYER_SIZE - 1 },
+      { start: 1024 * 1024, end: 2 * 1024 * 1024 },
+    ]);
+    expect(f.upstream.count('blobs', 'GET')).toBe(1);
+  });
+
+  it('a range whose bytes already went by waits for the commit and reads the local copy', async () => {
+    const leader = await f.registry.openBlob('up/foo', layer.digest);
+    const whole = await readStream(leader.stream);
+    expect(whole.bytes.equals(layer.bytes)).toBe(true);
+    // The leader has every byte; the commit may still be running: a range now cannot tap, it reads locally.
+    const late = await f.registry.openBlob('up/foo', layer.digest, { start: 0, end: 9 });
+    expect((await readStream(late.stream)).bytes.equals(layer.bytes.subarray(0, 10))).toBe(true);
+    await leader.done;
+    expect(f.upstream.count('blobs', 'GET')).toBe(1);
+  });
+});

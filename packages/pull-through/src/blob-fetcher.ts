@@ -33,8 +33,10 @@ interface Flight {
   taps: LiveTap[];
   /** Bytes received from the upstream so far. */
   position: number;
-  /** The blob's size once the upstream's headers are in (undefined: not yet, or not sent). */
-  size: number | undefined;
+  /** Settles with the blob's size (undefined: the upstream sent none) once the upstream's headers are in. */
+  opened: Promise<number | undefined>;
+  /** Whether the body is being read now: only then can a client tap it. */
+  streaming: boolean;
 }
 
 /** What the caller of start() reads: the whole blob, a range of it, or nothing (a background import). */
@@ -126,10 +128,12 @@ export class BlobFetcher {
       const live = await this.start(target, digest, undefined, { range });
       return live.range ? live : undefined;
     }
-    if (running.size === undefined) return undefined;
-    const resolved = resolveRange(range, running.size);
-    if (resolved.start < running.position) return undefined;
-    const tap = this.newTap(resolved, running.size);
+    const size = await running.opened.catch(() => undefined);
+    if (size === undefined) return undefined;
+    const resolved = resolveRange(range, size);
+    // Checked and joined in one step: no byte arrives in between.
+    if (!running.streaming || resolved.start < running.position) return undefined;
+    const tap = this.newTap(resolved, size);
     running.taps.push(tap);
     // Same upstream repository and credentials: its upstream serves the blob for this caller too.
     const done = running.done.then(async (fetched) => {
@@ -137,7 +141,7 @@ export class BlobFetcher {
       return { ...fetched, bytesFetched: 0 };
     });
     done.catch(() => undefined);
-    return { size: running.size, stream: tap.sink, done, range: resolved };
+    return { size, stream: tap.sink, done, range: resolved };
   }
 
   private newTap(range: ByteRange | undefined, size: number | undefined): LiveTap {
@@ -158,10 +162,12 @@ export class BlobFetcher {
       rejectHeaders = rej;
     });
     const key = blobFlightKey(target, digest);
-    const flight: Flight = { digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, taps: [], position: 0, size: undefined };
+    let resolveOpened!: (size: number | undefined) => void;
+    const opened = new Promise<number | undefined>((resolve) => (resolveOpened = resolve));
+    const flight: Flight = { digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, taps: [], position: 0, opened, streaming: false };
     // Called once the upstream's headers are in, before any body byte: the caller's tap is in place first.
     const onHeaders = (size: number | undefined) => {
-      flight.size = size;
+      resolveOpened(size);
       if (!want) return resolveHeaders({ size });
       if (want.range && size === undefined) return resolveHeaders({ size });
       let range: ByteRange | undefined;
@@ -176,14 +182,17 @@ export class BlobFetcher {
     };
     const done = this.run(target, digest, expectedSize, flight, want !== undefined, onHeaders);
     flight.done = done;
-    done.catch((err: unknown) => rejectHeaders(err));
+    done.catch((err: unknown) => {
+      resolveOpened(undefined);
+      rejectHeaders(err);
+    });
     this.flights.set(key, flight);
     done.then(
       () => this.flights.delete(key),
       () => this.flights.delete(key),
     );
-    const opened = await headers;
-    return { size: opened.size, stream: opened.tap?.sink ?? new PassThrough().end(), done, ...(opened.range ? { range: opened.range } : {}) };
+    const answered = await headers;
+    return { size: answered.size, stream: answered.tap?.sink ?? new PassThrough().end(), done, ...(answered.range ? { range: answered.range } : {}) };
   }
 
   private async run(
@@ -219,11 +228,13 @@ export class BlobFetcher {
     // The body may fail before the loop below reads it (while the writer is created): without a
     // listener that 'error' would crash the process; the loop then sees the failure via `errored`.
     body.on('error', () => undefined);
+    flight.streaming = true;
     onHeaders(size);
     let writer: Awaited<ReturnType<RegistryStore['createBlobWriter']>>;
     try {
       writer = await this.store.createBlobWriter({ digest, ...(size !== undefined ? { size } : {}) });
     } catch (err) {
+      flight.streaming = false;
       body.destroy();
       failTaps(err);
       throw err;
@@ -241,6 +252,7 @@ export class BlobFetcher {
         // Each client gets the part of the chunk inside its range (taps may join while this runs).
         for (const tap of [...flight.taps]) await tap.offer(chunk, offset);
       }
+      flight.streaming = false;
       // Every byte is hashed as it is written: a wrong blob throws here, and a tap that reaches the
       // blob's end never gets its last slice. A verified blob is complete for the clients now; they
       // do not wait for the temporary object's flush, fsync and commit (callers that joined do).
@@ -253,6 +265,7 @@ export class BlobFetcher {
       // A writer that failed on its own (too many bytes, storage error) knows the cause; the error
       // we caught may only be its consequence ("cannot commit a blob writer that is aborted").
       const err = writer.errored ?? caught;
+      flight.streaming = false;
       body.destroy();
       await writer.abort().catch(() => undefined);
       // A client that was given the whole verified blob (or its whole range) keeps it: only the store failed.
