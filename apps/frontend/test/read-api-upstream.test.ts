@@ -80,6 +80,25 @@ describe('tags/list of a cached repository', () => {
     expect(upstream.proxy.count({ kind: 'tags', method: 'GET', status: 200 })).toBe(1);
   }, 60_000);
 
+  test('walks an upstream that pages its tag list with Link (distribution 2.8 does not page tags/list: the proxy scripts the pages)', async () => {
+    const all = Array.from({ length: 25 }, (_, i) => `p${String(i).padStart(2, '0')}`);
+    const PAGE = 7;
+    upstream.proxy.setFault((r) => {
+      if (r.kind !== 'tags' || r.repository !== 'fixtures/paged') return null;
+      const last = new URL(r.path, 'http://x').searchParams.get('last');
+      const from = last === null ? 0 : all.indexOf(last) + 1;
+      const tags = all.slice(from, from + PAGE);
+      const more = from + PAGE < all.length;
+      const link = more ? { link: `</v2/fixtures/paged/tags/list?last=${tags[tags.length - 1]}&n=${PAGE}>; rel="next"` } : {};
+      return { status: 200, headers: { 'content-type': 'application/json', ...link }, body: JSON.stringify({ name: 'fixtures/paged', tags }) };
+    });
+    upstream.proxy.reset();
+    const res = await v2('ra/paged/tags/list');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ name: 'ra/paged', tags: all });
+    expect(upstream.proxy.requests.map((r) => new URL(r.path, 'http://x').search)).toEqual(['?n=1000', `?last=p06&n=${PAGE}`, `?last=p13&n=${PAGE}`, `?last=p20&n=${PAGE}`]);
+  });
+
   test('an upstream repository that does not exist: its local tags, or NAME_UNKNOWN without them', async () => {
     const res = await v2('ra/never-pushed/tags/list');
     expect(res.status).toBe(404);

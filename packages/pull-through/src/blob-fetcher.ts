@@ -57,7 +57,8 @@ export interface BlobFetcherOptions {
  * its last chunk only once the digest is verified, so a corrupt blob never looks like a complete
  * response; the commit itself finishes after the clients have their bytes. Concurrent
  * requests for the same digest from the same upstream repository with the same credentials
- * (blobFlightKey) share ONE upstream GET: later callers wait for the commit and read the local copy.
+ * (blobFlightKey) share ONE upstream GET: a later range whose bytes have not gone by yet taps the
+ * fetch; other later callers wait for the commit and read the local copy.
  * A fetched blob is linked to the repository of each caller whose upstream served it; a blob that
  * is already stored is linked only once the caller's upstream confirms it (BlobConfirmer).
  */

@@ -4,7 +4,6 @@ import {
   ClientThrottledError,
   ManifestUnknownError,
   RegistryError,
-  type Descriptor,
   type Digest,
   type Reference,
 } from '@pullthrough/oci';
