@@ -98,7 +98,7 @@ test('hold: the first atByte bytes arrive, the rest only once released', async (
   const received: Buffer[] = [];
   let heldBytes = -1;
   const done = new Promise<void>((resolve, reject) => {
-    get(`${proxy.url}${layerPath}`, (res) => {
+    get(`${proxy.url}${layerPath}`, { agent: false }, (res) => {
       res.on('data', (c: Buffer) => {
         received.push(c);
         const total = received.reduce((n, b) => n + b.length, 0);
