@@ -1,4 +1,4 @@
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { BlobUnknownError, type Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobConfirmer } from './blob-confirmer.js';
@@ -6,6 +6,8 @@ import { blobFlightKey } from './blob-flight-key.js';
 import { annotateUpstreamError, unwrapAnswer } from './upstream-answers.js';
 import { withFailover } from './upstream-failover.js';
 import type { UpstreamTarget } from './upstream-target.js';
+import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
+import { drained, LiveTap } from './live-tap.js';
 
 export interface FetchedBlob {
   digest: Digest;
@@ -14,11 +16,13 @@ export interface FetchedBlob {
   bytesFetched: number;
 }
 
-/** A blob fetch the caller leads: bytes stream to `stream` as they arrive; `done` settles on commit. */
+/** A blob fetch the caller reads live: bytes stream to `stream` as they arrive; `done` settles on commit. */
 export interface LiveBlob {
   size: number | undefined;
   stream: Readable;
   done: Promise<FetchedBlob>;
+  /** For a ranged read: the bytes `stream` carries. */
+  range?: ByteRange;
 }
 
 interface Flight {
@@ -26,7 +30,18 @@ interface Flight {
   /** The downstream repository the leading caller links; a caller for another one links its own. */
   downstreamRepository: string;
   done: Promise<FetchedBlob>;
+  /** Clients reading the bytes as they arrive. */
+  taps: LiveTap[];
+  /** Bytes received from the upstream so far. */
+  position: number;
+  /** Settles with the blob's size (undefined: the upstream sent none) once the upstream's headers are in. */
+  opened: Promise<number | undefined>;
+  /** Whether the body is being read now: only then can a client tap it. */
+  streaming: boolean;
 }
+
+/** What the caller of start() reads: the whole blob, a range of it, or nothing (a background import). */
+type Want = { range?: RangeRequest } | undefined;
 
 /** A streaming client that takes no bytes for this long is cut off, like a disconnect. */
 export const DEFAULT_CLIENT_STALL_TIMEOUT_MS = 30_000;
@@ -36,30 +51,15 @@ export interface BlobFetcherOptions {
   clientStallTimeoutMs?: number;
 }
 
-/** Resolves true on 'drain'; false on 'close' or when `timeoutMs` (> 0) passes first. */
-const drained = (stream: Writable, timeoutMs = 0): Promise<boolean> =>
-  new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (value: boolean) => () => {
-      clearTimeout(timer);
-      stream.off('drain', onDrain);
-      stream.off('close', onClose);
-      resolve(value);
-    };
-    const onDrain = finish(true);
-    const onClose = finish(false);
-    stream.on('drain', onDrain);
-    stream.on('close', onClose);
-    if (timeoutMs > 0) timer = setTimeout(finish(false), timeoutMs);
-  });
-
 /**
- * Streams a missing blob from the upstream into the store while handing the same bytes to one
- * client, hashing as it goes; the object is committed only if the digest matches. The last chunk
- * is held back from the client until the digest is verified, so a corrupt blob never looks like a
- * complete response; the commit itself finishes after the client has its bytes. Concurrent
+ * Streams a missing blob from the upstream into the store while handing the same bytes to the
+ * clients reading it live (the leader's whole blob, or ranges: LiveTap), hashing as it goes; the
+ * object is committed only if the digest matches. A client whose bytes reach the blob's end gets
+ * its last chunk only once the digest is verified, so a corrupt blob never looks like a complete
+ * response; the commit itself finishes after the clients have their bytes. Concurrent
  * requests for the same digest from the same upstream repository with the same credentials
- * (blobFlightKey) share ONE upstream GET: later callers wait for the commit and read the local copy.
+ * (blobFlightKey) share ONE upstream GET: a later range whose bytes have not gone by yet taps the
+ * fetch; other later callers wait for the commit and read the local copy.
  * A fetched blob is linked to the repository of each caller whose upstream served it; a blob that
  * is already stored is linked only once the caller's upstream confirms it (BlobConfirmer).
  */
@@ -98,8 +98,13 @@ export class BlobFetcher {
   async ensure(target: UpstreamTarget, digest: Digest, expectedSize?: number): Promise<FetchedBlob> {
     const joined = this.join(target, digest);
     if (joined) return joined;
-    const live = await this.start(target, digest, expectedSize, false);
+    const live = await this.start(target, digest, expectedSize, undefined);
     return live.done;
+  }
+
+  /** Whether a fetch of this blob with the target's upstream coordinates is running (joining it costs no upstream request). */
+  isRunning(target: UpstreamTarget, digest: Digest): boolean {
+    return this.flights.has(blobFlightKey(target, digest));
   }
 
   /**
@@ -124,39 +129,101 @@ export class BlobFetcher {
    */
   async stream(target: UpstreamTarget, digest: Digest, expectedSize?: number): Promise<LiveBlob | undefined> {
     if (this.flights.has(blobFlightKey(target, digest))) return undefined;
-    return this.start(target, digest, expectedSize, true);
+    return this.start(target, digest, expectedSize, {});
   }
 
-  private async start(target: UpstreamTarget, digest: Digest, expectedSize: number | undefined, live: boolean): Promise<LiveBlob> {
-    let resolveHeaders!: (size: number | undefined) => void;
+  /**
+   * A range of a missing blob, streamed as its bytes arrive from the one upstream fetch (which goes
+   * on to the end for the store and the digest check): leads the fetch, or taps a running one whose
+   * bytes have not passed the range's start yet. Undefined when that cannot be done (the range
+   * already went by, or the upstream sent no size): the caller should `ensure` and read locally.
+   * An unsatisfiable range throws RangeInvalidError with the size (the fetch still completes).
+   */
+  async streamRange(target: UpstreamTarget, digest: Digest, range: RangeRequest): Promise<LiveBlob | undefined> {
+    const running = this.flights.get(blobFlightKey(target, digest));
+    if (!running) {
+      const live = await this.start(target, digest, undefined, { range });
+      return live.range ? live : undefined;
+    }
+    const size = await running.opened.catch(() => undefined);
+    if (size === undefined) return undefined;
+    const resolved = resolveRange(range, size);
+    // Checked and joined in one step: no byte arrives in between.
+    if (!running.streaming || resolved.start < running.position) return undefined;
+    const tap = this.newTap(resolved, size);
+    running.taps.push(tap);
+    // Same upstream repository and credentials: its upstream serves the blob for this caller too.
+    const done = running.done.then(async (fetched) => {
+      if (running.downstreamRepository !== target.downstreamRepository) await this.store.linkBlob(target.downstreamRepository, digest);
+      return { ...fetched, bytesFetched: 0 };
+    });
+    done.catch(() => undefined);
+    return { size, stream: tap.sink, done, range: resolved };
+  }
+
+  private newTap(range: ByteRange | undefined, size: number | undefined): LiveTap {
+    const sink = new PassThrough({ highWaterMark: 1024 * 1024 });
+    // Until the caller pipes it, a failure must not become an unhandled 'error' event.
+    sink.on('error', () => undefined);
+    const end = range ? range.end : size === undefined ? Infinity : size - 1;
+    // A tap that reaches the last byte holds its last slice until the digest is verified.
+    const verified = size === undefined || end >= size - 1;
+    return new LiveTap(sink, range?.start ?? 0, end, verified, this.clientStallTimeoutMs);
+  }
+
+  private async start(target: UpstreamTarget, digest: Digest, expectedSize: number | undefined, want: Want): Promise<LiveBlob> {
+    let resolveHeaders!: (opened: { size: number | undefined; tap?: LiveTap; range?: ByteRange }) => void;
     let rejectHeaders!: (err: unknown) => void;
-    const headers = new Promise<number | undefined>((res, rej) => {
+    const headers = new Promise<{ size: number | undefined; tap?: LiveTap; range?: ByteRange }>((res, rej) => {
       resolveHeaders = res;
       rejectHeaders = rej;
     });
-    const sink = live ? new PassThrough({ highWaterMark: 1024 * 1024 }) : undefined;
-    // Until the caller pipes it, a failure must not become an unhandled 'error' event.
-    sink?.on('error', () => undefined);
-    const done = this.run(target, digest, expectedSize, sink, resolveHeaders);
-    done.catch((err: unknown) => rejectHeaders(err));
     const key = blobFlightKey(target, digest);
-    this.flights.set(key, { digest, downstreamRepository: target.downstreamRepository, done });
+    let resolveOpened!: (size: number | undefined) => void;
+    const opened = new Promise<number | undefined>((resolve) => (resolveOpened = resolve));
+    const flight: Flight = { digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, taps: [], position: 0, opened, streaming: false };
+    // Called once the upstream's headers are in, before any body byte: the caller's tap is in place first.
+    const onHeaders = (size: number | undefined) => {
+      resolveOpened(size);
+      if (!want) return resolveHeaders({ size });
+      if (want.range && size === undefined) return resolveHeaders({ size });
+      let range: ByteRange | undefined;
+      try {
+        range = want.range ? resolveRange(want.range, size!) : undefined;
+      } catch (err) {
+        return rejectHeaders(err);
+      }
+      const tap = this.newTap(range, size);
+      flight.taps.push(tap);
+      resolveHeaders({ size, tap, ...(range ? { range } : {}) });
+    };
+    const done = this.run(target, digest, expectedSize, flight, want !== undefined, onHeaders);
+    flight.done = done;
+    done.catch((err: unknown) => {
+      resolveOpened(undefined);
+      rejectHeaders(err);
+    });
+    this.flights.set(key, flight);
     done.then(
       () => this.flights.delete(key),
       () => this.flights.delete(key),
     );
-    const size = await headers;
-    return { size, stream: sink ?? new PassThrough().end(), done };
+    const answered = await headers;
+    return { size: answered.size, stream: answered.tap?.sink ?? new PassThrough().end(), done, ...(answered.range ? { range: answered.range } : {}) };
   }
 
   private async run(
     target: UpstreamTarget,
     digest: Digest,
     expectedSize: number | undefined,
-    sink: PassThrough | undefined,
+    flight: Flight,
+    live: boolean,
     onHeaders: (size: number | undefined) => void,
   ): Promise<FetchedBlob> {
-    if (!sink) {
+    const failTaps = (err: unknown) => {
+      for (const tap of flight.taps) tap.fail(err as Error);
+    };
+    if (!live) {
       // A background import may find the blob committed meanwhile (another job, another process,
       // another repository): no second download, but it is linked only if this upstream confirms it.
       const stored = await this.store.statBlob(digest);
@@ -172,62 +239,45 @@ export class BlobFetcher {
       answer = served.value;
       target = served.via;
     } catch (err) {
-      sink?.destroy(err as Error);
+      // withFailover annotated it (rule, upstream, every registry tried); no client tap exists yet.
       throw err;
     }
-    let body: Readable;
-    let size: number | undefined;
-    try {
-      const value = unwrapAnswer(answer, target, `blob ${digest}`, BlobUnknownError);
-      body = value.body;
-      size = value.size ?? expectedSize;
-    } catch (err) {
-      sink?.destroy(err as Error);
-      throw err;
-    }
+    const value = unwrapAnswer(answer, target, `blob ${digest}`, BlobUnknownError);
+    const body: Readable = value.body;
+    const size = value.size ?? expectedSize;
     // The body may fail before the loop below reads it (while the writer is created): without a
     // listener that 'error' would crash the process; the loop then sees the failure via `errored`.
     body.on('error', () => undefined);
+    flight.streaming = true;
     onHeaders(size);
     let writer: Awaited<ReturnType<RegistryStore['createBlobWriter']>>;
     try {
       writer = await this.store.createBlobWriter({ digest, ...(size !== undefined ? { size } : {}) });
     } catch (err) {
+      flight.streaming = false;
       body.destroy();
-      sink?.destroy(err as Error);
+      failTaps(err);
       throw err;
     }
     // A failed writer (too many bytes, storage error) is read from `writer.errored` below; without a
     // listener its 'error' event would crash the process.
     writer.on('error', () => undefined);
-    let held: Buffer | undefined;
-    let clientAlive = sink !== undefined;
-    const toClient = async (chunk: Buffer) => {
-      if (!clientAlive || !sink) return;
-      if (sink.destroyed) {
-        clientAlive = false;
-        return;
-      }
-      if (!sink.write(chunk) && !(await drained(sink, this.clientStallTimeoutMs))) {
-        // Gone, or stalled: stop feeding it (the fetch goes on for the store and for callers waiting on it).
-        clientAlive = false;
-        sink.destroy(new Error(`client stalled: no room for more bytes within ${this.clientStallTimeoutMs} ms`));
-      }
-    };
     try {
       if (body.errored) throw body.errored;
       for await (const chunk of body as AsyncIterable<Buffer>) {
         if (!writer.write(chunk) && !writer.destroyed) await drained(writer);
         if (writer.destroyed) throw writer.errored ?? new Error('blob writer closed before the blob was complete');
-        if (held) await toClient(held);
-        held = chunk;
+        const offset = flight.position;
+        flight.position += chunk.length;
+        // Each client gets the part of the chunk inside its range (taps may join while this runs).
+        for (const tap of [...flight.taps]) await tap.offer(chunk, offset);
       }
-      // Every byte is hashed as it is written: a wrong blob throws here, and its last chunk never
-      // reaches the client. A verified blob is complete for the client now; it does not wait for
-      // the temporary object's flush, fsync and commit (callers that joined this fetch still do).
+      flight.streaming = false;
+      // Every byte is hashed as it is written: a wrong blob throws here, and a tap that reaches the
+      // blob's end never gets its last slice. A verified blob is complete for the clients now; they
+      // do not wait for the temporary object's flush, fsync and commit (callers that joined do).
       writer.verify();
-      if (held) await toClient(held);
-      if (clientAlive) sink?.end();
+      for (const tap of [...flight.taps]) await tap.complete();
       const committed = await writer.commit();
       await this.store.linkBlob(target.downstreamRepository, digest);
       return { digest, size: committed.size, bytesFetched: committed.size };
@@ -235,10 +285,11 @@ export class BlobFetcher {
       // A writer that failed on its own (too many bytes, storage error) knows the cause; the error
       // we caught may only be its consequence ("cannot commit a blob writer that is aborted").
       const err = writer.errored ?? caught;
+      flight.streaming = false;
       body.destroy();
       await writer.abort().catch(() => undefined);
-      // A client that was given the whole verified blob keeps it: only the store failed.
-      if (!sink?.writableEnded) sink?.destroy(err as Error);
+      // A client that was given the whole verified blob (or its whole range) keeps it: only the store failed.
+      failTaps(err);
       throw annotateUpstreamError(err, target);
     }
   }

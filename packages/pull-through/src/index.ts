@@ -19,3 +19,8 @@ export * from './miss-limiter.js';
 export * from './token-bucket-limiter.js';
 export * from './upstream-failover.js';
 export * from './allow-list-check.js';
+export * from './cached-listings.js';
+export * from './upstream-tag-lister.js';
+export * from './upstream-referrers.js';
+export * from './stale-reason.js';
+export * from './live-tap.js';

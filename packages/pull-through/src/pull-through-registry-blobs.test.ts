@@ -150,10 +150,12 @@ describe('PullThroughRegistry.openBlob', () => {
     ['closed range', { start: 10, end: 19 }, 10, 19],
     ['open range', { start: LAYER_SIZE - 5 }, LAYER_SIZE - 5, LAYER_SIZE - 1],
     ['suffix larger than the blob', { suffix: LAYER_SIZE * 2 }, 0, LAYER_SIZE - 1],
-  ])('serves a %s on a miss (fetching and committing the whole blob) and on a hit', async (_why, range, start, end) => {
+  ])('serves a %s on a miss (streamed from the fetch that commits the whole blob) and on a hit', async (_why, range, start, end) => {
     const miss = await f.registry.openBlob('up/foo', layer.digest, range);
     expect(miss).toMatchObject({ cache: 'miss', size: LAYER_SIZE, range: { start, end } });
     expect((await readStream(miss.stream)).bytes.equals(layer.bytes.subarray(start, end + 1))).toBe(true);
+    // The range streams as its bytes arrive; the one fetch goes on and commits the whole blob.
+    await miss.done;
     expect(await f.store.statBlob(layer.digest)).toEqual({ size: LAYER_SIZE });
 
     const hit = await f.registry.openBlob('up/foo', layer.digest, range);
@@ -164,6 +166,10 @@ describe('PullThroughRegistry.openBlob', () => {
 
   it('rejects an unsatisfiable range with 416', async () => {
     await expect(f.registry.openBlob('up/foo', layer.digest, { start: LAYER_SIZE })).rejects.toBeInstanceOf(RangeInvalidError);
+    // The size came with the upstream GET, which goes on: the blob is cached all the same.
+    await f.registry.blobs.settle();
+    expect(await f.store.statBlob(layer.digest)).toEqual({ size: LAYER_SIZE });
+    expect(f.upstream.count('blobs', 'GET')).toBe(1);
   });
 });
 

@@ -74,6 +74,16 @@ describe('per-client limit on upstream-bound requests', () => {
     expect(observed.failures).toEqual([]);
   });
 
+  it('tags/list and referrers of a client over its limit list the local content, marked stale, without the upstream', async () => {
+    const tags = await registry.listTags('lim/app', client);
+    expect(tags).toMatchObject({ tags: ['fresh', 'stale'], cache: 'stale' });
+    expect(tags.staleReason).toMatch(/^CLIENT_THROTTLED: /);
+    const referrers = await registry.listReferrers('lim/app', digest, undefined, client);
+    expect(referrers).toMatchObject({ manifests: [], cache: 'stale' });
+    expect(takes).toEqual(['address:192.0.2.7', 'address:192.0.2.7']);
+    expect(observed.failures).toEqual([]);
+  });
+
   it('requests without a client (the cache\'s own work) are not limited', async () => {
     const miss = await registry.getManifest('lim/app', parseReference('missing')).catch((e: unknown) => e);
     expect(miss).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });

@@ -37,7 +37,7 @@ describe('PullThroughRegistry without a matching rule', () => {
 
     await expect(f.registry.getManifest('local/app', { kind: 'tag', tag: 'v1' })).resolves.toMatchObject({ cache: 'local', digest });
     await expect(f.registry.getManifest('local/app', { kind: 'digest', digest })).resolves.toMatchObject({ cache: 'local', digest });
-    await expect(f.registry.listTags('local/app')).resolves.toEqual(['v1']);
+    await expect(f.registry.listTags('local/app')).resolves.toEqual({ tags: ['v1'], cache: 'local' });
     expect(f.upstream.requests).toEqual([]);
   });
 
@@ -56,10 +56,10 @@ describe('PullThroughRegistry without a matching rule', () => {
 });
 
 describe('PullThroughRegistry listings', () => {
-  it('lists the tags of a cached repository, and none (not an error) for a matched repository not pulled yet', async () => {
+  it('lists the local tags of a cached repository whose upstream has no tags/list; unknown when neither has the repository', async () => {
     await f.registry.getManifest('up/foo', { kind: 'tag', tag: 'latest' });
-    await expect(f.registry.listTags('up/foo')).resolves.toEqual(['latest']);
-    await expect(f.registry.listTags('up/bar')).resolves.toEqual([]);
+    await expect(f.registry.listTags('up/foo')).resolves.toEqual({ tags: ['latest'], cache: 'miss' });
+    await expect(f.registry.listTags('up/bar')).rejects.toBeInstanceOf(NameUnknownError);
     await expect(f.registry.listRepositories()).resolves.toEqual(['up/foo']);
   });
 
@@ -79,9 +79,9 @@ describe('PullThroughRegistry listings', () => {
     f.upstream.serveManifest('foo', referrerDigest, referrer);
     await f.registry.getManifest('up/foo', { kind: 'digest', digest: referrerDigest });
 
-    const all = await f.registry.listReferrers('up/foo', image.digest);
+    const all = (await f.registry.listReferrers('up/foo', image.digest)).manifests;
     expect(all).toEqual([expect.objectContaining({ digest: referrerDigest, artifactType: sbomType, size: referrer.length })]);
-    await expect(f.registry.listReferrers('up/foo', image.digest, sbomType)).resolves.toHaveLength(1);
-    await expect(f.registry.listReferrers('up/foo', image.digest, 'application/other')).resolves.toEqual([]);
+    expect((await f.registry.listReferrers('up/foo', image.digest, sbomType)).manifests).toHaveLength(1);
+    expect((await f.registry.listReferrers('up/foo', image.digest, 'application/other')).manifests).toEqual([]);
   });
 });

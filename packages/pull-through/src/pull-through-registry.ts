@@ -5,7 +5,6 @@ import {
   ManifestUnknownError,
   NameUnknownError,
   RegistryError,
-  type Descriptor,
   type Digest,
   type Reference,
 } from '@pullthrough/oci';
@@ -21,6 +20,8 @@ import type { UpstreamResolver, UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
 import { noopObserver, type PullObserver } from './pull-observer.js';
 import { noMissLimit, type MissLimiter } from './miss-limiter.js';
+import { CachedListings, type ReferrerList, type TagList } from './cached-listings.js';
+import { staleReason } from './stale-reason.js';
 
 /** Where a response's content came from (the `X-Cache` header). */
 export type CacheStatus = 'hit' | 'miss' | 'revalidated' | 'stale' | 'local';
@@ -76,6 +77,7 @@ export class PullThroughRegistry {
   private readonly now: () => number;
   private readonly observer: PullObserver;
   private readonly limiter: MissLimiter;
+  private readonly listings: CachedListings;
 
   constructor(private readonly options: PullThroughOptions) {
     this.store = options.store;
@@ -83,6 +85,12 @@ export class PullThroughRegistry {
     this.observer = options.observer ?? noopObserver;
     this.limiter = options.missLimiter ?? noMissLimit;
     this.manifests = new ManifestImporter(options.store, this.now);
+    this.listings = new CachedListings({
+      store: options.store,
+      observer: this.observer,
+      tagFreshnessSeconds: options.tagFreshnessSeconds,
+      now: this.now,
+    });
     this.blobs = new BlobFetcher(options.store, options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {});
   }
 
@@ -168,15 +176,9 @@ export class PullThroughRegistry {
   /**
    * Any failure to revalidate a tag held locally (upstream down, throttling, open breaker, DNS,
    * broken credentials, a corrupt new manifest): serve the local copy, saying it is stale and why.
-   * The failure still goes to the observer, so rule health sees the upstream trouble.
    */
   private stale(local: StoredManifest, target: UpstreamTarget, err: unknown): ManifestResponse {
-    annotateUpstreamError(err, target);
-    if (!(err instanceof RegistryError)) return { ...local, cache: 'stale', staleReason: 'upstream error' };
-    if (err.category) this.observer.failed(target.rule.name, err.category, err.message);
-    const detail = err.detail as { reason?: unknown; lastFailure?: unknown };
-    const why = [detail.reason, detail.lastFailure].filter((r): r is string => typeof r === 'string' && !err.message.includes(r));
-    return { ...local, cache: 'stale', staleReason: `${err.category ?? err.code}: ${err.message}${why.length ? ` (${why.join('; ')})` : ''}` };
+    return { ...local, cache: 'stale', staleReason: staleReason(err, target, this.observer) };
   }
 
   /** A stale tag: ask the upstream with HEAD (free on Docker Hub); same digest -> refresh, else fetch. */
@@ -275,19 +277,22 @@ export class PullThroughRegistry {
     const { linked, stored } = await this.localBlob(repository, digest);
     if (linked && stored) return this.openLocal(digest, stored.size, range, maybeTarget ? 'hit' : 'local');
     const target = this.requireTarget(repository, digest, maybeTarget);
-    // A fetch for this repository's upstream is still committing (its client may have every byte):
-    // wait for it rather than asking the upstream again.
-    const running = this.blobs.join(target, digest);
-    if (running) return this.openLocal(digest, (await running).size, range, 'miss');
+    if (this.blobs.isRunning(target, digest)) {
+      // A fetch for this repository's upstream is running (its client may have every byte while it
+      // commits): join it, no upstream request. A range taps it while its bytes are still to come.
+      const tapped = range ? await this.blobs.streamRange(target, digest, range) : undefined;
+      if (tapped) return { size: tapped.size, stream: tapped.stream, cache: 'miss', done: tapped.done, ...(tapped.range ? { range: tapped.range } : {}) };
+      const joined = await this.blobs.ensure(target, digest);
+      return this.openLocal(digest, joined.size, range, 'miss');
+    }
     this.admit(target, ctx);
     if (stored) {
       await this.blobs.confirm(target, digest, stored.size);
       return this.openLocal(digest, stored.size, range, 'revalidated');
     }
-    if (!range) {
-      const live = await this.blobs.stream(target, digest);
-      if (live) return { size: live.size, stream: live.stream, cache: 'miss', done: live.done };
-    }
+    // Bytes go out as they arrive from the one upstream fetch: the whole blob, or just the range asked for.
+    const live = range ? await this.blobs.streamRange(target, digest, range) : await this.blobs.stream(target, digest);
+    if (live) return { size: live.size, stream: live.stream, cache: 'miss', done: live.done, ...(live.range ? { range: live.range } : {}) };
     // The fetch (led or joined) links the blob to this repository: its upstream served it.
     const fetched = await this.blobs.ensure(target, digest);
     return this.openLocal(digest, fetched.size, range, 'miss');
@@ -310,25 +315,26 @@ export class PullThroughRegistry {
     return target;
   }
 
-  /** A repository's tags; for a cached repository only those its rule's allow-list admits (a refused repository is unknown). */
-  async listTags(repository: string): Promise<string[]> {
+  /**
+   * tags/list: a cached repository's upstream tags merged with the local ones (local only, marked
+   * stale, when the upstream cannot answer), cut to what its rule's allow-list admits (a refused
+   * repository is unknown, and never asked for).
+   */
+  async listTags(repository: string, ctx: PullContext = {}): Promise<TagList> {
     const target = this.options.upstreams.resolve(repository);
     if (target) refuseOutsideAllowList(target, NameUnknownError);
-    const tags = await this.store.listTags(repository);
-    if (tags.length === 0 && !target) {
-      throw new NameUnknownError('repository name not known to registry', { detail: { name: repository } });
-    }
-    return target ? tags.filter((tag) => tagAllowed(target.rule.allow, tag)) : tags;
+    const list = await this.listings.listTags(repository, target, () => target && this.admit(target, ctx));
+    return target ? { ...list, tags: list.tags.filter((tag) => tagAllowed(target.rule.allow, tag)) } : list;
   }
 
   listRepositories(): Promise<string[]> {
     return this.store.listRepositories();
   }
 
-  async listReferrers(repository: string, subject: Digest, artifactType?: string): Promise<Descriptor[]> {
+  /** OCI 1.1 referrers: a cached repository's upstream referrers (API or tag schema) merged with the local ones; a repository outside its rule's allow-list is unknown. */
+  listReferrers(repository: string, subject: Digest, artifactType?: string, ctx: PullContext = {}): Promise<ReferrerList> {
     const target = this.options.upstreams.resolve(repository);
     if (target) refuseOutsideAllowList(target, NameUnknownError);
-    const all = await this.store.listReferrers(repository, subject);
-    return artifactType ? all.filter((d) => d.artifactType === artifactType) : all;
+    return this.listings.listReferrers(repository, target, subject, artifactType, () => target && this.admit(target, ctx));
   }
 }

@@ -9,7 +9,9 @@ export type BodyFault =
   /** Forward the body `bytesPerTick` bytes (default 1) every `tickMs` (default 200): a slow upstream. */
   | { kind: 'trickle'; bytesPerTick?: number; tickMs?: number }
   /** Flip one byte (XOR 0xff) at `atByte` (default: the middle of the body). */
-  | { kind: 'corrupt'; atByte?: number };
+  | { kind: 'corrupt'; atByte?: number }
+  /** Send the first `atByte` bytes, then hold the rest until `until` settles: proves what a client gets before the body is complete. */
+  | { kind: 'hold'; atByte: number; until: Promise<unknown> };
 
 /** Wait for 'drain' (or 'close'), leaving no listener behind. */
 function roomIn(to: ServerResponse): Promise<void> {
@@ -31,6 +33,7 @@ export async function forwardWithFault(from: IncomingMessage, to: ServerResponse
   const declared = Number(from.headers['content-length']);
   const half = Number.isFinite(declared) ? Math.floor(declared / 2) : 1;
   let sent = 0;
+  let held = false;
   const gone = () => to.destroyed || to.socket === null || to.socket.destroyed;
   try {
     for await (const raw of from) {
@@ -55,6 +58,17 @@ export async function forwardWithFault(from: IncomingMessage, to: ServerResponse
           if (at >= sent && at < sent + chunk.length) {
             chunk = Buffer.from(chunk);
             chunk[at - sent] = chunk[at - sent]! ^ 0xff;
+          }
+          break;
+        }
+        case 'hold': {
+          if (!held && sent + chunk.length > fault.atByte) {
+            const part = chunk.subarray(0, fault.atByte - sent);
+            if (part.length && !to.write(part)) await roomIn(to);
+            sent += part.length;
+            chunk = chunk.subarray(part.length);
+            held = true;
+            await fault.until.catch(() => undefined);
           }
           break;
         }

@@ -91,6 +91,36 @@ test('trickle: the body arrives a few bytes per tick', async () => {
   expect(Math.max(...chunks)).toBeLessThanOrEqual(64);
 });
 
+test('hold: the first atByte bytes arrive, the rest only once released', async () => {
+  let release!: () => void;
+  const until = new Promise<void>((r) => (release = r));
+  proxy.setFault(faultFor({ kind: 'blob' }, { kind: 'hold', atByte: 1000, until }));
+  const received: Buffer[] = [];
+  let heldBytes = -1;
+  const done = new Promise<void>((resolve, reject) => {
+    get(`${proxy.url}${layerPath}`, { agent: false }, (res) => {
+      res.on('data', (c: Buffer) => {
+        received.push(c);
+        const total = received.reduce((n, b) => n + b.length, 0);
+        if (total === 1000 && heldBytes < 0) {
+          heldBytes = total;
+          // Nothing more comes while held: release after a moment and check nothing had arrived.
+          setTimeout(() => {
+            heldBytes = received.reduce((n, b) => n + b.length, 0);
+            release();
+          }, 200);
+        }
+      });
+      res.on('end', () => resolve());
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+  await done;
+  expect(heldBytes).toBe(1000);
+  expect(Buffer.concat(received).length).toBe(layer.size);
+  expect(digestOf(Buffer.concat(received))).toBe(layer.digest);
+});
+
 test('refuseConnections: connection refused until acceptConnections', async () => {
   await proxy.refuseConnections();
   await expect(fetch(`${proxy.url}/v2/`)).rejects.toMatchObject({ cause: expect.objectContaining({ code: 'ECONNREFUSED' }) });

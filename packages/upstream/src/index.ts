@@ -10,3 +10,4 @@ export { checkUpstreamLogin, type LoginCheckOptions, type LoginCheckResult, type
 export { AcrTokenExchange, type IdentityTokenProvider } from './acr-token-exchange.js';
 export * from './upstream-rate-limit.js';
 export { breakerOptionsFrom, upstreamClientPoolFrom, type BreakerSettings, type UpstreamSettings } from './breaker-options-from.js';
+export { nextQuery, parseReferrerIndex, parseTagList, type ReferrerPage, type TagPage } from './upstream-listing.js';

@@ -1,6 +1,7 @@
 import {
   MANIFEST_ACCEPT,
   ManifestInvalidError,
+  MediaType,
   RangeInvalidError,
   RuleConfigError,
   parseDigest,
@@ -15,8 +16,9 @@ import { digestHeader, errorMessage, sniffMediaType } from './answer-reading.js'
 import { abandon, discard, guardBody, readBounded } from './body-streams.js';
 import type { IdentityTokenProvider } from './acr-token-exchange.js';
 import { CredentialsFailed, RegistryAuth } from './registry-auth.js';
-import { contentLengthOf, flattenHeaders, mediaTypeOf } from './response-headers.js';
+import { contentLengthOf, flattenHeaders, headerOf, mediaTypeOf } from './response-headers.js';
 import { createUpstreamAgent } from './upstream-agent.js';
+import { nextQuery, parseReferrerIndex, parseTagList, type ReferrerPage, type TagPage } from './upstream-listing.js';
 import type {
   BlobContent,
   ByteRange,
@@ -34,6 +36,8 @@ import { UpstreamTransport, type HttpMethod, type TransportResponse } from './up
 export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_USER_AGENT = 'pullthrough';
 const UNAUTHORIZED_MESSAGE = 'upstream requires authentication';
+/** Statuses of a registry that does not route the referrers API (distribution 2.8 answers 404). */
+const NO_REFERRERS_API = new Set([400, 404, 405, 406]);
 
 export interface UpstreamClientOptions {
   /** host[:port], already normalized, e.g. registry-1.docker.io or 127.0.0.1:5123. */
@@ -186,6 +190,55 @@ export class UpstreamClient {
     }
   }
 
+  /**
+   * One page of `tags/list` (`n`/`last` or the query of the previous page's Link). Tags that are not
+   * valid tags are dropped; a body that is not a tag list is an upstream failure.
+   */
+  async listTags(repository: string, query: URLSearchParams = new URLSearchParams()): Promise<UpstreamAnswer<TagPage>> {
+    const repo = parseRepositoryName(repository);
+    const path = `/v2/${repo}/tags/list`;
+    const outcome = await this.exchange('GET', repo, `tags/list${queryString(query)}`, { accept: 'application/json' });
+    return this.answer(outcome, async (res) => {
+      const tags = parseTagList(await this.readListing(res));
+      if (tags === undefined) throw upstreamUnavailable(this.registry, 'tags/list answered something that is not a tag list', { status: res.statusCode });
+      const next = nextQuery(res.headers, path);
+      return { tags, ...(next ? { next } : {}) };
+    });
+  }
+
+  /**
+   * One page of the OCI 1.1 referrers API for `digest`. A registry without that API (a 404, 400,
+   * 405 or 406, or a 200 that is not an image index) answers not-found: the caller falls back to
+   * the `<alg>-<hex>` tag schema.
+   */
+  async listReferrers(repository: string, digest: string, query: URLSearchParams = new URLSearchParams()): Promise<UpstreamAnswer<ReferrerPage>> {
+    const repo = parseRepositoryName(repository);
+    const path = `/v2/${repo}/referrers/${parseDigest(digest)}`;
+    const outcome = await this.exchange('GET', repo, `referrers/${parseDigest(digest)}${queryString(query)}`, { accept: MediaType.OciIndex });
+    if (outcome.kind === 'response' && NO_REFERRERS_API.has(outcome.res.statusCode)) {
+      await discard(outcome.res.body);
+      return { kind: 'not-found' };
+    }
+    const answer = await this.answer(outcome, async (res) => {
+      const manifests = parseReferrerIndex(await this.readListing(res), res.headers);
+      if (manifests === undefined) return undefined;
+      const filtersApplied = (headerOf(res.headers, 'oci-filters-applied') ?? '').split(',').map((f) => f.trim().toLowerCase()).filter(Boolean);
+      const next = nextQuery(res.headers, path);
+      return { manifests, filtersApplied, ...(next ? { next } : {}) };
+    });
+    if (answer.kind !== 'ok') return answer;
+    return answer.value === undefined ? { kind: 'not-found' } : { ...answer, value: answer.value };
+  }
+
+  /** A listing body, bounded like a manifest. */
+  private async readListing(res: TransportResponse): Promise<Buffer> {
+    const bytes = await readBounded(res.body, this.maxManifestBytes).catch((err: unknown) => {
+      throw transportError(this.registry, err);
+    });
+    if (bytes === undefined) throw upstreamUnavailable(this.registry, `listing larger than ${this.maxManifestBytes} bytes`, { status: res.statusCode });
+    return bytes;
+  }
+
   /** Drop cached tokens; the next 401 fetches a new one (and looks the credentials up again). */
   invalidateCredentials(): void {
     this.auth.invalidate();
@@ -267,6 +320,11 @@ export class UpstreamClient {
     if (status === 416) throw new RangeInvalidError('upstream cannot satisfy the requested range', { detail });
     throw upstreamUnavailable(this.registry, detail.reason, { status });
   }
+}
+
+function queryString(query: URLSearchParams): string {
+  const text = query.toString();
+  return text === '' ? '' : `?${text}`;
 }
 
 function rangeHeader(range: ByteRange): string {

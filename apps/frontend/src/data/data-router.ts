@@ -68,9 +68,9 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
             ? await headBlob(registry, res, route.name, route.digest, pullContext(req, res, key))
             : await getBlob(registry, req, res, route.name, route.digest, pullContext(req, res, key), requestLogger(res, logger));
         case 'tags':
-          return await listTags(registry, req, res, route.name);
+          return await listTags(registry, req, res, route.name, pullContext(req, res, key));
         case 'referrers':
-          return await listReferrers(registry, req, res, route.name, route.digest);
+          return await listReferrers(registry, req, res, route.name, route.digest, pullContext(req, res, key));
         case 'upload':
           throw new UnsupportedError('this registry is a pull-through cache: push is not supported');
       }
