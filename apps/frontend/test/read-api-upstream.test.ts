@@ -89,8 +89,9 @@ describe('tags/list of a cached repository', () => {
       const from = last === null ? 0 : all.indexOf(last) + 1;
       const tags = all.slice(from, from + PAGE);
       const more = from + PAGE < all.length;
-      const link = more ? { link: `</v2/fixtures/paged/tags/list?last=${tags[tags.length - 1]}&n=${PAGE}>; rel="next"` } : {};
-      return { status: 200, headers: { 'content-type': 'application/json', ...link }, body: JSON.stringify({ name: 'fixtures/paged', tags }) };
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (more) headers.link = `</v2/fixtures/paged/tags/list?last=${tags[tags.length - 1]}&n=${PAGE}>; rel="next"`;
+      return { status: 200, headers, body: JSON.stringify({ name: 'fixtures/paged', tags }) };
     });
     upstream.proxy.reset();
     const res = await v2('ra/paged/tags/list');

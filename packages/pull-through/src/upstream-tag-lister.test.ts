@@ -18,6 +18,7 @@ function targetWith(pages: (query: URLSearchParams) => UpstreamAnswer<TagPage>, 
     upstreamRegistry: 'registry.example',
     upstreamRepository: 'app',
     client,
+    upstreams: [{ registry: 'registry.example', repository: 'app', client }],
   };
   return { target, queries };
 }
