@@ -20,7 +20,7 @@ import {
   TokenBucketLimiter,
   type Logger,
 } from '@pullthrough/pull-through';
-import { DEFAULT_TAG_CACHE, FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import { DEFAULT_TAG_CACHE, deploymentId, FilesystemDriver, RegistryStore, upstreamUserAgent } from '@pullthrough/storage';
 import { upstreamClientPoolFrom, type UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
@@ -90,7 +90,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
   addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
-  const pool = upstreamClientPoolFrom(config, egress);
+  // Our upstream requests say which deployment sent them, so one that comes back here is refused (app.ts).
+  const deployment = await deploymentId(store.control);
+  const pool = upstreamClientPoolFrom(config, egress, upstreamUserAgent(deployment));
   const secretPolicy = secretPolicyFrom(config);
   const rules = new RuleRegistry(store, config.PULLTHROUGH_PUBLIC_HOSTS, secretPolicy, upstreamHostCheck(egress, pool));
   await rules.load();
@@ -234,6 +236,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     webhooks,
     audit,
     clientAuth,
+    deploymentId: deployment,
     tokenEndpoint: { auth: clientAuth, tokens, authorizer },
     accessPolicies,
     upstreams: () => pool.status(),

@@ -7,7 +7,7 @@ import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { readFileSync } from 'node:fs';
 import { acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
-import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import { deploymentId, FilesystemDriver, RegistryStore, upstreamUserAgent } from '@pullthrough/storage';
 import { upstreamClientPoolFrom } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, webhookBackoffMs, WebhookPublisher, WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
 import { onAbandonedHydration } from './abandoned-hydrations.js';
@@ -29,7 +29,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR));
   // One egress policy for upstreams, token realms, redirects and webhook deliveries.
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
-  const pool = upstreamClientPoolFrom(config, egress);
+  const pool = upstreamClientPoolFrom(config, egress, upstreamUserAgent(await deploymentId(store.control)));
   const secretPolicy = secretPolicyFrom(config);
   const secrets = createSecretResolver({
     env: secretEnv,

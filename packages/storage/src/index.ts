@@ -18,3 +18,4 @@ export * from './control-store.js';
 export * from './control-key-invalid-error.js';
 export * from './repository-catalog.js';
 export * from './store-layout.js';
+export * from './deployment-id.js';
