@@ -241,11 +241,12 @@ export class PullThroughRegistry {
   }
 
   private async blobSize(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest, ctx: PullContext): Promise<{ size: number; cache: CacheStatus }> {
+    // Taken before storage is read: a fetch finishing meanwhile links just after its commit.
+    const running = this.runningFetch(maybeTarget, digest);
     const { linked, stored } = await this.localBlob(repository, digest);
     if (linked && stored) return { size: stored.size, cache: maybeTarget ? 'hit' : 'local' };
     const target = this.requireTarget(repository, digest, maybeTarget);
-    // A fetch for this repository's upstream is still committing: its result is this answer.
-    const running = this.blobs.join(target, digest);
+    // A fetch for this repository's upstream is running or committing: its result is this answer.
     if (running) return { size: (await running).size, cache: 'miss' };
     this.admit(target, ctx);
     if (stored) {
@@ -274,16 +275,17 @@ export class PullThroughRegistry {
    * download); a missing one is fetched from this repository's upstream (which links it).
    */
   private async blobFor(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest, range: RangeRequest | undefined, ctx: PullContext): Promise<BlobResponse> {
+    // Taken before storage is read: a fetch finishing meanwhile links just after its commit.
+    const running = this.runningFetch(maybeTarget, digest);
     const { linked, stored } = await this.localBlob(repository, digest);
     if (linked && stored) return this.openLocal(digest, stored.size, range, maybeTarget ? 'hit' : 'local');
     const target = this.requireTarget(repository, digest, maybeTarget);
-    if (this.blobs.isRunning(target, digest)) {
+    if (running) {
       // A fetch for this repository's upstream is running (its client may have every byte while it
       // commits): join it, no upstream request. A range taps it while its bytes are still to come.
-      const tapped = range ? await this.blobs.streamRange(target, digest, range) : undefined;
+      const tapped = range && this.blobs.isRunning(target, digest) ? await this.blobs.streamRange(target, digest, range) : undefined;
       if (tapped) return { size: tapped.size, stream: tapped.stream, cache: 'miss', done: tapped.done, ...(tapped.range ? { range: tapped.range } : {}) };
-      const joined = await this.blobs.ensure(target, digest);
-      return this.openLocal(digest, joined.size, range, 'miss');
+      return this.openLocal(digest, (await running).size, range, 'miss');
     }
     this.admit(target, ctx);
     if (stored) {
@@ -296,6 +298,14 @@ export class PullThroughRegistry {
     // The fetch (led or joined) links the blob to this repository: its upstream served it.
     const fetched = await this.blobs.ensure(target, digest);
     return this.openLocal(digest, fetched.size, range, 'miss');
+  }
+
+  /** The running fetch of this blob for the target's upstream coordinates, joined (no upstream request), if any. */
+  private runningFetch(target: UpstreamTarget | undefined, digest: Digest): Promise<{ size: number }> | undefined {
+    const joined = target ? this.blobs.join(target, digest) : undefined;
+    // Awaited only if storage does not answer first; its failure then surfaces there.
+    joined?.catch(() => undefined);
+    return joined;
   }
 
   private async openLocal(digest: Digest, size: number, request: RangeRequest | undefined, cache: CacheStatus): Promise<BlobResponse> {
