@@ -31,6 +31,8 @@ interface Flight {
   digest: Digest;
   /** The downstream repository the leading caller links; a caller for another one links its own. */
   downstreamRepository: string;
+  /** Downstream repositories of clients that tapped the fetch: linked with the commit, before `done` settles. */
+  alsoLink: Set<string>;
   done: Promise<FetchedBlob>;
   /** Clients reading the bytes as they arrive. */
   taps: LiveTap[];
@@ -182,11 +184,10 @@ export class BlobFetcher {
     const tap = this.newTap(resolved, size);
     if (fromPrefix) running.prefix.replay(tap);
     running.taps.push(tap);
-    // Same upstream repository and credentials: its upstream serves the blob for this caller too.
-    const done = running.done.then(async (fetched) => {
-      if (running.downstreamRepository !== target.downstreamRepository) await this.store.linkBlob(target.downstreamRepository, digest);
-      return { ...fetched, bytesFetched: 0 };
-    });
+    // Same upstream repository and credentials: its upstream serves the blob for this caller too. It
+    // is linked with the commit (a caller that joins the fetch later finds the link in place).
+    running.alsoLink.add(target.downstreamRepository);
+    const done = running.done.then((fetched) => ({ ...fetched, bytesFetched: 0 }));
     done.catch(() => undefined);
     return { size, stream: tap.sink, done, ...(resolved ? { range: resolved } : {}) };
   }
@@ -212,7 +213,7 @@ export class BlobFetcher {
     const key = blobFlightKey(target, digest);
     let resolveOpened!: (size: number | undefined) => void;
     const opened = new Promise<number | undefined>((resolve) => (resolveOpened = resolve));
-    const flight: Flight = { digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers) };
+    const flight: Flight = { digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, alsoLink: new Set(), taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers) };
     // Called once the upstream's headers are in, before any body byte: the caller's tap is in place first.
     const onHeaders = (size: number | undefined) => {
       resolveOpened(size);
@@ -321,7 +322,8 @@ export class BlobFetcher {
       // Clients that fell behind their buffer continue from the stored blob where they were.
       const open = (start: number, end: number) => this.store.openBlob(digest, { start, end });
       for (const tap of flight.taps) tap.committed(open, committed.size);
-      await this.store.linkBlob(target.downstreamRepository, digest);
+      flight.alsoLink.add(target.downstreamRepository);
+      await Promise.all([...flight.alsoLink].map((repository) => this.store.linkBlob(repository, digest)));
       return { digest, size: committed.size, bytesFetched: committed.size };
     } catch (caught) {
       // A writer that failed on its own (too many bytes, storage error) knows the cause; the error
