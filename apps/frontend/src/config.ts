@@ -149,6 +149,12 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_CLIENT_MISS_RATE: z.coerce.number().min(0).default(5),
   /** Upstream-bound requests one client may make at once before the rate applies (token bucket size). */
   PULLTHROUGH_CLIENT_MISS_BURST: z.coerce.number().int().min(1).default(500),
+  /** Bytes one client of a shared blob fetch may have waiting in memory; a client that falls further behind is served from the stored blob once it is committed. */
+  PULLTHROUGH_CLIENT_BUFFER_BYTES: z.coerce.number().int().min(65536).default(8388608),
+  /** Bytes all such clients (and the kept first bytes of running fetches) may have waiting together in this process; past it, clients fall behind (wait for the commit). */
+  PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES: z.coerce.number().int().min(65536).default(268435456),
+  /** A client of a blob miss that takes no bytes for this long while some wait for it is cut off (only it). */
+  PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
   /** Failed password logins (Basic on /v2, /token) one client address may make in a row before it gets 429 (token bucket size). */
   PULLTHROUGH_LOGIN_FAILURE_BURST: z.coerce.number().int().min(1).default(10),
   /** Failed password logins per minute a client address earns back (0: no limit). While over it, every password login from the address gets 429 before any password is checked. */
@@ -161,6 +167,9 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_LOGIN_MAX_QUEUED_CHECKS: z.coerce.number().int().min(0).max(10000).default(32),
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).superRefine((c, ctx) => {
+  if (c.PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES < c.PULLTHROUGH_CLIENT_BUFFER_BYTES) {
+    ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES'], message: 'must be at least PULLTHROUGH_CLIENT_BUFFER_BYTES' });
+  }
   if (c.PULLTHROUGH_ADMIN_OIDC_ISSUER && c.PULLTHROUGH_ADMIN_OIDC_AUDIENCE.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_ADMIN_OIDC_AUDIENCE'], message: 'is required when PULLTHROUGH_ADMIN_OIDC_ISSUER is set' });
   }

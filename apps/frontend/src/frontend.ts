@@ -173,6 +173,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     upstreams: () => pool.status(),
     enqueue: () => enqueuer.stats,
     redisUp: () => redis.status === 'ready',
+    // Read at scrape time: the registry is built below.
+    clientBuffers: () => registry.blobs.clientBufferStats,
   });
   // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
   const secrets = createSecretResolver({
@@ -193,6 +195,10 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     observer: fanOutObserver(ruleHealth, credentialHealthObserver((name) => rules.rules.get(name)?.credentialSetName, credentialHealth), metrics.observer),
     hydration: enqueuer,
     tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
+    // Live clients of a blob miss: own bounded buffers, so none holds the upstream read or the others.
+    clientBufferBytes: config.PULLTHROUGH_CLIENT_BUFFER_BYTES,
+    clientBuffersTotalBytes: config.PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES,
+    clientStallTimeoutMs: config.PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS,
     // Per client, in this process's memory: N replicas allow up to N times the rate (see README "Limits").
     ...(config.PULLTHROUGH_CLIENT_MISS_RATE > 0
       ? { missLimiter: new TokenBucketLimiter({ ratePerSecond: config.PULLTHROUGH_CLIENT_MISS_RATE, burst: config.PULLTHROUGH_CLIENT_MISS_BURST }) }

@@ -60,8 +60,12 @@ export interface PullThroughOptions {
   observer?: PullObserver;
   /** Per-client allowance of upstream-bound requests (misses, revalidations); hits never count. */
   missLimiter?: MissLimiter;
-  /** A client streaming a blob miss that takes no bytes for this long is cut off (default 30 s). */
+  /** A client streaming a blob miss that takes no bytes for this long (while some wait for it) is cut off (default 30 s). */
   clientStallTimeoutMs?: number;
+  /** Bytes one client of a shared blob fetch may have waiting in memory before it falls behind (default 8 MiB). */
+  clientBufferBytes?: number;
+  /** Bytes all such clients of this process may have waiting together (default 256 MiB). */
+  clientBuffersTotalBytes?: number;
   now?: () => number;
 }
 
@@ -91,7 +95,11 @@ export class PullThroughRegistry {
       tagFreshnessSeconds: options.tagFreshnessSeconds,
       now: this.now,
     });
-    this.blobs = new BlobFetcher(options.store, options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {});
+    this.blobs = new BlobFetcher(options.store, {
+      ...(options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {}),
+      ...(options.clientBufferBytes !== undefined ? { clientBufferBytes: options.clientBufferBytes } : {}),
+      ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
+    });
   }
 
   async getManifest(repository: string, reference: Reference, ctx: PullContext = {}): Promise<ManifestResponse> {
@@ -281,9 +289,10 @@ export class PullThroughRegistry {
     if (linked && stored) return this.openLocal(digest, stored.size, range, maybeTarget ? 'hit' : 'local');
     const target = this.requireTarget(repository, digest, maybeTarget);
     if (running) {
-      // A fetch for this repository's upstream is running (its client may have every byte while it
-      // commits): join it, no upstream request. A range taps it while its bytes are still to come.
-      const tapped = range && this.blobs.isRunning(target, digest) ? await this.blobs.streamRange(target, digest, range) : undefined;
+      // A fetch for this repository's upstream is running (or committing): join it, no upstream request.
+      // The caller taps it while its bytes are still to come or still kept in memory; else it waits for
+      // the commit. (Checked again in the same tick: a fetch that ended meanwhile is not started anew.)
+      const tapped = this.blobs.isRunning(target, digest) ? (range ? await this.blobs.streamRange(target, digest, range) : await this.blobs.stream(target, digest)) : undefined;
       if (tapped) return { size: tapped.size, stream: tapped.stream, cache: 'miss', done: tapped.done, ...(tapped.range ? { range: tapped.range } : {}) };
       return this.openLocal(digest, (await running).size, range, 'miss');
     }
