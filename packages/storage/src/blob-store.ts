@@ -38,7 +38,7 @@ export class BlobStore {
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
       throw new RangeError(`invalid expected blob size: ${size}`);
     }
-    return new BlobWriter(await this.driver.createWriter(), size === undefined ? { digest } : { digest, size });
+    return new BlobWriter(await this.driver.createWriter({ path: blobDataPath(digest) }), size === undefined ? { digest } : { digest, size });
   }
 
   /**

@@ -11,6 +11,7 @@ export { uniquePrefix } from './unique-prefix.js';
 export { startProcess, type ManagedProcess, type ProcessSpec } from './managed-process.js';
 export { waitUntil, type WaitOptions } from './wait-until.js';
 export { startRedis, type RedisServer } from './redis-server.js';
+export { startAzurite, type Azurite } from './azurite.js';
 export { startRegistry, type RegistryAuthMode, type RegistryOptions, type UpstreamRegistry } from './upstream-registry.js';
 export { startTokenServer, ACR_AUDIENCE, type AcrAuthOptions, type TokenServer, type TokenServerOptions, type TokenRequestRecord, type ResourceAccess } from './token-server.js';
 export {
