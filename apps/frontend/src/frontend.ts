@@ -20,7 +20,7 @@ import {
   TokenBucketLimiter,
   type Logger,
 } from '@pullthrough/pull-through';
-import { DEFAULT_TAG_CACHE, FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import { DEFAULT_TAG_CACHE, RegistryStore, storageDriverFrom } from '@pullthrough/storage';
 import { upstreamClientPoolFrom, type UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
@@ -81,7 +81,7 @@ const urlOf = (server: Server) => {
 
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
 export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher }: FrontendOptions): Promise<RunningFrontend> {
-  const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR), {
+  const store = new RegistryStore(storageDriverFrom(config), {
     manifestCacheBytes: config.PULLTHROUGH_MANIFEST_CACHE_MB * 1024 * 1024,
     tagCache: { ttlMs: config.PULLTHROUGH_TAG_CACHE_MS, maxEntries: DEFAULT_TAG_CACHE.maxEntries },
   });
