@@ -89,5 +89,16 @@ describe('storage settings', () => {
         PULLTHROUGH_AZURE_CREDENTIAL: 'default',
       });
     expect(build).toThrow('PULLTHROUGH_AZURE_BLOB_CONNECTION_STRING: cannot read /nonexistent/conn (ENOENT)');
+    const secret = 'AccountName=acct;AccountKey=c2VjcmV0LWtleQ==';
+    const bad = () =>
+      storageDriverFrom({
+        PULLTHROUGH_STORAGE: 'azure-blob',
+        PULLTHROUGH_DATA_DIR: '/tmp/x',
+        PULLTHROUGH_AZURE_BLOB_CONNECTION_STRING: secret,
+        PULLTHROUGH_AZURE_BLOB_CONTAINER: 'c1',
+        PULLTHROUGH_AZURE_CREDENTIAL: 'default',
+      });
+    expect(bad).toThrow(/^PULLTHROUGH_AZURE_BLOB_CONNECTION_STRING: not a usable connection string/);
+    expect(bad).not.toThrow(/c2VjcmV0/);
   });
 });

@@ -75,6 +75,16 @@ function connectionString(setting: string): string {
   }
 }
 
+/** The SDK's own messages ("Invalid URL") do not say which setting is wrong; none of them shows the string. */
+function fromConnectionString<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new Error(message.startsWith('PULLTHROUGH_') ? message : `PULLTHROUGH_AZURE_BLOB_CONNECTION_STRING: not a usable connection string (${message})`);
+  }
+}
+
 /** The storage driver the settings describe (both apps build theirs here). */
 export function storageDriverFrom(config: StorageConfig): StorageDriver {
   if (config.PULLTHROUGH_STORAGE === 'filesystem') return new FilesystemDriver(config.PULLTHROUGH_DATA_DIR);
@@ -88,7 +98,7 @@ export function azureBlobDriverFrom(config: StorageConfig): AzureBlobDriver {
   const { BlobServiceClient } = azureStorageBlob();
   const setting = config.PULLTHROUGH_AZURE_BLOB_CONNECTION_STRING;
   const service = setting
-    ? BlobServiceClient.fromConnectionString(connectionString(setting))
+    ? fromConnectionString(() => BlobServiceClient.fromConnectionString(connectionString(setting)))
     : new BlobServiceClient(
         config.PULLTHROUGH_AZURE_BLOB_ACCOUNT_URL ?? '',
         createAzureCredential({ kind: config.PULLTHROUGH_AZURE_CREDENTIAL, clientId: config.PULLTHROUGH_AZURE_CLIENT_ID }),
