@@ -40,6 +40,8 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_AZURE_BLOB_ACCOUNT_URL: storageConfigFields.PULLTHROUGH_AZURE_BLOB_ACCOUNT_URL,
   /** The container holding the whole store (azure-blob storage). */
   PULLTHROUGH_AZURE_BLOB_CONTAINER: storageConfigFields.PULLTHROUGH_AZURE_BLOB_CONTAINER,
+  /** azure-blob only: a GET of a local blob is a 307 to a read-only SAS URL valid this many seconds (0: the frontend streams it). */
+  PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS: z.coerce.number().int().min(0).max(3600).default(0),
   /** Redis for the hydration queue and coordination. Losing it loses no data. */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** BullMQ key prefix (lets several deployments share one Redis). */
@@ -171,6 +173,9 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).superRefine((c, ctx) => {
   checkStorageConfig(c, ctx);
+  if (c.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS > 0 && c.PULLTHROUGH_STORAGE !== 'azure-blob') {
+    ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS'], message: 'needs PULLTHROUGH_STORAGE=azure-blob' });
+  }
   if (c.PULLTHROUGH_ADMIN_OIDC_ISSUER && c.PULLTHROUGH_ADMIN_OIDC_AUDIENCE.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_ADMIN_OIDC_AUDIENCE'], message: 'is required when PULLTHROUGH_ADMIN_OIDC_ISSUER is set' });
   }

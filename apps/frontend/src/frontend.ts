@@ -191,6 +191,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     observer: fanOutObserver(ruleHealth, credentialHealthObserver((name) => rules.rules.get(name)?.credentialSetName, credentialHealth), metrics.observer),
     hydration: enqueuer,
     tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
+    blobRedirectSeconds: config.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS,
     // Per client, in this process's memory: N replicas allow up to N times the rate (see README "Limits").
     ...(config.PULLTHROUGH_CLIENT_MISS_RATE > 0
       ? { missLimiter: new TokenBucketLimiter({ ratePerSecond: config.PULLTHROUGH_CLIENT_MISS_RATE, burst: config.PULLTHROUGH_CLIENT_MISS_BURST }) }

@@ -13,6 +13,7 @@ import { startHydratorProcess, type HydratorProcess } from './hydrator-process.j
 const sha256 = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const ACCEPT = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
 const FIXTURES = ['small', 'multiLayer', 'multiPlatform', 'docker'] as const;
+type FixtureName = (typeof FIXTURES)[number] | 'artifact';
 
 let redis: RedisServer;
 let upstream: Upstream;
@@ -57,7 +58,7 @@ async function startCacheOnAzure(): Promise<Cache> {
   return startCache(redis, [upstream.proxy.host], { ...storageEnv, PULLTHROUGH_HYDRATION_DELAY_MS: '100' });
 }
 
-const downstream = (prefix: string, name: (typeof FIXTURES)[number]) => `${prefix}/${upstream.fixtures[name].repository.replace(/^fixtures\//, '')}`;
+const downstream = (prefix: string, name: FixtureName) => `${prefix}/${upstream.fixtures[name].repository.replace(/^fixtures\//, '')}`;
 
 async function pullWithSkopeo(repository: string, tag: string, all: boolean) {
   const dir = await tempDir('pulled-');
@@ -145,4 +146,68 @@ describe('hydration on Azure Blob storage', () => {
     }
     expect(upstream.proxy.requests.length).toBe(0);
   }, 90_000);
+});
+
+describe('local blobs by a 307 to a read-only SAS URL (PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS)', () => {
+  let redirecting: Cache;
+  beforeAll(async () => {
+    // A second frontend on the same container (and so the same rules), with redirects on.
+    redirecting = await startCache(redis, [upstream.proxy.host], { ...storageEnv, PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS: '60' });
+  }, 60_000);
+  afterAll(async () => {
+    await redirecting?.stop();
+  });
+
+  test('a local blob redirects to its blob in the container; the URL reads it (and ranges) but cannot write', async () => {
+    const f = upstream.fixtures.multiLayer;
+    const layer = f.blobs.reduce((a, b) => (b.size > a.size ? b : a));
+    upstream.proxy.reset();
+    const res = await fetch(`${redirecting.dataUrl}/v2/${downstream('az', 'multiLayer')}/blobs/${layer.digest}`, { redirect: 'manual' });
+    expect(res.status).toBe(307);
+    expect(res.headers.get('docker-content-digest')).toBe(layer.digest);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const location = new URL(res.headers.get('location')!);
+    expect(`${location.origin}${location.pathname}`).toBe(`${azurite.accountUrl}/${storageEnv.PULLTHROUGH_AZURE_BLOB_CONTAINER}/${blobDataPath(layer.digest as Digest)}`);
+    expect(location.searchParams.get('sp')).toBe('r');
+    expect(Date.parse(location.searchParams.get('se')!)).toBeLessThanOrEqual(Date.now() + 61_000);
+
+    const whole = Buffer.from(await (await fetch(location)).arrayBuffer());
+    expect(sha256(whole)).toBe(layer.digest);
+    const ranged = await fetch(location, { headers: { range: 'bytes=100-199' } });
+    expect(ranged.status).toBe(206);
+    expect(Buffer.from(await ranged.arrayBuffer()).equals(whole.subarray(100, 200))).toBe(true);
+    const write = await fetch(location, { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob' }, body: 'overwritten' });
+    expect(write.status).toBe(403);
+    await write.arrayBuffer();
+    expect(sha256(Buffer.from(await (await fetch(location)).arrayBuffer()))).toBe(layer.digest);
+
+    // HEAD is answered by the frontend itself.
+    const head = await fetch(`${redirecting.dataUrl}/v2/${downstream('az', 'multiLayer')}/blobs/${layer.digest}`, { method: 'HEAD', redirect: 'manual' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(layer.size));
+    expect(upstream.proxy.requests.length).toBe(0);
+  });
+
+  test('skopeo follows the redirects: digests intact, no upstream request', async () => {
+    const f = upstream.fixtures.multiPlatform;
+    upstream.proxy.reset();
+    const dir = await tempDir('pulled-');
+    try {
+      await skopeoCopy(['--all', '--src-tls-verify=false', '--src-no-creds', `docker://${redirecting.host}/${downstream('az', 'multiPlatform')}:${f.tag}`, `dir:${dir.path}`]);
+      expect(sha256(await readFile(join(dir.path, 'manifest.json')))).toBe(f.digest);
+      for (const blob of f.blobs) expect(sha256(await readFile(join(dir.path, blob.digest.slice('sha256:'.length))))).toBe(blob.digest);
+    } finally {
+      await dir.remove();
+    }
+    expect(upstream.proxy.requests.length).toBe(0);
+  });
+
+  test('a blob that is not local yet is streamed by the frontend (a miss), not redirected', async () => {
+    const f = upstream.fixtures.artifact;
+    const blob = f.blobs[0]!;
+    const res = await fetch(`${redirecting.dataUrl}/v2/${downstream('az', 'artifact')}/blobs/${blob.digest}`, { redirect: 'manual' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-cache')).toBe('miss');
+    expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(blob.digest);
+  });
 });

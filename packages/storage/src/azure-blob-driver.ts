@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RangeInvalidError } from '@pullthrough/oci';
-import { azureErrorCode, azureStatus, type ContainerClient } from './azure-blob-sdk.js';
+import { azureErrorCode, azureStatus, type BlobServiceClient, type ContainerClient } from './azure-blob-sdk.js';
+import { BlobSasSigner } from './blob-sas-signer.js';
 import { AzureBlobWriter } from './azure-blob-writer.js';
 import { resolveByteRange } from './byte-range.js';
 import { mapLimit } from './map-limit.js';
@@ -28,7 +29,15 @@ const isMissing = (err: unknown): boolean => azureStatus(err) === 404;
  *   by Azure RBAC on the account or container (the cache's identity only, see the README).
  */
 export class AzureBlobDriver implements StorageDriver {
-  constructor(readonly container: ContainerClient) {}
+  private readonly sas: BlobSasSigner;
+
+  /** `service`: the account's client, for user delegation keys when the container is reached with an Entra ID credential. */
+  constructor(
+    readonly container: ContainerClient,
+    service?: BlobServiceClient,
+  ) {
+    this.sas = new BlobSasSigner(container, service);
+  }
 
   /** Create the container if it does not exist (tests, first start against an emulator). */
   async ensureContainer(): Promise<void> {
@@ -104,6 +113,12 @@ export class AzureBlobDriver implements StorageDriver {
     const names = [path];
     for await (const blob of this.container.listBlobsFlat({ prefix: `${path}/` })) names.push(blob.name);
     await mapLimit(names, DELETE_CONCURRENCY, (name) => this.container.getBlobClient(name).deleteIfExists());
+  }
+
+  /** A read-only SAS URL of one blob (see BlobSasSigner); the blob need not be checked here: callers stat it first. */
+  async signedReadUrl(path: string, ttlSeconds: number): Promise<string | undefined> {
+    checkStoragePath(path);
+    return this.sas.readUrl(path, ttlSeconds);
   }
 
   async purgeUploads(olderThanMs: number): Promise<number> {

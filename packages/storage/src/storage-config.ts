@@ -103,5 +103,5 @@ export function azureBlobDriverFrom(config: StorageConfig): AzureBlobDriver {
         config.PULLTHROUGH_AZURE_BLOB_ACCOUNT_URL ?? '',
         createAzureCredential({ kind: config.PULLTHROUGH_AZURE_CREDENTIAL, clientId: config.PULLTHROUGH_AZURE_CLIENT_ID }),
       );
-  return new AzureBlobDriver(service.getContainerClient(container));
+  return new AzureBlobDriver(service.getContainerClient(container), service);
 }

@@ -72,4 +72,9 @@ export interface StorageDriver {
   delete(path: string): Promise<void>;
   /** Remove temporary objects older than `olderThanMs`; resolves to how many were removed. */
   purgeUploads(olderThanMs: number): Promise<number>;
+  /**
+   * A URL clients can GET the object from directly (read-only, valid `ttlSeconds`, ranges honoured
+   * by the service), or undefined. Only object stores have one; the filesystem driver has none.
+   */
+  signedReadUrl?(path: string, ttlSeconds: number): Promise<string | undefined>;
 }
