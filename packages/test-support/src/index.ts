@@ -2,7 +2,7 @@
  * Real servers and fixtures for integration tests: redis-server, Debian's docker-registry
  * (distribution 2.8) with none/basic/token auth, a counting reverse proxy, and OCI fixtures pushed
  * with skopeo; clients (skopeo, containerd, podman with a private store) and a TLS-terminating
- * proxy. Everything binds to 127.0.0.1 on ephemeral ports and is killed by stop(), on exit, or by
+ * proxy, Azurite's blob service (in memory). Everything binds to 127.0.0.1 on ephemeral ports and is killed by stop(), on exit, or by
  * a watchdog if the test process dies.
  */
 export { tempDir, type TempDir } from './temp-dir.js';
