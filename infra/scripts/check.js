@@ -2,7 +2,8 @@
 // Offline consistency checks for infra/ (no cluster, no Docker engine needed):
 //   node infra/scripts/check.js
 // - every YAML file under infra/k8s parses (all documents) and names apiVersion/kind/metadata.name
-// - the ConfigMap's keys are the README configuration table's variables (minus the two secrets),
+// - the ConfigMap's keys are the README configuration table's variables
+//   (minus the secrets: admin token, Redis URL, Azure Blob connection string),
 //   with the README defaults except the documented container overrides
 // - the README table and apps/*/src/config.ts name the same variables
 // - Deployments: env names are README variables, Secret/ConfigMap/PVC references resolve,
@@ -70,7 +71,7 @@ for (const v of codeVars) check(readmeVars.has(v), `apps/*/src/config.ts reads $
 for (const v of readmeVars.keys()) check(codeVars.has(v), `README table lists ${v}, which no apps/*/src/config.ts reads`);
 
 // --- ConfigMap -----------------------------------------------------------------------------
-const SECRET_VARS = ['PULLTHROUGH_ADMIN_TOKEN', 'REDIS_URL'];
+const SECRET_VARS = ['PULLTHROUGH_ADMIN_TOKEN', 'REDIS_URL', 'PULLTHROUGH_AZURE_BLOB_CONNECTION_STRING'];
 // Deliberate container/cluster values (commented in configmap.yaml).
 const OVERRIDES = ['PULLTHROUGH_HOST', 'PULLTHROUGH_DATA_DIR', 'PULLTHROUGH_RULES_FILE', 'PULLTHROUGH_PUBLIC_HOSTS'];
 const cm = find('ConfigMap', 'pullthrough-config');

@@ -20,7 +20,7 @@ import {
   TokenBucketLimiter,
   type Logger,
 } from '@pullthrough/pull-through';
-import { DEFAULT_TAG_CACHE, deploymentId, FilesystemDriver, RegistryStore, upstreamUserAgent } from '@pullthrough/storage';
+import { DEFAULT_TAG_CACHE, deploymentId, RegistryStore, storageDriverFrom, upstreamUserAgent } from '@pullthrough/storage';
 import { upstreamClientPoolFrom, type UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
@@ -81,7 +81,7 @@ const urlOf = (server: Server) => {
 
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
 export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher }: FrontendOptions): Promise<RunningFrontend> {
-  const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR), {
+  const store = new RegistryStore(storageDriverFrom(config), {
     manifestCacheBytes: config.PULLTHROUGH_MANIFEST_CACHE_MB * 1024 * 1024,
     tagCache: { ttlMs: config.PULLTHROUGH_TAG_CACHE_MS, maxEntries: DEFAULT_TAG_CACHE.maxEntries },
   });
@@ -199,6 +199,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     clientBufferBytes: config.PULLTHROUGH_CLIENT_BUFFER_BYTES,
     clientBuffersTotalBytes: config.PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES,
     clientStallTimeoutMs: config.PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS,
+    blobRedirectSeconds: config.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS,
     // Per client, in this process's memory: N replicas allow up to N times the rate (see README "Limits").
     ...(config.PULLTHROUGH_CLIENT_MISS_RATE > 0
       ? { missLimiter: new TokenBucketLimiter({ ratePerSecond: config.PULLTHROUGH_CLIENT_MISS_RATE, burst: config.PULLTHROUGH_CLIENT_MISS_BURST }) }

@@ -66,6 +66,8 @@ export interface PullThroughOptions {
   clientBufferBytes?: number;
   /** Bytes all such clients of this process may have waiting together (default 256 MiB). */
   clientBuffersTotalBytes?: number;
+  /** Local blobs are answered by a redirect to a signed storage URL valid this long, when the store has one (0: never). */
+  blobRedirectSeconds?: number;
   now?: () => number;
 }
 
@@ -275,6 +277,22 @@ export class PullThroughRegistry {
     const target = this.resolve(repository);
     if (target) refuseOutsideAllowList(target, BlobUnknownError);
     return this.observe(target, () => this.blobFor(repository, target, digest, range, ctx));
+  }
+
+  /**
+   * Where a client may fetch a local blob directly (a short-lived signed storage URL), or undefined:
+   * redirects off, the store has no such URLs, or the blob is not linked and stored (then openBlob).
+   */
+  async blobLocation(repository: string, digest: Digest): Promise<string | undefined> {
+    const seconds = this.options.blobRedirectSeconds ?? 0;
+    if (seconds <= 0) return undefined;
+    const target = this.resolve(repository);
+    if (target) refuseOutsideAllowList(target, BlobUnknownError);
+    const { linked, stored } = await this.localBlob(repository, digest);
+    if (!linked || !stored) return undefined;
+    const url = await this.store.signedBlobUrl(digest, seconds);
+    if (url && target) this.observer.served(target.rule.name, 'hit');
+    return url;
   }
 
   /**

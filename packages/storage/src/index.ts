@@ -3,6 +3,8 @@ export * from './storage-driver.js';
 export * from './storage-path.js';
 export * from './byte-range.js';
 export * from './filesystem-driver.js';
+export * from './azure-blob-driver.js';
+export * from './storage-config.js';
 export * from './read-sizer.js';
 export * from './buffer-pool.js';
 export * from './file-read-stream.js';
