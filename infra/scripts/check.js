@@ -12,7 +12,8 @@
 // - the Dockerfile exposes the ConfigMap ports and only sets README variables
 // - `kubectl kustomize` renders the base and the KEDA component (when kubectl is installed)
 // - every object (static manifests, kustomize renderings) validates against the Kubernetes
-//   schemas (lib/k8s-schema.js), and in each rendering references resolve (lib/k8s-references.js)
+//   schemas (lib/k8s-schema.js) and has no unknown field (lib/k8s-strict.js), and in each
+//   rendering references resolve (lib/k8s-references.js)
 // - the Helm chart infra/helm/pullthrough (lib/helm-chart.js) and the Bicep infra/bicep
 //   (lib/bicep.js): see those files for what is and is not checked
 // Exit code 1 on any failure. `node infra/scripts/check.js <dir>` checks a copy of the repository
@@ -24,6 +25,7 @@ const { spawnSync } = require('node:child_process');
 const YAML = require('yaml');
 const { readmeVariables, codeVariables, compareSettings } = require('./lib/config-table');
 const { validateObjects } = require('./lib/k8s-schema');
+const { checkStrict } = require('./lib/k8s-strict');
 const { checkReferences } = require('./lib/k8s-references');
 const { checkChart } = require('./lib/helm-chart');
 const { checkBicep } = require('./lib/bicep');
@@ -203,11 +205,10 @@ async function main() {
   // Every static manifest (the example Secret and the standalone DaemonSet included) and every
   // rendering against the Kubernetes schemas; references within each rendering.
   const objects = docs.filter((x) => x.doc.kind !== 'Kustomization' && x.doc.kind !== 'Component');
-  failures.push(...(await validateObjects(objects.map((x) => ({ where: x.file, doc: x.doc })))));
-  for (const r of renderings) {
-    failures.push(...(await validateObjects(r.docs.map((doc) => ({ where: r.label, doc })))));
-    failures.push(...checkReferences(r.docs, r.label));
-  }
+  const typed = [...objects.map((x) => ({ where: x.file, doc: x.doc })), ...renderings.flatMap((r) => r.docs.map((doc) => ({ where: r.label, doc })))];
+  failures.push(...(await validateObjects(typed)));
+  failures.push(...checkStrict(typed));
+  for (const r of renderings) failures.push(...checkReferences(r.docs, r.label));
   const chart = await checkChart({ root, readmeVars, queueName, notes });
   failures.push(...chart.failures);
   if (chart.renderings === 0) notes.add('helm not found (Debian does not package it): chart checked statically, not rendered (see infra/README.md)');
@@ -222,7 +223,7 @@ async function main() {
     process.exit(1);
   }
   const schemaCount = objects.length + renderings.reduce((n, r) => n + r.docs.length, 0);
-  console.log(`infra check: ok (${files} YAML files, ${docs.length} documents; ${schemaCount} objects schema-checked in ${renderings.length} kustomize renderings + static; ` +
+  console.log(`infra check: ok (${files} YAML files, ${docs.length} documents; ${schemaCount} objects schema- and type-checked from ${renderings.length} kustomize renderings + static; ` +
     `chart: ${chart.renderings} helm renderings; bicep: ${bicep.summary})`);
 }
 

@@ -11,6 +11,7 @@ const { spawnSync } = require('node:child_process');
 
 const repo = path.resolve(__dirname, '..', '..');
 const CHECK = path.join(__dirname, 'check.js');
+const HAVE_KUBECTL = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
 const INPUTS = ['README.md', 'apps/frontend/src/config.ts', 'apps/hydrator/src/config.ts', 'config/rules.yaml', 'packages/hydration-jobs/src/hydration-job.ts', 'infra'];
 
 /** A copy of the inputs, edit(root) applied, then the check run on it. */
@@ -92,6 +93,13 @@ test('the chart\'s rules file drifts from config/rules.yaml', () => {
 test('a manifest that breaks the Kubernetes schema', () => {
   expectFailure((root) => replaceIn(root, 'infra/k8s/frontend-pdb.yaml', 'minAvailable: 1', 'minAvailable: [1]'),
     /frontend-pdb\.yaml: PodDisruptionBudget pullthrough-frontend: .*minAvailable.* \(Kubernetes schema\)/);
+});
+
+test('a misspelt field in a manifest (the schemas allow unknown fields; the types do not)', () => {
+  expectFailure((root) => replaceIn(root, 'infra/k8s/hydrator-deployment.yaml', 'revisionHistoryLimit: 5', 'revisionHistoryLimt: 5'),
+    /infra\/k8s\/hydrator-deployment\.yaml: Deployment pullthrough-hydrator: "revisionHistoryLimt": 5: Object literal may only specify known properties/,
+    // and in the kustomize rendering, where kubectl is installed (it is not a Debian package in a usable version)
+    ...(HAVE_KUBECTL ? [/kubectl kustomize infra\/k8s: Deployment pullthrough-hydrator: "revisionHistoryLimt": 5/] : []));
 });
 
 test('bicep: a role assignment with an unknown role id', () => {

@@ -10,7 +10,7 @@
 //   <PULLTHROUGH_QUEUE_PREFIX>:<queue>:wait, Workload Identity annotation and pod label, every
 //   pod template uses the shared security contexts, files/rules.yaml is config/rules.yaml
 // With `helm` on PATH it also runs `helm lint` and `helm template` for the default, filesystem
-// and Azure Blob values and checks each rendering against the Kubernetes schemas and references.
+// and Azure Blob values and checks each rendering against the Kubernetes schemas and types and references.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -18,6 +18,7 @@ const { spawnSync } = require('node:child_process');
 const YAML = require('yaml');
 const { compareSettings } = require('./config-table');
 const { validateObjects } = require('./k8s-schema');
+const { checkStrict } = require('./k8s-strict');
 const { checkReferences } = require('./k8s-references');
 
 const CHART = path.join('infra', 'helm', 'pullthrough');
@@ -119,7 +120,8 @@ async function checkChart({ root, readmeVars, queueName, notes }) {
         continue;
       }
       const docs = YAML.parseAllDocuments(out.stdout).map((d) => d.toJS()).filter(Boolean);
-      failures.push(...(await validateObjects(docs.map((doc) => ({ where: label, doc })))));
+      const typed = docs.map((doc) => ({ where: label, doc }));
+      failures.push(...(await validateObjects(typed)), ...checkStrict(typed));
       failures.push(...checkReferences(docs, label));
       renderings++;
     }

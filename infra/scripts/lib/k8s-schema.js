@@ -3,7 +3,7 @@
 // (ScaledObject, TriggerAuthentication) ship precompiled. What this catches: missing required
 // fields, wrong types (a string port, a number label), unknown enum values, malformed
 // quantities. What it does NOT catch: unknown (misspelt) fields; these schemas allow additional
-// properties, unlike kubeconform -strict, which is not available here.
+// properties, unlike kubeconform -strict, which is not available here; k8s-strict.js catches them.
 'use strict';
 
 const MODULES = {
