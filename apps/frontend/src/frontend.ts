@@ -13,6 +13,7 @@ import {
   LoginVerifier,
   PullThroughRegistry,
   QueueHydrationEnqueuer,
+  RedisBreakerBoard,
   RuleHealthTracker,
   UpstreamResolver,
   credentialHealthObserver,
@@ -152,6 +153,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   // Fail fast while Redis is down (enqueues are skipped, pulls unaffected); reconnect forever.
   const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2000) });
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  // Breaker opens and Retry-After holds are shared with every replica (and hydrator) through Redis.
+  const breakerBoard = new RedisBreakerBoard({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, logger });
+  pool.shareBreakersThrough(breakerBoard);
   // One line per outage, not one per retry: while down, enqueues are skipped (and counted).
   let redisLost = false;
   redis.on('close', () => {
@@ -294,6 +298,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       await queue.close();
       await webhookQueue.close();
       await pool.close();
+      breakerBoard.close();
       await ownOidcDispatcher?.close();
       redis.disconnect();
     },

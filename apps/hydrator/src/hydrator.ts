@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { HYDRATION_QUEUE, RegistrySemaphore } from '@pullthrough/hydration-jobs';
-import { ArtifactHydrator, BlobFetcher, ManifestImporter, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
+import { ArtifactHydrator, BlobFetcher, ManifestImporter, RedisBreakerBoard, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
 import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { readFileSync } from 'node:fs';
@@ -30,6 +30,9 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   // One egress policy for upstreams, token realms, redirects and webhook deliveries.
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
   const pool = upstreamClientPoolFrom(config, egress, upstreamUserAgent(await deploymentId(store.control)));
+  // Breaker opens and Retry-After holds are shared with every frontend and hydrator through Redis.
+  const breakerBoard = new RedisBreakerBoard({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, logger });
+  pool.shareBreakersThrough(breakerBoard);
   const secretPolicy = secretPolicyFrom(config);
   const secrets = createSecretResolver({
     env: secretEnv,
@@ -100,6 +103,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
       await Promise.all([worker.close(), webhookWorker.close()]);
       await webhookQueue.close();
       await pool.close();
+      breakerBoard.close();
       await webhookAgent.close();
       connection.disconnect();
     },

@@ -26,3 +26,4 @@ export * from './stale-reason.js';
 export * from './live-tap.js';
 export * from './client-buffers.js';
 export * from './received-prefix.js';
+export * from './redis-breaker-board.js';

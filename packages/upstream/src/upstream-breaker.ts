@@ -1,5 +1,6 @@
 import CircuitBreaker from 'opossum';
 import { UpstreamThrottledError, UpstreamUnavailableError } from '@pullthrough/oci';
+import type { SharedBreakerBoard, SharedHold } from './shared-breaker-board.js';
 import { upstreamUnavailable } from './upstream-errors.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -45,6 +46,10 @@ type Action = () => Promise<unknown>;
  * resolves 404/401/403 as answers, so they never trip it (no errorFilter, STYLE 9). On top of
  * opossum's statistics, `holdOpen` keeps it open for a Retry-After; when the hold ends one trial
  * call goes through (half-open) and the rest are refused until it settles.
+ *
+ * With a shared board (`shareThrough`), every open and hold is announced to the other replicas, and
+ * their holds refuse calls here too; when a shared hold ends, the one replica that wins the board's
+ * claim makes the trial call and its success closes the upstream everywhere.
  */
 export class UpstreamBreaker {
   private readonly circuit: CircuitBreaker<[Action], unknown>;
@@ -59,6 +64,11 @@ export class UpstreamBreaker {
   /** Why the last failed call failed (no secret: our own error messages). */
   private lastFailure: string | undefined;
   private readonly totals = { successes: 0, failures: 0, rejects: 0, recorded: 0 };
+  private board: SharedBreakerBoard | undefined;
+  /** A trial call after a shared hold is being claimed or running here. */
+  private sharedTrial = false;
+  /** Closing because another replica said so: not announced back. */
+  private closingFromBoard = false;
 
   constructor(
     readonly upstream: string,
@@ -76,6 +86,10 @@ export class UpstreamBreaker {
     });
     this.circuit.on('open', () => {
       this.openedAt = Date.now();
+      this.board?.announceOpen(this.upstream, { until: this.openedAt + this.resetTimeoutMs, throttled: false });
+    });
+    this.circuit.on('close', () => {
+      if (!this.closingFromBoard) this.board?.announceClosed(this.upstream);
     });
     this.circuit.on('success', () => void this.totals.successes++);
     this.circuit.on('failure', (err: unknown) => {
@@ -120,23 +134,65 @@ export class UpstreamBreaker {
 
   async fire<T>(fn: () => Promise<T>): Promise<T> {
     const now = Date.now();
-    if (now < this.heldUntil || this.holdTrial === 'running') {
-      this.heldRejects++;
-      this.totals.rejects++;
-      throw this.openError(Math.max(1, Math.ceil((this.heldUntil - now) / 1000)));
+    const shared = this.sharedHold();
+    if (shared !== undefined && now < shared.until) throw this.refuse(shared.until, shared.throttled);
+    if (now < this.heldUntil || this.holdTrial === 'running') throw this.refuse(this.heldUntil);
+    // A shared hold is over: one replica (the claim's winner) makes the trial call, the rest refuse.
+    const sharedProbe = shared !== undefined;
+    if (sharedProbe) {
+      if (this.sharedTrial || this.circuit.opened) throw this.refuse(this.halfOpenAt());
+      this.sharedTrial = true;
+      if (!(await this.board!.claimProbe(this.upstream, shared.until))) {
+        this.sharedTrial = false;
+        throw this.refuse(0);
+      }
     }
     const trial = this.holdTrial === 'pending';
     if (trial) this.holdTrial = 'running';
     try {
-      return (await this.circuit.fire(fn)) as T;
+      const value = (await this.circuit.fire(fn)) as T;
+      if (sharedProbe) this.board!.announceClosed(this.upstream);
+      return value;
     } catch (err) {
       const translated = this.translate(err);
       // A failed trial after a hold reopens for resetTimeoutMs, unless the error set a new hold.
       if (trial && this.holdTrial === 'running' && !isOpossumError(err)) this.circuit.open();
+      // A failed shared trial holds every replica for another reset window (a later hold wins).
+      else if (sharedProbe && !isOpossumError(err)) this.board!.announceOpen(this.upstream, { until: Date.now() + this.resetTimeoutMs, throttled: false });
       throw translated;
     } finally {
       if (trial && this.holdTrial === 'running') this.holdTrial = 'none';
+      if (sharedProbe) this.sharedTrial = false;
     }
+  }
+
+  /** Share this breaker's opens and holds with other replicas through `board`, and honour theirs. */
+  shareThrough(board: SharedBreakerBoard): void {
+    this.board = board;
+  }
+
+  /** Another replica's trial call succeeded: close here too (counts reset, local holds dropped). */
+  closeFromBoard(): void {
+    this.heldUntil = 0;
+    this.holdTrial = 'none';
+    if (!this.circuit.opened && !this.circuit.halfOpen) return;
+    this.closingFromBoard = true;
+    try {
+      this.circuit.close();
+    } finally {
+      this.closingFromBoard = false;
+    }
+  }
+
+  private sharedHold(): SharedHold | undefined {
+    return this.board?.hold(this.upstream);
+  }
+
+  /** Count a refusal while open and build its error (`until` 0: try again in a second). */
+  private refuse(until: number, throttled = this.heldForThrottling && Date.now() < this.heldUntil): UpstreamUnavailableError | UpstreamThrottledError {
+    this.heldRejects++;
+    this.totals.rejects++;
+    return this.openError(Math.max(1, Math.ceil((until - Date.now()) / 1000)), throttled);
   }
 
   /** Refuse every call for at least `seconds` (a 429/503 Retry-After), then allow one trial call. */
@@ -148,11 +204,13 @@ export class UpstreamBreaker {
       this.heldForThrottling = throttled;
     }
     this.holdTrial = 'pending';
+    this.board?.announceOpen(this.upstream, { until: this.heldUntil, throttled: this.heldForThrottling });
   }
 
   state(): BreakerState {
-    if (Date.now() < this.heldUntil || this.circuit.opened) return 'open';
-    return this.holdTrial !== 'none' || this.circuit.halfOpen ? 'half-open' : 'closed';
+    const shared = this.sharedHold();
+    if (Date.now() < this.heldUntil || this.circuit.opened || (shared !== undefined && Date.now() < shared.until)) return 'open';
+    return this.holdTrial !== 'none' || this.circuit.halfOpen || shared !== undefined ? 'half-open' : 'closed';
   }
 
   stats(): UpstreamBreakerStats {
@@ -185,7 +243,7 @@ export class UpstreamBreaker {
   }
 
   private halfOpenAt(): number {
-    return Math.max(this.heldUntil, this.circuit.opened ? this.openedAt + this.resetTimeoutMs : 0);
+    return Math.max(this.heldUntil, this.circuit.opened ? this.openedAt + this.resetTimeoutMs : 0, this.sharedHold()?.until ?? 0);
   }
 
   private retryAfterSeconds(): number {
@@ -195,7 +253,7 @@ export class UpstreamBreaker {
   private translate(err: unknown): unknown {
     const code = (err as { code?: unknown } | null)?.code;
     if (isOpossumError(err)) {
-      if (code === 'EOPENBREAKER') return this.openError(this.retryAfterSeconds());
+      if (code === 'EOPENBREAKER') return this.openError(this.retryAfterSeconds(), this.throttledNow());
       const reason = code === 'ETIMEDOUT' ? 'call timed out' : code === 'ESHUTDOWN' ? 'breaker shut down' : 'breaker refused';
       return upstreamUnavailable(this.upstream, reason, { cause: err });
     }
@@ -206,8 +264,12 @@ export class UpstreamBreaker {
   }
 
   /** Refusal while open: TOOMANYREQUESTS while held for a 429's Retry-After, UNAVAILABLE otherwise. */
-  private openError(retryAfterSeconds: number): UpstreamUnavailableError | UpstreamThrottledError {
-    const throttled = this.heldForThrottling && Date.now() < this.heldUntil;
+  private throttledNow(): boolean {
+    const shared = this.sharedHold();
+    return (this.heldForThrottling && Date.now() < this.heldUntil) || (shared !== undefined && shared.throttled && Date.now() < shared.until);
+  }
+
+  private openError(retryAfterSeconds: number, throttled: boolean): UpstreamUnavailableError | UpstreamThrottledError {
     const detail = {
       upstream: this.upstream,
       reason: throttled ? 'circuit breaker open: upstream asked us to wait (429 Retry-After)' : 'circuit breaker open',

@@ -2,6 +2,7 @@ import { EgressPolicy } from '@pullthrough/egress';
 import type { Agent } from 'undici';
 import { createUpstreamAgent } from './upstream-agent.js';
 import type { CredentialsProvider } from './upstream-answer.js';
+import type { SharedBreakerBoard } from './shared-breaker-board.js';
 import { UpstreamBreaker, type UpstreamBreakerOptions, type UpstreamBreakerStats } from './upstream-breaker.js';
 import { UpstreamClient, type UpstreamClientOptions } from './upstream-client.js';
 import { UpstreamRateLimit, type RateLimitSnapshot } from './upstream-rate-limit.js';
@@ -45,6 +46,7 @@ export class UpstreamClientPool {
   private readonly breakers = new Map<string, UpstreamBreaker>();
   private readonly agents = new Map<string, Agent>();
   private readonly rateLimits = new Map<string, UpstreamRateLimit>();
+  private board: SharedBreakerBoard | undefined;
   /** The policy every connection of this pool is checked against (login checks use it too). */
   readonly egress: EgressPolicy;
 
@@ -88,9 +90,17 @@ export class UpstreamClientPool {
     let breaker = this.breakers.get(registry);
     if (breaker === undefined) {
       breaker = new UpstreamBreaker(registry, this.options.breaker);
+      if (this.board !== undefined) breaker.shareThrough(this.board);
       this.breakers.set(registry, breaker);
     }
     return breaker;
+  }
+
+  /** Share every breaker's opens and holds with the other replicas through `board` (call once, at start). */
+  shareBreakersThrough(board: SharedBreakerBoard): void {
+    this.board = board;
+    for (const breaker of this.breakers.values()) breaker.shareThrough(board);
+    board.onClosed((upstream) => this.breakers.get(upstream)?.closeFromBoard());
   }
 
   /** The rate-limit state of one upstream registry host. */
@@ -105,6 +115,8 @@ export class UpstreamClientPool {
 
   /** Every upstream registry contacted so far: breaker state and statistics, rate-limit headroom. */
   status(): UpstreamStatus[] {
+    // Upstreams held by another replica show here too, even before this one has called them.
+    for (const upstream of this.board?.upstreams() ?? []) this.breakerFor(upstream);
     return [...this.breakers.values()]
       .map((breaker) => ({ ...breaker.stats(), rateLimit: this.rateLimitFor(breaker.upstream).current() }))
       .sort((a, b) => a.upstream.localeCompare(b.upstream));
