@@ -86,6 +86,11 @@ export class RedisBreakerBoard implements SharedBreakerBoard {
     this.timer.unref();
   }
 
+  /** Whether both connections are up (holds are shared); false: this replica decides alone. */
+  get connected(): boolean {
+    return this.redis.status === 'ready' && this.subscriber.status === 'ready';
+  }
+
   hold(upstream: string): SharedHold | undefined {
     const known = this.holds.get(upstream);
     if (known === undefined) return undefined;
