@@ -96,6 +96,19 @@ describe('UpstreamBreaker with a shared board', () => {
     expect(breaker.state()).toBe('closed');
   });
 
+  it('a shared trial answered by a new Retry-After holds everyone that long, not a reset window', async () => {
+    const board = new MemoryBoard();
+    const breaker = make(board, 60_000, 10);
+    board.holds.set('upstream.example', { until: Date.now() - 1, throttled: true });
+    const at = Date.now();
+    const throttled = new UpstreamThrottledError('slow down', { retryAfterSeconds: 2 });
+    await expect(breaker.fire(() => Promise.reject(throttled))).rejects.toBe(throttled);
+    const hold = board.hold('upstream.example')!;
+    expect(hold.throttled).toBe(true);
+    expect(hold.until).toBeGreaterThanOrEqual(at + 2000);
+    expect(hold.until).toBeLessThan(at + 3000);
+  });
+
   it("another replica's close closes an open breaker here (no announcement back)", async () => {
     const board = new MemoryBoard();
     const breaker = make(board, 60_000);

@@ -154,11 +154,15 @@ export class UpstreamBreaker {
       if (sharedProbe) this.board!.announceClosed(this.upstream);
       return value;
     } catch (err) {
+      const heldBefore = this.heldUntil;
       const translated = this.translate(err);
       // A failed trial after a hold reopens for resetTimeoutMs, unless the error set a new hold.
       if (trial && this.holdTrial === 'running' && !isOpossumError(err)) this.circuit.open();
-      // A failed shared trial holds every replica for another reset window (a later hold wins).
-      else if (sharedProbe && !isOpossumError(err)) this.board!.announceOpen(this.upstream, { until: Date.now() + this.resetTimeoutMs, throttled: false });
+      // A failed shared trial holds every replica for another reset window, unless the error set (and
+      // announced) a new hold.
+      else if (sharedProbe && this.heldUntil === heldBefore && !isOpossumError(err)) {
+        this.board!.announceOpen(this.upstream, { until: Date.now() + this.resetTimeoutMs, throttled: false });
+      }
       throw translated;
     } finally {
       if (trial && this.holdTrial === 'running') this.holdTrial = 'none';
