@@ -95,6 +95,24 @@ test('after a hold, exactly one board wins the trial call; its close reaches eve
   expect(await client().exists(`${prefix}:breaker:${HOST}`)).toBe(0);
 });
 
+test('the rate-limit view travels the same way: the newest wins, a late board reads it, numbers and a time only', async () => {
+  const prefix = uniquePrefix('board');
+  const [a, b] = [board(prefix), board(prefix)];
+  await eventually('boards connected', () => boards.every((x) => x.connected), 5000);
+  const observedAt = Date.now();
+  a.announceRateLimit(HOST, { limit: 100, remaining: 7, windowSeconds: 21600, observedAt });
+  await eventually('B learns the view', () => b.rateLimit(HOST)?.remaining === 7, 2000);
+  expect(b.rateLimit(HOST)).toEqual({ limit: 100, remaining: 7, windowSeconds: 21600, observedAt });
+  expect(b.upstreams()).toEqual([HOST]);
+  b.announceRateLimit(HOST, { limit: 100, remaining: 9, windowSeconds: 21600, observedAt: observedAt - 1000 });
+  await sleep(300);
+  expect(a.rateLimit(HOST)?.remaining).toBe(7);
+  expect(JSON.parse((await client().get(`${prefix}:ratelimit:${HOST}`))!)).toEqual({ limit: 100, remaining: 9, windowSeconds: 21600, observedAt: observedAt - 1000 });
+  const late = board(prefix);
+  await eventually('the late board polls', () => late.rateLimit(HOST) !== undefined, 2000);
+  expect(late.rateLimit(HOST)?.remaining).toBe(9); // what Redis holds (a poll); pub/sub had the newer one for the others
+});
+
 test('Redis down: claims answer at once (this replica decides alone), the known holds stay, and they are shared again when Redis returns', async () => {
   const prefix = uniquePrefix('board');
   const a = board(prefix);

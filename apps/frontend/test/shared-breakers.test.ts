@@ -105,13 +105,17 @@ describe('breakers shared across three frontends through Redis', () => {
     upstream.proxy.setFault(() => {
       if (throttled) return null;
       throttled = true;
-      return { status: 429, headers: { 'Retry-After': '4' } };
+      return { status: 429, headers: { 'Retry-After': '4', 'RateLimit-Limit': '100;w=21600', 'RateLimit-Remaining': '0;w=21600' } };
     });
     const first = await pull(a!, manifestPath('up/small', 'v1'));
     const at = Date.now();
     expect(first.status).toBe(429);
     expect(first.headers.get('retry-after')).toBe('4');
     await eventually('B and C see the hold', async () => (await stateOf(b!)) === 'open' && (await stateOf(c!)) === 'open', 2000);
+    // The rate-limit view A saw is the same on B and C.
+    const onA = (await breakerOf(a!))!.rateLimit;
+    expect(onA).toMatchObject({ limit: 100, remaining: 0, headroom: 0, retryAfterUntil: expect.any(String) });
+    for (const cache of [b!, c!]) expect((await breakerOf(cache))!.rateLimit).toEqual(onA);
     while (Date.now() - at < 3500) {
       for (const cache of [b!, c!]) expectRefused(await pull(cache, manifestPath('up/small', 'v1')), 'TOOMANYREQUESTS');
       await sleep(250);

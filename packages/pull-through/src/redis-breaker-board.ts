@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { SharedBreakerBoard, SharedHold } from '@pullthrough/upstream';
+import type { SharedBreakerBoard, SharedHold, SharedRateLimit } from '@pullthrough/upstream';
 import { silentLogger, type Logger } from './logger.js';
 
 export interface RedisBreakerBoardOptions {
@@ -45,12 +45,14 @@ return 0`;
 /**
  * Breaker holds shared across replicas through Redis: `<prefix>:breaker:<host>` holds
  * `{"until":<epoch ms>,"throttled":<bool>}` with a PX expiry, `<prefix>:breaker-events` carries
- * the same (or `closed`) by pub/sub, and a poll of every hold backs pub/sub up. Reads come from the
+ * the same (or `closed`) by pub/sub, and a poll of every hold backs pub/sub up. The upstream's
+ * rate-limit view (numbers and a time) travels the same way in `<prefix>:ratelimit:<host>`. Reads come from the
  * local copy only; the one wait on Redis is the trial-call claim, bounded by `claimTimeoutMs`.
  * Both connections fail fast (no offline queue): with Redis down each breaker decides alone.
  */
 export class RedisBreakerBoard implements SharedBreakerBoard {
   private readonly holds = new Map<string, KnownHold>();
+  private readonly rateLimits = new Map<string, SharedRateLimit>();
   /** When each upstream was last announced closed (a poll that started earlier must not revive it). */
   private readonly closedAt = new Map<string, number>();
   private readonly listeners: ((upstream: string) => void)[] = [];
@@ -102,7 +104,27 @@ export class RedisBreakerBoard implements SharedBreakerBoard {
   }
 
   upstreams(): string[] {
-    return [...this.holds.keys()].filter((upstream) => this.hold(upstream) !== undefined);
+    const held = [...this.holds.keys()].filter((upstream) => this.hold(upstream) !== undefined);
+    return [...new Set([...held, ...this.rateLimits.keys()])];
+  }
+
+  rateLimit(upstream: string): SharedRateLimit | undefined {
+    return this.rateLimits.get(upstream);
+  }
+
+  announceRateLimit(upstream: string, view: SharedRateLimit): void {
+    this.learnRateLimit(upstream, view);
+    if (this.redis.status !== 'ready') return;
+    const value = JSON.stringify(view);
+    // Kept for one rate-limit window (Docker Hub's is 6 h), at least an hour.
+    const px = Math.max(3_600_000, (view.windowSeconds ?? 0) * 1000);
+    this.redis
+      .multi()
+      .set(this.rateLimitKey(upstream), value, 'PX', px)
+      .sadd(this.hostsKey(), upstream)
+      .publish(this.channel, JSON.stringify({ upstream, rateLimit: view }))
+      .exec()
+      .catch((err: Error) => this.logger.debug({ upstream, err: err.message }, 'breaker board: rate limit not shared'));
   }
 
   announceOpen(upstream: string, hold: SharedHold): void {
@@ -162,9 +184,11 @@ export class RedisBreakerBoard implements SharedBreakerBoard {
     const started = Date.now();
     try {
       const hosts = await this.redis.smembers(this.hostsKey());
-      const values = hosts.length > 0 ? await this.redis.mget(hosts.map((h) => this.holdKey(h))) : [];
+      const values = hosts.length > 0 ? await this.redis.mget([...hosts.map((h) => this.holdKey(h)), ...hosts.map((h) => this.rateLimitKey(h))]) : [];
       const seen = new Set<string>();
       hosts.forEach((upstream, i) => {
+        const view = parseRateLimit(values[hosts.length + i]);
+        if (view !== undefined) this.learnRateLimit(upstream, view);
         const hold = parseHold(values[i]);
         if (hold === undefined || (this.closedAt.get(upstream) ?? 0) >= started) return;
         seen.add(upstream);
@@ -193,8 +217,23 @@ export class RedisBreakerBoard implements SharedBreakerBoard {
       for (const listener of this.listeners) listener(upstream);
       return;
     }
+    const view = (parsed as { rateLimit?: unknown }).rateLimit;
+    if (view !== undefined) {
+      const rateLimit = parseRateLimit(JSON.stringify(view));
+      if (rateLimit !== undefined) this.learnRateLimit(upstream, rateLimit);
+      return;
+    }
     const hold = parseHold(message);
     if (hold !== undefined) this.learn(upstream, hold);
+  }
+
+  private learnRateLimit(upstream: string, view: SharedRateLimit): void {
+    const known = this.rateLimits.get(upstream);
+    if (known === undefined || known.observedAt < view.observedAt) this.rateLimits.set(upstream, view);
+  }
+
+  private rateLimitKey(upstream: string): string {
+    return `${this.options.prefix}:ratelimit:${upstream}`;
   }
 
   private learn(upstream: string, hold: SharedHold): void {
@@ -217,6 +256,20 @@ function parseHold(value: string | null | undefined): SharedHold | undefined {
   try {
     const parsed = JSON.parse(value) as { until?: unknown; throttled?: unknown };
     return typeof parsed.until === 'number' && Number.isFinite(parsed.until) ? { until: parsed.until, throttled: parsed.throttled === true } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseRateLimit(value: string | null | undefined): SharedRateLimit | undefined {
+  if (!value) return undefined;
+  try {
+    const parsed = JSON.parse(value) as Record<string, unknown>;
+    const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
+    const observedAt = count(parsed.observedAt);
+    if (observedAt === undefined) return undefined;
+    const [limit, remaining, windowSeconds] = [count(parsed.limit), count(parsed.remaining), count(parsed.windowSeconds)];
+    return { observedAt, ...(limit !== undefined ? { limit } : {}), ...(remaining !== undefined ? { remaining } : {}), ...(windowSeconds !== undefined ? { windowSeconds } : {}) };
   } catch {
     return undefined;
   }

@@ -2,7 +2,7 @@ export * from './upstream-answer.js';
 export * from './upstream-client.js';
 export * from './upstream-client-pool.js';
 export * from './upstream-breaker.js';
-export type { SharedBreakerBoard, SharedHold } from './shared-breaker-board.js';
+export type { SharedBreakerBoard, SharedHold, SharedRateLimit } from './shared-breaker-board.js';
 export { mayReceiveCredentials } from './may-receive-credentials.js';
 export { parseRetryAfter } from './retry-after.js';
 export type { UpstreamErrorDetail } from './upstream-errors.js';

@@ -8,6 +8,15 @@ export interface SharedHold {
   throttled: boolean;
 }
 
+/** What an upstream last said about its rate limit (`ratelimit-*` headers), numbers only. */
+export interface SharedRateLimit {
+  limit?: number;
+  remaining?: number;
+  windowSeconds?: number;
+  /** When a replica saw it (epoch ms): the newest wins. */
+  observedAt: number;
+}
+
 /**
  * Breaker state shared across replicas (Redis in the apps). Every read is from a local copy kept
  * current by the board itself, so the request path never waits on the network; announcements are
@@ -16,7 +25,7 @@ export interface SharedHold {
 export interface SharedBreakerBoard {
   /** The last known hold of `upstream` (possibly already over: then a trial call is due). */
   hold(upstream: string): SharedHold | undefined;
-  /** Every upstream with a known hold. */
+  /** Every upstream with a known hold or rate-limit view. */
   upstreams(): string[];
   /** Tell every replica to hold `upstream` until `hold.until` (a later hold wins). */
   announceOpen(upstream: string, hold: SharedHold): void;
@@ -30,4 +39,8 @@ export interface SharedBreakerBoard {
   claimProbe(upstream: string, until: number): Promise<boolean>;
   /** Called with the upstream when another replica announces it closed. */
   onClosed(listener: (upstream: string) => void): void;
+  /** The newest rate-limit view of `upstream` any replica shared. */
+  rateLimit(upstream: string): SharedRateLimit | undefined;
+  /** Share what `upstream` said about its rate limit (fire-and-forget). */
+  announceRateLimit(upstream: string, view: SharedRateLimit): void;
 }

@@ -20,6 +20,8 @@ class MemoryBoard implements SharedBreakerBoard {
     this.holds.delete(upstream);
   }
   claimProbe = () => Promise.resolve(this.claimWins);
+  rateLimit = () => undefined;
+  announceRateLimit = () => undefined;
   onClosed(listener: (upstream: string) => void): void {
     this.listeners.push(listener);
   }

@@ -96,10 +96,11 @@ export class UpstreamClientPool {
     return breaker;
   }
 
-  /** Share every breaker's opens and holds with the other replicas through `board` (call once, at start). */
+  /** Share every breaker's opens and holds, and the rate-limit views, with the other replicas through `board` (call once, at start). */
   shareBreakersThrough(board: SharedBreakerBoard): void {
     this.board = board;
     for (const breaker of this.breakers.values()) breaker.shareThrough(board);
+    for (const [registry, rateLimit] of this.rateLimits) rateLimit.shareThrough(registry, board);
     board.onClosed((upstream) => this.breakers.get(upstream)?.closeFromBoard());
   }
 
@@ -108,6 +109,7 @@ export class UpstreamClientPool {
     let rateLimit = this.rateLimits.get(registry);
     if (rateLimit === undefined) {
       rateLimit = new UpstreamRateLimit();
+      if (this.board !== undefined) rateLimit.shareThrough(registry, this.board);
       this.rateLimits.set(registry, rateLimit);
     }
     return rateLimit;
