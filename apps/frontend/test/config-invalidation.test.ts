@@ -90,3 +90,21 @@ test('announcements carry the kind and the name only', async () => {
     listener.disconnect();
   }
 });
+
+test('after a Redis outage both frontends subscribe again, and a change still arrives within 1 s', async () => {
+  const { Redis } = await import('ioredis');
+  await redis.kill();
+  await redis.restart();
+  const probe = new Redis(redis.url);
+  try {
+    // Both subscriber connections are back on the channel (ioredis resubscribes when it reconnects).
+    await waitUntil(async () => ((await probe.pubsub('NUMSUB', `${prefix}:config`)) as [string, number])[1] === 2, { timeoutMs: 15_000, what: 'both frontends to subscribe again' });
+  } finally {
+    probe.disconnect();
+  }
+  const f = upstream.fixtures.small;
+  const path = `after/${f.repository}/manifests/${f.tag}`;
+  expect(await manifestStatus(b, path)).toBe(401);
+  expect((await putRule(a, { name: 'after-outage', sourceRepository: `${upstream.proxy.host}/*`, targetRepository: 'after/*' })).status).toBe(201);
+  await within1s(async () => (await manifestStatus(b, path)) === 200, 'the other frontend to serve the rule made after the outage');
+}, 30_000);

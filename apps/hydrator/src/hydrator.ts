@@ -137,26 +137,33 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     maxConnections: PROBE_MAX_CONNECTIONS,
   });
   const address = server.address() as AddressInfo;
+  const closeAll = async (): Promise<void> => {
+    stopping = true;
+    configChanges.close();
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      Promise.all([worker.close(), webhookWorker.close()]).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS))),
+    ]).finally(() => clearTimeout(timer));
+    if (!finished) logger.warn({ timeoutMs: config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: running jobs are left to be retried when their lock expires');
+    await closeGracefully([server], 1000);
+    await hydrationQueue.close();
+    await webhookQueue.close();
+    // Pools close once their requests end: a job cut by the deadline still holds one, so do not wait for it.
+    const pools = Promise.all([pool.close(), webhookAgent.close()]);
+    if (finished) await pools;
+    else pools.catch(() => undefined);
+    connection.disconnect();
+  };
+  let closing: Promise<void> | undefined;
   return {
     worker,
     webhookWorker,
     server,
     probeUrl: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
-    async close() {
-      stopping = true;
-      configChanges.close();
-      let timer: NodeJS.Timeout | undefined;
-      const finished = await Promise.race([
-        Promise.all([worker.close(), webhookWorker.close()]).then(() => true),
-        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS))),
-      ]).finally(() => clearTimeout(timer));
-      if (!finished) logger.warn({ timeoutMs: config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: running jobs are left to be retried when their lock expires');
-      await closeGracefully([server], 1000);
-      await hydrationQueue.close();
-      await webhookQueue.close();
-      await pool.close();
-      await webhookAgent.close();
-      connection.disconnect();
+    close() {
+      closing ??= closeAll();
+      return closing;
     },
   };
 }
