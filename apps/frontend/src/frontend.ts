@@ -81,6 +81,8 @@ function oidcAccess(config: FrontendConfig, dispatcher: OidcVerifierOptions['dis
 
 /** A readiness check that has not answered within this long is down. */
 const READINESS_TIMEOUT_MS = 2000;
+/** After the shutdown deadline cut connections, how long blob commits already under way may still take. */
+const CUT_SETTLE_MS = 2000;
 
 const urlOf = (server: Server) => {
   const a = server.address() as AddressInfo;
@@ -328,12 +330,17 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       const { cut } = await closeGracefully([data, admin], config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS);
       if (cut) logger.warn({ timeoutMs: config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: open connections were cut');
       // A streamed miss answers its client before its commit (fsync + link) ends: let those finish.
-      await registry.blobs.settle();
+      // Past the deadline, an upstream fetch still running (its client was cut) is not waited for:
+      // its temporary object is never committed, so nothing partial becomes visible.
+      const settled = registry.blobs.settle();
+      if (cut) await Promise.race([settled, new Promise((r) => setTimeout(r, CUT_SETTLE_MS).unref())]);
+      else await settled;
       await enqueuer.settle();
       await queue.close();
       await webhookQueue.close();
-      await pool.close();
-      await ownOidcDispatcher?.close();
+      const pools = Promise.all([pool.close(), ownOidcDispatcher?.close()]);
+      if (cut) pools.catch(() => undefined);
+      else await pools;
       redis.disconnect();
     },
   };
