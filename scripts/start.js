@@ -59,7 +59,7 @@ async function stop(code) {
   stopping = true;
   const apps = children.filter((c) => c !== redisChild);
   for (const c of apps) c.kill('SIGTERM');
-  const drainMs = Number(env.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS ?? 25000) + 5000;
+  const drainMs = Number(env.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS ?? 20000) + 5000;
   await within(drainMs, Promise.all(apps.map(exited)));
   for (const c of apps) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   if (redisChild) {

@@ -12,5 +12,5 @@ export const listenerConfigFields = {
   /** A keep-alive connection idle between requests is closed after at most this long; a client that takes none of its response for this long is cut. */
   PULLTHROUGH_IDLE_TIMEOUT_MS: z.coerce.number().int().min(2000).default(60000),
   /** On SIGTERM: how long in-flight requests (frontend) or running jobs (hydrator) may take to finish before they are cut. */
-  PULLTHROUGH_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(3600000).default(25000),
+  PULLTHROUGH_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(3600000).default(20000),
 };
