@@ -26,7 +26,7 @@ function bus(prefix: string, heard: ConfigChange[], resyncs: { n: number } = { n
 
 test('another process hears a change; the announcer does not hear itself; other prefixes hear nothing', async () => {
   const prefix = uniquePrefix('bus');
-  const [mine, theirs, elsewhere]: ConfigChange[][] = [[], [], []];
+  const [mine, theirs, elsewhere]: [ConfigChange[], ConfigChange[], ConfigChange[]] = [[], [], []];
   const a = bus(prefix, mine);
   const b = bus(prefix, theirs);
   const c = bus(uniquePrefix('other'), elsewhere);
