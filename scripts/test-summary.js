@@ -27,21 +27,23 @@ for (const group of ['apps', 'packages']) {
     if (r.numTotalTests === 0) problems.push(`${group}/${name}: ran no test`);
   }
 }
-// The benchmark's unit tests (node --test, TAP).
-const tap = path.join(root, 'bench', '.test-report.tap');
-if (fs.existsSync(tap)) {
+// node --test suites (TAP): the benchmark's pure parts, and infra/scripts' self-tests of check.js.
+for (const [name, file] of [['bench/test', 'bench/.test-report.tap'], ['infra/scripts', 'infra/.test-report.tap']]) {
+  const tap = path.join(root, file);
+  if (!fs.existsSync(tap)) {
+    problems.push(`${name}: no test report (the suite did not run)`);
+    failed++;
+    continue;
+  }
   const text = fs.readFileSync(tap, 'utf8');
-  const count = (name) => Number((new RegExp(`^# ${name} (\\d+)$`, 'm').exec(text) ?? [])[1] ?? NaN);
+  const count = (key) => Number((new RegExp(`^# ${key} (\\d+)$`, 'm').exec(text) ?? [])[1] ?? NaN);
   if (Number.isNaN(count('pass')) || Number.isNaN(count('fail'))) {
-    problems.push('bench/test: no TAP summary (the suite did not run)');
+    problems.push(`${name}: no TAP summary (the suite did not run)`);
     failed++;
   } else {
     passed += count('pass');
     failed += count('fail');
   }
-} else {
-  problems.push('bench/test: no test report (the suite did not run)');
-  failed++;
 }
 
 // infra/scripts/check.js: one check, by its exit status.

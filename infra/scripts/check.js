@@ -2,7 +2,8 @@
 // Offline consistency checks for infra/ (no cluster, no Docker engine needed):
 //   node infra/scripts/check.js
 // - every YAML file under infra/k8s parses (all documents) and names apiVersion/kind/metadata.name
-// - the ConfigMap's keys are the README configuration table's variables (minus the two secrets),
+// - the ConfigMap's keys are the README configuration table's variables
+//   (minus the secrets: admin token, Redis URL, Azure Blob connection string),
 //   with the README defaults except the documented container overrides
 // - the README table and apps/*/src/config.ts name the same variables
 // - Deployments: env names are README variables, Secret/ConfigMap/PVC references resolve,
@@ -12,14 +13,26 @@
 // - the rules ConfigMap equals config/rules.yaml; the KEDA list is <prefix>:<queue>:wait
 // - the Dockerfile exposes the ConfigMap ports and only sets README variables
 // - `kubectl kustomize` renders the base and the KEDA component (when kubectl is installed)
-// Exit code 1 on any failure.
+// - every object (static manifests, kustomize renderings) validates against the Kubernetes
+//   schemas (lib/k8s-schema.js) and has no unknown field (lib/k8s-strict.js), and in each
+//   rendering references resolve (lib/k8s-references.js)
+// - the Helm chart infra/helm/pullthrough (lib/helm-chart.js) and the Bicep infra/bicep
+//   (lib/bicep.js): see those files for what is and is not checked
+// Exit code 1 on any failure. `node infra/scripts/check.js <dir>` checks a copy of the repository
+// at <dir> (the self-tests in check.test.js break copies on purpose).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const YAML = require('yaml');
+const { readmeVariables, codeVariables, compareSettings } = require('./lib/config-table');
+const { validateObjects } = require('./lib/k8s-schema');
+const { checkStrict } = require('./lib/k8s-strict');
+const { checkReferences } = require('./lib/k8s-references');
+const { checkChart } = require('./lib/helm-chart');
+const { checkBicep } = require('./lib/bicep');
 
-const root = path.resolve(__dirname, '..', '..');
+const root = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '..'));
 const k8s = path.join(root, 'infra', 'k8s');
 const failures = [];
 const check = (ok, msg) => {
@@ -54,39 +67,18 @@ const find = (kind, name) => docs.find((x) => x.doc.kind === kind && x.doc.metad
 const all = (kind) => docs.filter((x) => x.doc.kind === kind).map((x) => x.doc);
 
 // --- README table and config.ts --------------------------------------------------------------
-const readme = read('README.md');
-const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 5));
-const readmeVars = new Map(); // name -> default (string) or undefined when not a literal
-for (const m of table.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \|/gm)) {
-  const cell = m[2].trim();
-  const literal = /^`([^`]*)`$/.exec(cell);
-  readmeVars.set(m[1], cell === 'empty' ? '' : literal && !cell.includes('(') ? literal[1] : undefined);
-}
+const readmeVars = readmeVariables(root); // name -> default (string) or undefined when not a literal
 check(readmeVars.size > 0, 'README.md: no configuration table found');
-const codeVars = new Set();
-for (const app of ['frontend', 'hydrator']) {
-  for (const m of read(`apps/${app}/src/config.ts`).matchAll(/^\s*((?:PULLTHROUGH_[A-Z_]+)|REDIS_URL):/gm)) codeVars.add(m[1]);
-}
+const codeVars = codeVariables(root);
+const notes = new Set();
 for (const v of codeVars) check(readmeVars.has(v), `apps/*/src/config.ts reads ${v}, which the README table does not list`);
 for (const v of readmeVars.keys()) check(codeVars.has(v), `README table lists ${v}, which no apps/*/src/config.ts reads`);
 
 // --- ConfigMap -----------------------------------------------------------------------------
-const SECRET_VARS = ['PULLTHROUGH_ADMIN_TOKEN', 'REDIS_URL'];
-// Deliberate container/cluster values (commented in configmap.yaml).
-const OVERRIDES = ['PULLTHROUGH_HOST', 'PULLTHROUGH_DATA_DIR', 'PULLTHROUGH_RULES_FILE', 'PULLTHROUGH_PUBLIC_HOSTS'];
 const cm = find('ConfigMap', 'pullthrough-config');
 check(cm, 'ConfigMap pullthrough-config missing');
 const cmData = cm?.data ?? {};
-for (const [k, v] of Object.entries(cmData)) {
-  check(readmeVars.has(k), `configmap.yaml: ${k} is not in the README table`);
-  check(!SECRET_VARS.includes(k), `configmap.yaml: ${k} is a secret; it belongs in a Secret`);
-  check(typeof v === 'string', `configmap.yaml: ${k} must be a quoted string`);
-  const def = readmeVars.get(k);
-  if (def !== undefined && !OVERRIDES.includes(k)) check(v === def, `configmap.yaml: ${k}="${v}" differs from the README default "${def}"`);
-}
-for (const k of readmeVars.keys()) {
-  if (!SECRET_VARS.includes(k)) check(k in cmData, `configmap.yaml: README variable ${k} missing`);
-}
+failures.push(...compareSettings('configmap.yaml', cmData, readmeVars, notes));
 
 // --- Secrets (from the example, which is the contract for names and keys) -------------------
 const secrets = new Map(all('Secret').map((s) => [s.metadata.name, Object.keys({ ...s.data, ...s.stringData })]));
@@ -196,13 +188,17 @@ for (const target of ['frontend', 'hydrator']) check(new RegExp(`^FROM \\S+ AS $
 check(/^HEALTHCHECK .*\/healthz/ms.test(dockerfile), 'Dockerfile: HEALTHCHECK on /healthz');
 
 // --- kustomize render ----------------------------------------------------------------------
+const renderings = []; // { label, docs }
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
 if (kubectl.status === 0) {
   const render = (dir) => spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+  const objects = (out) => YAML.parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean);
   const base = render(k8s);
   check(base.status === 0, `kubectl kustomize infra/k8s failed: ${base.stderr}`);
-  const kinds = YAML.parseAllDocuments(base.stdout).map((d) => d.toJS()?.kind);
+  const baseDocs = objects(base.stdout);
+  const kinds = baseDocs.map((d) => d.kind);
   check(!kinds.includes('Secret') && kinds.includes('HorizontalPodAutoscaler'), 'rendered base: no Secret, one HPA expected');
+  renderings.push({ label: 'kubectl kustomize infra/k8s', docs: baseDocs });
   // The KEDA component, enabled in a scratch copy.
   const tmp = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'pullthrough-k8s-'));
   try {
@@ -211,18 +207,44 @@ if (kubectl.status === 0) {
     fs.writeFileSync(kf, fs.readFileSync(kf, 'utf8').replace('# components:\n#   - optional', 'components:\n  - optional'));
     const keda = render(tmp);
     check(keda.status === 0, `kubectl kustomize with the KEDA component failed: ${keda.stderr}`);
-    const kk = YAML.parseAllDocuments(keda.stdout).map((d) => d.toJS()?.kind);
+    const kedaDocs = objects(keda.stdout);
+    const kk = kedaDocs.map((d) => d.kind);
     check(kk.includes('ScaledObject') && !kk.includes('HorizontalPodAutoscaler'), 'KEDA component: ScaledObject in, HPA out expected');
+    renderings.push({ label: 'kubectl kustomize infra/k8s + KEDA component', docs: kedaDocs });
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 } else {
-  console.log('kubectl not found: kustomize render skipped');
+  notes.add('kubectl not found: kustomize render skipped (static manifests still checked)');
 }
 
-const files = new Set(docs.map((d) => d.file)).size;
-if (failures.length) {
-  console.error(`infra check: ${failures.length} problem(s)\n  - ${failures.join('\n  - ')}`);
-  process.exit(1);
+async function main() {
+  // Every static manifest (the example Secret and the standalone DaemonSet included) and every
+  // rendering against the Kubernetes schemas; references within each rendering.
+  const objects = docs.filter((x) => x.doc.kind !== 'Kustomization' && x.doc.kind !== 'Component');
+  const typed = [...objects.map((x) => ({ where: x.file, doc: x.doc })), ...renderings.flatMap((r) => r.docs.map((doc) => ({ where: r.label, doc })))];
+  failures.push(...(await validateObjects(typed)));
+  failures.push(...checkStrict(typed));
+  for (const r of renderings) failures.push(...checkReferences(r.docs, r.label));
+  const chart = await checkChart({ root, readmeVars, queueName, notes });
+  failures.push(...chart.failures);
+  if (chart.renderings === 0) notes.add('helm not found (Debian does not package it): chart checked statically, not rendered (see infra/README.md)');
+  const bicep = checkBicep({ root });
+  failures.push(...bicep.failures);
+  notes.add(bicep.note);
+
+  for (const n of notes) console.log(`note: ${n}`);
+  const files = new Set(docs.map((d) => d.file)).size;
+  if (failures.length) {
+    console.error(`infra check: ${failures.length} problem(s)\n  - ${failures.join('\n  - ')}`);
+    process.exit(1);
+  }
+  const schemaCount = objects.length + renderings.reduce((n, r) => n + r.docs.length, 0);
+  console.log(`infra check: ok (${files} YAML files, ${docs.length} documents; ${schemaCount} objects schema- and type-checked from ${renderings.length} kustomize renderings + static; ` +
+    `chart: ${chart.renderings} helm renderings; bicep: ${bicep.summary})`);
 }
-console.log(`infra check: ok (${files} YAML files, ${docs.length} documents)`);
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,4 +1,6 @@
 import express, { type Express } from 'express';
+import { LoopDetectedError } from '@pullthrough/oci';
+import { cameFromDeployment } from '@pullthrough/storage';
 import type { CredentialHealthBook } from '@pullthrough/credentials';
 import type { HydrationService, LoginVerifier, Logger, PullThroughRegistry, RuleHealthTracker } from '@pullthrough/pull-through';
 import type { UpstreamClientPool, UpstreamStatus } from '@pullthrough/upstream';
@@ -43,6 +45,8 @@ export interface FrontendDeps {
   webhooks: WebhookService;
   /** Client authentication and authorization on the data port. */
   clientAuth: ClientAuth;
+  /** This deployment's id: a data request whose User-Agent carries it came from us (a rule loops back) and is refused. */
+  deploymentId: string;
   /** The token endpoint's parts (`/token` on the data port). */
   tokenEndpoint: TokenRoutesOptions;
   accessPolicies: AccessPolicyRegistry;
@@ -90,6 +94,10 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   if (deps.trustProxyHops) data.set('trust proxy', deps.trustProxyHops);
   data.set('etag', false);
   data.use(requestContext(deps.logger));
+  data.use((req, _res, next) => {
+    if (!cameFromDeployment(req.headers['user-agent'], deps.deploymentId)) return next();
+    next(new LoopDetectedError('this request came from this cache itself: a cache rule leads back to it (through a forwarder, Service or load balancer address)'));
+  });
   data.use('/token', tokenRoutes(deps.tokenEndpoint));
   const mirror = deps.mirror ?? DEFAULT_MIRROR;
   data.use('/v2', dataRouter(deps.registry, deps.logger, deps.clientAuth, { rules: () => deps.rules.rules, selfHosts: mirror.publicHosts, manifestBudgetMs: mirror.manifestBudgetMs }));

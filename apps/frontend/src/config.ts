@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_ROLE_MAP, parseRoleMap } from './admin/admin-roles.js';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
+import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
 const optionalText = z
@@ -30,8 +31,18 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_DATA_PORT: port.default(5000),
   /** Admin REST API. */
   PULLTHROUGH_ADMIN_PORT: port.default(5001),
-  /** Filesystem storage root (blobs, repository metadata, control area). */
+  /** Filesystem storage root (blobs, repository metadata, control area); generated local files (admin token, redis password) live here with any storage. */
   PULLTHROUGH_DATA_DIR: z.string().default('./data'),
+  /** Where the registry store lives: `filesystem` (PULLTHROUGH_DATA_DIR) or `azure-blob` (one container; README "Storage on Azure Blob"). */
+  PULLTHROUGH_STORAGE: storageConfigFields.PULLTHROUGH_STORAGE,
+  /** A secret: the account's connection string (Azurite, development), or `file:<path>` of a file holding it. Never logged. */
+  PULLTHROUGH_AZURE_BLOB_CONNECTION_STRING: storageConfigFields.PULLTHROUGH_AZURE_BLOB_CONNECTION_STRING,
+  /** `https://<account>.blob.core.windows.net`, reached with the Entra ID credential of PULLTHROUGH_AZURE_CREDENTIAL. */
+  PULLTHROUGH_AZURE_BLOB_ACCOUNT_URL: storageConfigFields.PULLTHROUGH_AZURE_BLOB_ACCOUNT_URL,
+  /** The container holding the whole store (azure-blob storage). */
+  PULLTHROUGH_AZURE_BLOB_CONTAINER: storageConfigFields.PULLTHROUGH_AZURE_BLOB_CONTAINER,
+  /** azure-blob only: a GET of a local blob is a 307 to a read-only SAS URL valid this many seconds (0: the frontend streams it). */
+  PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS: z.coerce.number().int().min(0).max(3600).default(0),
   /** Redis for the hydration queue and coordination. Losing it loses no data. */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** BullMQ key prefix (lets several deployments share one Redis). */
@@ -94,7 +105,7 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   /** An upstream that sends no bytes for this long is treated as failed. */
   PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
-  /** Entra ID credential for Key Vault secret URIs: DefaultAzureCredential, ManagedIdentityCredential or WorkloadIdentityCredential. */
+  /** Entra ID credential for Key Vault secret URIs and Azure Blob storage: DefaultAzureCredential, ManagedIdentityCredential or WorkloadIdentityCredential. */
   PULLTHROUGH_AZURE_CREDENTIAL: z.enum(['default', 'managed-identity', 'workload-identity']).default('default'),
   /** Client id of a user-assigned managed identity (or the workload identity's app). */
   PULLTHROUGH_AZURE_CLIENT_ID: optionalText,
@@ -150,6 +161,12 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_CLIENT_MISS_RATE: z.coerce.number().min(0).default(5),
   /** Upstream-bound requests one client may make at once before the rate applies (token bucket size). */
   PULLTHROUGH_CLIENT_MISS_BURST: z.coerce.number().int().min(1).default(500),
+  /** Bytes one client of a shared blob fetch may have waiting in memory; a client that falls further behind is served from the stored blob once it is committed. */
+  PULLTHROUGH_CLIENT_BUFFER_BYTES: z.coerce.number().int().min(65536).default(8388608),
+  /** Bytes all such clients (and the kept first bytes of running fetches) may have waiting together in this process; past it, clients fall behind (wait for the commit). */
+  PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES: z.coerce.number().int().min(65536).default(268435456),
+  /** A client of a blob miss that takes no bytes for this long while some wait for it is cut off (only it). */
+  PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
   /** Failed password logins (Basic on /v2, /token) one client address may make in a row before it gets 429 (token bucket size). */
   PULLTHROUGH_LOGIN_FAILURE_BURST: z.coerce.number().int().min(1).default(10),
   /** Failed password logins per minute a client address earns back (0: no limit). While over it, every password login from the address gets 429 before any password is checked. */
@@ -166,6 +183,13 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_CONFIG_POLL_MS: z.coerce.number().int().min(100).max(3600000).default(10000),
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).superRefine((c, ctx) => {
+  if (c.PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES < c.PULLTHROUGH_CLIENT_BUFFER_BYTES) {
+    ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES'], message: 'must be at least PULLTHROUGH_CLIENT_BUFFER_BYTES' });
+  }
+  checkStorageConfig(c, ctx);
+  if (c.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS > 0 && c.PULLTHROUGH_STORAGE !== 'azure-blob') {
+    ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS'], message: 'needs PULLTHROUGH_STORAGE=azure-blob' });
+  }
   if (c.PULLTHROUGH_ADMIN_OIDC_ISSUER && c.PULLTHROUGH_ADMIN_OIDC_AUDIENCE.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_ADMIN_OIDC_AUDIENCE'], message: 'is required when PULLTHROUGH_ADMIN_OIDC_ISSUER is set' });
   }

@@ -20,7 +20,7 @@ import {
   TokenBucketLimiter,
   type Logger,
 } from '@pullthrough/pull-through';
-import { DEFAULT_TAG_CACHE, FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import { DEFAULT_TAG_CACHE, deploymentId, RegistryStore, storageDriverFrom, upstreamUserAgent } from '@pullthrough/storage';
 import { upstreamClientPoolFrom, type UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
@@ -91,7 +91,7 @@ const urlOf = (server: Server) => {
 
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
 export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher }: FrontendOptions): Promise<RunningFrontend> {
-  const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR), {
+  const store = new RegistryStore(storageDriverFrom(config), {
     manifestCacheBytes: config.PULLTHROUGH_MANIFEST_CACHE_MB * 1024 * 1024,
     tagCache: { ttlMs: config.PULLTHROUGH_TAG_CACHE_MS, maxEntries: DEFAULT_TAG_CACHE.maxEntries },
   });
@@ -100,7 +100,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
   addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
-  const pool = upstreamClientPoolFrom(config, egress);
+  // Our upstream requests say which deployment sent them, so one that comes back here is refused (app.ts).
+  const deployment = await deploymentId(store.control);
+  const pool = upstreamClientPoolFrom(config, egress, upstreamUserAgent(deployment));
   const secretPolicy = secretPolicyFrom(config);
   const rules = new RuleRegistry(store, config.PULLTHROUGH_PUBLIC_HOSTS, secretPolicy, upstreamHostCheck(egress, pool));
   await rules.load();
@@ -181,6 +183,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     upstreams: () => pool.status(),
     enqueue: () => enqueuer.stats,
     redisUp: () => redis.status === 'ready',
+    // Read at scrape time: the registry is built below.
+    clientBuffers: () => registry.blobs.clientBufferStats,
   });
   // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
   const secrets = createSecretResolver({
@@ -201,6 +205,11 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     observer: fanOutObserver(ruleHealth, credentialHealthObserver((name) => rules.rules.get(name)?.credentialSetName, credentialHealth), metrics.observer),
     hydration: enqueuer,
     tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
+    // Live clients of a blob miss: own bounded buffers, so none holds the upstream read or the others.
+    clientBufferBytes: config.PULLTHROUGH_CLIENT_BUFFER_BYTES,
+    clientBuffersTotalBytes: config.PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES,
+    clientStallTimeoutMs: config.PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS,
+    blobRedirectSeconds: config.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS,
     // Per client, in this process's memory: N replicas allow up to N times the rate (see README "Limits").
     ...(config.PULLTHROUGH_CLIENT_MISS_RATE > 0
       ? { missLimiter: new TokenBucketLimiter({ ratePerSecond: config.PULLTHROUGH_CLIENT_MISS_RATE, burst: config.PULLTHROUGH_CLIENT_MISS_BURST }) }
@@ -286,6 +295,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     webhooks,
     audit,
     clientAuth,
+    deploymentId: deployment,
     tokenEndpoint: { auth: clientAuth, tokens, authorizer },
     accessPolicies,
     upstreams: () => pool.status(),

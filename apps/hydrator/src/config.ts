@@ -2,6 +2,7 @@ import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
+import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
 const optionalText = z
@@ -20,6 +21,14 @@ const flag = z
 /** Every setting of the hydrator, read once from the environment in main.ts (see the README's table). */
 export const hydratorConfigSchema = z.object({
   PULLTHROUGH_DATA_DIR: z.string().default('./data'),
+  /** Where the registry store lives: `filesystem` (PULLTHROUGH_DATA_DIR) or `azure-blob` (one container; README "Storage on Azure Blob"). */
+  PULLTHROUGH_STORAGE: storageConfigFields.PULLTHROUGH_STORAGE,
+  /** A secret: the account's connection string (Azurite, development), or `file:<path>` of a file holding it. Never logged. */
+  PULLTHROUGH_AZURE_BLOB_CONNECTION_STRING: storageConfigFields.PULLTHROUGH_AZURE_BLOB_CONNECTION_STRING,
+  /** `https://<account>.blob.core.windows.net`, reached with the Entra ID credential of PULLTHROUGH_AZURE_CREDENTIAL. */
+  PULLTHROUGH_AZURE_BLOB_ACCOUNT_URL: storageConfigFields.PULLTHROUGH_AZURE_BLOB_ACCOUNT_URL,
+  /** The container holding the whole store (azure-blob storage). */
+  PULLTHROUGH_AZURE_BLOB_CONTAINER: storageConfigFields.PULLTHROUGH_AZURE_BLOB_CONTAINER,
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   PULLTHROUGH_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('pullthrough'),
   PULLTHROUGH_INSECURE_UPSTREAMS: list,
@@ -45,7 +54,7 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_EGRESS_ALLOW: egressAllowSetting,
   PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
-  /** Key Vault access, as in the frontend (see the README's table). */
+  /** Key Vault and Azure Blob storage access, as in the frontend (see the README's table). */
   PULLTHROUGH_AZURE_CREDENTIAL: z.enum(['default', 'managed-identity', 'workload-identity']).default('default'),
   PULLTHROUGH_AZURE_CLIENT_ID: optionalText,
   PULLTHROUGH_KEYVAULT_CA_FILE: optionalText,
@@ -78,7 +87,7 @@ export const hydratorConfigSchema = z.object({
   /** On SIGTERM the workers take no new jobs and running ones get this long; a job cut then is retried by another worker (its lock expires). */
   PULLTHROUGH_SHUTDOWN_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS,
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-});
+}).superRefine((c, ctx) => checkStorageConfig(c, ctx));
 
 export type HydratorConfig = z.infer<typeof hydratorConfigSchema>;
 

@@ -10,7 +10,7 @@ import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { readFileSync } from 'node:fs';
 import { acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
-import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import { deploymentId, RegistryStore, storageDriverFrom, upstreamUserAgent } from '@pullthrough/storage';
 import { upstreamClientPoolFrom } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, webhookBackoffMs, WebhookPublisher, WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
 import { onAbandonedHydration } from './abandoned-hydrations.js';
@@ -41,10 +41,10 @@ export interface RunningHydrator {
 /** Wire the hydration and webhook workers from config. Used by main.ts and the integration tests. */
 /** `secretEnv`: where `env:` secret references are looked up (main.ts passes process.env). */
 export async function startHydrator(config: HydratorConfig, logger: Logger, secretEnv: Record<string, string | undefined> = {}): Promise<RunningHydrator> {
-  const store = new RegistryStore(new FilesystemDriver(config.PULLTHROUGH_DATA_DIR));
+  const store = new RegistryStore(storageDriverFrom(config));
   // One egress policy for upstreams, token realms, redirects and webhook deliveries.
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
-  const pool = upstreamClientPoolFrom(config, egress);
+  const pool = upstreamClientPoolFrom(config, egress, upstreamUserAgent(await deploymentId(store.control)));
   const secretPolicy = secretPolicyFrom(config);
   const secrets = createSecretResolver({
     env: secretEnv,

@@ -5,7 +5,7 @@ import { CACHE_RULES_KIND } from '@pullthrough/cache-rules';
 import { createHydrationQueue, enqueueHydration, HYDRATION_QUEUE, type HydrationJobInput, type HydrationQueueOptions } from '@pullthrough/hydration-jobs';
 import type { Digest } from '@pullthrough/oci';
 import { silentLogger } from '@pullthrough/pull-through';
-import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import { RegistryStore, storageDriverFrom } from '@pullthrough/storage';
 import { startFixtureUpstream, tempDir, uniquePrefix, type Fixture, type FixtureUpstream, type RedisServer } from '@pullthrough/test-support';
 import { loadHydratorConfig, type HydratorConfig } from '../src/config.js';
 import { startHydrator, type RunningHydrator } from '../src/hydrator.js';
@@ -23,7 +23,7 @@ export interface HydratorEnv {
   hydrator: RunningHydrator;
   /** The configuration the hydrator runs with (data dir, queue prefix...). */
   config: HydratorConfig;
-  /** A second store on the hydrator's data dir, to look at what it wrote. */
+  /** A second store on the hydrator's storage (its data dir, or its container), to look at what it wrote. */
   store: RegistryStore;
   queue: Queue;
   events: QueueEvents;
@@ -76,7 +76,7 @@ export async function startHydratorEnv(
     return { job: settled, error };
   };
 
-  const store = new RegistryStore(new FilesystemDriver(dataDir.path));
+  const store = new RegistryStore(storageDriverFrom(config));
   return {
     hydrator,
     config,

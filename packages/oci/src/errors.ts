@@ -141,3 +141,11 @@ export class JobRuleMismatchError extends RegistryError {
     super(message, { category: 'rule-config', ...options });
   }
 }
+
+/** A request that came from this very deployment (a rule leads back to the cache itself). */
+export class LoopDetectedError extends RegistryError {
+  readonly code = 'LOOP_DETECTED';
+  constructor(message: string, options: RegistryErrorOptions = {}) {
+    super(message, { category: 'rule-config', ...options });
+  }
+}

@@ -32,6 +32,8 @@ const TABLE: Record<string, { code: string; status: number }> = {
   // A permanent policy decision, not an outage: 403 tells the client not to retry (a 5xx would be
   // retried and read as the upstream being down). The detail names the rule, host, address and range.
   EGRESS_DENIED: { code: 'DENIED', status: 403 },
+  // 508 Loop Detected: a rule leads back to this cache; answering at once breaks the loop (and the join deadlock).
+  LOOP_DETECTED: { code: 'DENIED', status: 508 },
   JOB_RULE_MISMATCH: { code: 'UNAVAILABLE', status: 502 },
 };
 

@@ -2,7 +2,7 @@ import { DigestMismatchError, type Reference } from '@pullthrough/oci';
 import { readStream, startRegistry, type RegistryFixture } from '../test/registry-fixture.js';
 import type { PushedImage } from '../test/tiny-upstream.js';
 
-// Larger than the client stream's 1 MiB buffer, so a client that does not read holds the fetch back.
+// Larger than a live client's stream buffer (64 KiB), smaller than its memory buffer (8 MiB).
 const LAYER_SIZE = 3 * 1024 * 1024;
 const latest: Reference = { kind: 'tag', tag: 'latest' };
 let f: RegistryFixture;
@@ -53,7 +53,7 @@ describe('ranges streamed from the live fetch', () => {
   });
 
   it('a range whose bytes have not arrived yet taps the running fetch: one upstream GET, exact bytes', async () => {
-    // The leader does not read yet: the fetch waits on its 1 MiB buffer, long before the tail.
+    // The leader does not read yet (its bytes wait in its buffer); the tail taps the same fetch.
     const leader = await f.registry.openBlob('up/foo', layer.digest);
     const tail = await f.registry.openBlob('up/foo', layer.digest, { start: LAYER_SIZE - 1000 });
     expect(tail).toMatchObject({ cache: 'miss', size: LAYER_SIZE, range: { start: LAYER_SIZE - 1000, end: LAYER_SIZE - 1 } });

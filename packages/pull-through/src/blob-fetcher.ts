@@ -8,6 +8,8 @@ import { withFailover } from './upstream-failover.js';
 import type { UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
 import { drained, LiveTap } from './live-tap.js';
+import { ClientBuffers, DEFAULT_CLIENT_BUFFER_BYTES, DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, type ClientBufferStats } from './client-buffers.js';
+import { ReceivedPrefix } from './received-prefix.js';
 
 export interface FetchedBlob {
   digest: Digest;
@@ -29,6 +31,8 @@ interface Flight {
   digest: Digest;
   /** The downstream repository the leading caller links; a caller for another one links its own. */
   downstreamRepository: string;
+  /** Downstream repositories of clients that tapped the fetch: linked with the commit, before `done` settles. */
+  alsoLink: Set<string>;
   done: Promise<FetchedBlob>;
   /** Clients reading the bytes as they arrive. */
   taps: LiveTap[];
@@ -38,17 +42,23 @@ interface Flight {
   opened: Promise<number | undefined>;
   /** Whether the body is being read now: only then can a client tap it. */
   streaming: boolean;
+  /** The bytes received so far, while they fit one client buffer: a late client can start from byte 0. */
+  prefix: ReceivedPrefix;
 }
 
 /** What the caller of start() reads: the whole blob, a range of it, or nothing (a background import). */
 type Want = { range?: RangeRequest } | undefined;
 
-/** A streaming client that takes no bytes for this long is cut off, like a disconnect. */
+/** A streaming client that takes no bytes for this long (while it has bytes waiting) is cut off, like a disconnect. */
 export const DEFAULT_CLIENT_STALL_TIMEOUT_MS = 30_000;
 
 export interface BlobFetcherOptions {
-  /** Cut off a streaming client that takes no bytes for this long, so it cannot hold up the fetch (0: never). */
+  /** Cut off a streaming client that takes no bytes for this long while it has some waiting (0: never). */
   clientStallTimeoutMs?: number;
+  /** Bytes one live client may have waiting in memory before it falls behind (then reads the stored blob). */
+  clientBufferBytes?: number;
+  /** Bytes every live client of this process may have waiting in memory together. */
+  clientBuffersTotalBytes?: number;
 }
 
 /**
@@ -56,10 +66,12 @@ export interface BlobFetcherOptions {
  * clients reading it live (the leader's whole blob, or ranges: LiveTap), hashing as it goes; the
  * object is committed only if the digest matches. A client whose bytes reach the blob's end gets
  * its last chunk only once the digest is verified, so a corrupt blob never looks like a complete
- * response; the commit itself finishes after the clients have their bytes. Concurrent
- * requests for the same digest from the same upstream repository with the same credentials
- * (blobFlightKey) share ONE upstream GET: a later range whose bytes have not gone by yet taps the
- * fetch; other later callers wait for the commit and read the local copy.
+ * response. The upstream read never waits on a client: each has its own bounded buffer
+ * (ClientBuffers), and one that falls behind it continues from the stored blob after the commit.
+ * Concurrent requests for the same digest from the same upstream repository with the same
+ * credentials (blobFlightKey) share ONE upstream GET: a later caller taps the fetch if its bytes
+ * have not gone by yet or are still kept (ReceivedPrefix); other later callers wait for the commit
+ * and read the local copy.
  * A fetched blob is linked to the repository of each caller whose upstream served it; a blob that
  * is already stored is linked only once the caller's upstream confirms it (BlobConfirmer).
  */
@@ -67,6 +79,7 @@ export class BlobFetcher {
   private readonly flights = new Map<string, Flight>();
   private readonly clientStallTimeoutMs: number;
   private readonly confirmer: BlobConfirmer;
+  private readonly buffers: ClientBuffers;
 
   constructor(
     private readonly store: RegistryStore,
@@ -74,6 +87,15 @@ export class BlobFetcher {
   ) {
     this.clientStallTimeoutMs = options.clientStallTimeoutMs ?? DEFAULT_CLIENT_STALL_TIMEOUT_MS;
     this.confirmer = new BlobConfirmer(store);
+    this.buffers = new ClientBuffers({
+      perClientBytes: options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES,
+      totalBytes: options.clientBuffersTotalBytes ?? Math.max(DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, options.clientBufferBytes ?? 0),
+    });
+  }
+
+  /** Memory held for live clients now, and how many fell behind or stalled so far (for the metrics). */
+  get clientBufferStats(): ClientBufferStats {
+    return this.buffers.stats;
   }
 
   /** Whether any fetch of `digest` (for any upstream repository) is running. */
@@ -123,21 +145,22 @@ export class BlobFetcher {
   }
 
   /**
-   * Lead a fetch whose bytes are also streamed to the caller, or undefined when another fetch of
-   * this digest with the same upstream coordinates is already running (the caller should `ensure`
-   * and read locally).
+   * The whole blob, streamed as its bytes arrive: leads a fetch, or taps the running one with the same
+   * upstream coordinates while every byte it has received is still kept (ReceivedPrefix). Undefined
+   * when that cannot be done: the caller should `ensure` and read locally.
    */
   async stream(target: UpstreamTarget, digest: Digest, expectedSize?: number): Promise<LiveBlob | undefined> {
-    if (this.flights.has(blobFlightKey(target, digest))) return undefined;
+    const running = this.flights.get(blobFlightKey(target, digest));
+    if (running) return this.tap(running, target, digest, undefined);
     return this.start(target, digest, expectedSize, {});
   }
 
   /**
    * A range of a missing blob, streamed as its bytes arrive from the one upstream fetch (which goes
    * on to the end for the store and the digest check): leads the fetch, or taps a running one whose
-   * bytes have not passed the range's start yet. Undefined when that cannot be done (the range
-   * already went by, or the upstream sent no size): the caller should `ensure` and read locally.
-   * An unsatisfiable range throws RangeInvalidError with the size (the fetch still completes).
+   * bytes have not passed the range's start yet (or are still kept). Undefined when that cannot be
+   * done (the range already went by, or the upstream sent no size): the caller should `ensure` and
+   * read locally. An unsatisfiable range throws RangeInvalidError with the size (the fetch still completes).
    */
   async streamRange(target: UpstreamTarget, digest: Digest, range: RangeRequest): Promise<LiveBlob | undefined> {
     const running = this.flights.get(blobFlightKey(target, digest));
@@ -145,30 +168,39 @@ export class BlobFetcher {
       const live = await this.start(target, digest, undefined, { range });
       return live.range ? live : undefined;
     }
+    return this.tap(running, target, digest, range);
+  }
+
+  /** A new client of a running fetch: from where the fetch is now, or from the kept prefix; else undefined. */
+  private async tap(running: Flight, target: UpstreamTarget, digest: Digest, range: RangeRequest | undefined): Promise<LiveBlob | undefined> {
     const size = await running.opened.catch(() => undefined);
-    if (size === undefined) return undefined;
-    const resolved = resolveRange(range, size);
+    if (size === undefined && range) return undefined;
+    const resolved = range ? resolveRange(range, size!) : undefined;
+    const start = resolved?.start ?? 0;
     // Checked and joined in one step: no byte arrives in between.
-    if (!running.streaming || resolved.start < running.position) return undefined;
+    if (!running.streaming) return undefined;
+    const fromPrefix = start < running.position;
+    if (fromPrefix && (!running.prefix.available || !this.buffers.fits(running.prefix.size))) return undefined;
     const tap = this.newTap(resolved, size);
+    if (fromPrefix) running.prefix.replay(tap);
     running.taps.push(tap);
-    // Same upstream repository and credentials: its upstream serves the blob for this caller too.
-    const done = running.done.then(async (fetched) => {
-      if (running.downstreamRepository !== target.downstreamRepository) await this.store.linkBlob(target.downstreamRepository, digest);
-      return { ...fetched, bytesFetched: 0 };
-    });
+    // Same upstream repository and credentials: its upstream serves the blob for this caller too. It
+    // is linked with the commit (a caller that joins the fetch later finds the link in place).
+    running.alsoLink.add(target.downstreamRepository);
+    const done = running.done.then((fetched) => ({ ...fetched, bytesFetched: 0 }));
     done.catch(() => undefined);
-    return { size, stream: tap.sink, done, range: resolved };
+    return { size, stream: tap.sink, done, ...(resolved ? { range: resolved } : {}) };
   }
 
   private newTap(range: ByteRange | undefined, size: number | undefined): LiveTap {
-    const sink = new PassThrough({ highWaterMark: 1024 * 1024 });
+    // The tap's own buffer bounds what waits for the client; the stream adds at most one small buffer.
+    const sink = new PassThrough({ highWaterMark: 64 * 1024 });
     // Until the caller pipes it, a failure must not become an unhandled 'error' event.
     sink.on('error', () => undefined);
     const end = range ? range.end : size === undefined ? Infinity : size - 1;
     // A tap that reaches the last byte holds its last slice until the digest is verified.
     const verified = size === undefined || end >= size - 1;
-    return new LiveTap(sink, range?.start ?? 0, end, verified, this.clientStallTimeoutMs);
+    return new LiveTap(sink, range?.start ?? 0, end, verified, this.buffers, this.clientStallTimeoutMs);
   }
 
   private async start(target: UpstreamTarget, digest: Digest, expectedSize: number | undefined, want: Want): Promise<LiveBlob> {
@@ -181,7 +213,7 @@ export class BlobFetcher {
     const key = blobFlightKey(target, digest);
     let resolveOpened!: (size: number | undefined) => void;
     const opened = new Promise<number | undefined>((resolve) => (resolveOpened = resolve));
-    const flight: Flight = { digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, taps: [], position: 0, opened, streaming: false };
+    const flight: Flight = { digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, alsoLink: new Set(), taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers) };
     // Called once the upstream's headers are in, before any body byte: the caller's tap is in place first.
     const onHeaders = (size: number | undefined) => {
       resolveOpened(size);
@@ -223,6 +255,8 @@ export class BlobFetcher {
     const failTaps = (err: unknown) => {
       for (const tap of flight.taps) tap.fail(err as Error);
     };
+    // Only a fetch that clients read live keeps its first bytes for clients that come later.
+    if (!live) flight.prefix.drop();
     if (!live) {
       // A background import may find the blob committed meanwhile (another job, another process,
       // another repository): no second download, but it is linked only if this upstream confirms it.
@@ -265,27 +299,38 @@ export class BlobFetcher {
     try {
       if (body.errored) throw body.errored;
       for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (!writer.write(chunk) && !writer.destroyed) await drained(writer);
+        // Hashed (and checked against the expected size) before any client sees it.
+        const room = writer.write(chunk);
         if (writer.destroyed) throw writer.errored ?? new Error('blob writer closed before the blob was complete');
         const offset = flight.position;
         flight.position += chunk.length;
-        // Each client gets the part of the chunk inside its range (taps may join while this runs).
-        for (const tap of [...flight.taps]) await tap.offer(chunk, offset);
+        flight.prefix.add(chunk);
+        // Each client gets the part of the chunk inside its range in its own buffer: never awaited
+        // (a client that has no room falls behind). Only the store may slow the upstream read down.
+        for (const tap of flight.taps) tap.offer(chunk, offset);
+        if (!room && !writer.destroyed) await drained(writer);
+        if (writer.destroyed) throw writer.errored ?? new Error('blob writer closed before the blob was complete');
       }
       flight.streaming = false;
+      flight.prefix.drop();
       // Every byte is hashed as it is written: a wrong blob throws here, and a tap that reaches the
       // blob's end never gets its last slice. A verified blob is complete for the clients now; they
       // do not wait for the temporary object's flush, fsync and commit (callers that joined do).
       writer.verify();
-      for (const tap of [...flight.taps]) await tap.complete();
+      for (const tap of flight.taps) tap.complete();
       const committed = await writer.commit();
-      await this.store.linkBlob(target.downstreamRepository, digest);
+      // Clients that fell behind their buffer continue from the stored blob where they were.
+      const open = (start: number, end: number) => this.store.openBlob(digest, { start, end });
+      for (const tap of flight.taps) tap.committed(open, committed.size);
+      flight.alsoLink.add(target.downstreamRepository);
+      await Promise.all([...flight.alsoLink].map((repository) => this.store.linkBlob(repository, digest)));
       return { digest, size: committed.size, bytesFetched: committed.size };
     } catch (caught) {
       // A writer that failed on its own (too many bytes, storage error) knows the cause; the error
       // we caught may only be its consequence ("cannot commit a blob writer that is aborted").
       const err = writer.errored ?? caught;
       flight.streaming = false;
+      flight.prefix.drop();
       body.destroy();
       await writer.abort().catch(() => undefined);
       // A client that was given the whole verified blob (or its whole range) keeps it: only the store failed.

@@ -24,3 +24,5 @@ export * from './upstream-tag-lister.js';
 export * from './upstream-referrers.js';
 export * from './stale-reason.js';
 export * from './live-tap.js';
+export * from './client-buffers.js';
+export * from './received-prefix.js';

@@ -1,4 +1,5 @@
-import type { PassThrough, Writable } from 'node:stream';
+import type { PassThrough, Readable, Writable } from 'node:stream';
+import type { ClientBuffers } from './client-buffers.js';
 
 /** Resolves true on 'drain'; false on 'close' or when `timeoutMs` (> 0) passes first. */
 export const drained = (stream: Writable, timeoutMs = 0): Promise<boolean> =>
@@ -17,68 +18,188 @@ export const drained = (stream: Writable, timeoutMs = 0): Promise<boolean> =>
     if (timeoutMs > 0) timer = setTimeout(finish(false), timeoutMs);
   });
 
+/** Opens bytes `start`..`end` (inclusive) of the committed blob. */
+export type StoredBlobOpener = (start: number, end: number) => Promise<Readable>;
+
+/**
+ * live: takes bytes as they arrive; ending: has every byte it will get queued; behind: fell behind
+ * its buffer and waits for the commit; resuming: reads the rest from the stored blob; closed.
+ */
+type TapMode = 'live' | 'ending' | 'behind' | 'resuming' | 'closed';
+
 /**
  * One client reading bytes `start`..`end` (inclusive; Infinity: to the end) of a blob while it
- * arrives from the upstream. A tap whose range reaches the blob's last byte is `verified`: it holds
- * its latest slice back until the whole blob's digest is verified, so a corrupt blob never looks
- * complete. A tap that ends earlier gets every byte of its range as soon as it arrives and ends
- * there: nothing about a range can be verified before the whole blob is (see the README).
+ * arrives from the upstream. `offer` never waits: the bytes go into the tap's own bounded buffer
+ * (ClientBuffers), and the tap writes them to the client as fast as the client takes them. A client
+ * whose buffer is full falls behind: it gets no more live bytes, and once the blob is committed it
+ * continues from the stored object at exactly the offset it had reached (same response); if the
+ * fetch fails instead, it is cut. A client that takes no bytes for the stall timeout while it has
+ * some waiting is cut off (only it).
+ *
+ * A tap whose range reaches the blob's last byte is `verified`: it holds its latest slice back until
+ * the whole blob's digest is verified, so a corrupt blob never looks complete. A tap that ends
+ * earlier gets every byte of its range as soon as it arrives and ends there: nothing about a range
+ * can be verified before the whole blob is (see the README).
  */
 export class LiveTap {
-  private alive = true;
+  private mode: TapMode = 'live';
+  private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
+  /** A verified tap's latest slice, held until the digest is verified (counted in its buffer). */
   private held: Buffer | undefined;
+  /** Blob offset of the next byte the tap has not taken in yet (queued or held). */
+  private next: number;
+  /** While true a write to the client (or a read from the store) is under way and owns the sink. */
+  private writing = false;
+  private stored: { open: StoredBlobOpener; size: number } | undefined;
 
   constructor(
     readonly sink: PassThrough,
     readonly start: number,
     readonly end: number,
     private readonly verified: boolean,
+    private readonly buffers: ClientBuffers,
     private readonly stallTimeoutMs: number,
-  ) {}
+  ) {
+    this.next = start;
+  }
 
-  /** The chunk at blob offset `offset` has arrived: pass on the part inside the range. */
-  async offer(chunk: Buffer, offset: number): Promise<void> {
-    const from = Math.max(this.start, offset);
+  /** Whether the tap fell behind its buffer (it waits for the stored blob). */
+  get behind(): boolean {
+    return this.mode === 'behind' || this.mode === 'resuming';
+  }
+
+  /** The chunk at blob offset `offset` has arrived: take in the part inside the range. Never waits. */
+  offer(chunk: Buffer, offset: number): void {
+    if (this.mode !== 'live') return;
+    if (this.sink.destroyed) return this.close();
+    const from = Math.max(this.next, offset);
     const to = Math.min(this.end + 1, offset + chunk.length);
-    if (!this.alive || to <= from) return;
+    if (to <= from) return;
     const slice = chunk.subarray(from - offset, to - offset);
+    const holding = this.queuedBytes + (this.held?.length ?? 0);
+    if (!this.buffers.reserve(slice.length, holding)) return this.fallBehind();
+    this.next = to;
     if (this.verified) {
       const previous = this.held;
       this.held = slice;
-      if (previous) await this.write(previous);
-      return;
+      if (previous) this.enqueue(previous);
+    } else {
+      // A range that ends before the blob does is complete with its last byte.
+      if (to === this.end + 1) this.mode = 'ending';
+      this.enqueue(slice);
     }
-    await this.write(slice);
-    if (to === this.end + 1 && this.alive) {
-      this.alive = false;
-      this.sink.end();
-    }
+    this.flush();
   }
 
-  /** The digest matched: the held slice goes out and the tap ends. */
-  async complete(): Promise<void> {
-    if (this.held) await this.write(this.held);
+  /** The digest matched: the held slice goes out and the tap ends once its buffer is written. */
+  complete(): void {
+    if (this.mode !== 'live') return;
+    this.mode = 'ending';
+    if (this.held) this.enqueue(this.held);
     this.held = undefined;
-    if (this.alive) this.sink.end();
-    this.alive = false;
+    this.flush();
   }
 
-  /** The fetch failed: cut the client off (an ended range keeps what it got). */
+  /** The blob is committed: a tap that fell behind continues from the stored object. */
+  committed(open: StoredBlobOpener, size: number): void {
+    if (this.mode !== 'behind') return;
+    this.stored = { open, size };
+    this.flush();
+  }
+
+  /** The fetch failed: cut the client off (a tap that has every byte it will get keeps them). */
   fail(err: Error): void {
-    this.alive = false;
-    if (!this.sink.writableEnded) this.sink.destroy(err);
+    if (this.mode === 'ending' || this.mode === 'resuming' || this.mode === 'closed') return;
+    this.close(err);
   }
 
-  private async write(slice: Buffer): Promise<void> {
-    if (!this.alive) return;
+  private enqueue(slice: Buffer): void {
+    this.queue.push(slice);
+    this.queuedBytes += slice.length;
+  }
+
+  private fallBehind(): void {
+    // The held slice was never verified: it is read again from the stored blob.
+    if (this.held) {
+      this.buffers.release(this.held.length);
+      this.next -= this.held.length;
+      this.held = undefined;
+    }
+    this.mode = 'behind';
+    this.buffers.countFellBehind();
+    this.flush();
+  }
+
+  /** Write what is queued while the client takes it; then end, or continue from the store. */
+  private flush(): void {
+    if (!this.writing) void this.writeQueued();
+  }
+
+  private async writeQueued(): Promise<void> {
+    // Set and cleared synchronously around the loop: a flush while it runs is picked up by it.
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        if (this.sink.destroyed) return this.close();
+        const slice = this.queue.shift()!;
+        this.queuedBytes -= slice.length;
+        this.buffers.release(slice.length);
+        if (!(await this.write(slice))) return;
+      }
+      if (this.mode === 'ending') {
+        this.mode = 'closed';
+        this.sink.end();
+      } else if (this.mode === 'behind' && this.stored) {
+        await this.resume(this.stored.open, this.stored.size);
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Hand one slice to the client; false when it went away or stalled (the tap is closed then). */
+  private async write(slice: Buffer): Promise<boolean> {
+    if (this.sink.write(slice)) return true;
+    if (await drained(this.sink, this.stallTimeoutMs)) return true;
     if (this.sink.destroyed) {
-      this.alive = false;
-      return;
+      this.close();
+      return false;
     }
-    if (!this.sink.write(slice) && !(await drained(this.sink, this.stallTimeoutMs))) {
-      // Gone, or stalled: stop feeding it (the fetch goes on for the store and for callers waiting on it).
-      this.alive = false;
-      this.sink.destroy(new Error(`client stalled: no room for more bytes within ${this.stallTimeoutMs} ms`));
+    this.buffers.countStalled();
+    this.close(new Error(`client stalled: took no bytes for ${this.stallTimeoutMs} ms`));
+    return false;
+  }
+
+  private async resume(open: StoredBlobOpener, size: number): Promise<void> {
+    this.mode = 'resuming';
+    const last = Math.min(this.end, size - 1);
+    let stream: Readable | undefined;
+    try {
+      if (this.next <= last && !this.sink.destroyed) {
+        stream = await open(this.next, last);
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          if (this.sink.destroyed) return this.close();
+          this.next += chunk.length;
+          if (!(await this.write(chunk))) return;
+        }
+      }
+      if (this.sink.destroyed) return this.close();
+      this.mode = 'closed';
+      this.sink.end();
+    } catch (err) {
+      this.close(err as Error);
+    } finally {
+      stream?.destroy();
     }
+  }
+
+  private close(err?: Error): void {
+    this.mode = 'closed';
+    this.buffers.release(this.queuedBytes + (this.held?.length ?? 0));
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.held = undefined;
+    if (err && !this.sink.writableEnded) this.sink.destroy(err);
   }
 }

@@ -60,8 +60,14 @@ export interface PullThroughOptions {
   observer?: PullObserver;
   /** Per-client allowance of upstream-bound requests (misses, revalidations); hits never count. */
   missLimiter?: MissLimiter;
-  /** A client streaming a blob miss that takes no bytes for this long is cut off (default 30 s). */
+  /** A client streaming a blob miss that takes no bytes for this long (while some wait for it) is cut off (default 30 s). */
   clientStallTimeoutMs?: number;
+  /** Bytes one client of a shared blob fetch may have waiting in memory before it falls behind (default 8 MiB). */
+  clientBufferBytes?: number;
+  /** Bytes all such clients of this process may have waiting together (default 256 MiB). */
+  clientBuffersTotalBytes?: number;
+  /** Local blobs are answered by a redirect to a signed storage URL valid this long, when the store has one (0: never). */
+  blobRedirectSeconds?: number;
   now?: () => number;
 }
 
@@ -91,7 +97,11 @@ export class PullThroughRegistry {
       tagFreshnessSeconds: options.tagFreshnessSeconds,
       now: this.now,
     });
-    this.blobs = new BlobFetcher(options.store, options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {});
+    this.blobs = new BlobFetcher(options.store, {
+      ...(options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {}),
+      ...(options.clientBufferBytes !== undefined ? { clientBufferBytes: options.clientBufferBytes } : {}),
+      ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
+    });
   }
 
   async getManifest(repository: string, reference: Reference, ctx: PullContext = {}): Promise<ManifestResponse> {
@@ -241,11 +251,12 @@ export class PullThroughRegistry {
   }
 
   private async blobSize(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest, ctx: PullContext): Promise<{ size: number; cache: CacheStatus }> {
+    // Taken before storage is read: a fetch finishing meanwhile links just after its commit.
+    const running = this.runningFetch(maybeTarget, digest);
     const { linked, stored } = await this.localBlob(repository, digest);
     if (linked && stored) return { size: stored.size, cache: maybeTarget ? 'hit' : 'local' };
     const target = this.requireTarget(repository, digest, maybeTarget);
-    // A fetch for this repository's upstream is still committing: its result is this answer.
-    const running = this.blobs.join(target, digest);
+    // A fetch for this repository's upstream is running or committing: its result is this answer.
     if (running) return { size: (await running).size, cache: 'miss' };
     this.admit(target, ctx);
     if (stored) {
@@ -269,21 +280,39 @@ export class PullThroughRegistry {
   }
 
   /**
+   * Where a client may fetch a local blob directly (a short-lived signed storage URL), or undefined:
+   * redirects off, the store has no such URLs, or the blob is not linked and stored (then openBlob).
+   */
+  async blobLocation(repository: string, digest: Digest): Promise<string | undefined> {
+    const seconds = this.options.blobRedirectSeconds ?? 0;
+    if (seconds <= 0) return undefined;
+    const target = this.resolve(repository);
+    if (target) refuseOutsideAllowList(target, BlobUnknownError);
+    const { linked, stored } = await this.localBlob(repository, digest);
+    if (!linked || !stored) return undefined;
+    const url = await this.store.signedBlobUrl(digest, seconds);
+    if (url && target) this.observer.served(target.rule.name, 'hit');
+    return url;
+  }
+
+  /**
    * A blob is served for a repository only when it is linked to it and stored. A blob stored for
    * another repository is linked once this repository's upstream confirms it with a HEAD (no second
    * download); a missing one is fetched from this repository's upstream (which links it).
    */
   private async blobFor(repository: string, maybeTarget: UpstreamTarget | undefined, digest: Digest, range: RangeRequest | undefined, ctx: PullContext): Promise<BlobResponse> {
+    // Taken before storage is read: a fetch finishing meanwhile links just after its commit.
+    const running = this.runningFetch(maybeTarget, digest);
     const { linked, stored } = await this.localBlob(repository, digest);
     if (linked && stored) return this.openLocal(digest, stored.size, range, maybeTarget ? 'hit' : 'local');
     const target = this.requireTarget(repository, digest, maybeTarget);
-    if (this.blobs.isRunning(target, digest)) {
-      // A fetch for this repository's upstream is running (its client may have every byte while it
-      // commits): join it, no upstream request. A range taps it while its bytes are still to come.
-      const tapped = range ? await this.blobs.streamRange(target, digest, range) : undefined;
+    if (running) {
+      // A fetch for this repository's upstream is running (or committing): join it, no upstream request.
+      // The caller taps it while its bytes are still to come or still kept in memory; else it waits for
+      // the commit. (Checked again in the same tick: a fetch that ended meanwhile is not started anew.)
+      const tapped = this.blobs.isRunning(target, digest) ? (range ? await this.blobs.streamRange(target, digest, range) : await this.blobs.stream(target, digest)) : undefined;
       if (tapped) return { size: tapped.size, stream: tapped.stream, cache: 'miss', done: tapped.done, ...(tapped.range ? { range: tapped.range } : {}) };
-      const joined = await this.blobs.ensure(target, digest);
-      return this.openLocal(digest, joined.size, range, 'miss');
+      return this.openLocal(digest, (await running).size, range, 'miss');
     }
     this.admit(target, ctx);
     if (stored) {
@@ -296,6 +325,14 @@ export class PullThroughRegistry {
     // The fetch (led or joined) links the blob to this repository: its upstream served it.
     const fetched = await this.blobs.ensure(target, digest);
     return this.openLocal(digest, fetched.size, range, 'miss');
+  }
+
+  /** The running fetch of this blob for the target's upstream coordinates, joined (no upstream request), if any. */
+  private runningFetch(target: UpstreamTarget | undefined, digest: Digest): Promise<{ size: number }> | undefined {
+    const joined = target ? this.blobs.join(target, digest) : undefined;
+    // Awaited only if storage does not answer first; its failure then surfaces there.
+    joined?.catch(() => undefined);
+    return joined;
   }
 
   private async openLocal(digest: Digest, size: number, request: RangeRequest | undefined, cache: CacheStatus): Promise<BlobResponse> {

@@ -48,6 +48,8 @@ export interface FixtureOptions {
   tagFreshnessSeconds?: number;
   now?: () => number;
   clientStallTimeoutMs?: number;
+  clientBufferBytes?: number;
+  clientBuffersTotalBytes?: number;
 }
 
 /**
@@ -71,6 +73,8 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
     tagFreshnessSeconds: options.tagFreshnessSeconds ?? 300,
     ...(options.now ? { now: options.now } : {}),
     ...(options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {}),
+    ...(options.clientBufferBytes !== undefined ? { clientBufferBytes: options.clientBufferBytes } : {}),
+    ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
   });
   return {
     observed,

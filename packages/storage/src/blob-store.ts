@@ -24,6 +24,11 @@ export class BlobStore {
     return info && { size: info.size };
   }
 
+  /** A short-lived read-only URL of a stored blob, when the driver can give one (see StorageDriver.signedReadUrl). */
+  async signedBlobUrl(digest: Digest, ttlSeconds: number): Promise<string | undefined> {
+    return this.driver.signedReadUrl?.(blobDataPath(digest), ttlSeconds);
+  }
+
   /** Stream a blob (or a range of it). Throws BlobUnknownError when absent, RangeInvalidError on a bad range. */
   async openBlob(digest: Digest, range?: ByteRange): Promise<Readable> {
     const stream = await this.driver.createReadStream(blobDataPath(digest), range);
@@ -38,7 +43,7 @@ export class BlobStore {
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
       throw new RangeError(`invalid expected blob size: ${size}`);
     }
-    return new BlobWriter(await this.driver.createWriter(), size === undefined ? { digest } : { digest, size });
+    return new BlobWriter(await this.driver.createWriter({ path: blobDataPath(digest) }), size === undefined ? { digest } : { digest, size });
   }
 
   /**

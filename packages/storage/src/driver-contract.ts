@@ -19,8 +19,8 @@ async function readAll(stream: Readable | undefined): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function writeObject(driver: StorageDriver, path: string, data: Buffer): Promise<void> {
-  const writer = await driver.createWriter();
+async function writeObject(driver: StorageDriver, path: string, data: Buffer, toldPath?: string): Promise<void> {
+  const writer = await driver.createWriter(toldPath === undefined ? {} : { path: toldPath });
   await pipeline(Readable.from([data]), writer);
   await writer.commit(path);
 }
@@ -186,6 +186,51 @@ export function runDriverContract(name: string, makeDriver: () => Promise<Driver
         expect(await driver.purgeUploads(0)).toBeGreaterThanOrEqual(1);
         await expect(writer.commit('w/obj')).rejects.toThrow();
         expect(await driver.stat('w/obj')).toBeUndefined();
+      });
+    });
+
+    describe('writers told their path (CreateWriterOptions.path)', () => {
+      test('nothing is visible until commit; a multi-block object commits intact', async () => {
+        const data = randomBytes(9 * 1024 * 1024 + 3);
+        const writer = await driver.createWriter({ path: 'told/obj' });
+        await pipeline(Readable.from([data.subarray(0, 5_000_000), data.subarray(5_000_000)]), writer);
+        expect(await driver.stat('told/obj')).toBeUndefined();
+        expect(await driver.list('')).toEqual([]);
+        await writer.commit('told/obj');
+        expect(writer.bytesWritten).toBe(data.length);
+        const back = await readAll(await driver.createReadStream('told/obj'));
+        expect(back.equals(data)).toBe(true);
+      });
+
+      test('commit to another path rejects and leaves nothing', async () => {
+        const writer = await driver.createWriter({ path: 'told/one' });
+        writer.write(Buffer.from('x'));
+        await expect(writer.commit('told/two')).rejects.toThrow();
+        expect(await driver.stat('told/one')).toBeUndefined();
+        expect(await driver.stat('told/two')).toBeUndefined();
+        expect(await driver.list('')).toEqual([]);
+      });
+
+      test('abort leaves nothing; a later writer of the same path commits', async () => {
+        const dropped = await driver.createWriter({ path: 'told/obj' });
+        await pipeline(Readable.from([randomBytes(5 * 1024 * 1024)]), dropped);
+        await dropped.abort();
+        await expect(dropped.commit('told/obj')).rejects.toThrow();
+        expect(await driver.stat('told/obj')).toBeUndefined();
+        expect(await driver.list('')).toEqual([]);
+        await writeObject(driver, 'told/obj', Buffer.from('kept'), 'told/obj');
+        expect((await driver.getContent('told/obj'))?.toString()).toBe('kept');
+      });
+
+      test('concurrent writers of the same path all succeed; an existing object is kept', async () => {
+        const data = randomBytes(5 * 1024 * 1024);
+        const writers = await Promise.all(Array.from({ length: 6 }, () => driver.createWriter({ path: 'told/same' })));
+        await Promise.all(writers.map((w) => pipeline(Readable.from([data.subarray(0, 1000), data.subarray(1000)]), w)));
+        await Promise.all(writers.map((w) => w.commit('told/same')));
+        expect((await driver.getContent('told/same'))?.equals(data)).toBe(true);
+        await writeObject(driver, 'told/same', Buffer.from('other'), 'told/same');
+        expect((await driver.getContent('told/same'))?.equals(data)).toBe(true);
+        expect(await driver.list('told')).toEqual(['same']);
       });
     });
 

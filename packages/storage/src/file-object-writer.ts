@@ -41,6 +41,8 @@ export class FileObjectWriter extends Writable implements ObjectWriter {
     handle: FileHandle,
     private readonly tempPath: string,
     private readonly resolveTarget: (path: string) => string,
+    /** The path the writer was created for (CreateWriterOptions.path), if any. */
+    private readonly intendedPath?: string,
   ) {
     super({ highWaterMark: STREAM_HIGH_WATER_MARK });
     this.handle = handle;
@@ -110,6 +112,9 @@ export class FileObjectWriter extends Writable implements ObjectWriter {
     this.state = 'committing';
     try {
       const target = this.resolveTarget(path);
+      if (this.intendedPath !== undefined && path !== this.intendedPath) {
+        throw new Error('cannot commit a writer to another path than the one it was created for');
+      }
       if (!this.writableEnded) this.end();
       await finished(this, { readable: false });
       if (!this.writableFinished) throw new Error('writer was destroyed before it finished');

@@ -123,7 +123,12 @@ export class FileReadStream extends Readable {
   }
 }
 
-/** Send a stream to `dest` and end it: pooled when it is a FileReadStream, else `pipeline`-like. */
+/**
+ * Send a stream to `dest` and end it: pooled when it is a FileReadStream, else `pipeline`. An Azure
+ * blob's stream (the SDK's resumable HTTP body) takes `pipeline`: it already reads into fresh socket
+ * buffers, `dest`'s backpressure pauses the download, and a `dest` that closes early destroys it,
+ * which aborts the HTTP request.
+ */
 export async function sendStream(stream: Readable, dest: Writable): Promise<void> {
   if (stream instanceof FileReadStream) return stream.writeTo(dest);
   return pipeline(stream, dest);

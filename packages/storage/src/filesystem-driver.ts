@@ -8,7 +8,7 @@ import { FileObjectWriter } from './file-object-writer.js';
 import { BufferPool } from './buffer-pool.js';
 import { FileReadStream } from './file-read-stream.js';
 import { DEFAULT_READ_SIZER, ReadSizer, type ReadSizerOptions } from './read-sizer.js';
-import type { ByteRange, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver } from './storage-driver.js';
+import type { ByteRange, CreateWriterOptions, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver } from './storage-driver.js';
 import { StoragePathError, UPLOADS_AREA, storagePathSegments } from './storage-path.js';
 
 export interface FilesystemDriverOptions {
@@ -121,10 +121,11 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async createWriter(): Promise<ObjectWriter> {
+  async createWriter(options: CreateWriterOptions = {}): Promise<ObjectWriter> {
+    if (options.path !== undefined) this.resolvePath(options.path);
     const temp = await this.newTempPath();
     const handle = await fsp.open(temp, 'wx');
-    return new FileObjectWriter(handle, temp, (path) => this.resolvePath(path));
+    return new FileObjectWriter(handle, temp, (path) => this.resolvePath(path), options.path);
   }
 
   async list(prefix: string): Promise<string[]> {

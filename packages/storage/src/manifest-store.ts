@@ -85,7 +85,7 @@ export class ManifestStore {
       throw new DigestMismatchError('manifest content does not match its digest', { detail: { expected: digest, actual } });
     }
     if (!(await this.blobs.statBlob(digest))) {
-      const writer = await this.driver.createWriter();
+      const writer = await this.driver.createWriter({ path: blobDataPath(digest) });
       try {
         writer.end(bytes);
         await writer.commit(blobDataPath(digest));

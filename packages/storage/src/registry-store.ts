@@ -50,6 +50,9 @@ export class RegistryStore {
   openBlob(digest: Digest, range?: ByteRange): Promise<Readable> {
     return this.blobs.openBlob(digest, range);
   }
+  signedBlobUrl(digest: Digest, ttlSeconds: number): Promise<string | undefined> {
+    return this.blobs.signedBlobUrl(digest, ttlSeconds);
+  }
   createBlobWriter(expected: ExpectedBlob): Promise<BlobWriter> {
     return this.blobs.createBlobWriter(expected);
   }

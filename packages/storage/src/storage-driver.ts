@@ -30,6 +30,15 @@ export interface ObjectWriter extends Writable {
   abort(): Promise<void>;
 }
 
+export interface CreateWriterOptions {
+  /**
+   * The path `commit` will use, when known up front (a blob's content address). An object store
+   * stages the data at its final name and commits it in place instead of copying it there;
+   * committing to any other path rejects.
+   */
+  path?: string;
+}
+
 export interface PutContentOptions {
   /**
    * The object holds a secret (webhook secrets, keys, password files): readable by this process's
@@ -55,12 +64,17 @@ export interface StorageDriver {
    * throws RangeInvalidError when the range cannot be satisfied.
    */
   createReadStream(path: string, range?: ByteRange): Promise<Readable | undefined>;
-  /** Start a temporary object; see ObjectWriter. */
-  createWriter(): Promise<ObjectWriter>;
+  /** Start a temporary object; see ObjectWriter and CreateWriterOptions. */
+  createWriter(options?: CreateWriterOptions): Promise<ObjectWriter>;
   /** Names of the direct children of `prefix` (`''` = root), sorted; [] when missing. */
   list(prefix: string): Promise<string[]>;
   /** Delete an object or everything under a prefix. No error when missing. */
   delete(path: string): Promise<void>;
   /** Remove temporary objects older than `olderThanMs`; resolves to how many were removed. */
   purgeUploads(olderThanMs: number): Promise<number>;
+  /**
+   * A URL clients can GET the object from directly (read-only, valid `ttlSeconds`, ranges honoured
+   * by the service), or undefined. Only object stores have one; the filesystem driver has none.
+   */
+  signedReadUrl?(path: string, ttlSeconds: number): Promise<string | undefined>;
 }

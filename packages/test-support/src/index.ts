@@ -2,7 +2,7 @@
  * Real servers and fixtures for integration tests: redis-server, Debian's docker-registry
  * (distribution 2.8) with none/basic/token auth, a counting reverse proxy, and OCI fixtures pushed
  * with skopeo; clients (skopeo, containerd, podman with a private store) and a TLS-terminating
- * proxy. Everything binds to 127.0.0.1 on ephemeral ports and is killed by stop(), on exit, or by
+ * proxy, Azurite's blob service (in memory). Everything binds to 127.0.0.1 on ephemeral ports and is killed by stop(), on exit, or by
  * a watchdog if the test process dies.
  */
 export { tempDir, type TempDir } from './temp-dir.js';
@@ -11,6 +11,7 @@ export { uniquePrefix } from './unique-prefix.js';
 export { startProcess, type ManagedProcess, type ProcessSpec } from './managed-process.js';
 export { waitUntil, type WaitOptions } from './wait-until.js';
 export { startRedis, type RedisServer } from './redis-server.js';
+export { startAzurite, type Azurite } from './azurite.js';
 export { startRegistry, type RegistryAuthMode, type RegistryOptions, type UpstreamRegistry } from './upstream-registry.js';
 export { startTokenServer, ACR_AUDIENCE, type AcrAuthOptions, type TokenServer, type TokenServerOptions, type TokenRequestRecord, type ResourceAccess } from './token-server.js';
 export {

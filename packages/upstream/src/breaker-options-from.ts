@@ -28,10 +28,11 @@ export interface UpstreamSettings extends BreakerSettings {
   PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: number;
 }
 
-/** The app's upstream client pool from its config: every connection under `egress`. */
-export function upstreamClientPoolFrom(config: UpstreamSettings, egress: EgressPolicy): UpstreamClientPool {
+/** The app's upstream client pool from its config: every connection under `egress`, our requests marked with `userAgent`. */
+export function upstreamClientPoolFrom(config: UpstreamSettings, egress: EgressPolicy, userAgent?: string): UpstreamClientPool {
   return new UpstreamClientPool({
     egress,
+    ...(userAgent ? { userAgent } : {}),
     insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,

@@ -26,7 +26,7 @@ function routesOf(app: Express): string[] {
 }
 
 // Only what createApp touches while wiring: the routers keep their deps for later.
-const deps = { logger: silentLogger, adminToken: 'x'.repeat(20), upstreams: () => [], metrics: {}, tokenEndpoint: {} } as unknown as FrontendDeps;
+const deps = { logger: silentLogger, adminToken: 'x'.repeat(20), upstreams: () => [], metrics: {}, tokenEndpoint: {}, deploymentId: '0123456789abcdef' } as unknown as FrontendDeps;
 const apiRoutes = routesOf(createApp(deps).admin)
   .filter((r) => r.includes(' /api/v1/'))
   .map((r) => r.replace(' /api/v1', ' '));

@@ -30,6 +30,8 @@ export async function headBlob(registry: PullThroughRegistry, res: Response, nam
  */
 export async function getBlob(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawDigest: string, ctx: PullContext, logger: Logger): Promise<void> {
   const digest = parseDigest(rawDigest);
+  const location = await registry.blobLocation(name, digest);
+  if (location) return redirectToStorage(res, digest, location);
   const blob = await registry.openBlob(name, digest, await requestedRange(registry, req, res, name, digest, ctx), ctx).catch((err: unknown) => refuseRange(registry, res, name, digest, ctx, err));
   blob.done?.catch((err: unknown) => logger.warn({ digest, err: (err as Error).message }, 'blob fetch failed mid-stream'));
   commonHeaders(res, digest);
@@ -52,6 +54,19 @@ export async function getBlob(registry: PullThroughRegistry, req: Request, res: 
     // Headers are gone: the only honest signal left is an aborted connection.
     res.destroy(err as Error);
   }
+}
+
+/**
+ * A local blob answered by a 307 to a short-lived read-only storage URL (README "Storage on Azure
+ * Blob"): the client fetches the bytes, and any Range, from the storage service. The URL expires,
+ * so the answer must not be cached.
+ */
+function redirectToStorage(res: Response, digest: Digest, location: string): void {
+  res.setHeader('Docker-Content-Digest', digest);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Location', location);
+  setCacheHeaders(res, 'hit');
+  res.status(307).end();
 }
 
 /** The Range a GET asks for; one this server cannot honour is refused like an unsatisfiable one (416 with the size). */

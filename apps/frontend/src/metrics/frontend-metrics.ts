@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FailureCategory } from '@pullthrough/oci';
-import type { CacheStatus, EnqueueStats, PullObserver } from '@pullthrough/pull-through';
+import type { CacheStatus, ClientBufferStats, EnqueueStats, PullObserver } from '@pullthrough/pull-through';
 import type { BreakerState, UpstreamStatus } from '@pullthrough/upstream';
 
 export interface MetricSources {
@@ -10,6 +10,8 @@ export interface MetricSources {
   enqueue: () => EnqueueStats;
   /** Is the Redis connection up. */
   redisUp: () => boolean;
+  /** Memory held for live clients of blob misses, and how many fell behind or stalled (BlobFetcher.clientBufferStats). */
+  clientBuffers?: () => ClientBufferStats;
 }
 
 export interface FrontendMetrics {
@@ -103,6 +105,17 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
       this.set(sources.redisUp() ? 1 : 0);
     },
   });
+
+  new Gauge({
+    name: 'pullthrough_blob_client_buffered_bytes',
+    help: 'Bytes of blob misses waiting in memory for their live clients (and kept first bytes of running fetches)',
+    registers: [registry],
+    collect() {
+      this.set(sources.clientBuffers?.().bufferedBytes ?? 0);
+    },
+  });
+  mirroredCounter(registry, 'pullthrough_blob_clients_fell_behind_total', 'Live clients of a blob miss that fell behind their buffer (served from the stored blob once committed)', [], (set) => set({}, sources.clientBuffers?.().fellBehind ?? 0));
+  mirroredCounter(registry, 'pullthrough_blob_clients_stalled_total', 'Live clients of a blob miss cut off for taking no bytes for the stall timeout', [], (set) => set({}, sources.clientBuffers?.().stalled ?? 0));
 
   const served = new Counter({
     name: 'pullthrough_cache_requests_total',

@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { ClientBuffers } from './client-buffers.js';
+import { LiveTap, type StoredBlobOpener } from './live-tap.js';
+import { readStream } from '../test/registry-fixture.js';
+
+const KiB = 1024;
+const CHUNK = 16 * KiB;
+const blob = randomBytes(1024 * KiB);
+
+/** A tap on the whole blob (or a range), with a sink nobody reads until the test does. */
+function tapOn(buffers: ClientBuffers, range?: { start: number; end: number }, stallTimeoutMs = 0): LiveTap {
+  const sink = new PassThrough({ highWaterMark: 16 * KiB });
+  sink.on('error', () => undefined);
+  const end = range?.end ?? blob.length - 1;
+  return new LiveTap(sink, range?.start ?? 0, end, end === blob.length - 1, buffers, stallTimeoutMs);
+}
+
+/** Offer the blob's chunks from `from` up to `to` (exclusive), as the upstream loop does. */
+function offer(taps: LiveTap[], from = 0, to = blob.length): void {
+  for (let offset = from; offset < to; offset += CHUNK) for (const tap of taps) tap.offer(blob.subarray(offset, Math.min(to, offset + CHUNK)), offset);
+}
+
+/** The stored blob, recording where each read started and ended. */
+function storedOpener(opened: Array<[number, number]>): StoredBlobOpener {
+  return (start, end) => {
+    opened.push([start, end]);
+    return Promise.resolve(Readable.from([blob.subarray(start, end + 1)]));
+  };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('LiveTap', () => {
+  it('falls behind a full buffer without holding the offers, then continues from the stored blob at exactly the offset it reached', async () => {
+    const buffers = new ClientBuffers({ perClientBytes: 64 * KiB, totalBytes: 1024 * KiB });
+    const tap = tapOn(buffers);
+    offer([tap]);
+    expect(tap.behind).toBe(true);
+    expect(buffers.stats.fellBehind).toBe(1);
+    // What waits for the client never exceeds its buffer.
+    expect(buffers.stats.bufferedBytes).toBeLessThanOrEqual(64 * KiB);
+    tap.complete();
+    const opened: Array<[number, number]> = [];
+    tap.committed(storedOpener(opened), blob.length);
+    const read = await readStream(tap.sink);
+    expect(read.error).toBeUndefined();
+    expect(read.bytes.equals(blob)).toBe(true);
+    // One read of the stored blob, from the first byte the client had not been given, to the end.
+    expect(opened).toHaveLength(1);
+    expect(opened[0]![1]).toBe(blob.length - 1);
+    expect(opened[0]![0]).toBeGreaterThan(0);
+    expect(opened[0]![0]).toBeLessThan(blob.length);
+    expect(buffers.stats.bufferedBytes).toBe(0);
+  });
+
+  it('a range that falls behind continues from the store up to its own end only', async () => {
+    const buffers = new ClientBuffers({ perClientBytes: 32 * KiB, totalBytes: 1024 * KiB });
+    const range = { start: 100 * KiB + 7, end: 600 * KiB + 3 };
+    const tap = tapOn(buffers, range);
+    offer([tap]);
+    expect(tap.behind).toBe(true);
+    const opened: Array<[number, number]> = [];
+    tap.committed(storedOpener(opened), blob.length);
+    const read = await readStream(tap.sink);
+    expect(read.bytes.equals(blob.subarray(range.start, range.end + 1))).toBe(true);
+    expect(opened[0]![1]).toBe(range.end);
+  });
+
+  it('a tap that fell behind is cut when the fetch fails: never a complete-looking body', async () => {
+    const buffers = new ClientBuffers({ perClientBytes: 64 * KiB, totalBytes: 1024 * KiB });
+    const tap = tapOn(buffers);
+    offer([tap], 0, blob.length / 2);
+    expect(tap.behind).toBe(true);
+    tap.fail(new Error('upstream reset'));
+    const read = await readStream(tap.sink);
+    expect(read.error?.message).toBe('upstream reset');
+    expect(read.bytes.length).toBeLessThan(blob.length);
+    expect(buffers.stats.bufferedBytes).toBe(0);
+  });
+
+  it('a client that keeps up gets every byte live, but the last slice only once the digest is verified', async () => {
+    const buffers = new ClientBuffers({ perClientBytes: 64 * KiB, totalBytes: 1024 * KiB });
+    const tap = tapOn(buffers);
+    const got: Buffer[] = [];
+    tap.sink.on('data', (c: Buffer) => got.push(c));
+    for (let offset = 0; offset < blob.length; offset += CHUNK) {
+      tap.offer(blob.subarray(offset, offset + CHUNK), offset);
+      await settle();
+    }
+    expect(tap.behind).toBe(false);
+    // Everything but the held last chunk.
+    expect(Buffer.concat(got).equals(blob.subarray(0, blob.length - CHUNK))).toBe(true);
+    tap.complete();
+    await new Promise((r) => tap.sink.once('end', r));
+    expect(Buffer.concat(got).equals(blob)).toBe(true);
+    expect(buffers.stats).toEqual({ bufferedBytes: 0, fellBehind: 0, stalled: 0 });
+  });
+
+  it('the total across clients is bounded too: when it is used up, the next client falls behind and the first keeps its bytes', async () => {
+    // Neither client reads: each would hold 3 chunks (one more sits in its stream), 96 KiB in all.
+    const buffers = new ClientBuffers({ perClientBytes: 64 * KiB, totalBytes: 80 * KiB });
+    const first = tapOn(buffers);
+    const second = tapOn(buffers);
+    offer([first, second], 0, 4 * CHUNK);
+    expect(buffers.stats.bufferedBytes).toBeLessThanOrEqual(80 * KiB);
+    expect([first.behind, second.behind]).toEqual([false, true]);
+  });
+
+  it('a client that takes nothing for the stall timeout is cut off and its buffer freed; another tap is untouched', async () => {
+    const buffers = new ClientBuffers({ perClientBytes: 256 * KiB, totalBytes: 1024 * KiB });
+    const stalled = tapOn(buffers, undefined, 50);
+    const reading = tapOn(buffers, { start: 0, end: 99 * KiB }, 50);
+    const fine = readStream(reading.sink);
+    offer([stalled, reading], 0, 128 * KiB);
+    const cut = new Promise<Error>((resolve) => stalled.sink.once('error', resolve));
+    expect((await cut).message).toMatch(/client stalled/);
+    expect(buffers.stats.stalled).toBe(1);
+    expect((await fine).bytes.equals(blob.subarray(0, 99 * KiB + 1))).toBe(true);
+    expect(buffers.stats.bufferedBytes).toBe(0);
+  });
+
+  it('a range that has all its bytes ends at once and keeps them when the fetch fails later', async () => {
+    const buffers = new ClientBuffers({ perClientBytes: 256 * KiB, totalBytes: 1024 * KiB });
+    const tap = tapOn(buffers, { start: 10, end: 20 * KiB });
+    offer([tap], 0, 64 * KiB);
+    tap.fail(new Error('digest mismatch'));
+    const read = await readStream(tap.sink);
+    expect(read.error).toBeUndefined();
+    expect(read.bytes.equals(blob.subarray(10, 20 * KiB + 1))).toBe(true);
+  });
+});

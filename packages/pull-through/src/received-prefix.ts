@@ -1,0 +1,48 @@
+import type { ClientBuffers } from './client-buffers.js';
+import type { LiveTap } from './live-tap.js';
+
+/**
+ * The first bytes of a running blob fetch, kept in memory while they fit one client buffer (and the
+ * process's total, ClientBuffers), so a client that arrives after the fetch started can still read
+ * it live from byte 0. Once the fetch has passed that size the prefix is dropped, and later callers
+ * wait for the commit and read the stored blob.
+ */
+export class ReceivedPrefix {
+  private chunks: Buffer[] | undefined = [];
+  private bytes = 0;
+
+  constructor(private readonly buffers: ClientBuffers) {}
+
+  /** Whether every byte received so far is kept. */
+  get available(): boolean {
+    return this.chunks !== undefined;
+  }
+
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** The next chunk of the body (in order): kept if it fits, else the whole prefix is dropped. */
+  add(chunk: Buffer): void {
+    if (!this.chunks) return;
+    if (!this.buffers.reserve(chunk.length, this.bytes)) return this.drop();
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+  }
+
+  /** Offer every kept byte to a new tap, from offset 0 (the tap takes the part in its range). */
+  replay(tap: LiveTap): void {
+    let offset = 0;
+    for (const chunk of this.chunks ?? []) {
+      tap.offer(chunk, offset);
+      offset += chunk.length;
+    }
+  }
+
+  drop(): void {
+    if (!this.chunks) return;
+    this.buffers.release(this.bytes);
+    this.chunks = undefined;
+    this.bytes = 0;
+  }
+}

@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import type { ControlStore } from './control-store.js';
+
+const KIND = 'deployment';
+const NAME = 'id';
+
+/**
+ * This deployment's id, shared by every process that uses the same storage: made once (random,
+ * no meaning) and kept in the control area. The apps put it in their upstream User-Agent, so a
+ * request that comes back to this deployment through some forwarder (a rule pointing at a Service
+ * address of the cache itself) is recognised and refused instead of looping.
+ */
+export async function deploymentId(control: Pick<ControlStore, 'getControl' | 'putControl'>): Promise<string> {
+  const stored = await control.getControl<{ id?: unknown }>(KIND, NAME);
+  if (typeof stored?.id === 'string' && /^[0-9a-f]{16}$/.test(stored.id)) return stored.id;
+  await control.putControl(KIND, NAME, { id: randomBytes(8).toString('hex') });
+  // Two processes starting at once both write: whichever write landed last is what both read back.
+  const written = await control.getControl<{ id: string }>(KIND, NAME);
+  return written!.id;
+}
+
+/** The User-Agent our upstream requests carry: product, and the deployment it came from. */
+export function upstreamUserAgent(id: string): string {
+  return `pullthrough (deployment ${id})`;
+}
+
+/** Did this request come from this very deployment (its User-Agent carries our id)? */
+export function cameFromDeployment(userAgent: string | undefined, id: string): boolean {
+  return userAgent !== undefined && userAgent.includes(`(deployment ${id})`);
+}
