@@ -2,6 +2,8 @@
 // password, kept in the data dir (mode 0600, like the admin token) and handed to redis-server in a
 // config file (mode 0600), never on the command line where `ps` would show it. The URL carrying the
 // password goes only to the apps' environment; print `display`, never `url`.
+// It keeps its data: an append-only file under <dataDir>/redis (fsync every second, and on a clean
+// shutdown), so queued hydrations and webhook deliveries survive a restart of the machine.
 'use strict';
 const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
@@ -29,7 +31,7 @@ function privateRedis(dataDir, port) {
   fs.mkdirSync(dir, { recursive: true });
   const password = redisPassword(dataDir);
   const configPath = path.join(dir, 'redis.conf');
-  const config = [`port ${port}`, 'bind 127.0.0.1', `dir ${JSON.stringify(dir)}`, 'save ""', 'appendonly no', 'loglevel warning', `requirepass ${password}`];
+  const config = [`port ${port}`, 'bind 127.0.0.1', `dir ${JSON.stringify(dir)}`, 'save ""', 'appendonly yes', 'appendfsync everysec', 'loglevel warning', `requirepass ${password}`];
   // Make the file 0600 before the password is in it (a mode given to writeFileSync applies only to a new file).
   fs.closeSync(fs.openSync(configPath, 'a', 0o600));
   fs.chmodSync(configPath, 0o600);

@@ -10,6 +10,7 @@ const env = { ...process.env };
 env.PULLTHROUGH_DATA_DIR ??= path.join(root, 'data');
 env.PULLTHROUGH_RULES_FILE ??= path.join(root, 'config', 'rules.yaml');
 const children = [];
+let redisChild;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -26,7 +27,7 @@ function run(name, cmd, args) {
   child.on('exit', (code, signal) => {
     if (!stopping) {
       process.stderr.write(`${name} exited (${signal ?? code}); stopping\n`);
-      stop(1);
+      void stop(1);
     }
   });
   children.push(child);
@@ -46,18 +47,33 @@ async function waitForPort(port) {
 }
 
 let stopping = false;
-function stop(code) {
+const exited = (c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.on('exit', r)));
+const within = (ms, p) => Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
+/**
+ * The apps first (they drain: the frontend lets streams finish, the hydrator its jobs, up to
+ * PULLTHROUGH_SHUTDOWN_TIMEOUT_MS), then redis-server, which writes its append-only file on the
+ * way out: queued hydrations and webhook deliveries are there at the next start.
+ */
+async function stop(code) {
+  if (stopping) return;
   stopping = true;
-  for (const c of [...children].reverse()) c.kill('SIGTERM');
-  setTimeout(() => process.exit(code), 3000).unref();
-  Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.on('exit', r))))).then(() => process.exit(code));
+  const apps = children.filter((c) => c !== redisChild);
+  for (const c of apps) c.kill('SIGTERM');
+  const drainMs = Number(env.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS ?? 20000) + 5000;
+  await within(drainMs, Promise.all(apps.map(exited)));
+  for (const c of apps) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  if (redisChild) {
+    redisChild.kill('SIGTERM');
+    await within(10000, exited(redisChild));
+  }
+  process.exit(code);
 }
 
 async function main() {
   if (!env.REDIS_URL) {
     const port = await freePort();
     const redis = privateRedis(env.PULLTHROUGH_DATA_DIR, port);
-    run('redis-server', 'redis-server', redis.args);
+    redisChild = run('redis-server', 'redis-server', redis.args);
     await waitForPort(port);
     env.REDIS_URL = redis.url; // carries the password: never printed
     process.stderr.write(`private redis-server on ${redis.display} (password in ${path.join(env.PULLTHROUGH_DATA_DIR, 'redis-password')})\n`);
@@ -66,9 +82,9 @@ async function main() {
   run('frontend', process.execPath, [path.join(root, 'apps/frontend/dist/main.js')]);
 }
 
-process.on('SIGINT', () => stop(0));
-process.on('SIGTERM', () => stop(0));
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
 main().catch((err) => {
   process.stderr.write(`${err.message}\n`);
-  stop(1);
+  void stop(1);
 });

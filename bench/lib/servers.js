@@ -91,11 +91,13 @@ async function startPullthrough({ redisUrl, upstreamHost, profileDir, nodeArgs =
     await writeFile(rulesFile, `cacheRules:\n  - name: bench\n    sourceRepository: ${upstreamHost}/bench/*\n    targetRepository: bench/*\n`);
     const dataPort = await freePort();
     const adminPort = await freePort();
+    const hydratorPort = await freePort();
     const env = {
       ...process.env,
       PULLTHROUGH_HOST: '127.0.0.1',
       PULLTHROUGH_DATA_PORT: String(dataPort),
       PULLTHROUGH_ADMIN_PORT: String(adminPort),
+      PULLTHROUGH_HYDRATOR_PORT: String(hydratorPort),
       PULLTHROUGH_DATA_DIR: dataDir,
       PULLTHROUGH_RULES_FILE: rulesFile,
       PULLTHROUGH_INSECURE_UPSTREAMS: upstreamHost,

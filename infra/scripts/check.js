@@ -7,7 +7,8 @@
 //   with the README defaults except the documented container overrides
 // - the README table and apps/*/src/config.ts name the same variables
 // - Deployments: env names are README variables, Secret/ConfigMap/PVC references resolve,
-//   named ports match the ConfigMap ports, probes hit the admin port's /healthz
+//   named ports match the ConfigMap ports, probes: startup and liveness GET /healthz, readiness /readyz
+//   (frontend: admin port; hydrator: its probe port)
 // - Services select the frontend pods and target its named ports; autoscalers target the hydrator
 // - the rules ConfigMap equals config/rules.yaml; the KEDA list is <prefix>:<queue>:wait
 // - the Dockerfile exposes the ConfigMap ports and only sets README variables
@@ -117,12 +118,18 @@ for (const dep of deployments) {
     if (name === 'pullthrough-frontend') {
       check(String(ports.data) === cmData.PULLTHROUGH_DATA_PORT, `${name}: containerPort "data" != PULLTHROUGH_DATA_PORT`);
       check(String(ports.admin) === cmData.PULLTHROUGH_ADMIN_PORT, `${name}: containerPort "admin" != PULLTHROUGH_ADMIN_PORT`);
-      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
-        check(c[probe]?.httpGet?.path === '/healthz' && c[probe]?.httpGet?.port === 'admin', `${name}: ${probe} must GET /healthz on the admin port`);
+      for (const [probe, path] of [['startupProbe', '/healthz'], ['readinessProbe', '/readyz'], ['livenessProbe', '/healthz']]) {
+        check(c[probe]?.httpGet?.path === path && c[probe]?.httpGet?.port === 'admin', `${name}: ${probe} must GET ${path} on the admin port`);
       }
       check(c.lifecycle?.preStop, `${name}: preStop drain`);
       check((c.env ?? []).some((e) => e.name === 'PULLTHROUGH_ADMIN_TOKEN'), `${name}: PULLTHROUGH_ADMIN_TOKEN from a Secret`);
       check((c.volumeMounts ?? []).some((m) => cmData.PULLTHROUGH_RULES_FILE.startsWith(m.mountPath + '/')), `${name}: PULLTHROUGH_RULES_FILE is not under a mounted path`);
+    }
+    if (name === 'pullthrough-hydrator') {
+      check(String(ports.probes) === cmData.PULLTHROUGH_HYDRATOR_PORT, `${name}: containerPort "probes" != PULLTHROUGH_HYDRATOR_PORT`);
+      for (const [probe, path] of [['startupProbe', '/healthz'], ['readinessProbe', '/readyz'], ['livenessProbe', '/healthz']]) {
+        check(c[probe]?.httpGet?.path === path && c[probe]?.httpGet?.port === 'probes', `${name}: ${probe} must GET ${path} on the probes port`);
+      }
     }
     check((c.env ?? []).some((e) => e.name === 'REDIS_URL' && e.valueFrom?.secretKeyRef), `${name}: REDIS_URL from a Secret`);
   }
@@ -165,8 +172,17 @@ check(rulesCm && JSON.stringify(YAML.parse(rulesCm.data['rules.yaml'])) === JSON
 
 // --- Dockerfile ------------------------------------------------------------------------------
 const dockerfile = read('infra/docker/Dockerfile');
-const exposed = (/^EXPOSE (.+)$/m.exec(dockerfile)?.[1] ?? '').split(/\s+/);
-check(exposed.includes(cmData.PULLTHROUGH_DATA_PORT) && exposed.includes(cmData.PULLTHROUGH_ADMIN_PORT), 'Dockerfile EXPOSE != ConfigMap ports');
+/** The ports a build target (`FROM ... AS <target>` up to the next FROM) exposes. */
+const exposedBy = (target) => {
+  const start = dockerfile.search(new RegExp(`^FROM \\S+ AS ${target}$`, 'm'));
+  if (start < 0) return [];
+  const rest = dockerfile.slice(start + 1);
+  const section = rest.slice(0, rest.search(/^FROM /m) < 0 ? undefined : rest.search(/^FROM /m));
+  return (/^EXPOSE (.+)$/m.exec(section)?.[1] ?? '').split(/\s+/);
+};
+const exposed = exposedBy('frontend');
+check(exposed.includes(cmData.PULLTHROUGH_DATA_PORT) && exposed.includes(cmData.PULLTHROUGH_ADMIN_PORT), 'Dockerfile: the frontend target EXPOSE != ConfigMap ports');
+check(exposedBy('hydrator').includes(cmData.PULLTHROUGH_HYDRATOR_PORT), 'Dockerfile: the hydrator target must EXPOSE PULLTHROUGH_HYDRATOR_PORT');
 for (const m of dockerfile.matchAll(/\b(PULLTHROUGH_[A-Z_]+)=/g)) check(readmeVars.has(m[1]), `Dockerfile sets ${m[1]}, which the README table does not list`);
 for (const target of ['frontend', 'hydrator']) check(new RegExp(`^FROM \\S+ AS ${target}$`, 'm').test(dockerfile), `Dockerfile: target ${target} missing`);
 check(/^HEALTHCHECK .*\/healthz/ms.test(dockerfile), 'Dockerfile: HEALTHCHECK on /healthz');

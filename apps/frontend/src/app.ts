@@ -6,6 +6,7 @@ import type { HydrationService, LoginVerifier, Logger, PullThroughRegistry, Rule
 import type { UpstreamClientPool, UpstreamStatus } from '@pullthrough/upstream';
 import type { WebhookService } from '@pullthrough/webhooks';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import { readinessStatusCode, type ReadinessReport } from '@pullthrough/operations';
 import type { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import { accessPolicyRoutes } from './admin/access-policy-routes.js';
 import { adminAuth, metricsAuth } from './admin/admin-auth.js';
@@ -51,6 +52,8 @@ export interface FrontendDeps {
   accessPolicies: AccessPolicyRegistry;
   /** Upstream health for `GET /api/v1/upstreams`. */
   upstreams?: () => UpstreamStatus[];
+  /** `GET /readyz` on the admin port: storage and Redis reachability (absent: /readyz is not served). */
+  readiness?: () => Promise<ReadinessReport>;
   /** Prometheus registry served at `GET /metrics` on the admin port. */
   metrics?: MetricsRegistry;
   /** OIDC bearer tokens accepted on the admin API besides `adminToken` (off when unset). */
@@ -109,9 +112,17 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   const issuerDown = (message: string) => deps.logger.warn({ err: message }, 'admin API: the OIDC issuer keys are unavailable');
   const guard = { authenticator: new AdminAuthenticator(deps.adminToken, deps.oidc, issuerDown), audit };
   admin.use(requestContext(deps.logger));
+  // Liveness: the process answers. Readiness: its dependencies answer (README "Operations").
   admin.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  const readiness = deps.readiness;
+  if (readiness) {
+    admin.get('/readyz', async (_req, res) => {
+      const report = await readiness();
+      res.status(readinessStatusCode(report)).set('cache-control', 'no-store').json(report);
+    });
+  }
   const metrics = deps.metrics;
   // Unauthenticated like /healthz for Prometheus scrapers (counts and states, never a secret), unless PULLTHROUGH_METRICS_AUTH.
   if (metrics) {

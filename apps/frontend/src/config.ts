@@ -2,6 +2,7 @@ import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
 import { DEFAULT_ROLE_MAP, parseRoleMap } from './admin/admin-roles.js';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
+import { listenerConfigFields } from '@pullthrough/operations';
 import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
@@ -147,11 +148,11 @@ export const frontendConfigSchema = z.object({
   /** A token signing key signs for this long before the next is made (old keys verify until their tokens expire). */
   PULLTHROUGH_TOKEN_KEY_ROTATION_HOURS: z.coerce.number().int().min(1).max(8760).default(168),
   /** Listeners (data and admin): the request line and headers must arrive within this long (slowloris bound). */
-  PULLTHROUGH_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10000),
+  PULLTHROUGH_HEADERS_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_HEADERS_TIMEOUT_MS,
   /** Listeners: the whole request (headers and body) must arrive within this long (at least the header bound); responses are never cut by it. */
-  PULLTHROUGH_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
+  PULLTHROUGH_REQUEST_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_REQUEST_TIMEOUT_MS,
   /** Listeners: a keep-alive connection idle between requests is closed after at most this long; a client that takes none of its response for this long is cut. */
-  PULLTHROUGH_IDLE_TIMEOUT_MS: z.coerce.number().int().min(2000).default(60000),
+  PULLTHROUGH_IDLE_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_IDLE_TIMEOUT_MS,
   /** Connections the data listener holds at once; more are closed as they are accepted. */
   PULLTHROUGH_DATA_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(4096),
   /** Connections the admin listener holds at once. */
@@ -176,6 +177,10 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_LOGIN_MAX_CONCURRENT_CHECKS: z.coerce.number().int().min(1).max(64).default(2),
   /** Password checks waiting for a turn; more get 429 with Retry-After: 1 at once. */
   PULLTHROUGH_LOGIN_MAX_QUEUED_CHECKS: z.coerce.number().int().min(0).max(10000).default(32),
+  /** On SIGTERM the listeners stop accepting and in-flight requests (blob streams) get this long to finish; then they are cut (below Kubernetes' 30 s grace). */
+  PULLTHROUGH_SHUTDOWN_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS,
+  /** Rules and the access policy are reloaded from storage this often: the fallback when a change announced over Redis pub/sub was missed. */
+  PULLTHROUGH_CONFIG_POLL_MS: z.coerce.number().int().min(100).max(3600000).default(10000),
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).superRefine((c, ctx) => {
   if (c.PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES < c.PULLTHROUGH_CLIENT_BUFFER_BYTES) {

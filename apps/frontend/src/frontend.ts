@@ -27,11 +27,11 @@ import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import { controlSigningKeyStore } from './access/signing-key-store.js';
 import { OidcVerifier, type OidcVerifierOptions } from '@pullthrough/oidc';
+import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, type ConfigChange, type ListenerLimits } from '@pullthrough/operations';
 import type { OidcAdminAccess } from './admin/admin-authenticator.js';
 import { createApp } from './app.js';
 import { AuditLog } from './audit-log.js';
 import type { FrontendConfig } from './config.js';
-import { listen, type ListenerLimits } from './listener.js';
 import { CredentialSetRegistry } from './credentials/credential-set-registry.js';
 import { ClientAuth } from './data/client-auth.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
@@ -48,7 +48,12 @@ export interface RunningFrontend {
   pool: UpstreamClientPool;
   /** The two listeners (tests look at their sockets). */
   servers: { data: Server; admin: Server };
-  /** Drain HTTP, let in-flight blob commits finish, then close the queue and Redis. */
+  /** Announces config changes to the other processes and applies theirs (Redis pub/sub). */
+  configChanges: ConfigChangeBus;
+  /**
+   * Stop accepting, let in-flight requests (blob streams) finish up to PULLTHROUGH_SHUTDOWN_TIMEOUT_MS
+   * (then cut them), let in-flight blob commits finish, then close the queue and Redis.
+   */
   close(): Promise<void>;
 }
 
@@ -74,6 +79,11 @@ function oidcAccess(config: FrontendConfig, dispatcher: OidcVerifierOptions['dis
   });
   return { verifier, roleClaim: config.PULLTHROUGH_ADMIN_OIDC_ROLE_CLAIM, roleMap: config.PULLTHROUGH_ADMIN_OIDC_ROLE_MAP };
 }
+
+/** A readiness check that has not answered within this long is down. */
+const READINESS_TIMEOUT_MS = 2000;
+/** After the shutdown deadline cut connections, how long blob commits already under way may still take. */
+const CUT_SETTLE_MS = 2000;
 
 const urlOf = (server: Server) => {
   const a = server.address() as AddressInfo;
@@ -106,7 +116,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   if (config.PULLTHROUGH_RULES_FILE && (await accessPolicies.applyFile(config.PULLTHROUGH_RULES_FILE))) {
     logger.info({ file: config.PULLTHROUGH_RULES_FILE }, 'access policy applied');
   }
-  rules.startPolling(10_000, (err) => logger.warn({ err: (err as Error).message }, 'rule reload failed'), () => accessPolicies.load());
+  rules.startPolling(config.PULLTHROUGH_CONFIG_POLL_MS, (err) => logger.warn({ err: (err as Error).message }, 'rule reload failed'), () => accessPolicies.load());
 
   // Client authentication: htpasswd users, our ES256 tokens from a key ring shared in storage.
   const users = config.PULLTHROUGH_HTPASSWD_FILE
@@ -228,11 +238,53 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     new DeliveryLog(redis, config.PULLTHROUGH_QUEUE_PREFIX),
     webhookQueue,
     config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname(),
+    (change) => configChanges.announcer(change),
   );
+  // Config invalidation: every stored change is announced on `<prefix>:config`; the other frontends
+  // (and the hydrator) reload that kind at once. The poll above stays the fallback while Redis is down.
+  const reloadFailed = (err: unknown) => logger.warn({ err: (err as Error).message }, 'config reload failed');
+  const applyChange = (change: ConfigChange) => {
+    logger.debug({ kind: change.kind, name: change.name }, 'config change announced');
+    switch (change.kind) {
+      case 'cache-rules':
+        rules.reload().catch(reloadFailed);
+        break;
+      case 'access-policy':
+        accessPolicies.load().catch(reloadFailed);
+        break;
+      case 'credential-sets':
+        // Sets are read from storage on use; what this process keeps is their resolved secrets and health.
+        credentials.forget(change.name);
+        credentialHealth.forget(change.name);
+        break;
+      case 'webhooks':
+        // Read from storage on every use: nothing held here.
+        break;
+    }
+  };
+  const configChanges = new ConfigChangeBus({
+    redis,
+    prefix: config.PULLTHROUGH_QUEUE_PREFIX,
+    onChange: applyChange,
+    onResync: () => {
+      rules.reload().catch(reloadFailed);
+      accessPolicies.load().catch(reloadFailed);
+    },
+    onError: (err) => logger.debug({ err: err.message }, 'config pub/sub error'),
+  });
+  await configChanges.start();
+  rules.announce = configChanges.announcer;
+  accessPolicies.announce = configChanges.announcer;
+  credentialSets.announce = configChanges.announcer;
   // The OIDC issuer's discovery and JWKS fetches go out under the same egress policy as everything else.
   const ownOidcDispatcher = dispatcher === undefined && config.PULLTHROUGH_ADMIN_OIDC_ISSUER ? createEgressAgent(egress) : undefined;
   const oidcDispatcher = dispatcher ?? ownOidcDispatcher;
+  // /readyz: storage must answer (nothing can be served without it); Redis is optional (pulls go on
+  // without it, only hydration and cross-replica coordination wait), so Redis down is `degraded`, still 200.
+  let stopping = false;
+  const readiness = () => checkReadiness([storageCheck(store), redisCheck(redis, false)], READINESS_TIMEOUT_MS, stopping);
   const apps = createApp({
+    readiness,
     registry,
     rules,
     adminToken,
@@ -283,23 +335,27 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     enqueuer,
     pool,
     servers: { data, admin },
+    configChanges,
     async close() {
+      stopping = true;
       rules.stop();
       clearInterval(keyTimer);
-      const closing = [data, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-      // A keep-alive connection whose last response was finishing at close() becomes idle just after:
-      // keep closing idle ones while draining, or close() would wait for the keep-alive timeout.
-      const drain = setInterval(() => [data, admin].forEach((s) => s.closeIdleConnections()), 100);
-      for (const s of [data, admin]) s.closeIdleConnections();
-      await Promise.all(closing).finally(() => clearInterval(drain));
+      configChanges.close();
+      const { cut } = await closeGracefully([data, admin], config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS);
+      if (cut) logger.warn({ timeoutMs: config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: open connections were cut');
       // A streamed miss answers its client before its commit (fsync + link) ends: let those finish.
-      await registry.blobs.settle();
+      // Past the deadline, an upstream fetch still running (its client was cut) is not waited for:
+      // its temporary object is never committed, so nothing partial becomes visible.
+      const settled = registry.blobs.settle();
+      if (cut) await Promise.race([settled, new Promise((r) => setTimeout(r, CUT_SETTLE_MS).unref())]);
+      else await settled;
       await enqueuer.settle();
       await queue.close();
       await webhookQueue.close();
-      await pool.close();
+      const pools = Promise.all([pool.close(), ownOidcDispatcher?.close()]);
+      if (cut) pools.catch(() => undefined);
+      else await pools;
       breakerBoard.close();
-      await ownOidcDispatcher?.close();
       redis.disconnect();
     },
   };

@@ -20,7 +20,7 @@ export async function startHydratorProcess(env: Record<string, string>): Promise
     args: [MAIN],
     logPath,
     ownedDir: dir.path,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PULLTHROUGH_LOG_LEVEL: 'debug', PULLTHROUGH_EGRESS_ALLOW: '127.0.0.1', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PULLTHROUGH_LOG_LEVEL: 'debug', PULLTHROUGH_EGRESS_ALLOW: '127.0.0.1', PULLTHROUGH_HYDRATOR_PORT: '0', ...env },
   });
   const { readFile } = await import('node:fs/promises');
   await waitUntil(async () => (await readFile(logPath, 'utf8')).includes('hydrator running'), {

@@ -42,6 +42,26 @@ describe("scripts/start.js's private redis-server", () => {
     // A restart keeps the same password (the URL the apps were given stays valid).
     expect(privateRedis(dataDir, port).url).toBe(redis.url);
   });
+
+  test('keeps its data: an append-only file in <data dir>/redis, fsync every second', async () => {
+    const dataDir = join(work.path, 'data-aof');
+    const port = await freePort();
+    const redis = privateRedis(dataDir, port);
+    const own = await startProcess({ command: 'redis-server', args: redis.args, logPath: join(work.path, 'redis-aof.log') });
+    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    try {
+      await waitUntil(async () => (await ping(redis.url).catch(() => '')) === 'PONG', { what: 'redis-server to answer' });
+      await client.connect();
+      expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+      expect(await client.config('GET', 'appendfsync')).toEqual(['appendfsync', 'everysec']);
+      expect(await client.config('GET', 'dir')).toEqual(['dir', join(dataDir, 'redis')]);
+      expect(await client.config('GET', 'save')).toEqual(['save', '']);
+    } finally {
+      client.disconnect();
+      await own.stop();
+    }
+  });
 });
 
 /** PING with a fresh client (no retries), then disconnect. */

@@ -29,9 +29,9 @@ describe('the README start command', () => {
   });
 
   test('serves a pull from a loopback upstream as documented, hydrates it, and stops cleanly on SIGTERM', async () => {
-    const [dataPort, adminPort] = [await freePort(), await freePort()];
+    const [dataPort, adminPort, hydratorPort] = [await freePort(), await freePort(), await freePort()];
     const dataDir = join(work.path, 'data');
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, PULLTHROUGH_DATA_DIR: dataDir, PULLTHROUGH_DATA_PORT: String(dataPort), PULLTHROUGH_ADMIN_PORT: String(adminPort), PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host, PULLTHROUGH_EGRESS_ALLOW: upstream.proxy.host, PULLTHROUGH_HYDRATION_DELAY_MS: '0' };
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, PULLTHROUGH_DATA_DIR: dataDir, PULLTHROUGH_DATA_PORT: String(dataPort), PULLTHROUGH_ADMIN_PORT: String(adminPort), PULLTHROUGH_HYDRATOR_PORT: String(hydratorPort), PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host, PULLTHROUGH_EGRESS_ALLOW: upstream.proxy.host, PULLTHROUGH_HYDRATION_DELAY_MS: '0' };
     child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
@@ -41,6 +41,9 @@ describe('the README start command', () => {
       abort: () => (child.exitCode !== null ? new Error(`start.js exited early:\n${output}`) : undefined),
     });
 
+    // Both apps' probes: the frontend's on the admin port, the hydrator's on its own.
+    await waitUntil(async () => (await fetch(`http://127.0.0.1:${hydratorPort}/readyz`).catch(() => undefined))?.status === 200, { timeoutMs: 20_000, what: 'the hydrator to be ready' });
+    expect(((await (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).json()) as { status: string }).status).toBe('ready');
     const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
     expect(output).toContain(token); // shown once on the terminal at first start
     const defaults = (await (await fetch(`http://127.0.0.1:${adminPort}/api/v1/cache-rules`, { headers: { authorization: `Bearer ${token}` } })).json()) as { cacheRules: Array<{ name: string }> };

@@ -14,8 +14,8 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-/** A real HTTP receiver on loopback. `answer(n)` picks the status of the n-th request (1-based). */
-export async function startReceiver(answer: (n: number) => number = () => 200): Promise<WebhookReceiver> {
+/** A real HTTP receiver on loopback (`port` 0: any). `answer(n)` picks the status of the n-th request (1-based). */
+export async function startReceiver(answer: (n: number) => number = () => 200, port = 0): Promise<WebhookReceiver> {
   const received: ReceivedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -28,7 +28,7 @@ export async function startReceiver(answer: (n: number) => number = () => 200): 
       res.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`,
     received,

@@ -1,6 +1,7 @@
 import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
+import { listenerConfigFields } from '@pullthrough/operations';
 import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
@@ -75,6 +76,16 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_BREAKER_ROLLING_WINDOW_MS: z.coerce.number().int().positive().default(10000),
   /** Longest an upstream's Retry-After (429/503) may hold its breaker open. */
   PULLTHROUGH_BREAKER_MAX_HOLD_SECONDS: z.coerce.number().int().positive().default(600),
+  /** Address the hydrator's probe listener binds to (as the frontend's listeners). */
+  PULLTHROUGH_HOST: z.string().default('127.0.0.1'),
+  /** The hydrator's HTTP listener: /healthz, /readyz and /metrics. */
+  PULLTHROUGH_HYDRATOR_PORT: z.coerce.number().int().min(0).max(65535).default(5002),
+  /** Probe listener limits, as the frontend's (see the README's table). */
+  PULLTHROUGH_HEADERS_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_HEADERS_TIMEOUT_MS,
+  PULLTHROUGH_REQUEST_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_REQUEST_TIMEOUT_MS,
+  PULLTHROUGH_IDLE_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_IDLE_TIMEOUT_MS,
+  /** On SIGTERM the workers take no new jobs and running ones get this long; a job cut then is retried by another worker (its lock expires). */
+  PULLTHROUGH_SHUTDOWN_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS,
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).superRefine((c, ctx) => checkStorageConfig(c, ctx));
 

@@ -1,7 +1,10 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { HYDRATION_QUEUE, RegistrySemaphore } from '@pullthrough/hydration-jobs';
+import { createHydrationQueue, HYDRATION_QUEUE, RegistrySemaphore } from '@pullthrough/hydration-jobs';
+import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck } from '@pullthrough/operations';
 import { ArtifactHydrator, BlobFetcher, ManifestImporter, RedisBreakerBoard, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
 import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
@@ -12,14 +15,26 @@ import { upstreamClientPoolFrom } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, webhookBackoffMs, WebhookPublisher, WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
 import { onAbandonedHydration } from './abandoned-hydrations.js';
 import { currentRules } from './current-rules.js';
+import { createHydratorMetrics } from './hydrator-metrics.js';
+import { probeRoutes } from './probe-routes.js';
 import type { HydratorConfig } from './config.js';
 import { hydrationProcessor } from './hydration-processor.js';
 import { webhookProcessor } from './webhook-processor.js';
 
+/** The probe listener serves the kubelet and a scraper: a few connections. */
+const PROBE_MAX_CONNECTIONS = 64;
+
 export interface RunningHydrator {
   worker: Worker;
   webhookWorker: Worker;
-  /** Close the workers (finishing the jobs they run), then the pools and Redis. */
+  /** `http://host:port` of the probe listener (/healthz, /readyz, /metrics). */
+  probeUrl: string;
+  server: Server;
+  /**
+   * Close the workers: no new jobs; running ones finish within PULLTHROUGH_SHUTDOWN_TIMEOUT_MS, or
+   * are left locked and retried by another worker once the lock expires (no job is lost). Then the
+   * probe listener, the pools and Redis.
+   */
   close(): Promise<void>;
 }
 
@@ -96,16 +111,63 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   );
   webhookWorker.on('error', (err) => logger.warn({ err: err.message }, 'webhook worker error'));
   await Promise.all([worker.waitUntilReady(), webhookWorker.waitUntilReady()]);
+
+  // Config changes announced by the frontends: what this process keeps in memory is resolved secrets
+  // (per credential set) and the store's tag and manifest caches (a rule change can move repositories).
+  // Rules and webhooks are read from storage on each use.
+  const configChanges = new ConfigChangeBus({
+    redis: connection,
+    prefix,
+    onChange: (change) => {
+      if (change.kind === 'credential-sets') credentials.forget(change.name);
+      if (change.kind === 'cache-rules') store.forgetCached();
+    },
+    onResync: () => store.forgetCached(),
+    onError: (err) => logger.debug({ err: err.message }, 'config pub/sub error'),
+  });
+  await configChanges.start();
+
+  // /healthz, /readyz, /metrics on PULLTHROUGH_HYDRATOR_PORT, with the frontend's listener limits.
+  const hydrationQueue = createHydrationQueue({ connection, prefix });
+  hydrationQueue.on('error', (err) => logger.debug({ err: err.message }, 'hydration queue error'));
+  let stopping = false;
+  const metrics = createHydratorMetrics([hydrationQueue, webhookQueue], [worker, webhookWorker], () => connection.status === 'ready');
+  const readiness = () => checkReadiness([storageCheck(store), redisCheck(connection, true)], 2000, stopping);
+  const server = await listen(probeRoutes(readiness, metrics), config.PULLTHROUGH_HOST, config.PULLTHROUGH_HYDRATOR_PORT, {
+    headersTimeoutMs: config.PULLTHROUGH_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.PULLTHROUGH_REQUEST_TIMEOUT_MS,
+    idleTimeoutMs: config.PULLTHROUGH_IDLE_TIMEOUT_MS,
+    maxConnections: PROBE_MAX_CONNECTIONS,
+  });
+  const address = server.address() as AddressInfo;
+  const closeAll = async (): Promise<void> => {
+    stopping = true;
+    configChanges.close();
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      Promise.all([worker.close(), webhookWorker.close()]).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS))),
+    ]).finally(() => clearTimeout(timer));
+    if (!finished) logger.warn({ timeoutMs: config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: running jobs are left to be retried when their lock expires');
+    await closeGracefully([server], 1000);
+    await hydrationQueue.close();
+    await webhookQueue.close();
+    // Pools close once their requests end: a job cut by the deadline still holds one, so do not wait for it.
+    const pools = Promise.all([pool.close(), webhookAgent.close()]);
+    breakerBoard.close();
+    if (finished) await pools;
+    else pools.catch(() => undefined);
+    connection.disconnect();
+  };
+  let closing: Promise<void> | undefined;
   return {
     worker,
     webhookWorker,
-    async close() {
-      await Promise.all([worker.close(), webhookWorker.close()]);
-      await webhookQueue.close();
-      await pool.close();
-      breakerBoard.close();
-      await webhookAgent.close();
-      connection.disconnect();
+    server,
+    probeUrl: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
+    close() {
+      closing ??= closeAll();
+      return closing;
     },
   };
 }

@@ -6,7 +6,7 @@ async function main(): Promise<void> {
   const config = loadHydratorConfig(process.env);
   const logger = pino({ level: config.PULLTHROUGH_LOG_LEVEL, base: { app: 'hydrator' } });
   const hydrator = await startHydrator(config, logger, process.env);
-  logger.info({ concurrency: config.PULLTHROUGH_HYDRATION_CONCURRENCY }, 'hydrator running');
+  logger.info({ concurrency: config.PULLTHROUGH_HYDRATION_CONCURRENCY, probes: hydrator.probeUrl }, 'hydrator running');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

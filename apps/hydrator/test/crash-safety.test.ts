@@ -133,6 +133,7 @@ test('kill -9 mid-blob leaves nothing partial visible; a restarted hydrator comp
   const env = {
     PATH: process.env.PATH ?? '',
     PULLTHROUGH_DATA_DIR: data.path,
+    PULLTHROUGH_HYDRATOR_PORT: '0',
     REDIS_URL: redis.url,
     PULLTHROUGH_QUEUE_PREFIX: prefix,
     PULLTHROUGH_INSECURE_UPSTREAMS: trickle.host,
@@ -205,6 +206,7 @@ test('a job whose hydrators keep dying fails as abandoned (status failed, cache.
     const env = {
       PATH: process.env.PATH ?? '',
       PULLTHROUGH_DATA_DIR: ownData.path,
+      PULLTHROUGH_HYDRATOR_PORT: '0',
       REDIS_URL: redis.url,
       PULLTHROUGH_QUEUE_PREFIX: prefix,
       PULLTHROUGH_INSECURE_UPSTREAMS: trickle.host,

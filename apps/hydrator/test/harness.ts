@@ -48,6 +48,8 @@ export async function startHydratorEnv(
   const prefix = uniquePrefix('hydrator');
   const config = loadHydratorConfig({
     PULLTHROUGH_DATA_DIR: dataDir.path,
+    // The probe listener on an ephemeral port (tests run side by side).
+    PULLTHROUGH_HYDRATOR_PORT: '0',
     REDIS_URL: redis.url,
     PULLTHROUGH_QUEUE_PREFIX: prefix,
     PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,

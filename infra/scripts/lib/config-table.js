@@ -35,7 +35,7 @@ const OVERRIDES = ['PULLTHROUGH_HOST', 'PULLTHROUGH_DATA_DIR', 'PULLTHROUGH_RULE
  * listener) that the chart already uses. Until the README table lists one, it is reported as a
  * note, not a failure; once listed it is checked like any other. Empty this list after the merge.
  */
-const PENDING_VARS = ['PULLTHROUGH_HYDRATOR_PORT'];
+const PENDING_VARS = [];
 
 /**
  * Compares a settings map (ConfigMap data, chart values) with the README table.

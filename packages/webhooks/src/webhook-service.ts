@@ -13,10 +13,13 @@ export class WebhookService {
     private readonly queue: Queue,
     /** `request.host` of ping events. */
     private readonly host: string,
+    /** Tells the other processes a webhook changed (config pub/sub); webhooks are read from storage on each use, so this only keeps them informed. */
+    private readonly announce: (change: { kind: 'webhooks'; name: string }) => void = () => undefined,
   ) {}
 
   async put(name: string, body: unknown): Promise<{ webhook: WebhookView; created: boolean }> {
     const { webhook, created } = await this.store.put(name, body);
+    this.announce({ kind: 'webhooks', name });
     return { webhook: webhookView(webhook), created };
   }
 
@@ -31,7 +34,10 @@ export class WebhookService {
 
   async delete(name: string): Promise<boolean> {
     const deleted = await this.store.delete(name);
-    if (deleted) await this.log.clear(name).catch(() => undefined);
+    if (deleted) {
+      this.announce({ kind: 'webhooks', name });
+      await this.log.clear(name).catch(() => undefined);
+    }
     return deleted;
   }
 

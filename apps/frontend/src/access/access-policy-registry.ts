@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { AccessPolicy, AccessPolicyValidationError, DEFAULT_ACCESS_POLICY, parseAccessPolicy, type AccessPolicyDocument } from '@pullthrough/auth';
+import type { ConfigChangeAnnouncer } from '@pullthrough/operations';
 import type { RegistryStore } from '@pullthrough/storage';
 
 const KIND = 'access-policy';
@@ -14,6 +15,8 @@ const NAME = 'default';
 export class AccessPolicyRegistry {
   private current = new AccessPolicy(DEFAULT_ACCESS_POLICY);
   private custom = false;
+  /** Tells the other processes the policy changed (they reload it). */
+  announce: ConfigChangeAnnouncer = () => undefined;
 
   constructor(private readonly store: RegistryStore) {}
 
@@ -37,6 +40,7 @@ export class AccessPolicyRegistry {
     await this.store.putControl(KIND, NAME, doc);
     this.current = new AccessPolicy(doc);
     this.custom = true;
+    this.announce({ kind: 'access-policy', name: NAME });
     return doc;
   }
 
@@ -45,6 +49,7 @@ export class AccessPolicyRegistry {
     await this.store.deleteControl(KIND, NAME);
     this.current = new AccessPolicy(DEFAULT_ACCESS_POLICY);
     this.custom = false;
+    this.announce({ kind: 'access-policy', name: NAME });
   }
 
   /** Apply the YAML file's `accessPolicy` (if it has one); a bad policy stops start with its fields. */

@@ -9,6 +9,7 @@ import {
   type CredentialSet,
   type SecretReferencePolicy,
 } from '@pullthrough/credentials';
+import type { ConfigChangeAnnouncer } from '@pullthrough/operations';
 import type { RegistryStore } from '@pullthrough/storage';
 import { ProblemError, type FieldIssue } from '../admin/problem.js';
 
@@ -56,6 +57,9 @@ export function rulesOnOtherRegistries(users: readonly CacheRule[], loginServer:
  * `loginServer` cannot move away from the registry of a rule that uses it.
  */
 export class CredentialSetRegistry {
+  /** Tells the other processes a set changed (they drop its cached secrets and health). */
+  announce: ConfigChangeAnnouncer = () => undefined;
+
   constructor(
     private readonly store: RegistryStore,
     private readonly usersOf: (name: string) => CacheRule[],
@@ -101,6 +105,7 @@ export class CredentialSetRegistry {
     }
     const created = (await this.store.getControl(CREDENTIAL_SETS_KIND, name)) === undefined;
     await this.store.putControl(CREDENTIAL_SETS_KIND, name, set);
+    this.announce({ kind: 'credential-sets', name });
     return { set, created };
   }
 
@@ -114,6 +119,7 @@ export class CredentialSetRegistry {
     }
     if ((await this.store.getControl(CREDENTIAL_SETS_KIND, name)) === undefined) return false;
     await this.store.deleteControl(CREDENTIAL_SETS_KIND, name);
+    this.announce({ kind: 'credential-sets', name });
     return true;
   }
 }

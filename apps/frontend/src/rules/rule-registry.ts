@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { CACHE_RULES_KIND, CacheRuleSet, CacheRuleValidationError, parseCacheRule, ruleRegistry, sameOrigin, sameRegistry, type CacheRule, type ParseCacheRuleOptions } from '@pullthrough/cache-rules';
 import { CREDENTIAL_SETS_KIND, credentialSetSchema, DEFAULT_SECRET_POLICY, type CredentialSet, type SecretReferencePolicy } from '@pullthrough/credentials';
+import type { ConfigChangeAnnouncer } from '@pullthrough/operations';
 import type { RegistryStore } from '@pullthrough/storage';
 import { credentialSetFileIssues, credentialSetIssues } from '../credentials/credential-set-registry.js';
 
@@ -16,6 +17,8 @@ export class RuleRegistry {
   private current: CacheRuleSet;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  /** Tells the other processes about a stored change (Redis pub/sub); unset: they find it by polling. */
+  announce: ConfigChangeAnnouncer = () => undefined;
 
   constructor(
     private readonly store: RegistryStore,
@@ -71,6 +74,7 @@ export class RuleRegistry {
       await this.forgetMoved(next);
       await this.store.putControl(KIND, rule.name, rule);
       this.current = next;
+      this.announce({ kind: 'cache-rules', name: rule.name });
       return { rule, created };
     });
   }
@@ -82,6 +86,7 @@ export class RuleRegistry {
       await this.forgetMoved(next);
       await this.store.deleteControl(KIND, name);
       this.current = next;
+      this.announce({ kind: 'cache-rules', name });
       return true;
     });
   }
@@ -136,6 +141,8 @@ export class RuleRegistry {
       for (const set of sets) await this.store.putControl(CREDENTIAL_SETS_KIND, set.name, set);
       for (const rule of rules) await this.store.putControl(KIND, rule.name, rule);
       this.current = next;
+      for (const set of sets) this.announce({ kind: 'credential-sets', name: set.name });
+      for (const rule of rules) this.announce({ kind: 'cache-rules', name: rule.name });
       return rules.length;
     });
   }
@@ -154,6 +161,11 @@ export class RuleRegistry {
   private async storedSet(name: string): Promise<CredentialSet | undefined> {
     const parsed = credentialSetSchema.safeParse(await this.store.getControl<unknown>(CREDENTIAL_SETS_KIND, name));
     return parsed.success ? parsed.data : undefined;
+  }
+
+  /** Reload from storage now (another process announced a change), in turn with this process's own writes. */
+  reload(): Promise<void> {
+    return this.serialize(() => this.load());
   }
 
   /** Reload from storage every `ms` (other frontends' admin changes), and whatever else reloads with the rules. */

@@ -1,6 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { Express } from 'express';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 
 /** Bounds on what a client may hold open on a listener (see the README's "Limits"). */
 export interface ListenerLimits {
@@ -30,7 +29,7 @@ const KEEP_ALIVE_SLACK_MS = 1000;
  * written (a slow-read client would otherwise hold a connection for ever). A response still waiting
  * on us (a ranged miss fetching from its upstream) has nothing queued and is left alone.
  */
-export async function listen(app: Express, host: string, port: number, limits: ListenerLimits): Promise<Server> {
+export async function listen(app: RequestListener, host: string, port: number, limits: ListenerLimits): Promise<Server> {
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,

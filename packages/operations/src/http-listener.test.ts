@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import express from 'express';
-import { listen, type ListenerLimits } from './listener.js';
+import { listen, type ListenerLimits } from './http-listener.js';
 
 const LIMITS: ListenerLimits = { headersTimeoutMs: 1000, requestTimeoutMs: 1000, idleTimeoutMs: 2000, maxConnections: 3 };
 const SLACK_MS = 3000;
