@@ -133,6 +133,8 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_BREAKER_ROLLING_WINDOW_MS: z.coerce.number().int().positive().default(10000),
   /** Longest an upstream's Retry-After (429/503) may hold its breaker open. */
   PULLTHROUGH_BREAKER_MAX_HOLD_SECONDS: z.coerce.number().int().positive().default(600),
+  /** A blob fetch's Redis lease lives this long without renewal (renewed every third of it): a dead fetcher's blob is fetched by another replica after it. */
+  PULLTHROUGH_BLOB_LEASE_MS: z.coerce.number().int().min(100).max(600000).default(15000),
   /** htpasswd file (bcrypt, `htpasswd -B`) of the users clients log in as; unset: no users, anonymous clients only. */
   PULLTHROUGH_HTPASSWD_FILE: optionalText,
   /** `false` turns anonymous pulls off everywhere; `true` leaves it to each rule's `anonymousPull`. */

@@ -13,6 +13,7 @@ import {
   LoginVerifier,
   PullThroughRegistry,
   QueueHydrationEnqueuer,
+  RedisBlobLeases,
   RedisBreakerBoard,
   RuleHealthTracker,
   UpstreamResolver,
@@ -166,6 +167,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   // Breaker opens and Retry-After holds are shared with every replica (and hydrator) through Redis.
   const breakerBoard = new RedisBreakerBoard({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, logger });
   pool.shareBreakersThrough(breakerBoard);
+  // One upstream fetch per blob across replicas (and the hydrator): a blob another process fetches is
+  // served here from its commit. Redis down: each process fetches on its own.
+  const blobLeases = new RedisBlobLeases({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, leaseMs: config.PULLTHROUGH_BLOB_LEASE_MS, logger });
   // One line per outage, not one per retry: while down, enqueues are skipped (and counted).
   let redisLost = false;
   redis.on('close', () => {
@@ -214,6 +218,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     clientBuffersTotalBytes: config.PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES,
     clientStallTimeoutMs: config.PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS,
     blobRedirectSeconds: config.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS,
+    blobLeases,
     // Per client, in this process's memory: N replicas allow up to N times the rate (see README "Limits").
     ...(config.PULLTHROUGH_CLIENT_MISS_RATE > 0
       ? { missLimiter: new TokenBucketLimiter({ ratePerSecond: config.PULLTHROUGH_CLIENT_MISS_RATE, burst: config.PULLTHROUGH_CLIENT_MISS_BURST }) }
@@ -356,6 +361,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       if (cut) pools.catch(() => undefined);
       else await pools;
       breakerBoard.close();
+      blobLeases.close();
       redis.disconnect();
     },
   };

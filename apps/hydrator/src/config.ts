@@ -76,6 +76,8 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_BREAKER_ROLLING_WINDOW_MS: z.coerce.number().int().positive().default(10000),
   /** Longest an upstream's Retry-After (429/503) may hold its breaker open. */
   PULLTHROUGH_BREAKER_MAX_HOLD_SECONDS: z.coerce.number().int().positive().default(600),
+  /** A blob fetch's Redis lease lives this long without renewal (renewed every third of it): a dead fetcher's blob is fetched by another replica after it. */
+  PULLTHROUGH_BLOB_LEASE_MS: z.coerce.number().int().min(100).max(600000).default(15000),
   /** Address the hydrator's probe listener binds to (as the frontend's listeners). */
   PULLTHROUGH_HOST: z.string().default('127.0.0.1'),
   /** The hydrator's HTTP listener: /healthz, /readyz and /metrics. */

@@ -5,7 +5,7 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createHydrationQueue, HYDRATION_QUEUE, RegistrySemaphore } from '@pullthrough/hydration-jobs';
 import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck } from '@pullthrough/operations';
-import { ArtifactHydrator, BlobFetcher, ManifestImporter, RedisBreakerBoard, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
+import { ArtifactHydrator, BlobFetcher, ManifestImporter, RedisBlobLeases, RedisBreakerBoard, UpstreamResolver, type Logger } from '@pullthrough/pull-through';
 import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { readFileSync } from 'node:fs';
@@ -48,6 +48,8 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   // Breaker opens and Retry-After holds are shared with every frontend and hydrator through Redis.
   const breakerBoard = new RedisBreakerBoard({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, logger });
   pool.shareBreakersThrough(breakerBoard);
+  // A blob a frontend (or another hydrator) is fetching is not fetched again: the job waits for its commit.
+  const blobLeases = new RedisBlobLeases({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, leaseMs: config.PULLTHROUGH_BLOB_LEASE_MS, logger });
   const secretPolicy = secretPolicyFrom(config);
   const secrets = createSecretResolver({
     env: secretEnv,
@@ -62,7 +64,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   // and its target (credential set included) comes from the current rule.
   const rules = currentRules(store, config.PULLTHROUGH_PUBLIC_HOSTS);
   const upstreams = new UpstreamResolver(() => CacheRuleSet.create([]), pool, credentials);
-  const hydrator = new ArtifactHydrator(store, new ManifestImporter(store), new BlobFetcher(store));
+  const hydrator = new ArtifactHydrator(store, new ManifestImporter(store), new BlobFetcher(store, { leases: blobLeases }));
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   connection.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   const prefix = config.PULLTHROUGH_QUEUE_PREFIX;
@@ -155,6 +157,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     // Pools close once their requests end: a job cut by the deadline still holds one, so do not wait for it.
     const pools = Promise.all([pool.close(), webhookAgent.close()]);
     breakerBoard.close();
+    blobLeases.close();
     if (finished) await pools;
     else pools.catch(() => undefined);
     connection.disconnect();

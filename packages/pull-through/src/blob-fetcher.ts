@@ -10,6 +10,7 @@ import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js
 import { drained, LiveTap } from './live-tap.js';
 import { ClientBuffers, DEFAULT_CLIENT_BUFFER_BYTES, DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, type ClientBufferStats } from './client-buffers.js';
 import { ReceivedPrefix } from './received-prefix.js';
+import { noBlobLeases, type BlobLeaseClaim, type BlobLeases } from './redis-blob-leases.js';
 
 export interface FetchedBlob {
   digest: Digest;
@@ -44,6 +45,8 @@ interface Flight {
   streaming: boolean;
   /** The bytes received so far, while they fit one client buffer: a late client can start from byte 0. */
   prefix: ReceivedPrefix;
+  /** Another process fetched (or fetches) the blob: clients here wait for the commit and read it locally. */
+  followed: boolean;
 }
 
 /** What the caller of start() reads: the whole blob, a range of it, or nothing (a background import). */
@@ -59,6 +62,18 @@ export interface BlobFetcherOptions {
   clientBufferBytes?: number;
   /** Bytes every live client of this process may have waiting in memory together. */
   clientBuffersTotalBytes?: number;
+  /** Leases shared with the other processes: a blob another process is fetching is not fetched here (default: none). */
+  leases?: BlobLeases;
+  /** While another process fetches the blob, look at the store and its lease this often (a commit notification ends the wait sooner). Default 500. */
+  followPollMs?: number;
+  /** Wait at most this long for another process's fetch, then fetch here anyway. Default 600000. */
+  followTimeoutMs?: number;
+}
+
+/** What start() hands back: the live stream (none when another process fetches the blob: wait for `done`, read locally), and the fetch. */
+interface Started {
+  live: LiveBlob | undefined;
+  done: Promise<FetchedBlob>;
 }
 
 /**
@@ -71,7 +86,9 @@ export interface BlobFetcherOptions {
  * Concurrent requests for the same digest from the same upstream repository with the same
  * credentials (blobFlightKey) share ONE upstream GET: a later caller taps the fetch if its bytes
  * have not gone by yet or are still kept (ReceivedPrefix); other later callers wait for the commit
- * and read the local copy.
+ * and read the local copy. Across processes (BlobLeases, Redis): a fetch first claims the flight
+ * key's lease; when another process holds it, this one does not ask the upstream but waits for that
+ * commit (its clients then read the stored blob), and takes the lease over if it ends without one.
  * A fetched blob is linked to the repository of each caller whose upstream served it; a blob that
  * is already stored is linked only once the caller's upstream confirms it (BlobConfirmer).
  */
@@ -80,6 +97,9 @@ export class BlobFetcher {
   private readonly clientStallTimeoutMs: number;
   private readonly confirmer: BlobConfirmer;
   private readonly buffers: ClientBuffers;
+  private readonly leases: BlobLeases;
+  private readonly followPollMs: number;
+  private readonly followTimeoutMs: number;
 
   constructor(
     private readonly store: RegistryStore,
@@ -87,6 +107,9 @@ export class BlobFetcher {
   ) {
     this.clientStallTimeoutMs = options.clientStallTimeoutMs ?? DEFAULT_CLIENT_STALL_TIMEOUT_MS;
     this.confirmer = new BlobConfirmer(store);
+    this.leases = options.leases ?? noBlobLeases;
+    this.followPollMs = options.followPollMs ?? 500;
+    this.followTimeoutMs = options.followTimeoutMs ?? 600_000;
     this.buffers = new ClientBuffers({
       perClientBytes: options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES,
       totalBytes: options.clientBuffersTotalBytes ?? Math.max(DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, options.clientBufferBytes ?? 0),
@@ -120,8 +143,8 @@ export class BlobFetcher {
   async ensure(target: UpstreamTarget, digest: Digest, expectedSize?: number): Promise<FetchedBlob> {
     const joined = this.join(target, digest);
     if (joined) return joined;
-    const live = await this.start(target, digest, expectedSize, undefined);
-    return live.done;
+    const started = await this.start(target, digest, expectedSize, undefined);
+    return started.done;
   }
 
   /** Whether a fetch of this blob with the target's upstream coordinates is running (joining it costs no upstream request). */
@@ -152,7 +175,7 @@ export class BlobFetcher {
   async stream(target: UpstreamTarget, digest: Digest, expectedSize?: number): Promise<LiveBlob | undefined> {
     const running = this.flights.get(blobFlightKey(target, digest));
     if (running) return this.tap(running, target, digest, undefined);
-    return this.start(target, digest, expectedSize, {});
+    return (await this.start(target, digest, expectedSize, {})).live;
   }
 
   /**
@@ -165,8 +188,8 @@ export class BlobFetcher {
   async streamRange(target: UpstreamTarget, digest: Digest, range: RangeRequest): Promise<LiveBlob | undefined> {
     const running = this.flights.get(blobFlightKey(target, digest));
     if (!running) {
-      const live = await this.start(target, digest, undefined, { range });
-      return live.range ? live : undefined;
+      const { live } = await this.start(target, digest, undefined, { range });
+      return live?.range ? live : undefined;
     }
     return this.tap(running, target, digest, range);
   }
@@ -178,7 +201,7 @@ export class BlobFetcher {
     const resolved = range ? resolveRange(range, size!) : undefined;
     const start = resolved?.start ?? 0;
     // Checked and joined in one step: no byte arrives in between.
-    if (!running.streaming) return undefined;
+    if (!running.streaming || running.followed) return undefined;
     const fromPrefix = start < running.position;
     if (fromPrefix && (!running.prefix.available || !this.buffers.fits(running.prefix.size))) return undefined;
     const tap = this.newTap(resolved, size);
@@ -203,21 +226,31 @@ export class BlobFetcher {
     return new LiveTap(sink, range?.start ?? 0, end, verified, this.buffers, this.clientStallTimeoutMs);
   }
 
-  private async start(target: UpstreamTarget, digest: Digest, expectedSize: number | undefined, want: Want): Promise<LiveBlob> {
-    let resolveHeaders!: (opened: { size: number | undefined; tap?: LiveTap; range?: ByteRange }) => void;
+  private async start(target: UpstreamTarget, digest: Digest, expectedSize: number | undefined, want: Want): Promise<Started> {
+    type Headers = { size: number | undefined; tap?: LiveTap; range?: ByteRange; followed?: true };
+    let resolveHeaders!: (opened: Headers) => void;
     let rejectHeaders!: (err: unknown) => void;
-    const headers = new Promise<{ size: number | undefined; tap?: LiveTap; range?: ByteRange }>((res, rej) => {
+    const headers = new Promise<Headers>((res, rej) => {
       resolveHeaders = res;
       rejectHeaders = rej;
     });
     const key = blobFlightKey(target, digest);
     let resolveOpened!: (size: number | undefined) => void;
     const opened = new Promise<number | undefined>((resolve) => (resolveOpened = resolve));
-    const flight: Flight = { digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, alsoLink: new Set(), taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers) };
+    const flight: Flight = { digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, alsoLink: new Set(), taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers), followed: false };
+    // Another process fetches the blob: the caller waits for the commit (a fetch taken over later has no caller tap).
+    let followed = false;
+    const onFollow = () => {
+      followed = true;
+      flight.followed = true;
+      flight.prefix.drop();
+      resolveOpened(undefined);
+      resolveHeaders({ size: undefined, followed: true });
+    };
     // Called once the upstream's headers are in, before any body byte: the caller's tap is in place first.
     const onHeaders = (size: number | undefined) => {
       resolveOpened(size);
-      if (!want) return resolveHeaders({ size });
+      if (!want || followed) return resolveHeaders({ size });
       if (want.range && size === undefined) return resolveHeaders({ size });
       let range: ByteRange | undefined;
       try {
@@ -229,7 +262,7 @@ export class BlobFetcher {
       flight.taps.push(tap);
       resolveHeaders({ size, tap, ...(range ? { range } : {}) });
     };
-    const done = this.run(target, digest, expectedSize, flight, want !== undefined, onHeaders);
+    const done = this.run(target, digest, expectedSize, flight, want !== undefined, onHeaders, onFollow);
     flight.done = done;
     done.catch((err: unknown) => {
       resolveOpened(undefined);
@@ -241,10 +274,67 @@ export class BlobFetcher {
       () => this.flights.delete(key),
     );
     const answered = await headers;
-    return { size: answered.size, stream: answered.tap?.sink ?? new PassThrough().end(), done, ...(answered.range ? { range: answered.range } : {}) };
+    if (answered.followed) return { live: undefined, done };
+    return { live: { size: answered.size, stream: answered.tap?.sink ?? new PassThrough().end(), done, ...(answered.range ? { range: answered.range } : {}) }, done };
   }
 
   private async run(
+    target: UpstreamTarget,
+    digest: Digest,
+    expectedSize: number | undefined,
+    flight: Flight,
+    live: boolean,
+    onHeaders: (size: number | undefined) => void,
+    onFollow: () => void,
+  ): Promise<FetchedBlob> {
+    const key = blobFlightKey(target, digest);
+    let claim = await this.leases.acquire(key);
+    try {
+      if (claim.kind === 'held') {
+        onFollow();
+        const followed = await this.follow(key, target, digest, flight);
+        if ('fetched' in followed) return followed.fetched;
+        claim = followed.claim;
+      } else if (claim.kind === 'led' && live) {
+        // The previous leader may have committed and released just before this claim: no second GET.
+        const stored = await this.store.statBlob(digest);
+        if (stored) {
+          onFollow();
+          return await this.linkFollowed(target, digest, flight, stored.size);
+        }
+      }
+      const fetched = await this.fetch(target, digest, expectedSize, flight, live, onHeaders);
+      if (fetched.bytesFetched > 0) this.leases.committed(digest);
+      return fetched;
+    } finally {
+      if (claim.kind === 'led') claim.release();
+    }
+  }
+
+  /**
+   * Another process holds the lease of this flight key: wait for its commit (a notification, or the
+   * store polled), then link the stored blob (its upstream coordinates are ours). A lease that ends
+   * without a commit (the leader failed or died) is taken over: the caller fetches with that claim.
+   */
+  private async follow(key: string, target: UpstreamTarget, digest: Digest, flight: Flight): Promise<{ fetched: FetchedBlob } | { claim: BlobLeaseClaim }> {
+    const deadline = Date.now() + this.followTimeoutMs;
+    for (;;) {
+      await this.leases.waitForCommit(digest, this.followPollMs);
+      const stored = await this.store.statBlob(digest);
+      if (stored) return { fetched: await this.linkFollowed(target, digest, flight, stored.size) };
+      // Waited long enough for a leader that still renews its lease: fetch here after all.
+      const claim: BlobLeaseClaim = Date.now() > deadline ? { kind: 'alone' } : await this.leases.acquire(key);
+      if (claim.kind !== 'held') return { claim };
+    }
+  }
+
+  private async linkFollowed(target: UpstreamTarget, digest: Digest, flight: Flight, size: number): Promise<FetchedBlob> {
+    flight.alsoLink.add(target.downstreamRepository);
+    await Promise.all([...flight.alsoLink].map((repository) => this.store.linkBlob(repository, digest)));
+    return { digest, size, bytesFetched: 0 };
+  }
+
+  private async fetch(
     target: UpstreamTarget,
     digest: Digest,
     expectedSize: number | undefined,

@@ -27,3 +27,4 @@ export * from './live-tap.js';
 export * from './client-buffers.js';
 export * from './received-prefix.js';
 export * from './redis-breaker-board.js';
+export * from './redis-blob-leases.js';

@@ -11,6 +11,7 @@ import {
 import { ruleTagFreshnessSeconds, ruleUpstreamTagNotFound, tagAllowed } from '@pullthrough/cache-rules';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobFetcher } from './blob-fetcher.js';
+import type { BlobLeases } from './redis-blob-leases.js';
 import type { HydrationEnqueuer } from './hydration-enqueuer.js';
 import { ManifestImporter, type StoredManifest } from './manifest-importer.js';
 import { annotateUpstreamError } from './upstream-answers.js';
@@ -68,6 +69,8 @@ export interface PullThroughOptions {
   clientBuffersTotalBytes?: number;
   /** Local blobs are answered by a redirect to a signed storage URL valid this long, when the store has one (0: never). */
   blobRedirectSeconds?: number;
+  /** Blob fetch leases shared with the other replicas and the hydrator: one upstream fetch per blob across them (default: none). */
+  blobLeases?: BlobLeases;
   now?: () => number;
 }
 
@@ -101,6 +104,7 @@ export class PullThroughRegistry {
       ...(options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {}),
       ...(options.clientBufferBytes !== undefined ? { clientBufferBytes: options.clientBufferBytes } : {}),
       ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
+      ...(options.blobLeases ? { leases: options.blobLeases } : {}),
     });
   }
 

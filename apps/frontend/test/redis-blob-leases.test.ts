@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { RedisBlobLeases } from '@pullthrough/pull-through';
+import { uniquePrefix, type RedisServer } from '@pullthrough/test-support';
+import { eventually, sleep } from './fault-helpers.js';
+import { startRedis } from './harness.js';
+
+// The blob fetch leases the frontends and hydrators share, against a real redis-server.
+const KEY = JSON.stringify(['registry.example:5000', 'library/alpine', null, [], 'sha256:' + 'a'.repeat(64)]);
+let redis: RedisServer;
+const leases: RedisBlobLeases[] = [];
+let client: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url);
+}, 60_000);
+afterEach(() => leases.splice(0).forEach((l) => l.close()));
+afterAll(async () => {
+  client?.disconnect();
+  await redis?.stop();
+});
+
+async function replica(prefix: string, leaseMs = 15_000): Promise<RedisBlobLeases> {
+  const l = new RedisBlobLeases({ url: redis.url, prefix, leaseMs });
+  leases.push(l);
+  await eventually('connected', async () => (await l.acquire('probe-' + Math.random())).kind === 'led', 5000);
+  return l;
+}
+
+const leaseKey = (prefix: string) => `${prefix}:blob-lease:${createHash('sha256').update(KEY).digest('hex')}`;
+
+test('one owner per flight key: the key holds its id with an expiry; another process sees it held until it is released', async () => {
+  const prefix = uniquePrefix('leases');
+  const [a, b] = [await replica(prefix), await replica(prefix)];
+  const claim = await a.acquire(KEY);
+  expect(claim.kind).toBe('led');
+  expect(await client.get(leaseKey(prefix))).toBe(a.owner);
+  const ttl = await client.pttl(leaseKey(prefix));
+  expect(ttl).toBeGreaterThan(14_000);
+  expect(ttl).toBeLessThanOrEqual(15_000);
+  expect((await b.acquire(KEY)).kind).toBe('held');
+  expect((await a.acquire(KEY)).kind).toBe('held'); // a second fetch in the same process is a follower too
+  if (claim.kind === 'led') claim.release();
+  await eventually('released', async () => (await client.exists(leaseKey(prefix))) === 0, 2000);
+  expect((await b.acquire(KEY)).kind).toBe('led');
+});
+
+test('renewed while held: it outlives its lease time; once renewal stops (the owner died) it expires and another takes over', async () => {
+  const prefix = uniquePrefix('leases');
+  const [a, b] = [await replica(prefix, 600), await replica(prefix, 600)];
+  const claim = await a.acquire(KEY);
+  expect(claim.kind).toBe('led');
+  await sleep(1500);
+  expect((await b.acquire(KEY)).kind).toBe('held');
+  a.close(); // dies without releasing
+  await sleep(800);
+  const taken = await b.acquire(KEY);
+  expect(taken.kind).toBe('led');
+  expect(await client.get(leaseKey(prefix))).toBe(b.owner);
+  // The dead owner's late release does not delete the new owner's lease.
+  if (claim.kind === 'led') claim.release();
+  await sleep(100);
+  expect(await client.get(leaseKey(prefix))).toBe(b.owner);
+});
+
+test('a commit announced by one process wakes the waiters of that digest in another', async () => {
+  const prefix = uniquePrefix('leases');
+  const [a, b] = [await replica(prefix), await replica(prefix)];
+  const started = Date.now();
+  const waited = b.waitForCommit('sha256:' + 'b'.repeat(64), 10_000);
+  const other = b.waitForCommit('sha256:' + 'c'.repeat(64), 300).then(() => Date.now() - started);
+  await sleep(100);
+  a.committed('sha256:' + 'b'.repeat(64));
+  await waited;
+  expect(Date.now() - started).toBeLessThan(2000);
+  expect(await other).toBeGreaterThanOrEqual(290); // another digest's waiter waits its time out
+});
+
+test('Redis down: every claim answers "alone" at once (no waiting on Redis)', async () => {
+  const prefix = uniquePrefix('leases');
+  const a = await replica(prefix);
+  await redis.kill();
+  try {
+    await eventually('disconnected', async () => (await a.acquire(KEY)).kind === 'alone', 5000);
+    const started = Date.now();
+    for (let i = 0; i < 20; i++) expect((await a.acquire(KEY)).kind).toBe('alone');
+    expect(Date.now() - started).toBeLessThan(200);
+    a.committed('sha256:' + 'd'.repeat(64)); // no throw, nothing queued
+  } finally {
+    await redis.restart();
+  }
+  // Back: claims are shared again (and nothing is left connecting when the connections close).
+  await eventually('reconnected', async () => (await a.acquire(KEY)).kind !== 'alone' && client.status === 'ready', 5000);
+});

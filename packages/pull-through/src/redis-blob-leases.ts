@@ -1,0 +1,163 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { silentLogger, type Logger } from './logger.js';
+
+/** Who fetches a blob: this process (renew until `release`), another one, or nobody can say (Redis down: fetch alone). */
+export type BlobLeaseClaim = { kind: 'led'; release(): void } | { kind: 'held' } | { kind: 'alone' };
+
+/**
+ * One upstream fetch per blob flight key across processes. `acquire` never waits on Redis longer
+ * than a few tens of ms; `waitForCommit` resolves on a "committed" notification for the digest or
+ * after `ms`, whichever comes first (the caller then looks at the store and the lease again).
+ */
+export interface BlobLeases {
+  acquire(flightKey: string): Promise<BlobLeaseClaim>;
+  committed(digest: string): void;
+  waitForCommit(digest: string, ms: number): Promise<void>;
+}
+
+/** Every process for itself (no Redis): today's behaviour. */
+export const noBlobLeases: BlobLeases = {
+  acquire: async () => ({ kind: 'alone' }),
+  committed: () => undefined,
+  waitForCommit: (_digest, ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+};
+
+export interface RedisBlobLeasesOptions {
+  url: string;
+  /** Key prefix shared by every replica (the apps use their queue prefix). */
+  prefix: string;
+  logger?: Logger;
+  /** How long a lease lives without renewal (a dead leader's lease is free after this). Default 15000. */
+  leaseMs?: number;
+  /** Renew the lease this often while the fetch runs. Default leaseMs / 3. */
+  renewMs?: number;
+  /** The longest the request path waits for Redis to answer a claim. Default 50. */
+  claimTimeoutMs?: number;
+}
+
+// KEYS: lease. ARGV: our id, PX. Ours if it still is: the expiry starts again.
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+// KEYS: lease. ARGV: our id. Deleted only if it is still ours (a lease taken over is left alone).
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/**
+ * Blob fetch leases in Redis: `<prefix>:blob-lease:<sha256 of the flight key>` holds the owner's id
+ * with a PX expiry, renewed while the fetch runs and released (compare-and-delete) when it ends;
+ * `<prefix>:blob-done` carries the digest of every committed blob by pub/sub. Its own connections,
+ * no offline queue: with Redis down (or slow) every claim answers `alone` and each process fetches
+ * on its own, as without Redis.
+ */
+export class RedisBlobLeases implements BlobLeases {
+  private readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly id = randomUUID();
+  private readonly channel: string;
+  private readonly logger: Logger;
+  private readonly leaseMs: number;
+  private readonly renewMs: number;
+  private readonly claimTimeoutMs: number;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private closed = false;
+
+  constructor(private readonly options: RedisBlobLeasesOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.leaseMs = options.leaseMs ?? 15_000;
+    this.renewMs = options.renewMs ?? Math.max(1, Math.floor(this.leaseMs / 3));
+    this.claimTimeoutMs = options.claimTimeoutMs ?? 50;
+    this.channel = `${options.prefix}:blob-done`;
+    const connection = { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
+    this.redis = new Redis(options.url, connection);
+    this.subscriber = new Redis(options.url, connection);
+    for (const r of [this.redis, this.subscriber]) r.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'blob leases: redis connection error'));
+    this.subscriber.on('ready', () => void this.subscriber.subscribe(this.channel).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: subscribe failed')));
+    this.subscriber.on('message', (_channel: string, digest: string) => this.wake(digest));
+  }
+
+  /** This process's owner id (the value of the leases it holds). */
+  get owner(): string {
+    return this.id;
+  }
+
+  async acquire(flightKey: string): Promise<BlobLeaseClaim> {
+    if (this.closed || this.redis.status !== 'ready') return { kind: 'alone' };
+    const key = this.leaseKey(flightKey);
+    let timer: NodeJS.Timeout | undefined;
+    // The answer may be waiting in the socket when a busy event loop fires the timer: read it first.
+    const tooLate = new Promise<'late'>((resolve) => (timer = setTimeout(() => setImmediate(() => resolve('late')), this.claimTimeoutMs)));
+    const claim = this.redis.set(key, this.id, 'PX', this.leaseMs, 'NX');
+    try {
+      const answer = await Promise.race([claim, tooLate]);
+      if (answer === 'late') {
+        // Too slow: fetch alone, and give the lease back if it was ours after all.
+        claim.then((ok) => ok === 'OK' && this.release(key)).catch(() => undefined);
+        return { kind: 'alone' };
+      }
+      if (answer !== 'OK') return { kind: 'held' };
+      return { kind: 'led', release: this.renewing(key) };
+    } catch {
+      return { kind: 'alone' }; // Redis refused the command: this process decides alone
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  committed(digest: string): void {
+    this.wake(digest);
+    if (this.closed || this.redis.status !== 'ready') return;
+    this.redis.publish(this.channel, digest).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: commit not announced'));
+  }
+
+  waitForCommit(digest: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiters = this.waiters.get(digest) ?? new Set<() => void>();
+      this.waiters.set(digest, waiters);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.waiters.get(digest) === waiters) this.waiters.delete(digest);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      waiters.add(done);
+    });
+  }
+
+  /** Close both connections (held leases expire on their own). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.redis.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  private wake(digest: string): void {
+    for (const waiter of [...(this.waiters.get(digest) ?? [])]) waiter();
+  }
+
+  /** Renew the lease until the returned function is called, which releases it. */
+  private renewing(key: string): () => void {
+    const timer = setInterval(() => {
+      if (this.closed || this.redis.status !== 'ready') return;
+      this.redis.eval(RENEW, 1, key, this.id, String(this.leaseMs)).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: renewal failed'));
+    }, this.renewMs);
+    timer.unref();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      this.release(key);
+    };
+  }
+
+  private release(key: string): void {
+    if (this.closed || this.redis.status !== 'ready') return;
+    this.redis.eval(RELEASE, 1, key, this.id).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: release failed'));
+  }
+
+  private leaseKey(flightKey: string): string {
+    return `${this.options.prefix}:blob-lease:${createHash('sha256').update(flightKey).digest('hex')}`;
+  }
+}
