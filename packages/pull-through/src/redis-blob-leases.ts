@@ -83,13 +83,28 @@ export class RedisBlobLeases implements BlobLeases {
     if (this.closed || this.redis.status !== 'ready') return { kind: 'alone' };
     const key = this.leaseKey(flightKey);
     let timer: NodeJS.Timeout | undefined;
-    // The answer may be waiting in the socket when a busy event loop fires the timer: read it first.
-    const tooLate = new Promise<'late'>((resolve) => (timer = setTimeout(() => setImmediate(() => resolve('late')), this.claimTimeoutMs)));
+    // Redis gets claimTimeoutMs of this process's time: the answer may be waiting in the socket when a
+    // busy event loop fires the timer (read it first), and a timer that fired late because the loop was
+    // blocked gives Redis its time once more, after which the claim gives up.
+    const sentAt = Date.now();
+    const tooLate = new Promise<'late'>((resolve) => {
+      const expire = (last: boolean) => {
+        timer = setTimeout(() => {
+          setImmediate(() => {
+            const blocked = Date.now() - sentAt > 2 * this.claimTimeoutMs;
+            if (blocked && !last) expire(true);
+            else resolve('late');
+          });
+        }, this.claimTimeoutMs);
+      };
+      expire(false);
+    });
     const claim = this.redis.set(key, this.id, 'PX', this.leaseMs, 'NX');
     try {
       const answer = await Promise.race([claim, tooLate]);
       if (answer === 'late') {
         // Too slow: fetch alone, and give the lease back if it was ours after all.
+        this.logger.debug({ waitedMs: Date.now() - sentAt }, 'blob leases: claim unanswered in time, fetching alone');
         claim.then((ok) => ok === 'OK' && this.release(key)).catch(() => undefined);
         return { kind: 'alone' };
       }
