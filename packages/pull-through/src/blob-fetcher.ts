@@ -290,13 +290,16 @@ export class BlobFetcher {
     const key = blobFlightKey(target, digest);
     let claim = await this.leases.acquire(key);
     try {
+      let tookOver = false;
       if (claim.kind === 'held') {
         onFollow();
         const followed = await this.follow(key, target, digest, flight);
         if ('fetched' in followed) return followed.fetched;
         claim = followed.claim;
-      } else if (claim.kind === 'led' && live) {
-        // The previous leader may have committed and released just before this claim: no second GET.
+        tookOver = true;
+      }
+      if (claim.kind === 'led' && (live || tookOver)) {
+        // The previous leader may have committed and released since the store was read: no second GET.
         const stored = await this.store.statBlob(digest);
         if (stored) {
           onFollow();
