@@ -1,0 +1,73 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '@pullthrough/oci';
+import type { ByteRange, RangeRequest } from './byte-range.js';
+import type { LiveTap } from './live-tap.js';
+import type { ReceivedPrefix } from './received-prefix.js';
+import type { BlobLeases } from './redis-blob-leases.js';
+
+// The shapes BlobFetcher works with: what its callers get back, what it is configured with, and one
+// running fetch (a flight) as the fetcher keeps it.
+
+export interface FetchedBlob {
+  digest: Digest;
+  size: number;
+  /** Bytes that came from the upstream for this fetch (0 when it joined another fetch). */
+  bytesFetched: number;
+}
+
+/** A blob fetch the caller reads live: bytes stream to `stream` as they arrive; `done` settles on commit. */
+export interface LiveBlob {
+  size: number | undefined;
+  stream: Readable;
+  done: Promise<FetchedBlob>;
+  /** For a ranged read: the bytes `stream` carries. */
+  range?: ByteRange;
+}
+
+export interface Flight {
+  digest: Digest;
+  /** The downstream repository the leading caller links; a caller for another one links its own. */
+  downstreamRepository: string;
+  /** Downstream repositories of clients that tapped the fetch: linked with the commit, before `done` settles. */
+  alsoLink: Set<string>;
+  done: Promise<FetchedBlob>;
+  /** Clients reading the bytes as they arrive. */
+  taps: LiveTap[];
+  /** Bytes received from the upstream so far. */
+  position: number;
+  /** Settles with the blob's size (undefined: the upstream sent none) once the upstream's headers are in. */
+  opened: Promise<number | undefined>;
+  /** Whether the body is being read now: only then can a client tap it. */
+  streaming: boolean;
+  /** The bytes received so far, while they fit one client buffer: a late client can start from byte 0. */
+  prefix: ReceivedPrefix;
+  /** Another process fetched (or fetches) the blob: clients here wait for the commit and read it locally. */
+  followed: boolean;
+}
+
+/** What the caller of start() reads: the whole blob, a range of it, or nothing (a background import). */
+export type Want = { range?: RangeRequest } | undefined;
+
+/** A streaming client that takes no bytes for this long (while it has bytes waiting) is cut off, like a disconnect. */
+export const DEFAULT_CLIENT_STALL_TIMEOUT_MS = 30_000;
+
+export interface BlobFetcherOptions {
+  /** Cut off a streaming client that takes no bytes for this long while it has some waiting (0: never). */
+  clientStallTimeoutMs?: number;
+  /** Bytes one live client may have waiting in memory before it falls behind (then reads the stored blob). */
+  clientBufferBytes?: number;
+  /** Bytes every live client of this process may have waiting in memory together. */
+  clientBuffersTotalBytes?: number;
+  /** Leases shared with the other processes: a blob another process is fetching is not fetched here (default: none). */
+  leases?: BlobLeases;
+  /** While another process fetches the blob, look at the store and its lease this often (a commit notification ends the wait sooner). Default 500. */
+  followPollMs?: number;
+  /** Wait at most this long for another process's fetch, then fetch here anyway. Default 600000. */
+  followTimeoutMs?: number;
+}
+
+/** What start() hands back: the live stream (none when another process fetches the blob: wait for `done`, read locally), and the fetch. */
+export interface Started {
+  live: LiveBlob | undefined;
+  done: Promise<FetchedBlob>;
+}
