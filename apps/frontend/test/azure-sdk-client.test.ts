@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ContainerRegistryContentClient } from '@azure/container-registry';
 import { MediaType } from '@pullthrough/oci';
 import { startTlsProxy, type RedisServer, type TlsProxy } from '@pullthrough/test-support';
-import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { putEnvCredentialSet, putRule, startCache, startRedis, startUpstream, UPSTREAM_SECRETS, type Cache, type Upstream } from './harness.js';
 
 // The Azure SDK's ContainerRegistryContentClient against the cache. The SDK refuses plain HTTP
 // ("Bearer token authentication is not permitted for non-TLS protected (non-https) URLs", from
@@ -23,16 +23,9 @@ let tls: TlsProxy;
 beforeAll(async () => {
   redis = await startRedis();
   upstream = await startUpstream();
-  cache = await startCache(redis, [upstream.proxy.host], {}, { PULLTHROUGH_SECRET_UP_USER: 'someone', PULLTHROUGH_SECRET_UP_PASS: 'upstream-pass' });
+  cache = await startCache(redis, [upstream.proxy.host], {}, UPSTREAM_SECRETS);
   expect((await putRule(cache, { name: 'azure-sdk', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'az/*' })).status).toBe(201);
-  const set = await fetch(`${cache.adminUrl}/api/v1/credential-sets/up-creds`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      loginServer: upstream.proxy.host,
-      authCredentials: [{ usernameSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_USER', passwordSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_PASS' }],
-    }),
-  });
+  const set = await putEnvCredentialSet(cache, 'up-creds', upstream.proxy.host);
   expect(set.status).toBe(201);
   const priv = { name: 'azure-sdk-private', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'az-priv/*', credentialSetName: 'up-creds' };
   expect((await putRule(cache, priv)).status).toBe(201);

@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '@pullthrough/pull-through';
@@ -69,6 +70,29 @@ export async function putRule(cache: Cache, rule: Record<string, unknown> & { na
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify(rule),
   });
+}
+
+/** Secrets a test's credential set reads through `env:` references (pass as startCache's secretEnv). */
+export const UPSTREAM_SECRETS = { PULLTHROUGH_SECRET_UP_USER: 'someone', PULLTHROUGH_SECRET_UP_PASS: 'upstream-pass' };
+
+/** PUT a credential set for `loginServer` whose secrets are UPSTREAM_SECRETS' env references. */
+export function putEnvCredentialSet(cache: Cache, name: string, loginServer: string): Promise<Response> {
+  return fetch(`${cache.adminUrl}/api/v1/credential-sets/${name}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      loginServer,
+      authCredentials: [{ usernameSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_USER', passwordSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_PASS' }],
+    }),
+  });
+}
+
+/** An htpasswd file (bcrypt cost 5, made by the real htpasswd) in `dir` with these users; returns its path. */
+export async function writeHtpasswd(dir: string, users: Record<string, string>): Promise<string> {
+  const path = join(dir, 'htpasswd');
+  const lines = Object.entries(users).map(([user, password]) => execFileSync('htpasswd', ['-nbB', '-C', '5', user, password]).toString().trim());
+  await writeFile(path, `${lines.join('\n')}\n`);
+  return path;
 }
 
 export { startRedis };

@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startPodman, tempDir, writeRegistriesConf, type Podman, type RedisServer, type TempDir } from '@pullthrough/test-support';
-import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { putEnvCredentialSet, putRule, startCache, startRedis, startUpstream, UPSTREAM_SECRETS, writeHtpasswd, type Cache, type Upstream } from './harness.js';
 
 // Debian's podman (rootful, vfs storage, a private store) pulling through the cache: the cache-path
 // form (`<cache>/<target>/<repo>`), the mirror form (a registries.conf mirror for the upstream's names),
@@ -20,17 +18,9 @@ beforeAll(async () => {
   redis = await startRedis();
   upstream = await startUpstream();
   dir = await tempDir('podman-client-');
-  const htpasswd = join(dir.path, 'htpasswd');
-  await writeFile(htpasswd, `${execFileSync('htpasswd', ['-nbB', '-C', '5', NODE_USER.name, NODE_USER.password]).toString().trim()}\n`);
-  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HTPASSWD_FILE: htpasswd }, { PULLTHROUGH_SECRET_UP_USER: 'someone', PULLTHROUGH_SECRET_UP_PASS: 'upstream-pass' });
-  const set = await fetch(`${cache.adminUrl}/api/v1/credential-sets/up-creds`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      loginServer: upstream.proxy.host,
-      authCredentials: [{ usernameSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_USER', passwordSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_PASS' }],
-    }),
-  });
+  const htpasswd = await writeHtpasswd(dir.path, { [NODE_USER.name]: NODE_USER.password });
+  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HTPASSWD_FILE: htpasswd }, UPSTREAM_SECRETS);
+  const set = await putEnvCredentialSet(cache, 'up-creds', upstream.proxy.host);
   expect(set.status).toBe(201);
   const source = `${upstream.proxy.host}/fixtures/*`;
   expect((await putRule(cache, { name: 'podman-path', sourceRepository: source, targetRepository: 'pm/*' })).status).toBe(201);

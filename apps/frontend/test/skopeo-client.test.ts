@@ -1,6 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   skopeoCopy,
@@ -12,14 +11,13 @@ import {
   type RedisServer,
   type TempDir,
 } from '@pullthrough/test-support';
-import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { putEnvCredentialSet, putRule, startCache, startRedis, startUpstream, UPSTREAM_SECRETS, writeHtpasswd, type Cache, type Upstream } from './harness.js';
 
 // skopeo as a client of the cache: copy, inspect (raw and parsed) and list-tags in the cache-path
 // form (`<cache>/<target>/<repo>`), the mirror form (a registries.conf mirror for the upstream's
 // names), and list-tags as a node user on a rule with a credential set.
 
 const NODE_USER = { name: 'pool-a', password: 'pool-a-pw-7' };
-const SECRETS = { PULLTHROUGH_SECRET_UP_USER: 'someone', PULLTHROUGH_SECRET_UP_PASS: 'upstream-pass' };
 const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 let redis: RedisServer;
@@ -32,17 +30,9 @@ beforeAll(async () => {
   redis = await startRedis();
   upstream = await startUpstream();
   dir = await tempDir('skopeo-client-');
-  const htpasswd = join(dir.path, 'htpasswd');
-  await writeFile(htpasswd, `${execFileSync('htpasswd', ['-nbB', '-C', '5', NODE_USER.name, NODE_USER.password]).toString().trim()}\n`);
-  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HTPASSWD_FILE: htpasswd }, SECRETS);
-  const set = await fetch(`${cache.adminUrl}/api/v1/credential-sets/up-creds`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      loginServer: upstream.proxy.host,
-      authCredentials: [{ usernameSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_USER', passwordSecretIdentifier: 'env:PULLTHROUGH_SECRET_UP_PASS' }],
-    }),
-  });
+  const htpasswd = await writeHtpasswd(dir.path, { [NODE_USER.name]: NODE_USER.password });
+  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HTPASSWD_FILE: htpasswd }, UPSTREAM_SECRETS);
+  const set = await putEnvCredentialSet(cache, 'up-creds', upstream.proxy.host);
   expect(set.status).toBe(201);
   const source = `${upstream.proxy.host}/fixtures/*`;
   for (const [name, target, extra] of [
