@@ -187,6 +187,7 @@ export function referrersGraph() {
     afterSubject: [configB, layerB, orphan],
     /** The five referrers of `subject`. */
     ofSubject: [configA, layerA, bundle, configB, layerB],
+    bundle,
     orphan,
   };
 }

@@ -52,7 +52,10 @@ export interface ConformanceTarget {
   baseUrl: string;
   /** Repository namespace the suite writes under (each workflow uses `<namespace>/<workflow>`). */
   namespace: string;
-  /** The repository blobs are cross-mounted into (`?mount=&from=<namespace>/push`). */
+  /**
+   * The repository blobs are cross-mounted into (`?mount=&from=<namespace>/push`); the mount without
+   * `from` goes to `<crossmountNamespace>/auto`.
+   */
   crossmountNamespace: string;
   /** Credentials for Basic or the token protocol, if the target wants any. */
   credentials?: RegistryCredentials;

@@ -107,7 +107,9 @@ export function discoveryWorkflow(suite: Suite): void {
 
     describe('teardown', () => {
       test('T1 the referrers, the subject and the tagged image are deleted by digest', async () => {
-        const manifests = [graph.beforeSubject[2]!, ...graph.beforeSubject.slice(0, 2), ...graph.afterSubject].map((r) => r.content.digest);
+        // The index first: it refers to two of the others.
+        const referrers = [graph.bundle, ...graph.ofSubject.filter((r) => r !== graph.bundle), graph.orphan];
+        const manifests = referrers.map((r) => r.content.digest);
         for (const digest of [...manifests, graph.subject.manifest.digest, image.manifest.digest]) {
           expectDeleteAnswer(suite, await suite.client.send('DELETE', suite.client.manifestPath(repo(), digest)));
         }

@@ -9,12 +9,14 @@ export function pushWorkflow(suite: Suite): void {
   describe('push', () => {
     const repo = () => suite.repository('push');
     const cross = () => suite.target.crossmountNamespace;
+    const autoCross = () => `${suite.target.crossmountNamespace}/auto`;
     const streamed = randomBlob(42);
     const config = uniqueConfig();
     const manifest = imageManifest(config, [LAYER]);
     const layerless = imageManifest(config, []);
     let chunked = chunkedBlob(42);
     let mount: Reply | undefined;
+    let autoMount: Reply | undefined;
     let layerlessAccepted = false;
 
     describe('streamed upload', () => {
@@ -141,11 +143,17 @@ export function pushWorkflow(suite: Suite): void {
         expectStatus(mount!, 202);
         expect(suite.client.url(locationOf(mount!)).pathname.startsWith(`/v2/${cross()}/blobs/uploads/`)).toBe(true);
       });
-      suite.checkIf('automaticCrossmount', true)('PX5 ?mount= without from, of a blob the caller can read: 201 (automatic mount)', async () => {
-        expectStatus(await suite.client.startUpload(cross(), { query: { mount: streamed.digest } }), 201);
+      // Without `from`, into a repository that does not hold the blob yet: only a registry that finds
+      // the blob where the caller may read it can mount it.
+      suite.checkIf('automaticCrossmount', true)('PX5 ?mount= without from, of a blob the caller can read: 201 (automatic mount), and GET serves it', async () => {
+        autoMount = await suite.client.startUpload(autoCross(), { query: { mount: streamed.digest } });
+        expectStatus(autoMount, 201);
+        const get = await suite.client.send('GET', suite.client.blobPath(autoCross(), streamed.digest));
+        expectStatus(get, 200);
+        expect(get.body.equals(streamed.bytes)).toBe(true);
       });
       suite.checkIf('automaticCrossmount', false)('PX6 ?mount= without from on a registry without automatic mount: 202', async () => {
-        expectStatus(await suite.client.startUpload(cross(), { query: { mount: streamed.digest } }), 202);
+        expectStatus(await suite.client.startUpload(autoCross(), { query: { mount: streamed.digest } }), 202);
       });
     });
 
@@ -187,6 +195,7 @@ export function pushWorkflow(suite: Suite): void {
           expectDeleteAnswer(suite, await suite.client.send('DELETE', suite.client.blobPath(repo(), b.digest)));
         }
         if (mount?.status === 201) expectDeleteAnswer(suite, await suite.client.send('DELETE', suite.client.blobPath(cross(), streamed.digest)));
+        if (autoMount?.status === 201) expectDeleteAnswer(suite, await suite.client.send('DELETE', suite.client.blobPath(autoCross(), streamed.digest)));
       });
     });
   });
