@@ -9,7 +9,7 @@ import { pushWorkflow } from './push-workflow.js';
  * Our own checks of every behaviour the OCI distribution-spec v1.1 conformance suite checks, for
  * pull, push, content discovery and content management (CHECKS.md maps each of its checks to
  * ours), run in order against one target. The workflows keep to their own repositories under the
- * target's namespace; checks a target declares it does not support are reported as skipped (n/a).
+ * target's namespace; checks a target declares it does not support are not registered for it (n/a; CHECKS.md says why).
  */
 export function describeConformance(name: string, spec: TargetSpec): void {
   describe(`OCI distribution-spec v1.1 conformance: ${name}`, () => {
