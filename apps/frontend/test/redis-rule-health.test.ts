@@ -125,7 +125,7 @@ test('Redis killed: each process answers with its own view (scope local) at once
     a.failed(RULE, 'upstream-unavailable', 'upstream registry.example is unavailable: upstream answered 502');
     const started = Date.now();
     const onA = await healthOf(a);
-    expect(Date.now() - started).toBeLessThan(100);
+    expect(Date.now() - started).toBeLessThan(300); // no wait on Redis (a hung one is the next test)
     expect(onA).toMatchObject({ scope: 'local', state: 'failing', recent: { hits: 5, misses: 1, errors: 1 } });
     // B pulled nothing itself: its own view knows nothing.
     expect(await healthOf(b)).toMatchObject({ scope: 'local', state: 'unknown', recent: { hits: 0, misses: 0 } });
