@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import { LoopDetectedError } from '@pullthrough/oci';
 import { cameFromDeployment } from '@pullthrough/storage';
 import type { CredentialHealthBook } from '@pullthrough/credentials';
-import type { HydrationService, LoginVerifier, Logger, PullThroughRegistry, RuleHealthTracker } from '@pullthrough/pull-through';
+import type { HydrationService, LoginVerifier, Logger, PullThroughRegistry, RuleHealthView } from '@pullthrough/pull-through';
 import type { UpstreamClientPool, UpstreamStatus } from '@pullthrough/upstream';
 import type { WebhookService } from '@pullthrough/webhooks';
 import type { Registry as MetricsRegistry } from 'prom-client';
@@ -37,7 +37,8 @@ export interface FrontendDeps {
   logger: Logger;
   credentialSets: CredentialSetRegistry;
   credentialHealth: CredentialHealthBook;
-  ruleHealth: RuleHealthTracker;
+  /** Rule health for the admin API: shared through Redis by every frontend, or this process's own view. */
+  ruleHealth: RuleHealthView;
   verifier: LoginVerifier;
   pool: UpstreamClientPool;
   forgetSecrets: (credentialSetName: string) => void;

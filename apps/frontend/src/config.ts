@@ -121,7 +121,10 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_SECRET_ENV_PREFIX: secretPolicyConfigFields.PULLTHROUGH_SECRET_ENV_PREFIX,
   /** Key Vault hosts (`host` any port, or `host:port`) allowed besides the Azure Key Vault domains (emulators). */
   PULLTHROUGH_KEYVAULT_HOSTS: secretPolicyConfigFields.PULLTHROUGH_KEYVAULT_HOSTS,
-  /** Rule health counts hits, misses and errors over this many recent seconds. */
+  /**
+   * Rule health counts hits, misses and errors over this many recent seconds, in 15 buckets shared
+   * through Redis: every frontend on one Redis and prefix should use the same value.
+   */
   PULLTHROUGH_HEALTH_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
   /** Failure percentage (of calls in the rolling window) that opens an upstream's circuit breaker. */
   PULLTHROUGH_BREAKER_ERROR_THRESHOLD_PERCENT: z.coerce.number().int().min(1).max(100).default(50),

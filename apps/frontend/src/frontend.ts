@@ -15,7 +15,7 @@ import {
   QueueHydrationEnqueuer,
   RedisBlobLeases,
   RedisBreakerBoard,
-  RuleHealthTracker,
+  RedisRuleHealth,
   UpstreamResolver,
   credentialHealthObserver,
   fanOutObserver,
@@ -44,7 +44,8 @@ export interface RunningFrontend {
   adminUrl: string;
   registry: PullThroughRegistry;
   rules: RuleRegistry;
-  ruleHealth: RuleHealthTracker;
+  /** Rule health shared with every frontend through Redis (this process's own view while Redis is away). */
+  ruleHealth: RedisRuleHealth;
   enqueuer: QueueHydrationEnqueuer;
   pool: UpstreamClientPool;
   /** The two listeners (tests look at their sockets). */
@@ -205,7 +206,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   });
   const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000, acrIdentityTokens());
   const credentialHealth = new CredentialHealthBook();
-  const ruleHealth = new RuleHealthTracker({ windowMs: config.PULLTHROUGH_HEALTH_WINDOW_SECONDS * 1000 });
+  // Rule health and its windowed counts, shared by every frontend through Redis: batched in memory and
+  // flushed every second (never a Redis round trip per pull); read from Redis by the admin API.
+  const ruleHealth = new RedisRuleHealth({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, windowMs: config.PULLTHROUGH_HEALTH_WINDOW_SECONDS * 1000, logger });
   const upstreams = new UpstreamResolver(() => rules.rules, pool, credentials);
   const registry = new PullThroughRegistry({
     store,
@@ -362,6 +365,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       else await pools;
       breakerBoard.close();
       blobLeases.close();
+      await ruleHealth.close();
       redis.disconnect();
     },
   };
