@@ -61,16 +61,17 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
           return;
         case 'catalog':
           return await listCatalog(registry, req, res, (name) => auth.canList(principal, name));
+        // The repository's content, picked by the rule match (local, or pull-through over local).
         case 'manifest':
-          return await getManifest(registry, req, res, route.name, route.reference, pullContext(req, res, key), mirror ? mirrorOptions.manifestBudgetMs : undefined);
-        case 'blob':
-          return req.method === 'HEAD'
-            ? await headBlob(registry, res, route.name, route.digest, pullContext(req, res, key))
-            : await getBlob(registry, req, res, route.name, route.digest, pullContext(req, res, key), requestLogger(res, logger));
+          return await getManifest(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.reference, mirror ? mirrorOptions.manifestBudgetMs : undefined);
+        case 'blob': {
+          const content = registry.contentFor(route.name, pullContext(req, res, key));
+          return req.method === 'HEAD' ? await headBlob(content, res, route.digest) : await getBlob(content, req, res, route.digest, requestLogger(res, logger));
+        }
         case 'tags':
-          return await listTags(registry, req, res, route.name, pullContext(req, res, key));
+          return await listTags(registry.contentFor(route.name, pullContext(req, res, key)), req, res);
         case 'referrers':
-          return await listReferrers(registry, req, res, route.name, route.digest, pullContext(req, res, key));
+          return await listReferrers(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.digest);
         case 'upload':
           throw new UnsupportedError('this registry is a pull-through cache: push is not supported');
       }
