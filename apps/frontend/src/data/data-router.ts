@@ -24,8 +24,10 @@ function actionOf(method: string): RepositoryAction {
 /**
  * The /v2 data plane: one dispatcher over the parsed path, one handler module per OCI resource.
  * Every request is authenticated and authorized for its repository and action before anything
- * else runs. Writes then answer UNSUPPORTED (push is not built yet). `key` names the client whose
- * upstream-bound requests the registry's miss limiter counts.
+ * else runs. Writes then answer UNSUPPORTED (push is not built yet). A repository route gets the
+ * repository's content from `registry.contentFor` (local, or pull-through over local, by the rule
+ * match) and calls only that interface. `key` names the client whose upstream-bound requests the
+ * registry's miss limiter counts.
  *
  * A request with containerd's `?ns=<registry host>` (a node using this cache as a mirror) is routed
  * by that registry and its path to the downstream repository of the rule covering them, and is
