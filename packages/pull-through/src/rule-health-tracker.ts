@@ -1,6 +1,6 @@
 import type { FailureCategory } from '@pullthrough/oci';
 import type { PullObserver } from './pull-observer.js';
-import type { CacheStatus } from './pull-through-registry.js';
+import type { CacheStatus } from './content/repository-content.js';
 import { sanitizeHealthMessage } from './rule-health-message.js';
 import {
   addCounts,

@@ -24,8 +24,10 @@ function actionOf(method: string): RepositoryAction {
 /**
  * The /v2 data plane: one dispatcher over the parsed path, one handler module per OCI resource.
  * Every request is authenticated and authorized for its repository and action before anything
- * else runs. Writes then answer UNSUPPORTED (push is not built yet). `key` names the client whose
- * upstream-bound requests the registry's miss limiter counts.
+ * else runs. Writes then answer UNSUPPORTED (push is not built yet). A repository route gets the
+ * repository's content from `registry.contentFor` (local, or pull-through over local, by the rule
+ * match) and calls only that interface. `key` names the client whose upstream-bound requests the
+ * registry's miss limiter counts.
  *
  * A request with containerd's `?ns=<registry host>` (a node using this cache as a mirror) is routed
  * by that registry and its path to the downstream repository of the rule covering them, and is
@@ -61,16 +63,17 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
           return;
         case 'catalog':
           return await listCatalog(registry, req, res, (name) => auth.canList(principal, name));
+        // The repository's content, picked by the rule match (local, or pull-through over local).
         case 'manifest':
-          return await getManifest(registry, req, res, route.name, route.reference, pullContext(req, res, key), mirror ? mirrorOptions.manifestBudgetMs : undefined);
-        case 'blob':
-          return req.method === 'HEAD'
-            ? await headBlob(registry, res, route.name, route.digest, pullContext(req, res, key))
-            : await getBlob(registry, req, res, route.name, route.digest, pullContext(req, res, key), requestLogger(res, logger));
+          return await getManifest(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.reference, mirror ? mirrorOptions.manifestBudgetMs : undefined);
+        case 'blob': {
+          const content = registry.contentFor(route.name, pullContext(req, res, key));
+          return req.method === 'HEAD' ? await headBlob(content, res, route.digest) : await getBlob(content, req, res, route.digest, requestLogger(res, logger));
+        }
         case 'tags':
-          return await listTags(registry, req, res, route.name, pullContext(req, res, key));
+          return await listTags(registry.contentFor(route.name, pullContext(req, res, key)), req, res);
         case 'referrers':
-          return await listReferrers(registry, req, res, route.name, route.digest, pullContext(req, res, key));
+          return await listReferrers(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.digest);
         case 'upload':
           throw new UnsupportedError('this registry is a pull-through cache: push is not supported');
       }
