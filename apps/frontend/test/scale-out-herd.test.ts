@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { barrier, herdTimings, timedPull, type BlobTimings, type ProxiedRequest, type TimedPull } from '@pullthrough/test-support';
 import { frontendHasPeerStreaming, startCluster, TARGET, type Cluster } from './scale-out-cluster.js';
 
@@ -34,7 +35,7 @@ const repository = () => `${TARGET}/multilayer`;
 const upstreamGets = (): ProxiedRequest[] => cluster.upstream.proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET');
 
 describe('3 frontend and 2 hydrator processes on one store and one Redis', () => {
-  test(`${CLIENTS} clients over the 3 frontends pull an uncached multi-layer image: every client verifies every digest, the upstream serves each blob once, the hydrators join the same leases`, async () => {
+  test(`${CLIENTS} clients over the 3 frontends pull an uncached multi-layer image: every client verifies every digest, the upstream serves each blob once, the hydration job joins the same leases`, async () => {
     const f = image();
     const met = barrier(CLIENTS);
     // Each client gets the manifest, then (once every client has it) all its blobs at once.
@@ -61,8 +62,18 @@ describe('3 frontend and 2 hydrator processes on one store and one Redis', () =>
     const status = await cluster.admin(cluster.frontends[1]!, `/hydrations?repository=${repository()}&reference=${f.digest}&wait=60`);
     expect(((await status.json()) as { state: string }).state).toBe('hydrated');
     expect(Object.fromEntries(cluster.blobGets())).toEqual(Object.fromEntries(f.blobs.map((b) => [b.digest, 1])));
-
     timings = herdTimings(pulls, upstreamGets());
+    // One hydrator ran the job; it started while the biggest layer was still coming from the upstream
+    // and fetched nothing itself: it waited on the frontend's lease.
+    const hydrated = (await Promise.all(cluster.scale.hydrators.map((h) => readFile(h.logPath, 'utf8'))))
+      .flatMap((log) => log.split('\n'))
+      .filter((line) => line.includes('"msg":"hydrated"'))
+      .map((line) => JSON.parse(line) as { time: number; ms: number; blobsFetched: number; bytesFetched: number });
+    expect(hydrated).toHaveLength(1);
+    expect(hydrated[0]).toMatchObject({ blobsFetched: 0, bytesFetched: 0 });
+    const biggest = timings.reduce((x, y) => (y.upstreamMs > x.upstreamMs ? y : x));
+    expect(hydrated[0]!.time - hydrated[0]!.ms).toBeLessThan(biggest.upstreamEndedAt);
+
     // For the report: per blob, the upstream body's first and last byte, the leader's time to first
     // byte and the followers' (relative to their requests), in ms.
     console.info(`herd over 3 frontend processes, ${CLIENTS} clients:\n${timings.map((t) => t.summary).join('\n')}`);
