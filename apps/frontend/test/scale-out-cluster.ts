@@ -121,7 +121,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
  * PULLTHROUGH_PEER_PORT setting (a build without it ignores the variable the cluster passes).
  */
 export function frontendHasPeerStreaming(): boolean {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const built = require(join(__dirname, '..', 'dist', 'config.js')) as { frontendConfigSchema: { shape: Record<string, unknown> } };
   return 'PULLTHROUGH_PEER_PORT' in built.frontendConfigSchema.shape;
 }
