@@ -9,10 +9,10 @@ const { startCountingProxy, startScaleOut, timedPull, barrier, herdTimings, wait
 
 /**
  * One round on a fresh deployment. `image`: a pushed bench image (repository `bench/<name>`, tag);
- * `bytesPerSecond`: the upstream link; `hydrationDelayMs`: when the hydration job of the first
- * manifest pull starts (during the blobs' fetch: it joins the same leases).
+ * `bytesPerSecond`: the upstream link. The image's hydration job starts (prefetch) once a fifth of its
+ * biggest blob has come from the upstream, so the hydrators join the running fetches, as in the test.
  */
-async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients, bytesPerSecond, hydrationDelayMs = 2000 }) {
+async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients, bytesPerSecond }) {
   const proxy = await startCountingProxy(upstreamUrl);
   let scale;
   try {
@@ -22,10 +22,10 @@ async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients, bytes
       frontends: 3,
       hydrators: 2,
       env: { PULLTHROUGH_CLIENT_MISS_RATE: '0' },
-      frontendEnv: { PULLTHROUGH_HYDRATION_DELAY_MS: String(hydrationDelayMs) },
+      frontendEnv: { PULLTHROUGH_HYDRATION_DELAY_MS: '600000' },
     });
-    const admin = (f, path, body) =>
-      fetch(`${f.adminUrl}/api/v1${path}`, { method: 'PUT', headers: { authorization: `Bearer ${scale.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const admin = (f, path, body, method = 'PUT') =>
+      fetch(`${f.adminUrl}/api/v1${path}`, { method, headers: { authorization: `Bearer ${scale.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const created = await admin(scale.frontends[0], '/cache-rules/bench', { sourceRepository: `${proxy.host}/bench/*`, targetRepository: 'bench/*' });
     if (created.status !== 201) throw new Error(`herd3: creating the rule: HTTP ${created.status} ${await created.text()}`);
     // Every frontend knows the rule (pub/sub) and is warm (JIT, pools): each pulls a small unrelated image.
@@ -39,10 +39,20 @@ async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients, bytes
 
     const met = barrier(clients);
     const t0 = Date.now();
-    const pulls = await Promise.all(
+    const herd = Promise.all(
       Array.from({ length: clients }, (_, i) => timedPull(scale.frontends[i % 3].dataUrl, image.repository, image.tag, { beforeBlobs: () => met.wait() })),
     );
+    const biggest = image.blobs.reduce((x, y) => (y.size > x.size ? y : x));
+    const prefetch = waitUntil(async () => (proxy.requests.find((r) => r.kind === 'blob' && r.method === 'GET' && r.reference === biggest.digest)?.bytes ?? 0) >= biggest.size / 5, {
+      what: 'herd3: the biggest blob to be a fifth through',
+      timeoutMs: 120_000,
+      intervalMs: 20,
+    }).then(() => admin(scale.frontends[2], '/cache-rules/bench/prefetch', { repository: image.repository, references: [image.tag] }, 'POST'));
+    prefetch.catch(() => undefined);
+    const pulls = await herd;
     const wallMs = Date.now() - t0;
+    const prefetched = await prefetch;
+    if (prefetched.status !== 202) throw new Error(`herd3: prefetch: HTTP ${prefetched.status} ${await prefetched.text()}`);
     const failed = pulls.flatMap((p) => p.blobs.filter((b) => !b.verified));
     if (failed.length) throw new Error(`herd3: ${failed.length} blob GETs did not verify, e.g. ${JSON.stringify(failed[0])}`);
     const gets = proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET');
