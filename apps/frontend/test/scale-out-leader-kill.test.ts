@@ -84,6 +84,10 @@ test('the leader frontend is SIGKILLed halfway through a blob: the lease passes 
 
   // Exactly one more upstream GET: another frontend took the lease over once A's had expired.
   expect(gets()).toHaveLength(2);
+  console.info(
+    `leader killed at ${gets()[0]!.bytes}/${layer.size} bytes; takeover GET ${gets()[1]!.receivedAt - killedAt} ms after the kill; ` +
+      `clients' attempts: ${seen.map((a) => a.map((x) => (x.verified ? 'ok' : `${x.status}${x.complete ? '' : ' cut'}`)).join(' > ')).join(' | ')}; store checks: ${storeChecks.length} (${[...new Set(storeChecks)].join(', ')})`,
+  );
   expect(gets()[1]!.receivedAt - killedAt).toBeGreaterThanOrEqual(LEASE_MS / 2);
   const stored = await cluster.store.getContent(path);
   expect(stored && sha256(stored)).toBe(layer.digest);

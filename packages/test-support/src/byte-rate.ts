@@ -27,6 +27,7 @@ export class ByteRate {
     const rate = this;
     return new Transform({
       transform(this: Transform, chunk: Buffer, _encoding, callback) {
+        if (rate.bytesPerSecond <= 0) return callback(null, chunk);
         const send = async (): Promise<void> => {
           for (let i = 0; i < chunk.length; i += SLICE_BYTES) {
             const slice = chunk.subarray(i, i + SLICE_BYTES);
