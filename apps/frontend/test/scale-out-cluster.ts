@@ -74,8 +74,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       insecureUpstreams: [upstream.proxy.host],
       frontends: options.frontends,
       hydrators: options.hydrators,
-      // Every test client comes from 127.0.0.1: no per-client miss limit in the way of the herd.
-      env: { PULLTHROUGH_CLIENT_MISS_RATE: '0', ...options.env },
+      // Every test client comes from 127.0.0.1: no per-client miss limit in the way of the herd. Nothing
+      // here tests draining: stop() is quick.
+      env: { PULLTHROUGH_CLIENT_MISS_RATE: '0', PULLTHROUGH_SHUTDOWN_TIMEOUT_MS: '1000', ...options.env },
       frontendEnv: options.frontendEnv,
       hydratorEnv: options.hydratorEnv,
     });

@@ -27,7 +27,7 @@ beforeAll(async () => {
     frontendEnv: { PULLTHROUGH_HYDRATION_DELAY_MS: '600000' },
   });
 }, 120_000);
-afterAll(() => cluster?.stop());
+afterAll(() => cluster?.stop(), 30_000);
 
 const image = () => cluster.upstream.fixtures.multiLayer;
 const repository = () => `${TARGET}/multilayer`;

@@ -23,7 +23,7 @@ beforeAll(async () => {
     frontendEnv: { PULLTHROUGH_BLOB_LEASE_MS: String(LEASE_MS), PULLTHROUGH_HYDRATION_DELAY_MS: '600000' },
   });
 }, 120_000);
-afterAll(() => cluster?.stop());
+afterAll(() => cluster?.stop(), 30_000);
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 

@@ -24,7 +24,7 @@ beforeAll(async () => {
     },
   });
 }, 120_000);
-afterAll(() => cluster?.stop());
+afterAll(() => cluster?.stop(), 30_000);
 
 const manifest = (f: FrontendProcess, repository: string, reference: string) =>
   fetch(`${f.dataUrl}/v2/${repository}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT } }).then(async (res) => ({ status: res.status, body: await res.text(), retryAfter: res.headers.get('retry-after') }));
