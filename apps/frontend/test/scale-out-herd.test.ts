@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { barrier, herdTimings, timedPull, waitUntil, type BlobTimings, type ProxiedRequest, type TimedPull } from '@pullthrough/test-support';
+import { join } from 'node:path';
+import { barrier, herdTimings, skopeoCopy, tempDir, timedPull, waitUntil, type BlobTimings, type ProxiedRequest, type TimedPull } from '@pullthrough/test-support';
 import { frontendHasPeerStreaming, RULE, startCluster, TARGET, type Cluster } from './scale-out-cluster.js';
 
 // The scale-out event the design is for: 60 clients spread over 3 frontend processes pull one
@@ -7,6 +9,7 @@ import { frontendHasPeerStreaming, RULE, startCluster, TARGET, type Cluster } fr
 // (Azurite) and one Redis, the upstream behind a 1 MiB/s link. One upstream GET per blob in all.
 
 const MiB = 1024 * 1024;
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const CLIENTS = 60;
 const PEER = frontendHasPeerStreaming();
 
@@ -33,18 +36,37 @@ const image = () => cluster.upstream.fixtures.multiLayer;
 const repository = () => `${TARGET}/multilayer`;
 const upstreamGets = (): ProxiedRequest[] => cluster.upstream.proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET');
 
+/** `skopeo copy` of the image from each frontend into a dir; the copied manifest must be the image's. */
+async function skopeoFromEach(tag: string): Promise<void> {
+  await Promise.all(
+    cluster.frontends.map(async (frontend) => {
+      const out = await tempDir('herd-skopeo-');
+      try {
+        await skopeoCopy(['--src-tls-verify=false', '--src-no-creds', `docker://${frontend.host}/${repository()}:${tag}`, `dir:${out.path}`]);
+        expect(sha256(await readFile(join(out.path, 'manifest.json')))).toBe(image().digest);
+        for (const blob of image().blobs) expect(sha256(await readFile(join(out.path, blob.digest.slice('sha256:'.length))))).toBe(blob.digest);
+      } finally {
+        await out.remove();
+      }
+    }),
+  );
+}
+
 describe('3 frontend and 2 hydrator processes on one store and one Redis', () => {
-  test(`${CLIENTS} clients over the 3 frontends pull an uncached multi-layer image: every client verifies every digest, the upstream serves each blob once, the hydration job joins the same leases`, async () => {
+  test(`${CLIENTS} clients over the 3 frontends pull an uncached multi-layer image: every client (and a skopeo copy from each frontend) verifies every digest, the upstream serves each blob once, the hydration job joins the same leases`, async () => {
     const f = image();
     const biggest = f.blobs.reduce((x, y) => (y.size > x.size ? y : x));
     const met = barrier(CLIENTS);
-    // Each client gets the manifest, then (once every client has it) all its blobs at once.
+    let skopeoPulls: Promise<void> | undefined;
+    // Each client gets the manifest, then (once every client has it) all its blobs at once; then a real
+    // client on each frontend too (skopeo copy checks every digest), out of the timed figures.
     const herd = Promise.all(
       Array.from({ length: CLIENTS }, (_, i) =>
         timedPull(cluster.frontends[i % 3]!.dataUrl, repository(), f.tag, {
           beforeBlobs: async () => {
             await met.wait();
             blobsOpenedAt ??= Date.now();
+            skopeoPulls ??= skopeoFromEach(f.tag);
           },
         }),
       ),
@@ -55,6 +77,7 @@ describe('3 frontend and 2 hydrator processes on one store and one Redis', () =>
     const prefetch = await cluster.admin(cluster.frontends[2]!, `/cache-rules/${RULE}/prefetch`, { method: 'POST', body: { repository: repository(), references: [f.digest] } });
     expect(prefetch.status).toBe(202);
     pulls = await herd;
+    await skopeoPulls;
     for (const pull of pulls) {
       expect(pull.manifest.digest).toBe(f.digest);
       expect(pull.blobs.map((b) => ({ digest: b.digest, status: b.status, verified: b.verified }))).toEqual(f.blobs.map((b) => ({ digest: b.digest, status: 200, verified: true })));
