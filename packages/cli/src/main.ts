@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import { homedir } from 'node:os';
+import { run } from './run.js';
+
+// `pullthrough ...`: the admin API from the command line. Exit codes: see exit-codes.ts.
+run({ argv: process.argv.slice(2), env: process.env, home: homedir(), streams: { stdout: process.stdout, stderr: process.stderr } }).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`error: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
