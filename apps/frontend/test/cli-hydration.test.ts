@@ -116,7 +116,7 @@ describe('prefetch and hydration status', () => {
       const status = await cli(['hydration', 'status', 'hy/small', 'v1', '--wait']);
       expect(status.code).toBe(6);
     } finally {
-      upstream.proxy.setFault(undefined);
+      upstream.proxy.setFault(null);
     }
   }, 90_000);
 
