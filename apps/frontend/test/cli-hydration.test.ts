@@ -27,7 +27,7 @@ let identity: IdentityEmulator;
 let vault: KeyVaultEmulator;
 const savedEnv = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
 
-const cli = (args: string[]): Promise<CliRun> => runCli(args, { home: home.path, env: { PULLTHROUGH_CLI_URL: cache.adminUrl, PULLTHROUGH_CLI_TOKEN: ADMIN_TOKEN }, timeoutMs: 120_000 });
+const cli = (args: string[], tty = false): Promise<CliRun> => runCli(args, { home: home.path, env: { PULLTHROUGH_CLI_URL: cache.adminUrl, PULLTHROUGH_CLI_TOKEN: ADMIN_TOKEN }, timeoutMs: 120_000, tty });
 const api = async (path: string) => (await fetch(`${cache.adminUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json() as Promise<Record<string, any>>;
 
 beforeAll(async () => {
@@ -101,6 +101,23 @@ describe('prefetch and hydration status', () => {
     const asJson = await cli(['hydration', 'status', 'hy/multilayer', 'v1', '--wait', '-o', 'json']);
     expect(asJson.code).toBe(0);
     expect(JSON.parse(asJson.stdout)).toEqual(await api(`/hydrations?repository=hy/multilayer&reference=v1&wait=1`));
+  }, 90_000);
+
+  test('on a terminal, prefetch --wait draws one progress line redrawn in place with \\r', async () => {
+    const f = upstream.fixtures.multiPlatform;
+    const total = f.blobs.length;
+    // Slow enough that the job is seen running before it ends (two frames at least).
+    upstream.proxy.delayMs = 250;
+    try {
+      const run = await cli(['prefetch', 'hy/multiplatform', 'v1', '--wait'], true);
+      expect(run.code).toBe(0);
+      const frames = run.stdout.split('\r').map((x) => x.trim()).filter((x) => x.startsWith('['));
+      expect(frames.length).toBeGreaterThanOrEqual(2);
+      expect(frames.at(-1)).toMatch(new RegExp(`^\\[#{30}\\] hydrated ${total}/${total} blobs, `));
+      expect(run.stdout).toMatch(/^state:\s+hydrated\s*$/m);
+    } finally {
+      upstream.proxy.delayMs = 0;
+    }
   }, 90_000);
 
   test('a hydration that fails makes --wait exit 6 and print the failure', async () => {

@@ -15,10 +15,13 @@ export interface CliRun {
  * Run the built CLI with `args`. Its environment is only PATH, a HOME of the caller's choosing (so
  * no real ~/.config file is read) and `env`; `stdin` is written and closed.
  */
-export function runCli(args: string[], options: { env?: Record<string, string>; home: string; stdin?: string; timeoutMs?: number }): Promise<CliRun> {
+export function runCli(args: string[], options: { env?: Record<string, string>; home: string; stdin?: string; timeoutMs?: number; tty?: boolean }): Promise<CliRun> {
   if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: build first (npx turbo run build)`);
+  // `tty`: under util-linux `script`, whose pseudo-terminal is the CLI's stdout and stderr (both end up in `stdout`).
+  const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const [command, argv]: [string, string[]] = options.tty ? ['script', ['-qfec', [process.execPath, CLI_MAIN, ...args].map(quote).join(' '), '/dev/null']] : [process.execPath, [CLI_MAIN, ...args]];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
+    const child = spawn(command, argv, {
       env: { PATH: process.env.PATH ?? '', HOME: options.home, ...(options.env ?? {}) },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -57,6 +57,7 @@ export class Output {
   }
 
   get stderrColumns(): number {
-    return this.streams.stderr.columns ?? 80;
+    // A pseudo-terminal without a size (e.g. under `script`) says 0.
+    return this.streams.stderr.columns || 80;
   }
 }
