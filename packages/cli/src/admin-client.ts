@@ -10,6 +10,8 @@ export interface ApiAnswer {
   body: unknown;
   text: string;
   contentType: string;
+  /** `Retry-After` (a 503 or 429 says when to come back). */
+  retryAfter?: string;
 }
 
 export interface CallOptions {
@@ -81,7 +83,8 @@ export class AdminClient {
         }
       }
       if (this.options.verbose) this.out.error(`< ${res.statusCode} ${contentType || '(no body)'} (${Date.now() - started} ms)`);
-      return { status: res.statusCode, body: parsed, text, contentType };
+      const retryAfter = res.headers['retry-after'];
+      return { status: res.statusCode, body: parsed, text, contentType, ...(typeof retryAfter === 'string' ? { retryAfter } : {}) };
     } catch (err) {
       if (this.options.verbose) this.out.error(`< no answer (${Date.now() - started} ms)`);
       throw networkError(`${this.settings.url}${API}${path}`, err);
@@ -94,6 +97,7 @@ export class AdminClient {
     if (answer.status >= 200 && answer.status < 300) return answer;
     let hint: string | undefined;
     if (answer.status === 401 && this.settings.token === undefined) hint = `no token was sent: give --token, set ${ENV.token}, or put "token" in the config file`;
+    else if (answer.retryAfter !== undefined) hint = `the server asks to retry after ${answer.retryAfter} s`;
     throw apiError(answer.status, answer.body, answer.text, hint);
   }
 
