@@ -12,6 +12,8 @@ import { ruleTagFreshnessSeconds, ruleUpstreamTagNotFound, tagAllowed } from '@p
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobFetcher } from './blob-fetcher.js';
 import type { BlobLeases } from './redis-blob-leases.js';
+import type { BlobPeers } from './peer-stream-client.js';
+import type { Logger } from './logger.js';
 import type { HydrationEnqueuer } from './hydration-enqueuer.js';
 import { ManifestImporter, type StoredManifest } from './manifest-importer.js';
 import { annotateUpstreamError } from './upstream-answers.js';
@@ -71,6 +73,10 @@ export interface PullThroughOptions {
   blobRedirectSeconds?: number;
   /** Blob fetch leases shared with the other replicas and the hydrator: one upstream fetch per blob across them (default: none). */
   blobLeases?: BlobLeases;
+  /** Read a blob another replica fetches from that replica's peer stream as it arrives (default: wait for its commit). */
+  blobPeers?: BlobPeers;
+  /** Where a peer stream that broke is reported. */
+  logger?: Logger;
   now?: () => number;
 }
 
@@ -105,6 +111,8 @@ export class PullThroughRegistry {
       ...(options.clientBufferBytes !== undefined ? { clientBufferBytes: options.clientBufferBytes } : {}),
       ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
       ...(options.blobLeases ? { leases: options.blobLeases } : {}),
+      ...(options.blobPeers ? { peers: options.blobPeers } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
     });
   }
 
