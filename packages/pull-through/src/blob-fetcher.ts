@@ -131,8 +131,8 @@ export class BlobFetcher {
    */
   async tapForPeer(flightId: string): Promise<(LiveBlob & { size: number }) | undefined> {
     const running = [...this.flights.values()].find((f) => f.id === flightId);
-    if (!running || !running.leading) return undefined;
-    if ((await running.opened.catch(() => undefined)) === undefined) return undefined;
+    // A follower may ask before the upstream's headers are in: wait for them (then the body is read).
+    if (!running || (await running.opened.catch(() => undefined)) === undefined || !running.leading) return undefined;
     const live = await this.tap(running, undefined, undefined);
     return live && live.size !== undefined ? { ...live, size: live.size } : undefined;
   }

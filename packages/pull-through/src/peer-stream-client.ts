@@ -62,6 +62,8 @@ export class HttpBlobPeers implements BlobPeers {
     const answer = await this.get(url, flightId);
     if ('failure' in answer) {
       this.stats.failed[answer.failure]++;
+      // Another replica may have made the stored key after this one read it.
+      if (answer.status === 403) void this.options.tokens.refused();
       this.logger.debug({ peer: url.origin, status: answer.status, err: answer.err }, 'peer stream not opened; waiting for the commit');
       return undefined;
     }

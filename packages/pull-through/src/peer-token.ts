@@ -47,6 +47,11 @@ export class PeerTokens {
     return { status: 403, code: 'PEER_DENIED', message: 'the peer token does not open this flight' };
   }
 
+  /** A peer refused our token: the stored key may be newer than ours (read again, at most once a second). */
+  async refused(): Promise<void> {
+    await this.secret.refresh().catch(() => undefined);
+  }
+
   private matches(given: Buffer, flightId: string, expires: number): boolean {
     const expected = this.mac(this.secret.current, flightId, expires);
     return given.length === expected.length && timingSafeEqual(given, expected);
