@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -8,6 +7,7 @@ import { freePort, uniquePrefix, type RedisServer } from '@pullthrough/test-supp
 import { blobPath, eventually, metric, sha256, sleep } from './fault-helpers.js';
 import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
 import { memoryLogger, type MemoryLog } from './memory-logger.js';
+import { startRead as startUrlRead, type StreamedRead } from './streamed-read.js';
 
 // Peer streaming: two frontends in-process sharing one data dir and one Redis, each with its peer
 // listener. A blob frontend A fetches (it holds the lease) is read live by frontend B's clients from
@@ -55,6 +55,7 @@ async function frontend(env: Record<string, string> = {}): Promise<Cache> {
   return cache;
 }
 
+const startRead = (cache: Cache, p: string) => startUrlRead(`${cache.dataUrl}${p}`);
 const layer = () => upstream.fixtures.multiLayer.blobs.reduce((x, y) => (y.size > x.size ? y : x));
 const path = () => blobPath('up/multilayer', layer().digest);
 const blobGets = () => upstream.proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET' && r.reference === layer().digest).length;
@@ -64,38 +65,7 @@ function gate(): { until: Promise<void>; open(): void } {
   return { until, open };
 }
 
-interface Read {
-  status: number;
-  /** Every byte arrived and the response ended cleanly with Content-Length bytes. */
-  complete: boolean;
-  body: Buffer;
-}
-/** A GET whose progress the test watches: bytes so far, when the first came, and how it ended. */
-function startRead(cache: Cache, p: string): { bytes: () => number; firstByteAt: () => number | undefined; finished: Promise<Read> } {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  let firstByteAt: number | undefined;
-  const finished = new Promise<Read>((resolve) => {
-    const req = request(`${cache.dataUrl}${p}`, { agent: false }, (res) => {
-      let ended = false;
-      res.on('data', (c: Buffer) => {
-        firstByteAt ??= Date.now();
-        chunks.push(c);
-        bytes += c.length;
-      });
-      res.on('end', () => (ended = true));
-      res.on('error', () => undefined);
-      res.on('close', () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, complete: ended && body.length === Number(res.headers['content-length']), body });
-      });
-    });
-    req.on('error', () => resolve({ status: 0, complete: false, body: Buffer.concat(chunks) }));
-    req.end();
-  });
-  return { bytes: () => bytes, firstByteAt: () => firstByteAt, finished };
-}
-function expectVerified(read: Read): void {
+function expectVerified(read: StreamedRead): void {
   expect({ status: read.status, complete: read.complete, digest: sha256(read.body) }).toEqual({ status: 200, complete: true, digest: layer().digest });
 }
 /** A request straight to a frontend's peer listener. */
