@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import type { Digest } from '@pullthrough/oci';
 import { PeerSecret, PeerTokens } from '@pullthrough/pull-through';
 import { freePort, uniquePrefix, type RedisServer } from '@pullthrough/test-support';
 import { blobPath, eventually, metric, sha256, sleep } from './fault-helpers.js';
@@ -86,6 +87,10 @@ describe('peer streaming: followers on another frontend read the leader fetch li
     upstream.proxy.setFault((r) => (r.kind === 'blob' && r.method === 'GET' && r.reference === layer().digest ? { kind: 'trickle', bytesPerTick: 16 * 1024, tickMs: 25 } : null));
     const onA = startRead(a, path());
     await eventually('A fetches the layer', () => blobGets() === 1, 10_000);
+    // B's first client asks for a range: B's one peer stream carries the whole blob, the range is cut from it.
+    const RANGE = { start: 1000, end: 1_500_000 };
+    const rangedOnB = startUrlRead(`${b.dataUrl}${path()}`, { headers: { range: `bytes=${RANGE.start}-${RANGE.end}` } });
+    await eventually('B follows A', () => b.frontend.registry.blobs.isInFlight(layer().digest as Digest), 10_000);
     const onB = [startRead(b, path()), startRead(b, path()), startRead(b, path())];
     await eventually('a client on B has bytes', () => onB.some((r) => r.bytes() > 0), 20_000);
     const readA = await onA.finished;
@@ -93,10 +98,13 @@ describe('peer streaming: followers on another frontend read the leader fetch li
     expectVerified(readA);
     const readsB = await Promise.all(onB.map((r) => r.finished));
     readsB.forEach(expectVerified);
+    const ranged = await rangedOnB.finished;
+    expect({ status: ranged.status, complete: ranged.complete }).toEqual({ status: 206, complete: true });
+    expect(ranged.body.equals(readA.body.subarray(RANGE.start, RANGE.end + 1))).toBe(true);
     // Every client on B had its first byte before the leader's own client had its last one.
-    for (const r of onB) expect(r.firstByteAt()).toBeLessThan(lastByteOnA);
+    for (const r of [...onB, rangedOnB]) expect(r.firstByteAt()).toBeLessThan(lastByteOnA);
     expect(blobGets()).toBe(1);
-    // B's three clients shared one peer stream; A served one.
+    // B's four clients shared one peer stream; A served one.
     expect(await metric(b, 'pullthrough_peer_streams_followed_total')).toBe(1);
     expect(await metric(a, 'pullthrough_peer_streams_served_total')).toBe(1);
     expect(await metric(b, 'pullthrough_peer_streams_failed_total{reason="broken"}')).toBe(0);

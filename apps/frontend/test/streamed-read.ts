@@ -18,14 +18,14 @@ export interface WatchedRead {
 }
 
 /** A GET on its own connection whose progress a test watches; `paused`: read nothing until `resume()`. */
-export function startRead(url: string, options: { paused?: boolean } = {}): WatchedRead {
+export function startRead(url: string, options: { paused?: boolean; headers?: Record<string, string> } = {}): WatchedRead {
   const chunks: Buffer[] = [];
   let bytes = 0;
   let firstByteAt: number | undefined;
   let paused = options.paused ?? false;
   let response: { resume(): void } | undefined;
   const finished = new Promise<StreamedRead>((resolve) => {
-    const req = request(url, { agent: false }, (res) => {
+    const req = request(url, { agent: false, headers: options.headers ?? {} }, (res) => {
       response = res;
       if (paused) res.pause();
       let ended = false;
