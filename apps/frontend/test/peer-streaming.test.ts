@@ -159,6 +159,35 @@ describe('peer streaming: followers on another frontend read the leader fetch li
     }
   }, 60_000);
 
+  test("the leader's upstream resets mid-body: the leader cuts its peer stream, B's clients see a broken response, B fetches and a retry completes", async () => {
+    const [a, b] = [await frontend(), await frontend()];
+    upstream.proxy.reset();
+    const held = gate();
+    let first = true;
+    // The first GET: 1 MiB, held until B streams, then reset. Later GETs pass.
+    upstream.proxy.setFault((r) => {
+      if (r.kind !== 'blob' || r.method !== 'GET' || r.reference !== layer().digest || !first) return null;
+      first = false;
+      return { kind: 'hold', atByte: 1024 * 1024, until: held.until, thenReset: true };
+    });
+    try {
+      const onA = startRead(a, path());
+      await eventually('A fetches the layer', () => blobGets() === 1, 10_000);
+      const onB = [startRead(b, path()), startRead(b, path())];
+      await eventually('clients on B have bytes', () => onB.every((r) => r.bytes() > 0), 10_000);
+      held.open();
+      for (const read of await Promise.all(onB.map((r) => r.finished))) expect({ complete: read.complete, short: read.body.length < layer().size }).toEqual({ complete: false, short: true });
+      expect((await onA.finished).complete).toBe(false);
+      expect(await metric(b, 'pullthrough_peer_streams_failed_total{reason="broken"}')).toBe(1);
+      expectVerified(await startRead(b, path()).finished);
+      expectVerified(await startRead(a, path()).finished);
+      // The failed GET and B's.
+      expect(blobGets()).toBe(2);
+    } finally {
+      held.open();
+    }
+  }, 60_000);
+
   test('a peer URL outside the allowed networks is never contacted: B waits for the commit', async () => {
     const a = await frontend();
     // B accepts peers in 10.0.0.0/8 only (its own URL there is never used: it only follows here).
@@ -210,7 +239,7 @@ describe('peer streaming: followers on another frontend read the leader fetch li
   }, 30_000);
 
   test('the peer keys the tests used appear in no log line (debug included) and in no Redis value', async () => {
-    expect(peerKeys.length).toBeGreaterThanOrEqual(5);
+    expect(peerKeys.length).toBeGreaterThanOrEqual(6);
     for (const key of peerKeys) expect(key).toMatch(/^[0-9a-f]{64}$/);
     const forms = peerKeys.flatMap((key) => [key, Buffer.from(key, 'hex').toString('base64'), Buffer.from(key, 'hex').toString('base64url')]);
     const text = logs.flatMap((l) => l.raw).join('\n');
