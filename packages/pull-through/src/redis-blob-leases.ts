@@ -54,9 +54,9 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 /**
  * Blob fetch leases in Redis: `<prefix>:blob-lease:<sha256 of the flight key>` holds the owner's id
  * (followed by a space and its peer URL when it has one) with a PX expiry, renewed while the fetch
- * runs and released (compare-and-delete) when it ends; `<prefix>:blob-done` carries the digest of every committed blob by pub/sub. Its own connections,
- * no offline queue: with Redis down (or slow) every claim answers `alone` and each process fetches
- * on its own, as without Redis.
+ * runs and released (compare-and-delete) when it ends; `<prefix>:blob-done` carries the digest of
+ * every committed blob by pub/sub. Its own connections, no offline queue: with Redis down (or slow)
+ * every claim answers `alone` and each process fetches on its own, as without Redis.
  */
 export class RedisBlobLeases implements BlobLeases {
   private readonly redis: Redis;
