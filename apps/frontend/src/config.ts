@@ -4,6 +4,8 @@ import { DEFAULT_ROLE_MAP, parseRoleMap } from './admin/admin-roles.js';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
 import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
+import { parseIp } from '@pullthrough/egress';
+import { DEFAULT_PEER_NETWORKS, parsePeerNetworks, peerUrlCheck } from './peer/peer-networks.js';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
 const optionalText = z
@@ -138,6 +140,20 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_BREAKER_MAX_HOLD_SECONDS: z.coerce.number().int().positive().default(600),
   /** A blob fetch's Redis lease lives this long without renewal (renewed every third of it): a dead fetcher's blob is fetched by another replica after it. */
   PULLTHROUGH_BLOB_LEASE_MS: z.coerce.number().int().min(100).max(600000).default(15000),
+  /** Peer streaming: port of the internal listener other replicas read this one's running blob fetches from, live (README "Peer streaming"); 0: off, followers wait for the leader's commit. */
+  PULLTHROUGH_PEER_PORT: port.default(0),
+  /** Address the peer listener binds to (a pod binds 0.0.0.0 and sets PULLTHROUGH_PEER_URL). */
+  PULLTHROUGH_PEER_HOST: z.string().default('127.0.0.1'),
+  /** How the other replicas reach this one's peer listener, `http://<IP address>:<port>` (e.g. the pod IP); unset: http://<PULLTHROUGH_PEER_HOST>:<PULLTHROUGH_PEER_PORT>. */
+  PULLTHROUGH_PEER_URL: optionalText.pipe(z.string().url().optional()),
+  /** CIDR blocks a peer URL found in a Redis lease may point at (comma-separated); a URL elsewhere, or with a host name, is never contacted. */
+  PULLTHROUGH_PEER_ALLOWED_NETWORKS: z
+    .string()
+    .default(DEFAULT_PEER_NETWORKS)
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .superRefine((entries, ctx) => {
+      for (const bad of parsePeerNetworks(entries).invalid) ctx.addIssue({ code: 'custom', message: `"${bad.slice(0, 100)}" is not a CIDR block or IP address` });
+    }),
   /** htpasswd file (bcrypt, `htpasswd -B`) of the users clients log in as; unset: no users, anonymous clients only. */
   PULLTHROUGH_HTPASSWD_FILE: optionalText,
   /** `false` turns anonymous pulls off everywhere; `true` leaves it to each rule's `anonymousPull`. */
@@ -195,12 +211,43 @@ export const frontendConfigSchema = z.object({
   if (c.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS > 0 && c.PULLTHROUGH_STORAGE !== 'azure-blob') {
     ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS'], message: 'needs PULLTHROUGH_STORAGE=azure-blob' });
   }
+  checkPeerConfig(c, ctx);
   if (c.PULLTHROUGH_ADMIN_OIDC_ISSUER && c.PULLTHROUGH_ADMIN_OIDC_AUDIENCE.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_ADMIN_OIDC_AUDIENCE'], message: 'is required when PULLTHROUGH_ADMIN_OIDC_ISSUER is set' });
   }
 });
 
 export type FrontendConfig = z.infer<typeof frontendConfigSchema>;
+
+type PeerFields = 'PULLTHROUGH_PEER_PORT' | 'PULLTHROUGH_PEER_HOST' | 'PULLTHROUGH_PEER_URL' | 'PULLTHROUGH_PEER_ALLOWED_NETWORKS' | 'PULLTHROUGH_DATA_PORT' | 'PULLTHROUGH_ADMIN_PORT';
+
+/** The peer URL others will use must be one they accept: plain http to an IP address inside the allowed networks. */
+function checkPeerConfig(c: Pick<FrontendConfig, PeerFields>, ctx: z.RefinementCtx): void {
+  const port = c.PULLTHROUGH_PEER_PORT;
+  if (port === 0) {
+    if (c.PULLTHROUGH_PEER_URL) ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_PEER_URL'], message: 'needs PULLTHROUGH_PEER_PORT (peer streaming is off)' });
+    return;
+  }
+  if (port === c.PULLTHROUGH_DATA_PORT || port === c.PULLTHROUGH_ADMIN_PORT) ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_PEER_PORT'], message: 'must differ from the data and admin ports' });
+  const field = c.PULLTHROUGH_PEER_URL ? 'PULLTHROUGH_PEER_URL' : 'PULLTHROUGH_PEER_HOST';
+  const host = c.PULLTHROUGH_PEER_HOST.includes(':') ? `[${c.PULLTHROUGH_PEER_HOST}]` : c.PULLTHROUGH_PEER_HOST;
+  let url: URL;
+  try {
+    url = new URL(c.PULLTHROUGH_PEER_URL ?? `http://${host}:${port}`);
+  } catch {
+    return ctx.addIssue({ code: 'custom', path: [field], message: 'does not make a valid peer URL' });
+  }
+  const ip = parseIp(url.hostname);
+  if (url.protocol !== 'http:' || url.username || url.password || !ip) {
+    return ctx.addIssue({ code: 'custom', path: [field], message: 'the peer URL must be http://<IP address>:<port> (no name, no credentials)' });
+  }
+  if (ip.bytes.every((b) => b === 0)) {
+    return ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_PEER_URL'], message: 'is required when PULLTHROUGH_PEER_HOST is a wildcard address (others cannot reach 0.0.0.0)' });
+  }
+  if (!peerUrlCheck(parsePeerNetworks(c.PULLTHROUGH_PEER_ALLOWED_NETWORKS).networks)(url)) {
+    ctx.addIssue({ code: 'custom', path: [field], message: 'the peer URL is outside PULLTHROUGH_PEER_ALLOWED_NETWORKS: other replicas would never contact it' });
+  }
+}
 
 /** Parse the environment; a bad value fails start with the field path. */
 export function loadFrontendConfig(env: Record<string, string | undefined>): FrontendConfig {

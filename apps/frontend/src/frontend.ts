@@ -38,6 +38,7 @@ import { ClientAuth } from './data/client-auth.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
 import { addSelfListener, upstreamHostCheck } from './self-listeners.js';
+import { peerStreamingFrom } from './peer/peer-streaming.js';
 
 export interface RunningFrontend {
   dataUrl: string;
@@ -48,8 +49,8 @@ export interface RunningFrontend {
   ruleHealth: RedisRuleHealth;
   enqueuer: QueueHydrationEnqueuer;
   pool: UpstreamClientPool;
-  /** The two listeners (tests look at their sockets). */
-  servers: { data: Server; admin: Server };
+  /** The listeners (tests look at their sockets); `peer` only with PULLTHROUGH_PEER_PORT. */
+  servers: { data: Server; admin: Server; peer?: Server };
   /** Announces config changes to the other processes and applies theirs (Redis pub/sub). */
   configChanges: ConfigChangeBus;
   /**
@@ -103,6 +104,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
   addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
+  addSelfListener(egress, config.PULLTHROUGH_PEER_HOST, config.PULLTHROUGH_PEER_PORT);
   // Our upstream requests say which deployment sent them, so one that comes back here is refused (app.ts).
   const deployment = await deploymentId(store.control);
   const pool = upstreamClientPoolFrom(config, egress, upstreamUserAgent(deployment));
@@ -170,7 +172,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   pool.shareBreakersThrough(breakerBoard);
   // One upstream fetch per blob across replicas (and the hydrator): a blob another process fetches is
   // served here from its commit. Redis down: each process fetches on its own.
-  const blobLeases = new RedisBlobLeases({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, leaseMs: config.PULLTHROUGH_BLOB_LEASE_MS, logger });
+  // With peer streaming on, its clients read it live from the leader's peer listener instead (README "Peer streaming").
+  const peer = await peerStreamingFrom(config, store.control, logger);
+  const blobLeases = new RedisBlobLeases({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, leaseMs: config.PULLTHROUGH_BLOB_LEASE_MS, logger, ...(peer ? { peerUrl: peer.url } : {}) });
   // One line per outage, not one per retry: while down, enqueues are skipped (and counted).
   let redisLost = false;
   redis.on('close', () => {
@@ -194,6 +198,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     redisUp: () => redis.status === 'ready',
     // Read at scrape time: the registry is built below.
     clientBuffers: () => registry.blobs.clientBufferStats,
+    ...(peer ? { peerStreams: () => peer.stats } : {}),
   });
   // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
   const secrets = createSecretResolver({
@@ -222,6 +227,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     clientStallTimeoutMs: config.PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS,
     blobRedirectSeconds: config.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS,
     blobLeases,
+    ...(peer ? { blobPeers: peer.peers } : {}),
+    logger,
     // Per client, in this process's memory: N replicas allow up to N times the rate (see README "Limits").
     ...(config.PULLTHROUGH_CLIENT_MISS_RATE > 0
       ? { missLimiter: new TokenBucketLimiter({ ratePerSecond: config.PULLTHROUGH_CLIENT_MISS_RATE, burst: config.PULLTHROUGH_CLIENT_MISS_BURST }) }
@@ -329,7 +336,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   });
   const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT, limits(config.PULLTHROUGH_DATA_MAX_CONNECTIONS));
   const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT, limits(config.PULLTHROUGH_ADMIN_MAX_CONNECTIONS));
-  for (const server of [data, admin]) {
+  // The peer listener: other replicas only (never clients), on its own port and address.
+  const peerServer = await peer?.listen(registry.blobs, limits(256));
+  for (const server of [data, admin, ...(peerServer ? [peerServer] : [])]) {
     const { address, port } = server.address() as AddressInfo;
     addSelfListener(egress, address, port);
   }
@@ -342,14 +351,14 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     ruleHealth,
     enqueuer,
     pool,
-    servers: { data, admin },
+    servers: { data, admin, ...(peerServer ? { peer: peerServer } : {}) },
     configChanges,
     async close() {
       stopping = true;
       rules.stop();
       clearInterval(keyTimer);
       configChanges.close();
-      const { cut } = await closeGracefully([data, admin], config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS);
+      const { cut } = await closeGracefully([data, admin, ...(peerServer ? [peerServer] : [])], config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS);
       if (cut) logger.warn({ timeoutMs: config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: open connections were cut');
       // A streamed miss answers its client before its commit (fsync + link) ends: let those finish.
       // Past the deadline, an upstream fetch still running (its client was cut) is not waited for:

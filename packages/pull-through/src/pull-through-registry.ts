@@ -2,6 +2,8 @@ import type { Digest, Reference } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobFetcher } from './blob-fetcher.js';
 import type { BlobLeases } from './redis-blob-leases.js';
+import type { BlobPeers } from './peer-stream-client.js';
+import type { Logger } from './logger.js';
 import type { HydrationEnqueuer } from './hydration-enqueuer.js';
 import { ManifestImporter } from './manifest-importer.js';
 import type { UpstreamResolver } from './upstream-target.js';
@@ -38,6 +40,10 @@ export interface PullThroughOptions {
   blobRedirectSeconds?: number;
   /** Blob fetch leases shared with the other replicas and the hydrator: one upstream fetch per blob across them (default: none). */
   blobLeases?: BlobLeases;
+  /** Read a blob another replica fetches from that replica's peer stream as it arrives (default: wait for its commit). */
+  blobPeers?: BlobPeers;
+  /** Where a peer stream that broke is reported. */
+  logger?: Logger;
   now?: () => number;
 }
 
@@ -62,6 +68,8 @@ export class PullThroughRegistry {
       ...(options.clientBufferBytes !== undefined ? { clientBufferBytes: options.clientBufferBytes } : {}),
       ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
       ...(options.blobLeases ? { leases: options.blobLeases } : {}),
+      ...(options.blobPeers ? { peers: options.blobPeers } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
     });
     this.deps = {
       blobs: this.blobs,
