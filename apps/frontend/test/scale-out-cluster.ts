@@ -117,11 +117,3 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   }
 }
 
-/**
- * Whether the built frontend (what the processes run) has peer streaming: its config schema has a
- * PULLTHROUGH_PEER_PORT setting (a build without it ignores the variable the cluster passes).
- */
-export function frontendHasPeerStreaming(): boolean {
-  const built = require(join(__dirname, '..', 'dist', 'config.js')) as { frontendConfigSchema: { shape: Record<string, unknown> } };
-  return 'PULLTHROUGH_PEER_PORT' in built.frontendConfigSchema.shape;
-}

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { barrier, herdTimings, skopeoCopy, tempDir, timedPull, waitUntil, type BlobTimings, type ProxiedRequest, type TimedPull } from '@pullthrough/test-support';
-import { frontendHasPeerStreaming, RULE, startCluster, TARGET, type Cluster } from './scale-out-cluster.js';
+import { RULE, startCluster, TARGET, type Cluster } from './scale-out-cluster.js';
 
 // The scale-out event the design is for: 60 clients spread over 3 frontend processes pull one
 // uncached multi-layer image while 2 hydrator processes run, all on one Azure Blob container
@@ -11,7 +11,6 @@ import { frontendHasPeerStreaming, RULE, startCluster, TARGET, type Cluster } fr
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const CLIENTS = 60;
-const PEER = frontendHasPeerStreaming();
 
 let cluster: Cluster;
 let pulls: TimedPull[];
@@ -106,10 +105,9 @@ describe('3 frontend and 2 hydrator processes on one store and one Redis', () =>
     console.info(`herd over 3 frontend processes, ${CLIENTS} clients:\n${timings.map((t) => t.summary).join('\n')}`);
   }, 120_000);
 
-  // Active once the frontends stream a fetch to the followers of other frontends (peer streaming,
-  // PULLTHROUGH_PEER_PORT); a build without it serves those followers from the committed blob.
-  (PEER ? test : test.skip)(
-    `no follower waits for the whole blob: each follower's first byte comes before the leader's upstream body ended${PEER ? '' : ' [skipped: this build of the frontend has no PULLTHROUGH_PEER_PORT setting, so followers on other frontends wait for the commit]'}`,
+  // Followers on the other frontends read the leader's fetch over its peer listener (PULLTHROUGH_PEER_PORT).
+  test(
+    "no follower waits for the whole blob: each follower's first byte comes before the leader's upstream body ended",
     () => {
       expect(timings?.length).toBe(image().blobs.length);
       // Blobs whose upstream body took 2 s or more through the 1 MiB/s link (the 3 MiB and 1 MiB layers).
