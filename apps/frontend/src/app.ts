@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import { LoopDetectedError } from '@pullthrough/oci';
 import { cameFromDeployment } from '@pullthrough/storage';
 import type { CredentialHealthBook } from '@pullthrough/credentials';
-import type { HydrationService, LoginVerifier, Logger, PullThroughRegistry, RuleHealthTracker } from '@pullthrough/pull-through';
+import type { HydrationService, LocalWrites, LoginVerifier, Logger, PullThroughRegistry, RuleHealthTracker } from '@pullthrough/pull-through';
 import type { UpstreamClientPool, UpstreamStatus } from '@pullthrough/upstream';
 import type { WebhookService } from '@pullthrough/webhooks';
 import type { Registry as MetricsRegistry } from 'prom-client';
@@ -32,6 +32,8 @@ import type { RuleRegistry } from './rules/rule-registry.js';
 
 export interface FrontendDeps {
   registry: PullThroughRegistry;
+  /** Push and delete on the data port (local writes). */
+  writes: LocalWrites;
   rules: RuleRegistry;
   adminToken: string;
   logger: Logger;
@@ -100,7 +102,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   });
   data.use('/token', tokenRoutes(deps.tokenEndpoint));
   const mirror = deps.mirror ?? DEFAULT_MIRROR;
-  data.use('/v2', dataRouter(deps.registry, deps.logger, deps.clientAuth, { rules: () => deps.rules.rules, selfHosts: mirror.publicHosts, manifestBudgetMs: mirror.manifestBudgetMs }));
+  data.use('/v2', dataRouter(deps.registry, deps.logger, deps.clientAuth, { rules: () => deps.rules.rules, selfHosts: mirror.publicHosts, manifestBudgetMs: mirror.manifestBudgetMs }, deps.writes));
   data.use((_req, res) => {
     res.status(404).json({ errors: [{ code: 'NAME_UNKNOWN', message: 'not a registry endpoint' }] });
   });

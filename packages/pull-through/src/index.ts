@@ -28,3 +28,7 @@ export * from './client-buffers.js';
 export * from './received-prefix.js';
 export * from './redis-breaker-board.js';
 export * from './redis-blob-leases.js';
+export * from './content/local-writes.js';
+export * from './content/upload-sessions.js';
+export * from './content/manifest-push.js';
+export * from './content/write-events.js';

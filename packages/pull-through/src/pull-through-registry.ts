@@ -168,6 +168,8 @@ export class PullThroughRegistry {
       this.admit(target, ctx);
       return this.importManifest(target, reference, ctx);
     }
+    // A tag a client pushed here (the rule allows pushes) wins: never revalidated, never moved by the upstream.
+    if (tag.source === 'local') return { ...local, cache: 'local' };
     const ageMs = this.now() - new Date(tag.checkedAt).getTime();
     if (ageMs < ruleTagFreshnessSeconds(target.rule, this.options.tagFreshnessSeconds) * 1000) return { ...local, cache: 'hit' };
     return this.revalidate(target, reference.tag, local, ctx);
