@@ -21,6 +21,7 @@ import { webhookRoutes } from './admin/webhook-routes.js';
 import { mirrorConfigRoutes } from './admin/mirror-config-routes.js';
 import { problemMiddleware, sendProblem } from './admin/problem.js';
 import { upstreamRoutes } from './admin/upstream-routes.js';
+import { repositoryTagRoutes } from './admin/repository-tag-routes.js';
 import type { ClientAuth } from './data/client-auth.js';
 import { dataRouter } from './data/data-router.js';
 import { tokenRoutes, type TokenRoutesOptions } from './data/token-routes.js';
@@ -149,6 +150,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   admin.use('/api/v1/hydrations', hydrationRoutes(deps.hydrations));
   admin.use('/api/v1/webhooks', webhookRoutes(deps.webhooks));
   admin.use('/api/v1/access-policy', accessPolicyRoutes(deps.accessPolicies));
+  admin.use('/api/v1/repositories', repositoryTagRoutes((repository) => deps.registry.store.listTagRecords(repository)));
   admin.use(
     '/api/v1/mirror-config',
     mirrorConfigRoutes({ rules: () => deps.rules.rules, publicHosts: mirror.publicHosts, clientAuth: mirror.clientAuth, isInsecure: (registry) => deps.pool.isInsecure(registry) }),
