@@ -254,7 +254,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const writePublisher = new WebhookPublisher(webhookStore, webhookQueue);
   const writes = new LocalWrites({
     store,
-    ruleFor: (repository) => rules.rules.match(repository)?.rule,
+    ruleFor: (repository) => rules.rules.match(repository),
     events: webhookWriteEvents((events) => writePublisher.publish(events), eventHost, logger),
   });
   // Abandoned push sessions (and temporary objects) are purged from storage after PULLTHROUGH_UPLOAD_MAX_AGE_HOURS.

@@ -26,8 +26,8 @@ async function readBody(req: Request, limit: number): Promise<Buffer> {
  * when the manifest has a subject (its referrers list now holds it).
  */
 export async function putManifest(writes: LocalWrites, req: Request, res: Response, name: string, rawReference: string): Promise<void> {
-  writes.checkPush(name);
   const reference = parseReference(rawReference);
+  writes.checkPush(name, reference.kind === 'tag' ? reference.tag : undefined);
   const limit = writes.maxManifestBytes;
   const bytes = await readBody(req, limit);
   const contentType = req.headers['content-type'];

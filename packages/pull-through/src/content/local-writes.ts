@@ -10,21 +10,19 @@ import {
   type Digest,
   type Reference,
 } from '@pullthrough/oci';
+import { allowRefusal, type RuleMatch } from '@pullthrough/cache-rules';
 import type { RegistryStore } from '@pullthrough/storage';
 import { checkPushedManifest, DEFAULT_MAX_PUSHED_MANIFEST_BYTES, referrerDescriptor, type PushedManifest } from './manifest-push.js';
 import { UploadSessions, type PushedBlob } from './upload-sessions.js';
 import { noWriteEvents, type WriteContext, type WriteEvents } from './write-events.js';
 
-/** The part of a cache rule a push into its path looks at. */
-export interface PushRule {
-  name: string;
-  allowPush?: boolean;
-}
-
 export interface LocalWritesOptions {
   store: RegistryStore;
-  /** The cache rule whose target covers a repository, if any: a push there needs the rule's `allowPush`. */
-  ruleFor: (repository: string) => PushRule | undefined;
+  /**
+   * The cache rule whose target covers a repository, if any: a push there needs the rule's
+   * `allowPush`, and a mount reads from there only inside the rule's allow-list.
+   */
+  ruleFor: (repository: string) => Pick<RuleMatch, 'rule' | 'upstreamRepository'> | undefined;
   /** Where pushes and deletes are reported (webhooks). */
   events?: WriteEvents;
   /** Bytes a pushed manifest may have (default 4 MiB, like a pulled one). */
@@ -57,19 +55,28 @@ export class LocalWrites {
     return this.options.maxManifestBytes ?? DEFAULT_MAX_PUSHED_MANIFEST_BYTES;
   }
 
-  /** Refuse a push into a cache rule's path unless the rule allows pushes (DENIED naming the rule). */
-  checkPush(repository: string): void {
-    const rule = this.options.ruleFor(repository);
-    if (!rule || rule.allowPush === true) return;
-    throw new DeniedError(`repository ${repository} is cache rule "${rule.name}"'s path, which does not allow pushes (the rule's allowPush is false)`, {
-      detail: { repository, rule: rule.name },
-    });
+  /**
+   * Refuse a push into a cache rule's path unless the rule allows pushes (DENIED naming the rule),
+   * and one the rule's allow-list would never serve (a repository, or `tag`, outside it).
+   */
+  checkPush(repository: string, tag?: string): void {
+    const match = this.options.ruleFor(repository);
+    if (!match) return;
+    const { rule } = match;
+    if (rule.allowPush !== true) {
+      throw new DeniedError(`repository ${repository} is cache rule "${rule.name}"'s path, which does not allow pushes (the rule's allowPush is false)`, {
+        detail: { repository, rule: rule.name },
+      });
+    }
+    const refusal = allowRefusal(rule, match.upstreamRepository, tag);
+    if (refusal) throw new DeniedError(`${refusal.message}: content pushed there would never be served`, { detail: { repository, rule: rule.name, filter: refusal.filter } });
   }
 
   /**
    * Mount `digest` into `repository` from `from` (or, without `from`, find it already in
    * `repository`): only when the blob is linked to that repository and stored, and the caller may
-   * pull it (`mayPull`, the client's authorization). Resolves false when it cannot: the client
+   * pull it (`mayPull`, the client's authorization; for a cache rule's repository, also its rule's
+   * allow-list, as a pull would be). Resolves undefined when it cannot: the client
    * then uploads the blob (202), and learns nothing about a repository it may not read.
    */
   async mount(repository: string, digest: Digest, from: string | undefined, mayPull: (repository: string) => boolean): Promise<PushedBlob | undefined> {
@@ -81,6 +88,8 @@ export class LocalWrites {
       throw err;
     }
     if (!mayPull(source)) return undefined;
+    const match = this.options.ruleFor(source);
+    if (match && allowRefusal(match.rule, match.upstreamRepository)) return undefined;
     const stored = await this.store.statRepositoryBlob(source, digest);
     if (!stored) return undefined;
     if (source !== repository) await this.store.linkBlob(repository, digest);
