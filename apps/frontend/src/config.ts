@@ -95,6 +95,11 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_TAG_CACHE_MS: z.coerce.number().int().min(0).max(60000).default(1000),
   /** MiB of manifests kept in memory by repository and digest (0: off). */
   PULLTHROUGH_MANIFEST_CACHE_MB: z.coerce.number().int().min(0).max(4096).default(32),
+  /**
+   * Hours a blob upload session (a push) may stay untouched before it is purged with its bytes (and
+   * abandoned temporary objects with it). Each frontend checks every quarter of this (at most hourly).
+   */
+  PULLTHROUGH_UPLOAD_MAX_AGE_HOURS: z.coerce.number().positive().max(8760).default(24),
   /** Hydration jobs start this long after the pull that enqueued them, so the client fetches its blobs first. */
   PULLTHROUGH_HYDRATION_DELAY_MS: z.coerce.number().int().min(0).default(5000),
   /**

@@ -10,6 +10,7 @@ import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, secretPo
 import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
 import {
   HydrationService,
+  LocalWrites,
   LoginVerifier,
   PullThroughRegistry,
   QueueHydrationEnqueuer,
@@ -24,7 +25,7 @@ import {
 } from '@pullthrough/pull-through';
 import { DEFAULT_TAG_CACHE, deploymentId, RegistryStore, storageDriverFrom, upstreamUserAgent } from '@pullthrough/storage';
 import { upstreamClientPoolFrom, type UpstreamClientPool } from '@pullthrough/upstream';
-import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
+import { createWebhookQueue, DeliveryLog, WebhookPublisher, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import { controlSigningKeyStore } from './access/signing-key-store.js';
 import { OidcVerifier, type OidcVerifierOptions } from '@pullthrough/oidc';
@@ -39,6 +40,8 @@ import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
 import { addSelfListener, upstreamHostCheck } from './self-listeners.js';
 import { peerStreamingFrom } from './peer/peer-streaming.js';
+import { UploadPurger } from './upload-purger.js';
+import { webhookWriteEvents } from './data/write-webhooks.js';
 
 export interface RunningFrontend {
   dataUrl: string;
@@ -248,13 +251,25 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   });
   const webhookQueue = createWebhookQueue(redis, config.PULLTHROUGH_QUEUE_PREFIX);
   webhookQueue.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
+  const webhookStore = new WebhookStore(store, egress);
   const webhooks = new WebhookService(
-    new WebhookStore(store, egress),
+    webhookStore,
     new DeliveryLog(redis, config.PULLTHROUGH_QUEUE_PREFIX),
     webhookQueue,
     config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname(),
     (change) => configChanges.announcer(change),
   );
+  // Push and delete (local writes): push into a rule's path only where the rule allows it; events as webhooks.
+  const eventHost = config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname();
+  const writePublisher = new WebhookPublisher(webhookStore, webhookQueue);
+  const writes = new LocalWrites({
+    store,
+    ruleFor: (repository) => rules.rules.match(repository),
+    events: webhookWriteEvents((events) => writePublisher.publish(events), eventHost, logger),
+  });
+  // Abandoned push sessions (and temporary objects) are purged from storage after PULLTHROUGH_UPLOAD_MAX_AGE_HOURS.
+  const uploadPurger = new UploadPurger(store, config.PULLTHROUGH_UPLOAD_MAX_AGE_HOURS * 3600_000, logger);
+  uploadPurger.start();
   // Config invalidation: every stored change is announced on `<prefix>:config`; the other frontends
   // (and the hydrator) reload that kind at once. The poll above stays the fallback while Redis is down.
   const reloadFailed = (err: unknown) => logger.warn({ err: (err as Error).message }, 'config reload failed');
@@ -301,6 +316,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const apps = createApp({
     readiness,
     registry,
+    writes,
     rules,
     adminToken,
     logger,
@@ -356,6 +372,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     async close() {
       stopping = true;
       rules.stop();
+      uploadPurger.stop();
       clearInterval(keyTimer);
       configChanges.close();
       const { cut } = await closeGracefully([data, admin, ...(peerServer ? [peerServer] : [])], config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS);

@@ -43,3 +43,7 @@ export * from './peer-token.js';
 export * from './peer-stream-stats.js';
 export * from './peer-stream-client.js';
 export * from './peer-flight-handler.js';
+export * from './content/local-writes.js';
+export * from './content/upload-sessions.js';
+export * from './content/manifest-push.js';
+export * from './content/write-events.js';

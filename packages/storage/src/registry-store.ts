@@ -8,7 +8,7 @@ import { ReferrerStore } from './referrer-store.js';
 import { listRepositories } from './repository-catalog.js';
 import { repositoryPath } from './store-layout.js';
 import type { ByteRange, StorageDriver } from './storage-driver.js';
-import { DEFAULT_TAG_CACHE, TagStore, type TagCacheOptions, type TagRecord } from './tag-store.js';
+import { DEFAULT_TAG_CACHE, TagStore, type TagCacheOptions, type TagEntry, type TagRecord, type TagSource } from './tag-store.js';
 
 export interface RegistryStoreOptions {
   /** Bytes of manifests kept in memory (immutable, so never stale). */
@@ -62,6 +62,9 @@ export class RegistryStore {
   linkBlobs(repository: string, digests: readonly Digest[]): Promise<void> {
     return this.blobs.linkBlobs(repository, digests);
   }
+  unlinkBlob(repository: string, digest: Digest): Promise<void> {
+    return this.blobs.unlinkBlob(repository, digest);
+  }
   isBlobLinked(repository: string, digest: Digest): Promise<boolean> {
     return this.blobs.isBlobLinked(repository, digest);
   }
@@ -82,13 +85,19 @@ export class RegistryStore {
   statManifest(repository: string, digest: Digest): Promise<ManifestInfo | undefined> {
     return this.manifests.statManifest(repository, digest);
   }
+  deleteManifest(repository: string, digest: Digest): Promise<boolean> {
+    return this.manifests.deleteManifest(repository, digest);
+  }
 
   // Tags
   getTag(repository: string, tag: string): Promise<TagRecord | undefined> {
     return this.tags.getTag(repository, tag);
   }
-  putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date()): Promise<void> {
-    return this.tags.putTag(repository, tag, digest, checkedAt);
+  putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date(), source: TagSource = 'upstream'): Promise<boolean> {
+    return this.tags.putTag(repository, tag, digest, checkedAt, source);
+  }
+  listTagRecords(repository: string): Promise<TagEntry[]> {
+    return this.tags.listTagRecords(repository);
   }
   deleteTag(repository: string, tag: string): Promise<void> {
     return this.tags.deleteTag(repository, tag);
@@ -100,6 +109,9 @@ export class RegistryStore {
   // Referrers
   addReferrer(repository: string, subject: Digest, descriptor: Descriptor): Promise<void> {
     return this.referrers.addReferrer(repository, subject, descriptor);
+  }
+  removeReferrer(repository: string, subject: Digest, referrer: Digest): Promise<void> {
+    return this.referrers.removeReferrer(repository, subject, referrer);
   }
   listReferrers(repository: string, subject: Digest): Promise<Descriptor[]> {
     return this.referrers.listReferrers(repository, subject);

@@ -150,6 +150,8 @@ export class PullThroughContent implements RepositoryContent {
       this.admit();
       return this.importManifest(reference);
     }
+    // A tag a client pushed here (the rule allows pushes) wins: never revalidated, never moved by the upstream.
+    if (record.source === 'local') return { ...manifest, cache: 'local' };
     const ageMs = this.deps.now() - new Date(record.checkedAt).getTime();
     if (ageMs < ruleTagFreshnessSeconds(this.target.rule, this.deps.tagFreshnessSeconds) * 1000) return { ...manifest, cache: 'hit' };
     return this.revalidate(reference.tag, manifest);
