@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { UnsupportedError, NameUnknownError } from '@pullthrough/oci';
+import { UnsupportedError, NameUnknownError, parseRepositoryName } from '@pullthrough/oci';
 import type { LocalWrites, Logger, PullThroughRegistry } from '@pullthrough/pull-through';
 import type { RepositoryAction } from '@pullthrough/auth';
 import { clientKey, type ClientKey } from './client-key.js';
@@ -20,6 +20,17 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 function actionOf(method: string): RepositoryAction {
   if (READ_METHODS.has(method)) return 'pull';
   return method === 'DELETE' ? 'delete' : 'push';
+}
+
+/** The `from` of a cross-repository mount (`?mount=<digest>&from=<repository>`), if the request is one. */
+function mountSource(req: Request): string | undefined {
+  const { mount, from } = req.query;
+  if (typeof mount !== 'string' || typeof from !== 'string') return undefined;
+  try {
+    return parseRepositoryName(from);
+  } catch {
+    return undefined; // not a repository name: nothing to mount from (the upload route answers 202)
+  }
 }
 
 /**
@@ -59,6 +70,8 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
         if (mirror || route.kind === 'base' || route.kind === 'catalog') {
           throw new UnsupportedError(`${req.method} is not supported here${mirror ? ' (push and delete never go through a mirror request)' : ''}`, { detail: { method: req.method } });
         }
+        const from = route.kind === 'upload' && req.method === 'POST' ? mountSource(req) : undefined;
+        if (from !== undefined) auth.requireMountSource(req, res, principal, { route: pattern, repository: route.name, action: 'push' }, from);
         return await writeRoute(writes, req, res, route, (repository) => auth.allows(principal, repository, 'pull'));
       }
       switch (route.kind) {
