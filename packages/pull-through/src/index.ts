@@ -28,3 +28,4 @@ export * from './client-buffers.js';
 export * from './received-prefix.js';
 export * from './redis-breaker-board.js';
 export * from './redis-blob-leases.js';
+export * from './retention/index.js';
