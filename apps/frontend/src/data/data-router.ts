@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { UnsupportedError, NameUnknownError } from '@pullthrough/oci';
-import type { Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import type { LastPulledBook, Logger, PullThroughRegistry } from '@pullthrough/pull-through';
 import type { RepositoryAction } from '@pullthrough/auth';
 import { clientKey, type ClientKey } from './client-key.js';
 import { pullContext } from './pull-context.js';
@@ -32,7 +32,7 @@ function actionOf(method: string): RepositoryAction {
  * authorized for that repository; whatever the cache cannot serve it answers 404 (or 401), so
  * containerd falls back to its next host at once. `_catalog` and `/v2/` ignore `ns`.
  */
-export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth, mirrorOptions: MirrorOptions, key: ClientKey = clientKey) {
+export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth, mirrorOptions: MirrorOptions, key: ClientKey = clientKey, pulls?: Pick<LastPulledBook, 'note'>) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     res.setHeader(API_VERSION_HEADER, 'registry/2.0');
     let mirror: MirrorRequest | undefined;
@@ -62,7 +62,10 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
         case 'catalog':
           return await listCatalog(registry, req, res, (name) => auth.canList(principal, name));
         case 'manifest':
-          return await getManifest(registry, req, res, route.name, route.reference, pullContext(req, res, key), mirror ? mirrorOptions.manifestBudgetMs : undefined);
+          await getManifest(registry, req, res, route.name, route.reference, pullContext(req, res, key), mirror ? mirrorOptions.manifestBudgetMs : undefined);
+          // Noted in memory (retention's last-pulled times), written to Redis in batches.
+          if (res.statusCode < 400) pulls?.note(route.name, route.reference, res.getHeader('Docker-Content-Digest') as string | undefined);
+          return;
         case 'blob':
           return req.method === 'HEAD'
             ? await headBlob(registry, res, route.name, route.digest, pullContext(req, res, key))
