@@ -19,10 +19,11 @@ function dryRunOf(body: unknown): boolean {
  * with `dryRun`, what would be). An operator may dry-run; a real run needs `admin`. A real run while
  * another (the scheduled job, another frontend) holds the lock answers 409.
  */
-export function retentionRoutes(runner: RetentionRunner): Router {
+export function retentionRoutes(runner: RetentionRunner | undefined): Router {
   const router = Router();
   router.post('/', async (req, res) => {
     const dryRun = dryRunOf(req.body);
+    if (!runner) throw new ProblemError(503, 'Service Unavailable', 'retention is not wired in this process');
     if (!dryRun) requireEscalation(res, { role: 'admin', reason: 'retention-run', detail: 'a retention run that evicts content (dryRun: false)' });
     try {
       res.status(200).json(await runner.run({ dryRun }));
