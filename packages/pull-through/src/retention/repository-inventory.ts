@@ -1,5 +1,5 @@
 import { blobDescriptors, isDigest, parseManifest, type Digest } from '@pullthrough/oci';
-import { manifestRevisionsPath, repositoryPath, tagCurrentLinkPath, type RegistryStore } from '@pullthrough/storage';
+import { blobDataPath, manifestRevisionLinkPath, manifestRevisionsPath, repositoryPath, tagCurrentLinkPath, type RegistryStore } from '@pullthrough/storage';
 
 /** A tag as stored: `local` when its record says `source: 'local'` (a push); a missing source is upstream. */
 export interface TagEntry {
@@ -66,11 +66,13 @@ export async function readInventory(store: RegistryStore, repository: string): P
   }
   const manifests = new Map<Digest, ManifestEntry>();
   for (const [digest, storedAt] of await listLinks(store, manifestRevisionsPath(repository))) {
-    const stored = await store.getManifest(repository, digest);
-    if (!stored) continue;
-    let entry: ManifestEntry = { digest, size: stored.size, storedAt, children: [], blobs: [] };
+    // Read past the store's manifest cache: a pass reads every manifest once and must not push hot ones out.
+    const bytes = await store.driver.getContent(blobDataPath(digest));
+    if (!bytes) continue;
+    let entry: ManifestEntry = { digest, size: bytes.length, storedAt, children: [], blobs: [] };
     try {
-      const parsed = parseManifest(stored.bytes, stored.mediaType);
+      const link = JSON.parse((await store.driver.getContent(manifestRevisionLinkPath(repository, digest)))?.toString('utf8') ?? '{}') as { mediaType?: unknown };
+      const parsed = parseManifest(bytes, typeof link.mediaType === 'string' ? link.mediaType : undefined);
       entry = {
         ...entry,
         children: parsed.manifests.map((d) => d.digest),
