@@ -50,8 +50,8 @@ export const DEFAULT_MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
 export class ManifestStore {
   /**
    * Manifests by (repository, digest), kept in memory: a revision is immutable once stored
-   * (content-addressed, and nothing deletes revisions), so a hit needs no invalidation and is
-   * spared two small file reads.
+   * (content-addressed), so a hit is spared two small file reads. Revisions are deleted only by rule
+   * changes and retention, which announce it; every process then drops this cache (forgetCached).
    */
   private readonly cache: LruCache<StoredManifest>;
 
