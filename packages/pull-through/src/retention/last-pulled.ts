@@ -132,7 +132,8 @@ export class LastPulledBook implements LastPulled {
 
   /** Forget members (evicted tags and manifests) in Redis; the next snapshot drops them too when told by `keep`. */
   async forget(repository: string, members: readonly string[]): Promise<void> {
-    this.pending.get(repository) && members.forEach((m) => this.pending.get(repository)!.delete(m));
+    const pending = this.pending.get(repository);
+    for (const member of members) if (pending?.delete(member)) this.pendingCount -= 1;
     if (members.length > 0) await this.options.redis.zrem(this.key(repository), ...members).catch(() => undefined);
   }
 

@@ -43,7 +43,8 @@ const DAY_MS = 24 * 3600 * 1000;
  * Decide what to evict: first per repository (not pulled for `unpulledDays`, then beyond `maxTags`
  * of the remaining cached tags, most recent kept), then, while the content still referenced exceeds
  * the budget, the least recently pulled unit of any cached repository. Content is shared (a blob in
- * two repositories, two tags on one manifest): a unit frees only what nothing else kept references.
+ * two repositories, two tags on one manifest): a unit frees only what nothing else kept references,
+ * and one whose content local content (local tags, repositories no rule maps) holds entirely is skipped.
  */
 export function planRetention(input: PlanInput): RetentionPlan {
   const refs = new Map<Digest, { size: number; count: number }>();
@@ -58,9 +59,15 @@ export function planRetention(input: PlanInput): RetentionPlan {
     return freed;
   };
   const candidates: RetentionUnit[] = [];
+  /** What local tags and repositories no rule maps hold: never freed by retention. */
+  const kept = new Set<Digest>();
   for (const r of input.repositories) {
     hold(r.units.protectedContent, 1);
-    for (const u of r.units.units) hold(u.content, 1);
+    for (const digest of r.units.protectedContent.keys()) kept.add(digest);
+    for (const u of r.units.units) {
+      hold(u.content, 1);
+      if (!r.policy) for (const digest of u.content.keys()) kept.add(digest);
+    }
   }
   const bytesBefore = [...refs.values()].reduce((n, r) => n + (r.count > 0 ? r.size : 0), 0);
   let bytes = bytesBefore;
@@ -87,6 +94,8 @@ export function planRetention(input: PlanInput): RetentionPlan {
   if (input.budgetBytes && bytes > input.budgetBytes) {
     for (const u of candidates.sort(byRecency)) {
       if (bytes <= input.budgetBytes) break;
+      // A unit whose content local content holds entirely can never free a byte: it stays.
+      if ([...u.content.keys()].every((digest) => kept.has(digest))) continue;
       evict(u, 'budget');
     }
   }
