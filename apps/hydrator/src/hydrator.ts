@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createHydrationQueue, HYDRATION_QUEUE, RegistrySemaphore } from '@pullthrough/hydration-jobs';
+import { createHydrationQueue, HYDRATION_QUEUE, parseRetentionSchedule, RegistrySemaphore } from '@pullthrough/hydration-jobs';
 import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck } from '@pullthrough/operations';
 import {
   ArtifactHydrator,
@@ -162,7 +162,7 @@ export async function startHydrator(
     logger,
     ...(hooks.freeUnreferenced ? { freeUnreferenced: hooks.freeUnreferenced } : {}),
   });
-  const retention = await startRetentionJob(connection, prefix, config.PULLTHROUGH_RETENTION_SCHEDULE, retentionRunner, logger);
+  const retention = await startRetentionJob(connection, prefix, parseRetentionSchedule(config.PULLTHROUGH_RETENTION_SCHEDULE) ?? { off: true }, retentionRunner, logger);
 
   // /healthz, /readyz, /metrics on PULLTHROUGH_HYDRATOR_PORT, with the frontend's listener limits.
   const hydrationQueue = createHydrationQueue({ connection, prefix });

@@ -31,15 +31,12 @@ export const retentionConfigFields = {
   PULLTHROUGH_STORAGE_BUDGET_BYTES: count('bytes'),
 };
 
-/** Hydrator only: when the scheduled retention pass runs (one runner across replicas). */
+/** Hydrator only: when the scheduled retention pass runs (one runner across replicas); checked here, parsed with parseRetentionSchedule. */
 export const retentionScheduleField = z
   .string()
   .default('0 * * * *')
-  .transform((v, ctx) => {
-    const parsed = parseRetentionSchedule(v === '' ? '0 * * * *' : v);
-    if (!parsed) ctx.addIssue({ code: 'custom', message: "must be 'off', 'every <n>s|m|h' or a cron pattern such as '0 * * * *'" });
-    return parsed ?? { off: true as const };
-  });
+  .transform((v) => (v.trim() === '' ? '0 * * * *' : v.trim()))
+  .refine((v) => parseRetentionSchedule(v) !== undefined, { message: "must be 'off', 'every <n>s|m|h' or a cron pattern such as '0 * * * *'" });
 
 /** The hydrator's retention queue: one scheduled job per tick, handed to one worker of all replicas. */
 export const RETENTION_QUEUE = 'retention';
