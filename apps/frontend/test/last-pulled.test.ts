@@ -43,7 +43,7 @@ test('a thousand pulls cost one flush (one pipeline); the latest time per tag an
   expect([...(await b.all()).keys()]).toEqual(['team/app']);
 });
 
-test('pull times survive a Redis restart through the storage snapshot; notes made while Redis is down are flushed after', async () => {
+test('pull times survive a Redis restart through the storage snapshot; a note made around the restart is flushed once Redis is back', async () => {
   const prefix = uniquePrefix('lp');
   const a = book(prefix);
   a.note('team/db', 'v1', DIGEST, 10_000);

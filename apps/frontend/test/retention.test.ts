@@ -71,14 +71,29 @@ async function pull(repository: string, tag: string): Promise<void> {
     expect(b.status).toBe(200);
     await b.arrayBuffer();
   }
+  // A streamed miss answers before its commit and link end: let them finish, so what is stored is what was pulled.
+  await frontend.registry.blobs.settle();
 }
 const tagsOf = (repository: string) => store.listTags(repository);
 const linked = (repository: string, digest: string) => existsSync(join(dataDir, layerLinkPath(repository, digest as never)));
 /** A tag pushed here (record `source: 'local'`), written directly through the store's driver. */
 const putLocalTag = (repository: string, tag: string, digest: string) =>
   store.driver.putContent(tagCurrentLinkPath(repository, tag), Buffer.from(JSON.stringify({ digest, checkedAt: new Date().toISOString(), source: 'local' })));
+/**
+ * A runner on a second store over the frontend's data dir (as the hydrator's is), with an injected clock. Its
+ * `onPruned` does in-process what the `repository-content` announcement does for another process.
+ */
 const runner = (rules: CacheRule[], defaults: RetentionDefaults, now = Date.now()) =>
-  new RetentionRunner({ store, rules: () => CacheRuleSet.create(rules), lastPulled: frontend.lastPulled, defaults, logger: silentLogger, clock: () => now, freeUnreferenced: async () => ((gcCalls += 1), { bytesFreed: 0 }) });
+  new RetentionRunner({
+    store,
+    rules: () => CacheRuleSet.create(rules),
+    lastPulled: frontend.lastPulled,
+    defaults,
+    logger: silentLogger,
+    clock: () => now,
+    freeUnreferenced: async () => ((gcCalls += 1), { bytesFreed: 0 }),
+    onPruned: () => frontend.registry.store.forgetCached(),
+  });
 const evicted = (report: RetentionReport, repository: string) => report.repositories.find((r) => r.repository === repository)?.evicted.map((e) => `${e.tag}:${e.reason}`) ?? [];
 
 beforeAll(async () => {
@@ -178,6 +193,13 @@ test('over the budget the least recently pulled go first until under it; local t
   expect(linked('budget/many', image('many', 't3').layer)).toBe(false);
   // Other repositories (no rule here) count towards the budget but lose nothing.
   expect(await tagsOf('keep2/more')).toEqual(['mine', 't2', 't3', 't5']);
+  // A pull of an evicted image fetches it again, with the same digests.
+  const again = await fetch(`${frontend.dataUrl}/v2/budget/many/manifests/t2`, { headers: { accept: OCI_MANIFEST } });
+  expect(again.headers.get('docker-content-digest')).toBe(image('many', 't2').digest);
+  await again.arrayBuffer();
+  await pull('budget/many', 't2');
+  expect(linked('budget/many', image('many', 't2').layer)).toBe(true);
+  expect(await tagsOf('budget/many')).toEqual(['pinned', 't1', 't2', 't4', 't5']);
 }, 60_000);
 
 test('deleting a rule with purge=true reports what its repositories forgot, keeps local tags, and runs GC; bad purge values are refused', async () => {
@@ -202,7 +224,7 @@ test('deleting a rule with purge=true reports what its repositories forgot, keep
   expect(linked('gone/many', image('many', 't2').layer)).toBe(true);
   expect(linked('gone/many', image('many', 't1').layer)).toBe(false);
   // Other rules' repositories are untouched.
-  expect(await tagsOf('budget/many')).toEqual(['pinned', 't1', 't4', 't5']);
+  expect(await tagsOf('budget/many')).toEqual(['pinned', 't1', 't2', 't4', 't5']);
 }, 60_000);
 
 test('POST /api/v1/retention validates its body with field names', async () => {
