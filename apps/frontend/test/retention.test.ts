@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CacheRuleSet, type CacheRule } from '@pullthrough/cache-rules';
-import { RetentionRunner, silentLogger, type RetentionDefaults, type RetentionReport } from '@pullthrough/pull-through';
+import { Redis } from 'ioredis';
+import { RedisRetentionLock, RetentionRunner, silentLogger, type RetentionDefaults, type RetentionReport } from '@pullthrough/pull-through';
 import { FilesystemDriver, layerLinkPath, RegistryStore, tagCurrentLinkPath } from '@pullthrough/storage';
 import { pseudoRandomBytes, registryClientFor, startRegistry, uniquePrefix, type RedisServer, type UpstreamRegistry } from '@pullthrough/test-support';
 import { loadFrontendConfig } from '../src/config.js';
@@ -23,6 +24,7 @@ let frontend: RunningFrontend;
 let dataDir: string;
 let store: RegistryStore;
 let gcCalls = 0;
+let prefix: string;
 /** Per upstream repository and tag: manifest digest, layer digest, and the bytes the image references. */
 const images = new Map<string, { digest: string; layer: string; bytes: number }>();
 
@@ -111,6 +113,7 @@ beforeAll(async () => {
     PULLTHROUGH_INSECURE_UPSTREAMS: upstream.host,
     PULLTHROUGH_EGRESS_ALLOW: '127.0.0.1',
   });
+  prefix = config.PULLTHROUGH_QUEUE_PREFIX;
   frontend = await startFrontend({ config, logger: silentLogger, adminToken: ADMIN_TOKEN, freeUnreferenced: async () => ((gcCalls += 1), { bytesFreed: 4242 }) });
   store = new RegistryStore(new FilesystemDriver(dataDir));
   for (const r of [rule('keep-two', 'keep2', { maxTags: 2 }), rule('unpulled', 'old'), rule('budget', 'budget'), rule('purge-me', 'gone')]) {
@@ -235,3 +238,25 @@ test('POST /api/v1/retention validates its body with field names', async () => {
   expect(typed.status).toBe(422);
   expect(((await typed.json()) as { errors: unknown[] }).errors).toEqual([{ field: 'dryRun', message: 'must be true or false' }]);
 });
+
+test('a real run while another holds the lock answers 409; with Redis down a dry run still answers and a real run is 503', async () => {
+  const client = new Redis(redis.url);
+  try {
+    const held = await new RedisRetentionLock(client, prefix).acquire();
+    expect(held).not.toBeUndefined();
+    const busy = await admin('/retention', 'POST', { dryRun: false });
+    expect(busy.status).toBe(409);
+    expect(((await busy.json()) as { detail: string }).detail).toMatch(/in progress/);
+    expect((await admin('/retention', 'POST', { dryRun: true })).status).toBe(200);
+    await held!.release();
+  } finally {
+    client.disconnect();
+  }
+  await redis.kill();
+  const dry = await admin('/retention', 'POST', { dryRun: true });
+  expect(dry.status).toBe(200);
+  expect(((await dry.json()) as RetentionReport).dryRun).toBe(true);
+  const real = await admin('/retention', 'POST', { dryRun: false });
+  expect(real.status).toBe(503);
+  expect(real.headers.get('retry-after')).toBe('30');
+}, 30_000);

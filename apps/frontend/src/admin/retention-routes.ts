@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { RetentionBusyError, type RetentionRunner } from '@pullthrough/pull-through';
+import { RetentionBusyError, RetentionLockUnavailableError, type RetentionRunner } from '@pullthrough/pull-through';
 import { requireEscalation } from './admin-auth.js';
 import { ProblemError } from './problem.js';
 
@@ -17,7 +17,7 @@ function dryRunOf(body: unknown): boolean {
 /**
  * /api/v1/retention: `POST` runs a retention pass now and answers its report (what was evicted, or
  * with `dryRun`, what would be). An operator may dry-run; a real run needs `admin`. A real run while
- * another (the scheduled job, another frontend) holds the lock answers 409.
+ * another (the scheduled job, another frontend) holds the lock answers 409; Redis unreachable, 503.
  */
 export function retentionRoutes(runner: RetentionRunner | undefined): Router {
   const router = Router();
@@ -29,6 +29,10 @@ export function retentionRoutes(runner: RetentionRunner | undefined): Router {
       res.status(200).json(await runner.run({ dryRun }));
     } catch (err) {
       if (err instanceof RetentionBusyError) throw new ProblemError(409, 'Conflict', err.message);
+      if (err instanceof RetentionLockUnavailableError) {
+        res.setHeader('Retry-After', '30');
+        throw new ProblemError(503, 'Service Unavailable', 'a retention run needs Redis (its lock), which is unreachable; a dry run does not');
+      }
       throw err;
     }
   });

@@ -25,6 +25,11 @@ export class RetentionBusyError extends Error {
   readonly code = 'RETENTION_BUSY';
 }
 
+/** A real run when the lock cannot be asked for (Redis unreachable): nothing was changed. */
+export class RetentionLockUnavailableError extends Error {
+  readonly code = 'RETENTION_LOCK_UNAVAILABLE';
+}
+
 export interface RetentionRunnerOptions {
   store: RegistryStore;
   /** The cache rules now (a repository no rule maps is never touched). */
@@ -93,7 +98,9 @@ export class RetentionRunner {
   }
 
   async run({ dryRun }: { dryRun: boolean }): Promise<RetentionReport> {
-    const held = dryRun || !this.options.lock ? undefined : await this.options.lock.acquire();
+    const held = dryRun || !this.options.lock ? undefined : await this.options.lock.acquire().catch((err: unknown) => {
+      throw new RetentionLockUnavailableError(`the retention lock cannot be taken (Redis: ${(err as Error).message})`);
+    });
     if (!dryRun && this.options.lock && !held) throw new RetentionBusyError('a retention run or purge is in progress on another process');
     try {
       return await this.pass(dryRun);
