@@ -208,6 +208,10 @@ test('over the budget the least recently pulled go first until under it; local t
 test('deleting a rule with purge=true reports what its repositories forgot, keeps local tags, and runs GC; bad purge values are refused', async () => {
   for (const tag of ['t1', 't2']) await pull('gone/many', tag);
   await putLocalTag('gone/many', 'pushed', image('many', 't2').digest);
+  // A static rule inside the purged rule's wildcard keeps its repository.
+  const inner = { name: 'gone-keep', sourceRepository: `${upstream.host}/fixtures/many`, targetRepository: 'gone/keep' };
+  expect((await admin('/cache-rules/gone-keep', 'PUT', inner)).status).toBe(201);
+  await pull('gone/keep', 't1');
   const bad = await admin('/cache-rules/purge-me?purge=yes', 'DELETE');
   expect(bad.status).toBe(400);
   expect(((await bad.json()) as { errors: unknown[] }).errors).toEqual([{ field: 'purge', message: 'must be true or false' }]);
@@ -226,7 +230,9 @@ test('deleting a rule with purge=true reports what its repositories forgot, keep
   expect(await tagsOf('gone/many')).toEqual(['pushed']);
   expect(linked('gone/many', image('many', 't2').layer)).toBe(true);
   expect(linked('gone/many', image('many', 't1').layer)).toBe(false);
-  // Other rules' repositories are untouched.
+  // Other rules' repositories are untouched, the one inside the purged wildcard included.
+  expect(await tagsOf('gone/keep')).toEqual(['t1']);
+  expect(linked('gone/keep', image('many', 't1').layer)).toBe(true);
   expect(await tagsOf('budget/many')).toEqual(['pinned', 't1', 't2', 't4', 't5']);
 }, 60_000);
 
