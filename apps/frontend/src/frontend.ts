@@ -21,6 +21,11 @@ import {
   credentialHealthObserver,
   fanOutObserver,
   TokenBucketLimiter,
+  LastPulledBook,
+  RedisRetentionLock,
+  RetentionRunner,
+  retentionDefaultsFrom,
+  type FreeUnreferenced,
   type Logger,
 } from '@pullthrough/pull-through';
 import { DEFAULT_TAG_CACHE, deploymentId, RegistryStore, storageDriverFrom, upstreamUserAgent } from '@pullthrough/storage';
@@ -56,6 +61,9 @@ export interface RunningFrontend {
   servers: { data: Server; admin: Server; peer?: Server };
   /** Announces config changes to the other processes and applies theirs (Redis pub/sub). */
   configChanges: ConfigChangeBus;
+  /** Last-pulled times of this process (flushed to Redis every few seconds) and the on-demand retention runner. */
+  lastPulled: LastPulledBook;
+  retention: RetentionRunner;
   /**
    * Stop accepting, let in-flight requests (blob streams) finish up to PULLTHROUGH_SHUTDOWN_TIMEOUT_MS
    * (then cut them), let in-flight blob commits finish, then close the queue and Redis.
@@ -71,6 +79,8 @@ export interface FrontendOptions {
   secretEnv?: Record<string, string | undefined>;
   /** Egress dispatcher for the OIDC issuer's JWKS and discovery fetches (undici's global one when unset). */
   dispatcher?: OidcVerifierOptions['dispatcher'];
+  /** Garbage collection, run after a real retention pass or a rule purge removed content (wired by whoever builds GC). */
+  freeUnreferenced?: FreeUnreferenced;
 }
 
 /** The admin API's OIDC access from config, or undefined when no issuer is set. */
@@ -97,7 +107,7 @@ const urlOf = (server: Server) => {
 };
 
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
-export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher }: FrontendOptions): Promise<RunningFrontend> {
+export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher, freeUnreferenced }: FrontendOptions): Promise<RunningFrontend> {
   const store = new RegistryStore(storageDriverFrom(config), {
     manifestCacheBytes: config.PULLTHROUGH_MANIFEST_CACHE_MB * 1024 * 1024,
     tagCache: { ttlMs: config.PULLTHROUGH_TAG_CACHE_MS, maxEntries: DEFAULT_TAG_CACHE.maxEntries },
@@ -290,6 +300,10 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       case 'webhooks':
         // Read from storage on every use: nothing held here.
         break;
+      case 'repository-content':
+        // Retention or a purge removed tags and manifests: forget the in-memory copies.
+        store.forgetCached();
+        break;
     }
   };
   const configChanges = new ConfigChangeBus({
@@ -303,6 +317,19 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     onError: (err) => logger.debug({ err: err.message }, 'config pub/sub error'),
   });
   await configChanges.start();
+  // Manifest pulls noted in memory, flushed to Redis every few seconds, snapshotted to storage (retention, usage).
+  const lastPulled = new LastPulledBook({ redis, prefix: config.PULLTHROUGH_QUEUE_PREFIX, store, logger });
+  lastPulled.start();
+  const retention = new RetentionRunner({
+    store,
+    rules: () => rules.rules,
+    lastPulled,
+    defaults: retentionDefaultsFrom(config),
+    lock: new RedisRetentionLock(redis, config.PULLTHROUGH_QUEUE_PREFIX),
+    onPruned: (repositories) => repositories.forEach((name) => configChanges.announcer({ kind: 'repository-content', name })),
+    logger,
+    ...(freeUnreferenced ? { freeUnreferenced } : {}),
+  });
   rules.announce = configChanges.announcer;
   accessPolicies.announce = configChanges.announcer;
   credentialSets.announce = configChanges.announcer;
@@ -338,6 +365,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     oidc: oidcAccess(config, oidcDispatcher),
     metricsAuth: config.PULLTHROUGH_METRICS_AUTH,
     trustProxyHops: config.PULLTHROUGH_TRUST_PROXY_HOPS,
+    retention: { runner: retention, lastPulled, ...(freeUnreferenced ? { freeUnreferenced } : {}) },
     mirror: {
       publicHosts: config.PULLTHROUGH_PUBLIC_HOSTS,
       manifestBudgetMs: config.PULLTHROUGH_MIRROR_MANIFEST_BUDGET_MS,
@@ -369,6 +397,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     pool,
     servers: { data, admin, ...(peerServer ? { peer: peerServer } : {}) },
     configChanges,
+    lastPulled,
+    retention,
     async close() {
       stopping = true;
       rules.stop();
@@ -392,6 +422,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       breakerBoard.close();
       blobLeases.close();
       await ruleHealth.close();
+      await lastPulled.close();
       redis.disconnect();
     },
   };

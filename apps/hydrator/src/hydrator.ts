@@ -3,9 +3,22 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createHydrationQueue, HYDRATION_QUEUE, RegistrySemaphore } from '@pullthrough/hydration-jobs';
+import { createHydrationQueue, HYDRATION_QUEUE, parseRetentionSchedule, RegistrySemaphore } from '@pullthrough/hydration-jobs';
 import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck } from '@pullthrough/operations';
-import { ArtifactHydrator, BlobFetcher, ManifestImporter, RedisBlobLeases, RedisBreakerBoard, UpstreamClients, type Logger } from '@pullthrough/pull-through';
+import {
+  ArtifactHydrator,
+  BlobFetcher,
+  LastPulledBook,
+  ManifestImporter,
+  RedisBlobLeases,
+  RedisBreakerBoard,
+  RedisRetentionLock,
+  RetentionRunner,
+  retentionDefaultsFrom,
+  UpstreamClients,
+  type FreeUnreferenced,
+  type Logger,
+} from '@pullthrough/pull-through';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { readFileSync } from 'node:fs';
 import { acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
@@ -16,6 +29,7 @@ import { onAbandonedHydration } from './abandoned-hydrations.js';
 import { currentRules } from './current-rules.js';
 import { createHydratorMetrics } from './hydrator-metrics.js';
 import { probeRoutes } from './probe-routes.js';
+import { startRetentionJob, type RetentionJob } from './retention-job.js';
 import type { HydratorConfig } from './config.js';
 import { hydrationProcessor } from './hydration-processor.js';
 import { webhookProcessor } from './webhook-processor.js';
@@ -26,6 +40,8 @@ const PROBE_MAX_CONNECTIONS = 64;
 export interface RunningHydrator {
   worker: Worker;
   webhookWorker: Worker;
+  /** The scheduled retention pass (PULLTHROUGH_RETENTION_SCHEDULE). */
+  retention: RetentionJob;
   /** `http://host:port` of the probe listener (/healthz, /readyz, /metrics). */
   probeUrl: string;
   server: Server;
@@ -39,7 +55,13 @@ export interface RunningHydrator {
 
 /** Wire the hydration and webhook workers from config. Used by main.ts and the integration tests. */
 /** `secretEnv`: where `env:` secret references are looked up (main.ts passes process.env). */
-export async function startHydrator(config: HydratorConfig, logger: Logger, secretEnv: Record<string, string | undefined> = {}): Promise<RunningHydrator> {
+/** `freeUnreferenced`: garbage collection, run after a retention pass removed content (wired once GC exists). */
+export async function startHydrator(
+  config: HydratorConfig,
+  logger: Logger,
+  secretEnv: Record<string, string | undefined> = {},
+  hooks: { freeUnreferenced?: FreeUnreferenced } = {},
+): Promise<RunningHydrator> {
   const store = new RegistryStore(storageDriverFrom(config));
   // One egress policy for upstreams, token realms, redirects and webhook deliveries.
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
@@ -121,12 +143,25 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     prefix,
     onChange: (change) => {
       if (change.kind === 'credential-sets') credentials.forget(change.name);
-      if (change.kind === 'cache-rules') store.forgetCached();
+      if (change.kind === 'cache-rules' || change.kind === 'repository-content') store.forgetCached();
     },
     onResync: () => store.forgetCached(),
     onError: (err) => logger.debug({ err: err.message }, 'config pub/sub error'),
   });
   await configChanges.start();
+
+  // Retention: reads last-pulled times (written by the frontends), evicts, tells every process to forget what it cached in memory.
+  const retentionRunner = new RetentionRunner({
+    store,
+    rules,
+    lastPulled: new LastPulledBook({ redis: connection, prefix, store, logger }),
+    defaults: retentionDefaultsFrom(config),
+    lock: new RedisRetentionLock(connection, prefix),
+    onPruned: (repositories) => repositories.forEach((name) => configChanges.announcer({ kind: 'repository-content', name })),
+    logger,
+    ...(hooks.freeUnreferenced ? { freeUnreferenced: hooks.freeUnreferenced } : {}),
+  });
+  const retention = await startRetentionJob(connection, prefix, parseRetentionSchedule(config.PULLTHROUGH_RETENTION_SCHEDULE) ?? { off: true }, retentionRunner, logger);
 
   // /healthz, /readyz, /metrics on PULLTHROUGH_HYDRATOR_PORT, with the frontend's listener limits.
   const hydrationQueue = createHydrationQueue({ connection, prefix });
@@ -146,7 +181,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     configChanges.close();
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
-      Promise.all([worker.close(), webhookWorker.close()]).then(() => true),
+      Promise.all([worker.close(), webhookWorker.close(), retention.close()]).then(() => true),
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS))),
     ]).finally(() => clearTimeout(timer));
     if (!finished) logger.warn({ timeoutMs: config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: running jobs are left to be retried when their lock expires');
@@ -165,6 +200,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   return {
     worker,
     webhookWorker,
+    retention,
     server,
     probeUrl: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
     close() {

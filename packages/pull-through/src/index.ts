@@ -47,3 +47,4 @@ export * from './content/local-writes.js';
 export * from './content/upload-sessions.js';
 export * from './content/manifest-push.js';
 export * from './content/write-events.js';
+export * from './retention/index.js';

@@ -38,6 +38,8 @@ export const ADMIN_ACCESS: readonly AccessRule[] = [
   // The access policy: who may pull, push and delete where is an admin's call.
   { method: 'PUT', route: '/access-policy', role: 'admin', action: 'access-policy.put' },
   { method: 'DELETE', route: '/access-policy', role: 'admin', action: 'access-policy.delete' },
+  // Retention: an operator may see what a pass would evict (dryRun); evicting is an admin's call (retentionRunNeedsAdmin).
+  { method: 'POST', route: '/retention', role: 'operator', action: 'retention.run' },
 ];
 
 /** Stable audit reasons for the body-dependent rule. */
@@ -49,10 +51,13 @@ export type CredentialRuleChange =
   | 'credential-set-rule-shadowed'
   | 'credential-set-rule-deleted';
 
+/** Other body- or query-dependent escalations: `DELETE .../cache-rules/<name>?purge=true`, a real retention run. */
+export type EscalationReason = CredentialRuleChange | 'cache-rule-purge' | 'retention-run';
+
 /** A change the table's role cannot make: it needs `admin`. */
 export interface RoleEscalation {
   role: AdminRole;
-  reason: CredentialRuleChange;
+  reason: EscalationReason;
   /** For the 403 problem: what the change would do. */
   detail: string;
 }

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { UnsupportedError, NameUnknownError, parseRepositoryName } from '@pullthrough/oci';
-import type { LocalWrites, Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import type { LastPulledBook, LocalWrites, Logger, PullThroughRegistry } from '@pullthrough/pull-through';
 import type { RepositoryAction } from '@pullthrough/auth';
 import { clientKey, type ClientKey } from './client-key.js';
 import { pullContext } from './pull-context.js';
@@ -46,7 +46,7 @@ function mountSource(req: Request): string | undefined {
  * authorized for that repository; whatever the cache cannot serve it answers 404 (or 401), so
  * containerd falls back to its next host at once. `_catalog` and `/v2/` ignore `ns`.
  */
-export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth, mirrorOptions: MirrorOptions, writes: LocalWrites, key: ClientKey = clientKey) {
+export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth, mirrorOptions: MirrorOptions, writes: LocalWrites, key: ClientKey = clientKey, pulls?: Pick<LastPulledBook, 'note'>) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     res.setHeader(API_VERSION_HEADER, 'registry/2.0');
     let mirror: MirrorRequest | undefined;
@@ -82,7 +82,10 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
           return await listCatalog(registry, req, res, (name) => auth.canList(principal, name));
         // The repository's content, picked by the rule match (local, or pull-through over local).
         case 'manifest':
-          return await getManifest(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.reference, mirror ? mirrorOptions.manifestBudgetMs : undefined);
+          await getManifest(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.reference, mirror ? mirrorOptions.manifestBudgetMs : undefined);
+          // Noted in memory (retention's last-pulled times), written to Redis in batches.
+          if (res.statusCode < 400) pulls?.note(route.name, route.reference, res.getHeader('Docker-Content-Digest') as string | undefined);
+          return;
         case 'blob': {
           const content = registry.contentFor(route.name, pullContext(req, res, key));
           return req.method === 'HEAD' ? await headBlob(content, res, route.digest) : await getBlob(content, req, res, route.digest, requestLogger(res, logger));
