@@ -54,6 +54,8 @@ test('a follower on Azure Blob storage: clients read the leader stream; one that
     // Reads nothing for now: its 256 KiB buffer (and the sockets') overflow, it falls behind.
     const slowOnB = startRead(url(b), { paused: true });
     await eventually('a client on B has bytes while the upstream holds the body', () => onB.bytes() > 0, 10_000);
+    // The slow client has its answer too: it taps B's stream before the rest of the blob comes.
+    await eventually('the slow client on B has its headers', () => slowOnB.responded(), 10_000);
     expect(await metric(b, 'pullthrough_peer_streams_followed_total')).toBe(1);
     release();
     expectVerified(await onA.finished);

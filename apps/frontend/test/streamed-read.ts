@@ -12,6 +12,8 @@ export interface WatchedRead {
   bytes(): number;
   /** When the first body byte came (undefined: none yet). */
   firstByteAt(): number | undefined;
+  /** Whether the response's headers have arrived. */
+  responded(): boolean;
   /** Start reading (a read started `paused` takes nothing until then). */
   resume(): void;
   finished: Promise<StreamedRead>;
@@ -47,6 +49,7 @@ export function startRead(url: string, options: { paused?: boolean; headers?: Re
   });
   return {
     bytes: () => bytes,
+    responded: () => response !== undefined,
     firstByteAt: () => firstByteAt,
     resume: () => {
       paused = false;
