@@ -4,6 +4,7 @@ import { DEFAULT_ROLE_MAP, parseRoleMap } from './admin/admin-roles.js';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
 import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
+import { gcGraceSetting } from '@pullthrough/hydration-jobs';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
 const optionalText = z
@@ -135,6 +136,8 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_BREAKER_MAX_HOLD_SECONDS: z.coerce.number().int().positive().default(600),
   /** A blob fetch's Redis lease lives this long without renewal (renewed every third of it): a dead fetcher's blob is fetched by another replica after it. */
   PULLTHROUGH_BLOB_LEASE_MS: z.coerce.number().int().min(100).max(600000).default(15000),
+  /** Garbage collection's grace period, as in the hydrator: the blobs this process writes, commits or links are remembered (touched, in Redis) this long plus an hour. */
+  PULLTHROUGH_GC_GRACE_MINUTES: gcGraceSetting,
   /** htpasswd file (bcrypt, `htpasswd -B`) of the users clients log in as; unset: no users, anonymous clients only. */
   PULLTHROUGH_HTPASSWD_FILE: optionalText,
   /** `false` turns anonymous pulls off everywhere; `true` leaves it to each rule's `anonymousPull`. */

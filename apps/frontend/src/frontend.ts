@@ -7,8 +7,11 @@ import { Redis } from 'ioredis';
 import { Authorizer, FailedLoginLimiter, HtpasswdFile, KeyRing, PasswordLogin, TokenService } from '@pullthrough/auth';
 import { ruleAnonymousPull } from '@pullthrough/cache-rules';
 import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
-import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
+import { createGcQueue, createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
 import {
+  GcJobs,
+  RedisGcCoordinator,
+  UsageService,
   HydrationService,
   LoginVerifier,
   PullThroughRegistry,
@@ -28,7 +31,7 @@ import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import { controlSigningKeyStore } from './access/signing-key-store.js';
 import { OidcVerifier, type OidcVerifierOptions } from '@pullthrough/oidc';
-import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, type ConfigChange, type ListenerLimits } from '@pullthrough/operations';
+import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, storageGauges, type ConfigChange, type ListenerLimits } from '@pullthrough/operations';
 import type { OidcAdminAccess } from './admin/admin-authenticator.js';
 import { createApp } from './app.js';
 import { AuditLog } from './audit-log.js';
@@ -93,7 +96,15 @@ const urlOf = (server: Server) => {
 
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
 export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher }: FrontendOptions): Promise<RunningFrontend> {
+  // Blobs this process writes, commits or links are "touched" in Redis: a garbage collection running meanwhile keeps them.
+  const gcCoordinator = new RedisGcCoordinator({
+    url: config.REDIS_URL,
+    prefix: config.PULLTHROUGH_QUEUE_PREFIX,
+    touchRetentionMs: config.PULLTHROUGH_GC_GRACE_MINUTES * 60_000 + 3_600_000,
+    logger,
+  });
   const store = new RegistryStore(storageDriverFrom(config), {
+    touches: gcCoordinator,
     manifestCacheBytes: config.PULLTHROUGH_MANIFEST_CACHE_MB * 1024 * 1024,
     tagCache: { ttlMs: config.PULLTHROUGH_TAG_CACHE_MS, maxEntries: DEFAULT_TAG_CACHE.maxEntries },
   });
@@ -236,6 +247,10 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     status: new HydrationStatusReader(queue),
     enqueueNow: (job) => enqueueHydration(queue, job, { promote: true }),
   });
+  const gcQueue = createGcQueue(redis, config.PULLTHROUGH_QUEUE_PREFIX);
+  gcQueue.on('error', (err) => logger.debug({ err: err.message }, 'gc queue error'));
+  const gauges = storageGauges(metrics.registry);
+  const usage = new UsageService(store.driver, { rules: () => rules.rules, onScan: (u) => gauges.record({ storedBytes: u.stored.bytes, heldBytes: u.bytes }) });
   const webhookQueue = createWebhookQueue(redis, config.PULLTHROUGH_QUEUE_PREFIX);
   webhookQueue.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
   const webhooks = new WebhookService(
@@ -302,6 +317,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     forgetSecrets: (name) => credentials.forget(name),
     hydrations,
     webhooks,
+    gcJobs: new GcJobs(gcQueue),
+    usage,
     audit,
     clientAuth,
     deploymentId: deployment,
@@ -357,11 +374,13 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       await enqueuer.settle();
       await queue.close();
       await webhookQueue.close();
+      await gcQueue.close();
       const pools = Promise.all([pool.close(), ownOidcDispatcher?.close()]);
       if (cut) pools.catch(() => undefined);
       else await pools;
       breakerBoard.close();
       blobLeases.close();
+      gcCoordinator.close();
       redis.disconnect();
     },
   };

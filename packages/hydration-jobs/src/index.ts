@@ -4,3 +4,4 @@ export * from './hydration-queue.js';
 export * from './hydration-failure.js';
 export * from './hydration-status.js';
 export * from './registry-semaphore.js';
+export * from './gc-job.js';

@@ -28,3 +28,7 @@ export * from './client-buffers.js';
 export * from './received-prefix.js';
 export * from './redis-breaker-board.js';
 export * from './redis-blob-leases.js';
+export * from './gc/redis-gc-coordinator.js';
+export * from './gc/garbage-collector.js';
+export * from './gc/usage-service.js';
+export * from './gc/gc-jobs.js';

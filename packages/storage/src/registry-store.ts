@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor, Digest } from '@pullthrough/oci';
 import { BlobStore, type BlobInfo } from './blob-store.js';
+import type { BlobTouches } from './blob-touches.js';
 import type { BlobWriter, ExpectedBlob } from './blob-writer.js';
 import { ControlStore, type ControlWriteOptions } from './control-store.js';
 import { DEFAULT_MANIFEST_CACHE_BYTES, ManifestStore, type ManifestInfo, type ManifestToStore, type StoredManifest } from './manifest-store.js';
@@ -15,6 +16,8 @@ export interface RegistryStoreOptions {
   manifestCacheBytes?: number;
   /** Tag records answered from memory for a short while (see TagCacheOptions). */
   tagCache?: TagCacheOptions;
+  /** Told before blobs are written, committed or linked and manifests stored (garbage collection; default: nobody). */
+  touches?: BlobTouches;
 }
 
 /**
@@ -36,7 +39,7 @@ export class RegistryStore {
     readonly driver: StorageDriver,
     options: RegistryStoreOptions = {},
   ) {
-    this.blobs = new BlobStore(driver);
+    this.blobs = new BlobStore(driver, options.touches);
     this.manifests = new ManifestStore(driver, this.blobs, options.manifestCacheBytes ?? DEFAULT_MANIFEST_CACHE_BYTES);
     this.tags = new TagStore(driver, this.manifests, options.tagCache ?? DEFAULT_TAG_CACHE);
     this.referrers = new ReferrerStore(driver);

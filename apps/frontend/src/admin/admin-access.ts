@@ -38,6 +38,9 @@ export const ADMIN_ACCESS: readonly AccessRule[] = [
   // The access policy: who may pull, push and delete where is an admin's call.
   { method: 'PUT', route: '/access-policy', role: 'admin', action: 'access-policy.put' },
   { method: 'DELETE', route: '/access-policy', role: 'admin', action: 'access-policy.delete' },
+  // Garbage collection: an operator may ask what it would free (dryRun: true); deleting needs `admin`
+  // (decided on the body: gc-routes.ts GC_DELETE_ESCALATION).
+  { method: 'POST', route: '/gc', role: 'operator', action: 'gc.run' },
 ];
 
 /** Stable audit reasons for the body-dependent rule. */
@@ -52,7 +55,8 @@ export type CredentialRuleChange =
 /** A change the table's role cannot make: it needs `admin`. */
 export interface RoleEscalation {
   role: AdminRole;
-  reason: CredentialRuleChange;
+  /** `gc-deletes`: a garbage collection that is not a dry run. */
+  reason: CredentialRuleChange | 'gc-deletes';
   /** For the 403 problem: what the change would do. */
   detail: string;
 }
