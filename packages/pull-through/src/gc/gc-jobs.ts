@@ -31,9 +31,11 @@ export class GcJobs {
   /** The job of `id`, or undefined when there is none (or `id` is not an on-demand collection's id). */
   async get(id: string): Promise<GcJobView | undefined> {
     if (!GC_JOB_ID.test(id)) return undefined;
+    // State first, then the job: a job read while running and found completed after would have no report.
+    const raw = await this.queue.getJobState(id);
     const job = await this.queue.getJob(id);
-    if (!job) return undefined;
-    const state = STATE[await job.getState()] ?? 'queued';
+    if (!job || raw === 'unknown') return undefined;
+    const state = STATE[raw] ?? 'queued';
     const data = job.data as { dryRun?: boolean; requestedAt?: string };
     return {
       id,
