@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createGcQueue, createHydrationQueue, GC_QUEUE, HYDRATION_QUEUE, RegistrySemaphore, scheduleGc } from '@pullthrough/hydration-jobs';
+import { createGcQueue, createHydrationQueue, GC_QUEUE, HYDRATION_QUEUE, parseGcSchedule, RegistrySemaphore, scheduleGc } from '@pullthrough/hydration-jobs';
 import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, storageGauges } from '@pullthrough/operations';
 import {
   ArtifactHydrator,
@@ -140,7 +140,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   const gcQueue = createGcQueue(connection, prefix);
   gcQueue.on('error', (err) => logger.debug({ err: err.message }, 'gc queue error'));
   await gcQueue.setGlobalConcurrency(1);
-  await scheduleGc(gcQueue, config.PULLTHROUGH_GC_SCHEDULE);
+  await scheduleGc(gcQueue, parseGcSchedule(config.PULLTHROUGH_GC_SCHEDULE));
   let gauges: ReturnType<typeof storageGauges> | undefined;
   let onGcReport: ((report: GcReport) => void) | undefined;
   const collector = new GarbageCollector(store.driver, gcCoordinator, {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { digestOf, type Digest } from '@pullthrough/oci';
-import { GarbageCollector, GcBusyError, RedisGcCoordinator, type GcReport, type SweepCandidate } from '@pullthrough/pull-through';
-import { azureBlobDriverFrom, blobDataPath, FilesystemDriver, layerLinkPath, manifestRevisionLinkPath, RegistryStore, type StorageDriver } from '@pullthrough/storage';
+import { GarbageCollector, GcBusyError, RedisGcCoordinator, type GcReport } from '@pullthrough/pull-through';
+import { type SweepCandidate, azureBlobDriverFrom, blobDataPath, FilesystemDriver, layerLinkPath, manifestRevisionLinkPath, RegistryStore, type StorageDriver } from '@pullthrough/storage';
 import { startAzurite, startRedis, tempDir, uniquePrefix, type Azurite, type RedisServer, type TempDir } from '@pullthrough/test-support';
 
 /**
@@ -167,7 +167,7 @@ describe.each(drivers)('garbage collection on %s', (_name, makeDriver) => {
       seen.push(...candidates.map((c) => c.blob.digest));
       // Through the real store API, after the mark: a mount-like link, a second upload of the same bytes, a manifest PUT.
       await env.store.linkBlob('race/b', linked.digest);
-      const again = await env.driver.getContent(blobDataPath(committed.digest));
+      const again = (await env.driver.getContent(blobDataPath(committed.digest)))!;
       const writer = await env.store.createBlobWriter({ digest: committed.digest });
       writer.end(again);
       await writer.commit();

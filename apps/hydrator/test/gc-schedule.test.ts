@@ -55,10 +55,10 @@ test('the scheduled collection runs once per firing across two hydrators, never 
   const past = new Date(Date.now() - 2 * 3600_000);
   for (const p of [blobDataPath(digest), layerLinkPath('old/repo', digest)]) await utimes(join(data.path, p), past, past);
 
-  await waitUntil(async () => (await queue.getJobs(['completed'])).length >= 3, { timeoutMs: 30_000, intervalMs: 200 });
+  await waitUntil(async () => (await queue.getJobs(['completed'])).length >= 3, { what: 'three scheduled collections', timeoutMs: 30_000, intervalMs: 200 });
   // Stop the firings from starting, and let a running one finish: then the counts are still.
   await queue.pause();
-  await waitUntil(async () => (await queue.getJobs(['active'])).length === 0, { timeoutMs: 30_000, intervalMs: 100 });
+  await waitUntil(async () => (await queue.getJobs(['active'])).length === 0, { what: 'the running collection to end', timeoutMs: 30_000, intervalMs: 100 });
   // Both hydrators upserted the same schedule: one scheduler.
   expect((await queue.getJobSchedulers()).map((s) => s.key)).toEqual(['scheduled-gc']);
   const jobs = (await queue.getJobs(['completed'])).sort((a, b) => a.processedOn! - b.processedOn!);

@@ -64,16 +64,15 @@ export function parseGcSchedule(text: string): GcSchedule {
   throw new Error('must be "off", "daily", an interval like "12h" or "30m", or a cron expression of 5 or 6 fields');
 }
 
-/** `PULLTHROUGH_GC_SCHEDULE` as a zod fragment (the hydrator's config composes it). */
+/** `PULLTHROUGH_GC_SCHEDULE` as a zod fragment (the hydrator's config composes it): the text, checked by parseGcSchedule. */
 export const gcScheduleSetting = z
   .string()
   .default('daily')
-  .transform((v, ctx) => {
+  .superRefine((v, ctx) => {
     try {
-      return parseGcSchedule(v);
+      parseGcSchedule(v);
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
     }
   });
 
