@@ -23,7 +23,7 @@ export function gcProcessor({ collector, logger, onReport }: GcProcessorDeps) {
     try {
       const report = await collector.collect({ dryRun });
       onReport?.(report);
-      log.info({ audit: 'gc.job', freedBytes: report.freed.bytes, freedBlobs: report.freed.count }, 'gc job finished');
+      log.info({ freedBytes: report.freed.bytes, freedBlobs: report.freed.count }, 'gc job finished');
       return report;
     } catch (err) {
       if (err instanceof GcBusyError) throw new UnrecoverableError(err.message);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { digestOf, type Digest } from '@pullthrough/oci';
 import { GarbageCollector, GcBusyError, RedisGcCoordinator, type GcReport } from '@pullthrough/pull-through';
 import { type SweepCandidate, azureBlobDriverFrom, blobDataPath, FilesystemDriver, layerLinkPath, manifestRevisionLinkPath, RegistryStore, type StorageDriver } from '@pullthrough/storage';
-import { startAzurite, startRedis, tempDir, uniquePrefix, type Azurite, type RedisServer, type TempDir } from '@pullthrough/test-support';
+import { freePort, startAzurite, startRedis, tempDir, uniquePrefix, type Azurite, type RedisServer, type TempDir } from '@pullthrough/test-support';
 
 /**
  * Garbage collection on real storage (filesystem, and Azure Blob through Azurite) with real Redis:
@@ -211,4 +211,26 @@ describe.each(drivers)('garbage collection on %s', (_name, makeDriver) => {
     expect(await env.driver.stat(manifestRevisionLinkPath('gone/repo', image.digest))).toBeUndefined();
     expect(await env.driver.walk('repositories/gone/repo')[Symbol.asyncIterator]().next()).toEqual({ done: true, value: undefined });
   });
+});
+
+test('Redis down: the store writes and links without waiting on touches, and no collection starts', async () => {
+  const port = await freePort();
+  const coordinator = new RedisGcCoordinator({ url: `redis://127.0.0.1:${port}`, prefix: uniquePrefix('gc-down'), touchRetentionMs: 60_000 });
+  const dir = await tempDir('gc-down-');
+  dirs.push(dir);
+  try {
+    const store = new RegistryStore(new FilesystemDriver(dir.path), { touches: coordinator });
+    const bytes = randomBytes(100);
+    const started = Date.now();
+    const writer = await store.createBlobWriter({ digest: digestOf(bytes) });
+    writer.end(bytes);
+    await writer.commit();
+    await store.linkBlob('down/repo', digestOf(bytes));
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await store.statRepositoryBlob('down/repo', digestOf(bytes))).toEqual({ size: 100 });
+    await expect(new GarbageCollector(store.driver, coordinator, { graceMs: 0 }).collect({ dryRun: true })).rejects.toThrow();
+    expect(await store.statBlob(digestOf(bytes))).toEqual({ size: 100 });
+  } finally {
+    coordinator.close();
+  }
 });

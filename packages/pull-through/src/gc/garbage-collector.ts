@@ -158,7 +158,7 @@ export class GarbageCollector {
       kept: { young, touched },
       danglingLinks: dangling,
     };
-    this.logger.info({ audit: 'gc.run', ...report }, dryRun ? 'garbage collection (dry run) finished' : 'garbage collection finished');
+    this.logger.info({ audit: true, event: 'gc.run', at: report.finishedAt, ...report }, dryRun ? 'garbage collection (dry run) finished' : 'garbage collection finished');
     return report;
   }
 

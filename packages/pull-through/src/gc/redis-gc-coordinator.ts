@@ -36,6 +36,8 @@ export interface RedisGcCoordinatorOptions {
   claimMs?: number;
   /** The longest a touch waits for a collector to finish deleting a claimed digest. Default 60000. */
   maxTouchWaitMs?: number;
+  /** The longest one touch waits for Redis to answer (a slow Redis delays no pull longer). Default 500. */
+  touchTimeoutMs?: number;
 }
 
 const NOW = `local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -91,11 +93,16 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
     const deadline = Date.now() + (this.options.maxTouchWaitMs ?? 60_000);
     while (pending.length > 0) {
       let busy: string[];
+      let timer: NodeJS.Timeout | undefined;
       try {
-        busy = (await this.redis.eval(TOUCH, pending.length + 1, this.touchesKey, ...pending.map((d) => this.key(`sweep:${d}`)), String(this.options.touchRetentionMs), ...pending)) as string[];
+        const answer = this.redis.eval(TOUCH, pending.length + 1, this.touchesKey, ...pending.map((d) => this.key(`sweep:${d}`)), String(this.options.touchRetentionMs), ...pending);
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('redis did not answer in time')), this.options.touchTimeoutMs ?? 500)));
+        busy = (await Promise.race([answer, late])) as string[];
       } catch (err) {
         this.logger.debug({ err: (err as Error).message, blobs: pending.length }, 'gc coordinator: touch not recorded (redis unavailable)');
         return;
+      } finally {
+        clearTimeout(timer);
       }
       if (busy.length === 0) return;
       if (Date.now() > deadline) {
