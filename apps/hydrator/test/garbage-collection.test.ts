@@ -211,6 +211,18 @@ describe.each(drivers)('garbage collection on %s', (_name, makeDriver) => {
     expect(await env.driver.stat(manifestRevisionLinkPath('gone/repo', image.digest))).toBeUndefined();
     expect(await env.driver.walk('repositories/gone/repo')[Symbol.asyncIterator]().next()).toEqual({ done: true, value: undefined });
   });
+
+  test('a caller that may wait (retention) gets its run once the running collection ends', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first = env.collector(() => held).collect({ dryRun: false });
+    await sleep(200);
+    const second = env.collector().collect({ dryRun: true, waitMs: 20_000 });
+    await sleep(600);
+    release();
+    const [a, b] = await Promise.all([first, second]);
+    expect([a.dryRun, b.dryRun, Date.parse(b.startedAt) >= Date.parse(a.finishedAt)]).toEqual([false, true, true]);
+  });
 });
 
 test('Redis down: the store writes and links without waiting on touches, and no collection starts', async () => {

@@ -31,6 +31,8 @@ export class GcLockLostError extends RegistryError {
 export interface GcOptions {
   /** Report what would be freed; delete nothing. */
   dryRun: boolean;
+  /** While another collection runs, wait this long for it to end (polling the lock) before GcBusyError. Default 0. */
+  waitMs?: number;
 }
 
 /** What one collection did (or, dry, would do). */
@@ -84,8 +86,13 @@ export class GarbageCollector {
   }
 
   /** Collect garbage (or report what would be collected). Throws GcBusyError while another collection runs. */
-  async collect({ dryRun }: GcOptions): Promise<GcReport> {
-    const lock = await this.coordinator.acquireRun();
+  async collect({ dryRun, waitMs = 0 }: GcOptions): Promise<GcReport> {
+    const deadline = Date.now() + waitMs;
+    let lock = await this.coordinator.acquireRun();
+    while (!lock && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(1, deadline - Date.now()))));
+      lock = await this.coordinator.acquireRun();
+    }
     if (!lock) throw new GcBusyError('another garbage collection is running');
     try {
       return await this.run(dryRun, lock);

@@ -76,12 +76,29 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
   private readonly logger: Logger;
   private readonly owner = randomUUID();
   private readonly touchesKey: string;
+  private readonly createdAt = Date.now();
+  private everReady = false;
 
   constructor(private readonly options: RedisGcCoordinatorOptions) {
     this.logger = options.logger ?? silentLogger;
     this.touchesKey = this.key('touches');
     this.redis = new Redis(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) });
     this.redis.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'gc coordinator: redis connection error'));
+    this.redis.once('ready', () => (this.everReady = true));
+  }
+
+  /** Wait up to `ms` for the connection (commands are not queued while it is down: they would fail at once). */
+  private async connected(ms: number): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    let timer: NodeJS.Timeout | undefined;
+    let onReady: (() => void) | undefined;
+    await new Promise<void>((resolve) => {
+      onReady = resolve;
+      this.redis.once('ready', onReady);
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    if (onReady) this.redis.off('ready', onReady);
   }
 
   private key(part: string): string {
@@ -95,6 +112,8 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
       let busy: string[];
       let timer: NodeJS.Timeout | undefined;
       try {
+        // Only while first connecting (a process just started): a connection lost later fails touches fast (pulls go on).
+        if (!this.everReady && Date.now() - this.createdAt < 2_000) await this.connected(this.options.touchTimeoutMs ?? 500);
         const answer = this.redis.eval(TOUCH, pending.length + 1, this.touchesKey, ...pending.map((d) => this.key(`sweep:${d}`)), String(this.options.touchRetentionMs), ...pending);
         const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('redis did not answer in time')), this.options.touchTimeoutMs ?? 500)));
         busy = (await Promise.race([answer, late])) as string[];
@@ -115,6 +134,7 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
   }
 
   async now(): Promise<number> {
+    await this.connected(5_000);
     return Number(await this.redis.eval(NOW, 0));
   }
 
@@ -122,6 +142,7 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
     const key = this.key('run');
     const lockMs = this.options.runLockMs ?? 60_000;
     const owner = `${this.owner}:${randomUUID()}`;
+    await this.connected(5_000);
     if ((await this.redis.set(key, owner, 'PX', lockMs, 'NX')) !== 'OK') return undefined;
     let lost = false;
     const timer = setInterval(() => {

@@ -6,6 +6,8 @@ import { SingleFlight } from '../single-flight.js';
 /** One repository's usage, with the cache rule its name matches (null: a local repository). */
 export interface RepositoryUsageRow extends RepositoryUsage {
   rule: string | null;
+  /** When a manifest of the repository was last pulled (only when a last-pulled record is wired; absent when never pulled). */
+  lastPulled?: string;
 }
 
 /** The repositories one rule maps (rule null: those no rule maps), summed; `bytes` counts a blob shared by them once. */
@@ -16,6 +18,8 @@ export interface RuleUsage {
   manifests: CountAndBytes;
   tags: number;
   bytes: number;
+  /** The latest lastPulled of its repositories (when wired). */
+  lastPulled?: string;
 }
 
 export interface UsageReport {
@@ -36,6 +40,11 @@ export interface UsageServiceOptions {
   maxAgeMs?: number;
   /** Called with each scan's usage (e.g. to set the storage gauge). */
   onScan?: (usage: StorageUsage) => void;
+  /**
+   * Pull times per repository (tag or digest -> epoch ms), e.g. retention's last-pulled record
+   * (`LastPulled.all`). Unset: rows carry no `lastPulled`. A failure leaves them out too.
+   */
+  lastPulled?: () => Promise<ReadonlyMap<string, ReadonlyMap<string, number>>>;
 }
 
 const add = (a: CountAndBytes, b: CountAndBytes): CountAndBytes => ({ count: a.count + b.count, bytes: a.bytes + b.bytes });
@@ -47,6 +56,11 @@ function distinctBytes(blobs: ReadonlyMap<Digest, StoredBlob>, contents: readonl
   for (const d of seen) bytes += blobs.get(d)?.size ?? 0;
   return bytes;
 }
+
+const latest = (rows: readonly RepositoryUsageRow[]): { lastPulled?: string } => {
+  const times = rows.flatMap((r) => (r.lastPulled ? [r.lastPulled] : [])).sort();
+  return times.length > 0 ? { lastPulled: times[times.length - 1]! } : {};
+};
 
 /** `GET /api/v1/usage`: bytes and counts per repository, per rule and in total, from one walk of the store. */
 export class UsageService {
@@ -68,6 +82,17 @@ export class UsageService {
     });
   }
 
+  /** The latest pull per repository, from the wired record (empty when none or unreadable). */
+  private async pullTimes(): Promise<Map<string, number>> {
+    const latestOf = new Map<string, number>();
+    if (!this.options.lastPulled) return latestOf;
+    const all = await this.options.lastPulled().catch(() => undefined);
+    for (const [repository, times] of all ?? []) {
+      for (const at of times.values()) if (!(latestOf.get(repository)! >= at)) latestOf.set(repository, at);
+    }
+    return latestOf;
+  }
+
   private async scan(): Promise<UsageReport> {
     const scannedAt = new Date().toISOString();
     const blobs = await scanBlobs(this.driver);
@@ -75,7 +100,11 @@ export class UsageService {
     const usage = storageUsage(blobs, repositories);
     this.options.onScan?.(usage);
     const rules = this.options.rules();
-    const rows: RepositoryUsageRow[] = usage.repositories.map((r) => ({ ...r, rule: rules.match(r.repository)?.rule.name ?? null }));
+    const pulled = await this.pullTimes();
+    const rows: RepositoryUsageRow[] = usage.repositories.map((r) => {
+      const at = pulled.get(r.repository);
+      return { ...r, rule: rules.match(r.repository)?.rule.name ?? null, ...(at !== undefined ? { lastPulled: new Date(at).toISOString() } : {}) };
+    });
     const groups = new Map<string | null, RepositoryUsageRow[]>();
     for (const row of rows) groups.set(row.rule, [...(groups.get(row.rule) ?? []), row]);
     const byRule: RuleUsage[] = [...groups].map(([rule, members]) => ({
@@ -85,6 +114,7 @@ export class UsageService {
       manifests: members.reduce((a, m) => add(a, m.manifests), { count: 0, bytes: 0 }),
       tags: members.reduce((n, m) => n + m.tags, 0),
       bytes: distinctBytes(blobs, members.map((m) => repositories.get(m.repository)!)),
+      ...latest(members),
     }));
     byRule.sort((a, b) => (a.rule ?? '\uffff').localeCompare(b.rule ?? '\uffff'));
     return { scannedAt, repositories: rows, rules: byRule, total: { repositories: rows.length, bytes: usage.bytes }, stored: usage.stored };
