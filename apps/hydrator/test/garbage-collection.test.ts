@@ -136,6 +136,19 @@ describe.each(drivers)('garbage collection on %s', (_name, makeDriver) => {
     expect(again.freed).toEqual({ count: 0, bytes: 0, links: 0 });
   });
 
+  test('a manifest the referrers API lists is kept with what it names, even without a revision of it', async () => {
+    const subject = await putImage('ref/app', [await putBlob('ref/app'), await putBlob('ref/app')]);
+    const sbom = await putBlob('ref/app');
+    const referrer = await putImage('ref/scratch', [await putBlob('ref/app'), sbom]);
+    await env.store.addReferrer('ref/app', subject.digest, { mediaType: OCI_MANIFEST, digest: referrer.digest, size: referrer.size, artifactType: 'application/spdx+json' });
+    await env.driver.delete(manifestRevisionLinkPath('ref/scratch', referrer.digest));
+    await sleep(GRACE_MS + 200);
+    const report = await env.collector().collect({ dryRun: false });
+    expect(report.freed.count).toBe(0);
+    expect([await exists(referrer.digest), await exists(sbom.digest)]).toEqual([true, true]);
+    expect((await env.store.listReferrers('ref/app', subject.digest)).map((d) => d.digest)).toEqual([referrer.digest]);
+  });
+
   test('a dry run deletes nothing and reports what the real run then frees', async () => {
     await putImage('dry/run', [await putBlob('dry/run'), await putBlob('dry/run')]);
     const orphans = [await putBlob('dry/run'), await putBlob('dry/other'), await putBlob('dry/other')];

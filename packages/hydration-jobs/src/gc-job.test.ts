@@ -6,6 +6,7 @@ describe('PULLTHROUGH_GC_SCHEDULE', () => {
     ['daily', { kind: 'cron', pattern: DAILY }],
     ['12h', { kind: 'every', ms: 12 * 3_600_000 }],
     ['30m', { kind: 'every', ms: 30 * 60_000 }],
+    ['every 6h', { kind: 'every', ms: 6 * 3_600_000 }],
     ['1d', { kind: 'every', ms: 86_400_000 }],
     ['0 3 * * *', { kind: 'cron', pattern: '0 3 * * *' }],
     ['  */10   * * * * * ', { kind: 'cron', pattern: '*/10 * * * * *' }],

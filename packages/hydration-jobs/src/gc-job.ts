@@ -45,7 +45,7 @@ const CRON_FIELD = /^[0-9A-Za-z*?/,#LW-]+$/;
 export const DAILY = '0 3 * * *';
 
 /**
- * `off`; `daily` (03:00 UTC); an interval `<n>s|m|h|d` of at least a minute (its first run is when
+ * `off`; `daily` (03:00 UTC); an interval `[every ]<n>s|m|h|d` of at least a minute (its first run is when
  * the schedule is first set); or a cron expression of 5 or 6 fields (seconds first), in UTC.
  * Throws a message on anything else.
  */
@@ -53,7 +53,7 @@ export function parseGcSchedule(text: string): GcSchedule {
   const t = text.trim();
   if (t === 'off') return { kind: 'off' };
   if (t === 'daily') return { kind: 'cron', pattern: DAILY };
-  const interval = /^(\d{1,6})([smhd])$/.exec(t);
+  const interval = /^(?:every\s+)?(\d{1,6})([smhd])$/.exec(t);
   if (interval) {
     const ms = Number(interval[1]) * UNITS[interval[2]!]!;
     if (ms < 60_000) throw new Error('an interval must be at least 1m');

@@ -24,6 +24,8 @@ export interface RepositoryContents {
   repository: string;
   layers: RepositoryLink[];
   revisions: RepositoryLink[];
+  /** Manifests recorded as referrers of some subject (`_referrers/<alg>/<subject>/<alg>/<hex>`). */
+  referrers: Digest[];
   tags: number;
 }
 
@@ -50,7 +52,7 @@ export async function scanRepositories(driver: StorageDriver): Promise<Map<strin
   const repositories = new Map<string, RepositoryContents>();
   const contentsOf = (repository: string): RepositoryContents => {
     let c = repositories.get(repository);
-    if (!c) repositories.set(repository, (c = { repository, layers: [], revisions: [], tags: 0 }));
+    if (!c) repositories.set(repository, (c = { repository, layers: [], revisions: [], referrers: [], tags: 0 }));
     return c;
   };
   for await (const entry of driver.walk(REPOSITORIES_ROOT)) {
@@ -68,6 +70,10 @@ export async function scanRepositories(driver: StorageDriver): Promise<Map<strin
     if (rest[0] === '_layers' && rest.length === 4 && rest[3] === 'link') link('layer', rest[1]!, rest[2]!);
     else if (rest[0] === '_manifests' && rest[1] === 'revisions' && rest.length === 5 && rest[4] === 'link') link('revision', rest[2]!, rest[3]!);
     else if (rest[0] === '_manifests' && rest[1] === 'tags' && rest.length === 5 && rest[3] === 'current' && rest[4] === 'link') contentsOf(repository).tags++;
+    else if (rest[0] === '_referrers' && rest.length === 5) {
+      const digest = `${rest[3]}:${rest[4]}`;
+      if (isDigest(digest)) contentsOf(repository).referrers.push(digest);
+    }
   }
   return repositories;
 }

@@ -67,7 +67,7 @@ export interface GarbageCollectorOptions {
 
 /**
  * Mark and sweep of blobs no manifest of any repository refers to, safe while the registry serves,
- * pushes and hydrates. Mark: the manifests every repository has a revision of, their index
+ * pushes and hydrates. Mark: the manifests every repository has a revision of or lists as a referrer, their index
  * children and subjects, configs and layers. Sweep: every other blob, unless it or a link to it
  * was written within the grace period, or the store touched it (wrote, committed or linked it,
  * or stored a manifest naming it) since the mark began less the grace period; each deletion first
@@ -110,7 +110,11 @@ export class GarbageCollector {
     const repositories = await scanRepositories(this.driver);
     this.options.onScan?.(storageUsage(blobs, repositories));
     const roots: Digest[] = [];
-    for (const repo of repositories.values()) for (const link of repo.revisions) roots.push(link.digest);
+    // Roots: every manifest revision, and every manifest the referrers API lists (a referrer stays while it is listed).
+    for (const repo of repositories.values()) {
+      for (const link of repo.revisions) roots.push(link.digest);
+      roots.push(...repo.referrers);
+    }
     const marked = await markReferenced(this.driver, roots);
     const plan = planSweep(blobs, repositories, marked, cutoff);
     await this.options.afterMark?.(plan.candidates);
