@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs';
+import { readFile, type Dirent } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -146,7 +146,7 @@ export class FilesystemDriver implements StorageDriver {
     const pending: string[][] = [segments];
     while (pending.length > 0) {
       const dir = pending.pop()!;
-      let entries: import('node:fs').Dirent[];
+      let entries: Dirent[];
       try {
         entries = await fsp.readdir(join(this.root, ...dir), { withFileTypes: true });
       } catch (err) {
