@@ -14,8 +14,10 @@ const { startCountingUpstream } = require('./lib/counting-upstream.js');
 const { writeThroughOnce } = require('./lib/write-through-ceiling.js');
 const { sampleRss } = require('./lib/rss.js');
 const { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy } = require('./lib/servers.js');
-const { summarize, median, ratio, pairedRatio } = require('./lib/stats.js');
+const { median } = require('./lib/stats.js');
 const { renderText, renderMarkdown, renderSvg, fmtNumber } = require('./lib/report.js');
+const { assemble } = require('./lib/assemble.js');
+const { herd3Round } = require('./lib/herd3.js');
 
 const KiB = 1024;
 
@@ -30,6 +32,9 @@ function plan(quick) {
     manifestSeconds: quick ? 3 : 8,
     manifestConnections: [10, 50],
     herdClients: 20,
+    // herd3: clients over 3 frontend processes, the upstream behind a link of this many bytes/s (the image takes ~4-5 s through it).
+    herd3Clients: 60,
+    herd3BytesPerSecond: quick ? MiB : 8 * MiB,
     parallel: 3,
     bigPayload: quick ? 32 * MiB : 512 * MiB,
     // 60 layers from 1 to 16 units: 256 KiB .. 4 MiB (about 130 MiB in all), quick: 16 .. 256 KiB.
@@ -38,7 +43,7 @@ function plan(quick) {
     herdSizes: [16, 12, 8, 4].map((m) => (quick ? (m * MiB) / 10 : m * MiB)),
     sha256Bytes: quick ? 64 * MiB : 512 * MiB,
     // Time limits (ms): every phase, and the whole run.
-    limits: { setup: 180_000, ceiling: 120_000, pulls: quick ? 180_000 : 900_000, herd: quick ? 120_000 : 400_000, manifests: 300_000, total: quick ? 600_000 : 2_400_000 },
+    limits: { setup: 180_000, ceiling: 120_000, pulls: quick ? 180_000 : 900_000, herd: quick ? 120_000 : 400_000, herd3: quick ? 180_000 : 400_000, manifests: 300_000, total: quick ? 600_000 : 2_400_000 },
     settleMs: 7_000,
   };
 }
@@ -91,12 +96,11 @@ function sha256Throughput(bytes) {
   return bytes / MiB / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
-const MIB_S = 'MiB/s';
 
 async function main(argv) {
   const quick = argv.includes('--quick');
   const profileDir = argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
-  // `--only=pulls,herd`: run just these phases (ceiling, pulls, herd, manifests), log their figures, write no report.
+  // `--only=pulls,herd`: run just these phases (ceiling, pulls, herd, herd3, manifests), log their figures, write no report.
   const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
   const runs = (phase) => !only || only.includes(phase);
   const cfg = plan(quick);
@@ -138,7 +142,7 @@ async function main(argv) {
       const images = {
         big: runs('ceiling') || runs('pulls') ? await push('big', [cfg.bigPayload]) : undefined,
         layers: runs('pulls') ? await push('layers', cfg.layerSizes) : undefined,
-        herd: runs('herd') ? await push('herd', cfg.herdSizes) : undefined,
+        herd: runs('herd') || runs('herd3') ? await push('herd', cfg.herdSizes) : undefined,
         small: await push('small', [4 * KiB]),
       };
       return { upstream, redis, images };
@@ -239,6 +243,18 @@ async function main(argv) {
       }
     });
 
+    // herd3: the herd over 3 frontend processes (+ 2 hydrators) on one store and one Redis, the upstream
+    // behind a bandwidth-limited link; a fresh deployment per round (bench/lib/herd3.js).
+    const herd3 = [];
+    if (runs('herd3')) await withLimit('herd3', cfg.limits.herd3, async () => {
+      for (let r = 0; r < cfg.herdRounds; r++) {
+        const round = await herd3Round({ upstreamUrl: upstream.url, redisUrl: redis.url, image: images.herd, warmup: images.small, clients: cfg.herd3Clients, bytesPerSecond: cfg.herd3BytesPerSecond });
+        herd3.push(round);
+        log(`herd3 round ${r + 1}/${cfg.herdRounds}: all ${round.clientsDone} clients done in ${fmtNumber(round.wallMs)} ms; time to first byte: leader ${fmtNumber(round.leaderTtfbMs)} ms, followers p50 ${fmtNumber(round.followerTtfbP50Ms)} ms, p95 ${fmtNumber(round.followerTtfbP95Ms)} ms; upstream GETs per blob ${round.getsPerBlob.join('/')}; followers' first byte after the upstream body ended: ${fmtNumber(100 * round.followersAfterUpstreamEnd)} %`);
+        for (const line of round.blobs) log(`  herd3 ${line}`);
+      }
+    });
+
     // Manifest-by-tag hits at high concurrency, autocannon against each primed proxy in turn.
     const manifests = Object.fromEntries(cfg.manifestConnections.map((c) => [c, { reference: [], pullthrough: [] }]));
     if (runs('manifests')) await withLimit('manifest hits', cfg.limits.manifests, async () => {
@@ -270,7 +286,7 @@ async function main(argv) {
     });
 
     if (only) return undefined;
-    const results = assemble({ cfg, samples, herd, manifests, images, startedAt: started, argv, loadAtStart });
+    const results = assemble({ cfg, samples, herd, herd3, manifests, images, startedAt: started, argv, loadAtStart });
     const outDir = path.join(__dirname, 'results');
     await mkdir(outDir, { recursive: true });
     const base = path.join(outDir, quick ? 'quick' : 'latest');
@@ -282,117 +298,6 @@ async function main(argv) {
   } finally {
     for (const c of cleanups.reverse()) await c().catch((err) => log(`cleanup: ${err.message}`));
   }
-}
-
-function assemble({ cfg, samples, herd, manifests, images, startedAt, argv, loadAtStart }) {
-  const s = (key, target) => summarize(samples[key]?.[target] ?? []);
-  // Ratios of targets measured back to back in each round: the median of per-round ratios.
-  const paired = (key, a, b) => pairedRatio(samples[key]?.[a], samples[key]?.[b]);
-  const row = (scenario, key, withDirect) => ({
-    scenario,
-    metric: 'throughput',
-    unit: MIB_S,
-    chart: true,
-    ...(withDirect ? { direct: s(key, 'direct') } : {}),
-    reference: s(key, 'reference'),
-    pullthrough: s(key, 'pullthrough'),
-    ratio: paired(key, 'pullthrough', 'reference'),
-  });
-  const herdCell = (kind, pick) => summarize(herd[kind].map(pick));
-  const herdRow = (metric, unit, pick, noRatio) => ({ scenario: `herd: ${cfg.herdClients} clients, uncached ${fmtNumber(images.herd.totalBytes / MiB)} MiB`, metric, unit, reference: herdCell('reference', pick), pullthrough: herdCell('pullthrough', pick), ...(noRatio ? { noRatio } : {}) });
-  const bigLabel = `${fmtNumber(images.big.totalBytes / MiB, 0)} MiB, 1 layer`;
-  const layersLabel = `${images.layers.layerCount} layers, ${fmtNumber(images.layers.totalBytes / MiB, 0)} MiB`;
-  const mcell = (c, kind, pick) => summarize(manifests[c][kind].map(pick));
-  const mpaired = (c, pick) => pairedRatio(manifests[c].pullthrough.map(pick), manifests[c].reference.map(pick));
-  const manifestRows = cfg.manifestConnections.flatMap((c) => [
-    ['requests/s', '', (m) => m.rps],
-    ['latency p50', 'ms', (m) => m.p50],
-    ['latency p99', 'ms', (m) => m.p99],
-  ].map(([metric, unit, pick]) => ({ scenario: `manifest by tag, hits, ${c} connections`, metric, unit, reference: mcell(c, 'reference', pick), pullthrough: mcell(c, 'pullthrough', pick), ratio: mpaired(c, pick) })));
-  const rows = [
-    { scenario: 'ceiling: node file server on loopback', metric: 'throughput', unit: MIB_S, direct: s('loopback', 'ceiling'), noRatio: true },
-    { scenario: 'ceiling: sha256, one core', metric: 'throughput', unit: MIB_S, direct: s('sha256', 'ceiling'), noRatio: true },
-    { scenario: `ceiling: write-through, no client (upstream GET + sha256 + file + fsync), ${bigLabel}`, metric: 'throughput', unit: MIB_S, direct: s('store', 'ceiling'), noRatio: true },
-    { scenario: `ceiling: bare node proxy, cold path, ${bigLabel}`, metric: 'throughput', unit: MIB_S, direct: s('pipe', 'ceiling'), noRatio: true },
-    row(`cold pull, ${bigLabel}`, 'cold-big', true),
-    row(`warm pull, ${bigLabel}`, 'warm-big', false),
-    row(`cold pull, ${layersLabel}`, 'cold-layers', true),
-    row(`warm pull, ${layersLabel}`, 'warm-layers', false),
-    herdRow('upstream GETs per blob (max)', '', (h) => h.getsPerBlobMax, true),
-    herdRow('upstream GETs per blob (mean)', '', (h) => h.getsPerBlobMean, true),
-    herdRow('upstream bytes / image size', '', (h) => h.upstreamBytesRatio, true),
-    herdRow('all clients done', 'ms', (h) => h.wallMs),
-    herdRow('aggregate throughput', MIB_S, (h) => h.mibPerSec),
-    herdRow('peak RSS, registry / frontend', 'MiB', (h) => (h.memory.registry ?? h.memory.frontend).peakRss / MiB),
-    { ...herdRow('peak RSS, hydrator', 'MiB', () => undefined, true), pullthrough: herdCell('pullthrough', (h) => h.memory.hydrator.peakRss / MiB) },
-    ...manifestRows,
-  ];
-  const med = (key, t) => median(samples[key]?.[t] ?? []);
-  const pct = (v) => (v === undefined ? '–' : `${fmtNumber(v, 2)}`);
-  const target = (name, targetText, actual, met) => ({ name, target: targetText, actual, met: Boolean(met) });
-  const warmRatio = paired('warm-big', 'pullthrough', 'reference');
-  const warmCeiling = ratio(med('warm-big', 'pullthrough'), med('loopback', 'ceiling'));
-  const coldBig = paired('cold-big', 'pullthrough', 'direct');
-  const coldLayers = paired('cold-layers', 'pullthrough', 'direct');
-  const herdMax = Math.max(...herd.pullthrough.map((h) => h.getsPerBlobMax));
-  const herdMin = Math.min(...herd.pullthrough.map((h) => h.getsPerBlobMax));
-  const high = Math.max(...cfg.manifestConnections);
-  const low = Math.min(...cfg.manifestConnections);
-  const mRatio = mpaired(high, (m) => m.rps);
-  const p99 = median(manifests[high].pullthrough.map((m) => m.p99));
-  const p99low = median(manifests[low].pullthrough.map((m) => m.p99));
-  const coldPipe = ratio(med('cold-big', 'pullthrough'), med('pipe', 'ceiling'));
-  const rssFront = Math.max(...herd.pullthrough.map((h) => h.memory.frontend.peakRss)) / MiB;
-  const rssHyd = Math.max(...herd.pullthrough.map((h) => h.memory.hydrator.peakRss)) / MiB;
-  const info = [
-    { name: 'warm pull (big image), pullthrough / reference as a ratio of medians (unpaired)', actual: pct(ratio(med('warm-big', 'pullthrough'), med('warm-big', 'reference'))) },
-    { name: 'cold pull (big image), pullthrough / direct as a ratio of medians (unpaired)', actual: pct(ratio(med('cold-big', 'pullthrough'), med('cold-big', 'direct'))) },
-    { name: 'cold pull (big image), pullthrough / bare node proxy', actual: pct(coldPipe) },
-    { name: 'cold pull (big image), bare node proxy / direct from upstream', actual: pct(ratio(med('pipe', 'ceiling'), med('cold-big', 'direct'))) },
-    { name: 'cold pull (big image), reference / direct from upstream', actual: pct(ratio(med('cold-big', 'reference'), med('cold-big', 'direct'))) },
-    { name: 'write-through ceiling / direct from upstream (the most a write-through miss can reach)', actual: pct(ratio(med('store', 'ceiling'), med('cold-big', 'direct'))) },
-    { name: 'cold pull (big image), pullthrough / write-through ceiling', actual: pct(ratio(med('cold-big', 'pullthrough'), med('store', 'ceiling'))) },
-  ];
-  const targets = [
-    target('warm blob throughput, pullthrough / reference (big image)', '>= 1.0', pct(warmRatio), warmRatio >= 1),
-    target('warm blob throughput, pullthrough / loopback ceiling', '>= 0.7', pct(warmCeiling), warmCeiling >= 0.7),
-    target('cold pull, pullthrough / direct from upstream (big image)', '>= 0.9', pct(coldBig), coldBig >= 0.9),
-    target('cold pull, pullthrough / direct from upstream (60 layers)', '>= 0.9', pct(coldLayers), coldLayers >= 0.9),
-    target('herd: upstream GETs per blob, every blob, every round', 'exactly 1', herdMin === herdMax ? String(herdMax) : `${herdMin}..${herdMax}`, herdMin === 1 && herdMax === 1),
-    target(`manifest hits requests/s, pullthrough / reference (${high} connections)`, '>= 1.0', pct(mRatio), mRatio >= 1),
-    target(`manifest hits p99 latency, pullthrough (${high} connections)`, '< 10 ms', `${fmtNumber(p99)} ms`, p99 < 10),
-    target(`manifest hits p99 latency, pullthrough (${low} connections)`, '< 10 ms', `${fmtNumber(p99low)} ms`, p99low < 10),
-    target('peak RSS during the herd, frontend', '<= 200 MiB', `${fmtNumber(rssFront)} MiB`, rssFront <= 200),
-    target('peak RSS during the herd, hydrator', '<= 200 MiB', `${fmtNumber(rssHyd)} MiB`, rssHyd <= 200),
-  ];
-  const cpus = os.cpus();
-  return {
-    meta: {
-      date: new Date(startedAt).toISOString().replace(/\.\d+Z$/, 'Z'),
-      durationSeconds: Math.round((Date.now() - startedAt) / 1000),
-      machine: `${cpus.length} cores (${cpus[0]?.model?.trim() ?? 'unknown'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-      node: process.version,
-      command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
-      quick: cfg.quick,
-      rounds: cfg.rounds,
-      herdRounds: cfg.herdRounds,
-      manifestRounds: cfg.manifestRounds,
-      parallel: cfg.parallel,
-      sizes: `big ${images.big.totalBytes} B; ${images.layers.layerCount} layers ${images.layers.totalBytes} B; herd ${images.herd.totalBytes} B (${images.herd.layerCount} layers); manifests ${cfg.manifestSeconds} s x ${cfg.manifestRounds} rounds per proxy and connection count`,
-      notes: [
-        'Every proxy and image is also pulled once with every blob digest checked (unmeasured).',
-        'Cold: a fresh proxy (empty storage) per round, warmed up by pulling an unrelated 4 KiB image first (so cold means cache-cold, not JIT-cold); warm: the same proxy right after, once the image is stored.',
-        'Herd: each proxy behind a byte-counting proxy; RSS sampled every 50 ms from the herd start until 7 s after (background work included).',
-        'Both proxies log at info level, distribution with its access log off.',
-        `1-minute load average at start / end: ${fmtNumber(loadAtStart, 1)} / ${fmtNumber(os.loadavg()[0], 1)} on ${os.cpus().length} cores (anything above ~3 means other work shared the machine: compare ratios within the run, not absolute figures).`,
-      ],
-    },
-    ceiling: { loopback: summarize(samples.loopback.ceiling), sha256: summarize(samples.sha256.ceiling), writeThrough: summarize(samples.store.ceiling), nodeProxy: summarize(samples.pipe.ceiling) },
-    rows,
-    targets,
-    info,
-    raw: { samples, herd, manifests },
-  };
 }
 
 module.exports = { main, plan, assemble };

@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import { LoopDetectedError } from '@pullthrough/oci';
 import { cameFromDeployment } from '@pullthrough/storage';
 import type { CredentialHealthBook } from '@pullthrough/credentials';
-import type { GcJobs, HydrationService, LoginVerifier, Logger, PullThroughRegistry, RuleHealthTracker, UsageService } from '@pullthrough/pull-through';
+import type { GcJobs, HydrationService, LocalWrites, LoginVerifier, Logger, PullThroughRegistry, RuleHealthView, UsageService } from '@pullthrough/pull-through';
 import type { UpstreamClientPool, UpstreamStatus } from '@pullthrough/upstream';
 import type { WebhookService } from '@pullthrough/webhooks';
 import type { Registry as MetricsRegistry } from 'prom-client';
@@ -23,6 +23,7 @@ import { webhookRoutes } from './admin/webhook-routes.js';
 import { mirrorConfigRoutes } from './admin/mirror-config-routes.js';
 import { problemMiddleware, sendProblem } from './admin/problem.js';
 import { upstreamRoutes } from './admin/upstream-routes.js';
+import { repositoryTagRoutes } from './admin/repository-tag-routes.js';
 import type { ClientAuth } from './data/client-auth.js';
 import { dataRouter } from './data/data-router.js';
 import { tokenRoutes, type TokenRoutesOptions } from './data/token-routes.js';
@@ -34,12 +35,15 @@ import type { RuleRegistry } from './rules/rule-registry.js';
 
 export interface FrontendDeps {
   registry: PullThroughRegistry;
+  /** Push and delete on the data port (local writes). */
+  writes: LocalWrites;
   rules: RuleRegistry;
   adminToken: string;
   logger: Logger;
   credentialSets: CredentialSetRegistry;
   credentialHealth: CredentialHealthBook;
-  ruleHealth: RuleHealthTracker;
+  /** Rule health for the admin API: shared through Redis by every frontend, or this process's own view. */
+  ruleHealth: RuleHealthView;
   verifier: LoginVerifier;
   pool: UpstreamClientPool;
   forgetSecrets: (credentialSetName: string) => void;
@@ -106,7 +110,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   });
   data.use('/token', tokenRoutes(deps.tokenEndpoint));
   const mirror = deps.mirror ?? DEFAULT_MIRROR;
-  data.use('/v2', dataRouter(deps.registry, deps.logger, deps.clientAuth, { rules: () => deps.rules.rules, selfHosts: mirror.publicHosts, manifestBudgetMs: mirror.manifestBudgetMs }));
+  data.use('/v2', dataRouter(deps.registry, deps.logger, deps.clientAuth, { rules: () => deps.rules.rules, selfHosts: mirror.publicHosts, manifestBudgetMs: mirror.manifestBudgetMs }, deps.writes));
   data.use((_req, res) => {
     res.status(404).json({ errors: [{ code: 'NAME_UNKNOWN', message: 'not a registry endpoint' }] });
   });
@@ -155,6 +159,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   admin.use('/api/v1/access-policy', accessPolicyRoutes(deps.accessPolicies));
   admin.use('/api/v1/gc', gcRoutes(() => deps.gcJobs));
   admin.use('/api/v1/usage', usageRoutes(() => deps.usage));
+  admin.use('/api/v1/repositories', repositoryTagRoutes((repository) => deps.registry.store.listTagRecords(repository)));
   admin.use(
     '/api/v1/mirror-config',
     mirrorConfigRoutes({ rules: () => deps.rules.rules, publicHosts: mirror.publicHosts, clientAuth: mirror.clientAuth, isInsecure: (registry) => deps.pool.isInsecure(registry) }),

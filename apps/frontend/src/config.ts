@@ -5,6 +5,8 @@ import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
 import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
 import { gcGraceSetting } from '@pullthrough/hydration-jobs';
+import { parseIp } from '@pullthrough/egress';
+import { DEFAULT_PEER_NETWORKS, parsePeerNetworks, peerUrlCheck } from './peer/peer-networks.js';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
 const optionalText = z
@@ -94,6 +96,11 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_TAG_CACHE_MS: z.coerce.number().int().min(0).max(60000).default(1000),
   /** MiB of manifests kept in memory by repository and digest (0: off). */
   PULLTHROUGH_MANIFEST_CACHE_MB: z.coerce.number().int().min(0).max(4096).default(32),
+  /**
+   * Hours a blob upload session (a push) may stay untouched before it is purged with its bytes (and
+   * abandoned temporary objects with it). Each frontend checks every quarter of this (at most hourly).
+   */
+  PULLTHROUGH_UPLOAD_MAX_AGE_HOURS: z.coerce.number().positive().max(8760).default(24),
   /** Hydration jobs start this long after the pull that enqueued them, so the client fetches its blobs first. */
   PULLTHROUGH_HYDRATION_DELAY_MS: z.coerce.number().int().min(0).default(5000),
   /**
@@ -122,7 +129,10 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_SECRET_ENV_PREFIX: secretPolicyConfigFields.PULLTHROUGH_SECRET_ENV_PREFIX,
   /** Key Vault hosts (`host` any port, or `host:port`) allowed besides the Azure Key Vault domains (emulators). */
   PULLTHROUGH_KEYVAULT_HOSTS: secretPolicyConfigFields.PULLTHROUGH_KEYVAULT_HOSTS,
-  /** Rule health counts hits, misses and errors over this many recent seconds. */
+  /**
+   * Rule health counts hits, misses and errors over this many recent seconds, in 15 buckets shared
+   * through Redis: every frontend on one Redis and prefix should use the same value.
+   */
   PULLTHROUGH_HEALTH_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
   /** Failure percentage (of calls in the rolling window) that opens an upstream's circuit breaker. */
   PULLTHROUGH_BREAKER_ERROR_THRESHOLD_PERCENT: z.coerce.number().int().min(1).max(100).default(50),
@@ -138,6 +148,20 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_BLOB_LEASE_MS: z.coerce.number().int().min(100).max(600000).default(15000),
   /** Garbage collection's grace period, as in the hydrator: the blobs this process writes, commits or links are remembered (touched, in Redis) this long plus an hour. */
   PULLTHROUGH_GC_GRACE_MINUTES: gcGraceSetting,
+  /** Peer streaming: port of the internal listener other replicas read this one's running blob fetches from, live (README "Peer streaming"); 0: off, followers wait for the leader's commit. */
+  PULLTHROUGH_PEER_PORT: port.default(0),
+  /** Address the peer listener binds to (a pod binds 0.0.0.0 and sets PULLTHROUGH_PEER_URL). */
+  PULLTHROUGH_PEER_HOST: z.string().default('127.0.0.1'),
+  /** How the other replicas reach this one's peer listener, `http://<IP address>:<port>` (e.g. the pod IP); unset: http://<PULLTHROUGH_PEER_HOST>:<PULLTHROUGH_PEER_PORT>. */
+  PULLTHROUGH_PEER_URL: optionalText.pipe(z.string().url().optional()),
+  /** CIDR blocks a peer URL found in a Redis lease may point at (comma-separated); a URL elsewhere, or with a host name, is never contacted. */
+  PULLTHROUGH_PEER_ALLOWED_NETWORKS: z
+    .string()
+    .default(DEFAULT_PEER_NETWORKS)
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .superRefine((entries, ctx) => {
+      for (const bad of parsePeerNetworks(entries).invalid) ctx.addIssue({ code: 'custom', message: `"${bad.slice(0, 100)}" is not a CIDR block or IP address` });
+    }),
   /** htpasswd file (bcrypt, `htpasswd -B`) of the users clients log in as; unset: no users, anonymous clients only. */
   PULLTHROUGH_HTPASSWD_FILE: optionalText,
   /** `false` turns anonymous pulls off everywhere; `true` leaves it to each rule's `anonymousPull`. */
@@ -195,12 +219,43 @@ export const frontendConfigSchema = z.object({
   if (c.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS > 0 && c.PULLTHROUGH_STORAGE !== 'azure-blob') {
     ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS'], message: 'needs PULLTHROUGH_STORAGE=azure-blob' });
   }
+  checkPeerConfig(c, ctx);
   if (c.PULLTHROUGH_ADMIN_OIDC_ISSUER && c.PULLTHROUGH_ADMIN_OIDC_AUDIENCE.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_ADMIN_OIDC_AUDIENCE'], message: 'is required when PULLTHROUGH_ADMIN_OIDC_ISSUER is set' });
   }
 });
 
 export type FrontendConfig = z.infer<typeof frontendConfigSchema>;
+
+type PeerFields = 'PULLTHROUGH_PEER_PORT' | 'PULLTHROUGH_PEER_HOST' | 'PULLTHROUGH_PEER_URL' | 'PULLTHROUGH_PEER_ALLOWED_NETWORKS' | 'PULLTHROUGH_DATA_PORT' | 'PULLTHROUGH_ADMIN_PORT';
+
+/** The peer URL others will use must be one they accept: plain http to an IP address inside the allowed networks. */
+function checkPeerConfig(c: Pick<FrontendConfig, PeerFields>, ctx: z.RefinementCtx): void {
+  const port = c.PULLTHROUGH_PEER_PORT;
+  if (port === 0) {
+    if (c.PULLTHROUGH_PEER_URL) ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_PEER_URL'], message: 'needs PULLTHROUGH_PEER_PORT (peer streaming is off)' });
+    return;
+  }
+  if (port === c.PULLTHROUGH_DATA_PORT || port === c.PULLTHROUGH_ADMIN_PORT) ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_PEER_PORT'], message: 'must differ from the data and admin ports' });
+  const field = c.PULLTHROUGH_PEER_URL ? 'PULLTHROUGH_PEER_URL' : 'PULLTHROUGH_PEER_HOST';
+  const host = c.PULLTHROUGH_PEER_HOST.includes(':') ? `[${c.PULLTHROUGH_PEER_HOST}]` : c.PULLTHROUGH_PEER_HOST;
+  let url: URL;
+  try {
+    url = new URL(c.PULLTHROUGH_PEER_URL ?? `http://${host}:${port}`);
+  } catch {
+    return ctx.addIssue({ code: 'custom', path: [field], message: 'does not make a valid peer URL' });
+  }
+  const ip = parseIp(url.hostname);
+  if (url.protocol !== 'http:' || url.username || url.password || !ip) {
+    return ctx.addIssue({ code: 'custom', path: [field], message: 'the peer URL must be http://<IP address>:<port> (no name, no credentials)' });
+  }
+  if (ip.bytes.every((b) => b === 0)) {
+    return ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_PEER_URL'], message: 'is required when PULLTHROUGH_PEER_HOST is a wildcard address (others cannot reach 0.0.0.0)' });
+  }
+  if (!peerUrlCheck(parsePeerNetworks(c.PULLTHROUGH_PEER_ALLOWED_NETWORKS).networks)(url)) {
+    ctx.addIssue({ code: 'custom', path: [field], message: 'the peer URL is outside PULLTHROUGH_PEER_ALLOWED_NETWORKS: other replicas would never contact it' });
+  }
+}
 
 /** Parse the environment; a bad value fails start with the field path. */
 export function loadFrontendConfig(env: Record<string, string | undefined>): FrontendConfig {

@@ -13,12 +13,13 @@ import {
   RedisGcCoordinator,
   UsageService,
   HydrationService,
+  LocalWrites,
   LoginVerifier,
   PullThroughRegistry,
   QueueHydrationEnqueuer,
   RedisBlobLeases,
   RedisBreakerBoard,
-  RuleHealthTracker,
+  RedisRuleHealth,
   UpstreamResolver,
   credentialHealthObserver,
   fanOutObserver,
@@ -27,7 +28,7 @@ import {
 } from '@pullthrough/pull-through';
 import { DEFAULT_TAG_CACHE, deploymentId, RegistryStore, storageDriverFrom, upstreamUserAgent } from '@pullthrough/storage';
 import { upstreamClientPoolFrom, type UpstreamClientPool } from '@pullthrough/upstream';
-import { createWebhookQueue, DeliveryLog, WebhookService, WebhookStore } from '@pullthrough/webhooks';
+import { createWebhookQueue, DeliveryLog, WebhookPublisher, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import { controlSigningKeyStore } from './access/signing-key-store.js';
 import { OidcVerifier, type OidcVerifierOptions } from '@pullthrough/oidc';
@@ -41,17 +42,21 @@ import { ClientAuth } from './data/client-auth.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
 import { addSelfListener, upstreamHostCheck } from './self-listeners.js';
+import { peerStreamingFrom } from './peer/peer-streaming.js';
+import { UploadPurger } from './upload-purger.js';
+import { webhookWriteEvents } from './data/write-webhooks.js';
 
 export interface RunningFrontend {
   dataUrl: string;
   adminUrl: string;
   registry: PullThroughRegistry;
   rules: RuleRegistry;
-  ruleHealth: RuleHealthTracker;
+  /** Rule health shared with every frontend through Redis (this process's own view while Redis is away). */
+  ruleHealth: RedisRuleHealth;
   enqueuer: QueueHydrationEnqueuer;
   pool: UpstreamClientPool;
-  /** The two listeners (tests look at their sockets). */
-  servers: { data: Server; admin: Server };
+  /** The listeners (tests look at their sockets); `peer` only with PULLTHROUGH_PEER_PORT. */
+  servers: { data: Server; admin: Server; peer?: Server };
   /** Announces config changes to the other processes and applies theirs (Redis pub/sub). */
   configChanges: ConfigChangeBus;
   /**
@@ -113,6 +118,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
   addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT);
   addSelfListener(egress, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT);
+  addSelfListener(egress, config.PULLTHROUGH_PEER_HOST, config.PULLTHROUGH_PEER_PORT);
   // Our upstream requests say which deployment sent them, so one that comes back here is refused (app.ts).
   const deployment = await deploymentId(store.control);
   const pool = upstreamClientPoolFrom(config, egress, upstreamUserAgent(deployment));
@@ -180,7 +186,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   pool.shareBreakersThrough(breakerBoard);
   // One upstream fetch per blob across replicas (and the hydrator): a blob another process fetches is
   // served here from its commit. Redis down: each process fetches on its own.
-  const blobLeases = new RedisBlobLeases({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, leaseMs: config.PULLTHROUGH_BLOB_LEASE_MS, logger });
+  // With peer streaming on, its clients read it live from the leader's peer listener instead (README "Peer streaming").
+  const peer = await peerStreamingFrom(config, store.control, logger);
+  const blobLeases = new RedisBlobLeases({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, leaseMs: config.PULLTHROUGH_BLOB_LEASE_MS, logger, ...(peer ? { peerUrl: peer.url } : {}) });
   // One line per outage, not one per retry: while down, enqueues are skipped (and counted).
   let redisLost = false;
   redis.on('close', () => {
@@ -204,6 +212,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     redisUp: () => redis.status === 'ready',
     // Read at scrape time: the registry is built below.
     clientBuffers: () => registry.blobs.clientBufferStats,
+    ...(peer ? { peerStreams: () => peer.stats } : {}),
   });
   // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
   const secrets = createSecretResolver({
@@ -216,7 +225,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   });
   const credentials = storedCredentialProvider(store, secrets, config.PULLTHROUGH_SECRET_CACHE_SECONDS * 1000, acrIdentityTokens());
   const credentialHealth = new CredentialHealthBook();
-  const ruleHealth = new RuleHealthTracker({ windowMs: config.PULLTHROUGH_HEALTH_WINDOW_SECONDS * 1000 });
+  // Rule health and its windowed counts, shared by every frontend through Redis: batched in memory and
+  // flushed every second (never a Redis round trip per pull); read from Redis by the admin API.
+  const ruleHealth = new RedisRuleHealth({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, windowMs: config.PULLTHROUGH_HEALTH_WINDOW_SECONDS * 1000, logger });
   const upstreams = new UpstreamResolver(() => rules.rules, pool, credentials);
   const registry = new PullThroughRegistry({
     store,
@@ -230,6 +241,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     clientStallTimeoutMs: config.PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS,
     blobRedirectSeconds: config.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS,
     blobLeases,
+    ...(peer ? { blobPeers: peer.peers } : {}),
+    logger,
     // Per client, in this process's memory: N replicas allow up to N times the rate (see README "Limits").
     ...(config.PULLTHROUGH_CLIENT_MISS_RATE > 0
       ? { missLimiter: new TokenBucketLimiter({ ratePerSecond: config.PULLTHROUGH_CLIENT_MISS_RATE, burst: config.PULLTHROUGH_CLIENT_MISS_BURST }) }
@@ -253,13 +266,25 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const usage = new UsageService(store.driver, { rules: () => rules.rules, onScan: (u) => gauges.record({ storedBytes: u.stored.bytes, heldBytes: u.bytes }) });
   const webhookQueue = createWebhookQueue(redis, config.PULLTHROUGH_QUEUE_PREFIX);
   webhookQueue.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
+  const webhookStore = new WebhookStore(store, egress);
   const webhooks = new WebhookService(
-    new WebhookStore(store, egress),
+    webhookStore,
     new DeliveryLog(redis, config.PULLTHROUGH_QUEUE_PREFIX),
     webhookQueue,
     config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname(),
     (change) => configChanges.announcer(change),
   );
+  // Push and delete (local writes): push into a rule's path only where the rule allows it; events as webhooks.
+  const eventHost = config.PULLTHROUGH_PUBLIC_HOSTS[0] ?? hostname();
+  const writePublisher = new WebhookPublisher(webhookStore, webhookQueue);
+  const writes = new LocalWrites({
+    store,
+    ruleFor: (repository) => rules.rules.match(repository),
+    events: webhookWriteEvents((events) => writePublisher.publish(events), eventHost, logger),
+  });
+  // Abandoned push sessions (and temporary objects) are purged from storage after PULLTHROUGH_UPLOAD_MAX_AGE_HOURS.
+  const uploadPurger = new UploadPurger(store, config.PULLTHROUGH_UPLOAD_MAX_AGE_HOURS * 3600_000, logger);
+  uploadPurger.start();
   // Config invalidation: every stored change is announced on `<prefix>:config`; the other frontends
   // (and the hydrator) reload that kind at once. The poll above stays the fallback while Redis is down.
   const reloadFailed = (err: unknown) => logger.warn({ err: (err as Error).message }, 'config reload failed');
@@ -306,6 +331,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const apps = createApp({
     readiness,
     registry,
+    writes,
     rules,
     adminToken,
     logger,
@@ -343,7 +369,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   });
   const data = await listen(apps.data, config.PULLTHROUGH_HOST, config.PULLTHROUGH_DATA_PORT, limits(config.PULLTHROUGH_DATA_MAX_CONNECTIONS));
   const admin = await listen(apps.admin, config.PULLTHROUGH_HOST, config.PULLTHROUGH_ADMIN_PORT, limits(config.PULLTHROUGH_ADMIN_MAX_CONNECTIONS));
-  for (const server of [data, admin]) {
+  // The peer listener: other replicas only (never clients), on its own port and address.
+  const peerServer = await peer?.listen(registry.blobs, limits(256));
+  for (const server of [data, admin, ...(peerServer ? [peerServer] : [])]) {
     const { address, port } = server.address() as AddressInfo;
     addSelfListener(egress, address, port);
   }
@@ -356,14 +384,15 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     ruleHealth,
     enqueuer,
     pool,
-    servers: { data, admin },
+    servers: { data, admin, ...(peerServer ? { peer: peerServer } : {}) },
     configChanges,
     async close() {
       stopping = true;
       rules.stop();
+      uploadPurger.stop();
       clearInterval(keyTimer);
       configChanges.close();
-      const { cut } = await closeGracefully([data, admin], config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS);
+      const { cut } = await closeGracefully([data, admin, ...(peerServer ? [peerServer] : [])], config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS);
       if (cut) logger.warn({ timeoutMs: config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: open connections were cut');
       // A streamed miss answers its client before its commit (fsync + link) ends: let those finish.
       // Past the deadline, an upstream fetch still running (its client was cut) is not waited for:
@@ -380,6 +409,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       else await pools;
       breakerBoard.close();
       blobLeases.close();
+      await ruleHealth.close();
       gcCoordinator.close();
       redis.disconnect();
     },

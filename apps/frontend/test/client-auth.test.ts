@@ -170,9 +170,12 @@ describe('with htpasswd users and an access policy', () => {
     expect(challenge(push)).toMatchObject({ scope: 'repository:priv/small:push', error: 'insufficient_scope' });
     const basicPush = await get(cache, '/v2/priv/small/blobs/uploads/', basic('pool-a', PASSWORDS['pool-a']), 'POST');
     expect(basicPush.status).toBe(403);
-    // alice may push: she passes authorization and meets what the cache does not do yet
+    // alice may push: she passes authorization and meets the rule's push policy (priv/* does not allow pushes)
     const alicePush = await get(cache, '/v2/priv/small/blobs/uploads/', basic('alice', PASSWORDS.alice), 'POST');
-    expect(alicePush.status).toBe(405);
+    expect(alicePush.status).toBe(403);
+    expect(((await alicePush.json()) as { errors: Array<{ detail: unknown }> }).errors[0]?.detail).toEqual({ repository: 'priv/small', rule: 'priv-fixtures' });
+    // ...and may push where no rule maps
+    expect((await get(cache, '/v2/alice/own/blobs/uploads/', basic('alice', PASSWORDS.alice), 'POST')).status).toBe(202);
     expect((await get(cache, '/token?scope=repository:priv/small:pull', basic('pool-a', 'wrong'))).status).toBe(401);
     expect((await get(cache, '/token?service=elsewhere&scope=repository:priv/small:pull', basic('pool-a', PASSWORDS['pool-a']))).status).toBe(400);
   });

@@ -52,7 +52,7 @@ test(`${ROUNDS} rounds: a collection racing a pull that re-links the blobs it wo
   const driver = new FilesystemDriver(cache.dataDir);
   const view = new RegistryStore(driver);
   // The sweep waits a random while after the mark: the pull's links, commits and manifest land before, during or after it.
-  const collector = new GarbageCollector(driver, coordinator, { graceMs: GRACE_MS, afterMark: () => sleep(Math.floor(Math.random() * 1200)) });
+  const collector = new GarbageCollector(driver, coordinator, { graceMs: GRACE_MS, afterMark: async () => void (await sleep(Math.floor(Math.random() * 1200))) });
   const pull = async (): Promise<string> => {
     const dir = await tempDir('gc-race-pull-');
     try {

@@ -21,8 +21,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function replica(prefix: string, leaseMs = 15_000): Promise<RedisBlobLeases> {
-  const l = new RedisBlobLeases({ url: redis.url, prefix, leaseMs });
+async function replica(prefix: string, leaseMs = 15_000, peerUrl?: string): Promise<RedisBlobLeases> {
+  const l = new RedisBlobLeases({ url: redis.url, prefix, leaseMs, ...(peerUrl ? { peerUrl } : {}) });
   leases.push(l);
   await eventually('connected', async () => (await l.acquire('probe-' + Math.random())).kind === 'led', 5000);
   return l;
@@ -44,6 +44,27 @@ test('one owner per flight key: the key holds its id with an expiry; another pro
   if (claim.kind === 'led') claim.release();
   await eventually('released', async () => (await client.exists(leaseKey(prefix))) === 0, 2000);
   expect((await b.acquire(KEY)).kind).toBe('led');
+});
+
+test('with a peer URL the lease holds "<owner> <url>": another process learns the URL with the claim (one round trip); renewal keeps it', async () => {
+  const prefix = uniquePrefix('leases');
+  const a = await replica(prefix, 600, 'http://10.1.2.3:5003');
+  const b = await replica(prefix, 600);
+  const claim = await a.acquire(KEY);
+  expect(claim.kind).toBe('led');
+  expect(await client.get(leaseKey(prefix))).toBe(`${a.owner} http://10.1.2.3:5003`);
+  expect(await b.acquire(KEY)).toEqual({ kind: 'held', peerUrl: 'http://10.1.2.3:5003' });
+  // Its own lease is never a peer of its own.
+  expect(await a.acquire(KEY)).toEqual({ kind: 'held' });
+  await sleep(1000); // renewed past its 600 ms
+  expect(await b.acquire(KEY)).toEqual({ kind: 'held', peerUrl: 'http://10.1.2.3:5003' });
+  // A lease without a URL (a hydrator, or peer streaming off) names none.
+  if (claim.kind === 'led') claim.release();
+  await eventually('released', async () => (await client.exists(leaseKey(prefix))) === 0, 2000);
+  const byB = await b.acquire(KEY);
+  expect(byB.kind).toBe('led');
+  expect(await a.acquire(KEY)).toEqual({ kind: 'held' });
+  expect(await client.get(leaseKey(prefix))).toBe(b.owner);
 });
 
 test('renewed while held: it outlives its lease time; once renewal stops (the owner died) it expires and another takes over', async () => {

@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { formatHydrationFailure, hydrationJobSchema, type HydrationJob, type HydrationResult, type RegistryLease, type RegistrySemaphore } from '@pullthrough/hydration-jobs';
 import type { CacheRuleSet } from '@pullthrough/cache-rules';
-import type { ArtifactHydrator, Logger, UpstreamResolver, UpstreamTarget } from '@pullthrough/pull-through';
+import { upstreamTargetForJob, type ArtifactHydrator, type Logger, type UpstreamClients, type UpstreamTarget } from '@pullthrough/pull-through';
 import type { RegistryStore } from '@pullthrough/storage';
 import { hydratedEvents, hydrationFailedEvent, type WebhookEvent } from '@pullthrough/webhooks';
 import { hydratedFacts } from './hydrated-facts.js';
@@ -12,7 +12,8 @@ export const MAX_DEFERRALS = 50;
 
 export interface HydrationProcessorDeps {
   hydrator: ArtifactHydrator;
-  upstreams: UpstreamResolver;
+  /** Clients for a job's upstream registries (the target itself comes from the current rule). */
+  clients: UpstreamClients;
   /** The cache rules as stored now: every job is checked against them before it runs. */
   currentRules: () => Promise<CacheRuleSet>;
   store: RegistryStore;
@@ -67,7 +68,7 @@ export function hydrationProcessor(deps: HydrationProcessorDeps) {
     }
     const started = Date.now();
     try {
-      const target = deps.upstreams.forJob(data, data.platforms, await deps.currentRules());
+      const target = upstreamTargetForJob(data, await deps.currentRules(), deps.clients, data.platforms);
       const result = await hydrateWithSecondChance(deps, data, target, job, log);
       log.info({ ...result, ms: Date.now() - started }, 'hydrated');
       if (deps.publish) await deps.publish(hydratedEvents(await hydratedFacts(deps.store, data, result), eventContext(deps, data)));

@@ -13,12 +13,11 @@ import {
   RedisBlobLeases,
   RedisBreakerBoard,
   RedisGcCoordinator,
-  UpstreamResolver,
+  UpstreamClients,
   type GcOptions,
   type GcReport,
   type Logger,
 } from '@pullthrough/pull-through';
-import { CacheRuleSet } from '@pullthrough/cache-rules';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { readFileSync } from 'node:fs';
 import { acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
@@ -86,7 +85,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
   // Jobs carry their upstream coordinates; each is checked against the rules as stored when it runs,
   // and its target (credential set included) comes from the current rule.
   const rules = currentRules(store, config.PULLTHROUGH_PUBLIC_HOSTS);
-  const upstreams = new UpstreamResolver(() => CacheRuleSet.create([]), pool, credentials);
+  const clients = new UpstreamClients(pool, credentials);
   const hydrator = new ArtifactHydrator(store, new ManifestImporter(store), new BlobFetcher(store, { leases: blobLeases }));
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   connection.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
@@ -104,7 +103,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     HYDRATION_QUEUE,
     hydrationProcessor({
       hydrator,
-      upstreams,
+      clients,
       currentRules: rules,
       store,
       logger,

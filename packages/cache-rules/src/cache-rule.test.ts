@@ -1,4 +1,5 @@
 import {
+  rulePushAllowed,
   CacheRuleValidationError,
   parseCacheRule,
   RULE_NAME_PATTERN,
@@ -69,6 +70,15 @@ test('anonymous pull: allowed without a credential set, refused with one, unless
   expect(ruleAnonymousPull(parseCacheRule({ ...base, credentialSetName: 'hub-creds', anonymousPull: true }))).toBe(true);
   expect(ruleAnonymousPull(parseCacheRule({ ...base, anonymousPull: false }))).toBe(false);
   expect(issuesOf({ ...base, anonymousPull: 'yes' })).toEqual([{ field: 'anonymousPull', message: 'must be true or false' }]);
+});
+
+test('push into a rule path: refused by default, allowed by allowPush: true; kept through parsing', () => {
+  expect(rulePushAllowed(parseCacheRule(base))).toBe(false);
+  expect(rulePushAllowed(parseCacheRule({ ...base, allowPush: false }))).toBe(false);
+  const allowed = parseCacheRule({ ...base, allowPush: true });
+  expect(allowed.allowPush).toBe(true);
+  expect(rulePushAllowed(allowed)).toBe(true);
+  expect(issuesOf({ ...base, allowPush: 'yes' })).toEqual([{ field: 'allowPush', message: 'must be true or false' }]);
 });
 
 describe('parseCacheRule rejects freshness and 404 policy values', () => {

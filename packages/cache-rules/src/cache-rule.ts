@@ -55,6 +55,12 @@ export interface CacheRule {
    * for the source registry (its loginServer) only.
    */
   fallbackRegistries?: string[];
+  /**
+   * May clients push into this rule's downstream repositories (with a `push` grant)? Default false:
+   * a push is refused with DENIED naming the rule. A pushed tag is `local` and wins over the
+   * upstream: revalidation never moves it.
+   */
+  allowPush?: boolean;
 }
 
 /** Most fallback registries one rule may list. */
@@ -144,6 +150,7 @@ export function cacheRuleSchema(options: ParseCacheRuleOptions = {}) {
         anonymousPull: z.boolean({ error: 'must be true or false' }).optional(),
         allow: allowList.optional(),
         fallbackRegistries: fallbackList.optional(),
+        allowPush: z.boolean({ error: 'must be true or false' }).optional(),
       },
       { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object' : undefined) },
     )
@@ -199,7 +206,7 @@ function toIssues(error: z.ZodError): ValidationIssue[] {
 export function checkCacheRule(input: unknown, options: ParseCacheRuleOptions = {}): { rule?: CacheRule; issues: ValidationIssue[] } {
   const parsed = cacheRuleSchema(options).safeParse(input);
   if (!parsed.success) return { issues: toIssues(parsed.error) };
-  const { name, sourceRepository, targetRepository, credentialSetName, platforms, tagFreshnessSeconds, upstreamTagNotFound, anonymousPull, allow, fallbackRegistries } = parsed.data;
+  const { name, sourceRepository, targetRepository, credentialSetName, platforms, tagFreshnessSeconds, upstreamTagNotFound, anonymousPull, allow, fallbackRegistries, allowPush } = parsed.data;
   const rule: CacheRule = { name, sourceRepository, targetRepository };
   if (credentialSetName !== undefined) rule.credentialSetName = credentialSetName;
   // The refinement on platformList has checked every element is a platform string.
@@ -214,6 +221,7 @@ export function checkCacheRule(input: unknown, options: ParseCacheRuleOptions = 
     if (allow.tags) rule.allow.tags = (allow.tags as string[]).slice();
   }
   if (fallbackRegistries !== undefined) rule.fallbackRegistries = (fallbackRegistries as string[]).slice();
+  if (allowPush !== undefined) rule.allowPush = allowPush;
   return { rule, issues: [] };
 }
 
@@ -237,6 +245,11 @@ export function ruleUpstreamTagNotFound(rule: Pick<CacheRule, 'upstreamTagNotFou
 /** Whether anonymous clients may pull through the rule: its `anonymousPull`, else only when it has no credential set. */
 export function ruleAnonymousPull(rule: Pick<CacheRule, 'anonymousPull' | 'credentialSetName'>): boolean {
   return rule.anonymousPull ?? rule.credentialSetName === undefined;
+}
+
+/** Whether clients may push into the rule's downstream repositories (default: no). */
+export function rulePushAllowed(rule: Pick<CacheRule, 'allowPush'>): boolean {
+  return rule.allowPush === true;
 }
 
 /** The rule's fallback registries, normalized (lowercase, Docker Hub aliases resolved), in order. */

@@ -6,6 +6,7 @@ export {
   ruleTagFreshnessSeconds,
   ruleUpstreamTagNotFound,
   ruleAnonymousPull,
+  rulePushAllowed,
   ruleFallbackRegistries,
   MAX_FALLBACK_REGISTRIES,
   UPSTREAM_TAG_NOT_FOUND_POLICIES,

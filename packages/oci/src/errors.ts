@@ -85,6 +85,34 @@ export class UnauthorizedError extends RegistryError {
 export class DeniedError extends RegistryError {
   readonly code = 'DENIED';
 }
+/** An upload session this repository does not have (never started, finished, cancelled or purged). */
+export class BlobUploadUnknownError extends RegistryError {
+  readonly code = 'BLOB_UPLOAD_UNKNOWN';
+}
+/** An upload that cannot go on or finish as asked (a malformed chunk header, content that changed meanwhile). */
+export class BlobUploadInvalidError extends RegistryError {
+  readonly code = 'BLOB_UPLOAD_INVALID';
+}
+/**
+ * A chunk that does not start where the upload ends (out of order, repeated, or lost to a concurrent
+ * chunk): 416 with the upload's current size (the route says it as `Range: 0-<size-1>`).
+ */
+export class UploadRangeError extends RegistryError {
+  readonly code = 'UPLOAD_RANGE_INVALID';
+  readonly size: number;
+  constructor(message: string, options: RegistryErrorOptions & { size: number }) {
+    super(message, options);
+    this.size = options.size;
+  }
+}
+/** A pushed manifest refers to a blob or manifest the repository does not have. */
+export class ManifestBlobUnknownError extends RegistryError {
+  readonly code = 'MANIFEST_BLOB_UNKNOWN';
+}
+/** Pushed content is larger than accepted, or its length disagrees with what was declared. */
+export class SizeInvalidError extends RegistryError {
+  readonly code = 'SIZE_INVALID';
+}
 /** A digest computed over received bytes does not match the one asked for. */
 export class DigestMismatchError extends RegistryError {
   readonly code = 'DIGEST_MISMATCH';

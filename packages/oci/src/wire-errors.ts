@@ -19,6 +19,12 @@ const TABLE: Record<string, { code: string; status: number }> = {
   BLOB_UNKNOWN: { code: 'BLOB_UNKNOWN', status: 404 },
   RANGE_INVALID: { code: 'RANGE_INVALID', status: 416 },
   PAGINATION_NUMBER_INVALID: { code: 'PAGINATION_NUMBER_INVALID', status: 400 },
+  BLOB_UPLOAD_UNKNOWN: { code: 'BLOB_UPLOAD_UNKNOWN', status: 404 },
+  BLOB_UPLOAD_INVALID: { code: 'BLOB_UPLOAD_INVALID', status: 400 },
+  // An out-of-order or repeated chunk: 416 with the upload's current Range (distribution answers the same).
+  UPLOAD_RANGE_INVALID: { code: 'RANGE_INVALID', status: 416 },
+  MANIFEST_BLOB_UNKNOWN: { code: 'MANIFEST_BLOB_UNKNOWN', status: 400 },
+  SIZE_INVALID: { code: 'SIZE_INVALID', status: 400 },
   UNSUPPORTED: { code: 'UNSUPPORTED', status: 405 },
   UNAUTHORIZED: { code: 'UNAUTHORIZED', status: 401 },
   DENIED: { code: 'DENIED', status: 403 },

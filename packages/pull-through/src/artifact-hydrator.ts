@@ -4,6 +4,7 @@ import type { RegistryStore } from '@pullthrough/storage';
 import type { BlobFetcher } from './blob-fetcher.js';
 import type { ManifestImporter } from './manifest-importer.js';
 import type { UpstreamTarget } from './upstream-target.js';
+import { LocalContent } from './content/local-content.js';
 
 export type ProgressReporter = (progress: HydrationProgress) => Promise<void> | void;
 
@@ -32,11 +33,12 @@ export class ArtifactHydrator {
   ) {}
 
   async hydrate(job: HydrationJob, target: UpstreamTarget, report?: ProgressReporter): Promise<HydrationResult> {
-    const repo = job.downstreamRepository;
+    // The repository's local content, as the pull path reads it (PullThroughContent's local half).
+    const local = new LocalContent(this.store, job.downstreamRepository);
     const pending: Descriptor[] = [];
     let manifests = 0;
     const visit = async (digest: Digest) => {
-      let stored = await this.store.getManifest(repo, digest);
+      let stored = await local.manifest(digest);
       if (!stored) stored = await this.manifests.import(target, { kind: 'digest', digest });
       manifests++;
       const parsed = parseManifest(stored.bytes, stored.mediaType);
@@ -51,10 +53,10 @@ export class ArtifactHydrator {
     let bytesFetched = 0;
     await report?.(progress);
     for (const blob of unique) {
-      const local = await this.store.statBlob(blob.digest);
-      if (local) {
+      const { linked, stored } = await local.blobState(blob.digest);
+      if (stored) {
         // Stored already (for this repository, or another): linked only once this upstream confirms it.
-        if (!(await this.store.isBlobLinked(repo, blob.digest))) await this.blobs.confirm(target, blob.digest, local.size);
+        if (!linked) await this.blobs.confirm(target, blob.digest, stored.size);
       } else {
         // The fetch links it (this upstream served it, or confirmed a copy stored meanwhile).
         const fetched = await this.blobs.ensure(target, blob.digest, blob.size);

@@ -2,7 +2,8 @@ import { PassThrough, type Readable } from 'node:stream';
 import { BlobUnknownError, type Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobConfirmer } from './blob-confirmer.js';
-import { blobFlightKey } from './blob-flight-key.js';
+import { blobFlightId, blobFlightKey } from './blob-flight-key.js';
+import { FlightFollower } from './flight-follower.js';
 import { annotateUpstreamError, unwrapAnswer } from './upstream-answers.js';
 import { withFailover } from './upstream-failover.js';
 import type { UpstreamTarget } from './upstream-target.js';
@@ -10,7 +11,7 @@ import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js
 import { drained, LiveTap } from './live-tap.js';
 import { ClientBuffers, DEFAULT_CLIENT_BUFFER_BYTES, DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, type ClientBufferStats } from './client-buffers.js';
 import { ReceivedPrefix } from './received-prefix.js';
-import { noBlobLeases, type BlobLeaseClaim, type BlobLeases } from './redis-blob-leases.js';
+import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
 import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want } from './blob-flight.js';
 
 export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedBlob, type LiveBlob } from './blob-flight.js';
@@ -26,8 +27,9 @@ export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedB
  * credentials (blobFlightKey) share ONE upstream GET: a later caller taps the fetch if its bytes
  * have not gone by yet or are still kept (ReceivedPrefix); other later callers wait for the commit
  * and read the local copy. Across processes (BlobLeases, Redis): a fetch first claims the flight
- * key's lease; when another process holds it, this one does not ask the upstream but waits for that
- * commit (its clients then read the stored blob), and takes the lease over if it ends without one.
+ * key's lease; when another process holds it, this one does not ask the upstream (FlightFollower): it
+ * reads the leader's bytes live from its peer stream when the leader serves one (`peers`; `tapForPeer`
+ * is the leader's side), else waits for that commit, and takes the lease over if it ends without one.
  * A fetched blob is linked to the repository of each caller whose upstream served it; a blob that
  * is already stored is linked only once the caller's upstream confirms it (BlobConfirmer).
  */
@@ -37,8 +39,7 @@ export class BlobFetcher {
   private readonly confirmer: BlobConfirmer;
   private readonly buffers: ClientBuffers;
   private readonly leases: BlobLeases;
-  private readonly followPollMs: number;
-  private readonly followTimeoutMs: number;
+  private readonly follower: FlightFollower;
 
   constructor(
     private readonly store: RegistryStore,
@@ -47,8 +48,14 @@ export class BlobFetcher {
     this.clientStallTimeoutMs = options.clientStallTimeoutMs ?? DEFAULT_CLIENT_STALL_TIMEOUT_MS;
     this.confirmer = new BlobConfirmer(store);
     this.leases = options.leases ?? noBlobLeases;
-    this.followPollMs = options.followPollMs ?? 500;
-    this.followTimeoutMs = options.followTimeoutMs ?? 600_000;
+    this.follower = new FlightFollower({
+      store,
+      leases: this.leases,
+      peers: options.peers,
+      pollMs: options.followPollMs ?? 500,
+      timeoutMs: options.followTimeoutMs ?? 600_000,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
     this.buffers = new ClientBuffers({
       perClientBytes: options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES,
       totalBytes: options.clientBuffersTotalBytes ?? Math.max(DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, options.clientBufferBytes ?? 0),
@@ -113,8 +120,21 @@ export class BlobFetcher {
    */
   async stream(target: UpstreamTarget, digest: Digest, expectedSize?: number): Promise<LiveBlob | undefined> {
     const running = this.flights.get(blobFlightKey(target, digest));
-    if (running) return this.tap(running, target, digest, undefined);
+    if (running) return this.tap(running, target.downstreamRepository, undefined);
     return (await this.start(target, digest, expectedSize, {})).live;
+  }
+
+  /**
+   * Another replica's client of the fetch named by `flightId` (the peer listener): the whole blob from
+   * byte 0 while every byte received is kept, like a local client's tap (own bounded buffer, behind
+   * then resumed from the stored blob, stall cut). Only a fetch reading its upstream here, with a size.
+   */
+  async tapForPeer(flightId: string): Promise<(LiveBlob & { size: number }) | undefined> {
+    const running = [...this.flights.values()].find((f) => f.id === flightId);
+    // A follower may ask before the upstream's headers are in: wait for them (then the body is read).
+    if (!running || (await running.opened.catch(() => undefined)) === undefined || !running.leading) return undefined;
+    const live = await this.tap(running, undefined, undefined);
+    return live && live.size !== undefined ? { ...live, size: live.size } : undefined;
   }
 
   /**
@@ -130,11 +150,11 @@ export class BlobFetcher {
       const { live } = await this.start(target, digest, undefined, { range });
       return live?.range ? live : undefined;
     }
-    return this.tap(running, target, digest, range);
+    return this.tap(running, target.downstreamRepository, range);
   }
 
-  /** A new client of a running fetch: from where the fetch is now, or from the kept prefix; else undefined. */
-  private async tap(running: Flight, target: UpstreamTarget, digest: Digest, range: RangeRequest | undefined): Promise<LiveBlob | undefined> {
+  /** A new client of a running fetch (linking `link` with the commit): from where the fetch is now, or from the kept prefix; else undefined. */
+  private async tap(running: Flight, link: string | undefined, range: RangeRequest | undefined): Promise<LiveBlob | undefined> {
     const size = await running.opened.catch(() => undefined);
     if (size === undefined && range) return undefined;
     const resolved = range ? resolveRange(range, size!) : undefined;
@@ -148,7 +168,7 @@ export class BlobFetcher {
     running.taps.push(tap);
     // Same upstream repository and credentials: its upstream serves the blob for this caller too. It
     // is linked with the commit (a caller that joins the fetch later finds the link in place).
-    running.alsoLink.add(target.downstreamRepository);
+    if (link !== undefined) running.alsoLink.add(link);
     const done = running.done.then((fetched) => ({ ...fetched, bytesFetched: 0 }));
     done.catch(() => undefined);
     return { size, stream: tap.sink, done, ...(resolved ? { range: resolved } : {}) };
@@ -176,7 +196,7 @@ export class BlobFetcher {
     const key = blobFlightKey(target, digest);
     let resolveOpened!: (size: number | undefined) => void;
     const opened = new Promise<number | undefined>((resolve) => (resolveOpened = resolve));
-    const flight: Flight = { digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, alsoLink: new Set(), taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers), followed: false };
+    const flight: Flight = { id: blobFlightId(key), leading: false, digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, alsoLink: new Set(), taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers), followed: false };
     // Another process fetches the blob: the caller waits for the commit (a fetch taken over later has no caller tap).
     let followed = false;
     const onFollow = () => {
@@ -186,8 +206,12 @@ export class BlobFetcher {
       resolveOpened(undefined);
       resolveHeaders({ size: undefined, followed: true });
     };
-    // Called once the upstream's headers are in, before any body byte: the caller's tap is in place first.
+    // Called once the upstream's (or the leader's) headers are in, before any body byte: the caller's
+    // tap is in place first. Once only: a fetch taken over after a peer stream has no caller tap.
+    let headed = false;
     const onHeaders = (size: number | undefined) => {
+      if (headed) return;
+      headed = true;
       resolveOpened(size);
       if (!want || followed) return resolveHeaders({ size });
       if (want.range && size === undefined) return resolveHeaders({ size });
@@ -231,8 +255,7 @@ export class BlobFetcher {
     try {
       let tookOver = false;
       if (claim.kind === 'held') {
-        onFollow();
-        const followed = await this.follow(key, target, digest, flight);
+        const followed = await this.follower.follow(claim, key, target, digest, flight, live, onHeaders, onFollow);
         if ('fetched' in followed) return followed.fetched;
         claim = followed.claim;
         tookOver = true;
@@ -242,7 +265,7 @@ export class BlobFetcher {
         const stored = await this.store.statBlob(digest);
         if (stored) {
           onFollow();
-          return await this.linkFollowed(target, digest, flight, stored.size);
+          return await this.follower.linkStored(target, digest, flight, stored.size);
         }
       }
       const fetched = await this.fetch(target, digest, expectedSize, flight, live, onHeaders);
@@ -251,29 +274,6 @@ export class BlobFetcher {
     } finally {
       if (claim.kind === 'led') claim.release();
     }
-  }
-
-  /**
-   * Another process holds the lease of this flight key: wait for its commit (a notification, or the
-   * store polled), then link the stored blob (its upstream coordinates are ours). A lease that ends
-   * without a commit (the leader failed or died) is taken over: the caller fetches with that claim.
-   */
-  private async follow(key: string, target: UpstreamTarget, digest: Digest, flight: Flight): Promise<{ fetched: FetchedBlob } | { claim: BlobLeaseClaim }> {
-    const deadline = Date.now() + this.followTimeoutMs;
-    for (;;) {
-      await this.leases.waitForCommit(digest, this.followPollMs);
-      const stored = await this.store.statBlob(digest);
-      if (stored) return { fetched: await this.linkFollowed(target, digest, flight, stored.size) };
-      // Waited long enough for a leader that still renews its lease: fetch here after all.
-      const claim: BlobLeaseClaim = Date.now() > deadline ? { kind: 'alone' } : await this.leases.acquire(key);
-      if (claim.kind !== 'held') return { claim };
-    }
-  }
-
-  private async linkFollowed(target: UpstreamTarget, digest: Digest, flight: Flight, size: number): Promise<FetchedBlob> {
-    flight.alsoLink.add(target.downstreamRepository);
-    await Promise.all([...flight.alsoLink].map((repository) => this.store.linkBlob(repository, digest)));
-    return { digest, size, bytesFetched: 0 };
   }
 
   private async fetch(
@@ -315,6 +315,9 @@ export class BlobFetcher {
     // listener that 'error' would crash the process; the loop then sees the failure via `errored`.
     body.on('error', () => undefined);
     flight.streaming = true;
+    flight.leading = true;
+    // A fetch taken over after a peer stream starts again from byte 0.
+    flight.position = 0;
     onHeaders(size);
     let writer: Awaited<ReturnType<RegistryStore['createBlobWriter']>>;
     try {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Digest } from '@pullthrough/oci';
 import type { UpstreamTarget } from './upstream-target.js';
 
@@ -11,4 +12,12 @@ export function blobFlightKey(target: UpstreamTarget, digest: Digest): string {
   // The fallbacks too: a caller shares a fetch only if every registry it may be served from is its own.
   const fallbacks = target.upstreams.slice(1).map((u) => u.registry);
   return JSON.stringify([target.upstreamRegistry, target.upstreamRepository, target.rule.credentialSetName ?? null, fallbacks, digest]);
+}
+
+/**
+ * The flight key's public name: its sha256 in hex. Names its Redis lease and its peer stream
+ * (GET /internal/v1/blob-flights/<id>) without showing the repository or credential set.
+ */
+export function blobFlightId(flightKey: string): string {
+  return createHash('sha256').update(flightKey).digest('hex');
 }

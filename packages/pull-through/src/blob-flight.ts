@@ -3,6 +3,8 @@ import type { Digest } from '@pullthrough/oci';
 import type { ByteRange, RangeRequest } from './byte-range.js';
 import type { LiveTap } from './live-tap.js';
 import type { ReceivedPrefix } from './received-prefix.js';
+import type { Logger } from './logger.js';
+import type { BlobPeers } from './peer-stream-client.js';
 import type { BlobLeases } from './redis-blob-leases.js';
 
 // The shapes BlobFetcher works with: what its callers get back, what it is configured with, and one
@@ -25,6 +27,8 @@ export interface LiveBlob {
 }
 
 export interface Flight {
+  /** The flight key's id (blobFlightId): how its lease and its peer stream are named. */
+  id: string;
   digest: Digest;
   /** The downstream repository the leading caller links; a caller for another one links its own. */
   downstreamRepository: string;
@@ -43,6 +47,8 @@ export interface Flight {
   prefix: ReceivedPrefix;
   /** Another process fetched (or fetches) the blob: clients here wait for the commit and read it locally. */
   followed: boolean;
+  /** The body being read comes from the upstream (not from a leader's peer stream): other replicas may tap it. */
+  leading: boolean;
 }
 
 /** What the caller of start() reads: the whole blob, a range of it, or nothing (a background import). */
@@ -64,6 +70,10 @@ export interface BlobFetcherOptions {
   followPollMs?: number;
   /** Wait at most this long for another process's fetch, then fetch here anyway. Default 600000. */
   followTimeoutMs?: number;
+  /** Read the bytes of a blob another replica fetches from that replica as they arrive (default: none, wait for its commit). */
+  peers?: BlobPeers;
+  /** Where a broken peer stream is reported. */
+  logger?: Logger;
 }
 
 /** What start() hands back: the live stream (none when another process fetches the blob: wait for `done`, read locally), and the fetch. */

@@ -1,5 +1,5 @@
 import type { FailureCategory } from '@pullthrough/oci';
-import type { CacheStatus } from './pull-through-registry.js';
+import type { CacheStatus } from './content/repository-content.js';
 
 /**
  * What the pull path reports about each rule's traffic: the one feed for rule health and metrics.

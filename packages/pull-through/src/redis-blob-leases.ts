@@ -1,9 +1,14 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { blobFlightId } from './blob-flight-key.js';
 import { silentLogger, type Logger } from './logger.js';
 
-/** Who fetches a blob: this process (renew until `release`), another one, or nobody can say (Redis down: fetch alone). */
-export type BlobLeaseClaim = { kind: 'led'; release(): void } | { kind: 'held' } | { kind: 'alone' };
+/**
+ * Who fetches a blob: this process (renew until `release`), another one, or nobody can say (Redis
+ * down: fetch alone). A lease held by another process names that process's peer URL when it serves
+ * its running fetches to the other replicas (PULLTHROUGH_PEER_PORT): its bytes can be read live there.
+ */
+export type BlobLeaseClaim = { kind: 'led'; release(): void } | { kind: 'held'; peerUrl?: string } | { kind: 'alone' };
 
 /**
  * One upstream fetch per blob flight key across processes. `acquire` never waits on Redis longer
@@ -34,24 +39,31 @@ export interface RedisBlobLeasesOptions {
   renewMs?: number;
   /** The longest the request path waits for Redis to answer a claim. Default 50. */
   claimTimeoutMs?: number;
+  /** Where the other replicas read this process's running fetches live (its peer listener); unset: they wait for its commits. */
+  peerUrl?: string;
 }
 
-// KEYS: lease. ARGV: our id, PX. Ours if it still is: the expiry starts again.
+// KEYS: lease. ARGV: our value, PX. Ours: {1}; held by another: {0, its value}. One round trip on any
+// Redis (SET NX GET needs Redis 7; managed Redis 6 is still common).
+const CLAIM = `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {1} end return {0, redis.call('GET', KEYS[1])}`;
+// KEYS: lease. ARGV: our value, PX. Ours if it still is: the expiry starts again.
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-// KEYS: lease. ARGV: our id. Deleted only if it is still ours (a lease taken over is left alone).
+// KEYS: lease. ARGV: our value. Deleted only if it is still ours (a lease taken over is left alone).
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
  * Blob fetch leases in Redis: `<prefix>:blob-lease:<sha256 of the flight key>` holds the owner's id
- * with a PX expiry, renewed while the fetch runs and released (compare-and-delete) when it ends;
- * `<prefix>:blob-done` carries the digest of every committed blob by pub/sub. Its own connections,
- * no offline queue: with Redis down (or slow) every claim answers `alone` and each process fetches
- * on its own, as without Redis.
+ * (followed by a space and its peer URL when it has one) with a PX expiry, renewed while the fetch
+ * runs and released (compare-and-delete) when it ends; `<prefix>:blob-done` carries the digest of
+ * every committed blob by pub/sub. Its own connections, no offline queue: with Redis down (or slow)
+ * every claim answers `alone` and each process fetches on its own, as without Redis.
  */
 export class RedisBlobLeases implements BlobLeases {
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly id = randomUUID();
+  /** What our leases hold: the id, and the peer URL when there is one. Renew and release compare all of it. */
+  private readonly value: string;
   private readonly channel: string;
   private readonly logger: Logger;
   private readonly leaseMs: number;
@@ -66,6 +78,8 @@ export class RedisBlobLeases implements BlobLeases {
     this.renewMs = options.renewMs ?? Math.max(1, Math.floor(this.leaseMs / 3));
     this.claimTimeoutMs = options.claimTimeoutMs ?? 50;
     this.channel = `${options.prefix}:blob-done`;
+    if (options.peerUrl !== undefined && /\s/.test(options.peerUrl)) throw new TypeError('blob leases: the peer URL may not contain spaces');
+    this.value = options.peerUrl ? `${this.id} ${options.peerUrl}` : this.id;
     const connection = { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
     this.redis = new Redis(options.url, connection);
     this.subscriber = new Redis(options.url, connection);
@@ -99,17 +113,17 @@ export class RedisBlobLeases implements BlobLeases {
       };
       expire(false);
     });
-    const claim = this.redis.set(key, this.id, 'PX', this.leaseMs, 'NX');
+    const claim = this.redis.eval(CLAIM, 1, key, this.value, String(this.leaseMs)) as Promise<[number, string | null] | [number]>;
     try {
       const answer = await Promise.race([claim, tooLate]);
       if (answer === 'late') {
         // Too slow: fetch alone, and give the lease back if it was ours after all.
         this.logger.debug({ waitedMs: Date.now() - sentAt }, 'blob leases: claim unanswered in time, fetching alone');
-        claim.then((ok) => ok === 'OK' && this.release(key)).catch(() => undefined);
+        claim.then(([ours]) => ours === 1 && this.release(key)).catch(() => undefined);
         return { kind: 'alone' };
       }
-      if (answer !== 'OK') return { kind: 'held' };
-      return { kind: 'led', release: this.renewing(key) };
+      if (answer[0] === 1) return { kind: 'led', release: this.renewing(key) };
+      return this.heldBy(answer[1] ?? null);
     } catch {
       return { kind: 'alone' }; // Redis refused the command: this process decides alone
     } finally {
@@ -147,6 +161,13 @@ export class RedisBlobLeases implements BlobLeases {
     this.subscriber.disconnect();
   }
 
+  /** Another lease holder: its peer URL, unless it is this very process (it never reads from itself). */
+  private heldBy(value: string | null): BlobLeaseClaim {
+    const space = value?.indexOf(' ') ?? -1;
+    if (!value || space < 0 || value.slice(0, space) === this.id) return { kind: 'held' };
+    return { kind: 'held', peerUrl: value.slice(space + 1) };
+  }
+
   private wake(digest: string): void {
     for (const waiter of [...(this.waiters.get(digest) ?? [])]) waiter();
   }
@@ -155,7 +176,7 @@ export class RedisBlobLeases implements BlobLeases {
   private renewing(key: string): () => void {
     const timer = setInterval(() => {
       if (this.closed || this.redis.status !== 'ready') return;
-      this.redis.eval(RENEW, 1, key, this.id, String(this.leaseMs)).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: renewal failed'));
+      this.redis.eval(RENEW, 1, key, this.value, String(this.leaseMs)).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: renewal failed'));
     }, this.renewMs);
     timer.unref();
     let released = false;
@@ -169,10 +190,10 @@ export class RedisBlobLeases implements BlobLeases {
 
   private release(key: string): void {
     if (this.closed || this.redis.status !== 'ready') return;
-    this.redis.eval(RELEASE, 1, key, this.id).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: release failed'));
+    this.redis.eval(RELEASE, 1, key, this.value).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: release failed'));
   }
 
   private leaseKey(flightKey: string): string {
-    return `${this.options.prefix}:blob-lease:${createHash('sha256').update(flightKey).digest('hex')}`;
+    return `${this.options.prefix}:blob-lease:${blobFlightId(flightKey)}`;
   }
 }

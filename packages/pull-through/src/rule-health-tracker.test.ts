@@ -58,3 +58,13 @@ describe('RuleHealthTracker', () => {
     expect(withBreakerState('failing', 'open')).toBe('failing');
   });
 });
+
+describe('RuleHealthTracker as a view', () => {
+  test('read answers with this process view, scope local; failure messages are sanitized', async () => {
+    const h = new RuleHealthTracker({ windowMs: 60_000 });
+    h.failed('signed-rule', 'upstream-unavailable', 'redirect to https://blob.example/x?sig=secret-sig failed');
+    const reading = await h.read();
+    expect(reading.scope).toBe('local');
+    expect(reading.health('signed-rule')).toMatchObject({ state: 'failing', lastFailure: { message: 'redirect to https://blob.example/x failed' }, recent: { errors: 1 } });
+  });
+});

@@ -1,25 +1,19 @@
 import type { FailureCategory } from '@pullthrough/oci';
 import type { PullObserver } from './pull-observer.js';
-import type { CacheStatus } from './pull-through-registry.js';
-
-export type RuleHealthState = 'healthy' | 'degraded' | 'failing' | 'unknown';
-
-export interface RuleFailure {
-  category: FailureCategory;
-  /** Holds no secret (the pull path's errors never do). */
-  message: string;
-  time: string;
-}
-
-export interface RuleHealthSnapshot {
-  state: RuleHealthState;
-  lastSuccess?: string;
-  lastFailure?: RuleFailure;
-  /** The upstream registry that answered last, and whether it was a fallback standing in for the source registry. */
-  lastServedBy?: { upstream: string; fallback: boolean; time: string };
-  /** Outcomes in the last `windowSeconds`: hits (hit, revalidated, stale), misses (fetched upstream), errors. */
-  recent: { windowSeconds: number; hits: number; misses: number; stale: number; errors: number };
-}
+import type { CacheStatus } from './content/repository-content.js';
+import { sanitizeHealthMessage } from './rule-health-message.js';
+import {
+  addCounts,
+  healthSnapshot,
+  windowBucketStarts,
+  zeroCounts,
+  type RuleCounts,
+  type RuleHealthFacts,
+  type RuleHealthReading,
+  type RuleHealthSnapshot,
+  type RuleHealthState,
+  type RuleHealthView,
+} from './rule-health-snapshot.js';
 
 export interface RuleHealthTrackerOptions {
   /** The recent window counts cover this long. Default 15 minutes. */
@@ -29,38 +23,33 @@ export interface RuleHealthTrackerOptions {
   now?: () => number;
 }
 
-interface Bucket {
-  start: number;
-  hits: number;
-  misses: number;
-  stale: number;
-  errors: number;
+interface RuleRecord extends RuleHealthFacts {
+  /** Counts per bucket start (epoch-aligned), oldest first. */
+  buckets: Map<number, RuleCounts>;
 }
 
-interface RuleRecord {
-  lastSuccess?: number;
-  lastFailure?: { category: FailureCategory; message: string; time: number };
-  lastServedBy?: { upstream: string; fallback: boolean; time: number };
-  buckets: Bucket[];
-}
+/** The width of one count bucket for a window: `windowMs / buckets`, at least 1 ms. */
+export const bucketWidth = (windowMs: number, buckets = 15): number => Math.max(1, Math.floor(windowMs / buckets));
 
-const MAX_MESSAGE = 500;
+/** The count an outcome adds to (`served` cache statuses and failures). */
+export function countOf(cache: CacheStatus | 'error'): keyof RuleCounts {
+  return cache === 'miss' ? 'misses' : cache === 'stale' ? 'stale' : cache === 'error' ? 'errors' : 'hits';
+}
 
 /**
  * Rule health from the pull path's outcome feed (a PullObserver): last success, last failure with
- * its category, and bucketed counts over a recent window. In memory, per process. State:
- * `unknown` nothing recorded yet; `failing` the latest outcome is a failure inside the window;
- * `degraded` errors inside the window, but the latest outcome is a success; else `healthy`.
+ * its category, and bucketed counts over a recent window. In memory: this process's own pulls
+ * (RedisRuleHealth shares them between processes and falls back to this view).
  */
-export class RuleHealthTracker implements PullObserver {
+export class RuleHealthTracker implements PullObserver, RuleHealthView {
   private readonly rules = new Map<string, RuleRecord>();
-  private readonly windowMs: number;
-  private readonly bucketMs: number;
+  readonly windowMs: number;
+  readonly bucketMs: number;
   private readonly now: () => number;
 
   constructor(options: RuleHealthTrackerOptions = {}) {
     this.windowMs = options.windowMs ?? 15 * 60_000;
-    this.bucketMs = Math.max(1, Math.floor(this.windowMs / (options.buckets ?? 15)));
+    this.bucketMs = bucketWidth(this.windowMs, options.buckets);
     this.now = options.now ?? Date.now;
   }
 
@@ -68,10 +57,7 @@ export class RuleHealthTracker implements PullObserver {
     const now = this.now();
     const record = this.record(rule);
     record.lastSuccess = now;
-    const bucket = this.bucket(record, now);
-    if (cache === 'miss') bucket.misses++;
-    else if (cache === 'stale') bucket.stale++;
-    else bucket.hits++;
+    this.bucket(record, now)[countOf(cache)]++;
   }
 
   upstreamAnswered(rule: string, upstream: string, fallback: boolean): void {
@@ -81,36 +67,27 @@ export class RuleHealthTracker implements PullObserver {
   failed(rule: string, category: FailureCategory, message: string): void {
     const now = this.now();
     const record = this.record(rule);
-    record.lastFailure = { category, message: message.slice(0, MAX_MESSAGE), time: now };
+    record.lastFailure = { category, message: sanitizeHealthMessage(message), time: now };
     this.bucket(record, now).errors++;
   }
 
   health(rule: string): RuleHealthSnapshot {
     const now = this.now();
     const record = this.rules.get(rule);
-    const recent = { windowSeconds: Math.round(this.windowMs / 1000), hits: 0, misses: 0, stale: 0, errors: 0 };
-    if (!record) return { state: 'unknown', recent };
-    for (const b of record.buckets) {
-      if (b.start + this.bucketMs <= now - this.windowMs) continue;
-      recent.hits += b.hits;
-      recent.misses += b.misses;
-      recent.stale += b.stale;
-      recent.errors += b.errors;
-    }
+    return healthSnapshot(record ?? {}, this.countsOf(record, now), now, this.windowMs);
+  }
+
+  /** This process's own facts about a rule (no counts). */
+  facts(rule: string): RuleHealthFacts {
+    const record = this.rules.get(rule);
+    if (!record) return {};
     const { lastSuccess, lastFailure, lastServedBy } = record;
-    const failureIsLatest = lastFailure !== undefined && (lastSuccess === undefined || lastFailure.time >= lastSuccess);
-    let state: RuleHealthState;
-    if (lastSuccess === undefined && lastFailure === undefined) state = 'unknown';
-    else if (failureIsLatest && now - lastFailure.time <= this.windowMs) state = 'failing';
-    else if (recent.errors > 0 || recent.stale > 0) state = 'degraded';
-    else state = 'healthy';
-    return {
-      state,
-      ...(lastSuccess !== undefined ? { lastSuccess: new Date(lastSuccess).toISOString() } : {}),
-      ...(lastFailure ? { lastFailure: { category: lastFailure.category, message: lastFailure.message, time: new Date(lastFailure.time).toISOString() } } : {}),
-      ...(lastServedBy ? { lastServedBy: { ...lastServedBy, time: new Date(lastServedBy.time).toISOString() } } : {}),
-      recent,
-    };
+    return { ...(lastSuccess !== undefined ? { lastSuccess } : {}), ...(lastFailure ? { lastFailure } : {}), ...(lastServedBy ? { lastServedBy } : {}) };
+  }
+
+  /** This process's view only: `scope: "local"`. */
+  read(): Promise<RuleHealthReading> {
+    return Promise.resolve({ scope: 'local', health: (rule) => this.health(rule) });
   }
 
   /** Drop what is known about a rule (it was deleted). */
@@ -118,25 +95,39 @@ export class RuleHealthTracker implements PullObserver {
     this.rules.delete(rule);
   }
 
+  private countsOf(record: RuleRecord | undefined, now: number): RuleCounts {
+    const counts = zeroCounts();
+    if (!record) return counts;
+    for (const start of windowBucketStarts(now, this.windowMs, this.bucketMs)) {
+      const bucket = record.buckets.get(start);
+      if (bucket) addCounts(counts, bucket);
+    }
+    return counts;
+  }
+
   private record(rule: string): RuleRecord {
     let record = this.rules.get(rule);
     if (!record) {
-      record = { buckets: [] };
+      record = { buckets: new Map() };
       this.rules.set(rule, record);
     }
     return record;
   }
 
-  private bucket(record: RuleRecord, now: number): Bucket {
+  private bucket(record: RuleRecord, now: number): RuleCounts {
     const start = now - (now % this.bucketMs);
-    let last = record.buckets.at(-1);
-    if (!last || last.start !== start) {
-      last = { start, hits: 0, misses: 0, stale: 0, errors: 0 };
-      record.buckets.push(last);
+    let bucket = record.buckets.get(start);
+    if (!bucket) {
+      bucket = zeroCounts();
+      record.buckets.set(start, bucket);
+      // Buckets are added in time order: drop the ones that left the window.
       const oldest = now - this.windowMs - this.bucketMs;
-      while (record.buckets.length > 0 && record.buckets[0]!.start < oldest) record.buckets.shift();
+      for (const key of record.buckets.keys()) {
+        if (key >= oldest) break;
+        record.buckets.delete(key);
+      }
     }
-    return last;
+    return bucket;
   }
 }
 

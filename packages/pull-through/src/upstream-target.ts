@@ -1,7 +1,6 @@
-import { allowRefusal, ruleFallbackRegistries, upstreamRepositoryFor, type CacheRule, type CacheRuleSet, type RuleMatch } from '@pullthrough/cache-rules';
-import { JobRuleMismatchError } from '@pullthrough/oci';
+import type { CacheRule, CacheRuleSet } from '@pullthrough/cache-rules';
 import type { UpstreamClient, UpstreamClientPool } from '@pullthrough/upstream';
-import { boundCredentials } from './bound-credentials.js';
+import { UpstreamClients } from './upstream-clients.js';
 
 export type UpstreamCredentials = { username: string; password: string; realmHosts?: readonly string[] };
 
@@ -61,82 +60,21 @@ export interface UpstreamTarget {
   observer?: UpstreamUseObserver;
 }
 
+/** A downstream repository's upstream target from the cache rules as they are now (the pull path). */
 export class UpstreamResolver {
+  private readonly clients: UpstreamClients;
+
   constructor(
     private readonly rules: () => CacheRuleSet,
-    private readonly pool: UpstreamClientPool,
-    private readonly credentials?: CredentialProvider,
-  ) {}
+    pool: UpstreamClientPool,
+    credentials?: CredentialProvider,
+  ) {
+    this.clients = new UpstreamClients(pool, credentials);
+  }
 
   resolve(downstreamRepository: string): UpstreamTarget | undefined {
     const match = this.rules().match(downstreamRepository);
-    return match ? this.target(match, downstreamRepository) : undefined;
-  }
-
-  /**
-   * The rule's source registry with its credential set, then each fallback registry. The upstream
-   * repository path is the source's (Docker Hub's `library/` rule applied for a Hub fallback). A
-   * fallback is reached anonymously: a credential set is bound to its loginServer, which is the
-   * source registry (rules are checked on save), and a fallback never is (it must differ from the source).
-   */
-  private target(match: RuleMatch, downstreamRepository: string, rule: RuleRef = match.rule): UpstreamTarget {
-    const client = this.client(match.upstreamRegistry, match.rule.credentialSetName);
-    const fallbacks = ruleFallbackRegistries(match.rule).map((registry) => ({
-      registry,
-      repository: upstreamRepositoryFor(registry, match.upstreamRepository),
-      client: this.client(registry, undefined),
-    }));
-    return {
-      rule,
-      downstreamRepository,
-      upstreamRegistry: match.upstreamRegistry,
-      upstreamRepository: match.upstreamRepository,
-      client,
-      upstreams: [{ registry: match.upstreamRegistry, repository: match.upstreamRepository, client }, ...fallbacks],
-    };
-  }
-
-  /**
-   * A target for a hydration job, from the CURRENT rules: the job's rule must still exist and still
-   * give the job's downstream repository the job's upstream registry, repository and credential set.
-   * The credential set used is the rule's, never one the job names. Throws JobRuleMismatchError.
-   * `rules`: the set to check against (the hydrator passes one freshly read from storage).
-   */
-  forJob(coords: UpstreamCoordinates, platforms?: RuleRef['platforms'], rules: CacheRuleSet = this.rules()): UpstreamTarget {
-    const refuse = (why: string) => {
-      throw new JobRuleMismatchError(`hydration job refused: ${why}`, { detail: { rule: coords.ruleName, repository: coords.downstreamRepository } });
-    };
-    if (!rules.get(coords.ruleName)) refuse(`cache rule "${coords.ruleName}" no longer exists`);
-    const match = rules.match(coords.downstreamRepository);
-    if (!match) return refuse(`no cache rule maps ${coords.downstreamRepository} now`);
-    if (match.rule.name !== coords.ruleName) refuse(`${coords.downstreamRepository} is now mapped by cache rule "${match.rule.name}", not "${coords.ruleName}"`);
-    // The job names the registry that served the pull: the rule's source or one of its fallbacks.
-    const target = this.target(match, coords.downstreamRepository, { ...match.rule, ...(platforms ? { platforms } : {}) });
-    if (!target.upstreams.some((u) => u.registry === coords.upstreamRegistry && u.repository === coords.upstreamRepository)) {
-      const now = target.upstreams.map((u) => `${u.registry}/${u.repository}`).join(' or ');
-      refuse(`cache rule "${coords.ruleName}" now maps ${coords.downstreamRepository} to ${now}, not ${coords.upstreamRegistry}/${coords.upstreamRepository}`);
-    }
-    const refusal = allowRefusal(match.rule, match.upstreamRepository, coords.tag ?? undefined);
-    if (refusal) refuse(refusal.message);
-    if ((match.rule.credentialSetName ?? undefined) !== (coords.credentialSetName ?? undefined)) {
-      refuse(`cache rule "${coords.ruleName}" now uses ${match.rule.credentialSetName ? `credential set "${match.rule.credentialSetName}"` : 'no credential set'}, not ${coords.credentialSetName ? `"${coords.credentialSetName}"` : 'none'}`);
-    }
-    return target;
-  }
-
-  private client(registry: string, setName: string | undefined): UpstreamClient {
-    const bound = setName && this.credentials ? boundCredentials(this.credentials, setName, registry) : undefined;
-    return this.pool.get(registry, {
-      insecure: this.pool.isInsecure(registry),
-      ...(setName && bound
-        ? {
-            credentialsKey: setName,
-            credentials: bound.credentials,
-            onCredentialsRejected: () => this.credentials?.forget?.(setName),
-            ...(bound.identityToken ? { identityToken: bound.identityToken } : {}),
-          }
-        : {}),
-    });
+    return match ? this.clients.targetFor(match, downstreamRepository) : undefined;
   }
 }
 

@@ -50,6 +50,8 @@ export interface FixtureOptions {
   clientStallTimeoutMs?: number;
   clientBufferBytes?: number;
   clientBuffersTotalBytes?: number;
+  /** More rules next to `up/*` (given the tiny upstream's host), e.g. a second repository with the same upstream repository. */
+  extraRules?: (upstreamHost: string) => Array<{ name: string; sourceRepository: string; targetRepository: string }>;
 }
 
 /**
@@ -60,7 +62,7 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
   const dir = await mkdtemp(join(tmpdir(), 'pull-through-test-'));
   const upstream = await TinyUpstream.start();
   const store = new RegistryStore(new FilesystemDriver(dir));
-  const rules = CacheRuleSet.create([{ name: RULE_NAME, sourceRepository: `${upstream.host}/*`, targetRepository: 'up/*' }]);
+  const rules = CacheRuleSet.create([{ name: RULE_NAME, sourceRepository: `${upstream.host}/*`, targetRepository: 'up/*' }, ...(options.extraRules?.(upstream.host) ?? [])]);
   const pool = new UpstreamClientPool({ insecureRegistries: [upstream.host], egress: new EgressPolicy({ allow: '127.0.0.1' }) });
   const upstreams = new UpstreamResolver(() => rules, pool);
   const hydration = new RecordingEnqueuer();

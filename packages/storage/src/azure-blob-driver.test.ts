@@ -1,5 +1,6 @@
 import { startAzurite, type Azurite } from '@pullthrough/test-support';
 import { runDriverContract } from './driver-contract.js';
+import { runUploadContract } from './upload-contract.js';
 import { azureBlobDriverFrom, checkStorageConfig, storageDriverFrom } from './storage-config.js';
 import { FilesystemDriver } from './filesystem-driver.js';
 import { AzureBlobDriver } from './azure-blob-driver.js';
@@ -24,10 +25,12 @@ async function freshDriver(): Promise<AzureBlobDriver> {
   return driver;
 }
 
-runDriverContract('azure-blob (Azurite)', async () => {
+const freshAzure = async () => {
   const driver = await freshDriver();
   return { driver, cleanup: async () => void (await driver.container.deleteIfExists()) };
-});
+};
+runDriverContract('azure-blob (Azurite)', freshAzure);
+runUploadContract('azure-blob (Azurite)', freshAzure);
 
 describe('azure blob driver specifics', () => {
   test('a writer not told its path keeps its upload under _uploads/ until commit, then removes it', async () => {

@@ -169,7 +169,7 @@ export class AzureBlobWriter extends Writable implements ObjectWriter {
  * Block ids of one blob must all have the same length: 16 bytes of the writer's id and a 4-byte
  * index, base64. Writers of the same path never share an id.
  */
-function blockId(writerId: Buffer, index: number): string {
+export function blockId(writerId: Buffer, index: number): string {
   const id = Buffer.alloc(20);
   writerId.copy(id, 0, 0, 16);
   id.writeUInt32BE(index, 16);
@@ -181,7 +181,7 @@ function blockId(writerId: Buffer, index: number): string {
  * writer committed it first; its commit may also have discarded our staged blocks), the existing
  * object is kept and ours is dropped: content-addressed objects are the same bytes.
  */
-async function keepExisting(target: BlockBlobClient, commit: () => Promise<unknown>): Promise<void> {
+export async function keepExisting(target: BlockBlobClient, commit: () => Promise<unknown>): Promise<void> {
   try {
     await commit();
   } catch (err) {

@@ -78,6 +78,11 @@ export class BlobStore {
     await mapLimit(distinct, LINK_CONCURRENCY, (digest) => this.writeLink(repository, digest));
   }
 
+  /** Stop `repository` serving `digest` (the shared bytes stay for other repositories; GC frees unreferenced ones). */
+  async unlinkBlob(repository: string, digest: Digest): Promise<void> {
+    await this.driver.delete(layerLinkPath(repository, digest));
+  }
+
   async isBlobLinked(repository: string, digest: Digest): Promise<boolean> {
     return (await this.driver.stat(layerLinkPath(repository, digest))) !== undefined;
   }

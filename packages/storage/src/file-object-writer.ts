@@ -169,7 +169,7 @@ function skipBytes(buffers: Buffer[], count: number): Buffer[] {
  * never replaces; where links are unsupported, fall back to stat + rename (same content anyway).
  * Retries when a concurrent delete prunes the freshly created parent directory.
  */
-async function placeWithoutReplacing(temp: string, target: string): Promise<void> {
+export async function placeWithoutReplacing(temp: string, target: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     await fsp.mkdir(dirname(target), { recursive: true });
     try {

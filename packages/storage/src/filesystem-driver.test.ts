@@ -3,16 +3,19 @@ import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { runDriverContract } from './driver-contract.js';
+import { runUploadContract } from './upload-contract.js';
 import { FilesystemDriver } from './filesystem-driver.js';
 
 async function tempRoot(): Promise<string> {
   return fsp.mkdtemp(join(tmpdir(), 'pullthrough-fs-driver-'));
 }
 
-runDriverContract('filesystem', async () => {
+const freshFilesystem = async () => {
   const root = await tempRoot();
   return { driver: new FilesystemDriver(root), cleanup: () => fsp.rm(root, { recursive: true, force: true }) };
-});
+};
+runDriverContract('filesystem', freshFilesystem);
+runUploadContract('filesystem', freshFilesystem);
 
 async function filesUnder(root: string): Promise<string[]> {
   const entries = await fsp.readdir(root, { recursive: true, withFileTypes: true });

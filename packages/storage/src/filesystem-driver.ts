@@ -5,10 +5,11 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { resolveByteRange } from './byte-range.js';
 import { FileObjectWriter } from './file-object-writer.js';
+import { FileUploads } from './file-uploads.js';
 import { BufferPool } from './buffer-pool.js';
 import { FileReadStream } from './file-read-stream.js';
 import { DEFAULT_READ_SIZER, ReadSizer, type ReadSizerOptions } from './read-sizer.js';
-import type { ByteRange, CreateWriterOptions, ObjectEntry, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver } from './storage-driver.js';
+import type { ByteRange, CreateWriterOptions, ObjectEntry, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver, UploadStatus } from './storage-driver.js';
 import { StoragePathError, UPLOADS_AREA, storagePathSegments } from './storage-path.js';
 
 export interface FilesystemDriverOptions {
@@ -47,6 +48,7 @@ export class FilesystemDriver implements StorageDriver {
   private uploadsReady: Promise<void> | undefined;
   private readonly reads: ReadSizer;
   private readonly buffers: BufferPool;
+  private readonly uploads: FileUploads;
 
   constructor(root: string, options: FilesystemDriverOptions = {}) {
     this.reads = new ReadSizer(options.reads ?? DEFAULT_READ_SIZER);
@@ -54,6 +56,27 @@ export class FilesystemDriver implements StorageDriver {
     this.root = resolve(root);
     this.uploadsDir = join(this.root, UPLOADS_AREA);
     this.rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
+    this.uploads = new FileUploads(this.uploadsDir, () => this.newTempPath(), (path) => this.resolvePath(path));
+  }
+
+  // Resumable uploads: `_uploads/<id>/` (see FileUploads).
+  createUpload(metadata: Record<string, string>): Promise<string> {
+    return this.uploads.createUpload(metadata);
+  }
+  statUpload(id: string): Promise<UploadStatus | undefined> {
+    return this.uploads.statUpload(id);
+  }
+  appendUpload(id: string, offset: number, data: AsyncIterable<Uint8Array>): Promise<number> {
+    return this.uploads.appendUpload(id, offset, data);
+  }
+  readUpload(id: string): Promise<Readable | undefined> {
+    return this.uploads.readUpload(id);
+  }
+  commitUpload(id: string, path: string, size: number): Promise<void> {
+    return this.uploads.commitUpload(id, path, size);
+  }
+  deleteUpload(id: string): Promise<void> {
+    return this.uploads.deleteUpload(id);
   }
 
   async stat(path: string): Promise<ObjectInfo | undefined> {

@@ -9,6 +9,7 @@ export * from './read-sizer.js';
 export * from './buffer-pool.js';
 export * from './file-read-stream.js';
 export * from './driver-contract.js';
+export * from './upload-contract.js';
 // Registry store layer
 export * from './registry-store.js';
 export * from './blob-store.js';

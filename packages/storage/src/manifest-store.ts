@@ -43,6 +43,13 @@ function parseRevisionLink(raw: Buffer, digest: Digest): ManifestInfo | undefine
 
 /** Default bound of the in-memory manifest cache. */
 export const DEFAULT_MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
+/** How long a manifest held in memory is answered before its revision link is checked again (another process may have deleted it). */
+export const MANIFEST_RECHECK_MS = 1_000;
+
+interface CachedManifest extends StoredManifest {
+  /** When the revision link was last seen (this process wrote or read it). */
+  seenAt: number;
+}
 
 /**
  * Manifests are blobs too; a per-repository revision link records that the repository has the
@@ -50,19 +57,46 @@ export const DEFAULT_MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
  */
 export class ManifestStore {
   /**
-   * Manifests by (repository, digest), kept in memory: a revision is immutable once stored
-   * (content-addressed, and nothing deletes revisions), so a hit needs no invalidation and is
-   * spared two small file reads.
+   * Manifests by (repository, digest), kept in memory: a revision's bytes are immutable
+   * (content-addressed), so a hit is spared two small file reads. A revision can be deleted (by
+   * this process: dropped at once; by another: its link is checked again after MANIFEST_RECHECK_MS).
    */
-  private readonly cache: LruCache<StoredManifest>;
+  private readonly cache: LruCache<CachedManifest>;
 
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
     /** Bytes of manifests kept in memory (0 turns the cache off). */
     cacheBytes = DEFAULT_MANIFEST_CACHE_BYTES,
+    private readonly now: () => number = Date.now,
   ) {
     this.cache = new LruCache(cacheBytes, (m) => m.bytes.length);
+  }
+
+  /** A cached manifest, its revision link checked again when last seen more than MANIFEST_RECHECK_MS ago. */
+  private async cached(key: string, repository: string, digest: Digest): Promise<CachedManifest | undefined> {
+    const hit = this.cache.get(key);
+    if (!hit || this.now() - hit.seenAt < MANIFEST_RECHECK_MS) return hit;
+    if (!(await this.driver.stat(manifestRevisionLinkPath(repository, digest)))) {
+      this.cache.delete(key);
+      return undefined;
+    }
+    hit.seenAt = this.now();
+    return hit;
+  }
+
+  /**
+   * Remove a manifest revision from a repository (the shared bytes stay: GC frees unreferenced ones).
+   * Resolves false when the repository did not have it.
+   */
+  async deleteManifest(repository: string, digest: Digest): Promise<boolean> {
+    const link = manifestRevisionLinkPath(repository, digest);
+    this.cache.delete(`${repository}@${digest}`);
+    if (!(await this.driver.stat(link))) return false;
+    // The revision's directory (`.../<alg>/<hex>`), not just its link file.
+    await this.driver.delete(link.slice(0, -'/link'.length));
+    this.cache.delete(`${repository}@${digest}`);
+    return true;
   }
 
   /** Drop every manifest held in memory (a repository's cached content was forgotten). */
@@ -100,13 +134,13 @@ export class ManifestStore {
     }
     const info: ManifestInfo = { digest, mediaType, size: bytes.length };
     await this.driver.putContent(link, Buffer.from(JSON.stringify({ mediaType, size: info.size })));
-    this.cache.set(`${repository}@${digest}`, { ...info, bytes });
+    this.cache.set(`${repository}@${digest}`, { ...info, bytes, seenAt: this.now() });
     return info;
   }
 
   /** Media type and size of a manifest in a repository, or undefined. */
   async statManifest(repository: string, digest: Digest): Promise<ManifestInfo | undefined> {
-    const cached = this.cache.get(`${repository}@${digest}`);
+    const cached = await this.cached(`${repository}@${digest}`, repository, digest);
     if (cached) return { digest, mediaType: cached.mediaType, size: cached.size };
     const raw = await this.driver.getContent(manifestRevisionLinkPath(repository, digest));
     return raw && parseRevisionLink(raw, digest);
@@ -115,14 +149,14 @@ export class ManifestStore {
   /** A manifest with its bytes, or undefined when the repository does not have it. */
   async getManifest(repository: string, digest: Digest): Promise<StoredManifest | undefined> {
     const key = `${repository}@${digest}`;
-    const cached = this.cache.get(key);
-    if (cached) return cached;
+    const cached = await this.cached(key, repository, digest);
+    if (cached) return { digest: cached.digest, mediaType: cached.mediaType, size: cached.size, bytes: cached.bytes };
     const info = await this.statManifest(repository, digest);
     if (!info) return undefined;
     const bytes = await this.driver.getContent(blobDataPath(digest));
     if (!bytes) return undefined;
     const manifest = { ...info, size: bytes.length, bytes };
-    this.cache.set(key, manifest);
+    this.cache.set(key, { ...manifest, seenAt: this.now() });
     return manifest;
   }
 }

@@ -82,7 +82,7 @@ describe('tags', () => {
     const two = await putManifest('library/node', 2);
     const checkedAt = new Date('2024-05-01T10:00:00.000Z');
     await store.putTag('library/node', '20-alpine', one, checkedAt);
-    expect(await store.getTag('library/node', '20-alpine')).toEqual({ digest: one, checkedAt });
+    expect(await store.getTag('library/node', '20-alpine')).toEqual({ digest: one, checkedAt, source: 'upstream' });
 
     const before = Date.now();
     await store.putTag('library/node', '20-alpine', two);
@@ -95,6 +95,41 @@ describe('tags', () => {
     await store.deleteTag('library/node', '20-alpine');
     expect(await store.getTag('library/node', '20-alpine')).toBeUndefined();
     expect(await store.listTags('library/node')).toEqual([]);
+  });
+
+  test('a local (pushed) tag is never replaced by an upstream write; old records read as upstream; records list with their source', async () => {
+    const one = await putManifest('team/app', 1);
+    const two = await putManifest('team/app', 2);
+    expect(await store.putTag('team/app', 'v1', one, new Date(), 'local')).toBe(true);
+    expect(await store.putTag('team/app', 'v1', two)).toBe(false);
+    expect(await store.getTag('team/app', 'v1')).toMatchObject({ digest: one, source: 'local' });
+    // A push may move its own tag; then the upstream may write it again only after a delete.
+    expect(await store.putTag('team/app', 'v1', two, new Date(), 'local')).toBe(true);
+    expect((await store.getTag('team/app', 'v1'))?.digest).toBe(two);
+    await fsp.mkdir(join(root, 'repositories/team/app/_manifests/tags/old/current'), { recursive: true });
+    await fsp.writeFile(join(root, 'repositories/team/app/_manifests/tags/old/current/link'), JSON.stringify({ digest: one, checkedAt: '2024-01-01T00:00:00.000Z' }));
+    expect(await store.listTagRecords('team/app')).toEqual([
+      { tag: 'old', digest: one, checkedAt: new Date('2024-01-01T00:00:00.000Z'), source: 'upstream' },
+      { tag: 'v1', digest: two, checkedAt: expect.any(Date), source: 'local' },
+    ]);
+  });
+
+  test('deleting a manifest revision: gone for this process at once, for another after the recheck; blob links and referrers removable', async () => {
+    const other = new RegistryStore(new FilesystemDriver(root));
+    const one = await putManifest('team/app', 1);
+    expect((await other.getManifest('team/app', one))?.digest).toBe(one);
+    expect(await store.deleteManifest('team/app', one)).toBe(true);
+    expect(await store.deleteManifest('team/app', one)).toBe(false);
+    expect(await store.getManifest('team/app', one)).toBeUndefined();
+    expect(await store.listRepositories()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await other.getManifest('team/app', one)).toBeUndefined();
+    await store.linkBlob('team/app', one);
+    await store.unlinkBlob('team/app', one);
+    expect(await store.isBlobLinked('team/app', one)).toBe(false);
+    await store.addReferrer('team/app', one, { mediaType: OCI_MANIFEST, digest: one, size: 1 });
+    await store.removeReferrer('team/app', one, one);
+    expect(await store.listReferrers('team/app', one)).toEqual([]);
   });
 
   test('a tag can only point at a manifest the repository has', async () => {

@@ -37,6 +37,11 @@ export class ReferrerStore {
     await this.driver.putContent(path, Buffer.from(JSON.stringify(descriptor)));
   }
 
+  /** Forget `referrer` as a referrer of `subject` (its manifest was deleted). No error when absent. */
+  async removeReferrer(repository: string, subject: Digest, referrer: Digest): Promise<void> {
+    await this.driver.delete(referrerPath(repository, subject, referrer));
+  }
+
   /** Referrers of `subject`, sorted by digest. */
   async listReferrers(repository: string, subject: Digest): Promise<Descriptor[]> {
     const base = referrersPath(repository, subject);

@@ -9,7 +9,7 @@ import { ReferrerStore } from './referrer-store.js';
 import { listRepositories } from './repository-catalog.js';
 import { repositoryPath } from './store-layout.js';
 import type { ByteRange, StorageDriver } from './storage-driver.js';
-import { DEFAULT_TAG_CACHE, TagStore, type TagCacheOptions, type TagRecord } from './tag-store.js';
+import { DEFAULT_TAG_CACHE, TagStore, type TagCacheOptions, type TagEntry, type TagRecord, type TagSource } from './tag-store.js';
 
 export interface RegistryStoreOptions {
   /** Bytes of manifests kept in memory (immutable, so never stale). */
@@ -59,11 +59,23 @@ export class RegistryStore {
   createBlobWriter(expected: ExpectedBlob): Promise<BlobWriter> {
     return this.blobs.createBlobWriter(expected);
   }
+  /**
+   * Tell a garbage collection running meanwhile that these blobs are in use from now on (see
+   * BlobTouches). Writes, commits, links and stored manifests do it themselves; call it before
+   * checking that a blob is present when what follows relies on it staying (mount, manifest PUT,
+   * committing an upload session).
+   */
+  touchBlobs(digests: readonly Digest[]): Promise<void> {
+    return this.blobs.touches.touch(digests);
+  }
   linkBlob(repository: string, digest: Digest): Promise<void> {
     return this.blobs.linkBlob(repository, digest);
   }
   linkBlobs(repository: string, digests: readonly Digest[]): Promise<void> {
     return this.blobs.linkBlobs(repository, digests);
+  }
+  unlinkBlob(repository: string, digest: Digest): Promise<void> {
+    return this.blobs.unlinkBlob(repository, digest);
   }
   isBlobLinked(repository: string, digest: Digest): Promise<boolean> {
     return this.blobs.isBlobLinked(repository, digest);
@@ -85,13 +97,19 @@ export class RegistryStore {
   statManifest(repository: string, digest: Digest): Promise<ManifestInfo | undefined> {
     return this.manifests.statManifest(repository, digest);
   }
+  deleteManifest(repository: string, digest: Digest): Promise<boolean> {
+    return this.manifests.deleteManifest(repository, digest);
+  }
 
   // Tags
   getTag(repository: string, tag: string): Promise<TagRecord | undefined> {
     return this.tags.getTag(repository, tag);
   }
-  putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date()): Promise<void> {
-    return this.tags.putTag(repository, tag, digest, checkedAt);
+  putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date(), source: TagSource = 'upstream'): Promise<boolean> {
+    return this.tags.putTag(repository, tag, digest, checkedAt, source);
+  }
+  listTagRecords(repository: string): Promise<TagEntry[]> {
+    return this.tags.listTagRecords(repository);
   }
   deleteTag(repository: string, tag: string): Promise<void> {
     return this.tags.deleteTag(repository, tag);
@@ -103,6 +121,9 @@ export class RegistryStore {
   // Referrers
   addReferrer(repository: string, subject: Digest, descriptor: Descriptor): Promise<void> {
     return this.referrers.addReferrer(repository, subject, descriptor);
+  }
+  removeReferrer(repository: string, subject: Digest, referrer: Digest): Promise<void> {
+    return this.referrers.removeReferrer(repository, subject, referrer);
   }
   listReferrers(repository: string, subject: Digest): Promise<Descriptor[]> {
     return this.referrers.listReferrers(repository, subject);

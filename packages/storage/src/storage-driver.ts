@@ -52,12 +52,48 @@ export interface PutContentOptions {
   private?: boolean;
 }
 
+/** A resumable upload as stored: its bytes so far and what its creator attached to it. */
+export interface UploadStatus {
+  /** Bytes appended so far. */
+  size: number;
+  /** What `createUpload` was given (lowercase keys, printable ASCII values). */
+  metadata: Record<string, string>;
+  /** When the upload was created or last appended to: abandoned uploads are purged by it. */
+  updatedAt: Date;
+}
+
+/**
+ * Resumable uploads (the OCI push session's bytes), kept in the driver's uploads area so that any
+ * process can continue one: append-only, one chunk at a time at the upload's current end. A chunk is
+ * all or nothing (a failed or cut chunk leaves the upload as it was); a chunk that does not start at
+ * the current end, or that loses a race with a concurrent chunk, throws UploadRangeError with the
+ * current size. Content never changes once appended, so bytes verified once stay verified.
+ * Unknown ids throw BlobUploadUnknownError (StoragePathError when not an id at all).
+ */
+export interface ResumableUploads {
+  /** Start an empty upload; resolves to its id (a UUID). */
+  createUpload(metadata: Record<string, string>): Promise<string>;
+  /** Size, metadata and last change of an upload; undefined when there is none with this id. */
+  statUpload(id: string): Promise<UploadStatus | undefined>;
+  /** Append `data` at `offset` (must be the current size); resolves to the new size. */
+  appendUpload(id: string, offset: number, data: AsyncIterable<Uint8Array>): Promise<number>;
+  /** Stream the whole upload; undefined when there is none. */
+  readUpload(id: string): Promise<Readable | undefined>;
+  /**
+   * Move exactly the upload's first `size` bytes (its whole content: throws BlobUploadInvalidError when
+   * it has grown or shrunk) to `path`, keeping an existing object there, then delete the upload.
+   */
+  commitUpload(id: string, path: string, size: number): Promise<void>;
+  /** Drop an upload. No error when missing. */
+  deleteUpload(id: string): Promise<void>;
+}
+
 /**
  * Path-based object storage, layered like distribution's `storagedriver`. Paths are
  * `/`-separated relative keys; every method throws StoragePathError on a malformed key.
  * Prefixes ("directories") exist only while some object lives under them.
  */
-export interface StorageDriver {
+export interface StorageDriver extends ResumableUploads {
   /** Size and modification time of an object; undefined when there is no object at `path`. */
   stat(path: string): Promise<ObjectInfo | undefined>;
   /** Whole content of a small object (links, manifests, JSON); undefined when missing. */
@@ -81,7 +117,7 @@ export interface StorageDriver {
   walk(prefix: string): AsyncIterable<ObjectEntry>;
   /** Delete an object or everything under a prefix. No error when missing. */
   delete(path: string): Promise<void>;
-  /** Remove temporary objects older than `olderThanMs`; resolves to how many were removed. */
+  /** Remove temporary objects and uploads not changed for `olderThanMs`; resolves to how many were removed. */
   purgeUploads(olderThanMs: number): Promise<number>;
   /**
    * A URL clients can GET the object from directly (read-only, valid `ttlSeconds`, ranges honoured

@@ -42,3 +42,16 @@ export function checkStoragePath(path: string): string {
   storagePathSegments(path);
   return path;
 }
+
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Is this a resumable upload's id (a lowercase UUID, as createUpload makes)? */
+export function isUploadId(id: string): boolean {
+  return typeof id === 'string' && UPLOAD_ID.test(id);
+}
+
+/** Validate an upload id (it becomes a name in the uploads area) and return it unchanged. */
+export function checkUploadId(id: string): string {
+  if (!isUploadId(id)) throw new StoragePathError('invalid upload id', { detail: { id: String(id).slice(0, 100) } });
+  return id;
+}

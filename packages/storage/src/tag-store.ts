@@ -1,21 +1,33 @@
 import { LruCache, ManifestUnknownError, isDigest, type Digest } from '@pullthrough/oci';
 import { lexical } from './lexical.js';
+import { mapLimit } from './map-limit.js';
 import { ManifestStore } from './manifest-store.js';
 import type { StorageDriver } from './storage-driver.js';
 import { checkTag, tagCurrentLinkPath, tagPath, tagsPath } from './store-layout.js';
 
+/** Who set a tag: a pull from the upstream (revalidated, may move) or a client's push here (never overwritten by the upstream). */
+export type TagSource = 'upstream' | 'local';
+
 export interface TagRecord {
   digest: Digest;
-  /** When the upstream was last asked what this tag points to. */
+  /** When the upstream was last asked what this tag points to (for a local tag: when it was pushed). */
   checkedAt: Date;
+  /** Records written before tags had a source read as `upstream`. */
+  source: TagSource;
+}
+
+/** A tag with its record, as the admin API lists them. */
+export interface TagEntry extends TagRecord {
+  tag: string;
 }
 
 function parseTagLink(raw: Buffer): TagRecord | undefined {
   try {
-    const link = JSON.parse(raw.toString('utf8')) as { digest?: unknown; checkedAt?: unknown };
+    const link = JSON.parse(raw.toString('utf8')) as { digest?: unknown; checkedAt?: unknown; source?: unknown };
     if (typeof link.digest !== 'string' || !isDigest(link.digest) || typeof link.checkedAt !== 'string') return undefined;
     const checkedAt = new Date(link.checkedAt);
-    return Number.isNaN(checkedAt.getTime()) ? undefined : { digest: link.digest, checkedAt };
+    const source: TagSource = link.source === 'local' ? 'local' : 'upstream';
+    return Number.isNaN(checkedAt.getTime()) ? undefined : { digest: link.digest, checkedAt, source };
   } catch {
     return undefined;
   }
@@ -68,18 +80,36 @@ export class TagStore {
 
   /**
    * Point a tag at a manifest the repository has (throws ManifestUnknownError otherwise), or
-   * just refresh `checkedAt` when it already points there.
+   * just refresh `checkedAt` when it already points there. An `upstream` write (a pull, a
+   * revalidation) never replaces a `local` tag (a client pushed it here): resolves false then.
+   * (Read, then written: a push and an upstream write racing on the same tag are not ordered.)
    */
-  async putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date()): Promise<void> {
+  async putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date(), source: TagSource = 'upstream'): Promise<boolean> {
     const link = tagCurrentLinkPath(repository, tag);
     if (Number.isNaN(checkedAt.getTime())) throw new RangeError('checkedAt is not a valid date');
     if (!(await this.manifests.statManifest(repository, digest))) {
       throw new ManifestUnknownError('cannot tag a manifest the repository does not have', { detail: { repository, tag, digest } });
     }
     const key = `${repository}:${tag}`;
+    if (source === 'upstream') {
+      const raw = await this.driver.getContent(link);
+      if (raw && parseTagLink(raw)?.source === 'local') return false;
+    }
     this.cache.delete(key);
-    await this.driver.putContent(link, Buffer.from(JSON.stringify({ digest, checkedAt: checkedAt.toISOString() })));
-    this.cache.set(key, { digest, checkedAt }, this.ttlMs);
+    await this.driver.putContent(link, Buffer.from(JSON.stringify({ digest, checkedAt: checkedAt.toISOString(), source })));
+    this.cache.set(key, { digest, checkedAt, source }, this.ttlMs);
+    return true;
+  }
+
+  /** Every tag of a repository with its record, in lexical order (unreadable records are left out). */
+  async listTagRecords(repository: string): Promise<TagEntry[]> {
+    const tags = await this.listTags(repository);
+    const records = await mapLimit(tags, 16, async (tag) => {
+      const raw = await this.driver.getContent(tagCurrentLinkPath(repository, tag));
+      const record = raw && parseTagLink(raw);
+      return record ? { tag, ...record } : undefined;
+    });
+    return records.filter((r): r is TagEntry => r !== undefined);
   }
 
   async deleteTag(repository: string, tag: string): Promise<void> {

@@ -10,8 +10,11 @@ export type BodyFault =
   | { kind: 'trickle'; bytesPerTick?: number; tickMs?: number }
   /** Flip one byte (XOR 0xff) at `atByte` (default: the middle of the body). */
   | { kind: 'corrupt'; atByte?: number }
-  /** Send the first `atByte` bytes, then hold the rest until `until` settles: proves what a client gets before the body is complete. */
-  | { kind: 'hold'; atByte: number; until: Promise<unknown> };
+  /**
+   * Send the first `atByte` bytes, then hold the rest until `until` settles: proves what a client gets
+   * before the body is complete. `thenReset`: reset the connection then instead of sending the rest.
+   */
+  | { kind: 'hold'; atByte: number; until: Promise<unknown>; thenReset?: boolean };
 
 /** Wait for 'drain' (or 'close'), leaving no listener behind. */
 function roomIn(to: ServerResponse): Promise<void> {
@@ -69,6 +72,11 @@ export async function forwardWithFault(from: IncomingMessage, to: ServerResponse
             chunk = chunk.subarray(part.length);
             held = true;
             await fault.until.catch(() => undefined);
+            if (fault.thenReset) {
+              from.destroy();
+              to.socket?.resetAndDestroy();
+              return;
+            }
           }
           break;
         }

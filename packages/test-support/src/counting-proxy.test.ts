@@ -31,6 +31,7 @@ beforeEach(() => {
   proxy.reset();
   proxy.setFault(null);
   proxy.delayMs = 0;
+  proxy.bytesPerSecond = 0;
 });
 
 const viaProxy = () => registryClientFor(registry, { via: proxy.url });
@@ -70,7 +71,14 @@ test('counts a manifest GET and a blob GET, with repository and reference', asyn
     reference: layer.digest,
     faulted: false,
     userAgent: 'node', // fetch's own
+    receivedAt: expect.any(Number),
+    firstByteAt: expect.any(Number),
+    endedAt: expect.any(Number),
+    bytes: layer.size,
   });
+  const last = proxy.requests.at(-1)!;
+  expect(last.receivedAt).toBeLessThanOrEqual(last.firstByteAt!);
+  expect(last.firstByteAt).toBeLessThanOrEqual(last.endedAt!);
 });
 
 test('streams a multi-MiB blob and passes headers through unchanged', async () => {
@@ -127,6 +135,24 @@ test('delayMs holds each request back', async () => {
   await res.arrayBuffer();
   expect(Date.now() - started).toBeGreaterThanOrEqual(290);
   expect(proxy.count({ kind: 'base' })).toBe(1);
+});
+
+test('bytesPerSecond: concurrent bodies share one bandwidth-limited link; each body\'s first and last byte are recorded', async () => {
+  const big = fixtures.multiLayer.blobs.reduce((a, b) => (b.size > a.size ? b : a));
+  const path = `/v2/${fixtures.multiLayer.repository}/blobs/${big.digest}`;
+  const client = viaProxy();
+  await (await client.request(`/v2/${fixtures.multiLayer.repository}/manifests/v1`)).arrayBuffer(); // log in first
+  proxy.reset();
+  proxy.bytesPerSecond = 4 * 1024 * 1024;
+  const started = Date.now();
+  const bodies = await Promise.all([client.request(path), client.request(path)].map(async (r) => Buffer.from(await (await r).arrayBuffer())));
+  const took = Date.now() - started;
+  for (const body of bodies) expect(digestOf(body)).toBe(big.digest);
+  // Two bodies of 3+ MiB through one 4 MiB/s link: at least 1.5 s in all, each streamed over most of it.
+  expect(took).toBeGreaterThanOrEqual(1400);
+  const gets = proxy.requests.filter((r) => r.kind === 'blob');
+  expect(gets.map((r) => r.bytes)).toEqual([big.size, big.size]);
+  for (const r of gets) expect(r.endedAt! - r.firstByteAt!).toBeGreaterThanOrEqual(1000);
 });
 
 test('an unreachable target gives 502 and is recorded', async () => {

@@ -1,6 +1,7 @@
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { forwardWithFault, type BodyFault } from './body-faults.js';
+import { ByteRate } from './byte-rate.js';
 import { closeServer, listenOnLoopback } from './http-listen.js';
 import { classifyRequest, type RequestKind } from './request-kind.js';
 
@@ -17,6 +18,14 @@ export interface ProxiedRequest {
   faulted: boolean;
   /** The client's `User-Agent` (empty when it sent none): tells the cache's fetches from a client's own. */
   userAgent: string;
+  /** When the request arrived (epoch ms). */
+  receivedAt: number;
+  /** When the first body byte was passed on to the client (epoch ms); undefined while none was. */
+  firstByteAt?: number;
+  /** When the whole response was handed to the client's socket (epoch ms); undefined while it was not (or never, if cut). */
+  endedAt?: number;
+  /** Response body bytes passed on so far. */
+  bytes: number;
 }
 
 export type RequestFilter = Partial<Pick<ProxiedRequest, 'method' | 'kind' | 'repository' | 'reference' | 'status'>>;
@@ -44,6 +53,8 @@ export function faultFor(filter: RequestFilter, fault: Fault): FaultRule {
 export interface CountingProxyOptions {
   /** Wait this long before forwarding (or faulting) each request. */
   delayMs?: number;
+  /** Response bodies share a link of this many bytes per second (0: unlimited): a bandwidth-limited upstream. */
+  bytesPerSecond?: number;
 }
 
 export interface CountingProxy {
@@ -55,6 +66,8 @@ export interface CountingProxy {
   readonly requests: readonly ProxiedRequest[];
   /** Per-request delay; may be changed at any time. */
   delayMs: number;
+  /** The link's bandwidth for response bodies (0: unlimited); may be changed at any time, applies to bodies forwarded after. */
+  bytesPerSecond: number;
   count(filter?: RequestFilter): number;
   reset(): void;
   /** From now on answer requests with this fault instead of forwarding them (null: forward again). */
@@ -83,12 +96,19 @@ export async function startCountingProxy(targetUrl: string, options: CountingPro
   let fault: FaultRule | null = null;
   const server = createServer((req, res) => void handle(req, res));
   const port = await listenOnLoopback(server);
+  const link = new ByteRate(options.bytesPerSecond ?? 0);
 
   const proxy: CountingProxy = {
     host: `127.0.0.1:${port}`,
     url: `http://127.0.0.1:${port}`,
     requests,
     delayMs: options.delayMs ?? 0,
+    get bytesPerSecond() {
+      return link.bytesPerSecond;
+    },
+    set bytesPerSecond(value: number) {
+      link.bytesPerSecond = value;
+    },
     count: (filter = {}) =>
       requests.filter((r) => Object.entries(filter).every(([k, v]) => v === undefined || r[k as keyof ProxiedRequest] === v)).length,
     reset: () => void requests.splice(0),
@@ -113,7 +133,7 @@ export async function startCountingProxy(targetUrl: string, options: CountingPro
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url ?? '/';
-    const record: ProxiedRequest = { method: req.method ?? 'GET', path, status: 0, faulted: false, userAgent: req.headers['user-agent'] ?? '', ...classifyRequest(path) };
+    const record: ProxiedRequest = { method: req.method ?? 'GET', path, status: 0, faulted: false, userAgent: req.headers['user-agent'] ?? '', receivedAt: Date.now(), bytes: 0, ...classifyRequest(path) };
     requests.push(record);
     const activeFault = typeof fault === 'function' ? fault(record) : fault;
     if (proxy.delayMs > 0) await new Promise((r) => setTimeout(r, proxy.delayMs));
@@ -136,10 +156,20 @@ export async function startCountingProxy(targetUrl: string, options: CountingPro
     upstream.on('response', (upstreamRes) => {
       record.status = upstreamRes.statusCode ?? 0;
       res.writeHead(record.status, upstreamRes.statusMessage, passThrough(upstreamRes.rawHeaders));
+      res.on('finish', () => (record.endedAt = Date.now()));
+      const meter = (chunk: Buffer) => {
+        record.firstByteAt ??= Date.now();
+        record.bytes += chunk.length;
+      };
       if (activeFault) {
         record.faulted = true;
+        upstreamRes.on('data', meter);
         void forwardWithFault(upstreamRes, res, activeFault);
-      } else pipeline(upstreamRes, res, () => undefined);
+      } else {
+        const paced = link.throttle();
+        paced.on('data', meter);
+        pipeline(upstreamRes, paced, res, () => undefined);
+      }
     });
     upstream.on('error', () => {
       if (res.headersSent) return void res.destroy();

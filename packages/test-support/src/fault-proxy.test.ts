@@ -121,6 +121,24 @@ test('hold: the first atByte bytes arrive, the rest only once released', async (
   expect(digestOf(Buffer.concat(received))).toBe(layer.digest);
 });
 
+test('hold with thenReset: the first atByte bytes arrive, then the connection is reset instead of the rest', async () => {
+  let release!: () => void;
+  const until = new Promise<void>((r) => (release = r));
+  proxy.setFault(faultFor({ kind: 'blob' }, { kind: 'hold', atByte: 1000, until, thenReset: true }));
+  let received = 0;
+  const outcome = await new Promise<string>((resolve) => {
+    get(`${proxy.url}${layerPath}`, { agent: false }, (res) => {
+      res.on('data', (c: Buffer) => {
+        received += c.length;
+        if (received === 1000) setTimeout(release, 100);
+      });
+      res.on('end', () => resolve('end'));
+      res.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    }).on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+  expect({ outcome, received }).toEqual({ outcome: 'ECONNRESET', received: 1000 });
+});
+
 test('refuseConnections: connection refused until acceptConnections', async () => {
   await proxy.refuseConnections();
   await expect(fetch(`${proxy.url}/v2/`)).rejects.toMatchObject({ cause: expect.objectContaining({ code: 'ECONNREFUSED' }) });

@@ -2,7 +2,8 @@
  * Real servers and fixtures for integration tests: redis-server, Debian's docker-registry
  * (distribution 2.8) with none/basic/token auth, a counting reverse proxy, and OCI fixtures pushed
  * with skopeo; clients (skopeo, containerd, podman with a private store) and a TLS-terminating
- * proxy, Azurite's blob service (in memory). Everything binds to 127.0.0.1 on ephemeral ports and is killed by stop(), on exit, or by
+ * proxy, Azurite's blob service (in memory); a scale-out of the built apps (N frontends, M hydrators
+ * as processes on one store and one Redis) and a client that times each blob's first and last byte. Everything binds to 127.0.0.1 on ephemeral ports and is killed by stop(), on exit, or by
  * a watchdog if the test process dies.
  */
 export { tempDir, type TempDir } from './temp-dir.js';
@@ -47,3 +48,7 @@ export { startKeyVaultEmulator, KEY_VAULT_TENANT, type KeyVaultEmulator } from '
 export { startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.js';
 export { signJwt, signJws, unsignedJwt, type JwsAlgorithm } from './jwt.js';
 export { startJwksServer, type JwksServer, type IssuerKey } from './jwks-server.js';
+export { ByteRate } from './byte-rate.js';
+export { startScaleOut, type ScaleOut, type ScaleOutOptions, type ScaleOutStorage, type AppProcess, type FrontendProcess, type HydratorProcess } from './scale-out.js';
+export { timedPull, timedBlobGet, barrier, type TimedPull, type TimedBlob } from './timed-pull.js';
+export { herdTimings, type BlobTimings, type ClientTiming } from './herd-timings.js';

@@ -26,6 +26,8 @@ export interface Podman {
   /** `podman pull --tls-verify=false <ref>`; resolves with the image id, rejects with podman's stderr. */
   pull(ref: string, options?: PodmanPullOptions): Promise<string>;
   inspect(ref: string): Promise<PodmanImage>;
+  /** `podman push --tls-verify=false [--creds] <image> docker://<dest>`; rejects with podman's stderr. */
+  push(image: string, dest: string, options?: Pick<PodmanPullOptions, 'username' | 'password'>): Promise<void>;
   /** `podman rmi --all --force`: an empty store, so the next pull fetches everything again. */
   removeAll(): Promise<void>;
   stop(): Promise<void>;
@@ -71,6 +73,10 @@ export async function startPodman(): Promise<Podman> {
       const [image] = JSON.parse(stdout.toString('utf8')) as PodmanImage[];
       if (!image) throw new Error(`podman image inspect ${ref}: no image`);
       return image;
+    },
+    async push(image, dest, options = {}) {
+      const creds = options.username === undefined ? [] : ['--creds', `${options.username}:${options.password ?? ''}`];
+      await podman(['push', '--quiet', '--tls-verify=false', ...creds, image, `docker://${dest}`]);
     },
     async removeAll() {
       await podman(['rmi', '--all', '--force']);

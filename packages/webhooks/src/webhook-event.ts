@@ -110,6 +110,36 @@ export function hydrationFailedEvent(facts: FailedFacts, ctx: EventContext): Web
   return e;
 }
 
+/** A client's push or delete on the data port (a manifest, or a tag of one). */
+export interface ClientWriteFacts {
+  action: 'push' | 'delete';
+  repository: string;
+  digest: string;
+  /** '' when unknown (a tag whose manifest is already gone). */
+  mediaType: string;
+  size: number;
+  tag?: string;
+  /** The client request's id and User-Agent. */
+  requestId?: string;
+  userAgent?: string;
+}
+
+/**
+ * ACR's `push` (manifest PUT, method PUT) and `delete` (manifest or tag DELETE, method DELETE) for
+ * what a client did. Each is a distinct fact (pushing the same manifest twice is two pushes), so the
+ * id is fresh, unlike the hydrator's events.
+ */
+export function clientWriteEvent(facts: ClientWriteFacts, ctx: EventContext): WebhookEvent {
+  const target: EventTarget = { mediaType: facts.mediaType, size: facts.size, digest: facts.digest, length: facts.size, repository: facts.repository, ...(facts.tag ? { tag: facts.tag } : {}) };
+  return {
+    id: randomUUID(),
+    timestamp: (ctx.timestamp ?? new Date()).toISOString(),
+    action: facts.action,
+    target,
+    request: { id: facts.requestId ?? randomUUID(), host: ctx.host, method: facts.action === 'push' ? 'PUT' : 'DELETE', useragent: facts.userAgent ?? '' },
+  };
+}
+
 /** A test event for `POST .../ping` (a fresh id each time). */
 export function pingEvent(ctx: EventContext): WebhookEvent {
   const e = event('ping', { mediaType: '', size: 0, digest: '', length: 0, repository: '' }, ctx, 'POST');

@@ -1,5 +1,5 @@
 import { EgressPolicy } from '@pullthrough/egress';
-import { checkServiceUri, eventId, hydratedEvents, parseWebhook, scopeMatches, signPayload, toCloudEvent, verifySignature, WebhookValidationError, wants, webhookView } from './index.js';
+import { checkServiceUri, clientWriteEvent, eventId, hydratedEvents, parseWebhook, scopeMatches, signPayload, toCloudEvent, verifySignature, WebhookValidationError, wants, webhookView } from './index.js';
 
 const base = { name: 'hook-one', serviceUri: 'https://hooks.example/in', actions: ['cache.hydrated'], secret: 's3cret-s3cret-s3cret' };
 
@@ -119,5 +119,23 @@ describe('events', () => {
     expect(wants(w, push!)).toBe(false);
     expect(wants({ ...w, status: 'disabled' }, hydrated!)).toBe(false);
     expect(wants({ ...w, scope: 'other/*' }, hydrated!)).toBe(false);
+  });
+});
+
+describe('client write events (push / delete on the data port)', () => {
+  const facts = { repository: 'team/app', digest: `sha256:${'a'.repeat(64)}`, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 42, tag: 'v1', requestId: 'req-1', userAgent: 'skopeo/1.9' };
+  test('ACR shape, the client\'s request, and a fresh id per event (two pushes are two facts)', () => {
+    const push = clientWriteEvent({ action: 'push', ...facts }, { host: 'cache.example', timestamp: new Date(0) });
+    expect(push).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      timestamp: '1970-01-01T00:00:00.000Z',
+      action: 'push',
+      target: { mediaType: facts.mediaType, size: 42, digest: facts.digest, length: 42, repository: 'team/app', tag: 'v1' },
+      request: { id: 'req-1', host: 'cache.example', method: 'PUT', useragent: 'skopeo/1.9' },
+    });
+    expect(clientWriteEvent({ action: 'push', ...facts }, { host: 'cache.example' }).id).not.toBe(push.id);
+    const gone = clientWriteEvent({ action: 'delete', repository: 'team/app', digest: facts.digest, mediaType: '', size: 0 }, { host: 'h' });
+    expect(gone.request.method).toBe('DELETE');
+    expect(gone.target.tag).toBeUndefined();
   });
 });

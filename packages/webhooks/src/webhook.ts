@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { WebhookValidationError } from './webhook-validation-error.js';
 
-/** What a webhook can subscribe to. `delete` is accepted for ACR compatibility; nothing emits it yet. */
+/** What a webhook can subscribe to: the cache's own events, and ACR's `push` (hydrated or pushed content) and `delete` (deleted manifests and tags). */
 export const WEBHOOK_ACTIONS = ['cache.hydrated', 'cache.hydration_failed', 'push', 'delete'] as const;
 export type WebhookAction = (typeof WEBHOOK_ACTIONS)[number];
 

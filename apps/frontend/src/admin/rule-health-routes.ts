@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { CacheRule } from '@pullthrough/cache-rules';
 import { normalizeRegistryHost, ruleFallbackRegistries } from '@pullthrough/cache-rules';
-import { withBreakerState, type LoginVerifier, type RuleHealthTracker } from '@pullthrough/pull-through';
+import { withBreakerState, type LoginVerifier, type RuleHealthReading, type RuleHealthView } from '@pullthrough/pull-through';
 import type { UpstreamClientPool } from '@pullthrough/upstream';
 import type { RuleRegistry } from '../rules/rule-registry.js';
 import { validateNameParam } from './name-param.js';
@@ -9,21 +9,25 @@ import { ProblemError } from './problem.js';
 
 export interface RuleHealthRouteDeps {
   rules: RuleRegistry;
-  tracker: RuleHealthTracker;
+  tracker: RuleHealthView;
   pool: UpstreamClientPool;
   verifier: LoginVerifier;
 }
 
-/** One rule's health: the tracker's view of its pulls, plus its upstream's breaker and rate-limit headroom. */
-function ruleHealth(rule: CacheRule, { tracker, pool }: Pick<RuleHealthRouteDeps, 'tracker' | 'pool'>) {
+/**
+ * One rule's health: its pulls (`scope` says whether every frontend's, shared through Redis, or this
+ * process's own), plus its upstream's breaker and rate-limit headroom.
+ */
+function ruleHealth(rule: CacheRule, reading: RuleHealthReading, pool: UpstreamClientPool) {
   const upstream = normalizeRegistryHost(rule.sourceRepository.split('/')[0]!);
   const breaker = pool.breakerFor(upstream).stats();
   const rateLimit = pool.rateLimitFor(upstream).current();
-  const health = tracker.health(rule.name);
+  const health = reading.health(rule.name);
   return {
     name: rule.name,
     ...health,
     state: withBreakerState(health.state, breaker.state),
+    scope: reading.scope,
     upstream,
     ...(rule.credentialSetName ? { credentialSetName: rule.credentialSetName } : {}),
     breaker,
@@ -41,8 +45,9 @@ export function ruleHealthRoutes(deps: RuleHealthRouteDeps): Router {
     if (!rule) throw new ProblemError(404, 'Not Found', `cache rule "${name}" does not exist`);
     return rule;
   };
-  router.get('/:name/health', (req, res) => {
-    res.json(ruleHealth(found(req.params.name), deps));
+  router.get('/:name/health', async (req, res) => {
+    const rule = found(req.params.name);
+    res.json(ruleHealth(rule, await deps.tracker.read([rule.name]), deps.pool));
   });
   router.post('/:name/verify', async (req, res) => {
     const rule = found(req.params.name);
@@ -54,11 +59,13 @@ export function ruleHealthRoutes(deps: RuleHealthRouteDeps): Router {
 /** GET /api/v1/health/cache-rules: every rule's health, and counts per state. */
 export function ruleHealthSummaryRoutes(deps: RuleHealthRouteDeps): Router {
   const router = Router();
-  router.get('/cache-rules', (_req, res) => {
-    const rules = deps.rules.rules.list().map((rule) => ruleHealth(rule, deps));
+  router.get('/cache-rules', async (_req, res) => {
+    const list = deps.rules.rules.list();
+    const reading = await deps.tracker.read(list.map((rule) => rule.name));
+    const rules = list.map((rule) => ruleHealth(rule, reading, deps.pool));
     const states = { healthy: 0, degraded: 0, failing: 0, unknown: 0 };
     for (const r of rules) states[r.state]++;
-    res.json({ states, cacheRules: rules });
+    res.json({ states, scope: reading.scope, cacheRules: rules });
   });
   return router;
 }

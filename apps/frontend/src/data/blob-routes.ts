@@ -1,8 +1,6 @@
 import type { Request, Response } from 'express';
 import { parseDigest, RangeInvalidError, type Digest } from '@pullthrough/oci';
-import { parseRangeHeader, type PullContext, type PullThroughRegistry, type RangeRequest } from '@pullthrough/pull-through';
-import type { Logger } from '@pullthrough/pull-through';
-import { sendStream } from '@pullthrough/storage';
+import { parseRangeHeader, type Logger, type RangeRequest, type RepositoryContent } from '@pullthrough/pull-through';
 import { setCacheHeaders } from './registry-headers.js';
 
 function commonHeaders(res: Response, digest: string): void {
@@ -14,9 +12,9 @@ function commonHeaders(res: Response, digest: string): void {
 }
 
 /** HEAD /v2/<name>/blobs/<digest> */
-export async function headBlob(registry: PullThroughRegistry, res: Response, name: string, rawDigest: string, ctx: PullContext): Promise<void> {
+export async function headBlob(content: RepositoryContent, res: Response, rawDigest: string): Promise<void> {
   const digest = parseDigest(rawDigest);
-  const { size, cache } = await registry.statBlob(name, digest, ctx);
+  const { size, cache } = await content.statBlob(digest);
   commonHeaders(res, digest);
   setCacheHeaders(res, cache);
   res.setHeader('Content-Length', String(size));
@@ -28,11 +26,11 @@ export async function headBlob(registry: PullThroughRegistry, res: Response, nam
  * while the bytes are written through; if the upstream fails mid-stream the response is cut short
  * (never a complete-looking 200).
  */
-export async function getBlob(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawDigest: string, ctx: PullContext, logger: Logger): Promise<void> {
+export async function getBlob(content: RepositoryContent, req: Request, res: Response, rawDigest: string, logger: Logger): Promise<void> {
   const digest = parseDigest(rawDigest);
-  const location = await registry.blobLocation(name, digest);
+  const location = await content.blobLocation(digest);
   if (location) return redirectToStorage(res, digest, location);
-  const blob = await registry.openBlob(name, digest, await requestedRange(registry, req, res, name, digest, ctx), ctx).catch((err: unknown) => refuseRange(registry, res, name, digest, ctx, err));
+  const blob = await content.openBlob(digest, await requestedRange(content, req, res, digest)).catch((err: unknown) => refuseRange(content, res, digest, err));
   blob.done?.catch((err: unknown) => logger.warn({ digest, err: (err as Error).message }, 'blob fetch failed mid-stream'));
   commonHeaders(res, digest);
   setCacheHeaders(res, blob.cache);
@@ -45,8 +43,8 @@ export async function getBlob(registry: PullThroughRegistry, req: Request, res: 
     if (blob.size !== undefined) res.setHeader('Content-Length', String(blob.size));
   }
   try {
-    // Local blobs go out through pooled buffers (no allocation per read); misses stream as they arrive.
-    await sendStream(blob.stream, res);
+    // The body writes itself: stored blobs through pooled buffers (no allocation per read), misses as their bytes arrive.
+    await blob.sendTo(res);
   } catch (err) {
     // Nothing sent yet (the held-back first chunk failed its digest, the upstream stalled before it):
     // the error middleware can still answer with an OCI error.
@@ -70,11 +68,11 @@ function redirectToStorage(res: Response, digest: Digest, location: string): voi
 }
 
 /** The Range a GET asks for; one this server cannot honour is refused like an unsatisfiable one (416 with the size). */
-async function requestedRange(registry: PullThroughRegistry, req: Request, res: Response, name: string, digest: Digest, ctx: PullContext): Promise<RangeRequest | undefined> {
+async function requestedRange(content: RepositoryContent, req: Request, res: Response, digest: Digest): Promise<RangeRequest | undefined> {
   try {
     return parseRangeHeader(typeof req.headers.range === 'string' ? req.headers.range : undefined);
   } catch (err) {
-    return refuseRange(registry, res, name, digest, ctx, err);
+    return refuseRange(content, res, digest, err);
   }
 }
 
@@ -83,9 +81,9 @@ async function requestedRange(registry: PullThroughRegistry, req: Request, res: 
  * When the range was refused before the blob was looked at, the blob is stat'ed first, so a bad
  * Range on a blob this repository cannot serve is that blob's 404, not a 416.
  */
-async function refuseRange(registry: PullThroughRegistry, res: Response, name: string, digest: Digest, ctx: PullContext, err: unknown): Promise<never> {
+async function refuseRange(content: RepositoryContent, res: Response, digest: Digest, err: unknown): Promise<never> {
   if (!(err instanceof RangeInvalidError)) throw err;
-  const size = err.size ?? (await registry.statBlob(name, digest, ctx)).size;
+  const size = err.size ?? (await content.statBlob(digest)).size;
   res.setHeader('Content-Range', `bytes */${size}`);
   throw err;
 }

@@ -148,6 +148,11 @@ export class ClientAuth {
     throw this.unauthorized(req, res, principal, `authentication required to ${action} ${repository}`, 'no-credentials', target, { scope });
   }
 
+  /** May `principal` take `action` on `repository` (no refusal, no audit: for checks beside the request's own, like a mount's source)? */
+  allows(principal: Principal, repository: string, action: RepositoryAction): boolean {
+    return this.options.authorizer.allows(principal, repository, action);
+  }
+
   /** May `principal` see `repository` in `_catalog` (may it pull it, whatever its token's scopes)? */
   canList(principal: Principal, repository: string): boolean {
     const subject = principal.kind === 'user' || (principal.kind === 'token' && !principal.anonymous) ? principal.subject : undefined;

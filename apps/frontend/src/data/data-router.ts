@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { UnsupportedError, NameUnknownError } from '@pullthrough/oci';
-import type { Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import type { LocalWrites, Logger, PullThroughRegistry } from '@pullthrough/pull-through';
 import type { RepositoryAction } from '@pullthrough/auth';
 import { clientKey, type ClientKey } from './client-key.js';
 import { pullContext } from './pull-context.js';
@@ -12,6 +12,7 @@ import { API_VERSION_HEADER } from './registry-headers.js';
 import { mirrorFallback, mirrorRequest, mirrorUncovered, type MirrorOptions, type MirrorRequest } from './mirror-request.js';
 import { parseRegistryPath, routePattern, type RegistryRoute } from './registry-path.js';
 import { requestLogger } from '../request-context.js';
+import { writeRoute } from './write-router.js';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
@@ -24,15 +25,17 @@ function actionOf(method: string): RepositoryAction {
 /**
  * The /v2 data plane: one dispatcher over the parsed path, one handler module per OCI resource.
  * Every request is authenticated and authorized for its repository and action before anything
- * else runs. Writes then answer UNSUPPORTED (push is not built yet). `key` names the client whose
- * upstream-bound requests the registry's miss limiter counts.
+ * else runs. Writes (and upload sessions) go to `writes` (write-router.ts); through a mirror
+ * request (`?ns=`) they answer UNSUPPORTED. A repository read gets the repository's content from
+ * `registry.contentFor` (local, or pull-through over local, by the rule match) and calls only that
+ * interface. `key` names the client whose upstream-bound requests the registry's miss limiter counts.
  *
  * A request with containerd's `?ns=<registry host>` (a node using this cache as a mirror) is routed
  * by that registry and its path to the downstream repository of the rule covering them, and is
  * authorized for that repository; whatever the cache cannot serve it answers 404 (or 401), so
  * containerd falls back to its next host at once. `_catalog` and `/v2/` ignore `ns`.
  */
-export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth, mirrorOptions: MirrorOptions, key: ClientKey = clientKey) {
+export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth, mirrorOptions: MirrorOptions, writes: LocalWrites, key: ClientKey = clientKey) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     res.setHeader(API_VERSION_HEADER, 'registry/2.0');
     let mirror: MirrorRequest | undefined;
@@ -52,8 +55,11 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
       }
       if (route.kind === 'base') auth.requireLogin(req, res, principal, { route: pattern });
       else if (route.kind !== 'catalog') auth.require(req, res, principal, { route: pattern, repository: route.name, action: route.kind === 'upload' ? 'push' : actionOf(req.method) });
-      if (!READ_METHODS.has(req.method)) {
-        throw new UnsupportedError('this registry is a pull-through cache: push and delete are not supported', { detail: { method: req.method } });
+      if (!READ_METHODS.has(req.method) || route.kind === 'upload') {
+        if (mirror || route.kind === 'base' || route.kind === 'catalog') {
+          throw new UnsupportedError(`${req.method} is not supported here${mirror ? ' (push and delete never go through a mirror request)' : ''}`, { detail: { method: req.method } });
+        }
+        return await writeRoute(writes, req, res, route, (repository) => auth.allows(principal, repository, 'pull'));
       }
       switch (route.kind) {
         case 'base':
@@ -61,18 +67,17 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
           return;
         case 'catalog':
           return await listCatalog(registry, req, res, (name) => auth.canList(principal, name));
+        // The repository's content, picked by the rule match (local, or pull-through over local).
         case 'manifest':
-          return await getManifest(registry, req, res, route.name, route.reference, pullContext(req, res, key), mirror ? mirrorOptions.manifestBudgetMs : undefined);
-        case 'blob':
-          return req.method === 'HEAD'
-            ? await headBlob(registry, res, route.name, route.digest, pullContext(req, res, key))
-            : await getBlob(registry, req, res, route.name, route.digest, pullContext(req, res, key), requestLogger(res, logger));
+          return await getManifest(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.reference, mirror ? mirrorOptions.manifestBudgetMs : undefined);
+        case 'blob': {
+          const content = registry.contentFor(route.name, pullContext(req, res, key));
+          return req.method === 'HEAD' ? await headBlob(content, res, route.digest) : await getBlob(content, req, res, route.digest, requestLogger(res, logger));
+        }
         case 'tags':
-          return await listTags(registry, req, res, route.name, pullContext(req, res, key));
+          return await listTags(registry.contentFor(route.name, pullContext(req, res, key)), req, res);
         case 'referrers':
-          return await listReferrers(registry, req, res, route.name, route.digest, pullContext(req, res, key));
-        case 'upload':
-          throw new UnsupportedError('this registry is a pull-through cache: push is not supported');
+          return await listReferrers(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.digest);
       }
     } catch (err) {
       next(mirror && kind && kind !== 'base' && kind !== 'catalog' ? mirrorFallback(err, kind, mirror, requestLogger(res, logger)) : err);

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { MediaType, parseDigest } from '@pullthrough/oci';
-import type { PullContext, PullThroughRegistry } from '@pullthrough/pull-through';
+import type { PullThroughRegistry, RepositoryContent } from '@pullthrough/pull-through';
 import { nextLink, paginate, parsePageQuery } from './pagination.js';
 import { setCacheHeaders } from './registry-headers.js';
 
@@ -14,9 +14,10 @@ function sendPage(res: Response, path: string, body: Record<string, unknown>, ne
  * GET /v2/<name>/tags/list?n=&last=: a cached repository's upstream tags merged with local ones
  * (X-Cache says whether the upstream answered; stale: local tags only, with the reason).
  */
-export async function listTags(registry: PullThroughRegistry, req: Request, res: Response, name: string, ctx: PullContext): Promise<void> {
+export async function listTags(content: RepositoryContent, req: Request, res: Response): Promise<void> {
   const query = parsePageQuery(req.query);
-  const list = await registry.listTags(name, ctx);
+  const name = content.repository;
+  const list = await content.listTags();
   setCacheHeaders(res, list.cache, list.staleReason);
   const page = paginate(list.tags, query);
   sendPage(res, `/v2/${name}/tags/list`, { name, tags: page.items }, page.next);
@@ -30,10 +31,10 @@ export async function listCatalog(registry: PullThroughRegistry, req: Request, r
 }
 
 /** GET /v2/<name>/referrers/<digest>?artifactType= (OCI 1.1), an image index of the local and upstream referrers. */
-export async function listReferrers(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawDigest: string, ctx: PullContext): Promise<void> {
+export async function listReferrers(content: RepositoryContent, req: Request, res: Response, rawDigest: string): Promise<void> {
   const digest = parseDigest(rawDigest);
   const artifactType = typeof req.query.artifactType === 'string' ? req.query.artifactType : undefined;
-  const { manifests, cache, staleReason } = await registry.listReferrers(name, digest, artifactType, ctx);
+  const { manifests, cache, staleReason } = await content.listReferrers(digest, artifactType);
   setCacheHeaders(res, cache, staleReason);
   if (artifactType) res.setHeader('OCI-Filters-Applied', 'artifactType');
   const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests }));

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { acceptsMediaType, ManifestUnknownError, parseReference, RegistryError, type Reference } from '@pullthrough/oci';
-import type { PullContext, PullThroughRegistry } from '@pullthrough/pull-through';
+import type { RepositoryContent } from '@pullthrough/pull-through';
 import { withinBudget } from './mirror-request.js';
 import { setCacheHeaders } from './registry-headers.js';
 
@@ -22,9 +22,9 @@ function manifestReference(raw: string): Reference {
  * GET/HEAD /v2/<name>/manifests/<reference>: bytes exactly as stored, never converted.
  * `budgetMs` (mirror requests): not answered by then, it is a 404 and the fetch goes on behind it.
  */
-export async function getManifest(registry: PullThroughRegistry, req: Request, res: Response, name: string, rawReference: string, ctx: PullContext, budgetMs?: number): Promise<void> {
+export async function getManifest(content: RepositoryContent, req: Request, res: Response, rawReference: string, budgetMs?: number): Promise<void> {
   const reference = manifestReference(rawReference);
-  const pending = registry.getManifest(name, reference, ctx);
+  const pending = content.getManifest(reference);
   const manifest = budgetMs === undefined ? await pending : await withinBudget(pending, budgetMs);
   const accept = req.headers.accept;
   if (!acceptsMediaType(accept, manifest.mediaType)) {

@@ -11,6 +11,8 @@ describe('parseRegistryPath', () => {
     ['/v2/a/b/tags/list', { kind: 'tags', name: 'a/b' }],
     ['/v2/a/referrers/sha256%3Aabc', { kind: 'referrers', name: 'a', digest: 'sha256:abc' }],
     ['/v2/a/blobs/uploads/', { kind: 'upload', name: 'a' }],
+    ['/v2/a/blobs/uploads', { kind: 'upload', name: 'a' }],
+    ['/v2/team/app/blobs/uploads/0f5c8a4e-1b2c-4d3e-8f90-123456789abc', { kind: 'upload', name: 'team/app', session: '0f5c8a4e-1b2c-4d3e-8f90-123456789abc' }],
     // the Azure SDK encodes the slashes of names
     ['/v2/a%2Fb/manifests/x', { kind: 'manifest', name: 'a/b', reference: 'x' }],
     ['/v2/a%2fb%2Fc/blobs/sha256:abc', { kind: 'blob', name: 'a/b/c', digest: 'sha256:abc' }],

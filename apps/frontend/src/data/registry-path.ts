@@ -7,7 +7,8 @@ export type RegistryRoute =
   | { kind: 'blob'; name: string; digest: string }
   | { kind: 'tags'; name: string }
   | { kind: 'referrers'; name: string; digest: string }
-  | { kind: 'upload'; name: string };
+  /** `/blobs/uploads/` (start), or `/blobs/uploads/<session>` (a session's id, as sent). */
+  | { kind: 'upload'; name: string; session?: string };
 
 /**
  * Parse a /v2 path. Repository names contain slashes, so routing is done here rather than by
@@ -24,7 +25,10 @@ export function parseRegistryPath(rawPath: string): RegistryRoute | undefined {
     return rest.length > 0 ? undefined : { kind: 'base' };
   }
   const [, rawName, resource, tail] = m as unknown as [string, string, string, string];
-  if (resource === 'blobs' && (tail === 'uploads' || tail.startsWith('uploads/'))) return { kind: 'upload', name: checkName(rawName) };
+  if (resource === 'blobs' && (tail === 'uploads' || tail.startsWith('uploads/'))) {
+    const session = tail.slice('uploads/'.length);
+    return session === '' ? { kind: 'upload', name: checkName(rawName) } : { kind: 'upload', name: checkName(rawName), session: decodeSegment(session) };
+  }
   const name = checkName(rawName);
   switch (resource) {
     case 'manifests':
@@ -75,6 +79,6 @@ export function routePattern(route: RegistryRoute): string {
     case 'referrers':
       return '/v2/:name/referrers/:digest';
     case 'upload':
-      return '/v2/:name/blobs/uploads/';
+      return route.session === undefined ? '/v2/:name/blobs/uploads/' : '/v2/:name/blobs/uploads/:session';
   }
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FailureCategory } from '@pullthrough/oci';
-import type { CacheStatus, ClientBufferStats, EnqueueStats, PullObserver } from '@pullthrough/pull-through';
+import type { CacheStatus, ClientBufferStats, EnqueueStats, PeerStreamStats, PullObserver } from '@pullthrough/pull-through';
 import type { BreakerState, UpstreamStatus } from '@pullthrough/upstream';
 
 export interface MetricSources {
@@ -12,6 +12,8 @@ export interface MetricSources {
   redisUp: () => boolean;
   /** Memory held for live clients of blob misses, and how many fell behind or stalled (BlobFetcher.clientBufferStats). */
   clientBuffers?: () => ClientBufferStats;
+  /** Peer streams served to other replicas, followed from them, and failed (PULLTHROUGH_PEER_PORT; absent: off). */
+  peerStreams?: () => PeerStreamStats;
 }
 
 export interface FrontendMetrics {
@@ -116,6 +118,18 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
   });
   mirroredCounter(registry, 'pullthrough_blob_clients_fell_behind_total', 'Live clients of a blob miss that fell behind their buffer (served from the stored blob once committed)', [], (set) => set({}, sources.clientBuffers?.().fellBehind ?? 0));
   mirroredCounter(registry, 'pullthrough_blob_clients_stalled_total', 'Live clients of a blob miss cut off for taking no bytes for the stall timeout', [], (set) => set({}, sources.clientBuffers?.().stalled ?? 0));
+
+  mirroredCounter(registry, 'pullthrough_peer_streams_served_total', 'Running blob fetches streamed to another replica (this process led them)', [], (set) => set({}, sources.peerStreams?.().served ?? 0));
+  mirroredCounter(registry, 'pullthrough_peer_streams_followed_total', "Blob fetches of another replica read live from its peer stream (this process's clients shared it)", [], (set) => set({}, sources.peerStreams?.().followed ?? 0));
+  mirroredCounter(
+    registry,
+    'pullthrough_peer_streams_failed_total',
+    'Peer streams not used or broken, by reason: not-allowed (outside PULLTHROUGH_PEER_ALLOWED_NETWORKS, never contacted), unreachable, refused (both before any byte: clients wait for the commit), broken (mid-body: its clients were cut)',
+    ['reason'],
+    (set) => {
+      for (const [reason, n] of Object.entries(sources.peerStreams?.().failed ?? {})) set({ reason }, n);
+    },
+  );
 
   const served = new Counter({
     name: 'pullthrough_cache_requests_total',

@@ -1,0 +1,145 @@
+import { segment } from '../admin-client.js';
+import { list, required, str, type CommandContext, type CommandSpec, type OptionSpec } from '../command.js';
+import { CliError, EXIT, usageError } from '../exit-codes.js';
+import { renderFields, renderTable } from '../table.js';
+import { printVerify } from './verify-result.js';
+
+type CredentialSet = Record<string, unknown> & {
+  name: string;
+  loginServer?: string;
+  authCredentials?: Array<{ name?: string; usernameSecretIdentifier?: string; passwordSecretIdentifier?: string }>;
+  identity?: { type: string; clientId?: string };
+  tokenRealmHosts?: string[];
+  credentialHealth?: { status?: string; errorCode?: string; errorMessage?: string; checkedAt?: string };
+};
+
+const NAME = { type: 'string', short: 'n', value: 'NAME', description: 'credential set name (5-50 letters, digits, -)' } as const satisfies OptionSpec;
+
+/** `az acr credential-set` flags: secret *references* (Key Vault URI, env:NAME, file:/path), never secret values. */
+const SET_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  name: NAME,
+  'login-server': { type: 'string', short: 'l', value: 'HOST', description: 'the registry these credentials are for: docker.io, ghcr.io, host:port  (loginServer)' },
+  'username-id': { type: 'string', short: 'u', value: 'REF', description: 'reference to the username secret: https://<vault>.vault.azure.net/secrets/<name>, env:NAME or file:/path' },
+  'password-id': { type: 'string', short: 'p', value: 'REF', description: 'reference to the password/token secret (same forms)' },
+  identity: { type: 'string', value: 'ID', description: 'log in to an ACR upstream with a managed identity: SystemAssigned, or a user-assigned client id' },
+  'token-realm-hosts': { type: 'string', multiple: true, value: 'HOSTS', description: "https token realm hosts outside the registry's domain that may receive these credentials" },
+};
+
+function setFields(set: CredentialSet): string {
+  const cred = set.authCredentials?.[0];
+  const health = set.credentialHealth;
+  return renderFields([
+    ['name', set.name],
+    ['login server', set.loginServer],
+    ['username secret', cred?.usernameSecretIdentifier],
+    ['password secret', cred?.passwordSecretIdentifier],
+    ['identity', set.identity ? `${set.identity.type}${set.identity.clientId ? ` ${set.identity.clientId}` : ''}` : undefined],
+    ['token realm hosts', set.tokenRealmHosts],
+    ['health', health ? `${health.status ?? '-'}${health.errorCode ? ` (${health.errorCode})` : ''}` : undefined],
+    ['health message', health?.errorMessage],
+    ['checked at', health?.checkedAt],
+  ]);
+}
+
+/** The flags given, applied to `base` ({} for create, the stored set for update). */
+function applySetFlags(base: CredentialSet | Record<string, unknown>, ctx: CommandContext): Record<string, unknown> {
+  const { credentialHealth: _health, ...set } = base as CredentialSet;
+  const out: Record<string, unknown> = { ...set };
+  const loginServer = str(ctx, 'login-server');
+  if (loginServer !== undefined) out.loginServer = loginServer;
+  const user = str(ctx, 'username-id');
+  const password = str(ctx, 'password-id');
+  const identity = str(ctx, 'identity');
+  if (identity !== undefined && (user !== undefined || password !== undefined)) throw usageError('give --identity or -u/-p, not both');
+  if (user !== undefined || password !== undefined) {
+    const current = (set as CredentialSet).authCredentials?.[0] ?? {};
+    out.authCredentials = [{ ...current, ...(user !== undefined ? { usernameSecretIdentifier: user } : {}), ...(password !== undefined ? { passwordSecretIdentifier: password } : {}) }];
+    delete out.identity;
+  }
+  if (identity !== undefined) {
+    out.identity = identity === 'SystemAssigned' ? { type: 'SystemAssigned' } : { type: 'UserAssigned', clientId: identity };
+    delete out.authCredentials;
+  }
+  const realms = list(ctx, 'token-realm-hosts');
+  if (realms !== undefined) out.tokenRealmHosts = realms;
+  return out;
+}
+
+async function show(ctx: CommandContext, body: unknown, heading?: string): Promise<void> {
+  if (ctx.output === 'json') return ctx.out.json(body);
+  if (heading) ctx.out.print(heading);
+  ctx.out.print(setFields(body as CredentialSet));
+}
+
+export const credentialSetCommands: CommandSpec[] = [
+  {
+    path: ['credential-set', 'create'],
+    summary: 'create a credential set (needs the admin role)',
+    options: SET_OPTIONS,
+    examples: ['pullthrough credential-set create -n hub-login -l docker.io -u https://myvault.vault.azure.net/secrets/hub-user -p https://myvault.vault.azure.net/secrets/hub-token'],
+    async run(ctx) {
+      const name = required(ctx, 'name', '-n/--name');
+      required(ctx, 'login-server', '-l/--login-server');
+      if (str(ctx, 'identity') === undefined && (str(ctx, 'username-id') === undefined || str(ctx, 'password-id') === undefined)) {
+        throw usageError('give -u/--username-id and -p/--password-id (secret references), or --identity');
+      }
+      const client = await ctx.client();
+      if ((await client.send('GET', `/credential-sets/${segment(name)}`)).status === 200) {
+        throw new CliError(EXIT.refused, `error: credential set "${name}" already exists (use \`pullthrough credential-set update\`)`);
+      }
+      const res = await client.call('PUT', `/credential-sets/${segment(name)}`, { body: applySetFlags({}, ctx) });
+      await show(ctx, res.body, `credential set "${name}" created`);
+    },
+  },
+  {
+    path: ['credential-set', 'update'],
+    summary: 'change a credential set (GET, then PUT with the flags applied; needs the admin role)',
+    options: SET_OPTIONS,
+    examples: ['pullthrough credential-set update -n hub-login -p https://myvault.vault.azure.net/secrets/hub-token-2'],
+    async run(ctx) {
+      const name = required(ctx, 'name', '-n/--name');
+      const client = await ctx.client();
+      const current = (await client.call('GET', `/credential-sets/${segment(name)}`)).body as CredentialSet;
+      const res = await client.call('PUT', `/credential-sets/${segment(name)}`, { body: applySetFlags(current, ctx) });
+      await show(ctx, res.body, `credential set "${name}" updated`);
+    },
+  },
+  {
+    path: ['credential-set', 'show'],
+    summary: 'show a credential set: its secret references (never values) and its health',
+    options: { name: NAME },
+    async run(ctx) {
+      const name = required(ctx, 'name', '-n/--name');
+      await show(ctx, (await (await ctx.client()).call('GET', `/credential-sets/${segment(name)}`)).body);
+    },
+  },
+  {
+    path: ['credential-set', 'list'],
+    summary: 'list the credential sets with their health',
+    async run(ctx) {
+      const body = (await (await ctx.client()).call('GET', '/credential-sets')).body as { credentialSets: CredentialSet[] };
+      if (ctx.output === 'json') return ctx.out.json(body);
+      const rows = body.credentialSets.map((s) => [s.name, s.loginServer, s.identity ? `identity ${s.identity.type}` : 'secrets', s.credentialHealth?.status, s.credentialHealth?.errorCode]);
+      ctx.out.print(renderTable(['name', 'login-server', 'auth', 'health', 'error'], rows));
+    },
+  },
+  {
+    path: ['credential-set', 'delete'],
+    summary: 'delete a credential set (refused while rules use it; needs the admin role)',
+    options: { name: NAME },
+    async run(ctx) {
+      const name = required(ctx, 'name', '-n/--name');
+      await (await ctx.client()).call('DELETE', `/credential-sets/${segment(name)}`);
+      if (ctx.output === 'table') ctx.out.print(`credential set "${name}" deleted`);
+    },
+  },
+  {
+    path: ['credential-set', 'verify'],
+    summary: 'live check, step by step: secrets readable, upstream reachable, upstream accepts them (exit 6 when a step fails)',
+    options: { name: NAME },
+    async run(ctx) {
+      const name = required(ctx, 'name', '-n/--name');
+      return printVerify(ctx, (await (await ctx.client()).call('POST', `/credential-sets/${segment(name)}/verify`)).body);
+    },
+  },
+];

@@ -1,0 +1,297 @@
+import { BlobUnknownError, ClientThrottledError, ManifestUnknownError, NameUnknownError, RegistryError, type Digest, type Reference } from '@pullthrough/oci';
+import { ruleTagFreshnessSeconds, ruleUpstreamTagNotFound, tagAllowed } from '@pullthrough/cache-rules';
+import type { BlobFetcher } from '../blob-fetcher.js';
+import type { CachedListings, ReferrerList, TagList } from '../cached-listings.js';
+import type { HydrationEnqueuer } from '../hydration-enqueuer.js';
+import type { ManifestImporter, StoredManifest } from '../manifest-importer.js';
+import type { MissLimiter } from '../miss-limiter.js';
+import type { PullObserver } from '../pull-observer.js';
+import type { RangeRequest } from '../byte-range.js';
+import { refuseOutsideAllowList } from '../allow-list-check.js';
+import { staleReason } from '../stale-reason.js';
+import { withFailover } from '../upstream-failover.js';
+import type { UpstreamTarget } from '../upstream-target.js';
+import { blobBody } from './blob-body.js';
+import type { LocalBlobState, LocalContent } from './local-content.js';
+import type { BlobBody, BlobStat, CacheStatus, ManifestResponse, PullContext, RepositoryContent } from './repository-content.js';
+
+/** The machinery every cached repository shares (one per process: the fetches in flight, the limits, the feeds). */
+export interface PullThroughDeps {
+  blobs: BlobFetcher;
+  manifests: ManifestImporter;
+  listings: CachedListings;
+  hydration: HydrationEnqueuer;
+  observer: PullObserver;
+  limiter: MissLimiter;
+  /** Seconds a tag is served without asking the upstream again (a rule's `tagFreshnessSeconds` overrides it). */
+  tagFreshnessSeconds: number;
+  now: () => number;
+}
+
+/**
+ * A cached repository: its LocalContent first, the rule's upstream behind it (like distribution's
+ * proxy stores, which wrap the local stores and satisfy the same interfaces). Adds freshness and
+ * revalidation of tags (HEAD), stale serving when the upstream cannot answer, confirmation HEADs for
+ * blobs stored for another repository, misses streamed through the one shared BlobFetcher, a
+ * hydration job per imported manifest, the client's miss allowance, the rule's allow-list checked
+ * before anything (local content included), and served/failed outcomes reported per rule.
+ */
+export class PullThroughContent implements RepositoryContent {
+  readonly repository: string;
+  /** The target reporting which of the rule's upstreams answered (manifests and blobs). */
+  private readonly observed: UpstreamTarget;
+
+  constructor(
+    private readonly local: LocalContent,
+    /** Listings use the target as resolved: they report no upstream use. */
+    private readonly target: UpstreamTarget,
+    private readonly deps: PullThroughDeps,
+    private readonly ctx: PullContext = {},
+  ) {
+    this.repository = local.repository;
+    const observer = deps.observer;
+    this.observed = {
+      ...target,
+      observer: {
+        upstreamAnswered: (rule, upstream, fallback) => observer.upstreamAnswered?.(rule, upstream, fallback),
+        upstreamSkipped: (rule, upstream, next, err) => {
+          const category = err instanceof RegistryError && err.category ? err.category : 'upstream-unavailable';
+          const message = err instanceof Error ? err.message : 'upstream error';
+          observer.failed(rule, category, `${message} (upstream ${upstream}; trying fallback ${next})`);
+        },
+      },
+    };
+  }
+
+  getManifest(reference: Reference): Promise<ManifestResponse> {
+    // A rule's allow-list is checked before anything, local content included: a tightened filter
+    // refuses what was cached before. By digest only the repository is checked (a digest has no tag).
+    refuseOutsideAllowList(this.observed, ManifestUnknownError, reference.kind === 'tag' ? reference.tag : undefined);
+    return this.observe(() => this.manifestFor(reference));
+  }
+
+  statBlob(digest: Digest): Promise<BlobStat> {
+    refuseOutsideAllowList(this.observed, BlobUnknownError);
+    return this.observe(() => this.blobSize(digest));
+  }
+
+  openBlob(digest: Digest, range?: RangeRequest): Promise<BlobBody> {
+    refuseOutsideAllowList(this.observed, BlobUnknownError);
+    return this.observe(() => this.blobFor(digest, range));
+  }
+
+  async blobLocation(digest: Digest): Promise<string | undefined> {
+    if (!this.local.redirectsBlobs) return undefined;
+    refuseOutsideAllowList(this.observed, BlobUnknownError);
+    const { linked, stored } = await this.local.blobState(digest);
+    if (!linked || !stored) return undefined;
+    const url = await this.local.signedLocation(digest);
+    if (url) this.deps.observer.served(this.target.rule.name, 'hit');
+    return url;
+  }
+
+  /**
+   * tags/list: the upstream's tags merged with the local ones (local only, marked stale, when the
+   * upstream cannot answer), cut to what the rule's allow-list admits (a refused repository is
+   * unknown, and never asked for).
+   */
+  async listTags(): Promise<TagList> {
+    refuseOutsideAllowList(this.target, NameUnknownError);
+    const list = await this.deps.listings.listTags(this.repository, this.target, () => this.admit());
+    return { ...list, tags: list.tags.filter((tag) => tagAllowed(this.target.rule.allow, tag)) };
+  }
+
+  /** OCI 1.1 referrers: the upstream's (API or tag schema) merged with the local ones. */
+  listReferrers(subject: Digest, artifactType?: string): Promise<ReferrerList> {
+    refuseOutsideAllowList(this.target, NameUnknownError);
+    return this.deps.listings.listReferrers(this.repository, this.target, subject, artifactType, () => this.admit());
+  }
+
+  /** Report the rule's outcome (served from where, or failed in which category) to the observer. */
+  private async observe<T extends { cache: CacheStatus; done?: Promise<unknown> }>(fn: () => Promise<T>): Promise<T> {
+    const rule = this.target.rule.name;
+    const fail = (err: unknown) => {
+      if (err instanceof RegistryError && err.category) this.deps.observer.failed(rule, err.category, err.message);
+    };
+    try {
+      const result = await fn();
+      this.deps.observer.served(rule, result.cache);
+      result.done?.catch(fail);
+      return result;
+    } catch (err) {
+      fail(err);
+      throw err;
+    }
+  }
+
+  /**
+   * A request about to go to the upstream for a client: take one from the client's allowance, or
+   * refuse with 429 and Retry-After. Checked here, where "upstream-bound" is decided, not in routes.
+   */
+  private admit(): void {
+    if (this.ctx.client === undefined) return;
+    const retryAfterSeconds = this.deps.limiter.take(this.ctx.client);
+    if (retryAfterSeconds === undefined) return;
+    throw new ClientThrottledError('this client sent too many requests that need an upstream; content held locally is still served', {
+      retryAfterSeconds,
+      detail: { rule: this.target.rule.name, retryAfterSeconds },
+    });
+  }
+
+  private async manifestFor(reference: Reference): Promise<ManifestResponse> {
+    if (reference.kind === 'digest') {
+      const local = await this.local.manifest(reference.digest);
+      if (local) return { ...local, cache: 'hit' };
+      this.admit();
+      return this.importManifest(reference);
+    }
+    const { record, manifest } = await this.local.tagged(reference.tag);
+    if (!record || !manifest) {
+      this.admit();
+      return this.importManifest(reference);
+    }
+    // A tag a client pushed here (the rule allows pushes) wins: never revalidated, never moved by the upstream.
+    if (record.source === 'local') return { ...manifest, cache: 'local' };
+    const ageMs = this.deps.now() - new Date(record.checkedAt).getTime();
+    if (ageMs < ruleTagFreshnessSeconds(this.target.rule, this.deps.tagFreshnessSeconds) * 1000) return { ...manifest, cache: 'hit' };
+    return this.revalidate(reference.tag, manifest);
+  }
+
+  /**
+   * Any failure to revalidate a tag held locally (upstream down, throttling, open breaker, DNS,
+   * broken credentials, a corrupt new manifest): serve the local copy, saying it is stale and why.
+   */
+  private stale(local: StoredManifest, err: unknown): ManifestResponse {
+    return { ...local, cache: 'stale', staleReason: staleReason(err, this.observed, this.deps.observer) };
+  }
+
+  /** A stale tag: ask the upstream with HEAD (free on Docker Hub); same digest -> refresh, else fetch. */
+  private async revalidate(tag: string, local: StoredManifest): Promise<ManifestResponse> {
+    const target = this.observed;
+    let answer;
+    try {
+      // A client over its allowance still gets the local copy (marked stale), without the upstream.
+      this.admit();
+      answer = (await withFailover(target, (t) => t.client.headManifest(t.upstreamRepository, tag))).value;
+    } catch (err) {
+      return this.stale(local, err);
+    }
+    if (answer.kind === 'not-found') {
+      if (ruleUpstreamTagNotFound(target.rule) === 'serve-local') {
+        return { ...local, cache: 'stale', staleReason: `upstream-not-found: tag ${tag} no longer exists upstream; the rule keeps serving the local copy` };
+      }
+      throw new ManifestUnknownError(`tag ${tag} no longer exists upstream`).annotate({ rule: target.rule.name, upstream: target.upstreamRegistry });
+    }
+    // 401/403 for a tag we hold: a broken credential must not break pulls of what is local.
+    if (answer.kind !== 'ok') {
+      this.deps.observer.failed(target.rule.name, 'upstream-auth', `upstream ${target.upstreamRegistry} refused tag ${tag}: ${answer.message}`);
+      return { ...local, cache: 'stale', staleReason: `upstream-auth: ${answer.message}` };
+    }
+    if (answer.value.digest === local.digest) {
+      await this.local.refreshTag(tag, local.digest, new Date(this.deps.now()));
+      return { ...local, cache: 'revalidated' };
+    }
+    try {
+      return await this.importManifest({ kind: 'tag', tag });
+    } catch (err) {
+      // The tag moved but its new manifest cannot be fetched (or is corrupt): the old one is still a valid answer.
+      return this.stale(local, err);
+    }
+  }
+
+  private async importManifest(reference: Reference): Promise<ManifestResponse> {
+    const target = this.observed;
+    const imported = await this.deps.manifests.import(target, reference);
+    this.deps.hydration.enqueue({
+      downstreamRepository: target.downstreamRepository,
+      ruleName: target.rule.name,
+      // The registry that served: the rule's source, or the fallback that stood in for it.
+      upstreamRegistry: imported.servedBy.registry,
+      upstreamRepository: imported.servedBy.repository,
+      digest: imported.digest,
+      ...(reference.kind === 'tag' ? { tag: reference.tag } : {}),
+      ...(target.rule.credentialSetName ? { credentialSetName: target.rule.credentialSetName } : {}),
+      platforms: target.rule.platforms ?? 'pulled',
+      ...(this.ctx.requestId ? { requestId: this.ctx.requestId } : {}),
+      enqueuedAt: new Date(this.deps.now()).toISOString(),
+    });
+    const { parsed: _parsed, ...stored } = imported;
+    return { ...stored, cache: 'miss' };
+  }
+
+  private async blobSize(digest: Digest): Promise<BlobStat> {
+    const target = this.observed;
+    const blobs = this.deps.blobs;
+    // Taken before storage is read: a fetch finishing meanwhile links just after its commit.
+    const running = blobs.join(target, digest);
+    // Awaited only if storage does not answer first; its failure then surfaces there.
+    running?.catch(() => undefined);
+    const { linked, stored } = await this.local.blobState(digest);
+    if (linked && stored) return { size: stored.size, cache: 'hit' };
+    // A fetch for this repository's upstream is running or committing: its result is this answer.
+    if (running) return { size: (await running).size, cache: 'miss' };
+    this.admit();
+    if (stored) {
+      // Stored for another repository: this one's upstream must confirm it (then later pulls are local).
+      await blobs.confirm(target, digest, stored.size);
+      return { size: stored.size, cache: 'revalidated' };
+    }
+    const { value: answer } = await withFailover(target, (t) => t.client.headBlob(t.upstreamRepository, digest));
+    if (answer.kind === 'ok' && answer.value.size !== undefined) return { size: answer.value.size, cache: 'miss' };
+    if (answer.kind === 'ok') {
+      const fetched = await blobs.ensure(target, digest);
+      return { size: fetched.size, cache: 'miss' };
+    }
+    throw new BlobUnknownError('blob unknown upstream', { detail: { digest } }).annotate({ rule: target.rule.name });
+  }
+
+  /**
+   * A blob is served for a repository only when it is linked to it and stored. A blob stored for
+   * another repository is linked once this repository's upstream confirms it with a HEAD (no second
+   * download); a missing one is fetched from this repository's upstream (which links it).
+   */
+  private async blobFor(digest: Digest, range: RangeRequest | undefined): Promise<BlobBody> {
+    const target = this.observed;
+    const blobs = this.deps.blobs;
+    // Looked at before storage is read: a fetch that finishes meanwhile is joined, not asked again.
+    const wasRunning = blobs.isRunning(target, digest);
+    let { linked, stored } = await this.local.blobState(digest);
+    if (linked && stored) return this.local.openStored(digest, stored.size, range, 'hit');
+    if (wasRunning || blobs.isRunning(target, digest)) {
+      const joined = await this.joinRunning(digest, range);
+      if ('body' in joined) return joined.body;
+      ({ linked, stored } = joined.state);
+    }
+    this.admit();
+    if (stored) {
+      await blobs.confirm(target, digest, stored.size);
+      return this.local.openStored(digest, stored.size, range, 'revalidated');
+    }
+    // Bytes go out as they arrive from the one upstream fetch: the whole blob, or just the range asked for.
+    const live = range ? await blobs.streamRange(target, digest, range) : await blobs.stream(target, digest);
+    if (live) return blobBody({ ...live, cache: 'miss' });
+    // The fetch (led or joined) links the blob to this repository: its upstream served it.
+    const fetched = await blobs.ensure(target, digest);
+    return this.local.openStored(digest, fetched.size, range, 'miss');
+  }
+
+  /**
+   * Join the fetch of this blob for this repository's upstream (no upstream request): tap it while
+   * its bytes are still to come or still kept in memory, else wait for its commit and read the stored
+   * blob. Each way links this repository once: a tap with the commit, a join when the fetch settles.
+   * When the fetch ended before it could be joined and left nothing linked here: storage as it is now
+   * (the blob may be stored, for another repository: then this repository's upstream must confirm it).
+   */
+  private async joinRunning(digest: Digest, range: RangeRequest | undefined): Promise<{ body: BlobBody } | { state: LocalBlobState }> {
+    const target = this.observed;
+    const blobs = this.deps.blobs;
+    // Checked and tapped in the same tick: a fetch that ended meanwhile is not started anew.
+    const tapped = blobs.isRunning(target, digest) ? (range ? await blobs.streamRange(target, digest, range) : await blobs.stream(target, digest)) : undefined;
+    if (tapped) return { body: blobBody({ ...tapped, cache: 'miss' }) };
+    const joined = blobs.join(target, digest);
+    if (joined) return { body: await this.local.openStored(digest, (await joined).size, range, 'miss') };
+    // It ended between the two looks: linked here if it was this repository's fetch.
+    const state = await this.local.blobState(digest);
+    return state.linked && state.stored ? { body: await this.local.openStored(digest, state.stored.size, range, 'miss') } : { state };
+  }
+}

@@ -1,0 +1,99 @@
+import type { Digest } from '@pullthrough/oci';
+import type { RegistryStore } from '@pullthrough/storage';
+import type { FetchedBlob, Flight } from './blob-flight.js';
+import { silentLogger, type Logger } from './logger.js';
+import { relayPeerStream } from './peer-relay.js';
+import type { BlobPeers } from './peer-stream-client.js';
+import type { BlobLeaseClaim, BlobLeases } from './redis-blob-leases.js';
+import type { UpstreamTarget } from './upstream-target.js';
+
+export interface FlightFollowerOptions {
+  store: RegistryStore;
+  leases: BlobLeases;
+  /** Where the leaders' live streams are read (none: followers wait for the commit). */
+  peers: BlobPeers | undefined;
+  pollMs: number;
+  timeoutMs: number;
+  logger?: Logger;
+}
+
+/** Another process committed the blob (linked here), or the lease passed to this process (or to nobody): fetch with the claim. */
+export type Followed = { fetched: FetchedBlob } | { claim: BlobLeaseClaim };
+
+/**
+ * What a process does with a blob another process is fetching (it holds the flight key's lease).
+ * When that leader serves its running fetches to its peers (the lease names its peer URL) and the
+ * caller reads live, the follower reads the leader's stream and feeds this flight's taps with it, as
+ * an upstream body would (relayPeerStream): every local client shares this one stream, each with its
+ * own buffer, and local clients that come later can tap it too. Then, or when there is no such stream,
+ * it waits for the leader's commit, links the stored blob, and lets the taps that fell behind continue
+ * from it. A lease that ends without a commit (the leader failed or died) is taken over.
+ */
+export class FlightFollower {
+  private readonly logger: Logger;
+
+  constructor(private readonly options: FlightFollowerOptions) {
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /**
+   * `onHeaders(size)` is called once the leader's stream is open (the caller's tap is made then);
+   * `onFollow()` when there is none: no byte was given, the caller waits for the commit. A stream
+   * that breaks cuts the taps reading it (their clients retry); the fetch itself goes on waiting.
+   */
+  async follow(
+    held: BlobLeaseClaim & { kind: 'held' },
+    key: string,
+    target: UpstreamTarget,
+    digest: Digest,
+    flight: Flight,
+    live: boolean,
+    onHeaders: (size: number) => void,
+    onFollow: () => void,
+  ): Promise<Followed> {
+    const peers = this.options.peers;
+    const stream = live && held.peerUrl && peers ? await peers.open(held.peerUrl, flight.id) : undefined;
+    if (!stream) {
+      onFollow();
+      return this.waitForCommit(key, target, digest, flight);
+    }
+    flight.streaming = true;
+    onHeaders(stream.size);
+    try {
+      await relayPeerStream(flight, stream, digest);
+    } catch (err) {
+      peers!.stats.failed.broken++;
+      this.logger.warn({ digest, err: (err as Error).message }, 'peer stream broke: its clients were cut; waiting for the commit');
+      // No more taps on this flight: later callers wait for the commit.
+      flight.followed = true;
+      flight.taps.length = 0;
+    }
+    return this.waitForCommit(key, target, digest, flight);
+  }
+
+  /**
+   * Wait for the leader's commit (a notification, or the store polled), then link the stored blob
+   * (its upstream coordinates are ours). A lease that ends without a commit is taken over: the
+   * caller fetches with that claim.
+   */
+  async waitForCommit(key: string, target: UpstreamTarget, digest: Digest, flight: Flight): Promise<Followed> {
+    const deadline = Date.now() + this.options.timeoutMs;
+    for (;;) {
+      await this.options.leases.waitForCommit(digest, this.options.pollMs);
+      const stored = await this.options.store.statBlob(digest);
+      if (stored) return { fetched: await this.linkStored(target, digest, flight, stored.size) };
+      // Waited long enough for a leader that still renews its lease: fetch here after all.
+      const claim: BlobLeaseClaim = Date.now() > deadline ? { kind: 'alone' } : await this.options.leases.acquire(key);
+      if (claim.kind !== 'held') return { claim };
+    }
+  }
+
+  /** The blob is stored by another fetch: taps that fell behind continue from it, and it is linked for every caller. */
+  async linkStored(target: UpstreamTarget, digest: Digest, flight: Flight, size: number): Promise<FetchedBlob> {
+    const open = (start: number, end: number) => this.options.store.openBlob(digest, { start, end });
+    for (const tap of flight.taps) tap.committed(open, size);
+    flight.alsoLink.add(target.downstreamRepository);
+    await Promise.all([...flight.alsoLink].map((repository) => this.options.store.linkBlob(repository, digest)));
+    return { digest, size, bytesFetched: 0 };
+  }
+}

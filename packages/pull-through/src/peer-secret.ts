@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import type { ControlStore } from '@pullthrough/storage';
+
+const KIND = 'peer-stream';
+const NAME = 'secret';
+/** A secret that did not verify (or was refused) is read from storage again at most this often. */
+const REFRESH_INTERVAL_MS = 1000;
+
+type Control = Pick<ControlStore, 'getControl' | 'putControl'>;
+
+const valid = (stored: { secret?: unknown } | undefined): stored is { secret: string } => typeof stored?.secret === 'string' && /^[0-9a-f]{64}$/.test(stored.secret);
+
+/**
+ * The key replicas sign their peer stream requests with (HMAC, PeerTokens): 32 random bytes made
+ * once and kept in the storage control area, written owner-only (0600 on a filesystem) like the
+ * token signing keys. Every frontend shares the storage, so every one reads the same key; it is
+ * never logged and never put in Redis. Two replicas starting at once on an empty store may each
+ * write one: the last write wins, and a replica whose key does not verify (or is refused) reads it
+ * again (`refresh`), so they agree after one failed request.
+ */
+export class PeerSecret {
+  private lastRefresh = 0;
+
+  private constructor(
+    private readonly control: Control,
+    private key: Buffer,
+  ) {}
+
+  /** Read the stored key, making it if there is none. */
+  static async load(control: Control): Promise<PeerSecret> {
+    return new PeerSecret(control, await PeerSecret.read(control));
+  }
+
+  private static async read(control: Control): Promise<Buffer> {
+    const stored = await control.getControl<{ secret?: unknown }>(KIND, NAME);
+    if (valid(stored)) return Buffer.from(stored.secret, 'hex');
+    await control.putControl(KIND, NAME, { secret: randomBytes(32).toString('hex') }, { private: true });
+    const written = await control.getControl<{ secret?: unknown }>(KIND, NAME);
+    if (!valid(written)) throw new Error('peer stream key: could not be stored');
+    return Buffer.from(written.secret, 'hex');
+  }
+
+  get current(): Buffer {
+    return this.key;
+  }
+
+  /** Read the stored key again (at most once a second); true when it changed. */
+  async refresh(now = Date.now()): Promise<boolean> {
+    if (now - this.lastRefresh < REFRESH_INTERVAL_MS) return false;
+    this.lastRefresh = now;
+    const stored = await this.control.getControl<{ secret?: unknown }>(KIND, NAME);
+    if (!valid(stored)) return false;
+    const key = Buffer.from(stored.secret, 'hex');
+    if (key.equals(this.key)) return false;
+    this.key = key;
+    return true;
+  }
+}
