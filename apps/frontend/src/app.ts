@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import { LoopDetectedError } from '@pullthrough/oci';
 import { cameFromDeployment } from '@pullthrough/storage';
 import type { CredentialHealthBook } from '@pullthrough/credentials';
-import type { GcJobs, HydrationService, LocalWrites, LoginVerifier, Logger, PullThroughRegistry, RuleHealthView, UsageService } from '@pullthrough/pull-through';
+import type { FreeUnreferenced, GcJobs, HydrationService, LastPulledBook, LocalWrites, LoginVerifier, Logger, PullThroughRegistry, RetentionRunner, RuleHealthView, UsageService } from '@pullthrough/pull-through';
 import type { UpstreamClientPool, UpstreamStatus } from '@pullthrough/upstream';
 import type { WebhookService } from '@pullthrough/webhooks';
 import type { Registry as MetricsRegistry } from 'prom-client';
@@ -18,6 +18,7 @@ import { gcRoutes } from './admin/gc-routes.js';
 import { hydrationRoutes } from './admin/hydration-routes.js';
 import { usageRoutes } from './admin/usage-routes.js';
 import { prefetchRoutes } from './admin/prefetch-routes.js';
+import { retentionRoutes } from './admin/retention-routes.js';
 import { ruleHealthRoutes, ruleHealthSummaryRoutes } from './admin/rule-health-routes.js';
 import { webhookRoutes } from './admin/webhook-routes.js';
 import { mirrorConfigRoutes } from './admin/mirror-config-routes.js';
@@ -76,6 +77,8 @@ export interface FrontendDeps {
   audit?: AuditLog;
   /** Nodes using the cache as a containerd mirror (`?ns=` routing, generated hosts.toml files). */
   mirror?: MirrorSettings;
+  /** Retention: manifest pulls are noted in `lastPulled`; `POST /api/v1/retention` runs `runner`; `freeUnreferenced` is GC (purge). */
+  retention?: { runner: RetentionRunner; lastPulled: LastPulledBook; freeUnreferenced?: FreeUnreferenced };
 }
 
 export interface MirrorSettings {
@@ -110,7 +113,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   });
   data.use('/token', tokenRoutes(deps.tokenEndpoint));
   const mirror = deps.mirror ?? DEFAULT_MIRROR;
-  data.use('/v2', dataRouter(deps.registry, deps.logger, deps.clientAuth, { rules: () => deps.rules.rules, selfHosts: mirror.publicHosts, manifestBudgetMs: mirror.manifestBudgetMs }, deps.writes));
+  data.use('/v2', dataRouter(deps.registry, deps.logger, deps.clientAuth, { rules: () => deps.rules.rules, selfHosts: mirror.publicHosts, manifestBudgetMs: mirror.manifestBudgetMs }, deps.writes, undefined, deps.retention?.lastPulled));
   data.use((_req, res) => {
     res.status(404).json({ errors: [{ code: 'NAME_UNKNOWN', message: 'not a registry endpoint' }] });
   });
@@ -151,7 +154,8 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   admin.use('/api/v1/cache-rules', ruleHealthRoutes(health));
   admin.use('/api/v1/cache-rules', prefetchRoutes(deps.hydrations));
   if (deps.upstreams) admin.use('/api/v1/upstreams', upstreamRoutes(deps.upstreams));
-  admin.use('/api/v1/cache-rules', cacheRuleRoutes(deps.rules));
+  admin.use('/api/v1/cache-rules', cacheRuleRoutes(deps.rules, deps.retention?.freeUnreferenced));
+  admin.use('/api/v1/retention', retentionRoutes(deps.retention?.runner));
   admin.use('/api/v1/health', ruleHealthSummaryRoutes(health));
   admin.use('/api/v1/credential-sets', credentialSetRoutes({ sets: deps.credentialSets, health: deps.credentialHealth, verifier: deps.verifier, forgetSecrets: deps.forgetSecrets }));
   admin.use('/api/v1/hydrations', hydrationRoutes(deps.hydrations));

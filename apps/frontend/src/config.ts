@@ -7,6 +7,7 @@ import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
 import { gcGraceSetting } from '@pullthrough/hydration-jobs';
 import { parseIp } from '@pullthrough/egress';
 import { DEFAULT_PEER_NETWORKS, parsePeerNetworks, peerUrlCheck } from './peer/peer-networks.js';
+import { retentionConfigFields } from '@pullthrough/hydration-jobs';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
 const optionalText = z
@@ -162,6 +163,10 @@ export const frontendConfigSchema = z.object({
     .superRefine((entries, ctx) => {
       for (const bad of parsePeerNetworks(entries).invalid) ctx.addIssue({ code: 'custom', message: `"${bad.slice(0, 100)}" is not a CIDR block or IP address` });
     }),
+  /** Retention of cached content (README "Retention"): used by `POST /api/v1/retention`; the hydrator runs the scheduled pass with the same values. 0: off. */
+  PULLTHROUGH_RETENTION_MAX_TAGS: retentionConfigFields.PULLTHROUGH_RETENTION_MAX_TAGS,
+  PULLTHROUGH_RETENTION_UNPULLED_DAYS: retentionConfigFields.PULLTHROUGH_RETENTION_UNPULLED_DAYS,
+  PULLTHROUGH_STORAGE_BUDGET_BYTES: retentionConfigFields.PULLTHROUGH_STORAGE_BUDGET_BYTES,
   /** htpasswd file (bcrypt, `htpasswd -B`) of the users clients log in as; unset: no users, anonymous clients only. */
   PULLTHROUGH_HTPASSWD_FILE: optionalText,
   /** `false` turns anonymous pulls off everywhere; `true` leaves it to each rule's `anonymousPull`. */

@@ -7,11 +7,9 @@ import { Redis } from 'ioredis';
 import { Authorizer, FailedLoginLimiter, HtpasswdFile, KeyRing, PasswordLogin, TokenService } from '@pullthrough/auth';
 import { ruleAnonymousPull } from '@pullthrough/cache-rules';
 import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
-import { createGcQueue, createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
+import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
 import {
-  GcJobs,
   RedisGcCoordinator,
-  UsageService,
   HydrationService,
   LocalWrites,
   LoginVerifier,
@@ -24,6 +22,11 @@ import {
   credentialHealthObserver,
   fanOutObserver,
   TokenBucketLimiter,
+  LastPulledBook,
+  RedisRetentionLock,
+  RetentionRunner,
+  retentionDefaultsFrom,
+  type FreeUnreferenced,
   type Logger,
 } from '@pullthrough/pull-through';
 import { DEFAULT_TAG_CACHE, deploymentId, RegistryStore, storageDriverFrom, upstreamUserAgent } from '@pullthrough/storage';
@@ -32,7 +35,7 @@ import { createWebhookQueue, DeliveryLog, WebhookPublisher, WebhookService, Webh
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import { controlSigningKeyStore } from './access/signing-key-store.js';
 import { OidcVerifier, type OidcVerifierOptions } from '@pullthrough/oidc';
-import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, storageGauges, type ConfigChange, type ListenerLimits } from '@pullthrough/operations';
+import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, type ConfigChange, type ListenerLimits } from '@pullthrough/operations';
 import type { OidcAdminAccess } from './admin/admin-authenticator.js';
 import { createApp } from './app.js';
 import { AuditLog } from './audit-log.js';
@@ -41,6 +44,7 @@ import { CredentialSetRegistry } from './credentials/credential-set-registry.js'
 import { ClientAuth } from './data/client-auth.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
+import { storageHousekeeping } from './storage-housekeeping.js';
 import { addSelfListener, upstreamHostCheck } from './self-listeners.js';
 import { peerStreamingFrom } from './peer/peer-streaming.js';
 import { UploadPurger } from './upload-purger.js';
@@ -59,6 +63,9 @@ export interface RunningFrontend {
   servers: { data: Server; admin: Server; peer?: Server };
   /** Announces config changes to the other processes and applies theirs (Redis pub/sub). */
   configChanges: ConfigChangeBus;
+  /** Last-pulled times of this process (flushed to Redis every few seconds) and the on-demand retention runner. */
+  lastPulled: LastPulledBook;
+  retention: RetentionRunner;
   /**
    * Stop accepting, let in-flight requests (blob streams) finish up to PULLTHROUGH_SHUTDOWN_TIMEOUT_MS
    * (then cut them), let in-flight blob commits finish, then close the queue and Redis.
@@ -74,6 +81,8 @@ export interface FrontendOptions {
   secretEnv?: Record<string, string | undefined>;
   /** Egress dispatcher for the OIDC issuer's JWKS and discovery fetches (undici's global one when unset). */
   dispatcher?: OidcVerifierOptions['dispatcher'];
+  /** Garbage collection, run after a real retention pass or a rule purge removed content (wired by whoever builds GC). */
+  freeUnreferenced?: FreeUnreferenced;
 }
 
 /** The admin API's OIDC access from config, or undefined when no issuer is set. */
@@ -100,7 +109,7 @@ const urlOf = (server: Server) => {
 };
 
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
-export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher }: FrontendOptions): Promise<RunningFrontend> {
+export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher, freeUnreferenced }: FrontendOptions): Promise<RunningFrontend> {
   // Blobs this process writes, commits or links are "touched" in Redis: a garbage collection running meanwhile keeps them.
   const gcCoordinator = new RedisGcCoordinator({
     url: config.REDIS_URL,
@@ -260,10 +269,6 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     status: new HydrationStatusReader(queue),
     enqueueNow: (job) => enqueueHydration(queue, job, { promote: true }),
   });
-  const gcQueue = createGcQueue(redis, config.PULLTHROUGH_QUEUE_PREFIX);
-  gcQueue.on('error', (err) => logger.debug({ err: err.message }, 'gc queue error'));
-  const gauges = storageGauges(metrics.registry);
-  const usage = new UsageService(store.driver, { rules: () => rules.rules, onScan: (u) => gauges.record({ storedBytes: u.stored.bytes, heldBytes: u.bytes }) });
   const webhookQueue = createWebhookQueue(redis, config.PULLTHROUGH_QUEUE_PREFIX);
   webhookQueue.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
   const webhookStore = new WebhookStore(store, egress);
@@ -305,6 +310,10 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       case 'webhooks':
         // Read from storage on every use: nothing held here.
         break;
+      case 'repository-content':
+        // Retention or a purge removed tags and manifests: forget the in-memory copies.
+        store.forgetCached();
+        break;
     }
   };
   const configChanges = new ConfigChangeBus({
@@ -318,6 +327,22 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     onError: (err) => logger.debug({ err: err.message }, 'config pub/sub error'),
   });
   await configChanges.start();
+  // Manifest pulls noted in memory, flushed to Redis every few seconds, snapshotted to storage (retention, usage).
+  const lastPulled = new LastPulledBook({ redis, prefix: config.PULLTHROUGH_QUEUE_PREFIX, store, logger });
+  lastPulled.start();
+  // Garbage collection and usage: the admin API's, and what frees what retention evicted.
+  const housekeeping = storageHousekeeping({ config, driver: store.driver, coordinator: gcCoordinator, redis, metrics: metrics.registry, rules: () => rules.rules, lastPulled, logger, ...(freeUnreferenced ? { freeUnreferenced } : {}) });
+  const { freeUnreferenced: freeEvicted } = housekeeping;
+  const retention = new RetentionRunner({
+    store,
+    rules: () => rules.rules,
+    lastPulled,
+    defaults: retentionDefaultsFrom(config),
+    lock: new RedisRetentionLock(redis, config.PULLTHROUGH_QUEUE_PREFIX),
+    onPruned: (repositories) => repositories.forEach((name) => configChanges.announcer({ kind: 'repository-content', name })),
+    logger,
+    freeUnreferenced: freeEvicted,
+  });
   rules.announce = configChanges.announcer;
   accessPolicies.announce = configChanges.announcer;
   credentialSets.announce = configChanges.announcer;
@@ -343,8 +368,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     forgetSecrets: (name) => credentials.forget(name),
     hydrations,
     webhooks,
-    gcJobs: new GcJobs(gcQueue),
-    usage,
+    gcJobs: housekeeping.gcJobs,
+    usage: housekeeping.usage,
     audit,
     clientAuth,
     deploymentId: deployment,
@@ -355,6 +380,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     oidc: oidcAccess(config, oidcDispatcher),
     metricsAuth: config.PULLTHROUGH_METRICS_AUTH,
     trustProxyHops: config.PULLTHROUGH_TRUST_PROXY_HOPS,
+    retention: { runner: retention, lastPulled, freeUnreferenced: freeEvicted },
     mirror: {
       publicHosts: config.PULLTHROUGH_PUBLIC_HOSTS,
       manifestBudgetMs: config.PULLTHROUGH_MIRROR_MANIFEST_BUDGET_MS,
@@ -386,6 +412,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     pool,
     servers: { data, admin, ...(peerServer ? { peer: peerServer } : {}) },
     configChanges,
+    lastPulled,
+    retention,
     async close() {
       stopping = true;
       rules.stop();
@@ -403,13 +431,14 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       await enqueuer.settle();
       await queue.close();
       await webhookQueue.close();
-      await gcQueue.close();
+      await housekeeping.close();
       const pools = Promise.all([pool.close(), ownOidcDispatcher?.close()]);
       if (cut) pools.catch(() => undefined);
       else await pools;
       breakerBoard.close();
       blobLeases.close();
       await ruleHealth.close();
+      await lastPulled.close();
       gcCoordinator.close();
       redis.disconnect();
     },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
 import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
-import { gcGraceSetting, gcScheduleSetting } from '@pullthrough/hydration-jobs';
+import { gcGraceSetting, gcScheduleSetting, retentionConfigFields, retentionScheduleField } from '@pullthrough/hydration-jobs';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
 const optionalText = z
@@ -79,6 +79,12 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_BREAKER_MAX_HOLD_SECONDS: z.coerce.number().int().positive().default(600),
   /** A blob fetch's Redis lease lives this long without renewal (renewed every third of it): a dead fetcher's blob is fetched by another replica after it. */
   PULLTHROUGH_BLOB_LEASE_MS: z.coerce.number().int().min(100).max(600000).default(15000),
+  /** When the retention pass runs: `off`, `every <n>s|m|h`, or a cron pattern (default hourly, `0 * * * *`); one runner at a time across replicas. */
+  PULLTHROUGH_RETENTION_SCHEDULE: retentionScheduleField,
+  /** Retention of cached content, as in the frontend (README "Retention"). 0: off. */
+  PULLTHROUGH_RETENTION_MAX_TAGS: retentionConfigFields.PULLTHROUGH_RETENTION_MAX_TAGS,
+  PULLTHROUGH_RETENTION_UNPULLED_DAYS: retentionConfigFields.PULLTHROUGH_RETENTION_UNPULLED_DAYS,
+  PULLTHROUGH_STORAGE_BUDGET_BYTES: retentionConfigFields.PULLTHROUGH_STORAGE_BUDGET_BYTES,
   /** Address the hydrator's probe listener binds to (as the frontend's listeners). */
   PULLTHROUGH_HOST: z.string().default('127.0.0.1'),
   /** The hydrator's HTTP listener: /healthz, /readyz and /metrics. */

@@ -3,17 +3,23 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createGcQueue, createHydrationQueue, GC_QUEUE, HYDRATION_QUEUE, parseGcSchedule, RegistrySemaphore, scheduleGc } from '@pullthrough/hydration-jobs';
+import { createGcQueue, createHydrationQueue, enqueueGc, GC_QUEUE, HYDRATION_QUEUE, parseGcSchedule, parseRetentionSchedule, RegistrySemaphore, scheduleGc } from '@pullthrough/hydration-jobs';
 import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, storageGauges } from '@pullthrough/operations';
 import {
   ArtifactHydrator,
   BlobFetcher,
+  freeUnreferencedWith,
   GarbageCollector,
+  LastPulledBook,
   ManifestImporter,
   RedisBlobLeases,
   RedisBreakerBoard,
   RedisGcCoordinator,
+  RedisRetentionLock,
+  RetentionRunner,
+  retentionDefaultsFrom,
   UpstreamClients,
+  type FreeUnreferenced,
   type GcOptions,
   type GcReport,
   type Logger,
@@ -28,6 +34,7 @@ import { onAbandonedHydration } from './abandoned-hydrations.js';
 import { currentRules } from './current-rules.js';
 import { createHydratorMetrics } from './hydrator-metrics.js';
 import { probeRoutes } from './probe-routes.js';
+import { startRetentionJob, type RetentionJob } from './retention-job.js';
 import type { HydratorConfig } from './config.js';
 import { gcProcessor } from './gc-processor.js';
 import { hydrationProcessor } from './hydration-processor.js';
@@ -46,6 +53,8 @@ export interface RunningHydrator {
    * GcBusyError while another collection runs anywhere.
    */
   collectGarbage(options: GcOptions): Promise<GcReport>;
+  /** The scheduled retention pass (PULLTHROUGH_RETENTION_SCHEDULE). */
+  retention: RetentionJob;
   /** `http://host:port` of the probe listener (/healthz, /readyz, /metrics). */
   probeUrl: string;
   server: Server;
@@ -59,7 +68,13 @@ export interface RunningHydrator {
 
 /** Wire the hydration and webhook workers from config. Used by main.ts and the integration tests. */
 /** `secretEnv`: where `env:` secret references are looked up (main.ts passes process.env). */
-export async function startHydrator(config: HydratorConfig, logger: Logger, secretEnv: Record<string, string | undefined> = {}): Promise<RunningHydrator> {
+/** `freeUnreferenced`: what runs after a retention pass removed content (default: this process's garbage collection). */
+export async function startHydrator(
+  config: HydratorConfig,
+  logger: Logger,
+  secretEnv: Record<string, string | undefined> = {},
+  hooks: { freeUnreferenced?: FreeUnreferenced } = {},
+): Promise<RunningHydrator> {
   // Blobs this process writes, commits or links are "touched" in Redis: a collection running meanwhile keeps them.
   const graceMs = config.PULLTHROUGH_GC_GRACE_MINUTES * 60_000;
   const gcCoordinator = new RedisGcCoordinator({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, touchRetentionMs: graceMs + 3_600_000, logger });
@@ -165,19 +180,33 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     prefix,
     onChange: (change) => {
       if (change.kind === 'credential-sets') credentials.forget(change.name);
-      if (change.kind === 'cache-rules') store.forgetCached();
+      if (change.kind === 'cache-rules' || change.kind === 'repository-content') store.forgetCached();
     },
     onResync: () => store.forgetCached(),
     onError: (err) => logger.debug({ err: err.message }, 'config pub/sub error'),
   });
   await configChanges.start();
 
+  // Retention: reads last-pulled times (written by the frontends), evicts, tells every process to forget what it cached in memory.
+  const retentionRunner = new RetentionRunner({
+    store,
+    rules,
+    lastPulled: new LastPulledBook({ redis: connection, prefix, store, logger }),
+    defaults: retentionDefaultsFrom(config),
+    lock: new RedisRetentionLock(connection, prefix),
+    onPruned: (repositories) => repositories.forEach((name) => configChanges.announcer({ kind: 'repository-content', name })),
+    logger,
+    // Evicted content is freed at once (by this process's collector, or one queued when another runs too long).
+    freeUnreferenced: hooks.freeUnreferenced ?? freeUnreferencedWith(collector, { logger, later: () => enqueueGc(gcQueue, { dryRun: false, requestedBy: 'retention' }) }),
+  });
+  const retention = await startRetentionJob(connection, prefix, parseRetentionSchedule(config.PULLTHROUGH_RETENTION_SCHEDULE) ?? { off: true }, retentionRunner, logger);
+
   // /healthz, /readyz, /metrics on PULLTHROUGH_HYDRATOR_PORT, with the frontend's listener limits.
   const hydrationQueue = createHydrationQueue({ connection, prefix });
   hydrationQueue.on('error', (err) => logger.debug({ err: err.message }, 'hydration queue error'));
   let stopping = false;
   const metrics = createHydratorMetrics([hydrationQueue, webhookQueue, gcQueue], [worker, webhookWorker, gcWorker], () => connection.status === 'ready');
-  gauges = storageGauges(metrics.registry);
+  gauges = storageGauges(metrics.registry, config.PULLTHROUGH_STORAGE_BUDGET_BYTES || undefined);
   onGcReport = metrics.gcReport;
   const readiness = () => checkReadiness([storageCheck(store), redisCheck(connection, true)], 2000, stopping);
   const server = await listen(probeRoutes(readiness, metrics.registry), config.PULLTHROUGH_HOST, config.PULLTHROUGH_HYDRATOR_PORT, {
@@ -192,7 +221,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     configChanges.close();
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
-      Promise.all([worker.close(), webhookWorker.close(), gcWorker.close()]).then(() => true),
+      Promise.all([worker.close(), webhookWorker.close(), gcWorker.close(), retention.close()]).then(() => true),
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS))),
     ]).finally(() => clearTimeout(timer));
     if (!finished) logger.warn({ timeoutMs: config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: running jobs are left to be retried when their lock expires');
@@ -215,6 +244,7 @@ export async function startHydrator(config: HydratorConfig, logger: Logger, secr
     webhookWorker,
     gcWorker,
     collectGarbage: (options) => collector.collect(options),
+    retention,
     server,
     probeUrl: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
     close() {

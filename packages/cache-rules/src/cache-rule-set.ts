@@ -21,6 +21,7 @@ function freezeRule(rule: CacheRule): CacheRule {
     Object.freeze(rule.allow);
   }
   if (rule.fallbackRegistries) Object.freeze(rule.fallbackRegistries);
+  if (rule.retention) Object.freeze(rule.retention);
   return Object.freeze(rule);
 }
 

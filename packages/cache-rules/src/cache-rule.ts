@@ -61,7 +61,18 @@ export interface CacheRule {
    * upstream: revalidation never moves it.
    */
   allowPush?: boolean;
+  /** Retention of this rule's cached content; each field overrides the global default (0 turns it off). */
+  retention?: RuleRetention;
 }
+
+/** A rule's retention: `maxTags` cached tags per repository (most recently pulled kept), evict what was not pulled for `unpulledDays`. */
+export interface RuleRetention {
+  maxTags?: number;
+  unpulledDays?: number;
+}
+/** Bounds of a rule's retention fields. */
+export const MAX_RETENTION_TAGS = 1_000_000;
+export const MAX_RETENTION_DAYS = 36_500;
 
 /** Most fallback registries one rule may list. */
 export const MAX_FALLBACK_REGISTRIES = 5;
@@ -131,6 +142,17 @@ const allowList = z
   )
   .refine((a) => a.repositories !== undefined || a.tags !== undefined, { message: 'must list repositories and/or tags (omit allow to serve everything)' });
 
+const retentionCount = (max: number, what: string) => {
+  const message = `must be a whole number from 0 (off) to ${max} ${what}`;
+  return z.number({ error: message }).int({ error: message }).min(0, { error: message }).max(max, { error: message }).optional();
+};
+const retentionSettings = z
+  .strictObject(
+    { maxTags: retentionCount(MAX_RETENTION_TAGS, 'tags'), unpulledDays: retentionCount(MAX_RETENTION_DAYS, 'days') },
+    { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object with maxTags and/or unpulledDays' : undefined) },
+  )
+  .refine((r) => r.maxTags !== undefined || r.unpulledDays !== undefined, { message: 'must set maxTags and/or unpulledDays (omit retention for the global defaults)' });
+
 const fallbackList = checkedList((host) => registryHostIssues(host), MAX_FALLBACK_REGISTRIES, 'must not be empty (omit it for no fallback)');
 
 /** The zod schema for one rule (checks that need `options`, like self-hosts, included). */
@@ -151,6 +173,7 @@ export function cacheRuleSchema(options: ParseCacheRuleOptions = {}) {
         allow: allowList.optional(),
         fallbackRegistries: fallbackList.optional(),
         allowPush: z.boolean({ error: 'must be true or false' }).optional(),
+        retention: retentionSettings.optional(),
       },
       { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object' : undefined) },
     )
@@ -206,7 +229,7 @@ function toIssues(error: z.ZodError): ValidationIssue[] {
 export function checkCacheRule(input: unknown, options: ParseCacheRuleOptions = {}): { rule?: CacheRule; issues: ValidationIssue[] } {
   const parsed = cacheRuleSchema(options).safeParse(input);
   if (!parsed.success) return { issues: toIssues(parsed.error) };
-  const { name, sourceRepository, targetRepository, credentialSetName, platforms, tagFreshnessSeconds, upstreamTagNotFound, anonymousPull, allow, fallbackRegistries, allowPush } = parsed.data;
+  const { name, sourceRepository, targetRepository, credentialSetName, platforms, tagFreshnessSeconds, upstreamTagNotFound, anonymousPull, allow, fallbackRegistries, allowPush, retention } = parsed.data;
   const rule: CacheRule = { name, sourceRepository, targetRepository };
   if (credentialSetName !== undefined) rule.credentialSetName = credentialSetName;
   // The refinement on platformList has checked every element is a platform string.
@@ -222,6 +245,11 @@ export function checkCacheRule(input: unknown, options: ParseCacheRuleOptions = 
   }
   if (fallbackRegistries !== undefined) rule.fallbackRegistries = (fallbackRegistries as string[]).slice();
   if (allowPush !== undefined) rule.allowPush = allowPush;
+  if (retention !== undefined) {
+    rule.retention = {};
+    if (retention.maxTags !== undefined) rule.retention.maxTags = retention.maxTags;
+    if (retention.unpulledDays !== undefined) rule.retention.unpulledDays = retention.unpulledDays;
+  }
   return { rule, issues: [] };
 }
 

@@ -5,3 +5,4 @@ export * from './hydration-failure.js';
 export * from './hydration-status.js';
 export * from './registry-semaphore.js';
 export * from './gc-job.js';
+export * from './retention-schedule.js';

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
-/** What an admin change can touch; each process reloads (or forgets) what it holds of that kind. */
-export const CONFIG_KINDS = ['cache-rules', 'credential-sets', 'webhooks', 'access-policy'] as const;
+/**
+ * What an admin change can touch; each process reloads (or forgets) what it holds of that kind.
+ * `repository-content`: retention or a purge removed tags and manifests of a repository (the name).
+ */
+export const CONFIG_KINDS = ['cache-rules', 'credential-sets', 'webhooks', 'access-policy', 'repository-content'] as const;
 export type ConfigKind = (typeof CONFIG_KINDS)[number];
 
 /** A change announcement: the kind and the name only (never a document, never a secret). */

@@ -51,3 +51,5 @@ export * from './content/local-writes.js';
 export * from './content/upload-sessions.js';
 export * from './content/manifest-push.js';
 export * from './content/write-events.js';
+export * from './retention/index.js';
+export * from './gc/free-unreferenced.js';

@@ -59,7 +59,8 @@ export class ManifestStore {
   /**
    * Manifests by (repository, digest), kept in memory: a revision's bytes are immutable
    * (content-addressed), so a hit is spared two small file reads. A revision can be deleted (by
-   * this process: dropped at once; by another: its link is checked again after MANIFEST_RECHECK_MS).
+   * this process: dropped at once; by another: its link is checked again after MANIFEST_RECHECK_MS;
+   * rule changes and retention also announce it, and every process then drops this cache).
    */
   private readonly cache: LruCache<CachedManifest>;
 

@@ -147,8 +147,9 @@ export class RegistryStore {
     this.tags.forgetCached();
   }
 
-  listRepositories(): Promise<string[]> {
-    return listRepositories(this.driver);
+  /** Repositories with a manifest (the catalog); with `withBlobs`, also those holding only blob links. */
+  listRepositories(options: { withBlobs?: boolean } = {}): Promise<string[]> {
+    return listRepositories(this.driver, options);
   }
 
   // Control area

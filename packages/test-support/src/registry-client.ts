@@ -28,7 +28,11 @@ export class RegistryClient {
   constructor(
     readonly baseUrl: string,
     private readonly credentials?: RegistryCredentials,
-  ) {}
+    options: { preemptiveBasic?: boolean } = {},
+  ) {
+    // Basic on every request from the start (a registry that takes Basic straight on /v2/*), no token.
+    if (options.preemptiveBasic && credentials) this.authorization = basicAuthorization(credentials);
+  }
 
   /** `path` is relative to the registry root (e.g. `/v2/`) or absolute (an upload Location). */
   async request(path: string, init: RegistryRequestInit = {}): Promise<Response> {
@@ -89,9 +93,7 @@ export class RegistryClient {
   private async answerChallenge(header: string): Promise<string | undefined> {
     const scheme = header.split(' ')[0]?.toLowerCase();
     const params = Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
-    const basic = this.credentials
-      ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`
-      : undefined;
+    const basic = this.credentials ? basicAuthorization(this.credentials) : undefined;
     if (scheme === 'basic') return basic;
     if (scheme !== 'bearer' || !params.realm) return undefined;
     const tokenUrl = new URL(params.realm);
@@ -106,6 +108,10 @@ export class RegistryClient {
     const token = body.token ?? body.access_token;
     return token ? `Bearer ${token}` : undefined;
   }
+}
+
+function basicAuthorization(credentials: RegistryCredentials): string {
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
 }
 
 async function expectStatus(res: Response, status: number, what: string): Promise<void> {

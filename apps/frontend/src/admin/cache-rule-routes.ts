@@ -1,13 +1,25 @@
 import { Router } from 'express';
 import { CacheRuleValidationError } from '@pullthrough/cache-rules';
+import { purgeTotals, type FreeUnreferenced } from '@pullthrough/pull-through';
 import type { RuleRegistry } from '../rules/rule-registry.js';
 import { credentialRuleChangeNeedsAdmin } from './admin-access.js';
 import { requireEscalation } from './admin-auth.js';
 import { validateNameParam } from './name-param.js';
 import { ProblemError } from './problem.js';
 
-/** /api/v1/cache-rules: PUT/GET/DELETE one, GET all. */
-export function cacheRuleRoutes(rules: RuleRegistry): Router {
+/** `?purge=` of a rule DELETE: absent or `false`, or `true`. */
+function purgeParam(value: unknown): boolean {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new ProblemError(400, 'Bad Request', 'the purge query parameter must be true or false', [{ field: 'purge', message: 'must be true or false' }]);
+}
+
+/**
+ * /api/v1/cache-rules: PUT/GET/DELETE one, GET all. `DELETE ?purge=true` (admin) answers 200 with what
+ * the rule's repositories forgot and, when garbage collection is wired (`freeUnreferenced`), runs it at
+ * once and reports the bytes freed.
+ */
+export function cacheRuleRoutes(rules: RuleRegistry, freeUnreferenced?: FreeUnreferenced): Router {
   const router = validateNameParam(Router(), 'cache rule');
   router.get('/', (_req, res) => {
     res.json({ cacheRules: rules.rules.list() });
@@ -34,9 +46,14 @@ export function cacheRuleRoutes(rules: RuleRegistry): Router {
     }
   });
   router.delete('/:name', async (req, res) => {
+    const purge = purgeParam(req.query.purge);
     requireEscalation(res, credentialRuleChangeNeedsAdmin(rules.rules.get(req.params.name), undefined));
-    if (!(await rules.delete(req.params.name))) throw new ProblemError(404, 'Not Found', `cache rule "${req.params.name}" does not exist`);
-    res.status(204).end();
+    if (purge) requireEscalation(res, { role: 'admin', reason: 'cache-rule-purge', detail: "purging a deleted cache rule's content (purge=true)" });
+    const forgotten = await rules.delete(req.params.name);
+    if (!forgotten) throw new ProblemError(404, 'Not Found', `cache rule "${req.params.name}" does not exist`);
+    if (!purge) return void res.status(204).end();
+    const bytesFreed = forgotten.length > 0 && freeUnreferenced ? (await freeUnreferenced()).bytesFreed : undefined;
+    res.status(200).json({ rule: req.params.name, purged: { repositories: forgotten, totals: purgeTotals(forgotten), ...(bytesFreed === undefined ? {} : { bytesFreed }) } });
   });
   return router;
 }

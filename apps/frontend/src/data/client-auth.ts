@@ -148,6 +148,21 @@ export class ClientAuth {
     throw this.unauthorized(req, res, principal, `authentication required to ${action} ${repository}`, 'no-credentials', target, { scope });
   }
 
+  /**
+   * A cross-repository mount (`?mount=&from=`) by a token that lacks `pull` on `from` while its
+   * subject may pull it now: 401 `insufficient_scope` naming both scopes, so the client fetches a
+   * token that covers the mount's source too (as docker does when it plans a mount; distribution
+   * asks for the same pair). A subject that may not pull `from` is not told anything: the mount
+   * falls back to an upload (202), as for a user.
+   */
+  requireMountSource(req: Request, res: Response, principal: Principal, target: Required<AccessTarget>, from: string): void {
+    if (principal.kind !== 'token' || principal.anonymous) return;
+    if (this.options.authorizer.allows(principal, from, 'pull')) return;
+    if (!this.options.authorizer.permitted(principal.subject, from).has('pull')) return;
+    const scope = `${formatScope(target.repository, ['pull', 'push'])} ${formatScope(from, ['pull'])}`;
+    throw this.unauthorized(req, res, principal, `the token does not grant pull on ${from}, the mount's source`, 'insufficient-scope', target, { scope, error: 'insufficient_scope' });
+  }
+
   /** May `principal` take `action` on `repository` (no refusal, no audit: for checks beside the request's own, like a mount's source)? */
   allows(principal: Principal, repository: string, action: RepositoryAction): boolean {
     return this.options.authorizer.allows(principal, repository, action);

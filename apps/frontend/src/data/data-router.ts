@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
-import { UnsupportedError, NameUnknownError } from '@pullthrough/oci';
-import type { LocalWrites, Logger, PullThroughRegistry } from '@pullthrough/pull-through';
+import { UnsupportedError, NameUnknownError, parseRepositoryName } from '@pullthrough/oci';
+import type { LastPulledBook, LocalWrites, Logger, PullThroughRegistry } from '@pullthrough/pull-through';
 import type { RepositoryAction } from '@pullthrough/auth';
 import { clientKey, type ClientKey } from './client-key.js';
 import { pullContext } from './pull-context.js';
@@ -22,6 +22,17 @@ function actionOf(method: string): RepositoryAction {
   return method === 'DELETE' ? 'delete' : 'push';
 }
 
+/** The `from` of a cross-repository mount (`?mount=<digest>&from=<repository>`), if the request is one. */
+function mountSource(req: Request): string | undefined {
+  const { mount, from } = req.query;
+  if (typeof mount !== 'string' || typeof from !== 'string') return undefined;
+  try {
+    return parseRepositoryName(from);
+  } catch {
+    return undefined; // not a repository name: nothing to mount from (the upload route answers 202)
+  }
+}
+
 /**
  * The /v2 data plane: one dispatcher over the parsed path, one handler module per OCI resource.
  * Every request is authenticated and authorized for its repository and action before anything
@@ -35,7 +46,7 @@ function actionOf(method: string): RepositoryAction {
  * authorized for that repository; whatever the cache cannot serve it answers 404 (or 401), so
  * containerd falls back to its next host at once. `_catalog` and `/v2/` ignore `ns`.
  */
-export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth, mirrorOptions: MirrorOptions, writes: LocalWrites, key: ClientKey = clientKey) {
+export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: ClientAuth, mirrorOptions: MirrorOptions, writes: LocalWrites, key: ClientKey = clientKey, pulls?: Pick<LastPulledBook, 'note'>) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     res.setHeader(API_VERSION_HEADER, 'registry/2.0');
     let mirror: MirrorRequest | undefined;
@@ -59,6 +70,8 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
         if (mirror || route.kind === 'base' || route.kind === 'catalog') {
           throw new UnsupportedError(`${req.method} is not supported here${mirror ? ' (push and delete never go through a mirror request)' : ''}`, { detail: { method: req.method } });
         }
+        const from = route.kind === 'upload' && req.method === 'POST' ? mountSource(req) : undefined;
+        if (from !== undefined) auth.requireMountSource(req, res, principal, { route: pattern, repository: route.name, action: 'push' }, from);
         return await writeRoute(writes, req, res, route, (repository) => auth.allows(principal, repository, 'pull'));
       }
       switch (route.kind) {
@@ -69,7 +82,10 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
           return await listCatalog(registry, req, res, (name) => auth.canList(principal, name));
         // The repository's content, picked by the rule match (local, or pull-through over local).
         case 'manifest':
-          return await getManifest(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.reference, mirror ? mirrorOptions.manifestBudgetMs : undefined);
+          await getManifest(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.reference, mirror ? mirrorOptions.manifestBudgetMs : undefined);
+          // Noted in memory (retention's last-pulled times), written to Redis in batches.
+          if (res.statusCode < 400) pulls?.note(route.name, route.reference, res.getHeader('Docker-Content-Digest') as string | undefined);
+          return;
         case 'blob': {
           const content = registry.contentFor(route.name, pullContext(req, res, key));
           return req.method === 'HEAD' ? await headBlob(content, res, route.digest) : await getBlob(content, req, res, route.digest, requestLogger(res, logger));

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { CACHE_RULES_KIND, CacheRuleSet, CacheRuleValidationError, parseCacheRule, ruleRegistry, sameOrigin, sameRegistry, type CacheRule, type ParseCacheRuleOptions } from '@pullthrough/cache-rules';
 import { CREDENTIAL_SETS_KIND, credentialSetSchema, DEFAULT_SECRET_POLICY, type CredentialSet, type SecretReferencePolicy } from '@pullthrough/credentials';
 import type { ConfigChangeAnnouncer } from '@pullthrough/operations';
+import { purgeCachedContent, type RepositoryPurge } from '@pullthrough/pull-through';
 import type { RegistryStore } from '@pullthrough/storage';
 import { credentialSetFileIssues, credentialSetIssues } from '../credentials/credential-set-registry.js';
 
@@ -48,12 +49,15 @@ export class RuleRegistry {
    * and would now come from elsewhere (another rule, upstream or credential set, or no rule at all)
    * forgets what it holds, so content fetched with one rule's credentials is never served under
    * another's terms. Blobs stay (shared, content-addressed); the new mapping fetches or confirms.
+   * Tags pushed here (`source: 'local'`) stay, with the manifests and links they need. Returns what went.
    */
-  private async forgetMoved(next: CacheRuleSet): Promise<void> {
+  private async forgetMoved(next: CacheRuleSet): Promise<RepositoryPurge[]> {
+    const forgotten: RepositoryPurge[] = [];
     for (const repository of await this.store.listRepositories()) {
       const before = this.current.match(repository);
-      if (before && !sameOrigin(before, next.match(repository))) await this.store.forgetRepository(repository);
+      if (before && !sameOrigin(before, next.match(repository))) forgotten.push(await purgeCachedContent(this.store, repository));
     }
+    return forgotten;
   }
 
   /** Validate a rule against the set and persist it. Returns whether it was new. */
@@ -79,15 +83,19 @@ export class RuleRegistry {
     });
   }
 
-  delete(name: string): Promise<boolean> {
+  /**
+   * Delete a rule; its repositories forget their cached content (forgetMoved). Resolves to what
+   * they forgot, or undefined when there is no such rule.
+   */
+  delete(name: string): Promise<RepositoryPurge[] | undefined> {
     return this.serialize(async () => {
-      if (!this.current.get(name)) return false;
+      if (!this.current.get(name)) return undefined;
       const next = this.current.withoutRule(name);
-      await this.forgetMoved(next);
+      const forgotten = await this.forgetMoved(next);
       await this.store.deleteControl(KIND, name);
       this.current = next;
       this.announce({ kind: 'cache-rules', name });
-      return true;
+      return forgotten;
     });
   }
 

@@ -44,7 +44,7 @@ export class ConformanceClient {
   private readonly http: RegistryClient;
 
   constructor(readonly target: ConformanceTarget) {
-    this.http = new RegistryClient(target.baseUrl, target.credentials);
+    this.http = new RegistryClient(target.baseUrl, target.credentials, { preemptiveBasic: target.preemptiveBasic === true });
   }
 
   /** `path` is `/v2/...` or an upload `Location` (relative or absolute). */

@@ -59,6 +59,8 @@ export interface ConformanceTarget {
   crossmountNamespace: string;
   /** Credentials for Basic or the token protocol, if the target wants any. */
   credentials?: RegistryCredentials;
+  /** Send the credentials as Basic on every request (no token flow). */
+  preemptiveBasic?: boolean;
   stop(): Promise<void>;
 }
 

@@ -107,9 +107,9 @@ export class LocalContent implements RepositoryContent {
     return { record, manifest: record ? await this.store.getManifest(this.repository, record.digest) : undefined };
   }
 
-  /** Record that the upstream still gives `tag` this digest (checked now). */
-  async refreshTag(tag: string, digest: Digest, checkedAt: Date): Promise<void> {
-    await this.store.putTag(this.repository, tag, digest, checkedAt);
+  /** Record that the upstream still gives `tag` this digest (checked now); false when a local (pushed) tag holds the name. */
+  refreshTag(tag: string, digest: Digest, checkedAt: Date): Promise<boolean> {
+    return this.store.putTag(this.repository, tag, digest, checkedAt);
   }
 
   tags(): Promise<string[]> {

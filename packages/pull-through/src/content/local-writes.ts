@@ -30,6 +30,9 @@ export interface LocalWritesOptions {
   now?: () => number;
 }
 
+
+/** Repositories an automatic mount (`?mount=` without `from`) looks at for the blob, at most. */
+const AUTO_MOUNT_SCAN = 256;
 /**
  * Push and content management on local state (the OCI distribution-spec push and delete
  * workflows): blob upload sessions, cross-repository mounts, manifest PUT with every reference
@@ -73,11 +76,13 @@ export class LocalWrites {
   }
 
   /**
-   * Mount `digest` into `repository` from `from` (or, without `from`, find it already in
-   * `repository`): only when the blob is linked to that repository and stored, and the caller may
-   * pull it (`mayPull`, the client's authorization; for a cache rule's repository, also its rule's
-   * allow-list, as a pull would be). Resolves undefined when it cannot: the client
-   * then uploads the blob (202), and learns nothing about a repository it may not read.
+   * Mount `digest` into `repository` from `from`, or without `from` (automatic mount) from
+   * `repository` itself or the first of the other repositories the caller may pull that holds it
+   * (at most AUTO_MOUNT_SCAN of them are looked at): only when the blob is linked to that
+   * repository and stored, and the caller may pull it (`mayPull`, the client's authorization; for a
+   * cache rule's repository, also its rule's allow-list, as a pull would be). Resolves undefined
+   * when it cannot: the client then uploads the blob (202), and learns nothing about a repository
+   * it may not read.
    */
   async mount(repository: string, digest: Digest, from: string | undefined, mayPull: (repository: string) => boolean): Promise<PushedBlob | undefined> {
     let source: string;
@@ -87,15 +92,31 @@ export class LocalWrites {
       if (err instanceof RegistryError) return undefined;
       throw err;
     }
+    const found = (await this.mountableFrom(source, digest, mayPull)) ?? (from === undefined ? await this.automaticSource(repository, digest, mayPull) : undefined);
+    if (!found) return undefined;
+    if (found.source !== repository) await this.store.linkBlob(repository, digest);
+    return { digest, size: found.size };
+  }
+
+  /** The blob's size when `source` holds it and the caller may read it there. */
+  private async mountableFrom(source: string, digest: Digest, mayPull: (repository: string) => boolean): Promise<{ source: string; size: number } | undefined> {
     if (!mayPull(source)) return undefined;
     const match = this.options.ruleFor(source);
     if (match && allowRefusal(match.rule, match.upstreamRepository)) return undefined;
     // Touched before it is looked at: a collection cannot free it between the look and the link.
     await this.store.touchBlobs([digest]);
     const stored = await this.store.statRepositoryBlob(source, digest);
-    if (!stored) return undefined;
-    if (source !== repository) await this.store.linkBlob(repository, digest);
-    return { digest, size: stored.size };
+    return stored ? { source, size: stored.size } : undefined;
+  }
+
+  /** An automatic mount's source: another repository the caller may pull that holds the blob. */
+  private async automaticSource(repository: string, digest: Digest, mayPull: (repository: string) => boolean): Promise<{ source: string; size: number } | undefined> {
+    const candidates = (await this.store.listRepositories({ withBlobs: true })).filter((name) => name !== repository && mayPull(name)).slice(0, AUTO_MOUNT_SCAN);
+    for (const candidate of candidates) {
+      const found = await this.mountableFrom(candidate, digest, mayPull);
+      if (found) return found;
+    }
+    return undefined;
   }
 
   /** PUT a manifest by tag or digest: checked (see checkPushedManifest), stored, referrers and tag updated, `push` reported. */
