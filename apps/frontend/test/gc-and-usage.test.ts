@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestOf } from '@pullthrough/oci';
+import { Redis } from 'ioredis';
 import { blobDataPath, FilesystemDriver, layerLinkPath, RegistryStore } from '@pullthrough/storage';
 import { skopeoCopy, startJwksServer, tempDir, waitUntil, type JwksServer, type RedisServer } from '@pullthrough/test-support';
 import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
@@ -102,8 +103,11 @@ describe('usage', () => {
       manifests: { count: 1, bytes: f.manifest.length },
       tags: 1,
       bytes: blobBytes + f.manifest.length,
+      // The manifest pull just made, from retention's last-pulled record.
+      lastPulled: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
-    expect(usage.rules).toEqual([{ rule: 'usage-up', repositories: 1, blobs: row.blobs, manifests: row.manifests, tags: 1, bytes: row.bytes }]);
+    expect(Date.now() - Date.parse(row.lastPulled)).toBeLessThan(120_000);
+    expect(usage.rules).toEqual([{ rule: 'usage-up', repositories: 1, blobs: row.blobs, manifests: row.manifests, tags: 1, bytes: row.bytes, lastPulled: row.lastPulled }]);
     expect(usage.total).toEqual({ repositories: 1, bytes: row.bytes });
     expect(usage.stored).toEqual({ count: f.blobs.length + 1, bytes: row.bytes });
     // The gauge shows that scan (a scrape never walks the store).
@@ -169,5 +173,37 @@ describe('POST /api/v1/gc', () => {
     // The change is audited with its outcome.
     expect(log.lines.filter((l) => l.requestId === 'gc-real-1' && l.audit === true).map((l) => [l.action, l.status])).toEqual([['gc.run', 202]]);
     expect(sha256(await pull(name, f.tag))).toBe(f.digest);
+  }, 60_000);
+});
+
+describe('retention frees what it evicted', () => {
+  test('purging a deleted rule runs a collection that frees the image only it held, and reports the bytes', async () => {
+    expect((await putRule(cache, { name: 'purge-gc-rule', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'pg/*' })).status).toBe(201);
+    const f = upstream.fixtures.small;
+    const name = f.repository.replace(/^fixtures\//, '');
+    const dir = await tempDir('gc-purge-pull-');
+    try {
+      await skopeoCopy(['--src-tls-verify=false', '--src-no-creds', `docker://${cache.host}/pg/${name}:${f.tag}`, `dir:${dir.path}`]);
+    } finally {
+      await dir.remove();
+    }
+    const store = new RegistryStore(new FilesystemDriver(cache.dataDir));
+    await waitUntil(async () => (await Promise.all(f.blobs.map((b) => store.statRepositoryBlob(`pg/${name}`, b.digest)))).every(Boolean), { what: 'the pulled blobs committed', timeoutMs: 10_000 });
+    // An hour passes: the blobs are old, and their touches forgotten.
+    const past = new Date(Date.now() - 2 * 3600_000);
+    for await (const entry of store.driver.walk('blobs')) await utimes(join(cache.dataDir, entry.path), past, past);
+    const client = new Redis(redis.url);
+    try {
+      await client.del(`${cache.queuePrefix}:{gc}:touches`);
+    } finally {
+      client.disconnect();
+    }
+    const res = await call('/api/v1/cache-rules/purge-gc-rule?purge=true', ADMIN_TOKEN, 'DELETE');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { purged: { bytesFreed?: number } };
+    expect(body.purged.bytesFreed).toBe(f.manifest.length + f.blobs.reduce((n, b) => n + b.size, 0));
+    for (const b of f.blobs) expect([b.digest, await store.statBlob(b.digest)]).toEqual([b.digest, undefined]);
+    // What other repositories hold stays.
+    for (const b of upstream.fixtures.multiLayer.blobs) expect([b.digest, await store.statBlob(b.digest)]).toEqual([b.digest, { size: b.size }]);
   }, 60_000);
 });
