@@ -154,7 +154,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   admin.use('/api/v1/cache-rules', ruleHealthRoutes(health));
   admin.use('/api/v1/cache-rules', prefetchRoutes(deps.hydrations));
   if (deps.upstreams) admin.use('/api/v1/upstreams', upstreamRoutes(deps.upstreams));
-  admin.use('/api/v1/cache-rules', cacheRuleRoutes(deps.rules, deps.retention?.freeUnreferenced));
+  admin.use('/api/v1/cache-rules', cacheRuleRoutes(deps.rules, deps.retention?.freeUnreferenced, (name) => deps.ruleHealth.forget(name)));
   admin.use('/api/v1/retention', retentionRoutes(deps.retention?.runner));
   admin.use('/api/v1/health', ruleHealthSummaryRoutes(health));
   admin.use('/api/v1/credential-sets', credentialSetRoutes({ sets: deps.credentialSets, health: deps.credentialHealth, verifier: deps.verifier, forgetSecrets: deps.forgetSecrets }));

@@ -3,7 +3,7 @@ import type { RuleHealthSnapshot } from '@pullthrough/pull-through';
 import type { RedisServer } from '@pullthrough/test-support';
 import { uniquePrefix } from '@pullthrough/test-support';
 import { admin, blobPath, eventually, manifestPath, pull, sha256 } from './fault-helpers.js';
-import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
 
 // Two frontends in-process sharing one Redis (one key prefix): rule health and its counts are the
 // same whichever frontend an operator asks; with Redis down or hung each shows its own, and pulls go on.
@@ -112,4 +112,23 @@ test('Redis hung: cached pulls and health answers come back before the pause end
   const served = 2 + upstream.fixtures.small.blobs.length + upstream.fixtures.docker.blobs.length;
   await eventually('B shows the hits served during the pause', async () => (await healthOf(b)).recent.hits === before.hits + served, 15_000);
   expect(countsOf(await healthOf(b))).toEqual({ ...before, hits: before.hits + served });
+}, 60_000);
+
+test('a deleted rule leaves no shared health behind: re-created under its name, it starts afresh on both frontends', async () => {
+  await pullImage(a, 'small');
+  await eventually('B shows the pulls', async () => (await healthOf(b)).recent.misses > 0, 3000);
+  // Each in-process frontend here keeps its rules in its own storage: the rule goes on both, and comes back on both.
+  for (const cache of [a, b]) {
+    const removed = await fetch(`${cache.adminUrl}/api/v1/cache-rules/${RULE}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(removed.status).toBe(204);
+  }
+  for (const cache of [a, b]) {
+    expect((await putRule(cache, { name: RULE, sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'sh/*' })).status).toBe(201);
+  }
+  for (const cache of [a, b]) {
+    const health = await healthOf(cache);
+    expect({ scope: health.scope, state: health.state, lastSuccess: health.lastSuccess, lastFailure: health.lastFailure, ...countsOf(health) }).toEqual({
+      scope: 'shared', state: 'unknown', lastSuccess: undefined, lastFailure: undefined, hits: 0, misses: 0, stale: 0, errors: 0,
+    });
+  }
 }, 60_000);

@@ -169,11 +169,14 @@ export class RedisRuleHealth implements PullObserver, RuleHealthView {
     return this.flushing;
   }
 
-  /** Drop what is known about a rule (it was deleted): here and, best effort, its facts in Redis (its counts expire). */
+  /** Drop what is known about a rule (it was deleted): here and, best effort, its facts and the window's counts in Redis. */
   forget(rule: string): void {
     this.local.forget(rule);
     this.batch.forget(rule);
-    if (this.connected) this.redis.del(this.factsKey(rule)).catch(() => undefined);
+    if (!this.connected) return;
+    const now = Date.now();
+    const buckets = [...windowBucketStarts(now, this.windowMs, this.bucketMs), this.bucketOf(now) + this.bucketMs].map((start) => this.bucketKey(rule, start));
+    this.redis.del(this.factsKey(rule), ...buckets).catch(() => undefined);
   }
 
   /** Stop flushing, write what is pending (bounded by the command timeout), close the connection. */

@@ -45,6 +45,8 @@ export interface RuleHealthReading {
 /** Where the admin API reads rule health from: this process's tracker, or the view shared through Redis. */
 export interface RuleHealthView {
   read(rules: readonly string[]): Promise<RuleHealthReading>;
+  /** Drop what is known of a deleted rule (a rule created later under its name starts afresh). */
+  forget(rule: string): void;
 }
 
 export const zeroCounts = (): RuleCounts => ({ hits: 0, misses: 0, stale: 0, errors: 0 });

@@ -19,7 +19,7 @@ function purgeParam(value: unknown): boolean {
  * the rule's repositories forgot and, when garbage collection is wired (`freeUnreferenced`), runs it at
  * once and reports the bytes freed.
  */
-export function cacheRuleRoutes(rules: RuleRegistry, freeUnreferenced?: FreeUnreferenced): Router {
+export function cacheRuleRoutes(rules: RuleRegistry, freeUnreferenced?: FreeUnreferenced, onDeleted: (name: string) => void = () => undefined): Router {
   const router = validateNameParam(Router(), 'cache rule');
   router.get('/', (_req, res) => {
     res.json({ cacheRules: rules.rules.list() });
@@ -51,6 +51,7 @@ export function cacheRuleRoutes(rules: RuleRegistry, freeUnreferenced?: FreeUnre
     if (purge) requireEscalation(res, { role: 'admin', reason: 'cache-rule-purge', detail: "purging a deleted cache rule's content (purge=true)" });
     const forgotten = await rules.delete(req.params.name);
     if (!forgotten) throw new ProblemError(404, 'Not Found', `cache rule "${req.params.name}" does not exist`);
+    onDeleted(req.params.name);
     if (!purge) return void res.status(204).end();
     const bytesFreed = forgotten.length > 0 && freeUnreferenced ? (await freeUnreferenced()).bytesFreed : undefined;
     res.status(200).json({ rule: req.params.name, purged: { repositories: forgotten, totals: purgeTotals(forgotten), ...(bytesFreed === undefined ? {} : { bytesFreed }) } });
