@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import { LoopDetectedError } from '@pullthrough/oci';
 import { cameFromDeployment } from '@pullthrough/storage';
 import type { CredentialHealthBook } from '@pullthrough/credentials';
-import type { FreeUnreferenced, HydrationService, LastPulledBook, LocalWrites, LoginVerifier, Logger, PullThroughRegistry, RetentionRunner, RuleHealthView } from '@pullthrough/pull-through';
+import type { FreeUnreferenced, GcJobs, HydrationService, LastPulledBook, LocalWrites, LoginVerifier, Logger, PullThroughRegistry, RetentionRunner, RuleHealthView, UsageService } from '@pullthrough/pull-through';
 import type { UpstreamClientPool, UpstreamStatus } from '@pullthrough/upstream';
 import type { WebhookService } from '@pullthrough/webhooks';
 import type { Registry as MetricsRegistry } from 'prom-client';
@@ -14,7 +14,9 @@ import { AdminAuthenticator, type OidcAdminAccess } from './admin/admin-authenti
 import { ADMIN_BODY_LIMIT_BYTES, bodyLimit } from './admin/body-limit.js';
 import { cacheRuleRoutes } from './admin/cache-rule-routes.js';
 import { credentialSetRoutes } from './admin/credential-set-routes.js';
+import { gcRoutes } from './admin/gc-routes.js';
 import { hydrationRoutes } from './admin/hydration-routes.js';
+import { usageRoutes } from './admin/usage-routes.js';
 import { prefetchRoutes } from './admin/prefetch-routes.js';
 import { retentionRoutes } from './admin/retention-routes.js';
 import { ruleHealthRoutes, ruleHealthSummaryRoutes } from './admin/rule-health-routes.js';
@@ -48,6 +50,10 @@ export interface FrontendDeps {
   forgetSecrets: (credentialSetName: string) => void;
   hydrations: HydrationService;
   webhooks: WebhookService;
+  /** Garbage collections asked for through the admin API (queued for the hydrators). */
+  gcJobs: GcJobs;
+  /** Storage usage per repository and rule. */
+  usage: UsageService;
   /** Client authentication and authorization on the data port. */
   clientAuth: ClientAuth;
   /** This deployment's id: a data request whose User-Agent carries it came from us (a rule loops back) and is refused. */
@@ -155,6 +161,8 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   admin.use('/api/v1/hydrations', hydrationRoutes(deps.hydrations));
   admin.use('/api/v1/webhooks', webhookRoutes(deps.webhooks));
   admin.use('/api/v1/access-policy', accessPolicyRoutes(deps.accessPolicies));
+  admin.use('/api/v1/gc', gcRoutes(() => deps.gcJobs));
+  admin.use('/api/v1/usage', usageRoutes(() => deps.usage));
   admin.use('/api/v1/repositories', repositoryTagRoutes((repository) => deps.registry.store.listTagRecords(repository)));
   admin.use(
     '/api/v1/mirror-config',

@@ -4,6 +4,7 @@ import { DEFAULT_ROLE_MAP, parseRoleMap } from './admin/admin-roles.js';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
 import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
+import { gcGraceSetting } from '@pullthrough/hydration-jobs';
 import { parseIp } from '@pullthrough/egress';
 import { DEFAULT_PEER_NETWORKS, parsePeerNetworks, peerUrlCheck } from './peer/peer-networks.js';
 import { retentionConfigFields } from '@pullthrough/hydration-jobs';
@@ -146,6 +147,8 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_BREAKER_MAX_HOLD_SECONDS: z.coerce.number().int().positive().default(600),
   /** A blob fetch's Redis lease lives this long without renewal (renewed every third of it): a dead fetcher's blob is fetched by another replica after it. */
   PULLTHROUGH_BLOB_LEASE_MS: z.coerce.number().int().min(100).max(600000).default(15000),
+  /** Garbage collection's grace period, as in the hydrator: the blobs this process writes, commits or links are remembered (touched, in Redis) this long plus an hour. */
+  PULLTHROUGH_GC_GRACE_MINUTES: gcGraceSetting,
   /** Peer streaming: port of the internal listener other replicas read this one's running blob fetches from, live (README "Peer streaming"); 0: off, followers wait for the leader's commit. */
   PULLTHROUGH_PEER_PORT: port.default(0),
   /** Address the peer listener binds to (a pod binds 0.0.0.0 and sets PULLTHROUGH_PEER_URL). */

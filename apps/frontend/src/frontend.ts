@@ -9,6 +9,7 @@ import { ruleAnonymousPull } from '@pullthrough/cache-rules';
 import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
 import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
 import {
+  RedisGcCoordinator,
   HydrationService,
   LocalWrites,
   LoginVerifier,
@@ -43,6 +44,7 @@ import { CredentialSetRegistry } from './credentials/credential-set-registry.js'
 import { ClientAuth } from './data/client-auth.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
+import { storageHousekeeping } from './storage-housekeeping.js';
 import { addSelfListener, upstreamHostCheck } from './self-listeners.js';
 import { peerStreamingFrom } from './peer/peer-streaming.js';
 import { UploadPurger } from './upload-purger.js';
@@ -108,7 +110,15 @@ const urlOf = (server: Server) => {
 
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
 export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher, freeUnreferenced }: FrontendOptions): Promise<RunningFrontend> {
+  // Blobs this process writes, commits or links are "touched" in Redis: a garbage collection running meanwhile keeps them.
+  const gcCoordinator = new RedisGcCoordinator({
+    url: config.REDIS_URL,
+    prefix: config.PULLTHROUGH_QUEUE_PREFIX,
+    touchRetentionMs: config.PULLTHROUGH_GC_GRACE_MINUTES * 60_000 + 3_600_000,
+    logger,
+  });
   const store = new RegistryStore(storageDriverFrom(config), {
+    touches: gcCoordinator,
     manifestCacheBytes: config.PULLTHROUGH_MANIFEST_CACHE_MB * 1024 * 1024,
     tagCache: { ttlMs: config.PULLTHROUGH_TAG_CACHE_MS, maxEntries: DEFAULT_TAG_CACHE.maxEntries },
   });
@@ -320,6 +330,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   // Manifest pulls noted in memory, flushed to Redis every few seconds, snapshotted to storage (retention, usage).
   const lastPulled = new LastPulledBook({ redis, prefix: config.PULLTHROUGH_QUEUE_PREFIX, store, logger });
   lastPulled.start();
+  // Garbage collection and usage: the admin API's, and what frees what retention evicted.
+  const housekeeping = storageHousekeeping({ config, driver: store.driver, coordinator: gcCoordinator, redis, metrics: metrics.registry, rules: () => rules.rules, lastPulled, logger, ...(freeUnreferenced ? { freeUnreferenced } : {}) });
+  const { freeUnreferenced: freeEvicted } = housekeeping;
   const retention = new RetentionRunner({
     store,
     rules: () => rules.rules,
@@ -328,7 +341,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     lock: new RedisRetentionLock(redis, config.PULLTHROUGH_QUEUE_PREFIX),
     onPruned: (repositories) => repositories.forEach((name) => configChanges.announcer({ kind: 'repository-content', name })),
     logger,
-    ...(freeUnreferenced ? { freeUnreferenced } : {}),
+    freeUnreferenced: freeEvicted,
   });
   rules.announce = configChanges.announcer;
   accessPolicies.announce = configChanges.announcer;
@@ -355,6 +368,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     forgetSecrets: (name) => credentials.forget(name),
     hydrations,
     webhooks,
+    gcJobs: housekeeping.gcJobs,
+    usage: housekeeping.usage,
     audit,
     clientAuth,
     deploymentId: deployment,
@@ -365,7 +380,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     oidc: oidcAccess(config, oidcDispatcher),
     metricsAuth: config.PULLTHROUGH_METRICS_AUTH,
     trustProxyHops: config.PULLTHROUGH_TRUST_PROXY_HOPS,
-    retention: { runner: retention, lastPulled, ...(freeUnreferenced ? { freeUnreferenced } : {}) },
+    retention: { runner: retention, lastPulled, freeUnreferenced: freeEvicted },
     mirror: {
       publicHosts: config.PULLTHROUGH_PUBLIC_HOSTS,
       manifestBudgetMs: config.PULLTHROUGH_MIRROR_MANIFEST_BUDGET_MS,
@@ -416,6 +431,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       await enqueuer.settle();
       await queue.close();
       await webhookQueue.close();
+      await housekeeping.close();
       const pools = Promise.all([pool.close(), ownOidcDispatcher?.close()]);
       if (cut) pools.catch(() => undefined);
       else await pools;
@@ -423,6 +439,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       blobLeases.close();
       await ruleHealth.close();
       await lastPulled.close();
+      gcCoordinator.close();
       redis.disconnect();
     },
   };

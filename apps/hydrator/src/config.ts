@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
 import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
-import { retentionConfigFields, retentionScheduleField } from '@pullthrough/hydration-jobs';
+import { gcGraceSetting, gcScheduleSetting, retentionConfigFields, retentionScheduleField } from '@pullthrough/hydration-jobs';
 
 /** Unset or empty: undefined (a ConfigMap can only say ""). */
 const optionalText = z
@@ -95,6 +95,10 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_IDLE_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_IDLE_TIMEOUT_MS,
   /** On SIGTERM the workers take no new jobs and running ones get this long; a job cut then is retried by another worker (its lock expires). */
   PULLTHROUGH_SHUTDOWN_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS,
+  /** When garbage collection runs on its own: `off`, `daily`, an interval (`12h`, `30m`), or a cron expression (UTC). One run at a time across hydrators. */
+  PULLTHROUGH_GC_SCHEDULE: gcScheduleSetting,
+  /** Blobs written, committed or linked less than this many minutes ago are never collected (uploads, pulls and hydrations in progress). */
+  PULLTHROUGH_GC_GRACE_MINUTES: gcGraceSetting,
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).superRefine((c, ctx) => checkStorageConfig(c, ctx));
 

@@ -1,4 +1,5 @@
 import type { Worker } from 'bullmq';
+import type { GcReport } from '@pullthrough/pull-through';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { queueDepthGauge, type CountableQueue } from '@pullthrough/operations';
 
@@ -7,7 +8,13 @@ import { queueDepthGauge, type CountableQueue } from '@pullthrough/operations';
  * depth per state for the hydration and webhook queues (shared by every hydrator: any one reports
  * the whole queue), jobs this process finished, Redis state and the process metrics.
  */
-export function createHydratorMetrics(queues: readonly CountableQueue[], workers: readonly Worker[], redisUp: () => boolean): Registry {
+export interface HydratorMetrics {
+  registry: Registry;
+  /** Count a finished garbage collection. */
+  gcReport(report: GcReport): void;
+}
+
+export function createHydratorMetrics(queues: readonly CountableQueue[], workers: readonly Worker[], redisUp: () => boolean): HydratorMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pullthrough_' });
   queueDepthGauge(registry, queues);
@@ -31,5 +38,17 @@ export function createHydratorMetrics(queues: readonly CountableQueue[], workers
       this.set(redisUp() ? 1 : 0);
     },
   });
-  return registry;
+  const freed = new Counter({
+    name: 'pullthrough_gc_freed_bytes_total',
+    help: 'Bytes of unreferenced blobs garbage collection deleted in this process (dry runs not counted)',
+    registers: [registry],
+  });
+  const runs = new Counter({ name: 'pullthrough_gc_runs_total', help: 'Garbage collections this process finished, by mode', labelNames: ['mode'], registers: [registry] });
+  return {
+    registry,
+    gcReport(report) {
+      runs.inc({ mode: report.dryRun ? 'dry-run' : 'sweep' });
+      if (!report.dryRun) freed.inc(report.freed.bytes);
+    },
+  };
 }

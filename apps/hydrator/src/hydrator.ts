@@ -3,20 +3,25 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createHydrationQueue, HYDRATION_QUEUE, parseRetentionSchedule, RegistrySemaphore } from '@pullthrough/hydration-jobs';
-import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck } from '@pullthrough/operations';
+import { createGcQueue, createHydrationQueue, enqueueGc, GC_QUEUE, HYDRATION_QUEUE, parseGcSchedule, parseRetentionSchedule, RegistrySemaphore, scheduleGc } from '@pullthrough/hydration-jobs';
+import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, storageGauges } from '@pullthrough/operations';
 import {
   ArtifactHydrator,
   BlobFetcher,
+  freeUnreferencedWith,
+  GarbageCollector,
   LastPulledBook,
   ManifestImporter,
   RedisBlobLeases,
   RedisBreakerBoard,
+  RedisGcCoordinator,
   RedisRetentionLock,
   RetentionRunner,
   retentionDefaultsFrom,
   UpstreamClients,
   type FreeUnreferenced,
+  type GcOptions,
+  type GcReport,
   type Logger,
 } from '@pullthrough/pull-through';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
@@ -31,6 +36,7 @@ import { createHydratorMetrics } from './hydrator-metrics.js';
 import { probeRoutes } from './probe-routes.js';
 import { startRetentionJob, type RetentionJob } from './retention-job.js';
 import type { HydratorConfig } from './config.js';
+import { gcProcessor } from './gc-processor.js';
 import { hydrationProcessor } from './hydration-processor.js';
 import { webhookProcessor } from './webhook-processor.js';
 
@@ -40,6 +46,13 @@ const PROBE_MAX_CONNECTIONS = 64;
 export interface RunningHydrator {
   worker: Worker;
   webhookWorker: Worker;
+  /** Runs garbage collections (scheduled by PULLTHROUGH_GC_SCHEDULE, or asked for through the admin API). */
+  gcWorker: Worker;
+  /**
+   * Collect garbage now, in this process (retention calls this after evicting content). Throws
+   * GcBusyError while another collection runs anywhere.
+   */
+  collectGarbage(options: GcOptions): Promise<GcReport>;
   /** The scheduled retention pass (PULLTHROUGH_RETENTION_SCHEDULE). */
   retention: RetentionJob;
   /** `http://host:port` of the probe listener (/healthz, /readyz, /metrics). */
@@ -55,14 +68,17 @@ export interface RunningHydrator {
 
 /** Wire the hydration and webhook workers from config. Used by main.ts and the integration tests. */
 /** `secretEnv`: where `env:` secret references are looked up (main.ts passes process.env). */
-/** `freeUnreferenced`: garbage collection, run after a retention pass removed content (wired once GC exists). */
+/** `freeUnreferenced`: what runs after a retention pass removed content (default: this process's garbage collection). */
 export async function startHydrator(
   config: HydratorConfig,
   logger: Logger,
   secretEnv: Record<string, string | undefined> = {},
   hooks: { freeUnreferenced?: FreeUnreferenced } = {},
 ): Promise<RunningHydrator> {
-  const store = new RegistryStore(storageDriverFrom(config));
+  // Blobs this process writes, commits or links are "touched" in Redis: a collection running meanwhile keeps them.
+  const graceMs = config.PULLTHROUGH_GC_GRACE_MINUTES * 60_000;
+  const gcCoordinator = new RedisGcCoordinator({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, touchRetentionMs: graceMs + 3_600_000, logger });
+  const store = new RegistryStore(storageDriverFrom(config), { touches: gcCoordinator });
   // One egress policy for upstreams, token realms, redirects and webhook deliveries.
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
   const pool = upstreamClientPoolFrom(config, egress, upstreamUserAgent(await deploymentId(store.control)));
@@ -133,7 +149,28 @@ export async function startHydrator(
     },
   );
   webhookWorker.on('error', (err) => logger.warn({ err: err.message }, 'webhook worker error'));
-  await Promise.all([worker.waitUntilReady(), webhookWorker.waitUntilReady()]);
+
+  // Garbage collection: a single-job-at-a-time queue (global concurrency 1) fed by the job scheduler and the admin API.
+  const gcQueue = createGcQueue(connection, prefix);
+  gcQueue.on('error', (err) => logger.debug({ err: err.message }, 'gc queue error'));
+  await gcQueue.setGlobalConcurrency(1);
+  await scheduleGc(gcQueue, parseGcSchedule(config.PULLTHROUGH_GC_SCHEDULE));
+  let gauges: ReturnType<typeof storageGauges> | undefined;
+  let onGcReport: ((report: GcReport) => void) | undefined;
+  const collector = new GarbageCollector(store.driver, gcCoordinator, {
+    graceMs,
+    logger,
+    onScan: (usage) => gauges?.record({ storedBytes: usage.stored.bytes, heldBytes: usage.bytes }),
+  });
+  const gcWorker = new Worker(GC_QUEUE, gcProcessor({ collector, logger, onReport: (r) => onGcReport?.(r) }), {
+    connection,
+    prefix,
+    concurrency: 1,
+    lockDuration: config.PULLTHROUGH_HYDRATION_LOCK_MS,
+    stalledInterval: config.PULLTHROUGH_HYDRATION_STALLED_INTERVAL_MS,
+  });
+  gcWorker.on('error', (err) => logger.warn({ err: err.message }, 'gc worker error'));
+  await Promise.all([worker.waitUntilReady(), webhookWorker.waitUntilReady(), gcWorker.waitUntilReady()]);
 
   // Config changes announced by the frontends: what this process keeps in memory is resolved secrets
   // (per credential set) and the store's tag and manifest caches (a rule change can move repositories).
@@ -159,7 +196,8 @@ export async function startHydrator(
     lock: new RedisRetentionLock(connection, prefix),
     onPruned: (repositories) => repositories.forEach((name) => configChanges.announcer({ kind: 'repository-content', name })),
     logger,
-    ...(hooks.freeUnreferenced ? { freeUnreferenced: hooks.freeUnreferenced } : {}),
+    // Evicted content is freed at once (by this process's collector, or one queued when another runs too long).
+    freeUnreferenced: hooks.freeUnreferenced ?? freeUnreferencedWith(collector, { logger, later: () => enqueueGc(gcQueue, { dryRun: false, requestedBy: 'retention' }) }),
   });
   const retention = await startRetentionJob(connection, prefix, parseRetentionSchedule(config.PULLTHROUGH_RETENTION_SCHEDULE) ?? { off: true }, retentionRunner, logger);
 
@@ -167,9 +205,11 @@ export async function startHydrator(
   const hydrationQueue = createHydrationQueue({ connection, prefix });
   hydrationQueue.on('error', (err) => logger.debug({ err: err.message }, 'hydration queue error'));
   let stopping = false;
-  const metrics = createHydratorMetrics([hydrationQueue, webhookQueue], [worker, webhookWorker], () => connection.status === 'ready');
+  const metrics = createHydratorMetrics([hydrationQueue, webhookQueue, gcQueue], [worker, webhookWorker, gcWorker], () => connection.status === 'ready');
+  gauges = storageGauges(metrics.registry, config.PULLTHROUGH_STORAGE_BUDGET_BYTES || undefined);
+  onGcReport = metrics.gcReport;
   const readiness = () => checkReadiness([storageCheck(store), redisCheck(connection, true)], 2000, stopping);
-  const server = await listen(probeRoutes(readiness, metrics), config.PULLTHROUGH_HOST, config.PULLTHROUGH_HYDRATOR_PORT, {
+  const server = await listen(probeRoutes(readiness, metrics.registry), config.PULLTHROUGH_HOST, config.PULLTHROUGH_HYDRATOR_PORT, {
     headersTimeoutMs: config.PULLTHROUGH_HEADERS_TIMEOUT_MS,
     requestTimeoutMs: config.PULLTHROUGH_REQUEST_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_IDLE_TIMEOUT_MS,
@@ -181,17 +221,19 @@ export async function startHydrator(
     configChanges.close();
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
-      Promise.all([worker.close(), webhookWorker.close(), retention.close()]).then(() => true),
+      Promise.all([worker.close(), webhookWorker.close(), gcWorker.close(), retention.close()]).then(() => true),
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS))),
     ]).finally(() => clearTimeout(timer));
     if (!finished) logger.warn({ timeoutMs: config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: running jobs are left to be retried when their lock expires');
     await closeGracefully([server], 1000);
     await hydrationQueue.close();
     await webhookQueue.close();
+    await gcQueue.close();
     // Pools close once their requests end: a job cut by the deadline still holds one, so do not wait for it.
     const pools = Promise.all([pool.close(), webhookAgent.close()]);
     breakerBoard.close();
     blobLeases.close();
+    gcCoordinator.close();
     if (finished) await pools;
     else pools.catch(() => undefined);
     connection.disconnect();
@@ -200,6 +242,8 @@ export async function startHydrator(
   return {
     worker,
     webhookWorker,
+    gcWorker,
+    collectGarbage: (options) => collector.collect(options),
     retention,
     server,
     probeUrl: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,

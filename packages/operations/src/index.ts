@@ -4,3 +4,4 @@ export * from './readiness.js';
 export * from './queue-metrics.js';
 export * from './config-changes.js';
 export * from './listener-config.js';
+export * from './storage-gauges.js';

@@ -7,7 +7,7 @@ import { AzureBlobWriter } from './azure-blob-writer.js';
 import { AzureBlobUploads } from './azure-blob-uploads.js';
 import { resolveByteRange } from './byte-range.js';
 import { mapLimit } from './map-limit.js';
-import type { ByteRange, CreateWriterOptions, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver, UploadStatus } from './storage-driver.js';
+import type { ByteRange, CreateWriterOptions, ObjectEntry, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver, UploadStatus } from './storage-driver.js';
 import { UPLOADS_AREA, checkStoragePath, storagePathSegments } from './storage-path.js';
 
 const DELETE_CONCURRENCY = 16;
@@ -129,6 +129,13 @@ export class AzureBlobDriver implements StorageDriver {
       if (name !== '' && !(segments.length === 0 && name === UPLOADS_AREA)) names.add(name);
     }
     return [...names].sort();
+  }
+
+  async *walk(prefix: string): AsyncIterable<ObjectEntry> {
+    checkStoragePath(prefix);
+    for await (const blob of this.container.listBlobsFlat({ prefix: `${prefix}/` })) {
+      yield { path: blob.name, size: blob.properties.contentLength ?? 0, modifiedAt: blob.properties.lastModified };
+    }
   }
 
   async delete(path: string): Promise<void> {

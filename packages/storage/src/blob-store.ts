@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { BlobUnknownError, parseDigest, type Digest } from '@pullthrough/oci';
+import { noBlobTouches, type BlobTouches } from './blob-touches.js';
 import { BlobWriter, type ExpectedBlob } from './blob-writer.js';
 import type { ByteRange, StorageDriver } from './storage-driver.js';
 import { mapLimit } from './map-limit.js';
@@ -17,7 +18,11 @@ export interface BlobInfo {
  * which repository may serve which blob (distribution's `blobStore` + `linkedBlobStore`).
  */
 export class BlobStore {
-  constructor(private readonly driver: StorageDriver) {}
+  constructor(
+    private readonly driver: StorageDriver,
+    /** Told before a blob is written, committed or linked (garbage collection's mark generation). */
+    readonly touches: BlobTouches = noBlobTouches,
+  ) {}
 
   async statBlob(digest: Digest): Promise<BlobInfo | undefined> {
     const info = await this.driver.stat(blobDataPath(digest));
@@ -43,7 +48,10 @@ export class BlobStore {
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
       throw new RangeError(`invalid expected blob size: ${size}`);
     }
-    return new BlobWriter(await this.driver.createWriter({ path: blobDataPath(digest) }), size === undefined ? { digest } : { digest, size });
+    // Touched when the upload starts and again just before it commits (an upload may outlast the grace period).
+    await this.touches.touch([digest]);
+    const beforeCommit = () => this.touches.touch([digest]);
+    return new BlobWriter(await this.driver.createWriter({ path: blobDataPath(digest) }), size === undefined ? { digest } : { digest, size }, beforeCommit);
   }
 
   /**
@@ -52,6 +60,11 @@ export class BlobStore {
    * for a repository only when it is both linked and stored.
    */
   async linkBlob(repository: string, digest: Digest): Promise<void> {
+    await this.touches.touch([digest]);
+    await this.writeLink(repository, digest);
+  }
+
+  private async writeLink(repository: string, digest: Digest): Promise<void> {
     const link = layerLinkPath(repository, digest);
     if (await this.driver.stat(link)) return;
     await this.driver.putContent(link, Buffer.from(digest));
@@ -59,7 +72,10 @@ export class BlobStore {
 
   /** linkBlob for each distinct digest, at most LINK_CONCURRENCY at a time. */
   async linkBlobs(repository: string, digests: readonly Digest[]): Promise<void> {
-    await mapLimit([...new Set(digests)], LINK_CONCURRENCY, (digest) => this.linkBlob(repository, digest));
+    const distinct = [...new Set(digests)];
+    if (distinct.length === 0) return;
+    await this.touches.touch(distinct);
+    await mapLimit(distinct, LINK_CONCURRENCY, (digest) => this.writeLink(repository, digest));
   }
 
   /** Stop `repository` serving `digest` (the shared bytes stay for other repositories; GC frees unreferenced ones). */

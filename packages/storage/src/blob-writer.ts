@@ -35,6 +35,8 @@ export class BlobWriter extends Writable {
   constructor(
     private readonly target: ObjectWriter,
     readonly expected: ExpectedBlob,
+    /** Runs after the content is verified, just before it is committed (BlobStore touches the blob). */
+    private readonly beforeCommit: () => Promise<void> = async () => undefined,
   ) {
     super({ highWaterMark: STREAM_HIGH_WATER_MARK });
     this.hash = createDigester(digestAlgorithm(expected.digest));
@@ -127,6 +129,7 @@ export class BlobWriter extends Writable {
       if (!this.writableEnded) this.end();
       await finished(this, { readable: false });
       const actual = this.verify();
+      await this.beforeCommit();
       await this.target.commit(blobDataPath(actual));
       this.state = 'committed';
       return { digest: actual, size: this.size };

@@ -244,6 +244,29 @@ export function runDriverContract(name: string, makeDriver: () => Promise<Driver
         expect(await driver.list('e')).toEqual([]);
       });
 
+      test('walk yields every object under a prefix at any depth, with size and time; never uploads in progress', async () => {
+        const before = Date.now() - 2000;
+        for (const p of ['w/a', 'w/b/c', 'w/b/d/e', 'wx/no', 'other']) await driver.putContent(p, Buffer.from(p));
+        const open = await driver.createWriter({ path: 'w/staged' });
+        open.write(Buffer.from('not committed'));
+        const walked = [];
+        for await (const entry of driver.walk('w')) walked.push(entry);
+        walked.sort((a, b) => (a.path < b.path ? -1 : 1));
+        expect(walked.map((e) => [e.path, e.size])).toEqual([
+          ['w/a', 3],
+          ['w/b/c', 5],
+          ['w/b/d/e', 7],
+        ]);
+        for (const e of walked) expect(e.modifiedAt.getTime()).toBeGreaterThan(before);
+        const missing = [];
+        for await (const entry of driver.walk('missing/prefix')) missing.push(entry);
+        expect(missing).toEqual([]);
+        await open.abort();
+        await expect((async () => {
+          for await (const _ of driver.walk('a//b')) void _;
+        })()).rejects.toThrow(StoragePathError);
+      });
+
       test('delete removes objects and whole prefixes; missing is fine; emptied prefixes vanish', async () => {
         for (const p of ['x/1', 'x/y/2', 'x/y/z/3', 'keep/1']) await driver.putContent(p, Buffer.from(p));
         await driver.delete('x/1');

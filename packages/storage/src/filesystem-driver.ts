@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs';
+import { readFile, type Dirent } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -9,7 +9,7 @@ import { FileUploads } from './file-uploads.js';
 import { BufferPool } from './buffer-pool.js';
 import { FileReadStream } from './file-read-stream.js';
 import { DEFAULT_READ_SIZER, ReadSizer, type ReadSizerOptions } from './read-sizer.js';
-import type { ByteRange, CreateWriterOptions, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver, UploadStatus } from './storage-driver.js';
+import type { ByteRange, CreateWriterOptions, ObjectEntry, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver, UploadStatus } from './storage-driver.js';
 import { StoragePathError, UPLOADS_AREA, storagePathSegments } from './storage-path.js';
 
 export interface FilesystemDriverOptions {
@@ -160,6 +160,30 @@ export class FilesystemDriver implements StorageDriver {
     } catch (err) {
       if (isMissing(err)) return [];
       throw err;
+    }
+  }
+
+  async *walk(prefix: string): AsyncIterable<ObjectEntry> {
+    const segments = storagePathSegments(prefix);
+    // Depth first, one directory read at a time; entries removed meanwhile are skipped.
+    const pending: string[][] = [segments];
+    while (pending.length > 0) {
+      const dir = pending.pop()!;
+      let entries: Dirent[];
+      try {
+        entries = await fsp.readdir(join(this.root, ...dir), { withFileTypes: true });
+      } catch (err) {
+        if (isMissing(err)) continue;
+        throw err;
+      }
+      for (const entry of entries) {
+        const child = [...dir, entry.name];
+        if (entry.isDirectory()) pending.push(child);
+        else if (entry.isFile()) {
+          const st = await fsp.stat(join(this.root, ...child)).catch(() => undefined);
+          if (st?.isFile()) yield { path: child.join('/'), size: st.size, modifiedAt: new Date(st.mtimeMs) };
+        }
+      }
     }
   }
 

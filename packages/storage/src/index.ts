@@ -22,3 +22,11 @@ export * from './control-key-invalid-error.js';
 export * from './repository-catalog.js';
 export * from './store-layout.js';
 export * from './deployment-id.js';
+// Garbage collection and usage
+export * from './blob-touches.js';
+export * from './manifest-references.js';
+export * from './storage-scan.js';
+export * from './gc-mark.js';
+export * from './gc-sweep.js';
+export * from './storage-usage.js';
+export * from './map-limit.js';

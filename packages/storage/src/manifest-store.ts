@@ -8,6 +8,7 @@ import {
   type Digest,
 } from '@pullthrough/oci';
 import { BlobStore } from './blob-store.js';
+import { manifestReferences } from './manifest-references.js';
 import type { StorageDriver } from './storage-driver.js';
 import { blobDataPath, manifestRevisionLinkPath } from './store-layout.js';
 
@@ -119,6 +120,9 @@ export class ManifestStore {
     if (actual !== digest) {
       throw new DigestMismatchError('manifest content does not match its digest', { detail: { expected: digest, actual } });
     }
+    // The manifest and what it names are in use from now on (a collection running meanwhile keeps them).
+    const refs = manifestReferences(bytes);
+    await this.blobs.touches.touch([...new Set([digest, ...refs.manifests, ...refs.blobs])]);
     if (!(await this.blobs.statBlob(digest))) {
       const writer = await this.driver.createWriter({ path: blobDataPath(digest) });
       try {

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor, Digest } from '@pullthrough/oci';
 import { BlobStore, type BlobInfo } from './blob-store.js';
+import type { BlobTouches } from './blob-touches.js';
 import type { BlobWriter, ExpectedBlob } from './blob-writer.js';
 import { ControlStore, type ControlWriteOptions } from './control-store.js';
 import { DEFAULT_MANIFEST_CACHE_BYTES, ManifestStore, type ManifestInfo, type ManifestToStore, type StoredManifest } from './manifest-store.js';
@@ -15,6 +16,8 @@ export interface RegistryStoreOptions {
   manifestCacheBytes?: number;
   /** Tag records answered from memory for a short while (see TagCacheOptions). */
   tagCache?: TagCacheOptions;
+  /** Told before blobs are written, committed or linked and manifests stored (garbage collection; default: nobody). */
+  touches?: BlobTouches;
 }
 
 /**
@@ -36,7 +39,7 @@ export class RegistryStore {
     readonly driver: StorageDriver,
     options: RegistryStoreOptions = {},
   ) {
-    this.blobs = new BlobStore(driver);
+    this.blobs = new BlobStore(driver, options.touches);
     this.manifests = new ManifestStore(driver, this.blobs, options.manifestCacheBytes ?? DEFAULT_MANIFEST_CACHE_BYTES);
     this.tags = new TagStore(driver, this.manifests, options.tagCache ?? DEFAULT_TAG_CACHE);
     this.referrers = new ReferrerStore(driver);
@@ -55,6 +58,15 @@ export class RegistryStore {
   }
   createBlobWriter(expected: ExpectedBlob): Promise<BlobWriter> {
     return this.blobs.createBlobWriter(expected);
+  }
+  /**
+   * Tell a garbage collection running meanwhile that these blobs are in use from now on (see
+   * BlobTouches). Writes, commits, links and stored manifests do it themselves; call it before
+   * checking that a blob is present when what follows relies on it staying (mount, manifest PUT,
+   * committing an upload session).
+   */
+  touchBlobs(digests: readonly Digest[]): Promise<void> {
+    return this.blobs.touches.touch(digests);
   }
   linkBlob(repository: string, digest: Digest): Promise<void> {
     return this.blobs.linkBlob(repository, digest);

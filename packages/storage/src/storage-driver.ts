@@ -30,6 +30,11 @@ export interface ObjectWriter extends Writable {
   abort(): Promise<void>;
 }
 
+/** One object found by `walk`: its full path and metadata. */
+export interface ObjectEntry extends ObjectInfo {
+  path: string;
+}
+
 export interface CreateWriterOptions {
   /**
    * The path `commit` will use, when known up front (a blob's content address). An object store
@@ -104,6 +109,12 @@ export interface StorageDriver extends ResumableUploads {
   createWriter(options?: CreateWriterOptions): Promise<ObjectWriter>;
   /** Names of the direct children of `prefix` (`''` = root), sorted; [] when missing. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * Every object under `prefix` (at any depth), with its size and modification time, in no
+   * particular order; [] when missing. Never yields temporary objects (the uploads area). One
+   * listing call per page on an object store: enumerating the store (GC, usage) costs no stat per object.
+   */
+  walk(prefix: string): AsyncIterable<ObjectEntry>;
   /** Delete an object or everything under a prefix. No error when missing. */
   delete(path: string): Promise<void>;
   /** Remove temporary objects and uploads not changed for `olderThanMs`; resolves to how many were removed. */

@@ -60,6 +60,10 @@ describe('admin access table', () => {
     ['PUT', '/webhooks/on-hydrated', 'admin', 'webhook.put', 'on-hydrated'],
     ['DELETE', '/webhooks/on-hydrated', 'admin', 'webhook.delete', 'on-hydrated'],
     ['POST', '/webhooks/on-hydrated/ping', 'operator', 'webhook.ping', 'on-hydrated'],
+    // garbage collection: operators dry-run; a deleting run needs admin (decided on the body, gc-routes.ts)
+    ['POST', '/gc', 'operator', 'gc.run', undefined],
+    ['GET', '/gc/gc-0d0889ff-153d-4da6-8caa-9099d3b1f699', 'reader', 'read', undefined],
+    ['GET', '/usage', 'reader', 'read', undefined],
     // express matches paths case-insensitively; so does the table (never weaker than the route it reaches)
     ['PUT', '/Credential-Sets/hub-creds', 'admin', 'credential-set.put', 'hub-creds'],
     ['put', '/CACHE-RULES/x', 'operator', 'cache-rule.put', 'x'],

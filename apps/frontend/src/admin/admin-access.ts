@@ -40,6 +40,9 @@ export const ADMIN_ACCESS: readonly AccessRule[] = [
   { method: 'DELETE', route: '/access-policy', role: 'admin', action: 'access-policy.delete' },
   // Retention: an operator may see what a pass would evict (dryRun); evicting is an admin's call (retentionRunNeedsAdmin).
   { method: 'POST', route: '/retention', role: 'operator', action: 'retention.run' },
+  // Garbage collection: an operator may ask what it would free (dryRun: true); deleting needs `admin`
+  // (decided on the body: gc-routes.ts GC_DELETE_ESCALATION).
+  { method: 'POST', route: '/gc', role: 'operator', action: 'gc.run' },
 ];
 
 /** Stable audit reasons for the body-dependent rule. */
@@ -52,7 +55,8 @@ export type CredentialRuleChange =
   | 'credential-set-rule-deleted';
 
 /** Other body- or query-dependent escalations: `DELETE .../cache-rules/<name>?purge=true`, a real retention run. */
-export type EscalationReason = CredentialRuleChange | 'cache-rule-purge' | 'retention-run';
+/** `gc-deletes`: a garbage collection that is not a dry run. */
+export type EscalationReason = CredentialRuleChange | 'cache-rule-purge' | 'retention-run' | 'gc-deletes';
 
 /** A change the table's role cannot make: it needs `admin`. */
 export interface RoleEscalation {

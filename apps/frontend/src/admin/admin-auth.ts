@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { auditRequestFacts, type AuditLog } from '../audit-log.js';
+import { auditRequestFacts, type AuditActor, type AuditLog } from '../audit-log.js';
 import { accessFor, type AccessDecision, type RoleEscalation } from './admin-access.js';
 import type { AdminAuthenticator } from './admin-authenticator.js';
 import { roleAtLeast, type AdminRole } from './admin-roles.js';
@@ -37,6 +37,7 @@ function guard({ authenticator, audit }: AdminAuthDeps, decide: (req: Request) =
       // For the body-dependent rule (requireEscalation): the caller's role, and its denial audited like the table's.
       const caller: AdminCaller = {
         role: auth.role,
+        actor: auth.actor,
         deny: (escalation) => {
           caller.denied = true;
           audit.denied({ ...base, ...auditRequestFacts(req, res), actor: auth.actor, status: 403, reason: escalation.reason });
@@ -57,6 +58,8 @@ function guard({ authenticator, audit }: AdminAuthDeps, decide: (req: Request) =
 /** The authenticated admin caller, in `res.locals.adminCaller` once the access table let the request in. */
 interface AdminCaller {
   role: AdminRole;
+  /** Who (for the record of what they asked for, e.g. a garbage collection job's `requestedBy`). */
+  actor: AuditActor;
   /** Audit a refusal by the body-dependent rule (it replaces the request's change line). */
   deny(escalation: RoleEscalation): void;
   denied?: boolean;

@@ -103,6 +103,8 @@ export class LocalWrites {
     if (!mayPull(source)) return undefined;
     const match = this.options.ruleFor(source);
     if (match && allowRefusal(match.rule, match.upstreamRepository)) return undefined;
+    // Touched before it is looked at: a collection cannot free it between the look and the link.
+    await this.store.touchBlobs([digest]);
     const stored = await this.store.statRepositoryBlob(source, digest);
     return stored ? { source, size: stored.size } : undefined;
   }

@@ -83,6 +83,8 @@ export async function checkPushedManifest(store: RegistryStore, repository: stri
   }
   const missing = (d: Descriptor, what: string) =>
     new ManifestBlobUnknownError(`manifest refers to a ${what} this repository does not have`, { detail: { repository, digest: d.digest, mediaType: d.mediaType } });
+  // Touched before they are checked: a collection cannot free what the check found between the check and the store.
+  await store.touchBlobs([digest, ...(parsed.isIndex ? parsed.manifests.map((m) => m.digest) : blobDescriptors(parsed).map((b) => b.digest)), ...(parsed.subject ? [parsed.subject.digest] : [])]);
   if (parsed.isIndex) {
     await mapLimit(parsed.manifests, CHECK_CONCURRENCY, async (child) => {
       if (!(await store.statManifest(repository, child.digest))) throw missing(child, 'manifest');

@@ -92,6 +92,8 @@ export class UploadSessions {
     if (actual !== digest) {
       throw new DigestInvalidError('uploaded content does not match the digest', { detail: { digest, actual, size } });
     }
+    // A collection running meanwhile must not free this digest (the same bytes may be stored already, and kept as they are).
+    await this.store.touchBlobs([digest]);
     await this.store.driver.commitUpload(id, blobDataPath(digest), size);
     this.hashers.delete(id);
     await this.store.linkBlob(repository, digest);
