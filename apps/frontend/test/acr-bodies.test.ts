@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { startJwksServer, type JwksServer, type RedisServer } from '@pullthrough/test-support';
 import { armCacheRuleGet, armCredentialSetGet, azCacheRuleShow, azCacheRuleShowAnonymous, azCredentialSetShow } from './acr-fixtures.js';
 import { ADMIN_TOKEN, startCache, startRedis, UPSTREAM_SECRETS, type Cache } from './harness.js';
@@ -107,6 +108,40 @@ describe('credential sets in ACR shape', () => {
     expect(host.status).toBe(422);
     expect(await fields(host)).toEqual(['loginServer']);
     expect((await call('credential-sets/bad-set')).status).toBe(404);
+  });
+
+  test('any ACR-shaped body: never 5xx; a refusal is problem JSON naming fields; nothing is stored under a refused name', async () => {
+    const secretRef = fc.oneof(fc.constantFrom(KV_USER, 'env:PULLTHROUGH_SECRET_UP_USER', 'file:/etc/shadow', 'https://vault.attacker.example/s/x'), fc.anything());
+    const credential = fc.record({ name: fc.anything(), usernameSecretIdentifier: secretRef, passwordSecretIdentifier: secretRef, credentialHealth: fc.anything(), extra: fc.anything() }, { requiredKeys: [] });
+    const properties = fc.record(
+      { loginServer: fc.oneof(fc.constantFrom('docker.io', 'ghcr.io:443', 'https://x/y', ''), fc.anything()), authCredentials: fc.oneof(fc.array(credential, { maxLength: 2 }), fc.anything()), creationDate: fc.anything(), provisioningState: fc.anything(), credentialHealth: fc.anything() },
+      { requiredKeys: [] },
+    );
+    const identity = fc.oneof(fc.record({ type: fc.oneof(fc.constantFrom('SystemAssigned', 'UserAssigned', 'None'), fc.anything()), principalId: fc.anything(), clientId: fc.anything(), userAssignedIdentities: fc.anything() }, { requiredKeys: [] }), fc.anything());
+    const envelope = fc.record({ id: fc.anything(), type: fc.anything(), identity, systemData: fc.anything(), resourceGroup: fc.anything() }, { requiredKeys: [] });
+    const body = fc.oneof(
+      fc.tuple(envelope, fc.oneof(properties, fc.anything())).map(([e, p]) => ({ ...e, properties: p })),
+      fc.tuple(envelope, properties).map(([e, p]) => ({ ...p, ...e, provisioningState: 'Succeeded' })),
+    );
+    const statuses = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(body, async (doc) => {
+        const res = await put('credential-sets/fuzz-set', doc);
+        statuses.add(res.status);
+        expect(res.status).toBeLessThan(500);
+        if (res.status >= 400) {
+          expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+          const problem = (await res.json()) as Problem;
+          for (const e of problem.errors ?? []) expect([typeof e.field, typeof e.message]).toEqual(['string', 'string']);
+          return;
+        }
+        await res.arrayBuffer();
+        expect((await call('credential-sets/fuzz-set', { method: 'DELETE' })).status).toBe(204);
+      }),
+      { numRuns: 150 },
+    );
+    expect(statuses.has(422)).toBe(true);
+    expect((await call('credential-sets/fuzz-set')).status).toBe(404);
   });
 
   test('the list in ACR shape is {"value": [...]} without nextLink', async () => {
