@@ -76,8 +76,23 @@ describe('rule definitions on the admin API', () => {
     },
     { requiredKeys: ['sourceRepository', 'targetRepository'] },
   );
+  /** ACR's read-only envelope and its credentialSetResourceId, right or wrong. */
+  const acrFields = fc.record(
+    {
+      id: fc.oneof(fc.constant('/subscriptions/1/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r/cacheRules/other-rule'), fc.anything()),
+      type: fc.oneof(fc.constantFrom('Microsoft.ContainerRegistry/registries/cacheRules', 'Microsoft.ContainerRegistry/registries/credentialSets'), fc.anything()),
+      systemData: fc.oneof(fc.constant({ createdByType: 'User' }), fc.anything()),
+      provisioningState: fc.oneof(fc.constant('Succeeded'), fc.anything()),
+      credentialSetResourceId: fc.oneof(fc.constantFrom(null, '/subscriptions/1/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r/credentialSets/no-such-set'), fc.anything()),
+      identity: fc.anything(),
+    },
+    { requiredKeys: [] },
+  );
   const bodyArb: fc.Arbitrary<string> = fc.oneof(
     { arbitrary: plausibleRule.map((v) => JSON.stringify(v)), weight: 5 },
+    // ACR's shapes: ARM's {"properties": ...} and az's flat output.
+    fc.tuple(acrFields, fc.oneof(plausibleRule, structuredRule, fc.anything())).map(([acr, properties]) => JSON.stringify({ ...acr, properties })),
+    fc.tuple(acrFields, plausibleRule).map(([acr, rule]) => JSON.stringify({ ...rule, ...acr })),
     fc.anything().map((v) => JSON.stringify(v) ?? 'null'),
     fc.object().map((v) => JSON.stringify(v)),
     structuredRule.map((v) => JSON.stringify(v)),

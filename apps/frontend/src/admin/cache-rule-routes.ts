@@ -2,6 +2,8 @@ import { Router } from 'express';
 import { CacheRuleValidationError } from '@pullthrough/cache-rules';
 import { purgeTotals, type FreeUnreferenced } from '@pullthrough/pull-through';
 import type { RuleRegistry } from '../rules/rule-registry.js';
+import { acrCacheRule, decodeCacheRuleBody } from './acr-cache-rule.js';
+import { wantsAcrShape } from './acr-resource.js';
 import { credentialRuleChangeNeedsAdmin } from './admin-access.js';
 import { requireEscalation } from './admin-auth.js';
 import { validateNameParam } from './name-param.js';
@@ -15,32 +17,39 @@ function purgeParam(value: unknown): boolean {
 }
 
 /**
- * /api/v1/cache-rules: PUT/GET/DELETE one, GET all. `DELETE ?purge=true` (admin) answers 200 with what
+ * /api/v1/cache-rules: PUT/GET/DELETE one, GET all. PUT takes our body or ACR's (ARM's `{"properties":
+ * {...}}` or `az acr cache show -o json`'s); GET and PUT answer in ACR's shape on request (`wantsAcrShape`). `DELETE ?purge=true` (admin) answers 200 with what
  * the rule's repositories forgot and, when garbage collection is wired (`freeUnreferenced`), runs it at
  * once and reports the bytes freed.
  */
 export function cacheRuleRoutes(rules: RuleRegistry, freeUnreferenced?: FreeUnreferenced, onDeleted: (name: string) => void = () => undefined): Router {
   const router = validateNameParam(Router(), 'cache rule');
-  router.get('/', (_req, res) => {
-    res.json({ cacheRules: rules.rules.list() });
+  router.get('/', (req, res) => {
+    const list = rules.rules.list();
+    res.json(wantsAcrShape(req) ? { value: list.map(acrCacheRule) } : { cacheRules: list });
   });
   router.get('/:name', (req, res) => {
+    const acr = wantsAcrShape(req);
     const rule = rules.rules.get(req.params.name);
     if (!rule) throw new ProblemError(404, 'Not Found', `cache rule "${req.params.name}" does not exist`);
-    res.json(rule);
+    res.json(acr ? acrCacheRule(rule) : rule);
   });
   router.put('/:name', async (req, res) => {
     if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
       throw new ProblemError(400, 'Bad Request', 'request body must be a JSON object (Content-Type: application/json)');
     }
-    requireEscalation(res, credentialRuleChangeNeedsAdmin(rules.rules.get(req.params.name), { body: req.body }, rules.rules.list()));
+    const acr = wantsAcrShape(req);
+    const { body, field, issues } = decodeCacheRuleBody(req.body as Record<string, unknown>, req.params.name);
+    if (issues.length > 0) throw new ProblemError(422, 'Unprocessable Entity', 'the cache rule is not valid', issues);
+    requireEscalation(res, credentialRuleChangeNeedsAdmin(rules.rules.get(req.params.name), { body }, rules.rules.list()));
     try {
-      const { rule, created } = await rules.put(req.params.name, req.body);
-      res.status(created ? 201 : 200).json(rule);
+      const { rule, created } = await rules.put(req.params.name, body);
+      res.status(created ? 201 : 200).json(acr ? acrCacheRule(rule) : rule);
     } catch (err) {
       if (err instanceof CacheRuleValidationError) {
         const conflict = err.issues.some((i) => /overlap|already|same target/i.test(i.message));
-        throw new ProblemError(conflict ? 409 : 422, conflict ? 'Conflict' : 'Unprocessable Entity', 'the cache rule is not valid', err.issues);
+        const named = err.issues.map((i) => ({ field: field(i.field), message: i.message }));
+        throw new ProblemError(conflict ? 409 : 422, conflict ? 'Conflict' : 'Unprocessable Entity', 'the cache rule is not valid', named);
       }
       throw err;
     }
