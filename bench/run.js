@@ -38,8 +38,10 @@ function plan(quick) {
     herdClients: 20,
     // herd3: clients over 3 frontend processes, the upstream behind the shaped link.
     herd3Clients: 60,
-    // The shaped link in front of the upstream for the shaped cold pulls, the herd and herd3.
+    // The shaped link in front of the upstream for the shaped cold pulls, the herd and herd3
+    // (`--bandwidth=<MiB/s>`, `--rtt=<ms>`; `--herd3-bandwidth=<MiB/s>`: herd3 on a link of its own).
     link: { bytesPerSecond: 100 * MiB, rttMs: 20 },
+    herd3Link: undefined,
     parallel: 3,
     bigPayload: quick ? 32 * MiB : 512 * MiB,
     // 60 layers from 1 to 16 units: 256 KiB .. 4 MiB (about 130 MiB in all), quick: 16 .. 256 KiB.
@@ -48,7 +50,7 @@ function plan(quick) {
     herdSizes: [16, 12, 8, 4].map((m) => (quick ? (m * MiB) / 10 : m * MiB)),
     sha256Bytes: quick ? 64 * MiB : 512 * MiB,
     // Time limits (ms): every phase, and the whole run.
-    limits: { setup: 180_000, ceiling: 120_000, pulls: quick ? 180_000 : 900_000, shaped: quick ? 180_000 : 900_000, herd: quick ? 120_000 : 400_000, herd3: quick ? 180_000 : 400_000, manifests: 300_000, total: quick ? 600_000 : 2_400_000 },
+    limits: { setup: 180_000, ceiling: 120_000, pulls: quick ? 180_000 : 900_000, shaped: quick ? 180_000 : 900_000, herd: quick ? 120_000 : 400_000, herd3: quick ? 180_000 : 400_000, manifests: 300_000, total: quick ? 900_000 : 3_000_000 },
     settleMs: 7_000,
     // A cold pull's CPU is counted from its start until this long after (at least until stored): our
     // hydration job starts PULLTHROUGH_HYDRATION_DELAY_MS (default 5 s) after a pull.
@@ -123,6 +125,7 @@ async function main(argv) {
   const flag = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   if (flag('bandwidth') !== undefined) cfg.link.bytesPerSecond = nonNegative('--bandwidth', flag('bandwidth')) * MiB;
   if (flag('rtt') !== undefined) cfg.link.rttMs = nonNegative('--rtt', flag('rtt'));
+  cfg.herd3Link = flag('herd3-bandwidth') === undefined ? cfg.link : { ...cfg.link, bytesPerSecond: nonNegative('--herd3-bandwidth', flag('herd3-bandwidth')) * MiB };
   const started = Date.now();
   const loadAtStart = os.loadavg()[0];
   const overall = setTimeout(() => {
@@ -225,8 +228,9 @@ async function main(argv) {
     // behind the shaped link; a fresh deployment per round (bench/lib/herd3.js).
     const herd3 = [];
     if (runs('herd3')) await withLimit('herd3', cfg.limits.herd3, async () => {
+      const herd3Link = cfg.herd3Link === cfg.link ? link : own(await startShapingProxy(upstream.url, { ...cfg.herd3Link, logDir: work.path }));
       for (let r = 0; r < cfg.herdRounds; r++) {
-        const round = await herd3Round({ upstreamUrl: link.url, redisUrl: redis.url, image: images.herd, warmup: images.small, clients: cfg.herd3Clients });
+        const round = await herd3Round({ upstreamUrl: herd3Link.url, redisUrl: redis.url, image: images.herd, warmup: images.small, clients: cfg.herd3Clients });
         herd3.push(round);
         log(`herd3 round ${r + 1}/${cfg.herdRounds}: all ${round.clientsDone} clients done in ${fmtNumber(round.wallMs)} ms; time to first byte: leader ${fmtNumber(round.leaderTtfbMs)} ms, followers p50 ${fmtNumber(round.followerTtfbP50Ms)} ms, p95 ${fmtNumber(round.followerTtfbP95Ms)} ms; upstream GETs per blob ${round.getsPerBlob.join('/')}; followers' first byte after the upstream body ended: ${fmtNumber(100 * round.followersAfterUpstreamEnd)} %`);
         for (const line of round.blobs) log(`  herd3 ${line}`);

@@ -132,7 +132,7 @@ function assemble({ cfg, samples, loopback = { upstream: {}, cost: [], peak: [] 
         `Shaped link: a proxy process in front of the upstream, ${linkText}: one bandwidth shared by every response body, half an RTT each way per request/response and one more RTT before a new connection's first request (no TCP slow start, no loss). Direct: the client through the link; the proxies fetch through it. Time to first byte: from the pull's start (manifest GET) to the first body byte of any blob. Upstream GETs and bytes: from the upstream registry's own log (no hop added).`,
         `CPU: user + system seconds from /proc/<pid>/stat of every process of the target (ours: frontend, hydrator, redis-server; the reference: registry), per GiB the client received, loopback pulls; a cold pull is counted from its start until it is stored and at least ${cfg.coldSettleMs / 1000} s later (background work included). The link shaper and the bench client are not counted. Peak RSS: VmHWM at the end of a proxy's cold + warm pulls; in the herd, VmRSS sampled every 50 ms (redis-server is shared by every pullthrough instance of the run).`,
         'Herd: RSS sampled every 50 ms from the herd start until 7 s after (background work included).',
-        `herd3: ${cfg.herd3Clients} clients spread over 3 frontend processes with 2 hydrator processes (one filesystem store, one Redis), the upstream behind the shaped link; a fresh deployment per round; each client gets the manifest, then (once every client has it) all blobs at once, every digest verified. Leader: the client whose first byte came first, per blob; followers: the others. Time to first byte is from each request.`,
+        `herd3: ${cfg.herd3Clients} clients spread over 3 frontend processes with 2 hydrator processes (one filesystem store, one Redis), the upstream behind the shaped link (${fmtNumber((cfg.herd3Link ?? cfg.link).bytesPerSecond / MiB)} MiB/s); a fresh deployment per round; each client gets the manifest, then (once every client has it) all blobs at once, every digest verified. Leader: the client whose first byte came first, per blob; followers: the others. Time to first byte is from each request.`,
         'Both proxies log at info level, distribution with its access log off.',
         `1-minute load average at start / end: ${fmtNumber(loadAtStart, 1)} / ${fmtNumber(os.loadavg()[0], 1)} on ${os.cpus().length} cores (anything above ~3 means other work shared the machine: compare ratios within the run, not absolute figures).`,
       ],
@@ -149,7 +149,7 @@ function assemble({ cfg, samples, loopback = { upstream: {}, cost: [], peak: [] 
 /** Rows of the herd3 scenario: this cache only (the reference proxy has no scale-out). */
 function herd3Rows(cfg, herd3, images) {
   if (herd3.length === 0) return [];
-  const scenario = `herd3: ${cfg.herd3Clients} clients over 3 frontends + 2 hydrators, uncached ${fmtNumber(images.herd.totalBytes / MiB)} MiB, shaped link ${fmtNumber(cfg.link.bytesPerSecond / MiB)} MiB/s, ${cfg.link.rttMs} ms RTT`;
+  const scenario = `herd3: ${cfg.herd3Clients} clients over 3 frontends + 2 hydrators, uncached ${fmtNumber(images.herd.totalBytes / MiB)} MiB, shaped link ${fmtNumber((cfg.herd3Link ?? cfg.link).bytesPerSecond / MiB)} MiB/s, ${(cfg.herd3Link ?? cfg.link).rttMs} ms RTT`;
   const row = (metric, unit, pick) => ({ scenario, metric, unit, pullthrough: summarize(herd3.map(pick)), noRatio: true });
   return [
     row('all clients done', 'ms', (h) => h.wallMs),
