@@ -1,6 +1,6 @@
 'use strict';
 // What serving costs, per process of each target: CPU seconds (user + system) per GiB served, cold
-// and warm, from the loopback pulls; peak RSS over a proxy's cold and warm pulls (VmHWM) and during
+// and warm, from the loopback pulls (and over the herd's window, per GiB its clients received); peak RSS over a proxy's cold and warm pulls (VmHWM) and during
 // the herd (VmRSS sampled every 50 ms). The link shaper and the bench client are not counted.
 const { summarize, median } = require('./stats.js');
 
@@ -15,6 +15,7 @@ const COST_COLUMNS = [
   ['warm-big', 'CPU s/GiB, warm, big image'],
   ['cold-layers', 'CPU s/GiB, cold, 60 layers'],
   ['warm-layers', 'CPU s/GiB, warm, 60 layers'],
+  ['cpu-herd', 'CPU s/GiB, herd (shaped link)'],
   ['rss-pulls', 'peak RSS, cold + warm pulls (VmHWM, MiB)'],
   ['rss-herd', 'peak RSS, herd (sampled VmRSS, MiB)'],
 ];
@@ -54,6 +55,7 @@ function costRows({ cost = [], peak = [] }, herd = { reference: [], pullthrough:
     for (const process of [...processes, undefined]) {
       const cells = {};
       for (const [key] of COST_COLUMNS.slice(0, 4)) cells[key] = summarize(cpuSeries(cost, kind, key, process));
+      cells['cpu-herd'] = summarize((herd[kind] ?? []).filter((h) => h.cpu).map((h) => cpuPerGiB(h, process ? [process] : undefined)));
       if (process) {
         cells['rss-pulls'] = summarize(peak.filter((p) => p.kind === kind).map((p) => p.memory[process] / MiB));
         cells['rss-herd'] = summarize((herd[kind] ?? []).map((h) => h.memory?.[process]?.peakRss / MiB));

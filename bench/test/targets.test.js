@@ -12,7 +12,7 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const pull = (ms, ttfbMs, upstreamBytesRatio = 1) => ({ ms, ttfbMs, manifestMs: 40, mibPerSec: 512 / (ms / 1000), getsPerBlobMax: 1, upstreamBytesRatio });
 const cost = (kind, image, temperature, round, cpu) => ({ kind, image, temperature, round, bytes: GiB, cpu });
-const herdRound = (wallMs, directMs, frontend, hydrator) => ({ wallMs, directMs, getsPerBlobMax: 1, memory: { frontend: { peakRss: frontend * MiB }, hydrator: { peakRss: hydrator * MiB } } });
+const herdRound = (wallMs, directMs, frontend, hydrator) => ({ wallMs, directMs, getsPerBlobMax: 1, bytes: 2 * GiB, cpu: { frontend: 1, hydrator: 0.5, 'redis-server': 0.5 }, memory: { frontend: { peakRss: frontend * MiB }, hydrator: { peakRss: hydrator * MiB } } });
 
 function run() {
   const cfg = { manifestConnections: [10, 50] };
@@ -81,6 +81,9 @@ test('cost rows: CPU s/GiB per process and for all processes, peak RSS per proce
   assert.equal(row('pullthrough', 'frontend').cells['rss-pulls'].median, 100);
   assert.equal(row('pullthrough', 'hydrator').cells['rss-herd'].max, 85);
   assert.equal(row('reference', 'registry').cells['cold-layers'].n, 0);
+  assert.equal(row('pullthrough', 'frontend').cells['cpu-herd'].median, 0.5);
+  assert.equal(row('pullthrough', 'all processes').cells['cpu-herd'].median, 1);
+  assert.equal(row('reference', 'all processes').cells['cpu-herd'].n, 0);
 });
 
 test('the report renders the cost table and the targets, met and missed', () => {
@@ -94,12 +97,12 @@ test('the report renders the cost table and the targets, met and missed', () => 
   };
   const text = renderText(results);
   assert.match(text, /cost per GiB served and peak RSS, per process/);
-  assert.match(text, /pullthrough\s+frontend\s+3\.00\s+0\.50\s+–\s+–\s+100\s+113 \(105–120\)/);
+  assert.match(text, /pullthrough\s+frontend\s+3\.00\s+0\.50\s+–\s+–\s+0\.50\s+100\s+113 \(105–120\)/);
   assert.match(text, /\[met \] shaped link \(100 MiB\/s, 20 ms RTT\): cold pull, pullthrough \/ direct through the link \(big image\): 0\.98 \(target >= 0\.95\)/);
   assert.match(text, /\[MISS\] peak RSS in the herd, frontend \(worst round\): 120 MiB \(target <= 110 MiB\)/);
   const md = renderMarkdown(results);
   assert.match(md, /## Cost per GiB served and peak RSS, per process/);
-  assert.match(md, /\| reference \| registry \| 2\.00 \| 1\.00 \| – \| – \| 60\.0 \| – \|/);
+  assert.match(md, /\| reference \| registry \| 2\.00 \| 1\.00 \| – \| – \| – \| 60\.0 \| – \|/);
   assert.match(md, /\| CPU s\/GiB, pullthrough \/ reference \(cold, big image, all processes\) \| <= 1\.5 \| 1\.80 \| \*\*missed\*\* \|/);
   assert.match(md, /\| loopback: upstream bytes \/ image size, pullthrough cold pull \(big image, worst round\) \| <= 1\.1 \| 1\.25 \| \*\*missed\*\* \|/);
 });
