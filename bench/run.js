@@ -1,6 +1,8 @@
 'use strict';
 // `npm run bench` (scripts/bench.js builds, then calls main): this cache against the reference
-// pull-through cache (distribution in proxy mode) on one loopback upstream, same run, same client.
+// pull-through cache (distribution in proxy mode), same run, same client: on the loopback upstream,
+// and on the same upstream behind a shaped link (bandwidth and round-trip time: `--bandwidth=<MiB/s>`,
+// `--rtt=<ms>`), with what each costs in CPU seconds per GiB and peak RSS per process.
 const os = require('node:os');
 const path = require('node:path');
 const { createHash, randomBytes } = require('node:crypto');
@@ -10,10 +12,12 @@ const { request } = require('undici');
 const { startRegistry, startRedis, tempDir } = require('@pullthrough/test-support');
 const { MiB, pushRandomImage } = require('./lib/fixtures.js');
 const { pullImage, fetchFile, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
-const { startCountingUpstream } = require('./lib/counting-upstream.js');
 const { writeThroughOnce } = require('./lib/write-through-ceiling.js');
-const { sampleRss } = require('./lib/rss.js');
-const { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy } = require('./lib/servers.js');
+const { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startShapingProxy, redisPid } = require('./lib/servers.js');
+const { upstreamLog: openUpstreamLog } = require('./lib/upstream-log.js');
+const { loopbackPulls } = require('./lib/loopback-pulls.js');
+const { shapedPulls } = require('./lib/shaped-pulls.js');
+const { herdPhase } = require('./lib/herd.js');
 const { median } = require('./lib/stats.js');
 const { renderText, renderMarkdown, renderSvg, fmtNumber } = require('./lib/report.js');
 const { assemble } = require('./lib/assemble.js');
@@ -21,7 +25,7 @@ const { herd3Round } = require('./lib/herd3.js');
 
 const KiB = 1024;
 
-/** Sizes, rounds and time limits. `--quick` is the smoke-test version. */
+/** Sizes, rounds and time limits. `--quick` is the smoke-test version. `link`: the shaped upstream link's defaults. */
 function plan(quick) {
   const unit = quick ? 16 * KiB : 256 * KiB;
   return {
@@ -32,9 +36,12 @@ function plan(quick) {
     manifestSeconds: quick ? 3 : 8,
     manifestConnections: [10, 50],
     herdClients: 20,
-    // herd3: clients over 3 frontend processes, the upstream behind a link of this many bytes/s (the image takes ~4-5 s through it).
+    // herd3: clients over 3 frontend processes, the upstream behind the shaped link.
     herd3Clients: 60,
-    herd3BytesPerSecond: quick ? MiB : 8 * MiB,
+    // The shaped link in front of the upstream for the shaped cold pulls, the herd and herd3
+    // (`--bandwidth=<MiB/s>`, `--rtt=<ms>`; `--herd3-bandwidth=<MiB/s>`: herd3 on a link of its own).
+    link: { bytesPerSecond: 100 * MiB, rttMs: 20 },
+    herd3Link: undefined,
     parallel: 3,
     bigPayload: quick ? 32 * MiB : 512 * MiB,
     // 60 layers from 1 to 16 units: 256 KiB .. 4 MiB (about 130 MiB in all), quick: 16 .. 256 KiB.
@@ -43,9 +50,18 @@ function plan(quick) {
     herdSizes: [16, 12, 8, 4].map((m) => (quick ? (m * MiB) / 10 : m * MiB)),
     sha256Bytes: quick ? 64 * MiB : 512 * MiB,
     // Time limits (ms): every phase, and the whole run.
-    limits: { setup: 180_000, ceiling: 120_000, pulls: quick ? 180_000 : 900_000, herd: quick ? 120_000 : 400_000, herd3: quick ? 180_000 : 400_000, manifests: 300_000, total: quick ? 600_000 : 2_400_000 },
+    limits: { setup: 180_000, ceiling: 120_000, pulls: quick ? 180_000 : 900_000, shaped: quick ? 180_000 : 900_000, herd: quick ? 120_000 : 400_000, herd3: quick ? 180_000 : 400_000, manifests: 300_000, total: quick ? 900_000 : 3_000_000 },
     settleMs: 7_000,
+    // A cold pull's CPU is counted from its start until this long after (at least until stored): our
+    // hydration job starts PULLTHROUGH_HYDRATION_DELAY_MS (default 5 s) after a pull.
+    coldSettleMs: 6_000,
   };
+}
+
+function nonNegative(flag, text) {
+  const n = Number(text);
+  if (text === '' || !Number.isFinite(n) || n < 0) throw new Error(`${flag}: expected a number >= 0, got "${text}"`);
+  return n;
 }
 
 async function withLimit(what, ms, fn) {
@@ -100,12 +116,16 @@ function sha256Throughput(bytes) {
 async function main(argv) {
   const quick = argv.includes('--quick');
   const profileDir = argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
-  // `--only=pulls,herd`: run just these phases (ceiling, pulls, herd, herd3, manifests), log their figures, write no report.
+  // `--only=pulls,herd`: run just these phases (ceiling, pulls, shaped, herd, herd3, manifests), log their figures, write no report.
   const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
   const runs = (phase) => !only || only.includes(phase);
   const cfg = plan(quick);
   const rounds = Number(argv.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length));
   if (rounds > 0) Object.assign(cfg, { rounds, herdRounds: rounds, manifestRounds: rounds });
+  const flag = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  if (flag('bandwidth') !== undefined) cfg.link.bytesPerSecond = nonNegative('--bandwidth', flag('bandwidth')) * MiB;
+  if (flag('rtt') !== undefined) cfg.link.rttMs = nonNegative('--rtt', flag('rtt'));
+  cfg.herd3Link = flag('herd3-bandwidth') === undefined ? cfg.link : { ...cfg.link, bytesPerSecond: nonNegative('--herd3-bandwidth', flag('herd3-bandwidth')) * MiB };
   const started = Date.now();
   const loadAtStart = os.loadavg()[0];
   const overall = setTimeout(() => {
@@ -140,14 +160,18 @@ async function main(argv) {
       const seed = `bench-${Date.now()}`;
       const push = (name, layerSizes) => pushRandomImage(upstream.url, fixtureDir, { repository: `bench/${name}`, tag: 'v1', layerSizes, seed });
       const images = {
-        big: runs('ceiling') || runs('pulls') ? await push('big', [cfg.bigPayload]) : undefined,
-        layers: runs('pulls') ? await push('layers', cfg.layerSizes) : undefined,
+        big: runs('ceiling') || runs('pulls') || runs('shaped') ? await push('big', [cfg.bigPayload]) : undefined,
+        layers: runs('pulls') || runs('shaped') ? await push('layers', cfg.layerSizes) : undefined,
         herd: runs('herd') || runs('herd3') ? await push('herd', cfg.herdSizes) : undefined,
         small: await push('small', [4 * KiB]),
       };
       return { upstream, redis, images };
     });
     const mib = (n) => `${fmtNumber(n / MiB)} MiB`;
+    const upstreamLog = openUpstreamLog(upstream.logPath);
+    const redisProcessId = await redisPid(redis.url);
+    // Every process of a target: the reference is one; ours is the frontend, the hydrator and its redis-server.
+    const pidsOf = async (proxy) => (proxy.name === 'reference' ? { ...proxy.pids } : { ...proxy.pids, 'redis-server': redisProcessId });
     log(`fixtures: big ${mib(images.big?.totalBytes ?? 0)}, ${images.layers?.layerCount ?? 0} layers ${mib(images.layers?.totalBytes ?? 0)}, herd ${mib(images.herd?.totalBytes ?? 0)}`);
 
     // Physical ceiling: a plain node file server on loopback, and sha256 on one core.
@@ -181,74 +205,32 @@ async function main(argv) {
     const orderOf = (round) => (round % 2 === 0 ? ['reference', 'pullthrough'] : ['pullthrough', 'reference']);
     const pull = (url, image) => pullImage(url, image.repository, image.tag, { parallel: cfg.parallel });
 
-    // Cold and warm pulls, the big image and the 60-layer one, a fresh proxy per round and kind.
-    if (runs('pulls')) await withLimit('cold/warm pulls', cfg.limits.pulls, async () => {
-      for (let r = 0; r < cfg.rounds; r++) {
-        for (const name of ['big', 'layers']) add(`cold-${name}`, 'direct', (await pull(upstream.url, images[name])).mibPerSec);
-        for (const kind of orderOf(r)) {
-          const proxy = await start(kind, upstream.host, { profile: true });
-          try {
-            await pull(proxy.url, images.small); // process warm-up (JIT, lazy modules, pools): cold means cache-cold
+    const pullVerified = (url, image) => pullImage(url, image.repository, image.tag, { parallel: cfg.parallel, verify: true });
 
-            for (const name of ['big', 'layers']) {
-              const cold = await pull(proxy.url, images[name]);
-              add(`cold-${name}`, kind, cold.mibPerSec);
-              await waitStored(proxy, images[name]);
-              add(`warm-${name}`, kind, (await pull(proxy.url, images[name])).mibPerSec);
-              // Once per proxy and image, unmeasured: the bytes served are the right ones.
-              if (r === 0) await pullImage(proxy.url, images[name].repository, images[name].tag, { parallel: cfg.parallel, verify: true });
-            }
-          } finally {
-            await proxy.stop();
-          }
-        }
-        log(`pulls round ${r + 1}/${cfg.rounds}: cold big ${['direct', 'reference', 'pullthrough'].map((k) => `${k} ${fmtNumber(samples['cold-big'][k].at(-1))}`).join(', ')}; warm big ref ${fmtNumber(samples['warm-big'].reference.at(-1))}, ours ${fmtNumber(samples['warm-big'].pullthrough.at(-1))} MiB/s`);
-      }
-    });
+    // Cold and warm pulls on loopback, the big image and the 60-layer one, with their CPU and memory.
+    let loopback = { upstream: {}, cost: [], peak: [] };
+    if (runs('pulls')) loopback = await withLimit('cold/warm pulls', cfg.limits.pulls, () => loopbackPulls({ cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log }));
 
-    // The herd: 20 clients at once on an uncached 40 MiB image, each proxy behind a counting proxy.
-    const herd = { reference: [], pullthrough: [] };
-    if (runs('herd')) await withLimit('herd', cfg.limits.herd, async () => {
-      const counter = own(await startCountingUpstream(upstream.url));
-      for (let r = 0; r < cfg.herdRounds; r++) {
-        for (const kind of orderOf(r)) {
-          counter.reset();
-          const proxy = await start(kind, counter.host);
-          try {
-            await pull(proxy.url, images.small); // process warm-up, as for the cold pulls
-            counter.reset();
-            const rss = sampleRss(proxy.pids);
-            const t0 = process.hrtime.bigint();
-            const pulls = await Promise.all(Array.from({ length: cfg.herdClients }, () => pull(proxy.url, images.herd)));
-            const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
-            await sleep(cfg.settleMs); // background work (distribution's store, our hydration job) counts too
-            const memory = await rss.stop();
-            const tally = counter.tally();
-            const gets = images.herd.blobs.map((b) => tally.perBlob.get(b.digest) ?? 0);
-            const bytes = pulls.reduce((n, p) => n + p.bytes, 0);
-            herd[kind].push({
-              wallMs,
-              mibPerSec: bytes / MiB / (wallMs / 1000),
-              getsPerBlobMax: Math.max(...gets),
-              getsPerBlobMean: gets.reduce((a, b) => a + b, 0) / gets.length,
-              upstreamBytesRatio: tally.bytes / images.herd.totalBytes,
-              upstreamRequests: tally.total,
-              memory,
-            });
-            log(`herd ${kind}: ${fmtNumber(wallMs)} ms, GETs per blob ${gets.join('/')}, upstream bytes ${fmtNumber(tally.bytes / images.herd.totalBytes)}x, RSS ${Object.entries(memory).map(([k, v]) => `${k} ${mib(v.peakRss)}`).join(', ')}`);
-          } finally {
-            await proxy.stop();
-          }
-        }
-      }
-    });
+    // The shaped link: started once, shared by the shaped cold pulls, the herd and herd3.
+    let link;
+    if (runs('shaped') || runs('herd') || runs('herd3')) {
+      link = own(await startShapingProxy(upstream.url, { ...cfg.link, logDir: work.path }));
+      log(`shaped link ${link.url}: ${fmtNumber(cfg.link.bytesPerSecond / MiB)} MiB/s, ${cfg.link.rttMs} ms round trip`);
+    }
+    let shaped;
+    if (runs('shaped')) shaped = await withLimit('shaped cold pulls', cfg.limits.shaped, () => shapedPulls({ cfg, link, upstreamLog, images, start, orderOf, pull, waitStored, log }));
+
+    // The herd: 20 clients at once on an uncached 40 MiB image, each proxy fetching through the shaped link.
+    let herd = { direct: [], reference: [], pullthrough: [] };
+    if (runs('herd')) herd = await withLimit('herd', cfg.limits.herd, () => herdPhase({ cfg, link, upstreamLog, image: images.herd, warmup: images.small, start, orderOf, pull, pidsOf, log }));
 
     // herd3: the herd over 3 frontend processes (+ 2 hydrators) on one store and one Redis, the upstream
-    // behind a bandwidth-limited link; a fresh deployment per round (bench/lib/herd3.js).
+    // behind the shaped link; a fresh deployment per round (bench/lib/herd3.js).
     const herd3 = [];
     if (runs('herd3')) await withLimit('herd3', cfg.limits.herd3, async () => {
+      const herd3Link = cfg.herd3Link === cfg.link ? link : own(await startShapingProxy(upstream.url, { ...cfg.herd3Link, logDir: work.path }));
       for (let r = 0; r < cfg.herdRounds; r++) {
-        const round = await herd3Round({ upstreamUrl: upstream.url, redisUrl: redis.url, image: images.herd, warmup: images.small, clients: cfg.herd3Clients, bytesPerSecond: cfg.herd3BytesPerSecond });
+        const round = await herd3Round({ upstreamUrl: herd3Link.url, redisUrl: redis.url, image: images.herd, warmup: images.small, clients: cfg.herd3Clients });
         herd3.push(round);
         log(`herd3 round ${r + 1}/${cfg.herdRounds}: all ${round.clientsDone} clients done in ${fmtNumber(round.wallMs)} ms; time to first byte: leader ${fmtNumber(round.leaderTtfbMs)} ms, followers p50 ${fmtNumber(round.followerTtfbP50Ms)} ms, p95 ${fmtNumber(round.followerTtfbP95Ms)} ms; upstream GETs per blob ${round.getsPerBlob.join('/')}; followers' first byte after the upstream body ended: ${fmtNumber(100 * round.followersAfterUpstreamEnd)} %`);
         for (const line of round.blobs) log(`  herd3 ${line}`);
@@ -286,7 +268,7 @@ async function main(argv) {
     });
 
     if (only) return undefined;
-    const results = assemble({ cfg, samples, herd, herd3, manifests, images, startedAt: started, argv, loadAtStart });
+    const results = assemble({ cfg, samples, loopback, shaped, herd, herd3, manifests, images, startedAt: started, argv, loadAtStart });
     const outDir = path.join(__dirname, 'results');
     await mkdir(outDir, { recursive: true });
     const base = path.join(outDir, quick ? 'quick' : 'latest');

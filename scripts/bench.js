@@ -1,6 +1,7 @@
-// `npm run bench [-- --quick] [-- --profile=<dir>]`: build, then benchmark this cache against the
-// reference pull-through cache (bench/run.js). Needs docker-registry and redis-server (scripts/test
-// installs them). Results: bench/results/latest.{json,md,svg} (quick.* with --quick).
+// `npm run bench [-- --quick] [-- --profile=<dir>] [-- --bandwidth=<MiB/s> --rtt=<ms>]`: build, then
+// benchmark this cache against the reference pull-through cache (bench/run.js; the shaped upstream link
+// defaults to 100 MiB/s and 20 ms). Needs docker-registry and redis-server (scripts/test installs them).
+// Results: bench/results/latest.{json,md,svg} (quick.* with --quick).
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
 

@@ -1,7 +1,7 @@
 'use strict';
 // The `herd3` scenario: the scale-out event the design is for. 3 frontend and 2 hydrator processes
-// (test-support's startScaleOut: the built apps, one filesystem store, one Redis prefix) behind a
-// bandwidth-limited counting proxy in front of the upstream; N clients spread over the frontends pull
+// (test-support's startScaleOut: the built apps, one filesystem store, one Redis prefix) behind
+// test-support's counting proxy in front of the shaped link (bench/lib/link-shaper.js); N clients spread over the frontends pull
 // one uncached image at once (manifest, then, once every client has it, all blobs together), each
 // blob timed and verified (test-support's timedPull). Reports all clients done, the leader's and the
 // followers' time to first byte per blob, and upstream GETs per blob.
@@ -9,10 +9,10 @@ const { startCountingProxy, startScaleOut, timedPull, barrier, herdTimings, wait
 
 /**
  * One round on a fresh deployment. `image`: a pushed bench image (repository `bench/<name>`, tag);
- * `bytesPerSecond`: the upstream link. The image's hydration job starts (prefetch) once a fifth of its
+ * `upstreamUrl`: the shaped link in front of the upstream. The image's hydration job starts (prefetch) once a fifth of its
  * biggest blob has come from the upstream, so the hydrators join the running fetches, as in the test.
  */
-async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients, bytesPerSecond }) {
+async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients }) {
   const proxy = await startCountingProxy(upstreamUrl);
   let scale;
   try {
@@ -34,7 +34,6 @@ async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients, bytes
       const warm = await timedPull(f.dataUrl, warmup.repository, warmup.tag);
       if (!warm.blobs.every((b) => b.verified)) throw new Error('herd3: warm-up pull failed');
     }
-    proxy.bytesPerSecond = bytesPerSecond;
     proxy.reset();
 
     const met = barrier(clients);

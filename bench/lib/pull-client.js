@@ -16,8 +16,10 @@ const MANIFEST_ACCEPT = [
 async function get(pool, path, headers = {}, hash = undefined) {
   const res = await pool.request({ path, method: 'GET', headers });
   let bytes = 0;
+  let firstByteAt;
   const chunks = headers.accept ? [] : undefined;
   for await (const chunk of res.body) {
+    firstByteAt ??= process.hrtime.bigint();
     bytes += chunk.length;
     chunks?.push(chunk);
     hash?.update(chunk);
@@ -26,18 +28,22 @@ async function get(pool, path, headers = {}, hash = undefined) {
     const text = chunks ? Buffer.concat(chunks).toString('utf8').slice(0, 300) : '';
     throw new Error(`GET ${path}: HTTP ${res.statusCode} ${text}`);
   }
-  return { bytes, body: chunks ? Buffer.concat(chunks) : undefined, headers: res.headers };
+  return { bytes, firstByteAt, body: chunks ? Buffer.concat(chunks) : undefined, headers: res.headers };
 }
 
 /**
- * Pull `repository:tag` from `baseUrl` (http://host:port). Resolves with bytes moved and the
- * wall time in ms; throws on any non-200 or short blob (and with `verify`, on a wrong digest).
+ * Pull `repository:tag` from `baseUrl` (http://host:port). Resolves with bytes moved, the wall time
+ * in ms, `manifestMs` (the manifest GET) and `ttfbMs`: from the pull's start to the first body byte of
+ * any blob (when a user sees the download start); throws on any non-200 or short blob (and with
+ * `verify`, on a wrong digest).
  */
 async function pullImage(baseUrl, repository, tag, { parallel = 3, timeoutMs = 300_000, verify = false } = {}) {
   const pool = new Pool(baseUrl, { connections: parallel, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   const started = process.hrtime.bigint();
   try {
     const manifest = await get(pool, `/v2/${repository}/manifests/${tag}`, { accept: MANIFEST_ACCEPT });
+    const manifestMs = Number(process.hrtime.bigint() - started) / 1e6;
+    let firstByteAt;
     const doc = JSON.parse(manifest.body.toString('utf8'));
     const blobs = [doc.config, ...(doc.layers ?? [])];
     let next = 0;
@@ -47,6 +53,7 @@ async function pullImage(baseUrl, repository, tag, { parallel = 3, timeoutMs = 3
         const blob = blobs[next++];
         const hash = verify ? createHash('sha256') : undefined;
         const got = await get(pool, `/v2/${repository}/blobs/${blob.digest}`, {}, hash);
+        if (got.firstByteAt !== undefined && (firstByteAt === undefined || got.firstByteAt < firstByteAt)) firstByteAt = got.firstByteAt;
         if (got.bytes !== blob.size) throw new Error(`blob ${blob.digest}: got ${got.bytes} bytes, expected ${blob.size}`);
         if (hash && `sha256:${hash.digest('hex')}` !== blob.digest) throw new Error(`blob ${blob.digest}: content does not match its digest`);
         bytes += got.bytes;
@@ -54,7 +61,8 @@ async function pullImage(baseUrl, repository, tag, { parallel = 3, timeoutMs = 3
     };
     await Promise.all(Array.from({ length: Math.min(parallel, blobs.length) }, worker));
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    return { bytes, ms, mibPerSec: bytes / 1048576 / (ms / 1000) };
+    const ttfbMs = firstByteAt === undefined ? undefined : Number(firstByteAt - started) / 1e6;
+    return { bytes, ms, mibPerSec: bytes / 1048576 / (ms / 1000), manifestMs, ttfbMs };
   } finally {
     await pool.close();
   }

@@ -34,11 +34,27 @@ function tableRows(results) {
 
 const HEADER = ['scenario', 'metric', 'direct upstream', 'reference (distribution)', 'pullthrough', 'pullthrough / reference'];
 
-function renderText(results) {
-  const rows = [HEADER, ...tableRows(results)];
-  const widths = HEADER.map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+/** The cost table (results.cost): header and one row per process of each target. */
+function costTable(results) {
+  const cost = results.cost;
+  if (!cost?.rows?.length) return undefined;
+  return {
+    header: ['target', 'process', ...cost.columns.map(([, label]) => label)],
+    rows: cost.rows.map((r) => [r.target, r.process, ...cost.columns.map(([key]) => fmtCell(r.cells[key]))]),
+  };
+}
+
+function textTable(header, body) {
+  const rows = [header, ...body];
+  const widths = header.map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
-  const out = [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+}
+
+function renderText(results) {
+  const out = textTable(HEADER, tableRows(results));
+  const cost = costTable(results);
+  if (cost) out.push('', 'cost per GiB served and peak RSS, per process (median (min–max) over the rounds):', ...textTable(cost.header, cost.rows));
   out.push('', 'targets:');
   for (const t of results.targets) out.push(`  [${t.met ? 'met ' : 'MISS'}] ${t.name}: ${t.actual} (target ${t.target})`);
   if (results.info?.length) out.push('', 'context:', ...results.info.map((i) => `  ${i.name}: ${i.actual}`));
@@ -47,13 +63,20 @@ function renderText(results) {
 
 const mdEscape = (s) => String(s).replace(/\|/g, '\\|');
 
-function renderMarkdownTable(results) {
-  const rows = tableRows(results);
+function markdownTable(header, rows) {
   return [
-    `| ${HEADER.join(' | ')} |`,
-    `| ${HEADER.map((_, i) => (i < 2 ? '---' : '---:')).join(' | ')} |`,
+    `| ${header.map(mdEscape).join(' | ')} |`,
+    `| ${header.map((_, i) => (i < 2 ? '---' : '---:')).join(' | ')} |`,
     ...rows.map((r) => `| ${r.map(mdEscape).join(' | ')} |`),
   ].join('\n');
+}
+
+const renderMarkdownTable = (results) => markdownTable(HEADER, tableRows(results));
+
+/** The cost table in Markdown ('' when the run has none). */
+function renderCostMarkdown(results) {
+  const cost = costTable(results);
+  return cost ? markdownTable(cost.header, cost.rows) : '';
 }
 
 function renderTargets(results) {
@@ -76,6 +99,7 @@ function renderMarkdown(results) {
     '',
     renderMarkdownTable(results),
     '',
+    ...(results.cost?.rows?.length ? ['## Cost per GiB served and peak RSS, per process', '', renderCostMarkdown(results), ''] : []),
     '## Targets',
     '',
     renderTargets(results),
@@ -132,4 +156,4 @@ function renderSvg(results) {
   return parts.join('\n');
 }
 
-module.exports = { renderText, renderMarkdown, renderMarkdownTable, renderTargets, renderSvg, fmtCell, fmtNumber, tableRows };
+module.exports = { renderText, renderMarkdown, renderMarkdownTable, renderCostMarkdown, renderTargets, renderSvg, fmtCell, fmtNumber, tableRows };

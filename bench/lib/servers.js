@@ -1,9 +1,10 @@
 'use strict';
 // The processes a benchmark run owns: the loopback upstream, the reference proxy (distribution
-// in proxy mode), this cache (frontend + hydrator from the built dist, private redis-server) and
-// a plain node file server for the loopback ceiling. All run through test-support's startProcess:
-// own process group, log file, killed on stop(), on exit, or by a watchdog if this process dies.
+// in proxy mode), this cache (frontend + hydrator from the built dist, private redis-server), a plain
+// node file server for the loopback ceiling and the shaped link in front of the upstream. All run
+// through test-support's startProcess: own process group, log file, killed on stop(), on exit, or by a watchdog if this process dies.
 const { randomBytes } = require('node:crypto');
+const net = require('node:net');
 const { writeFile, mkdir } = require('node:fs/promises');
 const path = require('node:path');
 const { startProcess, waitUntil, freePort, tempDir } = require('@pullthrough/test-support');
@@ -185,4 +186,46 @@ async function startPipeProxy(targetUrl, logDir) {
   return { url, stop: () => proc.stop() };
 }
 
-module.exports = { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy };
+/**
+ * The shaped link (bench/lib/link-shaper.js) in front of `targetUrl`, its own process: `bytesPerSecond`
+ * shared by every response body (0: unlimited), `rttMs` per request/response and per new connection.
+ */
+async function startShapingProxy(targetUrl, { bytesPerSecond, rttMs, logDir }) {
+  const port = await freePort();
+  const proc = await startProcess({
+    command: process.execPath,
+    args: [path.join(__dirname, 'shaping-proxy-child.js'), targetUrl, String(port), String(bytesPerSecond), String(rttMs)],
+    logPath: path.join(logDir, `shaping-proxy-${port}.log`),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/v2/`, proc, 'shaping proxy');
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { url, host: `127.0.0.1:${port}`, pid: proc.pid, bytesPerSecond, rttMs, stop: () => proc.stop() };
+}
+
+/** redis-server's process id, from `INFO server` (test-support's RedisServer does not expose it). */
+function redisPid(redisUrl) {
+  const { hostname, port } = new URL(redisUrl);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname);
+    let text = '';
+    socket.setTimeout(5_000, () => socket.destroy(new Error('redis INFO: timed out')));
+    socket.on('connect', () => socket.write('INFO server\r\n'));
+    socket.on('data', (chunk) => {
+      text += chunk.toString('utf8');
+      const m = /^process_id:(\d+)/m.exec(text);
+      if (m) {
+        socket.end();
+        resolve(Number(m[1]));
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error('redis INFO: no process_id in the answer')));
+  });
+}
+
+module.exports = { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startShapingProxy, redisPid };

@@ -1,0 +1,64 @@
+'use strict';
+// The `pulls` phase: cold and warm pulls of the big and the 60-layer image on the loopback upstream,
+// a fresh proxy per round and kind (alternating), and what they cost: CPU seconds of every process of
+// the target (bench/lib/proc-cpu.js) per pull, what the upstream served for each cold pull (its log),
+// and each process's peak RSS (VmHWM) over the proxy's life.
+const { measureCpu } = require('./proc-cpu.js');
+const { memoryOf } = require('./rss.js');
+const { upstreamFigures } = require('./upstream-log.js');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `ctx`: { cfg, upstream, upstreamLog, images, start(kind, host, options), orderOf, pull, pullVerified,
+ * waitStored, samples, add(key, target, value), pidsOf(proxy), log }. Throughput samples go through `add`;
+ * resolves { upstream: { [key]: { [target]: figures[] } }, cost: [...], peak: [...] }.
+ */
+async function loopbackPulls(ctx) {
+  const { cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log } = ctx;
+  const served = {};
+  const cost = [];
+  const peak = [];
+  for (let r = 0; r < cfg.rounds; r++) {
+    for (const name of ['big', 'layers']) add(`cold-${name}`, 'direct', (await pull(upstream.url, images[name])).mibPerSec);
+    for (const kind of orderOf(r)) {
+      const proxy = await start(kind, upstream.host, { profile: true });
+      try {
+        const pids = await pidsOf(proxy);
+        await pull(proxy.url, images.small); // process warm-up (JIT, lazy modules, pools): cold means cache-cold
+        for (const name of ['big', 'layers']) {
+          const image = images[name];
+          const mark = await upstreamLog.mark();
+          const t0 = Date.now();
+          let cpu = await measureCpu(pids);
+          const cold = await pull(proxy.url, image);
+          add(`cold-${name}`, kind, cold.mibPerSec);
+          await waitStored(proxy, image);
+          const got = await upstreamLog.since(mark, { expect: image.blobs.map((b) => b.digest) });
+          ((served[`cold-${name}`] ??= {})[kind] ??= []).push(upstreamFigures(got, image));
+          // The miss's whole cost: storing it and any background work it starts (our hydration job
+          // runs PULLTHROUGH_HYDRATION_DELAY_MS after the pull), the same window for both proxies.
+          await sleep(Math.max(0, cfg.coldSettleMs - (Date.now() - t0)));
+          cost.push({ kind, image: name, temperature: 'cold', round: r, bytes: cold.bytes, cpu: await cpu.stop() });
+          cpu = await measureCpu(pids);
+          const warm = await pull(proxy.url, image);
+          cost.push({ kind, image: name, temperature: 'warm', round: r, bytes: warm.bytes, cpu: await cpu.stop() });
+          add(`warm-${name}`, kind, warm.mibPerSec);
+          // Once per proxy and image, unmeasured: the bytes served are the right ones.
+          if (r === 0) await pullVerified(proxy.url, image);
+        }
+        const memory = {};
+        for (const [proc, pid] of Object.entries(pids)) memory[proc] = (await memoryOf(pid))?.hwm;
+        peak.push({ kind, round: r, memory });
+      } finally {
+        await proxy.stop();
+      }
+    }
+    const last = (key, k) => samples[key][k].at(-1);
+    const fmt = (v) => (typeof v === 'number' ? v.toFixed(0) : '–');
+    log(`pulls round ${r + 1}/${cfg.rounds}: cold big ${['direct', 'reference', 'pullthrough'].map((k) => `${k} ${fmt(last('cold-big', k))}`).join(', ')}; warm big ref ${fmt(last('warm-big', 'reference'))}, ours ${fmt(last('warm-big', 'pullthrough'))} MiB/s; upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
+  }
+  return { upstream: served, cost, peak };
+}
+
+module.exports = { loopbackPulls };

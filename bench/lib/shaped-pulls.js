@@ -1,0 +1,49 @@
+'use strict';
+// The `shaped` phase: cold pulls the way users feel them. The upstream sits behind the shaped link
+// (bench/lib/link-shaper.js); per round the client pulls each image directly through the link, then
+// through a fresh reference proxy and a fresh pullthrough (alternating), both fetching through the same
+// link. Each pull records total time, time to first byte, the manifest's time, and what the upstream
+// served for it (its own log: GETs per blob, bytes).
+const { measureCpu } = require('./proc-cpu.js');
+const { upstreamFigures } = require('./upstream-log.js');
+
+/**
+ * `ctx`: { cfg, link, upstreamLog, images, start(kind, host), orderOf(round), pull(url, image),
+ * waitStored(proxy, image), log }. Resolves { samples: { [image]: { [target]: sample[] } }, shaper: { cpuSeconds, bytes } }.
+ */
+async function shapedPulls(ctx) {
+  const { cfg, link, upstreamLog, images, start, orderOf, pull, waitStored, log } = ctx;
+  const names = ['big', 'layers'];
+  const samples = Object.fromEntries(names.map((n) => [n, { direct: [], reference: [], pullthrough: [] }]));
+  const shaperCpu = await measureCpu({ shaper: link.pid });
+  let linkBytes = 0;
+  const measured = async (target, name, url, proxy) => {
+    const image = images[name];
+    const mark = await upstreamLog.mark();
+    const p = await pull(url, image);
+    if (proxy) await waitStored(proxy, image);
+    const served = await upstreamLog.since(mark, { expect: image.blobs.map((b) => b.digest) });
+    linkBytes += served.bytes;
+    const sample = { ms: p.ms, ttfbMs: p.ttfbMs, manifestMs: p.manifestMs, mibPerSec: p.mibPerSec, bytes: p.bytes, ...upstreamFigures(served, image) };
+    samples[name][target].push(sample);
+    return sample;
+  };
+  for (let r = 0; r < cfg.rounds; r++) {
+    for (const name of names) await measured('direct', name, link.url);
+    for (const kind of orderOf(r)) {
+      const proxy = await start(kind, link.host);
+      try {
+        await pull(proxy.url, images.small); // process warm-up: cold means cache-cold
+        for (const name of names) await measured(kind, name, proxy.url, proxy);
+      } finally {
+        await proxy.stop();
+      }
+    }
+    const last = (t) => samples.big[t].at(-1);
+    log(`shaped round ${r + 1}/${cfg.rounds}: cold big ${['direct', 'reference', 'pullthrough'].map((t) => `${t} ${Math.round(last(t).ms)} ms (first byte ${Math.round(last(t).ttfbMs)} ms, upstream ${last(t).upstreamBytesRatio.toFixed(2)}x)`).join(', ')}`);
+  }
+  const cpu = await shaperCpu.stop();
+  return { samples, shaper: { cpuSeconds: cpu.shaper, bytes: linkBytes } };
+}
+
+module.exports = { shapedPulls };

@@ -1,0 +1,108 @@
+'use strict';
+// The targets of issue 15 computed from one run's figures, and the report rendering them (met / missed)
+// with the cost table.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { targetsOf } = require('../lib/targets.js');
+const { costRows, COST_COLUMNS, cpuRatio } = require('../lib/cost.js');
+const { renderText, renderMarkdown } = require('../lib/report.js');
+const { summarize } = require('../lib/stats.js');
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const pull = (ms, ttfbMs, upstreamBytesRatio = 1) => ({ ms, ttfbMs, manifestMs: 40, mibPerSec: 512 / (ms / 1000), getsPerBlobMax: 1, upstreamBytesRatio });
+const cost = (kind, image, temperature, round, cpu) => ({ kind, image, temperature, round, bytes: GiB, cpu });
+const herdRound = (wallMs, directMs, frontend, hydrator) => ({ wallMs, directMs, getsPerBlobMax: 1, bytes: 2 * GiB, cpu: { frontend: 1, hydrator: 0.5, 'redis-server': 0.5 }, memory: { frontend: { peakRss: frontend * MiB }, hydrator: { peakRss: hydrator * MiB } } });
+
+function run() {
+  const cfg = { manifestConnections: [10, 50] };
+  const manifests = { 10: { reference: [{ rps: 400, p99: 30 }], pullthrough: [{ rps: 20000, p99: 1 }] }, 50: { reference: [{ rps: 400, p99: 140 }], pullthrough: [{ rps: 20000, p99: 4 }] } };
+  const samples = {
+    'cold-big': { reference: [800, 900], pullthrough: [880, 850] },
+    'warm-big': { reference: [2000, 2000], pullthrough: [2400, 2200] },
+    store: { ceiling: [1000, 900] },
+    loopback: { ceiling: [2600] },
+  };
+  const loopback = {
+    upstream: { 'cold-big': { pullthrough: [{ upstreamBytesRatio: 1.0 }, { upstreamBytesRatio: 1.25 }] } },
+    cost: [
+      cost('reference', 'big', 'warm', 0, { registry: 1.0 }),
+      cost('pullthrough', 'big', 'warm', 0, { frontend: 0.5, hydrator: 0.1, 'redis-server': 0.1 }),
+      cost('reference', 'big', 'cold', 0, { registry: 2.0 }),
+      cost('pullthrough', 'big', 'cold', 0, { frontend: 3.0, hydrator: 0.5, 'redis-server': 0.1 }),
+    ],
+    peak: [{ kind: 'pullthrough', round: 0, memory: { frontend: 100 * MiB, hydrator: 80 * MiB, 'redis-server': 10 * MiB } }, { kind: 'reference', round: 0, memory: { registry: 60 * MiB } }],
+  };
+  const shaped = {
+    samples: {
+      big: { direct: [pull(5400, 60), pull(5500, 62)], reference: [pull(5600, 90), pull(5700, 95)], pullthrough: [pull(5500, 63), pull(5600, 70)] },
+      layers: { direct: [pull(2000, 60)], reference: [pull(4000, 80)], pullthrough: [pull(2500, 61)] },
+    },
+  };
+  const herd = { direct: [500, 520], reference: [], pullthrough: [herdRound(520, 500, 120, 70), herdRound(540, 520, 105, 85)] };
+  return { samples, loopback, shaped, herd, herd3: [], manifests, cfg, link: { bytesPerSecond: 100 * MiB, rttMs: 20 } };
+}
+
+test('issue 15 targets come from the same run, paired by round, met or missed', () => {
+  const byName = Object.fromEntries(targetsOf(run()).map((t) => [t.name.replace(/^shaped link \([^)]*\)/, 'shaped link'), t]));
+  const t = (prefix) => Object.entries(byName).find(([name]) => name.startsWith(prefix))?.[1];
+  // Rounds: 5400/5500 = 0.98, 5500/5600 = 0.98: met. Layers 2000/2500 = 0.80: missed.
+  assert.deepEqual([t('shaped link: cold pull, pullthrough / direct through the link (big image)').actual, t('shaped link: cold pull, pullthrough / direct through the link (big image)').met], ['0.98', true]);
+  assert.deepEqual([t('shaped link: cold pull, pullthrough / direct through the link (60 layers)').actual, t('shaped link: cold pull, pullthrough / direct through the link (60 layers)').met], ['0.80', false]);
+  // TTFB differences 3 and 8 ms: median 5.5 ms > 5: missed.
+  assert.deepEqual([t('shaped link: time to first byte, pullthrough - direct (big image)').actual, t('shaped link: time to first byte, pullthrough - direct (big image)').met], ['5.5 ms', false]);
+  assert.equal(t('shaped link: time to first byte, pullthrough - direct (60 layers)').met, true);
+  // Herd: 520/500 = 1.04, 540/520 = 1.04.
+  assert.deepEqual([t('shaped link: herd').actual, t('shaped link: herd').met], ['1.04', true]);
+  // Loopback cold vs reference: 1.10 and 0.94, median 1.02; upstream bytes worst round 1.25: missed.
+  assert.deepEqual([t('loopback: cold pull, pullthrough / reference').actual, t('loopback: cold pull, pullthrough / reference').met], ['1.02', true]);
+  assert.deepEqual([t('loopback: upstream bytes').actual, t('loopback: upstream bytes').met], ['1.25', false]);
+  // 865 / 950 = 0.91.
+  assert.deepEqual([t('loopback: cold pull, pullthrough / write-through ceiling').actual, t('loopback: cold pull, pullthrough / write-through ceiling').met], ['0.91', true]);
+  // CPU: warm 0.7 / 1.0, cold 3.6 / 2.0 = 1.8 > 1.5; no layers figures: missed with '–'.
+  assert.deepEqual([t('CPU s/GiB, pullthrough / reference (warm, big image').actual, t('CPU s/GiB, pullthrough / reference (warm, big image').met], ['0.70', true]);
+  assert.deepEqual([t('CPU s/GiB, pullthrough / reference (cold, big image').actual, t('CPU s/GiB, pullthrough / reference (cold, big image').met], ['1.80', false]);
+  assert.deepEqual([t('CPU s/GiB, pullthrough / reference (warm, 60 layers').actual, t('CPU s/GiB, pullthrough / reference (warm, 60 layers').met], ['–', false]);
+  // RSS: the worst round counts.
+  assert.deepEqual([t('peak RSS in the herd, frontend').actual, t('peak RSS in the herd, frontend').met], ['120 MiB', false]);
+  assert.deepEqual([t('peak RSS in the herd, hydrator').actual, t('peak RSS in the herd, hydrator').met], ['85.0 MiB', true]);
+  assert.equal(t('herd: upstream GETs per blob').met, true);
+  assert.equal(t('manifest hits requests/s').met, true);
+});
+
+test('cost rows: CPU s/GiB per process and for all processes, peak RSS per process', () => {
+  const input = run();
+  assert.ok(Math.abs(cpuRatio(input.loopback.cost, 'cold-big') - 1.8) < 1e-9);
+  const rows = costRows(input.loopback, input.herd);
+  const row = (target, process) => rows.find((r) => r.target === target && r.process === process);
+  assert.equal(row('pullthrough', 'frontend').cells['cold-big'].median, 3.0);
+  assert.ok(Math.abs(row('pullthrough', 'all processes').cells['cold-big'].median - 3.6) < 1e-9);
+  assert.equal(row('reference', 'registry').cells['warm-big'].median, 1.0);
+  assert.equal(row('pullthrough', 'frontend').cells['rss-pulls'].median, 100);
+  assert.equal(row('pullthrough', 'hydrator').cells['rss-herd'].max, 85);
+  assert.equal(row('reference', 'registry').cells['cold-layers'].n, 0);
+  assert.equal(row('pullthrough', 'frontend').cells['cpu-herd'].median, 0.5);
+  assert.equal(row('pullthrough', 'all processes').cells['cpu-herd'].median, 1);
+  assert.equal(row('reference', 'all processes').cells['cpu-herd'].n, 0);
+});
+
+test('the report renders the cost table and the targets, met and missed', () => {
+  const input = run();
+  const results = {
+    meta: { date: '2026-12-02T00:00:00Z', machine: '2 cores', node: 'v20', command: 'npm run bench', rounds: 2, parallel: 3, quick: true, notes: [], sizes: 'small' },
+    rows: [{ scenario: 'loopback: cold pull', metric: 'throughput', unit: 'MiB/s', reference: summarize([800, 900]), pullthrough: summarize([880, 850]) }],
+    cost: { columns: COST_COLUMNS, rows: costRows(input.loopback, input.herd) },
+    targets: targetsOf(input),
+    info: [],
+  };
+  const text = renderText(results);
+  assert.match(text, /cost per GiB served and peak RSS, per process/);
+  assert.match(text, /pullthrough\s+frontend\s+3\.00\s+0\.50\s+–\s+–\s+0\.50\s+100\s+113 \(105–120\)/);
+  assert.match(text, /\[met \] shaped link \(100 MiB\/s, 20 ms RTT\): cold pull, pullthrough \/ direct through the link \(big image\): 0\.98 \(target >= 0\.95\)/);
+  assert.match(text, /\[MISS\] peak RSS in the herd, frontend \(worst round\): 120 MiB \(target <= 110 MiB\)/);
+  const md = renderMarkdown(results);
+  assert.match(md, /## Cost per GiB served and peak RSS, per process/);
+  assert.match(md, /\| reference \| registry \| 2\.00 \| 1\.00 \| – \| – \| – \| 60\.0 \| – \|/);
+  assert.match(md, /\| CPU s\/GiB, pullthrough \/ reference \(cold, big image, all processes\) \| <= 1\.5 \| 1\.80 \| \*\*missed\*\* \|/);
+  assert.match(md, /\| loopback: upstream bytes \/ image size, pullthrough cold pull \(big image, worst round\) \| <= 1\.1 \| 1\.25 \| \*\*missed\*\* \|/);
+});
