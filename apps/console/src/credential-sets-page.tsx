@@ -33,7 +33,8 @@ function CredentialSetCard({ set, onVerified }: { set: CredentialSet; onVerified
   return (
     <article class="card" aria-labelledby={`cs-${set.name}`}>
       <h3 id={`cs-${set.name}`}>
-        {set.name} <span class={`badge ${h ? (h.status === 'Healthy' ? 'healthy' : 'failing') : 'unknown'}`}>{h?.status ?? 'not checked yet'}</span>
+        {set.name} <span class={`badge ${h?.status === 'Unhealthy' ? 'failing' : h?.checkedAt ? 'healthy' : 'unknown'}`}>{h?.status ?? 'Healthy'}</span>
+        {!h?.checkedAt && <small class="hint"> not checked yet (no pull or verify has used it)</small>}
       </h3>
       <dl class="facts">
         <dt>Login server</dt>
@@ -91,7 +92,7 @@ export function CredentialSetsPage() {
       {sets.data && sets.data.credentialSets.length === 0 && <p>No credential sets.</p>}
       <div class="cards">
         {sets.data?.credentialSets.map((s) => (
-          <CredentialSetCard key={s.name} set={s} onVerified={() => undefined} />
+          <CredentialSetCard key={s.name} set={s} onVerified={sets.reload} />
         ))}
       </div>
     </section>
