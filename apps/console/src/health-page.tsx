@@ -1,5 +1,6 @@
 import { api, seg } from './api';
 import { StackedBar } from './charts';
+import { RuleSeries } from './rule-series';
 import { ProblemBox, Status, useLoad, when } from './ui';
 
 interface Breaker {
@@ -41,7 +42,7 @@ function headroomText(r: RuleHealth['rateLimit']): string {
 }
 
 export function RuleHealthCard({ h }: { h: RuleHealth }) {
-  const total = h.recent.hits + h.recent.misses + h.recent.errors;
+  const total = h.recent.hits + h.recent.stale + h.recent.misses + h.recent.errors;
   return (
     <article class={`card health ${h.state}`} aria-labelledby={`health-${h.name}`}>
       <h3 id={`health-${h.name}`}>
@@ -56,7 +57,7 @@ export function RuleHealthCard({ h }: { h: RuleHealth }) {
         <dt>Last {Math.round(h.recent.windowSeconds / 60)} minutes</dt>
         <dd>
           hits {h.recent.hits}, misses {h.recent.misses}, stale {h.recent.stale}, errors {h.recent.errors}
-          {total > 0 && <> (hit ratio {Math.round((h.recent.hits / total) * 100)}%)</>}
+          {total > 0 && <> (served from the cache {Math.round(((h.recent.hits + h.recent.stale) / total) * 100)}%)</>}
         </dd>
         <dt>Last success</dt>
         <dd>{when(h.lastSuccess)}</dd>
@@ -88,12 +89,13 @@ export function RuleHealthCard({ h }: { h: RuleHealth }) {
       <StackedBar
         title={`Recent pulls of ${h.name}`}
         slices={[
-          { label: 'hits', value: h.recent.hits - h.recent.stale, kind: 'hit' },
+          { label: 'hits', value: h.recent.hits, kind: 'hit' },
           { label: 'stale', value: h.recent.stale, kind: 'stale' },
           { label: 'misses', value: h.recent.misses, kind: 'miss' },
           { label: 'errors', value: h.recent.errors, kind: 'error' },
         ]}
       />
+      <RuleSeries name={h.name} />
     </article>
   );
 }

@@ -127,6 +127,10 @@ test('a pull through the data port shows up in the rule health page (counts, sta
   expect(text).toMatch(/Breakerclosed/);
   // The chart's text alternative says the same as the numbers.
   expect(await card.getByRole('img', { name: /Recent pulls of health-rule: .*misses 1/ }).count()).toBe(1);
+  // Over time (GET .../health/series): one minute had an answer, all of it fetched upstream.
+  await card.getByRole('img', { name: 'Hit ratio of health-rule per minute: 1 of 16 minutes with data, latest 0%' }).waitFor();
+  expect(await card.getByRole('img', { name: /^Upstream fetches of health-rule per minute: 16 of 16 minutes with data/ }).count()).toBe(1);
+  expect(await card.locator('svg.spark circle.line-dot').count()).toBe(1);
   const upstreams = page.getByRole('table', { name: 'Upstreams and their breakers' });
   expect(await upstreams.getByRole('row', { name: new RegExp(upstream.proxy.host.replace(/\./g, '\\.')) }).textContent()).toMatch(/closed/);
   await screenshot(page, 'health-narrow');
