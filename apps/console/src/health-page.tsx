@@ -32,7 +32,7 @@ interface Summary {
 }
 interface UpstreamStatus extends Breaker {
   totals: { requests: number; failures: number; rejects: number };
-  rateLimit?: { limit?: number; remaining?: number; headroom?: number };
+  rateLimit?: RuleHealth['rateLimit'];
 }
 
 function headroomText(r: RuleHealth['rateLimit']): string {
@@ -148,6 +148,7 @@ export function HealthPage() {
                 <th scope="col">Requests</th>
                 <th scope="col">Failures</th>
                 <th scope="col">Refused while open</th>
+                <th scope="col">Rate-limit headroom</th>
                 <th scope="col">Last failure</th>
               </tr>
             </thead>
@@ -161,6 +162,7 @@ export function HealthPage() {
                   <td>{u.totals.requests}</td>
                   <td>{u.totals.failures}</td>
                   <td>{u.totals.rejects}</td>
+                  <td>{u.rateLimit ? headroomText(u.rateLimit) : '—'}</td>
                   <td>{u.lastFailure ?? '—'}</td>
                 </tr>
               ))}

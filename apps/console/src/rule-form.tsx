@@ -60,7 +60,7 @@ function fieldOf(issueField: string): FormField | undefined {
 }
 
 /** Create or edit one cache rule; the API's field-level messages are shown at their field. */
-export function RuleForm(props: { existing?: CacheRule; onSaved: (rule: CacheRule, created: boolean) => void; onCancel: () => void }) {
+export function RuleForm(props: { existing?: CacheRule; credentialSets?: string[]; onSaved: (rule: CacheRule, created: boolean) => void; onCancel: () => void }) {
   const [values, setValues] = useState<Values>(valuesOf(props.existing));
   const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
   const [saving, setSaving] = useState(false);
@@ -100,7 +100,7 @@ export function RuleForm(props: { existing?: CacheRule; onSaved: (rule: CacheRul
           {(a) => <input {...a} value={values.targetRepository} onInput={set('targetRepository')} autoComplete="off" />}
         </Field>
         <Field id={id('credentialSetName')} label="Credential set" hint="empty: anonymous upstream access" error={errorAt('credentialSetName')}>
-          {(a) => <input {...a} value={values.credentialSetName} onInput={set('credentialSetName')} autoComplete="off" />}
+          {(a) => <input {...a} list="rule-credential-sets" value={values.credentialSetName} onInput={set('credentialSetName')} autoComplete="off" />}
         </Field>
         <Field id={id('platforms')} label="Platforms" hint="pulled (default), all, or linux/amd64, linux/arm64" error={errorAt('platforms')}>
           {(a) => <input {...a} value={values.platforms} onInput={set('platforms')} autoComplete="off" />}
@@ -135,6 +135,11 @@ export function RuleForm(props: { existing?: CacheRule; onSaved: (rule: CacheRul
           )}
         </Field>
       </div>
+      <datalist id="rule-credential-sets">
+        {props.credentialSets?.map((n) => (
+          <option key={n} value={n} />
+        ))}
+      </datalist>
       {unplaced && (unplaced.errors.length > 0 || !problem?.errors.length) && <ProblemBox problem={unplaced} />}
       {problem && problem.errors.length > 0 && unplaced?.errors.length === 0 && (
         <p class="field-summary" role="alert">

@@ -6,6 +6,8 @@ import { ProblemBox, Status, useLoad } from './ui';
 /** Cache rules: list, create, edit, delete. */
 export function RulesPage() {
   const rules = useLoad(() => api<{ cacheRules: CacheRule[] }>('GET', '/cache-rules'));
+  // Offered as choices in the form (a reader may list them; failing to is not the page's problem).
+  const sets = useLoad(() => api<{ credentialSets: { name: string }[] }>('GET', '/credential-sets').catch(() => ({ credentialSets: [] })));
   const [editing, setEditing] = useState<CacheRule | 'new' | undefined>(undefined);
   const [deleting, setDeleting] = useState<string | undefined>(undefined);
   const [problem, setProblem] = useState<unknown>(undefined);
@@ -37,6 +39,7 @@ export function RulesPage() {
       {editing !== undefined && (
         <RuleForm
           existing={editing === 'new' ? undefined : editing}
+          credentialSets={sets.data?.credentialSets.map((s) => s.name)}
           onCancel={() => setEditing(undefined)}
           onSaved={(rule, created) => {
             setEditing(undefined);
