@@ -23,6 +23,8 @@ export async function launchBrowser(): Promise<Browser> {
  */
 export async function openConsole(browser: Browser, adminUrl: string, viewport = { width: 1200, height: 900 }): Promise<{ page: Page; errors: string[] }> {
   const context = await browser.newContext({ viewport });
+  // Well inside each test's jest timeout, so a broken page fails with the locator it waited for.
+  context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
