@@ -1,7 +1,8 @@
-import { startJwksServer, type JwksServer, type RedisServer } from '@pullthrough/test-support';
+import { startJwksServer, tempDir, type JwksServer, type RedisServer, type TempDir } from '@pullthrough/test-support';
 import type { Browser } from 'playwright-core';
 import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
 import { launchBrowser, openConsole, screenshot, signIn } from './console-browser.js';
+import { runCli } from './cli-process.js';
 
 // The web console in a real browser (Debian's chromium driven by playwright-core) against the real
 // frontend (real redis-server, a real docker-registry upstream): sign in, cache rules with the API's
@@ -13,6 +14,7 @@ let upstream: Upstream;
 let issuer: JwksServer;
 let cache: Cache;
 let browser: Browser;
+let home: TempDir;
 
 const api = async (path: string, init: RequestInit = {}) => fetch(`${cache.adminUrl}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 const readerToken = () => {
@@ -29,10 +31,12 @@ beforeAll(async () => {
     PULLTHROUGH_ADMIN_OIDC_ROLE_MAP: 'Pullthrough.Reader=reader,Pullthrough.Admin=admin',
   });
   browser = await launchBrowser();
+  home = await tempDir('console-cli-home-');
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
+  await home?.remove();
   await cache?.stop();
   await issuer?.stop();
   await upstream?.stop();
@@ -181,3 +185,25 @@ test('keyboard: the nav links and the form are reachable with Tab and focus is v
   await page.getByRole('heading', { name: 'Credential sets' }).waitFor();
   await page.context().close();
 }, 30_000);
+
+test('the CLI and the console see the same rules: one made with the CLI shows in the console, one made in the console in `cache list`', async () => {
+  const cli = (args: string[]) => runCli(args, { home: home.path, env: { PULLTHROUGH_CLI_URL: cache.adminUrl, PULLTHROUGH_CLI_TOKEN: ADMIN_TOKEN }, timeoutMs: 30_000 });
+  expect((await cli(['cache', 'create', '-n', 'cli-made', '-s', `${upstream.proxy.host}/fixtures/small`, '-t', 'from-cli/small'])).code).toBe(0);
+  const { page } = await openConsole(browser, cache.adminUrl);
+  await signIn(page, ADMIN_TOKEN);
+  const row = page.getByRole('row', { name: /cli-made/ });
+  await row.waitFor();
+  expect(await row.textContent()).toContain('from-cli/small');
+
+  await page.getByRole('button', { name: 'New rule' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('console-made');
+  await page.getByLabel('Source repository (upstream)').fill(`${upstream.proxy.host}/fixtures/docker`);
+  await page.getByLabel('Target repository (here)').fill('from-console/docker');
+  await page.getByRole('button', { name: 'Create rule' }).click();
+  await page.getByRole('status').filter({ hasText: 'Created cache rule console-made.' }).waitFor();
+  const listed = await cli(['cache', 'list', '-o', 'json']);
+  expect(listed.code).toBe(0);
+  const names = (JSON.parse(listed.stdout) as { cacheRules: { name: string; targetRepository: string }[] }).cacheRules.map((r) => `${r.name} ${r.targetRepository}`);
+  expect(names).toEqual(expect.arrayContaining(['cli-made from-cli/small', 'console-made from-console/docker']));
+  await page.context().close();
+}, 45_000);
