@@ -109,7 +109,7 @@ export function WebhooksPage() {
       </div>
       <ProblemBox problem={hooks.problem} />
       {hooks.data && hooks.data.webhooks.length === 0 && <p>No webhooks.</p>}
-      <div class="cards">
+      <div>
         {hooks.data?.webhooks.map((h) => (
           <WebhookCard key={h.name} hook={h} />
         ))}
