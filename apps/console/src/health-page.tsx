@@ -1,4 +1,6 @@
+import { useEffect, useState } from 'preact/hooks';
 import { api, seg } from './api';
+import { VerifySteps, type VerifyResult } from './verify-steps';
 import { StackedBar } from './charts';
 import { RuleSeries } from './rule-series';
 import { ProblemBox, Status, useLoad, when } from './ui';
@@ -41,7 +43,35 @@ function headroomText(r: RuleHealth['rateLimit']): string {
   return r.retryAfterUntil ? `${text}, asked to wait until ${when(r.retryAfterUntil)}` : text;
 }
 
-export function RuleHealthCard({ h }: { h: RuleHealth }) {
+/** `POST .../cache-rules/{name}/verify`: the rule's upstream and credential set, live, step by step (operator). */
+function RuleVerify({ name }: { name: string }) {
+  const [result, setResult] = useState<VerifyResult | undefined>(undefined);
+  const [problem, setProblem] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const verify = async () => {
+    setBusy(true);
+    setResult(undefined);
+    try {
+      setResult(await api<VerifyResult>('POST', `/cache-rules/${seg(name)}/verify`));
+      setProblem(undefined);
+    } catch (err) {
+      setProblem(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" class="secondary" onClick={verify} disabled={busy} aria-label={`Verify ${name}`}>
+        {busy ? 'Verifying…' : 'Verify upstream'}
+      </button>
+      <div aria-live="polite">{result && <VerifySteps result={result} label={`Verify ${name}`} />}</div>
+      <ProblemBox problem={problem} />
+    </>
+  );
+}
+
+export function RuleHealthCard({ h, tick }: { h: RuleHealth; tick: number }) {
   const total = h.recent.hits + h.recent.stale + h.recent.misses + h.recent.errors;
   return (
     <article class={`card health ${h.state}`} aria-labelledby={`health-${h.name}`}>
@@ -95,7 +125,8 @@ export function RuleHealthCard({ h }: { h: RuleHealth }) {
           { label: 'errors', value: h.recent.errors, kind: 'error' },
         ]}
       />
-      <RuleSeries name={h.name} />
+      <RuleSeries name={h.name} tick={tick} />
+      <RuleVerify name={h.name} />
     </article>
   );
 }
@@ -104,17 +135,31 @@ export function RuleHealthCard({ h }: { h: RuleHealth }) {
 export function HealthPage() {
   const summary = useLoad(() => api<Summary>('GET', '/health/cache-rules'));
   const upstreams = useLoad(() => api<{ upstreams: UpstreamStatus[] }>('GET', '/upstreams'));
+  const [tick, setTick] = useState(0);
   const refresh = () => {
+    setTick((t) => t + 1);
     summary.reload();
     upstreams.reload();
   };
+  const [auto, setAuto] = useState(false);
+  useEffect(() => {
+    if (!auto) return;
+    const timer = window.setInterval(refresh, 15_000);
+    return () => window.clearInterval(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [auto]);
   return (
     <section aria-labelledby="health-title">
       <div class="page-head">
         <h2 id="health-title">Rule health</h2>
-        <button type="button" onClick={refresh}>
-          Refresh
-        </button>
+        <div class="row-actions">
+          <label class="inline">
+            <input type="checkbox" checked={auto} onChange={(e) => setAuto(e.currentTarget.checked)} /> Refresh every 15 s
+          </label>
+          <button type="button" onClick={refresh}>
+            Refresh
+          </button>
+        </div>
       </div>
       <Status>{summary.loading ? 'Loading…' : summary.data ? `Updated ${new Date().toLocaleTimeString()}` : ''}</Status>
       <ProblemBox problem={summary.problem} />
@@ -130,7 +175,7 @@ export function HealthPage() {
           {summary.data.cacheRules.length === 0 && <p>No cache rules.</p>}
           <div class="cards">
             {summary.data.cacheRules.map((h) => (
-              <RuleHealthCard key={h.name} h={h} />
+              <RuleHealthCard key={h.name} h={h} tick={tick} />
             ))}
           </div>
         </>

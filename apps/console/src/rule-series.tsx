@@ -13,8 +13,8 @@ interface Series {
  * A rule's window over time (`GET .../health/series`): the share served from the cache (hits and stale
  * over all answers) and upstream traffic (misses: fetched from the upstream), one point per bucket.
  */
-export function RuleSeries({ name }: { name: string }) {
-  const series = useLoad(() => api<Series>('GET', `/cache-rules/${seg(name)}/health/series`), [name]);
+export function RuleSeries({ name, tick = 0 }: { name: string; tick?: number }) {
+  const series = useLoad(() => api<Series>('GET', `/cache-rules/${seg(name)}/health/series`), [name, tick]);
   const s = series.data;
   if (!s) return null;
   const ratio = s.buckets.map((b) => {

@@ -137,6 +137,17 @@ test('a pull through the data port shows up in the rule health page (counts, sta
   expect(await card.locator('svg.spark circle.line-dot').count()).toBe(1);
   const upstreams = page.getByRole('table', { name: 'Upstreams and their breakers' });
   expect(await upstreams.getByRole('row', { name: new RegExp(upstream.proxy.host.replace(/\./g, '\\.')) }).textContent()).toMatch(/closed/);
+  // Another pull (a hit now) shows after Refresh, in the counts and the charts.
+  const again = await fetch(`${cache.dataUrl}/v2/hp/small/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  expect(again.status).toBe(200);
+  await again.arrayBuffer();
+  await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+  await card.getByText(/hits 1, misses 1, stale 0, errors 0 \(served from the cache 50%\)/).waitFor();
+  await card.getByRole('img', { name: /^Hit ratio of health-rule per minute: [12] of 16 minutes with data/ }).waitFor();
+  // Verify: the rule's upstream, live, step by step.
+  await card.getByRole('button', { name: 'Verify health-rule' }).click();
+  await card.getByText('Verify health-rule: every step passed').waitFor();
+  expect(await card.getByRole('list', { name: 'Verify health-rule steps' }).getByRole('listitem').first().textContent()).toMatch(/^secrets-readable /);
   await screenshot(page, 'health-narrow');
   // Narrow screen: nothing wider than the viewport.
   expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
