@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install what a fresh Debian/Ubuntu machine lacks: the system packages the service and the tests
-# run (redis-server, docker-registry, skopeo, containerd's ctr, htpasswd, openssl, podman), then npm packages.
+# run (redis-server, docker-registry, skopeo, containerd's ctr, htpasswd, openssl, podman, and chromium for the
+# console's browser tests), then npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pair in redis-server:redis-server docker-registry:docker-registry skopeo:skopeo ctr:containerd htpasswd:apache2-utils openssl:openssl podman:podman; do
+for pair in redis-server:redis-server docker-registry:docker-registry skopeo:skopeo ctr:containerd htpasswd:apache2-utils openssl:openssl podman:podman chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -22,6 +22,7 @@ import { retentionRoutes } from './admin/retention-routes.js';
 import { ruleHealthRoutes, ruleHealthSummaryRoutes } from './admin/rule-health-routes.js';
 import { webhookRoutes } from './admin/webhook-routes.js';
 import { mirrorConfigRoutes } from './admin/mirror-config-routes.js';
+import { consoleRoutes } from './admin/console-routes.js';
 import { problemMiddleware, sendProblem } from './admin/problem.js';
 import { upstreamRoutes } from './admin/upstream-routes.js';
 import { repositoryTagRoutes } from './admin/repository-tag-routes.js';
@@ -77,6 +78,8 @@ export interface FrontendDeps {
   audit?: AuditLog;
   /** Nodes using the cache as a containerd mirror (`?ns=` routing, generated hosts.toml files). */
   mirror?: MirrorSettings;
+  /** The built web console served at /console/ on the admin port (default: apps/console/dist). */
+  consoleDir?: string;
   /** Retention: manifest pulls are noted in `lastPulled`; `POST /api/v1/retention` runs `runner`; `freeUnreferenced` is GC (purge). */
   retention?: { runner: RetentionRunner; lastPulled: LastPulledBook; freeUnreferenced?: FreeUnreferenced };
 }
@@ -147,6 +150,8 @@ export function createApp(deps: FrontendDeps): FrontendApps {
         .catch(next);
     });
   }
+  // The web console's static files: public (no data in them); its API calls carry the token.
+  admin.use('/console', consoleRoutes(deps.consoleDir));
   // Authenticated and authorized (admin-access.ts) before any body is read, then the body limit (a declared
   // Content-Length over it is refused unread), then parsed; changes and denials audited.
   admin.use('/api/v1', adminAuth(guard), bodyLimit(ADMIN_BODY_LIMIT_BYTES), express.json({ limit: ADMIN_BODY_LIMIT_BYTES }));

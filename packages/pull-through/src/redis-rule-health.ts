@@ -5,7 +5,7 @@ import type { PullObserver } from './pull-observer.js';
 import type { CacheStatus } from './pull-through-registry.js';
 import { RuleHealthBatch, type RuleHealthDelta } from './rule-health-batch.js';
 import { sanitizeHealthMessage } from './rule-health-message.js';
-import { addCounts, healthSnapshot, latestFacts, windowBucketStarts, zeroCounts, type RuleCounts, type RuleHealthFacts, type RuleHealthReading, type RuleHealthView } from './rule-health-snapshot.js';
+import { addCounts, healthSnapshot, latestFacts, windowBucketStarts, zeroCounts, type RuleCounts, type RuleHealthFacts, type RuleHealthReading, type RuleHealthSeries, type RuleHealthView } from './rule-health-snapshot.js';
 import { countOf, RuleHealthTracker } from './rule-health-tracker.js';
 
 export interface RedisRuleHealthOptions {
@@ -161,6 +161,34 @@ export class RedisRuleHealth implements PullObserver, RuleHealthView {
         return healthSnapshot(view?.facts ?? {}, view?.counts ?? zeroCounts(), now, this.windowMs);
       },
     };
+  }
+
+  /** One rule's window bucket by bucket: every frontend's counts plus this process's unflushed ones; this process's own if Redis does not answer in time. */
+  async series(rule: string): Promise<RuleHealthSeries> {
+    if (!this.connected) return this.local.series(rule);
+    const starts = windowBucketStarts(Date.now(), this.windowMs, this.bucketMs);
+    const pipeline = this.redis.pipeline();
+    for (const start of starts) pipeline.hmget(this.bucketKey(rule, start), ...COUNT_FIELDS);
+    const results = await this.answeredInTime(pipeline.exec());
+    if (!results) return this.local.series(rule);
+    const buckets = starts.map((start, i) => ({ start: new Date(start).toISOString(), ...addCounts(this.batch.counts(rule, [start]), parseCounts(results[i]![1] as (string | null)[])) }));
+    return { scope: 'shared', windowSeconds: this.windowMs / 1000, bucketSeconds: this.bucketMs / 1000, buckets };
+  }
+
+  /** A pipeline's results if every command answered within `readTimeoutMs`; undefined otherwise. */
+  private async answeredInTime(answered: Promise<[Error | null, unknown][] | null>): Promise<[Error | null, unknown][] | undefined> {
+    answered.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.readTimeoutMs)));
+    try {
+      const results = await Promise.race([answered, late]);
+      if (results === 'late' || results === null || results.some(([err]) => err !== null)) return undefined;
+      return results;
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Write what was recorded since the last flush (runs every `flushMs`; a flush already under way is awaited instead). */

@@ -43,8 +43,19 @@ export interface RuleHealthReading {
 }
 
 /** Where the admin API reads rule health from: this process's tracker, or the view shared through Redis. */
+/** One rule's counts per bucket across the window, oldest first: what a chart over time draws. */
+export interface RuleHealthSeries {
+  scope: RuleHealthScope;
+  windowSeconds: number;
+  bucketSeconds: number;
+  /** Every bucket the window covers (zeros included; the oldest in part, the last still filling), `start` ISO. */
+  buckets: (RuleCounts & { start: string })[];
+}
+
 export interface RuleHealthView {
   read(rules: readonly string[]): Promise<RuleHealthReading>;
+  /** One rule's window, bucket by bucket (same scope rules as `read`). */
+  series(rule: string): Promise<RuleHealthSeries>;
   /** Drop what is known of a deleted rule (a rule created later under its name starts afresh). */
   forget(rule: string): void;
 }

@@ -67,4 +67,23 @@ describe('RuleHealthTracker as a view', () => {
     expect(reading.scope).toBe('local');
     expect(reading.health('signed-rule')).toMatchObject({ state: 'failing', lastFailure: { message: 'redirect to https://blob.example/x failed' }, recent: { errors: 1 } });
   });
+
+  test('series: every bucket of the window, oldest first, with its counts; old buckets drop out', async () => {
+    let t = 6_000_000; // bucket-aligned (10 s buckets)
+    const h = new RuleHealthTracker({ windowMs: 60_000, buckets: 6, now: () => t });
+    h.served('chart-rule', 'miss');
+    t += 10_000;
+    h.served('chart-rule', 'hit');
+    h.served('chart-rule', 'stale');
+    h.failed('chart-rule', 'upstream-unavailable', 'down');
+    const s = await h.series('chart-rule');
+    // Six buckets span the window, plus the oldest one it still covers in part.
+    expect([s.scope, s.windowSeconds, s.bucketSeconds, s.buckets.length]).toEqual(['local', 60, 10, 7]);
+    expect(s.buckets.at(-1)).toEqual({ start: new Date(t).toISOString(), hits: 1, misses: 0, stale: 1, errors: 1 });
+    expect(s.buckets.at(-2)).toEqual({ start: new Date(t - 10_000).toISOString(), hits: 0, misses: 1, stale: 0, errors: 0 });
+    expect(s.buckets.slice(0, -2).every((b) => b.hits + b.misses + b.errors === 0)).toBe(true);
+    t += 70_000;
+    expect((await h.series('chart-rule')).buckets.reduce((n, b) => n + b.hits + b.misses + b.errors, 0)).toBe(0);
+    expect((await h.series('never-pulled')).buckets).toHaveLength(7);
+  });
 });

@@ -12,6 +12,7 @@ import {
   type RuleHealthReading,
   type RuleHealthSnapshot,
   type RuleHealthState,
+  type RuleHealthSeries,
   type RuleHealthView,
 } from './rule-health-snapshot.js';
 
@@ -88,6 +89,13 @@ export class RuleHealthTracker implements PullObserver, RuleHealthView {
   /** This process's view only: `scope: "local"`. */
   read(): Promise<RuleHealthReading> {
     return Promise.resolve({ scope: 'local', health: (rule) => this.health(rule) });
+  }
+
+  /** This process's own counts for one rule, bucket by bucket across the window: `scope: "local"`. */
+  series(rule: string): Promise<RuleHealthSeries> {
+    const record = this.rules.get(rule);
+    const buckets = windowBucketStarts(this.now(), this.windowMs, this.bucketMs).map((start) => ({ start: new Date(start).toISOString(), ...addCounts(zeroCounts(), record?.buckets.get(start) ?? zeroCounts()) }));
+    return Promise.resolve({ scope: 'local', windowSeconds: this.windowMs / 1000, bucketSeconds: this.bucketMs / 1000, buckets });
   }
 
   /** Drop what is known about a rule (it was deleted). */

@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import { silentLogger } from '@pullthrough/pull-through';
 import { createApp, type FrontendDeps } from '../app.js';
-import { ADMIN_ACCESS, accessFor, credentialRuleChangeNeedsAdmin } from './admin-access.js';
+import { ADMIN_ACCESS, ADMIN_PORT_PUBLIC, accessFor, credentialRuleChangeNeedsAdmin } from './admin-access.js';
 
 interface Layer {
   rawPath?: string;
@@ -27,7 +27,8 @@ function routesOf(app: Express): string[] {
 
 // Only what createApp touches while wiring: the routers keep their deps for later.
 const deps = { logger: silentLogger, adminToken: 'x'.repeat(20), upstreams: () => [], metrics: {}, tokenEndpoint: {}, deploymentId: '0123456789abcdef' } as unknown as FrontendDeps;
-const apiRoutes = routesOf(createApp(deps).admin)
+const allRoutes = routesOf(createApp(deps).admin);
+const apiRoutes = allRoutes
   .filter((r) => r.includes(' /api/v1/'))
   .map((r) => r.replace(' /api/v1', ' '));
 
@@ -41,6 +42,18 @@ describe('admin access table', () => {
     const changes = apiRoutes.filter((r) => !r.startsWith('GET ')).map((r) => r.replace(/(.)\/$/, '$1'));
     const rows = ADMIN_ACCESS.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.route}`);
     expect([...changes].sort()).toEqual([...rows].sort());
+  });
+
+  test('every route outside /api/v1 is a row of the public table (nothing else on the admin port goes without a token)', () => {
+    const outside = allRoutes.filter((r) => !r.includes(' /api/v1/'));
+    expect(outside).toEqual(expect.arrayContaining(['GET /healthz', 'GET /metrics', 'GET /console/']));
+    const listed = (r: string) =>
+      ADMIN_PORT_PUBLIC.some((row) => {
+        const [method, path] = r.split(' ') as [string, string];
+        if (method !== row.method) return false;
+        return row.route.endsWith('/*') ? path === row.route.slice(0, -2) || path.startsWith(row.route.slice(0, -1)) : path === row.route;
+      });
+    expect(outside.filter((r) => !listed(r))).toEqual([]);
   });
 
   test('every GET route is readable by a reader', () => {

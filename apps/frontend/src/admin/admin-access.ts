@@ -45,6 +45,26 @@ export const ADMIN_ACCESS: readonly AccessRule[] = [
   { method: 'POST', route: '/gc', role: 'operator', action: 'gc.run' },
 ];
 
+/** A route of the admin port outside /api/v1 that needs no token, and why that is safe. */
+export interface PublicAdminRoute {
+  method: 'GET';
+  /** Path on the admin port; `*` any rest. */
+  route: string;
+  why: string;
+}
+
+/**
+ * The admin port's routes outside /api/v1: none needs a token (admin-access.test.ts checks that app.ts
+ * mounts nothing else there). `/metrics` needs one with PULLTHROUGH_METRICS_AUTH.
+ */
+export const ADMIN_PORT_PUBLIC: readonly PublicAdminRoute[] = [
+  { method: 'GET', route: '/healthz', why: 'liveness: answers {"status":"ok"}' },
+  { method: 'GET', route: '/readyz', why: 'readiness: storage and Redis reachability, no data' },
+  { method: 'GET', route: '/metrics', why: 'Prometheus counts and states, never a secret (PULLTHROUGH_METRICS_AUTH puts it behind a token)' },
+  // The console's files are the same for everyone and hold no data; every API call they make carries the token.
+  { method: 'GET', route: '/console/*', why: 'the web console\'s static files (index.html and hashed assets); no data' },
+];
+
 /** Stable audit reasons for the body-dependent rule. */
 export type CredentialRuleChange =
   | 'credential-set-rule-made-anonymous'

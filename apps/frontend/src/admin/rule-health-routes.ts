@@ -37,7 +37,7 @@ function ruleHealth(rule: CacheRule, reading: RuleHealthReading, pool: UpstreamC
   };
 }
 
-/** GET /api/v1/cache-rules/{name}/health and POST /api/v1/cache-rules/{name}/verify. */
+/** GET /api/v1/cache-rules/{name}/health, GET .../health/series and POST /api/v1/cache-rules/{name}/verify. */
 export function ruleHealthRoutes(deps: RuleHealthRouteDeps): Router {
   const router = validateNameParam(Router(), 'cache rule');
   const found = (name: string): CacheRule => {
@@ -48,6 +48,11 @@ export function ruleHealthRoutes(deps: RuleHealthRouteDeps): Router {
   router.get('/:name/health', async (req, res) => {
     const rule = found(req.params.name);
     res.json(ruleHealth(rule, await deps.tracker.read([rule.name]), deps.pool));
+  });
+  // The window bucket by bucket (hits, misses, stale, errors per minute by default): the console's charts.
+  router.get('/:name/health/series', async (req, res) => {
+    const rule = found(req.params.name);
+    res.json({ name: rule.name, ...(await deps.tracker.series(rule.name)) });
   });
   router.post('/:name/verify', async (req, res) => {
     const rule = found(req.params.name);
