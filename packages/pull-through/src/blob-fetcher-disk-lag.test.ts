@@ -150,6 +150,47 @@ describe('a blob miss with a slow store', () => {
     expect(blobGets().map((r) => r.status)).toEqual([200, 206]);
     expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, overflows: 1, completions: { ranged: 1, full: 0, failed: 0 } });
   });
+
+  it('commits nothing when the completion answers 206 with another range', async () => {
+    const s = await setUp();
+    const body = 'x'.repeat(10);
+    proxy.setFault((r) => (r.range !== undefined ? { status: 206, headers: { 'Content-Range': `bytes 0-9/${SIZE}`, 'Content-Length': '10' }, body } : null));
+    const { leader, behind, read } = await pullWithDiskHeld(s);
+    expect(sha(read.bytes)).toBe(s.digest);
+    s.disk.release();
+    await expect(leader.done).rejects.toThrow(/Content-Range "bytes 0-9/);
+    expect(await s.store.statBlob(s.digest)).toBeUndefined();
+    expect((await readStream(behind.stream)).error).toBeInstanceOf(Error);
+    expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, completions: { ranged: 0, full: 0, failed: 1 } });
+  });
+
+  it('drops the body once no client reads live after an overflow, and completes the store from where its writer stopped', async () => {
+    const s = await setUp();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    proxy.setFault((r) => (r.range === undefined && r.kind === 'blob' ? { kind: 'hold', atByte: 4 * MiB, until: released } : null));
+    s.disk.hold();
+    const leader = (await s.fetcher.stream(s.target, s.digest))!;
+    leader.done.catch(() => undefined);
+    // The client reads what the upstream sent (past the writer's lag), then goes away.
+    let got = 0;
+    for await (const chunk of leader.stream as AsyncIterable<Buffer>) {
+      got += chunk.length;
+      if (got >= 3 * MiB) break;
+    }
+    expect(s.fetcher.writeLagStats.overflows).toBe(1);
+    release();
+    s.disk.release();
+    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
+    const stored = await readStream(await s.store.openBlob(s.digest, { start: 0, end: SIZE - 1 }));
+    expect(sha(stored.bytes)).toBe(s.digest);
+    const gets = blobGets();
+    expect(gets).toHaveLength(2);
+    const from = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);
+    expect(from).toBeLessThanOrEqual(LAG + 64 * 1024);
+    expect(gets[1]).toMatchObject({ status: 206, bytes: SIZE - from });
+  console.log('DEBUG first GET bytes', gets[0]!.bytes, gets[0]!.endedAt);
+  });
 });
 
 describe('a blob miss without a lag overflow', () => {
