@@ -189,7 +189,6 @@ describe('a blob miss with a slow store', () => {
     const from = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);
     expect(from).toBeLessThanOrEqual(LAG + 64 * 1024);
     expect(gets[1]).toMatchObject({ status: 206, bytes: SIZE - from });
-  console.log('DEBUG first GET bytes', gets[0]!.bytes, gets[0]!.endedAt);
   });
 });
 
