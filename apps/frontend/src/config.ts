@@ -201,6 +201,10 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES: z.coerce.number().int().min(65536).default(268435456),
   /** A client of a blob miss that takes no bytes for this long while some wait for it is cut off (only it). */
   PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
+  /** Bytes the store's write of one blob miss may lag behind its live clients (held in memory); past it the write stops there and its rest is fetched again with one ranged GET after the body. */
+  PULLTHROUGH_WRITE_LAG_BYTES: z.coerce.number().int().min(65536).default(33554432),
+  /** Bytes the writes of every blob miss of this process may lag together; a miss that finds the total used up stops its write at once (same completion). */
+  PULLTHROUGH_WRITE_LAG_TOTAL_BYTES: z.coerce.number().int().min(65536).default(134217728),
   /** Failed password logins (Basic on /v2, /token) one client address may make in a row before it gets 429 (token bucket size). */
   PULLTHROUGH_LOGIN_FAILURE_BURST: z.coerce.number().int().min(1).default(10),
   /** Failed password logins per minute a client address earns back (0: no limit). While over it, every password login from the address gets 429 before any password is checked. */
@@ -219,6 +223,9 @@ export const frontendConfigSchema = z.object({
 }).superRefine((c, ctx) => {
   if (c.PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES < c.PULLTHROUGH_CLIENT_BUFFER_BYTES) {
     ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES'], message: 'must be at least PULLTHROUGH_CLIENT_BUFFER_BYTES' });
+  }
+  if (c.PULLTHROUGH_WRITE_LAG_TOTAL_BYTES < c.PULLTHROUGH_WRITE_LAG_BYTES) {
+    ctx.addIssue({ code: 'custom', path: ['PULLTHROUGH_WRITE_LAG_TOTAL_BYTES'], message: 'must be at least PULLTHROUGH_WRITE_LAG_BYTES' });
   }
   checkStorageConfig(c, ctx);
   if (c.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS > 0 && c.PULLTHROUGH_STORAGE !== 'azure-blob') {

@@ -221,6 +221,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     redisUp: () => redis.status === 'ready',
     // Read at scrape time: the registry is built below.
     clientBuffers: () => registry.blobs.clientBufferStats,
+    writeLag: () => registry.blobs.writeLagStats,
     ...(peer ? { peerStreams: () => peer.stats } : {}),
   });
   // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
@@ -248,6 +249,9 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     clientBufferBytes: config.PULLTHROUGH_CLIENT_BUFFER_BYTES,
     clientBuffersTotalBytes: config.PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES,
     clientStallTimeoutMs: config.PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS,
+    // The store's write may lag behind the live clients by this much; past it, one ranged GET completes it.
+    writeLagBytes: config.PULLTHROUGH_WRITE_LAG_BYTES,
+    writeLagTotalBytes: config.PULLTHROUGH_WRITE_LAG_TOTAL_BYTES,
     blobRedirectSeconds: config.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS,
     blobLeases,
     ...(peer ? { blobPeers: peer.peers } : {}),

@@ -8,10 +8,13 @@ import { annotateUpstreamError, unwrapAnswer } from './upstream-answers.js';
 import { withFailover } from './upstream-failover.js';
 import type { UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
-import { drained, LiveTap } from './live-tap.js';
+import { LiveTap } from './live-tap.js';
 import { ClientBuffers, DEFAULT_CLIENT_BUFFER_BYTES, DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, type ClientBufferStats } from './client-buffers.js';
 import { ReceivedPrefix } from './received-prefix.js';
 import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
+import { completeStoreTail } from './store-tail.js';
+import { DEFAULT_WRITE_LAG_BYTES, DEFAULT_WRITE_LAG_TOTAL_BYTES, WriteLag, type WriteLagStats } from './write-lag.js';
+import { WriteThrough } from './write-through.js';
 import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want } from './blob-flight.js';
 
 export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedBlob, type LiveBlob } from './blob-flight.js';
@@ -23,6 +26,9 @@ export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedB
  * its last chunk only once the digest is verified, so a corrupt blob never looks like a complete
  * response. The upstream read never waits on a client: each has its own bounded buffer
  * (ClientBuffers), and one that falls behind it continues from the stored blob after the commit.
+ * Nor, while a client reads live, on the store: the writer may lag behind by a bounded amount
+ * (WriteLag); past it the store's rest is fetched again from where it stopped with one ranged GET
+ * after the body ends (WriteThrough, completeStoreTail), its digest check continuing the same hash.
  * Concurrent requests for the same digest from the same upstream repository with the same
  * credentials (blobFlightKey) share ONE upstream GET: a later caller taps the fetch if its bytes
  * have not gone by yet or are still kept (ReceivedPrefix); other later callers wait for the commit
@@ -38,6 +44,7 @@ export class BlobFetcher {
   private readonly clientStallTimeoutMs: number;
   private readonly confirmer: BlobConfirmer;
   private readonly buffers: ClientBuffers;
+  private readonly lag: WriteLag;
   private readonly leases: BlobLeases;
   private readonly follower: FlightFollower;
 
@@ -60,11 +67,18 @@ export class BlobFetcher {
       perClientBytes: options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES,
       totalBytes: options.clientBuffersTotalBytes ?? Math.max(DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, options.clientBufferBytes ?? 0),
     });
+    const perMissBytes = options.writeLagBytes ?? DEFAULT_WRITE_LAG_BYTES;
+    this.lag = new WriteLag({ perMissBytes, totalBytes: options.writeLagTotalBytes ?? Math.max(DEFAULT_WRITE_LAG_TOTAL_BYTES, perMissBytes) });
   }
 
   /** Memory held for live clients now, and how many fell behind or stalled so far (for the metrics). */
   get clientBufferStats(): ClientBufferStats {
     return this.buffers.stats;
+  }
+
+  /** Memory queued for store writers now, lag overflows and their completion GETs so far (for the metrics). */
+  get writeLagStats(): WriteLagStats {
+    return this.lag.stats;
   }
 
   /** Whether any fetch of `digest` (for any upstream repository) is running. */
@@ -299,16 +313,12 @@ export class BlobFetcher {
         return { digest, size: stored.size, bytesFetched: 0 };
       }
     }
-    let answer;
-    try {
-      const served = await withFailover(target, (t) => t.client.getBlob(t.upstreamRepository, digest));
-      answer = served.value;
-      target = served.via;
-    } catch (err) {
-      // withFailover annotated it (rule, upstream, every registry tried); no client tap exists yet.
-      throw err;
-    }
-    const value = unwrapAnswer(answer, target, `blob ${digest}`, BlobUnknownError);
+    // withFailover annotates a failure (rule, upstream, every registry tried); no client tap exists yet.
+    const served = await withFailover(target, (t) => t.client.getBlob(t.upstreamRepository, digest));
+    // The store's rest after a lag overflow is fetched through the same upstreams (and failover).
+    const source = target;
+    target = served.via;
+    const value = unwrapAnswer(served.value, target, `blob ${digest}`, BlobUnknownError);
     const body: Readable = value.body;
     const size = value.size ?? expectedSize;
     // The body may fail before the loop below reads it (while the writer is created): without a
@@ -331,29 +341,41 @@ export class BlobFetcher {
     // A failed writer (too many bytes, storage error) is read from `writer.errored` below; without a
     // listener its 'error' event would crash the process.
     writer.on('error', () => undefined);
+    const readLive = () => flight.taps.some((tap) => tap.live);
+    const through = new WriteThrough(writer, this.lag, readLive);
     try {
       if (body.errored) throw body.errored;
+      let whole = true;
       for await (const chunk of body as AsyncIterable<Buffer>) {
         // Hashed (and checked against the expected size) before any client sees it.
-        const room = writer.write(chunk);
-        if (writer.destroyed) throw writer.errored ?? new Error('blob writer closed before the blob was complete');
+        const wait = through.take(chunk);
         const offset = flight.position;
         flight.position += chunk.length;
         flight.prefix.add(chunk);
         // Each client gets the part of the chunk inside its range in its own buffer: never awaited
-        // (a client that has no room falls behind). Only the store may slow the upstream read down.
+        // (a client that has no room falls behind). The store slows the read only when no client reads live.
         for (const tap of flight.taps) tap.offer(chunk, offset);
-        if (!room && !writer.destroyed) await drained(writer);
-        if (writer.destroyed) throw writer.errored ?? new Error('blob writer closed before the blob was complete');
+        if (wait) await through.room();
+        // The store stopped being fed and no client reads live any more: the rest is for the store only.
+        if (through.overflowAt !== undefined && !readLive()) {
+          whole = false;
+          break;
+        }
       }
       flight.streaming = false;
       flight.prefix.drop();
-      // Every byte is hashed as it is written: a wrong blob throws here, and a tap that reaches the
-      // blob's end never gets its last slice. A verified blob is complete for the clients now; they
-      // do not wait for the temporary object's flush, fsync and commit (callers that joined do).
-      writer.verify();
-      for (const tap of flight.taps) tap.complete();
+      if (whole) {
+        // Every byte is hashed as it arrives: a wrong blob throws here, and a tap that reaches the
+        // blob's end never gets its last slice. A verified blob is complete for the clients now; they
+        // do not wait for the store's write, flush, fsync and commit (callers that joined do).
+        through.verifyReceived();
+        for (const tap of flight.taps) tap.complete();
+      }
+      const overflowAt = through.overflowAt;
+      if (overflowAt !== undefined) await completeStoreTail(source, digest, writer, overflowAt, whole ? flight.position : size, this.lag);
+      // The stored object's digest (the writer's hash, continued by a completion) is checked here.
       const committed = await writer.commit();
+      through.release();
       // Clients that fell behind their buffer continue from the stored blob where they were.
       const open = (start: number, end: number) => this.store.openBlob(digest, { start, end });
       for (const tap of flight.taps) tap.committed(open, committed.size);
@@ -368,6 +390,7 @@ export class BlobFetcher {
       flight.prefix.drop();
       body.destroy();
       await writer.abort().catch(() => undefined);
+      through.release();
       // A client that was given the whole verified blob (or its whole range) keeps it: only the store failed.
       failTaps(err);
       throw annotateUpstreamError(err, target);

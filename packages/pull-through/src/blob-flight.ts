@@ -64,6 +64,10 @@ export interface BlobFetcherOptions {
   clientBufferBytes?: number;
   /** Bytes every live client of this process may have waiting in memory together. */
   clientBuffersTotalBytes?: number;
+  /** Bytes one miss may have queued for the store ahead of the storage while live clients read it (then the rest is completed with a ranged GET). */
+  writeLagBytes?: number;
+  /** Bytes every miss of this process may have queued for the store together. */
+  writeLagTotalBytes?: number;
   /** Leases shared with the other processes: a blob another process is fetching is not fetched here (default: none). */
   leases?: BlobLeases;
   /** While another process fetches the blob, look at the store and its lease this often (a commit notification ends the wait sooner). Default 500. */

@@ -34,6 +34,7 @@ export * from './upstream-referrers.js';
 export * from './stale-reason.js';
 export * from './live-tap.js';
 export * from './client-buffers.js';
+export * from './write-lag.js';
 export * from './received-prefix.js';
 export * from './redis-breaker-board.js';
 export * from './redis-blob-leases.js';

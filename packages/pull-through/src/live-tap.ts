@@ -69,6 +69,11 @@ export class LiveTap {
     return this.mode === 'behind' || this.mode === 'resuming';
   }
 
+  /** Whether the tap takes the bytes as they arrive (its client reads the upstream's pace now). */
+  get live(): boolean {
+    return this.mode === 'live' && !this.sink.destroyed;
+  }
+
   /** The chunk at blob offset `offset` has arrived: take in the part inside the range. Never waits. */
   offer(chunk: Buffer, offset: number): void {
     if (this.mode !== 'live') return;

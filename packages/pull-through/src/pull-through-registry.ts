@@ -36,6 +36,10 @@ export interface PullThroughOptions {
   clientBufferBytes?: number;
   /** Bytes all such clients of this process may have waiting together (default 256 MiB). */
   clientBuffersTotalBytes?: number;
+  /** Bytes one blob miss may have queued for the store while live clients read it; past it the store's rest is fetched again with one ranged GET (default 32 MiB). */
+  writeLagBytes?: number;
+  /** Bytes every blob miss of this process may have queued for the store together (default 128 MiB). */
+  writeLagTotalBytes?: number;
   /** Local blobs are answered by a redirect to a signed storage URL valid this long, when the store has one (0: never). */
   blobRedirectSeconds?: number;
   /** Blob fetch leases shared with the other replicas and the hydrator: one upstream fetch per blob across them (default: none). */
@@ -67,6 +71,8 @@ export class PullThroughRegistry {
       ...(options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {}),
       ...(options.clientBufferBytes !== undefined ? { clientBufferBytes: options.clientBufferBytes } : {}),
       ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
+      ...(options.writeLagBytes !== undefined ? { writeLagBytes: options.writeLagBytes } : {}),
+      ...(options.writeLagTotalBytes !== undefined ? { writeLagTotalBytes: options.writeLagTotalBytes } : {}),
       ...(options.blobLeases ? { leases: options.blobLeases } : {}),
       ...(options.blobPeers ? { peers: options.blobPeers } : {}),
       ...(options.logger ? { logger: options.logger } : {}),

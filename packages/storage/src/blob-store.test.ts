@@ -38,6 +38,19 @@ async function putBlob(data: Buffer): Promise<Digest> {
 }
 
 describe('blobs', () => {
+  test('hashState is a copy of the hash so far: it goes on elsewhere while the writer goes on with its own bytes', async () => {
+    const data = randomBytes(3000);
+    const digest = digestOf(data);
+    const writer = await store.createBlobWriter({ digest, size: data.length });
+    writer.write(data.subarray(0, 1000));
+    const copy = writer.hashState();
+    copy.update(data.subarray(1000));
+    expect(`sha256:${copy.digest('hex')}`).toBe(digest);
+    // The writer's own hash is still at byte 1000: the rest written later completes it.
+    writer.write(data.subarray(1000));
+    expect(await writer.commit()).toEqual({ digest, size: data.length });
+  });
+
   test('write, stat, open, range, at the distribution layout', async () => {
     const data = Buffer.from('hello blob world');
     const digest = digestOf(data);

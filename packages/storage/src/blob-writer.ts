@@ -49,6 +49,15 @@ export class BlobWriter extends Writable {
   }
 
   /**
+   * A copy of the hash of every byte written so far (Node's Hash.copy()): whoever stops writing at
+   * this offset can go on hashing the rest of the blob elsewhere while this writer's own hash stays
+   * where it is, to continue with the bytes written later.
+   */
+  hashState(): Hash {
+    return this.hash.copy();
+  }
+
+  /**
    * Every chunk is hashed (and counted against the expected size) as it is written, before the
    * stream queues it: once the last chunk is written, `verify()` knows whether the content is
    * right, long before the temporary object is flushed, fsynced and committed.

@@ -18,6 +18,8 @@ export interface ProxiedRequest {
   faulted: boolean;
   /** The client's `User-Agent` (empty when it sent none): tells the cache's fetches from a client's own. */
   userAgent: string;
+  /** The client's `Range` header, when it sent one (forwarded unless `ignoreRange`). */
+  range?: string;
   /** When the request arrived (epoch ms). */
   receivedAt: number;
   /** When the first body byte was passed on to the client (epoch ms); undefined while none was. */
@@ -68,6 +70,8 @@ export interface CountingProxy {
   delayMs: number;
   /** The link's bandwidth for response bodies (0: unlimited); may be changed at any time, applies to bodies forwarded after. */
   bytesPerSecond: number;
+  /** Forward requests without their Range header (the registry answers 200 with the whole blob): an upstream that ignores Range. */
+  ignoreRange: boolean;
   count(filter?: RequestFilter): number;
   reset(): void;
   /** From now on answer requests with this fault instead of forwarding them (null: forward again). */
@@ -103,6 +107,7 @@ export async function startCountingProxy(targetUrl: string, options: CountingPro
     url: `http://127.0.0.1:${port}`,
     requests,
     delayMs: options.delayMs ?? 0,
+    ignoreRange: false,
     get bytesPerSecond() {
       return link.bytesPerSecond;
     },
@@ -133,7 +138,7 @@ export async function startCountingProxy(targetUrl: string, options: CountingPro
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url ?? '/';
-    const record: ProxiedRequest = { method: req.method ?? 'GET', path, status: 0, faulted: false, userAgent: req.headers['user-agent'] ?? '', receivedAt: Date.now(), bytes: 0, ...classifyRequest(path) };
+    const record: ProxiedRequest = { method: req.method ?? 'GET', path, status: 0, faulted: false, userAgent: req.headers['user-agent'] ?? '', ...(req.headers.range !== undefined ? { range: req.headers.range } : {}), receivedAt: Date.now(), bytes: 0, ...classifyRequest(path) };
     requests.push(record);
     const activeFault = typeof fault === 'function' ? fault(record) : fault;
     if (proxy.delayMs > 0) await new Promise((r) => setTimeout(r, proxy.delayMs));
@@ -151,7 +156,7 @@ export async function startCountingProxy(targetUrl: string, options: CountingPro
       method: req.method,
       path,
       agent,
-      headers: rewriteHost(req.rawHeaders, target.host),
+      headers: rewriteHost(req.rawHeaders, target.host, proxy.ignoreRange),
     });
     upstream.on('response', (upstreamRes) => {
       record.status = upstreamRes.statusCode ?? 0;
@@ -195,8 +200,11 @@ function passThrough(raw: string[]): string[] {
   return out;
 }
 
-function rewriteHost(raw: string[], host: string): string[] {
+function rewriteHost(raw: string[], host: string, dropRange = false): string[] {
   const out = passThrough(raw);
   for (let i = 0; i < out.length; i += 2) if (out[i]!.toLowerCase() === 'host') out[i + 1] = host;
-  return out;
+  if (!dropRange) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (out[i]!.toLowerCase() !== 'range') kept.push(out[i]!, out[i + 1]!);
+  return kept;
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FailureCategory } from '@pullthrough/oci';
-import type { CacheStatus, ClientBufferStats, EnqueueStats, PeerStreamStats, PullObserver } from '@pullthrough/pull-through';
+import type { CacheStatus, ClientBufferStats, EnqueueStats, PeerStreamStats, PullObserver, WriteLagStats } from '@pullthrough/pull-through';
 import type { BreakerState, UpstreamStatus } from '@pullthrough/upstream';
 
 export interface MetricSources {
@@ -12,6 +12,8 @@ export interface MetricSources {
   redisUp: () => boolean;
   /** Memory held for live clients of blob misses, and how many fell behind or stalled (BlobFetcher.clientBufferStats). */
   clientBuffers?: () => ClientBufferStats;
+  /** Memory queued for the store's writes of blob misses, lag overflows and their completion GETs (BlobFetcher.writeLagStats). */
+  writeLag?: () => WriteLagStats;
   /** Peer streams served to other replicas, followed from them, and failed (PULLTHROUGH_PEER_PORT; absent: off). */
   peerStreams?: () => PeerStreamStats;
 }
@@ -118,6 +120,19 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
   });
   mirroredCounter(registry, 'pullthrough_blob_clients_fell_behind_total', 'Live clients of a blob miss that fell behind their buffer (served from the stored blob once committed)', [], (set) => set({}, sources.clientBuffers?.().fellBehind ?? 0));
   mirroredCounter(registry, 'pullthrough_blob_clients_stalled_total', 'Live clients of a blob miss cut off for taking no bytes for the stall timeout', [], (set) => set({}, sources.clientBuffers?.().stalled ?? 0));
+  new Gauge({
+    name: 'pullthrough_blob_write_lag_bytes',
+    help: "Bytes of blob misses waiting in memory for the store's writers",
+    registers: [registry],
+    collect() {
+      this.set(sources.writeLag?.().queuedBytes ?? 0);
+    },
+  });
+  mirroredCounter(registry, 'pullthrough_blob_write_lag_overflows_total', "Blob misses whose store write fell further behind its live clients than PULLTHROUGH_WRITE_LAG_BYTES allows (or found the total used up): its rest is fetched again with a ranged GET", [], (set) => set({}, sources.writeLag?.().overflows ?? 0));
+  mirroredCounter(registry, 'pullthrough_blob_write_completions_total', "GETs completing a store write after a lag overflow, by result: ranged (206), full (the upstream ignored Range: 200), failed", ['result'], (set) => {
+    for (const [result, count] of Object.entries(sources.writeLag?.().completions ?? { ranged: 0, full: 0, failed: 0 })) set({ result }, count);
+  });
+  mirroredCounter(registry, 'pullthrough_blob_write_completion_bytes_total', 'Body bytes the completion GETs of store writes brought from the upstream', [], (set) => set({}, sources.writeLag?.().completionBytes ?? 0));
 
   mirroredCounter(registry, 'pullthrough_peer_streams_served_total', 'Running blob fetches streamed to another replica (this process led them)', [], (set) => set({}, sources.peerStreams?.().served ?? 0));
   mirroredCounter(registry, 'pullthrough_peer_streams_followed_total', "Blob fetches of another replica read live from its peer stream (this process's clients shared it)", [], (set) => set({}, sources.peerStreams?.().followed ?? 0));

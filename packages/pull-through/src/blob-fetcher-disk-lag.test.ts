@@ -1,0 +1,219 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CacheRuleSet } from '@pullthrough/cache-rules';
+import { EgressPolicy } from '@pullthrough/egress';
+import { DigestMismatchError, type Digest } from '@pullthrough/oci';
+import { RegistryStore } from '@pullthrough/storage';
+import { pseudoRandomBytes, registryClientFor, startCountingProxy, startRegistry, type CountingProxy, type UpstreamRegistry } from '@pullthrough/test-support';
+import { UpstreamClientPool } from '@pullthrough/upstream';
+import { HeldFilesystemDriver } from '../test/held-filesystem-driver.js';
+import { readStream } from '../test/registry-fixture.js';
+import { BlobFetcher } from './blob-fetcher.js';
+import { UpstreamResolver, type UpstreamTarget } from './upstream-target.js';
+
+/**
+ * The client never waits for the disk: a real docker-registry behind the counting proxy, a real
+ * filesystem store whose writers take no byte while the disk is held (the fault), and the real
+ * BlobFetcher. The store's writer may lag 1 MiB behind; past that its rest is fetched with one
+ * ranged GET after the body, and committed only if the whole digest matches.
+ */
+const MiB = 1024 * 1024;
+const SIZE = 12 * MiB;
+const LAG = MiB;
+const sha = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+let registry: UpstreamRegistry;
+let proxy: CountingProxy;
+let n = 0;
+const cleanup: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  proxy = await startCountingProxy(registry.url);
+}, 120_000);
+afterEach(async () => {
+  proxy.setFault(null);
+  proxy.ignoreRange = false;
+  for (const close of cleanup.splice(0)) await close();
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await registry?.stop();
+});
+
+interface Setup {
+  disk: HeldFilesystemDriver;
+  store: RegistryStore;
+  fetcher: BlobFetcher;
+  target: UpstreamTarget;
+  blob: Buffer;
+  digest: Digest;
+}
+
+/** A fresh blob upstream, a fresh store and fetcher (its own upstream pool and breakers). */
+async function setUp(writeLagBytes = LAG): Promise<Setup> {
+  const blob = pseudoRandomBytes(SIZE, `disk-lag-${n++}`);
+  const digest = await registryClientFor(registry).pushBlob('lag/blobs', blob);
+  const dir = await mkdtemp(join(tmpdir(), 'disk-lag-'));
+  const disk = new HeldFilesystemDriver(dir);
+  const store = new RegistryStore(disk);
+  const rules = CacheRuleSet.create([{ name: 'disk-lag', sourceRepository: `${proxy.host}/*`, targetRepository: 'up/*' }]);
+  const pool = new UpstreamClientPool({ insecureRegistries: [proxy.host], egress: new EgressPolicy({ allow: '127.0.0.1' }) });
+  const fetcher = new BlobFetcher(store, { writeLagBytes, writeLagTotalBytes: 4 * writeLagBytes });
+  cleanup.push(async () => {
+    disk.release();
+    await fetcher.settle();
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  proxy.reset();
+  return { disk, store, fetcher, target: new UpstreamResolver(() => rules, pool).resolve('up/lag/blobs')!, blob, digest };
+}
+
+const blobGets = () => proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET');
+
+/** A held disk: the leader reads the whole blob while the store has written nothing; a second client does not read at first (it falls behind its 8 MiB buffer). */
+async function pullWithDiskHeld(s: Setup) {
+  s.disk.hold();
+  const leader = (await s.fetcher.stream(s.target, s.digest))!;
+  const behind = (await s.fetcher.stream(s.target, s.digest))!;
+  leader.done.catch(() => undefined);
+  const read = await readStream(leader.stream);
+  const storedWhenRead = await s.store.statBlob(s.digest);
+  return { leader, behind, read, storedWhenRead };
+}
+
+describe('a blob miss with a slow store', () => {
+  it('gives the live client the whole blob before the store has written it, then completes the store with one ranged GET and commits the right digest', async () => {
+    const s = await setUp();
+    const { leader, behind, read, storedWhenRead } = await pullWithDiskHeld(s);
+    // The client's copy ran at the upstream's pace: complete and verified while the disk took nothing.
+    expect(read.error).toBeUndefined();
+    expect(sha(read.bytes)).toBe(s.digest);
+    expect(storedWhenRead).toBeUndefined();
+    expect(s.fetcher.writeLagStats.overflows).toBe(1);
+
+    s.disk.release();
+    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
+    expect(await s.store.statBlob(s.digest)).toEqual({ size: SIZE });
+    const stored = await readStream(await s.store.openBlob(s.digest, { start: 0, end: SIZE - 1 }));
+    expect(sha(stored.bytes)).toBe(s.digest);
+
+    const gets = blobGets();
+    expect(gets).toHaveLength(2);
+    expect(gets[0]!.range).toBeUndefined();
+    const from = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);
+    // The writer stopped within its lag (plus the 64 KiB the held disk's writer buffers itself): the rest, and only it, came again as a 206.
+    expect(from).toBeGreaterThan(0);
+    expect(from).toBeLessThanOrEqual(LAG + 64 * 1024);
+    expect(gets[1]).toMatchObject({ status: 206, bytes: SIZE - from });
+    expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, overflows: 1, completions: { ranged: 1, full: 0, failed: 0 }, completionBytes: SIZE - from });
+
+    // The client that fell behind continues from the stored blob.
+    const late = await readStream(behind.stream);
+    expect(late.error).toBeUndefined();
+    expect(sha(late.bytes)).toBe(s.digest);
+  });
+
+  it('completes from a whole 200 when the upstream ignores Range (its first bytes skipped), still verified', async () => {
+    const s = await setUp();
+    proxy.ignoreRange = true;
+    const { leader, behind, read } = await pullWithDiskHeld(s);
+    expect(sha(read.bytes)).toBe(s.digest);
+    s.disk.release();
+    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
+    const stored = await readStream(await s.store.openBlob(s.digest, { start: 0, end: SIZE - 1 }));
+    expect(sha(stored.bytes)).toBe(s.digest);
+    const gets = blobGets();
+    expect(gets).toHaveLength(2);
+    expect(gets[1]).toMatchObject({ status: 200, bytes: SIZE });
+    expect(gets[1]!.range).toMatch(/^bytes=\d+-$/);
+    expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, completions: { ranged: 0, full: 1, failed: 0 }, completionBytes: SIZE });
+    expect(sha((await readStream(behind.stream)).bytes)).toBe(s.digest);
+  });
+
+  it('commits nothing when the completion is corrupt: the client with the verified blob keeps it, the one that fell behind is cut', async () => {
+    const s = await setUp();
+    proxy.setFault((r) => (r.range !== undefined ? { kind: 'corrupt' } : null));
+    const { leader, behind, read } = await pullWithDiskHeld(s);
+    expect(read.error).toBeUndefined();
+    expect(sha(read.bytes)).toBe(s.digest);
+    s.disk.release();
+    await expect(leader.done).rejects.toBeInstanceOf(DigestMismatchError);
+    expect(await s.store.statBlob(s.digest)).toBeUndefined();
+    const late = await readStream(behind.stream);
+    expect(late.error).toBeInstanceOf(Error);
+    expect(late.bytes.length).toBeLessThan(SIZE);
+    // The completion GET itself went through (a 206); its bytes failed the digest check at the commit.
+    expect(blobGets().map((r) => r.status)).toEqual([200, 206]);
+    expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, overflows: 1, completions: { ranged: 1, full: 0, failed: 0 } });
+  });
+
+  it('commits nothing when the completion answers 206 with another range', async () => {
+    const s = await setUp();
+    const body = 'x'.repeat(10);
+    proxy.setFault((r) => (r.range !== undefined ? { status: 206, headers: { 'Content-Range': `bytes 0-9/${SIZE}`, 'Content-Length': '10' }, body } : null));
+    const { leader, behind, read } = await pullWithDiskHeld(s);
+    expect(sha(read.bytes)).toBe(s.digest);
+    s.disk.release();
+    await expect(leader.done).rejects.toThrow(/Content-Range "bytes 0-9/);
+    expect(await s.store.statBlob(s.digest)).toBeUndefined();
+    expect((await readStream(behind.stream)).error).toBeInstanceOf(Error);
+    expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, completions: { ranged: 0, full: 0, failed: 1 } });
+  });
+
+  it('drops the body once no client reads live after an overflow, and completes the store from where its writer stopped', async () => {
+    const s = await setUp();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    proxy.setFault((r) => (r.range === undefined && r.kind === 'blob' ? { kind: 'hold', atByte: 4 * MiB, until: released } : null));
+    s.disk.hold();
+    const leader = (await s.fetcher.stream(s.target, s.digest))!;
+    leader.done.catch(() => undefined);
+    // The client reads what the upstream sent (past the writer's lag), then goes away.
+    let got = 0;
+    for await (const chunk of leader.stream as AsyncIterable<Buffer>) {
+      got += chunk.length;
+      if (got >= 3 * MiB) break;
+    }
+    expect(s.fetcher.writeLagStats.overflows).toBe(1);
+    release();
+    s.disk.release();
+    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
+    const stored = await readStream(await s.store.openBlob(s.digest, { start: 0, end: SIZE - 1 }));
+    expect(sha(stored.bytes)).toBe(s.digest);
+    const gets = blobGets();
+    expect(gets).toHaveLength(2);
+    const from = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);
+    expect(from).toBeLessThanOrEqual(LAG + 64 * 1024);
+    expect(gets[1]).toMatchObject({ status: 206, bytes: SIZE - from });
+  });
+});
+
+describe('a blob miss without a lag overflow', () => {
+  it('is fetched once, as before, when the store keeps up within its lag', async () => {
+    const s = await setUp(SIZE);
+    const live = (await s.fetcher.stream(s.target, s.digest))!;
+    expect(sha((await readStream(live.stream)).bytes)).toBe(s.digest);
+    await expect(live.done).resolves.toMatchObject({ size: SIZE });
+    expect(blobGets().map((r) => r.range)).toEqual([undefined]);
+    expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, overflows: 0, completions: { ranged: 0, full: 0, failed: 0 } });
+  });
+
+  it('waits for a slow store when no client reads live (a background import): one GET, no overflow', async () => {
+    const s = await setUp();
+    s.disk.hold();
+    const imported = s.fetcher.ensure(s.target, s.digest);
+    // The read waits for the held disk: no more than the writer's own buffer (1 MiB) and a chunk wait for it.
+    await new Promise((r) => setTimeout(r, 500));
+    const waiting = s.fetcher.writeLagStats.queuedBytes;
+    expect(waiting).toBeGreaterThan(0);
+    expect(waiting).toBeLessThanOrEqual(2 * MiB);
+    s.disk.release();
+    await expect(imported).resolves.toMatchObject({ size: SIZE, bytesFetched: SIZE });
+    expect(blobGets().map((r) => r.range)).toEqual([undefined]);
+    expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, overflows: 0 });
+  });
+});

@@ -1,0 +1,76 @@
+import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { FilesystemDriver, type CreateWriterOptions, type ObjectWriter } from '@pullthrough/storage';
+
+/**
+ * The fault for the write-through tests: a filesystem driver whose writers take no byte while the
+ * disk is held (`hold()`), as a stalled or very slow disk would, and write through to the real
+ * filesystem writer once it is released (`release()`). Writers made while not held are not slowed.
+ */
+export class HeldFilesystemDriver extends FilesystemDriver {
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.open?.();
+    this.gate = undefined;
+  }
+
+  override async createWriter(options: CreateWriterOptions = {}): Promise<ObjectWriter> {
+    const inner = await super.createWriter(options);
+    return this.gate ? new HeldWriter(inner, this.gate) : inner;
+  }
+}
+
+/** Passes every chunk to `inner` once `gate` settles, with backpressure (a small buffer of its own). */
+class HeldWriter extends Writable implements ObjectWriter {
+  constructor(
+    private readonly inner: ObjectWriter,
+    private readonly gate: Promise<void>,
+  ) {
+    super({ highWaterMark: 64 * 1024 });
+    inner.on('error', (err) => this.destroy(err));
+  }
+
+  get bytesWritten(): number {
+    return this.inner.bytesWritten;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    void this.gate.then(() => {
+      if (this.inner.write(chunk)) callback();
+      else this.inner.once('drain', () => callback());
+    });
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    void this.gate.then(() => {
+      this.inner.end();
+      finished(this.inner, { readable: false }).then(() => callback(), callback);
+    });
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // A finished stream is destroyed on its own (autoDestroy) and waits for commit().
+    if (this.writableFinished && !error) return callback(error);
+    this.inner.abort().then(
+      () => callback(error),
+      () => callback(error),
+    );
+  }
+
+  async commit(path: string): Promise<void> {
+    if (!this.writableEnded) this.end();
+    await finished(this, { readable: false });
+    await this.inner.commit(path);
+  }
+
+  async abort(): Promise<void> {
+    if (!this.destroyed) this.destroy();
+    await this.inner.abort();
+  }
+}
