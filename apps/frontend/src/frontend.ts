@@ -4,8 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
 import { Redis } from 'ioredis';
-import { Authorizer, FailedLoginLimiter, HtpasswdFile, KeyRing, PasswordLogin, TokenService } from '@pullthrough/auth';
-import { ruleAnonymousPull } from '@pullthrough/cache-rules';
 import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
 import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
 import {
@@ -33,15 +31,13 @@ import { DEFAULT_TAG_CACHE, deploymentId, RegistryStore, storageDriverFrom, upst
 import { upstreamClientPoolFrom, type UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookPublisher, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
-import { controlSigningKeyStore } from './access/signing-key-store.js';
-import { OidcVerifier, type OidcVerifierOptions } from '@pullthrough/oidc';
+import type { OidcVerifierOptions } from '@pullthrough/oidc';
 import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, type ConfigChange, type ListenerLimits } from '@pullthrough/operations';
-import type { OidcAdminAccess } from './admin/admin-authenticator.js';
+import { oidcAccess } from './admin/oidc-access.js';
 import { createApp } from './app.js';
-import { AuditLog } from './audit-log.js';
 import type { FrontendConfig } from './config.js';
 import { CredentialSetRegistry } from './credentials/credential-set-registry.js';
-import { ClientAuth } from './data/client-auth.js';
+import { clientAuthFrom } from './data/client-auth-wiring.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
 import { storageHousekeeping } from './storage-housekeeping.js';
@@ -83,19 +79,6 @@ export interface FrontendOptions {
   dispatcher?: OidcVerifierOptions['dispatcher'];
   /** Garbage collection, run after a real retention pass or a rule purge removed content (wired by whoever builds GC). */
   freeUnreferenced?: FreeUnreferenced;
-}
-
-/** The admin API's OIDC access from config, or undefined when no issuer is set. */
-function oidcAccess(config: FrontendConfig, dispatcher: OidcVerifierOptions['dispatcher']): OidcAdminAccess | undefined {
-  if (!config.PULLTHROUGH_ADMIN_OIDC_ISSUER) return undefined;
-  const verifier = new OidcVerifier({
-    issuer: config.PULLTHROUGH_ADMIN_OIDC_ISSUER,
-    audiences: config.PULLTHROUGH_ADMIN_OIDC_AUDIENCE,
-    jwksUrl: config.PULLTHROUGH_ADMIN_OIDC_JWKS_URL,
-    clockSkewSeconds: config.PULLTHROUGH_ADMIN_OIDC_CLOCK_SKEW_SECONDS,
-    dispatcher,
-  });
-  return { verifier, roleClaim: config.PULLTHROUGH_ADMIN_OIDC_ROLE_CLAIM, roleMap: config.PULLTHROUGH_ADMIN_OIDC_ROLE_MAP };
 }
 
 /** A readiness check that has not answered within this long is down. */
@@ -146,46 +129,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   rules.startPolling(config.PULLTHROUGH_CONFIG_POLL_MS, (err) => logger.warn({ err: (err as Error).message }, 'rule reload failed'), () => accessPolicies.load());
 
   // Client authentication: htpasswd users, our ES256 tokens from a key ring shared in storage.
-  const users = config.PULLTHROUGH_HTPASSWD_FILE
-    ? new HtpasswdFile(config.PULLTHROUGH_HTPASSWD_FILE, { maxConcurrentChecks: config.PULLTHROUGH_LOGIN_MAX_CONCURRENT_CHECKS, maxQueuedChecks: config.PULLTHROUGH_LOGIN_MAX_QUEUED_CHECKS })
-    : undefined;
-  await users?.load();
-  // Failed password logins per client address, in this process's memory (README "Limits").
-  const loginLimiter =
-    config.PULLTHROUGH_LOGIN_FAILURES_PER_MINUTE > 0
-      ? new FailedLoginLimiter({ burst: config.PULLTHROUGH_LOGIN_FAILURE_BURST, perMinute: config.PULLTHROUGH_LOGIN_FAILURES_PER_MINUTE, maxClients: config.PULLTHROUGH_LOGIN_MAX_TRACKED_CLIENTS })
-      : undefined;
-  const keyRing = new KeyRing(controlSigningKeyStore(store), {
-    rotationMs: config.PULLTHROUGH_TOKEN_KEY_ROTATION_HOURS * 3600_000,
-    maxTokenLifetimeMs: Math.max(config.PULLTHROUGH_TOKEN_TTL_SECONDS, config.PULLTHROUGH_REFRESH_TOKEN_TTL_SECONDS) * 1000,
-  });
-  await keyRing.refresh();
-  const keyTimer = setInterval(() => keyRing.refresh().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'token key refresh failed')), 600_000);
-  keyTimer.unref();
-  const tokens = new TokenService(keyRing, {
-    service: config.PULLTHROUGH_AUTH_SERVICE,
-    issuer: config.PULLTHROUGH_AUTH_SERVICE,
-    accessTtlSeconds: config.PULLTHROUGH_TOKEN_TTL_SECONDS,
-    refreshTtlSeconds: config.PULLTHROUGH_REFRESH_TOKEN_TTL_SECONDS,
-  });
-  const authorizer = new Authorizer({
-    policy: () => accessPolicies.policy,
-    anonymousPull: (repository) => {
-      if (!config.PULLTHROUGH_ANONYMOUS_PULL) return false;
-      // A repository no rule maps is never anonymous: it holds what a deleted rule left, or (later) pushed content.
-      const match = rules.rules.match(repository);
-      return match !== undefined && ruleAnonymousPull(match.rule);
-    },
-  });
-  const audit = new AuditLog(logger);
-  const clientAuth = new ClientAuth({
-    tokens,
-    logins: users ? new PasswordLogin(users, loginLimiter) : undefined,
-    authorizer,
-    realm: config.PULLTHROUGH_AUTH_REALM,
-    challengeAnonymous: users !== undefined || !config.PULLTHROUGH_ANONYMOUS_PULL,
-    audit,
-  });
+  const { clientAuth, tokens, authorizer, audit, keyTimer, hasUsers } = await clientAuthFrom(config, store, rules, accessPolicies, logger);
 
   // Fail fast while Redis is down (enqueues are skipped, pulls unaffected); reconnect forever.
   const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2000) });
@@ -388,7 +332,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     mirror: {
       publicHosts: config.PULLTHROUGH_PUBLIC_HOSTS,
       manifestBudgetMs: config.PULLTHROUGH_MIRROR_MANIFEST_BUDGET_MS,
-      clientAuth: users !== undefined || !config.PULLTHROUGH_ANONYMOUS_PULL,
+      clientAuth: hasUsers || !config.PULLTHROUGH_ANONYMOUS_PULL,
     },
   });
   const limits = (maxConnections: number): ListenerLimits => ({
