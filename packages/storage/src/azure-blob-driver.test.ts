@@ -52,6 +52,29 @@ describe('azure blob driver specifics', () => {
     }
   });
 
+  test('a finished upload whose content another writer is staging at the same path waits for that commit and keeps it', async () => {
+    const driver = await freshDriver();
+    try {
+      const bytes = Buffer.alloc(5 * 1024 * 1024, 7);
+      const path = 'blobs/sha256/ab/ab00/data';
+      // A fetch through a rule writes the same content at its content address: blocks staged, not committed.
+      const writer = await driver.createWriter({ path });
+      writer.write(bytes.subarray(0, 4 * 1024 * 1024 + 1));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // A chunked push of the same content finishes meanwhile.
+      const id = await driver.createUpload({ repository: 'local/app' });
+      expect(await driver.appendUpload(id, 0, [bytes])).toBe(bytes.length);
+      const finishing = driver.commitUpload(id, path, bytes.length);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      writer.end(bytes.subarray(4 * 1024 * 1024 + 1));
+      await Promise.all([writer.commit(path), finishing]);
+      const stored = await driver.getContent(path);
+      expect(stored?.equals(bytes)).toBe(true);
+    } finally {
+      await driver.container.deleteIfExists();
+    }
+  }, 60_000);
+
   test('a missing container is an error, not an empty store', async () => {
     const driver = azureBlobDriverFrom({
       PULLTHROUGH_STORAGE: 'azure-blob',

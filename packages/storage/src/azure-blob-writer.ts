@@ -181,12 +181,22 @@ export function blockId(writerId: Buffer, index: number): string {
  * writer committed it first; its commit may also have discarded our staged blocks), the existing
  * object is kept and ours is dropped: content-addressed objects are the same bytes.
  */
-export async function keepExisting(target: BlockBlobClient, commit: () => Promise<unknown>): Promise<void> {
+export async function keepExisting(target: BlockBlobClient, commit: () => Promise<unknown>, waitMs = 30_000): Promise<void> {
   try {
     await commit();
   } catch (err) {
     const status = azureStatus(err);
     if (status === undefined || !MAYBE_LOST.has(status)) throw err;
-    if (!(await target.exists())) throw err;
+    if (await target.exists()) return;
+    // A 409 while the target is not there yet: another writer of the same content holds staged
+    // blocks at the path (a fetch through a rule, an upload) and is about to commit them. Its
+    // commit is the same bytes: wait for it; if it never comes (that writer gave up), try once more.
+    if (status !== 409) throw err;
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (await target.exists()) return;
+    }
+    await commit();
   }
 }
