@@ -63,7 +63,9 @@ describe('azure blob driver specifics', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       // A chunked push of the same content finishes meanwhile.
       const id = await driver.createUpload({ repository: 'local/app' });
-      expect(await driver.appendUpload(id, 0, [bytes])).toBe(bytes.length);
+      expect(await driver.appendUpload(id, 0, (async function* () {
+        yield bytes;
+      })())).toBe(bytes.length);
       const finishing = driver.commitUpload(id, path, bytes.length);
       await new Promise((resolve) => setTimeout(resolve, 500));
       writer.end(bytes.subarray(4 * 1024 * 1024 + 1));
