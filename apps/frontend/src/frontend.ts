@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
+import { startTracing } from '@pullthrough/telemetry';
 import { Redis } from 'ioredis';
 import { Authorizer, FailedLoginLimiter, HtpasswdFile, KeyRing, PasswordLogin, TokenService } from '@pullthrough/auth';
 import { ruleAnonymousPull } from '@pullthrough/cache-rules';
@@ -108,6 +109,8 @@ const urlOf = (server: Server) => {
 
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
 export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher, freeUnreferenced }: FrontendOptions): Promise<RunningFrontend> {
+  // Off unless PULLTHROUGH_OTLP_ENDPOINT is set (README "Telemetry"); the collector is dialled under the egress policy.
+  const tracing = startTracing(config, { serviceName: 'pullthrough-frontend', egressAllow: config.PULLTHROUGH_EGRESS_ALLOW, onExportError: (err) => logger.warn({ err }, 'trace export failed') });
   const store = new RegistryStore(storageDriverFrom(config), {
     manifestCacheBytes: config.PULLTHROUGH_MANIFEST_CACHE_MB * 1024 * 1024,
     tagCache: { ttlMs: config.PULLTHROUGH_TAG_CACHE_MS, maxEntries: DEFAULT_TAG_CACHE.maxEntries },
@@ -212,6 +215,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     // Read at scrape time: the registry is built below.
     clientBuffers: () => registry.blobs.clientBufferStats,
     ...(peer ? { peerStreams: () => peer.stats } : {}),
+    upstreamAnswers: () => pool.answerCounts(),
+    coalesced: () => registry.blobs.coalesced,
   });
   // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
   const secrets = createSecretResolver({
@@ -362,6 +367,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     accessPolicies,
     upstreams: () => pool.status(),
     metrics: metrics.registry,
+    httpMetrics: metrics.http,
     oidc: oidcAccess(config, oidcDispatcher),
     metricsAuth: config.PULLTHROUGH_METRICS_AUTH,
     trustProxyHops: config.PULLTHROUGH_TRUST_PROXY_HOPS,
@@ -424,6 +430,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       await ruleHealth.close();
       await lastPulled.close();
       redis.disconnect();
+      await tracing.shutdown();
     },
   };
 }

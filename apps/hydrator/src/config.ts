@@ -1,5 +1,6 @@
 import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
+import { telemetryConfigFields } from '@pullthrough/telemetry';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
 import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
@@ -95,6 +96,10 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_IDLE_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_IDLE_TIMEOUT_MS,
   /** On SIGTERM the workers take no new jobs and running ones get this long; a job cut then is retried by another worker (its lock expires). */
   PULLTHROUGH_SHUTDOWN_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS,
+  /** OTLP/HTTP base URL of a trace collector (`http://otel-collector:4318`); spans go to `<url>/v1/traces` as JSON, through the egress policy. Unset: tracing off (README "Telemetry"). */
+  PULLTHROUGH_OTLP_ENDPOINT: telemetryConfigFields.PULLTHROUGH_OTLP_ENDPOINT,
+  /** Share of new traces recorded, 0..1 (a hydration job follows the decision of the pull that enqueued it). */
+  PULLTHROUGH_TRACE_SAMPLE_RATIO: telemetryConfigFields.PULLTHROUGH_TRACE_SAMPLE_RATIO,
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).superRefine((c, ctx) => checkStorageConfig(c, ctx));
 

@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import { acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
 import { deploymentId, RegistryStore, storageDriverFrom, upstreamUserAgent } from '@pullthrough/storage';
 import { upstreamClientPoolFrom } from '@pullthrough/upstream';
+import { startTracing } from '@pullthrough/telemetry';
 import { createWebhookQueue, DeliveryLog, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, webhookBackoffMs, WebhookPublisher, WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
 import { onAbandonedHydration } from './abandoned-hydrations.js';
 import { currentRules } from './current-rules.js';
@@ -62,6 +63,8 @@ export async function startHydrator(
   secretEnv: Record<string, string | undefined> = {},
   hooks: { freeUnreferenced?: FreeUnreferenced } = {},
 ): Promise<RunningHydrator> {
+  // Off unless PULLTHROUGH_OTLP_ENDPOINT is set (README "Telemetry"); the collector is dialled under the egress policy.
+  const tracing = startTracing(config, { serviceName: 'pullthrough-hydrator', egressAllow: config.PULLTHROUGH_EGRESS_ALLOW, onExportError: (err) => logger.warn({ err }, 'trace export failed') });
   const store = new RegistryStore(storageDriverFrom(config));
   // One egress policy for upstreams, token realms, redirects and webhook deliveries.
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });
@@ -195,6 +198,7 @@ export async function startHydrator(
     if (finished) await pools;
     else pools.catch(() => undefined);
     connection.disconnect();
+    await tracing.shutdown();
   };
   let closing: Promise<void> | undefined;
   return {
