@@ -34,9 +34,9 @@ import { upstreamClientPoolFrom, type UpstreamClientPool } from '@pullthrough/up
 import { createWebhookQueue, DeliveryLog, WebhookPublisher, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import { controlSigningKeyStore } from './access/signing-key-store.js';
-import { OidcVerifier, type OidcVerifierOptions } from '@pullthrough/oidc';
-import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, type ConfigChange, type ListenerLimits } from '@pullthrough/operations';
-import type { OidcAdminAccess } from './admin/admin-authenticator.js';
+import type { OidcVerifierOptions } from '@pullthrough/oidc';
+import { oidcAccess } from './admin/oidc-access.js';
+import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, type ListenerLimits } from '@pullthrough/operations';
 import { createApp } from './app.js';
 import { AuditLog } from './audit-log.js';
 import type { FrontendConfig } from './config.js';
@@ -44,10 +44,11 @@ import { CredentialSetRegistry } from './credentials/credential-set-registry.js'
 import { ClientAuth } from './data/client-auth.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
-import { addSelfListener, upstreamHostCheck } from './self-listeners.js';
+import { addSelfListener, listenerUrl, upstreamHostCheck } from './self-listeners.js';
 import { peerStreamingFrom } from './peer/peer-streaming.js';
 import { UploadPurger } from './upload-purger.js';
 import { webhookWriteEvents } from './data/write-webhooks.js';
+import { configChangeHandler } from './config-change-handler.js';
 
 export interface RunningFrontend {
   dataUrl: string;
@@ -84,28 +85,10 @@ export interface FrontendOptions {
   freeUnreferenced?: FreeUnreferenced;
 }
 
-/** The admin API's OIDC access from config, or undefined when no issuer is set. */
-function oidcAccess(config: FrontendConfig, dispatcher: OidcVerifierOptions['dispatcher']): OidcAdminAccess | undefined {
-  if (!config.PULLTHROUGH_ADMIN_OIDC_ISSUER) return undefined;
-  const verifier = new OidcVerifier({
-    issuer: config.PULLTHROUGH_ADMIN_OIDC_ISSUER,
-    audiences: config.PULLTHROUGH_ADMIN_OIDC_AUDIENCE,
-    jwksUrl: config.PULLTHROUGH_ADMIN_OIDC_JWKS_URL,
-    clockSkewSeconds: config.PULLTHROUGH_ADMIN_OIDC_CLOCK_SKEW_SECONDS,
-    dispatcher,
-  });
-  return { verifier, roleClaim: config.PULLTHROUGH_ADMIN_OIDC_ROLE_CLAIM, roleMap: config.PULLTHROUGH_ADMIN_OIDC_ROLE_MAP };
-}
-
 /** A readiness check that has not answered within this long is down. */
 const READINESS_TIMEOUT_MS = 2000;
 /** After the shutdown deadline cut connections, how long blob commits already under way may still take. */
 const CUT_SETTLE_MS = 2000;
-
-const urlOf = (server: Server) => {
-  const a = server.address() as AddressInfo;
-  return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
-};
 
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
 export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher, freeUnreferenced }: FrontendOptions): Promise<RunningFrontend> {
@@ -288,29 +271,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   // Config invalidation: every stored change is announced on `<prefix>:config`; the other frontends
   // (and the hydrator) reload that kind at once. The poll above stays the fallback while Redis is down.
   const reloadFailed = (err: unknown) => logger.warn({ err: (err as Error).message }, 'config reload failed');
-  const applyChange = (change: ConfigChange) => {
-    logger.debug({ kind: change.kind, name: change.name }, 'config change announced');
-    switch (change.kind) {
-      case 'cache-rules':
-        rules.reload().catch(reloadFailed);
-        break;
-      case 'access-policy':
-        accessPolicies.load().catch(reloadFailed);
-        break;
-      case 'credential-sets':
-        // Sets are read from storage on use; what this process keeps is their resolved secrets and health.
-        credentials.forget(change.name);
-        credentialHealth.forget(change.name);
-        break;
-      case 'webhooks':
-        // Read from storage on every use: nothing held here.
-        break;
-      case 'repository-content':
-        // Retention or a purge removed tags and manifests: forget the in-memory copies.
-        store.forgetCached();
-        break;
-    }
-  };
+  const applyChange = configChangeHandler({ rules, accessPolicies, credentials, credentialHealth, store, logger, reloadFailed });
   const configChanges = new ConfigChangeBus({
     redis,
     prefix: config.PULLTHROUGH_QUEUE_PREFIX,
@@ -394,8 +355,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   }
 
   return {
-    dataUrl: urlOf(data),
-    adminUrl: urlOf(admin),
+    dataUrl: listenerUrl(data),
+    adminUrl: listenerUrl(admin),
     registry,
     rules,
     ruleHealth,

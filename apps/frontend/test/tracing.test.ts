@@ -65,7 +65,7 @@ describe('tracing across both apps', () => {
     await res.arrayBuffer();
 
     const hydration = () => receiver.spans.find((s) => s.name === 'hydration job' && s.attributes['pullthrough.repository'] === 'tr/multilayer' && s.attributes['pullthrough.hydration.blobs_fetched'] !== undefined);
-    await waitUntil(() => hydration() !== undefined, { what: 'the hydration job span', timeoutMs: 30_000 });
+    await waitUntil(async () => hydration() !== undefined, { what: 'the hydration job span', timeoutMs: 30_000 });
     const server = receiver.spans.find((s) => s.name === 'GET /v2/:name/manifests/:reference' && s.traceId === hydration()!.traceId);
     expect(server).toMatchObject({
       service: 'pullthrough-frontend',
@@ -93,7 +93,7 @@ describe('tracing across both apps', () => {
     expect(job).toMatchObject({ service: 'pullthrough-hydrator', kind: CONSUMER, traceId: server!.traceId, parentSpanId: server!.spanId });
     expect(job.attributes).toMatchObject({ 'messaging.system': 'bullmq', 'messaging.destination.name': 'hydration', 'pullthrough.rule': 'traced', 'pullthrough.job.attempt': 1, 'pullthrough.hydration.blobs_fetched': f.blobs.length });
     // The hydrator's own upstream blob requests and commits are below the job span.
-    await waitUntil(() => receiver.spans.filter((s) => s.traceId === server!.traceId && s.name === 'storage blob commit').length >= f.blobs.length, { what: 'the blob commits' });
+    await waitUntil(async () => receiver.spans.filter((s) => s.traceId === server!.traceId && s.name === 'storage blob commit').length >= f.blobs.length, { what: 'the blob commits' });
     const all = receiver.spans.filter((s) => s.traceId === server!.traceId);
     const blobFetches = all.filter((s) => s.service === 'pullthrough-hydrator' && s.name === 'upstream GET blobs');
     expect(blobFetches.length).toBeGreaterThanOrEqual(f.blobs.length);
@@ -129,7 +129,7 @@ describe('tracing across both apps', () => {
     const blob = await fetch(`${cache.dataUrl}/v2/tr/small/blobs/${small.blobs[0]!.digest}`);
     expect(blob.status).toBe(200);
     await blob.arrayBuffer();
-    await waitUntil(() => receiver.spans.some((s) => s.name === 'GET /v2/:name/blobs/:digest'), { what: 'the blob span' });
+    await waitUntil(async () => receiver.spans.some((s) => s.name === 'GET /v2/:name/blobs/:digest'), { what: 'the blob span' });
     const bodies = receiver.bodies.join('\n');
     expect(bodies.length).toBeGreaterThan(1000);
     for (const forbidden of [UPSTREAM_SECRETS.PULLTHROUGH_SECRET_UP_PASS, 'PULLTHROUGH_SECRET_UP', 'env:', 'eyJ', 'authorization', 'Bearer', 'Basic ', 'password', 'secret', '?scope=', '/v2/tr/', 'http://']) {

@@ -19,7 +19,13 @@ function attemptSeconds(job: Job | undefined): number | undefined {
  * the whole queue), jobs this process finished and how long they took, hydration failures by
  * category, bytes fetched from upstreams, webhook delivery outcomes, Redis state and the process metrics.
  */
-export function createHydratorMetrics(queues: readonly CountableQueue[], workers: readonly Worker[], redisUp: () => boolean): Registry {
+export function createHydratorMetrics(
+  queues: readonly CountableQueue[],
+  workers: readonly Worker[],
+  redisUp: () => boolean,
+  /** Every upstream answer of this process by registry and bounded status label (UpstreamClientPool.answerCounts). */
+  upstreamAnswers: () => Array<{ upstream: string; status: string; count: number }> = () => [],
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pullthrough_' });
   queueDepthGauge(registry, queues);
@@ -78,6 +84,16 @@ export function createHydratorMetrics(queues: readonly CountableQueue[], workers
       if (w.name === WEBHOOK_QUEUE) deliveries.inc({ outcome: 'failed' });
     });
   }
+  new Counter({
+    name: 'pullthrough_upstream_responses_total',
+    help: 'HTTP answers from upstream registries to hydration jobs (every redirect hop and token realm), by status: 401, 403, 404, 429 or the class (2xx...); error: no answer',
+    labelNames: ['upstream', 'status'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const a of upstreamAnswers()) this.inc({ upstream: a.upstream, status: a.status }, a.count);
+    },
+  });
   new Gauge({
     name: 'pullthrough_redis_up',
     help: '1 while the Redis connection is ready, else 0',

@@ -170,7 +170,7 @@ export async function startHydrator(
   const hydrationQueue = createHydrationQueue({ connection, prefix });
   hydrationQueue.on('error', (err) => logger.debug({ err: err.message }, 'hydration queue error'));
   let stopping = false;
-  const metrics = createHydratorMetrics([hydrationQueue, webhookQueue], [worker, webhookWorker], () => connection.status === 'ready');
+  const metrics = createHydratorMetrics([hydrationQueue, webhookQueue], [worker, webhookWorker], () => connection.status === 'ready', () => pool.answerCounts());
   const readiness = () => checkReadiness([storageCheck(store), redisCheck(connection, true)], 2000, stopping);
   const server = await listen(probeRoutes(readiness, metrics), config.PULLTHROUGH_HOST, config.PULLTHROUGH_HYDRATOR_PORT, {
     headersTimeoutMs: config.PULLTHROUGH_HEADERS_TIMEOUT_MS,

@@ -22,7 +22,7 @@ describe('OtlpHttpExporter', () => {
     child.end();
     parent.end();
     await provider.forceFlush();
-    await waitUntil(() => receiver.spans.filter((s) => s.service === 'exporter-test').length === 2, { what: 'two spans' });
+    await waitUntil(async () => receiver.spans.filter((s) => s.service === 'exporter-test').length === 2, { what: 'two spans' });
     const got = receiver.spans.filter((s) => s.service === 'exporter-test');
     const p = got.find((s) => s.name === 'parent')!;
     const c = got.find((s) => s.name === 'child')!;

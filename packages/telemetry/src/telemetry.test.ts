@@ -58,7 +58,7 @@ describe('startTracing', () => {
       expect(isTraceparent(traceparent!)).toBe(true);
       await context.with(contextFromTraceparent(traceparent), () => inSpan('continued', {}, async () => undefined));
       await tracing.flush();
-      await waitUntil(() => receiver.spans.length >= 3, { what: 'three spans' });
+      await waitUntil(async () => receiver.spans.length >= 3, { what: 'three spans' });
       const byName = Object.fromEntries(receiver.spans.map((s) => [s.name, s]));
       expect(byName.inner!.parentSpanId).toBe(byName.outer!.spanId);
       expect(traceparent).toBe(`00-${byName.inner!.traceId}-${byName.inner!.spanId}-01`);
