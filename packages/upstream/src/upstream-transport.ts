@@ -30,9 +30,9 @@ export interface TransportOptions {
   onAnswer?: (status: number | undefined) => void;
 }
 
-/** A bounded name for what a request asks for, from its path (never the path itself). */
-function operationOf(url: URL, trustedHost: string, upstream: string): string {
-  if (trustedHost !== upstream) return 'token';
+/** A bounded name for what a request asks for, from its path (never the path itself): outside `/v2/` it is a token realm. */
+function operationOf(url: URL): string {
+  if (!url.pathname.startsWith('/v2/')) return 'token';
   const m = /\/(manifests|blobs|tags|referrers)\/[^/]*$/.exec(url.pathname);
   if (m) return m[1]!;
   return url.pathname === '/v2/' ? 'ping' : 'other';
@@ -52,7 +52,7 @@ export class UpstreamTransport {
    * headers are in: registry, host, method, status and redirect count. Never a URL, a query or a header.
    */
   send(method: HttpMethod, url: URL, headers: Record<string, string>, trustedHost: string): Promise<TransportResponse> {
-    const operation = operationOf(url, trustedHost, this.options.upstream);
+    const operation = operationOf(url);
     const attributes = {
       'pullthrough.upstream': this.options.upstream,
       'pullthrough.upstream.operation': operation,
