@@ -8,6 +8,7 @@ const UNMATCHED = 'unmatched';
  * The route pattern that took a request: the data router names it (`res.locals.route`); on the admin
  * port it is the matched express route with its mount path, seen when express sets `req.route` (its
  * mount path is restored before an error reaches the error middleware, so it is read then).
+ * Bounded because every mount path is literal (a `:param` in an `app.use` path would put its value in the label).
  */
 function watchRoute(req: Request, res: Response): void {
   let value: unknown;

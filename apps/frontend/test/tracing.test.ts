@@ -3,9 +3,10 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { HYDRATION_QUEUE, hydrationJobId } from '@pullthrough/hydration-jobs';
 import { startOtlpReceiver, waitUntil, type OtlpReceiver, type ReceivedSpan, type RedisServer } from '@pullthrough/test-support';
-import { putEnvCredentialSet, putRule, startCache, startRedis, startUpstream, UPSTREAM_SECRETS, type Cache, type Upstream } from './harness.js';
+import { ADMIN_TOKEN, putEnvCredentialSet, putRule, startCache, startRedis, startUpstream, UPSTREAM_SECRETS, type Cache, type Upstream } from './harness.js';
 import { startHydratorProcess, type HydratorProcess } from './hydrator-process.js';
 import { sampleSum, scrape } from './prometheus-text.js';
+import { startReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 // Tracing on, end to end: the real frontend in-process and the built hydrator as its own process
 // both export to an OTLP/HTTP receiver in test support; the upstream is a real docker-registry with
@@ -21,6 +22,8 @@ let receiver: OtlpReceiver;
 let upstream: Upstream;
 let cache: Cache;
 let hydrator: HydratorProcess;
+let webhookReceiver: WebhookReceiver;
+const WEBHOOK_SECRET = 'traced-webhook-secret-0123456789';
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -35,6 +38,13 @@ beforeAll(async () => {
     PULLTHROUGH_OTLP_ENDPOINT: receiver.url,
     ...UPSTREAM_SECRETS,
   });
+  webhookReceiver = await startReceiver();
+  const hook = await fetch(`${cache.adminUrl}/api/v1/webhooks/traced-hook`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ serviceUri: webhookReceiver.url, actions: ['cache.hydrated'], scope: 'tr/multilayer', secret: WEBHOOK_SECRET }),
+  });
+  expect(hook.status).toBe(201);
   expect((await putEnvCredentialSet(cache, 'traced-creds', upstream.proxy.host)).status).toBe(201);
   expect((await putRule(cache, { name: 'traced', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'tr/*', credentialSetName: 'traced-creds', anonymousPull: true })).status).toBe(201);
 });
@@ -43,6 +53,7 @@ afterAll(async () => {
   await cache?.stop();
   await upstream?.stop();
   await receiver?.stop();
+  await webhookReceiver?.close();
   await redis?.stop();
 });
 
@@ -101,6 +112,12 @@ describe('tracing across both apps', () => {
     const commits = all.filter((s) => s.name === 'storage blob commit');
     expect(commits.map((s) => s.attributes['pullthrough.digest']).sort()).toEqual(f.blobs.map((b) => b.digest).sort());
 
+    // The cache.hydrated event the job published is delivered in a span below the job span.
+    await waitUntil(async () => receiver.spans.some((s) => s.name === 'webhook delivery' && s.traceId === server!.traceId), { what: 'the webhook delivery span', timeoutMs: 20_000 });
+    const delivery = receiver.spans.find((s) => s.name === 'webhook delivery' && s.traceId === server!.traceId)!;
+    expect(delivery).toMatchObject({ service: 'pullthrough-hydrator', kind: CONSUMER, parentSpanId: job.spanId, attributes: { 'pullthrough.webhook': 'traced-hook', 'pullthrough.webhook.action': 'cache.hydrated', 'pullthrough.webhook.outcome': 'delivered', 'http.response.status_code': 200 } });
+    expect(webhookReceiver.received.length).toBe(1);
+
     // The traceparent the frontend put in the job data names the server span.
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     const queue = new Queue(HYDRATION_QUEUE, { connection, prefix: cache.queuePrefix });
@@ -132,7 +149,7 @@ describe('tracing across both apps', () => {
     await waitUntil(async () => receiver.spans.some((s) => s.name === 'GET /v2/:name/blobs/:digest'), { what: 'the blob span' });
     const bodies = receiver.bodies.join('\n');
     expect(bodies.length).toBeGreaterThan(1000);
-    for (const forbidden of [UPSTREAM_SECRETS.PULLTHROUGH_SECRET_UP_PASS, 'PULLTHROUGH_SECRET_UP', 'env:', 'eyJ', 'authorization', 'Bearer', 'Basic ', 'password', 'secret', '?scope=', '/v2/tr/', 'http://']) {
+    for (const forbidden of [UPSTREAM_SECRETS.PULLTHROUGH_SECRET_UP_PASS, WEBHOOK_SECRET, webhookReceiver.url, 'PULLTHROUGH_SECRET_UP', 'env:', 'eyJ', 'authorization', 'Bearer', 'Basic ', 'password', 'secret', '?scope=', '/v2/tr/', 'http://']) {
       expect({ forbidden, found: bodies.toLowerCase().includes(forbidden.toLowerCase()) }).toEqual({ forbidden, found: false });
     }
   });
