@@ -31,6 +31,8 @@ import { dataRouter } from './data/data-router.js';
 import { tokenRoutes, type TokenRoutesOptions } from './data/token-routes.js';
 import { ociErrorMiddleware } from './oci-error-middleware.js';
 import { requestContext } from './request-context.js';
+import { httpTelemetry } from './http-telemetry.js';
+import type { HttpMetrics } from './metrics/http-metrics.js';
 import { AuditLog } from './audit-log.js';
 import type { CredentialSetRegistry } from './credentials/credential-set-registry.js';
 import type { RuleRegistry } from './rules/rule-registry.js';
@@ -68,6 +70,8 @@ export interface FrontendDeps {
   readiness?: () => Promise<ReadinessReport>;
   /** Prometheus registry served at `GET /metrics` on the admin port. */
   metrics?: MetricsRegistry;
+  /** Request latency and served bytes of both ports (a server span per request is made either way; a no-op with tracing off). */
+  httpMetrics?: HttpMetrics;
   /** OIDC bearer tokens accepted on the admin API besides `adminToken` (off when unset). */
   oidc?: OidcAdminAccess;
   /** `GET /metrics` needs an admin credential (any role). */
@@ -107,6 +111,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   const audit = deps.audit ?? new AuditLog(deps.logger);
   const data = express();
   data.disable('x-powered-by');
+  data.use(httpTelemetry('data', deps.httpMetrics));
   if (deps.trustProxyHops) data.set('trust proxy', deps.trustProxyHops);
   data.set('etag', false);
   data.use(requestContext(deps.logger));
@@ -124,6 +129,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
 
   const admin = express();
   admin.disable('x-powered-by');
+  admin.use(httpTelemetry('admin', deps.httpMetrics));
   if (deps.trustProxyHops) admin.set('trust proxy', deps.trustProxyHops);
   const issuerDown = (message: string) => deps.logger.warn({ err: message }, 'admin API: the OIDC issuer keys are unavailable');
   const guard = { authenticator: new AdminAuthenticator(deps.adminToken, deps.oidc, issuerDown), audit };

@@ -1,5 +1,6 @@
 import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
+import { telemetryConfigFields } from '@pullthrough/telemetry';
 import { DEFAULT_ROLE_MAP, parseRoleMap } from './admin/admin-roles.js';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
@@ -219,6 +220,10 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_SHUTDOWN_TIMEOUT_MS: listenerConfigFields.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS,
   /** Rules and the access policy are reloaded from storage this often: the fallback when a change announced over Redis pub/sub was missed. */
   PULLTHROUGH_CONFIG_POLL_MS: z.coerce.number().int().min(100).max(3600000).default(10000),
+  /** OTLP/HTTP base URL of a trace collector (`http://otel-collector:4318`); spans go to `<url>/v1/traces` as JSON, through the egress policy. Unset: tracing off (README "Telemetry"). */
+  PULLTHROUGH_OTLP_ENDPOINT: telemetryConfigFields.PULLTHROUGH_OTLP_ENDPOINT,
+  /** Share of new traces recorded, 0..1 (a hydration job follows the decision of the pull that enqueued it). */
+  PULLTHROUGH_TRACE_SAMPLE_RATIO: telemetryConfigFields.PULLTHROUGH_TRACE_SAMPLE_RATIO,
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).superRefine((c, ctx) => {
   if (c.PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES < c.PULLTHROUGH_CLIENT_BUFFER_BYTES) {

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
+import { startTracing } from '@pullthrough/telemetry';
 import { Redis } from 'ioredis';
 import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
 import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
@@ -32,7 +33,7 @@ import { upstreamClientPoolFrom, type UpstreamClientPool } from '@pullthrough/up
 import { createWebhookQueue, DeliveryLog, WebhookPublisher, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
 import type { OidcVerifierOptions } from '@pullthrough/oidc';
-import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, type ConfigChange, type ListenerLimits } from '@pullthrough/operations';
+import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, type ListenerLimits } from '@pullthrough/operations';
 import { oidcAccess } from './admin/oidc-access.js';
 import { createApp } from './app.js';
 import type { FrontendConfig } from './config.js';
@@ -41,10 +42,11 @@ import { clientAuthFrom } from './data/client-auth-wiring.js';
 import { createFrontendMetrics } from './metrics/frontend-metrics.js';
 import { RuleRegistry } from './rules/rule-registry.js';
 import { storageHousekeeping } from './storage-housekeeping.js';
-import { addSelfListener, upstreamHostCheck } from './self-listeners.js';
+import { addSelfListener, listenerUrl, upstreamHostCheck } from './self-listeners.js';
 import { peerStreamingFrom } from './peer/peer-streaming.js';
 import { UploadPurger } from './upload-purger.js';
 import { webhookWriteEvents } from './data/write-webhooks.js';
+import { configChangeHandler } from './config-change-handler.js';
 
 export interface RunningFrontend {
   dataUrl: string;
@@ -86,13 +88,10 @@ const READINESS_TIMEOUT_MS = 2000;
 /** After the shutdown deadline cut connections, how long blob commits already under way may still take. */
 const CUT_SETTLE_MS = 2000;
 
-const urlOf = (server: Server) => {
-  const a = server.address() as AddressInfo;
-  return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
-};
-
 /** Wire the frontend from config and listen on both ports. Used by main.ts and the integration tests. */
 export async function startFrontend({ config, logger, adminToken, secretEnv = {}, dispatcher, freeUnreferenced }: FrontendOptions): Promise<RunningFrontend> {
+  // Off unless PULLTHROUGH_OTLP_ENDPOINT is set (README "Telemetry"); the collector is dialled under the egress policy.
+  const tracing = startTracing(config, { serviceName: 'pullthrough-frontend', egressAllow: config.PULLTHROUGH_EGRESS_ALLOW, onExportError: (err) => logger.warn({ err }, 'trace export failed') });
   // Blobs this process writes, commits or links are "touched" in Redis: a garbage collection running meanwhile keeps them.
   const gcCoordinator = new RedisGcCoordinator({
     url: config.REDIS_URL,
@@ -167,6 +166,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     clientBuffers: () => registry.blobs.clientBufferStats,
     writeLag: () => registry.blobs.writeLagStats,
     ...(peer ? { peerStreams: () => peer.stats } : {}),
+    upstreamAnswers: () => pool.answerCounts(),
+    coalesced: () => registry.blobs.coalesced,
   });
   // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
   const secrets = createSecretResolver({
@@ -241,29 +242,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   // Config invalidation: every stored change is announced on `<prefix>:config`; the other frontends
   // (and the hydrator) reload that kind at once. The poll above stays the fallback while Redis is down.
   const reloadFailed = (err: unknown) => logger.warn({ err: (err as Error).message }, 'config reload failed');
-  const applyChange = (change: ConfigChange) => {
-    logger.debug({ kind: change.kind, name: change.name }, 'config change announced');
-    switch (change.kind) {
-      case 'cache-rules':
-        rules.reload().catch(reloadFailed);
-        break;
-      case 'access-policy':
-        accessPolicies.load().catch(reloadFailed);
-        break;
-      case 'credential-sets':
-        // Sets are read from storage on use; what this process keeps is their resolved secrets and health.
-        credentials.forget(change.name);
-        credentialHealth.forget(change.name);
-        break;
-      case 'webhooks':
-        // Read from storage on every use: nothing held here.
-        break;
-      case 'repository-content':
-        // Retention or a purge removed tags and manifests: forget the in-memory copies.
-        store.forgetCached();
-        break;
-    }
-  };
+  const applyChange = configChangeHandler({ rules, accessPolicies, credentials, credentialHealth, store, logger, reloadFailed });
   const configChanges = new ConfigChangeBus({
     redis,
     prefix: config.PULLTHROUGH_QUEUE_PREFIX,
@@ -325,6 +304,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     accessPolicies,
     upstreams: () => pool.status(),
     metrics: metrics.registry,
+    httpMetrics: metrics.http,
     oidc: oidcAccess(config, oidcDispatcher),
     metricsAuth: config.PULLTHROUGH_METRICS_AUTH,
     trustProxyHops: config.PULLTHROUGH_TRUST_PROXY_HOPS,
@@ -351,8 +331,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   }
 
   return {
-    dataUrl: urlOf(data),
-    adminUrl: urlOf(admin),
+    dataUrl: listenerUrl(data),
+    adminUrl: listenerUrl(admin),
     registry,
     rules,
     ruleHealth,
@@ -389,6 +369,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       await lastPulled.close();
       gcCoordinator.close();
       redis.disconnect();
+      await tracing.shutdown();
     },
   };
 }

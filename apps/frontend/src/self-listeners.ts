@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { EgressPolicy } from '@pullthrough/egress';
 import type { UpstreamClientPool } from '@pullthrough/upstream';
@@ -22,4 +24,10 @@ export function upstreamHostCheck(egress: EgressPolicy, pool: UpstreamClientPool
     const decision = egress.checkHostLiteral(registry, pool.isInsecure(registry) ? 80 : 443);
     return decision && !decision.allowed ? decision.reason : undefined;
   };
+}
+
+/** `http://<address>:<port>` of a listening server (IPv6 bracketed). */
+export function listenerUrl(server: Server): string {
+  const a = server.address() as AddressInfo;
+  return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
 }

@@ -1,5 +1,6 @@
 import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
+import { telemetryConfigFields } from '@pullthrough/telemetry';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
 import { checkStorageConfig, storageConfigFields } from '@pullthrough/storage';
@@ -99,6 +100,10 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_GC_SCHEDULE: gcScheduleSetting,
   /** Blobs written, committed or linked less than this many minutes ago are never collected (uploads, pulls and hydrations in progress). */
   PULLTHROUGH_GC_GRACE_MINUTES: gcGraceSetting,
+  /** OTLP/HTTP base URL of a trace collector (`http://otel-collector:4318`); spans go to `<url>/v1/traces` as JSON, through the egress policy. Unset: tracing off (README "Telemetry"). */
+  PULLTHROUGH_OTLP_ENDPOINT: telemetryConfigFields.PULLTHROUGH_OTLP_ENDPOINT,
+  /** Share of new traces recorded, 0..1 (a hydration job follows the decision of the pull that enqueued it). */
+  PULLTHROUGH_TRACE_SAMPLE_RATIO: telemetryConfigFields.PULLTHROUGH_TRACE_SAMPLE_RATIO,
   PULLTHROUGH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).superRefine((c, ctx) => checkStorageConfig(c, ctx));
 

@@ -5,6 +5,7 @@ import { upstreamTargetForJob, type ArtifactHydrator, type Logger, type Upstream
 import type { RegistryStore } from '@pullthrough/storage';
 import { hydratedEvents, hydrationFailedEvent, type WebhookEvent } from '@pullthrough/webhooks';
 import { hydratedFacts } from './hydrated-facts.js';
+import { inJobSpan } from './job-span.js';
 import { codeOf, failureOf, isPermanent, markPermanent, retryAfterOf } from './hydration-failures.js';
 
 /** Retry-After deferrals per job before a "later" counts as a failed attempt. */
@@ -44,6 +45,22 @@ export interface HydrationProcessorDeps {
  * - Anything else is transient: it throws, and BullMQ retries with exponential backoff and jitter.
  */
 export function hydrationProcessor(deps: HydrationProcessorDeps) {
+  const attempt = processHydration(deps);
+  return (job: Job, token?: string): Promise<HydrationResult> =>
+    inJobSpan('hydration job', job, jobAttributes(job.data), async (span) => {
+      const result = await attempt(job, token);
+      span.setAttributes({ 'pullthrough.hydration.blobs_fetched': result.blobsFetched, 'pullthrough.hydration.bytes_fetched': result.bytesFetched });
+      return result;
+    });
+}
+
+/** Names only (rule, repository, registry), never credentials: the job data holds none either. */
+function jobAttributes(data: Record<string, unknown> | undefined) {
+  const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, 300) : '');
+  return { 'pullthrough.rule': text(data?.ruleName), 'pullthrough.repository': text(data?.downstreamRepository), 'pullthrough.upstream': text(data?.upstreamRegistry), 'pullthrough.digest': text(data?.digest) };
+}
+
+function processHydration(deps: HydrationProcessorDeps) {
   return async (job: Job, token?: string): Promise<HydrationResult> => {
     const parsed = hydrationJobSchema.safeParse(job.data);
     if (!parsed.success) {

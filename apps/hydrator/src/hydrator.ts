@@ -29,6 +29,7 @@ import { readFileSync } from 'node:fs';
 import { acrIdentityTokens, createSecretResolver, secretPolicyFrom, storedCredentialProvider } from '@pullthrough/credentials';
 import { deploymentId, RegistryStore, storageDriverFrom, upstreamUserAgent } from '@pullthrough/storage';
 import { upstreamClientPoolFrom } from '@pullthrough/upstream';
+import { startTracing } from '@pullthrough/telemetry';
 import { createWebhookQueue, DeliveryLog, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, webhookBackoffMs, WebhookPublisher, WebhookStore, type WebhookEvent } from '@pullthrough/webhooks';
 import { onAbandonedHydration } from './abandoned-hydrations.js';
 import { currentRules } from './current-rules.js';
@@ -75,6 +76,8 @@ export async function startHydrator(
   secretEnv: Record<string, string | undefined> = {},
   hooks: { freeUnreferenced?: FreeUnreferenced } = {},
 ): Promise<RunningHydrator> {
+  // Off unless PULLTHROUGH_OTLP_ENDPOINT is set (README "Telemetry"); the collector is dialled under the egress policy.
+  const tracing = startTracing(config, { serviceName: 'pullthrough-hydrator', egressAllow: config.PULLTHROUGH_EGRESS_ALLOW, onExportError: (err) => logger.warn({ err }, 'trace export failed') });
   // Blobs this process writes, commits or links are "touched" in Redis: a collection running meanwhile keeps them.
   const graceMs = config.PULLTHROUGH_GC_GRACE_MINUTES * 60_000;
   const gcCoordinator = new RedisGcCoordinator({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, touchRetentionMs: graceMs + 3_600_000, logger });
@@ -205,7 +208,7 @@ export async function startHydrator(
   const hydrationQueue = createHydrationQueue({ connection, prefix });
   hydrationQueue.on('error', (err) => logger.debug({ err: err.message }, 'hydration queue error'));
   let stopping = false;
-  const metrics = createHydratorMetrics([hydrationQueue, webhookQueue, gcQueue], [worker, webhookWorker, gcWorker], () => connection.status === 'ready');
+  const metrics = createHydratorMetrics([hydrationQueue, webhookQueue, gcQueue], [worker, webhookWorker, gcWorker], () => connection.status === 'ready', () => pool.answerCounts());
   gauges = storageGauges(metrics.registry, config.PULLTHROUGH_STORAGE_BUDGET_BYTES || undefined);
   onGcReport = metrics.gcReport;
   const readiness = () => checkReadiness([storageCheck(store), redisCheck(connection, true)], 2000, stopping);
@@ -237,6 +240,7 @@ export async function startHydrator(
     if (finished) await pools;
     else pools.catch(() => undefined);
     connection.disconnect();
+    await tracing.shutdown();
   };
   let closing: Promise<void> | undefined;
   return {

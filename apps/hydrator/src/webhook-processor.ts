@@ -1,5 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '@pullthrough/pull-through';
+import { trace } from '@pullthrough/telemetry';
+import { inJobSpan } from './job-span.js';
 import { deliveryJobSchema, sendWebhook, type DeliveryLog, type WebhookEvent, type WebhookSenderOptions, type WebhookStore } from '@pullthrough/webhooks';
 
 export interface WebhookProcessorDeps {
@@ -17,6 +19,16 @@ export interface WebhookProcessorDeps {
  * records the attempt, and throws on failure so BullMQ retries with the webhook backoff.
  */
 export function webhookProcessor(deps: WebhookProcessorDeps) {
+  const attempt = processDelivery(deps);
+  return (job: Job): Promise<{ statusCode?: number; skipped?: string }> =>
+    inJobSpan('webhook delivery', job, { 'pullthrough.webhook': String(job.data?.webhook ?? '').slice(0, 100), 'pullthrough.webhook.action': String(job.data?.event?.action ?? '').slice(0, 50) }, async (span) => {
+      const result = await attempt(job);
+      span.setAttributes(result.skipped ? { 'pullthrough.webhook.outcome': 'skipped' } : { 'pullthrough.webhook.outcome': 'delivered', 'http.response.status_code': result.statusCode ?? 0 });
+      return result;
+    });
+}
+
+function processDelivery(deps: WebhookProcessorDeps) {
   return async (job: Job): Promise<{ statusCode?: number; skipped?: string }> => {
     const parsed = deliveryJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError('invalid webhook delivery job');
@@ -40,6 +52,7 @@ export function webhookProcessor(deps: WebhookProcessorDeps) {
     // Never the secret, the headers or the body: names, ids and outcome only.
     const fields = { webhook: name, eventId: event.id, action: event.action, attempt, statusCode: res.statusCode, latencyMs: res.latencyMs };
     if (!res.ok) {
+      trace.getActiveSpan()?.setAttributes({ 'pullthrough.webhook.outcome': 'failed', ...(res.statusCode !== undefined ? { 'http.response.status_code': res.statusCode } : {}) });
       deps.logger.warn({ ...fields, err: res.error }, 'webhook delivery failed');
       throw new Error(res.error ?? 'delivery failed');
     }

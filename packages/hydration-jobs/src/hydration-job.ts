@@ -1,3 +1,4 @@
+import { isTraceparent } from '@pullthrough/telemetry';
 import { z } from 'zod';
 
 export const HYDRATION_QUEUE = 'hydration';
@@ -24,6 +25,16 @@ export const hydrationJobSchema = z.object({
   credentialSetName: z.string().optional(),
   platforms: platformPolicySchema.default('pulled'),
   requestId: z.string().optional(),
+  /**
+   * W3C trace context of the request that enqueued the job (README "Telemetry"): the job's span
+   * continues that trace. Absent with tracing off and on jobs from before it existed; a malformed
+   * value is dropped, never a reason to fail the job.
+   */
+  traceparent: z
+    .string()
+    .optional()
+    .catch(undefined)
+    .transform((v) => (v !== undefined && isTraceparent(v) ? v : undefined)),
   enqueuedAt: z.string(),
 });
 export type HydrationJob = z.infer<typeof hydrationJobSchema>;

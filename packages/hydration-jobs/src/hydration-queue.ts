@@ -1,6 +1,7 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { HYDRATION_JOB_NAME, HYDRATION_QUEUE, hydrationJobSchema, type HydrationJobInput } from './hydration-job.js';
 import { hydrationJobId } from './job-id.js';
+import { currentTraceparent } from '@pullthrough/telemetry';
 
 export interface HydrationQueueOptions {
   connection: ConnectionOptions;
@@ -45,7 +46,8 @@ export interface EnqueueOptions {
 export async function enqueueHydration(queue: Queue, input: HydrationJobInput, delayOrOptions: number | EnqueueOptions = 0): Promise<string> {
   const options = typeof delayOrOptions === 'number' ? { delayMs: delayOrOptions } : delayOrOptions;
   const delayMs = options.delayMs ?? 0;
-  const job = hydrationJobSchema.parse(input);
+  // The active span's trace context goes along (unless the caller captured it earlier, as a deferred enqueue does).
+  const job = hydrationJobSchema.parse({ ...input, traceparent: input.traceparent ?? currentTraceparent() });
   const jobId = hydrationJobId(job.downstreamRepository, job.digest);
   const added = await queue.add(HYDRATION_JOB_NAME, job, { jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
   const state = await queue.getJobState(jobId);

@@ -39,6 +39,12 @@ export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedB
  * A fetched blob is linked to the repository of each caller whose upstream served it; a blob that
  * is already stored is linked only once the caller's upstream confirms it (BlobConfirmer).
  */
+/** Blob requests served from a fetch already running here: joined (waited for its commit) or tapped (its bytes live). */
+export interface CoalescedFetches {
+  joined: number;
+  tapped: number;
+}
+
 export class BlobFetcher {
   private readonly flights = new Map<string, Flight>();
   private readonly clientStallTimeoutMs: number;
@@ -80,6 +86,8 @@ export class BlobFetcher {
   get writeLagStats(): WriteLagStats {
     return this.lag.stats;
   }
+  /** Requests that shared a running fetch instead of asking the upstream (for the metrics). */
+  readonly coalesced: CoalescedFetches = { joined: 0, tapped: 0 };
 
   /** Whether any fetch of `digest` (for any upstream repository) is running. */
   isInFlight(digest: Digest): boolean {
@@ -120,6 +128,7 @@ export class BlobFetcher {
   join(target: UpstreamTarget, digest: Digest): Promise<FetchedBlob> | undefined {
     const existing = this.flights.get(blobFlightKey(target, digest));
     if (!existing) return undefined;
+    this.coalesced.joined++;
     return existing.done.then(async (fetched) => {
       // Same upstream repository and credentials: its upstream served the blob for this caller too.
       if (existing.downstreamRepository !== target.downstreamRepository) await this.store.linkBlob(target.downstreamRepository, digest);
@@ -180,6 +189,7 @@ export class BlobFetcher {
     const tap = this.newTap(resolved, size);
     if (fromPrefix) running.prefix.replay(tap);
     running.taps.push(tap);
+    this.coalesced.tapped++;
     // Same upstream repository and credentials: its upstream serves the blob for this caller too. It
     // is linked with the commit (a caller that joins the fetch later finds the link in place).
     if (link !== undefined) running.alsoLink.add(link);

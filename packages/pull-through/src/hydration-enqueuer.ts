@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import { enqueueHydration, hydrationJobId, type HydrationJobInput } from '@pullthrough/hydration-jobs';
 import type { Logger } from './logger.js';
+import { currentTraceparent } from '@pullthrough/telemetry';
 
 /** Enqueues hydration without ever failing or delaying a pull. */
 export interface HydrationEnqueuer {
@@ -35,7 +36,9 @@ export class QueueHydrationEnqueuer implements HydrationEnqueuer {
   ) {}
 
   enqueue(job: HydrationJobInput): void {
-    this.add(job);
+    // Captured now, inside the pull's span: a deferred job keeps the trace of the pull that asked for it.
+    const traceparent = job.traceparent ?? currentTraceparent();
+    this.add(traceparent ? { ...job, traceparent } : job);
   }
 
   /**

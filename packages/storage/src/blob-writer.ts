@@ -5,6 +5,7 @@ import { DigestMismatchError, createDigester, digestAlgorithm, type Digest } fro
 import { STREAM_HIGH_WATER_MARK } from './file-object-writer.js';
 import type { ObjectWriter } from './storage-driver.js';
 import { blobDataPath } from './store-layout.js';
+import { inSpan, type Span } from '@pullthrough/telemetry';
 
 export interface ExpectedBlob {
   digest: Digest;
@@ -134,6 +135,10 @@ export class BlobWriter extends Writable {
   async commit(): Promise<CommittedBlob> {
     if (this.state !== 'open') throw new Error(`cannot commit a blob writer that is ${this.state}`);
     this.state = 'committing';
+    return inSpan('storage blob commit', { 'pullthrough.digest': this.expected.digest }, (span) => this.verifyAndCommit(span));
+  }
+
+  private async verifyAndCommit(span: Span): Promise<CommittedBlob> {
     try {
       if (!this.writableEnded) this.end();
       await finished(this, { readable: false });
@@ -141,6 +146,7 @@ export class BlobWriter extends Writable {
       await this.beforeCommit();
       await this.target.commit(blobDataPath(actual));
       this.state = 'committed';
+      span.setAttribute('pullthrough.blob.size', this.size);
       return { digest: actual, size: this.size };
     } catch (err) {
       await this.abort();

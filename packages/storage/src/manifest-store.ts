@@ -11,6 +11,7 @@ import { BlobStore } from './blob-store.js';
 import { manifestReferences } from './manifest-references.js';
 import type { StorageDriver } from './storage-driver.js';
 import { blobDataPath, manifestRevisionLinkPath } from './store-layout.js';
+import { inSpan } from '@pullthrough/telemetry';
 
 export interface ManifestInfo {
   digest: Digest;
@@ -106,7 +107,11 @@ export class ManifestStore {
   }
 
   /** Verify and store a manifest in a repository. Throws DigestMismatchError, ManifestInvalidError. */
-  async putManifest(repository: string, manifest: ManifestToStore): Promise<ManifestInfo> {
+  putManifest(repository: string, manifest: ManifestToStore): Promise<ManifestInfo> {
+    return inSpan('storage manifest put', { 'pullthrough.repository': repository, 'pullthrough.digest': String(manifest.digest) }, () => this.verifyAndPut(repository, manifest));
+  }
+
+  private async verifyAndPut(repository: string, manifest: ManifestToStore): Promise<ManifestInfo> {
     const digest = parseDigest(manifest.digest);
     const link = manifestRevisionLinkPath(repository, digest);
     const { mediaType } = manifest;

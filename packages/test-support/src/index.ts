@@ -52,3 +52,4 @@ export { ByteRate } from './byte-rate.js';
 export { startScaleOut, type ScaleOut, type ScaleOutOptions, type ScaleOutStorage, type AppProcess, type FrontendProcess, type HydratorProcess } from './scale-out.js';
 export { timedPull, timedBlobGet, barrier, type TimedPull, type TimedBlob } from './timed-pull.js';
 export { herdTimings, type BlobTimings, type ClientTiming } from './herd-timings.js';
+export { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';

@@ -12,3 +12,4 @@ export { AcrTokenExchange, type IdentityTokenProvider } from './acr-token-exchan
 export * from './upstream-rate-limit.js';
 export { breakerOptionsFrom, upstreamClientPoolFrom, type BreakerSettings, type UpstreamSettings } from './breaker-options-from.js';
 export { nextQuery, parseReferrerIndex, parseTagList, type ReferrerPage, type TagPage } from './upstream-listing.js';
+export { UpstreamAnswerTally, answerStatusLabel } from './upstream-answer-tally.js';

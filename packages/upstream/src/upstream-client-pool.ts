@@ -6,6 +6,7 @@ import type { SharedBreakerBoard } from './shared-breaker-board.js';
 import { UpstreamBreaker, type UpstreamBreakerOptions, type UpstreamBreakerStats } from './upstream-breaker.js';
 import { UpstreamClient, type UpstreamClientOptions } from './upstream-client.js';
 import { UpstreamRateLimit, type RateLimitSnapshot } from './upstream-rate-limit.js';
+import { UpstreamAnswerTally } from './upstream-answer-tally.js';
 
 /** One upstream registry's health, as the admin API and metrics show it. */
 export interface UpstreamStatus extends UpstreamBreakerStats {
@@ -46,6 +47,7 @@ export class UpstreamClientPool {
   private readonly breakers = new Map<string, UpstreamBreaker>();
   private readonly agents = new Map<string, Agent>();
   private readonly rateLimits = new Map<string, UpstreamRateLimit>();
+  private readonly answers = new Map<string, UpstreamAnswerTally>();
   private board: SharedBreakerBoard | undefined;
   /** The policy every connection of this pool is checked against (login checks use it too). */
   readonly egress: EgressPolicy;
@@ -78,6 +80,7 @@ export class UpstreamClientPool {
         maxManifestBytes: this.options.maxManifestBytes,
         breaker: this.breakerFor(registry),
         rateLimit: this.rateLimitFor(registry),
+        answers: this.answersFor(registry),
         dispatcher: this.agentFor(registry),
       });
       this.clients.set(key, client);
@@ -113,6 +116,17 @@ export class UpstreamClientPool {
       this.rateLimits.set(registry, rateLimit);
     }
     return rateLimit;
+  }
+
+  private answersFor(registry: string): UpstreamAnswerTally {
+    let tally = this.answers.get(registry);
+    if (tally === undefined) this.answers.set(registry, (tally = new UpstreamAnswerTally()));
+    return tally;
+  }
+
+  /** Answers of every upstream registry so far by bounded status label (`200`... as `2xx`, `404`, `error`), for the metrics. */
+  answerCounts(): Array<{ upstream: string; status: string; count: number }> {
+    return [...this.answers].flatMap(([upstream, tally]) => [...tally.snapshot()].map(([status, count]) => ({ upstream, status, count })));
   }
 
   /** Every upstream registry contacted so far: breaker state and statistics, rate-limit headroom. */

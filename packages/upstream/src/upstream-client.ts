@@ -30,6 +30,7 @@ import type {
 } from './upstream-answer.js';
 import type { UpstreamBreaker } from './upstream-breaker.js';
 import type { UpstreamRateLimit } from './upstream-rate-limit.js';
+import type { UpstreamAnswerTally } from './upstream-answer-tally.js';
 import { transportError, upstreamUnavailable } from './upstream-errors.js';
 import { UpstreamTransport, type HttpMethod, type TransportResponse } from './upstream-transport.js';
 
@@ -62,6 +63,8 @@ export interface UpstreamClientOptions {
   breaker?: UpstreamBreaker;
   /** Where this upstream's rate-limit headers are recorded (shared per registry by the pool). */
   rateLimit?: UpstreamRateLimit;
+  /** Where every answer's status is counted (shared per registry by the pool, for the metrics). */
+  answers?: UpstreamAnswerTally;
   /** Without `dispatcher`: the policy of the client's own agent (default: no exceptions). */
   egress?: EgressPolicy;
   /** Share connection pools (UpstreamClientPool does); a shared dispatcher is not closed by close(). */
@@ -117,6 +120,7 @@ export class UpstreamClient {
       dispatcher: this.dispatcher,
       userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
       ...(options.rateLimit ? { onResponse: (headers, status) => options.rateLimit!.observe(headers, status) } : {}),
+      ...(options.answers ? { onAnswer: (status) => options.answers!.record(status) } : {}),
     });
     this.onCredentialsRejected = options.credentials || options.identityToken ? options.onCredentialsRejected : undefined;
     this.auth = new RegistryAuth({

@@ -1,4 +1,5 @@
 import { request, type Dispatcher } from 'undici';
+import { inSpan, SpanKind, type Span } from '@pullthrough/telemetry';
 import { discard } from './body-streams.js';
 import { headerOf } from './response-headers.js';
 import { statusError, transportError, upstreamUnavailable } from './upstream-errors.js';
@@ -25,6 +26,16 @@ export interface TransportOptions {
   userAgent: string;
   /** Sees the status and headers of every response (rate-limit tracking). */
   onResponse?: (headers: Dispatcher.ResponseData['headers'], status: number) => void;
+  /** Sees every hop's status, or undefined when the request failed before one (metrics). */
+  onAnswer?: (status: number | undefined) => void;
+}
+
+/** A bounded name for what a request asks for, from its path (never the path itself): outside `/v2/` it is a token realm. */
+function operationOf(url: URL): string {
+  if (!url.pathname.startsWith('/v2/')) return 'token';
+  const m = /\/(manifests|blobs|tags|referrers)\/[^/]*$/.exec(url.pathname);
+  if (m) return m[1]!;
+  return url.pathname === '/v2/' ? 'ping' : 'other';
 }
 
 /**
@@ -36,12 +47,28 @@ export interface TransportOptions {
 export class UpstreamTransport {
   constructor(private readonly options: TransportOptions) {}
 
-  async send(method: HttpMethod, url: URL, headers: Record<string, string>, trustedHost: string): Promise<TransportResponse> {
+  /**
+   * One client span per logical request (`upstream GET manifests`), ended when the final response's
+   * headers are in: registry, host, method, status and redirect count. Never a URL, a query or a header.
+   */
+  send(method: HttpMethod, url: URL, headers: Record<string, string>, trustedHost: string): Promise<TransportResponse> {
+    const operation = operationOf(url);
+    const attributes = {
+      'pullthrough.upstream': this.options.upstream,
+      'pullthrough.upstream.operation': operation,
+      'server.address': url.hostname,
+      'http.request.method': method,
+    };
+    return inSpan(`upstream ${method} ${operation}`, attributes, (span) => this.follow(method, url, headers, trustedHost, span), SpanKind.CLIENT);
+  }
+
+  private async follow(method: HttpMethod, url: URL, headers: Record<string, string>, trustedHost: string, span: Span): Promise<TransportResponse> {
     let current = url;
     let outgoing = { ...headers };
     let trusted = true;
     for (let hop = 0; ; hop++) {
-      const res = await this.once(method, current, outgoing, current.host === trustedHost);
+      const res = await this.once(method, current, outgoing, current.host === trustedHost, span);
+      if (hop > 0) span.setAttribute('pullthrough.upstream.redirects', hop);
       const location = REDIRECT_STATUSES.has(res.statusCode) ? headerOf(res.headers, 'location') : undefined;
       if (location === undefined) return { ...res, url: current, trusted };
       await discard(res.body);
@@ -57,7 +84,7 @@ export class UpstreamTransport {
     }
   }
 
-  private async once(method: HttpMethod, url: URL, headers: Record<string, string>, onTrustedHost: boolean) {
+  private async once(method: HttpMethod, url: URL, headers: Record<string, string>, onTrustedHost: boolean, span: Span) {
     this.assertProtocol(url);
     let res: Dispatcher.ResponseData;
     try {
@@ -67,8 +94,11 @@ export class UpstreamTransport {
         dispatcher: this.options.dispatcher,
       });
     } catch (err) {
+      this.options.onAnswer?.(undefined);
       throw transportError(this.options.upstream, err);
     }
+    this.options.onAnswer?.(res.statusCode);
+    span.setAttribute('http.response.status_code', res.statusCode);
     if (onTrustedHost) this.options.onResponse?.(res.headers, res.statusCode);
     if (res.statusCode === 429 || res.statusCode >= 500) {
       await discard(res.body);

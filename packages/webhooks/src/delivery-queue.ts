@@ -1,5 +1,6 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
+import { currentTraceparent } from '@pullthrough/telemetry';
 import type { WebhookEvent } from './webhook-event.js';
 
 export const WEBHOOK_QUEUE = 'webhooks';
@@ -11,10 +12,13 @@ export const WEBHOOK_BACKOFF = 'webhook';
 export const deliveryJobSchema = z.object({
   webhook: z.string().min(1),
   event: z.object({ id: z.string().min(1), action: z.string().min(1) }).passthrough(),
+  /** W3C trace context of what published the event (a pull, a hydration job, an admin ping); optional, never a reason to fail. */
+  traceparent: z.string().optional().catch(undefined),
 });
 export interface DeliveryJob {
   webhook: string;
   event: WebhookEvent;
+  traceparent?: string;
 }
 
 export const DELIVERY_JOB_OPTIONS: JobsOptions = {
@@ -35,7 +39,8 @@ export function deliveryJobId(webhook: string, eventId: string): string {
 
 export async function enqueueDelivery(queue: Queue, job: DeliveryJob): Promise<string> {
   const jobId = deliveryJobId(job.webhook, job.event.id);
-  await queue.add(WEBHOOK_JOB_NAME, job, { jobId });
+  const traceparent = job.traceparent ?? currentTraceparent();
+  await queue.add(WEBHOOK_JOB_NAME, traceparent ? { ...job, traceparent } : job, { jobId });
   return jobId;
 }
 

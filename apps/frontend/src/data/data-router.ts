@@ -57,6 +57,7 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
       if (!parsed) throw new NameUnknownError('no such endpoint', { detail: { path: rawPath.slice(0, 300) } });
       kind = parsed.kind;
       const pattern = routePattern(parsed);
+      res.locals.route = pattern;
       const principal = await auth.authenticate(req, res, { route: pattern });
       let route = parsed;
       if (route.kind !== 'base' && route.kind !== 'catalog') {

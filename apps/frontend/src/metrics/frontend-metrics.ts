@@ -1,7 +1,8 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FailureCategory } from '@pullthrough/oci';
-import type { CacheStatus, ClientBufferStats, EnqueueStats, PeerStreamStats, PullObserver, WriteLagStats } from '@pullthrough/pull-through';
+import type { CacheStatus, ClientBufferStats, CoalescedFetches, EnqueueStats, PeerStreamStats, PullObserver, WriteLagStats } from '@pullthrough/pull-through';
 import type { BreakerState, UpstreamStatus } from '@pullthrough/upstream';
+import { httpMetrics, type HttpMetrics } from './http-metrics.js';
 
 export interface MetricSources {
   /** Breaker state, totals and rate limits per upstream registry. */
@@ -16,12 +17,18 @@ export interface MetricSources {
   writeLag?: () => WriteLagStats;
   /** Peer streams served to other replicas, followed from them, and failed (PULLTHROUGH_PEER_PORT; absent: off). */
   peerStreams?: () => PeerStreamStats;
+  /** Every upstream answer by registry and bounded status label (UpstreamClientPool.answerCounts). */
+  upstreamAnswers?: () => Array<{ upstream: string; status: string; count: number }>;
+  /** Blob requests served from a fetch already running in this process instead of a new upstream request (BlobFetcher.coalesced). */
+  coalesced?: () => CoalescedFetches;
 }
 
 export interface FrontendMetrics {
   registry: Registry;
   /** Feed for cache hits/misses and failures per rule (give it to the PullThroughRegistry). */
   observer: PullObserver;
+  /** Request latency and served bytes (give it to createApp). */
+  http: HttpMetrics;
 }
 
 const STATE_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -146,6 +153,15 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
     },
   );
 
+  mirroredCounter(registry, 'pullthrough_upstream_responses_total', 'HTTP answers from upstream registries (every redirect hop and token realm), by status: 401, 403, 404, 429 or the class (2xx, 3xx, 4xx, 5xx); error: no answer (connect, reset, timeout)', ['upstream', 'status'], (set) => {
+    for (const a of sources.upstreamAnswers?.() ?? []) set({ upstream: a.upstream, status: a.status }, a.count);
+  });
+  mirroredCounter(registry, 'pullthrough_blob_fetches_coalesced_total', 'Blob requests that shared a fetch already running in this process instead of asking the upstream: joined (waited for its commit) or tapped (read its bytes live)', ['how'], (set) => {
+    const c = sources.coalesced?.() ?? { joined: 0, tapped: 0 };
+    set({ how: 'joined' }, c.joined);
+    set({ how: 'tapped' }, c.tapped);
+  });
+
   const served = new Counter({
     name: 'pullthrough_cache_requests_total',
     help: 'Manifests and blobs served per rule, by where they came from (hit, miss, revalidated, stale)',
@@ -184,5 +200,5 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
       if (category === 'digest-mismatch') mismatches.inc({ rule });
     },
   };
-  return { registry, observer };
+  return { registry, observer, http: httpMetrics(registry) };
 }

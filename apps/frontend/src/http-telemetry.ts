@@ -1,0 +1,61 @@
+import type { NextFunction, Request, Response } from 'express';
+import { context, SpanKind, SpanStatusCode, trace, tracer } from '@pullthrough/telemetry';
+import type { HttpMetrics } from './metrics/http-metrics.js';
+
+const UNMATCHED = 'unmatched';
+
+/**
+ * The route pattern that took a request: the data router names it (`res.locals.route`); on the admin
+ * port it is the matched express route with its mount path, seen when express sets `req.route` (its
+ * mount path is restored before an error reaches the error middleware, so it is read then).
+ * Bounded because every mount path is literal (a `:param` in an `app.use` path would put its value in the label).
+ */
+function watchRoute(req: Request, res: Response): void {
+  let value: unknown;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => value,
+    set(route: { path?: unknown } | undefined) {
+      value = route;
+      if (typeof route?.path === 'string') res.locals.route = `${req.baseUrl}${route.path}`;
+    },
+  });
+}
+
+/**
+ * A server span and a latency observation per request. The span is a new root (a client's
+ * `traceparent` is not trusted to force sampling or join traces), active for everything the request
+ * does, named `<METHOD> <route pattern>` when the response ends, with the status and X-Cache.
+ * Never the raw path, the query or a header: they can name repositories a user may not see, or carry tokens.
+ */
+export function httpTelemetry(plane: 'data' | 'admin', metrics: HttpMetrics | undefined) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const started = process.hrtime.bigint();
+    watchRoute(req, res);
+    const span = tracer().startSpan(`${req.method} ${plane}`, { kind: SpanKind.SERVER, root: true, attributes: { 'http.request.method': req.method, 'pullthrough.plane': plane } });
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      const route = typeof res.locals.route === 'string' ? res.locals.route : UNMATCHED;
+      const cacheHeader = res.getHeader('X-Cache');
+      const cache = typeof cacheHeader === 'string' ? cacheHeader : 'none';
+      const finished = res.writableFinished;
+      const status = finished ? res.statusCode : 499;
+      const length = Number(res.getHeader('Content-Length'));
+      const bytes = finished && req.method !== 'HEAD' && Number.isFinite(length) ? length : 0;
+      metrics?.observe({ plane, route, method: req.method, status, cache, seconds: Number(process.hrtime.bigint() - started) / 1e9, bytes });
+      if (span.isRecording()) {
+        span.updateName(`${req.method} ${route}`);
+        span.setAttributes({ 'http.route': route, 'http.response.status_code': status, 'pullthrough.cache': cache });
+        if (!finished) span.setAttribute('pullthrough.aborted', true);
+        if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+    };
+    res.once('finish', end);
+    res.once('close', end);
+    context.with(trace.setSpan(context.active(), span), next);
+  };
+}
