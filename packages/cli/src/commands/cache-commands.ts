@@ -1,9 +1,7 @@
-import { segment } from '../admin-client.js';
-import { CliError, EXIT } from '../exit-codes.js';
-import { required, type CommandContext, type CommandSpec } from '../command.js';
+import { required, type CommandSpec } from '../command.js';
 import { renderFields, renderTable } from '../table.js';
 import { applyRuleFlags, RULE_OPTIONS, UPDATE_OPTIONS } from './cache-rule-flags.js';
-import { printVerify } from './verify-result.js';
+import { createNamed, deleteNamed, showNamed, updateNamed, verifyNamed, type NamedResource } from './named-resource.js';
 
 type Rule = Record<string, unknown> & { name: string };
 
@@ -26,17 +24,7 @@ function ruleFields(rule: Rule) {
   ]);
 }
 
-async function show(ctx: CommandContext, body: unknown, heading?: string): Promise<void> {
-  if (ctx.output === 'json') return ctx.out.json(body);
-  if (heading) ctx.out.print(heading);
-  ctx.out.print(ruleFields(body as Rule));
-}
-
-async function put(ctx: CommandContext, name: string, rule: Record<string, unknown>, verb: string): Promise<void> {
-  const client = await ctx.client();
-  const res = await client.call('PUT', `/cache-rules/${segment(name)}`, { body: rule });
-  await show(ctx, res.body, `cache rule "${name}" ${res.status === 201 ? 'created' : verb}`);
-}
+const RULE: NamedResource<Rule> = { noun: 'cache rule', group: 'cache', collection: '/cache-rules', fields: ruleFields };
 
 export const cacheCommands: CommandSpec[] = [
   {
@@ -48,13 +36,7 @@ export const cacheCommands: CommandSpec[] = [
       const name = required(ctx, 'name', '-n/--name');
       required(ctx, 'source-repo', '-s/--source-repo');
       required(ctx, 'target-repo', '-t/--target-repo');
-      const client = await ctx.client();
-      // create must not replace: a rule of that name is a conflict, like `az acr cache create`.
-      const existing = await client.send('GET', `/cache-rules/${segment(name)}`);
-      if (existing.status === 200) {
-        throw new CliError(EXIT.refused, `error: cache rule "${name}" already exists (use \`pullthrough cache update\`)`);
-      }
-      await put(ctx, name, applyRuleFlags({}, ctx), 'created');
+      await createNamed(ctx, RULE, name, () => applyRuleFlags({}, ctx));
     },
   },
   {
@@ -64,9 +46,7 @@ export const cacheCommands: CommandSpec[] = [
     examples: ['pullthrough cache update -n dockerhub --freshness 0', 'pullthrough cache update -n dockerhub --unset allow --no-anonymous-pull'],
     async run(ctx) {
       const name = required(ctx, 'name', '-n/--name');
-      const client = await ctx.client();
-      const current = (await client.call('GET', `/cache-rules/${segment(name)}`)).body as Rule;
-      await put(ctx, name, applyRuleFlags(current, ctx), 'updated');
+      await updateNamed(ctx, RULE, name, (current) => applyRuleFlags(current, ctx));
     },
   },
   {
@@ -75,7 +55,7 @@ export const cacheCommands: CommandSpec[] = [
     options: NAME_ONLY,
     async run(ctx) {
       const name = required(ctx, 'name', '-n/--name');
-      await show(ctx, (await (await ctx.client()).call('GET', `/cache-rules/${segment(name)}`)).body);
+      await showNamed(ctx, RULE, name);
     },
   },
   {
@@ -94,8 +74,7 @@ export const cacheCommands: CommandSpec[] = [
     options: NAME_ONLY,
     async run(ctx) {
       const name = required(ctx, 'name', '-n/--name');
-      await (await ctx.client()).call('DELETE', `/cache-rules/${segment(name)}`);
-      if (ctx.output === 'table') ctx.out.print(`cache rule "${name}" deleted`);
+      await deleteNamed(ctx, RULE, name);
     },
   },
   {
@@ -104,7 +83,7 @@ export const cacheCommands: CommandSpec[] = [
     options: NAME_ONLY,
     async run(ctx) {
       const name = required(ctx, 'name', '-n/--name');
-      return printVerify(ctx, (await (await ctx.client()).call('POST', `/cache-rules/${segment(name)}/verify`)).body);
+      return verifyNamed(ctx, RULE, name);
     },
   },
 ];

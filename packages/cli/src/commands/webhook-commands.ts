@@ -3,6 +3,7 @@ import { segment } from '../admin-client.js';
 import { bool, list, oneOf, required, str, type CommandContext, type CommandSpec, type OptionSpec } from '../command.js';
 import { CliError, EXIT, usageError } from '../exit-codes.js';
 import { renderFields, renderTable } from '../table.js';
+import { createNamed, deleteNamed, showNamed, updateNamed, type NamedResource } from './named-resource.js';
 
 type Webhook = Record<string, unknown> & { name: string; serviceUri?: string; actions?: string[]; scope?: string; status?: string; cloudEvents?: boolean; customHeaders?: Record<string, string> };
 
@@ -73,11 +74,7 @@ function hookFields(h: Webhook): string {
   ]);
 }
 
-async function show(ctx: CommandContext, body: unknown, heading?: string): Promise<void> {
-  if (ctx.output === 'json') return ctx.out.json(body);
-  if (heading) ctx.out.print(heading);
-  ctx.out.print(hookFields(body as Webhook));
-}
+const HOOK: NamedResource<Webhook> = { noun: 'webhook', group: 'webhook', collection: '/webhooks', fields: hookFields };
 
 export const webhookCommands: CommandSpec[] = [
   {
@@ -90,12 +87,7 @@ export const webhookCommands: CommandSpec[] = [
       required(ctx, 'uri', '--uri');
       required(ctx, 'secret-file', '--secret-file');
       if (list(ctx, 'actions') === undefined) throw usageError('--actions is required');
-      const client = await ctx.client();
-      if ((await client.send('GET', `/webhooks/${segment(name)}`)).status === 200) {
-        throw new CliError(EXIT.refused, `error: webhook "${name}" already exists (use \`pullthrough webhook update\`)`);
-      }
-      const res = await client.call('PUT', `/webhooks/${segment(name)}`, { body: await applyHookFlags({}, ctx) });
-      await show(ctx, res.body, `webhook "${name}" created`);
+      await createNamed(ctx, HOOK, name, () => applyHookFlags({}, ctx));
     },
   },
   {
@@ -104,10 +96,7 @@ export const webhookCommands: CommandSpec[] = [
     options: HOOK_OPTIONS,
     async run(ctx) {
       const name = required(ctx, 'name', '-n/--name');
-      const client = await ctx.client();
-      const current = (await client.call('GET', `/webhooks/${segment(name)}`)).body as Webhook;
-      const res = await client.call('PUT', `/webhooks/${segment(name)}`, { body: await applyHookFlags(current, ctx) });
-      await show(ctx, res.body, `webhook "${name}" updated`);
+      await updateNamed(ctx, HOOK, name, (current) => applyHookFlags(current, ctx));
     },
   },
   {
@@ -116,7 +105,7 @@ export const webhookCommands: CommandSpec[] = [
     options: { name: NAME },
     async run(ctx) {
       const name = required(ctx, 'name', '-n/--name');
-      await show(ctx, (await (await ctx.client()).call('GET', `/webhooks/${segment(name)}`)).body);
+      await showNamed(ctx, HOOK, name);
     },
   },
   {
@@ -134,8 +123,7 @@ export const webhookCommands: CommandSpec[] = [
     options: { name: NAME },
     async run(ctx) {
       const name = required(ctx, 'name', '-n/--name');
-      await (await ctx.client()).call('DELETE', `/webhooks/${segment(name)}`);
-      if (ctx.output === 'table') ctx.out.print(`webhook "${name}" deleted`);
+      await deleteNamed(ctx, HOOK, name);
     },
   },
   {
