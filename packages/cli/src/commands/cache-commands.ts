@@ -1,11 +1,9 @@
 import { required, type CommandSpec } from '../command.js';
 import { renderFields, renderTable } from '../table.js';
 import { applyRuleFlags, RULE_OPTIONS, UPDATE_OPTIONS } from './cache-rule-flags.js';
-import { createNamed, deleteNamed, showNamed, updateNamed, verifyNamed, type NamedResource } from './named-resource.js';
+import { createNamed, deleteNamed, namedCommand, showNamed, updateNamed, verifyNamed, type NamedResource } from './named-resource.js';
 
 type Rule = Record<string, unknown> & { name: string };
-
-const NAME_ONLY = { name: RULE_OPTIONS.name! };
 
 function ruleFields(rule: Rule) {
   const allow = rule.allow as { repositories?: string[]; tags?: string[] } | undefined;
@@ -24,7 +22,7 @@ function ruleFields(rule: Rule) {
   ]);
 }
 
-const RULE: NamedResource<Rule> = { noun: 'cache rule', group: 'cache', collection: '/cache-rules', fields: ruleFields };
+const RULE: NamedResource<Rule> = { noun: 'cache rule', group: 'cache', collection: '/cache-rules', nameOption: RULE_OPTIONS.name!, fields: ruleFields };
 
 export const cacheCommands: CommandSpec[] = [
   {
@@ -49,15 +47,7 @@ export const cacheCommands: CommandSpec[] = [
       await updateNamed(ctx, RULE, name, (current) => applyRuleFlags(current, ctx));
     },
   },
-  {
-    path: ['cache', 'show'],
-    summary: 'show one cache rule',
-    options: NAME_ONLY,
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await showNamed(ctx, RULE, name);
-    },
-  },
+  namedCommand(RULE, 'show', 'show one cache rule', (ctx, name) => showNamed(ctx, RULE, name)),
   {
     path: ['cache', 'list'],
     summary: 'list the cache rules',
@@ -68,22 +58,6 @@ export const cacheCommands: CommandSpec[] = [
       ctx.out.print(renderTable(['name', 'source', 'target', 'cred-set', 'platforms', 'freshness', 'anonymous'], rows));
     },
   },
-  {
-    path: ['cache', 'delete'],
-    summary: 'delete a cache rule (cached content stays until retention removes it)',
-    options: NAME_ONLY,
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await deleteNamed(ctx, RULE, name);
-    },
-  },
-  {
-    path: ['cache', 'verify'],
-    summary: "live check of a rule's upstream and credential set, step by step (exit 6 when a step fails)",
-    options: NAME_ONLY,
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      return verifyNamed(ctx, RULE, name);
-    },
-  },
+  namedCommand(RULE, 'delete', 'delete a cache rule (cached content stays until retention removes it)', (ctx, name) => deleteNamed(ctx, RULE, name)),
+  namedCommand(RULE, 'verify', "live check of a rule's upstream and credential set, step by step (exit 6 when a step fails)", (ctx, name) => verifyNamed(ctx, RULE, name)),
 ];

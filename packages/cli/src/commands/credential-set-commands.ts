@@ -1,7 +1,7 @@
 import { list, required, str, type CommandContext, type CommandSpec, type OptionSpec } from '../command.js';
 import { usageError } from '../exit-codes.js';
 import { renderFields, renderTable } from '../table.js';
-import { createNamed, deleteNamed, showNamed, updateNamed, verifyNamed, type NamedResource } from './named-resource.js';
+import { createNamed, deleteNamed, namedCommand, showNamed, updateNamed, verifyNamed, type NamedResource } from './named-resource.js';
 
 type CredentialSet = Record<string, unknown> & {
   name: string;
@@ -64,7 +64,7 @@ function applySetFlags(base: CredentialSet | Record<string, unknown>, ctx: Comma
   return out;
 }
 
-const SET: NamedResource<CredentialSet> = { noun: 'credential set', group: 'credential-set', collection: '/credential-sets', fields: setFields };
+const SET: NamedResource<CredentialSet> = { noun: 'credential set', group: 'credential-set', collection: '/credential-sets', nameOption: NAME, fields: setFields };
 
 export const credentialSetCommands: CommandSpec[] = [
   {
@@ -91,15 +91,7 @@ export const credentialSetCommands: CommandSpec[] = [
       await updateNamed(ctx, SET, name, (current) => applySetFlags(current, ctx));
     },
   },
-  {
-    path: ['credential-set', 'show'],
-    summary: 'show a credential set: its secret references (never values) and its health',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await showNamed(ctx, SET, name);
-    },
-  },
+  namedCommand(SET, 'show', 'show a credential set: its secret references (never values) and its health', (ctx, name) => showNamed(ctx, SET, name)),
   {
     path: ['credential-set', 'list'],
     summary: 'list the credential sets with their health',
@@ -110,22 +102,6 @@ export const credentialSetCommands: CommandSpec[] = [
       ctx.out.print(renderTable(['name', 'login-server', 'auth', 'health', 'error'], rows));
     },
   },
-  {
-    path: ['credential-set', 'delete'],
-    summary: 'delete a credential set (refused while rules use it; needs the admin role)',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await deleteNamed(ctx, SET, name);
-    },
-  },
-  {
-    path: ['credential-set', 'verify'],
-    summary: 'live check, step by step: secrets readable, upstream reachable, upstream accepts them (exit 6 when a step fails)',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      return verifyNamed(ctx, SET, name);
-    },
-  },
+  namedCommand(SET, 'delete', 'delete a credential set (refused while rules use it; needs the admin role)', (ctx, name) => deleteNamed(ctx, SET, name)),
+  namedCommand(SET, 'verify', 'live check, step by step: secrets readable, upstream reachable, upstream accepts them (exit 6 when a step fails)', (ctx, name) => verifyNamed(ctx, SET, name)),
 ];

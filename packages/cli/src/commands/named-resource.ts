@@ -1,5 +1,5 @@
 import { segment } from '../admin-client.js';
-import type { CommandContext } from '../command.js';
+import { required, type CommandContext, type CommandSpec, type OptionSpec } from '../command.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { printVerify } from './verify-result.js';
 
@@ -7,8 +7,10 @@ import { printVerify } from './verify-result.js';
 export interface NamedResource<T> {
   /** In messages: `cache rule`. */
   noun: string;
-  /** The CLI command group, for the hint when create is refused: `cache`. */
+  /** The CLI command group (`cache`): its commands are `<group> <verb>`. */
   group: string;
+  /** The -n/--name option. */
+  nameOption: OptionSpec;
   /** The admin API collection: `/cache-rules`. */
   collection: string;
   /** One object's fields, rendered for `-o table`. */
@@ -57,4 +59,9 @@ export async function deleteNamed<T>(ctx: CommandContext, kind: NamedResource<T>
 /** POST `<name>/verify` and print its steps (exit 6 when a step fails). */
 export async function verifyNamed<T>(ctx: CommandContext, kind: NamedResource<T>, name: string): Promise<number> {
   return printVerify(ctx, (await (await ctx.client()).call('POST', `${pathOf(kind, name)}/verify`)).body);
+}
+
+/** `<group> <verb> -n NAME`: a command whose only option is the object's name. */
+export function namedCommand<T>(kind: NamedResource<T>, verb: string, summary: string, run: (ctx: CommandContext, name: string) => Promise<number | void>): CommandSpec {
+  return { path: [kind.group, verb], summary, options: { name: kind.nameOption }, run: (ctx) => run(ctx, required(ctx, 'name', '-n/--name')) };
 }

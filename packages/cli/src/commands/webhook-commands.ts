@@ -3,7 +3,7 @@ import { segment } from '../admin-client.js';
 import { bool, list, oneOf, required, str, type CommandContext, type CommandSpec, type OptionSpec } from '../command.js';
 import { CliError, EXIT, usageError } from '../exit-codes.js';
 import { renderFields, renderTable } from '../table.js';
-import { createNamed, deleteNamed, showNamed, updateNamed, type NamedResource } from './named-resource.js';
+import { createNamed, deleteNamed, namedCommand, showNamed, updateNamed, type NamedResource } from './named-resource.js';
 
 type Webhook = Record<string, unknown> & { name: string; serviceUri?: string; actions?: string[]; scope?: string; status?: string; cloudEvents?: boolean; customHeaders?: Record<string, string> };
 
@@ -74,7 +74,7 @@ function hookFields(h: Webhook): string {
   ]);
 }
 
-const HOOK: NamedResource<Webhook> = { noun: 'webhook', group: 'webhook', collection: '/webhooks', fields: hookFields };
+const HOOK: NamedResource<Webhook> = { noun: 'webhook', group: 'webhook', collection: '/webhooks', nameOption: NAME, fields: hookFields };
 
 export const webhookCommands: CommandSpec[] = [
   {
@@ -99,15 +99,7 @@ export const webhookCommands: CommandSpec[] = [
       await updateNamed(ctx, HOOK, name, (current) => applyHookFlags(current, ctx));
     },
   },
-  {
-    path: ['webhook', 'show'],
-    summary: 'show a webhook (never its secret)',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await showNamed(ctx, HOOK, name);
-    },
-  },
+  namedCommand(HOOK, 'show', 'show a webhook (never its secret)', (ctx, name) => showNamed(ctx, HOOK, name)),
   {
     path: ['webhook', 'list'],
     summary: 'list the webhooks',
@@ -117,36 +109,16 @@ export const webhookCommands: CommandSpec[] = [
       ctx.out.print(renderTable(['name', 'status', 'uri', 'actions', 'scope'], body.webhooks.map((h) => [h.name, h.status, h.serviceUri, h.actions, h.scope])));
     },
   },
-  {
-    path: ['webhook', 'delete'],
-    summary: 'delete a webhook (needs the admin role)',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await deleteNamed(ctx, HOOK, name);
-    },
-  },
-  {
-    path: ['webhook', 'ping'],
-    summary: 'queue a test event to the webhook (see it with `webhook deliveries`)',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      const body = (await (await ctx.client()).call('POST', `/webhooks/${segment(name)}/ping`)).body as { eventId?: string };
-      if (ctx.output === 'json') return ctx.out.json(body);
-      ctx.out.print(`ping queued for webhook "${name}": event ${body.eventId ?? '-'}`);
-    },
-  },
-  {
-    path: ['webhook', 'deliveries'],
-    summary: 'the last 100 delivery attempts, newest first',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      const body = (await (await ctx.client()).call('GET', `/webhooks/${segment(name)}/deliveries`)).body as { deliveries: Array<Record<string, unknown>> };
-      if (ctx.output === 'json') return ctx.out.json(body);
-      const rows = body.deliveries.map((d) => [d.at, d.action, d.attempt, d.ok ? 'ok' : 'failed', d.statusCode, d.latencyMs === undefined ? undefined : `${String(d.latencyMs)} ms`, d.eventId, d.error]);
-      ctx.out.print(renderTable(['at', 'action', 'attempt', 'result', 'status', 'latency', 'event', 'error'], rows));
-    },
-  },
+  namedCommand(HOOK, 'delete', 'delete a webhook (needs the admin role)', (ctx, name) => deleteNamed(ctx, HOOK, name)),
+  namedCommand(HOOK, 'ping', 'queue a test event to the webhook (see it with `webhook deliveries`)', async (ctx, name) => {
+    const body = (await (await ctx.client()).call('POST', `/webhooks/${segment(name)}/ping`)).body as { eventId?: string };
+    if (ctx.output === 'json') return ctx.out.json(body);
+    ctx.out.print(`ping queued for webhook "${name}": event ${body.eventId ?? '-'}`);
+  }),
+  namedCommand(HOOK, 'deliveries', 'the last 100 delivery attempts, newest first', async (ctx, name) => {
+    const body = (await (await ctx.client()).call('GET', `/webhooks/${segment(name)}/deliveries`)).body as { deliveries: Array<Record<string, unknown>> };
+    if (ctx.output === 'json') return ctx.out.json(body);
+    const rows = body.deliveries.map((d) => [d.at, d.action, d.attempt, d.ok ? 'ok' : 'failed', d.statusCode, d.latencyMs === undefined ? undefined : `${String(d.latencyMs)} ms`, d.eventId, d.error]);
+    ctx.out.print(renderTable(['at', 'action', 'attempt', 'result', 'status', 'latency', 'event', 'error'], rows));
+  }),
 ];
