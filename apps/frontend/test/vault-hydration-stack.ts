@@ -9,7 +9,7 @@ import {
   type TempDir,
 } from '@pullthrough/test-support';
 import { startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
-import { startHydratorProcess, type HydratorProcess } from './hydrator-process.js';
+import { startHydratorFor, type HydratorProcess } from './hydrator-process.js';
 
 // A frontend with the built hydrator as its own process (real redis-server, a real docker-registry
 // upstream) whose credential sets read secrets from a Key Vault emulator (managed identity via an
@@ -57,12 +57,7 @@ export async function startVaultHydrationStack(certDirPrefix: string): Promise<V
       PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: 'false',
       PULLTHROUGH_KEYVAULT_HOSTS: '127.0.0.1',
     }));
-    const hydrator = (parts.hydrator = await startHydratorProcess({
-      PULLTHROUGH_DATA_DIR: cache.dataDir,
-      REDIS_URL: redis.url,
-      PULLTHROUGH_QUEUE_PREFIX: cache.queuePrefix,
-      PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
-    }));
+    const hydrator = (parts.hydrator = await startHydratorFor(cache, redis, upstream));
     return { redis, upstream, cache, hydrator, identity, vault, stop };
   } catch (err) {
     await stop();
