@@ -5,7 +5,7 @@ import { digestOf } from '@pullthrough/oci';
 import { Redis } from 'ioredis';
 import { blobDataPath, FilesystemDriver, layerLinkPath, RegistryStore } from '@pullthrough/storage';
 import { skopeoCopy, startJwksServer, tempDir, waitUntil, type JwksServer, type RedisServer } from '@pullthrough/test-support';
-import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { adminOidcEnv, ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
 import { startHydratorFor, type HydratorProcess } from './hydrator-process.js';
 import { memoryLogger } from './memory-logger.js';
 
@@ -29,7 +29,7 @@ beforeAll(async () => {
   cache = await startCache(
     redis,
     [upstream.proxy.host],
-    { PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer, PULLTHROUGH_ADMIN_OIDC_AUDIENCE: AUDIENCE, PULLTHROUGH_ADMIN_OIDC_JWKS_URL: issuer.jwksUrl },
+    adminOidcEnv(issuer, AUDIENCE),
     {},
     undefined,
     log.logger,
