@@ -1,6 +1,5 @@
-import { useState } from 'preact/hooks';
 import { api, seg } from './api';
-import { VerifySteps, type VerifyResult } from './verify-steps';
+import { VerifyAction } from './verify-steps';
 import { ProblemBox, Status, useLoad, when } from './ui';
 
 interface CredentialSet {
@@ -13,22 +12,6 @@ interface CredentialSet {
 
 /** One set: what it is (secret references, never values), its health, and a live verify. */
 function CredentialSetCard({ set, onVerified }: { set: CredentialSet; onVerified: () => void }) {
-  const [result, setResult] = useState<VerifyResult | undefined>(undefined);
-  const [problem, setProblem] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const verify = async () => {
-    setBusy(true);
-    setResult(undefined);
-    try {
-      setResult(await api<VerifyResult>('POST', `/credential-sets/${seg(set.name)}/verify`));
-      setProblem(undefined);
-      onVerified();
-    } catch (err) {
-      setProblem(err);
-    } finally {
-      setBusy(false);
-    }
-  };
   const h = set.credentialHealth;
   return (
     <article class="card" aria-labelledby={`cs-${set.name}`}>
@@ -66,11 +49,7 @@ function CredentialSetCard({ set, onVerified }: { set: CredentialSet; onVerified
           </>
         )}
       </dl>
-      <button type="button" onClick={verify} disabled={busy} aria-label={`Verify ${set.name}`}>
-        {busy ? 'Verifying…' : 'Verify'}
-      </button>
-      <div aria-live="polite">{result && <VerifySteps result={result} label={`Verify ${set.name}`} />}</div>
-      <ProblemBox problem={problem} />
+      <VerifyAction path={`/credential-sets/${seg(set.name)}/verify`} name={set.name} text="Verify" onVerified={onVerified} />
     </article>
   );
 }

@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, seg } from './api';
-import { VerifySteps, type VerifyResult } from './verify-steps';
+import { VerifyAction } from './verify-steps';
 import { StackedBar } from './charts';
 import { RuleSeries } from './rule-series';
-import { ProblemBox, Status, useLoad, when } from './ui';
+import { ColumnHeads, ProblemBox, Status, useLoad, when } from './ui';
 
 interface Breaker {
   upstream: string;
@@ -41,34 +41,6 @@ function headroomText(r: RuleHealth['rateLimit']): string {
   if (r.headroom === undefined) return 'not reported by the upstream';
   const text = `${Math.round(r.headroom * 100)}% (${r.remaining} of ${r.limit} left)`;
   return r.retryAfterUntil ? `${text}, asked to wait until ${when(r.retryAfterUntil)}` : text;
-}
-
-/** `POST .../cache-rules/{name}/verify`: the rule's upstream and credential set, live, step by step (operator). */
-function RuleVerify({ name }: { name: string }) {
-  const [result, setResult] = useState<VerifyResult | undefined>(undefined);
-  const [problem, setProblem] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const verify = async () => {
-    setBusy(true);
-    setResult(undefined);
-    try {
-      setResult(await api<VerifyResult>('POST', `/cache-rules/${seg(name)}/verify`));
-      setProblem(undefined);
-    } catch (err) {
-      setProblem(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <>
-      <button type="button" class="secondary" onClick={verify} disabled={busy} aria-label={`Verify ${name}`}>
-        {busy ? 'Verifying…' : 'Verify upstream'}
-      </button>
-      <div aria-live="polite">{result && <VerifySteps result={result} label={`Verify ${name}`} />}</div>
-      <ProblemBox problem={problem} />
-    </>
-  );
 }
 
 export function RuleHealthCard({ h, tick }: { h: RuleHealth; tick: number }) {
@@ -126,7 +98,8 @@ export function RuleHealthCard({ h, tick }: { h: RuleHealth; tick: number }) {
         ]}
       />
       <RuleSeries name={h.name} tick={tick} />
-      <RuleVerify name={h.name} />
+      {/* `POST .../cache-rules/{name}/verify`: the rule's upstream and credential set, live, step by step (operator). */}
+      <VerifyAction path={`/cache-rules/${seg(h.name)}/verify`} name={h.name} text="Verify upstream" secondary />
     </article>
   );
 }
@@ -186,17 +159,7 @@ export function HealthPage() {
       {upstreams.data && upstreams.data.upstreams.length > 0 && (
         <div class="table-wrap">
           <table aria-labelledby="upstreams-title">
-            <thead>
-              <tr>
-                <th scope="col">Upstream</th>
-                <th scope="col">Breaker</th>
-                <th scope="col">Requests</th>
-                <th scope="col">Failures</th>
-                <th scope="col">Refused while open</th>
-                <th scope="col">Rate-limit headroom</th>
-                <th scope="col">Last failure</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Upstream', 'Breaker', 'Requests', 'Failures', 'Refused while open', 'Rate-limit headroom', 'Last failure']} />
             <tbody>
               {upstreams.data.upstreams.map((u) => (
                 <tr key={u.upstream}>

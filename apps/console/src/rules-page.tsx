@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, seg } from './api';
 import { RuleForm, type CacheRule } from './rule-form';
-import { ProblemBox, Status, useLoad } from './ui';
+import { ColumnHeads, ProblemBox, Status, useLoad } from './ui';
 
 /** Cache rules: list, create, edit, delete. */
 export function RulesPage() {
@@ -54,16 +54,7 @@ export function RulesPage() {
       {rules.data && rules.data.cacheRules.length > 0 && (
         <div class="table-wrap">
           <table aria-label="Cache rules">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Source (upstream)</th>
-                <th scope="col">Target (here)</th>
-                <th scope="col">Credential set</th>
-                <th scope="col">Platforms</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Name', 'Source (upstream)', 'Target (here)', 'Credential set', 'Platforms', 'Actions']} />
             <tbody>
               {rules.data.cacheRules.map((r) => (
                 <tr key={r.name}>

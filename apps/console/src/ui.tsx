@@ -81,4 +81,19 @@ export function Status({ children }: { children?: ComponentChildren }) {
   );
 }
 
+/** A table's column headers, in order. */
+export function ColumnHeads({ names }: { names: readonly string[] }) {
+  return (
+    <thead>
+      <tr>
+        {names.map((n) => (
+          <th key={n} scope="col">
+            {n}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
 export const when = (iso: string | number | undefined) => (iso === undefined ? '—' : new Date(iso).toLocaleString());

@@ -1,3 +1,7 @@
+import { useState } from 'preact/hooks';
+import { api } from './api';
+import { ProblemBox } from './ui';
+
 export interface VerifyStep {
   step: string;
   status: 'ok' | 'failed' | 'skipped';
@@ -27,5 +31,37 @@ export function VerifySteps({ result, label }: { result: VerifyResult; label: st
         ))}
       </ol>
     </div>
+  );
+}
+
+/**
+ * A verify button for one object (`path`: its `/verify` endpoint): the steps it answers, announced
+ * politely, or the problem; `onVerified` runs after an answer (e.g. to reload the object's health).
+ */
+export function VerifyAction(props: { path: string; name: string; text: string; secondary?: boolean; onVerified?: () => void }) {
+  const [result, setResult] = useState<VerifyResult | undefined>(undefined);
+  const [problem, setProblem] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const verify = async () => {
+    setBusy(true);
+    setResult(undefined);
+    try {
+      setResult(await api<VerifyResult>('POST', props.path));
+      setProblem(undefined);
+      props.onVerified?.();
+    } catch (err) {
+      setProblem(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" class={props.secondary ? 'secondary' : undefined} onClick={verify} disabled={busy} aria-label={`Verify ${props.name}`}>
+        {busy ? 'Verifying…' : props.text}
+      </button>
+      <div aria-live="polite">{result && <VerifySteps result={result} label={`Verify ${props.name}`} />}</div>
+      <ProblemBox problem={problem} />
+    </>
   );
 }

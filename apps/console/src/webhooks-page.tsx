@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, seg } from './api';
-import { ProblemBox, Status, useLoad, when } from './ui';
+import { ColumnHeads, ProblemBox, Status, useLoad, when } from './ui';
 
 interface Webhook {
   name: string;
@@ -69,15 +69,7 @@ function WebhookCard({ hook }: { hook: Webhook }) {
       {deliveries && deliveries.length > 0 && (
         <div class="table-wrap">
           <table aria-label={`Deliveries of ${hook.name}, newest first`}>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Action</th>
-                <th scope="col">Attempt</th>
-                <th scope="col">Result</th>
-                <th scope="col">Latency</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['When', 'Action', 'Attempt', 'Result', 'Latency']} />
             <tbody>
               {deliveries.map((d) => (
                 <tr key={`${d.eventId}-${d.attempt}-${d.at}`}>

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { startJwksServer, type JwksServer, type RedisServer } from '@pullthrough/test-support';
 import { armCacheRuleGet, armCredentialSetGet, azCacheRuleShow, azCacheRuleShowAnonymous, azCredentialSetShow } from './acr-fixtures.js';
-import { ADMIN_TOKEN, startCache, startRedis, UPSTREAM_SECRETS, type Cache } from './harness.js';
+import { adminOidcEnv, ADMIN_TOKEN, startCache, startRedis, UPSTREAM_SECRETS, type Cache } from './harness.js';
 
 // The cache-rule and credential-set routes take ACR's bodies (ARM's and az's) and answer in ACR's shape on request.
 const AUDIENCE = 'api://pullthrough-acr-bodies';
@@ -17,12 +17,7 @@ beforeAll(async () => {
   cache = await startCache(
     redis,
     [],
-    {
-      PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer,
-      PULLTHROUGH_ADMIN_OIDC_AUDIENCE: AUDIENCE,
-      PULLTHROUGH_ADMIN_OIDC_JWKS_URL: issuer.jwksUrl,
-      PULLTHROUGH_ADMIN_OIDC_ROLE_MAP: 'Pullthrough.Operator=operator',
-    },
+    adminOidcEnv(issuer, AUDIENCE, 'Pullthrough.Operator=operator'),
     UPSTREAM_SECRETS,
   );
 }, 60_000);

@@ -1,5 +1,5 @@
 import { startJwksServer, unsignedJwt, type JwksServer, type RedisServer } from '@pullthrough/test-support';
-import { ADMIN_TOKEN, startCache, startRedis, type Cache } from './harness.js';
+import { adminOidcEnv, ADMIN_TOKEN, startCache, startRedis, type Cache } from './harness.js';
 import { memoryLogger } from './memory-logger.js';
 
 const AUDIENCE = 'api://pullthrough-admin-test';
@@ -19,10 +19,7 @@ beforeAll(async () => {
     redis,
     [],
     {
-      PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer,
-      PULLTHROUGH_ADMIN_OIDC_AUDIENCE: `some-other-app,${AUDIENCE}`,
-      PULLTHROUGH_ADMIN_OIDC_JWKS_URL: issuer.jwksUrl,
-      PULLTHROUGH_ADMIN_OIDC_ROLE_MAP: 'Pullthrough.Reader=reader,Pullthrough.Operator=operator,Pullthrough.Admin=admin,Platform.SRE=operator',
+      ...adminOidcEnv(issuer, `some-other-app,${AUDIENCE}`, 'Pullthrough.Reader=reader,Pullthrough.Operator=operator,Pullthrough.Admin=admin,Platform.SRE=operator'),
       PULLTHROUGH_METRICS_AUTH: 'true',
     },
     {},
@@ -365,7 +362,7 @@ describe('under the egress policy', () => {
   test('an issuer on an address the operator did not allow is never contacted: OIDC tokens get 503, the log says why', async () => {
     const { logger: ownLogger, lines: own } = memoryLogger();
     // Loopback is allowed only on another address, so the issuer's 127.0.0.1 is refused at connect time.
-    const env = { PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer, PULLTHROUGH_ADMIN_OIDC_AUDIENCE: AUDIENCE, PULLTHROUGH_ADMIN_OIDC_JWKS_URL: issuer.jwksUrl, PULLTHROUGH_EGRESS_ALLOW: '127.0.0.2' };
+    const env = { ...adminOidcEnv(issuer, AUDIENCE), PULLTHROUGH_EGRESS_ALLOW: '127.0.0.2' };
     const fenced = await startCache(redis, [], env, {}, undefined, ownLogger);
     try {
       const before = issuer.jwksRequests;

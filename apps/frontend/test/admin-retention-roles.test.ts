@@ -1,5 +1,5 @@
 import { startJwksServer, type JwksServer, type RedisServer } from '@pullthrough/test-support';
-import { startCache, startRedis, type Cache } from './harness.js';
+import { adminOidcEnv, startCache, startRedis, type Cache } from './harness.js';
 import { memoryLogger } from './memory-logger.js';
 
 // Who may run retention and purge a deleted rule's content, with OIDC role tokens (admin-oidc.test.ts covers the rest).
@@ -15,12 +15,7 @@ beforeAll(async () => {
   cache = await startCache(
     redis,
     [],
-    {
-      PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer,
-      PULLTHROUGH_ADMIN_OIDC_AUDIENCE: AUDIENCE,
-      PULLTHROUGH_ADMIN_OIDC_JWKS_URL: issuer.jwksUrl,
-      PULLTHROUGH_ADMIN_OIDC_ROLE_MAP: 'Pullthrough.Reader=reader,Pullthrough.Operator=operator,Pullthrough.Admin=admin',
-    },
+    adminOidcEnv(issuer, AUDIENCE, 'Pullthrough.Reader=reader,Pullthrough.Operator=operator,Pullthrough.Admin=admin'),
     {},
     undefined,
     log.logger,

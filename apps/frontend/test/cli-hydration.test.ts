@@ -1,74 +1,30 @@
-import {
-  createTlsCertificate,
-  faultFor,
-  startIdentityEmulator,
-  startKeyVaultEmulator,
-  tempDir,
-  type IdentityEmulator,
-  type KeyVaultEmulator,
-  type RedisServer,
-  type TempDir,
-} from '@pullthrough/test-support';
-import { ADMIN_TOKEN, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
-import { startHydratorProcess, type HydratorProcess } from './hydrator-process.js';
+import { faultFor, tempDir, type KeyVaultEmulator, type TempDir } from '@pullthrough/test-support';
+import { ADMIN_TOKEN, type Cache, type Upstream } from './harness.js';
+import { startVaultHydrationStack, type VaultHydrationStack } from './vault-hydration-stack.js';
 import { runCli, type CliRun } from './cli-process.js';
 
 // The built CLI against a running frontend with the built hydrator as its own process (real
 // redis-server, a real docker-registry upstream): prefetch + `hydration status --wait` follow a real
 // job to `hydrated` or `failed`; credential-set verify against a Key Vault emulator that went down.
 
-let redis: RedisServer;
+let stack: VaultHydrationStack;
 let upstream: Upstream;
 let cache: Cache;
-let hydrator: HydratorProcess;
-let home: TempDir;
-let certDir: TempDir;
-let identity: IdentityEmulator;
 let vault: KeyVaultEmulator;
-const savedEnv = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+let home: TempDir;
 
 const cli = (args: string[], tty = false): Promise<CliRun> => runCli(args, { home: home.path, env: { PULLTHROUGH_CLI_URL: cache.adminUrl, PULLTHROUGH_CLI_TOKEN: ADMIN_TOKEN }, timeoutMs: 120_000, tty });
 const api = async (path: string) => (await fetch(`${cache.adminUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json() as Promise<Record<string, any>>;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  upstream = await startUpstream();
+  stack = await startVaultHydrationStack('cli-kv-cert-');
+  ({ upstream, cache, vault } = stack);
   home = await tempDir('cli-home-');
-  certDir = await tempDir('cli-kv-cert-');
-  const tls = await createTlsCertificate(certDir.path);
-  identity = await startIdentityEmulator();
-  vault = await startKeyVaultEmulator(tls, identity);
-  process.env.IDENTITY_ENDPOINT = identity.endpoint;
-  process.env.IDENTITY_HEADER = identity.header;
-  cache = await startCache(redis, [upstream.proxy.host], {
-    PULLTHROUGH_HYDRATION_DELAY_MS: '0',
-    PULLTHROUGH_AZURE_CREDENTIAL: 'managed-identity',
-    PULLTHROUGH_AZURE_CLIENT_ID: '0f0e0d0c-1111-2222-3333-444455556666',
-    PULLTHROUGH_KEYVAULT_CA_FILE: tls.certPath,
-    PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: 'false',
-    PULLTHROUGH_KEYVAULT_HOSTS: '127.0.0.1',
-  });
-  hydrator = await startHydratorProcess({
-    PULLTHROUGH_DATA_DIR: cache.dataDir,
-    REDIS_URL: redis.url,
-    PULLTHROUGH_QUEUE_PREFIX: cache.queuePrefix,
-    PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
-  });
 }, 120_000);
 
 afterAll(async () => {
-  await hydrator?.stop();
-  await cache?.stop();
-  await upstream?.stop();
-  await vault?.stop();
-  await identity?.stop();
-  await certDir?.remove();
+  await stack?.stop();
   await home?.remove();
-  await redis?.stop();
-  for (const [key, value] of [['IDENTITY_ENDPOINT', savedEnv.endpoint], ['IDENTITY_HEADER', savedEnv.header]] as const) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
 });
 
 describe('prefetch and hydration status', () => {

@@ -1,16 +1,7 @@
-import {
-  createTlsCertificate,
-  startIdentityEmulator,
-  startKeyVaultEmulator,
-  tempDir,
-  type IdentityEmulator,
-  type KeyVaultEmulator,
-  type RedisServer,
-  type TempDir,
-} from '@pullthrough/test-support';
+import type { KeyVaultEmulator } from '@pullthrough/test-support';
 import type { Browser } from 'playwright-core';
-import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
-import { startHydratorProcess, type HydratorProcess } from './hydrator-process.js';
+import { ADMIN_TOKEN, putRule, type Cache, type Upstream } from './harness.js';
+import { startVaultHydrationStack, type VaultHydrationStack } from './vault-hydration-stack.js';
 import { launchBrowser, openConsole, screenshot, signIn } from './console-browser.js';
 import { startReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
@@ -18,42 +9,18 @@ import { startReceiver, type WebhookReceiver } from './webhook-receiver.js';
 // playwright-core) against the real frontend and the built hydrator as its own process (real
 // redis-server, a real docker-registry upstream, a Key Vault emulator that goes down).
 
-let redis: RedisServer;
+let stack: VaultHydrationStack;
 let upstream: Upstream;
 let cache: Cache;
-let hydrator: HydratorProcess;
-let certDir: TempDir;
-let identity: IdentityEmulator;
 let vault: KeyVaultEmulator;
 let receiver: WebhookReceiver;
 let browser: Browser;
-const savedEnv = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
 
 const api = async (path: string, init: RequestInit = {}) => fetch(`${cache.adminUrl}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 
 beforeAll(async () => {
-  redis = await startRedis();
-  upstream = await startUpstream();
-  certDir = await tempDir('console-kv-cert-');
-  const tls = await createTlsCertificate(certDir.path);
-  identity = await startIdentityEmulator();
-  vault = await startKeyVaultEmulator(tls, identity);
-  process.env.IDENTITY_ENDPOINT = identity.endpoint;
-  process.env.IDENTITY_HEADER = identity.header;
-  cache = await startCache(redis, [upstream.proxy.host], {
-    PULLTHROUGH_HYDRATION_DELAY_MS: '0',
-    PULLTHROUGH_AZURE_CREDENTIAL: 'managed-identity',
-    PULLTHROUGH_AZURE_CLIENT_ID: '0f0e0d0c-1111-2222-3333-444455556666',
-    PULLTHROUGH_KEYVAULT_CA_FILE: tls.certPath,
-    PULLTHROUGH_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: 'false',
-    PULLTHROUGH_KEYVAULT_HOSTS: '127.0.0.1',
-  });
-  hydrator = await startHydratorProcess({
-    PULLTHROUGH_DATA_DIR: cache.dataDir,
-    REDIS_URL: redis.url,
-    PULLTHROUGH_QUEUE_PREFIX: cache.queuePrefix,
-    PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
-  });
+  stack = await startVaultHydrationStack('console-kv-cert-');
+  ({ upstream, cache, vault } = stack);
   receiver = await startReceiver();
   browser = await launchBrowser();
 }, 120_000);
@@ -61,17 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await receiver?.close();
-  await hydrator?.stop();
-  await cache?.stop();
-  await upstream?.stop();
-  await vault?.stop();
-  await identity?.stop();
-  await certDir?.remove();
-  await redis?.stop();
-  for (const [key, value] of [['IDENTITY_ENDPOINT', savedEnv.endpoint], ['IDENTITY_HEADER', savedEnv.header]] as const) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
+  await stack?.stop();
 });
 
 test('verify on a credential set whose vault is down shows the failing step and its message', async () => {

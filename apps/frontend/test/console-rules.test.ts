@@ -1,6 +1,6 @@
 import { startJwksServer, tempDir, type JwksServer, type RedisServer, type TempDir } from '@pullthrough/test-support';
 import type { Browser } from 'playwright-core';
-import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { adminOidcEnv, ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
 import { launchBrowser, openConsole, screenshot, signIn } from './console-browser.js';
 import { runCli } from './cli-process.js';
 
@@ -24,12 +24,7 @@ const readerToken = () => {
 
 beforeAll(async () => {
   [redis, upstream, issuer] = await Promise.all([startRedis(), startUpstream(), startJwksServer()]);
-  cache = await startCache(redis, [upstream.proxy.host], {
-    PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer,
-    PULLTHROUGH_ADMIN_OIDC_AUDIENCE: AUDIENCE,
-    PULLTHROUGH_ADMIN_OIDC_JWKS_URL: issuer.jwksUrl,
-    PULLTHROUGH_ADMIN_OIDC_ROLE_MAP: 'Pullthrough.Reader=reader,Pullthrough.Admin=admin',
-  });
+  cache = await startCache(redis, [upstream.proxy.host], adminOidcEnv(issuer, AUDIENCE, 'Pullthrough.Reader=reader,Pullthrough.Admin=admin'));
   browser = await launchBrowser();
   home = await tempDir('console-cli-home-');
 }, 120_000);

@@ -5,8 +5,8 @@ import { digestOf } from '@pullthrough/oci';
 import { Redis } from 'ioredis';
 import { blobDataPath, FilesystemDriver, layerLinkPath, RegistryStore } from '@pullthrough/storage';
 import { skopeoCopy, startJwksServer, tempDir, waitUntil, type JwksServer, type RedisServer } from '@pullthrough/test-support';
-import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
-import { startHydratorProcess, type HydratorProcess } from './hydrator-process.js';
+import { adminOidcEnv, ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { startHydratorFor, type HydratorProcess } from './hydrator-process.js';
 import { memoryLogger } from './memory-logger.js';
 
 /**
@@ -29,18 +29,12 @@ beforeAll(async () => {
   cache = await startCache(
     redis,
     [upstream.proxy.host],
-    { PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer, PULLTHROUGH_ADMIN_OIDC_AUDIENCE: AUDIENCE, PULLTHROUGH_ADMIN_OIDC_JWKS_URL: issuer.jwksUrl },
+    adminOidcEnv(issuer, AUDIENCE),
     {},
     undefined,
     log.logger,
   );
-  hydrator = await startHydratorProcess({
-    REDIS_URL: redis.url,
-    PULLTHROUGH_QUEUE_PREFIX: cache.queuePrefix,
-    PULLTHROUGH_DATA_DIR: cache.dataDir,
-    PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
-    PULLTHROUGH_GC_SCHEDULE: 'off',
-  });
+  hydrator = await startHydratorFor(cache, redis, upstream, { PULLTHROUGH_GC_SCHEDULE: 'off' });
   expect((await putRule(cache, { name: 'usage-up', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'up/*' })).status).toBe(201);
 }, 120_000);
 afterAll(async () => {

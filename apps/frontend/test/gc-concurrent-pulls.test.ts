@@ -6,7 +6,7 @@ import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { skopeoCopy, tempDir, type RedisServer } from '@pullthrough/test-support';
 import { eventually } from './fault-helpers.js';
 import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
-import { startHydratorProcess, type HydratorProcess } from './hydrator-process.js';
+import { startHydratorFor, type HydratorProcess } from './hydrator-process.js';
 
 /**
  * Collections racing real pulls (and the hydrations they enqueue) of an image whose blobs are
@@ -31,13 +31,7 @@ let coordinator: RedisGcCoordinator;
 beforeAll(async () => {
   [redis, upstream] = await Promise.all([startRedis(), startUpstream()]);
   cache = await startCache(redis, [upstream.proxy.host]);
-  hydrator = await startHydratorProcess({
-    REDIS_URL: redis.url,
-    PULLTHROUGH_QUEUE_PREFIX: cache.queuePrefix,
-    PULLTHROUGH_DATA_DIR: cache.dataDir,
-    PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
-    PULLTHROUGH_GC_SCHEDULE: 'off',
-  });
+  hydrator = await startHydratorFor(cache, redis, upstream, { PULLTHROUGH_GC_SCHEDULE: 'off' });
   coordinator = new RedisGcCoordinator({ url: redis.url, prefix: cache.queuePrefix, touchRetentionMs: 60_000 });
   expect((await putRule(cache, { name: 'gc-race', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'race/*' })).status).toBe(201);
 }, 120_000);

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '@pullthrough/pull-through';
-import { startFixtureUpstream, startRedis, uniquePrefix, type FixtureUpstream, type RedisServer } from '@pullthrough/test-support';
+import { startFixtureUpstream, startRedis, uniquePrefix, type FixtureUpstream, type JwksServer, type RedisServer } from '@pullthrough/test-support';
 import { loadFrontendConfig } from '../src/config.js';
 import { startFrontend, type RunningFrontend } from '../src/frontend.js';
 
@@ -93,6 +93,13 @@ export async function writeHtpasswd(dir: string, users: Record<string, string>):
   const lines = Object.entries(users).map(([user, password]) => execFileSync('htpasswd', ['-nbB', '-C', '5', user, password]).toString().trim());
   await writeFile(path, `${lines.join('\n')}\n`);
   return path;
+}
+
+/** The admin API's OIDC settings for a test issuer; `roleMap` is PULLTHROUGH_ADMIN_OIDC_ROLE_MAP (unset when absent). */
+export function adminOidcEnv(issuer: JwksServer, audience: string, roleMap?: string): Record<string, string> {
+  const env: Record<string, string> = { PULLTHROUGH_ADMIN_OIDC_ISSUER: issuer.issuer, PULLTHROUGH_ADMIN_OIDC_AUDIENCE: audience, PULLTHROUGH_ADMIN_OIDC_JWKS_URL: issuer.jwksUrl };
+  if (roleMap !== undefined) env.PULLTHROUGH_ADMIN_OIDC_ROLE_MAP = roleMap;
+  return env;
 }
 
 export { startRedis };

@@ -8,7 +8,7 @@ import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { skopeoCopy, tempDir, waitUntil, type RedisServer } from '@pullthrough/test-support';
 import { deliveryJobId, SIGNATURE_HEADER, verifySignature, WEBHOOK_QUEUE } from '@pullthrough/webhooks';
 import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
-import { startHydratorProcess, type HydratorProcess } from './hydrator-process.js';
+import { startHydratorFor, type HydratorProcess } from './hydrator-process.js';
 import { startReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 // The acceptance list end to end: real redis-server, a real docker-registry upstream behind
@@ -40,14 +40,7 @@ beforeAll(async () => {
   redis = await startRedis();
   upstream = await startUpstream();
   cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '0' });
-  hydrator = await startHydratorProcess({
-    PULLTHROUGH_DATA_DIR: cache.dataDir,
-    REDIS_URL: redis.url,
-    PULLTHROUGH_QUEUE_PREFIX: cache.queuePrefix,
-    PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
-    PULLTHROUGH_WEBHOOK_BACKOFF_MS: '200',
-    PULLTHROUGH_PUBLIC_HOSTS: 'cache.example',
-  });
+  hydrator = await startHydratorFor(cache, redis, upstream, { PULLTHROUGH_WEBHOOK_BACKOFF_MS: '200', PULLTHROUGH_PUBLIC_HOSTS: 'cache.example' });
   connection = new Redis(redis.url, { maxRetriesPerRequest: null });
   hydrationQueue = new Queue(HYDRATION_QUEUE, { connection, prefix: cache.queuePrefix });
   webhookQueue = new Queue(WEBHOOK_QUEUE, { connection, prefix: cache.queuePrefix });

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startProcess, tempDir, waitUntil, type ManagedProcess } from '@pullthrough/test-support';
+import { startProcess, tempDir, waitUntil, type ManagedProcess, type RedisServer } from '@pullthrough/test-support';
+import type { Cache, Upstream } from './harness.js';
 
 const MAIN = join(__dirname, '..', '..', 'hydrator', 'dist', 'main.js');
 
@@ -36,4 +37,18 @@ export async function startHydratorProcess(env: Record<string, string>): Promise
       await dir.remove();
     },
   };
+}
+
+/**
+ * The built hydrator working for `cache`: its data dir, redis and queue prefix, with `upstream`
+ * reachable over plain HTTP; `env` adds to (or overrides) that.
+ */
+export function startHydratorFor(cache: Cache, redis: RedisServer, upstream: Upstream, env: Record<string, string> = {}): Promise<HydratorProcess> {
+  return startHydratorProcess({
+    PULLTHROUGH_DATA_DIR: cache.dataDir,
+    REDIS_URL: redis.url,
+    PULLTHROUGH_QUEUE_PREFIX: cache.queuePrefix,
+    PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
+    ...env,
+  });
 }

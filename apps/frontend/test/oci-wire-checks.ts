@@ -1,4 +1,5 @@
 import { describeAnswer, type Answer } from './raw-http.js';
+import { SPEC_ERROR_CODES } from './conformance/conformance-client.js';
 
 // The distribution spec's grammar and error body, written here from the spec (not imported from the code under test).
 
@@ -7,21 +8,8 @@ const SPEC_NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|
 const SPEC_TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 const SPEC_DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 /** The spec's error codes, plus distribution's errcode extensions this registry uses. */
-export const OCI_ERROR_CODES = new Set([
-  'BLOB_UNKNOWN',
-  'BLOB_UPLOAD_INVALID',
-  'BLOB_UPLOAD_UNKNOWN',
-  'DIGEST_INVALID',
-  'MANIFEST_BLOB_UNKNOWN',
-  'MANIFEST_INVALID',
-  'MANIFEST_UNKNOWN',
-  'NAME_INVALID',
-  'NAME_UNKNOWN',
-  'SIZE_INVALID',
-  'UNAUTHORIZED',
-  'DENIED',
-  'UNSUPPORTED',
-  'TOOMANYREQUESTS',
+export const OCI_ERROR_CODES = new Set<string>([
+  ...SPEC_ERROR_CODES,
   'TAG_INVALID',
   'RANGE_INVALID',
   'PAGINATION_NUMBER_INVALID',

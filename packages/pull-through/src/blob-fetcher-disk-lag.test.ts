@@ -72,6 +72,15 @@ async function setUp(writeLagBytes = LAG): Promise<Setup> {
   return { disk, store, fetcher, target: new UpstreamResolver(() => rules, pool).resolve('up/lag/blobs')!, blob, digest };
 }
 
+/** Let the disk go: the leader ends with the whole blob, and the store holds it whole and verified. */
+async function releaseAndExpectStored(s: Setup, leader: { done: Promise<unknown> }): Promise<void> {
+  s.disk.release();
+  await expect(leader.done).resolves.toMatchObject({ size: SIZE });
+  expect(await s.store.statBlob(s.digest)).toEqual({ size: SIZE });
+  const stored = await readStream(await s.store.openBlob(s.digest, { start: 0, end: SIZE - 1 }));
+  expect(sha(stored.bytes)).toBe(s.digest);
+}
+
 const blobGets = () => proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET');
 
 /** A held disk: the leader reads the whole blob while the store has written nothing; a second client does not read at first (it falls behind its 8 MiB buffer). */
@@ -95,11 +104,7 @@ describe('a blob miss with a slow store', () => {
     expect(storedWhenRead).toBeUndefined();
     expect(s.fetcher.writeLagStats.overflows).toBe(1);
 
-    s.disk.release();
-    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
-    expect(await s.store.statBlob(s.digest)).toEqual({ size: SIZE });
-    const stored = await readStream(await s.store.openBlob(s.digest, { start: 0, end: SIZE - 1 }));
-    expect(sha(stored.bytes)).toBe(s.digest);
+    await releaseAndExpectStored(s, leader);
 
     const gets = blobGets();
     expect(gets).toHaveLength(2);
@@ -122,10 +127,7 @@ describe('a blob miss with a slow store', () => {
     proxy.ignoreRange = true;
     const { leader, behind, read } = await pullWithDiskHeld(s);
     expect(sha(read.bytes)).toBe(s.digest);
-    s.disk.release();
-    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
-    const stored = await readStream(await s.store.openBlob(s.digest, { start: 0, end: SIZE - 1 }));
-    expect(sha(stored.bytes)).toBe(s.digest);
+    await releaseAndExpectStored(s, leader);
     const gets = blobGets();
     expect(gets).toHaveLength(2);
     expect(gets[1]).toMatchObject({ status: 200, bytes: SIZE });
@@ -180,10 +182,7 @@ describe('a blob miss with a slow store', () => {
     }
     expect(s.fetcher.writeLagStats.overflows).toBe(1);
     release();
-    s.disk.release();
-    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
-    const stored = await readStream(await s.store.openBlob(s.digest, { start: 0, end: SIZE - 1 }));
-    expect(sha(stored.bytes)).toBe(s.digest);
+    await releaseAndExpectStored(s, leader);
     const gets = blobGets();
     expect(gets).toHaveLength(2);
     const from = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);

@@ -6,8 +6,9 @@ import { BlobSasSigner } from './blob-sas-signer.js';
 import { AzureBlobWriter } from './azure-blob-writer.js';
 import { AzureBlobUploads } from './azure-blob-uploads.js';
 import { resolveByteRange } from './byte-range.js';
+import { DelegatedUploads } from './delegated-uploads.js';
 import { mapLimit } from './map-limit.js';
-import type { ByteRange, CreateWriterOptions, ObjectEntry, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver, UploadStatus } from './storage-driver.js';
+import type { ByteRange, CreateWriterOptions, ObjectEntry, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver } from './storage-driver.js';
 import { UPLOADS_AREA, checkStoragePath, storagePathSegments } from './storage-path.js';
 
 const DELETE_CONCURRENCY = 16;
@@ -29,37 +30,19 @@ const isMissing = (err: unknown): boolean => azureStatus(err) === 404;
  * - `private: true` changes nothing: a blob has no file mode; who reads the container is decided
  *   by Azure RBAC on the account or container (the cache's identity only, see the README).
  */
-export class AzureBlobDriver implements StorageDriver {
+export class AzureBlobDriver extends DelegatedUploads implements StorageDriver {
   private readonly sas: BlobSasSigner;
-  private readonly uploads: AzureBlobUploads;
+  /** Resumable uploads (`_uploads/<id>` block blobs): DelegatedUploads hands them to it. */
+  protected readonly uploads: AzureBlobUploads;
 
   /** `service`: the account's client, for user delegation keys when the container is reached with an Entra ID credential. */
   constructor(
     readonly container: ContainerClient,
     service?: BlobServiceClient,
   ) {
+    super();
     this.sas = new BlobSasSigner(container, service);
     this.uploads = new AzureBlobUploads(container);
-  }
-
-  // Resumable uploads: `_uploads/<id>` block blobs (see AzureBlobUploads).
-  createUpload(metadata: Record<string, string>): Promise<string> {
-    return this.uploads.createUpload(metadata);
-  }
-  statUpload(id: string): Promise<UploadStatus | undefined> {
-    return this.uploads.statUpload(id);
-  }
-  appendUpload(id: string, offset: number, data: AsyncIterable<Uint8Array>): Promise<number> {
-    return this.uploads.appendUpload(id, offset, data);
-  }
-  readUpload(id: string): Promise<Readable | undefined> {
-    return this.uploads.readUpload(id);
-  }
-  commitUpload(id: string, path: string, size: number): Promise<void> {
-    return this.uploads.commitUpload(id, path, size);
-  }
-  deleteUpload(id: string): Promise<void> {
-    return this.uploads.deleteUpload(id);
   }
 
   /** Create the container if it does not exist (tests, first start against an emulator). */

@@ -1,18 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { BlockBlobClient, ContainerClient } from './azure-blob-sdk.js';
 import { azureStatus } from './azure-blob-sdk.js';
-import { STREAM_HIGH_WATER_MARK } from './file-object-writer.js';
-import type { ObjectWriter } from './storage-driver.js';
+import { GatheringWriter } from './gathering-writer.js';
 import { checkStoragePath } from './storage-path.js';
 
 /** Bytes per staged block (Azure allows 50,000 committed blocks: 4 MiB blocks reach 195 GiB). */
 export const AZURE_BLOCK_BYTES = 4 * 1024 * 1024;
 /** Block uploads one writer has in flight; a writer holds at most this many blocks plus one gathering. */
 export const AZURE_BLOCKS_IN_FLIGHT = 4;
-
-type State = 'writing' | 'committing' | 'committed' | 'aborted';
 
 /** Statuses of a commit that may have lost to another writer of the same content-addressed target. */
 const MAYBE_LOST = new Set([400, 404, 409, 412]);
@@ -35,37 +30,17 @@ export interface AzureBlobWriterOptions {
  * - else the blocks go to `_uploads/<id>`, committed there when the stream ends (so purgeUploads
  *   sees it), and `commit` copies it to its path on the service side and deletes it.
  */
-export class AzureBlobWriter extends Writable implements ObjectWriter {
-  private written = 0;
-  private state: State = 'writing';
-  private gathered: Buffer[] = [];
-  private gatheredBytes = 0;
+export class AzureBlobWriter extends GatheringWriter {
   private readonly blocks: string[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private failure: Error | undefined;
   private readonly writerId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
   private readonly cancel = new AbortController();
   private readonly staging: BlockBlobClient;
-  private aborting: Promise<void> | undefined;
 
   constructor(private readonly options: AzureBlobWriterOptions) {
-    super({ highWaterMark: STREAM_HIGH_WATER_MARK });
+    super(options.path);
     this.staging = options.container.getBlockBlobClient(options.path ?? options.staging);
-  }
-
-  get bytesWritten(): number {
-    return this.written;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.gather([chunk], callback);
-  }
-
-  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.gather(
-      chunks.map((c) => c.chunk),
-      callback,
-    );
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -83,67 +58,44 @@ export class AzureBlobWriter extends Writable implements ObjectWriter {
     callback(error);
   }
 
-  async commit(path: string): Promise<void> {
-    if (this.state !== 'writing') throw new Error(`cannot commit a writer that is ${this.state}`);
-    this.state = 'committing';
-    try {
-      checkStoragePath(path);
-      if (this.options.path !== undefined && path !== this.options.path) {
-        throw new Error('cannot commit a writer to another path than the one it was created for');
-      }
-      if (!this.writableEnded) this.end();
-      await finished(this, { readable: false });
-      if (!this.writableFinished) throw new Error('writer was destroyed before it finished');
-      const target = this.options.container.getBlockBlobClient(path);
-      if (this.options.path !== undefined) {
-        await keepExisting(target, () => target.commitBlockList(this.blocks, { conditions: { ifNoneMatch: '*' } }));
-      } else {
-        await keepExisting(target, async () => {
-          const poller = await target.beginCopyFromURL(this.staging.url, { conditions: { ifNoneMatch: '*' }, intervalInMs: 200 });
-          await poller.pollUntilDone();
-        });
-        await this.staging.deleteIfExists();
-      }
-      this.state = 'committed';
-    } catch (err) {
-      this.state = 'writing';
-      await this.abort();
-      throw err;
-    }
-  }
-
-  abort(): Promise<void> {
-    if (this.state === 'committed') return Promise.resolve();
-    this.state = 'aborted';
-    this.aborting ??= (async () => {
-      this.cancel.abort();
-      if (!this.destroyed) this.destroy();
-      await finished(this).catch(() => undefined);
-      await Promise.allSettled([...this.inFlight]);
-      // Staged blocks cannot be deleted one by one: they expire with the service's garbage collection.
-      if (this.options.path === undefined) await this.staging.deleteIfExists().catch(() => undefined);
-    })();
-    return this.aborting;
-  }
-
-  /** Keep chunks (nobody reuses a written chunk) until a block is full; stage it; hold the caller while too many are in flight. */
-  private gather(buffers: Buffer[], callback: (error?: Error | null) => void): void {
-    for (const buffer of buffers) {
-      if (buffer.length === 0) continue;
-      this.gathered.push(buffer);
-      this.gatheredBytes += buffer.length;
-      this.written += buffer.length;
-    }
+  /** Stage a block once one is full; hold the caller while too many are in flight. */
+  protected afterGather(callback: (error?: Error | null) => void): void {
     if (this.failure) return callback(this.failure);
     if (this.gatheredBytes < AZURE_BLOCK_BYTES) return callback();
     this.stageGathered();
     this.settle(AZURE_BLOCKS_IN_FLIGHT - 1).then(() => callback(), callback);
   }
 
+  protected resolveTarget(path: string): string {
+    return checkStoragePath(path);
+  }
+
+  protected async place(path: string): Promise<void> {
+    const target = this.options.container.getBlockBlobClient(path);
+    if (this.options.path !== undefined) {
+      await keepExisting(target, () => target.commitBlockList(this.blocks, { conditions: { ifNoneMatch: '*' } }));
+    } else {
+      await keepExisting(target, async () => {
+        const poller = await target.beginCopyFromURL(this.staging.url, { conditions: { ifNoneMatch: '*' }, intervalInMs: 200 });
+        await poller.pollUntilDone();
+      });
+      await this.staging.deleteIfExists();
+    }
+  }
+
+  protected override onAbort(): void {
+    this.cancel.abort();
+  }
+
+  protected async discard(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    // Staged blocks cannot be deleted one by one: they expire with the service's garbage collection.
+    if (this.options.path === undefined) await this.staging.deleteIfExists().catch(() => undefined);
+  }
+
   private stageGathered(): void {
-    const block = this.gathered.length === 1 ? this.gathered[0]! : Buffer.concat(this.gathered, this.gatheredBytes);
-    this.gathered = [];
-    this.gatheredBytes = 0;
+    const { buffers, bytes } = this.takeGathered();
+    const block = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes);
     const id = blockId(this.writerId, this.blocks.length);
     this.blocks.push(id);
     const upload: Promise<void> = this.staging

@@ -2,7 +2,7 @@ import type { Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { DigestMismatchError, createDigester, digestAlgorithm, type Digest } from '@pullthrough/oci';
-import { STREAM_HIGH_WATER_MARK } from './file-object-writer.js';
+import { STREAM_HIGH_WATER_MARK } from './gathering-writer.js';
 import type { ObjectWriter } from './storage-driver.js';
 import { blobDataPath } from './store-layout.js';
 import { inSpan, type Span } from '@pullthrough/telemetry';

@@ -1,11 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import type { ObjectWriter } from './storage-driver.js';
-
-export const STREAM_HIGH_WATER_MARK = 1024 * 1024;
+import { GatheringWriter } from './gathering-writer.js';
 
 /**
  * Chunks are gathered until this many bytes (or this many chunks) and written with one vectored
@@ -14,8 +10,6 @@ export const STREAM_HIGH_WATER_MARK = 1024 * 1024;
  */
 const GATHER_BYTES = 1024 * 1024;
 const GATHER_CHUNKS = 256;
-
-type State = 'writing' | 'committing' | 'committed' | 'aborted';
 
 /** Errors on which a hard link cannot be used and commit falls back to rename. */
 const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS']);
@@ -29,38 +23,17 @@ function errno(err: unknown): string | undefined {
  * vectored write; `_final` writes the rest, fsyncs and closes, so a finished stream is a durable
  * temporary file. `commit` links it into place without ever replacing an existing target.
  */
-export class FileObjectWriter extends Writable implements ObjectWriter {
-  private written = 0;
-  private state: State = 'writing';
+export class FileObjectWriter extends GatheringWriter {
   private handle: FileHandle | undefined;
-  private aborting: Promise<void> | undefined;
-  private gathered: Buffer[] = [];
-  private gatheredBytes = 0;
 
   constructor(
     handle: FileHandle,
     private readonly tempPath: string,
-    private readonly resolveTarget: (path: string) => string,
-    /** The path the writer was created for (CreateWriterOptions.path), if any. */
-    private readonly intendedPath?: string,
+    private readonly resolvePath: (path: string) => string,
+    intendedPath?: string,
   ) {
-    super({ highWaterMark: STREAM_HIGH_WATER_MARK });
+    super(intendedPath);
     this.handle = handle;
-  }
-
-  get bytesWritten(): number {
-    return this.written;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.gather([chunk], callback);
-  }
-
-  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.gather(
-      chunks.map((c) => c.chunk),
-      callback,
-    );
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -72,25 +45,6 @@ export class FileObjectWriter extends Writable implements ObjectWriter {
         await handle.sync().finally(() => handle.close());
       })
       .then(() => callback(), callback);
-  }
-
-  /** Keep the chunks (nobody reuses a chunk it has written); write once a MiB is gathered. */
-  private gather(buffers: Buffer[], callback: (error?: Error | null) => void): void {
-    for (const buffer of buffers) {
-      if (buffer.length === 0) continue;
-      this.gathered.push(buffer);
-      this.gatheredBytes += buffer.length;
-      this.written += buffer.length;
-    }
-    if (this.gatheredBytes < GATHER_BYTES && this.gathered.length < GATHER_CHUNKS) return callback();
-    this.flush().then(() => callback(), callback);
-  }
-
-  private flush(): Promise<void> {
-    const batch = this.gathered;
-    this.gathered = [];
-    this.gatheredBytes = 0;
-    return batch.length > 0 ? this.writeAll(batch) : Promise.resolve();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -107,35 +61,27 @@ export class FileObjectWriter extends Writable implements ObjectWriter {
     cleanup().then(() => callback(error), () => callback(error));
   }
 
-  async commit(path: string): Promise<void> {
-    if (this.state !== 'writing') throw new Error(`cannot commit a writer that is ${this.state}`);
-    this.state = 'committing';
-    try {
-      const target = this.resolveTarget(path);
-      if (this.intendedPath !== undefined && path !== this.intendedPath) {
-        throw new Error('cannot commit a writer to another path than the one it was created for');
-      }
-      if (!this.writableEnded) this.end();
-      await finished(this, { readable: false });
-      if (!this.writableFinished) throw new Error('writer was destroyed before it finished');
-      await placeWithoutReplacing(this.tempPath, target);
-      this.state = 'committed';
-    } catch (err) {
-      this.state = 'writing';
-      await this.abort();
-      throw err;
-    }
+  /** Write once a MiB (or 256 chunks) is gathered. */
+  protected afterGather(callback: (error?: Error | null) => void): void {
+    if (this.gatheredBytes < GATHER_BYTES && this.gatheredCount < GATHER_CHUNKS) return callback();
+    this.flush().then(() => callback(), callback);
   }
 
-  abort(): Promise<void> {
-    if (this.state === 'committed') return Promise.resolve();
-    this.state = 'aborted';
-    this.aborting ??= (async () => {
-      if (!this.destroyed) this.destroy();
-      await finished(this).catch(() => undefined);
-      await fsp.rm(this.tempPath, { force: true });
-    })();
-    return this.aborting;
+  protected resolveTarget(path: string): string {
+    return this.resolvePath(path);
+  }
+
+  protected place(_path: string, target: string): Promise<void> {
+    return placeWithoutReplacing(this.tempPath, target);
+  }
+
+  protected discard(): Promise<void> {
+    return fsp.rm(this.tempPath, { force: true });
+  }
+
+  private flush(): Promise<void> {
+    const batch = this.takeGathered().buffers;
+    return batch.length > 0 ? this.writeAll(batch) : Promise.resolve();
   }
 
   private async writeAll(buffers: Buffer[]): Promise<void> {

@@ -4,12 +4,13 @@ import * as fsp from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { resolveByteRange } from './byte-range.js';
+import { DelegatedUploads } from './delegated-uploads.js';
 import { FileObjectWriter } from './file-object-writer.js';
 import { FileUploads } from './file-uploads.js';
 import { BufferPool } from './buffer-pool.js';
 import { FileReadStream } from './file-read-stream.js';
 import { DEFAULT_READ_SIZER, ReadSizer, type ReadSizerOptions } from './read-sizer.js';
-import type { ByteRange, CreateWriterOptions, ObjectEntry, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver, UploadStatus } from './storage-driver.js';
+import type { ByteRange, CreateWriterOptions, ObjectEntry, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver } from './storage-driver.js';
 import { StoragePathError, UPLOADS_AREA, storagePathSegments } from './storage-path.js';
 
 export interface FilesystemDriverOptions {
@@ -40,7 +41,7 @@ function readWholeFile(file: string): Promise<Buffer> {
  * `<root>/_uploads/` and are linked or renamed into place, so the uploads area must be on the
  * same filesystem as the objects (it is: same root).
  */
-export class FilesystemDriver implements StorageDriver {
+export class FilesystemDriver extends DelegatedUploads implements StorageDriver {
   readonly root: string;
   private readonly uploadsDir: string;
   /** The root with a trailing separator: every object path starts with it. */
@@ -48,35 +49,17 @@ export class FilesystemDriver implements StorageDriver {
   private uploadsReady: Promise<void> | undefined;
   private readonly reads: ReadSizer;
   private readonly buffers: BufferPool;
-  private readonly uploads: FileUploads;
+  /** Resumable uploads (`_uploads/<id>/`): DelegatedUploads hands them to it. */
+  protected readonly uploads: FileUploads;
 
   constructor(root: string, options: FilesystemDriverOptions = {}) {
+    super();
     this.reads = new ReadSizer(options.reads ?? DEFAULT_READ_SIZER);
     this.buffers = new BufferPool(options.idleBufferBytes ?? 16 * 1024 * 1024);
     this.root = resolve(root);
     this.uploadsDir = join(this.root, UPLOADS_AREA);
     this.rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
     this.uploads = new FileUploads(this.uploadsDir, () => this.newTempPath(), (path) => this.resolvePath(path));
-  }
-
-  // Resumable uploads: `_uploads/<id>/` (see FileUploads).
-  createUpload(metadata: Record<string, string>): Promise<string> {
-    return this.uploads.createUpload(metadata);
-  }
-  statUpload(id: string): Promise<UploadStatus | undefined> {
-    return this.uploads.statUpload(id);
-  }
-  appendUpload(id: string, offset: number, data: AsyncIterable<Uint8Array>): Promise<number> {
-    return this.uploads.appendUpload(id, offset, data);
-  }
-  readUpload(id: string): Promise<Readable | undefined> {
-    return this.uploads.readUpload(id);
-  }
-  commitUpload(id: string, path: string, size: number): Promise<void> {
-    return this.uploads.commitUpload(id, path, size);
-  }
-  deleteUpload(id: string): Promise<void> {
-    return this.uploads.deleteUpload(id);
   }
 
   async stat(path: string): Promise<ObjectInfo | undefined> {

@@ -1,13 +1,9 @@
-import { segment } from '../admin-client.js';
-import { CliError, EXIT } from '../exit-codes.js';
-import { required, type CommandContext, type CommandSpec } from '../command.js';
+import { required, type CommandSpec } from '../command.js';
 import { renderFields, renderTable } from '../table.js';
 import { applyRuleFlags, RULE_OPTIONS, UPDATE_OPTIONS } from './cache-rule-flags.js';
-import { printVerify } from './verify-result.js';
+import { createNamed, deleteNamed, namedCommand, showNamed, updateNamed, verifyNamed, type NamedResource } from './named-resource.js';
 
 type Rule = Record<string, unknown> & { name: string };
-
-const NAME_ONLY = { name: RULE_OPTIONS.name! };
 
 function ruleFields(rule: Rule) {
   const allow = rule.allow as { repositories?: string[]; tags?: string[] } | undefined;
@@ -26,17 +22,7 @@ function ruleFields(rule: Rule) {
   ]);
 }
 
-async function show(ctx: CommandContext, body: unknown, heading?: string): Promise<void> {
-  if (ctx.output === 'json') return ctx.out.json(body);
-  if (heading) ctx.out.print(heading);
-  ctx.out.print(ruleFields(body as Rule));
-}
-
-async function put(ctx: CommandContext, name: string, rule: Record<string, unknown>, verb: string): Promise<void> {
-  const client = await ctx.client();
-  const res = await client.call('PUT', `/cache-rules/${segment(name)}`, { body: rule });
-  await show(ctx, res.body, `cache rule "${name}" ${res.status === 201 ? 'created' : verb}`);
-}
+const RULE: NamedResource<Rule> = { noun: 'cache rule', group: 'cache', collection: '/cache-rules', nameOption: RULE_OPTIONS.name!, fields: ruleFields };
 
 export const cacheCommands: CommandSpec[] = [
   {
@@ -48,13 +34,7 @@ export const cacheCommands: CommandSpec[] = [
       const name = required(ctx, 'name', '-n/--name');
       required(ctx, 'source-repo', '-s/--source-repo');
       required(ctx, 'target-repo', '-t/--target-repo');
-      const client = await ctx.client();
-      // create must not replace: a rule of that name is a conflict, like `az acr cache create`.
-      const existing = await client.send('GET', `/cache-rules/${segment(name)}`);
-      if (existing.status === 200) {
-        throw new CliError(EXIT.refused, `error: cache rule "${name}" already exists (use \`pullthrough cache update\`)`);
-      }
-      await put(ctx, name, applyRuleFlags({}, ctx), 'created');
+      await createNamed(ctx, RULE, name, () => applyRuleFlags({}, ctx));
     },
   },
   {
@@ -64,20 +44,10 @@ export const cacheCommands: CommandSpec[] = [
     examples: ['pullthrough cache update -n dockerhub --freshness 0', 'pullthrough cache update -n dockerhub --unset allow --no-anonymous-pull'],
     async run(ctx) {
       const name = required(ctx, 'name', '-n/--name');
-      const client = await ctx.client();
-      const current = (await client.call('GET', `/cache-rules/${segment(name)}`)).body as Rule;
-      await put(ctx, name, applyRuleFlags(current, ctx), 'updated');
+      await updateNamed(ctx, RULE, name, (current) => applyRuleFlags(current, ctx));
     },
   },
-  {
-    path: ['cache', 'show'],
-    summary: 'show one cache rule',
-    options: NAME_ONLY,
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await show(ctx, (await (await ctx.client()).call('GET', `/cache-rules/${segment(name)}`)).body);
-    },
-  },
+  namedCommand(RULE, 'show', 'show one cache rule', (ctx, name) => showNamed(ctx, RULE, name)),
   {
     path: ['cache', 'list'],
     summary: 'list the cache rules',
@@ -88,23 +58,6 @@ export const cacheCommands: CommandSpec[] = [
       ctx.out.print(renderTable(['name', 'source', 'target', 'cred-set', 'platforms', 'freshness', 'anonymous'], rows));
     },
   },
-  {
-    path: ['cache', 'delete'],
-    summary: 'delete a cache rule (cached content stays until retention removes it)',
-    options: NAME_ONLY,
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await (await ctx.client()).call('DELETE', `/cache-rules/${segment(name)}`);
-      if (ctx.output === 'table') ctx.out.print(`cache rule "${name}" deleted`);
-    },
-  },
-  {
-    path: ['cache', 'verify'],
-    summary: "live check of a rule's upstream and credential set, step by step (exit 6 when a step fails)",
-    options: NAME_ONLY,
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      return printVerify(ctx, (await (await ctx.client()).call('POST', `/cache-rules/${segment(name)}/verify`)).body);
-    },
-  },
+  namedCommand(RULE, 'delete', 'delete a cache rule (cached content stays until retention removes it)', (ctx, name) => deleteNamed(ctx, RULE, name)),
+  namedCommand(RULE, 'verify', "live check of a rule's upstream and credential set, step by step (exit 6 when a step fails)", (ctx, name) => verifyNamed(ctx, RULE, name)),
 ];

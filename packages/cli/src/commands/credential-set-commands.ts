@@ -1,8 +1,7 @@
-import { segment } from '../admin-client.js';
 import { list, required, str, type CommandContext, type CommandSpec, type OptionSpec } from '../command.js';
-import { CliError, EXIT, usageError } from '../exit-codes.js';
+import { usageError } from '../exit-codes.js';
 import { renderFields, renderTable } from '../table.js';
-import { printVerify } from './verify-result.js';
+import { createNamed, deleteNamed, namedCommand, showNamed, updateNamed, verifyNamed, type NamedResource } from './named-resource.js';
 
 type CredentialSet = Record<string, unknown> & {
   name: string;
@@ -65,11 +64,7 @@ function applySetFlags(base: CredentialSet | Record<string, unknown>, ctx: Comma
   return out;
 }
 
-async function show(ctx: CommandContext, body: unknown, heading?: string): Promise<void> {
-  if (ctx.output === 'json') return ctx.out.json(body);
-  if (heading) ctx.out.print(heading);
-  ctx.out.print(setFields(body as CredentialSet));
-}
+const SET: NamedResource<CredentialSet> = { noun: 'credential set', group: 'credential-set', collection: '/credential-sets', nameOption: NAME, fields: setFields };
 
 export const credentialSetCommands: CommandSpec[] = [
   {
@@ -83,12 +78,7 @@ export const credentialSetCommands: CommandSpec[] = [
       if (str(ctx, 'identity') === undefined && (str(ctx, 'username-id') === undefined || str(ctx, 'password-id') === undefined)) {
         throw usageError('give -u/--username-id and -p/--password-id (secret references), or --identity');
       }
-      const client = await ctx.client();
-      if ((await client.send('GET', `/credential-sets/${segment(name)}`)).status === 200) {
-        throw new CliError(EXIT.refused, `error: credential set "${name}" already exists (use \`pullthrough credential-set update\`)`);
-      }
-      const res = await client.call('PUT', `/credential-sets/${segment(name)}`, { body: applySetFlags({}, ctx) });
-      await show(ctx, res.body, `credential set "${name}" created`);
+      await createNamed(ctx, SET, name, () => applySetFlags({}, ctx));
     },
   },
   {
@@ -98,21 +88,10 @@ export const credentialSetCommands: CommandSpec[] = [
     examples: ['pullthrough credential-set update -n hub-login -p https://myvault.vault.azure.net/secrets/hub-token-2'],
     async run(ctx) {
       const name = required(ctx, 'name', '-n/--name');
-      const client = await ctx.client();
-      const current = (await client.call('GET', `/credential-sets/${segment(name)}`)).body as CredentialSet;
-      const res = await client.call('PUT', `/credential-sets/${segment(name)}`, { body: applySetFlags(current, ctx) });
-      await show(ctx, res.body, `credential set "${name}" updated`);
+      await updateNamed(ctx, SET, name, (current) => applySetFlags(current, ctx));
     },
   },
-  {
-    path: ['credential-set', 'show'],
-    summary: 'show a credential set: its secret references (never values) and its health',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await show(ctx, (await (await ctx.client()).call('GET', `/credential-sets/${segment(name)}`)).body);
-    },
-  },
+  namedCommand(SET, 'show', 'show a credential set: its secret references (never values) and its health', (ctx, name) => showNamed(ctx, SET, name)),
   {
     path: ['credential-set', 'list'],
     summary: 'list the credential sets with their health',
@@ -123,23 +102,6 @@ export const credentialSetCommands: CommandSpec[] = [
       ctx.out.print(renderTable(['name', 'login-server', 'auth', 'health', 'error'], rows));
     },
   },
-  {
-    path: ['credential-set', 'delete'],
-    summary: 'delete a credential set (refused while rules use it; needs the admin role)',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await (await ctx.client()).call('DELETE', `/credential-sets/${segment(name)}`);
-      if (ctx.output === 'table') ctx.out.print(`credential set "${name}" deleted`);
-    },
-  },
-  {
-    path: ['credential-set', 'verify'],
-    summary: 'live check, step by step: secrets readable, upstream reachable, upstream accepts them (exit 6 when a step fails)',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      return printVerify(ctx, (await (await ctx.client()).call('POST', `/credential-sets/${segment(name)}/verify`)).body);
-    },
-  },
+  namedCommand(SET, 'delete', 'delete a credential set (refused while rules use it; needs the admin role)', (ctx, name) => deleteNamed(ctx, SET, name)),
+  namedCommand(SET, 'verify', 'live check, step by step: secrets readable, upstream reachable, upstream accepts them (exit 6 when a step fails)', (ctx, name) => verifyNamed(ctx, SET, name)),
 ];

@@ -3,6 +3,7 @@ import { segment } from '../admin-client.js';
 import { bool, list, oneOf, required, str, type CommandContext, type CommandSpec, type OptionSpec } from '../command.js';
 import { CliError, EXIT, usageError } from '../exit-codes.js';
 import { renderFields, renderTable } from '../table.js';
+import { createNamed, deleteNamed, namedCommand, showNamed, updateNamed, type NamedResource } from './named-resource.js';
 
 type Webhook = Record<string, unknown> & { name: string; serviceUri?: string; actions?: string[]; scope?: string; status?: string; cloudEvents?: boolean; customHeaders?: Record<string, string> };
 
@@ -73,11 +74,7 @@ function hookFields(h: Webhook): string {
   ]);
 }
 
-async function show(ctx: CommandContext, body: unknown, heading?: string): Promise<void> {
-  if (ctx.output === 'json') return ctx.out.json(body);
-  if (heading) ctx.out.print(heading);
-  ctx.out.print(hookFields(body as Webhook));
-}
+const HOOK: NamedResource<Webhook> = { noun: 'webhook', group: 'webhook', collection: '/webhooks', nameOption: NAME, fields: hookFields };
 
 export const webhookCommands: CommandSpec[] = [
   {
@@ -90,12 +87,7 @@ export const webhookCommands: CommandSpec[] = [
       required(ctx, 'uri', '--uri');
       required(ctx, 'secret-file', '--secret-file');
       if (list(ctx, 'actions') === undefined) throw usageError('--actions is required');
-      const client = await ctx.client();
-      if ((await client.send('GET', `/webhooks/${segment(name)}`)).status === 200) {
-        throw new CliError(EXIT.refused, `error: webhook "${name}" already exists (use \`pullthrough webhook update\`)`);
-      }
-      const res = await client.call('PUT', `/webhooks/${segment(name)}`, { body: await applyHookFlags({}, ctx) });
-      await show(ctx, res.body, `webhook "${name}" created`);
+      await createNamed(ctx, HOOK, name, () => applyHookFlags({}, ctx));
     },
   },
   {
@@ -104,21 +96,10 @@ export const webhookCommands: CommandSpec[] = [
     options: HOOK_OPTIONS,
     async run(ctx) {
       const name = required(ctx, 'name', '-n/--name');
-      const client = await ctx.client();
-      const current = (await client.call('GET', `/webhooks/${segment(name)}`)).body as Webhook;
-      const res = await client.call('PUT', `/webhooks/${segment(name)}`, { body: await applyHookFlags(current, ctx) });
-      await show(ctx, res.body, `webhook "${name}" updated`);
+      await updateNamed(ctx, HOOK, name, (current) => applyHookFlags(current, ctx));
     },
   },
-  {
-    path: ['webhook', 'show'],
-    summary: 'show a webhook (never its secret)',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await show(ctx, (await (await ctx.client()).call('GET', `/webhooks/${segment(name)}`)).body);
-    },
-  },
+  namedCommand(HOOK, 'show', 'show a webhook (never its secret)', (ctx, name) => showNamed(ctx, HOOK, name)),
   {
     path: ['webhook', 'list'],
     summary: 'list the webhooks',
@@ -128,37 +109,16 @@ export const webhookCommands: CommandSpec[] = [
       ctx.out.print(renderTable(['name', 'status', 'uri', 'actions', 'scope'], body.webhooks.map((h) => [h.name, h.status, h.serviceUri, h.actions, h.scope])));
     },
   },
-  {
-    path: ['webhook', 'delete'],
-    summary: 'delete a webhook (needs the admin role)',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      await (await ctx.client()).call('DELETE', `/webhooks/${segment(name)}`);
-      if (ctx.output === 'table') ctx.out.print(`webhook "${name}" deleted`);
-    },
-  },
-  {
-    path: ['webhook', 'ping'],
-    summary: 'queue a test event to the webhook (see it with `webhook deliveries`)',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      const body = (await (await ctx.client()).call('POST', `/webhooks/${segment(name)}/ping`)).body as { eventId?: string };
-      if (ctx.output === 'json') return ctx.out.json(body);
-      ctx.out.print(`ping queued for webhook "${name}": event ${body.eventId ?? '-'}`);
-    },
-  },
-  {
-    path: ['webhook', 'deliveries'],
-    summary: 'the last 100 delivery attempts, newest first',
-    options: { name: NAME },
-    async run(ctx) {
-      const name = required(ctx, 'name', '-n/--name');
-      const body = (await (await ctx.client()).call('GET', `/webhooks/${segment(name)}/deliveries`)).body as { deliveries: Array<Record<string, unknown>> };
-      if (ctx.output === 'json') return ctx.out.json(body);
-      const rows = body.deliveries.map((d) => [d.at, d.action, d.attempt, d.ok ? 'ok' : 'failed', d.statusCode, d.latencyMs === undefined ? undefined : `${String(d.latencyMs)} ms`, d.eventId, d.error]);
-      ctx.out.print(renderTable(['at', 'action', 'attempt', 'result', 'status', 'latency', 'event', 'error'], rows));
-    },
-  },
+  namedCommand(HOOK, 'delete', 'delete a webhook (needs the admin role)', (ctx, name) => deleteNamed(ctx, HOOK, name)),
+  namedCommand(HOOK, 'ping', 'queue a test event to the webhook (see it with `webhook deliveries`)', async (ctx, name) => {
+    const body = (await (await ctx.client()).call('POST', `/webhooks/${segment(name)}/ping`)).body as { eventId?: string };
+    if (ctx.output === 'json') return ctx.out.json(body);
+    ctx.out.print(`ping queued for webhook "${name}": event ${body.eventId ?? '-'}`);
+  }),
+  namedCommand(HOOK, 'deliveries', 'the last 100 delivery attempts, newest first', async (ctx, name) => {
+    const body = (await (await ctx.client()).call('GET', `/webhooks/${segment(name)}/deliveries`)).body as { deliveries: Array<Record<string, unknown>> };
+    if (ctx.output === 'json') return ctx.out.json(body);
+    const rows = body.deliveries.map((d) => [d.at, d.action, d.attempt, d.ok ? 'ok' : 'failed', d.statusCode, d.latencyMs === undefined ? undefined : `${String(d.latencyMs)} ms`, d.eventId, d.error]);
+    ctx.out.print(renderTable(['at', 'action', 'attempt', 'result', 'status', 'latency', 'event', 'error'], rows));
+  }),
 ];
