@@ -3,8 +3,9 @@
 // single-layer image through the built frontend (run `npm run build` first) under `node --cpu-prof`,
 // then the CPU seconds of each process of ours (frontend, hydrator, redis-server: /proc/<pid>/stat)
 // from the pull's start until `--settle` ms after it (the hydration job runs 5 s after a pull), and
-// the frontend profile's top functions by self time. The profile stays in `--out` (a temp dir when not
-// given) for a closer look. `--no-prof`: no profiler (its own cost left out); `--reference`: the same
+// the frontend profile's top functions by self time within that window (sample times are CLOCK_MONOTONIC),
+// the write-lag and fell-behind counters from /metrics. The profile is kept only with `--out` (else it
+// goes with the run's temp dir). `--no-prof`: no profiler (its own cost left out); `--reference`: the same
 // pull through the reference (distribution in proxy mode) first, for comparison in the same conditions;
 // `--idle`: the CPU of the idle processes over the same window; `--warm-mib=N`: a cold pull of another
 // N MiB image first (JIT-warm, cache-cold).
