@@ -10,6 +10,12 @@ import { GatheringWriter } from './gathering-writer.js';
  */
 const GATHER_BYTES = 1024 * 1024;
 const GATHER_CHUNKS = 256;
+/**
+ * Batches written at once, each at its own file offset: while one is in the thread pool the next is
+ * gathered and started, so the disk is not idle while the event loop is busy with the network (with
+ * one write at a time a miss's store fell behind its live clients and overflowed its write lag).
+ */
+const WRITES_IN_FLIGHT = 2;
 
 /** Errors on which a hard link cannot be used and commit falls back to rename. */
 const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS']);
@@ -20,11 +26,19 @@ function errno(err: unknown): string | undefined {
 
 /**
  * An ObjectWriter over a temporary file. Chunks are gathered and written a MiB at a time with one
- * vectored write; `_final` writes the rest, fsyncs and closes, so a finished stream is a durable
+ * vectored write at its own offset, up to WRITES_IN_FLIGHT at once; `_final` waits for them, writes the rest, fsyncs and closes, so a finished stream is a durable
  * temporary file. `commit` links it into place without ever replacing an existing target.
  */
 export class FileObjectWriter extends GatheringWriter {
   private handle: FileHandle | undefined;
+  /** File offset of the next batch. */
+  private position = 0;
+  private inFlight = 0;
+  /** The caller's write callback, held while WRITES_IN_FLIGHT batches are being written. */
+  private held: ((error?: Error | null) => void) | undefined;
+  /** The first failed batch's error. */
+  private failure: Error | undefined;
+  private idle: Array<() => void> = [];
 
   constructor(
     handle: FileHandle,
@@ -37,7 +51,11 @@ export class FileObjectWriter extends GatheringWriter {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.flush()
+    this.writesDone()
+      .then(() => {
+        this.startBatch();
+        return this.writesDone();
+      })
       .then(async () => {
         const handle = this.handle;
         this.handle = undefined;
@@ -61,10 +79,13 @@ export class FileObjectWriter extends GatheringWriter {
     cleanup().then(() => callback(error), () => callback(error));
   }
 
-  /** Write once a MiB (or 256 chunks) is gathered. */
+  /** Start a batch once a MiB (or 256 chunks) is gathered; the caller writes on while fewer than WRITES_IN_FLIGHT are under way. */
   protected afterGather(callback: (error?: Error | null) => void): void {
+    if (this.failure) return callback(this.failure);
     if (this.gatheredBytes < GATHER_BYTES && this.gatheredCount < GATHER_CHUNKS) return callback();
-    this.flush().then(() => callback(), callback);
+    this.startBatch();
+    if (this.inFlight < WRITES_IN_FLIGHT) return callback();
+    this.held = callback;
   }
 
   protected resolveTarget(path: string): string {
@@ -79,19 +100,45 @@ export class FileObjectWriter extends GatheringWriter {
     return fsp.rm(this.tempPath, { force: true });
   }
 
-  private flush(): Promise<void> {
-    const batch = this.takeGathered().buffers;
-    return batch.length > 0 ? this.writeAll(batch) : Promise.resolve();
+  /** Write the gathered chunks at the next offset (nothing when none is gathered). */
+  private startBatch(): void {
+    const { buffers, bytes } = this.takeGathered();
+    if (buffers.length === 0) return;
+    const at = this.position;
+    this.position += bytes;
+    this.inFlight++;
+    this.writeAll(buffers, at).then(
+      () => this.batchDone(undefined),
+      (err: unknown) => this.batchDone(err as Error),
+    );
   }
 
-  private async writeAll(buffers: Buffer[]): Promise<void> {
+  private batchDone(err: Error | undefined): void {
+    this.inFlight--;
+    if (err) this.failure ??= err;
+    const held = this.held;
+    this.held = undefined;
+    if (held) held(this.failure);
+    else if (err && !this.destroyed) this.destroy(err);
+    if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  /** Resolves once no batch is being written; throws the first failure. */
+  private async writesDone(): Promise<void> {
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    if (this.failure) throw this.failure;
+  }
+
+  private async writeAll(buffers: Buffer[], position: number): Promise<void> {
     const handle = this.handle;
     if (!handle) throw new Error('writer is closed');
     let pending = buffers;
+    let at = position;
     while (pending.length > 0) {
       const total = pending.reduce((n, b) => n + b.length, 0);
-      const { bytesWritten } = await handle.writev(pending);
+      const { bytesWritten } = await handle.writev(pending, at);
       if (bytesWritten >= total) return;
+      at += bytesWritten;
       pending = skipBytes(pending, bytesWritten);
     }
   }

@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -99,6 +100,39 @@ describe('filesystem driver specifics', () => {
     const driver = new FilesystemDriver(root);
     await driver.putContent('a/b/c', Buffer.from('x'));
     expect(await fsp.readFile(join(root, 'a', 'b', 'c'), 'utf8')).toBe('x');
+  });
+
+  test('chunks written without waiting (several batches in flight, each at its own offset) land intact and in order', async () => {
+    const driver = new FilesystemDriver(root);
+    const data = randomBytes(24 * 1024 * 1024 + 12_345);
+    const writer = await driver.createWriter();
+    // Every 64 KiB chunk at once, ignoring backpressure: the writer starts a batch per gathered MiB.
+    for (let at = 0; at < data.length; at += 64 * 1024) writer.write(data.subarray(at, at + 64 * 1024));
+    await writer.commit('batched/obj');
+    expect(writer.bytesWritten).toBe(data.length);
+    const back = await fsp.readFile(join(root, 'batched', 'obj'));
+    expect(back.length).toBe(data.length);
+    expect(back.equals(data)).toBe(true);
+  });
+
+  test('a writer whose file fails mid-write errors, and commit rejects and leaves nothing', async () => {
+    const driver = new FilesystemDriver(root);
+    const writer = await driver.createWriter();
+    const failed = new Promise<Error>((resolve) => writer.once('error', resolve));
+    // The writer's file is swapped for one opened read-only: its batches fail (EBADF).
+    const inside = writer as unknown as { handle: fsp.FileHandle };
+    const original = inside.handle;
+    await fsp.writeFile(join(root, 'read-only'), 'x');
+    inside.handle = await fsp.open(join(root, 'read-only'), 'r');
+    try {
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      for (let i = 0; i < 64; i++) writer.write(chunk);
+      expect((await failed).message).toMatch(/EBADF|bad file descriptor/i);
+      await expect(writer.commit('failed/obj')).rejects.toThrow();
+      expect(await driver.stat('failed/obj')).toBeUndefined();
+    } finally {
+      await original.close();
+    }
   });
 
   test('names that would climb out of the root are refused', async () => {

@@ -1,0 +1,190 @@
+'use strict';
+// `node bench/profile-cold.js [--mib=512] [--out=<dir>] [--top=25] [--settle=6000] [--no-prof] [--reference] [--idle] [--warm-mib=N] [--trace-gc]`: one cold pull of a
+// single-layer image through the built frontend (run `npm run build` first) under `node --cpu-prof`,
+// then the CPU seconds of each process of ours (frontend, hydrator, redis-server: /proc/<pid>/stat)
+// from the pull's start until `--settle` ms after it (the hydration job runs 5 s after a pull), and
+// the frontend profile's top functions by self time within that window (sample times are CLOCK_MONOTONIC),
+// the write-lag and fell-behind counters from /metrics. The profile is kept only with `--out` (else it
+// goes with the run's temp dir). `--no-prof`: no profiler (its own cost left out); `--reference`: the same
+// pull through the reference (distribution in proxy mode) first, for comparison in the same conditions;
+// `--idle`: the CPU of the idle processes over the same window; `--warm-mib=N`: a cold pull of another
+// N MiB image first (JIT-warm, cache-cold).
+const os = require('node:os');
+const path = require('node:path');
+const { mkdir, readdir, readFile } = require('node:fs/promises');
+const { request } = require('undici');
+const { startRegistry, startRedis, tempDir } = require('@pullthrough/test-support');
+const { MiB, pushRandomImage } = require('./lib/fixtures.js');
+const { pullImage } = require('./lib/pull-client.js');
+const { startPullthrough, startReferenceProxy, redisPid } = require('./lib/servers.js');
+const { measureCpu, parseStat, clockTicks } = require('./lib/proc-cpu.js');
+
+/** { '<thread name>': { user, sys } CPU seconds } of every thread of `pid` so far (same names summed). */
+async function threadCpu(pid) {
+  const out = {};
+  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) {
+    try {
+      const text = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : `${text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'))} ${tid}`;
+      const { utime, stime } = parseStat(text);
+      const t = (out[name] ??= { user: 0, sys: 0 });
+      t.user += utime / clockTicks();
+      t.sys += stime / clockTicks();
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Self time per function (name + file:line) of a .cpuprofile, largest first, as [label, ms, share]. */
+function topSelf(profile, top, window) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  const deltas = profile.timeDeltas;
+  let total = 0;
+  let at = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    at += deltas[i] ?? 0;
+    // Sample timestamps are CLOCK_MONOTONIC microseconds, like process.hrtime here.
+    if (window && (at < window.from || at > window.to)) continue;
+    const node = byId.get(profile.samples[i]);
+    const dt = (deltas[i] ?? 0) / 1000;
+    total += dt;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url ? url.replace(/^.*\/(packages|apps|node_modules)\//, '$1/') : '';
+    const label = `${functionName || '(anonymous)'} ${file}${file ? `:${lineNumber + 1}` : ''}`;
+    self.set(label, (self.get(label) ?? 0) + dt);
+  }
+  const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
+  return { total, rows: rows.map(([label, ms]) => [label, ms, ms / total]) };
+}
+
+/** The frontend's write-lag counters (overflows, completion GETs) and clients that fell behind, from its admin port's /metrics. */
+async function writeLagMetrics(pid) {
+  const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
+  const port = /(?:^|\0)PULLTHROUGH_ADMIN_PORT=(\d+)/.exec(environ)?.[1];
+  const res = await request(`http://127.0.0.1:${port}/metrics`);
+  const text = await res.body.text();
+  return text.split('\n').filter((l) => /^pullthrough_blob_(write_lag_overflows|write_completion|clients_fell_behind)/.test(l));
+}
+
+/** One cold pull through the reference, its CPU seconds until `settleMs` after the pull's start. */
+async function referencePull(upstream, image, small, settleMs) {
+  const ref = await startReferenceProxy(upstream.url);
+  try {
+    await pullImage(ref.url, small.repository, small.tag);
+    const t0 = Date.now();
+    const cpu = await measureCpu(ref.pids);
+    const pulled = await pullImage(ref.url, image.repository, image.tag);
+    await sleep(Math.max(0, settleMs - (Date.now() - t0)));
+    const used = await cpu.stop();
+    const gib = pulled.bytes / (1024 * MiB);
+    console.log(`reference cold pull: ${pulled.mibPerSec.toFixed(0)} MiB/s (${pulled.ms.toFixed(0)} ms, manifest ${pulled.manifestMs.toFixed(0)} ms, first blob byte ${pulled.ttfbMs?.toFixed(0)} ms); registry ${used.registry.toFixed(2)} CPU s, ${(used.registry / gib).toFixed(2)} s/GiB; load ${os.loadavg()[0].toFixed(2)}`);
+  } finally {
+    await ref.stop();
+  }
+}
+
+async function main(argv) {
+  const flag = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
+  const mib = Number(flag('mib', '512'));
+  const top = Number(flag('top', '25'));
+  const settleMs = Number(flag('settle', '6000'));
+  const work = await tempDir('bench-profile-');
+  const outDir = flag('out', path.join(work.path, 'profile'));
+  await mkdir(outDir, { recursive: true });
+  const stops = [];
+  try {
+    const upstream = await startRegistry();
+    stops.push(() => upstream.stop());
+    const redis = await startRedis();
+    stops.push(() => redis.stop());
+    const seed = `profile-${Date.now()}`;
+    const image = await pushRandomImage(upstream.url, work.path, { repository: 'bench/big', tag: 'v1', layerSizes: [mib * MiB], seed });
+    const small = await pushRandomImage(upstream.url, work.path, { repository: 'bench/small', tag: 'v1', layerSizes: [4096], seed });
+    if (argv.includes('--reference')) await referencePull(upstream, image, small, settleMs);
+    const profiling = !argv.includes('--no-prof');
+    const traceGc = argv.includes('--trace-gc');
+    const proxy = await startPullthrough({ redisUrl: redis.url, upstreamHost: upstream.host, ...(profiling ? { profileDir: outDir } : {}), nodeArgs: traceGc ? ['--trace-gc'] : [] });
+    const gcLines = async () => (await readFile(path.join(proxy.dataDir, '..', 'frontend.log'), 'utf8')).split('\n').filter((l) => /^\[\d+:0x/.test(l));
+    const gcBefore = traceGc ? (await gcLines()).length : 0;
+    let stopped = false;
+    stops.push(() => (stopped ? undefined : proxy.stop()));
+    const pids = { ...proxy.pids, 'redis-server': await redisPid(redis.url) };
+    await pullImage(proxy.url, small.repository, small.tag); // warm-up: JIT, pools, lazy modules
+    if (argv.includes('--idle')) {
+      // What the idle process costs over the same window (timers, queue polling, metrics).
+      const idle = await measureCpu(pids);
+      await sleep(settleMs);
+      const spent = await idle.stop();
+      console.log(`idle ${settleMs} ms: ${Object.entries(spent).map(([k, v]) => `${k} ${v?.toFixed(2)} s`).join(', ')}`);
+    }
+    const warmMiB = Number(flag('warm-mib', '0'));
+    if (warmMiB > 0) {
+      // A cold pull of another image first: the per-chunk code is optimized by then (JIT-warm, cache-cold).
+      const other = await pushRandomImage(upstream.url, work.path, { repository: 'bench/warm', tag: 'v1', layerSizes: [warmMiB * MiB], seed });
+      await pullImage(proxy.url, other.repository, other.tag);
+      await sleep(settleMs);
+    }
+    const t0 = Date.now();
+    const from = Number(process.hrtime.bigint() / 1000n);
+    const cpu = await measureCpu(pids);
+    const threadsBefore = await threadCpu(pids.frontend);
+    const pulled = await pullImage(proxy.url, image.repository, image.tag);
+    for (;;) {
+      const res = await request(`${proxy.url}/v2/${image.repository}/blobs/${image.blobs[1].digest}`, { method: 'HEAD' });
+      await res.body.dump();
+      if (res.headers['x-cache'] === 'hit') break;
+      await sleep(100);
+    }
+    const storedMs = Date.now() - t0;
+    await sleep(Math.max(0, settleMs - storedMs));
+    const used = await cpu.stop();
+    const lagLines = await writeLagMetrics(pids.frontend);
+    const to = Number(process.hrtime.bigint() / 1000n);
+    const threadsAfter = await threadCpu(pids.frontend);
+    const gib = pulled.bytes / (1024 * MiB);
+    const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    console.log(`cold pull of ${mib} MiB: ${pulled.mibPerSec.toFixed(0)} MiB/s (${pulled.ms.toFixed(0)} ms, manifest ${pulled.manifestMs.toFixed(0)} ms, first blob byte ${pulled.ttfbMs?.toFixed(0)} ms), stored after ${storedMs} ms; load ${load}`);
+    for (const [name, s] of Object.entries(used)) console.log(`  ${name.padEnd(13)} ${s?.toFixed(2)} CPU s  ${(s / gib).toFixed(2)} s/GiB`);
+    for (const [name, t] of Object.entries(threadsAfter)) {
+      const b = threadsBefore[name] ?? { user: 0, sys: 0 };
+      const user = t.user - b.user;
+      const sys = t.sys - b.sys;
+      if (user + sys > 0) console.log(`    frontend thread ${name.padEnd(16)} user ${user.toFixed(2)} s, sys ${sys.toFixed(2)} s`);
+    }
+    if (traceGc) {
+      const lines = (await gcLines()).slice(gcBefore);
+      const kinds = {};
+      for (const l of lines) {
+        const kind = /(Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact)/.exec(l)?.[1] ?? 'other';
+        const ms = Number(/ ([\d.]+) \/ [\d.]+ ms/.exec(l)?.[1] ?? 0);
+        kinds[kind] = { n: (kinds[kind]?.n ?? 0) + 1, ms: (kinds[kind]?.ms ?? 0) + ms };
+      }
+      console.log(`  frontend GCs in the window: ${Object.entries(kinds).map(([k, v]) => `${k} ${v.n}x ${v.ms.toFixed(0)} ms`).join(', ')}`);
+      for (const l of lines.filter((x) => !x.includes('Scavenge')).slice(0, 6)) console.log(`    ${l.slice(0, 200)}`);
+    }
+    for (const line of lagLines) console.log(`  ${line}`);
+    const all = Object.values(used).reduce((a, b) => a + (b ?? 0), 0);
+    console.log(`  ${'all'.padEnd(13)} ${all.toFixed(2)} CPU s  ${(all / gib).toFixed(2)} s/GiB`);
+    await proxy.stop();
+    stopped = true;
+    if (!profiling) return;
+    const file = (await readdir(outDir)).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1);
+    if (!file) throw new Error(`no .cpuprofile in ${outDir}`);
+    const { total, rows } = topSelf(JSON.parse(await readFile(path.join(outDir, file), 'utf8')), top, { from, to });
+    console.log(`frontend profile ${path.join(outDir, file)}: ${(total / 1000).toFixed(2)} s sampled in the measured window; top ${top} by self time:`);
+    for (const [label, ms, share] of rows) console.log(`  ${ms.toFixed(0).padStart(6)} ms ${(share * 100).toFixed(1).padStart(5)}%  ${label}`);
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+    if (!argv.some((a) => a.startsWith('--out='))) await work.remove();
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
