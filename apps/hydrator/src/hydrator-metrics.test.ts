@@ -44,7 +44,7 @@ beforeAll(async () => {
     return { statusCode: 204 };
   };
   workers = [new Worker(HYDRATION_QUEUE, hydrate, { connection, prefix }), new Worker(WEBHOOK_QUEUE, deliver, { connection, prefix })];
-  registry = createHydratorMetrics(queues, workers, () => true, () => [{ upstream: 'registry.example', status: '2xx', count: 3 }]);
+  registry = createHydratorMetrics(queues, workers, () => true, () => [{ upstream: 'registry.example', status: '2xx', count: 3 }]).registry;
 });
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.close()));
