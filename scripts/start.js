@@ -4,6 +4,7 @@ const { spawn } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
 const { privateRedis } = require('./private-redis.js');
+const { NODE_FLAGS } = require('./node-flags.js');
 
 const root = path.join(__dirname, '..');
 const env = { ...process.env };
@@ -78,8 +79,8 @@ async function main() {
     env.REDIS_URL = redis.url; // carries the password: never printed
     process.stderr.write(`private redis-server on ${redis.display} (password in ${path.join(env.PULLTHROUGH_DATA_DIR, 'redis-password')})\n`);
   }
-  run('hydrator', process.execPath, [path.join(root, 'apps/hydrator/dist/main.js')]);
-  run('frontend', process.execPath, [path.join(root, 'apps/frontend/dist/main.js')]);
+  run('hydrator', process.execPath, [...NODE_FLAGS, path.join(root, 'apps/hydrator/dist/main.js')]);
+  run('frontend', process.execPath, [...NODE_FLAGS, path.join(root, 'apps/frontend/dist/main.js')]);
 }
 
 process.on('SIGINT', () => void stop(0));

@@ -10,6 +10,7 @@ const path = require('node:path');
 const { startProcess, waitUntil, freePort, tempDir } = require('@pullthrough/test-support');
 
 const ROOT = path.join(__dirname, '..', '..');
+const { NODE_FLAGS } = require('../../scripts/node-flags.js');
 
 async function waitForHttp(url, proc, what, timeoutMs = 20_000) {
   await waitUntil(
@@ -80,7 +81,7 @@ async function startReferenceProxy(remoteUrl, { label = 'reference' } = {}) {
 /**
  * This cache: hydrator + frontend from apps/* /dist with a fresh data dir and queue prefix, a rule
  * `bench/*` -> `<upstreamHost>/bench/*`, the upstream listed as insecure. `profileDir`: run the
- * frontend with --cpu-prof (written there on SIGTERM exit). `nodeArgs`: more node flags for the frontend.
+ * frontend with --cpu-prof (written there on SIGTERM exit). `nodeArgs`: more node flags for the frontend (both apps get scripts/node-flags.js's, as deployed).
  */
 async function startPullthrough({ redisUrl, upstreamHost, profileDir, nodeArgs = [], env: extraEnv = {} }) {
   const dir = await tempDir('bench-pullthrough-');
@@ -112,7 +113,7 @@ async function startPullthrough({ redisUrl, upstreamHost, profileDir, nodeArgs =
     const node = (app, nodeArgs = []) =>
       startProcess({
         command: process.execPath,
-        args: [...nodeArgs, path.join(ROOT, 'apps', app, 'dist', 'main.js')],
+        args: [...NODE_FLAGS, ...nodeArgs, path.join(ROOT, 'apps', app, 'dist', 'main.js')],
         logPath: path.join(dir.path, `${app}.log`),
         ownedDir: dir.path,
         env,

@@ -11,7 +11,8 @@
 //   (frontend: admin port; hydrator: its probe port)
 // - Services select the frontend pods and target its named ports; autoscalers target the hydrator
 // - the rules ConfigMap equals config/rules.yaml; the KEDA list is <prefix>:<queue>:wait
-// - the Dockerfile exposes the ConfigMap ports and only sets README variables
+// - the Dockerfile exposes the ConfigMap ports and only sets README variables; its CMDs run node
+//   with scripts/node-flags.js's flags
 // - `kubectl kustomize` renders the base and the KEDA component (when kubectl is installed)
 // - every object (static manifests, kustomize renderings) validates against the Kubernetes
 //   schemas (lib/k8s-schema.js) and has no unknown field (lib/k8s-strict.js), and in each
@@ -186,6 +187,12 @@ check(exposedBy('hydrator').includes(cmData.PULLTHROUGH_HYDRATOR_PORT), 'Dockerf
 for (const m of dockerfile.matchAll(/\b(PULLTHROUGH_[A-Z_]+)=/g)) check(readmeVars.has(m[1]), `Dockerfile sets ${m[1]}, which the README table does not list`);
 for (const target of ['frontend', 'hydrator']) check(new RegExp(`^FROM \\S+ AS ${target}$`, 'm').test(dockerfile), `Dockerfile: target ${target} missing`);
 check(/^HEALTHCHECK .*\/healthz/ms.test(dockerfile), 'Dockerfile: HEALTHCHECK on /healthz');
+// Each target's CMD runs node with the flags every launcher uses (scripts/node-flags.js).
+const { NODE_FLAGS } = require(path.join(root, 'scripts', 'node-flags.js'));
+for (const target of ['frontend', 'hydrator']) {
+  const cmd = JSON.stringify(['node', ...NODE_FLAGS, `apps/${target}/dist/main.js`]).replaceAll(',', ', ');
+  check(dockerfile.includes(`CMD ${cmd}`), `Dockerfile: the ${target} target must run CMD ${cmd} (scripts/node-flags.js)`);
+}
 
 // --- kustomize render ----------------------------------------------------------------------
 const renderings = []; // { label, docs }

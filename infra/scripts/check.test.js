@@ -12,7 +12,7 @@ const { spawnSync } = require('node:child_process');
 const repo = path.resolve(__dirname, '..', '..');
 const CHECK = path.join(__dirname, 'check.js');
 const HAVE_KUBECTL = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
-const INPUTS = ['README.md', 'apps/frontend/src/config.ts', 'apps/hydrator/src/config.ts', 'config/rules.yaml', 'packages/hydration-jobs/src/hydration-job.ts', 'infra'];
+const INPUTS = ['README.md', 'apps/frontend/src/config.ts', 'apps/hydrator/src/config.ts', 'config/rules.yaml', 'packages/hydration-jobs/src/hydration-job.ts', 'infra', 'scripts/node-flags.js'];
 
 /** A copy of the inputs, edit(root) applied, then the check run on it. */
 function runOnCopy(edit) {
@@ -58,6 +58,11 @@ test('a README variable missing from the chart values', () => {
 test('a secret in the chart values', () => {
   expectFailure((root) => replaceIn(root, 'infra/helm/pullthrough/values.yaml', '  PULLTHROUGH_LOG_LEVEL: "info"\n', '  PULLTHROUGH_LOG_LEVEL: "info"\n  PULLTHROUGH_ADMIN_TOKEN: "x"\n'),
     /PULLTHROUGH_ADMIN_TOKEN is a secret/);
+});
+
+test('a Dockerfile CMD without the node flags every launcher uses', () => {
+  expectFailure((root) => replaceIn(root, 'infra/docker/Dockerfile', 'CMD ["node", "--max-semi-space-size=2", "apps/hydrator/dist/main.js"]', 'CMD ["node", "apps/hydrator/dist/main.js"]'),
+    /Dockerfile: the hydrator target must run CMD \["node", "--max-semi-space-size=2", "apps\/hydrator\/dist\/main\.js"\]/);
 });
 
 test('a template uses a value values.yaml does not have', () => {

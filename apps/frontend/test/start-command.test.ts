@@ -44,6 +44,16 @@ describe('the README start command', () => {
     // Both apps' probes: the frontend's on the admin port, the hydrator's on its own.
     await waitUntil(async () => (await fetch(`http://127.0.0.1:${hydratorPort}/readyz`).catch(() => undefined))?.status === 200, { timeoutMs: 20_000, what: 'the hydrator to be ready' });
     expect(((await (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).json()) as { status: string }).status).toBe('ready');
+    // Both apps run with the node flags every launcher uses (scripts/node-flags.js: a small V8 young generation).
+    const { NODE_FLAGS } = require(join(ROOT, 'scripts', 'node-flags.js')) as { NODE_FLAGS: string[] };
+    expect(NODE_FLAGS.length).toBeGreaterThan(0);
+    const kids = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')).trim().split(/\s+/);
+    const argvs = await Promise.all(kids.map(async (pid) => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean).slice(1)));
+    const apps = argvs.filter((argv) => argv.at(-1)?.endsWith(join('dist', 'main.js')));
+    expect(apps.sort((a, b) => String(a.at(-1)).localeCompare(String(b.at(-1))))).toEqual([
+      [...NODE_FLAGS, join(ROOT, 'apps', 'frontend', 'dist', 'main.js')],
+      [...NODE_FLAGS, join(ROOT, 'apps', 'hydrator', 'dist', 'main.js')],
+    ]);
     const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
     expect(output).toContain(token); // shown once on the terminal at first start
     const defaults = (await (await fetch(`http://127.0.0.1:${adminPort}/api/v1/cache-rules`, { headers: { authorization: `Bearer ${token}` } })).json()) as { cacheRules: Array<{ name: string }> };

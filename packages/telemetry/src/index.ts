@@ -1,6 +1,7 @@
 export { telemetryConfigFields, type TelemetrySettings } from './telemetry-config.js';
 export { startTracing, type Tracing, type TracingOptions } from './start-tracing.js';
-export { OtlpHttpExporter, type OtlpHttpExporterOptions } from './otlp-http-exporter.js';
-export { exportTraceRequest } from './otlp-json.js';
+// The OTLP exporter is not re-exported: this index must not load the OpenTelemetry SDK (start-tracing.ts
+// loads it when tracing is on).
+export type { OtlpHttpExporterOptions } from './otlp-http-exporter.js';
 export { tracer, inSpan, recordFailure, errorType, context, trace, SpanKind, SpanStatusCode, type Attributes, type Span } from './spans.js';
 export { currentTraceparent, contextFromTraceparent, isTraceparent, linkTo } from './trace-context.js';

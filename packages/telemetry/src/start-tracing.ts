@@ -1,12 +1,9 @@
-import { hostname } from 'node:os';
 import { context, propagation, trace } from '@opentelemetry/api';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
-import { OtlpHttpExporter } from './otlp-http-exporter.js';
 import type { TelemetrySettings } from './telemetry-config.js';
+
+/** The SDK (tracer provider, exporter), loaded only when tracing is on: see tracing-sdk.ts. */
+type TracingSdk = typeof import('./tracing-sdk.js');
 
 export interface TracingOptions {
   /** `pullthrough-frontend` or `pullthrough-hydrator` (the resource's service.name). */
@@ -43,7 +40,8 @@ function allowEntryOf(endpoint: URL): string {
  * PULLTHROUGH_TRACE_SAMPLE_RATIO), the AsyncLocalStorage context manager, W3C trace context, and a
  * batching OTLP/HTTP JSON exporter. The exporter dials through its own egress policy: the operator's
  * allow-list plus the collector's own `host:port` (naming the endpoint is the operator allowing it);
- * upstreams and webhooks are not given that exception. Unset: nothing is registered (no-op API).
+ * upstreams and webhooks are not given that exception. Unset: nothing is registered (no-op API) and
+ * the OpenTelemetry SDK is never loaded (about 200 modules).
  */
 export function startTracing(settings: TelemetrySettings, options: TracingOptions): Tracing {
   const endpoint = settings.PULLTHROUGH_OTLP_ENDPOINT;
@@ -51,13 +49,15 @@ export function startTracing(settings: TelemetrySettings, options: TracingOption
   if (active) throw new Error('tracing is already started in this process');
   const policy = new EgressPolicy({ allow: [...options.egressAllow, allowEntryOf(new URL(endpoint))] });
   const dispatcher = createEgressAgent(policy, { connectTimeoutMs: 5000 });
-  const exporter = new OtlpHttpExporter({ endpoint, dispatcher, ...(options.onExportError ? { onError: options.onExportError } : {}) });
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName, 'service.instance.id': hostname() }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(settings.PULLTHROUGH_TRACE_SAMPLE_RATIO) }),
-    spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: options.exportDelayMs ?? 2000, maxQueueSize: 4096 })],
+  const { registerProvider } = require('./tracing-sdk.js') as TracingSdk;
+  const provider = registerProvider({
+    endpoint,
+    serviceName: options.serviceName,
+    sampleRatio: settings.PULLTHROUGH_TRACE_SAMPLE_RATIO,
+    dispatcher,
+    exportDelayMs: options.exportDelayMs ?? 2000,
+    ...(options.onExportError ? { onExportError: options.onExportError } : {}),
   });
-  provider.register();
   const tracing: Tracing = {
     enabled: true,
     flush: () => provider.forceFlush(),

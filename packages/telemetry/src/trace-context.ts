@@ -1,7 +1,13 @@
 import { context, trace, type Context, type Link } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { W3CTraceContextPropagator } from '@opentelemetry/core';
 
-const propagator = new W3CTraceContextPropagator();
+/**
+ * The W3C propagator, made on first use: `@opentelemetry/core` is not loaded by a process that never
+ * carries a trace (tracing off: no span records, job data holds no traceparent).
+ */
+let w3c: W3CTraceContextPropagator | undefined;
+const propagator = (): W3CTraceContextPropagator =>
+  (w3c ??= new (require('@opentelemetry/core') as typeof import('@opentelemetry/core')).W3CTraceContextPropagator());
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 const setter = { set: (carrier: Record<string, string>, key: string, value: string) => void (carrier[key] = value) };
@@ -19,7 +25,7 @@ export function currentTraceparent(active: Context = context.active()): string |
   const span = trace.getSpan(active);
   if (!span?.isRecording()) return undefined;
   const carrier: Record<string, string> = {};
-  propagator.inject(active, carrier, setter);
+  propagator().inject(active, carrier, setter);
   return carrier.traceparent;
 }
 
@@ -31,7 +37,7 @@ export function isTraceparent(value: string): boolean {
 /** A context whose remote parent is `traceparent` (the root context when absent or malformed). */
 export function contextFromTraceparent(traceparent: string | undefined): Context {
   if (!traceparent || !isTraceparent(traceparent)) return context.active();
-  return propagator.extract(context.active(), { traceparent }, getter);
+  return propagator().extract(context.active(), { traceparent }, getter);
 }
 
 /** A span link to the span named by `traceparent` (none when absent or malformed). */
