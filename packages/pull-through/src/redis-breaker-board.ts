@@ -155,6 +155,8 @@ export class RedisBreakerBoard implements SharedBreakerBoard {
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.claimTimeoutMs)));
     try {
       const claim = this.redis.eval(CLAIM, 1, `${this.options.prefix}:breaker-probe:${upstream}:${until}`, this.id, String(this.probeLeaseMs));
+      // A claim that fails after the timeout answered must not become an unhandled rejection.
+      claim.catch(() => undefined);
       const answer = await Promise.race([claim, late]);
       // Too slow: refuse now (the caller retries later and finds the claim if it was ours).
       if (answer === 'late') return false;

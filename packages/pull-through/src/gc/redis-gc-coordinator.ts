@@ -115,6 +115,8 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
         // Only while first connecting (a process just started): a connection lost later fails touches fast (pulls go on).
         if (!this.everReady && Date.now() - this.createdAt < 2_000) await this.connected(this.options.touchTimeoutMs ?? 500);
         const answer = this.redis.eval(TOUCH, pending.length + 1, this.touchesKey, ...pending.map((d) => this.key(`sweep:${d}`)), String(this.options.touchRetentionMs), ...pending);
+        // Answered after the timeout (or the connection closed meanwhile): that late rejection is no one's to handle.
+        answer.catch(() => undefined);
         const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('redis did not answer in time')), this.options.touchTimeoutMs ?? 500)));
         busy = (await Promise.race([answer, late])) as string[];
       } catch (err) {
