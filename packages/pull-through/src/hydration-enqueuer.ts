@@ -66,7 +66,10 @@ export class QueueHydrationEnqueuer implements HydrationEnqueuer {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`enqueue timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
     });
-    const p = Promise.race([enqueueHydration(this.queue, job, this.delayMs), timeout])
+    const enqueued = enqueueHydration(this.queue, job, this.delayMs);
+    // When the timeout answers first, the enqueue may still fail later (the connection closes): handled here.
+    enqueued.catch(() => undefined);
+    const p = Promise.race([enqueued, timeout])
       .then(
         (jobId) => {
           this.stats.enqueued++;
