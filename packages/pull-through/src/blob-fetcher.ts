@@ -8,16 +8,16 @@ import { annotateUpstreamError, unwrapAnswer } from './upstream-answers.js';
 import { withFailover } from './upstream-failover.js';
 import type { UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
-import { LiveTap } from './live-tap.js';
+import { liveTapFor, type LiveTap } from './live-tap.js';
 import { ClientBuffers, DEFAULT_CLIENT_BUFFER_BYTES, DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, type ClientBufferStats } from './client-buffers.js';
 import { ReceivedPrefix } from './received-prefix.js';
 import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
 import { completeStoreTail } from './store-tail.js';
 import { DEFAULT_WRITE_LAG_BYTES, DEFAULT_WRITE_LAG_TOTAL_BYTES, WriteLag, type WriteLagStats } from './write-lag.js';
 import { WriteThrough } from './write-through.js';
-import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want } from './blob-flight.js';
+import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
 
-export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedBlob, type LiveBlob } from './blob-flight.js';
+export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type CoalescedFetches, type FetchedBlob, type LiveBlob } from './blob-flight.js';
 
 /**
  * Streams a missing blob from the upstream into the store while handing the same bytes to the
@@ -39,12 +39,6 @@ export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedB
  * A fetched blob is linked to the repository of each caller whose upstream served it; a blob that
  * is already stored is linked only once the caller's upstream confirms it (BlobConfirmer).
  */
-/** Blob requests served from a fetch already running here: joined (waited for its commit) or tapped (its bytes live). */
-export interface CoalescedFetches {
-  joined: number;
-  tapped: number;
-}
-
 export class BlobFetcher {
   private readonly flights = new Map<string, Flight>();
   private readonly clientStallTimeoutMs: number;
@@ -199,15 +193,9 @@ export class BlobFetcher {
   }
 
   private newTap(range: ByteRange | undefined, size: number | undefined): LiveTap {
-    // The tap's own buffer bounds what waits for the client; the stream adds at most one small buffer.
-    const sink = new PassThrough({ highWaterMark: 64 * 1024 });
-    // Until the caller pipes it, a failure must not become an unhandled 'error' event.
-    sink.on('error', () => undefined);
-    const end = range ? range.end : size === undefined ? Infinity : size - 1;
-    // A tap that reaches the last byte holds its last slice until the digest is verified.
-    const verified = size === undefined || end >= size - 1;
-    return new LiveTap(sink, range?.start ?? 0, end, verified, this.buffers, this.clientStallTimeoutMs);
+    return liveTapFor(range, size, this.buffers, this.clientStallTimeoutMs);
   }
+
 
   private async start(target: UpstreamTarget, digest: Digest, expectedSize: number | undefined, want: Want): Promise<Started> {
     type Headers = { size: number | undefined; tap?: LiveTap; range?: ByteRange; followed?: true };

@@ -85,3 +85,9 @@ export interface Started {
   live: LiveBlob | undefined;
   done: Promise<FetchedBlob>;
 }
+
+/** Blob requests served from a fetch already running here: joined (waited for its commit) or tapped (its bytes live). */
+export interface CoalescedFetches {
+  joined: number;
+  tapped: number;
+}

@@ -1,4 +1,4 @@
-import type { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { ClientBuffers } from './client-buffers.js';
 
 /** Resolves true on 'drain'; false on 'close' or when `timeoutMs` (> 0) passes first. */
@@ -207,4 +207,18 @@ export class LiveTap {
     this.held = undefined;
     if (err && !this.sink.writableEnded) this.sink.destroy(err);
   }
+}
+
+/**
+ * A new client of a blob fetch reading `range` (undefined: the whole blob) of a blob of `size`
+ * (undefined: not known). Its own buffer bounds what waits for the client; the stream adds at most
+ * one small buffer. A tap that reaches the last byte holds its last slice until the digest is verified.
+ */
+export function liveTapFor(range: { start: number; end: number } | undefined, size: number | undefined, buffers: ClientBuffers, stallTimeoutMs: number): LiveTap {
+  const sink = new PassThrough({ highWaterMark: 64 * 1024 });
+  // Until the caller pipes it, a failure must not become an unhandled 'error' event.
+  sink.on('error', () => undefined);
+  const end = range ? range.end : size === undefined ? Infinity : size - 1;
+  const verified = size === undefined || end >= size - 1;
+  return new LiveTap(sink, range?.start ?? 0, end, verified, buffers, stallTimeoutMs);
 }
