@@ -62,13 +62,13 @@ function topSelf(profile, top, window) {
   return { total, rows: rows.map(([label, ms]) => [label, ms, ms / total]) };
 }
 
-/** The frontend's write-lag counters (overflows, completion GETs) and clients that fell behind, from its admin port's /metrics. */
+/** The frontend's write-lag counters (waits, overflows, completion GETs) and clients that fell behind, from its admin port's /metrics. */
 async function writeLagMetrics(pid) {
   const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
   const port = /(?:^|\0)PULLTHROUGH_ADMIN_PORT=(\d+)/.exec(environ)?.[1];
   const res = await request(`http://127.0.0.1:${port}/metrics`);
   const text = await res.body.text();
-  return text.split('\n').filter((l) => /^pullthrough_blob_(write_lag_overflows|write_completion|clients_fell_behind)/.test(l));
+  return text.split('\n').filter((l) => /^pullthrough_blob_(write_lag_(overflows|waits)|write_completion|clients_fell_behind)/.test(l));
 }
 
 /** One cold pull through the reference, its CPU seconds until `settleMs` after the pull's start. */

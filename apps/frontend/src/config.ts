@@ -206,6 +206,8 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_WRITE_LAG_BYTES: z.coerce.number().int().min(65536).default(33554432),
   /** Bytes the writes of every blob miss of this process may lag together; a miss that finds the total used up stops its write at once (same completion). */
   PULLTHROUGH_WRITE_LAG_TOTAL_BYTES: z.coerce.number().int().min(65536).default(134217728),
+  /** When a miss's write lag is full, the upstream read waits for the store while the store has kept at least this share (0..1) of the receive rate; below it the miss overflows (its rest completed later with one ranged GET). 0: always wait (a store that takes no byte for 2 s still overflows), 1: overflow as soon as the lag is full. */
+  PULLTHROUGH_WRITE_LAG_MIN_STORE_SHARE: z.coerce.number().min(0).max(1).default(0.5),
   /** Failed password logins (Basic on /v2, /token) one client address may make in a row before it gets 429 (token bucket size). */
   PULLTHROUGH_LOGIN_FAILURE_BURST: z.coerce.number().int().min(1).default(10),
   /** Failed password logins per minute a client address earns back (0: no limit). While over it, every password login from the address gets 429 before any password is checked. */

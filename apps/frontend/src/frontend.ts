@@ -197,6 +197,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     // The store's write may lag behind the live clients by this much; past it, one ranged GET completes it.
     writeLagBytes: config.PULLTHROUGH_WRITE_LAG_BYTES,
     writeLagTotalBytes: config.PULLTHROUGH_WRITE_LAG_TOTAL_BYTES,
+    // When the lag is full, the read waits for a store that keeps this share of its pace (else the ranged GET).
+    writeLagMinStoreShare: config.PULLTHROUGH_WRITE_LAG_MIN_STORE_SHARE,
     blobRedirectSeconds: config.PULLTHROUGH_AZURE_BLOB_REDIRECT_SECONDS,
     blobLeases,
     ...(peer ? { blobPeers: peer.peers } : {}),

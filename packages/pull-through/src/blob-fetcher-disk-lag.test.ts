@@ -16,8 +16,9 @@ import { UpstreamResolver, type UpstreamTarget } from './upstream-target.js';
 /**
  * The client never waits for the disk: a real docker-registry behind the counting proxy, a real
  * filesystem store whose writers take no byte while the disk is held (the fault), and the real
- * BlobFetcher. The store's writer may lag 1 MiB behind; past that its rest is fetched with one
- * ranged GET after the body, and committed only if the whole digest matches.
+ * BlobFetcher. The store's writer may lag 1 MiB behind; past that the read waits for a store that
+ * kept pace (took half of what was received), else (or once the waited-for store stalls) the rest
+ * is fetched with one ranged GET after the body, and committed only if the whole digest matches.
  */
 const MiB = 1024 * 1024;
 const SIZE = 12 * MiB;
@@ -53,7 +54,7 @@ interface Setup {
 }
 
 /** A fresh blob upstream, a fresh store and fetcher (its own upstream pool and breakers). */
-async function setUp(writeLagBytes = LAG): Promise<Setup> {
+async function setUp(writeLagBytes = LAG, policy: { writeLagStallMs?: number; writeLagMinStoreShare?: number } = {}): Promise<Setup> {
   const blob = pseudoRandomBytes(SIZE, `disk-lag-${n++}`);
   const digest = await registryClientFor(registry).pushBlob('lag/blobs', blob);
   const dir = await mkdtemp(join(tmpdir(), 'disk-lag-'));
@@ -61,7 +62,7 @@ async function setUp(writeLagBytes = LAG): Promise<Setup> {
   const store = new RegistryStore(disk);
   const rules = CacheRuleSet.create([{ name: 'disk-lag', sourceRepository: `${proxy.host}/*`, targetRepository: 'up/*' }]);
   const pool = new UpstreamClientPool({ insecureRegistries: [proxy.host], egress: new EgressPolicy({ allow: '127.0.0.1' }) });
-  const fetcher = new BlobFetcher(store, { writeLagBytes, writeLagTotalBytes: 4 * writeLagBytes });
+  const fetcher = new BlobFetcher(store, { writeLagBytes, writeLagTotalBytes: 4 * writeLagBytes, ...policy });
   cleanup.push(async () => {
     disk.release();
     await fetcher.settle();
@@ -102,7 +103,8 @@ describe('a blob miss with a slow store', () => {
     expect(read.error).toBeUndefined();
     expect(sha(read.bytes)).toBe(s.digest);
     expect(storedWhenRead).toBeUndefined();
-    expect(s.fetcher.writeLagStats.overflows).toBe(1);
+    // The store took nothing of what was received: far below half the receive rate, no wait.
+    expect(s.fetcher.writeLagStats).toMatchObject({ overflows: 1, waits: 0 });
 
     await releaseAndExpectStored(s, leader);
 
@@ -198,7 +200,7 @@ describe('a blob miss without a lag overflow', () => {
     expect(sha((await readStream(live.stream)).bytes)).toBe(s.digest);
     await expect(live.done).resolves.toMatchObject({ size: SIZE });
     expect(blobGets().map((r) => r.range)).toEqual([undefined]);
-    expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, overflows: 0, completions: { ranged: 0, full: 0, failed: 0 } });
+    expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, overflows: 0, waits: 0, completions: { ranged: 0, full: 0, failed: 0 } });
   });
 
   it('waits for a slow store when no client reads live (a background import): one GET, no overflow', async () => {
@@ -214,5 +216,101 @@ describe('a blob miss without a lag overflow', () => {
     await expect(imported).resolves.toMatchObject({ size: SIZE, bytesFetched: SIZE });
     expect(blobGets().map((r) => r.range)).toEqual([undefined]);
     expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, overflows: 0 });
+  });
+});
+
+/** Reads a live client's stream, counting what it has got so far. */
+function reading(stream: NodeJS.ReadableStream) {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  const done = (async () => {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      got += chunk.length;
+    }
+    return Buffer.concat(chunks);
+  })();
+  done.catch(() => undefined);
+  return { got: () => got, done };
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + 20_000; !check(); await new Promise((r) => setTimeout(r, 10))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+/**
+ * A store that kept pace, then stops: the upstream sends FIRST bytes and pauses while the free disk
+ * takes them all; then the disk is held and the rest of the body comes at once, filling the 4 MiB lag
+ * (WAIT_LAG) at about 11 MiB with 7 MiB stored (0.64 of what was received: the read waits). Sizes
+ * chosen so that the lag cannot fill in another window: before the hold (4 MiB queued out of at most
+ * 7 MiB received would need a disk below 0.43 of the loopback rate), nor after the wait (down to
+ * 2 MiB queued, 1 MiB left to receive).
+ */
+const FIRST = 7 * MiB;
+const WAIT_LAG = 4 * MiB;
+async function keepPaceThenHoldDisk(s: Setup) {
+  let resume!: () => void;
+  const paused = new Promise<void>((resolve) => (resume = resolve));
+  proxy.setFault((r) => (r.range === undefined && r.kind === 'blob' ? { kind: 'hold', atByte: FIRST, until: paused } : null));
+  const leader = (await s.fetcher.stream(s.target, s.digest))!;
+  leader.done.catch(() => undefined);
+  const client = reading(leader.stream);
+  // (The last few KiB of them may still be on the way in the HTTP stack.)
+  await until(() => client.got() >= FIRST - 256 * 1024 && s.fetcher.writeLagStats.queuedBytes === 0, 'the store to take the first bytes');
+  s.disk.hold();
+  resume();
+  await until(() => s.fetcher.writeLagStats.waits > 0 || s.fetcher.writeLagStats.overflows > 0, 'the lag to fill');
+  return { leader, client };
+}
+
+describe('a blob miss whose store keeps pace', () => {
+  it('waits for the store when the lag is full instead of overflowing: one GET, the client gets the verified blob', async () => {
+    const s = await setUp(WAIT_LAG);
+    const { leader, client } = await keepPaceThenHoldDisk(s);
+    // The store took 7 of the 11 MiB received when the lag was full (0.64 >= 0.5): the read waits.
+    expect(s.fetcher.writeLagStats).toMatchObject({ waits: 1, overflows: 0 });
+    await new Promise((r) => setTimeout(r, 300));
+    // The client is held with the upstream read: no more than the first bytes, the lag and a chunk or two.
+    expect(client.got()).toBeLessThanOrEqual(FIRST + WAIT_LAG + 256 * 1024);
+    expect(s.fetcher.writeLagStats.overflows).toBe(0);
+    s.disk.release();
+    expect(sha(await client.done)).toBe(s.digest);
+    await releaseAndExpectStored(s, leader);
+    expect(blobGets().map((r) => r.range)).toEqual([undefined]);
+    expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, overflows: 0, completions: { ranged: 0, full: 0, failed: 0 }, completionBytes: 0 });
+    expect(s.fetcher.writeLagStats.waits).toBe(1);
+  });
+
+  it('overflows after all once the waited-for store takes nothing for the stall limit; one ranged GET completes it', async () => {
+    const s = await setUp(WAIT_LAG, { writeLagStallMs: 500 });
+    const { leader, client } = await keepPaceThenHoldDisk(s);
+    expect(s.fetcher.writeLagStats).toMatchObject({ waits: 1, overflows: 0 });
+    // The disk stays held: after 500 ms without progress the miss overflows and the client reads on at the upstream's pace.
+    expect(sha(await client.done)).toBe(s.digest);
+    expect(await s.store.statBlob(s.digest)).toBeUndefined();
+    expect(s.fetcher.writeLagStats).toMatchObject({ waits: 1, overflows: 1 });
+    await releaseAndExpectStored(s, leader);
+    const gets = blobGets();
+    expect(gets).toHaveLength(2);
+    expect(gets[0]!.range).toBeUndefined();
+    // The writer was fed up to where the read waited: past the first bytes and the lag, from there one 206.
+    const from = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);
+    expect(from).toBeGreaterThanOrEqual(FIRST + WAIT_LAG - 256 * 1024);
+    expect(from).toBeLessThan(SIZE);
+    expect(gets[1]).toMatchObject({ status: 206, bytes: SIZE - from });
+    expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, completions: { ranged: 1, full: 0, failed: 0 }, completionBytes: SIZE - from });
+  });
+
+  it('overflows as soon as the lag is full with a minimum store share of 1 (never wait), even for a store that kept pace', async () => {
+    const s = await setUp(WAIT_LAG, { writeLagMinStoreShare: 1 });
+    const { leader, client } = await keepPaceThenHoldDisk(s);
+    expect(s.fetcher.writeLagStats).toMatchObject({ waits: 0, overflows: 1 });
+    expect(sha(await client.done)).toBe(s.digest);
+    await releaseAndExpectStored(s, leader);
+    const gets = blobGets();
+    expect(gets).toHaveLength(2);
+    expect(gets[1]).toMatchObject({ status: 206 });
   });
 });

@@ -26,9 +26,10 @@ export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type Coalesce
  * its last chunk only once the digest is verified, so a corrupt blob never looks like a complete
  * response. The upstream read never waits on a client: each has its own bounded buffer
  * (ClientBuffers), and one that falls behind it continues from the stored blob after the commit.
- * Nor, while a client reads live, on the store: the writer may lag behind by a bounded amount
- * (WriteLag); past it the store's rest is fetched again from where it stopped with one ranged GET
- * after the body ends (WriteThrough, completeStoreTail), its digest check continuing the same hash.
+ * Nor, while a client reads live, on a store that is much slower: the writer may lag behind by a
+ * bounded amount (WriteLag); when that is full the read waits for a store that keeps pace, else the
+ * store's rest is fetched again from where it stopped with one ranged GET after the body ends
+ * (WriteThrough, completeStoreTail), its digest check continuing the same hash.
  * Concurrent requests for the same digest from the same upstream repository with the same
  * credentials (blobFlightKey) share ONE upstream GET: a later caller taps the fetch if its bytes
  * have not gone by yet or are still kept (ReceivedPrefix); other later callers wait for the commit
@@ -68,7 +69,8 @@ export class BlobFetcher {
       totalBytes: options.clientBuffersTotalBytes ?? Math.max(DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, options.clientBufferBytes ?? 0),
     });
     const perMissBytes = options.writeLagBytes ?? DEFAULT_WRITE_LAG_BYTES;
-    this.lag = new WriteLag({ perMissBytes, totalBytes: options.writeLagTotalBytes ?? Math.max(DEFAULT_WRITE_LAG_TOTAL_BYTES, perMissBytes) });
+    const totalBytes = options.writeLagTotalBytes ?? Math.max(DEFAULT_WRITE_LAG_TOTAL_BYTES, perMissBytes);
+    this.lag = new WriteLag({ perMissBytes, totalBytes, minStoreShare: options.writeLagMinStoreShare, stallMs: options.writeLagStallMs });
   }
 
   /** Memory held for live clients now, and how many fell behind or stalled so far (for the metrics). */

@@ -40,6 +40,8 @@ export interface PullThroughOptions {
   writeLagBytes?: number;
   /** Bytes every blob miss of this process may have queued for the store together (default 128 MiB). */
   writeLagTotalBytes?: number;
+  /** When a miss's lag is full, wait for its store while it took at least this share of the bytes received meanwhile; below it overflow (default 0.5). */
+  writeLagMinStoreShare?: number;
   /** Local blobs are answered by a redirect to a signed storage URL valid this long, when the store has one (0: never). */
   blobRedirectSeconds?: number;
   /** Blob fetch leases shared with the other replicas and the hydrator: one upstream fetch per blob across them (default: none). */
@@ -73,6 +75,7 @@ export class PullThroughRegistry {
       ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
       ...(options.writeLagBytes !== undefined ? { writeLagBytes: options.writeLagBytes } : {}),
       ...(options.writeLagTotalBytes !== undefined ? { writeLagTotalBytes: options.writeLagTotalBytes } : {}),
+      ...(options.writeLagMinStoreShare !== undefined ? { writeLagMinStoreShare: options.writeLagMinStoreShare } : {}),
       ...(options.blobLeases ? { leases: options.blobLeases } : {}),
       ...(options.blobPeers ? { peers: options.blobPeers } : {}),
       ...(options.logger ? { logger: options.logger } : {}),

@@ -24,11 +24,42 @@ describe('WriteLag', () => {
     lag.countCompletion('ranged', 10);
     lag.countCompletion('full', 30);
     lag.countCompletion('failed', 5);
-    expect(lag.stats).toEqual({ queuedBytes: 0, overflows: 1, completions: { ranged: 1, full: 1, failed: 1 }, completionBytes: 45 });
+    lag.countWait();
+    lag.countWait();
+    expect(lag.stats).toEqual({ queuedBytes: 0, overflows: 1, waits: 2, completions: { ranged: 1, full: 1, failed: 1 }, completionBytes: 45 });
   });
 
   it('refuses limits that cannot hold one miss', () => {
     expect(() => new WriteLag({ perMissBytes: 0, totalBytes: 10 })).toThrow(RangeError);
     expect(() => new WriteLag({ perMissBytes: 20, totalBytes: 10 })).toThrow(RangeError);
+    expect(() => new WriteLag({ perMissBytes: 10, totalBytes: 10, minStoreShare: 1.5 })).toThrow(RangeError);
+    expect(() => new WriteLag({ perMissBytes: 10, totalBytes: 10, minStoreShare: -1 })).toThrow(RangeError);
+    expect(() => new WriteLag({ perMissBytes: 10, totalBytes: 10, stallMs: 0 })).toThrow(RangeError);
+  });
+
+  it('waits for a store by default when it kept half the receive rate, overflowing after 2 s without progress', () => {
+    const lag = new WriteLag();
+    expect(lag.minStoreShare).toBe(0.5);
+    expect(lag.stallMs).toBe(2000);
+  });
+
+  it('tells whether more bytes fit without taking them, and wakes a waiting miss when any store takes bytes (or after its timeout)', async () => {
+    const lag = new WriteLag({ perMissBytes: 100, totalBytes: 150, minStoreShare: 0, stallMs: 10 });
+    expect(lag.reserve(100, 0)).toBe(true);
+    expect(lag.fits(50, 0)).toBe(true);
+    expect(lag.fits(51, 0)).toBe(false);
+    expect(lag.fits(1, 100)).toBe(false);
+    expect(lag.stats.queuedBytes).toBe(100);
+    let woken = false;
+    const waiting = lag.released(60_000).then(() => (woken = true));
+    await Promise.resolve();
+    expect(woken).toBe(false);
+    lag.release(60);
+    await waiting;
+    expect(woken).toBe(true);
+    expect(lag.fits(50, 40)).toBe(true);
+    const started = Date.now();
+    await lag.released(50);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(40);
   });
 });

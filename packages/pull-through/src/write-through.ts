@@ -6,18 +6,28 @@ import type { WriteLag } from './write-lag.js';
 
 /**
  * Feeds one miss's upstream body to its store writer (BlobWriter, which hashes every byte as it is
- * written) without making the upstream read wait for the storage while a live client reads the miss:
- * what the storage has not taken yet waits in memory, bounded by the WriteLag (per miss and in all).
- * When the writer is further behind than that at receive offset R, it is fed no more (a lag
- * overflow): it keeps its bytes up to R and its hash state at R, and the receive side goes on hashing
- * a copy of that state (Hash.copy()) so the clients' copy is still verified as a whole; the store's
- * rest is fetched again from R (completeStoreTail) and hashed on by the writer, whose commit checks
- * the whole digest. With no live client the read waits for the writer as before (nobody is slowed).
+ * written) without making the upstream read wait for a store that keeps up while a live client reads
+ * the miss: what the storage has not taken yet waits in memory, bounded by the WriteLag (per miss and
+ * in all). When the lag is full, the store's pace decides (`keepsPace`): over the bytes received
+ * since the read last ran free (the miss's start or the end of its last wait), if the storage took at
+ * least `minStoreShare` of them the read waits for it (a lag wait) until this miss's queue is down to
+ * half its lag (and the total has that room again); a wait in which the store takes no byte for
+ * `stallMs` ends in an overflow after all. Otherwise, or then, the writer is fed no more from receive
+ * offset R (a lag overflow): it keeps its bytes up to R and its hash state at R, and the receive side
+ * goes on hashing a copy of that state (Hash.copy()) so the clients' copy is still verified as a
+ * whole; the store's rest is fetched again from R (completeStoreTail) and hashed on by the writer,
+ * whose commit checks the whole digest. With no live client the read waits for the writer as before.
  */
 export class WriteThrough {
   /** Bytes handed to the writer that the storage has not taken yet (counted in the WriteLag). */
   private queued = 0;
   private received = 0;
+  /** Bytes the storage has taken (write callbacks). */
+  private stored = 0;
+  /** Where the read last ran free (start, or the end of a lag wait): the window `keepsPace` judges. */
+  private mark = { received: 0, stored: 0 };
+  /** The last take() asked the read to wait for the store although a client reads live. */
+  private liveWait = false;
   private released = false;
   private overflow: { at: number; hash: Hash } | undefined;
 
@@ -36,35 +46,67 @@ export class WriteThrough {
   /**
    * The next chunk of the body: hashed (and checked against the expected size) now, before any
    * client sees it, and queued for the writer unless the lag overflowed. True when the read should
-   * wait for the writer (`room()`) before the next chunk: only when no client reads live.
+   * wait for the writer (`room()`) before the next chunk: when no client reads live, or when the
+   * lag is full and the store keeps pace (a lag wait).
    */
   take(chunk: Buffer): boolean {
     const offset = this.received;
-    this.received += chunk.length;
     if (this.overflow) {
+      this.received += chunk.length;
       this.overflow.hash.update(chunk);
       this.checkSize();
       return false;
     }
     const live = this.liveClients();
+    let wait = !live;
     if (live && !this.lag.reserve(chunk.length, this.queued)) {
-      this.overflow = { at: offset, hash: this.writer.hashState() };
-      this.lag.countOverflow();
-      this.overflow.hash.update(chunk);
-      this.checkSize();
-      return false;
+      if (!this.keepsPace()) {
+        this.overflowFrom(offset);
+        this.received += chunk.length;
+        this.overflow!.hash.update(chunk);
+        this.checkSize();
+        return false;
+      }
+      // The store keeps pace: this chunk goes to it anyway (over the lag by one chunk) and the read waits.
+      this.lag.countWait();
+      wait = true;
+      this.liveWait = true;
     }
-    if (!live) this.lag.take(chunk.length);
+    this.received += chunk.length;
+    if (wait) this.lag.take(chunk.length);
     this.queued += chunk.length;
     const room = this.writer.write(chunk, () => this.taken(chunk.length));
     this.checkWriter();
-    return !room && !live;
+    return this.liveWait || (!room && !live);
   }
 
-  /** Wait until the writer has room again (or failed: throws its error). */
+  /**
+   * Wait until the writer has room again (or failed: throws its error). After a lag wait's take():
+   * until this miss's queue is down to half its lag and the total has that room too, or until the
+   * store took no byte for `stallMs` (then the miss overflows here).
+   */
   async room(): Promise<void> {
-    if (!this.writer.destroyed) await drained(this.writer);
-    this.checkWriter();
+    if (!this.liveWait) {
+      if (!this.writer.destroyed) await drained(this.writer);
+      this.checkWriter();
+      return;
+    }
+    this.liveWait = false;
+    const half = this.lag.limits.perMissBytes / 2;
+    let progressAt = Date.now();
+    let stored = this.stored;
+    while (!this.lag.fits(half, this.queued)) {
+      await this.lag.released(Math.max(1, progressAt + this.lag.stallMs - Date.now()));
+      this.checkWriter();
+      if (this.stored > stored) {
+        stored = this.stored;
+        progressAt = Date.now();
+      } else if (Date.now() - progressAt >= this.lag.stallMs) {
+        this.overflowFrom(this.received);
+        return;
+      }
+    }
+    this.mark = { received: this.received, stored: this.stored };
   }
 
   /**
@@ -91,9 +133,29 @@ export class WriteThrough {
     this.queued = 0;
   }
 
+  /**
+   * Whether the store kept pace over the window since the read last ran free: it took at least
+   * `minStoreShare` of the bytes received in it (over the same time, so the ratio of its rate to the
+   * receive rate). 1 never waits (overflow as soon as the lag is full).
+   */
+  private keepsPace(): boolean {
+    const { minStoreShare } = this.lag;
+    if (minStoreShare >= 1) return false;
+    const received = this.received - this.mark.received;
+    if (received <= 0) return true;
+    return (this.stored - this.mark.stored) / received >= minStoreShare;
+  }
+
+  /** Feed the writer no more: it ends at `at`, the received bytes from there are hashed on a copy of its state. */
+  private overflowFrom(at: number): void {
+    this.overflow = { at, hash: this.writer.hashState() };
+    this.lag.countOverflow();
+  }
+
   /** The storage took `bytes` (a write's callback; also called with an error when the writer is destroyed). */
   private taken(bytes: number): void {
     if (this.released) return;
+    this.stored += bytes;
     this.queued -= bytes;
     this.lag.release(bytes);
   }

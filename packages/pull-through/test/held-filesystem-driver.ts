@@ -5,10 +5,12 @@ import { FilesystemDriver, type CreateWriterOptions, type ObjectWriter } from '@
 /**
  * The fault for the write-through tests: a filesystem driver whose writers take no byte while the
  * disk is held (`hold()`), as a stalled or very slow disk would, and write through to the real
- * filesystem writer once it is released (`release()`). Writers made while not held are not slowed.
+ * filesystem writer once it is released (`release()`). A hold applies to every chunk written while
+ * it lasts, also by writers made before it (a disk that stalls in the middle of a write).
  */
 export class HeldFilesystemDriver extends FilesystemDriver {
-  private gate: Promise<void> | undefined;
+  /** Settles when the disk is released; undefined while it is not held. */
+  gate: Promise<void> | undefined;
   private open: (() => void) | undefined;
 
   hold(): void {
@@ -21,16 +23,15 @@ export class HeldFilesystemDriver extends FilesystemDriver {
   }
 
   override async createWriter(options: CreateWriterOptions = {}): Promise<ObjectWriter> {
-    const inner = await super.createWriter(options);
-    return this.gate ? new HeldWriter(inner, this.gate) : inner;
+    return new HeldWriter(await super.createWriter(options), () => this.gate);
   }
 }
 
-/** Passes every chunk to `inner` once `gate` settles, with backpressure (a small buffer of its own). */
+/** Passes every chunk to `inner` once the gate of the moment (if any) settles, with backpressure (a small buffer of its own). */
 class HeldWriter extends Writable implements ObjectWriter {
   constructor(
     private readonly inner: ObjectWriter,
-    private readonly gate: Promise<void>,
+    private readonly gate: () => Promise<void> | undefined,
   ) {
     super({ highWaterMark: 64 * 1024 });
     inner.on('error', (err) => this.destroy(err));
@@ -41,14 +42,14 @@ class HeldWriter extends Writable implements ObjectWriter {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    void this.gate.then(() => {
+    void (this.gate() ?? Promise.resolve()).then(() => {
       if (this.inner.write(chunk)) callback();
       else this.inner.once('drain', () => callback());
     });
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    void this.gate.then(() => {
+    void (this.gate() ?? Promise.resolve()).then(() => {
       this.inner.end();
       finished(this.inner, { readable: false }).then(() => callback(), callback);
     });

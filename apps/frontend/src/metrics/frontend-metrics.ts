@@ -135,7 +135,8 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
       this.set(sources.writeLag?.().queuedBytes ?? 0);
     },
   });
-  mirroredCounter(registry, 'pullthrough_blob_write_lag_overflows_total', "Blob misses whose store write fell further behind its live clients than PULLTHROUGH_WRITE_LAG_BYTES allows (or found the total used up): its rest is fetched again with a ranged GET", [], (set) => set({}, sources.writeLag?.().overflows ?? 0));
+  mirroredCounter(registry, 'pullthrough_blob_write_lag_waits_total', 'Times a blob miss found its write lag full and its upstream read waited for a store that kept PULLTHROUGH_WRITE_LAG_MIN_STORE_SHARE of its pace (instead of an overflow)', [], (set) => set({}, sources.writeLag?.().waits ?? 0));
+  mirroredCounter(registry, 'pullthrough_blob_write_lag_overflows_total', "Blob misses whose store write fell further behind its live clients than PULLTHROUGH_WRITE_LAG_BYTES allows (or found the total used up) with a store slower than PULLTHROUGH_WRITE_LAG_MIN_STORE_SHARE of its pace, or that stalled while waited for: its rest is fetched again with a ranged GET", [], (set) => set({}, sources.writeLag?.().overflows ?? 0));
   mirroredCounter(registry, 'pullthrough_blob_write_completions_total', "GETs completing a store write after a lag overflow, by result: ranged (206), full (the upstream ignored Range: 200), failed", ['result'], (set) => {
     for (const [result, count] of Object.entries(sources.writeLag?.().completions ?? { ranged: 0, full: 0, failed: 0 })) set({ result }, count);
   });
