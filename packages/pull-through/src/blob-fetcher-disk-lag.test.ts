@@ -17,7 +17,7 @@ import { UpstreamResolver, type UpstreamTarget } from './upstream-target.js';
  * The client never waits for the disk: a real docker-registry behind the counting proxy, a real
  * filesystem store whose writers take no byte while the disk is held (the fault), and the real
  * BlobFetcher. The store's writer may lag 1 MiB behind; past that the read waits for a store that
- * kept pace (took half of what was received), else (or once the waited-for store stalls) the rest
+ * kept pace (at least half the receive rate), else (or once the waited-for store stalls) the rest
  * is fetched with one ranged GET after the body, and committed only if the whole digest matches.
  */
 const MiB = 1024 * 1024;
@@ -243,7 +243,8 @@ async function until(check: () => boolean, what: string): Promise<void> {
 /**
  * A store that kept pace, then stops: the upstream sends FIRST bytes and pauses while the free disk
  * takes them all; then the disk is held and the rest of the body comes at once, filling the 4 MiB lag
- * (WAIT_LAG) at about 11 MiB with 7 MiB stored (0.64 of what was received: the read waits). Sizes
+ * (WAIT_LAG) at about 11 MiB with 7 MiB stored and no wait so far (the store's rate 0.64 of the
+ * receive rate: the read waits). Sizes
  * chosen so that the lag cannot fill in another window: before the hold (4 MiB queued out of at most
  * 7 MiB received would need a disk below 0.43 of the loopback rate), nor after the wait (down to
  * 2 MiB queued, 1 MiB left to receive).
@@ -269,7 +270,7 @@ describe('a blob miss whose store keeps pace', () => {
   it('waits for the store when the lag is full instead of overflowing: one GET, the client gets the verified blob', async () => {
     const s = await setUp(WAIT_LAG);
     const { leader, client } = await keepPaceThenHoldDisk(s);
-    // The store took 7 of the 11 MiB received when the lag was full (0.64 >= 0.5): the read waits.
+    // The store took 7 of the 11 MiB received in the same time when the lag was full (0.64 >= 0.5): the read waits.
     expect(s.fetcher.writeLagStats).toMatchObject({ waits: 1, overflows: 0 });
     await new Promise((r) => setTimeout(r, 300));
     // The client is held with the upstream read: no more than the first bytes, the lag and a chunk or two.

@@ -68,7 +68,7 @@ export interface BlobFetcherOptions {
   writeLagBytes?: number;
   /** Bytes every miss of this process may have queued for the store together. */
   writeLagTotalBytes?: number;
-  /** When a live miss's lag is full, wait for its store while the store took at least this share (0..1) of the bytes received meanwhile; below it overflow. Default 0.5. */
+  /** When a live miss's lag is full, wait for its store while the store's rate over the miss so far is at least this share (0..1) of the receive rate; below it overflow. Default 0.5. */
   writeLagMinStoreShare?: number;
   /** A miss that waits for its store overflows after all when the store takes no byte for this long (ms). Default 2000. */
   writeLagStallMs?: number;

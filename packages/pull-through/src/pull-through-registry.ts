@@ -40,7 +40,7 @@ export interface PullThroughOptions {
   writeLagBytes?: number;
   /** Bytes every blob miss of this process may have queued for the store together (default 128 MiB). */
   writeLagTotalBytes?: number;
-  /** When a miss's lag is full, wait for its store while it took at least this share of the bytes received meanwhile; below it overflow (default 0.5). */
+  /** When a miss's lag is full, wait for its store while its rate is at least this share of the receive rate; below it overflow (default 0.5). */
   writeLagMinStoreShare?: number;
   /** Local blobs are answered by a redirect to a signed storage URL valid this long, when the store has one (0: never). */
   blobRedirectSeconds?: number;

@@ -2,7 +2,7 @@
 export const DEFAULT_WRITE_LAG_BYTES = 32 * 1024 * 1024;
 /** Bytes every blob miss of one process may have queued for their store writers together. */
 export const DEFAULT_WRITE_LAG_TOTAL_BYTES = 128 * 1024 * 1024;
-/** A miss whose lag is full waits for its store while the store took at least this share of the bytes received meanwhile. */
+/** A miss whose lag is full waits for its store while the store's rate is at least this share of the receive rate. */
 export const DEFAULT_WRITE_LAG_MIN_STORE_SHARE = 0.5;
 /** A miss that waits for its store overflows after all when the store takes no byte for this long. */
 export const DEFAULT_WRITE_LAG_STALL_MS = 2000;
@@ -13,8 +13,8 @@ export interface WriteLagLimits {
   /** Every miss's queue of the process together. */
   totalBytes: number;
   /**
-   * When a live miss finds no room: wait for its store if the store took at least this share (0..1)
-   * of what was received since the read last ran free (WriteThrough); below it, overflow. 0: always
+   * When a live miss finds no room: wait for its store if the store's rate over the miss so far was at
+   * least this share (0..1) of the receive rate (WriteThrough); below it, overflow. 0: always
    * wait (until the store stalls), 1: overflow at once. Default 0.5.
    */
   minStoreShare?: number;
@@ -91,15 +91,16 @@ export class WriteLag {
     for (const wake of waiters) wake();
   }
 
-  /** Resolves the next time any store takes bytes (release), or after `timeoutMs`. */
-  released(timeoutMs: number): Promise<void> {
+  /** Resolves true the next time any store takes bytes (release), or false after `timeoutMs`. */
+  released(timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const wake = () => {
+      const settle = (woken: boolean) => {
         clearTimeout(timer);
         this.waiters.delete(wake);
-        resolve();
+        resolve(woken);
       };
-      const timer = setTimeout(wake, timeoutMs);
+      const wake = () => settle(true);
+      const timer = setTimeout(() => settle(false), timeoutMs);
       this.waiters.add(wake);
     });
   }

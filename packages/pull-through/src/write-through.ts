@@ -8,11 +8,10 @@ import type { WriteLag } from './write-lag.js';
  * Feeds one miss's upstream body to its store writer (BlobWriter, which hashes every byte as it is
  * written) without making the upstream read wait for a store that keeps up while a live client reads
  * the miss: what the storage has not taken yet waits in memory, bounded by the WriteLag (per miss and
- * in all). When the lag is full, the store's pace decides (`keepsPace`): over the bytes received
- * since the read last ran free (the miss's start or the end of its last wait), if the storage took at
- * least `minStoreShare` of them the read waits for it (a lag wait) until this miss's queue is down to
- * half its lag (and the total has that room again); a wait in which the store takes no byte for
- * `stallMs` ends in an overflow after all. Otherwise, or then, the writer is fed no more from receive
+ * in all). When the lag is full, the store's pace decides (`keepsPace`): if over the miss so far the
+ * storage's rate was at least `minStoreShare` of the receive rate, the read waits for it (a lag wait)
+ * until this miss's queue is down to half its lag (and the total has that room again); a wait in
+ * which the store takes no byte for `stallMs` ends in an overflow after all. Otherwise, or then, the writer is fed no more from receive
  * offset R (a lag overflow): it keeps its bytes up to R and its hash state at R, and the receive side
  * goes on hashing a copy of that state (Hash.copy()) so the clients' copy is still verified as a
  * whole; the store's rest is fetched again from R (completeStoreTail) and hashed on by the writer,
@@ -24,8 +23,9 @@ export class WriteThrough {
   private received = 0;
   /** Bytes the storage has taken (write callbacks). */
   private stored = 0;
-  /** Where the read last ran free (start, or the end of a lag wait): the window `keepsPace` judges. */
-  private mark = { received: 0, stored: 0 };
+  /** When the first byte came (ms), and how long the read has waited for the store since: what `keepsPace` judges. */
+  private startedAt: number | undefined;
+  private waitedMs = 0;
   /** The last take() asked the read to wait for the store although a client reads live. */
   private liveWait = false;
   private released = false;
@@ -51,6 +51,7 @@ export class WriteThrough {
    */
   take(chunk: Buffer): boolean {
     const offset = this.received;
+    this.startedAt ??= Date.now();
     if (this.overflow) {
       this.received += chunk.length;
       this.overflow.hash.update(chunk);
@@ -83,9 +84,19 @@ export class WriteThrough {
   /**
    * Wait until the writer has room again (or failed: throws its error). After a lag wait's take():
    * until this miss's queue is down to half its lag and the total has that room too, or until the
-   * store took no byte for `stallMs` (then the miss overflows here).
+   * store took no byte for `stallMs` (then the miss overflows here). While this miss has nothing
+   * queued (only the total is full), any store taking bytes counts as progress: they share the room.
    */
   async room(): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.waitForStore();
+    } finally {
+      this.waitedMs += Date.now() - started;
+    }
+  }
+
+  private async waitForStore(): Promise<void> {
     if (!this.liveWait) {
       if (!this.writer.destroyed) await drained(this.writer);
       this.checkWriter();
@@ -96,9 +107,9 @@ export class WriteThrough {
     let progressAt = Date.now();
     let stored = this.stored;
     while (!this.lag.fits(half, this.queued)) {
-      await this.lag.released(Math.max(1, progressAt + this.lag.stallMs - Date.now()));
+      const woken = await this.lag.released(Math.max(1, progressAt + this.lag.stallMs - Date.now()));
       this.checkWriter();
-      if (this.stored > stored) {
+      if (this.stored > stored || (woken && this.queued === 0)) {
         stored = this.stored;
         progressAt = Date.now();
       } else if (Date.now() - progressAt >= this.lag.stallMs) {
@@ -106,7 +117,6 @@ export class WriteThrough {
         return;
       }
     }
-    this.mark = { received: this.received, stored: this.stored };
   }
 
   /**
@@ -134,16 +144,22 @@ export class WriteThrough {
   }
 
   /**
-   * Whether the store kept pace over the window since the read last ran free: it took at least
-   * `minStoreShare` of the bytes received in it (over the same time, so the ratio of its rate to the
-   * receive rate). 1 never waits (overflow as soon as the lag is full).
+   * Whether the store kept pace over the miss so far: its rate (bytes taken per ms since the first
+   * byte, waits included: it works meanwhile) is at least `minStoreShare` of the receive rate (bytes
+   * received per ms in which the read did not wait for the store: the upstream's own pace). The
+   * whole miss, not the last moment: a store's pace is bursty (the kernel's dirty-page writeback
+   * stops writes for 100 ms or more), and while the read waits both go at the store's pace. 1 never
+   * waits (overflow as soon as the lag is full).
    */
   private keepsPace(): boolean {
     const { minStoreShare } = this.lag;
     if (minStoreShare >= 1) return false;
-    const received = this.received - this.mark.received;
-    if (received <= 0) return true;
-    return (this.stored - this.mark.stored) / received >= minStoreShare;
+    if (this.received === 0) return true;
+    const elapsed = Date.now() - (this.startedAt ?? Date.now());
+    const free = elapsed - this.waitedMs;
+    // Within the first millisecond: the share of the bytes.
+    const share = elapsed > 0 && free > 0 ? (this.stored * free) / (this.received * elapsed) : this.stored / this.received;
+    return share >= minStoreShare;
   }
 
   /** Feed the writer no more: it ends at `at`, the received bytes from there are hashed on a copy of its state. */
