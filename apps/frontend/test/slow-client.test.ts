@@ -140,8 +140,9 @@ describe('a slow client among eleven on one uncached blob', () => {
     expect(slowAtCommit).toBeLessThan(SIZE / 4);
     expect(upstream.proxy.count({ kind: 'blob', method: 'GET', reference: digest })).toBe(1);
     expect(await metric(cache, 'pullthrough_blob_clients_fell_behind_total')).toBeGreaterThanOrEqual(1);
-    // The blob is no larger than the store's write lag (32 MiB): the store never held the fetch back, and nothing overflowed.
+    // The blob is no larger than the store's write lag (32 MiB): the store never held the fetch back (no lag wait), and nothing overflowed.
     expect(await metric(cache, 'pullthrough_blob_write_lag_overflows_total')).toBe(0);
+    expect(await metric(cache, 'pullthrough_blob_write_lag_waits_total')).toBe(0);
     expect(await metric(cache, 'pullthrough_blob_write_completion_bytes_total')).toBe(0);
     expect(await metric(cache, 'pullthrough_blob_write_lag_bytes')).toBe(0);
 

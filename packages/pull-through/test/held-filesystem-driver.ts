@@ -10,7 +10,7 @@ import { FilesystemDriver, type CreateWriterOptions, type ObjectWriter } from '@
  */
 export class HeldFilesystemDriver extends FilesystemDriver {
   /** Settles when the disk is released; undefined while it is not held. */
-  gate: Promise<void> | undefined;
+  private gate: Promise<void> | undefined;
   private open: (() => void) | undefined;
 
   hold(): void {
