@@ -9,9 +9,10 @@ import { WriteLag } from './write-lag.js';
 import { WriteThrough } from './write-through.js';
 
 /**
- * The per-process total of the write lag under the lag wait: real filesystem BlobWriters, one of a
- * miss whose disk is held (it holds the total), one of a miss whose store keeps pace (it finds the
- * total used up). The kept-pace miss waits for room, bounded by the stall limit.
+ * The lag wait's judgement, on real filesystem BlobWriters: the store's pace is its rate against the
+ * upstream's (the time the read waited for the store is not the upstream's); and the per-process
+ * total: one miss whose disk is held holds it, one whose store keeps pace finds it used up and waits
+ * for room, bounded by the stall limit.
  */
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -103,5 +104,31 @@ describe('a live miss whose store keeps pace finds the write-lag total used up',
     expect(lag.stats).toMatchObject({ waits: 1, overflows: 1 });
     expect(b.take(randomBytes(CHUNK))).toBe(false);
     expect(lag.stats.overflows).toBe(1);
+  });
+});
+
+describe('the store\'s pace', () => {
+  it('is its rate against the upstream\'s: bytes the read got only by waiting for the store do not make it keep pace', async () => {
+    const lag = new WriteLag({ perMissBytes: MiB, totalBytes: 4 * MiB, stallMs: 5000 });
+    let live = false;
+    const through = new WriteThrough(await writerOn(held), lag, () => live);
+    const chunk = randomBytes(CHUNK);
+    // No live client: the read waits for the store, held for 300 ms at first, then at disk speed.
+    heldDisk.hold();
+    setTimeout(() => heldDisk.release(), 300);
+    let received = 0;
+    for (; received < 6 * MiB; received += CHUNK) if (through.take(chunk)) await through.room();
+    // A client reads live now, and the disk stops: the upstream's next bytes come at once.
+    heldDisk.hold();
+    live = true;
+    // By bytes the store has kept pace (well over half of what was received)...
+    expect((received - lag.stats.queuedBytes) / received).toBeGreaterThan(0.5);
+    while (through.overflowAt === undefined) {
+      expect(through.take(chunk)).toBe(false);
+      received += CHUNK;
+    }
+    // ...but by rate it took 6 MiB in 300 ms and more while the upstream sent them in a few ms of its own time: an overflow, no wait.
+    expect(lag.stats).toMatchObject({ waits: 0, overflows: 1 });
+    expect(through.overflowAt).toBeGreaterThanOrEqual(6 * MiB);
   });
 });
