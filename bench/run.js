@@ -207,6 +207,7 @@ async function main(argv) {
           const want = images.big.blobs.map((b) => `${b.digest} ${b.size}`).sort();
           const got = stored.map((b) => `${b.digest} ${b.size}`).sort();
           if (errors.length > 0 || want.join() !== got.join()) throw new Error(`verifying write-through proxy: stored ${got.join(', ')}; errors: ${errors.join('; ') || 'none'}`);
+          log(`ceiling round ${r + 1}/${cfg.rounds}: bare node proxy ${fmtNumber(samples.pipe.ceiling.at(-1))} MiB/s, verifying write-through proxy with client ${fmtNumber(samples.verify.ceiling.at(-1))} MiB/s`);
         }
       } finally {
         await verifying.stop();
