@@ -13,6 +13,7 @@ const { startRegistry, startRedis, tempDir } = require('@pullthrough/test-suppor
 const { MiB, pushRandomImage } = require('./lib/fixtures.js');
 const { pullImage, fetchFile, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
 const { writeThroughOnce } = require('./lib/write-through-ceiling.js');
+const { verifyingPull } = require('./lib/verifying-ceiling.js');
 const { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startVerifyingProxy, startFanoutServer, startShapingProxy, redisPid } = require('./lib/servers.js');
 const { upstreamLog: openUpstreamLog } = require('./lib/upstream-log.js');
 const { loopbackPulls } = require('./lib/loopback-pulls.js');
@@ -174,6 +175,8 @@ async function main(argv) {
     const pidsOf = async (proxy) => (proxy.name === 'reference' ? { ...proxy.pids } : { ...proxy.pids, 'redis-server': redisProcessId });
     log(`fixtures: big ${mib(images.big?.totalBytes ?? 0)}, ${images.layers?.layerCount ?? 0} layers ${mib(images.layers?.totalBytes ?? 0)}, herd ${mib(images.herd?.totalBytes ?? 0)}`);
 
+    const pull = (url, image) => pullImage(url, image.repository, image.tag, { parallel: cfg.parallel });
+
     // Physical ceiling: a plain node file server on loopback, and sha256 on one core.
     if (runs('ceiling')) await withLimit('ceiling', cfg.limits.ceiling, async () => {
       const server = await startFileServer(fixtureDir, work.path);
@@ -197,16 +200,10 @@ async function main(argv) {
         throw err;
       });
       try {
-        await pullImage(verifying.url, images.small.repository, images.small.tag, { parallel: cfg.parallel }); // process warm-up
-        await verifying.clear();
+        await verifyingPull(verifying, images.small, pull); // process warm-up
         for (let r = 0; r < cfg.rounds; r++) {
-          add('pipe', 'ceiling', (await pullImage(pipe.url, images.big.repository, images.big.tag, { parallel: cfg.parallel })).mibPerSec);
-          add('verify', 'ceiling', (await pullImage(verifying.url, images.big.repository, images.big.tag, { parallel: cfg.parallel })).mibPerSec);
-          // Written and fsynced before the next pull starts, then removed; what it stored must be the image.
-          const { stored, errors } = await verifying.clear();
-          const want = images.big.blobs.map((b) => `${b.digest} ${b.size}`).sort();
-          const got = stored.map((b) => `${b.digest} ${b.size}`).sort();
-          if (errors.length > 0 || want.join() !== got.join()) throw new Error(`verifying write-through proxy: stored ${got.join(', ')}; errors: ${errors.join('; ') || 'none'}`);
+          add('pipe', 'ceiling', (await pull(pipe.url, images.big)).mibPerSec);
+          add('verify', 'ceiling', (await verifyingPull(verifying, images.big, pull)).mibPerSec);
           log(`ceiling round ${r + 1}/${cfg.rounds}: bare node proxy ${fmtNumber(samples.pipe.ceiling.at(-1))} MiB/s, verifying write-through proxy with client ${fmtNumber(samples.verify.ceiling.at(-1))} MiB/s`);
         }
       } finally {
@@ -221,13 +218,22 @@ async function main(argv) {
         ? startReferenceProxy(`http://${upstreamHost}`)
         : startPullthrough({ redisUrl: redis.url, upstreamHost, ...(options.profile && profileDir ? { profileDir } : {}) });
     const orderOf = (round) => (round % 2 === 0 ? ['reference', 'pullthrough'] : ['pullthrough', 'reference']);
-    const pull = (url, image) => pullImage(url, image.repository, image.tag, { parallel: cfg.parallel });
 
     const pullVerified = (url, image) => pullImage(url, image.repository, image.tag, { parallel: cfg.parallel, verify: true });
 
     // Cold and warm pulls on loopback, the big image and the 60-layer one, with their CPU and memory.
     let loopback = { upstream: {}, cost: [], peak: [] };
-    if (runs('pulls')) loopback = await withLimit('cold/warm pulls', cfg.limits.pulls, () => loopbackPulls({ cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log }));
+    // Each round also pulls the big image through the verifying write-through proxy (the ceiling above),
+    // right before the proxies: the ratios of the loopback cold target to that ceiling are then paired by round.
+    if (runs('pulls')) loopback = await withLimit('cold/warm pulls', cfg.limits.pulls, async () => {
+      const verifying = await startVerifyingProxy(upstream.url, work.path);
+      try {
+        await verifyingPull(verifying, images.small, pull); // process warm-up
+        return await loopbackPulls({ cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log, verifying: (image) => verifyingPull(verifying, image, pull) });
+      } finally {
+        await verifying.stop();
+      }
+    });
 
     // The shaped link: started once, shared by the shaped cold pulls, the herd and herd3.
     let link;

@@ -6,7 +6,7 @@ const { summarize, median, ratio, pairedRatio } = require('./stats.js');
 const { fmtNumber } = require('./report.js');
 const { MiB } = require('./fixtures.js');
 const { COST_COLUMNS, costRows, GiB } = require('./cost.js');
-const { targetsOf } = require('./targets.js');
+const { targetsOf, verifyingRatios } = require('./targets.js');
 
 const MIB_S = 'MiB/s';
 
@@ -101,6 +101,7 @@ function assemble({ cfg, samples, loopback = { upstream: {}, cost: [], peak: [] 
   ];
   const med = (key, t) => median(samples[key]?.[t] ?? []);
   const pct = (v) => (v === undefined ? '–' : `${fmtNumber(v, 2)}`);
+  const verifying = verifyingRatios(samples);
   const info = [
     { name: 'cold pull on loopback (big image), pullthrough / direct, paired', actual: pct(paired('cold-big', 'pullthrough', 'direct')) },
     { name: 'cold pull on loopback (60 layers), pullthrough / direct, paired', actual: pct(paired('cold-layers', 'pullthrough', 'direct')) },
@@ -109,8 +110,13 @@ function assemble({ cfg, samples, loopback = { upstream: {}, cost: [], peak: [] 
     { name: 'cold pull (big image), bare node proxy / direct from upstream', actual: pct(ratio(med('pipe', 'ceiling'), med('cold-big', 'direct'))) },
     { name: 'cold pull (big image), reference / direct from upstream', actual: pct(ratio(med('cold-big', 'reference'), med('cold-big', 'direct'))) },
     { name: 'write-through ceiling / direct from upstream (the most a write-through miss can reach)', actual: pct(ratio(med('store', 'ceiling'), med('cold-big', 'direct'))) },
-    { name: 'verifying write-through proxy with client / reference, cold pull (big image; below 1.0, cold >= 1.0 of the reference is out of reach here)', actual: pct(ratio(med('verify', 'ceiling'), med('cold-big', 'reference'))) },
-    { name: 'pullthrough / verifying write-through proxy with client, cold pull (big image)', actual: pct(ratio(med('cold-big', 'pullthrough'), med('verify', 'ceiling'))) },
+    ...(verifying
+      ? [
+          { name: `verifying write-through proxy with client / reference, cold pull (big image, ${verifying.how}; below 1.0, cold >= 1.0 of the reference is out of reach here)`, actual: pct(verifying.of('verifying', 'reference')) },
+          { name: `pullthrough / verifying write-through proxy with client, cold pull (big image, ${verifying.how})`, actual: pct(verifying.of('pullthrough', 'verifying')) },
+          { name: `verifying write-through proxy with client / direct from upstream, cold pull (big image, ${verifying.how})`, actual: pct(verifying.of('verifying', 'direct')) },
+        ]
+      : []),
     { name: 'verifying write-through proxy with client / bare node proxy (paired by round)', actual: pct(pairedRatio(samples.verify?.ceiling, samples.pipe?.ceiling)) },
   ];
   if ((herd.fanout ?? []).length) {

@@ -35,6 +35,21 @@ function exactlyOne(maxima) {
   return [lo === hi ? String(hi) : `${lo}..${hi}`, lo === 1 && hi === 1];
 }
 
+/**
+ * Loopback cold pulls (big image), ratios between 'direct', 'reference', 'pullthrough' and 'verifying' (the
+ * verifying write-through proxy with client): paired by round when the pulls phase pulled through that
+ * proxy each round, else ratios of medians with the ceiling phase's samples. { how, of(a, b) }, or
+ * undefined without either.
+ */
+function verifyingRatios(samples) {
+  const cold = samples['cold-big'] ?? {};
+  if (cold.verifying?.length) return { how: 'paired by round', of: (a, b) => pairedRatio(cold[a], cold[b]) };
+  const ceiling = samples.verify?.ceiling ?? [];
+  if (!finite(median(ceiling))) return undefined;
+  const pick = (k) => median(k === 'verifying' ? ceiling : cold[k] ?? []);
+  return { how: 'ratio of medians, ceiling phase', of: (a, b) => ratio(pick(a), pick(b)) };
+}
+
 function issue15Targets({ samples, loopback, shaped, herd, link }) {
   const out = [];
   const linkText = `${fmtNumber(link.bytesPerSecond / MiB)} MiB/s, ${link.rttMs} ms RTT`;
@@ -55,11 +70,10 @@ function issue15Targets({ samples, loopback, shaped, herd, link }) {
   }
   const coldRef = pairedRatio(samples['cold-big']?.pullthrough, samples['cold-big']?.reference);
   out.push(target('loopback: cold pull, pullthrough / reference (big image)', '>= 1.0', two(coldRef), atLeast(coldRef, 1)));
-  const verifying = median(samples.verify?.ceiling ?? []);
-  if (finite(verifying)) {
-    const of = (kind) => ratio(median(samples['cold-big']?.[kind] ?? []), verifying);
-    out.push(context('cold pull (big image), pullthrough / verifying write-through proxy with client (ratio of medians)', two(of('pullthrough'))));
-    out.push(context('cold pull (big image), reference / verifying write-through proxy with client (ratio of medians; above 1.0, "cold >= 1.0 of the reference" is out of reach on this machine for any cache that verifies and stores a miss while serving it)', two(of('reference'))));
+  const verifying = verifyingRatios(samples);
+  if (verifying) {
+    out.push(context(`cold pull (big image), pullthrough / verifying write-through proxy with client (${verifying.how})`, two(verifying.of('pullthrough', 'verifying'))));
+    out.push(context(`cold pull (big image), reference / verifying write-through proxy with client (${verifying.how}; above 1.0, "cold >= 1.0 of the reference" is out of reach on this machine for any cache that verifies and stores a miss while serving it)`, two(verifying.of('reference', 'verifying'))));
   }
   const bytes = (loopback.upstream?.['cold-big']?.pullthrough ?? []).map((f) => f.upstreamBytesRatio);
   const worstBytes = bytes.length ? Math.max(...bytes) : undefined;
@@ -107,4 +121,4 @@ function targetsOf(input) {
   return [...issue15Targets(input), ...keptTargets(input)];
 }
 
-module.exports = { targetsOf, pairedBy, exactlyOne };
+module.exports = { targetsOf, pairedBy, exactlyOne, verifyingRatios };

@@ -130,4 +130,12 @@ test('context rows set the loopback cold and herd targets against the ceilings o
   assert.match(renderMarkdown(results), /\| herd all done, pullthrough \/ herd fan-out ceiling \(paired by round\) \|  \| 0\.83 \| context \|/);
   // Without the ceilings' figures (a run without them) there are no context rows.
   assert.equal(targetsOf(run()).filter((t) => t.context).length, 0);
+  // With a pull through the ceiling in each round of the pulls phase, paired by round: pullthrough
+  // 880/1000, 850/800: median 0.97; reference 800/1000, 900/800: median 0.96.
+  input.samples['cold-big'].verifying = [1000, 800];
+  const paired = targetsOf(input).filter((t) => t.context);
+  assert.deepEqual(
+    paired.filter((t) => t.name.includes('verifying')).map((t) => [t.name.slice(0, 40), t.actual, /\(paired by round/.test(t.name)]),
+    [['cold pull (big image), pullthrough / ver', '0.97', true], ['cold pull (big image), reference / verif', '0.96', true]],
+  );
 });
