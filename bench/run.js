@@ -13,7 +13,8 @@ const { startRegistry, startRedis, tempDir } = require('@pullthrough/test-suppor
 const { MiB, pushRandomImage } = require('./lib/fixtures.js');
 const { pullImage, fetchFile, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
 const { writeThroughOnce } = require('./lib/write-through-ceiling.js');
-const { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startShapingProxy, redisPid } = require('./lib/servers.js');
+const { verifyingPull } = require('./lib/verifying-ceiling.js');
+const { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startVerifyingProxy, startFanoutServer, startShapingProxy, redisPid } = require('./lib/servers.js');
 const { upstreamLog: openUpstreamLog } = require('./lib/upstream-log.js');
 const { loopbackPulls } = require('./lib/loopback-pulls.js');
 const { shapedPulls } = require('./lib/shaped-pulls.js');
@@ -50,7 +51,7 @@ function plan(quick) {
     herdSizes: [16, 12, 8, 4].map((m) => (quick ? (m * MiB) / 10 : m * MiB)),
     sha256Bytes: quick ? 64 * MiB : 512 * MiB,
     // Time limits (ms): every phase, and the whole run.
-    limits: { setup: 180_000, ceiling: 120_000, pulls: quick ? 180_000 : 900_000, shaped: quick ? 180_000 : 900_000, herd: quick ? 120_000 : 400_000, herd3: quick ? 180_000 : 400_000, manifests: 300_000, total: quick ? 900_000 : 3_000_000 },
+    limits: { setup: 180_000, ceiling: 240_000, pulls: quick ? 180_000 : 900_000, shaped: quick ? 180_000 : 900_000, herd: quick ? 120_000 : 400_000, herd3: quick ? 180_000 : 400_000, manifests: 300_000, total: quick ? 900_000 : 3_000_000 },
     settleMs: 7_000,
     // A cold pull's CPU is counted from its start until this long after (at least until stored): our
     // hydration job starts PULLTHROUGH_HYDRATION_DELAY_MS (default 5 s) after a pull.
@@ -174,6 +175,8 @@ async function main(argv) {
     const pidsOf = async (proxy) => (proxy.name === 'reference' ? { ...proxy.pids } : { ...proxy.pids, 'redis-server': redisProcessId });
     log(`fixtures: big ${mib(images.big?.totalBytes ?? 0)}, ${images.layers?.layerCount ?? 0} layers ${mib(images.layers?.totalBytes ?? 0)}, herd ${mib(images.herd?.totalBytes ?? 0)}`);
 
+    const pull = (url, image) => pullImage(url, image.repository, image.tag, { parallel: cfg.parallel });
+
     // Physical ceiling: a plain node file server on loopback, and sha256 on one core.
     if (runs('ceiling')) await withLimit('ceiling', cfg.limits.ceiling, async () => {
       const server = await startFileServer(fixtureDir, work.path);
@@ -188,28 +191,49 @@ async function main(argv) {
       // What storing a miss costs here (fetch + sha256 + file + fsync, no client).
       const layer = images.big.blobs.at(-1);
       for (let r = 0; r < cfg.rounds; r++) add('store', 'ceiling', await writeThroughOnce(upstream.url, images.big.repository, layer, work.path));
-      // What any node proxy can move here: a bare pass-through (no hashing, no storage) on the cold path.
+      // What any node proxy can move here: a bare pass-through (no hashing, no storage) on the cold path;
+      // and what any cache that verifies and stores a miss while serving it can, with the client on the
+      // same cores (bench/lib/verifying-proxy-child.js). The same client, the big image, back to back each round.
       const pipe = await startPipeProxy(upstream.url, work.path);
+      const verifying = await startVerifyingProxy(upstream.url, work.path).catch(async (err) => {
+        await pipe.stop();
+        throw err;
+      });
       try {
-        for (let r = 0; r < cfg.rounds; r++) add('pipe', 'ceiling', (await pullImage(pipe.url, images.big.repository, images.big.tag, { parallel: cfg.parallel })).mibPerSec);
+        await verifyingPull(verifying, images.small, pull); // process warm-up
+        for (let r = 0; r < cfg.rounds; r++) {
+          add('pipe', 'ceiling', (await pull(pipe.url, images.big)).mibPerSec);
+          add('verify', 'ceiling', (await verifyingPull(verifying, images.big, pull)).mibPerSec);
+          log(`ceiling round ${r + 1}/${cfg.rounds}: bare node proxy ${fmtNumber(samples.pipe.ceiling.at(-1))} MiB/s, verifying write-through proxy with client ${fmtNumber(samples.verify.ceiling.at(-1))} MiB/s`);
+        }
       } finally {
+        await verifying.stop();
         await pipe.stop();
       }
     });
-    if (runs('ceiling')) log(`ceiling: loopback ${fmtNumber(median(samples.loopback.ceiling))} MiB/s, sha256 ${fmtNumber(median(samples.sha256.ceiling))} MiB/s, write-through ${fmtNumber(median(samples.store.ceiling))} MiB/s, bare node proxy ${fmtNumber(median(samples.pipe.ceiling))} MiB/s`);
+    if (runs('ceiling')) log(`ceiling: loopback ${fmtNumber(median(samples.loopback.ceiling))} MiB/s, sha256 ${fmtNumber(median(samples.sha256.ceiling))} MiB/s, write-through ${fmtNumber(median(samples.store.ceiling))} MiB/s, bare node proxy ${fmtNumber(median(samples.pipe.ceiling))} MiB/s, verifying write-through proxy with client ${fmtNumber(median(samples.verify.ceiling))} MiB/s`);
 
     const start = (kind, upstreamHost, options = {}) =>
       kind === 'reference'
         ? startReferenceProxy(`http://${upstreamHost}`)
         : startPullthrough({ redisUrl: redis.url, upstreamHost, ...(options.profile && profileDir ? { profileDir } : {}) });
     const orderOf = (round) => (round % 2 === 0 ? ['reference', 'pullthrough'] : ['pullthrough', 'reference']);
-    const pull = (url, image) => pullImage(url, image.repository, image.tag, { parallel: cfg.parallel });
 
     const pullVerified = (url, image) => pullImage(url, image.repository, image.tag, { parallel: cfg.parallel, verify: true });
 
     // Cold and warm pulls on loopback, the big image and the 60-layer one, with their CPU and memory.
     let loopback = { upstream: {}, cost: [], peak: [] };
-    if (runs('pulls')) loopback = await withLimit('cold/warm pulls', cfg.limits.pulls, () => loopbackPulls({ cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log }));
+    // Each round also pulls the big image through the verifying write-through proxy (the ceiling above),
+    // right before the proxies: the ratios of the loopback cold target to that ceiling are then paired by round.
+    if (runs('pulls')) loopback = await withLimit('cold/warm pulls', cfg.limits.pulls, async () => {
+      const verifying = await startVerifyingProxy(upstream.url, work.path);
+      try {
+        await verifyingPull(verifying, images.small, pull); // process warm-up
+        return await loopbackPulls({ cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log, verifying: (image) => verifyingPull(verifying, image, pull) });
+      } finally {
+        await verifying.stop();
+      }
+    });
 
     // The shaped link: started once, shared by the shaped cold pulls, the herd and herd3.
     let link;
@@ -220,9 +244,10 @@ async function main(argv) {
     let shaped;
     if (runs('shaped')) shaped = await withLimit('shaped cold pulls', cfg.limits.shaped, () => shapedPulls({ cfg, link, upstreamLog, images, start, orderOf, pull, waitStored, log }));
 
-    // The herd: 20 clients at once on an uncached 40 MiB image, each proxy fetching through the shaped link.
-    let herd = { direct: [], reference: [], pullthrough: [] };
-    if (runs('herd')) herd = await withLimit('herd', cfg.limits.herd, () => herdPhase({ cfg, link, upstreamLog, image: images.herd, warmup: images.small, start, orderOf, pull, pidsOf, log }));
+    // The herd: 20 clients at once on an uncached 40 MiB image, each proxy fetching through the shaped link,
+    // and its ceiling: a fan-out server fetching each blob once through the link (bench/lib/fanout-server-child.js).
+    let herd = { direct: [], fanout: [], reference: [], pullthrough: [] };
+    if (runs('herd')) herd = await withLimit('herd', cfg.limits.herd, () => herdPhase({ cfg, link, upstreamLog, image: images.herd, warmup: images.small, start, startFanout: () => startFanoutServer(link.url, work.path), orderOf, pull, pidsOf, log }));
 
     // herd3: the herd over 3 frontend processes (+ 2 hydrators) on one store and one Redis, the upstream
     // behind the shaped link; a fresh deployment per round (bench/lib/herd3.js).

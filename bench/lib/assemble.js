@@ -6,7 +6,7 @@ const { summarize, median, ratio, pairedRatio } = require('./stats.js');
 const { fmtNumber } = require('./report.js');
 const { MiB } = require('./fixtures.js');
 const { COST_COLUMNS, costRows, GiB } = require('./cost.js');
-const { targetsOf } = require('./targets.js');
+const { targetsOf, verifyingRatios } = require('./targets.js');
 
 const MIB_S = 'MiB/s';
 
@@ -78,6 +78,7 @@ function assemble({ cfg, samples, loopback = { upstream: {}, cost: [], peak: [] 
     { scenario: 'ceiling: sha256, one core', metric: 'throughput', unit: MIB_S, direct: s('sha256', 'ceiling'), noRatio: true },
     { scenario: `ceiling: write-through, no client (upstream GET + sha256 + file + fsync), ${bigLabel}`, metric: 'throughput', unit: MIB_S, direct: s('store', 'ceiling'), noRatio: true },
     { scenario: `ceiling: bare node proxy, cold path, ${bigLabel}`, metric: 'throughput', unit: MIB_S, direct: s('pipe', 'ceiling'), noRatio: true },
+    { scenario: `ceiling: write-through proxy with client (verifying: sha256, 1 MiB writes, last chunk held until verified; fsync after the client), ${bigLabel}`, metric: 'throughput', unit: MIB_S, direct: s('verify', 'ceiling'), noRatio: true },
     row(`loopback: cold pull, ${bigLabel}`, 'cold-big', true),
     ...served(`loopback: cold pull, ${bigLabel}`, 'cold-big'),
     row(`loopback: warm pull, ${bigLabel}`, 'warm-big', false),
@@ -90,6 +91,7 @@ function assemble({ cfg, samples, loopback = { upstream: {}, cost: [], peak: [] 
     herdRow('upstream GETs per blob (mean)', '', (h) => h.getsPerBlobMean, true),
     herdRow('upstream bytes / image size', '', (h) => h.upstreamBytesRatio, true),
     { ...herdRow('all clients done (direct: one pull through the link)', 'ms', (h) => h.wallMs), direct: summarize(herd.direct ?? []) },
+    ...((herd.fanout ?? []).length ? [{ scenario: herdScenario, metric: 'herd ceiling: one fetch fanned out, no hash, no store: all clients done', unit: 'ms', direct: herdCell('fanout', (h) => h.wallMs), noRatio: true }] : []),
     herdRow('time to first byte, p50 of clients', 'ms', (h) => h.ttfbP50Ms),
     herdRow('aggregate throughput', MIB_S, (h) => h.mibPerSec),
     herdRow('peak RSS, registry / frontend', 'MiB', (h) => (h.memory.registry ?? h.memory.frontend).peakRss / MiB),
@@ -99,6 +101,7 @@ function assemble({ cfg, samples, loopback = { upstream: {}, cost: [], peak: [] 
   ];
   const med = (key, t) => median(samples[key]?.[t] ?? []);
   const pct = (v) => (v === undefined ? '–' : `${fmtNumber(v, 2)}`);
+  const verifying = verifyingRatios(samples);
   const info = [
     { name: 'cold pull on loopback (big image), pullthrough / direct, paired', actual: pct(paired('cold-big', 'pullthrough', 'direct')) },
     { name: 'cold pull on loopback (60 layers), pullthrough / direct, paired', actual: pct(paired('cold-layers', 'pullthrough', 'direct')) },
@@ -107,7 +110,21 @@ function assemble({ cfg, samples, loopback = { upstream: {}, cost: [], peak: [] 
     { name: 'cold pull (big image), bare node proxy / direct from upstream', actual: pct(ratio(med('pipe', 'ceiling'), med('cold-big', 'direct'))) },
     { name: 'cold pull (big image), reference / direct from upstream', actual: pct(ratio(med('cold-big', 'reference'), med('cold-big', 'direct'))) },
     { name: 'write-through ceiling / direct from upstream (the most a write-through miss can reach)', actual: pct(ratio(med('store', 'ceiling'), med('cold-big', 'direct'))) },
+    ...(verifying
+      ? [
+          { name: `verifying write-through proxy with client / reference, cold pull (big image, ${verifying.how}; below 1.0, cold >= 1.0 of the reference is out of reach here)`, actual: pct(verifying.of('verifying', 'reference')) },
+          { name: `pullthrough / verifying write-through proxy with client, cold pull (big image, ${verifying.how})`, actual: pct(verifying.of('pullthrough', 'verifying')) },
+          { name: `verifying write-through proxy with client / direct from upstream, cold pull (big image, ${verifying.how})`, actual: pct(verifying.of('verifying', 'direct')) },
+        ]
+      : []),
+    { name: 'verifying write-through proxy with client / bare node proxy (paired by round)', actual: pct(pairedRatio(samples.verify?.ceiling, samples.pipe?.ceiling)) },
   ];
+  if ((herd.fanout ?? []).length) {
+    const fanout = herd.fanout;
+    info.push({ name: 'herd fan-out ceiling all done / one direct pull through the link (paired by round; above 1.1, the herd target is out of reach here)', actual: pct(median(fanout.map((h) => h.wallMs / h.directMs))) });
+    info.push({ name: 'herd all done, pullthrough / herd fan-out ceiling (paired by round)', actual: pct(pairedRatio((herd.pullthrough ?? []).map((h) => h.wallMs), fanout.map((h) => h.wallMs))) });
+    info.push({ name: 'herd fan-out ceiling: upstream GETs per blob (max over rounds), upstream bytes / image size', actual: `${Math.max(...fanout.map((h) => h.getsPerBlobMax))}, ${pct(median(fanout.map((h) => h.upstreamBytesRatio)))}` });
+  }
   const shaper = shaped?.shaper;
   if (shaper?.bytes > 0) info.push({ name: 'link shaper (not counted in any target): CPU s/GiB through it in the shaped phase', actual: pct(shaper.cpuSeconds / (shaper.bytes / GiB)) });
   const targets = targetsOf({ samples, loopback, shaped, herd, herd3, manifests, cfg, link });
@@ -132,12 +149,13 @@ function assemble({ cfg, samples, loopback = { upstream: {}, cost: [], peak: [] 
         `Shaped link: a proxy process in front of the upstream, ${linkText}: one bandwidth shared by every response body, half an RTT each way per request/response and one more RTT before a new connection's first request (no TCP slow start, no loss). Direct: the client through the link; the proxies fetch through it. Time to first byte: from the pull's start (manifest GET) to the first body byte of any blob. Upstream GETs and bytes: from the upstream registry's own log (no hop added).`,
         `CPU: user + system seconds from /proc/<pid>/stat of every process of the target (ours: frontend, hydrator, redis-server; the reference: registry), per GiB the client received, loopback pulls; a cold pull is counted from its start until it is stored and at least ${cfg.coldSettleMs / 1000} s later (background work included). The link shaper and the bench client are not counted. Peak RSS: VmHWM at the end of a proxy's cold + warm pulls; in the herd, VmRSS sampled every 50 ms (redis-server is shared by every pullthrough instance of the run).`,
         'Herd: RSS sampled every 50 ms from the herd start until 7 s after (background work included).',
+        'Ceilings with a client (the same client, the big image, back to back each round): the bare node proxy (pass-through, nothing hashed or stored) and the verifying write-through proxy (a node proxy in its own process that sends each blob on while hashing it and queueing it for a new file in 1 MiB writes, two in flight, an unbounded queue, so the client never waits for the file; the last chunk held back until the digest is verified; the file fsynced after the client is done, before the next pull, then removed; also pulled in each round of the loopback cold pulls, right before the proxies, so ratios to it are paired by round): the most a cache that verifies and stores a miss while serving it on one node event loop can reach here with the client on the same cores. Herd ceiling: a fresh node fan-out server per round, after the direct pull, fetches each blob once through the same link and writes each chunk to every waiting client (later clients get the bytes so far, then the rest), manifests fetched once; nothing hashed or stored: the most any single-process cache can do for the herd here.',
         `herd3: ${cfg.herd3Clients} clients spread over 3 frontend processes with 2 hydrator processes (one filesystem store, one Redis), the upstream behind the shaped link (${fmtNumber((cfg.herd3Link ?? cfg.link).bytesPerSecond / MiB)} MiB/s); a fresh deployment per round; each client gets the manifest, then (once every client has it) all blobs at once, every digest verified. Leader: the client whose first byte came first, per blob; followers: the others. Time to first byte is from each request.`,
         'Both proxies log at info level, distribution with its access log off.',
         `1-minute load average at start / end: ${fmtNumber(loadAtStart, 1)} / ${fmtNumber(os.loadavg()[0], 1)} on ${os.cpus().length} cores (anything above ~3 means other work shared the machine: compare ratios within the run, not absolute figures).`,
       ],
     },
-    ceiling: { loopback: summarize(samples.loopback?.ceiling ?? []), sha256: summarize(samples.sha256?.ceiling ?? []), writeThrough: summarize(samples.store?.ceiling ?? []), nodeProxy: summarize(samples.pipe?.ceiling ?? []) },
+    ceiling: { loopback: summarize(samples.loopback?.ceiling ?? []), sha256: summarize(samples.sha256?.ceiling ?? []), writeThrough: summarize(samples.store?.ceiling ?? []), nodeProxy: summarize(samples.pipe?.ceiling ?? []), verifyingProxy: summarize(samples.verify?.ceiling ?? []), herdFanoutMs: summarize((herd.fanout ?? []).map((h) => h.wallMs)) },
     rows,
     cost: { columns: COST_COLUMNS, rows: costRows(loopback, herd) },
     targets,

@@ -3,6 +3,8 @@
 // shaped link; per round one direct pull of the image through the same link first (the target: the
 // whole herd done within 1.1x of it). Upstream GETs per blob and bytes from the upstream's own log;
 // RSS of every process of the target sampled every 50 ms from the herd's start until `settleMs` after.
+// After the direct pull, the herd's ceiling: the same herd against a fresh fan-out server (one fetch per
+// blob through the same link, each chunk written to every waiting client, nothing hashed or stored).
 const { sampleRss } = require('./rss.js');
 const { measureCpu } = require('./proc-cpu.js');
 const { upstreamFigures } = require('./upstream-log.js');
@@ -11,16 +13,33 @@ const { MiB } = require('./fixtures.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * `ctx`: { cfg, link, upstreamLog, image, warmup, start(kind, host), orderOf, pull, pidsOf, log }.
- * Resolves { direct: [ms], reference: [round], pullthrough: [round] }.
+ * `ctx`: { cfg, link, upstreamLog, image, warmup, start(kind, host), startFanout(), orderOf, pull, pidsOf, log }.
+ * Resolves { direct: [ms], fanout: [round], reference: [round], pullthrough: [round] }.
  */
 async function herdPhase(ctx) {
   const { cfg, link, upstreamLog, image, warmup, start, orderOf, pull, pidsOf, log } = ctx;
-  const out = { direct: [], reference: [], pullthrough: [] };
+  const out = { direct: [], fanout: [], reference: [], pullthrough: [] };
   const digests = image.blobs.map((b) => b.digest);
+  const herdOf = async (url) => {
+    const t0 = process.hrtime.bigint();
+    const pulls = await Promise.all(Array.from({ length: cfg.herdClients }, () => pull(url, image)));
+    const ttfb = pulls.map((p) => p.ttfbMs).sort((a, b) => a - b);
+    return { wallMs: Number(process.hrtime.bigint() - t0) / 1e6, bytes: pulls.reduce((n, p) => n + p.bytes, 0), ttfbP50Ms: ttfb[Math.floor(ttfb.length / 2)], ttfbMaxMs: ttfb.at(-1) };
+  };
   for (let r = 0; r < cfg.herdRounds; r++) {
     const direct = await pull(link.url, image);
     out.direct.push(direct.ms);
+    const fanout = await ctx.startFanout();
+    try {
+      await pull(fanout.url, warmup); // process warm-up, as for the proxies
+      const mark = await upstreamLog.mark();
+      const herd = await herdOf(fanout.url);
+      const figures = upstreamFigures(await upstreamLog.since(mark, { expect: digests }), image);
+      out.fanout.push({ ...herd, directMs: direct.ms, ...figures });
+      log(`herd fan-out ceiling: ${herd.wallMs.toFixed(0)} ms (one direct pull ${direct.ms.toFixed(0)} ms), GETs per blob ${figures.gets.join('/')}, upstream bytes ${figures.upstreamBytesRatio.toFixed(2)}x`);
+    } finally {
+      await fanout.stop();
+    }
     for (const kind of orderOf(r)) {
       const proxy = await start(kind, link.host);
       try {
@@ -29,16 +48,12 @@ async function herdPhase(ctx) {
         const mark = await upstreamLog.mark();
         const rss = sampleRss(pids);
         const cpu = await measureCpu(pids);
-        const t0 = process.hrtime.bigint();
-        const pulls = await Promise.all(Array.from({ length: cfg.herdClients }, () => pull(proxy.url, image)));
-        const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+        const { wallMs, bytes, ttfbP50Ms, ttfbMaxMs } = await herdOf(proxy.url);
         await sleep(cfg.settleMs); // background work (distribution's store, our hydration job) counts too
         const memory = await rss.stop();
         const cpuSeconds = await cpu.stop();
         const figures = upstreamFigures(await upstreamLog.since(mark, { expect: digests }), image);
-        const bytes = pulls.reduce((n, p) => n + p.bytes, 0);
-        const ttfb = pulls.map((p) => p.ttfbMs).sort((a, b) => a - b);
-        out[kind].push({ wallMs, directMs: direct.ms, mibPerSec: bytes / MiB / (wallMs / 1000), ttfbP50Ms: ttfb[Math.floor(ttfb.length / 2)], ttfbMaxMs: ttfb.at(-1), bytes, cpu: cpuSeconds, ...figures, memory });
+        out[kind].push({ wallMs, directMs: direct.ms, mibPerSec: bytes / MiB / (wallMs / 1000), ttfbP50Ms, ttfbMaxMs, bytes, cpu: cpuSeconds, ...figures, memory });
         log(`herd ${kind}: ${wallMs.toFixed(0)} ms (one direct pull ${direct.ms.toFixed(0)} ms), GETs per blob ${figures.gets.join('/')}, upstream bytes ${figures.upstreamBytesRatio.toFixed(2)}x, RSS ${Object.entries(memory).map(([k, v]) => `${k} ${(v.peakRss / MiB).toFixed(1)} MiB`).join(', ')}`);
       } finally {
         await proxy.stop();

@@ -12,7 +12,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * `ctx`: { cfg, upstream, upstreamLog, images, start(kind, host, options), orderOf, pull, pullVerified,
- * waitStored, samples, add(key, target, value), pidsOf(proxy), log }. Throughput samples go through `add`;
+ * waitStored, samples, add(key, target, value), pidsOf(proxy), log, verifying?(image) }: `verifying` pulls an image
+ * through the verifying write-through proxy ceiling, once per round after the direct pulls (paired samples
+ * `cold-big`/`verifying`). Throughput samples go through `add`;
  * resolves { upstream: { [key]: { [target]: figures[] } }, cost: [...], peak: [...] }.
  */
 async function loopbackPulls(ctx) {
@@ -22,6 +24,7 @@ async function loopbackPulls(ctx) {
   const peak = [];
   for (let r = 0; r < cfg.rounds; r++) {
     for (const name of ['big', 'layers']) add(`cold-${name}`, 'direct', (await pull(upstream.url, images[name])).mibPerSec);
+    if (ctx.verifying) add('cold-big', 'verifying', (await ctx.verifying(images.big)).mibPerSec);
     for (const kind of orderOf(r)) {
       const proxy = await start(kind, upstream.host, { profile: true });
       try {
@@ -66,7 +69,7 @@ async function loopbackPulls(ctx) {
       return `${fmt2(cpuPerGiB(entry))} (${each.join(', ')})`;
     };
     for (const kind of ['reference', 'pullthrough']) log(`pulls round ${r + 1}/${cfg.rounds}: CPU s/GiB, big image, ${kind}: cold ${costOf(kind, 'cold')}; warm ${costOf(kind, 'warm')}`);
-    log(`pulls round ${r + 1}/${cfg.rounds}: cold big ${['direct', 'reference', 'pullthrough'].map((k) => `${k} ${fmt(last('cold-big', k))}`).join(', ')}; warm big ref ${fmt(last('warm-big', 'reference'))}, ours ${fmt(last('warm-big', 'pullthrough'))} MiB/s; upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
+    log(`pulls round ${r + 1}/${cfg.rounds}: cold big ${['direct', 'verifying', 'reference', 'pullthrough'].filter((k) => samples['cold-big'][k]).map((k) => `${k} ${fmt(last('cold-big', k))}`).join(', ')}; warm big ref ${fmt(last('warm-big', 'reference'))}, ours ${fmt(last('warm-big', 'pullthrough'))} MiB/s; upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
   }
   return { upstream: served, cost, peak };
 }

@@ -56,7 +56,7 @@ function renderText(results) {
   const cost = costTable(results);
   if (cost) out.push('', 'cost per GiB served and peak RSS, per process (median (min–max) over the rounds):', ...textTable(cost.header, cost.rows));
   out.push('', 'targets:');
-  for (const t of results.targets) out.push(`  [${t.met ? 'met ' : 'MISS'}] ${t.name}: ${t.actual} (target ${t.target})`);
+  for (const t of results.targets) out.push(t.context ? `  [ctx ] ${t.name}: ${t.actual}` : `  [${t.met ? 'met ' : 'MISS'}] ${t.name}: ${t.actual} (target ${t.target})`);
   if (results.info?.length) out.push('', 'context:', ...results.info.map((i) => `  ${i.name}: ${i.actual}`));
   return out.join('\n');
 }
@@ -83,7 +83,7 @@ function renderTargets(results) {
   return [
     '| target | required | measured | |',
     '| --- | --- | --- | --- |',
-    ...results.targets.map((t) => `| ${mdEscape(t.name)} | ${mdEscape(t.target)} | ${mdEscape(t.actual)} | ${t.met ? 'met' : '**missed**'} |`),
+    ...results.targets.map((t) => `| ${mdEscape(t.name)} | ${mdEscape(t.target)} | ${mdEscape(t.actual)} | ${t.context ? 'context' : t.met ? 'met' : '**missed**'} |`),
   ].join('\n');
 }
 

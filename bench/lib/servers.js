@@ -1,7 +1,8 @@
 'use strict';
 // The processes a benchmark run owns: the loopback upstream, the reference proxy (distribution
 // in proxy mode), this cache (frontend + hydrator from the built dist, private redis-server), a plain
-// node file server for the loopback ceiling and the shaped link in front of the upstream. All run
+// node file server for the loopback ceiling, the bench's own node servers (the ceilings' proxies) and the
+// shaped link in front of the upstream. All run
 // through test-support's startProcess: own process group, log file, killed on stop(), on exit, or by a watchdog if this process dies.
 const { randomBytes } = require('node:crypto');
 const net = require('node:net');
@@ -174,17 +175,70 @@ async function startFileServer(dir, logDir) {
   return { url, stop: () => proc.stop() };
 }
 
-/** A bare node pass-through proxy in front of `targetUrl` (bench/lib/pipe-proxy-child.js), its own process. */
-async function startPipeProxy(targetUrl, logDir) {
+/**
+ * One of the bench's own node servers (`bench/lib/<script>`, with the apps' node flags) in front of
+ * `targetUrl`, its own process: `node <script> <targetUrl> <port> ...args`; resolves once `/v2/` answers.
+ */
+async function startNodeServer(script, targetUrl, { logDir, args = [], ownedDir, what }) {
   const port = await freePort();
   const proc = await startProcess({
     command: process.execPath,
-    args: [path.join(__dirname, 'pipe-proxy-child.js'), targetUrl, String(port)],
-    logPath: path.join(logDir, 'pipe-proxy.log'),
+    args: [...NODE_FLAGS, path.join(__dirname, script), targetUrl, String(port), ...args],
+    logPath: path.join(logDir, `${path.basename(script, '.js')}-${port}.log`),
+    ...(ownedDir ? { ownedDir } : {}),
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/v2/`, proc, 'pipe proxy');
+  try {
+    await waitForHttp(`${url}/v2/`, proc, what);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { url, pid: proc.pid, proc };
+}
+
+/** A bare node pass-through proxy in front of `targetUrl` (bench/lib/pipe-proxy-child.js), its own process. */
+async function startPipeProxy(targetUrl, logDir) {
+  const { url, proc } = await startNodeServer('pipe-proxy-child.js', targetUrl, { logDir, what: 'pipe proxy' });
   return { url, stop: () => proc.stop() };
+}
+
+/**
+ * The verifying write-through proxy (bench/lib/verifying-proxy-child.js) in front of `targetUrl`, its own
+ * process, its files in a temp dir of its own. `clear()` waits until every blob served so far is written
+ * and fsynced, removes the files and resolves what the proxy stored ({ digest, size, file }[]) and its
+ * errors; `settle()` the same without removing.
+ */
+async function startVerifyingProxy(targetUrl, logDir) {
+  const dir = await tempDir('bench-verifying-');
+  try {
+    const { url, proc } = await startNodeServer('verifying-proxy-child.js', targetUrl, { logDir, args: [dir.path], ownedDir: dir.path, what: 'verifying write-through proxy' });
+    const control = async (method, what) => {
+      const res = await fetch(`${url}/_ceiling/${what}`, { method, signal: AbortSignal.timeout(120_000) });
+      if (res.status !== 200) throw new Error(`verifying write-through proxy: ${method} ${what} answered ${res.status}: ${await res.text()}`);
+      return res.json();
+    };
+    return {
+      url,
+      dir: dir.path,
+      pid: proc.pid,
+      settle: () => control('GET', 'settle'),
+      clear: () => control('DELETE', 'files'),
+      stop: async () => {
+        await proc.stop();
+        await dir.remove();
+      },
+    };
+  } catch (err) {
+    await dir.remove();
+    throw err;
+  }
+}
+
+/** The herd's fan-out ceiling (bench/lib/fanout-server-child.js) in front of `targetUrl`, its own process. */
+async function startFanoutServer(targetUrl, logDir) {
+  const { url, proc } = await startNodeServer('fanout-server-child.js', targetUrl, { logDir, what: 'fan-out server' });
+  return { url, pid: proc.pid, stop: () => proc.stop() };
 }
 
 /**
@@ -229,4 +283,4 @@ function redisPid(redisUrl) {
   });
 }
 
-module.exports = { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startShapingProxy, redisPid };
+module.exports = { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startVerifyingProxy, startFanoutServer, startShapingProxy, redisPid };

@@ -106,3 +106,36 @@ test('the report renders the cost table and the targets, met and missed', () => 
   assert.match(md, /\| CPU s\/GiB, pullthrough \/ reference \(cold, big image, all processes\) \| <= 1\.5 \| 1\.80 \| \*\*missed\*\* \|/);
   assert.match(md, /\| loopback: upstream bytes \/ image size, pullthrough cold pull \(big image, worst round\) \| <= 1\.1 \| 1\.25 \| \*\*missed\*\* \|/);
 });
+
+test('context rows set the loopback cold and herd targets against the ceilings of the same run', () => {
+  const input = run();
+  input.samples.verify = { ceiling: [700, 800, 900] };
+  input.herd.fanout = [{ wallMs: 650, directMs: 500 }, { wallMs: 624, directMs: 520 }];
+  const targets = targetsOf(input);
+  const context = targets.filter((t) => t.context);
+  const find = (prefix) => context.find((t) => t.name.startsWith(prefix));
+  // Medians: pullthrough 865, reference 850, ceiling 800.
+  assert.equal(find('cold pull (big image), pullthrough / verifying write-through proxy').actual, '1.08');
+  assert.equal(find('cold pull (big image), reference / verifying write-through proxy').actual, '1.06');
+  // 650/500 = 1.30, 624/520 = 1.20: median 1.25; pullthrough / fan-out 520/650 = 0.80, 540/624 = 0.87.
+  assert.equal(find('herd fan-out ceiling').actual, '1.25');
+  assert.equal(find('herd all done, pullthrough / herd fan-out ceiling').actual, '0.83');
+  // Next to the targets they are about; never counted as met.
+  const names = targets.map((t) => t.name);
+  assert.equal(names.indexOf(find('herd fan-out ceiling').name), names.findIndex((n) => n.startsWith('shaped link: herd of 20')) + 1);
+  assert.equal(names.indexOf(find('cold pull (big image), pullthrough / verifying').name), names.indexOf('loopback: cold pull, pullthrough / reference (big image)') + 1);
+  assert.ok(context.every((t) => t.met === false));
+  const results = { meta: { date: 'd', machine: 'm', node: 'v20', command: 'c', rounds: 2, parallel: 3, quick: true, notes: [], sizes: 's' }, rows: [], targets, info: [] };
+  assert.match(renderText(results), /\[ctx \] herd fan-out ceiling \(one fetch per blob fanned out, no hash, no store\) all done \/ one direct pull[^:]*: 1\.25\n/);
+  assert.match(renderMarkdown(results), /\| herd all done, pullthrough \/ herd fan-out ceiling \(paired by round\) \|  \| 0\.83 \| context \|/);
+  // Without the ceilings' figures (a run without them) there are no context rows.
+  assert.equal(targetsOf(run()).filter((t) => t.context).length, 0);
+  // With a pull through the ceiling in each round of the pulls phase, paired by round: pullthrough
+  // 880/1000, 850/800: median 0.97; reference 800/1000, 900/800: median 0.96.
+  input.samples['cold-big'].verifying = [1000, 800];
+  const paired = targetsOf(input).filter((t) => t.context);
+  assert.deepEqual(
+    paired.filter((t) => t.name.includes('verifying')).map((t) => [t.name.slice(0, 40), t.actual, /\(paired by round/.test(t.name)]),
+    [['cold pull (big image), pullthrough / ver', '0.97', true], ['cold pull (big image), reference / verif', '0.96', true]],
+  );
+});
