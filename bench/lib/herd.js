@@ -39,7 +39,7 @@ async function herdPhase(ctx) {
         const bytes = pulls.reduce((n, p) => n + p.bytes, 0);
         const ttfb = pulls.map((p) => p.ttfbMs).sort((a, b) => a - b);
         out[kind].push({ wallMs, directMs: direct.ms, mibPerSec: bytes / MiB / (wallMs / 1000), ttfbP50Ms: ttfb[Math.floor(ttfb.length / 2)], ttfbMaxMs: ttfb.at(-1), bytes, cpu: cpuSeconds, ...figures, memory });
-        log(`herd ${kind}: ${wallMs.toFixed(0)} ms (one direct pull ${direct.ms.toFixed(0)} ms), GETs per blob ${figures.gets.join('/')}, upstream bytes ${figures.upstreamBytesRatio.toFixed(2)}x, RSS ${Object.entries(memory).map(([k, v]) => `${k} ${(v.peakRss / MiB).toFixed(1)} MiB`).join(', ')}`);
+        log(`herd ${kind}: ${wallMs.toFixed(0)} ms (one direct pull ${direct.ms.toFixed(0)} ms), GETs per blob ${figures.gets.join('/')}, upstream bytes ${figures.upstreamBytesRatio.toFixed(2)}x, RSS ${Object.entries(memory).map(([k, v]) => `${k} ${(v.peakRss / MiB).toFixed(1)} MiB`).join(', ')}, CPU ${Object.entries(cpuSeconds).map(([k, v]) => `${k} ${v === undefined ? '?' : (v * 1000).toFixed(0)} ms`).join(', ')}`);
       } finally {
         await proxy.stop();
       }
