@@ -5,7 +5,7 @@ import type { RepeatOptions } from './bullmq.js';
  * The next time a cron pattern fires in UTC, without a date library. bullmq computes the next run of a
  * `pattern` scheduler with cron-parser, whose luxon dates ask `Intl` for the system locale: the first
  * `Intl` call maps ICU's data, ~8 MiB of resident memory in a process that uses `Intl` for nothing
- * else (the hydrator: 92 -> 84 MiB idle). The retention and GC schedules are UTC, so most patterns
+ * else (the hydrator: 92.7 -> 83 MiB idle). The retention and GC schedules are UTC, so most patterns
  * need no time zone: `utcRepeatStrategy` answers those here and hands anything else to bullmq's own.
  */
 
