@@ -54,7 +54,7 @@ async function herdPhase(ctx) {
         const cpuSeconds = await cpu.stop();
         const figures = upstreamFigures(await upstreamLog.since(mark, { expect: digests }), image);
         out[kind].push({ wallMs, directMs: direct.ms, mibPerSec: bytes / MiB / (wallMs / 1000), ttfbP50Ms, ttfbMaxMs, bytes, cpu: cpuSeconds, ...figures, memory });
-        log(`herd ${kind}: ${wallMs.toFixed(0)} ms (one direct pull ${direct.ms.toFixed(0)} ms), GETs per blob ${figures.gets.join('/')}, upstream bytes ${figures.upstreamBytesRatio.toFixed(2)}x, RSS ${Object.entries(memory).map(([k, v]) => `${k} ${(v.peakRss / MiB).toFixed(1)} MiB`).join(', ')}`);
+        log(`herd ${kind}: ${wallMs.toFixed(0)} ms (one direct pull ${direct.ms.toFixed(0)} ms), GETs per blob ${figures.gets.join('/')}, upstream bytes ${figures.upstreamBytesRatio.toFixed(2)}x, RSS ${Object.entries(memory).map(([k, v]) => `${k} ${(v.peakRss / MiB).toFixed(1)} MiB`).join(', ')}, CPU ${Object.entries(cpuSeconds).map(([k, v]) => `${k} ${v === undefined ? '?' : (v * 1000).toFixed(0)} ms`).join(', ')}`);
       } finally {
         await proxy.stop();
       }

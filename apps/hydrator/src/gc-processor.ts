@@ -1,5 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq';
-import { gcJobSchema } from '@pullthrough/hydration-jobs';
+import { gcJobSchema, type Job, UnrecoverableError } from '@pullthrough/hydration-jobs';
 import { GcBusyError, type GarbageCollector, type GcReport, type Logger } from '@pullthrough/pull-through';
 
 export interface GcProcessorDeps {

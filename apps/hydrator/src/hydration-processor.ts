@@ -1,5 +1,4 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { formatHydrationFailure, hydrationJobSchema, type HydrationJob, type HydrationResult, type RegistryLease, type RegistrySemaphore } from '@pullthrough/hydration-jobs';
+import { DelayedError, formatHydrationFailure, type HydrationJob, hydrationJobSchema, type HydrationResult, type Job, type RegistryLease, type RegistrySemaphore, UnrecoverableError } from '@pullthrough/hydration-jobs';
 import type { CacheRuleSet } from '@pullthrough/cache-rules';
 import { upstreamTargetForJob, type ArtifactHydrator, type Logger, type UpstreamClients, type UpstreamTarget } from '@pullthrough/pull-through';
 import type { RegistryStore } from '@pullthrough/storage';

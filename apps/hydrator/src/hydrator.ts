@@ -1,9 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { Worker } from 'bullmq';
+import { createGcQueue, createHydrationQueue, enqueueGc, GC_QUEUE, HYDRATION_QUEUE, parseGcSchedule, parseRetentionSchedule, RegistrySemaphore, scheduleGc, utcRepeatStrategy, Worker } from '@pullthrough/hydration-jobs';
 import { Redis } from 'ioredis';
-import { createGcQueue, createHydrationQueue, enqueueGc, GC_QUEUE, HYDRATION_QUEUE, parseGcSchedule, parseRetentionSchedule, RegistrySemaphore, scheduleGc } from '@pullthrough/hydration-jobs';
 import { checkReadiness, closeGracefully, ConfigChangeBus, listen, redisCheck, storageCheck, storageGauges } from '@pullthrough/operations';
 import {
   ArtifactHydrator,
@@ -171,6 +170,7 @@ export async function startHydrator(
     concurrency: 1,
     lockDuration: config.PULLTHROUGH_HYDRATION_LOCK_MS,
     stalledInterval: config.PULLTHROUGH_HYDRATION_STALLED_INTERVAL_MS,
+    settings: { repeatStrategy: utcRepeatStrategy },
   });
   gcWorker.on('error', (err) => logger.warn({ err: err.message }, 'gc worker error'));
   await Promise.all([worker.waitUntilReady(), webhookWorker.waitUntilReady(), gcWorker.waitUntilReady()]);

@@ -1,5 +1,4 @@
-import { DelayedError, type Job } from 'bullmq';
-import { parseHydrationFailure } from '@pullthrough/hydration-jobs';
+import { DelayedError, type Job, parseHydrationFailure } from '@pullthrough/hydration-jobs';
 import { context, contextFromTraceparent, recordFailure, trace, SpanKind, tracer, type Attributes, type Span } from '@pullthrough/telemetry';
 
 /**

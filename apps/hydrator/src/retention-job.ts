@@ -1,6 +1,5 @@
-import { Queue, Worker, type ConnectionOptions } from 'bullmq';
+import { type ConnectionOptions, Queue, RETENTION_QUEUE, RETENTION_SCHEDULER_ID, type RetentionSchedule, utcRepeatStrategy, Worker } from '@pullthrough/hydration-jobs';
 import type { Redis } from 'ioredis';
-import { RETENTION_QUEUE, RETENTION_SCHEDULER_ID, type RetentionSchedule } from '@pullthrough/hydration-jobs';
 import { RetentionBusyError, type Logger, type RetentionRunner } from '@pullthrough/pull-through';
 
 export interface RetentionJob {
@@ -18,7 +17,8 @@ export interface RetentionJob {
  * `off` removes the scheduler.
  */
 export async function startRetentionJob(connection: Redis, prefix: string, schedule: RetentionSchedule, runner: RetentionRunner, logger: Logger): Promise<RetentionJob> {
-  const queue = new Queue(RETENTION_QUEUE, { connection: connection as ConnectionOptions, prefix });
+  const settings = { repeatStrategy: utcRepeatStrategy }; // the next tick in UTC without Intl (README, Memory)
+  const queue = new Queue(RETENTION_QUEUE, { connection: connection as ConnectionOptions, prefix, settings });
   queue.on('error', (err) => logger.debug({ err: err.message }, 'retention queue error'));
   if ('off' in schedule) await queue.removeJobScheduler(RETENTION_SCHEDULER_ID);
   else {
@@ -41,7 +41,7 @@ export async function startRetentionJob(connection: Redis, prefix: string, sched
         return { skipped: 'busy' };
       }
     },
-    { connection: connection as ConnectionOptions, prefix, concurrency: 1 },
+    { connection: connection as ConnectionOptions, prefix, concurrency: 1, settings },
   );
   worker.on('error', (err) => logger.warn({ err: err.message }, 'retention worker error'));
   worker.on('failed', (_job, err) => logger.warn({ err: err.message }, 'retention pass failed'));

@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from '@pullthrough/hydration-jobs';
 import type { Logger } from '@pullthrough/pull-through';
 import { trace } from '@pullthrough/telemetry';
 import { inJobSpan } from './job-span.js';

@@ -67,3 +67,32 @@ test('two hydrators: one job per tick, each run once; the pass evicts beyond PUL
     await queue.close();
   }
 }, 60_000);
+
+test('a cron pattern (6 fields, every second, UTC): each tick is a whole second, the next run computed by utcRepeatStrategy', async () => {
+  const prefix = uniquePrefix('retention-cron');
+  const config = loadHydratorConfig({
+    PULLTHROUGH_DATA_DIR: dir.path,
+    PULLTHROUGH_HYDRATOR_PORT: '0',
+    REDIS_URL: redis.url,
+    PULLTHROUGH_QUEUE_PREFIX: prefix,
+    PULLTHROUGH_RETENTION_SCHEDULE: '*/1 * * * * *',
+  });
+  const hydrator = await startHydrator(config, silentLogger);
+  hydrators.push(hydrator);
+  const queue = new Queue(RETENTION_QUEUE, { connection: { host: redis.host, port: redis.port }, prefix });
+  try {
+    await waitUntil(async () => (await queue.getCompleted()).length >= 3, { what: 'three passes on the cron pattern', timeoutMs: 20_000 });
+    await hydrator.retention.worker.pause();
+    const ticks = (await queue.getCompleted()).map((j) => Number(/^repeat:retention-pass:(\d+)$/.exec(j.id ?? '')?.[1])).sort((a, b) => a - b);
+    expect(ticks.length).toBeGreaterThanOrEqual(3);
+    for (const t of ticks) expect(t % 1000).toBe(0);
+    ticks.slice(1).forEach((t, i) => expect(t - ticks[i]!).toBeGreaterThanOrEqual(1000));
+    // The scheduler's next run is the next whole second after the last tick, as cron-parser would say.
+    const scheduler = await queue.getJobScheduler('retention-pass');
+    expect(scheduler?.pattern).toBe('*/1 * * * * *');
+    expect(scheduler?.next).toBeGreaterThan(ticks.at(-1)!);
+    expect(scheduler!.next! % 1000).toBe(0);
+  } finally {
+    await queue.close();
+  }
+}, 60_000);

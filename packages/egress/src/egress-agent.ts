@@ -1,5 +1,6 @@
 import { isIP, type LookupFunction } from 'node:net';
-import { Agent, buildConnector } from 'undici';
+import { Agent, buildConnector } from './undici.js';
+import type * as Undici from 'undici';
 import { EgressDeniedError } from './egress-denied-error.js';
 import { deniedError, type EgressPolicy } from './egress-policy.js';
 
@@ -27,7 +28,7 @@ export function egressConnector(policy: EgressPolicy, options: EgressAgentOption
   const innerFor = (port: number): Connector => {
     let inner = byPort.get(port);
     if (inner === undefined) {
-      inner = buildConnector({ timeout: options.connectTimeoutMs ?? 10_000, ...options.tls, lookup: egressLookup(policy, port) } as buildConnector.BuildOptions);
+      inner = buildConnector({ timeout: options.connectTimeoutMs ?? 10_000, ...options.tls, lookup: egressLookup(policy, port) } as Undici.buildConnector.BuildOptions);
       byPort.set(port, inner);
     }
     return inner;

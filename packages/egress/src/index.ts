@@ -9,3 +9,4 @@ export { EgressPolicy, type EgressDecision, type EgressPolicyOptions } from './e
 export { systemResolve, type Resolve } from './system-resolve.js';
 export { createEgressAgent, egressConnector, type EgressAgentOptions } from './egress-agent.js';
 export { egressAllowSetting } from './egress-config.js';
+export { Agent, buildConnector, request } from './undici.js';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Queue, type ConnectionOptions } from './bullmq.js';
+import { utcRepeatStrategy } from './utc-cron.js';
 import { z } from 'zod';
 
 export const GC_QUEUE = 'gc';
@@ -24,6 +25,8 @@ export function createGcQueue(connection: ConnectionOptions, prefix: string): Qu
   return new Queue(GC_QUEUE, {
     connection,
     prefix,
+    // The scheduled collection's next run, computed in UTC without Intl (the hydrator upserts it).
+    settings: { repeatStrategy: utcRepeatStrategy },
     defaultJobOptions: { attempts: 1, removeOnComplete: { age: 7 * 24 * 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600, count: 1000 } },
   });
 }

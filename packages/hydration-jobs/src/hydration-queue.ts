@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type JobsOptions } from './bullmq.js';
 import { HYDRATION_JOB_NAME, HYDRATION_QUEUE, hydrationJobSchema, type HydrationJobInput } from './hydration-job.js';
 import { hydrationJobId } from './job-id.js';
 import { currentTraceparent } from '@pullthrough/telemetry';

@@ -6,3 +6,5 @@ export * from './hydration-status.js';
 export * from './registry-semaphore.js';
 export * from './gc-job.js';
 export * from './retention-schedule.js';
+export * from './bullmq.js';
+export * from './utc-cron.js';

@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from '@pullthrough/egress';
 import { importJwk, type JwkKey } from './jwk-key.js';
 import { JwksUnavailableError } from './oidc-errors.js';
 

@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from '@pullthrough/egress';
 import { readBounded } from './body-streams.js';
 import { transportError, upstreamUnavailable } from './upstream-errors.js';
 

@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from '@pullthrough/egress';
 import { inSpan, SpanKind, type Span } from '@pullthrough/telemetry';
 import { discard } from './body-streams.js';
 import { headerOf } from './response-headers.js';

@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type JobsOptions } from '@pullthrough/hydration-jobs';
 import { z } from 'zod';
 import { currentTraceparent } from '@pullthrough/telemetry';
 import type { WebhookEvent } from './webhook-event.js';

@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from '@pullthrough/egress';
 import { parseServiceUri } from './service-uri.js';
 import type { Webhook } from './webhook.js';
 import { toCloudEvent, type WebhookEvent } from './webhook-event.js';
