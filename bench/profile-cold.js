@@ -165,7 +165,7 @@ async function main(argv) {
         kinds[kind] = { n: (kinds[kind]?.n ?? 0) + 1, ms: (kinds[kind]?.ms ?? 0) + ms };
       }
       console.log(`  frontend GCs in the window: ${Object.entries(kinds).map(([k, v]) => `${k} ${v.n}x ${v.ms.toFixed(0)} ms`).join(', ')}`);
-      for (const l of lines.filter((x) => !x.includes('Scavenge')).slice(0, 6)) console.log(`    ${l.slice(0, 200)}`);
+      for (const l of lines.filter((x) => !x.includes('Scavenge')).slice(0, 6)) console.log(`    ${l.slice(0, 110)} … ${l.slice(-90)}`);
     }
     for (const line of lagLines) console.log(`  ${line}`);
     const all = Object.values(used).reduce((a, b) => a + (b ?? 0), 0);
