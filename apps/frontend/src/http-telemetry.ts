@@ -8,7 +8,7 @@ const UNMATCHED = 'unmatched';
  * The route pattern that took a request: the data router names it (`res.locals.route`); on the admin
  * port it is the matched express route with its mount path, seen when express sets `req.route` (its
  * mount path is restored before an error reaches the error middleware, so it is read then).
- * Bounded because every mount path is literal (a `:param` in an `app.use` path would put its value in the label).
+ * Bounded because every mount path is literal and lower case (a `:param` in an `app.use` path would put its value in the label).
  */
 function watchRoute(req: Request, res: Response): void {
   let value: unknown;
@@ -18,7 +18,8 @@ function watchRoute(req: Request, res: Response): void {
     get: () => value,
     set(route: { path?: unknown } | undefined) {
       value = route;
-      if (typeof route?.path === 'string') res.locals.route = `${req.baseUrl}${route.path}`;
+      // Lower case: express matches mount paths case-insensitively, and baseUrl is the path as sent (`/CONSOLE`).
+      if (typeof route?.path === 'string') res.locals.route = `${req.baseUrl.toLowerCase()}${route.path}`;
     },
   });
 }

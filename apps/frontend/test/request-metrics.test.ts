@@ -117,4 +117,14 @@ describe('frontend request metrics', () => {
     // No raw path is ever a label.
     expect(text).not.toMatch(/route="[^"]*(no-such|metrics-rule|multilayer)/);
   });
+
+  it('a mount path sent in other letter cases is one route label (anonymous clients cannot add series)', async () => {
+    for (const path of ['/console', '/CONSOLE', '/Console', '/cOnSoLe']) expect((await fetch(`${cache.adminUrl}${path}`, { redirect: 'manual' })).status).toBe(301);
+    for (const path of ['/token', '/TOKEN', '/Token']) await (await fetch(`${cache.dataUrl}${path}?service=x`)).arrayBuffer();
+    const text = await metrics();
+    const routes = new Set([...text.matchAll(/^pullthrough_http_request_duration_seconds_count\{[^}]*route="([^"]*)"/gm)].map((m) => m[1]!));
+    expect([...routes].filter((r) => /console|token/i.test(r)).sort()).toEqual(['/console/', '/token/']);
+    expect(sampleSum(text, 'pullthrough_http_request_duration_seconds_count', { plane: 'admin', route: '/console/', status: '301' })).toBe(4);
+    expect(sampleSum(text, 'pullthrough_http_request_duration_seconds_count', { plane: 'data', route: '/token/' })).toBe(3);
+  });
 });
