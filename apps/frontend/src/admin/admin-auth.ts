@@ -65,6 +65,11 @@ interface AdminCaller {
   denied?: boolean;
 }
 
+/** Who the authenticated admin caller is (undefined before adminAuth let the request in). */
+export function adminActor(res: Response): AuditActor | undefined {
+  return (res.locals.adminCaller as AdminCaller | undefined)?.actor;
+}
+
 /**
  * The body-dependent part of the access table (admin-access.ts): refuse with 403 problem JSON, audited
  * as denied with the escalation's reason, unless the caller holds the role the change needs.

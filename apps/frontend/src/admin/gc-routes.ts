@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { GC_JOB_ID } from '@pullthrough/hydration-jobs';
 import type { GcJobs } from '@pullthrough/pull-through';
-import { requireEscalation } from './admin-auth.js';
+import { adminActor, requireEscalation } from './admin-auth.js';
 import { ProblemError, type FieldIssue } from './problem.js';
 
 /** A collection that deletes needs `admin`; a dry run is an operator's (the access table's row). */
@@ -24,8 +24,8 @@ export function gcRoutes(jobs: () => GcJobs): Router {
     if (errors.length > 0) throw new ProblemError(422, 'Unprocessable Entity', 'invalid garbage collection request', errors);
     const dryRun = body.dryRun as boolean;
     if (!dryRun) requireEscalation(res, GC_DELETE_ESCALATION);
-    const caller = res.locals.adminCaller as { actor?: { kind: string; subject?: string } } | undefined;
-    const requestedBy = caller?.actor ? `${caller.actor.kind}${caller.actor.subject && caller.actor.kind !== 'admin-token' ? `:${caller.actor.subject}` : ''}` : 'admin-api';
+    const actor = adminActor(res);
+    const requestedBy = actor ? `${actor.kind}${actor.subject && actor.kind !== 'admin-token' ? `:${actor.subject}` : ''}` : 'admin-api';
     let id: string;
     try {
       id = await jobs().request({ dryRun, requestedBy });
