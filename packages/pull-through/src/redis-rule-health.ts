@@ -129,23 +129,8 @@ export class RedisRuleHealth implements PullObserver, RuleHealthView {
       pipeline.hmget(this.factsKey(rule), ...FACT_FIELDS);
       for (const start of starts) pipeline.hmget(this.bucketKey(rule, start), ...COUNT_FIELDS);
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.readTimeoutMs)));
-    const answered = pipeline.exec();
-    answered.catch(() => undefined);
-    let results: Awaited<typeof answered> | 'late';
-    try {
-      results = await Promise.race([answered, late]);
-    } catch (err) {
-      this.logger.debug({ err: (err as Error).message }, 'rule health: shared read failed; answering with this process view');
-      return local();
-    } finally {
-      clearTimeout(timer);
-    }
-    if (results === 'late' || results === null || results.some(([err]) => err !== null)) {
-      this.logger.debug({ late: results === 'late' }, 'rule health: shared read failed; answering with this process view');
-      return local();
-    }
+    const results = await this.answeredInTime(pipeline.exec());
+    if (!results) return local();
     const views = new Map<string, { facts: RuleHealthFacts; counts: RuleCounts }>();
     let i = 0;
     for (const rule of rules) {
@@ -175,16 +160,18 @@ export class RedisRuleHealth implements PullObserver, RuleHealthView {
     return { scope: 'shared', windowSeconds: this.windowMs / 1000, bucketSeconds: this.bucketMs / 1000, buckets };
   }
 
-  /** A pipeline's results if every command answered within `readTimeoutMs`; undefined otherwise. */
+  /** A pipeline's results if every command answered within `readTimeoutMs`; undefined otherwise (the caller answers with this process's view). */
   private async answeredInTime(answered: Promise<[Error | null, unknown][] | null>): Promise<[Error | null, unknown][] | undefined> {
     answered.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.readTimeoutMs)));
     try {
       const results = await Promise.race([answered, late]);
-      if (results === 'late' || results === null || results.some(([err]) => err !== null)) return undefined;
-      return results;
-    } catch {
+      if (results !== 'late' && results !== null && results.every(([err]) => err === null)) return results;
+      this.logger.debug({ late: results === 'late' }, 'rule health: shared read failed; answering with this process view');
+      return undefined;
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'rule health: shared read failed; answering with this process view');
       return undefined;
     } finally {
       clearTimeout(timer);
