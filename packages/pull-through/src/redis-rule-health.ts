@@ -3,6 +3,7 @@ import type { FailureCategory } from '@pullthrough/oci';
 import { silentLogger, type Logger } from './logger.js';
 import type { PullObserver } from './pull-observer.js';
 import type { CacheStatus } from './pull-through-registry.js';
+import { answerWithin, LATE } from './answer-within.js';
 import { RuleHealthBatch, type RuleHealthDelta } from './rule-health-batch.js';
 import { sanitizeHealthMessage } from './rule-health-message.js';
 import { addCounts, healthSnapshot, latestFacts, windowBucketStarts, zeroCounts, type RuleCounts, type RuleHealthFacts, type RuleHealthReading, type RuleHealthSeries, type RuleHealthView } from './rule-health-snapshot.js';
@@ -162,20 +163,14 @@ export class RedisRuleHealth implements PullObserver, RuleHealthView {
 
   /** A pipeline's results if every command answered within `readTimeoutMs`; undefined otherwise (the caller answers with this process's view). */
   private async answeredInTime(answered: Promise<[Error | null, unknown][] | null>): Promise<[Error | null, unknown][] | undefined> {
-    answered.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.readTimeoutMs)));
     try {
-      const results = await Promise.race([answered, late]);
-      if (results !== 'late' && results !== null && results.every(([err]) => err === null)) return results;
-      this.logger.debug({ late: results === 'late' }, 'rule health: shared read failed; answering with this process view');
-      return undefined;
+      const results = await answerWithin(answered, this.readTimeoutMs);
+      if (results !== LATE && results !== null && results.every(([err]) => err === null)) return results;
+      this.logger.debug({ late: results === LATE }, 'rule health: shared read failed; answering with this process view');
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'rule health: shared read failed; answering with this process view');
-      return undefined;
-    } finally {
-      clearTimeout(timer);
     }
+    return undefined;
   }
 
   /** Write what was recorded since the last flush (runs every `flushMs`; a flush already under way is awaited instead). */
