@@ -198,7 +198,6 @@ export class BlobFetcher {
     return liveTapFor(range, size, this.buffers, this.clientStallTimeoutMs);
   }
 
-
   private async start(target: UpstreamTarget, digest: Digest, expectedSize: number | undefined, want: Want): Promise<Started> {
     type Headers = { size: number | undefined; tap?: LiveTap; range?: ByteRange; followed?: true };
     let resolveHeaders!: (opened: Headers) => void;

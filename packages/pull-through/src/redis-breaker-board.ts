@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { SharedBreakerBoard, SharedHold, SharedRateLimit } from '@pullthrough/upstream';
 import { silentLogger, type Logger } from './logger.js';
+import { answerWithin, LATE } from './answer-within.js';
 
 export interface RedisBreakerBoardOptions {
   url: string;
@@ -151,20 +152,13 @@ export class RedisBreakerBoard implements SharedBreakerBoard {
 
   async claimProbe(upstream: string, until: number): Promise<boolean> {
     if (this.redis.status !== 'ready') return true;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.claimTimeoutMs)));
     try {
-      const claim = this.redis.eval(CLAIM, 1, `${this.options.prefix}:breaker-probe:${upstream}:${until}`, this.id, String(this.probeLeaseMs));
-      // A claim that fails after the timeout answered must not become an unhandled rejection.
-      claim.catch(() => undefined);
-      const answer = await Promise.race([claim, late]);
+      const answer = await answerWithin(this.redis.eval(CLAIM, 1, `${this.options.prefix}:breaker-probe:${upstream}:${until}`, this.id, String(this.probeLeaseMs)), this.claimTimeoutMs);
       // Too slow: refuse now (the caller retries later and finds the claim if it was ours).
-      if (answer === 'late') return false;
+      if (answer === LATE) return false;
       return answer === 1;
     } catch {
       return true; // Redis refused the command: this replica decides alone
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -3,6 +3,7 @@ import type { FailureCategory } from '@pullthrough/oci';
 import { silentLogger, type Logger } from './logger.js';
 import type { PullObserver } from './pull-observer.js';
 import type { CacheStatus } from './pull-through-registry.js';
+import { answerWithin, LATE } from './answer-within.js';
 import { RuleHealthBatch, type RuleHealthDelta } from './rule-health-batch.js';
 import { sanitizeHealthMessage } from './rule-health-message.js';
 import { addCounts, healthSnapshot, latestFacts, windowBucketStarts, zeroCounts, type RuleCounts, type RuleHealthFacts, type RuleHealthReading, type RuleHealthSeries, type RuleHealthView } from './rule-health-snapshot.js';
@@ -129,23 +130,8 @@ export class RedisRuleHealth implements PullObserver, RuleHealthView {
       pipeline.hmget(this.factsKey(rule), ...FACT_FIELDS);
       for (const start of starts) pipeline.hmget(this.bucketKey(rule, start), ...COUNT_FIELDS);
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.readTimeoutMs)));
-    const answered = pipeline.exec();
-    answered.catch(() => undefined);
-    let results: Awaited<typeof answered> | 'late';
-    try {
-      results = await Promise.race([answered, late]);
-    } catch (err) {
-      this.logger.debug({ err: (err as Error).message }, 'rule health: shared read failed; answering with this process view');
-      return local();
-    } finally {
-      clearTimeout(timer);
-    }
-    if (results === 'late' || results === null || results.some(([err]) => err !== null)) {
-      this.logger.debug({ late: results === 'late' }, 'rule health: shared read failed; answering with this process view');
-      return local();
-    }
+    const results = await this.answeredInTime(pipeline.exec());
+    if (!results) return local();
     const views = new Map<string, { facts: RuleHealthFacts; counts: RuleCounts }>();
     let i = 0;
     for (const rule of rules) {
@@ -175,20 +161,16 @@ export class RedisRuleHealth implements PullObserver, RuleHealthView {
     return { scope: 'shared', windowSeconds: this.windowMs / 1000, bucketSeconds: this.bucketMs / 1000, buckets };
   }
 
-  /** A pipeline's results if every command answered within `readTimeoutMs`; undefined otherwise. */
+  /** A pipeline's results if every command answered within `readTimeoutMs`; undefined otherwise (the caller answers with this process's view). */
   private async answeredInTime(answered: Promise<[Error | null, unknown][] | null>): Promise<[Error | null, unknown][] | undefined> {
-    answered.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.readTimeoutMs)));
     try {
-      const results = await Promise.race([answered, late]);
-      if (results === 'late' || results === null || results.some(([err]) => err !== null)) return undefined;
-      return results;
-    } catch {
-      return undefined;
-    } finally {
-      clearTimeout(timer);
+      const results = await answerWithin(answered, this.readTimeoutMs);
+      if (results !== LATE && results !== null && results.every(([err]) => err === null)) return results;
+      this.logger.debug({ late: results === LATE }, 'rule health: shared read failed; answering with this process view');
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'rule health: shared read failed; answering with this process view');
     }
+    return undefined;
   }
 
   /** Write what was recorded since the last flush (runs every `flushMs`; a flush already under way is awaited instead). */

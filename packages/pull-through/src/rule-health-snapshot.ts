@@ -42,7 +42,6 @@ export interface RuleHealthReading {
   health(rule: string): RuleHealthSnapshot;
 }
 
-/** Where the admin API reads rule health from: this process's tracker, or the view shared through Redis. */
 /** One rule's counts per bucket across the window, oldest first: what a chart over time draws. */
 export interface RuleHealthSeries {
   scope: RuleHealthScope;
@@ -52,6 +51,7 @@ export interface RuleHealthSeries {
   buckets: (RuleCounts & { start: string })[];
 }
 
+/** Where the admin API reads rule health from: this process's tracker, or the view shared through Redis. */
 export interface RuleHealthView {
   read(rules: readonly string[]): Promise<RuleHealthReading>;
   /** One rule's window, bucket by bucket (same scope rules as `read`). */

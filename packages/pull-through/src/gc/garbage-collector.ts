@@ -108,7 +108,8 @@ export class GarbageCollector {
     const cutoff = new Date(since);
     const blobs = await scanBlobs(this.driver);
     const repositories = await scanRepositories(this.driver);
-    this.options.onScan?.(storageUsage(blobs, repositories));
+    const usage = storageUsage(blobs, repositories);
+    this.options.onScan?.(usage);
     const roots: Digest[] = [];
     // Roots: every manifest revision, and every manifest the referrers API lists (a referrer stays while it is listed).
     for (const repo of repositories.values()) {
@@ -152,18 +153,18 @@ export class GarbageCollector {
     });
     const dangling = await this.removeDangling(plan.danglingLinks, since, dryRun, check);
 
-    let referenced: CountAndBytes = { count: 0, bytes: 0 };
-    let stored: CountAndBytes = { count: 0, bytes: 0 };
+    const referenced: CountAndBytes = { count: 0, bytes: 0 };
     for (const b of blobs.values()) {
-      stored = { count: stored.count + 1, bytes: stored.bytes + b.size };
-      if (marked.has(b.digest)) referenced = { count: referenced.count + 1, bytes: referenced.bytes + b.size };
+      if (!marked.has(b.digest)) continue;
+      referenced.count++;
+      referenced.bytes += b.size;
     }
     const report: GcReport = {
       dryRun,
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       graceMinutes: this.options.graceMs / 60_000,
-      scanned: { blobs: stored, repositories: repositories.size },
+      scanned: { blobs: usage.stored, repositories: repositories.size },
       referenced,
       freed,
       kept: { young, touched },

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Digest } from '@pullthrough/oci';
 import type { BlobTouches } from '@pullthrough/storage';
+import { answerWithin, LATE } from '../answer-within.js';
 import { silentLogger, type Logger } from '../logger.js';
 
 /** The single-runner lock of a collection; `lost` once another process could have taken it. */
@@ -110,20 +111,16 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
     const deadline = Date.now() + (this.options.maxTouchWaitMs ?? 60_000);
     while (pending.length > 0) {
       let busy: string[];
-      let timer: NodeJS.Timeout | undefined;
       try {
         // Only while first connecting (a process just started): a connection lost later fails touches fast (pulls go on).
         if (!this.everReady && Date.now() - this.createdAt < 2_000) await this.connected(this.options.touchTimeoutMs ?? 500);
         const answer = this.redis.eval(TOUCH, pending.length + 1, this.touchesKey, ...pending.map((d) => this.key(`sweep:${d}`)), String(this.options.touchRetentionMs), ...pending);
-        // Answered after the timeout (or the connection closed meanwhile): that late rejection is no one's to handle.
-        answer.catch(() => undefined);
-        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('redis did not answer in time')), this.options.touchTimeoutMs ?? 500)));
-        busy = (await Promise.race([answer, late])) as string[];
+        const answered = await answerWithin(answer as Promise<string[]>, this.options.touchTimeoutMs ?? 500);
+        if (answered === LATE) throw new Error('redis did not answer in time');
+        busy = answered;
       } catch (err) {
         this.logger.debug({ err: (err as Error).message, blobs: pending.length }, 'gc coordinator: touch not recorded (redis unavailable)');
         return;
-      } finally {
-        clearTimeout(timer);
       }
       if (busy.length === 0) return;
       if (Date.now() > deadline) {

@@ -106,7 +106,11 @@ export class UsageService {
       return { ...r, rule: rules.match(r.repository)?.rule.name ?? null, ...(at !== undefined ? { lastPulled: new Date(at).toISOString() } : {}) };
     });
     const groups = new Map<string | null, RepositoryUsageRow[]>();
-    for (const row of rows) groups.set(row.rule, [...(groups.get(row.rule) ?? []), row]);
+    for (const row of rows) {
+      const members = groups.get(row.rule);
+      if (members) members.push(row);
+      else groups.set(row.rule, [row]);
+    }
     const byRule: RuleUsage[] = [...groups].map(([rule, members]) => ({
       rule,
       repositories: members.length,
