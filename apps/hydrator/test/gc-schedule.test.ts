@@ -7,8 +7,8 @@ import { digestOf } from '@pullthrough/oci';
 import { silentLogger, type GcReport } from '@pullthrough/pull-through';
 import { blobDataPath, FilesystemDriver, layerLinkPath, RegistryStore } from '@pullthrough/storage';
 import { startRedis, tempDir, uniquePrefix, waitUntil, type RedisServer, type TempDir } from '@pullthrough/test-support';
-import { loadHydratorConfig } from '../src/config.js';
 import { startHydrator, type RunningHydrator } from '../src/hydrator.js';
+import { hydratorConfigFor } from './harness.js';
 
 /** Two hydrators on one Redis and one store, both scheduling collections every 2 s: each firing runs once, one at a time. */
 
@@ -20,14 +20,7 @@ const prefix = uniquePrefix('gc-schedule');
 
 beforeAll(async () => {
   [redis, data] = await Promise.all([startRedis(), tempDir('gc-schedule-')]);
-  const config = loadHydratorConfig({
-    PULLTHROUGH_DATA_DIR: data.path,
-    PULLTHROUGH_HYDRATOR_PORT: '0',
-    REDIS_URL: redis.url,
-    PULLTHROUGH_QUEUE_PREFIX: prefix,
-    PULLTHROUGH_GC_SCHEDULE: '*/2 * * * * *',
-    PULLTHROUGH_GC_GRACE_MINUTES: '1',
-  });
+  const config = hydratorConfigFor(redis, data.path, prefix, { PULLTHROUGH_GC_SCHEDULE: '*/2 * * * * *', PULLTHROUGH_GC_GRACE_MINUTES: '1' });
   hydrators = await Promise.all([startHydrator(config, silentLogger), startHydrator(config, silentLogger)]);
   queue = createGcQueue({ host: redis.host, port: redis.port, maxRetriesPerRequest: null }, prefix);
 }, 60_000);

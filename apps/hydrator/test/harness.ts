@@ -36,6 +36,11 @@ export interface HydratorEnv {
   stop(): Promise<void>;
 }
 
+/** A hydrator's configuration on `dataDir` and `redis` under queue `prefix`, its probe listener on an ephemeral port (tests run side by side); `env` adds to it. */
+export function hydratorConfigFor(redis: RedisServer, dataDir: string, prefix: string, env: Record<string, string> = {}): HydratorConfig {
+  return loadHydratorConfig({ PULLTHROUGH_DATA_DIR: dataDir, PULLTHROUGH_HYDRATOR_PORT: '0', REDIS_URL: redis.url, PULLTHROUGH_QUEUE_PREFIX: prefix, ...env });
+}
+
 /** `queue`: producer options (attempts, backoff) applied to every job this env enqueues. */
 /** `env`: extra hydrator configuration (e.g. PULLTHROUGH_HYDRATION_REGISTRY_CONCURRENCY). */
 export async function startHydratorEnv(
@@ -46,12 +51,7 @@ export async function startHydratorEnv(
 ): Promise<HydratorEnv> {
   const dataDir = await tempDir('hydrator-data-');
   const prefix = uniquePrefix('hydrator');
-  const config = loadHydratorConfig({
-    PULLTHROUGH_DATA_DIR: dataDir.path,
-    // The probe listener on an ephemeral port (tests run side by side).
-    PULLTHROUGH_HYDRATOR_PORT: '0',
-    REDIS_URL: redis.url,
-    PULLTHROUGH_QUEUE_PREFIX: prefix,
+  const config = hydratorConfigFor(redis, dataDir.path, prefix, {
     PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
     // Test upstreams and webhook receivers listen on loopback: the egress policy lets them through explicitly.
     PULLTHROUGH_EGRESS_ALLOW: '127.0.0.1',
