@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { utimes } from 'node:fs/promises';
-import { join } from 'node:path';
 import { digestOf, type Digest } from '@pullthrough/oci';
 import { GarbageCollector, RedisGcCoordinator } from '@pullthrough/pull-through';
-import { blobDataPath, FilesystemDriver, layerLinkPath, RegistryStore } from '@pullthrough/storage';
+import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { startRedis, tempDir, uniquePrefix, type RedisServer, type TempDir } from '@pullthrough/test-support';
+import { storeOldOrphan } from './harness.js';
 
 /**
  * Collections racing pushes that re-upload content the collection is about to free: old orphans
@@ -41,9 +40,9 @@ test(`${ROUNDS} rounds of a collection racing re-uploads of the blobs it is free
   // Orphans are written as if long ago: no touch remembered (their times are set an hour back below).
   const past = new RegistryStore(driver);
   const collector = new GarbageCollector(driver, runner, { graceMs: 5_000, concurrency: 4 });
-  const commit = async (bytes: Buffer, store = frontend): Promise<Digest> => {
+  const commit = async (bytes: Buffer): Promise<Digest> => {
     const digest = digestOf(bytes);
-    const w = await store.createBlobWriter({ digest, size: bytes.length });
+    const w = await frontend.createBlobWriter({ digest, size: bytes.length });
     w.end(bytes);
     await w.commit();
     return digest;
@@ -56,9 +55,7 @@ test(`${ROUNDS} rounds of a collection racing re-uploads of the blobs it is free
     // Eight old orphans, linked to a repository nothing names them in.
     const contents = Array.from({ length: 8 }, () => randomBytes(512 + Math.floor(Math.random() * 4096)));
     for (const bytes of contents) {
-      const digest = await commit(bytes, past);
-      await past.linkBlob('old/orphans', digest);
-      for (const p of [blobDataPath(digest), layerLinkPath('old/orphans', digest)]) await utimes(join(dir.path, p), hourAgo, hourAgo);
+      await storeOldOrphan(past, dir.path, 'old/orphans', bytes, hourAgo);
     }
     // Three of them are pushed again (same bytes) into a new repository, with a manifest naming them, while the collection runs.
     const reused = contents.slice(0, 3);

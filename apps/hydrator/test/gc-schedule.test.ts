@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { utimes } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { createGcQueue } from '@pullthrough/hydration-jobs';
-import { digestOf } from '@pullthrough/oci';
 import { silentLogger, type GcReport } from '@pullthrough/pull-through';
-import { blobDataPath, FilesystemDriver, layerLinkPath, RegistryStore } from '@pullthrough/storage';
+import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { startRedis, tempDir, uniquePrefix, waitUntil, type RedisServer, type TempDir } from '@pullthrough/test-support';
-import { loadHydratorConfig } from '../src/config.js';
 import { startHydrator, type RunningHydrator } from '../src/hydrator.js';
+import { hydratorConfigFor, storeOldOrphan } from './harness.js';
 
 /** Two hydrators on one Redis and one store, both scheduling collections every 2 s: each firing runs once, one at a time. */
 
@@ -20,14 +17,7 @@ const prefix = uniquePrefix('gc-schedule');
 
 beforeAll(async () => {
   [redis, data] = await Promise.all([startRedis(), tempDir('gc-schedule-')]);
-  const config = loadHydratorConfig({
-    PULLTHROUGH_DATA_DIR: data.path,
-    PULLTHROUGH_HYDRATOR_PORT: '0',
-    REDIS_URL: redis.url,
-    PULLTHROUGH_QUEUE_PREFIX: prefix,
-    PULLTHROUGH_GC_SCHEDULE: '*/2 * * * * *',
-    PULLTHROUGH_GC_GRACE_MINUTES: '1',
-  });
+  const config = hydratorConfigFor(redis, data.path, prefix, { PULLTHROUGH_GC_SCHEDULE: '*/2 * * * * *', PULLTHROUGH_GC_GRACE_MINUTES: '1' });
   hydrators = await Promise.all([startHydrator(config, silentLogger), startHydrator(config, silentLogger)]);
   queue = createGcQueue({ host: redis.host, port: redis.port, maxRetriesPerRequest: null }, prefix);
 }, 60_000);
@@ -46,14 +36,7 @@ async function runsOf(h: RunningHydrator): Promise<number> {
 test('the scheduled collection runs once per firing across two hydrators, never two at a time, and frees an old orphan', async () => {
   // An orphan blob, linked to a repository, written two hours ago (past the one-minute grace).
   const store = new RegistryStore(new FilesystemDriver(data.path));
-  const bytes = randomBytes(4096);
-  const digest = digestOf(bytes);
-  const writer = await store.createBlobWriter({ digest });
-  writer.end(bytes);
-  await writer.commit();
-  await store.linkBlob('old/repo', digest);
-  const past = new Date(Date.now() - 2 * 3600_000);
-  for (const p of [blobDataPath(digest), layerLinkPath('old/repo', digest)]) await utimes(join(data.path, p), past, past);
+  const digest = await storeOldOrphan(store, data.path, 'old/repo', randomBytes(4096), new Date(Date.now() - 2 * 3600_000));
 
   await waitUntil(async () => (await queue.getJobs(['completed'])).length >= 3, { what: 'three scheduled collections', timeoutMs: 30_000, intervalMs: 200 });
   // Stop the firings from starting, and let a running one finish: then the counts are still.

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
+import { utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { QueueEvents, type Job, type Queue } from 'bullmq';
 import { CACHE_RULES_KIND } from '@pullthrough/cache-rules';
 import { createHydrationQueue, enqueueHydration, HYDRATION_QUEUE, type HydrationJobInput, type HydrationQueueOptions } from '@pullthrough/hydration-jobs';
-import type { Digest } from '@pullthrough/oci';
+import { digestOf, type Digest } from '@pullthrough/oci';
 import { silentLogger } from '@pullthrough/pull-through';
-import { RegistryStore, storageDriverFrom } from '@pullthrough/storage';
+import { blobDataPath, layerLinkPath, RegistryStore, storageDriverFrom } from '@pullthrough/storage';
 import { startFixtureUpstream, tempDir, uniquePrefix, type Fixture, type FixtureUpstream, type RedisServer } from '@pullthrough/test-support';
 import { loadHydratorConfig, type HydratorConfig } from '../src/config.js';
 import { startHydrator, type RunningHydrator } from '../src/hydrator.js';
@@ -36,6 +38,11 @@ export interface HydratorEnv {
   stop(): Promise<void>;
 }
 
+/** A hydrator's configuration on `dataDir` and `redis` under queue `prefix`, its probe listener on an ephemeral port (tests run side by side); `env` adds to it. */
+export function hydratorConfigFor(redis: RedisServer, dataDir: string, prefix: string, env: Record<string, string> = {}): HydratorConfig {
+  return loadHydratorConfig({ PULLTHROUGH_DATA_DIR: dataDir, PULLTHROUGH_HYDRATOR_PORT: '0', REDIS_URL: redis.url, PULLTHROUGH_QUEUE_PREFIX: prefix, ...env });
+}
+
 /** `queue`: producer options (attempts, backoff) applied to every job this env enqueues. */
 /** `env`: extra hydrator configuration (e.g. PULLTHROUGH_HYDRATION_REGISTRY_CONCURRENCY). */
 export async function startHydratorEnv(
@@ -46,12 +53,7 @@ export async function startHydratorEnv(
 ): Promise<HydratorEnv> {
   const dataDir = await tempDir('hydrator-data-');
   const prefix = uniquePrefix('hydrator');
-  const config = loadHydratorConfig({
-    PULLTHROUGH_DATA_DIR: dataDir.path,
-    // The probe listener on an ephemeral port (tests run side by side).
-    PULLTHROUGH_HYDRATOR_PORT: '0',
-    REDIS_URL: redis.url,
-    PULLTHROUGH_QUEUE_PREFIX: prefix,
+  const config = hydratorConfigFor(redis, dataDir.path, prefix, {
     PULLTHROUGH_INSECURE_UPSTREAMS: upstream.proxy.host,
     // Test upstreams and webhook receivers listen on loopback: the egress policy lets them through explicitly.
     PULLTHROUGH_EGRESS_ALLOW: '127.0.0.1',
@@ -142,4 +144,18 @@ async function readAll(stream: Readable): Promise<Buffer> {
 export async function repositoryBlob(store: RegistryStore, repository: string, digest: Digest): Promise<Buffer | undefined> {
   if (!(await store.statRepositoryBlob(repository, digest))) return undefined;
   return readAll(await store.openRepositoryBlob(repository, digest));
+}
+
+/**
+ * An orphan as if written long ago: `bytes` committed and linked to `repository` through `store` (on
+ * the filesystem at `dataDir`), the blob's and the link's times then set to `at`. Resolves to its digest.
+ */
+export async function storeOldOrphan(store: RegistryStore, dataDir: string, repository: string, bytes: Buffer, at: Date): Promise<Digest> {
+  const digest = digestOf(bytes);
+  const writer = await store.createBlobWriter({ digest, size: bytes.length });
+  writer.end(bytes);
+  await writer.commit();
+  await store.linkBlob(repository, digest);
+  for (const p of [blobDataPath(digest), layerLinkPath(repository, digest)]) await utimes(join(dataDir, p), at, at);
+  return digest;
 }

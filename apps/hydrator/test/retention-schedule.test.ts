@@ -5,8 +5,8 @@ import { digestOf } from '@pullthrough/oci';
 import { silentLogger } from '@pullthrough/pull-through';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
 import { startRedis, tempDir, uniquePrefix, waitUntil, type RedisServer, type TempDir } from '@pullthrough/test-support';
-import { loadHydratorConfig } from '../src/config.js';
 import { startHydrator, type RunningHydrator } from '../src/hydrator.js';
+import { hydratorConfigFor } from './harness.js';
 
 // The scheduled retention pass: two hydrators on one Redis and one store upsert the same BullMQ job
 // scheduler, so each tick is one job run by one of them (not one per replica), and the pass evicts.
@@ -39,14 +39,7 @@ test('two hydrators: one job per tick, each run once; the pass evicts beyond PUL
   const prefix = uniquePrefix('retention');
   const store = new RegistryStore(new FilesystemDriver(dir.path));
   await seed(store);
-  const config = loadHydratorConfig({
-    PULLTHROUGH_DATA_DIR: dir.path,
-    PULLTHROUGH_HYDRATOR_PORT: '0',
-    REDIS_URL: redis.url,
-    PULLTHROUGH_QUEUE_PREFIX: prefix,
-    PULLTHROUGH_RETENTION_SCHEDULE: 'every 1s',
-    PULLTHROUGH_RETENTION_MAX_TAGS: '1',
-  });
+  const config = hydratorConfigFor(redis, dir.path, prefix, { PULLTHROUGH_RETENTION_SCHEDULE: 'every 1s', PULLTHROUGH_RETENTION_MAX_TAGS: '1' });
   hydrators.push(await startHydrator(config, silentLogger), await startHydrator(config, silentLogger));
   const queue = new Queue(RETENTION_QUEUE, { connection: { host: redis.host, port: redis.port }, prefix });
   try {
@@ -70,13 +63,7 @@ test('two hydrators: one job per tick, each run once; the pass evicts beyond PUL
 
 test('a cron pattern (6 fields, every second, UTC): each tick is a whole second, the next run computed by utcRepeatStrategy', async () => {
   const prefix = uniquePrefix('retention-cron');
-  const config = loadHydratorConfig({
-    PULLTHROUGH_DATA_DIR: dir.path,
-    PULLTHROUGH_HYDRATOR_PORT: '0',
-    REDIS_URL: redis.url,
-    PULLTHROUGH_QUEUE_PREFIX: prefix,
-    PULLTHROUGH_RETENTION_SCHEDULE: '*/1 * * * * *',
-  });
+  const config = hydratorConfigFor(redis, dir.path, prefix, { PULLTHROUGH_RETENTION_SCHEDULE: '*/1 * * * * *' });
   const hydrator = await startHydrator(config, silentLogger);
   hydrators.push(hydrator);
   const queue = new Queue(RETENTION_QUEUE, { connection: { host: redis.host, port: redis.port }, prefix });

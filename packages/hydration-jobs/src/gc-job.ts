@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, type ConnectionOptions } from './bullmq.js';
 import { utcRepeatStrategy } from './utc-cron.js';
+import { cronPatternOf } from './cron-pattern.js';
 import { z } from 'zod';
 
 export const GC_QUEUE = 'gc';
@@ -42,7 +43,6 @@ export async function enqueueGc(queue: Queue, input: { dryRun: boolean; requeste
 export type GcSchedule = { kind: 'off' } | { kind: 'every'; ms: number } | { kind: 'cron'; pattern: string };
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const CRON_FIELD = /^[0-9A-Za-z*?/,#LW-]+$/;
 
 /** `daily`: 03:00 UTC. */
 export const DAILY = '0 3 * * *';
@@ -62,8 +62,8 @@ export function parseGcSchedule(text: string): GcSchedule {
     if (ms < 60_000) throw new Error('an interval must be at least 1m');
     return { kind: 'every', ms };
   }
-  const fields = t.split(/\s+/);
-  if ((fields.length === 5 || fields.length === 6) && fields.every((f) => CRON_FIELD.test(f))) return { kind: 'cron', pattern: fields.join(' ') };
+  const pattern = cronPatternOf(t);
+  if (pattern !== undefined) return { kind: 'cron', pattern };
   throw new Error('must be "off", "daily", an interval like "12h" or "30m", or a cron expression of 5 or 6 fields');
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cronPatternOf } from './cron-pattern.js';
 
 const count = (what: string) => z.coerce.number({ error: `must be a whole number of ${what} (0: off)` }).int().min(0).default(0);
 
@@ -6,7 +7,6 @@ const count = (what: string) => z.coerce.number({ error: `must be a whole number
 export type RetentionSchedule = { off: true } | { every: number } | { pattern: string };
 
 const EVERY = /^every\s+(\d{1,9})\s*(s|m|h)$/;
-const CRON_FIELD = /^[0-9A-Za-z*/,?#LW-]+$/;
 
 /** Parse a schedule, or undefined when it is none of the accepted forms. */
 export function parseRetentionSchedule(text: string): RetentionSchedule | undefined {
@@ -17,8 +17,8 @@ export function parseRetentionSchedule(text: string): RetentionSchedule | undefi
     const ms = Number(every[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[every[2] as 's' | 'm' | 'h'];
     return ms > 0 ? { every: ms } : undefined;
   }
-  const fields = t.split(/\s+/);
-  return (fields.length === 5 || fields.length === 6) && fields.every((f) => CRON_FIELD.test(f)) ? { pattern: fields.join(' ') } : undefined;
+  const pattern = cronPatternOf(t);
+  return pattern === undefined ? undefined : { pattern };
 }
 
 /** Retention settings both apps read (the frontend for `POST /api/v1/retention`, the hydrator for its schedule). */

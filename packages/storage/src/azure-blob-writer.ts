@@ -9,6 +9,8 @@ export const AZURE_BLOCK_BYTES = 4 * 1024 * 1024;
 /** Block uploads one writer has in flight; a writer holds at most this many blocks plus one gathering. */
 export const AZURE_BLOCKS_IN_FLIGHT = 4;
 
+/** How long a commit answered 409 waits for the other writer staging blocks at its target to commit them. */
+const OTHER_COMMIT_WAIT_MS = 30_000;
 /** Statuses of a commit that may have lost to another writer of the same content-addressed target. */
 const MAYBE_LOST = new Set([400, 404, 409, 412]);
 
@@ -133,7 +135,7 @@ export function blockId(writerId: Buffer, index: number): string {
  * writer committed it first; its commit may also have discarded our staged blocks), the existing
  * object is kept and ours is dropped: content-addressed objects are the same bytes.
  */
-export async function keepExisting(target: BlockBlobClient, commit: () => Promise<unknown>, waitMs = 30_000): Promise<void> {
+export async function keepExisting(target: BlockBlobClient, commit: () => Promise<unknown>): Promise<void> {
   try {
     await commit();
   } catch (err) {
@@ -144,7 +146,7 @@ export async function keepExisting(target: BlockBlobClient, commit: () => Promis
     // blocks at the path (a fetch through a rule, an upload) and is about to commit them. Its
     // commit is the same bytes: wait for it; if it never comes (that writer gave up), try once more.
     if (status !== 409) throw err;
-    const deadline = Date.now() + waitMs;
+    const deadline = Date.now() + OTHER_COMMIT_WAIT_MS;
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       if (await target.exists()) return;

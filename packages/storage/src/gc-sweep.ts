@@ -1,7 +1,7 @@
 import type { Digest } from '@pullthrough/oci';
 import type { RepositoryContents, RepositoryLink, StoredBlob } from './storage-scan.js';
 import type { StorageDriver } from './storage-driver.js';
-import { blobDataPath } from './store-layout.js';
+import { blobPrefix } from './store-layout.js';
 
 /** A blob no manifest refers to, with every repository link to it seen by the scan. */
 export interface SweepCandidate {
@@ -54,9 +54,6 @@ export function planSweep(
   }
   return { candidates, young, danglingLinks: dangling };
 }
-
-/** The prefix holding one blob (`blobs/<alg>/<xx>/<hex>`). */
-export const blobPrefix = (digest: Digest): string => blobDataPath(digest).slice(0, -'/data'.length);
 
 /**
  * Delete a blob: its repository links first, then the object (a sweep cut short leaves an

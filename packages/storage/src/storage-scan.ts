@@ -1,6 +1,6 @@
 import { isDigest, isRepositoryName, type Digest } from '@pullthrough/oci';
 import type { StorageDriver } from './storage-driver.js';
-import { REPOSITORIES_ROOT } from './store-layout.js';
+import { BLOBS_ROOT, REPOSITORIES_ROOT } from './store-layout.js';
 
 /** A committed blob object (`blobs/<alg>/<xx>/<hex>/data`). */
 export interface StoredBlob {
@@ -28,8 +28,6 @@ export interface RepositoryContents {
   referrers: Digest[];
   tags: number;
 }
-
-export const BLOBS_ROOT = 'blobs';
 
 /** Every committed blob, by digest (one walk of `blobs/`: a listing per page on an object store). */
 export async function scanBlobs(driver: StorageDriver): Promise<Map<Digest, StoredBlob>> {

@@ -31,10 +31,18 @@ export function checkTag(tag: string): string {
   return tag;
 }
 
+/** Where every blob is kept, shared by every repository. */
+export const BLOBS_ROOT = 'blobs';
+
+/** The prefix holding one blob (`blobs/<alg>/<first two hex>/<hex>`): its data and nothing else. */
+export function blobPrefix(digest: Digest): string {
+  const { alg, hex } = digestParts(digest);
+  return `${BLOBS_ROOT}/${alg}/${hex.slice(0, 2)}/${hex}`;
+}
+
 /** `blobs/<alg>/<first two hex>/<hex>/data`, shared by every repository. */
 export function blobDataPath(digest: Digest): string {
-  const { alg, hex } = digestParts(digest);
-  return `blobs/${alg}/${hex.slice(0, 2)}/${hex}/data`;
+  return `${blobPrefix(digest)}/data`;
 }
 
 export function layerLinkPath(repository: string, digest: Digest): string {
