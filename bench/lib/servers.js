@@ -28,13 +28,33 @@ async function waitForHttp(url, proc, what, timeoutMs = 20_000) {
   );
 }
 
+/**
+ * `start(dir)` in a fresh temp dir (test-support's tempDir); resolves its server, whose `stop()` then also
+ * removes the dir. The dir is removed at once if `start` throws.
+ */
+async function inTempDir(prefix, start) {
+  const dir = await tempDir(prefix);
+  try {
+    const server = await start(dir);
+    return {
+      ...server,
+      stop: async () => {
+        await server.stop();
+        await dir.remove();
+      },
+    };
+  } catch (err) {
+    await dir.remove();
+    throw err;
+  }
+}
+
 /** The environment without REGISTRY_* (distribution maps them onto its config). */
 const registryEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')));
 
 /** Debian's docker-registry (CNCF distribution 2.8) with `proxy.remoteurl` and its own storage. */
 async function startReferenceProxy(remoteUrl, { label = 'reference' } = {}) {
-  const dir = await tempDir('bench-reference-');
-  try {
+  return inTempDir('bench-reference-', async (dir) => {
     const port = await freePort();
     const storage = path.join(dir.path, 'storage');
     await mkdir(storage);
@@ -68,15 +88,9 @@ async function startReferenceProxy(remoteUrl, { label = 'reference' } = {}) {
       pids: { registry: proc.pid },
       /** Path of a committed blob in distribution's layout. */
       blobPath: (digest) => path.join(storage, 'docker/registry/v2/blobs/sha256', digest.slice(7, 9), digest.slice(7), 'data'),
-      stop: async () => {
-        await proc.stop();
-        await dir.remove();
-      },
+      stop: () => proc.stop(),
     };
-  } catch (err) {
-    await dir.remove();
-    throw err;
-  }
+  });
 }
 
 /**
@@ -210,8 +224,7 @@ async function startPipeProxy(targetUrl, logDir) {
  * errors; `settle()` the same without removing.
  */
 async function startVerifyingProxy(targetUrl, logDir) {
-  const dir = await tempDir('bench-verifying-');
-  try {
+  return inTempDir('bench-verifying-', async (dir) => {
     const { url, proc } = await startNodeServer('verifying-proxy-child.js', targetUrl, { logDir, args: [dir.path], ownedDir: dir.path, what: 'verifying write-through proxy' });
     const control = async (method, what) => {
       const res = await fetch(`${url}/_ceiling/${what}`, { method, signal: AbortSignal.timeout(120_000) });
@@ -224,15 +237,9 @@ async function startVerifyingProxy(targetUrl, logDir) {
       pid: proc.pid,
       settle: () => control('GET', 'settle'),
       clear: () => control('DELETE', 'files'),
-      stop: async () => {
-        await proc.stop();
-        await dir.remove();
-      },
+      stop: () => proc.stop(),
     };
-  } catch (err) {
-    await dir.remove();
-    throw err;
-  }
+  });
 }
 
 /** The herd's fan-out ceiling (bench/lib/fanout-server-child.js) in front of `targetUrl`, its own process. */
