@@ -190,14 +190,15 @@ async function startFileServer(dir, logDir) {
 }
 
 /**
- * One of the bench's own node servers (`bench/lib/<script>`, with the apps' node flags) in front of
- * `targetUrl`, its own process: `node <script> <targetUrl> <port> ...args`; resolves once `/v2/` answers.
+ * One of the bench's own node servers (`bench/lib/<script>`, with the apps' node flags unless `nodeFlags`
+ * says otherwise) in front of `targetUrl`, its own process: `node <script> <targetUrl> <port> ...args`;
+ * resolves once `/v2/` answers.
  */
-async function startNodeServer(script, targetUrl, { logDir, args = [], ownedDir, what }) {
+async function startNodeServer(script, targetUrl, { logDir, args = [], ownedDir, what, nodeFlags = NODE_FLAGS }) {
   const port = await freePort();
   const proc = await startProcess({
     command: process.execPath,
-    args: [...NODE_FLAGS, path.join(__dirname, script), targetUrl, String(port), ...args],
+    args: [...nodeFlags, path.join(__dirname, script), targetUrl, String(port), ...args],
     logPath: path.join(logDir, `${path.basename(script, '.js')}-${port}.log`),
     ...(ownedDir ? { ownedDir } : {}),
   });
@@ -253,20 +254,9 @@ async function startFanoutServer(targetUrl, logDir) {
  * shared by every response body (0: unlimited), `rttMs` per request/response and per new connection.
  */
 async function startShapingProxy(targetUrl, { bytesPerSecond, rttMs, logDir }) {
-  const port = await freePort();
-  const proc = await startProcess({
-    command: process.execPath,
-    args: [path.join(__dirname, 'shaping-proxy-child.js'), targetUrl, String(port), String(bytesPerSecond), String(rttMs)],
-    logPath: path.join(logDir, `shaping-proxy-${port}.log`),
-  });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/v2/`, proc, 'shaping proxy');
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
-  return { url, host: `127.0.0.1:${port}`, pid: proc.pid, bytesPerSecond, rttMs, stop: () => proc.stop() };
+  // Without the apps' node flags, as it has always run (its CPU is reported).
+  const { url, pid, proc } = await startNodeServer('shaping-proxy-child.js', targetUrl, { logDir, args: [String(bytesPerSecond), String(rttMs)], what: 'shaping proxy', nodeFlags: [] });
+  return { url, host: new URL(url).host, pid, bytesPerSecond, rttMs, stop: () => proc.stop() };
 }
 
 /** redis-server's process id, from `INFO server` (test-support's RedisServer does not expose it). */
