@@ -142,6 +142,7 @@ async function startPullthrough({ redisUrl, upstreamHost, profileDir, nodeArgs =
     return {
       name: 'pullthrough',
       url,
+      adminUrl: `http://127.0.0.1:${adminPort}`,
       dataDir,
       pids: { frontend: frontend.pid, hydrator: hydrator.pid },
       stop: async () => {
