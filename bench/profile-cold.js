@@ -63,10 +63,8 @@ function topSelf(profile, top, window) {
 }
 
 /** The frontend's write-lag counters (waits, overflows, completion GETs) and clients that fell behind, from its admin port's /metrics. */
-async function writeLagMetrics(pid) {
-  const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
-  const port = /(?:^|\0)PULLTHROUGH_ADMIN_PORT=(\d+)/.exec(environ)?.[1];
-  const res = await request(`http://127.0.0.1:${port}/metrics`);
+async function writeLagMetrics(adminUrl) {
+  const res = await request(`${adminUrl}/metrics`);
   const text = await res.body.text();
   return text.split('\n').filter((l) => /^pullthrough_blob_(write_lag_(overflows|waits)|write_completion|clients_fell_behind)/.test(l));
 }
@@ -143,7 +141,7 @@ async function main(argv) {
     const storedMs = Date.now() - t0;
     await sleep(Math.max(0, settleMs - storedMs));
     const used = await cpu.stop();
-    const lagLines = await writeLagMetrics(pids.frontend);
+    const lagLines = await writeLagMetrics(proxy.adminUrl);
     const to = Number(process.hrtime.bigint() / 1000n);
     const threadsAfter = await threadCpu(pids.frontend);
     const gib = pulled.bytes / (1024 * MiB);

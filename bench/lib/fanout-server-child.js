@@ -7,6 +7,7 @@
 // Manifests are fetched once and kept; anything else is passed through. Run as its own process:
 // `node fanout-server-child.js <upstreamUrl> <port>`.
 const http = require('node:http');
+const { passThroughTo } = require('./pass-through.js');
 
 const [targetUrl, port] = process.argv.slice(2);
 const target = new URL(targetUrl);
@@ -90,14 +91,7 @@ function serveManifest(req, res) {
   );
 }
 
-function passThrough(req, res) {
-  const up = http.request({ hostname: target.hostname, port: target.port, method: req.method, path: req.url, agent, headers: { ...req.headers, host: target.host } }, (upRes) => {
-    res.writeHead(upRes.statusCode, upRes.headers);
-    upRes.pipe(res);
-  });
-  up.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
-  req.pipe(up);
-}
+const passThrough = passThroughTo(target, agent);
 
 const server = http.createServer((req, res) => {
   res.on('error', () => undefined);

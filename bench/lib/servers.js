@@ -28,13 +28,33 @@ async function waitForHttp(url, proc, what, timeoutMs = 20_000) {
   );
 }
 
+/**
+ * `start(dir)` in a fresh temp dir (test-support's tempDir); resolves its server, whose `stop()` then also
+ * removes the dir. The dir is removed at once if `start` throws.
+ */
+async function inTempDir(prefix, start) {
+  const dir = await tempDir(prefix);
+  try {
+    const server = await start(dir);
+    return {
+      ...server,
+      stop: async () => {
+        await server.stop();
+        await dir.remove();
+      },
+    };
+  } catch (err) {
+    await dir.remove();
+    throw err;
+  }
+}
+
 /** The environment without REGISTRY_* (distribution maps them onto its config). */
 const registryEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')));
 
 /** Debian's docker-registry (CNCF distribution 2.8) with `proxy.remoteurl` and its own storage. */
 async function startReferenceProxy(remoteUrl, { label = 'reference' } = {}) {
-  const dir = await tempDir('bench-reference-');
-  try {
+  return inTempDir('bench-reference-', async (dir) => {
     const port = await freePort();
     const storage = path.join(dir.path, 'storage');
     await mkdir(storage);
@@ -68,15 +88,9 @@ async function startReferenceProxy(remoteUrl, { label = 'reference' } = {}) {
       pids: { registry: proc.pid },
       /** Path of a committed blob in distribution's layout. */
       blobPath: (digest) => path.join(storage, 'docker/registry/v2/blobs/sha256', digest.slice(7, 9), digest.slice(7), 'data'),
-      stop: async () => {
-        await proc.stop();
-        await dir.remove();
-      },
+      stop: () => proc.stop(),
     };
-  } catch (err) {
-    await dir.remove();
-    throw err;
-  }
+  });
 }
 
 /**
@@ -128,6 +142,7 @@ async function startPullthrough({ redisUrl, upstreamHost, profileDir, nodeArgs =
     return {
       name: 'pullthrough',
       url,
+      adminUrl: `http://127.0.0.1:${adminPort}`,
       dataDir,
       pids: { frontend: frontend.pid, hydrator: hydrator.pid },
       stop: async () => {
@@ -176,14 +191,15 @@ async function startFileServer(dir, logDir) {
 }
 
 /**
- * One of the bench's own node servers (`bench/lib/<script>`, with the apps' node flags) in front of
- * `targetUrl`, its own process: `node <script> <targetUrl> <port> ...args`; resolves once `/v2/` answers.
+ * One of the bench's own node servers (`bench/lib/<script>`, with the apps' node flags unless `nodeFlags`
+ * says otherwise) in front of `targetUrl`, its own process: `node <script> <targetUrl> <port> ...args`;
+ * resolves once `/v2/` answers.
  */
-async function startNodeServer(script, targetUrl, { logDir, args = [], ownedDir, what }) {
+async function startNodeServer(script, targetUrl, { logDir, args = [], ownedDir, what, nodeFlags = NODE_FLAGS }) {
   const port = await freePort();
   const proc = await startProcess({
     command: process.execPath,
-    args: [...NODE_FLAGS, path.join(__dirname, script), targetUrl, String(port), ...args],
+    args: [...nodeFlags, path.join(__dirname, script), targetUrl, String(port), ...args],
     logPath: path.join(logDir, `${path.basename(script, '.js')}-${port}.log`),
     ...(ownedDir ? { ownedDir } : {}),
   });
@@ -210,8 +226,7 @@ async function startPipeProxy(targetUrl, logDir) {
  * errors; `settle()` the same without removing.
  */
 async function startVerifyingProxy(targetUrl, logDir) {
-  const dir = await tempDir('bench-verifying-');
-  try {
+  return inTempDir('bench-verifying-', async (dir) => {
     const { url, proc } = await startNodeServer('verifying-proxy-child.js', targetUrl, { logDir, args: [dir.path], ownedDir: dir.path, what: 'verifying write-through proxy' });
     const control = async (method, what) => {
       const res = await fetch(`${url}/_ceiling/${what}`, { method, signal: AbortSignal.timeout(120_000) });
@@ -224,15 +239,9 @@ async function startVerifyingProxy(targetUrl, logDir) {
       pid: proc.pid,
       settle: () => control('GET', 'settle'),
       clear: () => control('DELETE', 'files'),
-      stop: async () => {
-        await proc.stop();
-        await dir.remove();
-      },
+      stop: () => proc.stop(),
     };
-  } catch (err) {
-    await dir.remove();
-    throw err;
-  }
+  });
 }
 
 /** The herd's fan-out ceiling (bench/lib/fanout-server-child.js) in front of `targetUrl`, its own process. */
@@ -246,20 +255,9 @@ async function startFanoutServer(targetUrl, logDir) {
  * shared by every response body (0: unlimited), `rttMs` per request/response and per new connection.
  */
 async function startShapingProxy(targetUrl, { bytesPerSecond, rttMs, logDir }) {
-  const port = await freePort();
-  const proc = await startProcess({
-    command: process.execPath,
-    args: [path.join(__dirname, 'shaping-proxy-child.js'), targetUrl, String(port), String(bytesPerSecond), String(rttMs)],
-    logPath: path.join(logDir, `shaping-proxy-${port}.log`),
-  });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/v2/`, proc, 'shaping proxy');
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
-  return { url, host: `127.0.0.1:${port}`, pid: proc.pid, bytesPerSecond, rttMs, stop: () => proc.stop() };
+  // Without the apps' node flags, as it has always run (its CPU is reported).
+  const { url, pid, proc } = await startNodeServer('shaping-proxy-child.js', targetUrl, { logDir, args: [String(bytesPerSecond), String(rttMs)], what: 'shaping proxy', nodeFlags: [] });
+  return { url, host: new URL(url).host, pid, bytesPerSecond, rttMs, stop: () => proc.stop() };
 }
 
 /** redis-server's process id, from `INFO server` (test-support's RedisServer does not expose it). */

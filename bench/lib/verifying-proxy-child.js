@@ -13,6 +13,7 @@ const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
 const { createHash } = require('node:crypto');
+const { passThroughTo } = require('./pass-through.js');
 
 const MiB = 1024 * 1024;
 const BLOB = /^\/v2\/.+\/blobs\/(sha256:[0-9a-f]{64})$/;
@@ -84,14 +85,7 @@ let seq = 0;
 const upstreamRequest = (req, onResponse) =>
   http.request({ hostname: target.hostname, port: target.port, method: req.method, path: req.url, agent, headers: { ...req.headers, host: target.host } }, onResponse);
 
-function passThrough(req, res) {
-  const up = upstreamRequest(req, (upRes) => {
-    res.writeHead(upRes.statusCode, upRes.headers);
-    upRes.pipe(res);
-  });
-  up.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
-  req.pipe(up);
-}
+const passThrough = passThroughTo(target, agent);
 
 function track(promise) {
   pending.add(promise);

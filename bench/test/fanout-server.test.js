@@ -6,10 +6,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { createHash, randomBytes } = require('node:crypto');
-const { mkdtemp, rm } = require('node:fs/promises');
-const os = require('node:os');
-const path = require('node:path');
 const { request } = require('undici');
+const { tempDir, listenOnLoopback, closeServer } = require('@pullthrough/test-support');
 const { startFanoutServer } = require('../lib/servers.js');
 
 const KiB = 1024;
@@ -40,16 +38,15 @@ test.before(async () => {
     }, 15);
     res.on('close', () => clearInterval(timer));
   });
-  await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  logDir = await mkdtemp(path.join(os.tmpdir(), 'bench-fanout-test-'));
-  server = await startFanoutServer(`http://127.0.0.1:${upstream.address().port}`, logDir);
+  const port = await listenOnLoopback(upstream);
+  logDir = await tempDir('bench-fanout-test-');
+  server = await startFanoutServer(`http://127.0.0.1:${port}`, logDir.path);
 });
 
 test.after(async () => {
   await server?.stop();
-  upstream?.closeAllConnections();
-  await new Promise((resolve) => upstream?.close(resolve));
-  if (logDir) await rm(logDir, { recursive: true, force: true });
+  if (upstream) await closeServer(upstream);
+  await logDir?.remove();
 });
 
 /** GET a URL; `onBytes(n)` after each chunk. Resolves the status, byte count and digest. */

@@ -6,10 +6,10 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { createHash, randomBytes } = require('node:crypto');
-const { mkdtemp, readFile, readdir, rm } = require('node:fs/promises');
-const os = require('node:os');
+const { readFile, readdir } = require('node:fs/promises');
 const path = require('node:path');
 const { request } = require('undici');
+const { tempDir, listenOnLoopback, closeServer } = require('@pullthrough/test-support');
 const { startVerifyingProxy } = require('../lib/servers.js');
 
 const MiB = 1024 * 1024;
@@ -43,16 +43,15 @@ test.before(async () => {
     if (req.url === `/v2/t/blobs/${DIGEST}` || req.url === `/v2/t/blobs/${WRONG}`) return sendChunked(res, BLOB);
     res.writeHead(404).end();
   });
-  await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  logDir = await mkdtemp(path.join(os.tmpdir(), 'bench-verifying-test-'));
-  proxy = await startVerifyingProxy(`http://127.0.0.1:${upstream.address().port}`, logDir);
+  const port = await listenOnLoopback(upstream);
+  logDir = await tempDir('bench-verifying-test-');
+  proxy = await startVerifyingProxy(`http://127.0.0.1:${port}`, logDir.path);
 });
 
 test.after(async () => {
   await proxy?.stop();
-  upstream?.closeAllConnections();
-  await new Promise((resolve) => upstream?.close(resolve));
-  if (logDir) await rm(logDir, { recursive: true, force: true });
+  if (upstream) await closeServer(upstream);
+  await logDir?.remove();
 });
 
 async function get(url) {

@@ -7,6 +7,7 @@
  * a watchdog if the test process dies.
  */
 export { tempDir, type TempDir } from './temp-dir.js';
+export { listenOnLoopback, closeServer } from './http-listen.js';
 export { freePort, withFreePort, AddressInUseError } from './free-port.js';
 export { uniquePrefix } from './unique-prefix.js';
 export { startProcess, type ManagedProcess, type ProcessSpec } from './managed-process.js';
