@@ -27,7 +27,8 @@ export interface StorageUsage {
   stored: CountAndBytes;
 }
 
-const sizeOf = (blobs: ReadonlyMap<Digest, StoredBlob>, digests: Iterable<Digest>): CountAndBytes => {
+/** How many of `digests` are stored, and their bytes (each digest counted as often as it is listed). */
+export const sizeOf = (blobs: ReadonlyMap<Digest, StoredBlob>, digests: Iterable<Digest>): CountAndBytes => {
   let count = 0;
   let bytes = 0;
   for (const d of digests) {

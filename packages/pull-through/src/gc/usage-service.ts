@@ -1,6 +1,6 @@
 import type { CacheRuleSet } from '@pullthrough/cache-rules';
 import type { Digest } from '@pullthrough/oci';
-import { scanBlobs, scanRepositories, storageUsage, type CountAndBytes, type RepositoryContents, type RepositoryUsage, type StorageDriver, type StorageUsage, type StoredBlob } from '@pullthrough/storage';
+import { scanBlobs, scanRepositories, sizeOf, storageUsage, type CountAndBytes, type RepositoryContents, type RepositoryUsage, type StorageDriver, type StorageUsage, type StoredBlob } from '@pullthrough/storage';
 import { SingleFlight } from '../single-flight.js';
 
 /** One repository's usage, with the cache rule its name matches (null: a local repository). */
@@ -52,9 +52,7 @@ const add = (a: CountAndBytes, b: CountAndBytes): CountAndBytes => ({ count: a.c
 function distinctBytes(blobs: ReadonlyMap<Digest, StoredBlob>, contents: readonly RepositoryContents[]): number {
   const seen = new Set<Digest>();
   for (const c of contents) for (const l of [...c.layers, ...c.revisions]) seen.add(l.digest);
-  let bytes = 0;
-  for (const d of seen) bytes += blobs.get(d)?.size ?? 0;
-  return bytes;
+  return sizeOf(blobs, seen).bytes;
 }
 
 const latest = (rows: readonly RepositoryUsageRow[]): { lastPulled?: string } => {
