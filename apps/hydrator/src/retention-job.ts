@@ -22,7 +22,7 @@ export async function startRetentionJob(connection: Redis, prefix: string, sched
   queue.on('error', (err) => logger.debug({ err: err.message }, 'retention queue error'));
   if ('off' in schedule) await queue.removeJobScheduler(RETENTION_SCHEDULER_ID);
   else {
-    await queue.upsertJobScheduler(RETENTION_SCHEDULER_ID, 'every' in schedule ? { every: schedule.every } : { pattern: schedule.pattern }, {
+    await queue.upsertJobScheduler(RETENTION_SCHEDULER_ID, 'every' in schedule ? { every: schedule.every } : { pattern: schedule.pattern, tz: 'UTC' }, {
       name: 'retention-pass',
       opts: { removeOnComplete: 100, removeOnFail: 100, attempts: 1 },
     });
