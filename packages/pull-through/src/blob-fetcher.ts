@@ -9,11 +9,14 @@ import { withFailover } from './upstream-failover.js';
 import type { UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
 import { liveTapFor, type LiveTap } from './live-tap.js';
-import { ClientBuffers, DEFAULT_CLIENT_BUFFER_BYTES, DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, type ClientBufferStats } from './client-buffers.js';
+import type { ClientBuffers, ClientBufferStats } from './client-buffers.js';
+import { memoryBudgets } from './memory-budgets.js';
 import { ReceivedPrefix } from './received-prefix.js';
+import { ReceivePace } from './receive-pace.js';
+import { ClientWaits } from './client-waits.js';
 import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
 import { completeStoreTail } from './store-tail.js';
-import { DEFAULT_WRITE_LAG_BYTES, DEFAULT_WRITE_LAG_TOTAL_BYTES, WriteLag, type WriteLagStats } from './write-lag.js';
+import type { WriteLag, WriteLagStats } from './write-lag.js';
 import { WriteThrough } from './write-through.js';
 import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
 
@@ -24,8 +27,9 @@ export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type Coalesce
  * clients reading it live (the leader's whole blob, or ranges: LiveTap), hashing as it goes; the
  * object is committed only if the digest matches. A client whose bytes reach the blob's end gets
  * its last chunk only once the digest is verified, so a corrupt blob never looks like a complete
- * response. The upstream read never waits on a client: each has its own bounded buffer
- * (ClientBuffers), and one that falls behind it continues from the stored blob after the commit.
+ * response. Each client has its own bounded buffer (ClientBuffers); one whose buffer is full falls
+ * behind (continues from the stored blob after the commit), unless no other client has room and it
+ * kept pace: then the read waits for it (ClientWaits).
  * Nor, while a client reads live, on a store that is much slower: the writer may lag behind by a
  * bounded amount (WriteLag); when that is full the read waits for a store that keeps pace, else the
  * store's rest is fetched again from where it stopped with one ranged GET after the body ends
@@ -64,16 +68,10 @@ export class BlobFetcher {
       timeoutMs: options.followTimeoutMs ?? 600_000,
       ...(options.logger ? { logger: options.logger } : {}),
     });
-    this.buffers = new ClientBuffers({
-      perClientBytes: options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES,
-      totalBytes: options.clientBuffersTotalBytes ?? Math.max(DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, options.clientBufferBytes ?? 0),
-    });
-    const perMissBytes = options.writeLagBytes ?? DEFAULT_WRITE_LAG_BYTES;
-    const totalBytes = options.writeLagTotalBytes ?? Math.max(DEFAULT_WRITE_LAG_TOTAL_BYTES, perMissBytes);
-    this.lag = new WriteLag({ perMissBytes, totalBytes, minStoreShare: options.writeLagMinStoreShare, stallMs: options.writeLagStallMs });
+    ({ buffers: this.buffers, lag: this.lag } = memoryBudgets(options));
   }
 
-  /** Memory held for live clients now, and how many fell behind or stalled so far (for the metrics). */
+  /** Memory held for live clients now, and how many fell behind, stalled or were waited for so far (for the metrics). */
   get clientBufferStats(): ClientBufferStats {
     return this.buffers.stats;
   }
@@ -341,7 +339,10 @@ export class BlobFetcher {
     // listener its 'error' event would crash the process.
     writer.on('error', () => undefined);
     const readLive = () => flight.taps.some((tap) => tap.live);
-    const through = new WriteThrough(writer, this.lag, readLive);
+    // The read's own pace: what the store and a full client must keep a share of to be waited for.
+    const pace = new ReceivePace();
+    const through = new WriteThrough(writer, this.lag, readLive, pace);
+    const clients = new ClientWaits(pace, this.buffers.minClientShare);
     try {
       if (body.errored) throw body.errored;
       let whole = true;
@@ -351,10 +352,10 @@ export class BlobFetcher {
         const offset = flight.position;
         flight.position += chunk.length;
         flight.prefix.add(chunk);
-        // Each client gets the part of the chunk inside its range in its own buffer: never awaited
-        // (a client that has no room falls behind). The store slows the read only when no client reads live.
-        for (const tap of flight.taps) tap.offer(chunk, offset);
-        if (wait) await through.room();
+        // Each client gets the part of the chunk inside its range in its own buffer. The read waits for
+        // a full client only as ClientWaits decides, for the store as WriteThrough does; for both when both ask.
+        const waitFor = clients.offer(flight.taps, chunk, offset);
+        if (wait || waitFor.length > 0) await Promise.all([wait ? through.room() : undefined, clients.room(waitFor)]);
         // The store stopped being fed and no client reads live any more: the rest is for the store only.
         if (through.overflowAt !== undefined && !readLive()) {
           whole = false;

@@ -64,6 +64,10 @@ export interface BlobFetcherOptions {
   clientBufferBytes?: number;
   /** Bytes every live client of this process may have waiting in memory together. */
   clientBuffersTotalBytes?: number;
+  /** When a live client's buffer is full and no other live client of the fetch has room, the read waits for it while its rate over its life is at least this share (0..1) of the receive rate; below it it falls behind. Default 0.5 (1: never wait). */
+  clientWaitMinShare?: number;
+  /** A client the read waits for falls behind after all when it takes no byte for this long (ms). Default 2000. */
+  clientWaitStallMs?: number;
   /** Bytes one miss may have queued for the store ahead of the storage while live clients read it (then the rest is completed with a ranged GET). */
   writeLagBytes?: number;
   /** Bytes every miss of this process may have queued for the store together. */

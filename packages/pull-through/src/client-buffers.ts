@@ -2,12 +2,25 @@
 export const DEFAULT_CLIENT_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Bytes all clients of all shared fetches of one process may have waiting in memory at once. */
 export const DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES = 256 * 1024 * 1024;
+/** A full client that no other live client could stand in for is waited for while its rate is at least this share of the receive rate. */
+export const DEFAULT_CLIENT_WAIT_MIN_SHARE = 0.5;
+/** A client waited for falls behind after all when it takes no byte for this long (ms). */
+export const DEFAULT_CLIENT_WAIT_STALL_MS = 2000;
 
 export interface ClientBufferLimits {
   /** One client's buffer (and a running fetch's kept prefix). */
   perClientBytes: number;
   /** Every client buffer and kept prefix of the process together. */
   totalBytes: number;
+  /**
+   * When a client's buffer is full and no other live client of its fetch has room: the upstream read
+   * waits for it (a client wait) if its rate over its life so far was at least this share (0..1) of the
+   * receive rate (ReceivePace); below it, it falls behind. 0: always wait (until it stalls), 1: never
+   * wait (fall behind at once). Default 0.5.
+   */
+  minClientShare?: number;
+  /** A client waited for falls behind after all when it takes no byte for this long (ms). Default 2000. */
+  waitStallMs?: number;
 }
 
 export interface ClientBufferStats {
@@ -17,21 +30,33 @@ export interface ClientBufferStats {
   fellBehind: number;
   /** Clients cut off because they took no bytes for the stall timeout. */
   stalled: number;
+  /** Times the upstream read waited for a full client that kept pace (and no other client had room) instead of letting it fall behind. */
+  waits: number;
 }
 
 /**
  * The memory budget of the clients reading blob fetches live: each client's buffer is bounded,
- * and all of them together are. A client that finds no room falls behind instead of making the
- * upstream read wait; the count of such events and of stalled clients is kept for the metrics.
+ * and all of them together are (a hard bound). A client that finds its buffer full falls behind, unless
+ * it is the one the read should wait for (LiveTap, `minClientShare`): then it may go over its own
+ * buffer by one chunk, never over the total. Falls behind, waits and stalled clients are counted for
+ * the metrics.
  */
 export class ClientBuffers {
+  readonly minClientShare: number;
+  readonly waitStallMs: number;
   private used = 0;
   private behind = 0;
   private stalls = 0;
+  private waited = 0;
 
   constructor(readonly limits: ClientBufferLimits = { perClientBytes: DEFAULT_CLIENT_BUFFER_BYTES, totalBytes: DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES }) {
     if (!(limits.perClientBytes > 0) || !(limits.totalBytes >= limits.perClientBytes)) {
       throw new RangeError(`client buffers: need 0 < perClientBytes (${limits.perClientBytes}) <= totalBytes (${limits.totalBytes})`);
+    }
+    this.minClientShare = limits.minClientShare ?? DEFAULT_CLIENT_WAIT_MIN_SHARE;
+    this.waitStallMs = limits.waitStallMs ?? DEFAULT_CLIENT_WAIT_STALL_MS;
+    if (!(this.minClientShare >= 0 && this.minClientShare <= 1) || !(this.waitStallMs > 0)) {
+      throw new RangeError(`client buffers: need 0 <= minClientShare (${this.minClientShare}) <= 1 and waitStallMs (${this.waitStallMs}) > 0`);
     }
   }
 
@@ -43,6 +68,13 @@ export class ClientBuffers {
   /** Take `bytes` more for a buffer already holding `holding`; false (nothing taken) when it does not fit. */
   reserve(bytes: number, holding: number): boolean {
     if (holding + bytes > this.limits.perClientBytes || this.used + bytes > this.limits.totalBytes) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  /** Take `bytes` over a client's own buffer (a client wait); false (nothing taken) when the total has no room. */
+  reserveOver(bytes: number): boolean {
+    if (this.used + bytes > this.limits.totalBytes) return false;
     this.used += bytes;
     return true;
   }
@@ -59,7 +91,11 @@ export class ClientBuffers {
     this.stalls++;
   }
 
+  countWait(): void {
+    this.waited++;
+  }
+
   get stats(): ClientBufferStats {
-    return { bufferedBytes: this.used, fellBehind: this.behind, stalled: this.stalls };
+    return { bufferedBytes: this.used, fellBehind: this.behind, stalled: this.stalls, waits: this.waited };
   }
 }

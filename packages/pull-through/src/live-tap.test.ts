@@ -94,7 +94,7 @@ describe('LiveTap', () => {
     tap.complete();
     await new Promise((r) => tap.sink.once('end', r));
     expect(Buffer.concat(got).equals(blob)).toBe(true);
-    expect(buffers.stats).toEqual({ bufferedBytes: 0, fellBehind: 0, stalled: 0 });
+    expect(buffers.stats).toEqual({ bufferedBytes: 0, fellBehind: 0, stalled: 0, waits: 0 });
   });
 
   it('the total across clients is bounded too: when it is used up, the next client falls behind and the first keeps its bytes', async () => {

@@ -33,8 +33,11 @@ type TapMode = 'live' | 'ending' | 'behind' | 'resuming' | 'closed';
  * (ClientBuffers), and the tap writes them to the client as fast as the client takes them. A client
  * whose buffer is full falls behind: it gets no more live bytes, and once the blob is committed it
  * continues from the stored object at exactly the offset it had reached (same response); if the
- * fetch fails instead, it is cut. A client that takes no bytes for the stall timeout while it has
- * some waiting is cut off (only it).
+ * fetch fails instead, it is cut. Unless the fetch should wait for it instead (`offer`'s `mayWait`,
+ * judged by clientWaits): then it takes the chunk over its buffer and the read waits (`room()`) until
+ * its buffer is down to half; a client that takes no byte for the buffers' `waitStallMs` meanwhile
+ * falls behind after all. A client that takes no bytes for the stall timeout while it has some
+ * waiting is cut off (only it).
  *
  * A tap whose range reaches the blob's last byte is `verified`: it holds its latest slice back until
  * the whole blob's digest is verified, so a corrupt blob never looks complete. A tap that ends
@@ -52,6 +55,11 @@ export class LiveTap {
   /** While true a write to the client (or a read from the store) is under way and owns the sink. */
   private writing = false;
   private stored: { open: StoredBlobOpener; size: number } | undefined;
+  /** Bytes handed to the client so far (its pace: see `handed`), and when the tap started (ms). */
+  private written = 0;
+  readonly startedAt = Date.now();
+  /** Wakes a `room()` wait when the buffer or the mode changed, or the client took bytes. */
+  private wake: (() => void) | undefined;
 
   constructor(
     readonly sink: PassThrough,
@@ -74,16 +82,40 @@ export class LiveTap {
     return this.mode === 'live' && !this.sink.destroyed;
   }
 
-  /** The chunk at blob offset `offset` has arrived: take in the part inside the range. Never waits. */
-  offer(chunk: Buffer, offset: number): void {
-    if (this.mode !== 'live') return;
-    if (this.sink.destroyed) return this.close();
+  /** Bytes the tap has handed to its client (written to its stream) so far. */
+  get handed(): number {
+    return this.written;
+  }
+
+  /** Whether the tap takes the bytes as they arrive and would take `bytes` more within its own buffer. */
+  hasRoom(bytes: number): boolean {
+    return this.live && this.holding + bytes <= this.buffers.limits.perClientBytes;
+  }
+
+  /**
+   * The chunk at blob offset `offset` has arrived: take in the part inside the range. Never waits.
+   * When the buffer is full the tap falls behind, unless `mayWait` (asked only then) says the read
+   * should wait for it and the process's total has room: then it takes the part over its buffer and
+   * returns true (a client wait): the read must not go on before `room()` resolves.
+   */
+  offer(chunk: Buffer, offset: number, mayWait?: (tap: LiveTap, bytes: number) => boolean): boolean {
+    if (this.mode !== 'live') return false;
+    if (this.sink.destroyed) {
+      this.close();
+      return false;
+    }
     const from = Math.max(this.next, offset);
     const to = Math.min(this.end + 1, offset + chunk.length);
-    if (to <= from) return;
+    if (to <= from) return false;
     const slice = chunk.subarray(from - offset, to - offset);
-    const holding = this.queuedBytes + (this.held?.length ?? 0);
-    if (!this.buffers.reserve(slice.length, holding)) return this.fallBehind();
+    let over = false;
+    if (!this.buffers.reserve(slice.length, this.holding)) {
+      if (!mayWait?.(this, slice.length) || !this.buffers.reserveOver(slice.length)) {
+        this.fallBehind();
+        return false;
+      }
+      over = true;
+    }
     this.next = to;
     if (this.verified) {
       const previous = this.held;
@@ -95,6 +127,31 @@ export class LiveTap {
       this.enqueue(slice);
     }
     this.flush();
+    // A range that got its last byte with this slice takes no more: nothing to wait for.
+    if (!over || this.mode !== 'live') return false;
+    this.buffers.countWait();
+    return true;
+  }
+
+  /**
+   * After an offer that returned true: resolves once this tap's buffer is down to half (or all it has
+   * left is a held slice), or it is live no more (ended, closed, cut off by the stall timeout). A
+   * client that takes no byte for `waitStallMs` meanwhile falls behind after all.
+   */
+  async room(): Promise<void> {
+    const { waitStallMs } = this.buffers;
+    const half = this.buffers.limits.perClientBytes / 2;
+    let handed = this.written;
+    let progressAt = Date.now();
+    while (this.live && this.queuedBytes > 0 && this.holding > half) {
+      await this.changed(Math.max(1, progressAt + waitStallMs - Date.now()));
+      if (this.written > handed) {
+        handed = this.written;
+        progressAt = Date.now();
+      } else if (Date.now() - progressAt >= waitStallMs && this.live) {
+        return this.fallBehind();
+      }
+    }
   }
 
   /** The digest matched: the held slice goes out and the tap ends once its buffer is written. */
@@ -119,6 +176,28 @@ export class LiveTap {
     this.close(err);
   }
 
+  private get holding(): number {
+    return this.queuedBytes + (this.held?.length ?? 0);
+  }
+
+  /** Resolves when `signal()` is called or after `timeoutMs`. */
+  private changed(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.wake = done;
+    });
+  }
+
+  private signal(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
   private enqueue(slice: Buffer): void {
     this.queue.push(slice);
     this.queuedBytes += slice.length;
@@ -133,6 +212,7 @@ export class LiveTap {
     }
     this.mode = 'behind';
     this.buffers.countFellBehind();
+    this.signal();
     this.flush();
   }
 
@@ -150,6 +230,7 @@ export class LiveTap {
         const slice = this.queue.shift()!;
         this.queuedBytes -= slice.length;
         this.buffers.release(slice.length);
+        this.signal();
         if (!(await this.write(slice))) return;
       }
       if (this.mode === 'ending') {
@@ -165,8 +246,11 @@ export class LiveTap {
 
   /** Hand one slice to the client; false when it went away or stalled (the tap is closed then). */
   private async write(slice: Buffer): Promise<boolean> {
-    if (this.sink.write(slice)) return true;
-    if (await drained(this.sink, this.stallTimeoutMs)) return true;
+    if (this.sink.write(slice) || (await drained(this.sink, this.stallTimeoutMs))) {
+      this.written += slice.length;
+      this.signal();
+      return true;
+    }
     if (this.sink.destroyed) {
       this.close();
       return false;
@@ -205,6 +289,7 @@ export class LiveTap {
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.held = undefined;
+    this.signal();
     if (err && !this.sink.writableEnded) this.sink.destroy(err);
   }
 }

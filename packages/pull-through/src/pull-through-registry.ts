@@ -36,6 +36,8 @@ export interface PullThroughOptions {
   clientBufferBytes?: number;
   /** Bytes all such clients of this process may have waiting together (default 256 MiB). */
   clientBuffersTotalBytes?: number;
+  /** When a client's buffer is full and no other client of the fetch has room, wait for it while its rate is at least this share of the receive rate; below it it falls behind (default 0.5; 1: never wait). */
+  clientWaitMinShare?: number;
   /** Bytes one blob miss may have queued for the store while live clients read it; past it the store's rest is fetched again with one ranged GET (default 32 MiB). */
   writeLagBytes?: number;
   /** Bytes every blob miss of this process may have queued for the store together (default 128 MiB). */
@@ -73,6 +75,7 @@ export class PullThroughRegistry {
       ...(options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {}),
       ...(options.clientBufferBytes !== undefined ? { clientBufferBytes: options.clientBufferBytes } : {}),
       ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
+      ...(options.clientWaitMinShare !== undefined ? { clientWaitMinShare: options.clientWaitMinShare } : {}),
       ...(options.writeLagBytes !== undefined ? { writeLagBytes: options.writeLagBytes } : {}),
       ...(options.writeLagTotalBytes !== undefined ? { writeLagTotalBytes: options.writeLagTotalBytes } : {}),
       ...(options.writeLagMinStoreShare !== undefined ? { writeLagMinStoreShare: options.writeLagMinStoreShare } : {}),

@@ -2,6 +2,7 @@ import type { Hash } from 'node:crypto';
 import { DigestMismatchError, digestAlgorithm } from '@pullthrough/oci';
 import type { BlobWriter } from '@pullthrough/storage';
 import { drained } from './live-tap.js';
+import { ReceivePace } from './receive-pace.js';
 import type { WriteLag } from './write-lag.js';
 
 /**
@@ -24,9 +25,6 @@ export class WriteThrough {
   private received = 0;
   /** Bytes the storage has taken (write callbacks). */
   private stored = 0;
-  /** When the first byte came (ms), and how long the read has waited for the store since: what `keepsPace` judges. */
-  private startedAt: number | undefined;
-  private waitedMs = 0;
   /** The last take() asked the read to wait for the store although a client reads live. */
   private liveWait = false;
   private released = false;
@@ -37,6 +35,8 @@ export class WriteThrough {
     private readonly lag: WriteLag,
     /** Whether a client reads the miss live now (then the read must not wait for the storage). */
     private readonly liveClients: () => boolean,
+    /** The read's own pace (shared with the client waits: their time is not the upstream's either): what `keepsPace` judges. */
+    private readonly pace: ReceivePace = new ReceivePace(),
   ) {}
 
   /** Where the writer stopped being fed (its bytes end there), once the lag overflowed. */
@@ -52,9 +52,9 @@ export class WriteThrough {
    */
   take(chunk: Buffer): boolean {
     const offset = this.received;
-    this.startedAt ??= Date.now();
     if (this.overflow) {
       this.received += chunk.length;
+      this.pace.add(chunk.length);
       this.overflow.hash.update(chunk);
       this.checkSize();
       return false;
@@ -65,6 +65,7 @@ export class WriteThrough {
       if (!this.keepsPace()) {
         this.overflowFrom(offset);
         this.received += chunk.length;
+        this.pace.add(chunk.length);
         this.overflow!.hash.update(chunk);
         this.checkSize();
         return false;
@@ -75,6 +76,7 @@ export class WriteThrough {
       this.liveWait = true;
     }
     this.received += chunk.length;
+    this.pace.add(chunk.length);
     if (wait) this.lag.take(chunk.length);
     this.queued += chunk.length;
     const room = this.writer.write(chunk, () => this.taken(chunk.length));
@@ -88,13 +90,8 @@ export class WriteThrough {
    * store took no byte for `stallMs` (then the miss overflows here). While this miss has nothing
    * queued (only the total is full), any store taking bytes counts as progress: they share the room.
    */
-  async room(): Promise<void> {
-    const started = Date.now();
-    try {
-      await this.waitForStore();
-    } finally {
-      this.waitedMs += Date.now() - started;
-    }
+  room(): Promise<void> {
+    return this.pace.waiting(() => this.waitForStore());
   }
 
   private async waitForStore(): Promise<void> {
@@ -150,17 +147,14 @@ export class WriteThrough {
    * received per ms in which the read did not wait for the store: the upstream's own pace). The
    * whole miss, not the last moment: a store's pace is bursty (in the bench it took no byte for about
    * 100 ms while 20 MiB came in), and while the read waits both go at the store's pace. 1 never
-   * waits (overflow as soon as the lag is full).
+   * waits (overflow as soon as the lag is full). (ReceivePace: the time the read waited for a live
+   * client is not the upstream's either.)
    */
   private keepsPace(): boolean {
     const { minStoreShare } = this.lag;
     if (minStoreShare >= 1) return false;
     if (this.received === 0) return true;
-    const elapsed = Date.now() - (this.startedAt ?? Date.now());
-    const free = elapsed - this.waitedMs;
-    // Within the first millisecond: the share of the bytes.
-    const share = elapsed > 0 && free > 0 ? (this.stored * free) / (this.received * elapsed) : this.stored / this.received;
-    return share >= minStoreShare;
+    return this.pace.share(this.stored, this.pace.since ?? Date.now()) >= minStoreShare;
   }
 
   /** Feed the writer no more: it ends at `at`, the received bytes from there are hashed on a copy of its state. */

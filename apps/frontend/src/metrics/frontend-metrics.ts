@@ -126,6 +126,7 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
     },
   });
   mirroredCounter(registry, 'pullthrough_blob_clients_fell_behind_total', 'Live clients of a blob miss that fell behind their buffer (served from the stored blob once committed)', [], (set) => set({}, sources.clientBuffers?.().fellBehind ?? 0));
+  mirroredCounter(registry, 'pullthrough_blob_client_waits_total', 'Times a live client of a blob miss found its buffer full while no other live client had room, and the upstream read waited for it (it kept PULLTHROUGH_CLIENT_WAIT_MIN_SHARE of the pace) instead of letting it fall behind', [], (set) => set({}, sources.clientBuffers?.().waits ?? 0));
   mirroredCounter(registry, 'pullthrough_blob_clients_stalled_total', 'Live clients of a blob miss cut off for taking no bytes for the stall timeout', [], (set) => set({}, sources.clientBuffers?.().stalled ?? 0));
   new Gauge({
     name: 'pullthrough_blob_write_lag_bytes',
