@@ -130,3 +130,75 @@ describe('LiveTap', () => {
     expect(read.bytes.equals(blob.subarray(10, 20 * KiB + 1))).toBe(true);
   });
 });
+
+describe('LiveTap client waits', () => {
+  const always = () => true;
+
+  /** Offer chunks until the tap asks the read to wait (or `to` is reached); returns where it stopped. */
+  function offerUntilWait(tap: LiveTap, mayWait?: () => boolean, to = blob.length): number {
+    for (let offset = 0; offset < to; offset += CHUNK) if (tap.offer(blob.subarray(offset, offset + CHUNK), offset, mayWait)) return offset + CHUNK;
+    return to;
+  }
+
+  it('a full tap the read may wait for takes one chunk over its buffer; room() resolves once its client took it down to half, and it never falls behind', async () => {
+    const buffers = new ClientBuffers({ perClientBytes: 64 * KiB, totalBytes: 1024 * KiB });
+    const tap = tapOn(buffers);
+    const at = offerUntilWait(tap, always);
+    expect(at).toBeLessThan(blob.length);
+    expect(buffers.stats).toMatchObject({ waits: 1, fellBehind: 0 });
+    expect(buffers.stats.bufferedBytes).toBeGreaterThan(64 * KiB);
+    expect(buffers.stats.bufferedBytes).toBeLessThanOrEqual(64 * KiB + CHUNK);
+    let resolved = false;
+    const room = tap.room().then(() => (resolved = true));
+    await settle();
+    expect(resolved).toBe(false);
+    // The client starts reading: the wait ends with the buffer at half or less.
+    const read = readStream(tap.sink);
+    await room;
+    expect(buffers.stats.bufferedBytes).toBeLessThanOrEqual(32 * KiB);
+    // The rest, as the read loop would: waiting whenever the tap asks.
+    for (let offset = at; offset < blob.length; offset += CHUNK) {
+      if (tap.offer(blob.subarray(offset, offset + CHUNK), offset, always)) await tap.room();
+    }
+    tap.complete();
+    expect((await read).bytes.equals(blob)).toBe(true);
+    expect(tap.behind).toBe(false);
+    expect(buffers.stats.fellBehind).toBe(0);
+  });
+
+  it('the total is a hard bound: with it used up, a full tap the read may wait for falls behind', () => {
+    const buffers = new ClientBuffers({ perClientBytes: 64 * KiB, totalBytes: 96 * KiB });
+    // Another client's bytes: 32 KiB of the total.
+    expect(buffers.reserve(32 * KiB, 0)).toBe(true);
+    const tap = tapOn(buffers);
+    expect(offerUntilWait(tap, always)).toBe(blob.length);
+    expect(tap.behind).toBe(true);
+    expect(buffers.stats).toMatchObject({ waits: 0, fellBehind: 1 });
+    expect(buffers.stats.bufferedBytes).toBeLessThanOrEqual(96 * KiB);
+  });
+
+  it('a tap waited for whose client takes nothing falls behind after the wait stall limit, and the wait ends', async () => {
+    const buffers = new ClientBuffers({ perClientBytes: 64 * KiB, totalBytes: 1024 * KiB, waitStallMs: 100 });
+    const tap = tapOn(buffers);
+    const at = offerUntilWait(tap, always);
+    await tap.room();
+    expect(tap.behind).toBe(true);
+    expect(buffers.stats).toMatchObject({ waits: 1, fellBehind: 1 });
+    // It gets the rest from the stored blob, from the byte it reached.
+    offer([tap], at);
+    const opened: Array<[number, number]> = [];
+    tap.committed(storedOpener(opened), blob.length);
+    expect((await readStream(tap.sink)).bytes.equals(blob)).toBe(true);
+    expect(buffers.stats.bufferedBytes).toBe(0);
+  });
+
+  it('without mayWait (or when it says no) a full tap falls behind as before', () => {
+    const buffers = new ClientBuffers({ perClientBytes: 64 * KiB, totalBytes: 1024 * KiB });
+    const asked: number[] = [];
+    const tap = tapOn(buffers);
+    expect(offerUntilWait(tap, () => (asked.push(1), false))).toBe(blob.length);
+    expect(asked).toHaveLength(1);
+    expect(tap.behind).toBe(true);
+    expect(buffers.stats).toMatchObject({ waits: 0, fellBehind: 1 });
+  });
+});
