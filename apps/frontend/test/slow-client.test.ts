@@ -54,7 +54,8 @@ class SteeredClient {
   private mode: 'stop' | 'trickle' | 'free' = 'free';
   private nextPause = 0;
 
-  constructor(url: string, mode: 'stop' | 'trickle' | 'free') {
+  /** `pause`: once it has `at` bytes, take nothing for `ms`, then read on as before. */
+  constructor(url: string, mode: 'stop' | 'trickle' | 'free', private pause?: { at: number; ms: number }) {
     this.mode = mode;
     let gotHeaders!: (status: number) => void;
     this.headers = new Promise((resolve) => (gotHeaders = resolve));
@@ -88,6 +89,12 @@ class SteeredClient {
 
   private steer(): void {
     const res = this.res!;
+    if (this.pause && this.bytes >= this.pause.at) {
+      res.pause();
+      setTimeout(() => res.resume(), this.pause.ms);
+      this.pause = undefined;
+      return;
+    }
     if (this.mode === 'stop') return void res.pause();
     if (this.mode !== 'trickle' || this.bytes < this.nextPause) return;
     // 64 KiB, then a pause, again and again.
@@ -180,5 +187,38 @@ describe('a slow client among eleven on one uncached blob', () => {
     expect(cut.body.length).toBeLessThan(SIZE);
     expect(await metric(cache, 'pullthrough_blob_clients_stalled_total')).toBe(1);
     expect(await metric(cache, 'pullthrough_blob_client_buffered_bytes')).toBe(0);
+  }, 120_000);
+});
+
+describe('the only client of an uncached blob, stopped for a moment', () => {
+  /** 48 MiB through a 32 MiB/s link; the client stops for 600 ms at 8 MiB: far more than its socket and 1 MiB buffer hold. */
+  const BIG = 48 * MiB;
+  async function pullWithAPause(cache: Cache, seed: string) {
+    const digest = await client.pushBlob('fixtures/slow', pseudoRandomBytes(BIG, seed));
+    upstream.proxy.reset();
+    upstream.proxy.bytesPerSecond = 32 * MiB;
+    try {
+      const reader = new SteeredClient(`${cache.dataUrl}/v2/sc/slow/blobs/${digest}`, 'free', { at: 8 * MiB, ms: 600 });
+      const read = await reader.finished;
+      expect(read).toMatchObject({ status: 200, complete: true });
+      expect(sha256(read.body)).toBe(digest);
+      expect(upstream.proxy.count({ kind: 'blob', method: 'GET', reference: digest })).toBe(1);
+    } finally {
+      upstream.proxy.bytesPerSecond = 0;
+    }
+  }
+
+  test('is waited for: the upstream read pauses with it, and it does not fall behind', async () => {
+    const cache = await cacheWith({});
+    await pullWithAPause(cache, 'slow-pause-wait');
+    expect(await metric(cache, 'pullthrough_blob_client_waits_total')).toBeGreaterThanOrEqual(1);
+    expect(await metric(cache, 'pullthrough_blob_clients_fell_behind_total')).toBe(0);
+  }, 120_000);
+
+  test('with PULLTHROUGH_CLIENT_WAIT_MIN_SHARE=1 it falls behind as before, and gets the rest from the stored blob', async () => {
+    const cache = await cacheWith({ PULLTHROUGH_CLIENT_WAIT_MIN_SHARE: '1' });
+    await pullWithAPause(cache, 'slow-pause-behind');
+    expect(await metric(cache, 'pullthrough_blob_client_waits_total')).toBe(0);
+    expect(await metric(cache, 'pullthrough_blob_clients_fell_behind_total')).toBe(1);
   }, 120_000);
 });
