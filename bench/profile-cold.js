@@ -62,11 +62,11 @@ function topSelf(profile, top, window) {
   return { total, rows: rows.map(([label, ms]) => [label, ms, ms / total]) };
 }
 
-/** The frontend's write-lag counters (waits, overflows, completion GETs) and clients that fell behind, from its admin port's /metrics. */
+/** The frontend's write-lag counters (waits, overflows, completion GETs), clients that fell behind and client waits, from its admin port's /metrics. */
 async function writeLagMetrics(adminUrl) {
   const res = await request(`${adminUrl}/metrics`);
   const text = await res.body.text();
-  return text.split('\n').filter((l) => /^pullthrough_blob_(write_lag_(overflows|waits)|write_completion|clients_fell_behind)/.test(l));
+  return text.split('\n').filter((l) => /^pullthrough_blob_(write_lag_(overflows|waits)|write_completion|clients_fell_behind|client_waits)/.test(l));
 }
 
 /** One cold pull through the reference, its CPU seconds until `settleMs` after the pull's start. */
