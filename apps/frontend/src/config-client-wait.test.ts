@@ -17,3 +17,18 @@ describe('client wait settings', () => {
     expect(() => loadFrontendConfig({ PULLTHROUGH_CLIENT_WAIT_MIN_SHARE: value })).toThrow(/^invalid configuration:\n {2}PULLTHROUGH_CLIENT_WAIT_MIN_SHARE: /);
   });
 });
+
+describe('blob prefix setting', () => {
+  test('default: a running miss keeps its first 2 MiB for clients that arrive after it started', () => {
+    expect(loadFrontendConfig({}).PULLTHROUGH_BLOB_PREFIX_BYTES).toBe(2 * 1024 * 1024);
+  });
+
+  test('0 keeps none; any other whole number of bytes is taken', () => {
+    expect(loadFrontendConfig({ PULLTHROUGH_BLOB_PREFIX_BYTES: '0' }).PULLTHROUGH_BLOB_PREFIX_BYTES).toBe(0);
+    expect(loadFrontendConfig({ PULLTHROUGH_BLOB_PREFIX_BYTES: '8388608' }).PULLTHROUGH_BLOB_PREFIX_BYTES).toBe(8388608);
+  });
+
+  test.each(['-1', '1.5', 'all'])('a bad PULLTHROUGH_BLOB_PREFIX_BYTES (%j) stops start with the field name', (value) => {
+    expect(() => loadFrontendConfig({ PULLTHROUGH_BLOB_PREFIX_BYTES: value })).toThrow(/^invalid configuration:\n {2}PULLTHROUGH_BLOB_PREFIX_BYTES: /);
+  });
+});

@@ -204,6 +204,8 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
   /** When a live client's buffer is full and no other live client of the miss has room, the upstream read waits for it (until its buffer is half empty) while its rate over the pull so far is at least this share (0..1) of the upstream's receive rate; below it, it falls behind. 0: always wait (a client that takes no byte for 2 s still falls behind), 1: never wait (fall behind at once). */
   PULLTHROUGH_CLIENT_WAIT_MIN_SHARE: z.coerce.number().min(0).max(1).default(0.5),
+  /** Bytes a running blob miss keeps in memory from its start (at most PULLTHROUGH_CLIENT_BUFFER_BYTES), so a client that arrives after the fetch started reads it live from byte 0; one that arrives later waits for the commit and reads the stored blob. 0: none kept. */
+  PULLTHROUGH_BLOB_PREFIX_BYTES: z.coerce.number().int().min(0).default(2097152),
   /** Bytes the store's write of one blob miss may lag behind its live clients (held in memory); past it the write stops there and its rest is fetched again with one ranged GET after the body. */
   PULLTHROUGH_WRITE_LAG_BYTES: z.coerce.number().int().min(65536).default(33554432),
   /** Bytes the writes of every blob miss of this process may lag together; a miss that finds the total used up stops its write at once (same completion). */

@@ -196,6 +196,8 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     clientStallTimeoutMs: config.PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS,
     // A full client that no other client stands in for is waited for while it keeps this share of the read's pace.
     clientWaitMinShare: config.PULLTHROUGH_CLIENT_WAIT_MIN_SHARE,
+    // A running miss keeps this much from its start for clients that arrive after it started.
+    blobPrefixBytes: config.PULLTHROUGH_BLOB_PREFIX_BYTES,
     // The store's write may lag behind the live clients by this much; past it, one ranged GET completes it.
     writeLagBytes: config.PULLTHROUGH_WRITE_LAG_BYTES,
     writeLagTotalBytes: config.PULLTHROUGH_WRITE_LAG_TOTAL_BYTES,

@@ -68,6 +68,8 @@ export interface BlobFetcherOptions {
   clientWaitMinShare?: number;
   /** A client the read waits for falls behind after all when it takes no byte for this long (ms). Default 2000. */
   clientWaitStallMs?: number;
+  /** Bytes a running fetch keeps from its start for clients that arrive after it started (they read it live from byte 0; later ones wait for the commit). Default 2 MiB, at most one client buffer; 0: none. */
+  prefixBytes?: number;
   /** Bytes one miss may have queued for the store ahead of the storage while live clients read it (then the rest is completed with a ranged GET). */
   writeLagBytes?: number;
   /** Bytes every miss of this process may have queued for the store together. */

@@ -6,10 +6,18 @@ export const DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_CLIENT_WAIT_MIN_SHARE = 0.5;
 /** A client waited for falls behind after all when it takes no byte for this long (ms). */
 export const DEFAULT_CLIENT_WAIT_STALL_MS = 2000;
+/** Bytes a running blob fetch keeps from its start for clients that arrive after it started. */
+export const DEFAULT_BLOB_PREFIX_BYTES = 2 * 1024 * 1024;
 
 export interface ClientBufferLimits {
-  /** One client's buffer (and a running fetch's kept prefix). */
+  /** One client's buffer. */
   perClientBytes: number;
+  /**
+   * A running fetch keeps its first bytes, up to this many (and never more than one client's buffer),
+   * so a client that arrives after it started reads it live from byte 0; later ones wait for the
+   * commit. Counted in the total. 0: none kept. Default 2 MiB.
+   */
+  prefixBytes?: number;
   /** Every client buffer and kept prefix of the process together. */
   totalBytes: number;
   /**
@@ -44,6 +52,8 @@ export interface ClientBufferStats {
 export class ClientBuffers {
   readonly minClientShare: number;
   readonly waitStallMs: number;
+  /** ClientBufferLimits.prefixBytes (at most one client's buffer). */
+  readonly prefixBytes: number;
   private used = 0;
   private behind = 0;
   private stalls = 0;
@@ -55,6 +65,9 @@ export class ClientBuffers {
     }
     this.minClientShare = limits.minClientShare ?? DEFAULT_CLIENT_WAIT_MIN_SHARE;
     this.waitStallMs = limits.waitStallMs ?? DEFAULT_CLIENT_WAIT_STALL_MS;
+    const prefixBytes = limits.prefixBytes ?? DEFAULT_BLOB_PREFIX_BYTES;
+    if (!(prefixBytes >= 0)) throw new RangeError(`client buffers: need prefixBytes (${prefixBytes}) >= 0`);
+    this.prefixBytes = Math.min(prefixBytes, limits.perClientBytes);
     if (!(this.minClientShare >= 0 && this.minClientShare <= 1) || !(this.waitStallMs > 0)) {
       throw new RangeError(`client buffers: need 0 <= minClientShare (${this.minClientShare}) <= 1 and waitStallMs (${this.waitStallMs}) > 0`);
     }

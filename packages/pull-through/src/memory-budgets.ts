@@ -14,6 +14,7 @@ export function memoryBudgets(options: BlobFetcherOptions): { buffers: ClientBuf
     totalBytes: options.clientBuffersTotalBytes ?? Math.max(DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES, perClientBytes),
     minClientShare: options.clientWaitMinShare,
     waitStallMs: options.clientWaitStallMs,
+    prefixBytes: options.prefixBytes,
   });
   const perMissBytes = options.writeLagBytes ?? DEFAULT_WRITE_LAG_BYTES;
   const totalBytes = options.writeLagTotalBytes ?? Math.max(DEFAULT_WRITE_LAG_TOTAL_BYTES, perMissBytes);

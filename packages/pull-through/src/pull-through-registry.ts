@@ -38,6 +38,8 @@ export interface PullThroughOptions {
   clientBuffersTotalBytes?: number;
   /** When a client's buffer is full and no other client of the fetch has room, wait for it while its rate is at least this share of the receive rate; below it it falls behind (default 0.5; 1: never wait). */
   clientWaitMinShare?: number;
+  /** Bytes a running blob fetch keeps from its start for clients that arrive later (default 2 MiB, at most one client buffer; 0: none). */
+  blobPrefixBytes?: number;
   /** Bytes one blob miss may have queued for the store while live clients read it; past it the store's rest is fetched again with one ranged GET (default 32 MiB). */
   writeLagBytes?: number;
   /** Bytes every blob miss of this process may have queued for the store together (default 128 MiB). */
@@ -76,6 +78,7 @@ export class PullThroughRegistry {
       ...(options.clientBufferBytes !== undefined ? { clientBufferBytes: options.clientBufferBytes } : {}),
       ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
       ...(options.clientWaitMinShare !== undefined ? { clientWaitMinShare: options.clientWaitMinShare } : {}),
+      ...(options.blobPrefixBytes !== undefined ? { prefixBytes: options.blobPrefixBytes } : {}),
       ...(options.writeLagBytes !== undefined ? { writeLagBytes: options.writeLagBytes } : {}),
       ...(options.writeLagTotalBytes !== undefined ? { writeLagTotalBytes: options.writeLagTotalBytes } : {}),
       ...(options.writeLagMinStoreShare !== undefined ? { writeLagMinStoreShare: options.writeLagMinStoreShare } : {}),

@@ -2,10 +2,12 @@ import type { ClientBuffers } from './client-buffers.js';
 import type { LiveTap } from './live-tap.js';
 
 /**
- * The first bytes of a running blob fetch, kept in memory while they fit one client buffer (and the
- * process's total, ClientBuffers), so a client that arrives after the fetch started can still read
- * it live from byte 0. Once the fetch has passed that size the prefix is dropped, and later callers
- * wait for the commit and read the stored blob.
+ * The first bytes of a running blob fetch, kept in memory while they fit the prefix size
+ * (ClientBuffers.prefixBytes, at most one client buffer) and the process's total, so a client that
+ * arrives after the fetch started can still read it live from byte 0. Once the fetch has passed that
+ * size the prefix is dropped, and later callers wait for the commit and read the stored blob. Small
+ * by default (2 MiB): a herd's clients arrive within milliseconds of each other, and every kept byte
+ * is held until the fetch ends (with 8 MiB, five 8 MiB layers fetched at once held all 40 MiB).
  */
 export class ReceivedPrefix {
   private chunks: Buffer[] | undefined = [];
@@ -25,7 +27,7 @@ export class ReceivedPrefix {
   /** The next chunk of the body (in order): kept if it fits, else the whole prefix is dropped. */
   add(chunk: Buffer): void {
     if (!this.chunks) return;
-    if (!this.buffers.reserve(chunk.length, this.bytes)) return this.drop();
+    if (this.bytes + chunk.length > this.buffers.prefixBytes || !this.buffers.reserve(chunk.length, this.bytes)) return this.drop();
     this.chunks.push(chunk);
     this.bytes += chunk.length;
   }

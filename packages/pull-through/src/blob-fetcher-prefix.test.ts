@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CacheRuleSet } from '@pullthrough/cache-rules';
+import { EgressPolicy } from '@pullthrough/egress';
+import type { Digest } from '@pullthrough/oci';
+import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import { pseudoRandomBytes, registryClientFor, startCountingProxy, startRegistry, type CountingProxy, type UpstreamRegistry } from '@pullthrough/test-support';
+import { UpstreamClientPool } from '@pullthrough/upstream';
+import { readStream } from '../test/registry-fixture.js';
+import { BlobFetcher } from './blob-fetcher.js';
+import { ClientBuffers } from './client-buffers.js';
+import type { BlobFetcherOptions, LiveBlob } from './blob-flight.js';
+import { UpstreamResolver, type UpstreamTarget } from './upstream-target.js';
+
+/**
+ * The kept prefix of a running blob fetch (ClientBuffers.prefixBytes): a real docker-registry behind
+ * the counting proxy, its link limited to 16 MiB/s so the fetch is still running when the next client
+ * comes, and a real filesystem store. A client that arrives while every byte received so far is
+ * kept taps the fetch from byte 0; one that arrives after the fetch passed the prefix size does not
+ * (the caller waits for the commit and reads the stored blob); either way the blob is fetched once.
+ */
+const MiB = 1024 * 1024;
+const SIZE = 8 * MiB;
+const sha = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+let registry: UpstreamRegistry;
+let proxy: CountingProxy;
+let n = 0;
+const cleanup: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  proxy = await startCountingProxy(registry.url);
+  proxy.bytesPerSecond = 16 * MiB;
+}, 120_000);
+afterEach(async () => {
+  for (const close of cleanup.splice(0)) await close();
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await registry?.stop();
+});
+
+interface Setup {
+  store: RegistryStore;
+  fetcher: BlobFetcher;
+  target: UpstreamTarget;
+  digest: Digest;
+}
+
+async function setUp(options: BlobFetcherOptions): Promise<Setup> {
+  const blob = pseudoRandomBytes(SIZE, `prefix-${n++}`);
+  const digest = await registryClientFor(registry).pushBlob('prefix/blobs', blob);
+  const dir = await mkdtemp(join(tmpdir(), 'blob-prefix-'));
+  const store = new RegistryStore(new FilesystemDriver(dir));
+  const rules = CacheRuleSet.create([{ name: 'prefix', sourceRepository: `${proxy.host}/*`, targetRepository: 'up/*' }]);
+  const pool = new UpstreamClientPool({ insecureRegistries: [proxy.host], egress: new EgressPolicy({ allow: '127.0.0.1' }) });
+  const fetcher = new BlobFetcher(store, options);
+  cleanup.push(async () => {
+    await fetcher.settle();
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  proxy.reset();
+  return { store, fetcher, target: new UpstreamResolver(() => rules, pool).resolve('up/prefix/blobs')!, digest };
+}
+
+const blobGets = () => proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET').length;
+
+/** Starts the fetch with a leading client that reads everything; resolves once it has read `bytes`. */
+async function leadUntil(s: Setup, bytes: number): Promise<{ live: LiveBlob; read: Promise<{ bytes: Buffer; error?: Error }> }> {
+  const live = (await s.fetcher.stream(s.target, s.digest))!;
+  live.done.catch(() => undefined);
+  let got = 0;
+  const reached = new Promise<void>((resolve) => {
+    live.stream.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (got >= bytes) resolve();
+    });
+  });
+  const read = readStream(live.stream);
+  await reached;
+  return { live, read };
+}
+
+describe('the kept prefix of a running blob fetch', () => {
+  it('a client that comes while the fetch is inside the prefix taps it from byte 0 and gets the whole blob, fetched once', async () => {
+    const s = await setUp({ prefixBytes: 4 * MiB });
+    const { live, read } = await leadUntil(s, 1 * MiB);
+    const joiner = await s.fetcher.stream(s.target, s.digest);
+    expect(joiner).toBeDefined();
+    const [lead, joined] = await Promise.all([read, readStream(joiner!.stream)]);
+    expect(sha(lead.bytes)).toBe(s.digest);
+    expect(joined.error).toBeUndefined();
+    expect(sha(joined.bytes)).toBe(s.digest);
+    await expect(live.done).resolves.toMatchObject({ size: SIZE, bytesFetched: SIZE });
+    expect(blobGets()).toBe(1);
+    expect(s.fetcher.clientBufferStats.bufferedBytes).toBe(0);
+  });
+
+  it('a client that comes after the fetch passed the prefix gets no tap (it reads the stored blob after the commit); the prefix memory is given back', async () => {
+    const s = await setUp({ prefixBytes: 1 * MiB });
+    const { live, read } = await leadUntil(s, 2 * MiB);
+    // The fetch is still running (16 MiB/s, 8 MiB): only the prefix is gone.
+    expect(s.fetcher.clientBufferStats.bufferedBytes).toBeLessThan(2 * MiB);
+    expect(await s.fetcher.stream(s.target, s.digest)).toBeUndefined();
+    const lead = await read;
+    expect(sha(lead.bytes)).toBe(s.digest);
+    await expect(live.done).resolves.toMatchObject({ size: SIZE });
+    const stored = await s.store.openBlob(s.digest);
+    expect(sha((await readStream(stored)).bytes)).toBe(s.digest);
+    expect(blobGets()).toBe(1);
+    expect(s.fetcher.clientBufferStats.bufferedBytes).toBe(0);
+  });
+
+  it('prefixBytes 0 keeps nothing: a client that comes after the first bytes gets no tap', async () => {
+    const s = await setUp({ prefixBytes: 0 });
+    const { live, read } = await leadUntil(s, 64 * 1024);
+    expect(await s.fetcher.stream(s.target, s.digest)).toBeUndefined();
+    expect(sha((await read).bytes)).toBe(s.digest);
+    await expect(live.done).resolves.toMatchObject({ size: SIZE });
+    expect(blobGets()).toBe(1);
+  });
+
+  it('a prefix larger than a client buffer is cut to one buffer; a negative one is refused', () => {
+    expect(new ClientBuffers({ perClientBytes: 1 * MiB, totalBytes: 4 * MiB, prefixBytes: 4 * MiB }).prefixBytes).toBe(1 * MiB);
+    expect(new ClientBuffers({ perClientBytes: 1 * MiB, totalBytes: 4 * MiB }).prefixBytes).toBe(1 * MiB);
+    expect(new ClientBuffers({ perClientBytes: 8 * MiB, totalBytes: 16 * MiB }).prefixBytes).toBe(2 * MiB);
+    expect(() => new ClientBuffers({ perClientBytes: 1 * MiB, totalBytes: 4 * MiB, prefixBytes: -1 })).toThrow(/prefixBytes \(-1\) >= 0/);
+  });
+});
