@@ -4,10 +4,10 @@ const { spawn } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
 const { privateRedis } = require('./private-redis.js');
-const { NODE_FLAGS } = require('./node-flags.js');
+const { NODE_FLAGS, withNodeEnv } = require('./node-flags.js');
 
 const root = path.join(__dirname, '..');
-const env = { ...process.env };
+const env = withNodeEnv(process.env);
 env.PULLTHROUGH_DATA_DIR ??= path.join(root, 'data');
 env.PULLTHROUGH_RULES_FILE ??= path.join(root, 'config', 'rules.yaml');
 const children = [];

@@ -11,7 +11,7 @@ const path = require('node:path');
 const { startProcess, waitUntil, freePort, tempDir } = require('@pullthrough/test-support');
 
 const ROOT = path.join(__dirname, '..', '..');
-const { NODE_FLAGS } = require('../../scripts/node-flags.js');
+const { NODE_FLAGS, withNodeEnv } = require('../../scripts/node-flags.js');
 
 async function waitForHttp(url, proc, what, timeoutMs = 20_000) {
   await waitUntil(
@@ -110,7 +110,7 @@ async function startPullthrough({ redisUrl, upstreamHost, profileDir, nodeArgs =
     const adminPort = await freePort();
     const hydratorPort = await freePort();
     const env = {
-      ...process.env,
+      ...withNodeEnv(process.env),
       PULLTHROUGH_HOST: '127.0.0.1',
       PULLTHROUGH_DATA_PORT: String(dataPort),
       PULLTHROUGH_ADMIN_PORT: String(adminPort),

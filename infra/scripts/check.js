@@ -189,6 +189,13 @@ for (const target of ['frontend', 'hydrator']) check(new RegExp(`^FROM \\S+ AS $
 check(/^HEALTHCHECK .*\/healthz/ms.test(dockerfile), 'Dockerfile: HEALTHCHECK on /healthz');
 // Each target's CMD runs node with the flags every launcher uses (scripts/node-flags.js).
 const { NODE_FLAGS } = require(path.join(root, 'scripts', 'node-flags.js'));
+// ... and the environment they all set (NODE_ENV_VARS), in the runtime stage both targets build on.
+const { NODE_ENV_VARS } = require(path.join(root, 'scripts', 'node-flags.js'));
+for (const [name, value] of Object.entries(NODE_ENV_VARS)) {
+  const runtimeStage = dockerfile.replace(/^#.*\n/gm, '').split(/^FROM /m).find((stage) => stage.startsWith('base AS runtime')) ?? '';
+  const envLines = runtimeStage.match(/^ENV (?:.*\\\n)*.*$/gm) ?? [];
+  check(envLines.some((line) => new RegExp(`\\b${name}=${value}\\b`).test(line)), `Dockerfile: the runtime stage must set ENV ${name}=${value} (scripts/node-flags.js)`);
+}
 for (const target of ['frontend', 'hydrator']) {
   const cmd = JSON.stringify(['node', ...NODE_FLAGS, `apps/${target}/dist/main.js`]).replaceAll(',', ', ');
   check(dockerfile.includes(`CMD ${cmd}`), `Dockerfile: the ${target} target must run CMD ${cmd} (scripts/node-flags.js)`);

@@ -19,8 +19,10 @@ describe('client wait settings', () => {
 });
 
 describe('blob prefix setting', () => {
-  test('default: a running miss keeps its first 2 MiB for clients that arrive after it started', () => {
-    expect(loadFrontendConfig({}).PULLTHROUGH_BLOB_PREFIX_BYTES).toBe(2 * 1024 * 1024);
+  test('default: a running miss keeps its first 2 MiB for clients that arrive after it started, within a 4 MiB client buffer', () => {
+    const config = loadFrontendConfig({});
+    expect(config.PULLTHROUGH_BLOB_PREFIX_BYTES).toBe(2 * 1024 * 1024);
+    expect(config.PULLTHROUGH_CLIENT_BUFFER_BYTES).toBe(4 * 1024 * 1024);
   });
 
   test('0 keeps none; any other whole number of bytes is taken', () => {

@@ -197,7 +197,7 @@ export const frontendConfigSchema = z.object({
   /** Upstream-bound requests one client may make at once before the rate applies (token bucket size). */
   PULLTHROUGH_CLIENT_MISS_BURST: z.coerce.number().int().min(1).default(500),
   /** Bytes one client of a shared blob fetch may have waiting in memory; a client that falls further behind is served from the stored blob once it is committed. */
-  PULLTHROUGH_CLIENT_BUFFER_BYTES: z.coerce.number().int().min(65536).default(8388608),
+  PULLTHROUGH_CLIENT_BUFFER_BYTES: z.coerce.number().int().min(65536).default(4194304),
   /** Bytes all such clients (and the kept first bytes of running fetches) may have waiting together in this process; past it, clients fall behind (wait for the commit). */
   PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES: z.coerce.number().int().min(65536).default(268435456),
   /** A client of a blob miss that takes no bytes for this long while some wait for it is cut off (only it). */

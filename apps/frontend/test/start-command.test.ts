@@ -54,6 +54,15 @@ describe('the README start command', () => {
       [...NODE_FLAGS, join(ROOT, 'apps', 'frontend', 'dist', 'main.js')],
       [...NODE_FLAGS, join(ROOT, 'apps', 'hydrator', 'dist', 'main.js')],
     ]);
+    // ... and with its environment (NODE_ENV_VARS: one malloc arena), unless the operator set it.
+    const { NODE_ENV_VARS } = require(join(ROOT, 'scripts', 'node-flags.js')) as { NODE_ENV_VARS: Record<string, string> };
+    expect(NODE_ENV_VARS.MALLOC_ARENA_MAX).toBe('1');
+    const appPids = kids.filter((_, i) => argvs[i]!.at(-1)?.endsWith(join('dist', 'main.js')));
+    expect(appPids).toHaveLength(2);
+    for (const pid of appPids) {
+      const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+      for (const [name, value] of Object.entries(NODE_ENV_VARS)) expect(environ).toContain(`${name}=${value}`);
+    }
     const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
     expect(output).toContain(token); // shown once on the terminal at first start
     const defaults = (await (await fetch(`http://127.0.0.1:${adminPort}/api/v1/cache-rules`, { headers: { authorization: `Bearer ${token}` } })).json()) as { cacheRules: Array<{ name: string }> };

@@ -1,5 +1,5 @@
 /** Bytes one client of a shared blob fetch may have waiting in memory before it falls behind. */
-export const DEFAULT_CLIENT_BUFFER_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Bytes all clients of all shared fetches of one process may have waiting in memory at once. */
 export const DEFAULT_CLIENT_BUFFERS_TOTAL_BYTES = 256 * 1024 * 1024;
 /** A full client that no other live client could stand in for is waited for while its rate is at least this share of the receive rate. */

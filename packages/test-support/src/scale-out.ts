@@ -9,7 +9,7 @@ import { waitUntil } from './wait-until.js';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 /** The node flags the apps are deployed with (scripts/node-flags.js): the deployment runs them as production does. */
-const NODE_FLAGS = (require(join(ROOT, 'scripts', 'node-flags.js')) as { NODE_FLAGS: readonly string[] }).NODE_FLAGS;
+const { NODE_FLAGS, withNodeEnv } = require(join(ROOT, 'scripts', 'node-flags.js')) as { NODE_FLAGS: readonly string[]; withNodeEnv: (env: Record<string, string>) => Record<string, string> };
 
 /** Where the processes keep the registry store: one filesystem dir they all share, or one Azure Blob container. */
 export type ScaleOutStorage = { kind: 'filesystem' } | { kind: 'azure-blob'; connectionString: string; container: string };
@@ -112,7 +112,7 @@ export async function startScaleOut(options: ScaleOutOptions): Promise<ScaleOut>
     };
     const app = async (name: string, main: string, env: Record<string, string>, ready: string): Promise<ManagedProcess> => {
       const logPath = join(dir.path, `${name}.log`);
-      const proc = await startProcess({ command: process.execPath, args: [...NODE_FLAGS, main], logPath, ownedDir: dir.path, env: { ...shared, PULLTHROUGH_DATA_DIR: await dataDir(name), ...env } });
+      const proc = await startProcess({ command: process.execPath, args: [...NODE_FLAGS, main], logPath, ownedDir: dir.path, env: withNodeEnv({ ...shared, PULLTHROUGH_DATA_DIR: await dataDir(name), ...env }) });
       await waitUntil(
         async () => {
           const res = await fetch(ready, { signal: AbortSignal.timeout(2_000) });
