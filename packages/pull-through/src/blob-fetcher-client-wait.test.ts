@@ -1,18 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { CacheRuleSet } from '@pullthrough/cache-rules';
-import { EgressPolicy } from '@pullthrough/egress';
-import type { Digest } from '@pullthrough/oci';
-import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
-import { pseudoRandomBytes, registryClientFor, startCountingProxy, startRegistry, type CountingProxy, type UpstreamRegistry } from '@pullthrough/test-support';
-import { UpstreamClientPool } from '@pullthrough/upstream';
+import type { FilesystemDriver } from '@pullthrough/storage';
+import { realUpstreamFetcher, type FetcherSetup } from '../test/real-upstream-fetcher.js';
 import { readStream } from '../test/registry-fixture.js';
-import { BlobFetcher } from './blob-fetcher.js';
 import type { BlobFetcherOptions, LiveBlob } from './blob-flight.js';
-import { UpstreamResolver, type UpstreamTarget } from './upstream-target.js';
 
 /**
  * Client waits through the real fetcher: a real docker-registry behind the counting proxy, whose link
@@ -27,48 +18,10 @@ const BUFFER = 256 * 1024;
 const sha = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let registry: UpstreamRegistry;
-let proxy: CountingProxy;
-let n = 0;
-const cleanup: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  registry = await startRegistry();
-  proxy = await startCountingProxy(registry.url);
-  proxy.bytesPerSecond = 32 * MiB;
-}, 120_000);
-afterEach(async () => {
-  for (const close of cleanup.splice(0)) await close();
-});
-afterAll(async () => {
-  await proxy?.stop();
-  await registry?.stop();
-});
-
-interface Setup {
-  store: RegistryStore;
-  fetcher: BlobFetcher;
-  target: UpstreamTarget;
-  digest: Digest;
-}
-
-/** A fresh blob upstream, a fresh store and fetcher (its own upstream pool and breakers). */
-async function setUp(options: BlobFetcherOptions = {}): Promise<Setup> {
-  const blob = pseudoRandomBytes(SIZE, `client-wait-${n++}`);
-  const digest = await registryClientFor(registry).pushBlob('wait/blobs', blob);
-  const dir = await mkdtemp(join(tmpdir(), 'client-wait-'));
-  const store = new RegistryStore(new FilesystemDriver(dir));
-  const rules = CacheRuleSet.create([{ name: 'client-wait', sourceRepository: `${proxy.host}/*`, targetRepository: 'up/*' }]);
-  const pool = new UpstreamClientPool({ insecureRegistries: [proxy.host], egress: new EgressPolicy({ allow: '127.0.0.1' }) });
-  const fetcher = new BlobFetcher(store, { clientBufferBytes: BUFFER, clientBuffersTotalBytes: 16 * BUFFER, ...options });
-  cleanup.push(async () => {
-    await fetcher.settle();
-    await pool.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  proxy.reset();
-  return { store, fetcher, target: new UpstreamResolver(() => rules, pool).resolve('up/wait/blobs')!, digest };
-}
+const upstream = realUpstreamFetcher('client-wait', { bytesPerSecond: 32 * MiB });
+type Setup = FetcherSetup<FilesystemDriver>;
+/** A fresh blob upstream, a fresh store and fetcher with 256 KiB client buffers. */
+const setUp = (options: BlobFetcherOptions = {}): Promise<Setup> => upstream.setUp(SIZE, { clientBufferBytes: BUFFER, clientBuffersTotalBytes: 16 * BUFFER, ...options });
 
 /**
  * Reads a live stream, pausing `pauseMs` after every `every` bytes (a client briefly starved; only
@@ -103,7 +56,7 @@ function client(stream: Readable, shape: { every?: number; pauseMs?: number; pau
   return { got: () => got, go, done };
 }
 
-const blobGets = () => proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET').length;
+const blobGets = () => upstream.blobGets();
 
 async function lead(s: Setup): Promise<LiveBlob> {
   const live = (await s.fetcher.stream(s.target, s.digest))!;

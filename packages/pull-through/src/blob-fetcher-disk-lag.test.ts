@@ -1,17 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CacheRuleSet } from '@pullthrough/cache-rules';
-import { EgressPolicy } from '@pullthrough/egress';
-import { DigestMismatchError, type Digest } from '@pullthrough/oci';
-import { RegistryStore } from '@pullthrough/storage';
-import { pseudoRandomBytes, registryClientFor, startCountingProxy, startRegistry, type CountingProxy, type UpstreamRegistry } from '@pullthrough/test-support';
-import { UpstreamClientPool } from '@pullthrough/upstream';
+import { DigestMismatchError } from '@pullthrough/oci';
 import { HeldFilesystemDriver } from '../test/held-filesystem-driver.js';
+import { realUpstreamFetcher, type FetcherSetup } from '../test/real-upstream-fetcher.js';
 import { readStream } from '../test/registry-fixture.js';
-import { BlobFetcher } from './blob-fetcher.js';
-import { UpstreamResolver, type UpstreamTarget } from './upstream-target.js';
 
 /**
  * The client never waits for the disk: a real docker-registry behind the counting proxy, a real
@@ -25,52 +16,14 @@ const SIZE = 12 * MiB;
 const LAG = MiB;
 const sha = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
-let registry: UpstreamRegistry;
-let proxy: CountingProxy;
-let n = 0;
-const cleanup: Array<() => Promise<void>> = [];
+const upstream = realUpstreamFetcher('disk-lag');
 
-beforeAll(async () => {
-  registry = await startRegistry();
-  proxy = await startCountingProxy(registry.url);
-}, 120_000);
-afterEach(async () => {
-  proxy.setFault(null);
-  proxy.ignoreRange = false;
-  for (const close of cleanup.splice(0)) await close();
-});
-afterAll(async () => {
-  await proxy?.stop();
-  await registry?.stop();
-});
+type Setup = FetcherSetup<HeldFilesystemDriver> & { disk: HeldFilesystemDriver };
 
-interface Setup {
-  disk: HeldFilesystemDriver;
-  store: RegistryStore;
-  fetcher: BlobFetcher;
-  target: UpstreamTarget;
-  blob: Buffer;
-  digest: Digest;
-}
-
-/** A fresh blob upstream, a fresh store and fetcher (its own upstream pool and breakers). */
+/** A fresh blob upstream, a fresh store whose disk can be held, and a fetcher (its own upstream pool and breakers). */
 async function setUp(writeLagBytes = LAG, policy: { writeLagStallMs?: number; writeLagMinStoreShare?: number } = {}): Promise<Setup> {
-  const blob = pseudoRandomBytes(SIZE, `disk-lag-${n++}`);
-  const digest = await registryClientFor(registry).pushBlob('lag/blobs', blob);
-  const dir = await mkdtemp(join(tmpdir(), 'disk-lag-'));
-  const disk = new HeldFilesystemDriver(dir);
-  const store = new RegistryStore(disk);
-  const rules = CacheRuleSet.create([{ name: 'disk-lag', sourceRepository: `${proxy.host}/*`, targetRepository: 'up/*' }]);
-  const pool = new UpstreamClientPool({ insecureRegistries: [proxy.host], egress: new EgressPolicy({ allow: '127.0.0.1' }) });
-  const fetcher = new BlobFetcher(store, { writeLagBytes, writeLagTotalBytes: 4 * writeLagBytes, ...policy });
-  cleanup.push(async () => {
-    disk.release();
-    await fetcher.settle();
-    await pool.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  proxy.reset();
-  return { disk, store, fetcher, target: new UpstreamResolver(() => rules, pool).resolve('up/lag/blobs')!, blob, digest };
+  const s = await upstream.setUp(SIZE, { writeLagBytes, writeLagTotalBytes: 4 * writeLagBytes, ...policy }, { driver: (dir) => new HeldFilesystemDriver(dir), beforeClose: (disk) => disk.release() });
+  return { ...s, disk: s.driver };
 }
 
 /** Let the disk go: the leader ends with the whole blob, and the store holds it whole and verified. */
@@ -82,7 +35,7 @@ async function releaseAndExpectStored(s: Setup, leader: { done: Promise<unknown>
   expect(sha(stored.bytes)).toBe(s.digest);
 }
 
-const blobGets = () => proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET');
+const blobGets = () => upstream.proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET');
 
 /** A held disk: the leader reads the whole blob while the store has written nothing; a second client does not read at first (it falls behind its 8 MiB buffer). */
 async function pullWithDiskHeld(s: Setup) {
@@ -126,7 +79,7 @@ describe('a blob miss with a slow store', () => {
 
   it('completes from a whole 200 when the upstream ignores Range (its first bytes skipped), still verified', async () => {
     const s = await setUp();
-    proxy.ignoreRange = true;
+    upstream.proxy.ignoreRange = true;
     const { leader, behind, read } = await pullWithDiskHeld(s);
     expect(sha(read.bytes)).toBe(s.digest);
     await releaseAndExpectStored(s, leader);
@@ -140,7 +93,7 @@ describe('a blob miss with a slow store', () => {
 
   it('commits nothing when the completion is corrupt: the client with the verified blob keeps it, the one that fell behind is cut', async () => {
     const s = await setUp();
-    proxy.setFault((r) => (r.range !== undefined ? { kind: 'corrupt' } : null));
+    upstream.proxy.setFault((r) => (r.range !== undefined ? { kind: 'corrupt' } : null));
     const { leader, behind, read } = await pullWithDiskHeld(s);
     expect(read.error).toBeUndefined();
     expect(sha(read.bytes)).toBe(s.digest);
@@ -158,7 +111,7 @@ describe('a blob miss with a slow store', () => {
   it('commits nothing when the completion answers 206 with another range', async () => {
     const s = await setUp();
     const body = 'x'.repeat(10);
-    proxy.setFault((r) => (r.range !== undefined ? { status: 206, headers: { 'Content-Range': `bytes 0-9/${SIZE}`, 'Content-Length': '10' }, body } : null));
+    upstream.proxy.setFault((r) => (r.range !== undefined ? { status: 206, headers: { 'Content-Range': `bytes 0-9/${SIZE}`, 'Content-Length': '10' }, body } : null));
     const { leader, behind, read } = await pullWithDiskHeld(s);
     expect(sha(read.bytes)).toBe(s.digest);
     s.disk.release();
@@ -172,7 +125,7 @@ describe('a blob miss with a slow store', () => {
     const s = await setUp();
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    proxy.setFault((r) => (r.range === undefined && r.kind === 'blob' ? { kind: 'hold', atByte: 4 * MiB, until: released } : null));
+    upstream.proxy.setFault((r) => (r.range === undefined && r.kind === 'blob' ? { kind: 'hold', atByte: 4 * MiB, until: released } : null));
     s.disk.hold();
     const leader = (await s.fetcher.stream(s.target, s.digest))!;
     leader.done.catch(() => undefined);
@@ -254,7 +207,7 @@ const WAIT_LAG = 4 * MiB;
 async function keepPaceThenHoldDisk(s: Setup) {
   let resume!: () => void;
   const paused = new Promise<void>((resolve) => (resume = resolve));
-  proxy.setFault((r) => (r.range === undefined && r.kind === 'blob' ? { kind: 'hold', atByte: FIRST, until: paused } : null));
+  upstream.proxy.setFault((r) => (r.range === undefined && r.kind === 'blob' ? { kind: 'hold', atByte: FIRST, until: paused } : null));
   const leader = (await s.fetcher.stream(s.target, s.digest))!;
   leader.done.catch(() => undefined);
   const client = reading(leader.stream);

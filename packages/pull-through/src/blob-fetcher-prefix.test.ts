@@ -1,18 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CacheRuleSet } from '@pullthrough/cache-rules';
-import { EgressPolicy } from '@pullthrough/egress';
-import type { Digest } from '@pullthrough/oci';
-import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
-import { pseudoRandomBytes, registryClientFor, startCountingProxy, startRegistry, type CountingProxy, type UpstreamRegistry } from '@pullthrough/test-support';
-import { UpstreamClientPool } from '@pullthrough/upstream';
+import type { FilesystemDriver } from '@pullthrough/storage';
+import { realUpstreamFetcher, type FetcherSetup } from '../test/real-upstream-fetcher.js';
 import { readStream } from '../test/registry-fixture.js';
-import { BlobFetcher } from './blob-fetcher.js';
 import { ClientBuffers } from './client-buffers.js';
 import type { BlobFetcherOptions, LiveBlob } from './blob-flight.js';
-import { UpstreamResolver, type UpstreamTarget } from './upstream-target.js';
 
 /**
  * The kept prefix of a running blob fetch (ClientBuffers.prefixBytes): a real docker-registry behind
@@ -25,49 +16,10 @@ const MiB = 1024 * 1024;
 const SIZE = 8 * MiB;
 const sha = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
-let registry: UpstreamRegistry;
-let proxy: CountingProxy;
-let n = 0;
-const cleanup: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  registry = await startRegistry();
-  proxy = await startCountingProxy(registry.url);
-  proxy.bytesPerSecond = 16 * MiB;
-}, 120_000);
-afterEach(async () => {
-  for (const close of cleanup.splice(0)) await close();
-});
-afterAll(async () => {
-  await proxy?.stop();
-  await registry?.stop();
-});
-
-interface Setup {
-  store: RegistryStore;
-  fetcher: BlobFetcher;
-  target: UpstreamTarget;
-  digest: Digest;
-}
-
-async function setUp(options: BlobFetcherOptions): Promise<Setup> {
-  const blob = pseudoRandomBytes(SIZE, `prefix-${n++}`);
-  const digest = await registryClientFor(registry).pushBlob('prefix/blobs', blob);
-  const dir = await mkdtemp(join(tmpdir(), 'blob-prefix-'));
-  const store = new RegistryStore(new FilesystemDriver(dir));
-  const rules = CacheRuleSet.create([{ name: 'prefix', sourceRepository: `${proxy.host}/*`, targetRepository: 'up/*' }]);
-  const pool = new UpstreamClientPool({ insecureRegistries: [proxy.host], egress: new EgressPolicy({ allow: '127.0.0.1' }) });
-  const fetcher = new BlobFetcher(store, options);
-  cleanup.push(async () => {
-    await fetcher.settle();
-    await pool.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  proxy.reset();
-  return { store, fetcher, target: new UpstreamResolver(() => rules, pool).resolve('up/prefix/blobs')!, digest };
-}
-
-const blobGets = () => proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET').length;
+const upstream = realUpstreamFetcher('prefix', { bytesPerSecond: 16 * MiB });
+type Setup = FetcherSetup<FilesystemDriver>;
+const setUp = (options: BlobFetcherOptions) => upstream.setUp(SIZE, options);
+const blobGets = () => upstream.blobGets();
 
 /** Starts the fetch with a leading client that reads everything; resolves once it has read `bytes`. */
 async function leadUntil(s: Setup, bytes: number): Promise<{ live: LiveBlob; read: Promise<{ bytes: Buffer; error?: Error }> }> {
