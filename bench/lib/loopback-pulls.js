@@ -61,14 +61,16 @@ async function loopbackPulls(ctx) {
     const last = (key, k) => samples[key][k].at(-1);
     const fmt2 = (v) => (typeof v === 'number' ? v.toFixed(2) : '–');
     const fmt = (v) => (typeof v === 'number' ? v.toFixed(0) : '–');
-    // This round's CPU s/GiB per process (cold and warm, big image), so `--only=pulls` shows the cost too.
-    const costOf = (kind, temperature) => {
-      const entry = cost.find((e) => e.kind === kind && e.round === r && e.image === 'big' && e.temperature === temperature);
+    // This round's CPU s/GiB per process (cold and warm, each image), so `--only=pulls` shows the cost too.
+    const costOf = (kind, temperature, image) => {
+      const entry = cost.find((e) => e.kind === kind && e.round === r && e.image === image && e.temperature === temperature);
       if (!entry) return '–';
       const each = Object.keys(entry.cpu).map((p) => `${p} ${fmt2(cpuPerGiB(entry, [p]))}`);
       return `${fmt2(cpuPerGiB(entry))} (${each.join(', ')})`;
     };
-    for (const kind of ['reference', 'pullthrough']) log(`pulls round ${r + 1}/${cfg.rounds}: CPU s/GiB, big image, ${kind}: cold ${costOf(kind, 'cold')}; warm ${costOf(kind, 'warm')}`);
+    for (const image of ['big', 'layers']) {
+      for (const kind of ['reference', 'pullthrough']) log(`pulls round ${r + 1}/${cfg.rounds}: CPU s/GiB, ${image} image, ${kind}: cold ${costOf(kind, 'cold', image)}; warm ${costOf(kind, 'warm', image)}`);
+    }
     log(`pulls round ${r + 1}/${cfg.rounds}: cold big ${['direct', 'verifying', 'reference', 'pullthrough'].filter((k) => samples['cold-big'][k]).map((k) => `${k} ${fmt(last('cold-big', k))}`).join(', ')}; warm big ref ${fmt(last('warm-big', 'reference'))}, ours ${fmt(last('warm-big', 'pullthrough'))} MiB/s; upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
   }
   return { upstream: served, cost, peak };

@@ -39,8 +39,10 @@ async function shapedPulls(ctx) {
         await proxy.stop();
       }
     }
-    const last = (t) => samples.big[t].at(-1);
-    log(`shaped round ${r + 1}/${cfg.rounds}: cold big ${['direct', 'reference', 'pullthrough'].map((t) => `${t} ${Math.round(last(t).ms)} ms (first byte ${Math.round(last(t).ttfbMs)} ms, upstream ${last(t).upstreamBytesRatio.toFixed(2)}x)`).join(', ')}`);
+    for (const name of names) {
+      const last = (t) => samples[name][t].at(-1);
+      log(`shaped round ${r + 1}/${cfg.rounds}: cold ${name} ${['direct', 'reference', 'pullthrough'].map((t) => `${t} ${Math.round(last(t).ms)} ms (first byte ${Math.round(last(t).ttfbMs)} ms, upstream ${last(t).upstreamBytesRatio.toFixed(2)}x)`).join(', ')}`);
+    }
   }
   const cpu = await shaperCpu.stop();
   return { samples, shaper: { cpuSeconds: cpu.shaper, bytes: linkBytes } };
