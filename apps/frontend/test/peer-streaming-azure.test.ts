@@ -34,7 +34,7 @@ test('a follower on Azure Blob storage: clients read the leader stream; one that
     caches.push(cache);
     return cache;
   };
-  // A keeps its first 8 MiB for late clients (B's stream among them); B's clients have 256 KiB buffers.
+  // A keeps its first 2 MiB for late clients (B's stream among them); B's clients have 256 KiB buffers.
   const [a, b] = [await start(), await start({ PULLTHROUGH_CLIENT_BUFFER_BYTES: String(256 * 1024) })];
   expect((await putRule(a, { name: 'peer-az', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'az/*' })).status).toBe(201);
   await b.frontend.rules.reload();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Digest } from '@pullthrough/oci';
 import { PeerSecret, PeerTokens } from '@pullthrough/pull-through';
-import { freePort, uniquePrefix, type RedisServer } from '@pullthrough/test-support';
+import { freePort, pseudoRandomBytes, registryClientFor, uniquePrefix, type RedisServer } from '@pullthrough/test-support';
 import { blobPath, eventually, metric, sha256, sleep } from './fault-helpers.js';
 import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
 import { memoryLogger, type MemoryLog } from './memory-logger.js';
@@ -111,6 +111,35 @@ describe('peer streaming: followers on another frontend read the leader fetch li
     // Linked on B as well (B's clients were served by its upstream coordinates): a local hit now.
     expectVerified(await startRead(b, path()).finished);
     expect(blobGets()).toBe(1);
+  }, 60_000);
+
+  test('a lone client on B that stops for a moment is waited for: B reads the peer stream at its pace, no fall-behind, every byte verified, one GET', async () => {
+    const MiB = 1024 * 1024;
+    const digest = await registryClientFor(upstream.registry).pushBlob('fixtures/peer-wait', pseudoRandomBytes(24 * MiB, 'peer-wait'));
+    const p = blobPath('up/peer-wait', digest);
+    const gets = () => upstream.proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET' && r.reference === digest).length;
+    // B's client has a 256 KiB buffer: far less than what comes while it stops for 800 ms.
+    const [a, b] = [await frontend(), await frontend({ PULLTHROUGH_CLIENT_BUFFER_BYTES: String(256 * 1024) })];
+    upstream.proxy.reset();
+    // The upstream holds the body after 1 MiB until B's client streams from A.
+    const held = gate();
+    upstream.proxy.setFault((r) => (r.kind === 'blob' && r.method === 'GET' && r.reference === digest ? { kind: 'hold', atByte: MiB, until: held.until } : null));
+    try {
+      const onA = startUrlRead(`${a.dataUrl}${p}`);
+      await eventually('A fetches the blob', () => gets() === 1, 10_000);
+      const onB = startUrlRead(`${b.dataUrl}${p}`, { pauseAt: { bytes: 2 * MiB, ms: 800 } });
+      await eventually('the client on B has bytes while the upstream holds the body', () => onB.bytes() > 0, 10_000);
+      held.open();
+      const verified = (read: StreamedRead) => ({ status: read.status, complete: read.complete, digest: sha256(read.body) });
+      expect(verified(await onA.finished)).toEqual({ status: 200, complete: true, digest });
+      expect(verified(await onB.finished)).toEqual({ status: 200, complete: true, digest });
+      expect(await metric(b, 'pullthrough_peer_streams_followed_total')).toBe(1);
+      expect(await metric(b, 'pullthrough_blob_clients_fell_behind_total')).toBe(0);
+      expect(await metric(b, 'pullthrough_blob_client_waits_total')).toBeGreaterThanOrEqual(1);
+      expect(gets()).toBe(1);
+    } finally {
+      held.open();
+    }
   }, 60_000);
 
   test('clients on both frontends at once: the follower asks before the leader has its upstream headers and still streams; one GET', async () => {

@@ -19,8 +19,11 @@ export interface WatchedRead {
   finished: Promise<StreamedRead>;
 }
 
-/** A GET on its own connection whose progress a test watches; `paused`: read nothing until `resume()`. */
-export function startRead(url: string, options: { paused?: boolean; headers?: Record<string, string> } = {}): WatchedRead {
+/**
+ * A GET on its own connection whose progress a test watches; `paused`: read nothing until `resume()`;
+ * `pauseAt`: once `bytes` have come, read nothing for `ms` (a client starved for a moment).
+ */
+export function startRead(url: string, options: { paused?: boolean; headers?: Record<string, string>; pauseAt?: { bytes: number; ms: number } } = {}): WatchedRead {
   const chunks: Buffer[] = [];
   let bytes = 0;
   let firstByteAt: number | undefined;
@@ -31,10 +34,16 @@ export function startRead(url: string, options: { paused?: boolean; headers?: Re
       response = res;
       if (paused) res.pause();
       let ended = false;
+      let pausedAt = false;
       res.on('data', (c: Buffer) => {
         firstByteAt ??= Date.now();
         chunks.push(c);
         bytes += c.length;
+        if (options.pauseAt && !pausedAt && bytes >= options.pauseAt.bytes) {
+          pausedAt = true;
+          res.pause();
+          setTimeout(() => res.resume(), options.pauseAt.ms);
+        }
       });
       if (paused) res.pause();
       res.on('end', () => (ended = true));

@@ -29,11 +29,10 @@ export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type Coalesce
  * its last chunk only once the digest is verified, so a corrupt blob never looks like a complete
  * response. Each client has its own bounded buffer (ClientBuffers); one whose buffer is full falls
  * behind (continues from the stored blob after the commit), unless no other client has room and it
- * kept pace: then the read waits for it (ClientWaits).
- * Nor, while a client reads live, on a store that is much slower: the writer may lag behind by a
- * bounded amount (WriteLag); when that is full the read waits for a store that keeps pace, else the
- * store's rest is fetched again from where it stopped with one ranged GET after the body ends
- * (WriteThrough, completeStoreTail), its digest check continuing the same hash.
+ * kept pace: then the read waits for it (ClientWaits). While a client reads live, the store's writer
+ * may lag behind by a bounded amount (WriteLag); when that is full the read waits for a store that
+ * keeps pace, else the store's rest is fetched again from where it stopped with one ranged GET after
+ * the body ends (WriteThrough, completeStoreTail), its digest check continuing the same hash.
  * Concurrent requests for the same digest from the same upstream repository with the same
  * credentials (blobFlightKey) share ONE upstream GET: a later caller taps the fetch if its bytes
  * have not gone by yet or are still kept (ReceivedPrefix); other later callers wait for the commit
@@ -66,6 +65,7 @@ export class BlobFetcher {
       peers: options.peers,
       pollMs: options.followPollMs ?? 500,
       timeoutMs: options.followTimeoutMs ?? 600_000,
+      ...(options.clientWaitMinShare !== undefined ? { clientWaitMinShare: options.clientWaitMinShare } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
     ({ buffers: this.buffers, lag: this.lag } = memoryBudgets(options));

@@ -14,6 +14,8 @@ export interface FlightFollowerOptions {
   peers: BlobPeers | undefined;
   pollMs: number;
   timeoutMs: number;
+  /** ClientBuffers.minClientShare: when the relay of a leader's stream waits for a full local client. */
+  clientWaitMinShare?: number;
   logger?: Logger;
 }
 
@@ -60,7 +62,7 @@ export class FlightFollower {
     flight.streaming = true;
     onHeaders(stream.size);
     try {
-      await relayPeerStream(flight, stream, digest);
+      await relayPeerStream(flight, stream, digest, this.options.clientWaitMinShare);
     } catch (err) {
       peers!.stats.failed.broken++;
       this.logger.warn({ digest, err: (err as Error).message }, 'peer stream broke: its clients were cut; waiting for the commit');
