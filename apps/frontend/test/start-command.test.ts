@@ -61,7 +61,8 @@ describe('the README start command', () => {
     expect(appPids).toHaveLength(2);
     for (const pid of appPids) {
       const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
-      for (const [name, value] of Object.entries(NODE_ENV_VARS)) expect(environ).toContain(`${name}=${value}`);
+      // An operator's own value wins (start.js adds only what the environment does not set).
+      for (const [name, value] of Object.entries(NODE_ENV_VARS)) expect(environ).toContain(`${name}=${process.env[name] ?? value}`);
     }
     const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
     expect(output).toContain(token); // shown once on the terminal at first start

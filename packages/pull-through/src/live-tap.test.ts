@@ -192,6 +192,49 @@ describe('LiveTap client waits', () => {
     expect(buffers.stats.bufferedBytes).toBe(0);
   });
 
+  it('a client that trickles a little now and then holds a wait for at most twice the stall limit, then falls behind', async () => {
+    // 256 KiB buffer, 200 ms stall limit: a client taking 4 KiB every 25 ms hands on a 16 KiB slice
+    // about every 100 ms (never stalls) and would need about 900 ms to get down to half.
+    const buffers = new ClientBuffers({ perClientBytes: 256 * KiB, totalBytes: 1024 * KiB, waitStallMs: 200 });
+    const tap = tapOn(buffers);
+    offerUntilWait(tap, always);
+    const trickle = setInterval(() => tap.sink.read(4 * KiB), 25);
+    const started = Date.now();
+    try {
+      await tap.room();
+    } finally {
+      clearInterval(trickle);
+    }
+    const waited = Date.now() - started;
+    expect(tap.behind).toBe(true);
+    expect(buffers.stats).toMatchObject({ waits: 1, fellBehind: 1 });
+    expect(waited).toBeGreaterThanOrEqual(390);
+    expect(waited).toBeLessThan(5_000);
+  });
+
+  it('a range that starts further on (or ended before) does not count as a client that keeps up: the full tap is waited for', () => {
+    const buffers = new ClientBuffers({ perClientBytes: 64 * KiB, totalBytes: 1024 * KiB });
+    const full = tapOn(buffers);
+    const ahead = tapOn(buffers, { start: 900 * KiB, end: 950 * KiB });
+    const behindRange = tapOn(buffers, { start: 0, end: 8 * KiB - 1 });
+    // behindRange got its bytes (and ended); ahead waits for bytes far on, its buffer empty.
+    behindRange.offer(blob.subarray(0, CHUNK), 0);
+    let asked = 0;
+    for (let offset = 0; offset < 512 * KiB; offset += CHUNK) {
+      const chunk = blob.subarray(offset, offset + CHUNK);
+      const mayWait = () => (asked++, ![ahead, behindRange].some((t) => t.hasRoom(chunk.length, offset, chunk.length)));
+      if (full.offer(chunk, offset, mayWait)) break;
+      ahead.offer(chunk, offset);
+    }
+    expect(asked).toBe(1);
+    expect(full.behind).toBe(false);
+    expect(buffers.stats).toMatchObject({ waits: 1, fellBehind: 0 });
+    // A tap whose range covers the chunk and has room does count.
+    const alongside = tapOn(buffers);
+    expect(alongside.hasRoom(CHUNK, 512 * KiB, CHUNK)).toBe(true);
+    expect(ahead.hasRoom(CHUNK, 512 * KiB, CHUNK)).toBe(false);
+  });
+
   it('without mayWait (or when it says no) a full tap falls behind as before', () => {
     const buffers = new ClientBuffers({ perClientBytes: 64 * KiB, totalBytes: 1024 * KiB });
     const asked: number[] = [];

@@ -87,9 +87,13 @@ export class LiveTap {
     return this.written;
   }
 
-  /** Whether the tap takes the bytes as they arrive and would take `bytes` more within its own buffer. */
-  hasRoom(bytes: number): boolean {
-    return this.live && this.holding + bytes <= this.buffers.limits.perClientBytes;
+  /**
+   * Whether the tap takes the bytes as they arrive, its range covers some of the `length` bytes at
+   * blob offset `offset`, and it would take `bytes` more within its own buffer (a range that starts
+   * further on, or ended before, keeps up with nothing here).
+   */
+  hasRoom(bytes: number, offset: number, length: number): boolean {
+    return this.live && this.start < offset + length && this.end >= offset && this.holding + bytes <= this.buffers.limits.perClientBytes;
   }
 
   /**
@@ -135,22 +139,26 @@ export class LiveTap {
 
   /**
    * After an offer that returned true: resolves once this tap's buffer is down to half (or all it has
-   * left is a held slice), or it is live no more (ended, closed, cut off by the stall timeout). A
-   * client that takes no byte for `waitStallMs` meanwhile falls behind after all.
+   * left is a held slice), or it is live no more (ended, closed, cut off by the stall timeout). The
+   * client falls behind after all when it takes no byte for `waitStallMs`, or when the wait has lasted
+   * twice `waitStallMs` in all (a client that trickles a byte now and then holds the read no longer).
    */
   async room(): Promise<void> {
     const { waitStallMs } = this.buffers;
     const half = this.buffers.limits.perClientBytes / 2;
     let handed = this.written;
-    let progressAt = Date.now();
+    const startedAt = Date.now();
+    let progressAt = startedAt;
     while (this.live && this.queuedBytes > 0 && this.holding > half) {
-      await this.changed(Math.max(1, progressAt + waitStallMs - Date.now()));
+      const deadline = Math.min(progressAt + waitStallMs, startedAt + 2 * waitStallMs);
+      await this.changed(Math.max(1, deadline - Date.now()));
+      if (!this.live || this.queuedBytes === 0 || this.holding <= half) return;
+      const now = Date.now();
       if (this.written > handed) {
         handed = this.written;
-        progressAt = Date.now();
-      } else if (Date.now() - progressAt >= waitStallMs && this.live) {
-        return this.fallBehind();
+        progressAt = now;
       }
+      if (now - progressAt >= waitStallMs || now - startedAt >= 2 * waitStallMs) return this.fallBehind();
     }
   }
 

@@ -43,7 +43,8 @@ export class ReceivePace {
     if (this.received === 0 || this.startedAt === undefined) return 1;
     const now = Date.now();
     const elapsed = now - this.startedAt;
-    const free = elapsed - this.waitedMs;
+    // A wait under way is not the upstream's time either (judged during a client wait).
+    const free = elapsed - this.waitedMs - (this.open > 0 ? now - this.openSince : 0);
     const own = now - Math.max(from, this.startedAt);
     return own > 0 && free > 0 ? (taken * free) / (this.received * own) : taken / this.received;
   }
