@@ -53,8 +53,7 @@ export class WriteThrough {
   take(chunk: Buffer): boolean {
     const offset = this.received;
     if (this.overflow) {
-      this.received += chunk.length;
-      this.pace.add(chunk.length);
+      this.count(chunk.length);
       this.overflow.hash.update(chunk);
       this.checkSize();
       return false;
@@ -64,8 +63,7 @@ export class WriteThrough {
     if (live && !this.lag.reserve(chunk.length, this.queued)) {
       if (!this.keepsPace()) {
         this.overflowFrom(offset);
-        this.received += chunk.length;
-        this.pace.add(chunk.length);
+        this.count(chunk.length);
         this.overflow!.hash.update(chunk);
         this.checkSize();
         return false;
@@ -75,8 +73,7 @@ export class WriteThrough {
       wait = true;
       this.liveWait = true;
     }
-    this.received += chunk.length;
-    this.pace.add(chunk.length);
+    this.count(chunk.length);
     if (wait) this.lag.take(chunk.length);
     this.queued += chunk.length;
     const room = this.writer.write(chunk, () => this.taken(chunk.length));
@@ -155,6 +152,12 @@ export class WriteThrough {
     if (minStoreShare >= 1) return false;
     if (this.received === 0) return true;
     return this.pace.share(this.stored, this.pace.since ?? Date.now()) >= minStoreShare;
+  }
+
+  /** `bytes` more came from the upstream (this miss's offset, and the read's pace). */
+  private count(bytes: number): void {
+    this.received += bytes;
+    this.pace.add(bytes);
   }
 
   /** Feed the writer no more: it ends at `at`, the received bytes from there are hashed on a copy of its state. */
