@@ -1,5 +1,5 @@
 'use strict';
-// `node bench/profile-cold.js [--mib=512] [--out=<dir>] [--top=25] [--settle=6000] [--no-prof] [--reference] [--idle] [--warm-mib=N] [--trace-gc]`: one cold pull of a
+// `node bench/profile-cold.js [--mib=512] [--layers] [--out=<dir>] [--top=25] [--settle=6000] [--no-prof] [--reference] [--idle] [--warm-mib=N] [--warm-images=N] [--trace-gc] [--node-arg=<flag>]`: one cold pull of a
 // single-layer image through the built frontend (run `npm run build` first) under `node --cpu-prof`,
 // then the CPU seconds of each process of ours (frontend, hydrator, redis-server: /proc/<pid>/stat)
 // from the pull's start until `--settle` ms after it (the hydration job runs 5 s after a pull), and
@@ -8,7 +8,10 @@
 // goes with the run's temp dir). `--no-prof`: no profiler (its own cost left out); `--reference`: the same
 // pull through the reference (distribution in proxy mode) first, for comparison in the same conditions;
 // `--idle`: the CPU of the idle processes over the same window; `--warm-mib=N`: a cold pull of another
-// N MiB image first (JIT-warm, cache-cold).
+// N MiB image first (JIT-warm, cache-cold); `--warm-images=N`: of N other images with the measured one's
+// layer sizes; `--layers`: the bench's 60-layer image (256 KiB .. 4 MiB, ~130 MiB) instead of one `--mib`
+// layer; `--node-arg=<flag>`: a node flag for the frontend (repeatable). It also prints the window's
+// CLOCK_MONOTONIC bounds (to cut a `perf record -k mono` to it) and the Redis commands run in it.
 const os = require('node:os');
 const path = require('node:path');
 const { mkdir, readdir, readFile } = require('node:fs/promises');
@@ -69,6 +72,19 @@ async function writeLagMetrics(adminUrl) {
   return text.split('\n').filter((l) => /^pullthrough_blob_(write_lag_(overflows|waits)|write_completion|clients_fell_behind|client_waits)/.test(l));
 }
 
+/** { command: calls } from redis-server's INFO commandstats. */
+async function redisCommandCalls(redisUrl) {
+  const Redis = require('ioredis');
+  const client = new Redis(redisUrl, { lazyConnect: true });
+  try {
+    await client.connect();
+    const text = await client.info('commandstats');
+    return Object.fromEntries([...text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]));
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** One cold pull through the reference, its CPU seconds until `settleMs` after the pull's start. */
 async function referencePull(upstream, image, small, settleMs) {
   const ref = await startReferenceProxy(upstream.url);
@@ -101,12 +117,13 @@ async function main(argv) {
     const redis = await startRedis();
     stops.push(() => redis.stop());
     const seed = `profile-${Date.now()}`;
-    const image = await pushRandomImage(upstream.url, work.path, { repository: 'bench/big', tag: 'v1', layerSizes: [mib * MiB], seed });
+    const layerSizes = argv.includes('--layers') ? Array.from({ length: 60 }, (_, i) => 256 * 1024 * (1 + ((i * 7) % 16))) : [mib * MiB];
+    const image = await pushRandomImage(upstream.url, work.path, { repository: 'bench/big', tag: 'v1', layerSizes, seed });
     const small = await pushRandomImage(upstream.url, work.path, { repository: 'bench/small', tag: 'v1', layerSizes: [4096], seed });
     if (argv.includes('--reference')) await referencePull(upstream, image, small, settleMs);
     const profiling = !argv.includes('--no-prof');
     const traceGc = argv.includes('--trace-gc');
-    const proxy = await startPullthrough({ redisUrl: redis.url, upstreamHost: upstream.host, ...(profiling ? { profileDir: outDir } : {}), nodeArgs: traceGc ? ['--trace-gc'] : [] });
+    const proxy = await startPullthrough({ redisUrl: redis.url, upstreamHost: upstream.host, ...(profiling ? { profileDir: outDir } : {}), nodeArgs: [...(traceGc ? ['--trace-gc'] : []), ...argv.filter((a) => a.startsWith('--node-arg=')).map((a) => a.slice('--node-arg='.length))] });
     const gcLines = async () => (await readFile(path.join(proxy.dataDir, '..', 'frontend.log'), 'utf8')).split('\n').filter((l) => /^\[\d+:0x/.test(l));
     const gcBefore = traceGc ? (await gcLines()).length : 0;
     let stopped = false;
@@ -121,7 +138,15 @@ async function main(argv) {
       console.log(`idle ${settleMs} ms: ${Object.entries(spent).map(([k, v]) => `${k} ${v?.toFixed(2)} s`).join(', ')}`);
     }
     const warmMiB = Number(flag('warm-mib', '0'));
-    if (warmMiB > 0) {
+    const warmImages = Number(flag('warm-images', '0'));
+    if (warmImages > 0) {
+      // Other images like the measured one first (cold pulls each): its per-blob code is optimized by then.
+      for (let i = 0; i < warmImages; i++) {
+        const other = await pushRandomImage(upstream.url, work.path, { repository: `bench/warm${i}`, tag: 'v1', layerSizes: layerSizes.map((n) => n + 1 + i), seed });
+        await pullImage(proxy.url, other.repository, other.tag);
+      }
+      await sleep(settleMs);
+    } else if (warmMiB > 0) {
       // A cold pull of another image first: the per-chunk code is optimized by then (JIT-warm, cache-cold).
       const other = await pushRandomImage(upstream.url, work.path, { repository: 'bench/warm', tag: 'v1', layerSizes: [warmMiB * MiB], seed });
       await pullImage(proxy.url, other.repository, other.tag);
@@ -130,6 +155,7 @@ async function main(argv) {
     const t0 = Date.now();
     const from = Number(process.hrtime.bigint() / 1000n);
     const cpu = await measureCpu(pids);
+    const redisBefore = await redisCommandCalls(redis.url);
     const threadsBefore = await threadCpu(pids.frontend);
     const pulled = await pullImage(proxy.url, image.repository, image.tag);
     for (;;) {
@@ -142,11 +168,12 @@ async function main(argv) {
     await sleep(Math.max(0, settleMs - storedMs));
     const used = await cpu.stop();
     const lagLines = await writeLagMetrics(proxy.adminUrl);
+    const redisAfter = await redisCommandCalls(redis.url);
     const to = Number(process.hrtime.bigint() / 1000n);
     const threadsAfter = await threadCpu(pids.frontend);
     const gib = pulled.bytes / (1024 * MiB);
     const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-    console.log(`cold pull of ${mib} MiB: ${pulled.mibPerSec.toFixed(0)} MiB/s (${pulled.ms.toFixed(0)} ms, manifest ${pulled.manifestMs.toFixed(0)} ms, first blob byte ${pulled.ttfbMs?.toFixed(0)} ms), stored after ${storedMs} ms; load ${load}`);
+    console.log(`cold pull of ${(pulled.bytes / MiB).toFixed(0)} MiB in ${layerSizes.length} layers: ${pulled.mibPerSec.toFixed(0)} MiB/s (${pulled.ms.toFixed(0)} ms, manifest ${pulled.manifestMs.toFixed(0)} ms, first blob byte ${pulled.ttfbMs?.toFixed(0)} ms), stored after ${storedMs} ms; load ${load}`);
     for (const [name, s] of Object.entries(used)) console.log(`  ${name.padEnd(13)} ${s?.toFixed(2)} CPU s  ${(s / gib).toFixed(2)} s/GiB`);
     for (const [name, t] of Object.entries(threadsAfter)) {
       const b = threadsBefore[name] ?? { user: 0, sys: 0 };
@@ -166,6 +193,9 @@ async function main(argv) {
       for (const l of lines.filter((x) => !x.includes('Scavenge')).slice(0, 6)) console.log(`    ${l.slice(0, 110)} … ${l.slice(-90)}`);
     }
     for (const line of lagLines) console.log(`  ${line}`);
+    console.log(`  window ${(from / 1e6).toFixed(6)},${(to / 1e6).toFixed(6)} s CLOCK_MONOTONIC; frontend pid ${pids.frontend}`);
+    const calls = Object.entries(redisAfter).map(([k, n]) => [k, n - (redisBefore[k] ?? 0)]).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+    console.log(`  redis commands in the window (all processes, ${calls.reduce((a, [, n]) => a + n, 0)}): ${calls.map(([k, n]) => `${k} ${n}`).join(', ')}`);
     const all = Object.values(used).reduce((a, b) => a + (b ?? 0), 0);
     console.log(`  ${'all'.padEnd(13)} ${all.toFixed(2)} CPU s  ${(all / gib).toFixed(2)} s/GiB`);
     await proxy.stop();
@@ -174,7 +204,7 @@ async function main(argv) {
     const file = (await readdir(outDir)).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1);
     if (!file) throw new Error(`no .cpuprofile in ${outDir}`);
     const { total, rows } = topSelf(JSON.parse(await readFile(path.join(outDir, file), 'utf8')), top, { from, to });
-    console.log(`frontend profile ${path.join(outDir, file)}: ${(total / 1000).toFixed(2)} s sampled in the measured window; top ${top} by self time:`);
+    console.log(`frontend profile ${path.join(outDir, file)}: ${(total / 1000).toFixed(2)} s sampled in the measured window (${from}-${to} µs, CLOCK_MONOTONIC); top ${top} by self time:`);
     for (const [label, ms, share] of rows) console.log(`  ${ms.toFixed(0).padStart(6)} ms ${(share * 100).toFixed(1).padStart(5)}%  ${label}`);
   } finally {
     for (const stop of stops.reverse()) await stop();

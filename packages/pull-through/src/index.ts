@@ -38,6 +38,7 @@ export * from './write-lag.js';
 export * from './received-prefix.js';
 export * from './redis-breaker-board.js';
 export * from './redis-blob-leases.js';
+export * from './redis-script.js';
 export * from './gc/redis-gc-coordinator.js';
 export * from './gc/garbage-collector.js';
 export * from './gc/usage-service.js';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { blobFlightId } from './blob-flight-key.js';
 import { silentLogger, type Logger } from './logger.js';
+import { DELETE_IF_OWNED, RedisScript, RENEW_IF_OWNED } from './redis-script.js';
 
 /**
  * Who fetches a blob: this process (renew until `release`), another one, or nobody can say (Redis
@@ -45,11 +46,7 @@ export interface RedisBlobLeasesOptions {
 
 // KEYS: lease. ARGV: our value, PX. Ours: {1}; held by another: {0, its value}. One round trip on any
 // Redis (SET NX GET needs Redis 7; managed Redis 6 is still common).
-const CLAIM = `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {1} end return {0, redis.call('GET', KEYS[1])}`;
-// KEYS: lease. ARGV: our value, PX. Ours if it still is: the expiry starts again.
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-// KEYS: lease. ARGV: our value. Deleted only if it is still ours (a lease taken over is left alone).
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const CLAIM = new RedisScript(`if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {1} end return {0, redis.call('GET', KEYS[1])}`);
 
 /**
  * Blob fetch leases in Redis: `<prefix>:blob-lease:<sha256 of the flight key>` holds the owner's id
@@ -81,7 +78,8 @@ export class RedisBlobLeases implements BlobLeases {
     if (options.peerUrl !== undefined && /\s/.test(options.peerUrl)) throw new TypeError('blob leases: the peer URL may not contain spaces');
     this.value = options.peerUrl ? `${this.id} ${options.peerUrl}` : this.id;
     const connection = { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
-    this.redis = new Redis(options.url, connection);
+    // Commands sent in one tick leave in one write (a fetch's end: the commit's announcement and the lease's release).
+    this.redis = new Redis(options.url, { ...connection, enableAutoPipelining: true });
     this.subscriber = new Redis(options.url, connection);
     for (const r of [this.redis, this.subscriber]) r.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'blob leases: redis connection error'));
     this.subscriber.on('ready', () => void this.subscriber.subscribe(this.channel).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: subscribe failed')));
@@ -113,7 +111,7 @@ export class RedisBlobLeases implements BlobLeases {
       };
       expire(false);
     });
-    const claim = this.redis.eval(CLAIM, 1, key, this.value, String(this.leaseMs)) as Promise<[number, string | null] | [number]>;
+    const claim = CLAIM.run(this.redis, [key], [this.value, this.leaseMs]) as Promise<[number, string | null] | [number]>;
     try {
       const answer = await Promise.race([claim, tooLate]);
       if (answer === 'late') {
@@ -176,7 +174,7 @@ export class RedisBlobLeases implements BlobLeases {
   private renewing(key: string): () => void {
     const timer = setInterval(() => {
       if (this.closed || this.redis.status !== 'ready') return;
-      this.redis.eval(RENEW, 1, key, this.value, String(this.leaseMs)).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: renewal failed'));
+      RENEW_IF_OWNED.run(this.redis, [key], [this.value, this.leaseMs]).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: renewal failed'));
     }, this.renewMs);
     timer.unref();
     let released = false;
@@ -190,7 +188,7 @@ export class RedisBlobLeases implements BlobLeases {
 
   private release(key: string): void {
     if (this.closed || this.redis.status !== 'ready') return;
-    this.redis.eval(RELEASE, 1, key, this.value).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: release failed'));
+    DELETE_IF_OWNED.run(this.redis, [key], [this.value]).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: release failed'));
   }
 
   private leaseKey(flightKey: string): string {

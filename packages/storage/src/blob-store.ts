@@ -48,10 +48,12 @@ export class BlobStore {
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
       throw new RangeError(`invalid expected blob size: ${size}`);
     }
-    // Touched when the upload starts and again just before it commits (an upload may outlast the grace period).
-    await this.touches.touch([digest]);
+    // Touched when the upload starts and again just before it commits (an upload may outlast the grace
+    // period). The first touch and the new object's creation go at once: nothing reaches the blob's
+    // path before the commit, and a miss's first bytes wait for both.
+    const [, object] = await Promise.all([this.touches.touch([digest]), this.driver.createWriter({ path: blobDataPath(digest) })]);
     const beforeCommit = () => this.touches.touch([digest]);
-    return new BlobWriter(await this.driver.createWriter({ path: blobDataPath(digest) }), size === undefined ? { digest } : { digest, size }, beforeCommit);
+    return new BlobWriter(object, size === undefined ? { digest } : { digest, size }, beforeCommit);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Digest } from '@pullthrough/oci';
 import type { BlobTouches } from '@pullthrough/storage';
 import { answerWithin, LATE } from '../answer-within.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { DELETE_IF_OWNED, RedisScript, RENEW_IF_OWNED } from '../redis-script.js';
 
 /** The single-runner lock of a collection; `lost` once another process could have taken it. */
 export interface GcRunLock {
@@ -41,23 +42,21 @@ export interface RedisGcCoordinatorOptions {
   touchTimeoutMs?: number;
 }
 
-const NOW = `local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+const NOW = new RedisScript(`local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`);
 // KEYS[1]: touches; KEYS[i>1]: claim of ARGV[i]. ARGV[1]: retention ms. Returns the digests being deleted (not touched).
-const TOUCH = `local t = redis.call('TIME')
+const TOUCH = new RedisScript(`local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local busy = {}
 for i = 2, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then busy[#busy + 1] = ARGV[i] else redis.call('ZADD', KEYS[1], now, ARGV[i]) end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
-return busy`;
+return busy`);
 // KEYS: touches, claim. ARGV: digest, since, claim ms, owner. 1: claimed; 0: touched since.
-const CLAIM = `local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+const CLAIM = new RedisScript(`local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if s and tonumber(s) >= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[3])
-return 1`;
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+return 1`);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
@@ -114,7 +113,7 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
       try {
         // Only while first connecting (a process just started): a connection lost later fails touches fast (pulls go on).
         if (!this.everReady && Date.now() - this.createdAt < 2_000) await this.connected(this.options.touchTimeoutMs ?? 500);
-        const answer = this.redis.eval(TOUCH, pending.length + 1, this.touchesKey, ...pending.map((d) => this.key(`sweep:${d}`)), String(this.options.touchRetentionMs), ...pending);
+        const answer = TOUCH.run(this.redis, [this.touchesKey, ...pending.map((d) => this.key(`sweep:${d}`))], [this.options.touchRetentionMs, ...pending]);
         const answered = await answerWithin(answer as Promise<string[]>, this.options.touchTimeoutMs ?? 500);
         if (answered === LATE) throw new Error('redis did not answer in time');
         busy = answered;
@@ -134,7 +133,7 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
 
   async now(): Promise<number> {
     await this.connected(5_000);
-    return Number(await this.redis.eval(NOW, 0));
+    return Number(await NOW.run(this.redis, []));
   }
 
   async acquireRun(): Promise<GcRunLock | undefined> {
@@ -145,7 +144,7 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
     if ((await this.redis.set(key, owner, 'PX', lockMs, 'NX')) !== 'OK') return undefined;
     let lost = false;
     const timer = setInterval(() => {
-      this.redis.eval(RENEW, 1, key, owner, String(lockMs)).then(
+      RENEW_IF_OWNED.run(this.redis, [key], [owner, lockMs]).then(
         (renewed) => {
           if (Number(renewed) !== 1) lost = true;
         },
@@ -159,7 +158,7 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
       },
       release: async () => {
         clearInterval(timer);
-        await this.redis.eval(RELEASE, 1, key, owner).catch((err: Error) => this.logger.warn({ err: err.message }, 'gc coordinator: run lock not released (it expires)'));
+        await DELETE_IF_OWNED.run(this.redis, [key], [owner]).catch((err: Error) => this.logger.warn({ err: err.message }, 'gc coordinator: run lock not released (it expires)'));
       },
     };
   }
@@ -170,12 +169,12 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
   }
 
   async claim(digest: Digest, sinceMs: number): Promise<boolean> {
-    const claimed = await this.redis.eval(CLAIM, 2, this.touchesKey, this.key(`sweep:${digest}`), digest, String(sinceMs), String(this.options.claimMs ?? 30_000), this.owner);
+    const claimed = await CLAIM.run(this.redis, [this.touchesKey, this.key(`sweep:${digest}`)], [digest, sinceMs, this.options.claimMs ?? 30_000, this.owner]);
     return Number(claimed) === 1;
   }
 
   async release(digest: Digest): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key(`sweep:${digest}`), this.owner);
+    await DELETE_IF_OWNED.run(this.redis, [this.key(`sweep:${digest}`)], [this.owner]);
   }
 
   close(): void {

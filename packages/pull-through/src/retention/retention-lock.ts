@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { DELETE_IF_OWNED, RENEW_IF_OWNED } from '../redis-script.js';
 
 /** A held lock: `release` gives it up (only if still ours). */
 export interface HeldLock {
@@ -11,9 +12,6 @@ export interface RetentionLock {
   /** The lock, or undefined when another process holds it. Rejects when Redis cannot be asked. */
   acquire(): Promise<HeldLock | undefined>;
 }
-
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
 /**
  * `SET <prefix>:retention:lock <owner> NX PX ttl`, renewed every third of the TTL while held and
@@ -34,12 +32,12 @@ export class RedisRetentionLock implements RetentionLock {
     const owner = randomUUID();
     const ok = await this.redis.set(this.key, owner, 'PX', this.ttlMs, 'NX');
     if (ok !== 'OK') return undefined;
-    const timer = setInterval(() => void this.redis.eval(RENEW, 1, this.key, owner, String(this.ttlMs)).catch(() => undefined), Math.max(1, Math.floor(this.ttlMs / 3)));
+    const timer = setInterval(() => void RENEW_IF_OWNED.run(this.redis, [this.key], [owner, this.ttlMs]).catch(() => undefined), Math.max(1, Math.floor(this.ttlMs / 3)));
     timer.unref();
     return {
       release: async () => {
         clearInterval(timer);
-        await this.redis.eval(RELEASE, 1, this.key, owner).catch(() => undefined);
+        await DELETE_IF_OWNED.run(this.redis, [this.key], [owner]).catch(() => undefined);
       },
     };
   }
