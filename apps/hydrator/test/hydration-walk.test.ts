@@ -152,4 +152,31 @@ describe('a single-platform image', () => {
       env.events.off('progress', onProgress);
     }
   });
+
+  test('a job whose blobs are stored already (a pull stored them) reports its start and its end, not each blob', async () => {
+    const f = upstream.fixtures.multiLayer;
+    const n = f.blobs.length;
+    expect(n).toBeGreaterThan(2);
+    const first = await env.completed(await env.enqueue(jobFor(upstream, f, 'mirror/stored-first')));
+    expect(first.returnvalue).toMatchObject({ blobsFetched: n });
+    // The same image for another repository: every blob is stored, each only confirmed (no GET).
+    const progress: HydrationProgress[] = [];
+    const jobId = await env.enqueue(jobFor(upstream, f, 'mirror/stored-second'));
+    const onProgress = ({ jobId: id, data }: { jobId: string; data: unknown }) => {
+      if (id === jobId) progress.push(data as HydrationProgress);
+    };
+    env.events.on('progress', onProgress);
+    try {
+      const job = await env.completed(jobId);
+      expect(job.returnvalue).toEqual<HydrationResult>({ manifests: 1, blobs: n, blobsFetched: 0, bytesFetched: 0 });
+      expect(job.progress).toEqual<HydrationProgress>({ blobsTotal: n, blobsDone: n, bytesDone: totalSize(f.blobs) });
+      for (const blob of f.blobs) expect(blobGets(blob.digest)).toBe(1);
+      const deadline = Date.now() + 5_000;
+      while (progress.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 200)); // no further event is on its way
+      expect(progress.map((p) => p.blobsDone)).toEqual([0, n]);
+    } finally {
+      env.events.off('progress', onProgress);
+    }
+  });
 });

@@ -8,6 +8,9 @@ import { LocalContent } from './content/local-content.js';
 
 export type ProgressReporter = (progress: HydrationProgress) => Promise<void> | void;
 
+/** The longest a walk goes through blobs found stored without reporting its progress. */
+export const PROGRESS_EVERY_MS = 250;
+
 /** Which children of an index a job hydrates. `pulled`: none here; each child pulled by digest gets its own job. */
 export function selectChildren(children: Descriptor[], policy: HydrationJob['platforms']): Descriptor[] {
   if (policy === 'all') return children;
@@ -52,8 +55,10 @@ export class ArtifactHydrator {
     let blobsFetched = 0;
     let bytesFetched = 0;
     await report?.(progress);
+    let reportedAt = Date.now();
     for (const blob of unique) {
       const { linked, stored } = await local.blobState(blob.digest);
+      let fetchedNow = false;
       if (stored) {
         // Stored already (for this repository, or another): linked only once this upstream confirms it.
         if (!linked) await this.blobs.confirm(target, blob.digest, stored.size);
@@ -62,10 +67,16 @@ export class ArtifactHydrator {
         const fetched = await this.blobs.ensure(target, blob.digest, blob.size);
         if (fetched.bytesFetched > 0) blobsFetched++;
         bytesFetched += fetched.bytesFetched;
+        fetchedNow = fetched.bytesFetched > 0;
       }
       progress.blobsDone++;
       progress.bytesDone += blob.size;
-      await report?.(progress);
+      // After each download, the last blob, and at most every PROGRESS_EVERY_MS among blobs found
+      // stored: a job whose blobs a pull stored already reports its start and its end, not each blob.
+      if (fetchedNow || progress.blobsDone === unique.length || Date.now() - reportedAt >= PROGRESS_EVERY_MS) {
+        await report?.(progress);
+        reportedAt = Date.now();
+      }
     }
     return { manifests, blobs: unique.length, blobsFetched, bytesFetched };
   }
