@@ -242,7 +242,7 @@ async function main(argv) {
       log(`shaped link ${link.url}: ${fmtNumber(cfg.link.bytesPerSecond / MiB)} MiB/s, ${cfg.link.rttMs} ms round trip`);
     }
     let shaped;
-    if (runs('shaped')) shaped = await withLimit('shaped cold pulls', cfg.limits.shaped, () => shapedPulls({ cfg, link, upstreamLog, images, start, orderOf, pull, waitStored, log }));
+    if (runs('shaped')) shaped = await withLimit('shaped cold pulls', cfg.limits.shaped, () => shapedPulls({ cfg, link, upstreamLog, images, start, orderOf, pull, waitStored, log, verifying: () => startVerifyingProxy(link.url, work.path) }));
 
     // The herd: 20 clients at once on an uncached 40 MiB image, each proxy fetching through the shaped link,
     // and its ceiling: a fan-out server fetching each blob once through the link (bench/lib/fanout-server-child.js).

@@ -6,10 +6,14 @@
 // served for it (its own log: GETs per blob, bytes).
 const { measureCpu } = require('./proc-cpu.js');
 const { upstreamFigures } = require('./upstream-log.js');
+const { verifyingPull } = require('./verifying-ceiling.js');
 
 /**
  * `ctx`: { cfg, link, upstreamLog, images, start(kind, host), orderOf(round), pull(url, image),
- * waitStored(proxy, image), log }. Resolves { samples: { [image]: { [target]: sample[] } }, shaper: { cpuSeconds, bytes } }.
+ * waitStored(proxy, image), log, verifying?() }. `verifying` starts the verifying write-through proxy
+ * ceiling in front of the link (servers.js startVerifyingProxy): each round then also pulls the 60-layer
+ * image through it, right after the direct pulls (samples `layers`/`verifying`, paired by round).
+ * Resolves { samples: { [image]: { [target]: sample[] } }, shaper: { cpuSeconds, bytes } }.
  */
 async function shapedPulls(ctx) {
   const { cfg, link, upstreamLog, images, start, orderOf, pull, waitStored, log } = ctx;
@@ -28,8 +32,22 @@ async function shapedPulls(ctx) {
     samples[name][target].push(sample);
     return sample;
   };
-  for (let r = 0; r < cfg.rounds; r++) {
+  const ceiling = ctx.verifying ? await ctx.verifying() : undefined;
+  try {
+    if (ceiling) await verifyingPull(ceiling, images.small, pull); // process warm-up
+    for (let r = 0; r < cfg.rounds; r++) await shapedRound(r);
+  } finally {
+    await ceiling?.stop();
+  }
+  const cpu = await shaperCpu.stop();
+  return { samples, shaper: { cpuSeconds: cpu.shaper, bytes: linkBytes } };
+
+  async function shapedRound(r) {
     for (const name of names) await measured('direct', name, link.url);
+    if (ceiling) {
+      const p = await verifyingPull(ceiling, images.layers, pull);
+      (samples.layers.verifying ??= []).push({ ms: p.ms, ttfbMs: p.ttfbMs, manifestMs: p.manifestMs, mibPerSec: p.mibPerSec, bytes: p.bytes });
+    }
     for (const kind of orderOf(r)) {
       const proxy = await start(kind, link.host);
       try {
@@ -41,11 +59,10 @@ async function shapedPulls(ctx) {
     }
     for (const name of names) {
       const last = (t) => samples[name][t].at(-1);
-      log(`shaped round ${r + 1}/${cfg.rounds}: cold ${name} ${['direct', 'reference', 'pullthrough'].map((t) => `${t} ${Math.round(last(t).ms)} ms (first byte ${Math.round(last(t).ttfbMs)} ms, upstream ${last(t).upstreamBytesRatio.toFixed(2)}x)`).join(', ')}`);
+      const verifying = name === 'layers' && ceiling ? `, verifying write-through proxy ${Math.round(last('verifying').ms)} ms (first byte ${Math.round(last('verifying').ttfbMs)} ms)` : '';
+      log(`shaped round ${r + 1}/${cfg.rounds}: cold ${name} ${['direct', 'reference', 'pullthrough'].map((t) => `${t} ${Math.round(last(t).ms)} ms (first byte ${Math.round(last(t).ttfbMs)} ms, upstream ${last(t).upstreamBytesRatio.toFixed(2)}x)`).join(', ')}${verifying}`);
     }
   }
-  const cpu = await shaperCpu.stop();
-  return { samples, shaper: { cpuSeconds: cpu.shaper, bytes: linkBytes } };
 }
 
 module.exports = { shapedPulls };

@@ -60,6 +60,10 @@ function issue15Targets({ samples, loopback, shaped, herd, link }) {
     out.push(target(`shaped link (${linkText}): cold pull, pullthrough / direct through the link (${label})`, '>= 0.95', two(speed), atLeast(speed, 0.95)));
     const ttfb = pairedBy(s.pullthrough, s.direct, (p, d) => p.ttfbMs - d.ttfbMs);
     out.push(target(`shaped link: time to first byte, pullthrough - direct (${label})`, '<= 5 ms', ms(ttfb), atMost(ttfb, 5)));
+    if (s.verifying?.length) {
+      out.push(context(`shaped link: cold pull, verifying write-through proxy / direct through the link (${label}, paired by round; the most a cache that verifies and stores each blob while serving it reaches here)`, two(pairedBy(s.verifying, s.direct, (v, d) => d.ms / v.ms))));
+      out.push(context(`shaped link: cold pull, pullthrough / verifying write-through proxy (${label}, paired by round)`, two(pairedBy(s.pullthrough, s.verifying, (p, v) => v.ms / p.ms))));
+    }
   }
   const herdRatio = median((herd.pullthrough ?? []).map((h) => h.wallMs / h.directMs));
   out.push(target('shaped link: herd of 20 all done / one direct pull of the image through the link', '<= 1.1', two(herdRatio), atMost(herdRatio, 1.1)));

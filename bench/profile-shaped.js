@@ -1,0 +1,161 @@
+'use strict';
+// `node bench/profile-shaped.js [--rounds=2] [--mib=N] [--rate=100] [--rtt=20] [--out=<dir>] [--ceilings]`: where a cold pull through the
+// shaped link spends its time, blob by blob (run `npm run build` first). Per round: the bench's 60-layer
+// image (or one `--mib` layer) pulled directly through the link, then through a fresh pullthrough (which
+// fetches through the same link), 3 blobs at a time like the bench's client. For each blob: from the
+// client's request to the link getting a request for it (atLink), to the link sending its response head
+// (linkHead), to the client's response head (head) and to its last byte (total). For the pullthrough, the
+// frontend's side (bench/lib/timeline-preload.js): request in -> upstream request created, upstream request
+// sent -> its response head, upstream head -> response head out (process clocks: epoch ms from each
+// process's performance.timeOrigin); and its event loop's utilization and delay during the pull. Medians over the blobs. The link runs in this process (its CPU is not measured).
+const os = require('node:os');
+const path = require('node:path');
+const { readFile } = require('node:fs/promises');
+const { Pool } = require('undici');
+const { startRegistry, startRedis, tempDir } = require('@pullthrough/test-support');
+const { MiB, pushRandomImage } = require('./lib/fixtures.js');
+const { pullImage, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
+const { startPullthrough, startPipeProxy, startVerifyingProxy } = require('./lib/servers.js');
+const { createShapingServer } = require('./lib/link-shaper.js');
+
+const nowMs = () => performance.timeOrigin + performance.now();
+// performance.now() and process.hrtime (CLOCK_MONOTONIC, the .cpuprofile's clock) differ by a constant.
+const monoOffsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+const median = (values) => {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length === 0 ? NaN : v[v.length >> 1];
+};
+const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+
+/** Pull `image` from `base`, 3 blobs at a time; per blob: its digest and the client's times (ms since its request). */
+async function timedPull(base, image, linkSeen) {
+  const pool = new Pool(base, { connections: 3, pipelining: 1 });
+  const started = nowMs();
+  try {
+    const res = await pool.request({ path: `/v2/${image.repository}/manifests/${image.tag}`, method: 'GET', headers: { accept: MANIFEST_ACCEPT } });
+    const doc = JSON.parse(await res.body.text());
+    const blobs = [doc.config, ...doc.layers];
+    const rows = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < blobs.length) {
+        const blob = blobs[next++];
+        const sent = nowMs();
+        const r = await pool.request({ path: `/v2/${image.repository}/blobs/${blob.digest}`, method: 'GET' });
+        const head = nowMs() - sent;
+        for await (const chunk of r.body) void chunk;
+        const seen = linkSeen.get(blob.digest.slice(7, 19)) ?? {};
+        rows.push({ key: blob.digest.slice(7, 19), sent, head, total: nowMs() - sent, atLink: seen.in - sent, linkHead: seen.head - sent, done: nowMs() });
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    return { ms: nowMs() - started, rows };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The frontend's timeline file: per digest key its first time of each event; the loop samples. */
+async function readTimeline(file) {
+  const byKey = new Map();
+  const loop = [];
+  for (const line of (await readFile(file, 'utf8').catch(() => '')).split('\n')) {
+    const [at, key, ...rest] = line.split(' ');
+    if (!key) continue;
+    if (key === 'loop') loop.push({ at: Number(at), elu: Number(rest[0]), mean: Number(rest[1]), p99: Number(rest[2]), max: Number(rest[3]) });
+    else {
+      const events = byKey.get(key) ?? {};
+      events[rest[0]] ??= Number(at);
+      byKey.set(key, events);
+    }
+  }
+  return { byKey, loop };
+}
+
+async function main(argv) {
+  const flag = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
+  const rounds = Number(flag('rounds', '2'));
+  const mib = flag('mib', undefined);
+  const work = await tempDir('bench-profile-shaped-');
+  const stops = [];
+  try {
+    const upstream = await startRegistry();
+    stops.push(() => upstream.stop());
+    const redis = await startRedis();
+    stops.push(() => redis.stop());
+    const seed = `shaped-${Date.now()}`;
+    const layerSizes = mib ? [Number(mib) * MiB] : Array.from({ length: 60 }, (_, i) => 256 * 1024 * (1 + ((i * 7) % 16)));
+    const image = await pushRandomImage(upstream.url, work.path, { repository: 'bench/layers', tag: 'v1', layerSizes, seed });
+    const small = await pushRandomImage(upstream.url, work.path, { repository: 'bench/small', tag: 'v1', layerSizes: [4096], seed });
+    const { server } = createShapingServer(upstream.url, { bytesPerSecond: Number(flag('rate', '100')) * MiB, rttMs: Number(flag('rtt', '20')) });
+    // When the link got each blob's request and sent its response head.
+    const linkSeen = new Map();
+    server.prependListener('request', (req, res) => {
+      const key = /sha256:([0-9a-f]{12})/.exec(req.url)?.[1];
+      if (!key) return;
+      const seen = { in: nowMs() };
+      linkSeen.set(key, seen);
+      const writeHead = res.writeHead;
+      res.writeHead = function (...args) {
+        seen.head = nowMs();
+        return writeHead.apply(this, args);
+      };
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    stops.push(() => new Promise((resolve) => server.close(resolve).closeAllConnections()));
+    const link = `127.0.0.1:${server.address().port}`;
+    console.log(`${layerSizes.length} blobs, ${(layerSizes.reduce((a, b) => a + b, 0) / MiB).toFixed(0)} MiB; link ${flag('rate', '100')} MiB/s, ${flag('rtt', '20')} ms RTT; load ${os.loadavg()[0].toFixed(2)}`);
+    const blobLine = (rows) => `atLink ${fmt(median(rows.map((r) => r.atLink)))}, linkHead ${fmt(median(rows.map((r) => r.linkHead)))}, head ${fmt(median(rows.map((r) => r.head)))}, total ${fmt(median(rows.map((r) => r.total)))}`;
+    for (let round = 1; round <= rounds; round++) {
+      linkSeen.clear();
+      const direct = await timedPull(`http://${link}`, image, linkSeen);
+      console.log(`round ${round} direct:      ${direct.ms.toFixed(0)} ms; per blob (median ms since the client's request): ${blobLine(direct.rows)}`);
+      if (argv.includes('--ceilings')) {
+        // The same pull through a bare node proxy and through the verifying write-through proxy (bench ceilings), each fetching through the link.
+        for (const [name, start] of [['bare node proxy', startPipeProxy], ['verifying proxy', startVerifyingProxy]]) {
+          linkSeen.clear();
+          const ceiling = await start(`http://${link}`, work.path);
+          try {
+            await pullImage(ceiling.url, small.repository, small.tag);
+            const pulled = await timedPull(ceiling.url, image, linkSeen);
+            console.log(`round ${round} ${name.padEnd(12)}: ${pulled.ms.toFixed(0)} ms; per blob (median ms since the client's request): ${blobLine(pulled.rows)}`);
+            await ceiling.clear?.();
+          } finally {
+            await ceiling.stop();
+          }
+        }
+      }
+      linkSeen.clear();
+      const timeline = path.join(work.path, `timeline-${round}.txt`);
+      const proxy = await startPullthrough({ redisUrl: redis.url, upstreamHost: link, ...(flag('out', undefined) ? { profileDir: flag('out', undefined) } : {}), nodeArgs: ['--require', path.join(__dirname, 'lib', 'timeline-preload.js')], env: { PULLTHROUGH_TIMELINE_FILE: timeline } });
+      let ours;
+      try {
+        await pullImage(proxy.url, small.repository, small.tag); // process warm-up: cold means cache-cold
+        const from = nowMs();
+        ours = await timedPull(proxy.url, image, linkSeen);
+        ours.window = { from, to: nowMs() };
+        if (flag('out', undefined)) console.log(`  the pull's window in the frontend's .cpuprofile (CLOCK_MONOTONIC µs): ${Math.round((from - performance.timeOrigin) * 1000 + monoOffsetUs)}-${Math.round((ours.window.to - performance.timeOrigin) * 1000 + monoOffsetUs)}`);
+      } finally {
+        await proxy.stop();
+      }
+      console.log(`round ${round} pullthrough: ${ours.ms.toFixed(0)} ms; per blob (median ms since the client's request): ${blobLine(ours.rows)}`);
+      const { byKey, loop } = await readTimeline(timeline);
+      const at = (r, event) => (event === 'client' ? r.sent : event === 'client-done' ? r.done : event === 'link' ? r.sent + r.atLink : (byKey.get(r.key)?.[event] ?? NaN));
+      const span = (a, b) => median(ours.rows.map((r) => at(r, b) - at(r, a)));
+      const during = loop.filter((s) => s.at >= ours.window.from && s.at <= ours.window.to + 500);
+      const avg = (k) => during.reduce((a, s) => a + s[k], 0) / Math.max(1, during.length);
+      console.log(
+        `  frontend per blob (median ms): client's request -> request in ${fmt(span('client', 'in'))}, -> upstream request ${fmt(span('in', 'upstream-create'))}, -> sent ${fmt(span('upstream-create', 'upstream-sent'))}, -> at the link ${fmt(span('upstream-sent', 'link'))}; upstream sent -> its head ${fmt(span('upstream-sent', 'upstream-headers'))}, upstream head -> response head ${fmt(span('upstream-headers', 'head-out'))}; client has the last byte -> response end() ${fmt(span('client-done', 'end-called'))}`,
+      );
+      console.log(`  frontend event loop during the pull: utilization ${avg('elu').toFixed(2)}, delay mean ${avg('mean').toFixed(1)} ms, p99 ${avg('p99').toFixed(1)} ms, max ${Math.max(0, ...during.map((s) => s.max)).toFixed(1)} ms`);
+    }
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+    await work.remove();
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
