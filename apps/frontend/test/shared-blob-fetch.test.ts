@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Redis } from 'ioredis';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HydrationStatus } from '@pullthrough/hydration-jobs';
@@ -121,6 +122,31 @@ describe('one upstream fetch per blob across processes (Redis leases)', () => {
       held.open();
     }
   }, 120_000);
+
+  test('a follower whose looks at the lease go unanswered for a while (Redis paused) goes on waiting for the leader\'s commit: one GET', async () => {
+    const [a, b] = await frontends(2);
+    const layer = image().blobs.reduce((x, y) => (y.size > x.size ? y : x));
+    const held = gate();
+    upstream.proxy.setFault((r) => (r.kind === 'blob' && r.method === 'GET' && r.reference === layer.digest ? { kind: 'hold', atByte: 1000, until: held.until } : null));
+    const admin = new Redis(redis.url);
+    try {
+      const onA = pull(a!, blobPath('up/multilayer', layer.digest));
+      await eventually('A fetches the layer', () => blobGets().get(layer.digest) === 1, 10_000);
+      const onB = pull(b!, blobPath('up/multilayer', layer.digest));
+      await sleep(700); // B saw the lease held and waits for the commit, looking again every 500 ms
+      // Redis answers no client for 2.5 s: B's next looks at the lease time out (50 ms) several times.
+      await admin.call('CLIENT', 'PAUSE', '2500', 'ALL');
+      await sleep(3000);
+      expect(blobGets().get(layer.digest)).toBe(1);
+      held.open();
+      expectVerified(await onA, layer.digest);
+      expectVerified(await onB, layer.digest);
+      expect(blobGets().get(layer.digest)).toBe(1);
+    } finally {
+      held.open();
+      admin.disconnect();
+    }
+  }, 60_000);
 
   test('a leader that dies mid-blob: after its lease expires another frontend takes over; its clients verify, the dead one\'s client got no 200 body', async () => {
     const [a, b, c] = await frontends(3, { PULLTHROUGH_BLOB_LEASE_MS: '1500', PULLTHROUGH_SHUTDOWN_TIMEOUT_MS: '300' });

@@ -14,10 +14,23 @@ export interface FlightFollowerOptions {
   peers: BlobPeers | undefined;
   pollMs: number;
   timeoutMs: number;
+  /**
+   * How long Redis may leave a follower's look at the lease unanswered (slow, or down) before it
+   * fetches the blob itself. Default FOLLOW_UNANSWERED_MS.
+   */
+  unansweredMs?: number;
   /** ClientBuffers.minClientShare: when the relay of a leader's stream waits for a full local client. */
   clientWaitMinShare?: number;
   logger?: Logger;
 }
+
+/**
+ * A follower keeps waiting for the commit this long while its looks at the lease get no answer in time.
+ * The leader it saw most likely still fetches: on a loaded machine (or a Redis that stalls for a moment)
+ * the 50 ms claim deadline passes now and then, and taking each miss for "nobody holds it" made every
+ * such look a second upstream GET of the blob (the bench's herd3 on a slow day: 2 GETs for most blobs).
+ */
+export const FOLLOW_UNANSWERED_MS = 10_000;
 
 /** Another process committed the blob (linked here), or the lease passed to this process (or to nobody): fetch with the claim. */
 export type Followed = { fetched: FetchedBlob } | { claim: BlobLeaseClaim };
@@ -80,13 +93,22 @@ export class FlightFollower {
    */
   async waitForCommit(key: string, target: UpstreamTarget, digest: Digest, flight: Flight): Promise<Followed> {
     const deadline = Date.now() + this.options.timeoutMs;
+    const patience = this.options.unansweredMs ?? FOLLOW_UNANSWERED_MS;
+    let unansweredSince: number | undefined;
     for (;;) {
       await this.options.leases.waitForCommit(digest, this.options.pollMs);
       const stored = await this.options.store.statBlob(digest);
       if (stored) return { fetched: await this.linkStored(target, digest, flight, stored.size) };
       // Waited long enough for a leader that still renews its lease: fetch here after all.
-      const claim: BlobLeaseClaim = Date.now() > deadline ? { kind: 'alone' } : await this.options.leases.acquire(key);
-      if (claim.kind !== 'held') return { claim };
+      if (Date.now() > deadline) return { claim: { kind: 'alone' } };
+      const claim = await this.options.leases.acquire(key);
+      if (claim.kind === 'held') {
+        unansweredSince = undefined;
+        continue;
+      }
+      // Redis gave no answer in time (or is down): the leader seen before most likely still fetches.
+      if (claim.kind === 'alone' && Date.now() - (unansweredSince ??= Date.now()) < patience) continue;
+      return { claim };
     }
   }
 
