@@ -16,10 +16,10 @@ const os = require('node:os');
 const path = require('node:path');
 const { mkdir, readdir, readFile } = require('node:fs/promises');
 const { request } = require('undici');
-const { startRegistry, startRedis, tempDir } = require('@pullthrough/test-support');
-const { MiB, pushRandomImage } = require('./lib/fixtures.js');
+const { tempDir } = require('@pullthrough/test-support');
+const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
-const { startPullthrough, startReferenceProxy, redisPid } = require('./lib/servers.js');
+const { startPullthrough, startReferenceProxy, startUpstreamAndRedis, redisPid } = require('./lib/servers.js');
 const { measureCpu, parseStat, clockTicks } = require('./lib/proc-cpu.js');
 
 /** { '<thread name>': { user, sys } CPU seconds } of every thread of `pid` so far (same names summed). */
@@ -112,12 +112,10 @@ async function main(argv) {
   await mkdir(outDir, { recursive: true });
   const stops = [];
   try {
-    const upstream = await startRegistry();
-    stops.push(() => upstream.stop());
-    const redis = await startRedis();
-    stops.push(() => redis.stop());
+    const { upstream, redis, stop } = await startUpstreamAndRedis();
+    stops.push(stop);
     const seed = `profile-${Date.now()}`;
-    const layerSizes = argv.includes('--layers') ? Array.from({ length: 60 }, (_, i) => 256 * 1024 * (1 + ((i * 7) % 16))) : [mib * MiB];
+    const layerSizes = argv.includes('--layers') ? sixtyLayerSizes() : [mib * MiB];
     const image = await pushRandomImage(upstream.url, work.path, { repository: 'bench/big', tag: 'v1', layerSizes, seed });
     const small = await pushRandomImage(upstream.url, work.path, { repository: 'bench/small', tag: 'v1', layerSizes: [4096], seed });
     if (argv.includes('--reference')) await referencePull(upstream, image, small, settleMs);

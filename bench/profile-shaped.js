@@ -12,10 +12,10 @@ const os = require('node:os');
 const path = require('node:path');
 const { readFile } = require('node:fs/promises');
 const { Pool } = require('undici');
-const { startRegistry, startRedis, tempDir } = require('@pullthrough/test-support');
-const { MiB, pushRandomImage } = require('./lib/fixtures.js');
+const { tempDir } = require('@pullthrough/test-support');
+const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
-const { startPullthrough, startPipeProxy, startVerifyingProxy } = require('./lib/servers.js');
+const { startPullthrough, startPipeProxy, startVerifyingProxy, startUpstreamAndRedis } = require('./lib/servers.js');
 const { createShapingServer } = require('./lib/link-shaper.js');
 
 const nowMs = () => performance.timeOrigin + performance.now();
@@ -79,12 +79,10 @@ async function main(argv) {
   const work = await tempDir('bench-profile-shaped-');
   const stops = [];
   try {
-    const upstream = await startRegistry();
-    stops.push(() => upstream.stop());
-    const redis = await startRedis();
-    stops.push(() => redis.stop());
+    const { upstream, redis, stop } = await startUpstreamAndRedis();
+    stops.push(stop);
     const seed = `shaped-${Date.now()}`;
-    const layerSizes = mib ? [Number(mib) * MiB] : Array.from({ length: 60 }, (_, i) => 256 * 1024 * (1 + ((i * 7) % 16)));
+    const layerSizes = mib ? [Number(mib) * MiB] : sixtyLayerSizes();
     const image = await pushRandomImage(upstream.url, work.path, { repository: 'bench/layers', tag: 'v1', layerSizes, seed });
     const small = await pushRandomImage(upstream.url, work.path, { repository: 'bench/small', tag: 'v1', layerSizes: [4096], seed });
     const { server } = createShapingServer(upstream.url, { bytesPerSecond: Number(flag('rate', '100')) * MiB, rttMs: Number(flag('rtt', '20')) });

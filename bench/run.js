@@ -10,7 +10,7 @@ const { mkdir, writeFile, stat, statfs } = require('node:fs/promises');
 const autocannon = require('autocannon');
 const { request } = require('undici');
 const { startRegistry, startRedis, tempDir } = require('@pullthrough/test-support');
-const { MiB, pushRandomImage } = require('./lib/fixtures.js');
+const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage, fetchFile, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
 const { writeThroughOnce } = require('./lib/write-through-ceiling.js');
 const { verifyingPull } = require('./lib/verifying-ceiling.js');
@@ -46,7 +46,7 @@ function plan(quick) {
     parallel: 3,
     bigPayload: quick ? 32 * MiB : 512 * MiB,
     // 60 layers from 1 to 16 units: 256 KiB .. 4 MiB (about 130 MiB in all), quick: 16 .. 256 KiB.
-    layerSizes: Array.from({ length: 60 }, (_, i) => unit * (1 + ((i * 7) % 16))),
+    layerSizes: sixtyLayerSizes(unit),
     // 40 MiB in 4 layers (quick: 4 MiB).
     herdSizes: [16, 12, 8, 4].map((m) => (quick ? (m * MiB) / 10 : m * MiB)),
     sha256Bytes: quick ? 64 * MiB : 512 * MiB,

@@ -134,4 +134,9 @@ async function pushRandomImage(baseUrl, dir, { repository, tag, layerSizes, seed
   };
 }
 
-module.exports = { MiB, tarHeader, writeRandomLayer, pushRandomImage, OCI_MANIFEST };
+/** The bench's 60-layer image: layers of 1 to 16 `unit`s (256 KiB: 256 KiB .. 4 MiB, about 130 MiB in all). */
+function sixtyLayerSizes(unit = 256 * 1024) {
+  return Array.from({ length: 60 }, (_, i) => unit * (1 + ((i * 7) % 16)));
+}
+
+module.exports = { MiB, tarHeader, writeRandomLayer, pushRandomImage, sixtyLayerSizes, OCI_MANIFEST };

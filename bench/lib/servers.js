@@ -8,7 +8,7 @@ const { randomBytes } = require('node:crypto');
 const net = require('node:net');
 const { writeFile, mkdir } = require('node:fs/promises');
 const path = require('node:path');
-const { startProcess, waitUntil, freePort, tempDir } = require('@pullthrough/test-support');
+const { startProcess, waitUntil, freePort, tempDir, startRegistry, startRedis } = require('@pullthrough/test-support');
 
 const ROOT = path.join(__dirname, '..', '..');
 const { NODE_FLAGS, withNodeEnv } = require('../../scripts/node-flags.js');
@@ -281,4 +281,16 @@ function redisPid(redisUrl) {
   });
 }
 
-module.exports = { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startVerifyingProxy, startFanoutServer, startShapingProxy, redisPid };
+/** For the profiling scripts: an upstream docker-registry and a redis-server; `stop()` ends both. */
+async function startUpstreamAndRedis() {
+  const upstream = await startRegistry();
+  try {
+    const redis = await startRedis();
+    return { upstream, redis, stop: async () => (await redis.stop(), await upstream.stop()) };
+  } catch (err) {
+    await upstream.stop();
+    throw err;
+  }
+}
+
+module.exports = { startUpstreamAndRedis, startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startVerifyingProxy, startFanoutServer, startShapingProxy, redisPid };
