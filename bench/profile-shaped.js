@@ -17,14 +17,11 @@ const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
 const { startPullthrough, startPipeProxy, startVerifyingProxy, startUpstreamAndRedis } = require('./lib/servers.js');
 const { createShapingServer } = require('./lib/link-shaper.js');
+const { median } = require('./lib/stats.js');
 
 const nowMs = () => performance.timeOrigin + performance.now();
 // performance.now() and process.hrtime (CLOCK_MONOTONIC, the .cpuprofile's clock) differ by a constant.
 const monoOffsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
-const median = (values) => {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return v.length === 0 ? NaN : v[v.length >> 1];
-};
 const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 
 /** Pull `image` from `base`, 3 blobs at a time; per blob: its digest and the client's times (ms since its request). */

@@ -35,34 +35,32 @@ async function shapedPulls(ctx) {
   const ceiling = ctx.verifying ? await ctx.verifying() : undefined;
   try {
     if (ceiling) await verifyingPull(ceiling, images.small, pull); // process warm-up
-    for (let r = 0; r < cfg.rounds; r++) await shapedRound(r);
+    for (let r = 0; r < cfg.rounds; r++) {
+      for (const name of names) await measured('direct', name, link.url);
+      if (ceiling) {
+        const p = await verifyingPull(ceiling, images.layers, pull);
+        (samples.layers.verifying ??= []).push({ ms: p.ms, ttfbMs: p.ttfbMs, manifestMs: p.manifestMs, mibPerSec: p.mibPerSec, bytes: p.bytes });
+      }
+      for (const kind of orderOf(r)) {
+        const proxy = await start(kind, link.host);
+        try {
+          await pull(proxy.url, images.small); // process warm-up: cold means cache-cold
+          for (const name of names) await measured(kind, name, proxy.url, proxy);
+        } finally {
+          await proxy.stop();
+        }
+      }
+      for (const name of names) {
+        const last = (t) => samples[name][t].at(-1);
+        const verifying = name === 'layers' && ceiling ? `, verifying write-through proxy ${Math.round(last('verifying').ms)} ms (first byte ${Math.round(last('verifying').ttfbMs)} ms)` : '';
+        log(`shaped round ${r + 1}/${cfg.rounds}: cold ${name} ${['direct', 'reference', 'pullthrough'].map((t) => `${t} ${Math.round(last(t).ms)} ms (first byte ${Math.round(last(t).ttfbMs)} ms, upstream ${last(t).upstreamBytesRatio.toFixed(2)}x)`).join(', ')}${verifying}`);
+      }
+    }
   } finally {
     await ceiling?.stop();
   }
   const cpu = await shaperCpu.stop();
   return { samples, shaper: { cpuSeconds: cpu.shaper, bytes: linkBytes } };
-
-  async function shapedRound(r) {
-    for (const name of names) await measured('direct', name, link.url);
-    if (ceiling) {
-      const p = await verifyingPull(ceiling, images.layers, pull);
-      (samples.layers.verifying ??= []).push({ ms: p.ms, ttfbMs: p.ttfbMs, manifestMs: p.manifestMs, mibPerSec: p.mibPerSec, bytes: p.bytes });
-    }
-    for (const kind of orderOf(r)) {
-      const proxy = await start(kind, link.host);
-      try {
-        await pull(proxy.url, images.small); // process warm-up: cold means cache-cold
-        for (const name of names) await measured(kind, name, proxy.url, proxy);
-      } finally {
-        await proxy.stop();
-      }
-    }
-    for (const name of names) {
-      const last = (t) => samples[name][t].at(-1);
-      const verifying = name === 'layers' && ceiling ? `, verifying write-through proxy ${Math.round(last('verifying').ms)} ms (first byte ${Math.round(last('verifying').ttfbMs)} ms)` : '';
-      log(`shaped round ${r + 1}/${cfg.rounds}: cold ${name} ${['direct', 'reference', 'pullthrough'].map((t) => `${t} ${Math.round(last(t).ms)} ms (first byte ${Math.round(last(t).ttfbMs)} ms, upstream ${last(t).upstreamBytesRatio.toFixed(2)}x)`).join(', ')}${verifying}`);
-    }
-  }
 }
 
 module.exports = { shapedPulls };

@@ -65,9 +65,9 @@ export class ArtifactHydrator {
       } else {
         // The fetch links it (this upstream served it, or confirmed a copy stored meanwhile).
         const fetched = await this.blobs.ensure(target, blob.digest, blob.size);
-        if (fetched.bytesFetched > 0) blobsFetched++;
-        bytesFetched += fetched.bytesFetched;
         fetchedNow = fetched.bytesFetched > 0;
+        if (fetchedNow) blobsFetched++;
+        bytesFetched += fetched.bytesFetched;
       }
       progress.blobsDone++;
       progress.bytesDone += blob.size;

@@ -14,11 +14,6 @@ export interface FlightFollowerOptions {
   peers: BlobPeers | undefined;
   pollMs: number;
   timeoutMs: number;
-  /**
-   * How long Redis may leave a follower's look at the lease unanswered (slow, or down) before it
-   * fetches the blob itself. Default FOLLOW_UNANSWERED_MS.
-   */
-  unansweredMs?: number;
   /** ClientBuffers.minClientShare: when the relay of a leader's stream waits for a full local client. */
   clientWaitMinShare?: number;
   logger?: Logger;
@@ -93,7 +88,6 @@ export class FlightFollower {
    */
   async waitForCommit(key: string, target: UpstreamTarget, digest: Digest, flight: Flight): Promise<Followed> {
     const deadline = Date.now() + this.options.timeoutMs;
-    const patience = this.options.unansweredMs ?? FOLLOW_UNANSWERED_MS;
     let unansweredSince: number | undefined;
     for (;;) {
       await this.options.leases.waitForCommit(digest, this.options.pollMs);
@@ -107,7 +101,7 @@ export class FlightFollower {
         continue;
       }
       // Redis gave no answer in time (or is down): the leader seen before most likely still fetches.
-      if (claim.kind === 'alone' && Date.now() - (unansweredSince ??= Date.now()) < patience) continue;
+      if (claim.kind === 'alone' && Date.now() - (unansweredSince ??= Date.now()) < FOLLOW_UNANSWERED_MS) continue;
       return { claim };
     }
   }
