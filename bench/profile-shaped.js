@@ -6,7 +6,7 @@
 // client's request to the link getting a request for it (atLink), to the link sending its response head
 // (linkHead), to the client's response head (head) and to its last byte (total). For the pullthrough, the
 // frontend's side (bench/lib/timeline-preload.js): request in -> upstream request created, upstream request
-// sent -> its response head, upstream head -> response head out (process clocks: epoch ms from each
+// sent -> its response head, upstream head -> response head out, and the manifest's own events (process clocks: epoch ms from each
 // process's performance.timeOrigin); and its event loop's utilization and delay during the pull. Medians over the blobs. The link runs in this process (its CPU is not measured).
 const os = require('node:os');
 const path = require('node:path');
@@ -31,6 +31,8 @@ async function timedPull(base, image, linkSeen) {
   try {
     const res = await pool.request({ path: `/v2/${image.repository}/manifests/${image.tag}`, method: 'GET', headers: { accept: MANIFEST_ACCEPT } });
     const doc = JSON.parse(await res.body.text());
+    const manifestMs = nowMs() - started;
+    let firstByteAt;
     const blobs = [doc.config, ...doc.layers];
     const rows = [];
     let next = 0;
@@ -40,13 +42,13 @@ async function timedPull(base, image, linkSeen) {
         const sent = nowMs();
         const r = await pool.request({ path: `/v2/${image.repository}/blobs/${blob.digest}`, method: 'GET' });
         const head = nowMs() - sent;
-        for await (const chunk of r.body) void chunk;
+        for await (const chunk of r.body) firstByteAt ??= chunk.length > 0 ? nowMs() : undefined;
         const seen = linkSeen.get(blob.digest.slice(7, 19)) ?? {};
         rows.push({ key: blob.digest.slice(7, 19), sent, head, total: nowMs() - sent, atLink: seen.in - sent, linkHead: seen.head - sent, done: nowMs() });
       }
     };
     await Promise.all([worker(), worker(), worker()]);
-    return { ms: nowMs() - started, rows };
+    return { ms: nowMs() - started, manifestMs, ttfbMs: firstByteAt - started, started, rows };
   } finally {
     await pool.close();
   }
@@ -104,7 +106,7 @@ async function main(argv) {
     for (let round = 1; round <= rounds; round++) {
       linkSeen.clear();
       const direct = await timedPull(`http://${link}`, image, linkSeen);
-      console.log(`round ${round} direct:      ${direct.ms.toFixed(0)} ms; per blob (median ms since the client's request): ${blobLine(direct.rows)}`);
+      console.log(`round ${round} direct:      ${direct.ms.toFixed(0)} ms (manifest ${fmt(direct.manifestMs)} ms, first blob byte ${fmt(direct.ttfbMs)} ms); per blob (median ms since the client's request): ${blobLine(direct.rows)}`);
       if (argv.includes('--ceilings')) {
         // The same pull through a bare node proxy and through the verifying write-through proxy (bench ceilings), each fetching through the link.
         for (const [name, start] of [['bare node proxy', startPipeProxy], ['verifying proxy', startVerifyingProxy]]) {
@@ -133,7 +135,7 @@ async function main(argv) {
       } finally {
         await proxy.stop();
       }
-      console.log(`round ${round} pullthrough: ${ours.ms.toFixed(0)} ms; per blob (median ms since the client's request): ${blobLine(ours.rows)}`);
+      console.log(`round ${round} pullthrough: ${ours.ms.toFixed(0)} ms (manifest ${fmt(ours.manifestMs)} ms, first blob byte ${fmt(ours.ttfbMs)} ms); per blob (median ms since the client's request): ${blobLine(ours.rows)}`);
       const { byKey, loop } = await readTimeline(timeline);
       const at = (r, event) => (event === 'client' ? r.sent : event === 'client-done' ? r.done : event === 'link' ? r.sent + r.atLink : (byKey.get(r.key)?.[event] ?? NaN));
       const span = (a, b) => median(ours.rows.map((r) => at(r, b) - at(r, a)));
@@ -142,6 +144,8 @@ async function main(argv) {
       console.log(
         `  frontend per blob (median ms): client's request -> request in ${fmt(span('client', 'in'))}, -> upstream request ${fmt(span('in', 'upstream-create'))}, -> sent ${fmt(span('upstream-create', 'upstream-sent'))}, -> at the link ${fmt(span('upstream-sent', 'link'))}; upstream sent -> its head ${fmt(span('upstream-sent', 'upstream-headers'))}, upstream head -> response head ${fmt(span('upstream-headers', 'head-out'))}; client has the last byte -> response end() ${fmt(span('client-done', 'end-called'))}`,
       );
+      const manifest = byKey.get(`manifest:${image.repository}`) ?? {};
+      console.log(`  frontend, the manifest (ms since the pull's start): ${['in', 'upstream-create', 'upstream-sent', 'upstream-headers', 'end-called'].map((e) => `${e} ${fmt(manifest[e] - ours.started)}`).join(', ')}`);
       console.log(`  frontend event loop during the pull: utilization ${avg('elu').toFixed(2)}, delay mean ${avg('mean').toFixed(1)} ms, p99 ${avg('p99').toFixed(1)} ms, max ${Math.max(0, ...during.map((s) => s.max)).toFixed(1)} ms`);
     }
   } finally {

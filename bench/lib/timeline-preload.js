@@ -1,6 +1,6 @@
 'use strict';
 // `node --require bench/lib/timeline-preload.js` (bench/profile-shaped.js): records, for every request
-// whose path names a sha256 digest, when the frontend got it, when its upstream request was created,
+// whose path names a sha256 digest (key: its first 12 hex) or a manifest (key: `manifest:<repository>`), when the frontend got it, when its upstream request was created,
 // sent and answered (undici's diagnostics channels), and when its response head and first body bytes
 // went out; plus the event loop's utilization and delay every 500 ms. Writes them as lines
 // `<epoch ms> <first 12 hex of the digest> <event>` / `<epoch ms> loop <elu> <mean ms> <p99 ms> <max ms>`
@@ -15,8 +15,9 @@ if (file) {
   const lines = [];
   const now = () => (performance.timeOrigin + performance.now()).toFixed(3);
   const mark = (event, path) => {
-    const digest = /sha256:([0-9a-f]{12})/.exec(path ?? '')?.[1];
-    if (digest) lines.push(`${now()} ${digest} ${event}`);
+    // A blob by its digest's first 12 hex; a manifest as `manifest:<repository>`.
+    const key = /sha256:([0-9a-f]{12})/.exec(path ?? '')?.[1] ?? /\/v2\/(.+)\/manifests\//.exec(path ?? '')?.[1]?.replace(/^/, 'manifest:');
+    if (key) lines.push(`${now()} ${key} ${event}`);
   };
   dc.subscribe('http.server.request.start', ({ request }) => mark('in', request.url));
   dc.subscribe('undici:request:create', ({ request }) => mark('upstream-create', request.path));
@@ -24,12 +25,12 @@ if (file) {
   dc.subscribe('undici:request:headers', ({ request }) => mark('upstream-headers', request.path));
   const writeHead = http.ServerResponse.prototype.writeHead;
   http.ServerResponse.prototype.writeHead = function timelineWriteHead(...args) {
-    mark('head-out', this.req?.url);
+    mark('head-out', this.req?.originalUrl ?? this.req?.url);
     return writeHead.apply(this, args);
   };
   const end = http.ServerResponse.prototype.end;
   http.ServerResponse.prototype.end = function timelineEnd(...args) {
-    mark('end-called', this.req?.url);
+    mark('end-called', this.req?.originalUrl ?? this.req?.url);
     return end.apply(this, args);
   };
   const delay = monitorEventLoopDelay({ resolution: 1 });

@@ -310,12 +310,22 @@ export class BlobFetcher {
         return { digest, size: stored.size, bytesFetched: 0 };
       }
     }
+    // The store's object is opened (its GC touch, its temp file) while the upstream is asked: under
+    // load that takes milliseconds the first byte would otherwise wait for. Dropped if no body comes.
+    const opening = this.store.createBlobWriter({ digest });
+    opening.catch(() => undefined);
+    const drop = () => opening.then((w) => w.abort(), () => undefined);
     // withFailover annotates a failure (rule, upstream, every registry tried); no client tap exists yet.
-    const served = await withFailover(target, (t) => t.client.getBlob(t.upstreamRepository, digest));
+    const served = await withFailover(target, (t) => t.client.getBlob(t.upstreamRepository, digest))
+      .then(({ value, via }) => ({ via, value: unwrapAnswer(value, via, `blob ${digest}`, BlobUnknownError) }))
+      .catch(async (err: unknown) => {
+        await drop();
+        throw err;
+      });
     // The store's rest after a lag overflow is fetched through the same upstreams (and failover).
     const source = target;
     target = served.via;
-    const value = unwrapAnswer(served.value, target, `blob ${digest}`, BlobUnknownError);
+    const value = served.value;
     const body: Readable = value.body;
     const size = value.size ?? expectedSize;
     // The body may fail before the loop below reads it (while the writer is created): without a
@@ -328,8 +338,10 @@ export class BlobFetcher {
     onHeaders(size);
     let writer: Awaited<ReturnType<RegistryStore['createBlobWriter']>>;
     try {
-      writer = await this.store.createBlobWriter({ digest, ...(size !== undefined ? { size } : {}) });
+      writer = await opening;
+      if (size !== undefined) writer.expectSize(size);
     } catch (err) {
+      await drop();
       flight.streaming = false;
       body.destroy();
       failTaps(err);

@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BlobUnknownError, DigestMismatchError, RangeInvalidError, UpstreamUnavailableError, type Reference } from '@pullthrough/oci';
 import { readStream, startRegistry, type RegistryFixture } from '../test/registry-fixture.js';
 import type { PushedImage } from '../test/tiny-upstream.js';
@@ -14,6 +16,7 @@ beforeEach(async () => {
   layer = image.layers[0]!;
   // Like a client: the manifest first (links its blobs), then the blobs.
   await f.registry.getManifest('up/foo', latest);
+  await f.registry.settle();
   f.upstream.clearRequests();
 });
 
@@ -142,10 +145,13 @@ describe('PullThroughRegistry.openBlob', () => {
     expect(f.registry.blobs.isInFlight(layer.digest)).toBe(false);
   });
 
-  it('answers blob unknown for a blob the upstream does not have', async () => {
+  it('answers blob unknown for a blob the upstream does not have, leaving no temporary object behind', async () => {
     const missing = f.upstream.putBlob(Buffer.from('elsewhere'));
     f.upstream.forgetBlob(missing);
+    // The store's object is opened while the upstream is asked: by the time the error is seen it is gone.
     await expect(f.registry.openBlob('up/foo', missing)).rejects.toBeInstanceOf(BlobUnknownError);
+    expect(await readdir(join(f.dataDir, '_uploads')).catch(() => [])).toEqual([]);
+    expect(await f.store.statBlob(missing)).toBeUndefined();
   });
 
   it.each([

@@ -35,6 +35,8 @@ export class RecordingObserver {
 }
 
 export interface RegistryFixture {
+  /** The filesystem store's root. */
+  dataDir: string;
   observed: RecordingObserver;
   upstream: TinyUpstream;
   store: RegistryStore;
@@ -79,6 +81,7 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
     ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
   });
   return {
+    dataDir: dir,
     observed,
     upstream,
     store,
@@ -86,6 +89,7 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
     upstreams,
     hydration,
     async close() {
+      await registry.settle();
       await pool.close();
       await upstream.close();
       await rm(dir, { recursive: true, force: true });

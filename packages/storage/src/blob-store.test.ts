@@ -109,6 +109,40 @@ describe('blobs', () => {
     expect(writer.errored).toBeInstanceOf(DigestMismatchError);
   });
 
+  test('a size learnt after the writer was opened (expectSize) is checked like one given at creation', async () => {
+    const data = Buffer.from('twelve bytes');
+    const right = await store.createBlobWriter({ digest: digestOf(data) });
+    right.expectSize(data.length);
+    expect(right.expected).toEqual({ digest: digestOf(data), size: data.length });
+    await pipeline(Readable.from([data]), right);
+    await expect(right.commit()).resolves.toEqual({ digest: digestOf(data), size: data.length });
+
+    const short = await store.createBlobWriter({ digest: digestOf(data) });
+    short.expectSize(13);
+    await pipeline(Readable.from([data]), short);
+    await expect(short.commit()).rejects.toThrow(DigestMismatchError);
+
+    const long = await store.createBlobWriter({ digest: digestOf(data) });
+    long.on('error', () => undefined);
+    long.expectSize(5);
+    expect(long.write(data)).toBe(false);
+    expect(long.errored).toBeInstanceOf(DigestMismatchError);
+
+    // Already past the size, or a different size than the one expected: the writer fails at once.
+    const past = await store.createBlobWriter({ digest: digestOf(data) });
+    past.on('error', () => undefined);
+    past.write(data);
+    past.expectSize(4);
+    expect(past.errored).toBeInstanceOf(DigestMismatchError);
+    const other = await store.createBlobWriter({ digest: digestOf(data), size: data.length });
+    other.on('error', () => undefined);
+    other.expectSize(data.length + 1);
+    expect(other.errored).toBeInstanceOf(DigestMismatchError);
+    expect(() => right.expectSize(-1)).toThrow(RangeError);
+    await Promise.all([long.abort(), past.abort(), other.abort()]);
+    expect(await filesUnder(root)).toEqual(expect.not.arrayContaining([expect.stringContaining('_uploads')]));
+  });
+
   test('unknown blobs: stat undefined, open throws BlobUnknownError', async () => {
     const digest = digestOf(Buffer.from('never stored'));
     expect(await store.statBlob(digest)).toBeUndefined();

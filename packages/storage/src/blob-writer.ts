@@ -33,15 +33,37 @@ export class BlobWriter extends Writable {
   private digest: Digest | undefined;
   private state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
 
+  private wanted: ExpectedBlob;
+
   constructor(
     private readonly target: ObjectWriter,
-    readonly expected: ExpectedBlob,
+    expected: ExpectedBlob,
     /** Runs after the content is verified, just before it is committed (BlobStore touches the blob). */
     private readonly beforeCommit: () => Promise<void> = async () => undefined,
   ) {
     super({ highWaterMark: STREAM_HIGH_WATER_MARK });
+    this.wanted = { ...expected };
     this.hash = createDigester(digestAlgorithm(expected.digest));
     target.on('error', (err) => this.destroy(err));
+  }
+
+  /** The digest, and the size once known. */
+  get expected(): Readonly<ExpectedBlob> {
+    return this.wanted;
+  }
+
+  /**
+   * The size the blob must have, learnt after the writer was opened (a pull-through cache opens it
+   * while the upstream is still being asked; the size comes with the response's headers). Checked
+   * like a size given at creation, including against what was written before. A different size
+   * than one already expected fails the writer.
+   */
+  expectSize(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid expected blob size: ${size}`);
+    if (this.wanted.size === size) return;
+    const before = this.wanted.size;
+    this.wanted = { ...this.wanted, size };
+    if ((before !== undefined || this.size > size) && !this.destroyed) this.destroy(this.mismatch(undefined));
   }
 
   /** Bytes hashed so far. */
@@ -75,7 +97,7 @@ export class BlobWriter extends Writable {
     if (!this.destroyed && !this.writableEnded) {
       this.hash.update(chunk);
       this.size += chunk.byteLength;
-      if (this.expected.size !== undefined && this.size > this.expected.size) {
+      if (this.wanted.size !== undefined && this.size > this.wanted.size) {
         this.destroy(this.mismatch(undefined));
         return false;
       }
@@ -99,9 +121,9 @@ export class BlobWriter extends Writable {
    * after the last write; no more may be written afterwards. `commit()` checks the same.
    */
   verify(): Digest {
-    this.digest ??= `${digestAlgorithm(this.expected.digest)}:${this.hash.digest('hex')}` as Digest;
-    const expectedSize = this.expected.size;
-    if (this.digest !== this.expected.digest || (expectedSize !== undefined && expectedSize !== this.size)) throw this.mismatch(this.digest);
+    this.digest ??= `${digestAlgorithm(this.wanted.digest)}:${this.hash.digest('hex')}` as Digest;
+    const expectedSize = this.wanted.size;
+    if (this.digest !== this.wanted.digest || (expectedSize !== undefined && expectedSize !== this.size)) throw this.mismatch(this.digest);
     return this.digest;
   }
 
@@ -135,7 +157,7 @@ export class BlobWriter extends Writable {
   async commit(): Promise<CommittedBlob> {
     if (this.state !== 'open') throw new Error(`cannot commit a blob writer that is ${this.state}`);
     this.state = 'committing';
-    return inSpan('storage blob commit', { 'pullthrough.digest': this.expected.digest }, (span) => this.verifyAndCommit(span));
+    return inSpan('storage blob commit', { 'pullthrough.digest': this.wanted.digest }, (span) => this.verifyAndCommit(span));
   }
 
   private async verifyAndCommit(span: Span): Promise<CommittedBlob> {
@@ -171,9 +193,9 @@ export class BlobWriter extends Writable {
 
   private mismatch(actual: Digest | undefined): DigestMismatchError {
     const detail = {
-      expected: this.expected.digest,
+      expected: this.wanted.digest,
       actual: actual ?? null,
-      expectedSize: this.expected.size ?? null,
+      expectedSize: this.wanted.size ?? null,
       actualSize: this.size,
     };
     const what = actual === undefined ? 'blob is larger than its expected size' : 'blob content does not match its digest';
