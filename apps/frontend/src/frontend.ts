@@ -356,10 +356,10 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
       configChanges.close();
       const { cut } = await closeGracefully([data, admin, ...(peerServer ? [peerServer] : [])], config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS);
       if (cut) logger.warn({ timeoutMs: config.PULLTHROUGH_SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: open connections were cut');
-      // A streamed miss answers its client before its commit (fsync + link) ends, a manifest before
-      // it is stored: let those finish. Past the deadline, an upstream fetch still running (its client
-      // was cut) is not waited for: its temporary object is never committed, so nothing partial becomes visible.
-      const settled = registry.settle();
+      // A streamed miss answers its client before its commit (fsync + link) ends: let those finish.
+      // Past the deadline, an upstream fetch still running (its client was cut) is not waited for:
+      // its temporary object is never committed, so nothing partial becomes visible.
+      const settled = registry.blobs.settle();
       if (cut) await Promise.race([settled, new Promise((r) => setTimeout(r, CUT_SETTLE_MS).unref())]);
       else await settled;
       await enqueuer.settle();

@@ -9,6 +9,7 @@ import {
   type Reference,
 } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
+import { SingleFlight } from './single-flight.js';
 import { annotateUpstreamError, unwrapAnswer } from './upstream-answers.js';
 import { withFailover } from './upstream-failover.js';
 import { targetContext, type UpstreamTarget } from './upstream-target.js';
@@ -24,26 +25,15 @@ export interface ImportedManifest extends StoredManifest {
   parsed: ParsedManifest;
   /** The registry and repository that served it: the rule's source, or a fallback when the source was unavailable. */
   servedBy: { registry: string; repository: string };
-  /**
-   * An import by tag: settles once the tag is written (rejects when that failed). The manifest
-   * itself is stored before the import resolves; the tag is written after, while the client is
-   * answered. Undefined for an import by digest.
-   */
-  tagged?: Promise<void>;
 }
 
-type Fetched = Omit<ImportedManifest, 'tagged'>;
-
 /**
- * Fetches a manifest from the upstream, verifies it (media type, descriptors, digest) and stores it
- * for the downstream repository (revision, referrers) before anyone sees it; an import by tag then
- * writes the tag while the client is answered (the tag's write, an fsync, is not on the client's
- * path). Concurrent imports of the same reference share one upstream GET, and a request for the
- * tag before its write is done joins the import instead of asking the upstream again.
+ * Fetches a manifest from the upstream, verifies it, and stores it for the downstream repository
+ * (revision, blob links, referrers, then the tag) before anyone sees it. Concurrent imports of the
+ * same reference share one upstream GET.
  */
 export class ManifestImporter {
-  /** Imports by `<repository>@<tag or digest>`, from the upstream request until stored (the tag too) or failed. */
-  private readonly running = new Map<string, Promise<ImportedManifest>>();
+  private readonly flights = new SingleFlight<ImportedManifest>();
 
   constructor(
     private readonly store: RegistryStore,
@@ -52,34 +42,11 @@ export class ManifestImporter {
   ) {}
 
   import(target: UpstreamTarget, reference: Reference): Promise<ImportedManifest> {
-    const repo = target.downstreamRepository;
     const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
-    const key = `${repo}@${ref}`;
-    const joined = this.running.get(key);
-    if (joined) return joined;
-    const forget = () => {
-      if (this.running.get(key) === imported) this.running.delete(key);
-    };
-    const imported: Promise<ImportedManifest> = this.fetchAndStore(target, reference, ref).then((manifest) => {
-      if (reference.kind !== 'tag') return manifest;
-      const tagged = this.store.putTag(repo, reference.tag, manifest.digest, new Date(this.now())).then(() => undefined);
-      // Handled here (the entry goes either way); whoever awaits `tagged` still sees a failure.
-      tagged.then(forget, forget);
-      return { ...manifest, tagged };
-    });
-    imported.then((m) => {
-      if (!m.tagged) forget();
-    }, forget);
-    this.running.set(key, imported);
-    return imported;
+    return this.flights.run(`${target.downstreamRepository}@${ref}`, () => this.fetchAndStore(target, reference, ref));
   }
 
-  /** Resolves once every import running now is stored, its tag written, or failed (a shutdown, a test). */
-  async settle(): Promise<void> {
-    await Promise.allSettled([...this.running.values()].map((imported) => imported.then((m) => m.tagged)));
-  }
-
-  private async fetchAndStore(target: UpstreamTarget, reference: Reference, ref: string): Promise<Fetched> {
+  private async fetchAndStore(target: UpstreamTarget, reference: Reference, ref: string): Promise<ImportedManifest> {
     const { value: answer, via } = await withFailover(target, (t) => t.client.getManifest(t.upstreamRepository, ref));
     target = via;
     const { bytes, mediaType: headerType, digest: headerDigest } = unwrapAnswer(answer, target, `manifest ${ref}`, ManifestUnknownError);
@@ -111,6 +78,7 @@ export class ManifestImporter {
         ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
       });
     }
+    if (reference.kind === 'tag') await this.store.putTag(repo, reference.tag, digest, new Date(this.now()));
     return { digest, mediaType: parsed.mediaType, size: bytes.length, bytes, parsed, servedBy: { registry: via.upstreamRegistry, repository: via.upstreamRepository } };
   }
 }

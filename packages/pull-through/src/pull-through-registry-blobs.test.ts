@@ -16,7 +16,6 @@ beforeEach(async () => {
   layer = image.layers[0]!;
   // Like a client: the manifest first (links its blobs), then the blobs.
   await f.registry.getManifest('up/foo', latest);
-  await f.registry.settle();
   f.upstream.clearRequests();
 });
 

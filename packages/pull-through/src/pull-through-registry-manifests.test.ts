@@ -14,7 +14,6 @@ describe('PullThroughRegistry.getManifest by tag', () => {
     const image = f.upstream.pushImage('foo', ['latest'], 'miss');
 
     const first = await f.registry.getManifest('up/foo', latest, { requestId: 'req-1' });
-    await f.registry.settle();
     expect(first).toMatchObject({ cache: 'miss', digest: image.digest, mediaType: MediaType.OciManifest, size: image.bytes.length });
     expect(first.bytes.equals(image.bytes)).toBe(true);
     expect(f.upstream.count('manifests', 'GET')).toBe(1);
@@ -39,7 +38,6 @@ describe('PullThroughRegistry.getManifest by tag', () => {
 
     f.upstream.clearRequests();
     const second = await f.registry.getManifest('up/foo', latest);
-    await f.registry.settle();
     expect(second.cache).toBe('hit');
     expect(second.digest).toBe(image.digest);
     expect(f.upstream.requests).toEqual([]);
@@ -50,12 +48,10 @@ describe('PullThroughRegistry.getManifest by tag', () => {
     f = await startRegistry({ tagFreshnessSeconds: 0 });
     const image = f.upstream.pushImage('foo', ['latest'], 'same');
     await f.registry.getManifest('up/foo', latest);
-    await f.registry.settle();
     const before = (await f.store.getTag('up/foo', 'latest'))!.checkedAt;
     f.upstream.clearRequests();
 
     const again = await f.registry.getManifest('up/foo', latest);
-    await f.registry.settle();
     expect(again).toMatchObject({ cache: 'revalidated', digest: image.digest });
     expect(f.upstream.requests).toEqual([{ method: 'HEAD', path: '/v2/foo/manifests/latest' }]);
     expect((await f.store.getTag('up/foo', 'latest'))!.checkedAt.getTime()).toBeGreaterThanOrEqual(before.getTime());
@@ -66,12 +62,10 @@ describe('PullThroughRegistry.getManifest by tag', () => {
     f = await startRegistry({ tagFreshnessSeconds: 0 });
     const old = f.upstream.pushImage('foo', ['latest'], 'old');
     await f.registry.getManifest('up/foo', latest);
-    await f.registry.settle();
     const moved = f.upstream.pushImage('foo', ['latest'], 'new');
     f.upstream.clearRequests();
 
     const again = await f.registry.getManifest('up/foo', latest);
-    await f.registry.settle();
     expect(again).toMatchObject({ cache: 'miss', digest: moved.digest });
     expect(f.upstream.requests).toEqual([
       { method: 'HEAD', path: '/v2/foo/manifests/latest' },
@@ -89,12 +83,10 @@ describe('PullThroughRegistry.getManifest by tag', () => {
     f = await startRegistry({ tagFreshnessSeconds: 0 });
     const image = f.upstream.pushImage('foo', ['latest'], 'stale');
     await f.registry.getManifest('up/foo', latest);
-    await f.registry.settle();
     f.upstream.unavailable = true;
     f.upstream.clearRequests();
 
     const stale = await f.registry.getManifest('up/foo', latest);
-    await f.registry.settle();
     expect(stale).toMatchObject({ cache: 'stale', digest: image.digest });
     expect(stale.bytes.equals(image.bytes)).toBe(true);
     expect(stale.staleReason).toMatch(/upstream-unavailable/);
@@ -116,7 +108,6 @@ describe('PullThroughRegistry.getManifest by tag', () => {
     f = await startRegistry({ tagFreshnessSeconds: 0 });
     f.upstream.pushImage('foo', ['latest'], 'gone');
     await f.registry.getManifest('up/foo', latest);
-    await f.registry.settle();
     f.upstream.forget('foo', 'latest');
     f.upstream.clearRequests();
     await expect(f.registry.getManifest('up/foo', latest)).rejects.toBeInstanceOf(ManifestUnknownError);
@@ -128,7 +119,6 @@ describe('PullThroughRegistry.getManifest by tag', () => {
     f = await startRegistry({ tagFreshnessSeconds: 60, now: () => clock });
     f.upstream.pushImage('foo', ['latest'], 'clock');
     await f.registry.getManifest('up/foo', latest);
-    await f.registry.settle();
     expect((await f.store.getTag('up/foo', 'latest'))!.checkedAt.getTime()).toBe(clock);
 
     clock += 59_000;
@@ -144,12 +134,10 @@ describe('PullThroughRegistry.getManifest by digest', () => {
     f = await startRegistry({ tagFreshnessSeconds: 0 });
     const image = f.upstream.pushImage('foo', ['latest'], 'local');
     await f.registry.getManifest('up/foo', latest);
-    await f.registry.settle();
     f.upstream.unavailable = true;
     f.upstream.clearRequests();
 
     const byDigest = await f.registry.getManifest('up/foo', { kind: 'digest', digest: image.digest });
-    await f.registry.settle();
     expect(byDigest).toMatchObject({ cache: 'hit', digest: image.digest });
     expect(f.upstream.requests).toEqual([]);
     expect(f.hydration.jobs).toHaveLength(1);
@@ -159,7 +147,6 @@ describe('PullThroughRegistry.getManifest by digest', () => {
     f = await startRegistry();
     const image = f.upstream.pushImage('foo', [], 'by-digest');
     const res = await f.registry.getManifest('up/foo', { kind: 'digest', digest: image.digest });
-    await f.registry.settle();
     expect(res).toMatchObject({ cache: 'miss', digest: image.digest });
     expect(f.upstream.requests).toEqual([{ method: 'GET', path: `/v2/foo/manifests/${image.digest}` }]);
     expect(f.hydration.jobs).toHaveLength(1);
@@ -183,69 +170,5 @@ describe('PullThroughRegistry.getManifest by digest', () => {
     expect(await f.store.getTag('up/foo', 'latest')).toBeUndefined();
     expect(await f.store.isBlobLinked('up/foo', other.layers[0]!.digest)).toBe(false);
     expect(f.hydration.jobs).toEqual([]);
-  });
-});
-
-describe('a tag miss is answered once the manifest is stored, while its tag is written', () => {
-  /** Holds the store's putTag until `release` (the real store then runs, or fails once with `fail`): the tag's write, made long. */
-  function holdTagWrite(store: RegistryFixture['store'], fail?: Error) {
-    const put = store.putTag.bind(store);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let calls = 0;
-    store.putTag = async (...args) => {
-      calls++;
-      await held;
-      if (fail && calls === 1) throw fail;
-      return put(...args);
-    };
-    return { release, calls: () => calls };
-  }
-
-  it('answers with the manifest stored and the job enqueued; a request for the tag meanwhile joins the import (one upstream GET)', async () => {
-    f = await startRegistry();
-    const image = f.upstream.pushImage('foo', ['latest'], 'early');
-    const gate = holdTagWrite(f.store);
-
-    const first = await f.registry.getManifest('up/foo', latest);
-    expect(first).toMatchObject({ cache: 'miss', digest: image.digest });
-    expect(gate.calls()).toBe(1);
-    // The manifest is stored (by digest it is local), the job enqueued; the tag is not written yet.
-    expect((await f.store.getManifest('up/foo', image.digest))?.bytes.equals(image.bytes)).toBe(true);
-    expect(f.hydration.jobs.map((j) => [j.digest, j.tag])).toEqual([[image.digest, 'latest']]);
-    expect(await f.store.getTag('up/foo', 'latest')).toBeUndefined();
-    expect((await f.registry.getManifest('up/foo', { kind: 'digest', digest: image.digest })).cache).toBe('hit');
-
-    const again = await f.registry.getManifest('up/foo', latest);
-    expect(again.digest).toBe(image.digest);
-    expect(f.upstream.count('manifests', 'GET')).toBe(1);
-
-    gate.release();
-    await first.done;
-    expect((await f.store.getTag('up/foo', 'latest'))?.digest).toBe(image.digest);
-    await f.registry.settle();
-    f.upstream.clearRequests();
-    expect((await f.registry.getManifest('up/foo', latest)).cache).toBe('hit');
-    expect(f.upstream.requests).toEqual([]);
-  });
-
-  it('a tag write that fails after the answer: `done` rejects, the manifest stays stored, the next request for the tag imports it again', async () => {
-    f = await startRegistry();
-    const image = f.upstream.pushImage('foo', ['latest'], 'untagged');
-    const gate = holdTagWrite(f.store, new Error('disk full'));
-
-    const first = await f.registry.getManifest('up/foo', latest);
-    expect(first.bytes.equals(image.bytes)).toBe(true);
-    gate.release();
-    await expect(first.done).rejects.toThrow('disk full');
-    await f.registry.settle();
-    expect(await f.store.getTag('up/foo', 'latest')).toBeUndefined();
-    expect(await f.store.getManifest('up/foo', image.digest)).toBeDefined();
-
-    const again = await f.registry.getManifest('up/foo', latest);
-    expect(again).toMatchObject({ cache: 'miss', digest: image.digest });
-    await again.done;
-    expect(f.upstream.count('manifests', 'GET')).toBe(2);
-    expect((await f.store.getTag('up/foo', 'latest'))?.digest).toBe(image.digest);
   });
 });

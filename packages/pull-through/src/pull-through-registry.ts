@@ -67,7 +67,6 @@ export interface PullThroughOptions {
 export class PullThroughRegistry {
   readonly store: RegistryStore;
   readonly blobs: BlobFetcher;
-  readonly manifests: ManifestImporter;
   private readonly deps: PullThroughDeps;
 
   constructor(private readonly options: PullThroughOptions) {
@@ -87,10 +86,9 @@ export class PullThroughRegistry {
       ...(options.blobPeers ? { peers: options.blobPeers } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
-    this.manifests = new ManifestImporter(options.store, now);
     this.deps = {
       blobs: this.blobs,
-      manifests: this.manifests,
+      manifests: new ManifestImporter(options.store, now),
       listings: new CachedListings({ store: options.store, observer, tagFreshnessSeconds: options.tagFreshnessSeconds, now }),
       hydration: options.hydration,
       observer,
@@ -98,14 +96,6 @@ export class PullThroughRegistry {
       tagFreshnessSeconds: options.tagFreshnessSeconds,
       now,
     };
-  }
-
-  /**
-   * Resolves once what runs behind the answers has ended: blob fetches (their commits) and
-   * manifests answered while being stored.
-   */
-  async settle(): Promise<void> {
-    await Promise.all([this.blobs.settle(), this.manifests.settle()]);
   }
 
   /**

@@ -89,7 +89,6 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
     upstreams,
     hydration,
     async close() {
-      await registry.settle();
       await pool.close();
       await upstream.close();
       await rm(dir, { recursive: true, force: true });

@@ -69,8 +69,10 @@ export class AzureBlobDriver extends DelegatedUploads implements StorageDriver {
     return Buffer.concat(chunks);
   }
 
-  async putContent(path: string, data: Buffer, _options: PutContentOptions = {}): Promise<void> {
+  async putContent(path: string, data: Buffer, options: PutContentOptions = {}): Promise<void> {
     checkStoragePath(path);
+    // One upload makes it visible: it waits for what must appear first.
+    await options.after;
     await this.container.getBlockBlobClient(path).upload(data, data.length);
   }
 

@@ -51,6 +51,22 @@ export function runDriverContract(name: string, makeDriver: () => Promise<Driver
         expect((await driver.getContent('a/b/c'))?.toString()).toBe('two');
       });
 
+      test('putContent with `after`: visible only once it settles; when it rejects, nothing is written and its error is thrown', async () => {
+        let release!: () => void;
+        const first = new Promise<void>((resolve) => (release = resolve));
+        const put = driver.putContent('after/ok', Buffer.from('second'), { after: first });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(await driver.getContent('after/ok')).toBeUndefined();
+        release();
+        await put;
+        expect((await driver.getContent('after/ok'))?.toString()).toBe('second');
+
+        const failed = Promise.reject(new Error('the first object failed'));
+        await expect(driver.putContent('after/refused', Buffer.from('x'), { after: failed })).rejects.toThrow('the first object failed');
+        expect(await driver.getContent('after/refused')).toBeUndefined();
+        expect(await driver.list('after')).toEqual(['ok']);
+      });
+
       test('empty objects exist', async () => {
         await driver.putContent('empty', Buffer.alloc(0));
         expect(await driver.getContent('empty')).toEqual(Buffer.alloc(0));

@@ -96,6 +96,7 @@ export class FilesystemDriver extends DelegatedUploads implements StorageDriver 
       } finally {
         await handle.close();
       }
+      await options.after;
       await this.withParent(target, () => fsp.rename(temp, target));
     } catch (err) {
       await fsp.rm(temp, { force: true });

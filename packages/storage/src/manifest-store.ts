@@ -128,20 +128,25 @@ export class ManifestStore {
     // The manifest and what it names are in use from now on (a collection running meanwhile keeps them).
     const refs = manifestReferences(bytes);
     await this.blobs.touches.touch([...new Set([digest, ...refs.manifests, ...refs.blobs])]);
-    if (!(await this.blobs.statBlob(digest))) {
-      const writer = await this.driver.createWriter({ path: blobDataPath(digest) });
-      try {
-        writer.end(bytes);
-        await writer.commit(blobDataPath(digest));
-      } catch (err) {
-        await writer.abort();
-        throw err;
-      }
-    }
+    // Looked at after the touch: a collector deleting it has finished by then (and it is written again).
+    const data = (await this.blobs.statBlob(digest)) ? undefined : this.writeData(digest, bytes);
+    data?.catch(() => undefined);
     const info: ManifestInfo = { digest, mediaType, size: bytes.length };
-    await this.driver.putContent(link, Buffer.from(JSON.stringify({ mediaType, size: info.size })));
+    // The revision link is written while the data is, and appears only after it (or not at all).
+    await this.driver.putContent(link, Buffer.from(JSON.stringify({ mediaType, size: info.size })), data ? { after: data } : {});
     this.cache.set(`${repository}@${digest}`, { ...info, bytes, seenAt: this.now() });
     return info;
+  }
+
+  private async writeData(digest: Digest, bytes: Buffer): Promise<void> {
+    const writer = await this.driver.createWriter({ path: blobDataPath(digest) });
+    try {
+      writer.end(bytes);
+      await writer.commit(blobDataPath(digest));
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
   }
 
   /** Media type and size of a manifest in a repository, or undefined. */

@@ -50,6 +50,13 @@ export interface PutContentOptions {
    * user only (mode 0600 on a filesystem). Object stores rely on their own access control.
    */
   private?: boolean;
+  /**
+   * The object is written (and flushed) at once but becomes visible only once this settles; when it
+   * rejects nothing becomes visible and putContent rejects with its error. For an object that must
+   * not appear before another one (a manifest's revision link before its data): both are written at
+   * once, and the order of their appearance is kept.
+   */
+  after?: Promise<unknown>;
 }
 
 /** A resumable upload as stored: its bytes so far and what its creator attached to it. */

@@ -83,7 +83,7 @@ export function dataRouter(registry: PullThroughRegistry, logger: Logger, auth: 
           return await listCatalog(registry, req, res, (name) => auth.canList(principal, name));
         // The repository's content, picked by the rule match (local, or pull-through over local).
         case 'manifest':
-          await getManifest(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.reference, requestLogger(res, logger), mirror ? mirrorOptions.manifestBudgetMs : undefined);
+          await getManifest(registry.contentFor(route.name, pullContext(req, res, key)), req, res, route.reference, mirror ? mirrorOptions.manifestBudgetMs : undefined);
           // Noted in memory (retention's last-pulled times), written to Redis in batches.
           if (res.statusCode < 400) pulls?.note(route.name, route.reference, res.getHeader('Docker-Content-Digest') as string | undefined);
           return;

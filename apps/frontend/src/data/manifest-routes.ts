@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { acceptsMediaType, ManifestUnknownError, parseReference, RegistryError, type Reference } from '@pullthrough/oci';
-import type { Logger, RepositoryContent } from '@pullthrough/pull-through';
+import type { RepositoryContent } from '@pullthrough/pull-through';
 import { withinBudget } from './mirror-request.js';
 import { setCacheHeaders } from './registry-headers.js';
 
@@ -22,11 +22,10 @@ function manifestReference(raw: string): Reference {
  * GET/HEAD /v2/<name>/manifests/<reference>: bytes exactly as stored, never converted.
  * `budgetMs` (mirror requests): not answered by then, it is a 404 and the fetch goes on behind it.
  */
-export async function getManifest(content: RepositoryContent, req: Request, res: Response, rawReference: string, logger: Logger, budgetMs?: number): Promise<void> {
+export async function getManifest(content: RepositoryContent, req: Request, res: Response, rawReference: string, budgetMs?: number): Promise<void> {
   const reference = manifestReference(rawReference);
   const pending = content.getManifest(reference);
   const manifest = budgetMs === undefined ? await pending : await withinBudget(pending, budgetMs);
-  manifest.done?.catch((err: unknown) => logger.warn({ digest: manifest.digest, reference: rawReference.slice(0, 200), err: (err as Error).message }, 'manifest stored and served, but its tag could not be written'));
   const accept = req.headers.accept;
   if (!acceptsMediaType(accept, manifest.mediaType)) {
     throw new ManifestUnknownError(`manifest is ${manifest.mediaType}, which the request's Accept header does not allow`, {

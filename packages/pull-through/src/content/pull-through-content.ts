@@ -215,9 +215,8 @@ export class PullThroughContent implements RepositoryContent {
       ...(this.ctx.requestId ? { requestId: this.ctx.requestId } : {}),
       enqueuedAt: new Date(this.deps.now()).toISOString(),
     });
-    // Stored; a tag's write may still be under way (`done`).
-    const { parsed: _parsed, tagged, ...stored } = imported;
-    return { ...stored, cache: 'miss', ...(tagged ? { done: tagged } : {}) };
+    const { parsed: _parsed, ...stored } = imported;
+    return { ...stored, cache: 'miss' };
   }
 
   private async blobSize(digest: Digest): Promise<BlobStat> {

@@ -11,8 +11,6 @@ export interface ManifestResponse extends StoredManifest {
   cache: CacheStatus;
   /** Why a stale tag was served (upstream failure), when cache is 'stale'. */
   staleReason?: string;
-  /** A manifest just fetched by tag from the upstream (stored): settles once its tag is written too (rejects if that failed). */
-  done?: Promise<unknown>;
 }
 
 /** What HEAD of a blob answers. */
