@@ -44,6 +44,8 @@ function plan(quick) {
     link: { bytesPerSecond: 100 * MiB, rttMs: 20 },
     herd3Link: undefined,
     parallel: 3,
+    // Unrelated 4 KiB images each proxy pulls before a measured cold pull (bench/lib/warm-up.js).
+    warmImages: 4,
     bigPayload: quick ? 32 * MiB : 512 * MiB,
     // 60 layers from 1 to 16 units: 256 KiB .. 4 MiB (about 130 MiB in all), quick: 16 .. 256 KiB.
     layerSizes: sixtyLayerSizes(unit),
@@ -166,6 +168,8 @@ async function main(argv) {
         herd: runs('herd') || runs('herd3') ? await push('herd', cfg.herdSizes) : undefined,
         small: await push('small', [4 * KiB]),
       };
+      images.warmups = [images.small];
+      while (images.warmups.length < cfg.warmImages) images.warmups.push(await push(`small-${images.warmups.length + 1}`, [4 * KiB]));
       return { upstream, redis, images };
     });
     const mib = (n) => `${fmtNumber(n / MiB)} MiB`;
@@ -200,7 +204,7 @@ async function main(argv) {
         throw err;
       });
       try {
-        await verifyingPull(verifying, images.small, pull); // process warm-up
+        for (const image of images.warmups) await verifyingPull(verifying, image, pull); // process warm-up
         for (let r = 0; r < cfg.rounds; r++) {
           add('pipe', 'ceiling', (await pull(pipe.url, images.big)).mibPerSec);
           add('verify', 'ceiling', (await verifyingPull(verifying, images.big, pull)).mibPerSec);
@@ -228,7 +232,7 @@ async function main(argv) {
     if (runs('pulls')) loopback = await withLimit('cold/warm pulls', cfg.limits.pulls, async () => {
       const verifying = await startVerifyingProxy(upstream.url, work.path);
       try {
-        await verifyingPull(verifying, images.small, pull); // process warm-up
+        for (const image of images.warmups) await verifyingPull(verifying, image, pull); // process warm-up
         return await loopbackPulls({ cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log, verifying: (image) => verifyingPull(verifying, image, pull) });
       } finally {
         await verifying.stop();
@@ -247,7 +251,7 @@ async function main(argv) {
     // The herd: 20 clients at once on an uncached 40 MiB image, each proxy fetching through the shaped link,
     // and its ceiling: a fan-out server fetching each blob once through the link (bench/lib/fanout-server-child.js).
     let herd = { direct: [], fanout: [], reference: [], pullthrough: [] };
-    if (runs('herd')) herd = await withLimit('herd', cfg.limits.herd, () => herdPhase({ cfg, link, upstreamLog, image: images.herd, warmup: images.small, start, startFanout: () => startFanoutServer(link.url, work.path), orderOf, pull, pidsOf, log }));
+    if (runs('herd')) herd = await withLimit('herd', cfg.limits.herd, () => herdPhase({ cfg, link, upstreamLog, image: images.herd, warmups: images.warmups, start, startFanout: () => startFanoutServer(link.url, work.path), orderOf, pull, pidsOf, log }));
 
     // herd3: the herd over 3 frontend processes (+ 2 hydrators) on one store and one Redis, the upstream
     // behind the shaped link; a fresh deployment per round (bench/lib/herd3.js).

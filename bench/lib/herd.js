@@ -9,15 +9,16 @@ const { sampleRss } = require('./rss.js');
 const { measureCpu } = require('./proc-cpu.js');
 const { upstreamFigures } = require('./upstream-log.js');
 const { MiB } = require('./fixtures.js');
+const { warmUp } = require('./warm-up.js');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * `ctx`: { cfg, link, upstreamLog, image, warmup, start(kind, host), startFanout(), orderOf, pull, pidsOf, log }.
+ * `ctx`: { cfg, link, upstreamLog, image, warmups, start(kind, host), startFanout(), orderOf, pull, pidsOf, log }.
  * Resolves { direct: [ms], fanout: [round], reference: [round], pullthrough: [round] }.
  */
 async function herdPhase(ctx) {
-  const { cfg, link, upstreamLog, image, warmup, start, orderOf, pull, pidsOf, log } = ctx;
+  const { cfg, link, upstreamLog, image, warmups, start, orderOf, pull, pidsOf, log } = ctx;
   const out = { direct: [], fanout: [], reference: [], pullthrough: [] };
   const digests = image.blobs.map((b) => b.digest);
   const herdOf = async (url) => {
@@ -31,7 +32,7 @@ async function herdPhase(ctx) {
     out.direct.push(direct.ms);
     const fanout = await ctx.startFanout();
     try {
-      await pull(fanout.url, warmup); // process warm-up, as for the proxies
+      await warmUp(pull, fanout.url, warmups); // process warm-up, as for the proxies
       const mark = await upstreamLog.mark();
       const herd = await herdOf(fanout.url);
       const figures = upstreamFigures(await upstreamLog.since(mark, { expect: digests }), image);
@@ -44,7 +45,7 @@ async function herdPhase(ctx) {
       const proxy = await start(kind, link.host);
       try {
         const pids = await pidsOf(proxy);
-        await pull(proxy.url, warmup); // process warm-up, as for the cold pulls
+        await warmUp(pull, proxy.url, warmups); // process warm-up, as for the cold pulls
         const mark = await upstreamLog.mark();
         const rss = sampleRss(pids);
         const cpu = await measureCpu(pids);

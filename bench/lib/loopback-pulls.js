@@ -7,6 +7,7 @@ const { measureCpu } = require('./proc-cpu.js');
 const { memoryOf } = require('./rss.js');
 const { upstreamFigures } = require('./upstream-log.js');
 const { cpuPerGiB } = require('./cost.js');
+const { warmUp } = require('./warm-up.js');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,7 +30,7 @@ async function loopbackPulls(ctx) {
       const proxy = await start(kind, upstream.host, { profile: true });
       try {
         const pids = await pidsOf(proxy);
-        await pull(proxy.url, images.small); // process warm-up (JIT, lazy modules, pools): cold means cache-cold
+        await warmUp(pull, proxy.url, images.warmups); // process warm-up (JIT, lazy modules, pools): cold means cache-cold
         for (const name of ['big', 'layers']) {
           const image = images[name];
           const mark = await upstreamLog.mark();

@@ -7,6 +7,7 @@
 const { measureCpu } = require('./proc-cpu.js');
 const { upstreamFigures } = require('./upstream-log.js');
 const { verifyingPull } = require('./verifying-ceiling.js');
+const { warmUp } = require('./warm-up.js');
 
 /**
  * `ctx`: { cfg, link, upstreamLog, images, start(kind, host), orderOf(round), pull(url, image),
@@ -34,7 +35,7 @@ async function shapedPulls(ctx) {
   };
   const ceiling = ctx.verifying ? await ctx.verifying() : undefined;
   try {
-    if (ceiling) await verifyingPull(ceiling, images.small, pull); // process warm-up
+    if (ceiling) for (const image of images.warmups) await verifyingPull(ceiling, image, pull); // process warm-up
     for (let r = 0; r < cfg.rounds; r++) {
       for (const name of names) await measured('direct', name, link.url);
       if (ceiling) {
@@ -44,7 +45,7 @@ async function shapedPulls(ctx) {
       for (const kind of orderOf(r)) {
         const proxy = await start(kind, link.host);
         try {
-          await pull(proxy.url, images.small); // process warm-up: cold means cache-cold
+          await warmUp(pull, proxy.url, images.warmups); // process warm-up: cold means cache-cold
           for (const name of names) await measured(kind, name, proxy.url, proxy);
         } finally {
           await proxy.stop();
