@@ -1,11 +1,11 @@
 import { PassThrough, type Readable } from 'node:stream';
-import { BlobUnknownError, type Digest } from '@pullthrough/oci';
+import type { Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobConfirmer } from './blob-confirmer.js';
 import { blobFlightId, blobFlightKey } from './blob-flight-key.js';
 import { FlightFollower } from './flight-follower.js';
-import { annotateUpstreamError, unwrapAnswer } from './upstream-answers.js';
-import { withFailover } from './upstream-failover.js';
+import { annotateUpstreamError } from './upstream-answers.js';
+import { startDownload } from './upstream-download.js';
 import type { UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
 import { liveTapFor, type LiveTap } from './live-tap.js';
@@ -310,24 +310,13 @@ export class BlobFetcher {
         return { digest, size: stored.size, bytesFetched: 0 };
       }
     }
-    // The store's object is opened (its GC touch, its temp file) while the upstream is asked: under
-    // load that takes milliseconds the first byte would otherwise wait for. Dropped if no body comes.
-    const opening = this.store.createBlobWriter({ digest });
-    opening.catch(() => undefined);
-    const drop = () => opening.then((w) => w.abort(), () => undefined);
-    // withFailover annotates a failure (rule, upstream, every registry tried); no client tap exists yet.
-    const served = await withFailover(target, (t) => t.client.getBlob(t.upstreamRepository, digest))
-      .then(({ value, via }) => ({ via, value: unwrapAnswer(value, via, `blob ${digest}`, BlobUnknownError) }))
-      .catch(async (err: unknown) => {
-        await drop();
-        throw err;
-      });
+    // The store's object is opened while the upstream is asked; no client tap exists yet.
+    const download = await startDownload(this.store, target, digest);
     // The store's rest after a lag overflow is fetched through the same upstreams (and failover).
     const source = target;
-    target = served.via;
-    const value = served.value;
-    const body: Readable = value.body;
-    const size = value.size ?? expectedSize;
+    target = download.via;
+    const body: Readable = download.content.body;
+    const size = download.content.size ?? expectedSize;
     // The body may fail before the loop below reads it (while the writer is created): without a
     // listener that 'error' would crash the process; the loop then sees the failure via `errored`.
     body.on('error', () => undefined);
@@ -338,10 +327,9 @@ export class BlobFetcher {
     onHeaders(size);
     let writer: Awaited<ReturnType<RegistryStore['createBlobWriter']>>;
     try {
-      writer = await opening;
-      if (size !== undefined) writer.expectSize(size);
+      writer = await download.writer(size);
     } catch (err) {
-      await drop();
+      await download.drop();
       flight.streaming = false;
       body.destroy();
       failTaps(err);

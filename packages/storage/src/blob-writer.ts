@@ -32,8 +32,8 @@ export class BlobWriter extends Writable {
   /** The digest of what was written, once `verify()` (or commit) has computed it. */
   private digest: Digest | undefined;
   private state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
-
-  private wanted: ExpectedBlob;
+  /** The caller's expectation (a copy): the digest, and the size once known. */
+  private readonly wanted: ExpectedBlob;
 
   constructor(
     private readonly target: ObjectWriter,
@@ -62,7 +62,7 @@ export class BlobWriter extends Writable {
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid expected blob size: ${size}`);
     if (this.wanted.size === size) return;
     const before = this.wanted.size;
-    this.wanted = { ...this.wanted, size };
+    this.wanted.size = size;
     if ((before !== undefined || this.size > size) && !this.destroyed) this.destroy(this.mismatch(undefined));
   }
 
