@@ -1,5 +1,5 @@
 'use strict';
-// `node bench/profile-shaped.js [--rounds=2] [--mib=N] [--rate=100] [--rtt=20] [--out=<dir>] [--ceilings] [--warm-images=1]`: where a cold pull through the
+// `node bench/profile-shaped.js [--rounds=2] [--mib=N] [--rate=100] [--rtt=20] [--out=<dir>] [--ceilings] [--warm-images=4]`: where a cold pull through the
 // shaped link spends its time, blob by blob (run `npm run build` first). Per round: the bench's 60-layer
 // image (or one `--mib` layer) pulled directly through the link, then through a fresh pullthrough (which
 // fetches through the same link), 3 blobs at a time like the bench's client. For each blob: from the
@@ -18,6 +18,7 @@ const { pullImage, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
 const { startPullthrough, startPipeProxy, startVerifyingProxy, startUpstreamAndRedis } = require('./lib/servers.js');
 const { createShapingServer } = require('./lib/link-shaper.js');
 const { median } = require('./lib/stats.js');
+const { warmUp } = require('./lib/warm-up.js');
 
 const nowMs = () => performance.timeOrigin + performance.now();
 // performance.now() and process.hrtime (CLOCK_MONOTONIC, the .cpuprofile's clock) differ by a constant.
@@ -83,12 +84,10 @@ async function main(argv) {
     const seed = `shaped-${Date.now()}`;
     const layerSizes = mib ? [Number(mib) * MiB] : sixtyLayerSizes();
     const image = await pushRandomImage(upstream.url, work.path, { repository: 'bench/layers', tag: 'v1', layerSizes, seed });
-    // `--warm-images=N`: the process warm-up pulls N unrelated 4 KiB images (default 1, like the bench).
+    // `--warm-images=N`: the process warm-up pulls N unrelated 4 KiB images (default 4, like the bench).
     const warmups = [];
-    for (let i = 0; i < Number(flag('warm-images', '1')); i++) warmups.push(await pushRandomImage(upstream.url, work.path, { repository: `bench/small${i || ''}`, tag: 'v1', layerSizes: [4096], seed }));
-    const warmUp = async (url) => {
-      for (const small of warmups) await pullImage(url, small.repository, small.tag);
-    };
+    for (let i = 0; i < Number(flag('warm-images', '4')); i++) warmups.push(await pushRandomImage(upstream.url, work.path, { repository: `bench/small${i || ''}`, tag: 'v1', layerSizes: [4096], seed }));
+    const pull = (url, small) => pullImage(url, small.repository, small.tag);
     const { server } = createShapingServer(upstream.url, { bytesPerSecond: Number(flag('rate', '100')) * MiB, rttMs: Number(flag('rtt', '20')) });
     // When the link got each blob's request and sent its response head.
     const linkSeen = new Map();
@@ -118,7 +117,7 @@ async function main(argv) {
           linkSeen.clear();
           const ceiling = await start(`http://${link}`, work.path);
           try {
-            await warmUp(ceiling.url);
+            await warmUp(pull, ceiling.url, warmups);
             const pulled = await timedPull(ceiling.url, image, linkSeen);
             console.log(`round ${round} ${name.padEnd(12)}: ${pulled.ms.toFixed(0)} ms; per blob (median ms since the client's request): ${blobLine(pulled.rows)}`);
             await ceiling.clear?.();
@@ -132,7 +131,7 @@ async function main(argv) {
       const proxy = await startPullthrough({ redisUrl: redis.url, upstreamHost: link, ...(flag('out', undefined) ? { profileDir: flag('out', undefined) } : {}), nodeArgs: ['--require', path.join(__dirname, 'lib', 'timeline-preload.js')], env: { PULLTHROUGH_TIMELINE_FILE: timeline } });
       let ours;
       try {
-        await warmUp(proxy.url); // process warm-up: cold means cache-cold
+        await warmUp(pull, proxy.url, warmups); // process warm-up: cold means cache-cold
         const from = nowMs();
         ours = await timedPull(proxy.url, image, linkSeen);
         ours.window = { from, to: nowMs() };

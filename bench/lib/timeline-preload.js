@@ -1,9 +1,9 @@
 'use strict';
 // `node --require bench/lib/timeline-preload.js` (bench/profile-shaped.js): records, for every request
-// whose path names a sha256 digest (key: its first 12 hex) or a manifest (key: `manifest:<repository>`), when the frontend got it, when its upstream request was created,
-// sent and answered (undici's diagnostics channels), and when its response head and first body bytes
-// went out; plus the event loop's utilization and delay every 500 ms. Writes them as lines
-// `<epoch ms> <first 12 hex of the digest> <event>` / `<epoch ms> loop <elu> <mean ms> <p99 ms> <max ms>`
+// whose path names a sha256 digest (key: its first 12 hex) or a manifest (key: `manifest:<repository>`),
+// when the frontend got it, when its upstream request was created, sent and answered (undici's
+// diagnostics channels), and when its response head and first body bytes went out; plus the event loop's utilization and delay every 500 ms. Writes them as lines
+// `<epoch ms> <key> <event>` / `<epoch ms> loop <elu> <mean ms> <p99 ms> <max ms>`
 // to $PULLTHROUGH_TIMELINE_FILE every second and at exit. A diagnostic only: no product code reads it.
 const dc = require('node:diagnostics_channel');
 const http = require('node:http');
@@ -16,7 +16,9 @@ if (file) {
   const now = () => (performance.timeOrigin + performance.now()).toFixed(3);
   const mark = (event, path) => {
     // A blob by its digest's first 12 hex; a manifest as `manifest:<repository>`.
-    const key = /sha256:([0-9a-f]{12})/.exec(path ?? '')?.[1] ?? /\/v2\/(.+)\/manifests\//.exec(path ?? '')?.[1]?.replace(/^/, 'manifest:');
+    const digest = /sha256:([0-9a-f]{12})/.exec(path ?? '')?.[1];
+    const repository = /\/v2\/(.+)\/manifests\//.exec(path ?? '')?.[1];
+    const key = digest ?? (repository && `manifest:${repository}`);
     if (key) lines.push(`${now()} ${key} ${event}`);
   };
   dc.subscribe('http.server.request.start', ({ request }) => mark('in', request.url));
