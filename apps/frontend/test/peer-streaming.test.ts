@@ -253,7 +253,7 @@ describe('peer streaming: followers on another frontend read the leader fetch li
     expect((await peerGet(a, p, { authorization: 'PullthroughPeer v1.garbage' })).status).toBe(401);
     const expired = new PeerTokens(await PeerSecret.load(a.frontend.registry.store.control), () => Date.now() - 60_000).sign(id);
     expect(await peerGet(a, p, { authorization: expired })).toEqual({ status: 401, body: { error: expect.objectContaining({ code: 'PEER_TOKEN_EXPIRED' }) } });
-    const otherKey = await PeerSecret.load({ getControl: async <T>() => ({ secret: 'ab'.repeat(32) }) as T, putControl: async () => undefined });
+    const otherKey = await PeerSecret.load({ getControl: async <T>() => ({ secret: 'ab'.repeat(32) }) as T, putControl: async () => undefined, createControl: async () => false });
     expect(await peerGet(a, p, { authorization: new PeerTokens(otherKey).sign(id) })).toEqual({ status: 403, body: { error: expect.objectContaining({ code: 'PEER_DENIED' }) } });
     // A token opens only the flight it was signed for.
     expect((await peerGet(a, p, { authorization: tokens.sign('b'.repeat(64)) })).status).toBe(403);

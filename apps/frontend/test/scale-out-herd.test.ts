@@ -113,6 +113,14 @@ describe('3 frontend and 2 hydrator processes on one store and one Redis', () =>
     expect(timings?.length).toBe(image().blobs.length);
     const longest = timings.reduce((x, y) => (y.upstreamMs > x.upstreamMs ? y : x));
     expect(longest.upstreamMs).toBeGreaterThanOrEqual(2000);
+    // For the report (and a failure's diagnosis): each frontend's peer stream counts.
+    const peerCounts = await Promise.all(
+      cluster.frontends.map(async (frontend) => {
+        const text = await (await fetch(`${frontend.adminUrl}/metrics`)).text();
+        return text.split('\n').filter((l) => /^pullthrough_peer_streams_\w+(\{[^}]*\})? [1-9]/.test(l)).join(', ') || 'none';
+      }),
+    );
+    console.info(`peer streams per frontend:\n${peerCounts.map((c, i) => `frontend ${i}: ${c}`).join('\n')}`);
     // A margin of a quarter of the transfer: a follower's bytes start well before the end, not at it.
     const bound = longest.upstreamEndedAt - longest.upstreamMs / 4;
     const late = longest.followers.filter((c) => c.firstByteAt > bound);

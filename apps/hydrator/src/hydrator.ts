@@ -132,6 +132,7 @@ export async function startHydrator(
     {
       connection,
       prefix,
+      autorun: false,
       concurrency: config.PULLTHROUGH_HYDRATION_CONCURRENCY,
       lockDuration: config.PULLTHROUGH_HYDRATION_LOCK_MS,
       stalledInterval: config.PULLTHROUGH_HYDRATION_STALLED_INTERVAL_MS,
@@ -146,6 +147,7 @@ export async function startHydrator(
     {
       connection,
       prefix,
+      autorun: false,
       concurrency: config.PULLTHROUGH_WEBHOOK_CONCURRENCY,
       settings: { backoffStrategy: (attemptsMade, type) => (type === WEBHOOK_BACKOFF ? webhookBackoffMs(attemptsMade, config.PULLTHROUGH_WEBHOOK_BACKOFF_MS) : 1000) },
     },
@@ -167,6 +169,7 @@ export async function startHydrator(
   const gcWorker = new Worker(GC_QUEUE, gcProcessor({ collector, logger, onReport: (r) => onGcReport?.(r) }), {
     connection,
     prefix,
+    autorun: false,
     concurrency: 1,
     lockDuration: config.PULLTHROUGH_HYDRATION_LOCK_MS,
     stalledInterval: config.PULLTHROUGH_HYDRATION_STALLED_INTERVAL_MS,
@@ -218,6 +221,9 @@ export async function startHydrator(
     idleTimeoutMs: config.PULLTHROUGH_IDLE_TIMEOUT_MS,
     maxConnections: PROBE_MAX_CONNECTIONS,
   });
+  // Jobs are taken only now: each one this process finishes is counted in its metrics (a collection
+  // that fired while the process started was run, and not counted, before).
+  for (const w of [worker, webhookWorker, gcWorker]) w.run().catch((err: unknown) => logger.error({ queue: w.name, err: (err as Error).message }, 'worker stopped'));
   const address = server.address() as AddressInfo;
   const closeAll = async (): Promise<void> => {
     stopping = true;

@@ -6,7 +6,7 @@ const NAME = 'secret';
 /** A secret that did not verify (or was refused) is read from storage again at most this often. */
 const REFRESH_INTERVAL_MS = 1000;
 
-type Control = Pick<ControlStore, 'getControl' | 'putControl'>;
+type Control = Pick<ControlStore, 'getControl' | 'putControl' | 'createControl'>;
 
 const valid = (stored: { secret?: unknown } | undefined): stored is { secret: string } => typeof stored?.secret === 'string' && /^[0-9a-f]{64}$/.test(stored.secret);
 
@@ -14,9 +14,10 @@ const valid = (stored: { secret?: unknown } | undefined): stored is { secret: st
  * The key replicas sign their peer stream requests with (HMAC, PeerTokens): 32 random bytes made
  * once and kept in the storage control area, written owner-only (0600 on a filesystem) like the
  * token signing keys. Every frontend shares the storage, so every one reads the same key; it is
- * never logged and never put in Redis. Two replicas starting at once on an empty store may each
- * write one: the last write wins, and a replica whose key does not verify (or is refused) reads it
- * again (`refresh`), so they agree after one failed request.
+ * never logged and never put in Redis. Replicas starting at once on an empty store each try to
+ * make it, but only where none is stored yet: one wins and every one reads that one, so their first
+ * peer requests already verify. A key that does not verify (or is refused) is read again (`refresh`):
+ * a key replaced in storage is picked up after one failed request.
  */
 export class PeerSecret {
   private lastRefresh = 0;
@@ -34,7 +35,11 @@ export class PeerSecret {
   private static async read(control: Control): Promise<Buffer> {
     const stored = await control.getControl<{ secret?: unknown }>(KIND, NAME);
     if (valid(stored)) return Buffer.from(stored.secret, 'hex');
-    await control.putControl(KIND, NAME, { secret: randomBytes(32).toString('hex') }, { private: true });
+    // Made only where none is: of replicas starting at once on an empty store, one key wins and every one reads it.
+    // A damaged document is replaced (whoever replaces it last wins; the others read it again on a refusal).
+    const made = { secret: randomBytes(32).toString('hex') };
+    if (stored === undefined) await control.createControl(KIND, NAME, made, { private: true });
+    else await control.putControl(KIND, NAME, made, { private: true });
     const written = await control.getControl<{ secret?: unknown }>(KIND, NAME);
     if (!valid(written)) throw new Error('peer stream key: could not be stored');
     return Buffer.from(written.secret, 'hex');

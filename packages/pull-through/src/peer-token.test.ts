@@ -45,11 +45,25 @@ test('a token opens its flight until it expires; another flight, another key, a 
   expect((await tokens.verify(A, token))?.code).toBe('PEER_TOKEN_EXPIRED');
 });
 
-test('two processes that each made a key (started on an empty store at once) agree after one refused request', async () => {
+test('processes that start at once on an empty store make one key between them: their first requests verify', async () => {
+  // Each load through its own store object, as separate processes would.
+  const secrets = await Promise.all(Array.from({ length: 8 }, () => PeerSecret.load(new RegistryStore(new FilesystemDriver(dir)).control)));
+  for (const s of secrets) expect(s.current.equals(secrets[0]!.current)).toBe(true);
+  const [leader, ...followers] = secrets.map((s) => new PeerTokens(s));
+  for (const follower of followers) expect(await leader!.verify(A, follower.sign(A))).toBeUndefined();
+});
+
+test('a damaged stored key is replaced', async () => {
+  await store.control.putControl('peer-stream', 'secret', { secret: 'not hex' }, { private: true });
+  const secret = await PeerSecret.load(store.control);
+  expect((await store.control.getControl<{ secret: string }>('peer-stream', 'secret'))?.secret).toBe(secret.current.toString('hex'));
+});
+
+test('a key replaced in storage after processes read it: they agree after one refused request', async () => {
   const leader = new PeerTokens(await PeerSecret.load(store.control));
-  // The other process's key was written last.
+  // The key is replaced (another process's write, an operator's rotation).
   await store.control.putControl('peer-stream', 'secret', { secret: 'cd'.repeat(32) }, { private: true });
-  const stale = await PeerSecret.load({ getControl: async <T>() => ({ secret: 'ef'.repeat(32) }) as T, putControl: async () => undefined });
+  const stale = await PeerSecret.load({ getControl: async <T>() => ({ secret: 'ef'.repeat(32) }) as T, putControl: async () => undefined, createControl: async () => false });
   // The leader reads the stored key again on a mismatch: a follower with the stored key is let in.
   const follower = new PeerTokens(await PeerSecret.load(store.control));
   expect(await leader.verify(A, follower.sign(A))).toBeUndefined();

@@ -21,8 +21,9 @@ const isMissing = (err: unknown): boolean => azureStatus(err) === 404;
 /**
  * StorageDriver over one Azure Blob Storage container: a storage key is a blob name, prefixes are
  * `/`-delimited virtual directories (they exist while a blob lives under them).
- * - `putContent` is one Put Blob (atomic); reads are one Get Blob (ranged: the service clamps the
- *   end and answers 416 for a start past the end); nothing is buffered but small objects.
+ * - `putContent` is one Put Blob (atomic), `createContent` one with If-None-Match: *; reads are one
+ *   Get Blob (ranged: the service clamps the end and answers 416 for a start past the end); nothing
+ *   is buffered but small objects.
  * - Writers stage blocks and commit them with Put Block List (see AzureBlobWriter).
  * - Uploads whose path is not known up front are `_uploads/<id>` blobs (hidden from callers);
  *   purgeUploads deletes those older than its bound. Blocks staged on a known path and never
@@ -74,6 +75,18 @@ export class AzureBlobDriver extends DelegatedUploads implements StorageDriver {
     // One upload makes it visible: it waits for what must appear first.
     await options.after;
     await this.container.getBlockBlobClient(path).upload(data, data.length);
+  }
+
+  async createContent(path: string, data: Buffer): Promise<boolean> {
+    checkStoragePath(path);
+    try {
+      // One Put Blob, only if no blob is there: the service refuses it (409) atomically.
+      await this.container.getBlockBlobClient(path).upload(data, data.length, { conditions: { ifNoneMatch: '*' } });
+      return true;
+    } catch (err) {
+      if (azureStatus(err) === 409 || azureStatus(err) === 412) return false;
+      throw err;
+    }
   }
 
   async createReadStream(path: string, range?: ByteRange): Promise<Readable | undefined> {

@@ -4,6 +4,12 @@ import { controlKindPath, controlPath } from './store-layout.js';
 
 const READ_CONCURRENCY = 16;
 
+function encode(value: unknown): Buffer {
+  const json = JSON.stringify(value);
+  if (json === undefined) throw new TypeError('control value is not JSON-serialisable');
+  return Buffer.from(json);
+}
+
 export interface ControlWriteOptions {
   /** The document holds a secret: 0600 on a filesystem. */
   private?: boolean;
@@ -23,9 +29,12 @@ export class ControlStore {
 
   /** `private`: the document holds a secret (a webhook secret, a key): written readable by this process's user only (0600). */
   async putControl(kind: string, name: string, value: unknown, options: ControlWriteOptions = {}): Promise<void> {
-    const json = JSON.stringify(value);
-    if (json === undefined) throw new TypeError('control value is not JSON-serialisable');
-    await this.driver.putContent(controlPath(kind, name), Buffer.from(json), options.private ? { private: true } : {});
+    await this.driver.putContent(controlPath(kind, name), encode(value), options.private ? { private: true } : {});
+  }
+
+  /** Like putControl, but only if the document does not exist: true when this call wrote it (a key made once, by whichever process comes first). */
+  createControl(kind: string, name: string, value: unknown, options: ControlWriteOptions = {}): Promise<boolean> {
+    return this.driver.createContent(controlPath(kind, name), encode(value), options.private ? { private: true } : {});
   }
 
   async deleteControl(kind: string, name: string): Promise<void> {

@@ -10,14 +10,19 @@ const NAME = 'id';
  * request that comes back to this deployment through some forwarder (a rule pointing at a Service
  * address of the cache itself) is recognised and refused instead of looping.
  */
-export async function deploymentId(control: Pick<ControlStore, 'getControl' | 'putControl'>): Promise<string> {
+export async function deploymentId(control: Pick<ControlStore, 'getControl' | 'putControl' | 'createControl'>): Promise<string> {
   const stored = await control.getControl<{ id?: unknown }>(KIND, NAME);
-  if (typeof stored?.id === 'string' && /^[0-9a-f]{16}$/.test(stored.id)) return stored.id;
-  await control.putControl(KIND, NAME, { id: randomBytes(8).toString('hex') });
-  // Two processes starting at once both write: whichever write landed last is what both read back.
-  const written = await control.getControl<{ id: string }>(KIND, NAME);
-  return written!.id;
+  if (validId(stored)) return stored.id;
+  // Processes starting at once on an empty store: only the first id is written, and all read it back.
+  const made = { id: randomBytes(8).toString('hex') };
+  if (stored === undefined) await control.createControl(KIND, NAME, made);
+  else await control.putControl(KIND, NAME, made);
+  const written = await control.getControl<{ id?: unknown }>(KIND, NAME);
+  if (!validId(written)) throw new Error('deployment id: could not be stored');
+  return written.id;
 }
+
+const validId = (stored: { id?: unknown } | undefined): stored is { id: string } => typeof stored?.id === 'string' && /^[0-9a-f]{16}$/.test(stored.id);
 
 /** The User-Agent our upstream requests carry: product, and the deployment it came from. */
 export function upstreamUserAgent(id: string): string {

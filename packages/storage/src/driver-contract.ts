@@ -67,6 +67,20 @@ export function runDriverContract(name: string, makeDriver: () => Promise<Driver
         expect(await driver.list('after')).toEqual(['ok']);
       });
 
+      test('createContent writes only where nothing is: of 6 at once exactly one wins, and every reader then sees its object', async () => {
+        expect(await driver.createContent('once/key', Buffer.from('first'))).toBe(true);
+        expect(await driver.createContent('once/key', Buffer.from('second'))).toBe(false);
+        expect((await driver.getContent('once/key'))?.toString()).toBe('first');
+
+        const values = Array.from({ length: 6 }, (_, i) => `racer-${i}`);
+        const won = await Promise.all(values.map((v) => driver.createContent('race/key', Buffer.from(v), { private: true })));
+        expect(won.filter(Boolean)).toHaveLength(1);
+        expect((await driver.getContent('race/key'))?.toString()).toBe(values[won.indexOf(true)]);
+        // Nothing else was left behind (no temporary objects beside it).
+        expect(await driver.list('race')).toEqual(['key']);
+        await expect(driver.createContent('../x', Buffer.from('x'))).rejects.toThrow(StoragePathError);
+      });
+
       test('empty objects exist', async () => {
         await driver.putContent('empty', Buffer.alloc(0));
         expect(await driver.getContent('empty')).toEqual(Buffer.alloc(0));

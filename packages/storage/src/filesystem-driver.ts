@@ -104,6 +104,28 @@ export class FilesystemDriver extends DelegatedUploads implements StorageDriver 
     }
   }
 
+  async createContent(path: string, data: Buffer, options: Pick<PutContentOptions, 'private'> = {}): Promise<boolean> {
+    const target = this.resolvePath(path);
+    const temp = await this.newTempPath();
+    try {
+      const handle = await fsp.open(temp, 'wx', options.private ? 0o600 : 0o666);
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      // A hard link, unlike rename, fails (EEXIST) when the target exists: the complete file appears, or nothing.
+      await this.withParent(target, () => fsp.link(temp, target));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await fsp.rm(temp, { force: true });
+    }
+  }
+
   async createReadStream(path: string, range?: ByteRange): Promise<Readable | undefined> {
     const file = this.resolvePath(path);
     let handle: fsp.FileHandle;

@@ -108,6 +108,12 @@ export interface StorageDriver extends ResumableUploads {
   /** Atomically write (or replace) a small object. */
   putContent(path: string, data: Buffer, options?: PutContentOptions): Promise<void>;
   /**
+   * Atomically write a small object only if there is none at `path`: true when this call wrote it,
+   * false when one was there (left as it was). Of processes that create the same path at once,
+   * exactly one writes and every one then reads the same object (a key made once for a deployment).
+   */
+  createContent(path: string, data: Buffer, options?: Pick<PutContentOptions, 'private'>): Promise<boolean>;
+  /**
    * Stream an object, optionally a range (clamped to the object's end). Undefined when missing;
    * throws RangeInvalidError when the range cannot be satisfied.
    */
