@@ -34,3 +34,11 @@ describe('blob prefix setting', () => {
     expect(() => loadFrontendConfig({ PULLTHROUGH_BLOB_PREFIX_BYTES: value })).toThrow(/^invalid configuration:\n {2}PULLTHROUGH_BLOB_PREFIX_BYTES: /);
   });
 });
+
+describe('config prefetch setting', () => {
+  test('default on; "false" turns it off; anything else stops start with the field name', () => {
+    expect(loadFrontendConfig({}).PULLTHROUGH_PREFETCH_CONFIG).toBe(true);
+    expect(loadFrontendConfig({ PULLTHROUGH_PREFETCH_CONFIG: 'false' }).PULLTHROUGH_PREFETCH_CONFIG).toBe(false);
+    expect(() => loadFrontendConfig({ PULLTHROUGH_PREFETCH_CONFIG: 'no' })).toThrow(/^invalid configuration:\n {2}PULLTHROUGH_PREFETCH_CONFIG: /);
+  });
+});

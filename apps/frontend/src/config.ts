@@ -103,6 +103,8 @@ export const frontendConfigSchema = z.object({
    * abandoned temporary objects with it). Each frontend checks every quarter of this (at most hourly).
    */
   PULLTHROUGH_UPLOAD_MAX_AGE_HOURS: z.coerce.number().positive().max(8760).default(24),
+  /** An image manifest fetched from an upstream starts its config's fetch at once, before the client asks for it. */
+  PULLTHROUGH_PREFETCH_CONFIG: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Hydration jobs start this long after the pull that enqueued them, so the client fetches its blobs first. */
   PULLTHROUGH_HYDRATION_DELAY_MS: z.coerce.number().int().min(0).default(5000),
   /**

@@ -190,6 +190,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     observer: fanOutObserver(ruleHealth, credentialHealthObserver((name) => rules.rules.get(name)?.credentialSetName, credentialHealth), metrics.observer),
     hydration: enqueuer,
     tagFreshnessSeconds: config.PULLTHROUGH_TAG_FRESHNESS_SECONDS,
+    prefetchConfig: config.PULLTHROUGH_PREFETCH_CONFIG,
     // Live clients of a blob miss: own bounded buffers, so none holds the upstream read or the others.
     clientBufferBytes: config.PULLTHROUGH_CLIENT_BUFFER_BYTES,
     clientBuffersTotalBytes: config.PULLTHROUGH_CLIENT_BUFFERS_TOTAL_BYTES,

@@ -29,7 +29,8 @@ afterAll(async () => {
 
 /** A fresh frontend (its own breakers) with the `faulty-up` rule: up/* -> <proxy>/fixtures/*. */
 async function cacheWith(env: Record<string, string>, dataDir?: string): Promise<Cache> {
-  const cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000', ...env }, {}, dataDir);
+  // The config is not fetched ahead: each fault meets the blob request the test makes.
+  const cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_PREFETCH_CONFIG: 'false', ...env }, {}, dataDir);
   caches.push(cache);
   const res = await putRule(cache, { name: 'faulty-up', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'up/*' });
   expect([200, 201]).toContain(res.status);

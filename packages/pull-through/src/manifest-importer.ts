@@ -41,12 +41,16 @@ export class ManifestImporter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  import(target: UpstreamTarget, reference: Reference): Promise<ImportedManifest> {
+  /**
+   * `onVerified`: called once the upstream's manifest is verified, before it is stored (the caller
+   * may start on what the client asks for next); only the call that leads the import's flight.
+   */
+  import(target: UpstreamTarget, reference: Reference, onVerified?: (parsed: ParsedManifest) => void): Promise<ImportedManifest> {
     const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
-    return this.flights.run(`${target.downstreamRepository}@${ref}`, () => this.fetchAndStore(target, reference, ref));
+    return this.flights.run(`${target.downstreamRepository}@${ref}`, () => this.fetchAndStore(target, reference, ref, onVerified));
   }
 
-  private async fetchAndStore(target: UpstreamTarget, reference: Reference, ref: string): Promise<ImportedManifest> {
+  private async fetchAndStore(target: UpstreamTarget, reference: Reference, ref: string, onVerified: ((parsed: ParsedManifest) => void) | undefined): Promise<ImportedManifest> {
     const { value: answer, via } = await withFailover(target, (t) => t.client.getManifest(t.upstreamRepository, ref));
     target = via;
     const { bytes, mediaType: headerType, digest: headerDigest } = unwrapAnswer(answer, target, `manifest ${ref}`, ManifestUnknownError);
@@ -65,6 +69,7 @@ export class ManifestImporter {
         detail: { expected, actual: digest, ...targetContext(target) },
       });
     }
+    onVerified?.(parsed);
     const repo = target.downstreamRepository;
     await this.store.putManifest(repo, { digest, mediaType: parsed.mediaType, bytes });
     // Its blobs are NOT linked here: an upstream's manifest may list any digest, including one stored

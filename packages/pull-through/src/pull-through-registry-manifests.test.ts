@@ -1,8 +1,13 @@
-import { DigestMismatchError, ManifestUnknownError, MediaType, digestOf, type Reference } from '@pullthrough/oci';
-import { RULE_NAME, startRegistry, type RegistryFixture } from '../test/registry-fixture.js';
+import { DigestMismatchError, ManifestUnknownError, MediaType, digestOf, type Digest, type Reference } from '@pullthrough/oci';
+import { waitUntil } from '@pullthrough/test-support';
+import { RULE_NAME, readStream, startRegistry, type RegistryFixture } from '../test/registry-fixture.js';
 
 const latest: Reference = { kind: 'tag', tag: 'latest' };
 let f: RegistryFixture;
+
+/** The image's config, fetched ahead of the client (prefetch), is stored and linked. */
+const configLinked = (repository: string, digest: Digest) => waitUntil(() => f.store.isBlobLinked(repository, digest), { what: `config ${digest} linked to ${repository}`, timeoutMs: 10_000 });
+const blobGets = () => f.upstream.requests.filter((r) => r.method === 'GET' && r.path.includes('/blobs/'));
 
 afterEach(async () => {
   await f.close();
@@ -17,7 +22,9 @@ describe('PullThroughRegistry.getManifest by tag', () => {
     expect(first).toMatchObject({ cache: 'miss', digest: image.digest, mediaType: MediaType.OciManifest, size: image.bytes.length });
     expect(first.bytes.equals(image.bytes)).toBe(true);
     expect(f.upstream.count('manifests', 'GET')).toBe(1);
-    expect(f.upstream.count('blobs')).toBe(0);
+    // The one blob asked for is the image's config, fetched ahead of the client.
+    await configLinked('up/foo', image.config.digest);
+    expect(blobGets()).toEqual([{ method: 'GET', path: `/v2/foo/blobs/${image.config.digest}` }]);
 
     expect((await f.store.getTag('up/foo', 'latest'))?.digest).toBe(image.digest);
     expect((await f.store.getManifest('up/foo', image.digest))?.bytes.equals(image.bytes)).toBe(true);
@@ -62,14 +69,17 @@ describe('PullThroughRegistry.getManifest by tag', () => {
     f = await startRegistry({ tagFreshnessSeconds: 0 });
     const old = f.upstream.pushImage('foo', ['latest'], 'old');
     await f.registry.getManifest('up/foo', latest);
+    await configLinked('up/foo', old.config.digest);
     const moved = f.upstream.pushImage('foo', ['latest'], 'new');
     f.upstream.clearRequests();
 
     const again = await f.registry.getManifest('up/foo', latest);
     expect(again).toMatchObject({ cache: 'miss', digest: moved.digest });
+    await configLinked('up/foo', moved.config.digest);
     expect(f.upstream.requests).toEqual([
       { method: 'HEAD', path: '/v2/foo/manifests/latest' },
       { method: 'GET', path: '/v2/foo/manifests/latest' },
+      { method: 'GET', path: `/v2/foo/blobs/${moved.config.digest}` },
     ]);
     expect((await f.store.getTag('up/foo', 'latest'))?.digest).toBe(moved.digest);
     expect(await f.store.getManifest('up/foo', old.digest)).toBeDefined();
@@ -148,7 +158,11 @@ describe('PullThroughRegistry.getManifest by digest', () => {
     const image = f.upstream.pushImage('foo', [], 'by-digest');
     const res = await f.registry.getManifest('up/foo', { kind: 'digest', digest: image.digest });
     expect(res).toMatchObject({ cache: 'miss', digest: image.digest });
-    expect(f.upstream.requests).toEqual([{ method: 'GET', path: `/v2/foo/manifests/${image.digest}` }]);
+    await configLinked('up/foo', image.config.digest);
+    expect(f.upstream.requests).toEqual([
+      { method: 'GET', path: `/v2/foo/manifests/${image.digest}` },
+      { method: 'GET', path: `/v2/foo/blobs/${image.config.digest}` },
+    ]);
     expect(f.hydration.jobs).toHaveLength(1);
     expect(f.hydration.jobs[0]).not.toHaveProperty('tag');
   });
@@ -170,5 +184,51 @@ describe('PullThroughRegistry.getManifest by digest', () => {
     expect(await f.store.getTag('up/foo', 'latest')).toBeUndefined();
     expect(await f.store.isBlobLinked('up/foo', other.layers[0]!.digest)).toBe(false);
     expect(f.hydration.jobs).toEqual([]);
+  });
+});
+
+describe('an image manifest miss fetches its config ahead of the client', () => {
+  it("the client's config request joins that fetch while it runs: one upstream GET, the bytes verified, the blob linked", async () => {
+    f = await startRegistry();
+    const image = f.upstream.pushImage('foo', ['latest'], 'prefetch-join');
+    // Blob answers wait: the client asks for the config while its prefetch is still on its way.
+    f.upstream.blobDelayMs = 300;
+    await f.registry.getManifest('up/foo', latest);
+    await waitUntil(async () => f.registry.blobs.isInFlight(image.config.digest), { what: 'the config prefetch to start', timeoutMs: 5_000, intervalMs: 5 });
+    const config = await f.registry.openBlob('up/foo', image.config.digest);
+    expect(config.cache).toBe('miss');
+    const read = await readStream(config.stream);
+    expect(read.error).toBeUndefined();
+    expect(read.bytes.equals(image.config.bytes)).toBe(true);
+    await configLinked('up/foo', image.config.digest);
+    expect(blobGets()).toEqual([{ method: 'GET', path: `/v2/foo/blobs/${image.config.digest}` }]);
+    // A layer is not fetched ahead.
+    expect(await f.store.statBlob(image.layers[0]!.digest)).toBeUndefined();
+  });
+
+  it('not for an index, nor for a config already stored for another repository (left to the client: its upstream must confirm it), nor for one over 1 MiB', async () => {
+    f = await startRegistry();
+    // A config stored for another repository: the prefetch does not link it here, and makes no request.
+    const shared = f.upstream.pushImage('other', ['shared'], 'stored-config');
+    expect(f.upstream.pushImage('foo', ['shared'], 'stored-config').config.digest).toBe(shared.config.digest);
+    await f.registry.getManifest('up/other', { kind: 'tag', tag: 'shared' });
+    await configLinked('up/other', shared.config.digest);
+    f.upstream.clearRequests();
+    await f.registry.getManifest('up/foo', { kind: 'tag', tag: 'shared' });
+    // An index: nothing to fetch ahead.
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ mediaType: MediaType.OciManifest, digest: shared.digest, size: shared.bytes.length }] }));
+    f.upstream.serveManifest('foo', 'multi', index, digestOf(index), MediaType.OciIndex);
+    await f.registry.getManifest('up/foo', { kind: 'tag', tag: 'multi' });
+    // A config over 1 MiB (unusual) waits for the client.
+    const bigConfig = Buffer.alloc(1024 * 1024 + 1, 0x20);
+    const bigDigest = f.upstream.putBlob(bigConfig);
+    const big = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: bigDigest, size: bigConfig.length }, layers: [] }));
+    f.upstream.serveManifest('foo', 'big', big);
+    await f.registry.getManifest('up/foo', { kind: 'tag', tag: 'big' });
+    // Give a prefetch time to show itself (it would start within milliseconds of the manifest).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(f.upstream.requests.filter((r) => r.path.includes('/blobs/'))).toEqual([]);
+    expect(await f.store.isBlobLinked('up/foo', shared.config.digest)).toBe(false);
+    expect(await f.store.statBlob(bigDigest)).toBeUndefined();
   });
 });

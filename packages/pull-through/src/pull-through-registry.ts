@@ -28,6 +28,8 @@ export interface PullThroughOptions {
   tagFreshnessSeconds: number;
   /** Where served/failed outcomes per rule go (rule health, metrics). */
   observer?: PullObserver;
+  /** Fetch an image manifest's config as soon as the manifest from the upstream is verified, before the client asks (default true). */
+  prefetchConfig?: boolean;
   /** Per-client allowance of upstream-bound requests (misses, revalidations); hits never count. */
   missLimiter?: MissLimiter;
   /** A client streaming a blob miss that takes no bytes for this long (while some wait for it) is cut off (default 30 s). */
@@ -94,6 +96,7 @@ export class PullThroughRegistry {
       observer,
       limiter: options.missLimiter ?? noMissLimit,
       tagFreshnessSeconds: options.tagFreshnessSeconds,
+      prefetchConfig: options.prefetchConfig ?? true,
       now,
     };
   }

@@ -35,6 +35,17 @@ function readWholeFile(file: string): Promise<Buffer> {
   return new Promise((resolve, reject) => readFile(file, (err, data) => (err ? reject(err) : resolve(data))));
 }
 
+/** A new file (`wx`) with `data`, flushed to disk. A private one is 0600 from its creation (never readable by others, not even briefly); rename and link keep the mode. */
+async function writeSynced(file: string, data: Buffer, owned = false): Promise<void> {
+  const handle = await fsp.open(file, 'wx', owned ? 0o600 : 0o666);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * StorageDriver over a local directory. Objects are files, prefixes are directories (pruned
  * when they become empty, so they behave like object-store prefixes). Temporary objects live in
@@ -88,14 +99,7 @@ export class FilesystemDriver extends DelegatedUploads implements StorageDriver 
     const target = this.resolvePath(path);
     const temp = await this.newTempPath();
     try {
-      // A private object is 0600 from its creation (never readable by others, not even briefly); rename keeps the mode.
-      const handle = await fsp.open(temp, 'wx', options.private ? 0o600 : 0o666);
-      try {
-        await handle.writeFile(data);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await writeSynced(temp, data, options.private);
       await options.after;
       await this.withParent(target, () => fsp.rename(temp, target));
     } catch (err) {
@@ -108,13 +112,7 @@ export class FilesystemDriver extends DelegatedUploads implements StorageDriver 
     const target = this.resolvePath(path);
     const temp = await this.newTempPath();
     try {
-      const handle = await fsp.open(temp, 'wx', options.private ? 0o600 : 0o666);
-      try {
-        await handle.writeFile(data);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await writeSynced(temp, data, options.private);
       // A hard link, unlike rename, fails (EEXIST) when the target exists: the complete file appears, or nothing.
       await this.withParent(target, () => fsp.link(temp, target));
       return true;

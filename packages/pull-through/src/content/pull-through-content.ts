@@ -1,4 +1,4 @@
-import { BlobUnknownError, ClientThrottledError, ManifestUnknownError, NameUnknownError, RegistryError, type Digest, type Reference } from '@pullthrough/oci';
+import { BlobUnknownError, ClientThrottledError, ManifestUnknownError, NameUnknownError, RegistryError, type Digest, type ParsedManifest, type Reference } from '@pullthrough/oci';
 import { ruleTagFreshnessSeconds, ruleUpstreamTagNotFound, tagAllowed } from '@pullthrough/cache-rules';
 import type { BlobFetcher } from '../blob-fetcher.js';
 import type { CachedListings, ReferrerList, TagList } from '../cached-listings.js';
@@ -15,6 +15,9 @@ import { blobBody } from './blob-body.js';
 import type { LocalBlobState, LocalContent } from './local-content.js';
 import type { BlobBody, BlobStat, CacheStatus, ManifestResponse, PullContext, RepositoryContent } from './repository-content.js';
 
+/** An image config larger than this (rare: most are a few KiB) is not fetched before a client asks for it. */
+export const CONFIG_PREFETCH_MAX_BYTES = 1024 * 1024;
+
 /** The machinery every cached repository shares (one per process: the fetches in flight, the limits, the feeds). */
 export interface PullThroughDeps {
   blobs: BlobFetcher;
@@ -25,6 +28,8 @@ export interface PullThroughDeps {
   limiter: MissLimiter;
   /** Seconds a tag is served without asking the upstream again (a rule's `tagFreshnessSeconds` overrides it). */
   tagFreshnessSeconds: number;
+  /** Start an imported image manifest's config fetch before the client asks for it (prefetchConfig). */
+  prefetchConfig: boolean;
   now: () => number;
 }
 
@@ -201,7 +206,7 @@ export class PullThroughContent implements RepositoryContent {
 
   private async importManifest(reference: Reference): Promise<ManifestResponse> {
     const target = this.observed;
-    const imported = await this.deps.manifests.import(target, reference);
+    const imported = await this.deps.manifests.import(target, reference, this.deps.prefetchConfig ? (parsed) => this.prefetchConfig(parsed) : undefined);
     this.deps.hydration.enqueue({
       downstreamRepository: target.downstreamRepository,
       ruleName: target.rule.name,
@@ -217,6 +222,31 @@ export class PullThroughContent implements RepositoryContent {
     });
     const { parsed: _parsed, ...stored } = imported;
     return { ...stored, cache: 'miss' };
+  }
+
+  /**
+   * An image manifest fetched for a client: its config is what clients ask for next, so its upstream
+   * GET starts as soon as the manifest is verified, while the manifest is still being stored. The
+   * client's request then taps this fetch (its first bytes are kept in memory) instead of starting
+   * one. One GET per imported image manifest, to the upstream and with the credentials that the
+   * manifest came through; not counted against the client's allowance (its manifest request was).
+   * A config stored already (for any repository) is left to the client's request (this repository's
+   * upstream must confirm it), and so is one larger than CONFIG_PREFETCH_MAX_BYTES.
+   */
+  private prefetchConfig(parsed: ParsedManifest): void {
+    const config = parsed.config;
+    if (parsed.isIndex || !config || config.size > CONFIG_PREFETCH_MAX_BYTES) return;
+    const target = this.observed;
+    const blobs = this.deps.blobs;
+    const digest = config.digest;
+    if (blobs.isRunning(target, digest)) return;
+    void (async () => {
+      if ((await this.local.blobState(digest)).stored) return;
+      // Bytes nobody reads yet: this tap drains them (a later client taps from the kept prefix).
+      const live = await blobs.stream(target, digest, config.size);
+      live?.stream.resume();
+      await live?.done;
+    })().catch(() => undefined);
   }
 
   private async blobSize(digest: Digest): Promise<BlobStat> {

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { waitUntil, type RedisServer } from '@pullthrough/test-support';
+import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+
+// With the default settings, an image manifest fetched from the upstream (real docker-registry behind
+// the counting proxy) starts its config's upstream GET before the client asks for any blob; the
+// client's config request then gets that fetch's bytes: one upstream GET, the digest right.
+
+const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
+let redis: RedisServer;
+let upstream: Upstream;
+let cache: Cache;
+const get = (path: string) => fetch(`${cache.dataUrl}${path}`, { headers: { accept: ACCEPT } });
+const blobGets = (digest?: string) => upstream.proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET' && (digest === undefined || r.reference === digest));
+
+beforeAll(async () => {
+  [redis, upstream] = await Promise.all([startRedis(), startUpstream()]);
+  // No hydration job runs here: every upstream blob GET is the prefetch's or the client's.
+  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000' });
+  expect((await putRule(cache, { name: 'prefetch-rule', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'pf/*' })).status).toBe(201);
+}, 120_000);
+afterAll(async () => {
+  await cache?.stop();
+  await upstream?.stop();
+  await redis?.stop();
+});
+
+test("a manifest miss fetches the image's config before the client asks; the client's config GET is served from it (one upstream GET); layers wait for the client", async () => {
+  const f = upstream.fixtures.multiLayer;
+  const manifestRes = await get(`/v2/pf/multilayer/manifests/${f.tag}`);
+  expect(manifestRes.status).toBe(200);
+  expect(manifestRes.headers.get('x-cache')).toBe('miss');
+  const manifest = (await manifestRes.json()) as { config: { digest: string; size: number }; layers: Array<{ digest: string }> };
+  // No blob request from the client yet: the config's GET reaches the upstream anyway.
+  await waitUntil(async () => blobGets(manifest.config.digest).length === 1, { what: 'the config prefetch at the upstream', timeoutMs: 10_000, intervalMs: 10 });
+  expect(blobGets()).toHaveLength(1);
+
+  const config = await get(`/v2/pf/multilayer/blobs/${manifest.config.digest}`);
+  expect(config.status).toBe(200);
+  const bytes = Buffer.from(await config.arrayBuffer());
+  expect(`sha256:${createHash('sha256').update(bytes).digest('hex')}`).toBe(manifest.config.digest);
+  expect(bytes.length).toBe(manifest.config.size);
+  expect(blobGets(manifest.config.digest)).toHaveLength(1);
+  // Layers are not fetched ahead.
+  expect(blobGets(manifest.layers[0]!.digest)).toHaveLength(0);
+});
+
+test('a HEAD of a manifest miss fetches the config ahead too; an index does not (each child manifest does, when it is pulled)', async () => {
+  const f = upstream.fixtures.multiPlatform;
+  const before = blobGets().length;
+  const head = await fetch(`${cache.dataUrl}/v2/pf/multiplatform/manifests/${f.tag}`, { method: 'HEAD', headers: { accept: ACCEPT } });
+  expect(head.status).toBe(200);
+  // An index has no config: nothing is fetched ahead (given time to show itself).
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(blobGets()).toHaveLength(before);
+  const index = (await (await get(`/v2/pf/multiplatform/manifests/${f.tag}`)).json()) as { manifests: Array<{ digest: string }> };
+  const child = index.manifests[0]!.digest;
+  const childHead = await fetch(`${cache.dataUrl}/v2/pf/multiplatform/manifests/${child}`, { method: 'HEAD', headers: { accept: ACCEPT } });
+  expect(childHead.status).toBe(200);
+  const childManifest = (await (await get(`/v2/pf/multiplatform/manifests/${child}`)).json()) as { config: { digest: string } };
+  await waitUntil(async () => blobGets(childManifest.config.digest).length === 1, { what: "the child's config prefetch at the upstream", timeoutMs: 10_000, intervalMs: 10 });
+  expect(blobGets()).toHaveLength(before + 1);
+});
