@@ -298,9 +298,9 @@ export class BlobFetcher {
     const failTaps = (err: unknown) => {
       for (const tap of flight.taps) tap.fail(err as Error);
     };
-    // Only a fetch that clients read live keeps its first bytes for clients that come later.
-    if (!live) flight.prefix.drop();
     if (!live) {
+      // Only a fetch that clients read live keeps its first bytes for clients that come later.
+      flight.prefix.drop();
       // A background import may find the blob committed meanwhile (another job, another process,
       // another repository): no second download, but it is linked only if this upstream confirms it.
       const stored = await this.store.statBlob(digest);

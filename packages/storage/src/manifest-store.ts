@@ -133,7 +133,13 @@ export class ManifestStore {
     data?.catch(() => undefined);
     const info: ManifestInfo = { digest, mediaType, size: bytes.length };
     // The revision link is written while the data is, and appears only after it (or not at all).
-    await this.driver.putContent(link, Buffer.from(JSON.stringify({ mediaType, size: info.size })), data ? { after: data } : {});
+    try {
+      await this.driver.putContent(link, Buffer.from(JSON.stringify({ mediaType, size: info.size })), data ? { after: data } : {});
+    } catch (err) {
+      // A link that failed on its own (before it waited for the data) leaves no write running unwatched.
+      await data?.catch(() => undefined);
+      throw err;
+    }
     this.cache.set(`${repository}@${digest}`, { ...info, bytes, seenAt: this.now() });
     return info;
   }

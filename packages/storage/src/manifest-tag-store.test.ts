@@ -70,6 +70,27 @@ describe('manifests', () => {
     expect(await store.listRepositories()).toEqual([]);
   });
 
+  test("a revision link that fails before the manifest's data is written answers its error only once that write has settled", async () => {
+    // A real filesystem driver whose link writes fail at once and whose new objects take 200 ms to open.
+    class SlowDataFailingLinks extends FilesystemDriver {
+      override async putContent(path: string, data: Buffer, options?: Parameters<FilesystemDriver['putContent']>[2]): Promise<void> {
+        if (path.includes('/_manifests/revisions/')) throw new Error('link write refused');
+        return super.putContent(path, data, options);
+      }
+      override async createWriter(options?: Parameters<FilesystemDriver['createWriter']>[0]): ReturnType<FilesystemDriver['createWriter']> {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return super.createWriter(options);
+      }
+    }
+    const failing = new RegistryStore(new SlowDataFailingLinks(root));
+    const bytes = manifestBytes(7);
+    const digest = digestOf(bytes);
+    await expect(failing.putManifest('repo', { digest, mediaType: OCI_MANIFEST, bytes })).rejects.toThrow('link write refused');
+    // The data's write had ended by then (here it was committed: unreferenced, for garbage collection).
+    expect(await store.statBlob(digest)).toEqual({ size: bytes.length });
+    await expect(store.getManifest('repo', digest)).resolves.toBeUndefined();
+  });
+
   test('an invalid media type is rejected', async () => {
     const bytes = manifestBytes(4);
     await expect(store.putManifest('a', { digest: digestOf(bytes), mediaType: '../../x', bytes })).rejects.toThrow(ManifestInvalidError);
