@@ -203,7 +203,8 @@ export async function startHydrator(
     onPruned: (repositories) => repositories.forEach((name) => configChanges.announcer({ kind: 'repository-content', name })),
     logger,
     // Evicted content is freed at once (by this process's collector, or one queued when another runs too long).
-    freeUnreferenced: hooks.freeUnreferenced ?? freeUnreferencedWith(collector, { logger, later: () => enqueueGc(gcQueue, { dryRun: false, requestedBy: 'retention' }) }),
+    freeUnreferenced:
+      hooks.freeUnreferenced ?? freeUnreferencedWith(collector, { logger, later: () => enqueueGc(gcQueue, { dryRun: false, requestedBy: 'retention' }), onReport: (r) => onGcReport?.(r) }),
   });
   const retention = await startRetentionJob(connection, prefix, parseRetentionSchedule(config.PULLTHROUGH_RETENTION_SCHEDULE) ?? { off: true }, retentionRunner, logger);
 

@@ -56,6 +56,11 @@ test('two hydrators: one job per tick, each run once; the pass evicts beyond PUL
     expect(ran).toBeGreaterThanOrEqual(4);
     expect(hydrators[0]!.retention.runs + hydrators[1]!.retention.runs).toBe(ran);
     expect(await store.listTags('cached/app')).toEqual(['new']);
+    // The pass that evicted freed what it left unreferenced with a collection of its own, counted in that hydrator's GC metrics.
+    const sweeps = await Promise.all(
+      hydrators.map(async (h) => Number(/^pullthrough_gc_runs_total\{mode="sweep"\} (\d+)$/m.exec(await (await fetch(`${h.probeUrl}/metrics`)).text())?.[1] ?? 0)),
+    );
+    expect(sweeps[0]! + sweeps[1]!).toBeGreaterThanOrEqual(1);
   } finally {
     await queue.close();
   }

@@ -1,6 +1,6 @@
 import type { FreeUnreferenced } from '../retention/retention-runner.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { GcBusyError, type GarbageCollector } from './garbage-collector.js';
+import { GcBusyError, type GarbageCollector, type GcReport } from './garbage-collector.js';
 
 export interface FreeUnreferencedOptions {
   /** How long to wait for a collection running elsewhere to end before leaving it to `later`. Default 60000. */
@@ -8,6 +8,8 @@ export interface FreeUnreferencedOptions {
   /** Queue a collection for the hydrators (when this one could not run now). */
   later: () => Promise<unknown>;
   logger?: Logger;
+  /** Told of each collection this hook ran (the process's GC metrics count it like a queued one). */
+  onReport?: (report: GcReport) => void;
 }
 
 /**
@@ -20,7 +22,9 @@ export function freeUnreferencedWith(collector: GarbageCollector, options: FreeU
   const logger = options.logger ?? silentLogger;
   return async () => {
     try {
-      return { bytesFreed: (await collector.collect({ dryRun: false, waitMs: options.waitMs ?? 60_000 })).freed.bytes };
+      const report = await collector.collect({ dryRun: false, waitMs: options.waitMs ?? 60_000 });
+      options.onReport?.(report);
+      return { bytesFreed: report.freed.bytes };
     } catch (err) {
       if (!(err instanceof GcBusyError)) throw err;
       await options.later();
