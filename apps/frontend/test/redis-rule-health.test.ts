@@ -48,8 +48,9 @@ test('outcomes recorded on A show on B within the flush interval; A sees its own
   a.served(RULE, 'hit');
   a.served(RULE, 'stale');
   a.upstreamAnswered(RULE, 'mirror.example', true);
-  a.failed(RULE, 'upstream-unavailable', 'redirect to https://someone:hunter2@blob.example/layer?sig=s3cr3t-sig failed');
+  // B's success comes before A's failure (recorded in that order, so never a millisecond after it): the failure is the latest outcome.
   b.served(RULE, 'revalidated');
+  a.failed(RULE, 'upstream-unavailable', 'redirect to https://someone:hunter2@blob.example/layer?sig=s3cr3t-sig failed');
   // Unflushed counts are part of the shared view of the process that recorded them.
   expect(await healthOf(a)).toMatchObject({ scope: 'shared', recent: { hits: 1, misses: 1, stale: 1, errors: 1 } });
 
