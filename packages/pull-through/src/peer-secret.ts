@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ControlStore } from '@pullthrough/storage';
+import { controlMadeOnce, type ControlStore } from '@pullthrough/storage';
 
 const KIND = 'peer-stream';
 const NAME = 'secret';
@@ -8,7 +8,10 @@ const REFRESH_INTERVAL_MS = 1000;
 
 type Control = Pick<ControlStore, 'getControl' | 'putControl' | 'createControl'>;
 
-const valid = (stored: { secret?: unknown } | undefined): stored is { secret: string } => typeof stored?.secret === 'string' && /^[0-9a-f]{64}$/.test(stored.secret);
+function valid(stored: unknown): stored is { secret: string } {
+  const secret = (stored as { secret?: unknown } | undefined)?.secret;
+  return typeof secret === 'string' && /^[0-9a-f]{64}$/.test(secret);
+}
 
 /**
  * The key replicas sign their peer stream requests with (HMAC, PeerTokens): 32 random bytes made
@@ -33,16 +36,8 @@ export class PeerSecret {
   }
 
   private static async read(control: Control): Promise<Buffer> {
-    const stored = await control.getControl<{ secret?: unknown }>(KIND, NAME);
-    if (valid(stored)) return Buffer.from(stored.secret, 'hex');
-    // Made only where none is: of replicas starting at once on an empty store, one key wins and every one reads it.
-    // A damaged document is replaced (whoever replaces it last wins; the others read it again on a refusal).
-    const made = { secret: randomBytes(32).toString('hex') };
-    if (stored === undefined) await control.createControl(KIND, NAME, made, { private: true });
-    else await control.putControl(KIND, NAME, made, { private: true });
-    const written = await control.getControl<{ secret?: unknown }>(KIND, NAME);
-    if (!valid(written)) throw new Error('peer stream key: could not be stored');
-    return Buffer.from(written.secret, 'hex');
+    const made = await controlMadeOnce(control, 'peer stream key', { kind: KIND, name: NAME }, valid, () => ({ secret: randomBytes(32).toString('hex') }), { private: true });
+    return Buffer.from(made.secret, 'hex');
   }
 
   get current(): Buffer {

@@ -63,3 +63,26 @@ export class ControlStore {
     return values.filter((v): v is T => v !== undefined);
   }
 }
+
+/**
+ * A document made once for the whole deployment (a key, an id), shared through the storage: the stored
+ * one when it is `valid`, else `make()`'s value, written only where none is stored (of processes starting
+ * at once on an empty store one wins and every one reads it; a damaged document is replaced, the last
+ * replacement winning), then read back. Throws `what: could not be stored` if what is read is not valid.
+ */
+export async function controlMadeOnce<T>(
+  control: Pick<ControlStore, 'getControl' | 'putControl' | 'createControl'>,
+  what: string,
+  at: { kind: string; name: string },
+  valid: (stored: unknown) => stored is T,
+  make: () => T,
+  options: ControlWriteOptions = {},
+): Promise<T> {
+  const stored = await control.getControl<unknown>(at.kind, at.name);
+  if (valid(stored)) return stored;
+  if (stored === undefined) await control.createControl(at.kind, at.name, make(), options);
+  else await control.putControl(at.kind, at.name, make(), options);
+  const written = await control.getControl<unknown>(at.kind, at.name);
+  if (!valid(written)) throw new Error(`${what}: could not be stored`);
+  return written;
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ControlStore } from './control-store.js';
+import { controlMadeOnce, type ControlStore } from './control-store.js';
 
 const KIND = 'deployment';
 const NAME = 'id';
@@ -11,18 +11,14 @@ const NAME = 'id';
  * address of the cache itself) is recognised and refused instead of looping.
  */
 export async function deploymentId(control: Pick<ControlStore, 'getControl' | 'putControl' | 'createControl'>): Promise<string> {
-  const stored = await control.getControl<{ id?: unknown }>(KIND, NAME);
-  if (validId(stored)) return stored.id;
-  // Processes starting at once on an empty store: only the first id is written, and all read it back.
-  const made = { id: randomBytes(8).toString('hex') };
-  if (stored === undefined) await control.createControl(KIND, NAME, made);
-  else await control.putControl(KIND, NAME, made);
-  const written = await control.getControl<{ id?: unknown }>(KIND, NAME);
-  if (!validId(written)) throw new Error('deployment id: could not be stored');
-  return written.id;
+  const made = await controlMadeOnce(control, 'deployment id', { kind: KIND, name: NAME }, validId, () => ({ id: randomBytes(8).toString('hex') }));
+  return made.id;
 }
 
-const validId = (stored: { id?: unknown } | undefined): stored is { id: string } => typeof stored?.id === 'string' && /^[0-9a-f]{16}$/.test(stored.id);
+function validId(stored: unknown): stored is { id: string } {
+  const id = (stored as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' && /^[0-9a-f]{16}$/.test(id);
+}
 
 /** The User-Agent our upstream requests carry: product, and the deployment it came from. */
 export function upstreamUserAgent(id: string): string {

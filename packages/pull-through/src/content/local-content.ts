@@ -85,6 +85,11 @@ export class LocalContent implements RepositoryContent {
     return { linked, stored };
   }
 
+  /** Whether the blob's bytes are here (for any repository); one storage look, no link checked. */
+  async isStored(digest: Digest): Promise<boolean> {
+    return (await this.store.statBlob(digest)) !== undefined;
+  }
+
   /** A stored blob of `size` bytes (or the requested range of it; an unsatisfiable one throws RangeInvalidError). */
   async openStored(digest: Digest, size: number, request: RangeRequest | undefined, cache: CacheStatus): Promise<BlobBody> {
     const range = request ? resolveRange(request, size) : undefined;

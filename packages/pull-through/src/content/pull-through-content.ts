@@ -241,7 +241,7 @@ export class PullThroughContent implements RepositoryContent {
     const digest = config.digest;
     if (blobs.isRunning(target, digest)) return;
     void (async () => {
-      if ((await this.local.blobState(digest)).stored) return;
+      if (await this.local.isStored(digest)) return;
       // Bytes nobody reads yet: this tap drains them (a later client taps from the kept prefix).
       const live = await blobs.stream(target, digest, config.size);
       live?.stream.resume();
