@@ -19,7 +19,7 @@ const { request } = require('undici');
 const { tempDir } = require('@pullthrough/test-support');
 const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
-const { startPullthrough, startReferenceProxy, startUpstreamAndRedis, redisPid } = require('./lib/servers.js');
+const { startPullthrough, startReferenceProxy, startUpstreamAndRedis, redisPid, redisCommandCalls } = require('./lib/servers.js');
 const { measureCpu, parseStat, clockTicks } = require('./lib/proc-cpu.js');
 
 /** { '<thread name>': { user, sys } CPU seconds } of every thread of `pid` so far (same names summed). */
@@ -70,19 +70,6 @@ async function writeLagMetrics(adminUrl) {
   const res = await request(`${adminUrl}/metrics`);
   const text = await res.body.text();
   return text.split('\n').filter((l) => /^pullthrough_blob_(write_lag_(overflows|waits)|write_completion|clients_fell_behind|client_waits)/.test(l));
-}
-
-/** { command: calls } from redis-server's INFO commandstats. */
-async function redisCommandCalls(redisUrl) {
-  const Redis = require('ioredis');
-  const client = new Redis(redisUrl, { lazyConnect: true });
-  try {
-    await client.connect();
-    const text = await client.info('commandstats');
-    return Object.fromEntries([...text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]));
-  } finally {
-    client.disconnect();
-  }
 }
 
 /** One cold pull through the reference, its CPU seconds until `settleMs` after the pull's start. */

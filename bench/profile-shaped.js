@@ -7,7 +7,8 @@
 // (linkHead), to the client's response head (head) and to its last byte (total). For the pullthrough, the
 // frontend's side (bench/lib/timeline-preload.js): request in -> upstream request created, upstream request
 // sent -> its response head, upstream head -> response head out, and the manifest's own events (process clocks: epoch ms from each
-// process's performance.timeOrigin); and its event loop's utilization and delay during the pull. Medians over the blobs. The link runs in this process (its CPU is not measured).
+// process's performance.timeOrigin); its event loop's utilization and delay during the pull; and redis-server's
+// commands per blob during the pull (`INFO commandstats`: every process's, the hydrator's polling included). Medians over the blobs. The link runs in this process (its CPU is not measured).
 const os = require('node:os');
 const path = require('node:path');
 const { readFile } = require('node:fs/promises');
@@ -15,11 +16,10 @@ const { Pool } = require('undici');
 const { tempDir } = require('@pullthrough/test-support');
 const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
-const { startPullthrough, startPipeProxy, startVerifyingProxy, startUpstreamAndRedis } = require('./lib/servers.js');
+const { startPullthrough, startPipeProxy, startVerifyingProxy, startUpstreamAndRedis, redisCommandCalls } = require('./lib/servers.js');
 const { createShapingServer } = require('./lib/link-shaper.js');
 const { median } = require('./lib/stats.js');
 const { warmUp } = require('./lib/warm-up.js');
-
 const nowMs = () => performance.timeOrigin + performance.now();
 // performance.now() and process.hrtime (CLOCK_MONOTONIC, the .cpuprofile's clock) differ by a constant.
 const monoOffsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
@@ -132,9 +132,12 @@ async function main(argv) {
       let ours;
       try {
         await warmUp(pull, proxy.url, warmups); // process warm-up: cold means cache-cold
+        const before = await redisCommandCalls(redis.url);
         const from = nowMs();
         ours = await timedPull(proxy.url, image, linkSeen);
         ours.window = { from, to: nowMs() };
+        const after = await redisCommandCalls(redis.url);
+        ours.redis = Object.entries(after).map(([cmd, n]) => [cmd, n - (before[cmd] ?? 0)]).filter(([cmd, n]) => n > 0 && !['info', 'client', 'hello'].includes(cmd));
         if (flag('out', undefined)) console.log(`  the pull's window in the frontend's .cpuprofile (CLOCK_MONOTONIC µs): ${Math.round((from - performance.timeOrigin) * 1000 + monoOffsetUs)}-${Math.round((ours.window.to - performance.timeOrigin) * 1000 + monoOffsetUs)}`);
       } finally {
         await proxy.stop();
@@ -150,6 +153,7 @@ async function main(argv) {
       );
       const manifest = byKey.get(`manifest:${image.repository}`) ?? {};
       console.log(`  frontend, the manifest (ms since the pull's start): ${['in', 'upstream-create', 'upstream-sent', 'upstream-headers', 'end-called'].map((e) => `${e} ${fmt(manifest[e] - ours.started)}`).join(', ')}`);
+      console.log(`  redis commands during the pull (every process), per blob: ${ours.redis.map(([cmd, n]) => `${cmd} ${(n / ours.rows.length).toFixed(2)}`).join(', ')}`);
       console.log(`  frontend event loop during the pull: utilization ${avg('elu').toFixed(2)}, delay mean ${avg('mean').toFixed(1)} ms, p99 ${avg('p99').toFixed(1)} ms, max ${Math.max(0, ...during.map((s) => s.max)).toFixed(1)} ms`);
     }
   } finally {

@@ -281,6 +281,19 @@ function redisPid(redisUrl) {
   });
 }
 
+/** { command: calls } from redis-server's INFO commandstats (for the profiling scripts). */
+async function redisCommandCalls(redisUrl) {
+  const Redis = require('ioredis');
+  const client = new Redis(redisUrl, { lazyConnect: true });
+  try {
+    await client.connect();
+    const text = await client.info('commandstats');
+    return Object.fromEntries([...text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]));
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** For the profiling scripts: an upstream docker-registry and a redis-server; `stop()` ends both. */
 async function startUpstreamAndRedis() {
   const upstream = await startRegistry();
@@ -293,4 +306,4 @@ async function startUpstreamAndRedis() {
   }
 }
 
-module.exports = { startUpstreamAndRedis, startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startVerifyingProxy, startFanoutServer, startShapingProxy, redisPid };
+module.exports = { startUpstreamAndRedis, startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startVerifyingProxy, startFanoutServer, startShapingProxy, redisPid, redisCommandCalls };

@@ -9,6 +9,7 @@ import { CredentialHealthBook, acrIdentityTokens, createSecretResolver, secretPo
 import { createHydrationQueue, enqueueHydration, HydrationStatusReader } from '@pullthrough/hydration-jobs';
 import {
   RedisGcCoordinator,
+  gcTouchSettings,
   HydrationService,
   LocalWrites,
   LoginVerifier,
@@ -96,7 +97,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   const gcCoordinator = new RedisGcCoordinator({
     url: config.REDIS_URL,
     prefix: config.PULLTHROUGH_QUEUE_PREFIX,
-    touchRetentionMs: config.PULLTHROUGH_GC_GRACE_MINUTES * 60_000 + 3_600_000,
+    ...gcTouchSettings(config.PULLTHROUGH_GC_GRACE_MINUTES * 60_000),
     logger,
   });
   const store = new RegistryStore(storageDriverFrom(config), {

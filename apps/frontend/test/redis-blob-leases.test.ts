@@ -98,6 +98,47 @@ test('a commit announced by one process wakes the waiters of that digest in anot
   expect(await other).toBeGreaterThanOrEqual(290); // another digest's waiter waits its time out
 });
 
+test('a leader that committed releases with the digest: one round trip announces it and marks the lease; the next claim leads, saying so', async () => {
+  const prefix = uniquePrefix('leases');
+  const [a, b] = [await replica(prefix, 800), await replica(prefix, 800)];
+  const digest = 'sha256:' + 'e'.repeat(64);
+  const claim = await a.acquire(KEY);
+  expect(claim).toMatchObject({ kind: 'led', afterCommit: false });
+  const started = Date.now();
+  const woken = b.waitForCommit(digest, 10_000).then(() => Date.now() - started);
+  if (claim.kind === 'led') claim.release(digest);
+  expect(await woken).toBeLessThan(2000);
+  // The mark is no holder: the next claim leads (in any process), told to look at the store first.
+  expect(await client.get(leaseKey(prefix))).toBe('-committed');
+  const next = await b.acquire(KEY);
+  expect(next).toMatchObject({ kind: 'led', afterCommit: true });
+  expect(await client.get(leaseKey(prefix))).toBe(b.owner);
+  expect((await a.acquire(KEY)).kind).toBe('held');
+  // Released without a commit: nothing is left, and the claim after is a plain one.
+  if (next.kind === 'led') next.release();
+  await eventually('released', async () => (await client.exists(leaseKey(prefix))) === 0, 2000);
+  const plain = await a.acquire(KEY);
+  expect(plain).toMatchObject({ kind: 'led', afterCommit: false });
+  // The mark lasts leaseMs.
+  if (plain.kind === 'led') plain.release(digest);
+  await eventually('marked', async () => (await client.get(leaseKey(prefix))) === '-committed', 2000);
+  await sleep(900);
+  expect(await b.acquire(KEY)).toMatchObject({ kind: 'led', afterCommit: false });
+});
+
+test('a leader whose lease was taken over still announces its commit, and leaves the new holder\'s lease as it is', async () => {
+  const prefix = uniquePrefix('leases');
+  const [a, b] = [await replica(prefix), await replica(prefix)];
+  const digest = 'sha256:' + 'f'.repeat(64);
+  const claim = await a.acquire(KEY);
+  await client.set(leaseKey(prefix), b.owner, 'PX', 15_000); // as if b took it over after a's lease expired
+  const started = Date.now();
+  const woken = b.waitForCommit(digest, 10_000).then(() => Date.now() - started);
+  if (claim.kind === 'led') claim.release(digest);
+  expect(await woken).toBeLessThan(2000);
+  expect(await client.get(leaseKey(prefix))).toBe(b.owner);
+});
+
 test('Redis down: every claim answers "alone" at once (no waiting on Redis)', async () => {
   const prefix = uniquePrefix('leases');
   const a = await replica(prefix);

@@ -14,6 +14,7 @@ import {
   RedisBlobLeases,
   RedisBreakerBoard,
   RedisGcCoordinator,
+  gcTouchSettings,
   RedisRetentionLock,
   RetentionRunner,
   retentionDefaultsFrom,
@@ -79,7 +80,7 @@ export async function startHydrator(
   const tracing = startTracing(config, { serviceName: 'pullthrough-hydrator', egressAllow: config.PULLTHROUGH_EGRESS_ALLOW, onExportError: (err) => logger.warn({ err }, 'trace export failed') });
   // Blobs this process writes, commits or links are "touched" in Redis: a collection running meanwhile keeps them.
   const graceMs = config.PULLTHROUGH_GC_GRACE_MINUTES * 60_000;
-  const gcCoordinator = new RedisGcCoordinator({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, touchRetentionMs: graceMs + 3_600_000, logger });
+  const gcCoordinator = new RedisGcCoordinator({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, ...gcTouchSettings(graceMs), logger });
   const store = new RegistryStore(storageDriverFrom(config), { touches: gcCoordinator });
   // One egress policy for upstreams, token realms, redirects and webhook deliveries.
   const egress = new EgressPolicy({ allow: config.PULLTHROUGH_EGRESS_ALLOW });

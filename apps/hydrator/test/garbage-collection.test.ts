@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { digestOf, type Digest } from '@pullthrough/oci';
-import { GarbageCollector, GcBusyError, RedisGcCoordinator, type GcReport } from '@pullthrough/pull-through';
+import { GarbageCollector, GcBusyError, gcTouchSettings, RedisGcCoordinator, type GcReport } from '@pullthrough/pull-through';
 import { type SweepCandidate, azureBlobDriverFrom, blobDataPath, FilesystemDriver, layerLinkPath, manifestRevisionLinkPath, RegistryStore, type StorageDriver } from '@pullthrough/storage';
 import { freePort, startAzurite, startRedis, tempDir, uniquePrefix, type Azurite, type RedisServer, type TempDir } from '@pullthrough/test-support';
 
@@ -65,7 +65,8 @@ describe.each(drivers)('garbage collection on %s', (_name, makeDriver) => {
   let env: Env;
   beforeEach(async () => {
     const { driver, drop } = await makeDriver();
-    const coordinator = new RedisGcCoordinator({ url: redis.url, prefix: uniquePrefix('gc'), touchRetentionMs: 60_000 });
+    // As the apps wire it: a touch is not repeated within a sixth of the grace (a collection cannot claim it meanwhile).
+    const coordinator = new RedisGcCoordinator({ url: redis.url, prefix: uniquePrefix('gc'), ...gcTouchSettings(GRACE_MS) });
     const store = new RegistryStore(driver, { touches: coordinator });
     env = {
       driver,
@@ -197,6 +198,9 @@ describe.each(drivers)('garbage collection on %s', (_name, makeDriver) => {
 
   test('a touch of a blob being deleted waits for the deletion, then the caller finds it missing', async () => {
     const blob = await putBlob('claim/a');
+    // A claim after the blob's own touches stands for a collection at least a grace period later: by
+    // then this process no longer remembers having touched it (a touch within recentTouchMs is not sent).
+    await sleep(gcTouchSettings(GRACE_MS).recentTouchMs! + 50);
     const since = (await env.coordinator.now()) + 1; // nothing touched after this
     expect(await env.coordinator.claim(blob.digest, since)).toBe(true);
     let linked = false;

@@ -263,6 +263,7 @@ export class BlobFetcher {
   ): Promise<FetchedBlob> {
     const key = blobFlightKey(target, digest);
     let claim = await this.leases.acquire(key);
+    let committed: Digest | undefined;
     try {
       let tookOver = false;
       if (claim.kind === 'held') {
@@ -271,8 +272,8 @@ export class BlobFetcher {
         claim = followed.claim;
         tookOver = true;
       }
-      if (claim.kind === 'led' && (live || tookOver)) {
-        // The previous leader may have committed and released since the store was read: no second GET.
+      if (claim.kind === 'led' && ((live && claim.afterCommit) || tookOver)) {
+        // The previous leader committed and released since the store was read: no second GET.
         const stored = await this.store.statBlob(digest);
         if (stored) {
           onFollow();
@@ -280,10 +281,12 @@ export class BlobFetcher {
         }
       }
       const fetched = await this.fetch(target, digest, expectedSize, flight, live, onHeaders);
-      if (fetched.bytesFetched > 0) this.leases.committed(digest);
+      if (fetched.bytesFetched > 0) committed = digest;
       return fetched;
     } finally {
-      if (claim.kind === 'led') claim.release();
+      // A leader announces its commit with the release (one round trip); a fetch without the lease announces it alone.
+      if (claim.kind === 'led') claim.release(committed);
+      else if (committed) this.leases.committed(committed);
     }
   }
 
@@ -295,9 +298,7 @@ export class BlobFetcher {
     live: boolean,
     onHeaders: (size: number | undefined) => void,
   ): Promise<FetchedBlob> {
-    const failTaps = (err: unknown) => {
-      for (const tap of flight.taps) tap.fail(err as Error);
-    };
+    const failTaps = (err: unknown) => flight.taps.forEach((tap) => tap.fail(err as Error));
     if (!live) {
       // Only a fetch that clients read live keeps its first bytes for clients that come later.
       flight.prefix.drop();

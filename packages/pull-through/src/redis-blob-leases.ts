@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { blobFlightId } from './blob-flight-key.js';
 import { silentLogger, type Logger } from './logger.js';
-import { DELETE_IF_OWNED, RedisScript, RENEW_IF_OWNED } from './redis-script.js';
+import { RedisScript, RENEW_IF_OWNED } from './redis-script.js';
 
 /**
  * Who fetches a blob: this process (renew until `release`), another one, or nobody can say (Redis
  * down: fetch alone). A lease held by another process names that process's peer URL when it serves
  * its running fetches to the other replicas (PULLTHROUGH_PEER_PORT): its bytes can be read live there.
+ * A lease this process leads says whether its last holder let it go after committing the blob, in the
+ * last `leaseMs` (`afterCommit`: the blob may be stored now though it was not when the caller looked).
+ * `release(digest)` after a commit announces it and leaves that mark; `release()` leaves nothing.
  */
-export type BlobLeaseClaim = { kind: 'led'; release(): void } | { kind: 'held'; peerUrl?: string } | { kind: 'alone' };
+export type BlobLeaseClaim = { kind: 'led'; afterCommit: boolean; release(committed?: string): void } | { kind: 'held'; peerUrl?: string } | { kind: 'alone' };
 
 /**
  * One upstream fetch per blob flight key across processes. `acquire` never waits on Redis longer
@@ -44,15 +47,31 @@ export interface RedisBlobLeasesOptions {
   peerUrl?: string;
 }
 
-// KEYS: lease. ARGV: our value, PX. Ours: {1}; held by another: {0, its value}. One round trip on any
-// Redis (SET NX GET needs Redis 7; managed Redis 6 is still common).
-const CLAIM = new RedisScript(`if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {1} end return {0, redis.call('GET', KEYS[1])}`);
+/** What a lease holds for `leaseMs` once its holder committed the blob and let it go (no owner id has this form). */
+const COMMITTED_MARK = '-committed';
+
+// KEYS: lease. ARGV: our value, PX, the committed mark. Ours: {1}; ours, its last holder having committed:
+// {2}; held by another: {0, its value}. One round trip on any Redis (SET NX GET needs Redis 7).
+const CLAIM = new RedisScript(`local v = redis.call('GET', KEYS[1])
+if v and v ~= ARGV[3] then return {0, v} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if v then return {2} end
+return {1}`);
+// KEYS: lease. ARGV: our value, the committed digest ('' for none), the mark, its PX, the commit channel.
+// The commit is announced whoever holds the lease now; the lease is let go (or marked) only if it is ours.
+const RELEASE = new RedisScript(`if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[2]) end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+return 1`);
 
 /**
  * Blob fetch leases in Redis: `<prefix>:blob-lease:<sha256 of the flight key>` holds the owner's id
  * (followed by a space and its peer URL when it has one) with a PX expiry, renewed while the fetch
  * runs and released (compare-and-delete) when it ends; `<prefix>:blob-done` carries the digest of
- * every committed blob by pub/sub. Its own connections, no offline queue: with Redis down (or slow)
+ * every committed blob by pub/sub. A leader that committed releases, announces and marks in one script:
+ * the lease then holds `-committed` for leaseMs, and the next claim takes it over saying so
+ * (`afterCommit`); only such a claim needs to look at the store again before fetching. Its own connections, no offline queue: with Redis down (or slow)
  * every claim answers `alone` and each process fetches on its own, as without Redis.
  */
 export class RedisBlobLeases implements BlobLeases {
@@ -113,16 +132,16 @@ export class RedisBlobLeases implements BlobLeases {
       };
       expire(false);
     });
-    const claim = CLAIM.run(this.redis, [key], [this.value, this.leaseMs]) as Promise<[number, string | null] | [number]>;
+    const claim = CLAIM.run(this.redis, [key], [this.value, this.leaseMs, COMMITTED_MARK]) as Promise<[number, string | null] | [number]>;
     try {
       const answer = await Promise.race([claim, tooLate]);
       if (answer === 'late') {
         // Too slow: fetch alone, and give the lease back if it was ours after all.
         this.logger.debug({ waitedMs: Date.now() - sentAt }, 'blob leases: claim unanswered in time, fetching alone');
-        claim.then(([ours]) => ours === 1 && this.release(key)).catch(() => undefined);
+        claim.then(([ours]) => ours !== 0 && this.release(key, undefined)).catch(() => undefined);
         return { kind: 'alone' };
       }
-      if (answer[0] === 1) return { kind: 'led', release: this.renewing(key) };
+      if (answer[0] !== 0) return { kind: 'led', afterCommit: answer[0] === 2, release: this.renewing(key) };
       return this.heldBy(answer[1] ?? null);
     } catch {
       return { kind: 'alone' }; // Redis refused the command: this process decides alone
@@ -172,25 +191,27 @@ export class RedisBlobLeases implements BlobLeases {
     for (const waiter of [...(this.waiters.get(digest) ?? [])]) waiter();
   }
 
-  /** Renew the lease until the returned function is called, which releases it. */
-  private renewing(key: string): () => void {
+  /** Renew the lease until the returned function is called, which releases it (announcing a commit and marking the lease). */
+  private renewing(key: string): (committed?: string) => void {
     const timer = setInterval(() => {
       if (this.closed || this.redis.status !== 'ready') return;
       RENEW_IF_OWNED.run(this.redis, [key], [this.value, this.leaseMs]).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: renewal failed'));
     }, this.renewMs);
     timer.unref();
     let released = false;
-    return () => {
+    return (committed?: string) => {
       if (released) return;
       released = true;
       clearInterval(timer);
-      this.release(key);
+      this.release(key, committed);
     };
   }
 
-  private release(key: string): void {
+  /** Let the lease go if it is still ours; with a digest, announce its commit (one round trip) and mark the lease committed for leaseMs. */
+  private release(key: string, committed: string | undefined): void {
+    if (committed !== undefined) this.wake(committed);
     if (this.closed || this.redis.status !== 'ready') return;
-    DELETE_IF_OWNED.run(this.redis, [key], [this.value]).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: release failed'));
+    RELEASE.run(this.redis, [key], [this.value, committed ?? '', COMMITTED_MARK, this.leaseMs, this.channel]).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: release failed'));
   }
 
   private leaseKey(flightKey: string): string {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Digest } from '@pullthrough/oci';
+import { LruCache, type Digest } from '@pullthrough/oci';
 import type { BlobTouches } from '@pullthrough/storage';
 import { answerWithin, LATE } from '../answer-within.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -40,6 +40,27 @@ export interface RedisGcCoordinatorOptions {
   maxTouchWaitMs?: number;
   /** The longest one touch waits for Redis to answer (a slow Redis delays no pull longer). Default 500. */
   touchTimeoutMs?: number;
+  /**
+   * A digest whose touch this process had recorded (not skipped, not waiting on a claim) less than
+   * this long ago is not sent again: no collection can claim it within the grace period after a
+   * recorded touch, so a second touch inside that period protects nothing more. Must stay well under
+   * the grace period (gcTouchSettings). Default 0: every touch goes to Redis.
+   */
+  recentTouchMs?: number;
+}
+
+/** Digests remembered as recently touched, at most (a 60-layer image's worth many times over). */
+const RECENT_TOUCHES_MAX = 10_000;
+
+/**
+ * The coordinator's settings for a grace period both apps share: touches kept an hour longer than
+ * the grace, and a touch not repeated within a sixth of it, at most 2 s (a blob's creation, commit and
+ * link, and the touch of the manifest naming it, are usually that close; a collection started by a
+ * process configured with a shorter grace, as the tests' in-process collectors of a few seconds are,
+ * still sees every touch older than that).
+ */
+export function gcTouchSettings(graceMs: number): Pick<RedisGcCoordinatorOptions, 'touchRetentionMs' | 'recentTouchMs'> {
+  return { touchRetentionMs: graceMs + 3_600_000, recentTouchMs: Math.min(2_000, Math.floor(graceMs / 6)) };
 }
 
 const NOW = new RedisScript(`local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`);
@@ -78,6 +99,8 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
   private readonly touchesKey: string;
   private readonly createdAt = Date.now();
   private everReady = false;
+  /** Digests whose touch was recorded lately, each for recentTouchMs from when it was sent (monotonic clock). */
+  private readonly recent = new LruCache<true>(RECENT_TOUCHES_MAX, () => 1, () => performance.now());
 
   constructor(private readonly options: RedisGcCoordinatorOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -106,10 +129,12 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
   }
 
   async touch(digests: readonly Digest[]): Promise<void> {
-    let pending = [...new Set(digests)];
+    let pending = [...new Set(digests)].filter((digest) => this.recent.get(digest) === undefined);
     const deadline = Date.now() + (this.options.maxTouchWaitMs ?? 60_000);
     while (pending.length > 0) {
       let busy: string[];
+      // Redis stamps the touch no earlier than this: the protection it gives is counted from here.
+      const sentAt = performance.now();
       try {
         // Only while first connecting (a process just started): a connection lost later fails touches fast (pulls go on).
         if (!this.everReady && Date.now() - this.createdAt < 2_000) await this.connected(this.options.touchTimeoutMs ?? 500);
@@ -121,6 +146,7 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
         this.logger.debug({ err: (err as Error).message, blobs: pending.length }, 'gc coordinator: touch not recorded (redis unavailable)');
         return;
       }
+      this.remember(pending.filter((digest) => !busy.includes(digest)), sentAt);
       if (busy.length === 0) return;
       if (Date.now() > deadline) {
         this.logger.warn({ digests: busy }, 'gc coordinator: a collector held these blobs longer than the touch waits; going on');
@@ -129,6 +155,12 @@ export class RedisGcCoordinator implements GcCoordinator, BlobTouches {
       pending = busy as Digest[];
       await sleep(25);
     }
+  }
+
+  private remember(recorded: readonly Digest[], sentAt: number): void {
+    const ttlMs = (this.options.recentTouchMs ?? 0) - (performance.now() - sentAt);
+    if (ttlMs <= 0) return;
+    for (const digest of recorded) this.recent.set(digest, true, ttlMs);
   }
 
   async now(): Promise<number> {
