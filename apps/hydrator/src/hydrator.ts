@@ -70,11 +70,12 @@ export interface RunningHydrator {
 /** Wire the hydration and webhook workers from config. Used by main.ts and the integration tests. */
 /** `secretEnv`: where `env:` secret references are looked up (main.ts passes process.env). */
 /** `freeUnreferenced`: what runs after a retention pass removed content (default: this process's garbage collection). */
+/** `workersMade` (tests): awaited once every worker exists, before the metrics are wired and the workers take jobs. */
 export async function startHydrator(
   config: HydratorConfig,
   logger: Logger,
   secretEnv: Record<string, string | undefined> = {},
-  hooks: { freeUnreferenced?: FreeUnreferenced } = {},
+  hooks: { freeUnreferenced?: FreeUnreferenced; workersMade?: () => Promise<void> } = {},
 ): Promise<RunningHydrator> {
   // Off unless PULLTHROUGH_OTLP_ENDPOINT is set (README "Telemetry"); the collector is dialled under the egress policy.
   const tracing = startTracing(config, { serviceName: 'pullthrough-hydrator', egressAllow: config.PULLTHROUGH_EGRESS_ALLOW, onExportError: (err) => logger.warn({ err }, 'trace export failed') });
@@ -208,6 +209,7 @@ export async function startHydrator(
       hooks.freeUnreferenced ?? freeUnreferencedWith(collector, { logger, later: () => enqueueGc(gcQueue, { dryRun: false, requestedBy: 'retention' }), onReport: (r) => onGcReport?.(r) }),
   });
   const retention = await startRetentionJob(connection, prefix, parseRetentionSchedule(config.PULLTHROUGH_RETENTION_SCHEDULE) ?? { off: true }, retentionRunner, logger);
+  await hooks.workersMade?.();
 
   // /healthz, /readyz, /metrics on PULLTHROUGH_HYDRATOR_PORT, with the frontend's listener limits.
   const hydrationQueue = createHydrationQueue({ connection, prefix });
@@ -224,8 +226,8 @@ export async function startHydrator(
     maxConnections: PROBE_MAX_CONNECTIONS,
   });
   // Jobs are taken only now: each one this process finishes is counted in its metrics (a collection
-  // that fired while the process started was run, and not counted, before).
-  for (const w of [worker, webhookWorker, gcWorker]) w.run().catch((err: unknown) => logger.error({ queue: w.name, err: (err as Error).message }, 'worker stopped'));
+  // that fired while the process started, or one a retention pass ran, was not counted before).
+  for (const w of [worker, webhookWorker, gcWorker, retention.worker]) w.run().catch((err: unknown) => logger.error({ queue: w.name, err: (err as Error).message }, 'worker stopped'));
   const address = server.address() as AddressInfo;
   const closeAll = async (): Promise<void> => {
     stopping = true;

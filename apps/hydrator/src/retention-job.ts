@@ -14,7 +14,7 @@ export interface RetentionJob {
  * The scheduled retention pass: every hydrator upserts the same BullMQ job scheduler (one scheduler,
  * not one per replica), each tick is one job handed to one worker, and the retention lock keeps a
  * pass from overlapping a long previous one or an on-demand run (`POST /api/v1/retention`).
- * `off` removes the scheduler.
+ * `off` removes the scheduler. The worker takes jobs once the caller calls its `run()`.
  */
 export async function startRetentionJob(connection: Redis, prefix: string, schedule: RetentionSchedule, runner: RetentionRunner, logger: Logger): Promise<RetentionJob> {
   const settings = { repeatStrategy: utcRepeatStrategy }; // the next tick in UTC without Intl (README, Memory)
@@ -41,7 +41,8 @@ export async function startRetentionJob(connection: Redis, prefix: string, sched
         return { skipped: 'busy' };
       }
     },
-    { connection: connection as ConnectionOptions, prefix, concurrency: 1, settings },
+    // Taken only once the caller runs the worker (after its metrics are wired).
+    { connection: connection as ConnectionOptions, prefix, concurrency: 1, settings, autorun: false },
   );
   worker.on('error', (err) => logger.warn({ err: err.message }, 'retention worker error'));
   worker.on('failed', (_job, err) => logger.warn({ err: err.message }, 'retention pass failed'));
