@@ -1,5 +1,5 @@
 'use strict';
-// `node bench/profile-shaped.js [--rounds=2] [--mib=N] [--rate=100] [--rtt=20] [--out=<dir>] [--ceilings] [--warm-images=4]`: where a cold pull through the
+// `node bench/profile-shaped.js [--rounds=2] [--mib=N [--layers=K]] [--clients=C] [--rate=100] [--rtt=20] [--out=<dir>] [--ceilings] [--warm-images=4]`: where a cold pull through the
 // shaped link spends its time, blob by blob (run `npm run build` first). Per round: the bench's 60-layer
 // image (or one `--mib` layer) pulled directly through the link, then through a fresh pullthrough (which
 // fetches through the same link), 3 blobs at a time like the bench's client. For each blob: from the
@@ -8,7 +8,10 @@
 // frontend's side (bench/lib/timeline-preload.js): request in -> upstream request created, upstream request
 // sent -> its response head, upstream head -> response head out, and the manifest's own events (process clocks: epoch ms from each
 // process's performance.timeOrigin); its event loop's utilization and delay during the pull; and redis-server's
-// commands per blob during the pull (`INFO commandstats`: every process's, the hydrator's polling included). Medians over the blobs. The link runs in this process (its CPU is not measured).
+// commands per blob during the pull (`INFO commandstats`: every process's, the hydrator's polling included).
+// `--clients=C`: C clients pull through this cache at once (a herd; the bench's is 20 clients on 4 layers of
+// 10 MiB: `--clients=20 --mib=10 --layers=4`); the per-blob lines are the first client's, and a herd line gives
+// every client's first byte and end, and the first and last of each event in the frontend. Medians over the blobs. The link runs in this process (its CPU is not measured).
 const os = require('node:os');
 const path = require('node:path');
 const { readFile } = require('node:fs/promises');
@@ -55,9 +58,10 @@ async function timedPull(base, image, linkSeen) {
   }
 }
 
-/** The frontend's timeline file: per digest key its first time of each event; the loop samples. */
+/** The frontend's timeline file: per digest key its first time of each event (and, in `last`, its last); the loop samples. */
 async function readTimeline(file) {
   const byKey = new Map();
+  const last = new Map();
   const loop = [];
   for (const line of (await readFile(file, 'utf8').catch(() => '')).split('\n')) {
     const [at, key, ...rest] = line.split(' ');
@@ -67,9 +71,10 @@ async function readTimeline(file) {
       const events = byKey.get(key) ?? {};
       events[rest[0]] ??= Number(at);
       byKey.set(key, events);
+      last.set(key, { ...last.get(key), [rest[0]]: Number(at) });
     }
   }
-  return { byKey, loop };
+  return { byKey, last, loop };
 }
 
 async function main(argv) {
@@ -82,7 +87,8 @@ async function main(argv) {
     const { upstream, redis, stop } = await startUpstreamAndRedis();
     stops.push(stop);
     const seed = `shaped-${Date.now()}`;
-    const layerSizes = mib ? [Number(mib) * MiB] : sixtyLayerSizes();
+    const layerSizes = mib ? Array.from({ length: Number(flag('layers', '1')) }, () => Number(mib) * MiB) : sixtyLayerSizes();
+    const clients = Number(flag('clients', '1'));
     const image = await pushRandomImage(upstream.url, work.path, { repository: 'bench/layers', tag: 'v1', layerSizes, seed });
     // `--warm-images=N`: the process warm-up pulls N unrelated 4 KiB images (default 4, like the bench).
     const warmups = [];
@@ -134,7 +140,8 @@ async function main(argv) {
         await warmUp(pull, proxy.url, warmups); // process warm-up: cold means cache-cold
         const before = await redisCommandCalls(redis.url);
         const from = nowMs();
-        ours = await timedPull(proxy.url, image, linkSeen);
+        const herd = await Promise.all(Array.from({ length: clients }, () => timedPull(proxy.url, image, linkSeen)));
+        ours = { ...herd[0], herd };
         ours.window = { from, to: nowMs() };
         const after = await redisCommandCalls(redis.url);
         ours.redis = Object.entries(after).map(([cmd, n]) => [cmd, n - (before[cmd] ?? 0)]).filter(([cmd, n]) => n > 0 && !['info', 'client', 'hello'].includes(cmd));
@@ -143,7 +150,15 @@ async function main(argv) {
         await proxy.stop();
       }
       console.log(`round ${round} pullthrough: ${ours.ms.toFixed(0)} ms (manifest ${fmt(ours.manifestMs)} ms, first blob byte ${fmt(ours.ttfbMs)} ms); per blob (median ms since the client's request): ${blobLine(ours.rows)}`);
-      const { byKey, loop } = await readTimeline(timeline);
+      const { byKey, last, loop } = await readTimeline(timeline);
+      if (clients > 1) {
+        const q = (xs) => `${fmt(Math.min(...xs))}/${fmt(median(xs))}/${fmt(Math.max(...xs))}`;
+        const since = (t) => t - ours.window.from;
+        const keys = [`manifest:${image.repository}`, ...ours.rows.map((r) => r.key)];
+        const firstLast = (event) => keys.map((k) => `${fmt(since(byKey.get(k)?.[event]))}..${fmt(since(last.get(k)?.[event]))}`).join(' ');
+        console.log(`  herd of ${clients} (ms since the herd's start, min/median/max over the clients): manifest ${q(ours.herd.map((h) => h.started + h.manifestMs - ours.window.from))}, first blob byte ${q(ours.herd.map((h) => h.started + h.ttfbMs - ours.window.from))}, done ${q(ours.herd.map((h) => h.started + h.ms - ours.window.from))}`);
+        for (const event of ['in', 'upstream-create', 'upstream-headers', 'head-out', 'end-called']) console.log(`  frontend ${event} (first..last, ms since the herd's start; manifest, then each blob): ${firstLast(event)}`);
+      }
       const at = (r, event) => (event === 'client' ? r.sent : event === 'client-done' ? r.done : event === 'link' ? r.sent + r.atLink : (byKey.get(r.key)?.[event] ?? NaN));
       const span = (a, b) => median(ours.rows.map((r) => at(r, b) - at(r, a)));
       const during = loop.filter((s) => s.at >= ours.window.from && s.at <= ours.window.to + 500);

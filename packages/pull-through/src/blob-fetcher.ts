@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobConfirmer } from './blob-confirmer.js';
@@ -18,7 +18,7 @@ import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
 import { completeStoreTail } from './store-tail.js';
 import type { WriteLag, WriteLagStats } from './write-lag.js';
 import { WriteThrough } from './write-through.js';
-import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
+import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, liveBlobOf, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
 
 export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type CoalescedFetches, type FetchedBlob, type LiveBlob } from './blob-flight.js';
 
@@ -151,7 +151,7 @@ export class BlobFetcher {
     // A follower may ask before the upstream's headers are in: wait for them (then the body is read).
     if (!running || (await running.opened.catch(() => undefined)) === undefined || !running.leading) return undefined;
     const live = await this.tap(running, undefined, undefined);
-    return live && live.size !== undefined ? { ...live, size: live.size } : undefined;
+    return live && live.size !== undefined ? (live as LiveBlob & { size: number }) : undefined;
   }
 
   /**
@@ -189,7 +189,7 @@ export class BlobFetcher {
     if (link !== undefined) running.alsoLink.add(link);
     const done = running.done.then((fetched) => ({ ...fetched, bytesFetched: 0 }));
     done.catch(() => undefined);
-    return { size, stream: tap.sink, done, ...(resolved ? { range: resolved } : {}) };
+    return liveBlobOf(tap, size, done, resolved);
   }
 
   private newTap(range: ByteRange | undefined, size: number | undefined): LiveTap {
@@ -249,7 +249,7 @@ export class BlobFetcher {
     );
     const answered = await headers;
     if (answered.followed) return { live: undefined, done };
-    return { live: { size: answered.size, stream: answered.tap?.sink ?? new PassThrough().end(), done, ...(answered.range ? { range: answered.range } : {}) }, done };
+    return { live: liveBlobOf(answered.tap, answered.size, done, answered.range), done };
   }
 
   private async run(

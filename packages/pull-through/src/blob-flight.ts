@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Digest } from '@pullthrough/oci';
 import type { ByteRange, RangeRequest } from './byte-range.js';
 import type { LiveTap } from './live-tap.js';
@@ -17,10 +18,15 @@ export interface FetchedBlob {
   bytesFetched: number;
 }
 
-/** A blob fetch the caller reads live: bytes stream to `stream` as they arrive; `done` settles on commit. */
+/**
+ * A blob fetch the caller reads live: bytes go to `sendTo`'s destination (directly) or to `stream` (a
+ * Readable made on first use) as they arrive, whichever the caller uses first; `done` settles on
+ * commit. `stream` is a getter: spreading a LiveBlob reads it (and so picks the stream).
+ */
 export interface LiveBlob {
   size: number | undefined;
-  stream: Readable;
+  readonly stream: Readable;
+  sendTo(dest: Writable): Promise<void>;
   done: Promise<FetchedBlob>;
   /** For a ranged read: the bytes `stream` carries. */
   range?: ByteRange;
@@ -100,4 +106,18 @@ export interface Started {
 export interface CoalescedFetches {
   joined: number;
   tapped: number;
+}
+
+/** The LiveBlob of a tap (none: an empty, ended stream). */
+export function liveBlobOf(tap: LiveTap | undefined, size: number | undefined, done: Promise<FetchedBlob>, range: ByteRange | undefined): LiveBlob {
+  const empty = tap ? undefined : new PassThrough().end();
+  return {
+    size,
+    done,
+    ...(range ? { range } : {}),
+    get stream() {
+      return tap ? tap.stream : empty!;
+    },
+    sendTo: (dest) => (tap ? tap.sendTo(dest) : pipeline(empty!, dest)),
+  };
 }

@@ -13,7 +13,9 @@ const blob = randomBytes(512 * KiB);
 function stoppedTap(buffers: ClientBuffers): LiveTap {
   const sink = new PassThrough({ highWaterMark: 16 * KiB });
   sink.on('error', () => undefined);
-  return new LiveTap(sink, 0, blob.length - 1, true, buffers, 0);
+  const tap = new LiveTap(0, blob.length - 1, true, buffers, 0);
+  tap.sendTo(sink).catch((err: Error) => sink.destroy(err));
+  return tap;
 }
 
 /** Offer the blob chunk by chunk to `tap` alone, as the read loop does, waiting whenever ClientWaits says so. */

@@ -8,12 +8,17 @@ const KiB = 1024;
 const CHUNK = 16 * KiB;
 const blob = randomBytes(1024 * KiB);
 
-/** A tap on the whole blob (or a range), with a sink nobody reads until the test does. */
-function tapOn(buffers: ClientBuffers, range?: { start: number; end: number }, stallTimeoutMs = 0): LiveTap {
+/**
+ * A tap on the whole blob (or a range), sending to a sink nobody reads until the test does (as a route
+ * sends to its response: an error that cut the tap destroys the sink, as the route destroys the response).
+ */
+function tapOn(buffers: ClientBuffers, range?: { start: number; end: number }, stallTimeoutMs = 0): LiveTap & { sink: PassThrough } {
   const sink = new PassThrough({ highWaterMark: 16 * KiB });
   sink.on('error', () => undefined);
   const end = range?.end ?? blob.length - 1;
-  return new LiveTap(sink, range?.start ?? 0, end, end === blob.length - 1, buffers, stallTimeoutMs);
+  const tap = new LiveTap(range?.start ?? 0, end, end === blob.length - 1, buffers, stallTimeoutMs);
+  tap.sendTo(sink).catch((err: Error) => sink.destroy(err));
+  return Object.assign(tap, { sink });
 }
 
 /** Offer the blob's chunks from `from` up to `to` (exclusive), as the upstream loop does. */

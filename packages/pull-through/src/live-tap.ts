@@ -1,4 +1,5 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import type { ClientBuffers } from './client-buffers.js';
 
 /** Resolves true on 'drain'; false on 'close' or when `timeoutMs` (> 0) passes first. */
@@ -43,6 +44,10 @@ type TapMode = 'live' | 'ending' | 'behind' | 'resuming' | 'closed';
  * the whole blob's digest is verified, so a corrupt blob never looks complete. A tap that ends
  * earlier gets every byte of its range as soon as it arrives and ends there: nothing about a range
  * can be verified before the whole blob is (see the README).
+ *
+ * Where the bytes go is decided by the first caller: `sendTo(dest)` writes them to `dest` (an HTTP
+ * response) directly, with no stream in between; `stream` is a Readable of them (a PassThrough) for
+ * anything else. Until then they wait in the tap's buffer.
  */
 export class LiveTap {
   private mode: TapMode = 'live';
@@ -60,9 +65,17 @@ export class LiveTap {
   readonly startedAt = Date.now();
   /** Wakes a `room()` wait when the buffer or the mode changed, or the client took bytes. */
   private wake: (() => void) | undefined;
+  /** Where the bytes go (set by `sendTo` or `stream`); a direct destination is ended but never destroyed here. */
+  private out: Writable | undefined;
+  private piped: PassThrough | undefined;
+  /** For `sendTo`: settles once the tap closed (rejects with the error that cut it, or when the client went away). */
+  private settle: ((err?: Error) => void) | undefined;
+  /** Runs while bytes wait for a destination (awaitClient). */
+  private unattached: NodeJS.Timeout | undefined;
+  /** Why the tap was closed before its end (the client went away, the fetch failed, it stalled). */
+  private failure: Error | undefined;
 
   constructor(
-    readonly sink: PassThrough,
     readonly start: number,
     readonly end: number,
     private readonly verified: boolean,
@@ -79,7 +92,43 @@ export class LiveTap {
 
   /** Whether the tap takes the bytes as they arrive (its client reads the upstream's pace now). */
   get live(): boolean {
-    return this.mode === 'live' && !this.sink.destroyed;
+    return this.mode === 'live' && !this.gone;
+  }
+
+  /** The tap's bytes as a Readable (made on first use; then `sendTo` pipes it). */
+  get stream(): Readable {
+    if (!this.piped) {
+      if (this.out) throw new Error('LiveTap.stream: the tap already writes to a destination');
+      this.piped = new PassThrough({ highWaterMark: 64 * 1024 });
+      // Until the caller pipes it, a failure must not become an unhandled 'error' event.
+      this.piped.on('error', () => undefined);
+      this.attach(this.piped);
+      if (this.mode === 'closed') this.piped.destroy(this.failure);
+      this.flush();
+    }
+    return this.piped;
+  }
+
+  /**
+   * Send the tap's bytes to `dest` and end it; resolves once `dest` has finished. Rejects with the
+   * error that cut the tap (the fetch failed, the client stalled) or when `dest` closed first, leaving
+   * `dest` to the caller (who can still answer with an error when nothing was sent).
+   */
+  sendTo(dest: Writable): Promise<void> {
+    if (this.piped) return pipeline(this.piped, dest);
+    if (this.out) return Promise.reject(new Error('LiveTap.sendTo: the tap already writes to a destination'));
+    if (this.mode === 'closed') return Promise.reject(this.failure ?? new Error('the blob fetch ended before its client was attached'));
+    this.attach(dest);
+    const closed = new Promise<void>((resolve, reject) => (this.settle = (err) => (err ? reject(err) : resolve())));
+    this.flush();
+    return closed.then(async () => {
+      if (!dest.writableFinished) await finished(dest);
+    });
+  }
+
+  /** The destination went away (a client that disconnected). */
+  private get gone(): boolean {
+    return this.out?.destroyed === true;
   }
 
   /** Bytes the tap has handed to its client (written to its stream) so far. */
@@ -104,7 +153,7 @@ export class LiveTap {
    */
   offer(chunk: Buffer, offset: number, mayWait?: (tap: LiveTap, bytes: number) => boolean): boolean {
     if (this.mode !== 'live') return false;
-    if (this.sink.destroyed) {
+    if (this.gone) {
       this.close();
       return false;
     }
@@ -224,42 +273,56 @@ export class LiveTap {
     this.flush();
   }
 
-  /** Write what is queued while the client takes it; then end, or continue from the store. */
+  /** Write what is queued while the client takes it; then end, or continue from the store (once there is a destination). */
   private flush(): void {
-    if (!this.writing) void this.writeQueued();
+    if (!this.out) return this.awaitClient();
+    if (!this.writing) void this.writeQueued(this.out);
   }
 
-  private async writeQueued(): Promise<void> {
+  /** Bytes are waiting and nobody takes them yet: a client that never attaches is a stalled one (cut after the stall timeout). */
+  private awaitClient(): void {
+    if (this.unattached || this.stallTimeoutMs <= 0 || this.mode === 'closed') return;
+    this.unattached = setTimeout(() => {
+      if (this.out || this.mode === 'closed') return;
+      this.buffers.countStalled();
+      this.close(new Error(`client stalled: took no bytes for ${this.stallTimeoutMs} ms`));
+    }, this.stallTimeoutMs);
+    this.unattached.unref();
+  }
+
+  /** The bytes have a destination now. */
+  private attach(out: Writable): void {
+    this.out = out;
+    clearTimeout(this.unattached);
+  }
+
+  private async writeQueued(out: Writable): Promise<void> {
     // Set and cleared synchronously around the loop: a flush while it runs is picked up by it.
     this.writing = true;
     try {
       while (this.queue.length > 0) {
-        if (this.sink.destroyed) return this.close();
+        if (out.destroyed) return this.close();
         const slice = this.queue.shift()!;
         this.queuedBytes -= slice.length;
         this.buffers.release(slice.length);
         this.signal();
-        if (!(await this.write(slice))) return;
+        if (!(await this.write(out, slice))) return;
       }
-      if (this.mode === 'ending') {
-        this.mode = 'closed';
-        this.sink.end();
-      } else if (this.mode === 'behind' && this.stored) {
-        await this.resume(this.stored.open, this.stored.size);
-      }
+      if (this.mode === 'ending') this.finish(out);
+      else if (this.mode === 'behind' && this.stored) await this.resume(out, this.stored.open, this.stored.size);
     } finally {
       this.writing = false;
     }
   }
 
   /** Hand one slice to the client; false when it went away or stalled (the tap is closed then). */
-  private async write(slice: Buffer): Promise<boolean> {
-    if (this.sink.write(slice) || (await drained(this.sink, this.stallTimeoutMs))) {
+  private async write(out: Writable, slice: Buffer): Promise<boolean> {
+    if (out.write(slice) || (await drained(out, this.stallTimeoutMs))) {
       this.written += slice.length;
       this.signal();
       return true;
     }
-    if (this.sink.destroyed) {
+    if (out.destroyed) {
       this.close();
       return false;
     }
@@ -268,27 +331,33 @@ export class LiveTap {
     return false;
   }
 
-  private async resume(open: StoredBlobOpener, size: number): Promise<void> {
+  private async resume(out: Writable, open: StoredBlobOpener, size: number): Promise<void> {
     this.mode = 'resuming';
     const last = Math.min(this.end, size - 1);
     let stream: Readable | undefined;
     try {
-      if (this.next <= last && !this.sink.destroyed) {
+      if (this.next <= last && !out.destroyed) {
         stream = await open(this.next, last);
         for await (const chunk of stream as AsyncIterable<Buffer>) {
-          if (this.sink.destroyed) return this.close();
+          if (out.destroyed) return this.close();
           this.next += chunk.length;
-          if (!(await this.write(chunk))) return;
+          if (!(await this.write(out, chunk))) return;
         }
       }
-      if (this.sink.destroyed) return this.close();
-      this.mode = 'closed';
-      this.sink.end();
+      if (out.destroyed) return this.close();
+      this.finish(out);
     } catch (err) {
       this.close(err as Error);
     } finally {
       stream?.destroy();
     }
+  }
+
+  /** Every byte is written: end the destination. */
+  private finish(out: Writable): void {
+    this.mode = 'closed';
+    out.end();
+    this.settle?.();
   }
 
   private close(err?: Error): void {
@@ -297,8 +366,11 @@ export class LiveTap {
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.held = undefined;
+    this.failure ??= err;
     this.signal();
-    if (err && !this.sink.writableEnded) this.sink.destroy(err);
+    // A direct destination is the caller's (sendTo rejects); our own stream carries the error to its reader.
+    if (this.settle) this.settle(err ?? new Error('the client went away before the blob was sent'));
+    else if (err && this.piped && !this.piped.writableEnded) this.piped.destroy(err);
   }
 }
 
@@ -308,10 +380,7 @@ export class LiveTap {
  * one small buffer. A tap that reaches the last byte holds its last slice until the digest is verified.
  */
 export function liveTapFor(range: { start: number; end: number } | undefined, size: number | undefined, buffers: ClientBuffers, stallTimeoutMs: number): LiveTap {
-  const sink = new PassThrough({ highWaterMark: 64 * 1024 });
-  // Until the caller pipes it, a failure must not become an unhandled 'error' event.
-  sink.on('error', () => undefined);
   const end = range ? range.end : size === undefined ? Infinity : size - 1;
   const verified = size === undefined || end >= size - 1;
-  return new LiveTap(sink, range?.start ?? 0, end, verified, buffers, stallTimeoutMs);
+  return new LiveTap(range?.start ?? 0, end, verified, buffers, stallTimeoutMs);
 }

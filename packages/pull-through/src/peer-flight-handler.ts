@@ -1,5 +1,4 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { BlobFetcher } from './blob-fetcher.js';
 import { silentLogger, type Logger } from './logger.js';
 import { PEER_FLIGHT_PATH } from './peer-stream-client.js';
@@ -58,8 +57,11 @@ export function peerFlightHandler(options: PeerFlightHandlerOptions): RequestLis
     }
     options.stats.served++;
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(live.size), 'cache-control': 'no-store' });
-    // A fetch that fails cuts the stream (the follower sees a broken body, never a short one); a
-    // follower that goes away ends its tap.
-    await pipeline(live.stream, res).catch((err: unknown) => logger.debug({ flightId, err: (err as Error).message }, 'peer stream ended early'));
+    // The tap writes to the response itself. A fetch that fails cuts the response (the follower sees a
+    // broken body, never a short one); a follower that goes away ends its tap.
+    await live.sendTo(res).catch((err: unknown) => {
+      res.destroy();
+      logger.debug({ flightId, err: (err as Error).message }, 'peer stream ended early');
+    });
   }
 }

@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import { sendStream } from '@pullthrough/storage';
+import type { LiveBlob } from '../blob-flight.js';
 import type { ByteRange } from '../byte-range.js';
 import type { BlobBody, CacheStatus } from './repository-content.js';
 
@@ -24,5 +25,19 @@ export function blobBody(parts: BlobBodyParts): BlobBody {
     ...(parts.range ? { range: parts.range } : {}),
     ...(parts.done ? { done: parts.done } : {}),
     sendTo: (dest: Writable) => sendStream(stream, dest),
+  };
+}
+
+/** A live miss's body: sent to the response by its tap directly; `stream` only when someone reads it as a stream. */
+export function liveBlobBody(live: LiveBlob, cache: CacheStatus): BlobBody {
+  return {
+    size: live.size,
+    cache,
+    get stream() {
+      return live.stream;
+    },
+    ...(live.range ? { range: live.range } : {}),
+    done: live.done,
+    sendTo: (dest: Writable) => live.sendTo(dest),
   };
 }

@@ -11,7 +11,7 @@ import { refuseOutsideAllowList } from '../allow-list-check.js';
 import { staleReason } from '../stale-reason.js';
 import { withFailover } from '../upstream-failover.js';
 import type { UpstreamTarget } from '../upstream-target.js';
-import { blobBody } from './blob-body.js';
+import { liveBlobBody } from './blob-body.js';
 import type { LocalBlobState, LocalContent } from './local-content.js';
 import type { BlobBody, BlobStat, CacheStatus, ManifestResponse, PullContext, RepositoryContent } from './repository-content.js';
 
@@ -299,7 +299,7 @@ export class PullThroughContent implements RepositoryContent {
     }
     // Bytes go out as they arrive from the one upstream fetch: the whole blob, or just the range asked for.
     const live = range ? await blobs.streamRange(target, digest, range) : await blobs.stream(target, digest);
-    if (live) return blobBody({ ...live, cache: 'miss' });
+    if (live) return liveBlobBody(live, 'miss');
     // The fetch (led or joined) links the blob to this repository: its upstream served it.
     const fetched = await blobs.ensure(target, digest);
     return this.local.openStored(digest, fetched.size, range, 'miss');
@@ -317,7 +317,7 @@ export class PullThroughContent implements RepositoryContent {
     const blobs = this.deps.blobs;
     // Checked and tapped in the same tick: a fetch that ended meanwhile is not started anew.
     const tapped = blobs.isRunning(target, digest) ? (range ? await blobs.streamRange(target, digest, range) : await blobs.stream(target, digest)) : undefined;
-    if (tapped) return { body: blobBody({ ...tapped, cache: 'miss' }) };
+    if (tapped) return { body: liveBlobBody(tapped, 'miss') };
     const joined = blobs.join(target, digest);
     if (joined) return { body: await this.local.openStored(digest, (await joined).size, range, 'miss') };
     // It ended between the two looks: linked here if it was this repository's fetch.
