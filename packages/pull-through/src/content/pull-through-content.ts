@@ -43,8 +43,8 @@ export interface PullThroughDeps {
  */
 export class PullThroughContent implements RepositoryContent {
   readonly repository: string;
-  /** The target reporting which of the rule's upstreams answered (manifests and blobs). */
-  private readonly observed: UpstreamTarget;
+  /** `observed`, made on first use: a manifest hit on a fresh tag never asks an upstream. */
+  private observedTarget: UpstreamTarget | undefined;
 
   constructor(
     private readonly local: LocalContent,
@@ -54,9 +54,14 @@ export class PullThroughContent implements RepositoryContent {
     private readonly ctx: PullContext = {},
   ) {
     this.repository = local.repository;
-    const observer = deps.observer;
-    this.observed = {
-      ...target,
+  }
+
+  /** The target reporting which of the rule's upstreams answered (manifests and blobs). */
+  private get observed(): UpstreamTarget {
+    if (this.observedTarget) return this.observedTarget;
+    const observer = this.deps.observer;
+    this.observedTarget = {
+      ...this.target,
       observer: {
         upstreamAnswered: (rule, upstream, fallback) => observer.upstreamAnswered?.(rule, upstream, fallback),
         upstreamSkipped: (rule, upstream, next, err) => {
@@ -66,28 +71,29 @@ export class PullThroughContent implements RepositoryContent {
         },
       },
     };
+    return this.observedTarget;
   }
 
   getManifest(reference: Reference): Promise<ManifestResponse> {
     // A rule's allow-list is checked before anything, local content included: a tightened filter
     // refuses what was cached before. By digest only the repository is checked (a digest has no tag).
-    refuseOutsideAllowList(this.observed, ManifestUnknownError, reference.kind === 'tag' ? reference.tag : undefined);
+    refuseOutsideAllowList(this.target, ManifestUnknownError, reference.kind === 'tag' ? reference.tag : undefined);
     return this.observe(() => this.manifestFor(reference));
   }
 
   statBlob(digest: Digest): Promise<BlobStat> {
-    refuseOutsideAllowList(this.observed, BlobUnknownError);
+    refuseOutsideAllowList(this.target, BlobUnknownError);
     return this.observe(() => this.blobSize(digest));
   }
 
   openBlob(digest: Digest, range?: RangeRequest): Promise<BlobBody> {
-    refuseOutsideAllowList(this.observed, BlobUnknownError);
+    refuseOutsideAllowList(this.target, BlobUnknownError);
     return this.observe(() => this.blobFor(digest, range));
   }
 
   async blobLocation(digest: Digest): Promise<string | undefined> {
     if (!this.local.redirectsBlobs) return undefined;
-    refuseOutsideAllowList(this.observed, BlobUnknownError);
+    refuseOutsideAllowList(this.target, BlobUnknownError);
     const { linked, stored } = await this.local.blobState(digest);
     if (!linked || !stored) return undefined;
     const url = await this.local.signedLocation(digest);
