@@ -31,7 +31,7 @@ import { dataRouter } from './data/data-router.js';
 import { tokenRoutes, type TokenRoutesOptions } from './data/token-routes.js';
 import { ociErrorMiddleware } from './oci-error-middleware.js';
 import { requestContext } from './request-context.js';
-import { httpTelemetry } from './http-telemetry.js';
+import { httpTelemetry, watchRoutes } from './http-telemetry.js';
 import type { HttpMetrics } from './metrics/http-metrics.js';
 import { AuditLog } from './audit-log.js';
 import type { CredentialSetRegistry } from './credentials/credential-set-registry.js';
@@ -111,6 +111,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   const audit = deps.audit ?? new AuditLog(deps.logger);
   const data = express();
   data.disable('x-powered-by');
+  watchRoutes(data);
   data.use(httpTelemetry('data', deps.httpMetrics));
   if (deps.trustProxyHops) data.set('trust proxy', deps.trustProxyHops);
   data.set('etag', false);
@@ -129,6 +130,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
 
   const admin = express();
   admin.disable('x-powered-by');
+  watchRoutes(admin);
   admin.use(httpTelemetry('admin', deps.httpMetrics));
   if (deps.trustProxyHops) admin.set('trust proxy', deps.trustProxyHops);
   const issuerDown = (message: string) => deps.logger.warn({ err: message }, 'admin API: the OIDC issuer keys are unavailable');
