@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { onProcessExit } from './exit-cleanup.js';
 
 export interface ProcessSpec {
   command: string;
@@ -67,8 +68,7 @@ export async function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
       // already gone
     }
   };
-  const onExit = (): void => killGroup('SIGKILL');
-  process.once('exit', onExit);
+  const forgetExit = onProcessExit(() => killGroup('SIGKILL'));
 
   let stopping: Promise<void> | undefined;
   return {
@@ -97,7 +97,7 @@ export async function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
           await exited;
         }
         watchdog.stdin!.end('stopped\n');
-        process.removeListener('exit', onExit);
+        forgetExit();
       })();
       return stopping;
     },

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onProcessExit } from './exit-cleanup.js';
 
 export interface TempDir {
   readonly path: string;
@@ -15,15 +16,14 @@ export interface TempDir {
  */
 export async function tempDir(prefix: string): Promise<TempDir> {
   const path = mkdtempSync(join(tmpdir(), `pullthrough-${prefix}`));
-  const onExit = (): void => rmSync(path, { recursive: true, force: true });
-  process.once('exit', onExit);
+  const forgetExit = onProcessExit(() => rmSync(path, { recursive: true, force: true }));
   let removed = false;
   return {
     path,
     async remove() {
       if (removed) return;
       removed = true;
-      process.removeListener('exit', onExit);
+      forgetExit();
       await rm(path, { recursive: true, force: true });
     },
   };
