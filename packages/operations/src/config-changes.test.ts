@@ -1,3 +1,4 @@
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { startRedis, uniquePrefix, waitUntil, type RedisServer } from '@pullthrough/test-support';
 import { ConfigChangeBus, configChannel, type ConfigChange } from './config-changes.js';
@@ -63,4 +64,58 @@ test('after Redis comes back the subscriber resubscribes and asks for a full rel
   await waitUntil(async () => resyncs.n >= 1, { timeoutMs: 10_000, what: 'the resync' });
   await waitUntil(async () => (await sender.announce({ kind: 'credential-sets', name: 'hub' })) >= 1 && heard.length > 0, { timeoutMs: 10_000, what: 'an announcement after the restart' });
   expect(heard[0]).toEqual({ kind: 'credential-sets', name: 'hub' });
+}, 30_000);
+
+/** A TCP relay to Redis that, once asked, holds back the replies to a connection after it sent SUBSCRIBE. */
+async function subscribeHoldingRelay(target: number): Promise<{ url: string; hold(): void; close(): void }> {
+  let holding = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target, '127.0.0.1');
+    let held = false;
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => (client.destroy(), upstream.destroy()));
+    }
+    client.on('data', (d: Buffer) => {
+      if (holding && /subscribe/i.test(d.toString('latin1'))) held = true;
+      upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => void (held || client.write(d)));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hold: () => void (holding = true),
+    close: () => (server.close(), sockets.forEach((s) => s.destroy())),
+  };
+}
+
+test('closing the bus while it resubscribes after an outage leaves no unhandled rejection', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const prefix = uniquePrefix('bus');
+    const errors: Error[] = [];
+    const relay = await subscribeHoldingRelay(redis.port);
+    open.push(relay);
+    const connection = new Redis(relay.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    connection.on('error', () => undefined);
+    connections.push(connection);
+    let resynced = false;
+    // Closed from inside the resync callback, while the relay holds back the answer to the resubscription.
+    const b: ConfigChangeBus = new ConfigChangeBus({ redis: connection, prefix, onChange: () => undefined, onResync: () => ((resynced = true), b.close()), onError: (e) => errors.push(e) });
+    await b.start();
+    await redis.kill();
+    relay.hold();
+    await redis.restart();
+    await waitUntil(async () => resynced, { timeoutMs: 10_000, what: 'the resync' });
+    await new Promise((r) => setTimeout(r, 200)); // an unhandled rejection is reported after a turn or two
+    expect(unhandled).toEqual([]);
+    expect(errors.map((e) => e.message)).toContain('Connection is closed.');
+  } finally {
+    process.removeListener('unhandledRejection', onUnhandled);
+  }
 }, 30_000);

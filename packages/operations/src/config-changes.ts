@@ -47,10 +47,15 @@ export class ConfigChangeBus {
 
   constructor(private readonly options: ConfigChangeBusOptions) {
     this.channel = configChannel(options.prefix);
-    this.subscriber = options.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: true });
+    // We resubscribe ourselves: ioredis's own resubscription leaves its promise unhandled, so closing the bus
+    // while it is in flight (shutdown during a reconnect) was an unhandled rejection.
+    this.subscriber = options.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: true, autoResubscribe: false });
     this.subscriber.on('error', (err: Error) => options.onError?.(err));
     this.subscriber.on('ready', () => {
-      if (this.connectedOnce) options.onResync();
+      if (this.connectedOnce) {
+        this.subscriber.subscribe(this.channel).catch((err: Error) => this.options.onError?.(err));
+        options.onResync();
+      }
       this.connectedOnce = true;
     });
     this.subscriber.on('message', (channel: string, text: string) => {

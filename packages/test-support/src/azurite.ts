@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { AddressInUseError, withFreePort } from './free-port.js';
+import { listensOn } from './port-owner.js';
 import { startProcess } from './managed-process.js';
 import { tempDir } from './temp-dir.js';
 import { waitUntil } from './wait-until.js';
@@ -41,7 +42,7 @@ export async function startAzurite(): Promise<Azurite> {
         ownedDir: dir.path,
       });
       try {
-        await waitUntil(() => answers(port), {
+        await waitUntil(async () => (await answers(port)) && listensOn(proc.pid, port), {
           what: `azurite-blob on port ${port}`,
           abort: () => (proc.exitStatus() ? new Error(`azurite-blob exited (${proc.exitStatus()}): ${proc.logTail()}`) : undefined),
         });

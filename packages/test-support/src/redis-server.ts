@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { AddressInUseError, withFreePort } from './free-port.js';
 import { startProcess, type ManagedProcess } from './managed-process.js';
+import { listensOn } from './port-owner.js';
 import { tempDir } from './temp-dir.js';
 import { waitUntil } from './wait-until.js';
 
@@ -20,12 +21,18 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
+export interface RedisOptions {
+  /** Listen on this port, with no retry on another when it is taken (tests of the start itself); default a free one. */
+  port?: number;
+}
+
 /** A throwaway redis-server on loopback: no persistence, its own temp dir. */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   const dir = await tempDir('redis-');
   const logPath = join(dir.path, 'redis.log');
+  const onPort = options.port === undefined ? withFreePort : <T>(start: (port: number) => Promise<T>) => start(options.port!);
   try {
-    return await withFreePort(async (port) => {
+    return await onPort(async (port) => {
       let proc = await launch(port, dir.path, logPath);
       let stopped: Promise<void> | undefined;
       return {
@@ -56,7 +63,8 @@ async function launch(port: number, dir: string, logPath: string): Promise<Manag
     ownedDir: dir,
   });
   try {
-    await waitUntil(() => ping(port), {
+    // Ready when it answers and the listener is this process's: another redis on the port would answer too.
+    await waitUntil(async () => (await ping(port)) && listensOn(proc.pid, port), {
       what: `redis-server on port ${port}`,
       abort: () => (proc.exitStatus() ? new Error(`redis-server exited (${proc.exitStatus()}): ${proc.logTail()}`) : undefined),
     });

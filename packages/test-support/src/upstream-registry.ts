@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AddressInUseError, withFreePort } from './free-port.js';
+import { listensOn } from './port-owner.js';
 import { cleanEnv, startProcess } from './managed-process.js';
 import { registryConfig, type RegistryAuthConfig } from './registry-config.js';
 import { runCommand } from './run-command.js';
@@ -117,7 +118,7 @@ async function launch(dir: TempDir, port: number, storageDir: string, auth: Regi
       async () => {
         const res = await fetch(`http://127.0.0.1:${port}/v2/`, { signal: AbortSignal.timeout(1_000) });
         await res.arrayBuffer();
-        return res.status === 200 || res.status === 401;
+        return (res.status === 200 || res.status === 401) && listensOn(proc.pid, port); // ours, not another test's
       },
       {
         what: `docker-registry on port ${port}`,
