@@ -28,6 +28,7 @@ import { upstreamRoutes } from './admin/upstream-routes.js';
 import { repositoryTagRoutes } from './admin/repository-tag-routes.js';
 import type { ClientAuth } from './data/client-auth.js';
 import { dataRouter } from './data/data-router.js';
+import { dataListener, type DataListener, type DataPlaneSteps } from './data/data-listener.js';
 import { tokenRoutes, type TokenRoutesOptions } from './data/token-routes.js';
 import { ociErrorMiddleware } from './oci-error-middleware.js';
 import { requestContext } from './request-context.js';
@@ -100,8 +101,8 @@ export interface MirrorSettings {
 const DEFAULT_MIRROR: MirrorSettings = { publicHosts: [], manifestBudgetMs: 5000, clientAuth: false };
 
 export interface FrontendApps {
-  /** OCI Distribution API (/v2). */
-  data: Express;
+  /** OCI Distribution API (/v2) and the token endpoint: express, with /v2 requests run without its dispatch (data-listener.ts). */
+  data: DataListener;
   /** Admin REST API (/api/v1). */
   admin: Express;
 }
@@ -112,21 +113,30 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   const data = express();
   data.disable('x-powered-by');
   watchRoutes(data);
-  data.use(httpTelemetry('data', deps.httpMetrics));
   if (deps.trustProxyHops) data.set('trust proxy', deps.trustProxyHops);
   data.set('etag', false);
-  data.use(requestContext(deps.logger));
-  data.use((req, _res, next) => {
-    if (!cameFromDeployment(req.headers['user-agent'], deps.deploymentId)) return next();
-    next(new LoopDetectedError('this request came from this cache itself: a cache rule leads back to it (through a forwarder, Service or load balancer address)'));
-  });
-  data.use('/token', tokenRoutes(deps.tokenEndpoint));
   const mirror = deps.mirror ?? DEFAULT_MIRROR;
-  data.use('/v2', dataRouter(deps.registry, deps.logger, deps.clientAuth, { rules: () => deps.rules.rules, selfHosts: mirror.publicHosts, manifestBudgetMs: mirror.manifestBudgetMs }, deps.writes, undefined, deps.retention?.lastPulled));
-  data.use((_req, res) => {
-    res.status(404).json({ errors: [{ code: 'NAME_UNKNOWN', message: 'not a registry endpoint' }] });
-  });
-  data.use(ociErrorMiddleware(deps.logger));
+  // One list of steps: registered on express, and run directly for /v2 requests by dataListener.
+  const steps: DataPlaneSteps = {
+    before: [
+      httpTelemetry('data', deps.httpMetrics),
+      requestContext(deps.logger),
+      (req, _res, next) => {
+        if (!cameFromDeployment(req.headers['user-agent'], deps.deploymentId)) return next();
+        next(new LoopDetectedError('this request came from this cache itself: a cache rule leads back to it (through a forwarder, Service or load balancer address)'));
+      },
+    ],
+    v2: dataRouter(deps.registry, deps.logger, deps.clientAuth, { rules: () => deps.rules.rules, selfHosts: mirror.publicHosts, manifestBudgetMs: mirror.manifestBudgetMs }, deps.writes, undefined, deps.retention?.lastPulled),
+    notFound: (_req, res) => {
+      res.status(404).json({ errors: [{ code: 'NAME_UNKNOWN', message: 'not a registry endpoint' }] });
+    },
+    onError: ociErrorMiddleware(deps.logger),
+  };
+  data.use(...steps.before);
+  data.use('/token', tokenRoutes(deps.tokenEndpoint));
+  data.use('/v2', steps.v2);
+  data.use(steps.notFound);
+  data.use(steps.onError);
 
   const admin = express();
   admin.disable('x-powered-by');
@@ -183,5 +193,5 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   );
   admin.use((_req, res) => sendProblem(res, { status: 404, title: 'Not Found' }));
   admin.use(problemMiddleware((err) => deps.logger.error({ err: (err as Error)?.message }, 'admin error')));
-  return { data, admin };
+  return { data: dataListener(data, steps), admin };
 }

@@ -8,6 +8,9 @@ import { compileRule, downstreamCandidates, matchRule, type CompiledRule, type R
 /** Most cache rules one registry may hold (ACR's limit). */
 export const MAX_CACHE_RULES = 1000;
 
+/** Repository names whose rule match a set keeps (a few hundred bytes each). */
+const MATCHES_KEPT = 4096;
+
 export interface CacheRuleSetOptions {
   /** host[:port] names of this registry (e.g. `cache.example`, `127.0.0.1:5000`); never valid upstreams. */
   selfHosts?: readonly string[];
@@ -45,6 +48,8 @@ export class CacheRuleSet {
   private readonly wildcards: readonly CompiledRule[];
   /** Static rules first, then wildcards by longest source prefix; names break ties. */
   private readonly inverseOrder: readonly CompiledRule[];
+  /** `match` answers so far (null: no rule), oldest first; the set never changes, so neither do they. */
+  private readonly matches = new Map<string, Readonly<RuleMatch> | null>();
 
   private constructor(compiled: readonly CompiledRule[], selfHosts: readonly string[]) {
     this.selfHosts = selfHosts;
@@ -121,8 +126,21 @@ export class CacheRuleSet {
     );
   }
 
-  /** The rule serving a downstream repository: an exact static target first, then the longest wildcard prefix. */
-  match(downstreamRepository: string): RuleMatch | undefined {
+  /**
+   * The rule serving a downstream repository: an exact static target first, then the longest wildcard
+   * prefix. Answers are kept (frozen, the last MATCHES_KEPT names): every data request asks, some twice
+   * (its content and its anonymous-pull check), and the set is immutable.
+   */
+  match(downstreamRepository: string): Readonly<RuleMatch> | undefined {
+    const known = this.matches.get(downstreamRepository);
+    if (known !== undefined) return known ?? undefined;
+    const found = this.findMatch(downstreamRepository);
+    if (this.matches.size >= MATCHES_KEPT) this.matches.delete(this.matches.keys().next().value!);
+    this.matches.set(downstreamRepository, found ? Object.freeze(found) : null);
+    return found;
+  }
+
+  private findMatch(downstreamRepository: string): RuleMatch | undefined {
     if (!isRepositoryPath(downstreamRepository)) return undefined;
     const exact = this.staticTargets.get(downstreamRepository);
     if (exact) return matchRule(exact, downstreamRepository);

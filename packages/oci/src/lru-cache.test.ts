@@ -20,6 +20,20 @@ describe('LruCache', () => {
     expect(cache.totalWeight).toBe(100);
   });
 
+  test('an entry read in the newer half of the order keeps its place; read in the older half, it becomes the most recent', () => {
+    const cache = new LruCache<number>(4);
+    for (const k of ['a', 'b', 'c', 'd']) cache.set(k, 1);
+    expect(cache.get('d')).toBe(1); // newest: not moved
+    expect(cache.get('a')).toBe(1); // oldest: moved to the newest place
+    cache.set('e', 1); // over the bound: b is the oldest now
+    expect([...['a', 'b', 'c', 'd', 'e'].filter((k) => cache.get(k) !== undefined)]).toEqual(['a', 'c', 'd', 'e']);
+    // Reads alone never evict, and a hot entry read again and again stays.
+    for (let i = 0; i < 1000; i++) cache.get('c');
+    for (const k of ['f', 'g']) cache.set(k, 1);
+    expect(cache.get('c')).toBe(1);
+    expect(cache.size).toBe(4);
+  });
+
   test('replacing a key does not count it twice; entries over a quarter of the bound are not kept', () => {
     const cache = new LruCache(100, byBytes);
     cache.set('a', entry(10));

@@ -5,10 +5,16 @@
  * Used for metadata that is read on every hit (manifests, tag records) and for everything held in
  * memory per name that must stay bounded (upstream tokens, resolved secrets, per-client rate limits).
  * It lives here, in the package every other one depends on, so each can bound its own caches.
+ *
+ * Recency is refreshed only for an entry read while in the older half of the order (moving an entry is
+ * a Map delete and insert, the most expensive part of a hit, and a hot entry is read thousands of times a
+ * second): an entry is evicted only once at least half the entries were put or moved after it was last.
  */
 export class LruCache<V> {
-  private readonly entries = new Map<string, { value: V; weight: number; expiresAt: number }>();
+  private readonly entries = new Map<string, { value: V; weight: number; expiresAt: number; seq: number }>();
   private weight = 0;
+  /** Order of the next put or move: an entry's `seq` says how far back in the order it is. */
+  private seq = 0;
 
   constructor(
     private readonly maxWeight: number,
@@ -23,9 +29,12 @@ export class LruCache<V> {
       this.delete(key);
       return undefined;
     }
-    // Refresh recency: Map iteration order is insertion order.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    // Refresh recency (Map iteration order is insertion order), only for an entry in the older half.
+    if (this.seq - entry.seq > this.entries.size / 2) {
+      this.entries.delete(key);
+      entry.seq = this.seq++;
+      this.entries.set(key, entry);
+    }
     return entry.value;
   }
 
@@ -34,7 +43,7 @@ export class LruCache<V> {
     this.delete(key);
     const weight = this.weigh(value);
     if (weight > this.maxWeight / 4 || ttlMs <= 0) return;
-    this.entries.set(key, { value, weight, expiresAt: this.now() + ttlMs });
+    this.entries.set(key, { value, weight, expiresAt: this.now() + ttlMs, seq: this.seq++ });
     this.weight += weight;
     for (const [k, e] of this.entries) {
       if (this.weight <= this.maxWeight) break;

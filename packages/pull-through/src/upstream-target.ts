@@ -60,9 +60,18 @@ export interface UpstreamTarget {
   observer?: UpstreamUseObserver;
 }
 
-/** A downstream repository's upstream target from the cache rules as they are now (the pull path). */
+/** Repository names whose target a resolver keeps for the current rule set. */
+const TARGETS_KEPT = 4096;
+
+/**
+ * A downstream repository's upstream target from the cache rules as they are now (the pull path).
+ * Targets are kept per rule set (a new set, after any rule change, starts afresh): a target is made
+ * of the rule match and the pool's clients, which the pool makes once per registry and credential set
+ * and then always gives back, so the same set gives the same target. Every data request asks.
+ */
 export class UpstreamResolver {
   private readonly clients: UpstreamClients;
+  private kept: { rules: CacheRuleSet; targets: Map<string, Readonly<UpstreamTarget> | null> } | undefined;
 
   constructor(
     private readonly rules: () => CacheRuleSet,
@@ -72,10 +81,25 @@ export class UpstreamResolver {
     this.clients = new UpstreamClients(pool, credentials);
   }
 
-  resolve(downstreamRepository: string): UpstreamTarget | undefined {
-    const match = this.rules().match(downstreamRepository);
-    return match ? this.clients.targetFor(match, downstreamRepository) : undefined;
+  resolve(downstreamRepository: string): Readonly<UpstreamTarget> | undefined {
+    const rules = this.rules();
+    if (this.kept?.rules !== rules) this.kept = { rules, targets: new Map() };
+    const { targets } = this.kept;
+    const known = targets.get(downstreamRepository);
+    if (known !== undefined) return known ?? undefined;
+    const match = rules.match(downstreamRepository);
+    const target = match ? freezeTarget(this.clients.targetFor(match, downstreamRepository)) : undefined;
+    if (targets.size >= TARGETS_KEPT) targets.delete(targets.keys().next().value!);
+    targets.set(downstreamRepository, target ?? null);
+    return target;
   }
+}
+
+/** Shared by every request for the repository: nobody may change it (a changed copy is made with a spread). */
+function freezeTarget(target: UpstreamTarget): Readonly<UpstreamTarget> {
+  for (const endpoint of target.upstreams) Object.freeze(endpoint);
+  Object.freeze(target.upstreams);
+  return Object.freeze(target);
 }
 
 /** Context every cache error carries, so a client's error names the rule and the upstream (the one that answered or failed). */
