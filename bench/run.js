@@ -259,8 +259,10 @@ async function main(argv) {
     if (runs('herd3')) await withLimit('herd3', cfg.limits.herd3, async () => {
       const herd3Link = cfg.herd3Link === cfg.link ? link : own(await startShapingProxy(upstream.url, { ...cfg.herd3Link, logDir: work.path }));
       for (let r = 0; r < cfg.herdRounds; r++) {
-        const round = await herd3Round({ upstreamUrl: herd3Link.url, redisUrl: redis.url, image: images.herd, warmup: images.small, clients: cfg.herd3Clients });
+        const keepLogsIn = path.join(__dirname, '.scratch', `herd3-${new Date().toISOString().replace(/[:.]/g, '-')}-round${r + 1}`);
+        const round = await herd3Round({ upstreamUrl: herd3Link.url, redisUrl: redis.url, image: images.herd, warmup: images.small, clients: cfg.herd3Clients, keepLogsIn });
         herd3.push(round);
+        if (round.getsPerBlob.some((n) => n !== 1)) log(`herd3 round ${r + 1}: more than one upstream GET for a blob; the processes' logs are in ${keepLogsIn}`);
         log(`herd3 round ${r + 1}/${cfg.herdRounds}: all ${round.clientsDone} clients done in ${fmtNumber(round.wallMs)} ms; time to first byte: leader ${fmtNumber(round.leaderTtfbMs)} ms, followers p50 ${fmtNumber(round.followerTtfbP50Ms)} ms, p95 ${fmtNumber(round.followerTtfbP95Ms)} ms; upstream GETs per blob ${round.getsPerBlob.join('/')}; followers' first byte after the upstream body ended: ${fmtNumber(100 * round.followersAfterUpstreamEnd)} %`);
         for (const line of round.blobs) log(`  herd3 ${line}`);
       }

@@ -5,6 +5,8 @@
 // one uncached image at once (manifest, then, once every client has it, all blobs together), each
 // blob timed and verified (test-support's timedPull). Reports all clients done, the leader's and the
 // followers' time to first byte per blob, and upstream GETs per blob.
+const fs = require('node:fs/promises');
+const path = require('node:path');
 const { startCountingProxy, startScaleOut, timedPull, barrier, herdTimings, waitUntil } = require('@pullthrough/test-support');
 
 /**
@@ -12,9 +14,10 @@ const { startCountingProxy, startScaleOut, timedPull, barrier, herdTimings, wait
  * `upstreamUrl`: the shaped link in front of the upstream. The image's hydration job starts (prefetch) once a fifth of its
  * biggest blob has come from the upstream, so the hydrators join the running fetches, as in the test.
  */
-async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients }) {
+async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients, keepLogsIn }) {
   const proxy = await startCountingProxy(upstreamUrl);
   let scale;
+  let anomaly = false;
   try {
     scale = await startScaleOut({
       redisUrl,
@@ -56,6 +59,7 @@ async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients }) {
     if (failed.length) throw new Error(`herd3: ${failed.length} blob GETs did not verify, e.g. ${JSON.stringify(failed[0])}`);
     const gets = proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET');
     const perBlob = image.blobs.map((b) => gets.filter((r) => r.reference === b.digest).length);
+    anomaly = perBlob.some((n) => n !== 1);
     const timings = herdTimings(pulls, gets);
     const followerTtfb = timings.flatMap((t) => t.followers.map((f) => f.ttfbMs)).sort((a, b) => a - b);
     const pct = (p) => followerTtfb[Math.min(followerTtfb.length - 1, Math.floor((p / 100) * followerTtfb.length))];
@@ -73,9 +77,19 @@ async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients }) {
       blobs: timings.map((t) => t.summary),
     };
   } finally {
+    // A round with a second upstream GET keeps every process's log and the upstream requests seen, to show why.
+    if (anomaly && scale && keepLogsIn) await keepLogs(keepLogsIn, scale, proxy.requests).catch(() => undefined);
     await scale?.stop();
     await proxy.stop();
   }
+}
+
+async function keepLogs(dir, scale, requests) {
+  await fs.mkdir(dir, { recursive: true });
+  for (const p of [...scale.frontends.map((f) => ['frontend', f]), ...scale.hydrators.map((h) => ['hydrator', h])]) {
+    await fs.copyFile(p[1].logPath, path.join(dir, `${p[0]}-${p[1].index}.log`));
+  }
+  await fs.writeFile(path.join(dir, 'upstream-requests.json'), JSON.stringify(requests, null, 1));
 }
 
 module.exports = { herd3Round };

@@ -137,13 +137,15 @@ export class RedisBlobLeases implements BlobLeases {
       const answer = await Promise.race([claim, tooLate]);
       if (answer === 'late') {
         // Too slow: fetch alone, and give the lease back if it was ours after all.
-        this.logger.debug({ waitedMs: Date.now() - sentAt }, 'blob leases: claim unanswered in time, fetching alone');
+        // Info, not debug: another process may fetch the same blob (a second upstream GET), and this says why.
+        this.logger.info({ waitedMs: Date.now() - sentAt }, 'blob leases: claim unanswered in time, fetching alone');
         claim.then(([ours]) => ours !== 0 && this.release(key, undefined)).catch(() => undefined);
         return { kind: 'alone' };
       }
       if (answer[0] !== 0) return { kind: 'led', afterCommit: answer[0] === 2, release: this.renewing(key) };
       return this.heldBy(answer[1] ?? null);
-    } catch {
+    } catch (err) {
+      this.logger.info({ err: (err as Error).message }, 'blob leases: claim refused, fetching alone');
       return { kind: 'alone' }; // Redis refused the command: this process decides alone
     } finally {
       clearTimeout(timer);

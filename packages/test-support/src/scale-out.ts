@@ -78,8 +78,6 @@ export interface ScaleOut {
  * every one answers its /readyz.
  */
 export async function startScaleOut(options: ScaleOutOptions): Promise<ScaleOut> {
-  // Each child and temp dir adds an exit hook (nothing outlives the test process): more than node's default 10.
-  process.setMaxListeners(Math.max(process.getMaxListeners(), 64));
   const dir = await tempDir('scale-out-');
   const started: AppProcess[] = [];
   const stopAll = async (): Promise<void> => {
