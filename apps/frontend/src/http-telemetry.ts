@@ -1,5 +1,5 @@
 import type { Express, NextFunction, Request, Response } from 'express';
-import { context, SpanKind, SpanStatusCode, trace, tracer } from '@pullthrough/telemetry';
+import { context, SpanKind, SpanStatusCode, trace, tracer, tracingActive } from '@pullthrough/telemetry';
 import type { HttpMetrics } from './metrics/http-metrics.js';
 
 const UNMATCHED = 'unmatched';
@@ -44,7 +44,9 @@ export function watchRoutes(app: Express): void {
 export function httpTelemetry(plane: 'data' | 'admin', metrics: HttpMetrics | undefined) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
-    const span = tracer().startSpan(`${req.method} ${plane}`, { kind: SpanKind.SERVER, root: true, attributes: { 'http.request.method': req.method, 'pullthrough.plane': plane } });
+    // Tracing off: no span and no context for it (a no-op span, a context holding it and a context switch
+    // per request were about 2% of a manifest hit's CPU). Only the metrics are observed.
+    const span = tracingActive() ? tracer().startSpan(`${req.method} ${plane}`, { kind: SpanKind.SERVER, root: true, attributes: { 'http.request.method': req.method, 'pullthrough.plane': plane } }) : undefined;
     let ended = false;
     const end = () => {
       if (ended) return;
@@ -57,6 +59,7 @@ export function httpTelemetry(plane: 'data' | 'admin', metrics: HttpMetrics | un
       const length = Number(res.getHeader('Content-Length'));
       const bytes = finished && req.method !== 'HEAD' && Number.isFinite(length) ? length : 0;
       metrics?.observe({ plane, route, method: req.method, status, cache, seconds: Number(process.hrtime.bigint() - started) / 1e9, bytes });
+      if (!span) return;
       if (span.isRecording()) {
         span.updateName(`${req.method} ${route}`);
         span.setAttributes({ 'http.route': route, 'http.response.status_code': status, 'pullthrough.cache': cache });
@@ -67,6 +70,7 @@ export function httpTelemetry(plane: 'data' | 'admin', metrics: HttpMetrics | un
     };
     res.once('finish', end);
     res.once('close', end);
-    context.with(trace.setSpan(context.active(), span), next);
+    if (span) context.with(trace.setSpan(context.active(), span), next);
+    else next();
   };
 }

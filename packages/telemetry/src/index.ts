@@ -1,5 +1,5 @@
 export { telemetryConfigFields, type TelemetrySettings } from './telemetry-config.js';
-export { startTracing, type Tracing, type TracingOptions } from './start-tracing.js';
+export { startTracing, tracingActive, type Tracing, type TracingOptions } from './start-tracing.js';
 // The OTLP exporter is not re-exported: this index must not load the OpenTelemetry SDK (start-tracing.ts
 // loads it when tracing is on).
 export type { OtlpHttpExporterOptions } from './otlp-http-exporter.js';

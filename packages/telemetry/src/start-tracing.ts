@@ -29,6 +29,11 @@ const OFF: Tracing = { enabled: false, flush: async () => undefined, shutdown: a
 /** One tracing setup per process: the API's globals (tracer provider, context manager, propagator) are process-wide. */
 let active: Tracing | undefined;
 
+/** Whether this process started tracing (and has not shut it down): with it off every span is a no-op, and per-request ones can be skipped. */
+export function tracingActive(): boolean {
+  return active !== undefined;
+}
+
 /** The `host:port` of an endpoint URL, as an egress allow-list entry. */
 function allowEntryOf(endpoint: URL): string {
   const port = endpoint.port || (endpoint.protocol === 'https:' ? '443' : '80');

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { context, trace } from '@opentelemetry/api';
 import { startOtlpReceiver, waitUntil } from '@pullthrough/test-support';
 import { inSpan } from './spans.js';
-import { startTracing } from './start-tracing.js';
+import { startTracing, tracingActive } from './start-tracing.js';
 import { telemetryConfigFields } from './telemetry-config.js';
 import { contextFromTraceparent, currentTraceparent, isTraceparent } from './trace-context.js';
 
@@ -40,6 +40,7 @@ describe('startTracing', () => {
   it('off without an endpoint: nothing registered, spans do not record, no traceparent', async () => {
     const tracing = startTracing({ PULLTHROUGH_TRACE_SAMPLE_RATIO: 1 }, { serviceName: 'off', egressAllow: [] });
     expect(tracing.enabled).toBe(false);
+    expect(tracingActive()).toBe(false);
     const seen = await inSpan('nothing', {}, async (span) => ({ recording: span.isRecording(), traceparent: currentTraceparent() }));
     expect(seen).toEqual({ recording: false, traceparent: undefined });
   });
@@ -50,6 +51,7 @@ describe('startTracing', () => {
     const tracing = startTracing({ PULLTHROUGH_OTLP_ENDPOINT: receiver.url, PULLTHROUGH_TRACE_SAMPLE_RATIO: 1 }, { serviceName: 'tracing-test', egressAllow: [], exportDelayMs: 50 });
     try {
       expect(tracing.enabled).toBe(true);
+      expect(tracingActive()).toBe(true);
       expect(() => startTracing({ PULLTHROUGH_OTLP_ENDPOINT: receiver.url, PULLTHROUGH_TRACE_SAMPLE_RATIO: 1 }, { serviceName: 'again', egressAllow: [] })).toThrow(/already started/);
       const traceparent = await inSpan('outer', {}, async () => {
         await new Promise((r) => setTimeout(r, 5));
@@ -68,6 +70,7 @@ describe('startTracing', () => {
       await receiver.stop();
     }
     // Shut down: back to the no-op API.
+    expect(tracingActive()).toBe(false);
     expect(trace.getTracer('x').startSpan('after').isRecording()).toBe(false);
   });
 
