@@ -86,8 +86,8 @@ async function herd3Round({ upstreamUrl, redisUrl, image, warmup, clients, keepL
 
 async function keepLogs(dir, scale, requests) {
   await fs.mkdir(dir, { recursive: true });
-  for (const p of [...scale.frontends.map((f) => ['frontend', f]), ...scale.hydrators.map((h) => ['hydrator', h])]) {
-    await fs.copyFile(p[1].logPath, path.join(dir, `${p[0]}-${p[1].index}.log`));
+  for (const [kind, processes] of [['frontend', scale.frontends], ['hydrator', scale.hydrators]]) {
+    for (const p of processes) await fs.copyFile(p.logPath, path.join(dir, `${kind}-${p.index}.log`));
   }
   await fs.writeFile(path.join(dir, 'upstream-requests.json'), JSON.stringify(requests, null, 1));
 }

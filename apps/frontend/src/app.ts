@@ -116,7 +116,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   if (deps.trustProxyHops) data.set('trust proxy', deps.trustProxyHops);
   data.set('etag', false);
   const mirror = deps.mirror ?? DEFAULT_MIRROR;
-  // One list of steps: registered on express, and run directly for /v2 requests by dataListener.
+  // Registered on express by dataListener, which also runs them directly for /v2 requests.
   const steps: DataPlaneSteps = {
     before: [
       httpTelemetry('data', deps.httpMetrics),
@@ -132,11 +132,7 @@ export function createApp(deps: FrontendDeps): FrontendApps {
     },
     onError: ociErrorMiddleware(deps.logger),
   };
-  data.use(...steps.before);
-  data.use('/token', tokenRoutes(deps.tokenEndpoint));
-  data.use('/v2', steps.v2);
-  data.use(steps.notFound);
-  data.use(steps.onError);
+  const dataPlane = dataListener(data, steps, { '/token': tokenRoutes(deps.tokenEndpoint) });
 
   const admin = express();
   admin.disable('x-powered-by');
@@ -193,5 +189,5 @@ export function createApp(deps: FrontendDeps): FrontendApps {
   );
   admin.use((_req, res) => sendProblem(res, { status: 404, title: 'Not Found' }));
   admin.use(problemMiddleware((err) => deps.logger.error({ err: (err as Error)?.message }, 'admin error')));
-  return { data: dataListener(data, steps), admin };
+  return { data: dataPlane, admin };
 }

@@ -1,5 +1,6 @@
 import type { CacheRule, CacheRuleSet } from '@pullthrough/cache-rules';
 import type { UpstreamClient, UpstreamClientPool } from '@pullthrough/upstream';
+import { LruCache } from '@pullthrough/oci';
 import { UpstreamClients } from './upstream-clients.js';
 
 export type UpstreamCredentials = { username: string; password: string; realmHosts?: readonly string[] };
@@ -71,7 +72,7 @@ const TARGETS_KEPT = 4096;
  */
 export class UpstreamResolver {
   private readonly clients: UpstreamClients;
-  private kept: { rules: CacheRuleSet; targets: Map<string, Readonly<UpstreamTarget> | null> } | undefined;
+  private kept: { rules: CacheRuleSet; targets: LruCache<Readonly<UpstreamTarget> | null> } | undefined;
 
   constructor(
     private readonly rules: () => CacheRuleSet,
@@ -83,13 +84,12 @@ export class UpstreamResolver {
 
   resolve(downstreamRepository: string): Readonly<UpstreamTarget> | undefined {
     const rules = this.rules();
-    if (this.kept?.rules !== rules) this.kept = { rules, targets: new Map() };
+    if (this.kept?.rules !== rules) this.kept = { rules, targets: new LruCache(TARGETS_KEPT) };
     const { targets } = this.kept;
     const known = targets.get(downstreamRepository);
     if (known !== undefined) return known ?? undefined;
     const match = rules.match(downstreamRepository);
     const target = match ? freezeTarget(this.clients.targetFor(match, downstreamRepository)) : undefined;
-    if (targets.size >= TARGETS_KEPT) targets.delete(targets.keys().next().value!);
     targets.set(downstreamRepository, target ?? null);
     return target;
   }

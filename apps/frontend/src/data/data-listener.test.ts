@@ -46,15 +46,11 @@ beforeAll(async () => {
     note(req, `onError ${err.message} url=${req.url} base=${req.baseUrl}`);
     res.status(500).json({ error: err.message });
   };
-  app.use(...before);
-  app.use('/token', (req, res) => {
+  const token: RequestHandler = (req, res) => {
     note(req, 'token');
     res.json({ token: true });
-  });
-  app.use('/v2', v2);
-  app.use(notFound);
-  app.use(onError);
-  const listener = dataListener(app, { before, v2, notFound, onError });
+  };
+  const listener = dataListener(app, { before, v2, notFound, onError }, { '/token': token });
   expect(listener.request).toBe(app.request);
   server = await listen(listener, '127.0.0.1', 0, LIMITS);
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
