@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Digest } from '@pullthrough/oci';
+import { LruCache, type Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobConfirmer } from './blob-confirmer.js';
 import { blobFlightId, blobFlightKey } from './blob-flight-key.js';
@@ -14,7 +14,7 @@ import { memoryBudgets } from './memory-budgets.js';
 import { ReceivedPrefix } from './received-prefix.js';
 import { ReceivePace } from './receive-pace.js';
 import { ClientWaits } from './client-waits.js';
-import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
+import { noBlobLeases, type BlobLeaseClaim, type BlobLeases } from './redis-blob-leases.js';
 import { completeStoreTail } from './store-tail.js';
 import type { WriteLag, WriteLagStats } from './write-lag.js';
 import { WriteThrough } from './write-through.js';
@@ -43,8 +43,24 @@ export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type Coalesce
  * A fetched blob is linked to the repository of each caller whose upstream served it; a blob that
  * is already stored is linked only once the caller's upstream confirms it (BlobConfirmer).
  */
+/** How long a blob named by a manifest just fetched from the upstream counts as a likely miss. */
+const LIKELY_MISS_MS = 60_000;
+
+/**
+ * A lease claim started while the caller looks at storage (BlobFetcher.claimAhead). `drop` gives it
+ * up when storage had the blob after all (`stored`: announce it as committed, as a leader would);
+ * a claim that a fetch took over is the fetch's, and `drop` leaves it alone.
+ */
+export interface ClaimAhead {
+  drop(stored: boolean): void;
+}
+
 export class BlobFetcher {
   private readonly flights = new Map<string, Flight>();
+  /** Flight keys of blobs named by image manifests just fetched from their upstream (expectMisses). */
+  private readonly likelyMisses = new LruCache<true>(4096);
+  /** Lease claims started ahead of their fetch (claimAhead), by flight key: whoever takes one out owns it. */
+  private readonly claimsAhead = new Map<string, Promise<BlobLeaseClaim>>();
   private readonly clientStallTimeoutMs: number;
   private readonly confirmer: BlobConfirmer;
   private readonly buffers: ClientBuffers;
@@ -99,6 +115,39 @@ export class BlobFetcher {
   /** Resolves once every fetch running now has committed or failed (for a clean shutdown). */
   async settle(): Promise<void> {
     await Promise.allSettled([...this.flights.values()].map((f) => f.done));
+  }
+
+  /**
+   * The blobs of an image manifest this process just fetched from the target's upstream: most of
+   * them are missing here, and clients ask for them next. For a minute each, a request for one may
+   * claim its fetch lease while it looks at storage (`claimAhead`), instead of after.
+   */
+  expectMisses(target: UpstreamTarget, digests: readonly Digest[]): void {
+    for (const digest of digests) this.likelyMisses.set(blobFlightKey(target, digest), true, LIKELY_MISS_MS);
+  }
+
+  /**
+   * For a likely miss (expectMisses) with no fetch running here: start the lease claim now, so it is
+   * under way while the caller looks at storage (a cold pull's blob then waits for one round trip
+   * fewer before its upstream GET). A fetch of the same flight started here takes it over; a caller
+   * that finds the blob stored must `drop` it. Undefined for anything else (a hit pays no claim).
+   */
+  claimAhead(target: UpstreamTarget, digest: Digest): ClaimAhead | undefined {
+    const key = blobFlightKey(target, digest);
+    if (this.likelyMisses.get(key) === undefined || this.flights.has(key) || this.claimsAhead.has(key)) return undefined;
+    // Once: a second request for the blob finds the fetch running or the blob stored.
+    this.likelyMisses.delete(key);
+    const claim = this.leases.acquire(key);
+    claim.catch(() => undefined);
+    this.claimsAhead.set(key, claim);
+    return {
+      drop: (stored) => {
+        if (this.claimsAhead.get(key) !== claim) return;
+        this.claimsAhead.delete(key);
+        // Led: let it go; when the blob is stored, as a leader that committed it would (waiting followers look again).
+        void claim.then((c) => c.kind === 'led' && c.release(stored ? digest : undefined)).catch(() => undefined);
+      },
+    };
   }
 
   /** Make the blob local and linked to the target's repository (lead or join a fetch). */
@@ -262,7 +311,10 @@ export class BlobFetcher {
     onFollow: () => void,
   ): Promise<FetchedBlob> {
     const key = blobFlightKey(target, digest);
-    let claim = await this.leases.acquire(key);
+    // A claim started while the caller looked at storage (claimAhead) is this fetch's now.
+    const ahead = this.claimsAhead.get(key);
+    this.claimsAhead.delete(key);
+    let claim = await (ahead ?? this.leases.acquire(key));
     let committed: Digest | undefined;
     try {
       let tookOver = false;

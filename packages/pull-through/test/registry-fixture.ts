@@ -10,6 +10,7 @@ import type { HydrationEnqueuer } from '../src/hydration-enqueuer.js';
 import type { FailureCategory } from '@pullthrough/oci';
 import type { PullObserver } from '../src/pull-observer.js';
 import { PullThroughRegistry, type CacheStatus } from '../src/pull-through-registry.js';
+import type { BlobLeases } from '../src/redis-blob-leases.js';
 import { UpstreamResolver } from '../src/upstream-target.js';
 import { TinyUpstream } from './tiny-upstream.js';
 import { EgressPolicy } from '@pullthrough/egress';
@@ -52,6 +53,8 @@ export interface FixtureOptions {
   clientStallTimeoutMs?: number;
   clientBufferBytes?: number;
   clientBuffersTotalBytes?: number;
+  /** Blob fetch leases (default: none, every fetch alone). */
+  blobLeases?: BlobLeases;
   /** More rules next to `up/*` (given the tiny upstream's host), e.g. a second repository with the same upstream repository. */
   extraRules?: (upstreamHost: string) => Array<{ name: string; sourceRepository: string; targetRepository: string }>;
 }
@@ -79,6 +82,7 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
     ...(options.clientStallTimeoutMs !== undefined ? { clientStallTimeoutMs: options.clientStallTimeoutMs } : {}),
     ...(options.clientBufferBytes !== undefined ? { clientBufferBytes: options.clientBufferBytes } : {}),
     ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
+    ...(options.blobLeases ? { blobLeases: options.blobLeases } : {}),
   });
   return {
     dataDir: dir,

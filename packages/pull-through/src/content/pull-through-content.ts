@@ -226,6 +226,8 @@ export class PullThroughContent implements RepositoryContent {
       ...(this.ctx.requestId ? { requestId: this.ctx.requestId } : {}),
       enqueuedAt: new Date(this.deps.now()).toISOString(),
     });
+    // Its layers are most likely missing here and asked for next (BlobFetcher.claimAhead; the config has its own prefetch).
+    if (!imported.parsed.isIndex) this.deps.blobs.expectMisses(target, imported.parsed.layers.map((l) => l.digest));
     const { parsed: _parsed, ...stored } = imported;
     return { ...stored, cache: 'miss' };
   }
@@ -291,24 +293,33 @@ export class PullThroughContent implements RepositoryContent {
     const blobs = this.deps.blobs;
     // Looked at before storage is read: a fetch that finishes meanwhile is joined, not asked again.
     const wasRunning = blobs.isRunning(target, digest);
-    let { linked, stored } = await this.local.blobState(digest);
-    if (linked && stored) return this.local.openStored(digest, stored.size, range, 'hit');
-    if (wasRunning || blobs.isRunning(target, digest)) {
-      const joined = await this.joinRunning(digest, range);
-      if ('body' in joined) return joined.body;
-      ({ linked, stored } = joined.state);
+    // A blob of a manifest just fetched from the upstream: its fetch lease is claimed while storage is read.
+    const ahead = wasRunning ? undefined : blobs.claimAhead(target, digest);
+    try {
+      let { linked, stored } = await this.local.blobState(digest);
+      // Stored after all: the claim is given up, saying so.
+      if (stored) ahead?.drop(true);
+      if (linked && stored) return this.local.openStored(digest, stored.size, range, 'hit');
+      if (wasRunning || blobs.isRunning(target, digest)) {
+        const joined = await this.joinRunning(digest, range);
+        if ('body' in joined) return joined.body;
+        ({ linked, stored } = joined.state);
+      }
+      this.admit();
+      if (stored) {
+        await blobs.confirm(target, digest, stored.size);
+        return this.local.openStored(digest, stored.size, range, 'revalidated');
+      }
+      // Bytes go out as they arrive from the one upstream fetch: the whole blob, or just the range asked for.
+      const live = range ? await blobs.streamRange(target, digest, range) : await blobs.stream(target, digest);
+      if (live) return liveBlobBody(live, 'miss');
+      // The fetch (led or joined) links the blob to this repository: its upstream served it.
+      const fetched = await blobs.ensure(target, digest);
+      return this.local.openStored(digest, fetched.size, range, 'miss');
+    } finally {
+      // Unless a fetch took the claim over (it releases it), nobody will use it: let it go.
+      ahead?.drop(false);
     }
-    this.admit();
-    if (stored) {
-      await blobs.confirm(target, digest, stored.size);
-      return this.local.openStored(digest, stored.size, range, 'revalidated');
-    }
-    // Bytes go out as they arrive from the one upstream fetch: the whole blob, or just the range asked for.
-    const live = range ? await blobs.streamRange(target, digest, range) : await blobs.stream(target, digest);
-    if (live) return liveBlobBody(live, 'miss');
-    // The fetch (led or joined) links the blob to this repository: its upstream served it.
-    const fetched = await blobs.ensure(target, digest);
-    return this.local.openStored(digest, fetched.size, range, 'miss');
   }
 
   /**
