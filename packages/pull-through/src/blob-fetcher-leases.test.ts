@@ -1,8 +1,9 @@
 import type { Reference } from '@pullthrough/oci';
 import { startRedis, uniquePrefix, type RedisServer } from '@pullthrough/test-support';
+import { connectedLeases } from '../test/connected-leases.js';
 import { readStream, startRegistry, type RegistryFixture } from '../test/registry-fixture.js';
 import { BlobFetcher } from './blob-fetcher.js';
-import { RedisBlobLeases } from './redis-blob-leases.js';
+import type { RedisBlobLeases } from './redis-blob-leases.js';
 
 /**
  * Two processes' blob fetchers (two BlobFetchers on one filesystem store, each with its own Redis
@@ -29,10 +30,8 @@ afterAll(async () => {
 });
 
 async function replica(prefix: string): Promise<BlobFetcher> {
-  const l = new RedisBlobLeases({ url: redis.url, prefix, leaseMs: LEASE_MS });
+  const l = await connectedLeases(redis.url, prefix, LEASE_MS);
   leases.push(l);
-  // Connected once a claim is shared (not answered "alone").
-  for (let i = 0; i < 100 && (await l.acquire(`probe-${i}`)).kind === 'alone'; i++) await new Promise((r) => setTimeout(r, 50));
   return new BlobFetcher(f.store, { leases: l });
 }
 

@@ -1,9 +1,10 @@
 import type { Digest, Reference } from '@pullthrough/oci';
 import { startRedis, uniquePrefix, type RedisServer } from '@pullthrough/test-support';
+import { connectedLeases } from '../test/connected-leases.js';
 import { readStream, startRegistry, type RegistryFixture } from '../test/registry-fixture.js';
 import type { PushedImage } from '../test/tiny-upstream.js';
 import { blobFlightKey } from './blob-flight-key.js';
-import { RedisBlobLeases, type BlobLeases } from './redis-blob-leases.js';
+import type { BlobLeases, RedisBlobLeases } from './redis-blob-leases.js';
 
 /**
  * A layer of an image manifest just fetched from the upstream is most likely missing: the request
@@ -32,10 +33,8 @@ afterAll(async () => {
 });
 
 async function leases(prefix: string): Promise<RedisBlobLeases> {
-  const l = new RedisBlobLeases({ url: redis.url, prefix, leaseMs: 5_000 });
+  const l = await connectedLeases(redis.url, prefix, 5_000);
   opened.push(l);
-  // Connected once a claim is shared (not answered "alone").
-  for (let i = 0; i < 100 && (await l.acquire(`probe-${i}`)).kind === 'alone'; i++) await new Promise((r) => setTimeout(r, 50));
   return l;
 }
 
