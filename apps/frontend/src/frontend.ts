@@ -141,7 +141,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
   // served here from its commit. Redis down: each process fetches on its own.
   // With peer streaming on, its clients read it live from the leader's peer listener instead (README "Peer streaming").
   const peer = await peerStreamingFrom(config, store.control, logger);
-  const blobLeases = new RedisBlobLeases({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, leaseMs: config.PULLTHROUGH_BLOB_LEASE_MS, logger, ...(peer ? { peerUrl: peer.url } : {}) });
+  const blobLeases = new RedisBlobLeases({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, leaseMs: config.PULLTHROUGH_BLOB_LEASE_MS, claimTimeoutMs: config.PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS, logger, ...(peer ? { peerUrl: peer.url } : {}) });
   // One line per outage, not one per retry: while down, enqueues are skipped (and counted).
   let redisLost = false;
   redis.on('close', () => {

@@ -29,7 +29,8 @@ test('a follower on Azure Blob storage: clients read the leader stream; one that
   await azureBlobDriverFrom({ ...storage, PULLTHROUGH_STORAGE: 'azure-blob', PULLTHROUGH_DATA_DIR: '', PULLTHROUGH_AZURE_CREDENTIAL: 'default' }).ensureContainer();
   const prefix = uniquePrefix('peer-az');
   const start = async (more: Record<string, string> = {}) => {
-    const env = { ...storage, PULLTHROUGH_QUEUE_PREFIX: prefix, PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_PEER_PORT: String(await freePort()), ...more };
+    // A lease claim gets 2 s (not 50 ms) before a frontend fetches alone: the suite shares the machine's cores.
+    const env = { ...storage, PULLTHROUGH_QUEUE_PREFIX: prefix, PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_PEER_PORT: String(await freePort()), PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS: '2000', ...more };
     const cache = await startCache(redis, [upstream.proxy.host], env);
     caches.push(cache);
     return cache;

@@ -90,7 +90,7 @@ export async function startHydrator(
   const breakerBoard = new RedisBreakerBoard({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, logger });
   pool.shareBreakersThrough(breakerBoard);
   // A blob a frontend (or another hydrator) is fetching is not fetched again: the job waits for its commit.
-  const blobLeases = new RedisBlobLeases({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, leaseMs: config.PULLTHROUGH_BLOB_LEASE_MS, logger });
+  const blobLeases = new RedisBlobLeases({ url: config.REDIS_URL, prefix: config.PULLTHROUGH_QUEUE_PREFIX, leaseMs: config.PULLTHROUGH_BLOB_LEASE_MS, claimTimeoutMs: config.PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS, logger });
   const secretPolicy = secretPolicyFrom(config);
   const secrets = createSecretResolver({
     env: secretEnv,
