@@ -21,8 +21,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function replica(prefix: string, leaseMs = 15_000, peerUrl?: string): Promise<RedisBlobLeases> {
-  const l = new RedisBlobLeases({ url: redis.url, prefix, leaseMs, ...(peerUrl ? { peerUrl } : {}) });
+async function replica(prefix: string, leaseMs = 15_000, peerUrl?: string, claimTimeoutMs?: number): Promise<RedisBlobLeases> {
+  const l = new RedisBlobLeases({ url: redis.url, prefix, leaseMs, ...(peerUrl ? { peerUrl } : {}), ...(claimTimeoutMs !== undefined ? { claimTimeoutMs } : {}) });
   leases.push(l);
   await eventually('connected', async () => (await l.acquire('probe-' + Math.random())).kind === 'led', 5000);
   return l;
@@ -154,4 +154,26 @@ test('Redis down: every claim answers "alone" at once (no waiting on Redis)', as
   }
   // Back: claims are shared again (and nothing is left connecting when the connections close).
   await eventually('reconnected', async () => (await a.acquire(KEY)).kind !== 'alone' && client.status === 'ready', 5000);
+});
+
+// How long a claim waits for Redis (claimTimeoutMs, PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS): a Redis that
+// stalls (CLIENT PAUSE) longer than that answers nothing in time and the process fetches on its own; a
+// claim given more time than the stall leads.
+test('a claim unanswered within its timeout fetches alone; one given longer than the stall leads', async () => {
+  const claimDuringPause = async (claimTimeoutMs: number) => {
+    const l = await replica(uniquePrefix('claim-timeout'), 5_000, undefined, claimTimeoutMs);
+    await client.call('CLIENT', 'PAUSE', '400', 'WRITE');
+    const started = Date.now();
+    const claim = await l.acquire(KEY);
+    return { claim, waitedMs: Date.now() - started };
+  };
+  const short = await claimDuringPause(50);
+  expect(short.claim.kind).toBe('alone');
+  expect(short.waitedMs).toBeLessThan(400);
+  // Let the first pause end before the next.
+  await sleep(500);
+  const long = await claimDuringPause(2_000);
+  expect(long.claim.kind).toBe('led');
+  expect(long.waitedMs).toBeGreaterThanOrEqual(300);
+  if (long.claim.kind === 'led') long.claim.release();
 });

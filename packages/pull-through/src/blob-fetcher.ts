@@ -1,23 +1,18 @@
-import type { Readable } from 'node:stream';
-import { LruCache, type Digest } from '@pullthrough/oci';
+import type { Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobConfirmer } from './blob-confirmer.js';
 import { blobFlightId, blobFlightKey } from './blob-flight-key.js';
 import { FlightFollower } from './flight-follower.js';
-import { annotateUpstreamError } from './upstream-answers.js';
-import { startDownload } from './upstream-download.js';
 import type { UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
 import { liveTapFor, type LiveTap } from './live-tap.js';
 import type { ClientBuffers, ClientBufferStats } from './client-buffers.js';
 import { memoryBudgets } from './memory-budgets.js';
 import { ReceivedPrefix } from './received-prefix.js';
-import { ReceivePace } from './receive-pace.js';
-import { ClientWaits } from './client-waits.js';
-import { noBlobLeases, type BlobLeaseClaim, type BlobLeases } from './redis-blob-leases.js';
-import { completeStoreTail } from './store-tail.js';
+import { downloadThrough, type DownloadDeps } from './blob-download.js';
+import { ClaimsAhead, type ClaimAhead } from './claims-ahead.js';
+import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
 import type { WriteLag, WriteLagStats } from './write-lag.js';
-import { WriteThrough } from './write-through.js';
 import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, liveBlobOf, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
 
 export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type CoalescedFetches, type FetchedBlob, type LiveBlob } from './blob-flight.js';
@@ -43,24 +38,10 @@ export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type Coalesce
  * A fetched blob is linked to the repository of each caller whose upstream served it; a blob that
  * is already stored is linked only once the caller's upstream confirms it (BlobConfirmer).
  */
-/** How long a blob named by a manifest just fetched from the upstream counts as a likely miss. */
-const LIKELY_MISS_MS = 60_000;
-
-/**
- * A lease claim started while the caller looks at storage (BlobFetcher.claimAhead). `drop` gives it
- * up when storage had the blob after all (`stored`: announce it as committed, as a leader would);
- * a claim that a fetch took over is the fetch's, and `drop` leaves it alone.
- */
-export interface ClaimAhead {
-  drop(stored: boolean): void;
-}
-
 export class BlobFetcher {
   private readonly flights = new Map<string, Flight>();
-  /** Flight keys of blobs named by image manifests just fetched from their upstream (expectMisses). */
-  private readonly likelyMisses = new LruCache<true>(4096);
-  /** Lease claims started ahead of their fetch (claimAhead), by flight key: whoever takes one out owns it. */
-  private readonly claimsAhead = new Map<string, Promise<BlobLeaseClaim>>();
+  private readonly claimsAhead: ClaimsAhead;
+  private readonly download: DownloadDeps;
   private readonly clientStallTimeoutMs: number;
   private readonly confirmer: BlobConfirmer;
   private readonly buffers: ClientBuffers;
@@ -75,6 +56,7 @@ export class BlobFetcher {
     this.clientStallTimeoutMs = options.clientStallTimeoutMs ?? DEFAULT_CLIENT_STALL_TIMEOUT_MS;
     this.confirmer = new BlobConfirmer(store);
     this.leases = options.leases ?? noBlobLeases;
+    this.claimsAhead = new ClaimsAhead(this.leases);
     this.follower = new FlightFollower({
       store,
       leases: this.leases,
@@ -85,6 +67,7 @@ export class BlobFetcher {
       ...(options.logger ? { logger: options.logger } : {}),
     });
     ({ buffers: this.buffers, lag: this.lag } = memoryBudgets(options));
+    this.download = { store, confirmer: this.confirmer, lag: this.lag, buffers: this.buffers };
   }
 
   /** Memory held for live clients now, and how many fell behind, stalled or were waited for so far (for the metrics). */
@@ -123,7 +106,7 @@ export class BlobFetcher {
    * claim its fetch lease while it looks at storage (`claimAhead`), instead of after.
    */
   expectMisses(target: UpstreamTarget, digests: readonly Digest[]): void {
-    for (const digest of digests) this.likelyMisses.set(blobFlightKey(target, digest), true, LIKELY_MISS_MS);
+    this.claimsAhead.expect(digests.map((digest) => blobFlightKey(target, digest)));
   }
 
   /**
@@ -134,20 +117,7 @@ export class BlobFetcher {
    */
   claimAhead(target: UpstreamTarget, digest: Digest): ClaimAhead | undefined {
     const key = blobFlightKey(target, digest);
-    if (this.likelyMisses.get(key) === undefined || this.flights.has(key) || this.claimsAhead.has(key)) return undefined;
-    // Once: a second request for the blob finds the fetch running or the blob stored.
-    this.likelyMisses.delete(key);
-    const claim = this.leases.acquire(key);
-    claim.catch(() => undefined);
-    this.claimsAhead.set(key, claim);
-    return {
-      drop: (stored) => {
-        if (this.claimsAhead.get(key) !== claim) return;
-        this.claimsAhead.delete(key);
-        // Led: let it go; when the blob is stored, as a leader that committed it would (waiting followers look again).
-        void claim.then((c) => c.kind === 'led' && c.release(stored ? digest : undefined)).catch(() => undefined);
-      },
-    };
+    return this.flights.has(key) ? undefined : this.claimsAhead.start(key, digest);
   }
 
   /** Make the blob local and linked to the target's repository (lead or join a fetch). */
@@ -312,9 +282,7 @@ export class BlobFetcher {
   ): Promise<FetchedBlob> {
     const key = blobFlightKey(target, digest);
     // A claim started while the caller looked at storage (claimAhead) is this fetch's now.
-    const ahead = this.claimsAhead.get(key);
-    this.claimsAhead.delete(key);
-    let claim = await (ahead ?? this.leases.acquire(key));
+    let claim = await (this.claimsAhead.take(key) ?? this.leases.acquire(key));
     let committed: Digest | undefined;
     try {
       let tookOver = false;
@@ -332,121 +300,13 @@ export class BlobFetcher {
           return await this.follower.linkStored(target, digest, flight, stored.size);
         }
       }
-      const fetched = await this.fetch(target, digest, expectedSize, flight, live, onHeaders);
+      const fetched = await downloadThrough(this.download, target, digest, expectedSize, flight, live, onHeaders);
       if (fetched.bytesFetched > 0) committed = digest;
       return fetched;
     } finally {
       // A leader announces its commit with the release (one round trip); a fetch without the lease announces it alone.
       if (claim.kind === 'led') claim.release(committed);
       else if (committed) this.leases.committed(committed);
-    }
-  }
-
-  private async fetch(
-    target: UpstreamTarget,
-    digest: Digest,
-    expectedSize: number | undefined,
-    flight: Flight,
-    live: boolean,
-    onHeaders: (size: number | undefined) => void,
-  ): Promise<FetchedBlob> {
-    const failTaps = (err: unknown) => flight.taps.forEach((tap) => tap.fail(err as Error));
-    if (!live) {
-      // Only a fetch that clients read live keeps its first bytes for clients that come later.
-      flight.prefix.drop();
-      // A background import may find the blob committed meanwhile (another job, another process,
-      // another repository): no second download, but it is linked only if this upstream confirms it.
-      const stored = await this.store.statBlob(digest);
-      if (stored) {
-        await this.confirmer.confirm(target, digest, stored.size);
-        onHeaders(stored.size);
-        return { digest, size: stored.size, bytesFetched: 0 };
-      }
-    }
-    // The store's object is opened while the upstream is asked; no client tap exists yet.
-    const download = await startDownload(this.store, target, digest);
-    // The store's rest after a lag overflow is fetched through the same upstreams (and failover).
-    const source = target;
-    target = download.via;
-    const body: Readable = download.content.body;
-    const size = download.content.size ?? expectedSize;
-    // The body may fail before the loop below reads it (while the writer is created): without a
-    // listener that 'error' would crash the process; the loop then sees the failure via `errored`.
-    body.on('error', () => undefined);
-    flight.streaming = true;
-    flight.leading = true;
-    // A fetch taken over after a peer stream starts again from byte 0.
-    flight.position = 0;
-    onHeaders(size);
-    let writer: Awaited<ReturnType<RegistryStore['createBlobWriter']>>;
-    try {
-      writer = await download.writer(size);
-    } catch (err) {
-      await download.drop();
-      flight.streaming = false;
-      body.destroy();
-      failTaps(err);
-      throw err;
-    }
-    // A failed writer (too many bytes, storage error) is read from `writer.errored` below; without a
-    // listener its 'error' event would crash the process.
-    writer.on('error', () => undefined);
-    const readLive = () => flight.taps.some((tap) => tap.live);
-    // The read's own pace: what the store and a full client must keep a share of to be waited for.
-    const pace = new ReceivePace();
-    const through = new WriteThrough(writer, this.lag, readLive, pace);
-    const clients = new ClientWaits(pace, this.buffers.minClientShare);
-    try {
-      if (body.errored) throw body.errored;
-      let whole = true;
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        // Hashed (and checked against the expected size) before any client sees it.
-        const wait = through.take(chunk);
-        const offset = flight.position;
-        flight.position += chunk.length;
-        flight.prefix.add(chunk);
-        // Each client gets the part of the chunk inside its range in its own buffer. The read waits for
-        // a full client only as ClientWaits decides, for the store as WriteThrough does; for both when both ask.
-        const waitFor = clients.offer(flight.taps, chunk, offset);
-        if (wait || waitFor.length > 0) await Promise.all([wait ? through.room() : undefined, clients.room(waitFor)]);
-        // The store stopped being fed and no client reads live any more: the rest is for the store only.
-        if (through.overflowAt !== undefined && !readLive()) {
-          whole = false;
-          break;
-        }
-      }
-      flight.streaming = false;
-      flight.prefix.drop();
-      if (whole) {
-        // Every byte is hashed as it arrives: a wrong blob throws here, and a tap that reaches the
-        // blob's end never gets its last slice. A verified blob is complete for the clients now; they
-        // do not wait for the store's write, flush, fsync and commit (callers that joined do).
-        through.verifyReceived();
-        for (const tap of flight.taps) tap.complete();
-      }
-      const overflowAt = through.overflowAt;
-      if (overflowAt !== undefined) await completeStoreTail(source, digest, writer, overflowAt, whole ? flight.position : size, this.lag);
-      // The stored object's digest (the writer's hash, continued by a completion) is checked here.
-      const committed = await writer.commit();
-      through.release();
-      // Clients that fell behind their buffer continue from the stored blob where they were.
-      const open = (start: number, end: number) => this.store.openBlob(digest, { start, end });
-      for (const tap of flight.taps) tap.committed(open, committed.size);
-      flight.alsoLink.add(target.downstreamRepository);
-      await Promise.all([...flight.alsoLink].map((repository) => this.store.linkBlob(repository, digest)));
-      return { digest, size: committed.size, bytesFetched: committed.size };
-    } catch (caught) {
-      // A writer that failed on its own (too many bytes, storage error) knows the cause; the error
-      // we caught may only be its consequence ("cannot commit a blob writer that is aborted").
-      const err = writer.errored ?? caught;
-      flight.streaming = false;
-      flight.prefix.drop();
-      body.destroy();
-      await writer.abort().catch(() => undefined);
-      through.release();
-      // A client that was given the whole verified blob (or its whole range) keeps it: only the store failed.
-      failTaps(err);
-      throw annotateUpstreamError(err, target);
     }
   }
 }
