@@ -20,10 +20,18 @@ async function serve(listener: RequestListener): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** `app` behind a listener that records each request's and response's prototypes as node made them, before express sees them. */
+/**
+ * `app` behind a listener that records, for each request and response as node made them (before express
+ * sees them), the prototype next to node's own in its chain: the app's, when they were born with it.
+ */
 function recording(app: express.Express, born: { request: unknown; response: unknown }[]): RequestListener {
+  const appPrototype = (o: object, own: object): unknown => {
+    let p: unknown = Object.getPrototypeOf(o);
+    while (p && p !== app.request && p !== app.response && p !== own) p = Object.getPrototypeOf(p);
+    return p;
+  };
   const listener = (req: Req, res: Res) => {
-    born.push({ request: Object.getPrototypeOf(req), response: Object.getPrototypeOf(res) });
+    born.push({ request: appPrototype(req, IncomingMessage.prototype), response: appPrototype(res, ServerResponse.prototype) });
     app(req, res);
   };
   return Object.assign(listener, { request: app.request, response: app.response });
@@ -49,6 +57,27 @@ describe('listen(): requests and responses are born with an express app\'s proto
       expect(b.request).toBe(app.request);
       expect(b.response).toBe(app.response);
     }
+  });
+
+  test('every request and response of a listener is made by one class of its own (one initial map for V8), whose prototype extends the app\'s', async () => {
+    const app = express();
+    const made: { request: unknown; response: unknown }[] = [];
+    const listener = Object.assign(
+      (req: Req, res: Res) => {
+        made.push({ request: req.constructor, response: res.constructor });
+        app(req, res);
+      },
+      { request: app.request, response: app.response },
+    );
+    app.get('/', (req, res) => void res.json({ express: Object.getPrototypeOf(req) === app.request && Object.getPrototypeOf(res) === app.response }));
+    const url = await serve(listener);
+    for (let i = 0; i < 2; i++) expect(await (await fetch(url)).json()).toEqual({ express: true });
+    const [first, second] = made;
+    expect(first!.request).not.toBe(IncomingMessage);
+    expect(first!.response).not.toBe(ServerResponse);
+    expect(second).toEqual(first);
+    expect(Object.getPrototypeOf((first!.request as { prototype: object }).prototype)).toBe(app.request);
+    expect(Object.getPrototypeOf((first!.response as { prototype: object }).prototype)).toBe(app.response);
   });
 
   test('two apps on two listeners each get their own prototypes', async () => {

@@ -25,40 +25,32 @@ interface WithPrototypes {
   response?: unknown;
 }
 
-/** Node's request and response constructors as the plain functions they are (not ES classes: they can be applied to an object). */
-type PlainConstructor = (this: object, ...args: unknown[]) => void;
-
-/** Whether `ctor` is a plain function constructor (an ES class cannot be applied to an object made elsewhere). */
-function isPlainConstructor(ctor: unknown): ctor is PlainConstructor {
-  return typeof ctor === 'function' && !Function.prototype.toString.call(ctor).startsWith('class');
-}
+/** Node's request and response classes (both `IncomingMessage` and `ServerResponse` can be extended). */
+type RequestClass = typeof IncomingMessage;
+type ResponseClass = typeof ServerResponse;
 
 /**
- * Request and response constructors whose objects are born with `app`'s prototypes (an express app's
+ * Request and response classes whose objects are born with `app`'s prototypes (an express app's
  * `app.request` and `app.response`, which extend node's), so that express's per-request
  * `Object.setPrototypeOf(req, app.request)` finds them already there and changes nothing. Changing a
  * live object's prototype is what V8 does worst: on this machine it cost more CPU than the rest of a
- * manifest hit (3,500 hits/s with it, 5,700 without; README "Performance"). Node's own constructors
- * initialise the objects (applied to them; `Reflect.construct` with another `new.target` was as slow
- * as the prototype change here). Anything else (no such prototypes, or constructors that are ES
- * classes in some later node): node's own objects, as before.
+ * manifest hit (3,500 hits/s with it, 5,700 without; README "Performance").
+ *
+ * Subclasses of node's own classes, their prototypes' own prototype relinked to the app's once at start:
+ * `new` runs node's constructor with the subclass as `new.target`, so V8 builds each object from one
+ * initial map. Node's constructors applied to an object made elsewhere (`IncomingMessage.call(this)`,
+ * how this was done before) built the same objects 10 us slower each in a bare server (a third of its CPU
+ * per request; README "Manifest hits: node's request objects"). Anything else (no such prototypes):
+ * node's own objects.
  */
 function bornWithPrototypes(app: WithPrototypes): Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
   const { request, response } = app;
   if (!(request instanceof IncomingMessage) || !(response instanceof ServerResponse)) return {};
-  const nodeRequest: unknown = IncomingMessage;
-  const nodeResponse: unknown = ServerResponse;
-  if (!isPlainConstructor(nodeRequest) || !isPlainConstructor(nodeResponse)) return {};
-  // Called with `new` by node's server (`new IncomingMessage(socket)`, `new ServerResponse(req, options)`).
-  function AppRequest(this: object, socket: unknown): void {
-    (nodeRequest as PlainConstructor).call(this, socket);
-  }
-  AppRequest.prototype = request;
-  function AppResponse(this: object, req: unknown, options: unknown): void {
-    (nodeResponse as PlainConstructor).call(this, req, options);
-  }
-  AppResponse.prototype = response;
-  return { IncomingMessage: AppRequest as unknown as typeof IncomingMessage, ServerResponse: AppResponse as unknown as typeof ServerResponse };
+  class AppRequest extends IncomingMessage {}
+  class AppResponse extends ServerResponse {}
+  Object.setPrototypeOf(AppRequest.prototype, request);
+  Object.setPrototypeOf(AppResponse.prototype, response);
+  return { IncomingMessage: AppRequest as RequestClass, ServerResponse: AppResponse as ResponseClass };
 }
 
 /**
