@@ -47,10 +47,7 @@ export function httpTelemetry(plane: 'data' | 'admin', metrics: HttpMetrics | un
     // Tracing off: no span and no context for it (a no-op span, a context holding it and a context switch
     // per request were about 2% of a manifest hit's CPU). Only the metrics are observed.
     const span = tracingActive() ? tracer().startSpan(`${req.method} ${plane}`, { kind: SpanKind.SERVER, root: true, attributes: { 'http.request.method': req.method, 'pullthrough.plane': plane } }) : undefined;
-    let ended = false;
     const end = () => {
-      if (ended) return;
-      ended = true;
       const route = typeof res.locals.route === 'string' ? res.locals.route : UNMATCHED;
       const cacheHeader = res.getHeader('X-Cache');
       const cache = typeof cacheHeader === 'string' ? cacheHeader : 'none';
@@ -68,7 +65,8 @@ export function httpTelemetry(plane: 'data' | 'admin', metrics: HttpMetrics | un
       }
       span.end();
     };
-    res.once('finish', end);
+    // 'close' comes after 'finish' for a completed response (node emits it a tick later) and alone for one cut
+    // short: one listener sees both (two `once` wrappers per request were a measurable part of a manifest hit).
     res.once('close', end);
     if (span) context.with(trace.setSpan(context.active(), span), next);
     else next();
