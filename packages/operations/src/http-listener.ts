@@ -30,17 +30,19 @@ type RequestClass = typeof IncomingMessage;
 type ResponseClass = typeof ServerResponse;
 
 /**
- * Request and response classes whose objects are born with `app`'s prototypes (an express app's
- * `app.request` and `app.response`, which extend node's), so that express's per-request
- * `Object.setPrototypeOf(req, app.request)` finds them already there and changes nothing. Changing a
- * live object's prototype is what V8 does worst: on this machine it cost more CPU than the rest of a
- * manifest hit (3,500 hits/s with it, 5,700 without; README "Performance").
+ * Request and response classes whose objects are born with `app`'s prototypes in their chain (an express
+ * app's `app.request` and `app.response`, which extend node's): the data listener runs express's handlers
+ * for `/v2` without express's dispatch, and its requests have express's methods without a live object's
+ * prototype ever changing, which is what V8 does worst (it cost more CPU than the rest of a manifest hit:
+ * 3,500 hits/s with it, 5,700 without; README "Performance").
  *
  * Subclasses of node's own classes, their prototypes' own prototype relinked to the app's once at start:
  * `new` runs node's constructor with the subclass as `new.target`, so V8 builds each object from one
  * initial map. Node's constructors applied to an object made elsewhere (`IncomingMessage.call(this)`,
- * how this was done before) built the same objects 10 us slower each in a bare server (a third of its CPU
- * per request; README "Manifest hits: node's request objects"). Anything else (no such prototypes):
+ * how this was done before) built the same objects about 10 us slower each in a bare server (a third more
+ * CPU per request; README "Manifest hits: how node's request objects are made"). A request express
+ * dispatches itself (admin port, /token) has its prototype set to the app's by express, a real change now
+ * (a no-op before): rare requests, against every registry request. Anything else (no such prototypes):
  * node's own objects.
  */
 function bornWithPrototypes(app: WithPrototypes): Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
