@@ -66,7 +66,7 @@ export function httpTelemetry(plane: 'data' | 'admin', metrics: HttpMetrics | un
       span.end();
     };
     // 'close' comes after 'finish' for a completed response (node emits it a tick later) and alone for one cut
-    // short: one listener sees both (two `once` wrappers per request were a measurable part of a manifest hit).
+    // short: one listener sees both (`writableFinished` tells them apart).
     res.once('close', end);
     if (span) context.with(trace.setSpan(context.active(), span), next);
     else next();
