@@ -25,10 +25,6 @@ interface WithPrototypes {
   response?: unknown;
 }
 
-/** Node's request and response classes (both `IncomingMessage` and `ServerResponse` can be extended). */
-type RequestClass = typeof IncomingMessage;
-type ResponseClass = typeof ServerResponse;
-
 /**
  * Request and response classes whose objects are born with `app`'s prototypes in their chain (an express
  * app's `app.request` and `app.response`, which extend node's): the data listener runs express's handlers
@@ -52,7 +48,8 @@ function bornWithPrototypes(app: WithPrototypes): Pick<ServerOptions, 'IncomingM
   class AppResponse extends ServerResponse {}
   Object.setPrototypeOf(AppRequest.prototype, request);
   Object.setPrototypeOf(AppResponse.prototype, response);
-  return { IncomingMessage: AppRequest as RequestClass, ServerResponse: AppResponse as ResponseClass };
+  // (ServerResponse is generic over its request type; the subclass keeps the default.)
+  return { IncomingMessage: AppRequest, ServerResponse: AppResponse as typeof ServerResponse };
 }
 
 /**
