@@ -35,6 +35,18 @@ describe('blob prefix setting', () => {
   });
 });
 
+describe('layer read-ahead setting', () => {
+  test('default: 3 layers ahead; 0 turns it off; up to 16', () => {
+    expect(loadFrontendConfig({}).PULLTHROUGH_BLOB_READ_AHEAD_LAYERS).toBe(3);
+    expect(loadFrontendConfig({ PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: '0' }).PULLTHROUGH_BLOB_READ_AHEAD_LAYERS).toBe(0);
+    expect(loadFrontendConfig({ PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: '16' }).PULLTHROUGH_BLOB_READ_AHEAD_LAYERS).toBe(16);
+  });
+
+  test.each(['-1', '2.5', '17', 'many'])('a bad PULLTHROUGH_BLOB_READ_AHEAD_LAYERS (%j) stops start with the field name', (value) => {
+    expect(() => loadFrontendConfig({ PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: value })).toThrow(/^invalid configuration:\n {2}PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: /);
+  });
+});
+
 describe('config prefetch setting', () => {
   test('default on; "false" turns it off; anything else stops start with the field name', () => {
     expect(loadFrontendConfig({}).PULLTHROUGH_PREFETCH_CONFIG).toBe(true);

@@ -3,7 +3,7 @@ import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyRing, TokenService } from '@pullthrough/auth';
 import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
-import { skopeoCopy, startContainerd, tempDir, writeHostsToml, type Containerd, type RedisServer, type TempDir } from '@pullthrough/test-support';
+import { skopeoCopy, startContainerd, tempDir, waitUntil, writeHostsToml, type Containerd, type RedisServer, type TempDir } from '@pullthrough/test-support';
 import { controlSigningKeyStore } from '../src/access/signing-key-store.js';
 import { memoryLogger, type MemoryLog } from './memory-logger.js';
 import { ADMIN_TOKEN, putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
@@ -79,6 +79,9 @@ describe('without users (the embedded default)', () => {
   test('GET /v2/ is open; a public rule pulls anonymously; a rule with a credential set refuses anonymous clients with a challenge and never asks the upstream', async () => {
     expect((await get(cache, '/v2/')).status).toBe(200);
     expect((await get(cache, '/v2/pub/small/manifests/v1')).status).toBe(200);
+    // The public image's config and layers are fetched ahead in the background: let them end first.
+    const ended = (digest: string) => upstream.proxy.requests.some((r) => r.reference === digest && r.endedAt !== undefined);
+    await waitUntil(async () => upstream.fixtures.small.blobs.every((b) => ended(b.digest)), { what: 'the public blobs fetched ahead', timeoutMs: 10_000 });
     upstream.proxy.reset();
     const res = await get(cache, '/v2/priv/small/manifests/v1');
     expect(res.status).toBe(401);

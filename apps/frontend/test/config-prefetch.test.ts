@@ -2,25 +2,31 @@ import { createHash } from 'node:crypto';
 import { waitUntil, type RedisServer } from '@pullthrough/test-support';
 import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
 
-// With the default settings, an image manifest fetched from the upstream (real docker-registry behind
-// the counting proxy) starts its config's upstream GET before the client asks for any blob; the
-// client's config request then gets that fetch's bytes: one upstream GET, the digest right.
+// An image manifest fetched from the upstream (real docker-registry behind the counting proxy) starts
+// its config's upstream GET before the client asks for any blob; the client's config request then gets
+// that fetch's bytes: one upstream GET, the digest right (`cache`: layers not read ahead, so every
+// other blob GET is the client's). With the default settings its first layers are fetched ahead too
+// (`defaults`), and each later layer request reads the next ones ahead: still one GET per blob.
 
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
 let redis: RedisServer;
 let upstream: Upstream;
 let cache: Cache;
+let defaults: Cache;
 const get = (path: string) => fetch(`${cache.dataUrl}${path}`, { headers: { accept: ACCEPT } });
 const blobGets = (digest?: string) => upstream.proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET' && (digest === undefined || r.reference === digest));
 
 beforeAll(async () => {
   [redis, upstream] = await Promise.all([startRedis(), startUpstream()]);
   // No hydration job runs here: every upstream blob GET is the prefetch's or the client's.
-  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000' });
+  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: '0' });
   expect((await putRule(cache, { name: 'prefetch-rule', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'pf/*' })).status).toBe(201);
+  defaults = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000' });
+  expect((await putRule(defaults, { name: 'ahead-rule', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'ahead/*' })).status).toBe(201);
 }, 120_000);
 afterAll(async () => {
   await cache?.stop();
+  await defaults?.stop();
   await upstream?.stop();
   await redis?.stop();
 });
@@ -41,8 +47,37 @@ test("a manifest miss fetches the image's config before the client asks; the cli
   expect(`sha256:${createHash('sha256').update(bytes).digest('hex')}`).toBe(manifest.config.digest);
   expect(bytes.length).toBe(manifest.config.size);
   expect(blobGets(manifest.config.digest)).toHaveLength(1);
-  // Layers are not fetched ahead.
+  // Layers are not fetched ahead (PULLTHROUGH_BLOB_READ_AHEAD_LAYERS=0).
   expect(blobGets(manifest.layers[0]!.digest)).toHaveLength(0);
+});
+
+test('by default the first 3 layers are fetched ahead with the config; the pull then gets every blob right, each fetched from the upstream once', async () => {
+  const f = upstream.fixtures.multiLayer;
+  const pull = (path: string) => fetch(`${defaults.dataUrl}${path}`, { headers: { accept: ACCEPT } });
+  upstream.proxy.reset();
+  const manifestRes = await pull(`/v2/ahead/multilayer/manifests/${f.tag}`);
+  expect(manifestRes.headers.get('x-cache')).toBe('miss');
+  const manifest = (await manifestRes.json()) as { config: { digest: string }; layers: Array<{ digest: string; size: number }> };
+  expect(manifest.layers.length).toBeGreaterThan(3);
+  const [first, second, third, fourth] = manifest.layers.map((l) => l.digest);
+  // No blob request from the client yet: the config and layers 0-2 reach the upstream, layer 3 does not.
+  await waitUntil(async () => [manifest.config.digest, first!, second!, third!].every((d) => blobGets(d).length === 1), { what: 'the config and 3 layers fetched ahead', timeoutMs: 10_000, intervalMs: 10 });
+  expect(blobGets(fourth)).toHaveLength(0);
+
+  // The client pulls every blob, 2 at a time in the manifest's order (as clients do).
+  const blobs = [manifest.config, ...manifest.layers];
+  for (let i = 0; i < blobs.length; i += 2) {
+    await Promise.all(
+      blobs.slice(i, i + 2).map(async (blob) => {
+        const res = await pull(`/v2/ahead/multilayer/blobs/${blob.digest}`);
+        expect(res.status).toBe(200);
+        expect(['miss', 'hit']).toContain(res.headers.get('x-cache'));
+        const bytes = Buffer.from(await res.arrayBuffer());
+        expect(`sha256:${createHash('sha256').update(bytes).digest('hex')}`).toBe(blob.digest);
+      }),
+    );
+  }
+  for (const blob of blobs) expect(blobGets(blob.digest)).toHaveLength(1);
 });
 
 test('a HEAD of a manifest miss fetches the config ahead too; an index does not (each child manifest does, when it is pulled)', async () => {

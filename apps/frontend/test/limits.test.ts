@@ -139,8 +139,8 @@ describe('admin body limit', () => {
 describe('per-client rate limit on upstream-bound requests', () => {
   let cache: Cache;
   beforeAll(async () => {
-    // The config is not fetched ahead: the client's own config request is one of its 3 (a prefetched one is not counted).
-    cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_CLIENT_MISS_RATE: '0.01', PULLTHROUGH_CLIENT_MISS_BURST: '3', PULLTHROUGH_PREFETCH_CONFIG: 'false' });
+    // Neither the config nor layers are fetched ahead: the client's own config request is one of its 3 (a prefetched one is not counted).
+    cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_CLIENT_MISS_RATE: '0.01', PULLTHROUGH_CLIENT_MISS_BURST: '3', PULLTHROUGH_PREFETCH_CONFIG: 'false', PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: '0' });
     expect((await putRule(cache, { name: 'fixtures-upstream', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'up/*' })).status).toBe(201);
   });
   afterAll(() => cache?.stop());

@@ -32,7 +32,9 @@ export function useSharedServers(): void {
     upstream = await startUpstream();
     scripted = await ScriptedUpstream.start();
     // Hundreds of misses from one address: the per-client miss limit (limits.test.ts's subject) is off here.
-    cache = await startCache(redis, [upstream.proxy.host, scripted.host], { PULLTHROUGH_CLIENT_MISS_RATE: '0' });
+    // Layers are not read ahead: each input's upstream requests are told apart by time, and a read-ahead
+    // started by one input's manifest could reach the upstream during the next (config-prefetch.test.ts's subject).
+    cache = await startCache(redis, [upstream.proxy.host, scripted.host], { PULLTHROUGH_CLIENT_MISS_RATE: '0', PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: '0' });
     expect((await putRule(cache, { name: 'fixtures-upstream', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'up/*' })).status).toBe(201);
     expect((await putRule(cache, { name: 'scripted-upstream', sourceRepository: `${scripted.host}/s/*`, targetRepository: 'sc/*' })).status).toBe(201);
   }, 120_000);

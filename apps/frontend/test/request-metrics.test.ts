@@ -23,8 +23,8 @@ beforeAll(async () => {
   redis = await startRedis();
   upstream = await startUpstream();
   // A long enqueue delay: the jobs wait in Redis (no hydrator runs here) and are read back below.
-  // The config is not fetched ahead of the client: the coalesced and upstream counts below are exact.
-  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_PREFETCH_CONFIG: 'false' });
+  // Neither the config nor layers are fetched ahead of the client: the coalesced and upstream counts below are exact.
+  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_PREFETCH_CONFIG: 'false', PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: '0' });
   expect((await putRule(cache, { name: 'metrics-rule', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'mx/*' })).status).toBe(201);
 });
 afterAll(async () => {

@@ -26,8 +26,8 @@ beforeAll(async () => {
     fixtures: { seed: `herd-${process.pid}-${Date.now()}`, layerSizes: [1024, 256 * 1024, 3 * MiB, MiB] },
     upstreamBytesPerSecond: MiB,
     // The hydration job the manifest pulls enqueue waits until the test starts it (prefetch) mid-fetch.
-    // The clients lead every fetch: the config is not fetched ahead of them either.
-    frontendEnv: { PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_PREFETCH_CONFIG: 'false' },
+    // The clients lead every fetch: neither the config nor layers are fetched ahead of them either.
+    frontendEnv: { PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_PREFETCH_CONFIG: 'false', PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: '0' },
   });
 }, 120_000);
 afterAll(() => cluster?.stop(), 30_000);

@@ -18,8 +18,8 @@ type Health = RuleHealthSnapshot & { scope: string; name: string };
 beforeAll(async () => {
   redis = await startRedis();
   upstream = await startUpstream();
-  // The config is not fetched ahead: each blob a pull asks for is one miss it counts.
-  const shared = { PULLTHROUGH_QUEUE_PREFIX: uniquePrefix('shared'), PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_PREFETCH_CONFIG: 'false' };
+  // Neither the config nor layers are fetched ahead: each blob a pull asks for is one miss it counts.
+  const shared = { PULLTHROUGH_QUEUE_PREFIX: uniquePrefix('shared'), PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_PREFETCH_CONFIG: 'false', PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: '0' };
   [a, b] = await Promise.all([startCache(redis, [upstream.proxy.host], shared), startCache(redis, [upstream.proxy.host], shared)]);
   for (const cache of [a, b]) {
     expect((await putRule(cache, { name: RULE, sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'sh/*' })).status).toBe(201);

@@ -29,8 +29,8 @@ beforeAll(async () => {
   redis = await startRedis();
   receiver = await startOtlpReceiver();
   upstream = await startUpstream({ auth: 'token', username: UPSTREAM_SECRETS.PULLTHROUGH_SECRET_UP_USER, password: UPSTREAM_SECRETS.PULLTHROUGH_SECRET_UP_PASS });
-  // The config is not fetched ahead: the job fetches every blob itself (its span's count is exact).
-  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '0', PULLTHROUGH_OTLP_ENDPOINT: receiver.url, PULLTHROUGH_PREFETCH_CONFIG: 'false' }, UPSTREAM_SECRETS);
+  // Neither the config nor layers are fetched ahead: the job fetches every blob itself (its span's count is exact).
+  cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '0', PULLTHROUGH_OTLP_ENDPOINT: receiver.url, PULLTHROUGH_PREFETCH_CONFIG: 'false', PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: '0' }, UPSTREAM_SECRETS);
   hydrator = await startHydratorProcess({
     PULLTHROUGH_DATA_DIR: cache.dataDir,
     REDIS_URL: redis.url,

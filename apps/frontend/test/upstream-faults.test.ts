@@ -29,8 +29,8 @@ afterAll(async () => {
 
 /** A fresh frontend (its own breakers) with the `faulty-up` rule: up/* -> <proxy>/fixtures/*. */
 async function cacheWith(env: Record<string, string>, dataDir?: string): Promise<Cache> {
-  // The config is not fetched ahead: each fault meets the blob request the test makes.
-  const cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_PREFETCH_CONFIG: 'false', ...env }, {}, dataDir);
+  // Neither the config nor layers are fetched ahead: each fault meets the blob request the test makes.
+  const cache = await startCache(redis, [upstream.proxy.host], { PULLTHROUGH_HYDRATION_DELAY_MS: '600000', PULLTHROUGH_PREFETCH_CONFIG: 'false', PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: '0', ...env }, {}, dataDir);
   caches.push(cache);
   const res = await putRule(cache, { name: 'faulty-up', sourceRepository: `${upstream.proxy.host}/fixtures/*`, targetRepository: 'up/*' });
   expect([200, 201]).toContain(res.status);

@@ -1,4 +1,4 @@
-import type { Digest } from '@pullthrough/oci';
+import type { Descriptor, Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobConfirmer } from './blob-confirmer.js';
 import { blobFlightId, blobFlightKey } from './blob-flight-key.js';
@@ -13,6 +13,7 @@ import { downloadThrough, type DownloadDeps } from './blob-download.js';
 import { ClaimsAhead, type ClaimAhead } from './claims-ahead.js';
 import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
 import type { WriteLag, WriteLagStats } from './write-lag.js';
+import { DEFAULT_READ_AHEAD_HOLD_MS, READ_AHEAD_MAX_RUNNING, ReadAheadHold, ReadAheadPlan } from './read-ahead.js';
 import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, liveBlobOf, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
 
 export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type CoalescedFetches, type FetchedBlob, type LiveBlob } from './blob-flight.js';
@@ -48,6 +49,9 @@ export class BlobFetcher {
   private readonly lag: WriteLag;
   private readonly leases: BlobLeases;
   private readonly follower: FlightFollower;
+  private readonly readAhead: ReadAheadPlan | undefined;
+  private readonly readAheadHoldMs: number;
+  private readAheadRunning = 0;
 
   constructor(
     private readonly store: RegistryStore,
@@ -68,6 +72,8 @@ export class BlobFetcher {
     });
     ({ buffers: this.buffers, lag: this.lag } = memoryBudgets(options));
     this.download = { store, confirmer: this.confirmer, lag: this.lag, buffers: this.buffers };
+    this.readAhead = options.readAheadLayers ? new ReadAheadPlan(options.readAheadLayers) : undefined;
+    this.readAheadHoldMs = options.readAheadHoldMs ?? DEFAULT_READ_AHEAD_HOLD_MS;
   }
 
   /** Memory held for live clients now, and how many fell behind, stalled or were waited for so far (for the metrics). */
@@ -97,16 +103,49 @@ export class BlobFetcher {
 
   /** Resolves once every fetch running now has committed or failed (for a clean shutdown). */
   async settle(): Promise<void> {
+    // A fetch read ahead does not wait for a client any more.
+    for (const flight of this.flights.values()) flight.hold?.release();
     await Promise.allSettled([...this.flights.values()].map((f) => f.done));
   }
 
   /**
-   * The blobs of an image manifest this process just fetched from the target's upstream: most of
+   * The layers of an image manifest this process just fetched from the target's upstream: most of
    * them are missing here, and clients ask for them next. For a minute each, a request for one may
-   * claim its fetch lease while it looks at storage (`claimAhead`), instead of after.
+   * claim its fetch lease while it looks at storage (`claimAhead`), instead of after; and with
+   * `readAheadLayers`, the first layers are fetched now, ahead of the client (`readAheadAfter`).
    */
-  expectMisses(target: UpstreamTarget, digests: readonly Digest[]): void {
-    this.claimsAhead.expect(digests.map((digest) => blobFlightKey(target, digest)));
+  expectMisses(target: UpstreamTarget, layers: readonly Descriptor[]): void {
+    const keyOf = (layer: Descriptor) => blobFlightKey(target, layer.digest);
+    this.claimsAhead.expect(layers.map(keyOf));
+    if (this.readAhead) this.readAheadOf(target, this.readAhead.expect(layers, keyOf));
+  }
+
+  /**
+   * A client asks for this blob: when it is a layer of a manifest just fetched (expectMisses), the
+   * next `readAheadLayers` layers after it are fetched now, each once, ahead of the client's requests
+   * for them (the same upstream and credentials as the client's own request would use). Each such
+   * fetch keeps its first bytes and stops there until a client taps it (ReadAheadHold); a layer stored
+   * already (for any repository) is left to the client's request, which confirms it upstream.
+   */
+  readAheadAfter(target: UpstreamTarget, digest: Digest): void {
+    if (this.readAhead) this.readAheadOf(target, this.readAhead.after(blobFlightKey(target, digest)));
+  }
+
+  private readAheadOf(target: UpstreamTarget, layers: readonly Descriptor[]): void {
+    for (const layer of layers) {
+      if (this.readAheadRunning >= READ_AHEAD_MAX_RUNNING) return;
+      if (this.isRunning(target, layer.digest)) continue;
+      this.readAheadRunning++;
+      void (async () => {
+        if (await this.store.statBlob(layer.digest)) return;
+        // Checked and started in one step: a client's fetch started meanwhile is not doubled.
+        if (this.isRunning(target, layer.digest)) return;
+        const { done } = await this.start(target, layer.digest, layer.size, { hold: new ReadAheadHold(this.readAheadHoldMs) });
+        await done;
+      })()
+        .catch(() => undefined)
+        .finally(() => this.readAheadRunning--);
+    }
   }
 
   /**
@@ -142,6 +181,8 @@ export class BlobFetcher {
     const existing = this.flights.get(blobFlightKey(target, digest));
     if (!existing) return undefined;
     this.coalesced.joined++;
+    // A fetch read ahead goes on now: this caller waits for its commit.
+    existing.hold?.release();
     return existing.done.then(async (fetched) => {
       // Same upstream repository and credentials: its upstream served the blob for this caller too.
       if (existing.downstreamRepository !== target.downstreamRepository) await this.store.linkBlob(target.downstreamRepository, digest);
@@ -202,6 +243,8 @@ export class BlobFetcher {
     const tap = this.newTap(resolved, size);
     if (fromPrefix) running.prefix.replay(tap);
     running.taps.push(tap);
+    // A fetch read ahead of its client goes on now.
+    running.hold?.release();
     this.coalesced.tapped++;
     // Same upstream repository and credentials: its upstream serves the blob for this caller too. It
     // is linked with the commit (a caller that joins the fetch later finds the link in place).
@@ -226,7 +269,7 @@ export class BlobFetcher {
     const key = blobFlightKey(target, digest);
     let resolveOpened!: (size: number | undefined) => void;
     const opened = new Promise<number | undefined>((resolve) => (resolveOpened = resolve));
-    const flight: Flight = { id: blobFlightId(key), leading: false, digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, alsoLink: new Set(), taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers), followed: false };
+    const flight: Flight = { id: blobFlightId(key), leading: false, digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, alsoLink: new Set(), taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers), followed: false, ...(want?.hold ? { hold: want.hold } : {}) };
     // Another process fetches the blob: the caller waits for the commit (a fetch taken over later has no caller tap).
     let followed = false;
     const onFollow = () => {
@@ -243,7 +286,8 @@ export class BlobFetcher {
       if (headed) return;
       headed = true;
       resolveOpened(size);
-      if (!want || followed) return resolveHeaders({ size });
+      // Read ahead: no tap until a client comes.
+      if (!want || followed || want.hold) return resolveHeaders({ size });
       if (want.range && size === undefined) return resolveHeaders({ size });
       let range: ByteRange | undefined;
       try {

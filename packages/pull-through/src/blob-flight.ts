@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Digest } from '@pullthrough/oci';
 import type { ByteRange, RangeRequest } from './byte-range.js';
 import type { LiveTap } from './live-tap.js';
+import type { ReadAheadHold } from './read-ahead.js';
 import type { ReceivedPrefix } from './received-prefix.js';
 import type { Logger } from './logger.js';
 import type { BlobPeers } from './peer-stream-client.js';
@@ -55,10 +56,12 @@ export interface Flight {
   followed: boolean;
   /** The body being read comes from the upstream (not from a leader's peer stream): other replicas may tap it. */
   leading: boolean;
+  /** A fetch read ahead of its client: its read stops at the kept first bytes until a client taps it (ReadAheadHold). */
+  hold?: ReadAheadHold;
 }
 
-/** What the caller of start() reads: the whole blob, a range of it, or nothing (a background import). */
-export type Want = { range?: RangeRequest } | undefined;
+/** What the caller of start() reads: the whole blob, a range of it, nothing yet (read ahead: `hold`), or nothing (a background import). */
+export type Want = { range?: RangeRequest; hold?: ReadAheadHold } | undefined;
 
 /** A streaming client that takes no bytes for this long (while it has bytes waiting) is cut off, like a disconnect. */
 export const DEFAULT_CLIENT_STALL_TIMEOUT_MS = 30_000;
@@ -94,6 +97,10 @@ export interface BlobFetcherOptions {
   peers?: BlobPeers;
   /** Where a broken peer stream is reported. */
   logger?: Logger;
+  /** Layers of an image manifest just fetched from the upstream read ahead of the furthest one a client asked for (ReadAheadPlan). Default 0: none. */
+  readAheadLayers?: number;
+  /** A fetch read ahead waits this long at its kept first bytes for a client, then goes on for the store alone (ms). Default 5000. */
+  readAheadHoldMs?: number;
 }
 
 /** What start() hands back: the live stream (none when another process fetches the blob: wait for `done`, read locally), and the fetch. */

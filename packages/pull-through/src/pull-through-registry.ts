@@ -42,6 +42,10 @@ export interface PullThroughOptions {
   clientWaitMinShare?: number;
   /** Bytes a running blob fetch keeps from its start for clients that arrive later (default 2 MiB, at most one client buffer; 0: none). */
   blobPrefixBytes?: number;
+  /** Layers of an image manifest just fetched from the upstream fetched ahead of the furthest one a client asked for (default 0: none; see ReadAheadPlan). */
+  readAheadLayers?: number;
+  /** How long such a fetch waits at its kept first bytes for a client, then goes on for the store (default 5000 ms). */
+  readAheadHoldMs?: number;
   /** Bytes one blob miss may have queued for the store while live clients read it; past it the store's rest is fetched again with one ranged GET (default 32 MiB). */
   writeLagBytes?: number;
   /** Bytes every blob miss of this process may have queued for the store together (default 128 MiB). */
@@ -81,6 +85,8 @@ export class PullThroughRegistry {
       ...(options.clientBuffersTotalBytes !== undefined ? { clientBuffersTotalBytes: options.clientBuffersTotalBytes } : {}),
       ...(options.clientWaitMinShare !== undefined ? { clientWaitMinShare: options.clientWaitMinShare } : {}),
       ...(options.blobPrefixBytes !== undefined ? { prefixBytes: options.blobPrefixBytes } : {}),
+      ...(options.readAheadLayers !== undefined ? { readAheadLayers: options.readAheadLayers } : {}),
+      ...(options.readAheadHoldMs !== undefined ? { readAheadHoldMs: options.readAheadHoldMs } : {}),
       ...(options.writeLagBytes !== undefined ? { writeLagBytes: options.writeLagBytes } : {}),
       ...(options.writeLagTotalBytes !== undefined ? { writeLagTotalBytes: options.writeLagTotalBytes } : {}),
       ...(options.writeLagMinStoreShare !== undefined ? { writeLagMinStoreShare: options.writeLagMinStoreShare } : {}),

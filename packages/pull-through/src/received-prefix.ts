@@ -20,6 +20,11 @@ export class ReceivedPrefix {
     return this.chunks !== undefined;
   }
 
+  /** Whether `bytes` more would still be kept (the prefix is kept and they fit its size). */
+  keeps(bytes: number): boolean {
+    return this.chunks !== undefined && this.bytes + bytes <= this.buffers.prefixBytes;
+  }
+
   get size(): number {
     return this.bytes;
   }

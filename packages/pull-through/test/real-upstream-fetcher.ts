@@ -23,8 +23,10 @@ export interface FetcherSetup<D extends StorageDriver> {
 export interface RealUpstream {
   /** The counting proxy in front of the registry (faults, rate, requests seen). */
   readonly proxy: CountingProxy;
-  /** Upstream blob GETs seen since the last setUp. */
-  blobGets(): number;
+  /** Upstream blob GETs seen since the last setUp (of one digest, when given). */
+  blobGets(digest?: Digest): number;
+  /** More fresh blobs of these sizes upstream, in the repository setUp's target names (after setUp). */
+  pushBlobs(sizes: number[]): Promise<Array<{ digest: Digest; bytes: Buffer }>>;
   /**
    * A fresh blob of `size` bytes upstream, a fresh store (over `driver`, default the filesystem) and
    * fetcher (its own upstream pool and breakers); closed after the test (`beforeClose` first).
@@ -69,7 +71,16 @@ export function realUpstreamFetcher(name: string, link: { bytesPerSecond?: numbe
     get proxy() {
       return started().proxy;
     },
-    blobGets: () => started().proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET').length,
+    blobGets: (digest) => started().proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET' && (digest === undefined || r.reference === digest)).length,
+    async pushBlobs(sizes) {
+      const client = registryClientFor(started().registry);
+      const blobs = [];
+      for (const size of sizes) {
+        const bytes = pseudoRandomBytes(size, `${name}-${n++}`);
+        blobs.push({ digest: await client.pushBlob(`${name}/blobs`, bytes), bytes });
+      }
+      return blobs;
+    },
     async setUp<D extends StorageDriver = FilesystemDriver>(size: number, options: BlobFetcherOptions, storage: { driver?: (dir: string) => D; beforeClose?: (driver: D) => void } = {}) {
       const { registry, proxy } = started();
       const blob = pseudoRandomBytes(size, `${name}-${n++}`);

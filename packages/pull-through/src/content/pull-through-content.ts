@@ -1,4 +1,4 @@
-import { BlobUnknownError, ClientThrottledError, ManifestUnknownError, NameUnknownError, RegistryError, type Digest, type ParsedManifest, type Reference } from '@pullthrough/oci';
+import { blobDescriptors, BlobUnknownError, ClientThrottledError, ManifestUnknownError, NameUnknownError, RegistryError, type Digest, type ParsedManifest, type Reference } from '@pullthrough/oci';
 import { ruleTagFreshnessSeconds, ruleUpstreamTagNotFound, tagAllowed } from '@pullthrough/cache-rules';
 import type { BlobFetcher } from '../blob-fetcher.js';
 import type { CachedListings, ReferrerList, TagList } from '../cached-listings.js';
@@ -212,7 +212,7 @@ export class PullThroughContent implements RepositoryContent {
 
   private async importManifest(reference: Reference): Promise<ManifestResponse> {
     const target = this.observed;
-    const imported = await this.deps.manifests.import(target, reference, this.deps.prefetchConfig ? (parsed) => this.prefetchConfig(parsed) : undefined);
+    const imported = await this.deps.manifests.import(target, reference, (parsed) => this.fetchAhead(parsed));
     this.deps.hydration.enqueue({
       downstreamRepository: target.downstreamRepository,
       ruleName: target.rule.name,
@@ -226,10 +226,19 @@ export class PullThroughContent implements RepositoryContent {
       ...(this.ctx.requestId ? { requestId: this.ctx.requestId } : {}),
       enqueuedAt: new Date(this.deps.now()).toISOString(),
     });
-    // Its layers are most likely missing here and asked for next (BlobFetcher.claimAhead; the config has its own prefetch).
-    if (!imported.parsed.isIndex) this.deps.blobs.expectMisses(target, imported.parsed.layers.map((l) => l.digest));
     const { parsed: _parsed, ...stored } = imported;
     return { ...stored, cache: 'miss' };
+  }
+
+  /**
+   * An image manifest from the upstream, verified, while it is being stored: its layers are most likely
+   * missing here and asked for next (BlobFetcher.expectMisses: their lease claims, and the first ones
+   * read ahead; foreign layers are fetched by clients from their own URLs), its config first of all.
+   */
+  private fetchAhead(parsed: ParsedManifest): void {
+    if (parsed.isIndex) return;
+    if (this.deps.prefetchConfig) this.prefetchConfig(parsed);
+    this.deps.blobs.expectMisses(this.observed, blobDescriptors(parsed).filter((d) => d !== parsed.config));
   }
 
   /**
@@ -295,6 +304,8 @@ export class PullThroughContent implements RepositoryContent {
     const wasRunning = blobs.isRunning(target, digest);
     // A blob of a manifest just fetched from the upstream: its fetch lease is claimed while storage is read.
     const ahead = wasRunning ? undefined : blobs.claimAhead(target, digest);
+    // A layer of such a manifest: the next ones are fetched ahead of this client's requests for them.
+    blobs.readAheadAfter(target, digest);
     try {
       let { linked, stored } = await this.local.blobState(digest);
       // Stored after all: the claim is given up, saying so.

@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import type { Descriptor } from '@pullthrough/oci';
+import { waitUntil } from '@pullthrough/test-support';
+import { realUpstreamFetcher, type FetcherSetup } from '../test/real-upstream-fetcher.js';
+import { readStream } from '../test/registry-fixture.js';
+import type { BlobFetcherOptions } from './blob-flight.js';
+import type { FilesystemDriver } from '@pullthrough/storage';
+
+/**
+ * Layers read ahead of the client (BlobFetcherOptions.readAheadLayers): a real docker-registry behind
+ * the counting proxy, a real filesystem store. The layers of a manifest just fetched are fetched
+ * before the client asks for them, each once; one larger than the kept prefix holds at it (not
+ * stored, at most the prefix in memory) until a client taps it or the hold ends.
+ */
+const MiB = 1024 * 1024;
+const SIZES = [64 * 1024, 3 * MiB, 3 * MiB, 96 * 1024, 3 * MiB];
+const sha = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+const upstream = realUpstreamFetcher('read-ahead');
+
+interface Layers extends FetcherSetup<FilesystemDriver> {
+  layers: Array<Descriptor & { bytes: Buffer }>;
+}
+
+/** A fresh fetcher and five layers upstream (the setup's own blob is the first). */
+async function setUp(options: BlobFetcherOptions): Promise<Layers> {
+  const s = await upstream.setUp(SIZES[0]!, options);
+  const more = await upstream.pushBlobs(SIZES.slice(1));
+  const layers = [{ digest: s.digest, bytes: s.blob }, ...more].map((b) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: b.digest, size: b.bytes.length, bytes: b.bytes }));
+  upstream.proxy.reset();
+  return { ...s, layers };
+}
+
+const stored = async (s: Layers, i: number) => (await s.store.statBlob(s.layers[i]!.digest)) !== undefined;
+const gets = (s: Layers) => s.layers.map((l) => upstream.blobGets(l.digest));
+
+describe('layers read ahead of the client', () => {
+  it('the first layers are fetched at once; a large one holds at its kept prefix, unstored, until a client taps it and gets every byte (one upstream GET)', async () => {
+    const s = await setUp({ readAheadLayers: 2, readAheadHoldMs: 60_000, prefixBytes: 1 * MiB });
+    s.fetcher.expectMisses(s.target, s.layers);
+    // No client yet: layers 0 and 1 are asked for, not 2.
+    await waitUntil(async () => upstream.blobGets() === 2, { what: 'two layers read ahead', timeoutMs: 10_000, intervalMs: 10 });
+    expect(gets(s)).toEqual([1, 1, 0, 0, 0]);
+    // The small one fits the prefix: read whole and stored. The large one waits at its prefix.
+    await waitUntil(() => stored(s, 0), { what: 'layer 0 stored', timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await stored(s, 1)).toBe(false);
+    expect(s.fetcher.isRunning(s.target, s.layers[1]!.digest)).toBe(true);
+    expect(s.fetcher.clientBufferStats.bufferedBytes).toBeLessThanOrEqual(1 * MiB);
+
+    // The client asks for layer 1: the next two after it are read ahead (2 and 3, not 4), and it taps the held fetch.
+    s.fetcher.readAheadAfter(s.target, s.layers[1]!.digest);
+    const live = await s.fetcher.stream(s.target, s.layers[1]!.digest);
+    expect(live).toBeDefined();
+    const got = await readStream(live!.stream);
+    expect(got.error).toBeUndefined();
+    expect(sha(got.bytes)).toBe(s.layers[1]!.digest);
+    await expect(live!.done).resolves.toMatchObject({ size: SIZES[1] });
+    expect(await stored(s, 1)).toBe(true);
+    await waitUntil(async () => upstream.blobGets() === 4, { what: 'layers 2 and 3 read ahead', timeoutMs: 10_000, intervalMs: 10 });
+    expect(gets(s)).toEqual([1, 1, 1, 1, 0]);
+
+    // Layer 2 is held too; its client reads it from the kept prefix on: every byte, no second GET.
+    const next = await s.fetcher.stream(s.target, s.layers[2]!.digest);
+    expect(sha((await readStream(next!.stream)).bytes)).toBe(s.layers[2]!.digest);
+    await next!.done;
+    expect(gets(s)).toEqual([1, 1, 1, 1, 0]);
+    await waitUntil(() => stored(s, 3), { what: 'layer 3 stored', timeoutMs: 10_000 });
+    expect(s.fetcher.clientBufferStats.bufferedBytes).toBe(0);
+  });
+
+  it('with no client within the hold, the fetch goes on for the store alone: stored, the kept bytes given back', async () => {
+    const s = await setUp({ readAheadLayers: 3, readAheadHoldMs: 200, prefixBytes: 1 * MiB });
+    s.fetcher.expectMisses(s.target, s.layers);
+    await waitUntil(async () => (await stored(s, 1)) && (await stored(s, 2)), { what: 'the held layers stored after the hold', timeoutMs: 15_000 });
+    await s.fetcher.settle();
+    expect(gets(s)).toEqual([1, 1, 1, 0, 0]);
+    expect(s.fetcher.clientBufferStats.bufferedBytes).toBe(0);
+    // A client now finds it stored (a hit for the caller: no fetch runs).
+    expect(s.fetcher.isRunning(s.target, s.layers[1]!.digest)).toBe(false);
+  });
+
+  it('a caller that waits for the commit (a HEAD, an ensure) lets a held fetch go on at once; so does settle()', async () => {
+    const s = await setUp({ readAheadLayers: 3, readAheadHoldMs: 600_000, prefixBytes: 1 * MiB });
+    s.fetcher.expectMisses(s.target, s.layers);
+    await waitUntil(async () => upstream.blobGets() === 3, { what: 'three layers read ahead', timeoutMs: 10_000, intervalMs: 10 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await stored(s, 1)).toBe(false);
+    const joined = s.fetcher.join(s.target, s.layers[1]!.digest);
+    expect(joined).toBeDefined();
+    await expect(joined).resolves.toMatchObject({ size: SIZES[1] });
+    expect(await stored(s, 1)).toBe(true);
+    // Layer 2 still holds; a clean shutdown does not wait the hold out.
+    expect(await stored(s, 2)).toBe(false);
+    await s.fetcher.settle();
+    expect(await stored(s, 2)).toBe(true);
+    expect(gets(s)).toEqual([1, 1, 1, 0, 0]);
+  });
+
+  it('a layer stored already is not fetched again ahead; nothing is read ahead by default', async () => {
+    const s = await setUp({ readAheadLayers: 2, readAheadHoldMs: 200 });
+    await s.fetcher.ensure(s.target, s.layers[0]!.digest);
+    upstream.proxy.reset();
+    s.fetcher.expectMisses(s.target, s.layers);
+    await waitUntil(() => stored(s, 1), { what: 'layer 1 read ahead', timeoutMs: 15_000 });
+    await s.fetcher.settle();
+    expect(gets(s)).toEqual([0, 1, 0, 0, 0]);
+
+    const off = await setUp({});
+    off.fetcher.expectMisses(off.target, off.layers);
+    off.fetcher.readAheadAfter(off.target, off.layers[0]!.digest);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(upstream.blobGets()).toBe(0);
+  });
+});

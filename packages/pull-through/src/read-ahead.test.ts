@@ -1,0 +1,55 @@
+import type { Descriptor, Digest } from '@pullthrough/oci';
+import { ReadAheadHold, ReadAheadPlan } from './read-ahead.js';
+
+const layers: Descriptor[] = Array.from({ length: 8 }, (_, i) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${String(i).repeat(64)}` as Digest, size: 100 + i }));
+const keyOf = (layer: Descriptor) => `key:${layer.digest}`;
+const indexes = (picked: Descriptor[]) => picked.map((l) => layers.indexOf(l));
+
+describe('ReadAheadPlan', () => {
+  it('reads the first `window` layers ahead at once, then up to `window` beyond the furthest one asked for, each once', () => {
+    const plan = new ReadAheadPlan(3);
+    expect(indexes(plan.expect(layers, keyOf))).toEqual([0, 1, 2]);
+    expect(indexes(plan.after(keyOf(layers[0]!)))).toEqual([3]);
+    expect(indexes(plan.after(keyOf(layers[1]!)))).toEqual([4]);
+    // Asked again, or an earlier layer: nothing new.
+    expect(indexes(plan.after(keyOf(layers[1]!)))).toEqual([]);
+    expect(indexes(plan.after(keyOf(layers[0]!)))).toEqual([]);
+    expect(indexes(plan.after(keyOf(layers[4]!)))).toEqual([5, 6, 7]);
+    // The last layer: nothing beyond it.
+    expect(indexes(plan.after(keyOf(layers[7]!)))).toEqual([]);
+  });
+
+  it('a client that skips layers (it has them) gets nothing read ahead of the ones it skipped, only after the one it asks for', () => {
+    const plan = new ReadAheadPlan(2);
+    expect(indexes(plan.expect(layers, keyOf))).toEqual([0, 1]);
+    expect(indexes(plan.after(keyOf(layers[5]!)))).toEqual([6, 7]);
+    expect(indexes(plan.after(keyOf(layers[3]!)))).toEqual([]);
+  });
+
+  it('a blob that is no layer of an expected manifest reads nothing ahead', () => {
+    const plan = new ReadAheadPlan(3);
+    expect(plan.after('key:sha256:unknown')).toEqual([]);
+  });
+});
+
+describe('ReadAheadHold', () => {
+  it('waits until released; a wait after the release returns at once', async () => {
+    const hold = new ReadAheadHold(60_000);
+    let woke = false;
+    const waited = hold.wait().then(() => (woke = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(woke).toBe(false);
+    hold.release();
+    await waited;
+    expect(hold.released).toBe(true);
+    await hold.wait();
+  });
+
+  it('lets go by itself after holdMs from the first wait', async () => {
+    const hold = new ReadAheadHold(50);
+    const started = Date.now();
+    await hold.wait();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(hold.released).toBe(true);
+  });
+});

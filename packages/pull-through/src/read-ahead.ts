@@ -1,0 +1,90 @@
+import { LruCache, type Descriptor } from '@pullthrough/oci';
+
+/** How long the layers of a manifest just fetched from the upstream are read ahead of its clients. */
+const READ_AHEAD_FOR_MS = 60_000;
+
+/** Default: layers read ahead of the furthest one a client asked for (BlobFetcherOptions.readAheadLayers). */
+export const DEFAULT_READ_AHEAD_LAYERS = 3;
+/** Default: how long a fetch read ahead waits at its kept first bytes for a client (then it goes on for the store alone). */
+export const DEFAULT_READ_AHEAD_HOLD_MS = 5_000;
+/** Fetches read ahead (held or going on for the store) at once, per process. */
+export const READ_AHEAD_MAX_RUNNING = 16;
+
+/**
+ * A fetch started ahead of its client (BlobFetcher's read-ahead) keeps its first bytes (ReceivedPrefix)
+ * and its upstream read stops there, before the chunk that would not fit, until the first client taps
+ * the fetch (`release`) or `holdMs` pass after the stop: then it goes on without one, for the store (a
+ * late client waits for the commit). So a layer read ahead holds at most the prefix in memory and
+ * takes no more of the upstream link than that before a client wants it.
+ */
+export class ReadAheadHold {
+  private waiting: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private done = false;
+
+  constructor(private readonly holdMs: number) {}
+
+  get released(): boolean {
+    return this.done;
+  }
+
+  /** Until a client taps the fetch, or `holdMs` from the first call. */
+  wait(): Promise<void> {
+    if (this.done) return Promise.resolve();
+    this.waiting ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.release(), this.holdMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    return this.waiting;
+  }
+
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.wake?.();
+  }
+}
+
+/** One image manifest's layers, in its order, and how far they have been read ahead. */
+interface LayerRun {
+  layers: readonly Descriptor[];
+  /** The first layer not read ahead yet. */
+  next: number;
+}
+
+/**
+ * Which layers to read ahead of a client: the layers of an image manifest this process just fetched
+ * from the upstream (`expect`, for a minute), in the manifest's order, up to `window` beyond the
+ * furthest one a client asked for (`after`), each once. Clients (docker, containerd, podman) fetch a
+ * pull's layers in that order, a few at a time; one that already has some layers skips them, and
+ * nothing is read ahead of a layer it did not ask for except the first `window`.
+ */
+export class ReadAheadPlan {
+  private readonly positions = new LruCache<{ run: LayerRun; index: number }>(4096);
+
+  constructor(private readonly window: number) {}
+
+  /** An image manifest's layers (`keyOf`: the flight key of a digest): the first `window` to read ahead now. */
+  expect(layers: readonly Descriptor[], keyOf: (layer: Descriptor) => string): Descriptor[] {
+    const run: LayerRun = { layers, next: 0 };
+    layers.forEach((layer, index) => this.positions.set(keyOf(layer), { run, index }, READ_AHEAD_FOR_MS));
+    return this.take(run, -1);
+  }
+
+  /** A client asked for the blob with this flight key: the layers after it to read ahead now (none for a blob not expected). */
+  after(key: string): Descriptor[] {
+    const at = this.positions.get(key);
+    return at ? this.take(at.run, at.index) : [];
+  }
+
+  private take(run: LayerRun, index: number): Descriptor[] {
+    const start = Math.max(run.next, index + 1);
+    const end = Math.min(run.layers.length, index + 1 + this.window);
+    if (start >= end) return [];
+    run.next = end;
+    return run.layers.slice(start, end);
+  }
+}
