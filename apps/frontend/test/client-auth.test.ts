@@ -79,9 +79,9 @@ describe('without users (the embedded default)', () => {
   test('GET /v2/ is open; a public rule pulls anonymously; a rule with a credential set refuses anonymous clients with a challenge and never asks the upstream', async () => {
     expect((await get(cache, '/v2/')).status).toBe(200);
     expect((await get(cache, '/v2/pub/small/manifests/v1')).status).toBe(200);
-    // The public image's config and layers are fetched ahead in the background: let them end first.
-    const ended = (digest: string) => upstream.proxy.requests.some((r) => r.reference === digest && r.endedAt !== undefined);
-    await waitUntil(async () => upstream.fixtures.small.blobs.every((b) => ended(b.digest)), { what: 'the public blobs fetched ahead', timeoutMs: 10_000 });
+    // The public image's config is fetched ahead in the background: let that end first.
+    const config = upstream.fixtures.small.blobs.find((b) => b.mediaType.includes('config'))!;
+    await waitUntil(async () => upstream.proxy.requests.some((r) => r.reference === config.digest && r.endedAt !== undefined), { what: 'the public config fetched ahead', timeoutMs: 10_000 });
     upstream.proxy.reset();
     const res = await get(cache, '/v2/priv/small/manifests/v1');
     expect(res.status).toBe(401);

@@ -5,8 +5,8 @@ import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstre
 // An image manifest fetched from the upstream (real docker-registry behind the counting proxy) starts
 // its config's upstream GET before the client asks for any blob; the client's config request then gets
 // that fetch's bytes: one upstream GET, the digest right (`cache`: layers not read ahead, so every
-// other blob GET is the client's). With the default settings its first layers are fetched ahead too
-// (`defaults`), and each later layer request reads the next ones ahead: still one GET per blob.
+// other blob GET is the client's). With the default settings a request for one of its layers also
+// starts the fetches of the next ones (`defaults`): still one GET per blob.
 
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
 let redis: RedisServer;
@@ -51,18 +51,25 @@ test("a manifest miss fetches the image's config before the client asks; the cli
   expect(blobGets(manifest.layers[0]!.digest)).toHaveLength(0);
 });
 
-test('by default the first 3 layers are fetched ahead with the config; the pull then gets every blob right, each fetched from the upstream once', async () => {
+test('by default a request for a layer fetches the next 3 ahead of the client; the pull gets every blob right, each fetched from the upstream once', async () => {
   const f = upstream.fixtures.multiLayer;
   const pull = (path: string) => fetch(`${defaults.dataUrl}${path}`, { headers: { accept: ACCEPT } });
   upstream.proxy.reset();
   const manifestRes = await pull(`/v2/ahead/multilayer/manifests/${f.tag}`);
   expect(manifestRes.headers.get('x-cache')).toBe('miss');
   const manifest = (await manifestRes.json()) as { config: { digest: string }; layers: Array<{ digest: string; size: number }> };
-  expect(manifest.layers.length).toBeGreaterThan(3);
-  const [first, second, third, fourth] = manifest.layers.map((l) => l.digest);
-  // No blob request from the client yet: the config and layers 0-2 reach the upstream, layer 3 does not.
-  await waitUntil(async () => [manifest.config.digest, first!, second!, third!].every((d) => blobGets(d).length === 1), { what: 'the config and 3 layers fetched ahead', timeoutMs: 10_000, intervalMs: 10 });
-  expect(blobGets(fourth)).toHaveLength(0);
+  expect(manifest.layers.length).toBeGreaterThan(4);
+  const [first, second, third, fourth, fifth] = manifest.layers.map((l) => l.digest);
+  // The manifest alone fetches the config, no layer.
+  await waitUntil(async () => blobGets(manifest.config.digest).length === 1, { what: 'the config prefetch', timeoutMs: 10_000, intervalMs: 10 });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(blobGets()).toHaveLength(1);
+
+  // The client asks for layer 0: layers 1-3 reach the upstream before the client asks for them, layer 4 does not.
+  const layer0 = await pull(`/v2/ahead/multilayer/blobs/${first}`);
+  expect(`sha256:${createHash('sha256').update(Buffer.from(await layer0.arrayBuffer())).digest('hex')}`).toBe(first);
+  await waitUntil(async () => [second!, third!, fourth!].every((d) => blobGets(d).length === 1), { what: 'layers 1-3 fetched ahead', timeoutMs: 10_000, intervalMs: 10 });
+  expect(blobGets(fifth)).toHaveLength(0);
 
   // The client pulls every blob, 2 at a time in the manifest's order (as clients do).
   const blobs = [manifest.config, ...manifest.layers];

@@ -112,12 +112,12 @@ export class BlobFetcher {
    * The layers of an image manifest this process just fetched from the target's upstream: most of
    * them are missing here, and clients ask for them next. For a minute each, a request for one may
    * claim its fetch lease while it looks at storage (`claimAhead`), instead of after; and with
-   * `readAheadLayers`, the first layers are fetched now, ahead of the client (`readAheadAfter`).
+   * `readAheadLayers`, a request for one starts the fetches of the next ones (`readAheadAfter`).
    */
   expectMisses(target: UpstreamTarget, layers: readonly Descriptor[]): void {
     const keyOf = (layer: Descriptor) => blobFlightKey(target, layer.digest);
     this.claimsAhead.expect(layers.map(keyOf));
-    if (this.readAhead) this.readAheadOf(target, this.readAhead.expect(layers, keyOf));
+    this.readAhead?.expect(layers, keyOf);
   }
 
   /**
