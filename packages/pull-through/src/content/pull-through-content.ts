@@ -231,9 +231,10 @@ export class PullThroughContent implements RepositoryContent {
   }
 
   /**
-   * An image manifest from the upstream, verified, while it is being stored: its layers are most likely
-   * missing here and asked for next (BlobFetcher.expectMisses: their lease claims, and the first ones
-   * read ahead; foreign layers are fetched by clients from their own URLs), its config first of all.
+   * An image manifest from the upstream, verified, while it is being stored: its config is asked for
+   * first, its layers next, most likely missing here (BlobFetcher.expectMisses: their lease claims are
+   * made early, and a request for one reads the next ones ahead; foreign layers are fetched by clients
+   * from their own URLs).
    */
   private fetchAhead(parsed: ParsedManifest): void {
     if (parsed.isIndex) return;
