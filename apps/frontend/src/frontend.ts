@@ -170,6 +170,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     ...(peer ? { peerStreams: () => peer.stats } : {}),
     upstreamAnswers: () => pool.answerCounts(),
     coalesced: () => registry.blobs.coalesced,
+    readAhead: () => registry.blobs.readAheadStats,
   });
   // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
   const secrets = createSecretResolver({

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { waitUntil, type RedisServer } from '@pullthrough/test-support';
 import { putRule, startCache, startRedis, startUpstream, type Cache, type Upstream } from './harness.js';
+import { sampleSum, scrape } from './prometheus-text.js';
 
 // An image manifest fetched from the upstream (real docker-registry behind the counting proxy) starts
 // its config's upstream GET before the client asks for any blob; the client's config request then gets
@@ -85,6 +86,10 @@ test('by default a request for a layer fetches the next 3 ahead of the client; t
     );
   }
   for (const blob of blobs) expect(blobGets(blob.digest)).toHaveLength(1);
+  // Layers 1-4 were read ahead, each asked for within its hold.
+  const metrics = await scrape(`${defaults.adminUrl}/metrics`);
+  expect(sampleSum(metrics, 'pullthrough_blob_read_ahead_total', { outcome: 'started' })).toBe(4);
+  expect(sampleSum(metrics, 'pullthrough_blob_read_ahead_total', { outcome: 'unasked' })).toBe(0);
 });
 
 test('a HEAD of a manifest miss fetches the config ahead too; an index does not (each child manifest does, when it is pulled)', async () => {

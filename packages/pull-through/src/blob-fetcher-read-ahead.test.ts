@@ -72,6 +72,7 @@ describe('layers read ahead of the client', () => {
     expect(gets(s)).toEqual([0, 1, 1, 1, 0]);
     await waitUntil(() => stored(s, 3), { what: 'layer 3 stored', timeoutMs: 10_000 });
     expect(s.fetcher.clientBufferStats.bufferedBytes).toBe(0);
+    expect(s.fetcher.readAheadStats).toEqual({ started: 3, unasked: 0 });
   });
 
   it('with no client within the hold, the fetch goes on for the store alone: stored, the kept bytes given back', async () => {
@@ -82,6 +83,8 @@ describe('layers read ahead of the client', () => {
     await s.fetcher.settle();
     expect(gets(s)).toEqual([0, 1, 1, 1, 0]);
     expect(s.fetcher.clientBufferStats.bufferedBytes).toBe(0);
+    // Layers 1 and 2 waited out their hold; layer 3 (under the prefix) never had to wait.
+    expect(s.fetcher.readAheadStats).toEqual({ started: 3, unasked: 2 });
     // A client now finds it stored (a hit for the caller: no fetch runs).
     expect(s.fetcher.isRunning(s.target, s.layers[1]!.digest)).toBe(false);
   });

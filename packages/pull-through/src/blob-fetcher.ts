@@ -13,7 +13,7 @@ import { downloadThrough, type DownloadDeps } from './blob-download.js';
 import { ClaimsAhead, type ClaimAhead } from './claims-ahead.js';
 import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
 import type { WriteLag, WriteLagStats } from './write-lag.js';
-import { DEFAULT_READ_AHEAD_HOLD_MS, READ_AHEAD_MAX_RUNNING, ReadAheadHold, ReadAheadPlan } from './read-ahead.js';
+import { DEFAULT_READ_AHEAD_HOLD_MS, READ_AHEAD_MAX_RUNNING, ReadAheadHold, ReadAheadPlan, type ReadAheadStats } from './read-ahead.js';
 import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, liveBlobOf, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
 
 export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type CoalescedFetches, type FetchedBlob, type LiveBlob } from './blob-flight.js';
@@ -87,6 +87,8 @@ export class BlobFetcher {
   }
   /** Requests that shared a running fetch instead of asking the upstream (for the metrics). */
   readonly coalesced: CoalescedFetches = { joined: 0, tapped: 0 };
+  /** Layers read ahead of their client (for the metrics). */
+  readonly readAheadStats: ReadAheadStats = { started: 0, unasked: 0 };
 
   /** Whether any fetch of `digest` (for any upstream repository) is running. */
   isInFlight(digest: Digest): boolean {
@@ -140,8 +142,10 @@ export class BlobFetcher {
         if (await this.store.statBlob(layer.digest)) return;
         // Checked and started in one step: a client's fetch started meanwhile is not doubled.
         if (this.isRunning(target, layer.digest)) return;
-        const { done } = await this.start(target, layer.digest, layer.size, { hold: new ReadAheadHold(this.readAheadHoldMs) });
-        await done;
+        const hold = new ReadAheadHold(this.readAheadHoldMs);
+        this.readAheadStats.started++;
+        const { done } = await this.start(target, layer.digest, layer.size, { hold });
+        await done.finally(() => hold.expired && this.readAheadStats.unasked++);
       })()
         .catch(() => undefined)
         .finally(() => this.readAheadRunning--);

@@ -10,6 +10,12 @@ export const DEFAULT_READ_AHEAD_HOLD_MS = 5_000;
 /** Fetches read ahead (held or going on for the store) at once, per process. */
 export const READ_AHEAD_MAX_RUNNING = 16;
 
+/** Layer fetches started ahead of their client, and those whose hold ran out before any client asked (for the metrics). */
+export interface ReadAheadStats {
+  started: number;
+  unasked: number;
+}
+
 /**
  * A fetch started ahead of its client (BlobFetcher's read-ahead) keeps its first bytes (ReceivedPrefix)
  * and its upstream read stops there, before the chunk that would not fit, until the first client taps
@@ -21,6 +27,8 @@ export class ReadAheadHold {
   private waiting: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private done = false;
+  /** The hold ran out with no client: the fetch went on for the store alone. */
+  expired = false;
 
   constructor(private readonly holdMs: number) {}
 
@@ -32,7 +40,10 @@ export class ReadAheadHold {
   wait(): Promise<void> {
     if (this.done) return Promise.resolve();
     this.waiting ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.release(), this.holdMs);
+      const timer = setTimeout(() => {
+        this.expired = !this.done;
+        this.release();
+      }, this.holdMs);
       this.wake = () => {
         clearTimeout(timer);
         resolve();

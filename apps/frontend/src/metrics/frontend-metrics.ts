@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FailureCategory } from '@pullthrough/oci';
-import type { CacheStatus, ClientBufferStats, CoalescedFetches, EnqueueStats, PeerStreamStats, PullObserver, WriteLagStats } from '@pullthrough/pull-through';
+import type { CacheStatus, ClientBufferStats, CoalescedFetches, EnqueueStats, PeerStreamStats, PullObserver, ReadAheadStats, WriteLagStats } from '@pullthrough/pull-through';
 import type { BreakerState, UpstreamStatus } from '@pullthrough/upstream';
 import { httpMetrics, type HttpMetrics } from './http-metrics.js';
 
@@ -21,6 +21,8 @@ export interface MetricSources {
   upstreamAnswers?: () => Array<{ upstream: string; status: string; count: number }>;
   /** Blob requests served from a fetch already running in this process instead of a new upstream request (BlobFetcher.coalesced). */
   coalesced?: () => CoalescedFetches;
+  /** Layers fetched ahead of their client (BlobFetcher.readAheadStats). */
+  readAhead?: () => ReadAheadStats;
 }
 
 export interface FrontendMetrics {
@@ -162,6 +164,11 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
     const c = sources.coalesced?.() ?? { joined: 0, tapped: 0 };
     set({ how: 'joined' }, c.joined);
     set({ how: 'tapped' }, c.tapped);
+  });
+  mirroredCounter(registry, 'pullthrough_blob_read_ahead_total', 'Layer fetches started ahead of their client (PULLTHROUGH_BLOB_READ_AHEAD_LAYERS): started, and unasked (no client asked within the hold: it went on for the store alone)', ['outcome'], (set) => {
+    const r = sources.readAhead?.() ?? { started: 0, unasked: 0 };
+    set({ outcome: 'started' }, r.started);
+    set({ outcome: 'unasked' }, r.unasked);
   });
 
   const served = new Counter({
