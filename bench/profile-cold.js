@@ -21,6 +21,7 @@ const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
 const { startPullthrough, startReferenceProxy, startUpstreamAndRedis, redisPid, redisCommandCalls } = require('./lib/servers.js');
 const { measureCpu, parseStat, clockTicks } = require('./lib/proc-cpu.js');
+const { runScript, stopAll } = require('./lib/script.js');
 
 /** { '<thread name>': { user, sys } CPU seconds } of every thread of `pid` so far (same names summed). */
 async function threadCpu(pid) {
@@ -192,12 +193,9 @@ async function main(argv) {
     console.log(`frontend profile ${path.join(outDir, file)}: ${(total / 1000).toFixed(2)} s sampled in the measured window (${from}-${to} µs, CLOCK_MONOTONIC); top ${top} by self time:`);
     for (const [label, ms, share] of rows) console.log(`  ${ms.toFixed(0).padStart(6)} ms ${(share * 100).toFixed(1).padStart(5)}%  ${label}`);
   } finally {
-    for (const stop of stops.reverse()) await stop();
+    await stopAll(stops);
     if (!argv.some((a) => a.startsWith('--out='))) await work.remove();
   }
 }
 
-main(process.argv.slice(2)).catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runScript(main);

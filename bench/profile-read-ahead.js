@@ -13,6 +13,7 @@ const { pullImage } = require('./lib/pull-client.js');
 const { startPullthrough, startShapingProxy, startUpstreamAndRedis } = require('./lib/servers.js');
 const { median } = require('./lib/stats.js');
 const { warmUp } = require('./lib/warm-up.js');
+const { runScript, stopAll } = require('./lib/script.js');
 
 async function main(argv) {
   const flag = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
@@ -54,12 +55,9 @@ async function main(argv) {
     }
     for (const ahead of aheads) console.log(`ahead ${ahead}: pullthrough / direct, median ${median(ratios[ahead]).toFixed(2)} (${ratios[ahead].map((x) => x.toFixed(2)).join(', ')})`);
   } finally {
-    for (const stop of stops.reverse()) await stop();
+    await stopAll(stops);
     await work.remove();
   }
 }
 
-main(process.argv.slice(2)).catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runScript(main);

@@ -23,6 +23,7 @@ const { startPullthrough, startPipeProxy, startVerifyingProxy, startUpstreamAndR
 const { createShapingServer } = require('./lib/link-shaper.js');
 const { median } = require('./lib/stats.js');
 const { warmUp } = require('./lib/warm-up.js');
+const { runScript, stopAll } = require('./lib/script.js');
 const nowMs = () => performance.timeOrigin + performance.now();
 // performance.now() and process.hrtime (CLOCK_MONOTONIC, the .cpuprofile's clock) differ by a constant.
 const monoOffsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
@@ -172,12 +173,9 @@ async function main(argv) {
       console.log(`  frontend event loop during the pull: utilization ${avg('elu').toFixed(2)}, delay mean ${avg('mean').toFixed(1)} ms, p99 ${avg('p99').toFixed(1)} ms, max ${Math.max(0, ...during.map((s) => s.max)).toFixed(1)} ms`);
     }
   } finally {
-    for (const stop of stops.reverse()) await stop();
+    await stopAll(stops);
     await work.remove();
   }
 }
 
-main(process.argv.slice(2)).catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runScript(main);
