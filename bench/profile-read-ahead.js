@@ -5,8 +5,9 @@
 // bench. Per round: the image pulled directly through the link, then through a fresh pullthrough for each
 // `--ahead` value (order alternating by round), each warmed up first (4 small images and one `--warm-mib`
 // image, then 6.5 s for its hydration job to pass) so cold means cache-cold, not JIT-cold. Prints each
-// pull's time and its ratio to the round's direct pull, then the median ratio per value.
-const path = require('node:path');
+// pull's time and its ratio to the round's direct pull (and from the frontend's /metrics: layers read ahead,
+// unasked ones, clients that fell behind their buffer), then the median ratio per value.
+const { request } = require('undici');
 const { tempDir } = require('@pullthrough/test-support');
 const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
@@ -14,6 +15,13 @@ const { startPullthrough, startShapingProxy, startUpstreamAndRedis } = require('
 const { median } = require('./lib/stats.js');
 const { warmUp } = require('./lib/warm-up.js');
 const { runScript, stopAll } = require('./lib/script.js');
+
+/** Read-ahead and fell-behind counters from the frontend's admin /metrics, as `name value` text. */
+async function counters(adminUrl) {
+  const text = await (await request(`${adminUrl}/metrics`)).body.text();
+  const value = (pattern) => text.split('\n').filter((l) => pattern.test(l)).reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  return `read ahead ${value(/^pullthrough_blob_read_ahead_total\{outcome="started"/)} (unasked ${value(/^pullthrough_blob_read_ahead_total\{outcome="unasked"/)}), fell behind ${value(/^pullthrough_blob_clients_fell_behind_total/)}`;
+}
 
 async function main(argv) {
   const flag = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
@@ -46,7 +54,7 @@ async function main(argv) {
           await new Promise((resolve) => setTimeout(resolve, 6500));
           const p = await pull(proxy.url, image);
           ratios[ahead].push(direct.ms / p.ms);
-          line.push(`ahead ${ahead}: ${p.ms.toFixed(0)} ms (${(direct.ms / p.ms).toFixed(2)} of direct, first byte ${p.ttfbMs.toFixed(0)} against ${direct.ttfbMs.toFixed(0)} ms)`);
+          line.push(`ahead ${ahead}: ${p.ms.toFixed(0)} ms (${(direct.ms / p.ms).toFixed(2)} of direct, first byte ${p.ttfbMs.toFixed(0)} against ${direct.ttfbMs.toFixed(0)} ms; ${await counters(proxy.adminUrl)})`);
         } finally {
           await proxy.stop();
         }

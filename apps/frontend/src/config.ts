@@ -210,7 +210,7 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_CLIENT_WAIT_MIN_SHARE: z.coerce.number().min(0).max(1).default(0.5),
   /** Bytes a running blob miss keeps in memory from its start (at most PULLTHROUGH_CLIENT_BUFFER_BYTES), so a client that arrives after the fetch started reads it live from byte 0; one that arrives later waits for the commit and reads the stored blob. 0: none kept. */
   PULLTHROUGH_BLOB_PREFIX_BYTES: z.coerce.number().int().min(0).default(2097152),
-  /** A request for a layer of an image manifest just fetched from an upstream starts the fetches of up to this many next layers (each keeps its first PULLTHROUGH_BLOB_PREFIX_BYTES and stops there until a client asks, at most 5 s); 0: none. */
+  /** A request for a layer of an image manifest just fetched from an upstream starts the fetches of up to this many next layers (each keeps its first PULLTHROUGH_BLOB_PREFIX_BYTES for clients that come early; with peer streaming on it stops there until a client asks, at most 5 s); 0: none. */
   PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: z.coerce.number().int().min(0).max(16).default(3),
   /** Bytes the store's write of one blob miss may lag behind its live clients (held in memory); past it the write stops there and its rest is fetched again with one ranged GET after the body. */
   PULLTHROUGH_WRITE_LAG_BYTES: z.coerce.number().int().min(65536).default(33554432),

@@ -89,6 +89,16 @@ describe('layers read ahead of the client', () => {
     expect(s.fetcher.isRunning(s.target, s.layers[1]!.digest)).toBe(false);
   });
 
+  it('with no hold (readAheadHoldMs 0, a frontend without peer streaming) a layer read ahead is fetched and stored whole at once', async () => {
+    const s = await setUp({ readAheadLayers: 2, readAheadHoldMs: 0, prefixBytes: 1 * MiB });
+    s.fetcher.expectMisses(s.target, s.layers);
+    s.fetcher.readAheadAfter(s.target, s.layers[0]!.digest);
+    await waitUntil(async () => (await stored(s, 1)) && (await stored(s, 2)), { what: 'layers 1 and 2 stored', timeoutMs: 10_000 });
+    expect(gets(s)).toEqual([0, 1, 1, 0, 0]);
+    expect(s.fetcher.readAheadStats).toEqual({ started: 2, unasked: 0 });
+    expect(s.fetcher.clientBufferStats.bufferedBytes).toBe(0);
+  });
+
   it('a caller that waits for the commit (a HEAD, an ensure) lets a held fetch go on at once; so does settle()', async () => {
     const s = await setUp({ readAheadLayers: 3, readAheadHoldMs: 600_000, prefixBytes: 1 * MiB });
     s.fetcher.expectMisses(s.target, s.layers);

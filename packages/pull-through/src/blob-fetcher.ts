@@ -126,7 +126,8 @@ export class BlobFetcher {
    * A client asks for this blob: when it is a layer of a manifest just fetched (expectMisses), the
    * next `readAheadLayers` layers after it are fetched now, each once, ahead of the client's requests
    * for them (the same upstream and credentials as the client's own request would use). Each such
-   * fetch keeps its first bytes and stops there until a client taps it (ReadAheadHold); a layer stored
+   * fetch keeps its first bytes and, with `readAheadHoldMs`, stops there until a client taps it
+   * (ReadAheadHold); a layer stored
    * already (for any repository) is left to the client's request, which confirms it upstream.
    */
   readAheadAfter(target: UpstreamTarget, digest: Digest): void {

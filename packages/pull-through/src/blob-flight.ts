@@ -99,7 +99,7 @@ export interface BlobFetcherOptions {
   logger?: Logger;
   /** Layers of an image manifest just fetched from the upstream read ahead of the furthest one a client asked for (ReadAheadPlan). Default 0: none. */
   readAheadLayers?: number;
-  /** A fetch read ahead waits this long at its kept first bytes for a client, then goes on for the store alone (ms). Default 5000. */
+  /** A fetch read ahead waits this long at its kept first bytes for a client, then goes on for the store alone (ms; 0: it never waits). Default 5000. */
   readAheadHoldMs?: number;
 }
 

@@ -46,6 +46,13 @@ describe('ReadAheadHold', () => {
     await hold.wait();
   });
 
+  it('holds nothing with holdMs 0', async () => {
+    const hold = new ReadAheadHold(0);
+    expect(hold.released).toBe(true);
+    await hold.wait();
+    expect(hold.expired).toBe(false);
+  });
+
   it('lets go by itself after holdMs from the first wait', async () => {
     const hold = new ReadAheadHold(50);
     const started = Date.now();

@@ -30,7 +30,10 @@ export class ReadAheadHold {
   /** The hold ran out with no client: the fetch went on for the store alone. */
   expired = false;
 
-  constructor(private readonly holdMs: number) {}
+  /** `holdMs` 0: no hold (released from the start: the fetch goes straight on). */
+  constructor(private readonly holdMs: number) {
+    this.done = holdMs <= 0;
+  }
 
   get released(): boolean {
     return this.done;
