@@ -113,7 +113,7 @@ export class BlobFetcher {
   /**
    * The layers of an image manifest this process just fetched from the target's upstream: most of
    * them are missing here, and clients ask for them next. For a minute each, a request for one may
-   * claim its fetch lease while it looks at storage (`claimAhead`), instead of after; and with
+   * claim its fetch lease while it looks at storage (`requested`), instead of after; and with
    * `readAheadLayers`, a request for one starts the fetches of the next ones (`readAheadAfter`).
    */
   expectMisses(target: UpstreamTarget, layers: readonly Descriptor[]): void {
@@ -127,8 +127,8 @@ export class BlobFetcher {
    * next `readAheadLayers` layers after it are fetched now, each once, ahead of the client's requests
    * for them (the same upstream and credentials as the client's own request would use). Each such
    * fetch keeps its first bytes and, with `readAheadHoldMs`, stops there until a client taps it
-   * (ReadAheadHold); a layer stored
-   * already (for any repository) is left to the client's request, which confirms it upstream.
+   * (ReadAheadHold); a layer stored already (for any repository) is left to the client's request,
+   * which confirms it upstream. (A client's request reads ahead through `requested`.)
    */
   readAheadAfter(target: UpstreamTarget, digest: Digest): void {
     if (this.readAhead) this.readAheadOf(target, this.readAhead.after(blobFlightKey(target, digest)));
@@ -154,14 +154,18 @@ export class BlobFetcher {
   }
 
   /**
-   * For a likely miss (expectMisses) with no fetch running here: start the lease claim now, so it is
-   * under way while the caller looks at storage (a cold pull's blob then waits for one round trip
-   * fewer before its upstream GET). A fetch of the same flight started here takes it over; a caller
-   * that finds the blob stored must `drop` it. Undefined for anything else (a hit pays no claim).
+   * A client asks for this blob, before it looks at storage (one flight key for all of it): whether a
+   * fetch of it with the target's upstream coordinates runs here (`running`); if not, for a likely
+   * miss (expectMisses) its lease claim starts now (`ahead`), so it is under way while the caller
+   * looks at storage (a cold pull's blob then waits for one round trip fewer before its upstream GET;
+   * a fetch of the same flight started here takes it over; a caller that finds the blob stored must
+   * `drop` it; a hit pays no claim). And the layers after it are read ahead (readAheadAfter).
    */
-  claimAhead(target: UpstreamTarget, digest: Digest): ClaimAhead | undefined {
+  requested(target: UpstreamTarget, digest: Digest): { running: boolean; ahead: ClaimAhead | undefined } {
     const key = blobFlightKey(target, digest);
-    return this.flights.has(key) ? undefined : this.claimsAhead.start(key, digest);
+    const running = this.flights.has(key);
+    if (this.readAhead) this.readAheadOf(target, this.readAhead.after(key));
+    return { running, ahead: running ? undefined : this.claimsAhead.start(key, digest) };
   }
 
   /** Make the blob local and linked to the target's repository (lead or join a fetch). */
@@ -330,7 +334,7 @@ export class BlobFetcher {
     onFollow: () => void,
   ): Promise<FetchedBlob> {
     const key = blobFlightKey(target, digest);
-    // A claim started while the caller looked at storage (claimAhead) is this fetch's now.
+    // A claim started while the caller looked at storage (`requested`) is this fetch's now.
     let claim = await (this.claimsAhead.take(key) ?? this.leases.acquire(key));
     let committed: Digest | undefined;
     try {

@@ -36,7 +36,7 @@ export * from './live-tap.js';
 export * from './client-buffers.js';
 export * from './write-lag.js';
 export * from './received-prefix.js';
-export { DEFAULT_READ_AHEAD_HOLD_MS, DEFAULT_READ_AHEAD_LAYERS, type ReadAheadStats } from './read-ahead.js';
+export { DEFAULT_READ_AHEAD_HOLD_MS, type ReadAheadStats } from './read-ahead.js';
 export * from './redis-breaker-board.js';
 export * from './redis-blob-leases.js';
 export * from './redis-script.js';

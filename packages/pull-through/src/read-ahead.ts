@@ -3,8 +3,6 @@ import { LruCache, type Descriptor } from '@pullthrough/oci';
 /** How long the layers of a manifest just fetched from the upstream are read ahead of its clients. */
 const READ_AHEAD_FOR_MS = 60_000;
 
-/** Default: layers read ahead of the furthest one a client asked for (BlobFetcherOptions.readAheadLayers). */
-export const DEFAULT_READ_AHEAD_LAYERS = 3;
 /** Default: how long a fetch read ahead waits at its kept first bytes for a client (then it goes on for the store alone). */
 export const DEFAULT_READ_AHEAD_HOLD_MS = 5_000;
 /** Fetches read ahead (held or going on for the store) at once, per process. */

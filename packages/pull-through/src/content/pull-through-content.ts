@@ -301,12 +301,10 @@ export class PullThroughContent implements RepositoryContent {
   private async blobFor(digest: Digest, range: RangeRequest | undefined): Promise<BlobBody> {
     const target = this.observed;
     const blobs = this.deps.blobs;
-    // Looked at before storage is read: a fetch that finishes meanwhile is joined, not asked again.
-    const wasRunning = blobs.isRunning(target, digest);
-    // A blob of a manifest just fetched from the upstream: its fetch lease is claimed while storage is read.
-    const ahead = wasRunning ? undefined : blobs.claimAhead(target, digest);
-    // A layer of such a manifest: the next ones are fetched ahead of this client's requests for them.
-    blobs.readAheadAfter(target, digest);
+    // Looked at before storage is read: a fetch that finishes meanwhile is joined, not asked again. A blob of
+    // a manifest just fetched from the upstream: its fetch lease is claimed while storage is read (`ahead`),
+    // and the next layers are fetched ahead of this client's requests for them.
+    const { running: wasRunning, ahead } = blobs.requested(target, digest);
     try {
       let { linked, stored } = await this.local.blobState(digest);
       // Stored after all: the claim is given up, saying so.
