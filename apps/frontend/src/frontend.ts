@@ -202,12 +202,11 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     clientWaitMinShare: config.PULLTHROUGH_CLIENT_WAIT_MIN_SHARE,
     // A running miss keeps this much from its start for clients that arrive after it started.
     blobPrefixBytes: config.PULLTHROUGH_BLOB_PREFIX_BYTES,
-    // Layers of a manifest just imported are fetched this far ahead of the client. With peer streaming a
-    // fetch waits at its kept first bytes for a client (here or a replica's, through the peer listener) no
-    // longer than half the upstream's idle timeout (which would cut it). Without it another replica's
-    // client of the layer waits for the commit, which a hold would delay: the fetch goes straight on.
+    // Layers of a manifest just imported are fetched this far ahead of the client; each waits at its kept
+    // first bytes for a client (here, a replica's through the peer listener, or a replica's follower that
+    // says so through Redis) no longer than half the upstream's idle timeout (which would cut it).
     readAheadLayers: config.PULLTHROUGH_BLOB_READ_AHEAD_LAYERS,
-    readAheadHoldMs: peer ? Math.min(DEFAULT_READ_AHEAD_HOLD_MS, config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS / 2) : 0,
+    readAheadHoldMs: Math.min(DEFAULT_READ_AHEAD_HOLD_MS, config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS / 2),
     // The store's write may lag behind the live clients by this much; past it, one ranged GET completes it.
     writeLagBytes: config.PULLTHROUGH_WRITE_LAG_BYTES,
     writeLagTotalBytes: config.PULLTHROUGH_WRITE_LAG_TOTAL_BYTES,

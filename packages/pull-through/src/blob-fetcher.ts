@@ -74,6 +74,10 @@ export class BlobFetcher {
     this.download = { store, confirmer: this.confirmer, lag: this.lag, buffers: this.buffers };
     this.readAhead = options.readAheadLayers ? new ReadAheadPlan(options.readAheadLayers) : undefined;
     this.readAheadHoldMs = options.readAheadHoldMs ?? DEFAULT_READ_AHEAD_HOLD_MS;
+    // Another process's client waits for a fetch this process leads (or is about to): a read-ahead goes on now.
+    this.leases.onWanted((flightId) => {
+      for (const flight of this.flights.values()) if (flight.id === flightId && !flight.followed) flight.hold?.release();
+    });
   }
 
   /** Memory held for live clients now, and how many fell behind, stalled or were waited for so far (for the metrics). */

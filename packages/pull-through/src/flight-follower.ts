@@ -65,6 +65,10 @@ export class FlightFollower {
     const stream = live && held.peerUrl && peers ? await peers.open(held.peerUrl, flight.id) : undefined;
     if (!stream) {
       onFollow();
+      // The leader may hold a read-ahead back until a client wants it: this caller does (a read-ahead
+      // here says so once its own client comes).
+      if (flight.hold) flight.hold.whenTapped(() => this.options.leases.wanted(key));
+      else this.options.leases.wanted(key);
       return this.waitForCommit(key, target, digest, flight);
     }
     flight.streaming = true;

@@ -48,6 +48,8 @@ async function recordingRegistry(prefix: string): Promise<void> {
     },
     committed: (digest) => real.committed(digest),
     waitForCommit: (digest, ms) => real.waitForCommit(digest, ms),
+    wanted: (key) => real.wanted(key),
+    onWanted: (listener) => real.onWanted(listener),
   };
   f = await startRegistry({ blobLeases: recording });
   const statBlob = f.store.statBlob.bind(f.store);

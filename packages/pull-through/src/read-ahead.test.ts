@@ -60,4 +60,23 @@ describe('ReadAheadHold', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(hold.released).toBe(true);
   });
+
+  it('tells whenTapped once a client releases it, at once after that or without a hold, never when it ran out', async () => {
+    const calls: string[] = [];
+    const tapped = new ReadAheadHold(60_000);
+    tapped.whenTapped(() => calls.push('before'));
+    expect(calls).toEqual([]);
+    tapped.release();
+    tapped.release();
+    tapped.whenTapped(() => calls.push('after'));
+    new ReadAheadHold(0).whenTapped(() => calls.push('no hold'));
+    expect(calls).toEqual(['before', 'after', 'no hold']);
+
+    const ran = new ReadAheadHold(20);
+    ran.whenTapped(() => calls.push('ran out'));
+    await ran.wait();
+    ran.whenTapped(() => calls.push('ran out, later'));
+    expect(ran.expired).toBe(true);
+    expect(calls).toEqual(['before', 'after', 'no hold']);
+  });
 });

@@ -25,6 +25,7 @@ export class ReadAheadHold {
   private waiting: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private done = false;
+  private readonly onTapped: Array<() => void> = [];
   /** The hold ran out with no client: the fetch went on for the store alone. */
   expired = false;
 
@@ -57,6 +58,13 @@ export class ReadAheadHold {
     if (this.done) return;
     this.done = true;
     this.wake?.();
+    if (!this.expired) for (const fn of this.onTapped.splice(0)) fn();
+  }
+
+  /** `fn` once a client taps the fetch (at once if one did or there is no hold; never if the hold ran out first). */
+  whenTapped(fn: () => void): void {
+    if (!this.done) this.onTapped.push(fn);
+    else if (!this.expired) fn();
   }
 }
 

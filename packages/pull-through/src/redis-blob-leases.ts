@@ -23,6 +23,10 @@ export interface BlobLeases {
   acquire(flightKey: string): Promise<BlobLeaseClaim>;
   committed(digest: string): void;
   waitForCommit(digest: string, ms: number): Promise<void>;
+  /** A client of another process waits for the fetch of this flight key: its leader should not hold it back (a read-ahead's stop). */
+  wanted(flightKey: string): void;
+  /** Called with the flight id (blobFlightId) of each fetch another process's client waits for. */
+  onWanted(listener: (flightId: string) => void): void;
 }
 
 /** Every process for itself (no Redis): today's behaviour. */
@@ -30,6 +34,8 @@ export const noBlobLeases: BlobLeases = {
   acquire: async () => ({ kind: 'alone' }),
   committed: () => undefined,
   waitForCommit: (_digest, ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+  wanted: () => undefined,
+  onWanted: () => undefined,
 };
 
 export interface RedisBlobLeasesOptions {
@@ -69,7 +75,8 @@ return 1`);
  * Blob fetch leases in Redis: `<prefix>:blob-lease:<sha256 of the flight key>` holds the owner's id
  * (followed by a space and its peer URL when it has one) with a PX expiry, renewed while the fetch
  * runs and released (compare-and-delete) when it ends; `<prefix>:blob-done` carries the digest of
- * every committed blob by pub/sub. A leader that committed releases, announces and marks in one script:
+ * every committed blob by pub/sub, and `<prefix>:blob-wanted` the flight id of every fetch a follower's
+ * client waits for (its leader lets a read-ahead go on at once). A leader that committed releases, announces and marks in one script:
  * the lease then holds `-committed` for leaseMs, and the next claim takes it over saying so
  * (`afterCommit`); only such a claim needs to look at the store again before fetching. Its own connections, no offline queue: with Redis down (or slow)
  * every claim answers `alone` and each process fetches on its own, as without Redis.
@@ -81,6 +88,9 @@ export class RedisBlobLeases implements BlobLeases {
   /** What our leases hold: the id, and the peer URL when there is one. Renew and release compare all of it. */
   private readonly value: string;
   private readonly channel: string;
+  private readonly wantedChannel: string;
+  private readonly wantedListeners: Array<(flightId: string) => void> = [];
+  private subscribed = false;
   private readonly logger: Logger;
   private readonly leaseMs: number;
   private readonly renewMs: number;
@@ -94,6 +104,7 @@ export class RedisBlobLeases implements BlobLeases {
     this.renewMs = options.renewMs ?? Math.max(1, Math.floor(this.leaseMs / 3));
     this.claimTimeoutMs = options.claimTimeoutMs ?? 50;
     this.channel = `${options.prefix}:blob-done`;
+    this.wantedChannel = `${options.prefix}:blob-wanted`;
     if (options.peerUrl !== undefined && /\s/.test(options.peerUrl)) throw new TypeError('blob leases: the peer URL may not contain spaces');
     this.value = options.peerUrl ? `${this.id} ${options.peerUrl}` : this.id;
     const connection = { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
@@ -103,8 +114,17 @@ export class RedisBlobLeases implements BlobLeases {
     this.redis = new Redis(options.url, connection);
     this.subscriber = new Redis(options.url, connection);
     for (const r of [this.redis, this.subscriber]) r.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'blob leases: redis connection error'));
-    this.subscriber.on('ready', () => void this.subscriber.subscribe(this.channel).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: subscribe failed')));
-    this.subscriber.on('message', (_channel: string, digest: string) => this.wake(digest));
+    this.subscriber.on('ready', () => {
+      this.subscriber.subscribe(this.channel, this.wantedChannel).then(
+        () => (this.subscribed = true),
+        (err: Error) => this.logger.debug({ err: err.message }, 'blob leases: subscribe failed'),
+      );
+    });
+    this.subscriber.on('close', () => (this.subscribed = false));
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.wantedChannel) return this.wake(message);
+      for (const listener of this.wantedListeners) listener(message);
+    });
   }
 
   /** This process's owner id (the value of the leases it holds). */
@@ -156,6 +176,20 @@ export class RedisBlobLeases implements BlobLeases {
     this.wake(digest);
     if (this.closed || this.redis.status !== 'ready') return;
     this.redis.publish(this.channel, digest).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: commit not announced'));
+  }
+
+  wanted(flightKey: string): void {
+    if (this.closed || this.redis.status !== 'ready') return;
+    this.redis.publish(this.wantedChannel, blobFlightId(flightKey)).catch((err: Error) => this.logger.debug({ err: err.message }, 'blob leases: wanted not announced'));
+  }
+
+  onWanted(listener: (flightId: string) => void): void {
+    this.wantedListeners.push(listener);
+  }
+
+  /** Whether the commit and wanted notices reach this process now (subscribed). */
+  get listening(): boolean {
+    return this.subscribed;
   }
 
   waitForCommit(digest: string, ms: number): Promise<void> {

@@ -1,11 +1,11 @@
 import { RedisBlobLeases } from '../src/redis-blob-leases.js';
 
 /**
- * Redis blob leases once their connection is up: a claim made before that answers "alone", so the
- * tests wait until one is shared. The caller closes them.
+ * Redis blob leases once their connections are up: a claim made before that answers "alone" and a
+ * notice published before the subscription is lost, so the tests wait for both. The caller closes them.
  */
 export async function connectedLeases(url: string, prefix: string, leaseMs: number): Promise<RedisBlobLeases> {
   const leases = new RedisBlobLeases({ url, prefix, leaseMs });
-  for (let i = 0; i < 100 && (await leases.acquire(`probe-${i}`)).kind === 'alone'; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && (!leases.listening || (await leases.acquire(`probe-${i}`)).kind === 'alone'); i++) await new Promise((r) => setTimeout(r, 50));
   return leases;
 }
