@@ -81,7 +81,7 @@ export const hydratorConfigSchema = z.object({
   /** A blob fetch's Redis lease lives this long without renewal (renewed every third of it): a dead fetcher's blob is fetched by another replica after it. */
   PULLTHROUGH_BLOB_LEASE_MS: z.coerce.number().int().min(100).max(600000).default(15000),
   /** The longest a blob miss waits for Redis to answer its lease claim; unanswered, the process fetches on its own. */
-  PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS: z.coerce.number().int().min(1).max(10000).default(50),
+  PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS: z.coerce.number().int().min(1).max(10000).default(250),
   /** When the retention pass runs: `off`, `every <n>s|m|h`, or a cron pattern (default hourly, `0 * * * *`); one runner at a time across replicas. */
   PULLTHROUGH_RETENTION_SCHEDULE: retentionScheduleField,
   /** Retention of cached content, as in the frontend (README "Retention"). 0: off. */
