@@ -14,7 +14,7 @@ const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage, fetchFile, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
 const { writeThroughOnce } = require('./lib/write-through-ceiling.js');
 const { verifyingPull } = require('./lib/verifying-ceiling.js');
-const { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startVerifyingProxy, startFanoutServer, startShapingProxy, redisPid } = require('./lib/servers.js');
+const { startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startManifestCeiling, startVerifyingProxy, startFanoutServer, startShapingProxy, redisPid } = require('./lib/servers.js');
 const { upstreamLog: openUpstreamLog } = require('./lib/upstream-log.js');
 const { loopbackPulls } = require('./lib/loopback-pulls.js');
 const { shapedPulls } = require('./lib/shaped-pulls.js');
@@ -269,7 +269,9 @@ async function main(argv) {
     });
 
     // Manifest-by-tag hits at high concurrency, autocannon against each primed proxy in turn.
-    const manifests = Object.fromEntries(cfg.manifestConnections.map((c) => [c, { reference: [], pullthrough: [] }]));
+    // The ceiling: a bare node server answering the same manifest bytes (the pullthrough's answer), measured
+    // after the two proxies in each round: what any node server here answers under the same load generator.
+    const manifests = Object.fromEntries(cfg.manifestConnections.map((c) => [c, { reference: [], pullthrough: [], ceiling: [] }]));
     if (runs('manifests')) await withLimit('manifest hits', cfg.limits.manifests, async () => {
       const proxies = {};
       try {
@@ -278,9 +280,13 @@ async function main(argv) {
           await pull(proxies[kind].url, images.small);
           await waitStored(proxies[kind], images.small);
         }
+        const answer = await fetch(`${proxies.pullthrough.url}/v2/${images.small.repository}/manifests/${images.small.tag}`, { headers: { accept: MANIFEST_ACCEPT } });
+        const body = Buffer.from(await answer.arrayBuffer());
+        if (answer.status !== 200) throw new Error(`manifest ceiling: the pullthrough answered ${answer.status}`);
+        proxies.ceiling = await startManifestCeiling({ body, contentType: answer.headers.get('content-type'), digest: answer.headers.get('docker-content-digest') }, work.path);
         for (let r = 0; r < cfg.manifestRounds; r++) {
           for (const connections of cfg.manifestConnections) {
-            for (const kind of orderOf(r)) {
+            for (const kind of [...orderOf(r), 'ceiling']) {
               const result = await autocannon({
                 url: `${proxies[kind].url}/v2/${images.small.repository}/manifests/${images.small.tag}`,
                 headers: { accept: MANIFEST_ACCEPT },

@@ -220,6 +220,17 @@ async function startPipeProxy(targetUrl, logDir) {
 }
 
 /**
+ * The manifest-hit ceiling (bench/lib/manifest-ceiling-child.js): a bare node server answering every
+ * manifest GET with `body` (written to `logDir`) and its content type and digest, its own process.
+ */
+async function startManifestCeiling({ body, contentType, digest }, logDir) {
+  const file = path.join(logDir, `manifest-ceiling-${digest.slice('sha256:'.length, 'sha256:'.length + 12)}.json`);
+  await writeFile(file, body);
+  const { url, proc } = await startNodeServer('manifest-ceiling-child.js', file, { logDir, args: [contentType, digest], what: 'manifest ceiling server' });
+  return { url, stop: () => proc.stop() };
+}
+
+/**
  * The verifying write-through proxy (bench/lib/verifying-proxy-child.js) in front of `targetUrl`, its own
  * process, its files in a temp dir of its own. `clear()` waits until every blob served so far is written
  * and fsynced, removes the files and resolves what the proxy stored ({ digest, size, file }[]) and its
@@ -306,4 +317,4 @@ async function startUpstreamAndRedis() {
   }
 }
 
-module.exports = { startUpstreamAndRedis, startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startVerifyingProxy, startFanoutServer, startShapingProxy, redisPid, redisCommandCalls };
+module.exports = { startUpstreamAndRedis, startReferenceProxy, startPullthrough, startFileServer, startPipeProxy, startManifestCeiling, startVerifyingProxy, startFanoutServer, startShapingProxy, redisPid, redisCommandCalls };

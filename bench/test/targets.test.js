@@ -70,6 +70,17 @@ test('issue 15 targets come from the same run, paired by round, met or missed', 
   assert.equal(t('manifest hits requests/s').met, true);
 });
 
+test('the manifest ceiling (a bare node server) stands next to the p99 target as context, from the same rounds', () => {
+  const input = run();
+  input.manifests[50].ceiling = [{ rps: 30000, p99: 11 }, { rps: 29000, p99: 9 }, { rps: 31000, p99: 12 }];
+  const rows = targetsOf(input);
+  const at = rows.findIndex((r) => r.name === 'manifest hits p99 latency, pullthrough (50 connections)');
+  assert.ok(at >= 0);
+  assert.deepEqual({ ...rows[at + 1], name: rows[at + 1].name.slice(0, 71) }, { name: 'manifest p99 latency, bare node server answering one fixed manifest (50', target: '', actual: '11.0 ms', met: false, context: true });
+  // Without ceiling figures (the 10-connection case here) there is no context row.
+  assert.ok(!rows.some((r) => r.name.includes('bare node server') && r.name.includes('(10 connections')));
+});
+
 test('cost rows: CPU s/GiB per process and for all processes, peak RSS per process', () => {
   const input = run();
   assert.ok(Math.abs(cpuRatio(input.loopback.cost, 'cold-big') - 1.8) < 1e-9);
