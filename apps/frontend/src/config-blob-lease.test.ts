@@ -1,7 +1,7 @@
 import { loadFrontendConfig } from './config.js';
 
 describe('blob lease settings', () => {
-  test('the claim timeout defaults to 50 ms and takes a value', () => {
+  test('the claim timeout defaults to 250 ms and takes a value', () => {
     expect(loadFrontendConfig({}).PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS).toBe(250);
     expect(loadFrontendConfig({ PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS: '2000' }).PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS).toBe(2000);
   });

@@ -1,5 +1,6 @@
 import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
+import { DEFAULT_CLAIM_TIMEOUT_MS } from '@pullthrough/pull-through';
 import { telemetryConfigFields } from '@pullthrough/telemetry';
 import { DEFAULT_ROLE_MAP, parseRoleMap } from './admin/admin-roles.js';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
@@ -151,7 +152,7 @@ export const frontendConfigSchema = z.object({
   /** A blob fetch's Redis lease lives this long without renewal (renewed every third of it): a dead fetcher's blob is fetched by another replica after it. */
   PULLTHROUGH_BLOB_LEASE_MS: z.coerce.number().int().min(100).max(600000).default(15000),
   /** The longest a blob miss waits for Redis to answer its lease claim; unanswered, the process fetches on its own. */
-  PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS: z.coerce.number().int().min(1).max(10000).default(250),
+  PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS: z.coerce.number().int().min(1).max(10000).default(DEFAULT_CLAIM_TIMEOUT_MS),
   /** Garbage collection's grace period, as in the hydrator: the blobs this process writes, commits or links are remembered (touched, in Redis) this long plus an hour. */
   PULLTHROUGH_GC_GRACE_MINUTES: gcGraceSetting,
   /** Peer streaming: port of the internal listener other replicas read this one's running blob fetches from, live (README "Peer streaming"); 0: off, followers wait for the leader's commit. */

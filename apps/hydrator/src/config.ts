@@ -1,5 +1,6 @@
 import { egressAllowSetting } from '@pullthrough/egress';
 import { z } from 'zod';
+import { DEFAULT_CLAIM_TIMEOUT_MS } from '@pullthrough/pull-through';
 import { telemetryConfigFields } from '@pullthrough/telemetry';
 import { secretPolicyConfigFields } from '@pullthrough/credentials';
 import { listenerConfigFields } from '@pullthrough/operations';
@@ -81,7 +82,7 @@ export const hydratorConfigSchema = z.object({
   /** A blob fetch's Redis lease lives this long without renewal (renewed every third of it): a dead fetcher's blob is fetched by another replica after it. */
   PULLTHROUGH_BLOB_LEASE_MS: z.coerce.number().int().min(100).max(600000).default(15000),
   /** The longest a blob miss waits for Redis to answer its lease claim; unanswered, the process fetches on its own. */
-  PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS: z.coerce.number().int().min(1).max(10000).default(250),
+  PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS: z.coerce.number().int().min(1).max(10000).default(DEFAULT_CLAIM_TIMEOUT_MS),
   /** When the retention pass runs: `off`, `every <n>s|m|h`, or a cron pattern (default hourly, `0 * * * *`); one runner at a time across replicas. */
   PULLTHROUGH_RETENTION_SCHEDULE: retentionScheduleField,
   /** Retention of cached content, as in the frontend (README "Retention"). 0: off. */
