@@ -16,6 +16,12 @@ import type { WriteLag, WriteLagStats } from './write-lag.js';
 import { DEFAULT_READ_AHEAD_HOLD_MS, READ_AHEAD_MAX_RUNNING, ReadAheadHold, ReadAheadPlan, type ReadAheadStats } from './read-ahead.js';
 import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, liveBlobOf, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
 
+/**
+ * How long a peer's request for a fetch whose lease this process claimed ahead (its client still looks
+ * at storage) waits for that fetch to start. Well inside the peer client's 10 s wait for headers.
+ */
+const PEER_WAITS_FOR_START_MS = 5_000;
+
 export { DEFAULT_CLIENT_STALL_TIMEOUT_MS, type BlobFetcherOptions, type CoalescedFetches, type FetchedBlob, type LiveBlob } from './blob-flight.js';
 
 /**
@@ -220,7 +226,10 @@ export class BlobFetcher {
    * then resumed from the stored blob, stall cut). Only a fetch reading its upstream here, with a size.
    */
   async tapForPeer(flightId: string): Promise<(LiveBlob & { size: number }) | undefined> {
-    const running = [...this.flights.values()].find((f) => f.id === flightId);
+    const find = () => [...this.flights.values()].find((f) => f.id === flightId);
+    // The lease may name this process while its client still looks at storage with the claim made
+    // ahead (ClaimsAhead): wait for that fetch to start (or the claim to be dropped) rather than refuse.
+    const running = find() ?? (await this.claimsAhead.settled(flightId, PEER_WAITS_FOR_START_MS), find());
     // A follower may ask before the upstream's headers are in: wait for them (then the body is read).
     if (!running || (await running.opened.catch(() => undefined)) === undefined || !running.leading) return undefined;
     const live = await this.tap(running, undefined, undefined);

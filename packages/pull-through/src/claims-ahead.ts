@@ -1,4 +1,5 @@
 import { LruCache, type Digest } from '@pullthrough/oci';
+import { blobFlightId } from './blob-flight-key.js';
 import type { BlobLeaseClaim, BlobLeases } from './redis-blob-leases.js';
 
 /** How long a blob named by a manifest just fetched from the upstream counts as a likely miss. */
@@ -19,10 +20,16 @@ export interface ClaimAhead {
  * request for one starts its claim while it looks at storage (`start`), so a cold pull's blob waits
  * for one Redis round trip fewer before its upstream GET; the fetch then takes the claim (`take`).
  * Whoever takes a claim out of the map owns it (and releases it). A hit pays no claim.
+ *
+ * While a claim is out, the lease may already name this process as the leader of a fetch that has
+ * not started yet: another replica's follower that asks for its peer stream then waits for the claim
+ * to be taken or dropped (`settled`) instead of being turned away.
  */
 export class ClaimsAhead {
   private readonly likely = new LruCache<true>(4096);
   private readonly claims = new Map<string, Promise<BlobLeaseClaim>>();
+  /** The flight ids of the claims out, with who waits for each to be taken or dropped. */
+  private readonly out = new Map<string, { key: string; waiters: Array<() => void> }>();
 
   constructor(private readonly leases: BlobLeases) {}
 
@@ -38,10 +45,11 @@ export class ClaimsAhead {
     const claim = this.leases.acquire(key);
     claim.catch(() => undefined);
     this.claims.set(key, claim);
+    this.out.set(blobFlightId(key), { key, waiters: [] });
     return {
       drop: (stored) => {
         if (this.claims.get(key) !== claim) return;
-        this.claims.delete(key);
+        this.remove(key);
         // Led: let it go; when the blob is stored, as a leader that committed it would (waiting followers look again).
         void claim.then((c) => c.kind === 'led' && c.release(stored ? digest : undefined)).catch(() => undefined);
       },
@@ -51,7 +59,33 @@ export class ClaimsAhead {
   /** The claim started ahead for this flight, now the caller's (undefined: none). */
   take(key: string): Promise<BlobLeaseClaim> | undefined {
     const claim = this.claims.get(key);
-    this.claims.delete(key);
+    if (claim) this.remove(key);
     return claim;
+  }
+
+  /**
+   * Resolves once the claim out for this flight id is taken by its fetch or dropped, or after
+   * `timeoutMs` (at once when none is out). Its waiters run after the code that took it: a fetch that
+   * took it is in its fetcher's map of running flights by then.
+   */
+  settled(flightId: string, timeoutMs: number): Promise<void> {
+    const entry = this.out.get(flightId);
+    if (!entry) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      entry.waiters.push(done);
+    });
+  }
+
+  private remove(key: string): void {
+    this.claims.delete(key);
+    const id = blobFlightId(key);
+    const entry = this.out.get(id);
+    this.out.delete(id);
+    for (const wake of entry?.waiters ?? []) wake();
   }
 }
