@@ -209,7 +209,7 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_CLIENT_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
   /** When a live client's buffer is full and no other live client of the miss has room, the upstream read waits for it (until its buffer is half empty) while its rate over the pull so far is at least this share (0..1) of the upstream's receive rate; below it, it falls behind. 0: always wait (a client that takes no byte for 2 s still falls behind), 1: never wait (fall behind at once). */
   PULLTHROUGH_CLIENT_WAIT_MIN_SHARE: z.coerce.number().min(0).max(1).default(0.5),
-  /** Bytes a running blob miss keeps in memory from its start (at most PULLTHROUGH_CLIENT_BUFFER_BYTES), so a client that arrives after the fetch started reads it live from byte 0; one that arrives later waits for the commit and reads the stored blob. 0: none kept. */
+  /** Bytes a running blob miss keeps in memory from its start (at most PULLTHROUGH_CLIENT_BUFFER_BYTES), so a client that arrives after the fetch started reads it live from byte 0; one that arrives later reads those bytes back from the store's written part (filesystem), or waits for the commit and reads the stored blob (Azure Blob). 0: none kept. */
   PULLTHROUGH_BLOB_PREFIX_BYTES: z.coerce.number().int().min(0).default(2097152),
   /** A request for a layer of an image manifest just fetched from an upstream starts the fetches of up to this many next layers (each keeps its first PULLTHROUGH_BLOB_PREFIX_BYTES for clients that come early; with peer streaming on it stops there until a client asks, at most 5 s); 0: none. */
   PULLTHROUGH_BLOB_READ_AHEAD_LAYERS: z.coerce.number().int().min(0).max(16).default(3),

@@ -115,6 +115,28 @@ describe('peer streaming: followers on another frontend read the leader fetch li
     expect(blobGets()).toBe(1);
   }, 60_000);
 
+  test("after the leader's kept first bytes: a late client on A and B's peer stream read the written part back from A's store file, then live; one GET", async () => {
+    const [a, b] = [await frontend(), await frontend()];
+    upstream.proxy.reset();
+    // The body holds at 2.5 MiB: past the 2 MiB A keeps in memory, 2 MiB written to A's file (a MiB at a time).
+    const HOLD = 2.5 * 1024 * 1024;
+    expect(layer().size).toBeGreaterThan(HOLD);
+    const held = gate();
+    upstream.proxy.setFault((r) => (r.kind === 'blob' && r.method === 'GET' && r.reference === layer().digest ? { kind: 'hold', atByte: HOLD, until: held.until } : null));
+    const onA = startRead(a, path());
+    await eventually('the leader at the held byte', () => onA.bytes() >= HOLD - 64 * 1024, 10_000);
+    const lateOnA = startRead(a, path());
+    const onB = startRead(b, path());
+    // B's client: all but the slice B holds back until the digest is checked (B hashes A's stream as it comes).
+    await eventually('the late clients have the written part while the upstream holds', () => lateOnA.bytes() >= 2 * 1024 * 1024 && onB.bytes() >= 1.75 * 1024 * 1024, 10_000);
+    expect(await a.frontend.registry.store.statBlob(layer().digest as Digest)).toBeUndefined();
+    held.open();
+    for (const read of await Promise.all([onA, lateOnA, onB].map((r) => r.finished))) expectVerified(read);
+    expect(blobGets()).toBe(1);
+    expect(await metric(a, 'pullthrough_blob_taps_read_back_total')).toBe(2);
+    expect(await metric(b, 'pullthrough_peer_streams_followed_total')).toBe(1);
+  }, 60_000);
+
   test('a lone client on B that stops for a moment is waited for: B reads the peer stream at its pace, no fall-behind, every byte verified, one GET', async () => {
     const MiB = 1024 * 1024;
     const digest = await registryClientFor(upstream.registry).pushBlob('fixtures/peer-wait', pseudoRandomBytes(24 * MiB, 'peer-wait'));

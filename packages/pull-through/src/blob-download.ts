@@ -78,6 +78,8 @@ export async function downloadThrough(
   // A failed writer (too many bytes, storage error) is read from `writer.errored` below; without a
   // listener its 'error' event would crash the process.
   writer.on('error', () => undefined);
+  // A client that comes after the kept first bytes reads them back from the store's written part meanwhile.
+  flight.written = writer.writtenPrefix;
   const readLive = () => flight.taps.some((tap) => tap.live);
   // The read's own pace: what the store and a full client must keep a share of to be waited for.
   const pace = new ReceivePace();
@@ -110,6 +112,7 @@ export async function downloadThrough(
       }
     }
     flight.streaming = false;
+    flight.written = undefined;
     flight.prefix.drop();
     if (whole) {
       // Every byte is hashed as it arrives: a wrong blob throws here, and a tap that reaches the
@@ -134,6 +137,7 @@ export async function downloadThrough(
     // we caught may only be its consequence ("cannot commit a blob writer that is aborted").
     const err = writer.errored ?? caught;
     flight.streaming = false;
+    flight.written = undefined;
     flight.prefix.drop();
     body.destroy();
     await writer.abort().catch(() => undefined);

@@ -9,8 +9,9 @@ import type { BlobFetcherOptions, LiveBlob } from './blob-flight.js';
  * The kept prefix of a running blob fetch (ClientBuffers.prefixBytes): a real docker-registry behind
  * the counting proxy, its link limited to 16 MiB/s so the fetch is still running when the next client
  * comes, and a real filesystem store. A client that arrives while every byte received so far is
- * kept taps the fetch from byte 0; one that arrives after the fetch passed the prefix size does not
- * (the caller waits for the commit and reads the stored blob); either way the blob is fetched once.
+ * kept taps the fetch from byte 0; one that arrives after the fetch passed the prefix size reads the
+ * bytes before the fetch's position back from the store's temporary file, then live (more in
+ * blob-fetcher-read-back.test.ts); either way the blob is fetched once.
  */
 const MiB = 1024 * 1024;
 const SIZE = 8 * MiB;
@@ -52,26 +53,30 @@ describe('the kept prefix of a running blob fetch', () => {
     expect(s.fetcher.clientBufferStats.bufferedBytes).toBe(0);
   });
 
-  it('a client that comes after the fetch passed the prefix gets no tap (it reads the stored blob after the commit); the prefix memory is given back', async () => {
+  it('a client that comes after the fetch passed the prefix reads its first bytes back from the store (not from memory) and gets the whole blob, fetched once; the prefix memory is given back', async () => {
     const s = await setUp({ prefixBytes: 1 * MiB });
     const { live, read } = await leadUntil(s, 2 * MiB);
     // The fetch is still running (16 MiB/s, 8 MiB): only the prefix is gone.
     expect(s.fetcher.clientBufferStats.bufferedBytes).toBeLessThan(2 * MiB);
-    expect(await s.fetcher.stream(s.target, s.digest)).toBeUndefined();
-    const lead = await read;
+    const late = await s.fetcher.stream(s.target, s.digest);
+    expect(late).toBeDefined();
+    expect(s.fetcher.coalesced).toMatchObject({ tapped: 1, readBack: 1 });
+    const [lead, joined] = await Promise.all([read, readStream(late!.stream)]);
     expect(sha(lead.bytes)).toBe(s.digest);
+    expect(joined.error).toBeUndefined();
+    expect(sha(joined.bytes)).toBe(s.digest);
     await expect(live.done).resolves.toMatchObject({ size: SIZE });
-    const stored = await s.store.openBlob(s.digest);
-    expect(sha((await readStream(stored)).bytes)).toBe(s.digest);
     expect(blobGets()).toBe(1);
     expect(s.fetcher.clientBufferStats.bufferedBytes).toBe(0);
   });
 
-  it('prefixBytes 0 keeps nothing: a client that comes after the first bytes gets no tap', async () => {
+  it('prefixBytes 0 keeps nothing: a client that comes after the first bytes reads them back from the store', async () => {
     const s = await setUp({ prefixBytes: 0 });
     const { live, read } = await leadUntil(s, 64 * 1024);
-    expect(await s.fetcher.stream(s.target, s.digest)).toBeUndefined();
-    expect(sha((await read).bytes)).toBe(s.digest);
+    const late = await s.fetcher.stream(s.target, s.digest);
+    expect(s.fetcher.coalesced).toMatchObject({ tapped: 1, readBack: 1 });
+    const [lead, joined] = await Promise.all([read, readStream(late!.stream)]);
+    expect([sha(lead.bytes), sha(joined.bytes)]).toEqual([s.digest, s.digest]);
     await expect(live.done).resolves.toMatchObject({ size: SIZE });
     expect(blobGets()).toBe(1);
   });

@@ -96,7 +96,7 @@ export class BlobFetcher {
     return this.lag.stats;
   }
   /** Requests that shared a running fetch instead of asking the upstream (for the metrics). */
-  readonly coalesced: CoalescedFetches = { joined: 0, tapped: 0 };
+  readonly coalesced: CoalescedFetches = { joined: 0, tapped: 0, readBack: 0 };
   /** Layers read ahead of their client (for the metrics). */
   readonly readAheadStats: ReadAheadStats = { started: 0, unasked: 0 };
 
@@ -261,9 +261,38 @@ export class BlobFetcher {
     // Checked and joined in one step: no byte arrives in between.
     if (!running.streaming || running.followed) return undefined;
     const fromPrefix = start < running.position;
-    if (fromPrefix && (!running.prefix.available || !this.buffers.fits(running.prefix.size))) return undefined;
+    if (fromPrefix && (!running.prefix.available || !this.buffers.fits(running.prefix.size))) return this.tapReadingBack(running, link, resolved, size);
     const tap = this.newTap(resolved, size);
     if (fromPrefix) running.prefix.replay(tap);
+    return this.joined(running, tap, link, size, resolved);
+  }
+
+  /**
+   * A client that came after the fetch went past its kept first bytes: while the fetch goes on, it
+   * reads the bytes before the fetch's position back from what the store has written (LiveTap.fillFirst),
+   * then goes on live. Only where the store's written part can be read meanwhile (the filesystem), and
+   * only while bytes of its range are still to come (the last byte of a blob is sent once its digest
+   * is checked); else undefined: the caller waits for the commit.
+   */
+  private async tapReadingBack(running: Flight, link: string | undefined, range: ByteRange | undefined, size: number | undefined): Promise<LiveBlob | undefined> {
+    const written = running.written;
+    if (!written || size === undefined) return undefined;
+    const reader = await written.open().catch(() => undefined);
+    if (!reader) return undefined;
+    const until = running.position;
+    // Checked and joined in one step again (the fetch went on while the file was opened).
+    if (!running.streaming || running.followed || running.written !== written || until >= (range ? range.end + 1 : size)) {
+      void reader.close().catch(() => undefined);
+      return undefined;
+    }
+    const tap = this.newTap(range, size);
+    tap.fillFirst(reader, written, until);
+    this.coalesced.readBack++;
+    return this.joined(running, tap, link, size, range);
+  }
+
+  /** The new tap joins the running fetch (in the same tick as the checks before it). */
+  private joined(running: Flight, tap: LiveTap, link: string | undefined, size: number | undefined, resolved: ByteRange | undefined): LiveBlob {
     running.taps.push(tap);
     // A fetch read ahead of its client goes on now.
     running.hold?.release();

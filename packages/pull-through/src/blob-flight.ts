@@ -1,6 +1,7 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '@pullthrough/oci';
+import type { WrittenPrefix } from '@pullthrough/storage';
 import type { ByteRange, RangeRequest } from './byte-range.js';
 import type { LiveTap } from './live-tap.js';
 import type { ReadAheadHold } from './read-ahead.js';
@@ -52,6 +53,8 @@ export interface Flight {
   streaming: boolean;
   /** The bytes received so far, while they fit one client buffer: a late client can start from byte 0. */
   prefix: ReceivedPrefix;
+  /** While the body is read: the part the store has written so far, when it can be read meanwhile (a late client's first bytes). */
+  written?: WrittenPrefix;
   /** Another process fetched (or fetches) the blob: clients here wait for the commit and read it locally. */
   followed: boolean;
   /** The body being read comes from the upstream (not from a leader's peer stream): other replicas may tap it. */
@@ -113,6 +116,8 @@ export interface Started {
 export interface CoalescedFetches {
   joined: number;
   tapped: number;
+  /** Of the tapped: clients after the kept first bytes that read them back from the store's written part. */
+  readBack: number;
 }
 
 /** The LiveBlob of a tap (none: an empty, ended stream). */

@@ -1,5 +1,6 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
+import type { PrefixReader, WrittenPrefix } from '@pullthrough/storage';
 import type { ClientBuffers } from './client-buffers.js';
 
 /** Resolves true on 'drain'; false on 'close' or when `timeoutMs` (> 0) passes first. */
@@ -21,6 +22,17 @@ export const drained = (stream: Writable, timeoutMs = 0): Promise<boolean> =>
 
 /** Opens bytes `start`..`end` (inclusive) of the committed blob. */
 export type StoredBlobOpener = (start: number, end: number) => Promise<Readable>;
+
+/** Bytes a late tap reads back from the store's temporary object at a time (fillFirst). */
+const READ_BACK_BYTES = 256 * 1024;
+
+/** A late tap's first bytes, `from`..`until - 1`, read back from what the store has written (fillFirst). */
+interface ReadBack {
+  reader: PrefixReader;
+  written: WrittenPrefix;
+  from: number;
+  until: number;
+}
 
 /**
  * live: takes bytes as they arrive; ending: has every byte it will get queued; behind: fell behind
@@ -74,6 +86,8 @@ export class LiveTap {
   private unattached: NodeJS.Timeout | undefined;
   /** Why the tap was closed before its end (the client went away, the fetch failed, it stalled). */
   private failure: Error | undefined;
+  /** The first bytes to read back from the store before the queued live ones (fillFirst). */
+  private readBack: ReadBack | undefined;
 
   constructor(
     readonly start: number,
@@ -83,6 +97,17 @@ export class LiveTap {
     private readonly stallTimeoutMs: number,
   ) {
     this.next = start;
+  }
+
+  /**
+   * A tap made after the fetch went past its kept first bytes: its bytes up to `until` (the fetch's
+   * position now) are read back from what the store has written, as the writer gets there, and sent
+   * before the live bytes from `until` on, which it takes from now. Call before any offer; the tap
+   * closes `reader`.
+   */
+  fillFirst(reader: PrefixReader, written: WrittenPrefix, until: number): void {
+    this.readBack = { reader, written, from: this.start, until };
+    this.next = until;
   }
 
   /** Whether the tap fell behind its buffer (it waits for the stored blob). */
@@ -300,6 +325,9 @@ export class LiveTap {
     // Set and cleared synchronously around the loop: a flush while it runs is picked up by it.
     this.writing = true;
     try {
+      const readBack = this.readBack;
+      this.readBack = undefined;
+      if (readBack && !(await this.writeReadBack(out, readBack))) return;
       while (this.queue.length > 0) {
         if (out.destroyed) return this.close();
         const slice = this.queue.shift()!;
@@ -329,6 +357,32 @@ export class LiveTap {
     this.buffers.countStalled();
     this.close(new Error(`client stalled: took no bytes for ${this.stallTimeoutMs} ms`));
     return false;
+  }
+
+  /** Send the bytes read back from the store's temporary object (once written there); false when the tap closed meanwhile. */
+  private async writeReadBack(out: Writable, readBack: ReadBack): Promise<boolean> {
+    try {
+      for (let at = readBack.from; at < readBack.until; ) {
+        if (this.mode === 'closed') return false;
+        if (out.destroyed) {
+          this.close();
+          return false;
+        }
+        const bytes = Math.min(READ_BACK_BYTES, readBack.until - at);
+        if (!(await readBack.written.whenWritten(at + bytes))) throw new Error('the store stopped writing the blob before its first bytes were read back');
+        const buffer = Buffer.allocUnsafe(bytes);
+        const read = await readBack.reader.read(buffer, at);
+        if (read <= 0) throw new Error('the stored part of the blob ended early');
+        at += read;
+        if (!(await this.write(out, buffer.subarray(0, read)))) return false;
+      }
+      return true;
+    } catch (err) {
+      this.close(err as Error);
+      return false;
+    } finally {
+      await readBack.reader.close().catch(() => undefined);
+    }
   }
 
   private async resume(out: Writable, open: StoredBlobOpener, size: number): Promise<void> {
@@ -367,6 +421,9 @@ export class LiveTap {
     this.queuedBytes = 0;
     this.held = undefined;
     this.failure ??= err;
+    // Never attached: the read-back did not start and its reader is still open.
+    void this.readBack?.reader.close().catch(() => undefined);
+    this.readBack = undefined;
     this.signal();
     // A direct destination is the caller's (sendTo rejects); our own stream carries the error to its reader.
     if (this.settle) this.settle(err ?? new Error('the client went away before the blob was sent'));

@@ -41,6 +41,11 @@ class HeldWriter extends Writable implements ObjectWriter {
     return this.inner.bytesWritten;
   }
 
+  /** What the real writer has in its file (nothing more while the disk is held). */
+  get writtenPrefix(): ObjectWriter['writtenPrefix'] {
+    return this.inner.writtenPrefix;
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     void (this.gate() ?? Promise.resolve()).then(() => {
       if (this.inner.write(chunk)) callback();

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { DigestMismatchError, createDigester, digestAlgorithm, type Digest } from '@pullthrough/oci';
 import { STREAM_HIGH_WATER_MARK } from './gathering-writer.js';
-import type { ObjectWriter } from './storage-driver.js';
+import type { ObjectWriter, WrittenPrefix } from './storage-driver.js';
 import { blobDataPath } from './store-layout.js';
 import { inSpan, type Span } from '@pullthrough/telemetry';
 
@@ -64,6 +64,11 @@ export class BlobWriter extends Writable {
     const before = this.wanted.size;
     this.wanted.size = size;
     if ((before !== undefined || this.size > size) && !this.destroyed) this.destroy(this.mismatch(undefined));
+  }
+
+  /** The part of the object written so far, readable while writing goes on (undefined: the driver cannot). */
+  get writtenPrefix(): WrittenPrefix | undefined {
+    return this.target.writtenPrefix;
   }
 
   /** Bytes hashed so far. */

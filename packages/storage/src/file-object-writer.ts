@@ -2,6 +2,7 @@ import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { GatheringWriter } from './gathering-writer.js';
+import type { PrefixReader, WrittenPrefix } from './storage-driver.js';
 
 /**
  * Chunks are gathered until this many bytes (or this many chunks) and written with one vectored
@@ -42,6 +43,14 @@ export class FileObjectWriter extends GatheringWriter {
   /** The first failed batch's error. */
   private failure: Error | undefined;
   private idle: Array<() => void> = [];
+  /** File offsets of the batches being written (the file's contiguous part ends at the lowest). */
+  private readonly writing = new Set<number>();
+  /** Who waits for the contiguous part to reach a length (WrittenPrefix.whenWritten). */
+  private prefixWaits: Array<{ bytes: number; resolve: (written: boolean) => void }> = [];
+  /** Bytes from offset 0 that every write has completed. */
+  private contiguous = 0;
+  /** The temporary file's bytes from offset 0 that every write has completed, readable while writing goes on. */
+  readonly writtenPrefix: WrittenPrefix;
 
   constructor(
     handle: FileHandle,
@@ -51,6 +60,14 @@ export class FileObjectWriter extends GatheringWriter {
   ) {
     super(intendedPath);
     this.handle = handle;
+    const writer = this;
+    this.writtenPrefix = {
+      get bytes() {
+        return writer.contiguous;
+      },
+      whenWritten: (bytes) => this.whenWritten(bytes),
+      open: () => this.openReader(),
+    };
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -65,12 +82,20 @@ export class FileObjectWriter extends GatheringWriter {
         if (!handle) throw new Error('writer is closed');
         await handle.sync().finally(() => handle.close());
       })
-      .then(() => callback(), callback);
+      .then(
+        () => {
+          // Everything is written: nobody waits for more.
+          this.prefixEnded();
+          callback();
+        },
+        callback,
+      );
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const handle = this.handle;
     this.handle = undefined;
+    this.prefixEnded();
     const cleanup = async (): Promise<void> => {
       await handle?.close().catch(() => undefined);
       // Destroyed before finishing (error, or caller gave up): the temporary object is garbage.
@@ -110,20 +135,53 @@ export class FileObjectWriter extends GatheringWriter {
     const at = this.position;
     this.position += bytes;
     this.inFlight++;
+    this.writing.add(at);
     this.writeAll(buffers, at).then(
-      () => this.batchDone(undefined),
-      (err: unknown) => this.batchDone(err as Error),
+      () => this.batchDone(at, undefined),
+      (err: unknown) => this.batchDone(at, err as Error),
     );
   }
 
-  private batchDone(err: Error | undefined): void {
+  private batchDone(at: number, err: Error | undefined): void {
     this.inFlight--;
+    this.writing.delete(at);
     if (err) this.failure ??= err;
+    this.prefixWritten();
     const held = this.held;
     this.held = undefined;
     if (held) held(this.failure);
     else if (err && !this.destroyed) this.destroy(err);
     if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  /** The contiguous part grew (a batch completed): wake who waits for what is in it now. */
+  private prefixWritten(): void {
+    if (this.failure) return this.prefixEnded();
+    let lowest = this.position;
+    for (const at of this.writing) lowest = Math.min(lowest, at);
+    this.contiguous = lowest;
+    const waits = this.prefixWaits;
+    this.prefixWaits = waits.filter((w) => w.bytes > lowest);
+    for (const w of waits) if (w.bytes <= lowest) w.resolve(true);
+  }
+
+  /** No more bytes will be written (finished, failed or dropped): those still waiting get false. */
+  private prefixEnded(): void {
+    for (const w of this.prefixWaits.splice(0)) w.resolve(!this.failure && w.bytes <= this.contiguous);
+  }
+
+  private whenWritten(bytes: number): Promise<boolean> {
+    if (bytes <= this.contiguous) return Promise.resolve(true);
+    if (this.failure || this.destroyed || this.writableFinished) return Promise.resolve(false);
+    return new Promise((resolve) => this.prefixWaits.push({ bytes, resolve }));
+  }
+
+  private async openReader(): Promise<PrefixReader> {
+    const handle = await fsp.open(this.tempPath, 'r');
+    return {
+      read: async (buffer, position) => (await handle.read(buffer, 0, buffer.length, position)).bytesRead,
+      close: () => handle.close(),
+    };
   }
 
   /** Resolves once no batch is being written; throws the first failure. */

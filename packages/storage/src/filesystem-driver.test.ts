@@ -115,6 +115,43 @@ describe('filesystem driver specifics', () => {
     expect(back.equals(data)).toBe(true);
   });
 
+  test('the written part reads back while the writer goes on, in whole batches; a reader opened before the commit reads on after it; a dropped writer answers false', async () => {
+    const driver = new FilesystemDriver(root);
+    const MiB = 1024 * 1024;
+    const data = randomBytes(5 * MiB + 77);
+    const writer = await driver.createWriter();
+    const prefix = writer.writtenPrefix!;
+    expect(prefix.bytes).toBe(0);
+    // 2.5 MiB written: two whole MiB batches reach the file; the half MiB still gathers.
+    for (let at = 0; at < 2.5 * MiB; at += 64 * 1024) writer.write(data.subarray(at, at + 64 * 1024));
+    await expect(prefix.whenWritten(2 * MiB)).resolves.toBe(true);
+    expect(prefix.bytes).toBe(2 * MiB);
+    const reader = await prefix.open();
+    try {
+      const first = Buffer.alloc(2 * MiB);
+      expect(await reader.read(first, 0)).toBe(2 * MiB);
+      expect(first.equals(data.subarray(0, 2 * MiB))).toBe(true);
+      const waiting = prefix.whenWritten(data.length);
+      writer.write(data.subarray(2.5 * MiB));
+      await writer.commit('read-back/obj');
+      await expect(waiting).resolves.toBe(true);
+      // The temporary file is gone from its name; the open reader still reads it.
+      const rest = Buffer.alloc(data.length - 2 * MiB);
+      expect(await reader.read(rest, 2 * MiB)).toBe(rest.length);
+      expect(rest.equals(data.subarray(2 * MiB))).toBe(true);
+    } finally {
+      await reader.close();
+    }
+    await expect(prefix.open()).rejects.toThrow(/ENOENT/);
+
+    const dropped = await driver.createWriter();
+    dropped.write(data.subarray(0, MiB / 2));
+    const never = dropped.writtenPrefix!.whenWritten(MiB);
+    await dropped.abort();
+    await expect(never).resolves.toBe(false);
+    await expect(dropped.writtenPrefix!.whenWritten(MiB)).resolves.toBe(false);
+  });
+
   test('a writer whose file fails mid-write errors, and commit rejects and leaves nothing', async () => {
     const driver = new FilesystemDriver(root);
     const writer = await driver.createWriter();

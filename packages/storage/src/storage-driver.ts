@@ -21,6 +21,8 @@ export interface ByteRange {
 export interface ObjectWriter extends Writable {
   /** Bytes accepted so far. */
   readonly bytesWritten: number;
+  /** The part of the temporary object written so far, when it can be read while the writer goes on (the filesystem's temporary file). */
+  readonly writtenPrefix?: WrittenPrefix;
   /**
    * Atomically move the object to `path`. If `path` already exists it is kept and the temporary
    * object is dropped (content-addressed objects are immutable). Rejects after `abort`.
@@ -28,6 +30,26 @@ export interface ObjectWriter extends Writable {
   commit(path: string): Promise<void>;
   /** Drop the temporary object. Idempotent; a no-op after `commit`. */
   abort(): Promise<void>;
+}
+
+/**
+ * The bytes of a temporary object written so far, from offset 0, readable while its writer goes on:
+ * a reader that came after the bytes went by takes them from here.
+ */
+export interface WrittenPrefix {
+  /** Bytes from offset 0 in the object now. */
+  readonly bytes: number;
+  /** Resolves true once `bytes` from offset 0 are in the object; false when the writer failed or was dropped first. */
+  whenWritten(bytes: number): Promise<boolean>;
+  /** A read handle of the temporary object, good until closed (after a commit or an abort too). Rejects once the object is gone. */
+  open(): Promise<PrefixReader>;
+}
+
+/** Reads of a temporary object (WrittenPrefix.open): only the bytes WrittenPrefix says are written. */
+export interface PrefixReader {
+  /** Fill `buffer` from the object's offset `position`; the bytes read. */
+  read(buffer: Buffer, position: number): Promise<number>;
+  close(): Promise<void>;
 }
 
 /** One object found by `walk`: its full path and metadata. */

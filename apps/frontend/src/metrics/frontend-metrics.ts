@@ -161,9 +161,12 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
     for (const a of sources.upstreamAnswers?.() ?? []) set({ upstream: a.upstream, status: a.status }, a.count);
   });
   mirroredCounter(registry, 'pullthrough_blob_fetches_coalesced_total', 'Blob requests that shared a fetch already running in this process instead of asking the upstream: joined (waited for its commit) or tapped (read its bytes live)', ['how'], (set) => {
-    const c = sources.coalesced?.() ?? { joined: 0, tapped: 0 };
+    const c = sources.coalesced?.() ?? { joined: 0, tapped: 0, readBack: 0 };
     set({ how: 'joined' }, c.joined);
     set({ how: 'tapped' }, c.tapped);
+  });
+  mirroredCounter(registry, 'pullthrough_blob_taps_read_back_total', "Of the tapped: clients that came after a fetch's kept first bytes and read them back from the store's written part while the fetch went on (then live)", [], (set) => {
+    set({}, sources.coalesced?.().readBack ?? 0);
   });
   mirroredCounter(registry, 'pullthrough_blob_read_ahead_total', 'Layer fetches started ahead of their client (PULLTHROUGH_BLOB_READ_AHEAD_LAYERS): started, and unasked (no client asked within the hold: it went on for the store alone)', ['outcome'], (set) => {
     const r = sources.readAhead?.() ?? { started: 0, unasked: 0 };

@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import { FilesystemDriver, type CreateWriterOptions, type ObjectWriter } from '@pullthrough/storage';
+import { waitUntil } from '@pullthrough/test-support';
+import { HeldFilesystemDriver } from '../test/held-filesystem-driver.js';
+import { realUpstreamFetcher } from '../test/real-upstream-fetcher.js';
+import { readStream } from '../test/registry-fixture.js';
+import type { LiveBlob } from './blob-flight.js';
+
+/**
+ * A client that comes after a running fetch went past its kept first bytes reads the bytes before the
+ * fetch's position back from the store's temporary file while the fetch goes on, then the live bytes:
+ * it does not wait for the whole blob and its commit. A real docker-registry behind the counting proxy
+ * (its body held at a byte to fix the fetch's position), a real filesystem store, the real BlobFetcher.
+ */
+const MiB = 1024 * 1024;
+const SIZE = 8 * MiB;
+const HOLD_AT = 4 * MiB;
+const sha = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+const upstream = realUpstreamFetcher('read-back');
+
+/** A store like Azure Blob's: what a writer has staged cannot be read before its commit. */
+class NoReadBackDriver extends FilesystemDriver {
+  override async createWriter(options: CreateWriterOptions = {}): Promise<ObjectWriter> {
+    const writer = await super.createWriter(options);
+    Object.defineProperty(writer, 'writtenPrefix', { value: undefined });
+    return writer;
+  }
+}
+
+/** Counts the bytes a stream has delivered so far, and collects them. */
+function collect(live: LiveBlob) {
+  let got = 0;
+  const read = readStream(live.stream);
+  live.stream.on('data', (chunk: Buffer) => (got += chunk.length));
+  return { got: () => got, read };
+}
+
+/** The upstream's body held after HOLD_AT bytes (thenReset: reset instead of the rest); the leader reads every byte it gets. */
+async function leadToHold(s: Awaited<ReturnType<typeof upstream.setUp>>, thenReset = false) {
+  let release!: () => void;
+  const until = new Promise<void>((resolve) => (release = resolve));
+  upstream.proxy.setFault((r) => (r.kind === 'blob' && r.method === 'GET' ? { kind: 'hold', atByte: HOLD_AT, until, thenReset } : null));
+  const leader = (await s.fetcher.stream(s.target, s.digest))!;
+  leader.done.catch(() => undefined);
+  const lead = collect(leader);
+  await waitUntil(async () => lead.got() >= HOLD_AT - 64 * 1024, { what: 'the leader at the held byte', timeoutMs: 10_000, intervalMs: 10 });
+  return { leader, lead, release };
+}
+
+describe('a client after the kept first bytes', () => {
+  it('reads what the store has written while the upstream body is held, then the rest live: the whole blob verified, one upstream GET', async () => {
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB });
+    const { leader, lead, release } = await leadToHold(s);
+    const late = await s.fetcher.stream(s.target, s.digest);
+    expect(late).toBeDefined();
+    const joined = collect(late!);
+    // The writer writes a MiB at a time: the late client has the first 3 MiB while the upstream holds the rest.
+    await waitUntil(async () => joined.got() >= 3 * MiB, { what: 'the late client reading the written part back', timeoutMs: 10_000, intervalMs: 10 });
+    expect(await s.store.statBlob(s.digest)).toBeUndefined();
+    release();
+    const [a, b] = await Promise.all([lead.read, joined.read]);
+    expect([a.error, b.error]).toEqual([undefined, undefined]);
+    expect([sha(a.bytes), sha(b.bytes)]).toEqual([s.digest, s.digest]);
+    await expect(leader.done).resolves.toMatchObject({ size: SIZE, bytesFetched: SIZE });
+    expect(upstream.blobGets(s.digest)).toBe(1);
+    expect(s.fetcher.coalesced).toMatchObject({ tapped: 1, readBack: 1 });
+    expect(s.fetcher.clientBufferStats.bufferedBytes).toBe(0);
+  });
+
+  it('a range that starts in the written part and ends after the position: its bytes exactly', async () => {
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB });
+    const { lead, release } = await leadToHold(s);
+    const range = { start: MiB + 123, end: 6 * MiB + 7 };
+    const late = await s.fetcher.streamRange(s.target, s.digest, range);
+    expect(late?.range).toEqual(range);
+    const joined = collect(late!);
+    release();
+    const got = await joined.read;
+    expect(got.error).toBeUndefined();
+    expect(sha(got.bytes)).toBe(sha(s.blob.subarray(range.start, range.end + 1)));
+    expect(sha((await lead.read).bytes)).toBe(s.digest);
+    expect(upstream.blobGets(s.digest)).toBe(1);
+  });
+
+  it('is cut, never given a short body that looks whole, when the upstream fails after it joined', async () => {
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB });
+    const { leader, lead, release } = await leadToHold(s, true);
+    const late = await s.fetcher.stream(s.target, s.digest);
+    const joined = collect(late!);
+    await waitUntil(async () => joined.got() >= 2 * MiB, { what: 'the late client reading the written part back', timeoutMs: 10_000, intervalMs: 10 });
+    release();
+    const [a, b] = await Promise.all([lead.read, joined.read]);
+    expect([a.error, b.error]).toEqual([expect.any(Error), expect.any(Error)]);
+    expect(b.bytes.length).toBeLessThan(SIZE);
+    await expect(leader.done).rejects.toThrow();
+    expect(await s.store.statBlob(s.digest)).toBeUndefined();
+  });
+
+  it('waits for a held disk: nothing is read back before the writer has written it, then everything is', async () => {
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, writeLagBytes: 16 * MiB, writeLagTotalBytes: 32 * MiB }, { driver: (dir) => new HeldFilesystemDriver(dir), beforeClose: (disk) => disk.release() });
+    s.driver.hold();
+    const { lead, release } = await leadToHold(s);
+    const late = await s.fetcher.stream(s.target, s.digest);
+    const joined = collect(late!);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(joined.got()).toBe(0);
+    s.driver.release();
+    release();
+    const [a, b] = await Promise.all([lead.read, joined.read]);
+    expect([sha(a.bytes), sha(b.bytes)]).toEqual([s.digest, s.digest]);
+    expect(upstream.blobGets(s.digest)).toBe(1);
+  });
+
+  it('on a store that cannot read a blob before its commit (as Azure Blob): no tap, the caller waits for the commit', async () => {
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB }, { driver: (dir) => new NoReadBackDriver(dir) });
+    const { leader, lead, release } = await leadToHold(s);
+    expect(await s.fetcher.stream(s.target, s.digest)).toBeUndefined();
+    release();
+    expect(sha((await lead.read).bytes)).toBe(s.digest);
+    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
+    expect(s.fetcher.coalesced).toMatchObject({ tapped: 0, readBack: 0 });
+  });
+});
