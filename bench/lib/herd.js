@@ -55,6 +55,7 @@ async function herdPhase(ctx) {
         const cpuSeconds = await cpu.stop();
         const figures = upstreamFigures(await upstreamLog.since(mark, { expect: digests }), image);
         out[kind].push({ wallMs, directMs: direct.ms, mibPerSec: bytes / MiB / (wallMs / 1000), ttfbP50Ms, ttfbMaxMs, bytes, cpu: cpuSeconds, ...figures, memory });
+        if (proxy.adminUrl) log(`herd ${kind} clients: ${await clientCounts(proxy.adminUrl)}`);
         log(`herd ${kind}: ${wallMs.toFixed(0)} ms (one direct pull ${direct.ms.toFixed(0)} ms), GETs per blob ${figures.gets.join('/')}, upstream bytes ${figures.upstreamBytesRatio.toFixed(2)}x, RSS ${Object.entries(memory).map(([k, v]) => `${k} ${(v.peakRss / MiB).toFixed(1)} MiB`).join(', ')}, CPU ${Object.entries(cpuSeconds).map(([k, v]) => `${k} ${v === undefined ? '?' : (v * 1000).toFixed(0)} ms`).join(', ')}`);
       } finally {
         await proxy.stop();
@@ -62,6 +63,22 @@ async function herdPhase(ctx) {
     }
   }
   return out;
+}
+
+/** How the frontend's blob clients were served in the herd (its /metrics): shared fetches tapped, read back, joined, fell behind. */
+async function clientCounts(adminUrl) {
+  try {
+    const text = await (await fetch(`${adminUrl}/metrics`)).text();
+    const value = (line) => Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    return [
+      `tapped ${value('pullthrough_blob_fetches_coalesced_total{how="tapped"}')}`,
+      `read back ${value('pullthrough_blob_taps_read_back_total')}`,
+      `joined ${value('pullthrough_blob_fetches_coalesced_total{how="joined"}')}`,
+      `fell behind ${value('pullthrough_blob_clients_fell_behind_total')}`,
+    ].join(', ');
+  } catch (err) {
+    return `metrics unavailable (${err.message})`;
+  }
 }
 
 module.exports = { herdPhase };

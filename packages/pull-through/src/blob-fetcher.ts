@@ -9,6 +9,7 @@ import { liveTapFor, type LiveTap } from './live-tap.js';
 import type { ClientBuffers, ClientBufferStats } from './client-buffers.js';
 import { memoryBudgets } from './memory-budgets.js';
 import { ReceivedPrefix } from './received-prefix.js';
+import { openWritten, readBackFrom } from './read-back.js';
 import { downloadThrough, type DownloadDeps } from './blob-download.js';
 import { ClaimsAhead, type ClaimAhead } from './claims-ahead.js';
 import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
@@ -261,34 +262,23 @@ export class BlobFetcher {
     // Checked and joined in one step: no byte arrives in between.
     if (!running.streaming || running.followed) return undefined;
     const fromPrefix = start < running.position;
-    if (fromPrefix && (!running.prefix.available || !this.buffers.fits(running.prefix.size))) return this.tapReadingBack(running, link, resolved, size);
-    const tap = this.newTap(resolved, size);
-    if (fromPrefix) running.prefix.replay(tap);
-    return this.joined(running, tap, link, size, resolved);
-  }
-
-  /**
-   * A client that came after the fetch went past its kept first bytes: while the fetch goes on, it
-   * reads the bytes before the fetch's position back from what the store has written (LiveTap.fillFirst),
-   * then goes on live. Only where the store's written part can be read meanwhile (the filesystem), and
-   * only while bytes of its range are still to come (the last byte of a blob is sent once its digest
-   * is checked); else undefined: the caller waits for the commit.
-   */
-  private async tapReadingBack(running: Flight, link: string | undefined, range: ByteRange | undefined, size: number | undefined): Promise<LiveBlob | undefined> {
-    const written = running.written;
-    if (!written || size === undefined) return undefined;
-    const reader = await written.open().catch(() => undefined);
-    if (!reader) return undefined;
-    const until = running.position;
+    if (!fromPrefix || (running.prefix.available && this.buffers.fits(running.prefix.size))) {
+      const tap = this.newTap(resolved, size);
+      if (fromPrefix) running.prefix.replay(tap);
+      return this.joined(running, tap, link, size, resolved);
+    }
+    // Past the kept first bytes: read them back from the store's written part meanwhile, then live.
+    const opened = await openWritten(running, size);
     // Checked and joined in one step again (the fetch went on while the file was opened).
-    if (!running.streaming || running.followed || running.written !== written || until >= (range ? range.end + 1 : size)) {
-      void reader.close().catch(() => undefined);
+    const until = opened && readBackFrom(running, opened.written, resolved ? resolved.end : size! - 1);
+    if (!opened || until === undefined) {
+      void opened?.reader.close().catch(() => undefined);
       return undefined;
     }
-    const tap = this.newTap(range, size);
-    tap.fillFirst(reader, written, until);
+    const tap = this.newTap(resolved, size);
+    tap.fillFirst(opened.reader, opened.written, until);
     this.coalesced.readBack++;
-    return this.joined(running, tap, link, size, range);
+    return this.joined(running, tap, link, size, resolved);
   }
 
   /** The new tap joins the running fetch (in the same tick as the checks before it). */

@@ -1,38 +1,12 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { PrefixReader, WrittenPrefix } from '@pullthrough/storage';
+import { sendReadBack, type ReadBack } from './read-back.js';
 import type { ClientBuffers } from './client-buffers.js';
-
-/** Resolves true on 'drain'; false on 'close' or when `timeoutMs` (> 0) passes first. */
-export const drained = (stream: Writable, timeoutMs = 0): Promise<boolean> =>
-  new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (value: boolean) => () => {
-      clearTimeout(timer);
-      stream.off('drain', onDrain);
-      stream.off('close', onClose);
-      resolve(value);
-    };
-    const onDrain = finish(true);
-    const onClose = finish(false);
-    stream.on('drain', onDrain);
-    stream.on('close', onClose);
-    if (timeoutMs > 0) timer = setTimeout(finish(false), timeoutMs);
-  });
+import { drained } from './stream-drained.js';
 
 /** Opens bytes `start`..`end` (inclusive) of the committed blob. */
 export type StoredBlobOpener = (start: number, end: number) => Promise<Readable>;
-
-/** Bytes a late tap reads back from the store's temporary object at a time (fillFirst). */
-const READ_BACK_BYTES = 256 * 1024;
-
-/** A late tap's first bytes, `from`..`until - 1`, read back from what the store has written (fillFirst). */
-interface ReadBack {
-  reader: PrefixReader;
-  written: WrittenPrefix;
-  from: number;
-  until: number;
-}
 
 /**
  * live: takes bytes as they arrive; ending: has every byte it will get queued; behind: fell behind
@@ -327,7 +301,10 @@ export class LiveTap {
     try {
       const readBack = this.readBack;
       this.readBack = undefined;
-      if (readBack && !(await this.writeReadBack(out, readBack))) return;
+      // Only a direct destination (an HTTP response: its write callback comes once the socket has the
+      // bytes) lets a read-back buffer be read into again; our own stream passes it on to its reader.
+      const sink = { closed: () => this.mode === 'closed', write: (slice: Buffer, sent: () => void) => this.write(out, slice, sent), close: (err?: Error) => this.close(err) };
+      if (readBack && !(await sendReadBack(out, out !== this.piped, readBack, sink))) return;
       while (this.queue.length > 0) {
         if (out.destroyed) return this.close();
         const slice = this.queue.shift()!;
@@ -344,8 +321,8 @@ export class LiveTap {
   }
 
   /** Hand one slice to the client; false when it went away or stalled (the tap is closed then). */
-  private async write(out: Writable, slice: Buffer): Promise<boolean> {
-    if (out.write(slice) || (await drained(out, this.stallTimeoutMs))) {
+  private async write(out: Writable, slice: Buffer, sent?: () => void): Promise<boolean> {
+    if (out.write(slice, sent && (() => sent())) || (await drained(out, this.stallTimeoutMs))) {
       this.written += slice.length;
       this.signal();
       return true;
@@ -357,32 +334,6 @@ export class LiveTap {
     this.buffers.countStalled();
     this.close(new Error(`client stalled: took no bytes for ${this.stallTimeoutMs} ms`));
     return false;
-  }
-
-  /** Send the bytes read back from the store's temporary object (once written there); false when the tap closed meanwhile. */
-  private async writeReadBack(out: Writable, readBack: ReadBack): Promise<boolean> {
-    try {
-      for (let at = readBack.from; at < readBack.until; ) {
-        if (this.mode === 'closed') return false;
-        if (out.destroyed) {
-          this.close();
-          return false;
-        }
-        const bytes = Math.min(READ_BACK_BYTES, readBack.until - at);
-        if (!(await readBack.written.whenWritten(at + bytes))) throw new Error('the store stopped writing the blob before its first bytes were read back');
-        const buffer = Buffer.allocUnsafe(bytes);
-        const read = await readBack.reader.read(buffer, at);
-        if (read <= 0) throw new Error('the stored part of the blob ended early');
-        at += read;
-        if (!(await this.write(out, buffer.subarray(0, read)))) return false;
-      }
-      return true;
-    } catch (err) {
-      this.close(err as Error);
-      return false;
-    } finally {
-      await readBack.reader.close().catch(() => undefined);
-    }
   }
 
   private async resume(out: Writable, open: StoredBlobOpener, size: number): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { BlobUnknownError, UpstreamUnavailableError, type Digest } from '@pullthrough/oci';
 import type { BlobWriter } from '@pullthrough/storage';
-import { drained } from './live-tap.js';
+import { drained } from './stream-drained.js';
 import { unwrapAnswer } from './upstream-answers.js';
 import { withFailover } from './upstream-failover.js';
 import type { UpstreamTarget } from './upstream-target.js';

@@ -1,7 +1,7 @@
 import type { Hash } from 'node:crypto';
 import { DigestMismatchError, digestAlgorithm } from '@pullthrough/oci';
 import type { BlobWriter } from '@pullthrough/storage';
-import { drained } from './live-tap.js';
+import { drained } from './stream-drained.js';
 import { ReceivePace } from './receive-pace.js';
 import type { WriteLag } from './write-lag.js';
 
