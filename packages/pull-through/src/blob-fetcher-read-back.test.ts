@@ -7,9 +7,9 @@ import { readStream } from '../test/registry-fixture.js';
 import type { LiveBlob } from './blob-flight.js';
 
 /**
- * A client that comes after a running fetch went past its kept first bytes reads the bytes before the
- * fetch's position back from the store's temporary file while the fetch goes on, then the live bytes:
- * it does not wait for the whole blob and its commit. A real docker-registry behind the counting proxy
+ * A client that comes after a running fetch went past its kept first bytes reads its bytes back from
+ * the store's temporary file while the fetch goes on, taking no live bytes until it is within half its
+ * buffer of the fetch's position, then the live bytes: it does not wait for the whole blob and its commit. A real docker-registry behind the counting proxy
  * (its body held at a byte to fix the fetch's position), a real filesystem store, the real BlobFetcher.
  */
 const MiB = 1024 * 1024;
@@ -97,19 +97,39 @@ describe('a client after the kept first bytes', () => {
     expect(await s.store.statBlob(s.digest)).toBeUndefined();
   });
 
-  it('waits for a held disk: nothing is read back before the writer has written it, then everything is', async () => {
+  it('waits for a held disk: nothing is read back before it is written; the fetch ends while it chases, and it goes on from the stored blob: every byte verified, one GET', async () => {
     const s = await upstream.setUp(SIZE, { prefixBytes: MiB, writeLagBytes: 16 * MiB, writeLagTotalBytes: 32 * MiB }, { driver: (dir) => new HeldFilesystemDriver(dir), beforeClose: (disk) => disk.release() });
     s.driver.hold();
-    const { lead, release } = await leadToHold(s);
+    const { leader, lead, release } = await leadToHold(s);
     const late = await s.fetcher.stream(s.target, s.digest);
     const joined = collect(late!);
     await new Promise((r) => setTimeout(r, 300));
     expect(joined.got()).toBe(0);
+    // The whole body arrives (the store's writer holds it in its lag) while the late client waits for the disk.
+    release();
+    const a = await lead.read;
+    expect(sha(a.bytes)).toBe(s.digest);
+    expect(joined.got()).toBe(0);
     s.driver.release();
+    const b = await joined.read;
+    expect(b.error).toBeUndefined();
+    expect(sha(b.bytes)).toBe(s.digest);
+    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
+    expect(upstream.blobGets(s.digest)).toBe(1);
+    expect(s.fetcher.clientBufferStats.bufferedBytes).toBe(0);
+  });
+
+  it('far behind the fetch with a small buffer (512 KiB, 4 MiB behind), it reads back until within half its buffer, then live: every byte, none fell behind', async () => {
+    const s = await upstream.setUp(SIZE, { prefixBytes: 256 * 1024, clientBufferBytes: 512 * 1024 });
+    const { lead, release } = await leadToHold(s);
+    const late = await s.fetcher.stream(s.target, s.digest);
+    const joined = collect(late!);
+    await waitUntil(async () => joined.got() >= 3 * MiB, { what: 'the late client reading back', timeoutMs: 10_000, intervalMs: 10 });
     release();
     const [a, b] = await Promise.all([lead.read, joined.read]);
     expect([sha(a.bytes), sha(b.bytes)]).toEqual([s.digest, s.digest]);
     expect(upstream.blobGets(s.digest)).toBe(1);
+    expect(s.fetcher.clientBufferStats).toMatchObject({ fellBehind: 0, bufferedBytes: 0 });
   });
 
   it('on a store that cannot read a blob before its commit (as Azure Blob): no tap, the caller waits for the commit', async () => {

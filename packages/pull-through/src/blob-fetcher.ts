@@ -9,7 +9,7 @@ import { liveTapFor, type LiveTap } from './live-tap.js';
 import type { ClientBuffers, ClientBufferStats } from './client-buffers.js';
 import { memoryBudgets } from './memory-budgets.js';
 import { ReceivedPrefix } from './received-prefix.js';
-import { openWritten, readBackFrom } from './read-back.js';
+import { openWritten } from './read-back.js';
 import { downloadThrough, type DownloadDeps } from './blob-download.js';
 import { ClaimsAhead, type ClaimAhead } from './claims-ahead.js';
 import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
@@ -269,14 +269,17 @@ export class BlobFetcher {
     }
     // Past the kept first bytes: read them back from the store's written part meanwhile, then live.
     const opened = await openWritten(running, size);
-    // Checked and joined in one step again (the fetch went on while the file was opened).
-    const until = opened && readBackFrom(running, opened.written, resolved ? resolved.end : size! - 1);
-    if (!opened || until === undefined) {
-      void opened?.reader.close().catch(() => undefined);
+    if (!opened) return undefined;
+    const written = opened.written;
+    // Checked and joined in one step again (the fetch went on while the file was opened): a tap joined
+    // before the fetch stops receiving hears of its commit.
+    if (!running.streaming || running.followed || running.written !== written) {
+      void opened.reader.close().catch(() => undefined);
       return undefined;
     }
     const tap = this.newTap(resolved, size);
-    tap.fillFirst(opened.reader, opened.written, until);
+    const position = () => (running.streaming && !running.followed && running.written === written ? running.position : undefined);
+    tap.chase({ reader: opened.reader, written, end: tap.end, position, joinWithin: this.buffers.limits.perClientBytes / 2 });
     this.coalesced.readBack++;
     return this.joined(running, tap, link, size, resolved);
   }

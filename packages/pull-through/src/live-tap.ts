@@ -1,6 +1,5 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import type { PrefixReader, WrittenPrefix } from '@pullthrough/storage';
 import { sendReadBack, type ReadBack } from './read-back.js';
 import type { ClientBuffers } from './client-buffers.js';
 import { drained } from './stream-drained.js';
@@ -60,8 +59,10 @@ export class LiveTap {
   private unattached: NodeJS.Timeout | undefined;
   /** Why the tap was closed before its end (the client went away, the fetch failed, it stalled). */
   private failure: Error | undefined;
-  /** The first bytes to read back from the store before the queued live ones (fillFirst). */
+  /** The first bytes to read back from the store before the live ones (chase). */
   private readBack: ReadBack | undefined;
+  /** Reading back, not yet within reach of the fetch's position: takes no live bytes (chase). */
+  private chasing = false;
 
   constructor(
     readonly start: number,
@@ -74,14 +75,13 @@ export class LiveTap {
   }
 
   /**
-   * A tap made after the fetch went past its kept first bytes: its bytes up to `until` (the fetch's
-   * position now) are read back from what the store has written, as the writer gets there, and sent
-   * before the live bytes from `until` on, which it takes from now. Call before any offer; the tap
-   * closes `reader`.
+   * A tap made after the fetch went past its kept first bytes: it reads its bytes back from what the
+   * store has written, taking no live bytes until it is within reach of the fetch (then live), or
+   * behind when the fetch stops receiving first (sendReadBack). Call before any offer.
    */
-  fillFirst(reader: PrefixReader, written: WrittenPrefix, until: number): void {
-    this.readBack = { reader, written, from: this.start, until };
-    this.next = until;
+  chase(readBack: Omit<ReadBack, 'from'>): void {
+    this.readBack = { ...readBack, from: this.start };
+    this.chasing = true;
   }
 
   /** Whether the tap fell behind its buffer (it waits for the stored blob). */
@@ -91,7 +91,7 @@ export class LiveTap {
 
   /** Whether the tap takes the bytes as they arrive (its client reads the upstream's pace now). */
   get live(): boolean {
-    return this.mode === 'live' && !this.gone;
+    return this.mode === 'live' && !this.gone && !this.chasing;
   }
 
   /** The tap's bytes as a Readable (made on first use; then `sendTo` pipes it). */
@@ -151,7 +151,7 @@ export class LiveTap {
    * returns true (a client wait): the read must not go on before `room()` resolves.
    */
   offer(chunk: Buffer, offset: number, mayWait?: (tap: LiveTap, bytes: number) => boolean): boolean {
-    if (this.mode !== 'live') return false;
+    if (this.mode !== 'live' || this.chasing) return false;
     if (this.gone) {
       this.close();
       return false;
@@ -212,7 +212,7 @@ export class LiveTap {
 
   /** The digest matched: the held slice goes out and the tap ends once its buffer is written. */
   complete(): void {
-    if (this.mode !== 'live') return;
+    if (this.mode !== 'live' || this.chasing) return;
     this.mode = 'ending';
     if (this.held) this.enqueue(this.held);
     this.held = undefined;
@@ -221,7 +221,7 @@ export class LiveTap {
 
   /** The blob is committed: a tap that fell behind continues from the stored object. */
   committed(open: StoredBlobOpener, size: number): void {
-    if (this.mode !== 'behind') return;
+    if (this.mode !== 'behind' && !this.chasing) return;
     this.stored = { open, size };
     this.flush();
   }
@@ -272,6 +272,13 @@ export class LiveTap {
     this.flush();
   }
 
+  /** Within reach of the fetch: the live bytes from `at` on; or it stopped receiving first: the rest from the stored blob once committed. */
+  private endChase(at: number, mode: 'live' | 'behind'): void {
+    this.next = at;
+    this.chasing = false;
+    this.mode = mode;
+  }
+
   /** Write what is queued while the client takes it; then end, or continue from the store (once there is a destination). */
   private flush(): void {
     if (!this.out) return this.awaitClient();
@@ -301,9 +308,8 @@ export class LiveTap {
     try {
       const readBack = this.readBack;
       this.readBack = undefined;
-      // Only a direct destination (an HTTP response: its write callback comes once the socket has the
-      // bytes) lets a read-back buffer be read into again; our own stream passes it on to its reader.
-      const sink = { closed: () => this.mode === 'closed', write: (slice: Buffer, sent: () => void) => this.write(out, slice, sent), close: (err?: Error) => this.close(err) };
+      // A read-back buffer is read into again only with a direct destination (an HTTP response's write callback comes once its socket has the bytes).
+      const sink = { closed: () => this.mode === 'closed', write: (slice: Buffer, sent: () => void) => this.write(out, slice, sent), close: (err?: Error) => this.close(err), join: (at: number) => this.endChase(at, 'live'), behind: (at: number) => this.endChase(at, 'behind') };
       if (readBack && !(await sendReadBack(out, out !== this.piped, readBack, sink))) return;
       while (this.queue.length > 0) {
         if (out.destroyed) return this.close();

@@ -5,12 +5,17 @@ import type { Flight } from './blob-flight.js';
 /** Bytes a late tap reads back from the store's temporary object at a time, into one of its two buffers. */
 const READ_BACK_BYTES = 128 * 1024;
 
-/** A late tap's first bytes, `from`..`until - 1`, read back from what the store has written (LiveTap.fillFirst). */
+/** A late tap's bytes `from` on, read back from what the store has written (LiveTap.chase). */
 export interface ReadBack {
   reader: PrefixReader;
   written: WrittenPrefix;
   from: number;
-  until: number;
+  /** The range's last byte (inclusive). */
+  end: number;
+  /** The fetch's position while it still receives (and writes to `written`); else undefined. */
+  position(): number | undefined;
+  /** Within this many bytes of the position, the tap takes the live bytes from there on. */
+  joinWithin: number;
 }
 
 /** What sendReadBack needs of its tap. */
@@ -19,13 +24,16 @@ export interface ReadBackSink {
   /** Hand a slice to the client (`sent` once its socket has it); false when the tap closed. */
   write(slice: Buffer, sent: () => void): Promise<boolean>;
   close(err?: Error): void;
+  /** Take the live bytes from `at` on (same tick as the position was read). */
+  join(at: number): void;
+  /** No live bytes: the rest from `at` on comes from the stored blob once committed. */
+  behind(at: number): void;
 }
 
 /**
  * For a client that came after the fetch went past its kept first bytes: a reader of the store's
  * temporary object, where the store's written part can be read while the fetch goes on (the
- * filesystem); else undefined (the caller waits for the commit). Check `readBackFrom` after it, in the
- * tick the tap joins.
+ * filesystem); else undefined (the caller waits for the commit).
  */
 export async function openWritten(running: Flight, size: number | undefined): Promise<{ reader: PrefixReader; written: WrittenPrefix } | undefined> {
   const written = running.written;
@@ -35,21 +43,13 @@ export async function openWritten(running: Flight, size: number | undefined): Pr
 }
 
 /**
- * The fetch's position, from which a tap opened with `openWritten` takes the live bytes (those before it
- * are read back), while the fetch still writes there and bytes of the range (`end` inclusive) are still
- * to come: the last byte of a blob is sent once its digest is checked. Undefined: no read-back (close
- * the reader). Must run in the same tick as the tap joins the flight: no byte may arrive in between.
- */
-export function readBackFrom(running: Flight, written: WrittenPrefix, end: number): number | undefined {
-  const until = running.position;
-  return running.streaming && !running.followed && running.written === written && until <= end ? until : undefined;
-}
-
-/**
- * Send the bytes read back from the store's temporary object (each once written there) to `out`;
- * false when the tap closed meanwhile. With `reuse`, two buffers of its own, each read into again once
- * the socket is done with what it sent from it (a herd's late clients read back many MiB: fresh buffers
- * for each would all be garbage waiting for a full GC); else a fresh buffer per read. Closes the reader.
+ * Send the bytes read back from the store's temporary object (each once written there) to `out`,
+ * chasing the fetch's position: within `joinWithin` of it the tap joins the live bytes, and the read-back
+ * ends where they start; a fetch that stops receiving first leaves the tap behind (the stored blob
+ * continues it). The last byte of a blob is never read back: it comes live or stored, after the digest
+ * check. False when the tap closed meanwhile. With `reuse`, two buffers of its own, each read into again
+ * once the socket is done with what it sent from it (a herd's late clients read back many MiB: fresh
+ * buffers would all be garbage waiting for a full GC); else a fresh buffer per read. Closes the reader.
  */
 export async function sendReadBack(out: Writable, reuse: boolean, readBack: ReadBack, sink: ReadBackSink): Promise<boolean> {
   const buffers: Array<Buffer | undefined> = [undefined, undefined];
@@ -62,11 +62,26 @@ export async function sendReadBack(out: Writable, reuse: boolean, readBack: Read
     if (out.destroyed) sink.close();
     return sink.closed() || out.destroyed;
   };
+  let until: number | undefined;
   try {
-    for (let at = readBack.from, i = 0; at < readBack.until; i ^= 1) {
+    for (let at = readBack.from, i = 0; ; i ^= 1) {
       if (gone()) return false;
-      const bytes = Math.min(READ_BACK_BYTES, readBack.until - at);
-      if (!(await readBack.written.whenWritten(at + bytes))) throw new Error('the store stopped writing the blob before its first bytes were read back');
+      let to = until;
+      if (to === undefined) {
+        const position = readBack.position();
+        if (position === undefined || position > readBack.end) {
+          sink.behind(at);
+          return true;
+        }
+        if (position - at <= readBack.joinWithin) {
+          until = position;
+          sink.join(position);
+        }
+        to = position;
+      }
+      if (at >= to) return true;
+      const bytes = Math.min(READ_BACK_BYTES, to - at);
+      if (!(await readBack.written.whenWritten(at + bytes))) throw new Error('the store stopped writing the blob before its bytes were read back');
       // This buffer's previous bytes have left for the socket.
       await Promise.race([sent[i], closed]);
       if (gone()) return false;
@@ -78,7 +93,6 @@ export async function sendReadBack(out: Writable, reuse: boolean, readBack: Read
       sent[i] = new Promise<void>((resolve) => (done = resolve));
       if (!(await sink.write(buffer.subarray(0, read), done))) return false;
     }
-    return true;
   } catch (err) {
     sink.close(err as Error);
     return false;
