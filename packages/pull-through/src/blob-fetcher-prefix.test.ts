@@ -54,7 +54,7 @@ describe('the kept prefix of a running blob fetch', () => {
   });
 
   it('a client that comes after the fetch passed the prefix reads its first bytes back from the store (not from memory) and gets the whole blob, fetched once; the prefix memory is given back', async () => {
-    const s = await setUp({ prefixBytes: 1 * MiB });
+    const s = await setUp({ prefixBytes: 1 * MiB, clientBufferBytes: 1 * MiB });
     const { live, read } = await leadUntil(s, 2 * MiB);
     // The fetch is still running (16 MiB/s, 8 MiB): only the prefix is gone.
     expect(s.fetcher.clientBufferStats.bufferedBytes).toBeLessThan(2 * MiB);
@@ -71,7 +71,7 @@ describe('the kept prefix of a running blob fetch', () => {
   });
 
   it('prefixBytes 0 keeps nothing: a client that comes after the first bytes reads them back from the store', async () => {
-    const s = await setUp({ prefixBytes: 0 });
+    const s = await setUp({ prefixBytes: 0, clientBufferBytes: 1 * MiB });
     const { live, read } = await leadUntil(s, 64 * 1024);
     const late = await s.fetcher.stream(s.target, s.digest);
     expect(s.fetcher.coalesced).toMatchObject({ tapped: 1, readBack: 1 });

@@ -9,7 +9,8 @@ import type { LiveBlob } from './blob-flight.js';
 /**
  * A client that comes after a running fetch went past its kept first bytes reads its bytes back from
  * the store's temporary file while the fetch goes on, taking no live bytes until it is within half its
- * buffer of the fetch's position, then the live bytes: it does not wait for the whole blob and its commit. A real docker-registry behind the counting proxy
+ * buffer of the fetch's position, then the live bytes: it does not wait for the whole blob and its commit
+ * (while at least four client buffers of the blob are still to come). A real docker-registry behind the counting proxy
  * (its body held at a byte to fix the fetch's position), a real filesystem store, the real BlobFetcher.
  */
 const MiB = 1024 * 1024;
@@ -50,7 +51,7 @@ async function leadToHold(s: Awaited<ReturnType<typeof upstream.setUp>>, thenRes
 
 describe('a client after the kept first bytes', () => {
   it('reads what the store has written while the upstream body is held, then the rest live: the whole blob verified, one upstream GET', async () => {
-    const s = await upstream.setUp(SIZE, { prefixBytes: MiB });
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, clientBufferBytes: MiB });
     const { leader, lead, release } = await leadToHold(s);
     const late = await s.fetcher.stream(s.target, s.digest);
     expect(late).toBeDefined();
@@ -69,7 +70,7 @@ describe('a client after the kept first bytes', () => {
   });
 
   it('a range that starts in the written part and ends after the position: its bytes exactly', async () => {
-    const s = await upstream.setUp(SIZE, { prefixBytes: MiB });
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, clientBufferBytes: MiB });
     const { lead, release } = await leadToHold(s);
     const range = { start: MiB + 123, end: 6 * MiB + 7 };
     const late = await s.fetcher.streamRange(s.target, s.digest, range);
@@ -84,7 +85,7 @@ describe('a client after the kept first bytes', () => {
   });
 
   it('is cut, never given a short body that looks whole, when the upstream fails after it joined', async () => {
-    const s = await upstream.setUp(SIZE, { prefixBytes: MiB });
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, clientBufferBytes: MiB });
     const { leader, lead, release } = await leadToHold(s, true);
     const late = await s.fetcher.stream(s.target, s.digest);
     const joined = collect(late!);
@@ -98,7 +99,7 @@ describe('a client after the kept first bytes', () => {
   });
 
   it('waits for a held disk: nothing is read back before it is written; the fetch ends while it chases, and it goes on from the stored blob: every byte verified, one GET', async () => {
-    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, writeLagBytes: 16 * MiB, writeLagTotalBytes: 32 * MiB }, { driver: (dir) => new HeldFilesystemDriver(dir), beforeClose: (disk) => disk.release() });
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, clientBufferBytes: MiB, writeLagBytes: 16 * MiB, writeLagTotalBytes: 32 * MiB }, { driver: (dir) => new HeldFilesystemDriver(dir), beforeClose: (disk) => disk.release() });
     s.driver.hold();
     const { leader, lead, release } = await leadToHold(s);
     const late = await s.fetcher.stream(s.target, s.digest);
@@ -132,8 +133,19 @@ describe('a client after the kept first bytes', () => {
     expect(s.fetcher.clientBufferStats).toMatchObject({ fellBehind: 0, bufferedBytes: 0 });
   });
 
+  it('with fewer than four client buffers of the blob still to come: no read-back, the caller waits for the commit (cheaper for memory, and a short wait)', async () => {
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, clientBufferBytes: 2 * MiB });
+    const { leader, lead, release } = await leadToHold(s);
+    // 4 MiB still to come, 8 MiB needed.
+    expect(await s.fetcher.stream(s.target, s.digest)).toBeUndefined();
+    release();
+    expect(sha((await lead.read).bytes)).toBe(s.digest);
+    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
+    expect(s.fetcher.coalesced).toMatchObject({ tapped: 0, readBack: 0 });
+  });
+
   it('on a store that cannot read a blob before its commit (as Azure Blob): no tap, the caller waits for the commit', async () => {
-    const s = await upstream.setUp(SIZE, { prefixBytes: MiB }, { driver: (dir) => new NoReadBackDriver(dir) });
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, clientBufferBytes: MiB }, { driver: (dir) => new NoReadBackDriver(dir) });
     const { leader, lead, release } = await leadToHold(s);
     expect(await s.fetcher.stream(s.target, s.digest)).toBeUndefined();
     release();

@@ -9,7 +9,7 @@ import { liveTapFor, type LiveTap } from './live-tap.js';
 import type { ClientBuffers, ClientBufferStats } from './client-buffers.js';
 import { memoryBudgets } from './memory-budgets.js';
 import { ReceivedPrefix } from './received-prefix.js';
-import { openWritten } from './read-back.js';
+import { openWritten, READ_BACK_MIN_REMAINING_BUFFERS } from './read-back.js';
 import { downloadThrough, type DownloadDeps } from './blob-download.js';
 import { ClaimsAhead, type ClaimAhead } from './claims-ahead.js';
 import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
@@ -268,7 +268,7 @@ export class BlobFetcher {
       return this.joined(running, tap, link, size, resolved);
     }
     // Past the kept first bytes: read them back from the store's written part meanwhile, then live.
-    const opened = await openWritten(running, size);
+    const opened = await openWritten(running, size, READ_BACK_MIN_REMAINING_BUFFERS * this.buffers.limits.perClientBytes);
     if (!opened) return undefined;
     const written = opened.written;
     // Checked and joined in one step again (the fetch went on while the file was opened): a tap joined
