@@ -133,19 +133,13 @@ describe('a client after the kept first bytes', () => {
     expect(s.fetcher.clientBufferStats).toMatchObject({ fellBehind: 0, bufferedBytes: 0 });
   });
 
-  it('with fewer than four client buffers of the blob still to come: no read-back, the caller waits for the commit (cheaper for memory, and a short wait)', async () => {
-    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, clientBufferBytes: 2 * MiB });
-    const { leader, lead, release } = await leadToHold(s);
-    // 4 MiB still to come, 8 MiB needed.
-    expect(await s.fetcher.stream(s.target, s.digest)).toBeUndefined();
-    release();
-    expect(sha((await lead.read).bytes)).toBe(s.digest);
-    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
-    expect(s.fetcher.coalesced).toMatchObject({ tapped: 0, readBack: 0 });
-  });
-
-  it('on a store that cannot read a blob before its commit (as Azure Blob): no tap, the caller waits for the commit', async () => {
-    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, clientBufferBytes: MiB }, { driver: (dir) => new NoReadBackDriver(dir) });
+  // Fewer than four client buffers of the blob still to come (4 MiB to come, 8 MiB needed): cheaper for
+  // memory to wait, and a short wait. A store like Azure Blob's: its staged blocks cannot be read before the commit.
+  it.each([
+    ['fewer than four client buffers of the blob still to come', { clientBufferBytes: 2 * MiB }, {}],
+    ['a store that cannot read a blob before its commit (as Azure Blob)', { clientBufferBytes: MiB }, { driver: (dir: string) => new NoReadBackDriver(dir) }],
+  ])('with %s: no read-back, the caller waits for the commit', async (_what, buffers, store) => {
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, ...buffers }, store);
     const { leader, lead, release } = await leadToHold(s);
     expect(await s.fetcher.stream(s.target, s.digest)).toBeUndefined();
     release();
