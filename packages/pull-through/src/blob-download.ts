@@ -64,6 +64,7 @@ export async function downloadThrough(
   flight.leading = true;
   // A fetch taken over after a peer stream starts again from byte 0.
   flight.position = 0;
+  flight.storeLeftAt = undefined;
   onHeaders(size);
   let writer: Awaited<ReturnType<RegistryStore['createBlobWriter']>>;
   try {
@@ -98,6 +99,9 @@ export async function downloadThrough(
       }
       // Hashed (and checked against the expected size) before any client sees it.
       const wait = through.take(chunk);
+      // The store was left behind here (its rest comes from a ranged GET checked only at the commit): no
+      // read-back reads past it; such clients go on from the stored blob.
+      flight.storeLeftAt ??= through.overflowAt;
       const offset = flight.position;
       flight.position += chunk.length;
       flight.prefix.add(chunk);

@@ -133,6 +133,19 @@ describe('a client after the kept first bytes', () => {
     expect(s.fetcher.clientBufferStats).toMatchObject({ fellBehind: 0, bufferedBytes: 0 });
   });
 
+  it('not once the store was left behind (a write lag overflow: its rest comes from a later GET, checked only at the commit): the caller waits for the commit', async () => {
+    const s = await upstream.setUp(SIZE, { prefixBytes: MiB, clientBufferBytes: MiB, writeLagBytes: MiB, writeLagTotalBytes: 4 * MiB, writeLagStallMs: 100 }, { driver: (dir) => new HeldFilesystemDriver(dir), beforeClose: (disk) => disk.release() });
+    s.driver.hold();
+    const { leader, lead, release } = await leadToHold(s);
+    await waitUntil(async () => s.fetcher.writeLagStats.overflows === 1, { what: 'the write lag overflow', timeoutMs: 10_000, intervalMs: 10 });
+    expect(await s.fetcher.stream(s.target, s.digest)).toBeUndefined();
+    s.driver.release();
+    release();
+    expect(sha((await lead.read).bytes)).toBe(s.digest);
+    await expect(leader.done).resolves.toMatchObject({ size: SIZE });
+    expect(s.fetcher.coalesced).toMatchObject({ tapped: 0, readBack: 0 });
+  });
+
   // Fewer than four client buffers of the blob still to come (4 MiB to come, 8 MiB needed): cheaper for
   // memory to wait, and a short wait. A store like Azure Blob's: its staged blocks cannot be read before the commit.
   it.each([

@@ -5,7 +5,7 @@ import { blobFlightId, blobFlightKey } from './blob-flight-key.js';
 import { FlightFollower } from './flight-follower.js';
 import type { UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
-import { liveTapFor, type LiveTap } from './live-tap.js';
+import type { LiveTap } from './live-tap.js';
 import type { ClientBuffers, ClientBufferStats } from './client-buffers.js';
 import { memoryBudgets } from './memory-budgets.js';
 import { ReceivedPrefix } from './received-prefix.js';
@@ -15,7 +15,7 @@ import { ClaimsAhead, type ClaimAhead } from './claims-ahead.js';
 import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
 import type { WriteLag, WriteLagStats } from './write-lag.js';
 import { DEFAULT_READ_AHEAD_HOLD_MS, READ_AHEAD_MAX_RUNNING, ReadAheadHold, ReadAheadPlan, type ReadAheadStats } from './read-ahead.js';
-import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, liveBlobOf, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
+import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, liveBlobOf, liveTapFor, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
 
 /**
  * How long a peer's request for a fetch whose lease this process claimed ahead (its client still looks
@@ -279,7 +279,7 @@ export class BlobFetcher {
     }
     const tap = this.newTap(resolved, size);
     const position = () => (running.streaming && !running.followed && running.written === written ? running.position : undefined);
-    tap.chase({ reader: opened.reader, written, end: tap.end, position, joinWithin: this.buffers.limits.perClientBytes / 2 });
+    tap.chase({ reader: opened.reader, written, end: tap.end, position, joinWithin: this.buffers.limits.perClientBytes / 2, storeLeftAt: () => running.storeLeftAt });
     this.coalesced.readBack++;
     return this.joined(running, tap, link, size, resolved);
   }

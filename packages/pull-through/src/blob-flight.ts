@@ -3,7 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Digest } from '@pullthrough/oci';
 import type { WrittenPrefix } from '@pullthrough/storage';
 import type { ByteRange, RangeRequest } from './byte-range.js';
-import type { LiveTap } from './live-tap.js';
+import type { ClientBuffers } from './client-buffers.js';
+import { LiveTap } from './live-tap.js';
 import type { ReadAheadHold } from './read-ahead.js';
 import type { ReceivedPrefix } from './received-prefix.js';
 import type { Logger } from './logger.js';
@@ -55,6 +56,8 @@ export interface Flight {
   prefix: ReceivedPrefix;
   /** While the body is read: the part the store has written so far, when it can be read meanwhile (a late client's first bytes). */
   written?: WrittenPrefix;
+  /** Where the store's writer stopped being fed (a write lag overflow): bytes from here on are not read back. */
+  storeLeftAt?: number;
   /** Another process fetched (or fetches) the blob: clients here wait for the commit and read it locally. */
   followed: boolean;
   /** The body being read comes from the upstream (not from a leader's peer stream): other replicas may tap it. */
@@ -132,4 +135,15 @@ export function liveBlobOf(tap: LiveTap | undefined, size: number | undefined, d
     },
     sendTo: (dest) => (tap ? tap.sendTo(dest) : pipeline(empty!, dest)),
   };
+}
+
+/**
+ * A new client of a blob fetch reading `range` (undefined: the whole blob) of a blob of `size`
+ * (undefined: not known). Its own buffer bounds what waits for the client; the stream adds at most
+ * one small buffer. A tap that reaches the last byte holds its last slice until the digest is verified.
+ */
+export function liveTapFor(range: { start: number; end: number } | undefined, size: number | undefined, buffers: ClientBuffers, stallTimeoutMs: number): LiveTap {
+  const end = range ? range.end : size === undefined ? Infinity : size - 1;
+  const verified = size === undefined || end >= size - 1;
+  return new LiveTap(range?.start ?? 0, end, verified, buffers, stallTimeoutMs);
 }

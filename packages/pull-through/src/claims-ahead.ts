@@ -73,6 +73,7 @@ export class ClaimsAhead {
     if (!entry) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, timeoutMs);
+      timer.unref();
       function done(): void {
         clearTimeout(timer);
         resolve();

@@ -221,9 +221,10 @@ export class LiveTap {
 
   /** The blob is committed: a tap that fell behind continues from the stored object. */
   committed(open: StoredBlobOpener, size: number): void {
-    if (this.mode !== 'behind' && !this.chasing) return;
+    // Kept while reading back too: a read-back may still leave the tap behind.
+    if (this.mode === 'closed' || this.mode === 'resuming') return;
     this.stored = { open, size };
-    this.flush();
+    if (this.mode === 'behind') this.flush();
   }
 
   /** The fetch failed: cut the client off (a tap that has every byte it will get keeps them). */
@@ -272,8 +273,9 @@ export class LiveTap {
     this.flush();
   }
 
-  /** Within reach of the fetch: the live bytes from `at` on; or it stopped receiving first: the rest from the stored blob once committed. */
+  /** Within reach of the fetch: the live bytes from `at` on; or behind (live bytes taken are dropped): the rest from the stored blob once committed. */
   private endChase(at: number, mode: 'live' | 'behind'): void {
+    if (mode === 'behind') this.dropQueued();
     this.next = at;
     this.chasing = false;
     this.mode = mode;
@@ -371,12 +373,16 @@ export class LiveTap {
     this.settle?.();
   }
 
-  private close(err?: Error): void {
-    this.mode = 'closed';
+  private dropQueued(): void {
     this.buffers.release(this.queuedBytes + (this.held?.length ?? 0));
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.held = undefined;
+  }
+
+  private close(err?: Error): void {
+    this.mode = 'closed';
+    this.dropQueued();
     this.failure ??= err;
     // Never attached: the read-back did not start and its reader is still open.
     void this.readBack?.reader.close().catch(() => undefined);
@@ -386,15 +392,4 @@ export class LiveTap {
     if (this.settle) this.settle(err ?? new Error('the client went away before the blob was sent'));
     else if (err && this.piped && !this.piped.writableEnded) this.piped.destroy(err);
   }
-}
-
-/**
- * A new client of a blob fetch reading `range` (undefined: the whole blob) of a blob of `size`
- * (undefined: not known). Its own buffer bounds what waits for the client; the stream adds at most
- * one small buffer. A tap that reaches the last byte holds its last slice until the digest is verified.
- */
-export function liveTapFor(range: { start: number; end: number } | undefined, size: number | undefined, buffers: ClientBuffers, stallTimeoutMs: number): LiveTap {
-  const end = range ? range.end : size === undefined ? Infinity : size - 1;
-  const verified = size === undefined || end >= size - 1;
-  return new LiveTap(range?.start ?? 0, end, verified, buffers, stallTimeoutMs);
 }

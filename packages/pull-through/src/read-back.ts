@@ -16,6 +16,8 @@ export interface ReadBack {
   position(): number | undefined;
   /** Within this many bytes of the position, the tap takes the live bytes from there on. */
   joinWithin: number;
+  /** Where the store's writer stopped being fed, if it did: what it has from there on comes from a later GET, unchecked until the commit. */
+  storeLeftAt(): number | undefined;
 }
 
 /** What sendReadBack needs of its tap. */
@@ -26,7 +28,7 @@ export interface ReadBackSink {
   close(err?: Error): void;
   /** Take the live bytes from `at` on (same tick as the position was read). */
   join(at: number): void;
-  /** No live bytes: the rest from `at` on comes from the stored blob once committed. */
+  /** No live bytes (any taken are dropped): the rest from `at` on comes from the stored blob once committed. */
   behind(at: number): void;
 }
 
@@ -47,7 +49,7 @@ export const READ_BACK_MIN_REMAINING_BUFFERS = 4;
  */
 export async function openWritten(running: Flight, size: number | undefined, minRemaining: number): Promise<{ reader: PrefixReader; written: WrittenPrefix } | undefined> {
   const written = running.written;
-  if (!written || size === undefined || size - running.position < minRemaining) return undefined;
+  if (!written || size === undefined || size - running.position < minRemaining || running.storeLeftAt !== undefined) return undefined;
   const reader = await written.open().catch(() => undefined);
   return reader && { reader, written };
 }
@@ -90,14 +92,21 @@ export async function sendReadBack(out: Writable, reuse: boolean, readBack: Read
         to = position;
       }
       if (at >= to) return true;
-      const bytes = Math.min(READ_BACK_BYTES, to - at);
-      if (!(await readBack.written.whenWritten(at + bytes))) throw new Error('the store stopped writing the blob before its bytes were read back');
+      let bytes = Math.min(READ_BACK_BYTES, to - at);
+      if (!(await readBack.written.whenWritten(Math.min(at + bytes, readBack.storeLeftAt() ?? Infinity)))) throw new Error('the store stopped writing the blob before its bytes were read back');
+      // Never past where the store was left behind (it may have overflowed meanwhile): from there, the stored blob.
+      bytes = Math.min(bytes, (readBack.storeLeftAt() ?? Infinity) - at);
+      if (bytes <= 0) {
+        sink.behind(at);
+        return true;
+      }
       // This buffer's previous bytes have left for the socket.
       await Promise.race([sent[i], closed]);
       if (gone()) return false;
       const buffer = reuse ? (buffers[i] ??= Buffer.allocUnsafeSlow(READ_BACK_BYTES)) : Buffer.allocUnsafe(bytes);
       const read = await readBack.reader.read(buffer.subarray(0, bytes), at);
       if (read <= 0) throw new Error('the stored part of the blob ended early');
+      if (gone()) return false;
       at += read;
       let done!: () => void;
       sent[i] = new Promise<void>((resolve) => (done = resolve));
