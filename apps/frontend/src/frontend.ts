@@ -30,7 +30,7 @@ import {
   type FreeUnreferenced,
   type Logger,
 } from '@pullthrough/pull-through';
-import { DEFAULT_TAG_CACHE, deploymentId, RegistryStore, storageDriverFrom, upstreamUserAgent } from '@pullthrough/storage';
+import { DEFAULT_TAG_CACHE, deploymentId, FilesystemDriver, RegistryStore, storageDriverFrom, upstreamUserAgent } from '@pullthrough/storage';
 import { upstreamClientPoolFrom, type UpstreamClientPool } from '@pullthrough/upstream';
 import { createWebhookQueue, DeliveryLog, WebhookPublisher, WebhookService, WebhookStore } from '@pullthrough/webhooks';
 import { AccessPolicyRegistry } from './access/access-policy-registry.js';
@@ -171,6 +171,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     upstreamAnswers: () => pool.answerCounts(),
     coalesced: () => registry.blobs.coalesced,
     readAhead: () => registry.blobs.readAheadStats,
+    sharedReads: () => (store.driver instanceof FilesystemDriver ? store.driver.sharedReads.shared : 0),
   });
   // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
   const secrets = createSecretResolver({

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { HYDRATION_QUEUE, hydrationJobId } from '@pullthrough/hydration-jobs';
@@ -103,6 +104,18 @@ describe('frontend request metrics', () => {
     expect(upstream.proxy.count({ kind: 'blob', method: 'GET' })).toBe(1);
     const text = await metrics();
     expect(sampleSum(text, 'pullthrough_blob_fetches_coalesced_total', { how: 'joined' }) + sampleSum(text, 'pullthrough_blob_fetches_coalesced_total', { how: 'tapped' })).toBe(1);
+  });
+
+  it('clients of a stored blob that ask at once share its reads from storage, counted; each gets the exact blob', async () => {
+    // The multilayer image's largest layer (over 3 MiB: several reads) is stored by the first test.
+    const big = upstream.fixtures.multiLayer.blobs.reduce((a, b) => (b.size > a.size ? b : a));
+    const before = sampleSum(await metrics(), 'pullthrough_storage_reads_shared_total');
+    // Every response is under way before any body is read: their reads run side by side.
+    const responses = await Promise.all(Array.from({ length: 8 }, () => get(`/v2/mx/multilayer/blobs/${big.digest}`)));
+    const digests = await Promise.all(responses.map(async (r) => `sha256:${createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex')}`));
+    expect(responses.map((r) => r.headers.get('x-cache'))).toEqual(Array(8).fill('hit'));
+    expect(digests).toEqual(Array(8).fill(big.digest));
+    expect(sampleSum(await metrics(), 'pullthrough_storage_reads_shared_total') - before).toBeGreaterThan(0);
   });
 
   it('admin requests are labelled by route pattern (found, not found and unknown paths)', async () => {

@@ -1,6 +1,8 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
+import { FileReadStream } from '@pullthrough/storage';
 import { sendReadBack, type ReadBack } from './read-back.js';
+import { sendStoredPieces } from './stored-pieces.js';
 import type { ClientBuffers } from './client-buffers.js';
 import { drained } from './stream-drained.js';
 
@@ -351,11 +353,14 @@ export class LiveTap {
     try {
       if (this.next <= last && !out.destroyed) {
         stream = await open(this.next, last);
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          if (out.destroyed) return this.close();
-          this.next += chunk.length;
-          if (!(await this.write(out, chunk))) return;
-        }
+        const advance = (chunk: Buffer) => ((this.next += chunk.length), chunk);
+        if (stream instanceof FileReadStream && out !== this.piped) {
+          if (!(await sendStoredPieces(out, stream, (chunk, sent) => this.write(out, advance(chunk), sent)))) return this.close();
+        } else
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            if (out.destroyed) return this.close();
+            if (!(await this.write(out, advance(chunk)))) return;
+          }
       }
       if (out.destroyed) return this.close();
       this.finish(out);

@@ -2,6 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { BufferPool } from './buffer-pool.js';
+import { SharedReads, type BlockPiece } from './shared-reads.js';
 
 export interface FileReadStreamOptions {
   /** First byte to read. */
@@ -13,6 +14,8 @@ export interface FileReadStreamOptions {
   pool: BufferPool;
   /** Called once when the stream closes (its file handle is closed). */
   onClose?: () => void;
+  /** Share reads with other responses sending the same file (`file`: its identity, `fileSize`: its length). */
+  shared?: { reads: SharedReads; file: string; fileSize: number };
 }
 
 /** Resolves when `dest` has flushed `chunk` (its write callback), rejects on a write error. */
@@ -23,14 +26,18 @@ const writeChunk = (dest: Writable, chunk: Buffer): Promise<void> =>
 
 /**
  * A byte range of an open file. Read as a Readable, every read gets a fresh buffer (the consumer
- * owns what it is pushed). Sent with `writeTo`, it reuses two pooled buffers, each read into again
- * only after the destination's write callback says it was flushed: no allocation, page faults or
- * garbage per MiB served, and at most two reads held per response.
+ * owns what it is pushed). Sent with `writeTo`, it holds at most two pooled blocks at a time, each
+ * given back only after the destination's write callback says it was flushed: no allocation, page
+ * faults or garbage per MiB served; with `shared`, a block another response holds is sent again
+ * instead of read again (SharedReads).
  */
 export class FileReadStream extends Readable {
   private position: number;
   private remaining: number;
+  /** Bytes in the whole range. */
+  private readonly span: number;
   private claimed = false;
+  private ownBlocks: FileReadStreamOptions['shared'];
 
   constructor(
     private readonly handle: FileHandle,
@@ -39,6 +46,7 @@ export class FileReadStream extends Readable {
     super({ highWaterMark: options.chunkSize });
     this.position = options.start;
     this.remaining = Math.max(0, options.end - options.start + 1);
+    this.span = this.remaining;
   }
 
   override _read(): void {
@@ -67,8 +75,6 @@ export class FileReadStream extends Readable {
    * that has not been read as a Readable.
    */
   async writeTo(dest: Writable): Promise<void> {
-    if (this.claimed || this.destroyed) throw new Error('FileReadStream.writeTo: the stream is already being read');
-    this.claimed = true;
     let onClose!: () => void;
     const closed = new Promise<never>((_, reject) => {
       onClose = () => {
@@ -78,33 +84,79 @@ export class FileReadStream extends Readable {
     });
     closed.catch(() => undefined);
     dest.once('close', onClose);
-    // Full-size read buffers come from (and go back to) the pool; an object smaller than one read
-    // gets a buffer of its own size, not worth pooling.
-    const size = Math.max(1, Math.min(this.options.chunkSize, this.remaining));
-    const pooled = size === this.options.chunkSize;
-    const buffer = () => (pooled ? this.options.pool.acquire(size) : Buffer.allocUnsafe(size));
-    const buffers = [buffer(), this.remaining > size ? buffer() : Buffer.alloc(0)];
-    const writes: Array<Promise<void> | undefined> = [undefined, undefined];
-    let sent = false;
     try {
-      for (let i = 0; this.remaining > 0; i ^= 1) {
-        // Buffer i is free again once its previous write was flushed.
-        await Promise.race([writes[i], closed]);
-        const target = buffers[i]!;
-        const bytes = await this.readInto(target, Math.min(size, this.remaining));
-        const write = writeChunk(dest, bytes === target.length ? target : target.subarray(0, bytes));
-        write.catch(() => undefined); // observed by the race above or below
-        writes[i] = write;
-      }
-      await Promise.race([Promise.all(writes), closed]);
-      sent = true;
+      await this.sendPieces((bytes) => ({ flushed: writeChunk(dest, bytes) }), closed);
       dest.end();
       await Promise.race([finished(dest), closed]);
     } finally {
       dest.off('close', onClose);
-      // A buffer whose write did not complete may still be referenced by dest: leave it to the GC.
-      if (sent && pooled) for (const b of buffers) if (b.length === size) this.options.pool.release(b);
+    }
+  }
+
+  /**
+   * Hand every byte to `send`, piece by piece, and close the file. `send` gives each piece to its
+   * destination and says when the destination is through with its memory (`flushed`; rejects on a
+   * write error), or gives undefined to stop. At most two pieces are out at once: the next is read
+   * only once the older one was flushed. Resolves true once every piece was flushed, false when `send`
+   * stopped; rejects when a read, a write or `gone` fails first. A piece whose flush never came is
+   * never pooled again. Only for a stream that has not been read as a Readable.
+   */
+  async sendPieces(send: (bytes: Buffer) => Promise<{ flushed: Promise<void> } | undefined> | { flushed: Promise<void> }, gone: Promise<never>): Promise<boolean> {
+    if (this.claimed || this.destroyed) throw new Error('FileReadStream: the stream is already being read');
+    this.claimed = true;
+    const out = new Set<BlockPiece>();
+    const flushes: Array<Promise<void>> = [];
+    let complete = false;
+    try {
+      while (this.remaining > 0) {
+        if (flushes.length === 2) await Promise.race([flushes.shift(), gone]);
+        const piece = this.nextPiece();
+        out.add(piece);
+        const sent = await send(await Promise.race([piece.bytes, gone]));
+        if (!sent) return false;
+        const flushed = sent.flushed.then(() => {
+          out.delete(piece);
+          piece.release(true);
+        });
+        flushed.catch(() => undefined); // observed by the race above or below
+        flushes.push(flushed);
+      }
+      await Promise.race([Promise.all(flushes), gone]);
+      complete = true;
+      return true;
+    } finally {
+      if (!complete) for (const piece of out) piece.release(false);
       if (!this.closed) await new Promise((resolve) => this.once('close', resolve).destroy());
+    }
+  }
+
+  /**
+   * The next bytes to send, and advance. A range of at least one read goes in pooled blocks aligned to
+   * the read size, shared with other responses sending the same file (SharedReads); a smaller one is
+   * read whole into a buffer of its own (not worth pooling).
+   */
+  private nextPiece(): BlockPiece {
+    const { chunkSize } = this.options;
+    const from = this.position;
+    if (this.span < chunkSize) {
+      const buffer = Buffer.allocUnsafe(Math.min(chunkSize, this.remaining));
+      return { bytes: this.readInto(buffer).then((n) => buffer.subarray(0, n)), release: () => undefined };
+    }
+    const to = Math.min(from - (from % chunkSize) + chunkSize, from + this.remaining);
+    this.position = to;
+    this.remaining -= to - from;
+    const read = (buffer: Buffer, offset: number) => this.readFully(buffer, offset);
+    // Without a shared registry, blocks of its own, still pooled; the file ends where the range does.
+    const shared = this.options.shared ?? (this.ownBlocks ??= { reads: new SharedReads(this.options.pool, chunkSize), file: '', fileSize: this.options.end + 1 });
+    return shared.reads.take(shared.file, shared.fileSize, chunkSize, from, to, read);
+  }
+
+  /** Fill `buffer` from file offset `offset`; a file that ends first is an error. */
+  private async readFully(buffer: Buffer, offset: number): Promise<void> {
+    for (let done = 0; done < buffer.length; ) {
+      const { bytesRead } = await this.handle.read(buffer, done, buffer.length - done, offset + done);
+      if (bytesRead === 0) throw new Error(`object ended ${buffer.length - done} bytes before its expected end`);
+      done += bytesRead;
     }
   }
 

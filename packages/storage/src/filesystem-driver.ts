@@ -9,6 +9,7 @@ import { FileObjectWriter } from './file-object-writer.js';
 import { FileUploads } from './file-uploads.js';
 import { BufferPool } from './buffer-pool.js';
 import { FileReadStream } from './file-read-stream.js';
+import { SharedReads } from './shared-reads.js';
 import { DEFAULT_READ_SIZER, ReadSizer, type ReadSizerOptions } from './read-sizer.js';
 import type { ByteRange, CreateWriterOptions, ObjectEntry, ObjectInfo, ObjectWriter, PutContentOptions, StorageDriver } from './storage-driver.js';
 import { StoragePathError, UPLOADS_AREA, storagePathSegments } from './storage-path.js';
@@ -60,6 +61,13 @@ export class FilesystemDriver extends DelegatedUploads implements StorageDriver 
   private uploadsReady: Promise<void> | undefined;
   private readonly reads: ReadSizer;
   private readonly buffers: BufferPool;
+  /**
+   * Blocks of stored files being sent, shared by responses sending the same file in step. Keyed by the
+   * file's device, inode, size and modification time: objects are written to new files and renamed or
+   * linked into place, never changed in place, and an inode is not reused while a response sending it
+   * holds it open.
+   */
+  readonly sharedReads: SharedReads;
   /** Resumable uploads (`_uploads/<id>/`): DelegatedUploads hands them to it. */
   protected readonly uploads: FileUploads;
 
@@ -67,6 +75,7 @@ export class FilesystemDriver extends DelegatedUploads implements StorageDriver 
     super();
     this.reads = new ReadSizer(options.reads ?? DEFAULT_READ_SIZER);
     this.buffers = new BufferPool(options.idleBufferBytes ?? 16 * 1024 * 1024);
+    this.sharedReads = new SharedReads(this.buffers, (options.reads ?? DEFAULT_READ_SIZER).max);
     this.root = resolve(root);
     this.uploadsDir = join(this.root, UPLOADS_AREA);
     this.rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
@@ -141,7 +150,8 @@ export class FilesystemDriver extends DelegatedUploads implements StorageDriver 
       }
       const bounds = range ? resolveByteRange(range, st.size) : { start: 0, end: st.size - 1 };
       const read = this.reads.acquire();
-      return new FileReadStream(handle, { ...bounds, chunkSize: read.size, pool: this.buffers, onClose: read.release });
+      const shared = { reads: this.sharedReads, file: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, fileSize: st.size };
+      return new FileReadStream(handle, { ...bounds, chunkSize: read.size, pool: this.buffers, onClose: read.release, shared });
     } catch (err) {
       await handle.close();
       throw err;

@@ -8,6 +8,7 @@ export * from './storage-config.js';
 export * from './read-sizer.js';
 export * from './buffer-pool.js';
 export * from './file-read-stream.js';
+export * from './shared-reads.js';
 export * from './driver-contract.js';
 export * from './upload-contract.js';
 // Registry store layer

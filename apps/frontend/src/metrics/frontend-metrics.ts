@@ -23,6 +23,8 @@ export interface MetricSources {
   coalesced?: () => CoalescedFetches;
   /** Layers fetched ahead of their client (BlobFetcher.readAheadStats). */
   readAhead?: () => ReadAheadStats;
+  /** Blocks of stored blobs sent to a client from another response's read (filesystem storage: SharedReads.shared). */
+  sharedReads?: () => number;
 }
 
 export interface FrontendMetrics {
@@ -167,6 +169,9 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
   });
   mirroredCounter(registry, 'pullthrough_blob_taps_read_back_total', "Of the tapped: clients that came after a fetch's kept first bytes and read them back from the store's written part while the fetch went on (then live)", [], (set) => {
     set({}, sources.coalesced?.().readBack ?? 0);
+  });
+  mirroredCounter(registry, 'pullthrough_storage_reads_shared_total', 'Blocks of stored blobs (filesystem storage) sent to a client from a read another response made and still held, instead of read again: clients sending the same blob in step share its reads', [], (set) => {
+    set({}, sources.sharedReads?.() ?? 0);
   });
   mirroredCounter(registry, 'pullthrough_blob_read_ahead_total', 'Layer fetches started ahead of their client (PULLTHROUGH_BLOB_READ_AHEAD_LAYERS): started, and unasked (no client asked within the hold: it went on for the store alone)', ['outcome'], (set) => {
     const r = sources.readAhead?.() ?? { started: 0, unasked: 0 };

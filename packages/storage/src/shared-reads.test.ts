@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { createServer, request, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { BufferPool } from './buffer-pool.js';
+import { FileReadStream, sendStream } from './file-read-stream.js';
+import { FilesystemDriver } from './filesystem-driver.js';
+import { SharedReads } from './shared-reads.js';
+
+const KiB = 1024;
+let dir: string;
+let file: string;
+const data = randomBytes(1024 * KiB + 333);
+
+beforeAll(async () => {
+  dir = await fsp.mkdtemp(join(tmpdir(), 'pullthrough-shared-'));
+  file = join(dir, 'obj');
+  await fsp.writeFile(file, data);
+});
+afterAll(async () => {
+  await fsp.rm(dir, { recursive: true, force: true });
+});
+
+/** A Writable that keeps copies of what it is given and flushes each write after `delayMs`. */
+function collector(delayMs = 0): Writable & { chunks: Buffer[] } {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    highWaterMark: 1,
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(Buffer.from(chunk));
+      setTimeout(cb, delayMs);
+    },
+  });
+  return Object.assign(sink, { chunks });
+}
+
+async function stream(reads: SharedReads, pool: BufferPool, chunkSize: number, start = 0, end = data.length - 1): Promise<FileReadStream> {
+  return new FileReadStream(await fsp.open(file, 'r'), {
+    start,
+    end,
+    chunkSize,
+    pool,
+    shared: { reads, file: 'obj', fileSize: data.length },
+  });
+}
+
+describe('SharedReads', () => {
+  test('responses sending the same file in step send the same blocks, each gets its exact range, blocks go back to the pool', async () => {
+    const pool = new BufferPool(4 * 1024 * KiB);
+    const reads = new SharedReads(pool, 256 * KiB);
+    const ranges: Array<[number, number, number]> = [
+      [64 * KiB, 0, data.length - 1],
+      [64 * KiB, 0, data.length - 1],
+      [64 * KiB, 100, data.length - 1],
+      [32 * KiB, 0, data.length - 1], // a smaller read size uses the larger blocks
+      [64 * KiB, 5000, 700 * KiB], // a range: its first and last pieces are parts of blocks
+    ];
+    const sinks = ranges.map(() => collector(2));
+    const streams = await Promise.all(ranges.map(([size, start, end]) => stream(reads, pool, size, start, end)));
+    await Promise.all(streams.map((s, i) => sendStream(s, sinks[i]!)));
+    ranges.forEach(([, start, end], i) => {
+      expect(Buffer.concat(sinks[i]!.chunks).equals(data.subarray(start, end + 1))).toBe(true);
+    });
+    // 17 blocks of 64 KiB per whole-file response; four more responses in step take most of theirs from the first.
+    expect(reads.shared).toBeGreaterThan(40);
+    expect(reads.held).toBe(0);
+    expect(pool.idleSize).toBeGreaterThan(0);
+    expect(pool.idleSize % (64 * KiB)).toBe(0);
+  });
+
+  test('a response alone reads its own blocks; one that lags is never sent bytes of another offset', async () => {
+    const pool = new BufferPool(1024 * KiB);
+    const reads = new SharedReads(pool, 64 * KiB);
+    const fast = collector(0);
+    await sendStream(await stream(reads, pool, 64 * KiB), fast);
+    expect(reads.shared).toBe(0);
+    const slow = collector(5);
+    const quick = collector(0);
+    await Promise.all([
+      sendStream(await stream(reads, pool, 64 * KiB), slow),
+      sendStream(await stream(reads, pool, 64 * KiB, 64 * KiB), quick),
+    ]);
+    expect(Buffer.concat(slow.chunks).equals(data)).toBe(true);
+    expect(Buffer.concat(quick.chunks).equals(data.subarray(64 * KiB))).toBe(true);
+  });
+
+  test('a response whose destination breaks fails alone: the other still gets every byte, nothing stays held', async () => {
+    const pool = new BufferPool(4 * 1024 * KiB);
+    const reads = new SharedReads(pool, 64 * KiB);
+    const broken = new Writable({
+      write(_chunk, _enc, cb) {
+        setImmediate(() => broken.destroy());
+        setTimeout(cb, 20);
+      },
+    });
+    const whole = collector(1);
+    const [failed, sent] = await Promise.allSettled([
+      sendStream(await stream(reads, pool, 64 * KiB), broken),
+      sendStream(await stream(reads, pool, 64 * KiB), whole),
+    ]);
+    expect(failed.status).toBe('rejected');
+    expect(sent.status).toBe('fulfilled');
+    expect(Buffer.concat(whole.chunks).equals(data)).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reads.held).toBe(0);
+  });
+
+  test('a block goes back to the pool when its last holder lets go, unless some write of it did not complete', async () => {
+    const pool = new BufferPool(1024 * KiB);
+    const reads = new SharedReads(pool, 64 * KiB);
+    const fill = (buffer: Buffer) => Promise.resolve(void buffer.fill(1));
+    const a = reads.take('f', 200 * KiB, 64 * KiB, 0, 64 * KiB, fill);
+    const b = reads.take('f', 200 * KiB, 64 * KiB, 10, 20, fill);
+    expect(reads.shared).toBe(1);
+    expect((await b.bytes).length).toBe(10);
+    a.release(true);
+    await (await a.bytes, new Promise((r) => setImmediate(r)));
+    expect(pool.idleSize).toBe(0); // b still holds it
+    b.release(true);
+    b.release(true); // twice is harmless
+    await new Promise((r) => setImmediate(r));
+    expect(pool.idleSize).toBe(64 * KiB);
+    const c = reads.take('f', 200 * KiB, 64 * KiB, 64 * KiB, 128 * KiB, fill);
+    const d = reads.take('f', 200 * KiB, 64 * KiB, 64 * KiB, 128 * KiB, fill);
+    expect(pool.idleSize).toBe(0); // c reuses the pooled buffer, d shares c's block
+    await d.bytes;
+    c.release(false);
+    d.release(true);
+    await new Promise((r) => setImmediate(r));
+    expect(pool.idleSize).toBe(0);
+    expect(reads.held).toBe(0);
+  });
+
+  test('a failed read is not shared: the next response reads again', async () => {
+    const pool = new BufferPool(1024 * KiB);
+    const reads = new SharedReads(pool, 64 * KiB);
+    let calls = 0;
+    const failing = reads.take('f', 100, 64 * KiB, 0, 100, () => {
+      calls++;
+      return Promise.reject(new Error('EIO'));
+    });
+    await expect(failing.bytes).rejects.toThrow('EIO');
+    failing.release(false);
+    const ok = reads.take('f', 100, 64 * KiB, 0, 100, (buffer) => {
+      calls++;
+      buffer.fill(7);
+      return Promise.resolve();
+    });
+    expect((await ok.bytes).length).toBe(100);
+    ok.release(true);
+    expect(calls).toBe(2);
+    expect(reads.held).toBe(0);
+  });
+
+  test('over real HTTP through the filesystem driver: ten clients of one stored object share its reads', async () => {
+    const driver = new FilesystemDriver(join(dir, 'store'));
+    const writer = await driver.createWriter();
+    await writer.write(data);
+    await writer.commit('blobs/one');
+    const server: Server = createServer((_req, res) => {
+      void driver.createReadStream('blobs/one').then((s) => sendStream(s!, res));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    try {
+      const bodies = await Promise.all(
+        Array.from(
+          { length: 10 },
+          () =>
+            new Promise<Buffer>((resolve, reject) => {
+              request({ host: '127.0.0.1', port }, (res) => {
+                const parts: Buffer[] = [];
+                res.on('data', (c: Buffer) => parts.push(c)).on('end', () => resolve(Buffer.concat(parts)));
+              })
+                .on('error', reject)
+                .end();
+            }),
+        ),
+      );
+      for (const body of bodies) expect(body.equals(data)).toBe(true);
+      expect(driver.sharedReads.shared).toBeGreaterThan(0);
+      expect(driver.sharedReads.held).toBe(0);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
