@@ -141,6 +141,38 @@ describe('FileReadStream', () => {
   });
 });
 
+test('a client that hangs up the moment it has every byte still makes a successful send (the response ends before the file closes)', async () => {
+  const pool = new BufferPool(1024 * 1024);
+  const outcomes: Array<Promise<string>> = [];
+  const server: Server = createServer((_req, res) => {
+    res.setHeader('content-length', String(data.length));
+    outcomes.push(open(0, data.length - 1, pool).then((s) => s.writeTo(res)).then(() => 'sent', (err: Error) => err.message));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  try {
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, agent: false }, (res) => {
+          let got = 0;
+          res.on('data', (c: Buffer) => {
+            got += c.length;
+            if (got === data.length) {
+              res.socket.destroy();
+              resolve();
+            }
+          });
+        })
+          .on('error', reject)
+          .end();
+      });
+    }
+    expect(await Promise.all(outcomes)).toEqual(Array(20).fill('sent'));
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
+
 describe('BufferPool', () => {
   test('reuses released buffers by size and keeps at most maxIdleBytes idle', () => {
     const pool = new BufferPool(100);

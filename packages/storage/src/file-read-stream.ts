@@ -86,15 +86,22 @@ export class FileReadStream extends Readable {
     dest.once('close', onClose);
     try {
       await this.sendPieces((bytes) => ({ flushed: writeChunk(dest, bytes) }), closed);
+      // Ended before the file is closed: a client that has every byte may hang up at once.
       dest.end();
       await Promise.race([finished(dest), closed]);
     } finally {
       dest.off('close', onClose);
+      await this.closeFile();
     }
   }
 
+  /** Close the file (destroy the stream) and wait for it. */
+  async closeFile(): Promise<void> {
+    if (!this.closed) await new Promise((resolve) => this.once('close', resolve).destroy());
+  }
+
   /**
-   * Hand every byte to `send`, piece by piece, and close the file. `send` gives each piece to its
+   * Hand every byte to `send`, piece by piece (the caller closes the file after). `send` gives each piece to its
    * destination and says when the destination is through with its memory (`flushed`; rejects on a
    * write error), or gives undefined to stop. At most two pieces are out at once: the next is read
    * only once the older one was flushed. Resolves true once every piece was flushed, false when `send`
@@ -126,7 +133,6 @@ export class FileReadStream extends Readable {
       return true;
     } finally {
       if (!complete) for (const piece of out) piece.release(false);
-      if (!this.closed) await new Promise((resolve) => this.once('close', resolve).destroy());
     }
   }
 

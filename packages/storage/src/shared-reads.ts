@@ -4,12 +4,16 @@ import type { BufferPool } from './buffer-pool.js';
 interface Block {
   readonly key: string;
   readonly buffer: Buffer;
+  /** Bytes in the block (its buffer may be longer: the file's last block). */
+  readonly length: number;
   /** The block's bytes (a view of `buffer`), once read. */
   readonly bytes: Promise<Buffer>;
   /** Responses holding it: it goes back to the pool when the last lets go. */
   refs: number;
   /** A holder's write did not complete: the destination may still refer to the memory, so it is never pooled again. */
   spoiled: boolean;
+  /** The read has finished (or failed). */
+  settled: boolean;
 }
 
 /** One response's hold on bytes of a block; `release(true)` once its write completed, `release(false)` if it did not. */
@@ -67,14 +71,17 @@ export class SharedReads {
     const offset = start;
     let released = false;
     return {
-      bytes: held.bytes.then((b) => b.subarray(from - offset, to - offset)),
+      bytes: from === offset && to - offset === held.length ? held.bytes : held.bytes.then((b) => b.subarray(from - offset, to - offset)),
       release: (written) => {
         if (released) return;
         released = true;
         if (!written) held.spoiled = true;
         if (--held.refs > 0) return;
         if (this.blocks.get(held.key) === held) this.blocks.delete(held.key);
-        if (!held.spoiled) held.bytes.then(() => this.pool.release(held.buffer), () => this.pool.release(held.buffer));
+        if (held.spoiled) return;
+        // At once when the read is done (the next read of this response takes it straight back).
+        if (held.settled) this.pool.release(held.buffer);
+        else held.bytes.then(() => this.pool.release(held.buffer), () => this.pool.release(held.buffer));
       },
     };
   }
@@ -82,12 +89,17 @@ export class SharedReads {
   private read(key: string, size: number, length: number, offset: number, read: (buffer: Buffer, offset: number) => Promise<void>): Block {
     const buffer = this.pool.acquire(size);
     const view = buffer.subarray(0, length);
-    const bytes = read(view, offset).then(() => view);
-    const block: Block = { key, buffer, bytes, refs: 0, spoiled: false };
-    // A failed read is never shared: the next response tries again.
-    bytes.catch(() => {
-      if (this.blocks.get(key) === block) this.blocks.delete(key);
-    });
+    const bytes = read(view, offset).then(
+      () => ((block.settled = true), view),
+      (err: unknown) => {
+        block.settled = true;
+        // A failed read is never shared: the next response tries again.
+        if (this.blocks.get(key) === block) this.blocks.delete(key);
+        throw err;
+      },
+    );
+    bytes.catch(() => undefined); // its holders see the error
+    const block: Block = { key, buffer, length, bytes, refs: 0, spoiled: false, settled: false };
     this.blocks.set(key, block);
     return block;
   }
