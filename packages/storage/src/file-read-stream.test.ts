@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { BufferPool } from './buffer-pool.js';
-import { FileReadStream, sendStream } from './file-read-stream.js';
+import { blockSizeFor, FileReadStream, sendStream } from './file-read-stream.js';
 
 let dir: string;
 let file: string;
@@ -171,6 +171,35 @@ test('a client that hangs up the moment it has every byte still makes a successf
   } finally {
     await new Promise((r) => server.close(r));
   }
+});
+
+test('block sizes: the read size for a range of at least one read, the power of two at or above a smaller one, none under 64 KiB', () => {
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  expect(blockSizeFor(512 * MiB, 4 * MiB)).toBe(4 * MiB);
+  expect(blockSizeFor(4 * MiB + 1, 4 * MiB)).toBe(4 * MiB);
+  expect(blockSizeFor(2 * MiB + 1, 4 * MiB)).toBe(4 * MiB);
+  expect(blockSizeFor(2 * MiB, 4 * MiB)).toBe(2 * MiB);
+  expect(blockSizeFor(1536 * KiB, 4 * MiB)).toBe(2 * MiB);
+  expect(blockSizeFor(70 * KiB, 4 * MiB)).toBe(128 * KiB);
+  expect(blockSizeFor(64 * KiB, 4 * MiB)).toBe(64 * KiB);
+  expect(blockSizeFor(64 * KiB - 1, 4 * MiB)).toBe(0);
+  expect(blockSizeFor(1000, 4 * MiB)).toBe(0);
+  // A read size under 64 KiB (a crowd of streams): blocks of it from one read up.
+  expect(blockSizeFor(40 * KiB, 32 * KiB)).toBe(32 * KiB);
+  expect(blockSizeFor(20 * KiB, 32 * KiB)).toBe(0);
+});
+
+test('a range smaller than one read but over 64 KiB goes in a pooled block sized to it, exact bytes', async () => {
+  const pool = new BufferPool(4 * 1024 * 1024);
+  const start = 100_000;
+  const stream = new FileReadStream(await fsp.open(file, 'r'), { start, end: start + 100 * 1024 - 1, chunkSize: 1024 * 1024, pool });
+  const sink = collector();
+  await stream.writeTo(sink);
+  expect(Buffer.concat(sink.chunks).equals(data.subarray(start, start + 100 * 1024))).toBe(true);
+  // Aligned 128 KiB blocks: the range's part of [0, 128 KiB), then the rest from the next one.
+  expect(sink.chunks.map((c) => c.length)).toEqual([128 * 1024 - start, start + 100 * 1024 - 128 * 1024]);
+  expect(pool.idleSize).toBe(2 * 128 * 1024);
 });
 
 describe('BufferPool', () => {

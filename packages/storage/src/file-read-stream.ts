@@ -18,6 +18,17 @@ export interface FileReadStreamOptions {
   shared?: { reads: SharedReads; file: string; fileSize: number };
 }
 
+/** Ranges smaller than this are read into a buffer of their own (a manifest or config), not a pooled block. */
+const SMALLEST_POOLED = 64 * 1024;
+
+/** The read size, or the power of two at or above a smaller range (its block is not much larger than it); 0 below SMALLEST_POOLED. */
+export function blockSizeFor(span: number, readSize: number): number {
+  if (span < Math.min(SMALLEST_POOLED, readSize)) return 0;
+  let size = readSize;
+  while (size / 2 >= span && size / 2 >= SMALLEST_POOLED) size /= 2;
+  return size;
+}
+
 /** Resolves when `dest` has flushed `chunk` (its write callback), rejects on a write error. */
 const writeChunk = (dest: Writable, chunk: Buffer): Promise<void> =>
   new Promise((resolve, reject) => {
@@ -36,6 +47,8 @@ export class FileReadStream extends Readable {
   private remaining: number;
   /** Bytes in the whole range. */
   private readonly span: number;
+  /** The size of the pooled blocks it is sent in; 0: too small to pool (blockSizeFor). */
+  private readonly blockSize: number;
   private claimed = false;
   private ownBlocks: FileReadStreamOptions['shared'];
 
@@ -47,6 +60,7 @@ export class FileReadStream extends Readable {
     this.position = options.start;
     this.remaining = Math.max(0, options.end - options.start + 1);
     this.span = this.remaining;
+    this.blockSize = blockSizeFor(this.span, options.chunkSize);
   }
 
   override _read(): void {
@@ -137,24 +151,25 @@ export class FileReadStream extends Readable {
   }
 
   /**
-   * The next bytes to send, and advance. A range of at least one read goes in pooled blocks aligned to
-   * the read size, shared with other responses sending the same file (SharedReads); a smaller one is
-   * read whole into a buffer of its own (not worth pooling).
+   * The next bytes to send, and advance. A range of 64 KiB or more goes in pooled blocks aligned to
+   * the block size (the read size, or the power of two at or above a smaller range), shared with other
+   * responses sending the same file (SharedReads); a smaller one is read whole into a buffer of its own.
    */
   private nextPiece(): BlockPiece {
     const { chunkSize } = this.options;
     const from = this.position;
-    if (this.span < chunkSize) {
+    const block = this.blockSize;
+    if (block === 0) {
       const buffer = Buffer.allocUnsafe(Math.min(chunkSize, this.remaining));
       return { bytes: this.readInto(buffer).then((n) => buffer.subarray(0, n)), release: () => undefined };
     }
-    const to = Math.min(from - (from % chunkSize) + chunkSize, from + this.remaining);
+    const to = Math.min(from - (from % block) + block, from + this.remaining);
     this.position = to;
     this.remaining -= to - from;
     const read = (buffer: Buffer, offset: number) => this.readFully(buffer, offset);
     // Without a shared registry, blocks of its own, still pooled; the file ends where the range does.
-    const shared = this.options.shared ?? (this.ownBlocks ??= { reads: new SharedReads(this.options.pool, chunkSize), file: '', fileSize: this.options.end + 1 });
-    return shared.reads.take(shared.file, shared.fileSize, chunkSize, from, to, read);
+    const shared = this.options.shared ?? (this.ownBlocks ??= { reads: new SharedReads(this.options.pool, block), file: '', fileSize: this.options.end + 1 });
+    return shared.reads.take(shared.file, shared.fileSize, block, from, to, read);
   }
 
   /** Fill `buffer` from file offset `offset`; a file that ends first is an error. */
