@@ -45,8 +45,6 @@ const writeChunk = (dest: Writable, chunk: Buffer): Promise<void> =>
 export class FileReadStream extends Readable {
   private position: number;
   private remaining: number;
-  /** Bytes in the whole range. */
-  private readonly span: number;
   /** The size of the pooled blocks it is sent in; 0: too small to pool (blockSizeFor). */
   private readonly blockSize: number;
   private claimed = false;
@@ -59,8 +57,7 @@ export class FileReadStream extends Readable {
     super({ highWaterMark: options.chunkSize });
     this.position = options.start;
     this.remaining = Math.max(0, options.end - options.start + 1);
-    this.span = this.remaining;
-    this.blockSize = blockSizeFor(this.span, options.chunkSize);
+    this.blockSize = blockSizeFor(this.remaining, options.chunkSize);
   }
 
   override _read(): void {

@@ -73,9 +73,10 @@ export class FilesystemDriver extends DelegatedUploads implements StorageDriver 
 
   constructor(root: string, options: FilesystemDriverOptions = {}) {
     super();
-    this.reads = new ReadSizer(options.reads ?? DEFAULT_READ_SIZER);
+    const reads = options.reads ?? DEFAULT_READ_SIZER;
+    this.reads = new ReadSizer(reads);
     this.buffers = new BufferPool(options.idleBufferBytes ?? 16 * 1024 * 1024);
-    this.sharedReads = new SharedReads(this.buffers, (options.reads ?? DEFAULT_READ_SIZER).max);
+    this.sharedReads = new SharedReads(this.buffers, reads.max);
     this.root = resolve(root);
     this.uploadsDir = join(this.root, UPLOADS_AREA);
     this.rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
