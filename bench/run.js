@@ -227,13 +227,14 @@ async function main(argv) {
 
     // Cold and warm pulls on loopback, the big image and the 60-layer one, with their CPU and memory.
     let loopback = { upstream: {}, cost: [], peak: [] };
-    // Each round also pulls the big image through the verifying write-through proxy (the ceiling above),
-    // right before the proxies: the ratios of the loopback cold target to that ceiling are then paired by round.
+    // Each round also pulls the big image through the verifying write-through proxy and stores it with no
+    // client (the ceilings above), right before the proxies: the loopback cold target's ratios to those
+    // ceilings are then paired by round, measured in the same conditions as the proxies' pulls.
     if (runs('pulls')) loopback = await withLimit('cold/warm pulls', cfg.limits.pulls, async () => {
       const verifying = await startVerifyingProxy(upstream.url, work.path);
       try {
         for (const image of images.warmups) await verifyingPull(verifying, image, pull); // process warm-up
-        return await loopbackPulls({ cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log, verifying: (image) => verifyingPull(verifying, image, pull) });
+        return await loopbackPulls({ cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log, verifying: (image) => verifyingPull(verifying, image, pull), writeThrough: (image) => writeThroughOnce(upstream.url, image.repository, image.blobs.at(-1), work.path) });
       } finally {
         await verifying.stop();
       }

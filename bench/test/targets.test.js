@@ -70,6 +70,27 @@ test('issue 15 targets come from the same run, paired by round, met or missed', 
   assert.equal(t('manifest hits requests/s').met, true);
 });
 
+test('with a write-through ceiling stored in each pulls round, the loopback cold target is paired by round, the ceiling phase\'s as context', () => {
+  const input = run();
+  // The ceiling phase: 865 / 950 = 0.91 (ratio of medians). The rounds' own ceilings: 880 / 920 = 0.96, 850 / 880 = 0.97.
+  input.samples['cold-big'].store = [920, 880];
+  input.samples['cold-big'].verifying = [900, 800];
+  const rows = targetsOf(input);
+  const at = rows.findIndex((r) => r.name.startsWith('loopback: cold pull, pullthrough / write-through ceiling'));
+  assert.deepEqual(rows[at], { name: 'loopback: cold pull, pullthrough / write-through ceiling (big image, paired by round)', target: '>= 0.9', actual: '0.96', met: true });
+  assert.deepEqual(rows.slice(at + 1, at + 4).map((r) => [r.name.slice(0, 50), r.actual, r.context]), [
+    ['loopback: cold pull, pullthrough / write-through c', '0.91', true],
+    // 900 / 950.
+    ['write-through ceiling, pulls rounds / ceiling phas', '0.95', true],
+    // 900 / 920 = 0.98, 800 / 880 = 0.91: median of two is their mean, 0.94.
+    ['verifying write-through proxy with client / write-', '0.94', true],
+  ]);
+  // A paired ceiling the proxy does not reach is missed, whatever the ceiling phase says.
+  input.samples['cold-big'].store = [1100, 1250]; // 0.80, 0.68
+  const missed = targetsOf(input).find((r) => r.name.startsWith('loopback: cold pull, pullthrough / write-through ceiling'));
+  assert.deepEqual([missed.actual, missed.met], ['0.74', false]);
+});
+
 test('the manifest ceiling (a bare node server) stands next to the p99 target as context, from the same rounds', () => {
   const input = run();
   input.manifests[50].ceiling = [{ rps: 30000, p99: 11 }, { rps: 29000, p99: 9 }, { rps: 31000, p99: 12 }];
