@@ -18,7 +18,15 @@ const NODE_FLAGS = Object.freeze(['--max-semi-space-size=2']);
 // 2026-12-02), and paired 512 MiB cold pulls cost the same CPU within the run-to-run noise (README,
 // Performance, Memory). node's own allocations are mostly on the main thread, so one arena's lock is
 // rarely contended.
-const NODE_ENV_VARS = Object.freeze({ MALLOC_ARENA_MAX: '1' });
+//
+// MALLOC_MMAP_THRESHOLD_=262144: glibc serves an allocation of 256 KiB or more with a mapping of its own,
+// given back to the kernel when freed. By default it raises that threshold whenever such a block is freed,
+// so after the first freed 1 MiB read buffer every later one came from the arena, whose freed pages stay
+// resident. Fixed at 256 KiB (the upstream socket's 64 KiB reads still come from the arena): the frontend's
+// herd peak RSS was 97.6-109.7 MiB (median 104.5) against 104.9-123.9 (109.6), 9 bench rounds each, and
+// 100-108 against 103-115 in 8 and 9 more; cold and warm CPU per GiB the same within the noise (README,
+// Performance, Memory; eighteenth session, 2026-12-04).
+const NODE_ENV_VARS = Object.freeze({ MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '262144' });
 
 /** `env` with NODE_ENV_VARS added where it does not set them. */
 const withNodeEnv = (env) => ({ ...NODE_ENV_VARS, ...env });
