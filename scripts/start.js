@@ -13,7 +13,7 @@ env.PULLTHROUGH_RULES_FILE ??= path.join(root, 'config', 'rules.yaml');
 const children = [];
 let redisChild;
 
-function freePort() {
+function anyFreePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer().listen(0, '127.0.0.1', () => {
       const { port } = srv.address();
@@ -21,6 +21,21 @@ function freePort() {
     });
     srv.on('error', reject);
   });
+}
+
+/**
+ * A free loopback port for the private redis-server that none of the apps is configured to listen on: the
+ * kernel may hand out a port that is free only because the app that will listen on it has not started yet
+ * (seen once: the frontend then failed with EADDRINUSE on its data port).
+ */
+async function freePort() {
+  const defaults = { PULLTHROUGH_DATA_PORT: 5000, PULLTHROUGH_ADMIN_PORT: 5001, PULLTHROUGH_HYDRATOR_PORT: 5002, PULLTHROUGH_PEER_PORT: 0 };
+  const taken = new Set(Object.entries(defaults).map(([name, port]) => Number(env[name] ?? port)));
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await anyFreePort();
+    if (!taken.has(port)) return port;
+  }
+  throw new Error('no free port for the private redis-server outside the apps\' configured ports');
 }
 
 function run(name, cmd, args) {
