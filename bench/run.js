@@ -181,6 +181,8 @@ async function main(argv) {
 
     const pull = (url, image) => pullImage(url, image.repository, image.tag, { parallel: cfg.parallel });
 
+    // The write-through ceiling: the big image's layer stored with no client (MiB/s); the ceiling phase and each pulls round.
+    const storeBig = () => writeThroughOnce(upstream.url, images.big.repository, images.big.blobs.at(-1), work.path);
     // Physical ceiling: a plain node file server on loopback, and sha256 on one core.
     if (runs('ceiling')) await withLimit('ceiling', cfg.limits.ceiling, async () => {
       const server = await startFileServer(fixtureDir, work.path);
@@ -193,8 +195,7 @@ async function main(argv) {
       }
       for (let r = 0; r < cfg.rounds; r++) add('sha256', 'ceiling', sha256Throughput(cfg.sha256Bytes));
       // What storing a miss costs here (fetch + sha256 + file + fsync, no client).
-      const layer = images.big.blobs.at(-1);
-      for (let r = 0; r < cfg.rounds; r++) add('store', 'ceiling', await writeThroughOnce(upstream.url, images.big.repository, layer, work.path));
+      for (let r = 0; r < cfg.rounds; r++) add('store', 'ceiling', await storeBig());
       // What any node proxy can move here: a bare pass-through (no hashing, no storage) on the cold path;
       // and what any cache that verifies and stores a miss while serving it can, with the client on the
       // same cores (bench/lib/verifying-proxy-child.js). The same client, the big image, back to back each round.
@@ -234,7 +235,7 @@ async function main(argv) {
       const verifying = await startVerifyingProxy(upstream.url, work.path);
       try {
         for (const image of images.warmups) await verifyingPull(verifying, image, pull); // process warm-up
-        return await loopbackPulls({ cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log, verifying: (image) => verifyingPull(verifying, image, pull), writeThrough: (image) => writeThroughOnce(upstream.url, image.repository, image.blobs.at(-1), work.path) });
+        return await loopbackPulls({ cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log, verifying: (image) => verifyingPull(verifying, image, pull), writeThrough: storeBig });
       } finally {
         await verifying.stop();
       }

@@ -26,11 +26,12 @@ function anyFreePort() {
 /**
  * A free loopback port for the private redis-server that none of the apps is configured to listen on: the
  * kernel may hand out a port that is free only because the app that will listen on it has not started yet
- * (seen once: the frontend then failed with EADDRINUSE on its data port).
+ * (seen once: the frontend then failed with EADDRINUSE on its data port). Only the ports set in the
+ * environment: the apps' defaults (5000-5002) lie below the kernel's range for port 0 (32768-60999 on Linux).
  */
 async function freePort() {
-  const defaults = { PULLTHROUGH_DATA_PORT: 5000, PULLTHROUGH_ADMIN_PORT: 5001, PULLTHROUGH_HYDRATOR_PORT: 5002, PULLTHROUGH_PEER_PORT: 0 };
-  const taken = new Set(Object.entries(defaults).map(([name, port]) => Number(env[name] ?? port)));
+  const names = ['PULLTHROUGH_DATA_PORT', 'PULLTHROUGH_ADMIN_PORT', 'PULLTHROUGH_HYDRATOR_PORT', 'PULLTHROUGH_PEER_PORT'];
+  const taken = new Set(names.map((name) => Number(env[name])));
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await anyFreePort();
     if (!taken.has(port)) return port;

@@ -10,12 +10,14 @@ const { cpuPerGiB } = require('./cost.js');
 const { warmUp } = require('./warm-up.js');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** The cold big image's samples of a round, in the order the round log shows them, and their labels there. */
+const ROUND_LABELS = { direct: 'direct', verifying: 'verifying', store: 'write-through', reference: 'reference', pullthrough: 'pullthrough' };
 
 /**
  * `ctx`: { cfg, upstream, upstreamLog, images, start(kind, host, options), orderOf, pull, pullVerified,
- * waitStored, samples, add(key, target, value), pidsOf(proxy), log, verifying?(image), writeThrough?(image) }: `verifying`
- * pulls an image through the verifying write-through proxy ceiling, and `writeThrough` stores it with no client
- * (the write-through ceiling: upstream GET, sha256, file, fsync; resolves MiB/s), once per round after the
+ * waitStored, samples, add(key, target, value), pidsOf(proxy), log, verifying?(image), writeThrough?() }: `verifying`
+ * pulls an image through the verifying write-through proxy ceiling, and `writeThrough` stores the big image with no
+ * client (the write-through ceiling: upstream GET, sha256, file, fsync; resolves MiB/s), once per round after the
  * direct pulls, right before the proxies (paired samples `cold-big`/`verifying` and `cold-big`/`store`).
  * Throughput samples go through `add`;
  * resolves { upstream: { [key]: { [target]: figures[] } }, cost: [...], peak: [...] }.
@@ -28,7 +30,7 @@ async function loopbackPulls(ctx) {
   for (let r = 0; r < cfg.rounds; r++) {
     for (const name of ['big', 'layers']) add(`cold-${name}`, 'direct', (await pull(upstream.url, images[name])).mibPerSec);
     if (ctx.verifying) add('cold-big', 'verifying', (await ctx.verifying(images.big)).mibPerSec);
-    if (ctx.writeThrough) add('cold-big', 'store', await ctx.writeThrough(images.big));
+    if (ctx.writeThrough) add('cold-big', 'store', await ctx.writeThrough());
     for (const kind of orderOf(r)) {
       const proxy = await start(kind, upstream.host, { profile: true });
       try {
@@ -75,7 +77,7 @@ async function loopbackPulls(ctx) {
     for (const image of ['big', 'layers']) {
       for (const kind of ['reference', 'pullthrough']) log(`pulls round ${r + 1}/${cfg.rounds}: CPU s/GiB, ${image} image, ${kind}: cold ${costOf(kind, 'cold', image)}; warm ${costOf(kind, 'warm', image)}`);
     }
-    log(`pulls round ${r + 1}/${cfg.rounds}: cold big ${['direct', 'verifying', 'store', 'reference', 'pullthrough'].filter((k) => samples['cold-big'][k]).map((k) => `${k === 'store' ? 'write-through' : k} ${fmt(last('cold-big', k))}`).join(', ')}; warm big ref ${fmt(last('warm-big', 'reference'))}, ours ${fmt(last('warm-big', 'pullthrough'))} MiB/s; upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
+    log(`pulls round ${r + 1}/${cfg.rounds}: cold big ${Object.entries(ROUND_LABELS).filter(([k]) => samples['cold-big'][k]).map(([k, label]) => `${label} ${fmt(last('cold-big', k))}`).join(', ')}; warm big ref ${fmt(last('warm-big', 'reference'))}, ours ${fmt(last('warm-big', 'pullthrough'))} MiB/s; upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
   }
   return { upstream: served, cost, peak };
 }

@@ -85,13 +85,14 @@ function issue15Targets({ samples, loopback, shaped, herd, link }) {
   // The write-through ceiling stored in each pulls round right before the proxies (paired by round: the same
   // conditions as the proxies' pulls); without it (an older run, `--only` without pulls), the ceiling phase's.
   const cold = samples['cold-big'] ?? {};
-  const phaseCeiling = ratio(median(cold.pullthrough ?? []), median(samples.store?.ceiling ?? []));
+  const phaseStore = median(samples.store?.ceiling ?? []);
+  const phaseCeiling = ratio(median(cold.pullthrough ?? []), phaseStore);
   const pairedCeiling = cold.store?.length ? pairedRatio(cold.pullthrough, cold.store) : undefined;
   const ceiling = pairedCeiling ?? phaseCeiling;
   out.push(target(`loopback: cold pull, pullthrough / write-through ceiling (big image${pairedCeiling === undefined ? '' : ', paired by round'})`, '>= 0.9', two(ceiling), atLeast(ceiling, 0.9)));
   if (pairedCeiling !== undefined) {
     out.push(context('loopback: cold pull, pullthrough / write-through ceiling of the ceiling phase (big image, ratio of medians)', two(phaseCeiling)));
-    out.push(context('write-through ceiling, pulls rounds / ceiling phase (big image, ratio of medians: what the pulls rounds\' conditions leave of it)', two(ratio(median(cold.store), median(samples.store?.ceiling ?? [])))));
+    out.push(context('write-through ceiling, pulls rounds / ceiling phase (big image, ratio of medians: what the pulls rounds\' conditions leave of it)', two(ratio(median(cold.store), phaseStore))));
     if (cold.verifying?.length) out.push(context('verifying write-through proxy with client / write-through ceiling (big image, paired by round; below 0.9, the target above is out of reach on this machine for a cache that verifies and stores a miss while serving its client on the same cores)', two(pairedRatio(cold.verifying, cold.store))));
   }
   for (const [key, label, limit] of [['warm-big', 'warm, big image', 1], ['warm-layers', 'warm, 60 layers', 1], ['cold-big', 'cold, big image', 1.5], ['cold-layers', 'cold, 60 layers', 1.5]]) {
