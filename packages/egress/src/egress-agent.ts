@@ -52,7 +52,7 @@ export function egressConnector(policy: EgressPolicy, options: EgressAgentOption
 }
 
 /** A net/tls `lookup` that resolves through the policy and refuses when any address is refused. */
-function egressLookup(policy: EgressPolicy, port: number): LookupFunction {
+export function egressLookup(policy: EgressPolicy, port: number): LookupFunction {
   return (hostname, dnsOptions, callback) => {
     const cb = callback as (err: NodeJS.ErrnoException | null, address: string | Array<{ address: string; family: number }>, family?: number) => void;
     policy.resolve(hostname).then(
