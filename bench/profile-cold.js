@@ -70,7 +70,7 @@ function topSelf(profile, top, window) {
 async function writeLagMetrics(adminUrl) {
   const res = await request(`${adminUrl}/metrics`);
   const text = await res.body.text();
-  return text.split('\n').filter((l) => /^pullthrough_blob_(write_lag_(overflows|waits)|write_completion|clients_fell_behind|client_waits)/.test(l));
+  return text.split('\n').filter((l) => /^pullthrough_(blob_(write_lag_(overflows|waits)|write_completion|clients_fell_behind|client_waits)|upstream_read_slabs)/.test(l));
 }
 
 /** One cold pull through the reference, its CPU seconds until `settleMs` after the pull's start. */

@@ -118,6 +118,8 @@ export const frontendConfigSchema = z.object({
   PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   /** An upstream that sends no bytes for this long is treated as failed. */
   PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
+  /** Read upstream blob bodies into reused slabs (PooledHttpClient); `false`: through undici like every other request. */
+  PULLTHROUGH_UPSTREAM_POOLED_READS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Entra ID credential for Key Vault secret URIs and Azure Blob storage: DefaultAzureCredential, ManagedIdentityCredential or WorkloadIdentityCredential. */
   PULLTHROUGH_AZURE_CREDENTIAL: z.enum(['default', 'managed-identity', 'workload-identity']).default('default'),
   /** Client id of a user-assigned managed identity (or the workload identity's app). */

@@ -169,6 +169,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     writeLag: () => registry.blobs.writeLagStats,
     ...(peer ? { peerStreams: () => peer.stats } : {}),
     upstreamAnswers: () => pool.answerCounts(),
+    readSlabs: () => pool.blobReadSlabs(),
     coalesced: () => registry.blobs.coalesced,
     readAhead: () => registry.blobs.readAheadStats,
     sharedReads: () => (store.driver instanceof FilesystemDriver ? store.driver.sharedReads.shared : 0),

@@ -57,6 +57,7 @@ export const hydratorConfigSchema = z.object({
   PULLTHROUGH_EGRESS_ALLOW: egressAllowSetting,
   PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
+  PULLTHROUGH_UPSTREAM_POOLED_READS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Key Vault and Azure Blob storage access, as in the frontend (see the README's table). */
   PULLTHROUGH_AZURE_CREDENTIAL: z.enum(['default', 'managed-identity', 'workload-identity']).default('default'),
   PULLTHROUGH_AZURE_CLIENT_ID: optionalText,

@@ -27,6 +27,12 @@ export class InvalidResponseError extends Error {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/;
 const MAX_CHUNK_LINE = 4096;
+/** Interim (1xx) responses skipped before the real one; more is a server that never answers. */
+const MAX_INTERIM = 10;
+/** A header value's characters: visible ASCII, SP, HTAB and obs-text (RFC 9110 5.5), no other control. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** What an error message quotes of a header value. */
+const quoted = (value: unknown) => JSON.stringify(String(value).slice(0, 40));
 
 type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'close' | 'done';
 
@@ -44,6 +50,8 @@ export class Http1ResponseParser {
   private lineText = '';
   private crlfSeen = 0;
   private keepAlive = false;
+  private interim = 0;
+  private trailerBytes = 0;
 
   constructor(
     private readonly sink: ResponseSink,
@@ -72,12 +80,10 @@ export class Http1ResponseParser {
           at = this.readHead(buf, at, end);
           break;
         case 'length': {
-          const take = Math.min(this.remaining, end - at);
-          this.remaining -= take;
-          const goOn = this.sink.data(buf.subarray(at, at + take));
-          at += take;
+          const sent = this.sendBody(buf, at, end);
+          at = sent.at;
           if (this.remaining === 0) this.finish(true);
-          if (!goOn) return { at, paused: true };
+          if (!sent.goOn) return { at, paused: true };
           break;
         }
         case 'close': {
@@ -91,15 +97,13 @@ export class Http1ResponseParser {
           at = this.readLine(buf, at, end);
           break;
         case 'chunk-data': {
-          const take = Math.min(this.remaining, end - at);
-          this.remaining -= take;
-          const goOn = this.sink.data(buf.subarray(at, at + take));
-          at += take;
+          const sent = this.sendBody(buf, at, end);
+          at = sent.at;
           if (this.remaining === 0) {
             this.state = 'chunk-crlf';
             this.crlfSeen = 0;
           }
-          if (!goOn) return { at, paused: true };
+          if (!sent.goOn) return { at, paused: true };
           break;
         }
         case 'chunk-crlf':
@@ -110,6 +114,13 @@ export class Http1ResponseParser {
       }
     }
     return { at, paused: false };
+  }
+
+  /** Up to `remaining` bytes of `buf[at, end)` to the sink, as one view. */
+  private sendBody(buf: Buffer, at: number, end: number): { at: number; goOn: boolean } {
+    const take = Math.min(this.remaining, end - at);
+    this.remaining -= take;
+    return { at: at + take, goOn: this.sink.data(buf.subarray(at, at + take)) };
   }
 
   /** The connection ended: the end of a body framed by it, else a truncated response. */
@@ -142,18 +153,27 @@ export class Http1ResponseParser {
     const status = STATUS_LINE.exec(lines[0]!);
     if (!status) throw new InvalidResponseError('bad status line');
     const statusCode = Number(status[2]);
-    const headers: Record<string, string | string[]> = {};
+    if (statusCode < 100 || statusCode === 101) throw new InvalidResponseError(`status ${statusCode}`);
+    // No prototype: a header named __proto__ or constructor is just a header.
+    const headers = Object.create(null) as Record<string, string | string[]>;
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(':');
       const name = colon > 0 ? line.slice(0, colon) : '';
       if (!TOKEN.test(name)) throw new InvalidResponseError('a header line is not "name: value"');
-      const value = line.slice(colon + 1).trim();
-      if (/[\0\r\n]/.test(value)) throw new InvalidResponseError(`header ${name} has a control character`);
+      // Only SP and HTAB are whitespace around a value (RFC 9110 5.5).
+      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+      if (!FIELD_VALUE.test(value)) throw new InvalidResponseError(`header ${name.slice(0, 40)} has a control character`);
       const key = name.toLowerCase();
       const prior = headers[key];
-      headers[key] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
+      if (prior === undefined) headers[key] = value;
+      else if (Array.isArray(prior)) prior.push(value);
+      else headers[key] = [prior, value];
     }
-    if (statusCode < 200) return; // interim response: the real one follows
+    if (statusCode < 200) {
+      // An interim response: the real one follows.
+      if (++this.interim > MAX_INTERIM) throw new InvalidResponseError(`more than ${MAX_INTERIM} interim responses`);
+      return;
+    }
     const connection = String(headers.connection ?? '').toLowerCase();
     this.keepAlive = status[1] === '1' && !/(^|,)\s*close\s*(,|$)/.test(connection);
     // The framing is checked before anyone sees the head: a response that cannot be framed is refused whole.
@@ -171,7 +191,7 @@ export class Http1ResponseParser {
     const length = headers['content-length'];
     if (coding !== undefined) {
       if (length !== undefined) throw new InvalidResponseError('both Content-Length and Transfer-Encoding');
-      if (String(coding).trim().toLowerCase() !== 'chunked') throw new InvalidResponseError(`transfer coding ${String(coding)}`);
+      if (String(coding).toLowerCase() !== 'chunked') throw new InvalidResponseError(`transfer coding ${quoted(coding)}`);
       return { state: 'chunk-size', remaining: 0 };
     }
     if (length !== undefined) {
@@ -194,6 +214,9 @@ export class Http1ResponseParser {
     const line = this.lineText.slice(0, -2);
     this.lineText = '';
     if (this.state === 'trailers') {
+      // Trailers are read and dropped, within the head's bound.
+      this.trailerBytes += line.length + 2;
+      if (this.trailerBytes > this.options.maxHeadBytes) throw new InvalidResponseError(`trailers larger than ${this.options.maxHeadBytes} bytes`);
       if (line === '') this.finish(true);
       return stop;
     }

@@ -16,6 +16,8 @@ type CodedError = Error & { code?: string };
 const MiB = 1024 * 1024;
 const BIG = 32 * MiB;
 let big: Buffer;
+/** The body of /many-chunks: 3000 chunks of 97 bytes. */
+const manyChunks = Buffer.from(Array.from({ length: 3000 * 97 }, (_, i) => (i * 31 + (i >> 8)) & 0xff));
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const tick = (ms = 10) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -77,6 +79,13 @@ function httpHandler(req: import('node:http').IncomingMessage, res: ServerRespon
       })();
       return;
     }
+    case '/many-chunks': {
+      // Thousands of small chunks written at once: over TLS many records arrive in one TCP read.
+      res.writeHead(200, { 'content-type': 'application/octet-stream', ...(url.searchParams.has('close') ? { connection: 'close' } : {}) });
+      for (let i = 0; i < 3000; i++) res.write(manyChunks.subarray(i * 97, (i + 1) * 97));
+      res.end();
+      return;
+    }
     case '/head':
       res.writeHead(200, { 'content-length': '1234', 'x-route': 'head' });
       res.end(req.method === 'HEAD' ? undefined : Buffer.alloc(1234, 7));
@@ -132,6 +141,11 @@ async function writeSlowly(socket: Socket, pieces: Array<string | Buffer>, gapMs
 
 const rawRoutes: Record<string, RawRoute> = {
   '/raw-ok': (s) => void s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'),
+  '/proto-header': (s) => void s.write('HTTP/1.1 200 OK\r\n__proto__: a\r\n__proto__: b\r\nconstructor: c\r\nContent-Length: 2\r\n\r\nok'),
+  '/switching': (s) => void s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'),
+  '/many-interim': (s) => void s.write(`${'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n'.repeat(11)}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`),
+  '/long-trailers': (s) => void s.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n${'x-t: 0123456789012345678901234567890123456789\r\n'.repeat(400)}\r\n`),
+  '/vt-length': (s) => void s.write('HTTP/1.1 200 OK\r\nContent-Length: \x0b2\r\n\r\nok'),
   '/split-chunked': (s) =>
     writeSlowly(s, [
       'HTTP/1.1 200 OK\r\nTransfer-Enc',
@@ -844,7 +858,7 @@ describe('request validation', () => {
     const lines = req.head.split('\r\n');
     expect(lines[0]).toBe('GET /raw-ok?q=1&r=%2F HTTP/1.1');
     expect(lines.map((l) => l.toLowerCase())).toContain(`host: 127.0.0.1:${rawPort}`);
-    expect(lines).toContain('X-Case: Kept');
+    expect(lines).toContain('x-case: Kept');
   });
 });
 
@@ -888,5 +902,72 @@ describe('egress policy', () => {
     const res = await client.request(`http://upstream.test:${httpPort}/echo`);
     const seen = JSON.parse((await consume(res.body)).data.toString()) as SeenRequest;
     expect(seen.headers.host).toBe(`upstream.test:${httpPort}`);
+  });
+});
+
+describe('review fixes (nineteenth session)', () => {
+  /** Read a body slowly (a turn of the event loop per chunk, like a disk writer), releasing each chunk. */
+  async function readSlowly(body: PooledBody): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      parts.push(Buffer.from(chunk));
+      body.release(chunk);
+      await new Promise((r) => setImmediate(r));
+    }
+    return Buffer.concat(parts);
+  }
+
+  it('TLS, chunked, a slow reader: every byte in order (records decrypted after a pause are queued, not fed ahead)', async () => {
+    const client = newClient({ tls: { ca: tlsCert } });
+    for (let i = 0; i < 3; i++) {
+      const res = await client.request(`https://127.0.0.1:${httpsPort}/many-chunks`);
+      expect(res.statusCode).toBe(200);
+      expect((await readSlowly(res.body)).equals(manyChunks)).toBe(true);
+    }
+    await client.close();
+  });
+
+  it('TLS, chunked, connection: close, a slow reader: the whole body, then the end', async () => {
+    const client = newClient({ tls: { ca: tlsCert } });
+    const res = await client.request(`https://127.0.0.1:${httpsPort}/many-chunks?close`);
+    expect((await readSlowly(res.body)).equals(manyChunks)).toBe(true);
+    await client.close();
+  });
+
+  it('TLS options cannot loosen verification: rejectUnauthorized false is not taken', async () => {
+    const client = newClient({ tls: { rejectUnauthorized: false } as unknown as PooledHttpOptions['tls'] });
+    await expect(client.request(`https://127.0.0.1:${httpsPort}/small`)).rejects.toMatchObject({ code: expect.stringMatching(/SELF_SIGNED|UNABLE_TO_VERIFY/) });
+    await client.close();
+  });
+
+  it('refuses a method other than GET or HEAD at run time, a header given twice in any case, and port 0', async () => {
+    const client = newClient();
+    const before = rawRequests.length;
+    await expect(client.request(R('/raw-ok'), { method: 'GET / HTTP/1.1\r\nx: y' as 'GET' })).rejects.toThrow(TypeError);
+    await expect(client.request(R('/raw-ok'), { headers: { Authorization: 'a', authorization: 'b' } })).rejects.toThrow(/given twice/);
+    await expect(client.request(`http://127.0.0.1:0/raw-ok`)).rejects.toThrow(/port 0/);
+    await tick(30);
+    expect(rawRequests.length).toBe(before);
+    await client.close();
+  });
+
+  it('takes __proto__ and constructor headers as plain headers', async () => {
+    const client = newClient();
+    const res = await client.request(R('/proto-header'));
+    expect(Object.getPrototypeOf(res.headers)).toBeNull();
+    expect(res.headers['__proto__']).toEqual(['a', 'b']);
+    expect(res.headers['constructor']).toBe('c');
+    expect(await res.body.text()).toBe('ok');
+    await client.close();
+  });
+
+  it('refuses 101, more than 10 interim responses, trailers beyond the head limit and a length with a vertical tab', async () => {
+    const client = newClient({ maxHeadBytes: 8 * 1024 });
+    await expect(client.request(R('/switching'))).rejects.toBeInstanceOf(InvalidResponseError);
+    await expect(client.request(R('/many-interim'))).rejects.toBeInstanceOf(InvalidResponseError);
+    await expect(client.request(R('/vt-length'))).rejects.toBeInstanceOf(InvalidResponseError);
+    const res = await client.request(R('/long-trailers'));
+    await expect(res.body.text()).rejects.toBeInstanceOf(InvalidResponseError);
+    await client.close();
   });
 });

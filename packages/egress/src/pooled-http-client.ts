@@ -52,11 +52,21 @@ interface Exchange {
   resolve(res: PooledResponse): void;
   reject(err: Error): void;
   body?: PooledBody;
-  /** Bytes of a read the body paused on: fed again when it asks for more. */
-  pending?: { slab: Buffer; at: number; end: number };
+  /**
+   * Reads not fed yet, in order: the rest of the read the body paused on, and whatever arrives while it
+   * is paused (a TLS socket delivers every record it already decrypted even after its callback said
+   * stop). Fed when the body asks for more.
+   */
+  queue: Array<{ slab: Buffer; at: number; end: number }>;
+  /** The body asked to pause: new reads wait in `queue`. */
+  paused: boolean;
+  /** The connection ended while reads were queued: its end is handled once they are fed. */
+  ended: boolean;
   /** The slab being fed: body views are lent from it. */
   slab?: Buffer;
   timer?: NodeJS.Timeout;
+  /** The body timer, once made (refreshed per read rather than made again). */
+  bodyTimer?: NodeJS.Timeout;
   reusable?: boolean;
   /** Stop listening to the request's abort signal. */
   unlisten(): void;
@@ -87,9 +97,11 @@ export class PooledHttpClient {
   async request(url: URL | string, init: PooledRequest = {}): Promise<PooledResponse> {
     const target = typeof url === 'string' ? new URL(url) : url;
     const method = init.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD') throw new TypeError(`method ${String(method).slice(0, 20)} is not GET or HEAD`);
     if (this.closed) throw coded('the client is closed', 'UND_ERR_CLOSED');
     if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new TypeError(`${target.protocol} is not http or https`);
     if (target.username || target.password) throw new TypeError('credentials in the URL are not sent');
+    if (target.port === '0') throw new TypeError('port 0 is not a port to connect to');
     const head = requestHead(method, target, init.headers ?? {});
     const aborted = () => coded('request aborted', 'UND_ERR_ABORTED');
     if (init.signal?.aborted) throw aborted();
@@ -117,6 +129,7 @@ export class PooledHttpClient {
     const idle = this.idle.get(key);
     while (idle && idle.length > 0) {
       const socket = idle.pop()!;
+      if (idle.length === 0) this.idle.delete(key);
       clearTimeout((socket as SocketState)[IDLE_TIMER]);
       if (!socket.destroyed && socket.readable && socket.writable) return socket;
     }
@@ -134,7 +147,8 @@ export class PooledHttpClient {
     const onread = { buffer: () => this.pool.take(), callback: (n: number, slab: Buffer) => onRead(socket, n, slab) };
     const secure = url.protocol === 'https:';
     const socket: Socket = secure
-      ? tlsConnect({ host, port, lookup, onread, ...(isIP(host) === 0 ? { servername: host } : {}), ALPNProtocols: ['http/1.1'], ...this.options.tls } as ConnectionOptions)
+      ? // Only `ca` is taken from the options: nothing may loosen verification or replace the policy's lookup.
+        tlsConnect({ ...(this.options.tls?.ca !== undefined ? { ca: this.options.tls.ca } : {}), host, port, lookup, onread, ...(isIP(host) === 0 ? { servername: host } : {}), ALPNProtocols: ['http/1.1'], rejectUnauthorized: true } as ConnectionOptions)
       : netConnect({ host, port, lookup, onread } as NetConnectOpts);
     const state = socket as SocketState;
     state[KEY] = key;
@@ -146,19 +160,18 @@ export class PooledHttpClient {
       this.forgetIdle(socket);
       const exchange = state[EXCHANGE];
       if (!exchange) return;
-      try {
-        // A body framed by the connection's end is complete now; any other response is cut short.
-        exchange.parser.closed();
-        this.finishExchange(socket, exchange);
-      } catch (err) {
-        failExchange(socket, err as Error);
-      }
+      // Reads still queued come first: the end is handled after them.
+      if (exchange.queue.length > 0) exchange.ended = true;
+      else endOfConnection(socket, exchange);
     });
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => socket.destroy(coded(`connect timeout to ${url.host}`, 'UND_ERR_CONNECT_TIMEOUT')), this.options.connectTimeoutMs ?? 10_000);
-      const onAbort = () => socket.destroy(coded('request aborted', 'UND_ERR_ABORTED'));
+      const timer = setTimeout(() => settle(destroyWith(socket, coded(`connect timeout to ${url.host}`, 'UND_ERR_CONNECT_TIMEOUT'))), this.options.connectTimeoutMs ?? 10_000);
+      const onAbort = () => settle(destroyWith(socket, coded('request aborted', 'UND_ERR_ABORTED')));
       signal?.addEventListener('abort', onAbort, { once: true });
+      let settled = false;
       const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         socket.off('error', settle);
@@ -173,9 +186,9 @@ export class PooledHttpClient {
   private exchange(socket: Socket, method: 'GET' | 'HEAD', head: string, signal: AbortSignal | undefined): Promise<PooledResponse> {
     const state = socket as SocketState;
     return new Promise<PooledResponse>((resolve, reject) => {
-      const onAbort = () => socket.destroy(coded('request aborted', 'UND_ERR_ABORTED'));
+      const onAbort = () => failExchange(socket, coded('request aborted', 'UND_ERR_ABORTED'));
       signal?.addEventListener('abort', onAbort, { once: true });
-      const exchange: Exchange = { resolve, reject, parser: undefined as unknown as Http1ResponseParser, unlisten: () => signal?.removeEventListener('abort', onAbort) };
+      const exchange: Exchange = { resolve, reject, parser: undefined as unknown as Http1ResponseParser, queue: [], paused: false, ended: false, unlisten: () => signal?.removeEventListener('abort', onAbort) };
       exchange.parser = new Http1ResponseParser(
         {
           head: (h) => this.onHead(socket, exchange, h),
@@ -191,7 +204,7 @@ export class PooledHttpClient {
         { method, maxHeadBytes: this.options.maxHeadBytes ?? 64 * 1024 },
       );
       state[EXCHANGE] = exchange;
-      exchange.timer = setTimeout(() => socket.destroy(coded('no response head in time', 'UND_ERR_HEADERS_TIMEOUT')), this.options.headersTimeoutMs ?? 300_000);
+      exchange.timer = setTimeout(() => failExchange(socket, coded('no response head in time', 'UND_ERR_HEADERS_TIMEOUT')), this.options.headersTimeoutMs ?? 300_000);
       socket.write(head);
     });
   }
@@ -201,7 +214,7 @@ export class PooledHttpClient {
     const body = new PooledBody(this.pool, {
       resume: () => resumeBody(socket, exchange),
       abort: (err) => {
-        if (!exchange.parser.done) socket.destroy(err ?? coded('body abandoned', 'UND_ERR_ABORTED'));
+        if (!exchange.parser.done) failExchange(socket, err ?? coded('body abandoned', 'UND_ERR_ABORTED'));
       },
     });
     exchange.body = body;
@@ -210,9 +223,13 @@ export class PooledHttpClient {
   }
 
   armBodyTimer(socket: Socket, exchange: Exchange): void {
+    if (exchange.parser.done) return clearTimeout(exchange.timer);
+    if (exchange.bodyTimer && exchange.timer === exchange.bodyTimer) {
+      exchange.timer.refresh();
+      return;
+    }
     clearTimeout(exchange.timer);
-    if (exchange.parser.done) return;
-    exchange.timer = setTimeout(() => socket.destroy(coded('no body bytes in time', 'UND_ERR_BODY_TIMEOUT')), this.options.bodyTimeoutMs ?? 300_000);
+    exchange.timer = exchange.bodyTimer = setTimeout(() => failExchange(socket, coded('no body bytes in time', 'UND_ERR_BODY_TIMEOUT')), this.options.bodyTimeoutMs ?? 300_000);
   }
 
   /** The exchange is over: keep the connection for the next request when it may be, else close it. */
@@ -243,6 +260,7 @@ export class PooledHttpClient {
     const idle = this.idle.get(state[KEY]!);
     const i = idle?.indexOf(socket) ?? -1;
     if (i >= 0) idle!.splice(i, 1);
+    if (idle?.length === 0) this.idle.delete(state[KEY]!);
   }
 }
 
@@ -252,19 +270,26 @@ const EXCHANGE = Symbol('exchange');
 const IDLE_TIMER = Symbol('idleTimer');
 type SocketState = Socket & { [KEY]?: string; [CLIENT]?: PooledHttpClient; [EXCHANGE]?: Exchange; [IDLE_TIMER]?: NodeJS.Timeout };
 
-/** The request line and headers; a header name that is not a token or a value with CR, LF or NUL is refused. */
+/**
+ * The request line and headers. Names are sent lower-cased, once each; a name that is not a token, one
+ * given twice in any case, or a value with CR, LF or NUL is refused.
+ */
 function requestHead(method: string, url: URL, headers: Record<string, string>): string {
   let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
+  const seen = new Set<string>();
   for (const [name, value] of Object.entries(headers)) {
-    if (!TOKEN.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
-    if (OWN_HEADERS.has(name.toLowerCase())) throw new TypeError(`header ${name} is set by the client`);
-    if (/[\0\r\n]/.test(value)) throw new TypeError(`header ${name} has a control character`);
-    head += `${name}: ${value}\r\n`;
+    if (!TOKEN.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name.slice(0, 40))}`);
+    const key = name.toLowerCase();
+    if (OWN_HEADERS.has(key)) throw new TypeError(`header ${key} is set by the client`);
+    if (seen.has(key)) throw new TypeError(`header ${key} given twice`);
+    seen.add(key);
+    if (/[\0\r\n]/.test(value)) throw new TypeError(`header ${key} has a control character`);
+    head += `${key}: ${value}\r\n`;
   }
   return `${head}\r\n`;
 }
 
-/** Bytes read into `slab`: through the exchange's parser; false stops reading until the body asks again. */
+/** Bytes read into `slab`: through the exchange's parser (or queued behind a pause); false stops reading. */
 function onRead(socket: Socket, n: number, slab: Buffer): boolean {
   const state = socket as SocketState;
   const exchange = state[EXCHANGE];
@@ -274,9 +299,14 @@ function onRead(socket: Socket, n: number, slab: Buffer): boolean {
     socket.destroy();
     return false;
   }
+  if (exchange.paused || exchange.queue.length > 0) {
+    exchange.queue.push({ slab, at: 0, end: n });
+    return false;
+  }
   return feed(socket, exchange, slab, 0, n);
 }
 
+/** Feed `slab[from, end)` to the parser: true when reading may go on. A pause queues the rest first in line. */
 function feed(socket: Socket, exchange: Exchange, slab: Buffer, from: number, end: number): boolean {
   const state = socket as SocketState;
   const client = state[CLIENT]!;
@@ -293,31 +323,63 @@ function feed(socket: Socket, exchange: Exchange, slab: Buffer, from: number, en
   if (exchange.parser.done) {
     pool.drop(slab);
     // Bytes after the response's end belong to no request: the connection is not reused.
-    if (result.at < end) exchange.reusable = false;
+    if (result.at < end || exchange.queue.length > 0) exchange.reusable = false;
     client.finishExchange(socket, exchange);
     return exchange.reusable === true;
   }
-  // The body timeout runs only while the reader wants bytes.
-  if (result.paused) clearTimeout(exchange.timer);
-  else if (exchange.body) client.armBodyTimer(socket, exchange);
-  if (result.paused && result.at < end) {
-    exchange.pending = { slab, at: result.at, end };
-    return false;
+  if (!result.paused) {
+    pool.drop(slab);
+    if (exchange.body) client.armBodyTimer(socket, exchange);
+    return true;
   }
-  pool.drop(slab);
-  return !result.paused;
+  // The body timeout runs only while the reader wants bytes.
+  exchange.paused = true;
+  clearTimeout(exchange.timer);
+  if (result.at < end) exchange.queue.unshift({ slab, at: result.at, end });
+  else pool.drop(slab);
+  return false;
 }
 
-/** The body wants more: feed what a pause left over, then read again. */
+/** The body wants more: feed the queued reads in order, then read again (or end, if the connection did). */
 function resumeBody(socket: Socket, exchange: Exchange): void {
-  const pending = exchange.pending;
-  if (pending) {
-    exchange.pending = undefined;
-    if (!feed(socket, exchange, pending.slab, pending.at, pending.end)) return;
+  if (!exchange.paused) return;
+  exchange.paused = false;
+  while (exchange.queue.length > 0) {
+    const next = exchange.queue.shift()!;
+    if (!feed(socket, exchange, next.slab, next.at, next.end)) {
+      // Paused again, done, or failed: whatever is still queued waits, or was dropped with the exchange.
+      if (exchange.parser.done) dropQueued(socket, exchange);
+      return;
+    }
+    if ((socket as SocketState)[EXCHANGE] !== exchange) return;
   }
+  if (exchange.ended) return endOfConnection(socket, exchange);
   if (socket.destroyed || exchange.parser.done) return;
   (socket as SocketState)[CLIENT]!.armBodyTimer(socket, exchange);
   socket.resume();
+}
+
+/** The connection ended and every read was fed: a body framed by the end is complete, any other response is cut short. */
+function endOfConnection(socket: Socket, exchange: Exchange): void {
+  const state = socket as SocketState;
+  try {
+    exchange.parser.closed();
+    if (state[EXCHANGE] === exchange) state[CLIENT]!.finishExchange(socket, exchange);
+  } catch (err) {
+    failExchange(socket, err as Error);
+  }
+}
+
+/** Give back the slabs of queued reads that will not be fed. */
+function dropQueued(socket: Socket, exchange: Exchange): void {
+  const pool = (socket as SocketState)[CLIENT]!.pool;
+  for (const { slab } of exchange.queue.splice(0)) pool.drop(slab);
+}
+
+/** Destroy `socket` (its 'error' then fails the exchange) and return the error. */
+function destroyWith(socket: Socket, err: Error): Error {
+  socket.destroy(err);
+  return err;
 }
 
 /** The connection failed (or the response was invalid): the pending request or the body fails with it. */
@@ -329,8 +391,7 @@ function failExchange(socket: Socket, err: Error): void {
   if (!exchange) return;
   clearTimeout(exchange.timer);
   exchange.unlisten();
-  if (exchange.pending) state[CLIENT]!.pool.drop(exchange.pending.slab);
-  exchange.pending = undefined;
+  dropQueued(socket, exchange);
   if (exchange.body) exchange.body.destroy(err);
   else exchange.reject(err);
 }

@@ -218,3 +218,26 @@ describe('SlabPool', () => {
     expect(pool.reused).toBe(99);
   });
 });
+
+describe('SlabPool idle trim', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('keeps free slabs while reads go on and only keepIdle of them once no read took one for idleMs', async () => {
+    const pool = new SlabPool(1024, 100, 2, 60);
+    const slabs = Array.from({ length: 10 }, () => pool.take());
+    for (const slab of slabs) pool.drop(slab);
+    expect(pool.freeSlabs).toBe(10);
+    // Reads go on: a take (and its drop) within each idle period keeps the list.
+    for (let i = 0; i < 3; i++) {
+      await sleep(40);
+      pool.drop(pool.take());
+    }
+    expect(pool.freeSlabs).toBe(10);
+    await sleep(200);
+    expect(pool.freeSlabs).toBe(2);
+    // A slab taken now is one of the kept ones.
+    const before = pool.made;
+    pool.drop(pool.take());
+    expect(pool.made).toBe(before);
+  });
+});

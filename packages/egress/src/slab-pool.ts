@@ -12,6 +12,35 @@ interface Lease {
   refs: number;
 }
 
+/** Which pool lent a view (views of any pool in this process). */
+const lenders = new WeakMap<Uint8Array, SlabPool>();
+
+/**
+ * For a holder that keeps a chunk beyond the call that gave it (a write queue, a client's buffer): when
+ * the chunk is a view lent by a SlabPool, count the holder in and return true; it must call
+ * `releaseLent` once it is done with the bytes (or never: then the slab is left to the collector).
+ * False for any other buffer (nothing to release). A lent view must still be held by whoever passes
+ * it on: one whose every holder already released it throws (its bytes may be overwritten already).
+ */
+export function retainLent(view: Uint8Array): boolean {
+  const pool = lenders.get(view);
+  if (!pool) return false;
+  pool.retain(view);
+  return true;
+}
+
+/** Whether `view` was lent by a slab pool (its consumer holds it until it releases it). */
+export function isLent(view: Uint8Array): boolean {
+  return lenders.has(view);
+}
+
+/** End a hold `retainLent` counted in (or a consumer's own hold of a lent view). */
+export function releaseLent(view: Uint8Array): void {
+  const pool = lenders.get(view);
+  if (!pool) throw new Error('releaseLent: the view was not lent by a slab pool');
+  pool.release(view);
+}
+
 /**
  * Fixed-size buffers for socket reads (`net`/`tls` `onread`), reused once every holder of every view
  * into one has given it back. A socket that reads into these allocates nothing per read: node would
@@ -27,16 +56,27 @@ interface Lease {
  */
 export class SlabPool {
   private readonly free: Buffer[] = [];
+  /** Takes since the idle check last ran, and the check's timer (running while more than `keepIdle` slabs are free). */
+  private takesSinceCheck = 0;
+  private idleCheck: NodeJS.Timeout | undefined;
   private readonly holds = new WeakMap<Buffer, Hold>();
   private readonly leases = new WeakMap<Uint8Array, Lease>();
   /** Slabs made since the start, and reads that reused a free one. */
   made = 0;
   reused = 0;
 
-  /** `slabSize`: bytes per read; `maxFree`: free slabs kept (more are left to the collector). */
+  /**
+   * `slabSize`: bytes per read; `maxFree`: free slabs kept while reads go on (more are left to the
+   * collector); `keepIdle`: free slabs kept once no read took one for `idleMs` (the rest are left to the
+   * collector then). Reads in bursts (a store that writes a MiB at a time, clients that drain at their
+   * own pace) hold hundreds of slabs at once: the free list keeps them for the next burst instead of
+   * making new ones, and gives them up when the reads stop.
+   */
   constructor(
     readonly slabSize = 64 * 1024,
-    private readonly maxFree = 64,
+    private readonly maxFree = 1024,
+    private readonly keepIdle = 16,
+    private readonly idleMs = 2000,
   ) {
     if (!Number.isInteger(slabSize) || slabSize < 1024) throw new RangeError(`slab size ${slabSize} is not an integer of at least 1024`);
   }
@@ -48,6 +88,7 @@ export class SlabPool {
 
   /** A slab for one read, held once by the caller (end it with `drop`). */
   take(): Buffer {
+    this.takesSinceCheck++;
     let slab = this.free.pop();
     if (slab) this.reused++;
     else {
@@ -73,6 +114,7 @@ export class SlabPool {
     if (this.leases.has(view)) throw new Error('SlabPool: the view is already lent');
     hold.refs++;
     this.leases.set(view, { hold, refs: 1 });
+    lenders.set(view, this);
   }
 
   /** Whether `view` was lent by this pool and is still held. */
@@ -104,6 +146,23 @@ export class SlabPool {
     if (hold.refs <= 0) throw new Error('SlabPool: a slab released more often than held');
     if (--hold.refs > 0) return;
     this.holds.delete(hold.slab);
-    if (this.free.length < this.maxFree) this.free.push(hold.slab);
+    if (this.free.length >= this.maxFree) return;
+    this.free.push(hold.slab);
+    if (this.free.length > this.keepIdle && !this.idleCheck) this.watchIdle();
+  }
+
+  /** Every `idleMs`: when no read took a slab since the last look, keep only `keepIdle` free slabs and stop looking. */
+  private watchIdle(): void {
+    this.takesSinceCheck = 0;
+    this.idleCheck = setInterval(() => {
+      if (this.takesSinceCheck > 0) {
+        this.takesSinceCheck = 0;
+        return;
+      }
+      this.free.length = Math.min(this.free.length, this.keepIdle);
+      clearInterval(this.idleCheck);
+      this.idleCheck = undefined;
+    }, this.idleMs);
+    this.idleCheck.unref();
   }
 }

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { isLent, releaseLent } from '@pullthrough/egress';
 import type { Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import type { BlobConfirmer } from './blob-confirmer.js';
@@ -108,6 +109,9 @@ export async function downloadThrough(
       // Each client gets the part of the chunk inside its range in its own buffer. The read waits for
       // a full client only as ClientWaits decides, for the store as WriteThrough does; for both when both ask.
       const waitFor = clients.offer(flight.taps, chunk, offset);
+      // A chunk lent by the blob reader's slab pool: the store's writer, the kept prefix and each tap
+      // hold it on their own now (retainLent); this loop's hold ends here.
+      if (isLent(chunk)) releaseLent(chunk);
       if (wait || waitFor.length > 0) await Promise.all([wait ? through.room() : undefined, clients.room(waitFor)]);
       // The store stopped being fed and no client reads live any more: the rest is for the store only.
       if (through.overflowAt !== undefined && !readLive()) {

@@ -1,5 +1,6 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
+import { releaseLent, retainLent } from '@pullthrough/egress';
 import { FileReadStream } from '@pullthrough/storage';
 import { sendReadBack, type ReadBack } from './read-back.js';
 import { sendStoredPieces } from './stored-pieces.js';
@@ -65,6 +66,11 @@ export class LiveTap {
   private readBack: ReadBack | undefined;
   /** Reading back, not yet within reach of the fetch's position: takes no live bytes (chase). */
   private chasing = false;
+  /**
+   * Slices (queued or held) of chunks lent by a slab pool, and the chunk each is a slice of: held
+   * (retainLent) until the slice's write to a direct destination is done, or it is dropped.
+   */
+  private readonly lent = new Map<Buffer, Buffer>();
 
   constructor(
     readonly start: number,
@@ -171,6 +177,7 @@ export class LiveTap {
       over = true;
     }
     this.next = to;
+    if (retainLent(chunk)) this.lent.set(slice, chunk);
     if (this.verified) {
       const previous = this.held;
       this.held = slice;
@@ -267,6 +274,7 @@ export class LiveTap {
     if (this.held) {
       this.buffers.release(this.held.length);
       this.next -= this.held.length;
+      this.giveBack(this.held);
       this.held = undefined;
     }
     this.mode = 'behind';
@@ -330,9 +338,23 @@ export class LiveTap {
     }
   }
 
-  /** Hand one slice to the client; false when it went away or stalled (the tap is closed then). */
+  /**
+   * Hand one slice to the client; false when it went away or stalled (the tap is closed then). A slice
+   * of a lent chunk is given back when its write is done, only to a direct destination (an HTTP
+   * response's write callback comes once its socket has the bytes); our own stream's callback comes
+   * while its reader may still hold them, so there the chunk is left held (its slab to the collector).
+   */
   private async write(out: Writable, slice: Buffer, sent?: () => void): Promise<boolean> {
-    if (out.write(slice, sent && (() => sent())) || (await drained(out, this.stallTimeoutMs))) {
+    const chunk = this.lent.get(slice);
+    this.lent.delete(slice);
+    const done =
+      chunk && out !== this.piped
+        ? () => {
+            sent?.();
+            releaseLent(chunk);
+          }
+        : sent && (() => sent());
+    if (out.write(slice, done) || (await drained(out, this.stallTimeoutMs))) {
       this.written += slice.length;
       this.signal();
       return true;
@@ -380,9 +402,19 @@ export class LiveTap {
 
   private dropQueued(): void {
     this.buffers.release(this.queuedBytes + (this.held?.length ?? 0));
+    for (const slice of this.queue) this.giveBack(slice);
+    if (this.held) this.giveBack(this.held);
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.held = undefined;
+  }
+
+  /** A slice that will not be written: its chunk's hold ends. */
+  private giveBack(slice: Buffer): void {
+    const chunk = this.lent.get(slice);
+    if (!chunk) return;
+    this.lent.delete(slice);
+    releaseLent(chunk);
   }
 
   private close(err?: Error): void {

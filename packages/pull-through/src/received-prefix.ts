@@ -1,3 +1,4 @@
+import { releaseLent, retainLent } from '@pullthrough/egress';
 import type { ClientBuffers } from './client-buffers.js';
 import type { LiveTap } from './live-tap.js';
 
@@ -12,6 +13,8 @@ import type { LiveTap } from './live-tap.js';
 export class ReceivedPrefix {
   private chunks: Buffer[] | undefined = [];
   private bytes = 0;
+  /** Kept chunks lent by a slab pool (retainLent): given back when the prefix is dropped. */
+  private lent: Buffer[] = [];
 
   constructor(private readonly buffers: ClientBuffers) {}
 
@@ -35,6 +38,7 @@ export class ReceivedPrefix {
     if (this.bytes + chunk.length > this.buffers.prefixBytes || !this.buffers.reserve(chunk.length, this.bytes)) return this.drop();
     this.chunks.push(chunk);
     this.bytes += chunk.length;
+    if (retainLent(chunk)) this.lent.push(chunk);
   }
 
   /** Offer every kept byte to a new tap, from offset 0 (the tap takes the part in its range). */
@@ -51,5 +55,7 @@ export class ReceivedPrefix {
     this.buffers.release(this.bytes);
     this.chunks = undefined;
     this.bytes = 0;
+    // Nobody is offered these any more; each tap that took one holds its own.
+    for (const chunk of this.lent.splice(0)) releaseLent(chunk);
   }
 }

@@ -1,4 +1,5 @@
 import type { Hash } from 'node:crypto';
+import { releaseLent, retainLent } from '@pullthrough/egress';
 import { DigestMismatchError, digestAlgorithm } from '@pullthrough/oci';
 import type { BlobWriter } from '@pullthrough/storage';
 import { drained } from './stream-drained.js';
@@ -29,6 +30,8 @@ export class WriteThrough {
   private liveWait = false;
   private released = false;
   private overflow: { at: number; hash: Hash } | undefined;
+  /** Chunks lent by a slab pool that the writer holds (retainLent): given back once it is done with them. */
+  private readonly heldForWriter = new WeakSet<Buffer>();
 
   constructor(
     private readonly writer: BlobWriter,
@@ -37,7 +40,13 @@ export class WriteThrough {
     private readonly liveClients: () => boolean,
     /** The read's own pace (shared with the client waits: their time is not the upstream's either): what `keepsPace` judges. */
     private readonly pace: ReceivePace = new ReceivePace(),
-  ) {}
+  ) {
+    // A writer that says when it is done with a chunk's memory lets a pooled chunk's slab be read into
+    // again; with any other writer a pooled chunk stays held (its slab is left to the collector).
+    writer.onChunkDone((chunk) => {
+      if (this.heldForWriter.delete(chunk)) releaseLent(chunk);
+    });
+  }
 
   /** Where the writer stopped being fed (its bytes end there), once the lag overflowed. */
   get overflowAt(): number | undefined {
@@ -76,6 +85,7 @@ export class WriteThrough {
     this.count(chunk.length);
     if (wait) this.lag.take(chunk.length);
     this.queued += chunk.length;
+    if (retainLent(chunk)) this.heldForWriter.add(chunk);
     const room = this.writer.write(chunk, () => this.taken(chunk.length));
     this.checkWriter();
     return this.liveWait || (!room && !live);

@@ -44,6 +44,8 @@ export interface RegistryFixture {
   registry: PullThroughRegistry;
   upstreams: UpstreamResolver;
   hydration: RecordingEnqueuer;
+  /** The upstream client pool (its blob reader's slab counts: `pool.blobReadSlabs()`). */
+  pool: UpstreamClientPool;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
     registry,
     upstreams,
     hydration,
+    pool,
     async close() {
       await pool.close();
       await upstream.close();

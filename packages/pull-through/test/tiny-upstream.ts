@@ -48,6 +48,8 @@ export class TinyUpstream {
   blobFault: BlobFault = 'none';
   /** Wait this long before answering a blob GET (so concurrent requests surely overlap). */
   blobDelayMs = 0;
+  /** Send blob bodies `bytes` at a time, `everyMs` apart (a slow upstream), instead of at once. */
+  blobTrickle: { bytes: number; everyMs: number } | undefined;
   private readonly manifests = new Map<string, ManifestEntry>();
   private readonly blobs = new Map<string, Buffer>();
   private readonly blobRepositories = new Map<string, Set<string>>();
@@ -181,7 +183,18 @@ export class TinyUpstream {
       res.write(blob);
       return void res.end(Buffer.alloc(64 * 1024, 1));
     }
-    res.end(blob);
+    const trickle = this.blobTrickle;
+    if (!trickle) return void res.end(blob);
+    let at = 0;
+    const next = () => {
+      if (res.destroyed) return;
+      const piece = blob.subarray(at, at + trickle.bytes);
+      at += piece.length;
+      if (at >= blob.length) return void res.end(piece);
+      res.write(piece);
+      setTimeout(next, trickle.everyMs);
+    };
+    next();
   }
 
   private json(res: ServerResponse, status: number, body: unknown): void {

@@ -66,6 +66,17 @@ export class BlobWriter extends Writable {
     if ((before !== undefined || this.size > size) && !this.destroyed) this.destroy(this.mismatch(undefined));
   }
 
+  /**
+   * Before the first write: `hook` is called with each chunk once the driver's writer is done with its
+   * memory (ObjectWriter.onChunkDone). False when the driver keeps no such record (then nothing written
+   * here may be reused). Chunks reach the driver as they were written (hashed, never copied).
+   */
+  onChunkDone(hook: (chunk: Buffer) => void): boolean {
+    if (!this.target.onChunkDone) return false;
+    this.target.onChunkDone(hook);
+    return true;
+  }
+
   /** The part of the object written so far, readable while writing goes on (undefined: the driver cannot). */
   get writtenPrefix(): WrittenPrefix | undefined {
     return this.target.writtenPrefix;

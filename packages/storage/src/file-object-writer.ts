@@ -51,6 +51,8 @@ export class FileObjectWriter extends GatheringWriter {
   private contiguous = 0;
   /** The temporary file's bytes from offset 0 that every write has completed, readable while writing goes on. */
   readonly writtenPrefix: WrittenPrefix;
+  /** Told of each chunk once its batch is in the file (ObjectWriter.onChunkDone). */
+  private chunkDone: ((chunk: Buffer) => void) | undefined;
 
   constructor(
     handle: FileHandle,
@@ -116,6 +118,10 @@ export class FileObjectWriter extends GatheringWriter {
     this.held = callback;
   }
 
+  onChunkDone(hook: (chunk: Buffer) => void): void {
+    this.chunkDone = hook;
+  }
+
   protected resolveTarget(path: string): string {
     return this.resolvePath(path);
   }
@@ -137,7 +143,13 @@ export class FileObjectWriter extends GatheringWriter {
     this.inFlight++;
     this.writing.add(at);
     this.writeAll(buffers, at).then(
-      () => this.batchDone(at, undefined),
+      () => {
+        // The bytes are in the file: their memory is the caller's again. (Not after a failed write: the
+        // writer fails, and whoever holds the chunks keeps them.)
+        const done = this.chunkDone;
+        if (done) for (const buffer of buffers) done(buffer);
+        this.batchDone(at, undefined);
+      },
       (err: unknown) => this.batchDone(at, err as Error),
     );
   }

@@ -30,6 +30,12 @@ export interface ObjectWriter extends Writable {
   commit(path: string): Promise<void>;
   /** Drop the temporary object. Idempotent; a no-op after `commit`. */
   abort(): Promise<void>;
+  /**
+   * Set before the first write: `hook` is called with each written chunk once the writer is done with
+   * its memory (its bytes are in the temporary object), so the caller may reuse that memory. A writer
+   * without it keeps no such record: a chunk written to it must never be reused.
+   */
+  onChunkDone?(hook: (chunk: Buffer) => void): void;
 }
 
 /**

@@ -56,7 +56,11 @@ export function guardBody(upstream: string, body: Readable, options: GuardOption
     options.onFailure?.(err);
     out.destroy(err);
   };
+  // Object mode on the reading side: a read never concatenates chunks (a copy, and a pooled body's
+  // chunks are lent slab views that their holders give back: see PooledBody).
   const out = new Transform({
+    readableObjectMode: true,
+    readableHighWaterMark: 4,
     transform(chunk: Buffer, _enc, callback) {
       received += chunk.length;
       callback(null, chunk);

@@ -26,6 +26,7 @@ export interface UpstreamSettings extends BreakerSettings {
   PULLTHROUGH_INSECURE_UPSTREAMS: string[];
   PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS: number;
   PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS: number;
+  PULLTHROUGH_UPSTREAM_POOLED_READS: boolean;
 }
 
 /** The app's upstream client pool from its config: every connection under `egress`, our requests marked with `userAgent`. */
@@ -36,6 +37,7 @@ export function upstreamClientPoolFrom(config: UpstreamSettings, egress: EgressP
     insecureRegistries: config.PULLTHROUGH_INSECURE_UPSTREAMS,
     connectTimeoutMs: config.PULLTHROUGH_UPSTREAM_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.PULLTHROUGH_UPSTREAM_IDLE_TIMEOUT_MS,
+    pooledBlobReads: config.PULLTHROUGH_UPSTREAM_POOLED_READS,
     breaker: breakerOptionsFrom(config),
   });
 }

@@ -1,4 +1,4 @@
-import { createEgressAgent, EgressPolicy } from '@pullthrough/egress';
+import { createEgressAgent, EgressPolicy, PooledHttpClient } from '@pullthrough/egress';
 import type { Agent } from 'undici';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -24,6 +24,19 @@ export interface UpstreamAgentOptions {
 export function createUpstreamAgent(options: UpstreamAgentOptions = {}): Agent {
   const idle = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   return createEgressAgent(options.egress ?? new EgressPolicy(), {
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    headersTimeoutMs: idle,
+    bodyTimeoutMs: idle,
+  });
+}
+
+/**
+ * The blob reader beside the agent: PooledHttpClient with the same egress policy, connect timeout and
+ * idle timeout (no head, or no body bytes while the reader wants them, for that long: the read fails).
+ */
+export function createBlobReader(egress: EgressPolicy, options: Omit<UpstreamAgentOptions, 'egress'> = {}): PooledHttpClient {
+  const idle = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  return new PooledHttpClient(egress, {
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     headersTimeoutMs: idle,
     bodyTimeoutMs: idle,

@@ -1,6 +1,6 @@
-import { EgressPolicy } from '@pullthrough/egress';
+import { EgressPolicy, PooledHttpClient } from '@pullthrough/egress';
 import type { Agent } from 'undici';
-import { createUpstreamAgent } from './upstream-agent.js';
+import { createBlobReader, createUpstreamAgent } from './upstream-agent.js';
 import type { CredentialsProvider } from './upstream-answer.js';
 import type { SharedBreakerBoard } from './shared-breaker-board.js';
 import { UpstreamBreaker, type UpstreamBreakerOptions, type UpstreamBreakerStats } from './upstream-breaker.js';
@@ -23,6 +23,11 @@ export interface UpstreamClientPoolOptions {
   breaker?: UpstreamBreakerOptions;
   /** Every connection (registry, token realm, redirect hop) is checked against it. Default: no exceptions. */
   egress?: EgressPolicy;
+  /**
+   * Read blob bodies with PooledHttpClient (into reused slabs, through the same egress policy and
+   * timeouts) instead of undici. Default true.
+   */
+  pooledBlobReads?: boolean;
 }
 
 export interface UpstreamClientRequest {
@@ -51,9 +56,12 @@ export class UpstreamClientPool {
   private board: SharedBreakerBoard | undefined;
   /** The policy every connection of this pool is checked against (login checks use it too). */
   readonly egress: EgressPolicy;
+  /** Blob bodies of every registry (one slab pool for the process's upstream reads). */
+  private readonly blobReader: PooledHttpClient | undefined;
 
   constructor(private readonly options: UpstreamClientPoolOptions = {}) {
     this.egress = options.egress ?? new EgressPolicy();
+    if (options.pooledBlobReads !== false) this.blobReader = createBlobReader(this.egress, options);
     this.insecure = new Set((options.insecureRegistries ?? []).map((r) => r.toLowerCase()));
   }
 
@@ -82,6 +90,7 @@ export class UpstreamClientPool {
         rateLimit: this.rateLimitFor(registry),
         answers: this.answersFor(registry),
         dispatcher: this.agentFor(registry),
+        ...(this.blobReader ? { blobReader: this.blobReader } : {}),
       });
       this.clients.set(key, client);
     }
@@ -138,6 +147,12 @@ export class UpstreamClientPool {
       .sort((a, b) => a.upstream.localeCompare(b.upstream));
   }
 
+  /** The blob reader's slabs: made since the start, reads that reused one, free ones kept (undefined without pooled reads). */
+  blobReadSlabs(): { made: number; reused: number; free: number } | undefined {
+    const pool = this.blobReader?.pool;
+    return pool ? { made: pool.made, reused: pool.reused, free: pool.freeSlabs } : undefined;
+  }
+
   /** Close every connection pool and stop the breakers; the pool is empty afterwards. */
   async close(): Promise<void> {
     const agents = [...this.agents.values()];
@@ -146,7 +161,7 @@ export class UpstreamClientPool {
     this.breakers.clear();
     this.rateLimits.clear();
     this.agents.clear();
-    await Promise.all(agents.map((agent) => agent.close()));
+    await Promise.all([...agents.map((agent) => agent.close()), this.blobReader?.close()]);
   }
 
   private agentFor(registry: string): Agent {

@@ -10,7 +10,7 @@ import {
   referenceString,
   type RegistryError,
 } from '@pullthrough/oci';
-import { EgressDeniedError, type EgressPolicy } from '@pullthrough/egress';
+import { EgressDeniedError, type EgressPolicy, type PooledHttpClient } from '@pullthrough/egress';
 import type { Dispatcher } from 'undici';
 import { digestHeader, errorMessage, sniffMediaType } from './answer-reading.js';
 import { abandon, discard, guardBody, readBounded } from './body-streams.js';
@@ -69,6 +69,8 @@ export interface UpstreamClientOptions {
   egress?: EgressPolicy;
   /** Share connection pools (UpstreamClientPool does); a shared dispatcher is not closed by close(). */
   dispatcher?: Dispatcher;
+  /** Reads blob bodies (getBlob) into pooled slabs; without it they come through `dispatcher` too. Not closed by close(). */
+  blobReader?: PooledHttpClient;
 }
 
 /** Settles a streamed call's breaker outcome once its body has ended (or failed). */
@@ -118,6 +120,7 @@ export class UpstreamClient {
       upstream: this.registry,
       insecure: this.insecure,
       dispatcher: this.dispatcher,
+      ...(options.blobReader ? { blobReader: options.blobReader } : {}),
       userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
       ...(options.rateLimit ? { onResponse: (headers, status) => options.rateLimit!.observe(headers, status) } : {}),
       ...(options.answers ? { onAnswer: (status) => options.answers!.record(status) } : {}),
@@ -258,7 +261,8 @@ export class UpstreamClient {
     const repo = parseRepositoryName(repository);
     const url = new URL(`${this.origin}/v2/${repo}/${path}`);
     const scope = `repository:${repo}:pull`;
-    const attempt = (): Promise<Outcome> => this.attemptRefreshing(method, url, scope, headers);
+    // A streamed body is a blob's: read into pooled slabs when the transport has a blob reader.
+    const attempt = (): Promise<Outcome> => this.attemptRefreshing(method, url, scope, headers, streamed);
     if (!this.breaker) return attempt();
     if (!streamed) return this.breaker.fire(attempt);
     return this.breaker.fireStreamed<Outcome>(async () => {
@@ -271,25 +275,25 @@ export class UpstreamClient {
   }
 
   /** One more attempt with freshly looked-up credentials after the upstream refused ours. */
-  private async attemptRefreshing(method: HttpMethod, url: URL, scope: string, headers: Record<string, string>): Promise<Outcome> {
-    const first = await this.attempt(method, url, scope, headers);
+  private async attemptRefreshing(method: HttpMethod, url: URL, scope: string, headers: Record<string, string>, pooled: boolean): Promise<Outcome> {
+    const first = await this.attempt(method, url, scope, headers, pooled);
     const refused = (first.kind === 'answer' && first.answer.kind === 'unauthorized') || (first.kind === 'response' && first.res.statusCode === 401);
     if (!refused || this.onCredentialsRejected === undefined) return first;
     if (first.kind === 'response') await discard(first.res.body);
     this.onCredentialsRejected();
     this.auth.invalidate();
-    return this.attempt(method, url, scope, headers);
+    return this.attempt(method, url, scope, headers, pooled);
   }
 
   /** Anonymous (or cached token) first; one retry after a 401 with a fresh token or basic credentials. */
-  private async attempt(method: HttpMethod, url: URL, scope: string, headers: Record<string, string>): Promise<Outcome> {
+  private async attempt(method: HttpMethod, url: URL, scope: string, headers: Record<string, string>, pooled: boolean): Promise<Outcome> {
     try {
       const first = await this.auth.initial(scope);
       let sent = first.authorization;
       let fresh = first.fresh;
       for (;;) {
         const outgoing = sent === undefined ? headers : { ...headers, authorization: sent };
-        const res = await this.transport.send(method, url, outgoing, this.host);
+        const res = await this.transport.send(method, url, outgoing, this.host, pooled);
         if (res.statusCode !== 401 || !res.trusted || fresh) return { kind: 'response', res };
         const message = await errorMessage(res.body, UNAUTHORIZED_MESSAGE);
         const step = await this.auth.challenge(res.headers['www-authenticate'], scope, sent);

@@ -54,6 +54,7 @@ const REASONS: Record<string, string> = {
   UND_ERR_DESTROYED: 'connection destroyed',
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'response body shorter or longer than its Content-Length',
   UND_ERR_ABORTED: 'request aborted',
+  ERR_UPSTREAM_INVALID_RESPONSE: 'invalid HTTP response',
 };
 
 /** Map a network-level error (undici, socket, DNS, TLS) to UpstreamUnavailableError. An egress refusal stays what it is. */

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { request } from '@pullthrough/egress';
+import { request, type PooledBody, type PooledHttpClient } from '@pullthrough/egress';
 import { inSpan, SpanKind, type Span } from '@pullthrough/telemetry';
 import { discard } from './body-streams.js';
 import { headerOf } from './response-headers.js';
@@ -13,7 +13,8 @@ export type HttpMethod = 'GET' | 'HEAD';
 export interface TransportResponse {
   statusCode: number;
   headers: Dispatcher.ResponseData['headers'];
-  body: Dispatcher.ResponseData['body'];
+  /** undici's body, or (a blob read through the blob reader) a PooledBody whose chunks are lent slab views. */
+  body: Dispatcher.ResponseData['body'] | PooledBody;
   /** The URL that gave this response, after redirects. */
   url: URL;
   /** True when no redirect left the trusted host, i.e. credentials went along all the way. */
@@ -24,6 +25,8 @@ export interface TransportOptions {
   upstream: string;
   insecure: boolean;
   dispatcher: Dispatcher;
+  /** Blob bodies (`send`'s `pooled`) are read with it, every hop (registry and redirect target) alike. */
+  blobReader?: PooledHttpClient;
   userAgent: string;
   /** Sees the status and headers of every response (rate-limit tracking). */
   onResponse?: (headers: Dispatcher.ResponseData['headers'], status: number) => void;
@@ -52,7 +55,7 @@ export class UpstreamTransport {
    * One client span per logical request (`upstream GET manifests`), ended when the final response's
    * headers are in: registry, host, method, status and redirect count. Never a URL, a query or a header.
    */
-  send(method: HttpMethod, url: URL, headers: Record<string, string>, trustedHost: string): Promise<TransportResponse> {
+  send(method: HttpMethod, url: URL, headers: Record<string, string>, trustedHost: string, pooled = false): Promise<TransportResponse> {
     const operation = operationOf(url);
     const attributes = {
       'pullthrough.upstream': this.options.upstream,
@@ -60,15 +63,15 @@ export class UpstreamTransport {
       'server.address': url.hostname,
       'http.request.method': method,
     };
-    return inSpan(`upstream ${method} ${operation}`, attributes, (span) => this.follow(method, url, headers, trustedHost, span), SpanKind.CLIENT);
+    return inSpan(`upstream ${method} ${operation}`, attributes, (span) => this.follow(method, url, headers, trustedHost, span, pooled), SpanKind.CLIENT);
   }
 
-  private async follow(method: HttpMethod, url: URL, headers: Record<string, string>, trustedHost: string, span: Span): Promise<TransportResponse> {
+  private async follow(method: HttpMethod, url: URL, headers: Record<string, string>, trustedHost: string, span: Span, pooled: boolean): Promise<TransportResponse> {
     let current = url;
     let outgoing = { ...headers };
     let trusted = true;
     for (let hop = 0; ; hop++) {
-      const res = await this.once(method, current, outgoing, current.host === trustedHost, span);
+      const res = await this.once(method, current, outgoing, current.host === trustedHost, span, pooled);
       if (hop > 0) span.setAttribute('pullthrough.upstream.redirects', hop);
       const location = REDIRECT_STATUSES.has(res.statusCode) ? headerOf(res.headers, 'location') : undefined;
       if (location === undefined) return { ...res, url: current, trusted };
@@ -85,15 +88,13 @@ export class UpstreamTransport {
     }
   }
 
-  private async once(method: HttpMethod, url: URL, headers: Record<string, string>, onTrustedHost: boolean, span: Span) {
+  private async once(method: HttpMethod, url: URL, headers: Record<string, string>, onTrustedHost: boolean, span: Span, pooled: boolean) {
     this.assertProtocol(url);
-    let res: Dispatcher.ResponseData;
+    let res: Pick<TransportResponse, 'statusCode' | 'headers' | 'body'>;
+    const outgoing = { 'user-agent': this.options.userAgent, ...headers };
+    const reader = pooled ? this.options.blobReader : undefined;
     try {
-      res = await request(url, {
-        method,
-        headers: { 'user-agent': this.options.userAgent, ...headers },
-        dispatcher: this.options.dispatcher,
-      });
+      res = reader ? await reader.request(url, { method, headers: outgoing }) : await request(url, { method, headers: outgoing, dispatcher: this.options.dispatcher });
     } catch (err) {
       this.options.onAnswer?.(undefined);
       throw transportError(this.options.upstream, err);

@@ -25,6 +25,8 @@ export interface MetricSources {
   readAhead?: () => ReadAheadStats;
   /** Blocks of stored blobs sent to a client from another response's read (filesystem storage: SharedReads.shared). */
   sharedReads?: () => number;
+  /** The upstream blob reader's slabs (UpstreamClientPool.blobReadSlabs; absent: PULLTHROUGH_UPSTREAM_POOLED_READS=false). */
+  readSlabs?: () => { made: number; reused: number; free: number } | undefined;
 }
 
 export interface FrontendMetrics {
@@ -172,6 +174,19 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
   });
   mirroredCounter(registry, 'pullthrough_storage_reads_shared_total', 'Blocks of stored blobs (filesystem storage) sent to a client from a read another response made and still held, instead of read again: clients sending the same blob in step share its reads', [], (set) => {
     set({}, sources.sharedReads?.() ?? 0);
+  });
+  mirroredCounter(registry, 'pullthrough_upstream_read_slabs_total', 'Upstream blob body reads into pooled 64 KiB slabs: made (a new slab) or reused (a slab given back by every holder)', ['outcome'], (set) => {
+    const slabs = sources.readSlabs?.();
+    set({ outcome: 'made' }, slabs?.made ?? 0);
+    set({ outcome: 'reused' }, slabs?.reused ?? 0);
+  });
+  new Gauge({
+    name: 'pullthrough_upstream_read_slabs_free',
+    help: 'Free read slabs kept for the next upstream blob reads',
+    registers: [registry],
+    collect() {
+      this.set(sources.readSlabs?.()?.free ?? 0);
+    },
   });
   mirroredCounter(registry, 'pullthrough_blob_read_ahead_total', 'Layer fetches started ahead of their client (PULLTHROUGH_BLOB_READ_AHEAD_LAYERS): started, and unasked (no client asked within the hold: it went on for the store alone)', ['outcome'], (set) => {
     const r = sources.readAhead?.() ?? { started: 0, unasked: 0 };
