@@ -10,7 +10,7 @@ export { systemResolve, type Resolve } from './system-resolve.js';
 export { createEgressAgent, egressConnector, type EgressAgentOptions } from './egress-agent.js';
 export { egressAllowSetting } from './egress-config.js';
 export { Agent, buildConnector, request } from './undici.js';
-export { SlabPool, isLent, retainLent, releaseLent } from './slab-pool.js';
+export { SlabPool, SlabReads, isLent, retainLent, releaseLent } from './slab-pool.js';
 export { PooledBody } from './pooled-body.js';
 export { PooledHttpClient, type PooledHttpOptions, type PooledRequest, type PooledResponse } from './pooled-http-client.js';
 export { InvalidResponseError } from './http1-response-parser.js';

@@ -103,6 +103,12 @@ function httpHandler(req: import('node:http').IncomingMessage, res: ServerRespon
     case '/never':
       parked.push(res); // answered never (connections are closed in afterAll)
       return;
+    case '/burst-then-stall':
+      // 2 MiB of a promised 4 MiB at once, then nothing.
+      res.writeHead(200, { 'content-length': String(4 * MiB) });
+      res.write(big.subarray(0, 2 * MiB));
+      parked.push(res);
+      return;
     case '/stall':
       res.writeHead(200, { 'content-length': '100' });
       res.flushHeaders();
@@ -931,6 +937,41 @@ describe('review fixes (nineteenth session)', () => {
     const client = newClient({ tls: { ca: tlsCert } });
     const res = await client.request(`https://127.0.0.1:${httpsPort}/many-chunks?close`);
     expect((await readSlowly(res.body)).equals(manyChunks)).toBe(true);
+    await client.close();
+  });
+
+  it('the body timeout still fires after the body paused once (a reader that waited, then an upstream that stalls)', async () => {
+    const client = newClient({ bodyTimeoutMs: 300 });
+    const res = await client.request(H('/burst-then-stall'));
+    // Nobody reads for a while: the body's buffer fills and the read pauses.
+    await tick(200);
+    let got = 0;
+    const started = Date.now();
+    const read = (async () => {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        got += chunk.length;
+        res.body.release(chunk);
+      }
+    })();
+    await expect(read).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
+    expect(got).toBe(2 * MiB);
+    expect(Date.now() - started).toBeLessThan(3000);
+    await client.close();
+  });
+
+  it('packs a socket\'s reads into shared slabs: a TLS body of 16 KiB records does not take a slab per read', async () => {
+    const client = newClient({ tls: { ca: tlsCert } });
+    const res = await client.request(`https://127.0.0.1:${httpsPort}/sized?n=${4 * MiB}`);
+    let reads = 0;
+    const slabs = new Set<ArrayBufferLike>();
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      reads++;
+      slabs.add(chunk.buffer);
+      // Held, not released: every slab the body used stays its own.
+    }
+    // 4 MiB in records of at most 16 KiB: at least 256 reads, in about a quarter as many slabs.
+    expect(reads).toBeGreaterThanOrEqual(256);
+    expect(slabs.size).toBeLessThan(reads / 2);
     await client.close();
   });
 

@@ -4,7 +4,7 @@ import { egressLookup } from './egress-agent.js';
 import { deniedError, type EgressPolicy } from './egress-policy.js';
 import { Http1ResponseParser, type ResponseHead } from './http1-response-parser.js';
 import { PooledBody } from './pooled-body.js';
-import { SlabPool } from './slab-pool.js';
+import { SlabPool, SlabReads } from './slab-pool.js';
 
 export interface PooledHttpOptions {
   /** Default 10 s. */
@@ -144,7 +144,15 @@ export class PooledHttpClient {
       if (!decision.allowed) return Promise.reject(deniedError(host, host, port, decision));
     }
     const lookup = egressLookup(this.policy, port);
-    const onread = { buffer: () => this.pool.take(), callback: (n: number, slab: Buffer) => onRead(socket, n, slab) };
+    // The socket's reads share a slab while 16 KiB or more of it is left (SlabReads).
+    const reads = new SlabReads(this.pool);
+    const onread = {
+      buffer: () => reads.next(),
+      callback: (n: number, read: Buffer) => {
+        reads.filled(read, n);
+        return onRead(socket, n, read);
+      },
+    };
     const secure = url.protocol === 'https:';
     const socket: Socket = secure
       ? // Only `ca` is taken from the options: nothing may loosen verification or replace the policy's lookup.
@@ -154,7 +162,12 @@ export class PooledHttpClient {
     state[KEY] = key;
     state[CLIENT] = this;
     this.open.add(socket);
-    socket.on('error', (err) => failExchange(socket, err));
+    socket.on('error', (err) => {
+      // Reads still queued behind a pause may hold the rest of the response: fed first, then the end decides.
+      const exchange = state[EXCHANGE];
+      if (exchange?.body && exchange.queue.length > 0) exchange.ended = true;
+      else failExchange(socket, err);
+    });
     socket.on('close', () => {
       this.open.delete(socket);
       this.forgetIdle(socket);
@@ -241,7 +254,7 @@ export class PooledHttpClient {
     exchange.body?.push(null);
     const key = state[KEY]!;
     const idle = this.idle.get(key) ?? [];
-    if (!exchange.reusable || this.closed || idle.length >= (this.options.maxIdlePerOrigin ?? 4)) {
+    if (!exchange.reusable || this.closed || socket.destroyed || idle.length >= (this.options.maxIdlePerOrigin ?? 4)) {
       socket.destroy();
       return;
     }
@@ -332,9 +345,10 @@ function feed(socket: Socket, exchange: Exchange, slab: Buffer, from: number, en
     if (exchange.body) client.armBodyTimer(socket, exchange);
     return true;
   }
-  // The body timeout runs only while the reader wants bytes.
+  // The body timeout runs only while the reader wants bytes (a cleared timer cannot be refreshed: armBodyTimer makes a new one).
   exchange.paused = true;
   clearTimeout(exchange.timer);
+  exchange.bodyTimer = undefined;
   if (result.at < end) exchange.queue.unshift({ slab, at: result.at, end });
   else pool.drop(slab);
   return false;

@@ -2,8 +2,6 @@
 interface Hold {
   readonly slab: Buffer;
   refs: number;
-  /** The read's own hold (from `take`) is not yet dropped. */
-  read: boolean;
 }
 
 /** One view lent out of a slab: how many holders it has, and the slab's hold. */
@@ -48,9 +46,11 @@ export function releaseLent(view: Uint8Array): void {
  * external memory until a garbage collection frees it, and which starts full collections on a heap
  * as small as ours (README, Performance: full garbage collections during a cold miss).
  *
- * Ownership: `take()` gives a slab held once (by the read it is for); `lend(view)` registers a view
- * into it with one holder; `retain(view)` adds a holder of that view; `release(view)` ends one;
- * `drop(slab)` ends the read's own hold. Once nothing holds a slab it is free for the next read.
+ * Ownership: `take()` gives a slab held once (by the read it is for), `takeTail(slab, offset)` the
+ * unused rest of a held slab for the next read (held once too: SlabReads packs a socket's reads that
+ * way, so a 16 KiB TLS record does not pin a 64 KiB slab of its own); `lend(view, read)` registers a
+ * view into a read with one holder; `retain(view)` adds a holder of that view; `release(view)` ends
+ * one; `drop(read)` ends the read's own hold. Once nothing holds a slab it is free for the next read.
  * A view nobody releases keeps its slab out of the pool: it is then garbage collected like any
  * buffer (the pool makes a new slab), never overwritten. Releasing more often than held throws.
  */
@@ -59,7 +59,10 @@ export class SlabPool {
   /** Takes since the idle check last ran, and the check's timer (running while more than `keepIdle` slabs are free). */
   private takesSinceCheck = 0;
   private idleCheck: NodeJS.Timeout | undefined;
-  private readonly holds = new WeakMap<Buffer, Hold>();
+  /** By each slab's own memory (every slab has an ArrayBuffer of its own). */
+  private readonly holds = new WeakMap<ArrayBufferLike, Hold>();
+  /** Buffers handed out for a read (`take`, `takeTail`) whose hold was not dropped yet. */
+  private readonly reads = new WeakSet<Uint8Array>();
   private readonly leases = new WeakMap<Uint8Array, Lease>();
   /** Slabs made since the start, and reads that reused a free one. */
   made = 0;
@@ -95,22 +98,34 @@ export class SlabPool {
       slab = Buffer.allocUnsafeSlow(this.slabSize);
       this.made++;
     }
-    this.holds.set(slab, { slab, refs: 1, read: true });
+    this.holds.set(slab.buffer, { slab, refs: 1 });
+    this.reads.add(slab);
     return slab;
   }
 
-  /** End the hold `take()` gave. */
-  drop(slab: Buffer): void {
-    const hold = this.holds.get(slab);
-    if (!hold || !hold.read) throw new Error('SlabPool: drop of a slab that was not taken, or dropped twice');
-    hold.read = false;
+  /** The bytes of `slab` (held by the caller) from `offset` on, for another read: held once, like `take`'s. */
+  takeTail(slab: Buffer, offset: number): Buffer {
+    const hold = this.holds.get(slab.buffer);
+    if (!hold || hold.refs <= 0 || hold.slab !== slab) throw new Error('SlabPool: takeTail of a slab that is not held');
+    if (!Number.isInteger(offset) || offset < 0 || offset >= slab.length) throw new RangeError(`takeTail: offset ${offset} outside the slab`);
+    this.takesSinceCheck++;
+    hold.refs++;
+    const tail = slab.subarray(offset);
+    this.reads.add(tail);
+    return tail;
+  }
+
+  /** End the hold `take()` or `takeTail()` gave for `read`. */
+  drop(read: Buffer): void {
+    const hold = this.holds.get(read.buffer);
+    if (!hold || !this.reads.delete(read)) throw new Error('SlabPool: drop of a read that was not taken, or dropped twice');
     this.unhold(hold);
   }
 
-  /** Register `view` (a fresh view into `slab`, which the caller holds) with one holder. */
-  lend(view: Uint8Array, slab: Buffer): void {
-    const hold = this.holds.get(slab);
-    if (!hold || hold.refs <= 0 || view.buffer !== slab.buffer) throw new Error('SlabPool: lend of a view outside a held slab');
+  /** Register `view` (a fresh view into `read`, which the caller holds) with one holder. */
+  lend(view: Uint8Array, read: Buffer): void {
+    const hold = this.holds.get(read.buffer);
+    if (!hold || hold.refs <= 0 || !this.reads.has(read) || view.buffer !== read.buffer) throw new Error('SlabPool: lend of a view outside a held read');
     if (this.leases.has(view)) throw new Error('SlabPool: the view is already lent');
     hold.refs++;
     this.leases.set(view, { hold, refs: 1 });
@@ -145,7 +160,7 @@ export class SlabPool {
   private unhold(hold: Hold): void {
     if (hold.refs <= 0) throw new Error('SlabPool: a slab released more often than held');
     if (--hold.refs > 0) return;
-    this.holds.delete(hold.slab);
+    this.holds.delete(hold.slab.buffer);
     if (this.free.length >= this.maxFree) return;
     this.free.push(hold.slab);
     if (this.free.length > this.keepIdle && !this.idleCheck) this.watchIdle();
@@ -164,5 +179,37 @@ export class SlabPool {
       this.idleCheck = undefined;
     }, this.idleMs);
     this.idleCheck.unref();
+  }
+}
+
+/**
+ * One socket's reads into a pool's slabs, packed: each read gets the unused rest of the current slab
+ * while at least `minRead` bytes are left, then a new slab. (A TLS socket reads one record of at most
+ * 16 KiB at a time, a slow upstream a few KiB: one slab per read would pin 64 KiB for each.) The reads
+ * hold their slab like any read; the cursor holds its current slab too, so a slab whose reads were all
+ * given back is not read into by another socket while this one still has its rest to read into.
+ */
+export class SlabReads {
+  private current: Buffer | undefined;
+  private used = 0;
+
+  constructor(
+    private readonly pool: SlabPool,
+    private readonly minRead = 16 * 1024,
+  ) {}
+
+  /** The buffer for the next read (node's `onread.buffer`), held for that read (end it with `pool.drop`). */
+  next(): Buffer {
+    if (!this.current || this.current.length - this.used < this.minRead) {
+      if (this.current) this.pool.drop(this.current);
+      this.current = this.pool.take();
+      this.used = 0;
+    }
+    return this.pool.takeTail(this.current, this.used);
+  }
+
+  /** The read into `read` (from `next`) got `n` bytes: the next read starts after them. */
+  filled(read: Buffer, n: number): void {
+    if (this.current && read.buffer === this.current.buffer) this.used = Math.max(this.used, read.byteOffset - this.current.byteOffset + n);
   }
 }

@@ -146,9 +146,13 @@ export class FileObjectWriter extends GatheringWriter {
       () => {
         // The bytes are in the file: their memory is the caller's again. (Not after a failed write: the
         // writer fails, and whoever holds the chunks keeps them.)
-        const done = this.chunkDone;
-        if (done) for (const buffer of buffers) done(buffer);
-        this.batchDone(at, undefined);
+        try {
+          const done = this.chunkDone;
+          if (done) for (const buffer of buffers) done(buffer);
+        } finally {
+          // A hook that throws (a holder's bug) must not leave the writer waiting for this batch.
+          this.batchDone(at, undefined);
+        }
       },
       (err: unknown) => this.batchDone(at, err as Error),
     );
