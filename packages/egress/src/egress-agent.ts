@@ -28,7 +28,8 @@ export function egressConnector(policy: EgressPolicy, options: EgressAgentOption
   const innerFor = (port: number): Connector => {
     let inner = byPort.get(port);
     if (inner === undefined) {
-      inner = buildConnector({ timeout: options.connectTimeoutMs ?? 10_000, ...options.tls, lookup: egressLookup(policy, port) } as Undici.buildConnector.BuildOptions);
+      // Only `ca` is taken from the TLS options: nothing may loosen verification or replace the policy's lookup.
+      inner = buildConnector({ timeout: options.connectTimeoutMs ?? 10_000, ...(options.tls?.ca !== undefined ? { ca: options.tls.ca } : {}), lookup: egressLookup(policy, port) } as Undici.buildConnector.BuildOptions);
       byPort.set(port, inner);
     }
     return inner;
