@@ -24,7 +24,8 @@ export class InvalidResponseError extends Error {
   }
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header name (RFC 9110 5.1). */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/;
 const MAX_CHUNK_LINE = 4096;
 /** Interim (1xx) responses skipped before the real one; more is a server that never answers. */

@@ -2,6 +2,7 @@ import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'n
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { egressLookup } from './egress-agent.js';
 import { deniedError, type EgressPolicy } from './egress-policy.js';
+import { requestHead } from './http1-request-head.js';
 import { Http1ResponseParser, type ResponseHead } from './http1-response-parser.js';
 import { PooledBody } from './pooled-body.js';
 import { SlabPool, SlabReads } from './slab-pool.js';
@@ -38,8 +39,6 @@ export interface PooledResponse {
   body: PooledBody;
 }
 
-const OWN_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'te', 'upgrade', 'keep-alive']);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** An error with undici's code for the same failure, so callers map both alike. */
 function coded(message: string, code: string): Error {
@@ -84,7 +83,6 @@ interface Exchange {
 export class PooledHttpClient {
   readonly pool: SlabPool;
   private readonly idle = new Map<string, Socket[]>();
-  private readonly open = new Set<Socket>();
   private closed = false;
 
   constructor(
@@ -161,7 +159,6 @@ export class PooledHttpClient {
     const state = socket as SocketState;
     state[KEY] = key;
     state[CLIENT] = this;
-    this.open.add(socket);
     socket.on('error', (err) => {
       // Reads still queued behind a pause may hold the rest of the response: fed first, then the end decides.
       const exchange = state[EXCHANGE];
@@ -169,7 +166,6 @@ export class PooledHttpClient {
       else failExchange(socket, err);
     });
     socket.on('close', () => {
-      this.open.delete(socket);
       this.forgetIdle(socket);
       const exchange = state[EXCHANGE];
       if (!exchange) return;
@@ -283,24 +279,6 @@ const EXCHANGE = Symbol('exchange');
 const IDLE_TIMER = Symbol('idleTimer');
 type SocketState = Socket & { [KEY]?: string; [CLIENT]?: PooledHttpClient; [EXCHANGE]?: Exchange; [IDLE_TIMER]?: NodeJS.Timeout };
 
-/**
- * The request line and headers. Names are sent lower-cased, once each; a name that is not a token, one
- * given twice in any case, or a value with CR, LF or NUL is refused.
- */
-function requestHead(method: string, url: URL, headers: Record<string, string>): string {
-  let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
-  const seen = new Set<string>();
-  for (const [name, value] of Object.entries(headers)) {
-    if (!TOKEN.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name.slice(0, 40))}`);
-    const key = name.toLowerCase();
-    if (OWN_HEADERS.has(key)) throw new TypeError(`header ${key} is set by the client`);
-    if (seen.has(key)) throw new TypeError(`header ${key} given twice`);
-    seen.add(key);
-    if (/[\0\r\n]/.test(value)) throw new TypeError(`header ${key} has a control character`);
-    head += `${key}: ${value}\r\n`;
-  }
-  return `${head}\r\n`;
-}
 
 /** Bytes read into `slab`: through the exchange's parser (or queued behind a pause); false stops reading. */
 function onRead(socket: Socket, n: number, slab: Buffer): boolean {

@@ -1,11 +1,12 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { releaseLent, retainLent } from '@pullthrough/egress';
 import { FileReadStream } from '@pullthrough/storage';
 import { sendReadBack, type ReadBack } from './read-back.js';
 import { sendStoredPieces } from './stored-pieces.js';
 import type { ClientBuffers } from './client-buffers.js';
 import { drained } from './stream-drained.js';
+import { LentSlices } from './lent-slices.js';
+import { Wakeups } from './wakeups.js';
 
 /** Opens bytes `start`..`end` (inclusive) of the committed blob. */
 export type StoredBlobOpener = (start: number, end: number) => Promise<Readable>;
@@ -52,7 +53,7 @@ export class LiveTap {
   private written = 0;
   readonly startedAt = Date.now();
   /** Wakes a `room()` wait when the buffer or the mode changed, or the client took bytes. */
-  private wake: (() => void) | undefined;
+  private readonly wakeups = new Wakeups();
   /** Where the bytes go (set by `sendTo` or `stream`); a direct destination is ended but never destroyed here. */
   private out: Writable | undefined;
   private piped: PassThrough | undefined;
@@ -66,11 +67,8 @@ export class LiveTap {
   private readBack: ReadBack | undefined;
   /** Reading back, not yet within reach of the fetch's position: takes no live bytes (chase). */
   private chasing = false;
-  /**
-   * Slices (queued or held) of chunks lent by a slab pool, and the chunk each is a slice of: held
-   * (retainLent) until the slice's write to a direct destination is done, or it is dropped.
-   */
-  private readonly lent = new Map<Buffer, Buffer>();
+  /** Slices of chunks lent by a slab pool: each chunk held until its slice is written or dropped. */
+  private readonly lent = new LentSlices();
 
   constructor(
     readonly start: number,
@@ -177,7 +175,7 @@ export class LiveTap {
       over = true;
     }
     this.next = to;
-    if (retainLent(chunk)) this.lent.set(slice, chunk);
+    this.lent.take(slice, chunk);
     if (this.verified) {
       const previous = this.held;
       this.held = slice;
@@ -208,7 +206,7 @@ export class LiveTap {
     let progressAt = startedAt;
     while (this.live && this.queuedBytes > 0 && this.holding > half) {
       const deadline = Math.min(progressAt + waitStallMs, startedAt + 2 * waitStallMs);
-      await this.changed(Math.max(1, deadline - Date.now()));
+      await this.wakeups.next(Math.max(1, deadline - Date.now()));
       if (!this.live || this.queuedBytes === 0 || this.holding <= half) return;
       const now = Date.now();
       if (this.written > handed) {
@@ -246,24 +244,6 @@ export class LiveTap {
     return this.queuedBytes + (this.held?.length ?? 0);
   }
 
-  /** Resolves when `signal()` is called or after `timeoutMs`. */
-  private changed(timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.wake = done;
-    });
-  }
-
-  private signal(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
   private enqueue(slice: Buffer): void {
     this.queue.push(slice);
     this.queuedBytes += slice.length;
@@ -274,12 +254,12 @@ export class LiveTap {
     if (this.held) {
       this.buffers.release(this.held.length);
       this.next -= this.held.length;
-      this.giveBack(this.held);
+      this.lent.drop(this.held);
       this.held = undefined;
     }
     this.mode = 'behind';
     this.buffers.countFellBehind();
-    this.signal();
+    this.wakeups.wakeAll();
     this.flush();
   }
 
@@ -328,7 +308,7 @@ export class LiveTap {
         const slice = this.queue.shift()!;
         this.queuedBytes -= slice.length;
         this.buffers.release(slice.length);
-        this.signal();
+        this.wakeups.wakeAll();
         if (!(await this.write(out, slice))) return;
       }
       if (this.mode === 'ending') this.finish(out);
@@ -340,23 +320,14 @@ export class LiveTap {
 
   /**
    * Hand one slice to the client; false when it went away or stalled (the tap is closed then). A slice
-   * of a lent chunk is given back when its write is done, only to a direct destination (an HTTP
-   * response's write callback comes once its socket has the bytes); our own stream's callback comes
-   * while its reader may still hold them, so there the chunk is left held (its slab to the collector).
+   * of a lent chunk gives it back once written to a direct destination (LentSlices.written).
    */
   private async write(out: Writable, slice: Buffer, sent?: () => void): Promise<boolean> {
-    const chunk = this.lent.get(slice);
-    this.lent.delete(slice);
-    const done =
-      chunk && out !== this.piped
-        ? () => {
-            sent?.();
-            releaseLent(chunk);
-          }
-        : sent && (() => sent());
+    const giveBack = this.lent.written(slice, out !== this.piped);
+    const done = giveBack || sent ? () => (sent?.(), giveBack?.()) : undefined;
     if (out.write(slice, done) || (await drained(out, this.stallTimeoutMs))) {
       this.written += slice.length;
-      this.signal();
+      this.wakeups.wakeAll();
       return true;
     }
     if (out.destroyed) {
@@ -402,19 +373,11 @@ export class LiveTap {
 
   private dropQueued(): void {
     this.buffers.release(this.queuedBytes + (this.held?.length ?? 0));
-    for (const slice of this.queue) this.giveBack(slice);
-    if (this.held) this.giveBack(this.held);
+    for (const slice of this.queue) this.lent.drop(slice);
+    if (this.held) this.lent.drop(this.held);
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.held = undefined;
-  }
-
-  /** A slice that will not be written: its chunk's hold ends. */
-  private giveBack(slice: Buffer): void {
-    const chunk = this.lent.get(slice);
-    if (!chunk) return;
-    this.lent.delete(slice);
-    releaseLent(chunk);
   }
 
   private close(err?: Error): void {
@@ -424,7 +387,7 @@ export class LiveTap {
     // Never attached: the read-back did not start and its reader is still open.
     void this.readBack?.reader.close().catch(() => undefined);
     this.readBack = undefined;
-    this.signal();
+    this.wakeups.wakeAll();
     // A direct destination is the caller's (sendTo rejects); our own stream carries the error to its reader.
     if (this.settle) this.settle(err ?? new Error('the client went away before the blob was sent'));
     else if (err && this.piped && !this.piped.writableEnded) this.piped.destroy(err);

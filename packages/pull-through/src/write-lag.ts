@@ -1,3 +1,5 @@
+import { Wakeups } from './wakeups.js';
+
 /** Bytes one blob miss may have queued for its store writer ahead of the storage (while live clients read it). */
 export const DEFAULT_WRITE_LAG_BYTES = 32 * 1024 * 1024;
 /** Bytes every blob miss of one process may have queued for their store writers together. */
@@ -50,7 +52,7 @@ export class WriteLag {
   private used = 0;
   private readonly counts: WriteLagStats = { queuedBytes: 0, overflows: 0, waits: 0, completions: { ranged: 0, full: 0, failed: 0 }, completionBytes: 0 };
   /** Misses waiting for room: woken whenever any store takes bytes. */
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Wakeups();
 
   constructor(readonly limits: WriteLagLimits = { perMissBytes: DEFAULT_WRITE_LAG_BYTES, totalBytes: DEFAULT_WRITE_LAG_TOTAL_BYTES }) {
     if (!(limits.perMissBytes > 0) || !(limits.totalBytes >= limits.perMissBytes)) {
@@ -85,24 +87,12 @@ export class WriteLag {
 
   release(bytes: number): void {
     this.used = Math.max(0, this.used - bytes);
-    if (this.waiters.size === 0) return;
-    const waiters = [...this.waiters];
-    this.waiters.clear();
-    for (const wake of waiters) wake();
+    this.waiters.wakeAll();
   }
 
   /** Resolves true the next time any store takes bytes (release), or false after `timeoutMs`. */
   released(timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const settle = (woken: boolean) => {
-        clearTimeout(timer);
-        this.waiters.delete(wake);
-        resolve(woken);
-      };
-      const wake = () => settle(true);
-      const timer = setTimeout(() => settle(false), timeoutMs);
-      this.waiters.add(wake);
-    });
+    return this.waiters.next(timeoutMs);
   }
 
   countOverflow(): void {
