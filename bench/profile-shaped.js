@@ -1,5 +1,5 @@
 'use strict';
-// `node bench/profile-shaped.js [--rounds=2] [--mib=N [--layers=K]] [--clients=C] [--rate=100] [--rtt=20] [--out=<dir>] [--ceilings] [--warm-images=4]`: where a cold pull through the
+// `node bench/profile-shaped.js [--rounds=2] [--mib=N [--layers=K]] [--clients=C] [--rate=100] [--rtt=20] [--out=<dir>] [--ceilings] [--warm-images=4] [--memory [--memory-timeline=<ms>]] [--node-arg=<flag>]`: where a cold pull through the
 // shaped link spends its time, blob by blob (run `npm run build` first). Per round: the bench's 60-layer
 // image (or one `--mib` layer) pulled directly through the link, then through a fresh pullthrough (which
 // fetches through the same link), 3 blobs at a time like the bench's client. For each blob: from the
@@ -12,6 +12,9 @@
 // `--clients=C`: C clients pull through this cache at once (a herd; the bench's is 20 clients on 4 layers of
 // 10 MiB: `--clients=20 --mib=10 --layers=4`); the per-blob lines are the first client's, and a herd line gives
 // every client's first byte and end, and the first and last of each event in the frontend. Medians over the blobs. The link runs in this process (its CPU is not measured).
+// `--memory`: the frontend's memory sampled inside it (bench/lib/memory-preload.js) at its first sample, before the
+// pull and at its peak, until 3 s after the pull; `--memory-timeline=<ms>` prints a sample every <ms>.
+// `--node-arg=<flag>`: a node flag for the frontend (repeatable).
 const os = require('node:os');
 const path = require('node:path');
 const { readFile } = require('node:fs/promises');
@@ -78,6 +81,35 @@ async function readTimeline(file) {
   return { byKey, last, loop };
 }
 
+/** `--memory`: the frontend's memory (bench/lib/memory-preload.js) just before the pull, at its peak resident set, and each field's own peak. */
+async function printMemory(file, from) {
+  const samples = (await readFile(file, 'utf8').catch(() => ''))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [at, ...fields] = line.split(' ');
+      return { at: Number(at), ...Object.fromEntries(fields.map((f) => f.split('=')).map(([k, v]) => [k, Number(v)])) };
+    });
+  const before = samples.filter((s) => s.at < from).at(-1);
+  const during = samples.filter((s) => s.at >= from);
+  if (!before || during.length === 0) return console.log('  frontend memory: no samples');
+  const peak = during.reduce((a, s) => (s.rss > a.rss ? s : a));
+  const show = (s) => Object.entries(s).filter(([k]) => k !== 'at').map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+  console.log(`  frontend memory (MiB) at its first sample: ${show(samples[0])}`);
+  console.log(`  frontend memory (MiB) before the pull: ${show(before)}`);
+  console.log(`  at its peak RSS (${(peak.at - from).toFixed(0)} ms into the pull): ${show(peak)}`);
+  const maxima = Object.fromEntries(Object.keys(peak).filter((k) => k !== 'at').map((k) => [k, Math.max(...during.map((s) => s[k]))]));
+  console.log(`  each field's own peak: ${show(maxima)}`);
+  const timeline = process.argv.find((a) => a.startsWith('--memory-timeline'));
+  if (timeline) {
+    const step = Number(timeline.split('=')[1] ?? 100);
+    for (let t = 0; t <= during.at(-1).at - from; t += step) {
+      const s = during.find((x) => x.at - from >= t);
+      if (s) console.log(`    +${t} ms: ${show(s)}`);
+    }
+  }
+}
+
 async function main(argv) {
   const flag = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
   const rounds = Number(flag('rounds', '2'));
@@ -135,7 +167,9 @@ async function main(argv) {
       }
       linkSeen.clear();
       const timeline = path.join(work.path, `timeline-${round}.txt`);
-      const proxy = await startPullthrough({ redisUrl: redis.url, upstreamHost: link, ...(flag('out', undefined) ? { profileDir: flag('out', undefined) } : {}), nodeArgs: ['--require', path.join(__dirname, 'lib', 'timeline-preload.js')], env: { PULLTHROUGH_TIMELINE_FILE: timeline } });
+      const memory = argv.includes('--memory') ? path.join(work.path, `memory-${round}.txt`) : undefined;
+      const preloads = [...argv.filter((a) => a.startsWith('--node-arg=')).map((a) => a.slice('--node-arg='.length)), ...['timeline-preload.js', ...(memory ? ['memory-preload.js'] : [])].flatMap((name) => ['--require', path.join(__dirname, 'lib', name)])];
+      const proxy = await startPullthrough({ redisUrl: redis.url, upstreamHost: link, ...(flag('out', undefined) ? { profileDir: flag('out', undefined) } : {}), nodeArgs: preloads, env: { PULLTHROUGH_TIMELINE_FILE: timeline, ...(memory ? { PULLTHROUGH_MEMORY_FILE: memory } : {}) } });
       let ours;
       try {
         await warmUp(pull, proxy.url, warmups); // process warm-up: cold means cache-cold
@@ -146,12 +180,14 @@ async function main(argv) {
         ours.window = { from, to: nowMs() };
         const after = await redisCommandCalls(redis.url);
         ours.redis = Object.entries(after).map(([cmd, n]) => [cmd, n - (before[cmd] ?? 0)]).filter(([cmd, n]) => n > 0 && !['info', 'client', 'hello'].includes(cmd));
+        if (memory) await new Promise((r) => setTimeout(r, 3000)); // the background work after the pull, sampled too
         if (flag('out', undefined)) console.log(`  the pull's window in the frontend's .cpuprofile (CLOCK_MONOTONIC µs): ${Math.round((from - performance.timeOrigin) * 1000 + monoOffsetUs)}-${Math.round((ours.window.to - performance.timeOrigin) * 1000 + monoOffsetUs)}`);
       } finally {
         await proxy.stop();
       }
       console.log(`round ${round} pullthrough: ${ours.ms.toFixed(0)} ms (manifest ${fmt(ours.manifestMs)} ms, first blob byte ${fmt(ours.ttfbMs)} ms); per blob (median ms since the client's request): ${blobLine(ours.rows)}`);
       const { byKey, last, loop } = await readTimeline(timeline);
+      if (memory) await printMemory(memory, ours.window.from);
       if (clients > 1) {
         const q = (xs) => `${fmt(Math.min(...xs))}/${fmt(median(xs))}/${fmt(Math.max(...xs))}`;
         const since = (t) => t - ours.window.from;

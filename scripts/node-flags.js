@@ -12,12 +12,16 @@ const NODE_FLAGS = Object.freeze(['--max-semi-space-size=2']);
 // The environment both apps run with, the same launchers (an operator's own value wins; the
 // Dockerfile sets it with ENV, checked by infra/scripts/check.js).
 //
-// MALLOC_ARENA_MAX=1: glibc gives each thread that allocates (libuv's pool, V8's GC and compiler
-// threads) a malloc arena of its own, and the pages freed in them stay resident. With one arena the
-// frontend's herd peak RSS was 105.8-108.8 MiB against 111.7-115.3 MiB (three bench herd rounds each,
-// 2026-12-02), and paired 512 MiB cold pulls cost the same CPU within the run-to-run noise (README,
-// Performance, Memory). node's own allocations are mostly on the main thread, so one arena's lock is
-// rarely contended.
+// MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (libuv's pool, V8's GC and compiler threads) a
+// malloc arena of its own by default, and the pages freed in them stay resident. From 2026-12-02 to 12-05 it
+// was 1: the frontend's herd peak RSS was 105.8-108.8 MiB against 111.7-115.3 MiB with the default (three
+// bench herd rounds each). With one arena the threads' short-lived blocks land in the main thread's heap
+// and pin it: the frontend's malloc heap grew from 4 to 12-26 MiB over the first four pulls after start
+// (`/proc/<pid>/smaps`, `[heap]`), a different amount every time, and stayed. With two (the main thread's,
+// and one the threads share, which glibc trims) it stays at 4 MiB, and the herd's peak was 100.5-108.8 MiB
+// against 100.5-110.9 with one, and 101.8-123.9 with the code before (6 bench herd rounds each,
+// alternating, 2026-12-05; README, Performance, Memory). node's own allocations are mostly on the main
+// thread, so the shared arena's lock is rarely contended.
 //
 // MALLOC_MMAP_THRESHOLD_=262144: glibc serves an allocation of 256 KiB or more with a mapping of its own,
 // given back to the kernel when freed. By default it raises that threshold whenever such a block is freed,
@@ -26,7 +30,7 @@ const NODE_FLAGS = Object.freeze(['--max-semi-space-size=2']);
 // herd peak RSS was 97.6-109.7 MiB (median 104.5) against 104.9-123.9 (109.6), 9 bench rounds each, and
 // 100-108 against 103-115 in 8 and 9 more; cold and warm CPU per GiB the same within the noise (README,
 // Performance, Memory; eighteenth session, 2026-12-04).
-const NODE_ENV_VARS = Object.freeze({ MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '262144' });
+const NODE_ENV_VARS = Object.freeze({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '262144' });
 
 /** `env` with NODE_ENV_VARS added where it does not set them. */
 const withNodeEnv = (env) => ({ ...NODE_ENV_VARS, ...env });

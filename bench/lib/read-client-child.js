@@ -10,7 +10,7 @@
 // frontend's heap (module graph), whose size sets V8's limits.
 const fs = require('node:fs');
 const crypto = require('node:crypto');
-const { PooledHttpClient, SlabPool, EgressPolicy, createEgressAgent, request } = require('@pullthrough/egress');
+const { BufferPool, PooledHttpClient, SlabPool, EgressPolicy, createEgressAgent, request } = require('@pullthrough/egress');
 
 const [mode, url, file] = process.argv.slice(2);
 const heapLikeTheFrontends = [];
@@ -81,7 +81,7 @@ async function main() {
   let slabs = {};
   if (mode === 'pooled') {
     // Free slabs kept: as many as the bounded write lag can hold, so a slab is made once, not per burst.
-    const client = new PooledHttpClient(policy, { pool: new SlabPool(64 * 1024, (MAX_QUEUED + 2 * MiB) / (64 * 1024)) });
+    const client = new PooledHttpClient(policy, { pool: new SlabPool(64 * 1024, new BufferPool(MAX_QUEUED + 2 * MiB)) });
     const res = await client.request(url);
     const sink = fileSink(fd, (chunk) => res.body.release(chunk));
     for await (const chunk of res.body) {

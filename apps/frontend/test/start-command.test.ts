@@ -54,9 +54,9 @@ describe('the README start command', () => {
       [...NODE_FLAGS, join(ROOT, 'apps', 'frontend', 'dist', 'main.js')],
       [...NODE_FLAGS, join(ROOT, 'apps', 'hydrator', 'dist', 'main.js')],
     ]);
-    // ... and with its environment (NODE_ENV_VARS: one malloc arena, a fixed mmap threshold), unless the operator set it.
+    // ... and with its environment (NODE_ENV_VARS: two malloc arenas, a fixed mmap threshold), unless the operator set it.
     const { NODE_ENV_VARS } = require(join(ROOT, 'scripts', 'node-flags.js')) as { NODE_ENV_VARS: Record<string, string> };
-    expect(NODE_ENV_VARS).toMatchObject({ MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '262144' });
+    expect(NODE_ENV_VARS).toMatchObject({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '262144' });
     const appPids = kids.filter((_, i) => argvs[i]!.at(-1)?.endsWith(join('dist', 'main.js')));
     expect(appPids).toHaveLength(2);
     for (const pid of appPids) {

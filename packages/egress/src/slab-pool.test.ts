@@ -1,8 +1,12 @@
+import { BufferPool } from './buffer-pool.js';
 import { SlabPool } from './slab-pool.js';
+
+/** A slab pool with a buffer pool of its own (the default one is the process's, shared by every test here). */
+const slabPool = (slabSize = 1024, maxFree = 1024) => new SlabPool(slabSize, new BufferPool(maxFree * slabSize));
 
 describe('SlabPool', () => {
   it('take gives slabSize buffers, each its own memory', () => {
-    const pool = new SlabPool(4096);
+    const pool = slabPool(4096);
     const a = pool.take();
     const b = pool.take();
     expect(a).toBeInstanceOf(Buffer);
@@ -22,7 +26,7 @@ describe('SlabPool', () => {
   });
 
   it('a slab held only by its read is reused after drop (made/reused counters)', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     const a = pool.take();
     pool.drop(a);
     expect(pool.freeSlabs).toBe(1);
@@ -34,7 +38,7 @@ describe('SlabPool', () => {
   });
 
   it('a slab with lent views is not reused until every view is released and the read hold dropped', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     const slab = pool.take();
     const v1 = slab.subarray(0, 10);
     const v2 = slab.subarray(10, 20);
@@ -64,7 +68,7 @@ describe('SlabPool', () => {
   });
 
   it('the read hold alone keeps the slab out of the pool when every view was released first', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     const slab = pool.take();
     const v = slab.subarray(0, 100);
     pool.lend(v, slab);
@@ -77,7 +81,7 @@ describe('SlabPool', () => {
   });
 
   it('retain adds a holder: the view needs one more release', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     const slab = pool.take();
     const v = slab.subarray(0, 5);
     pool.lend(v, slab);
@@ -92,7 +96,7 @@ describe('SlabPool', () => {
   });
 
   it('releasing a view more often than held throws (and does not free the slab early)', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     const slab = pool.take();
     const v = slab.subarray(0, 5);
     pool.lend(v, slab);
@@ -107,7 +111,7 @@ describe('SlabPool', () => {
   });
 
   it('retain of a released view throws', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     const slab = pool.take();
     const v = slab.subarray(0, 5);
     pool.lend(v, slab);
@@ -116,7 +120,7 @@ describe('SlabPool', () => {
   });
 
   it('dropping the read hold twice throws even while a view of the slab is still lent', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     const slab = pool.take();
     const v = slab.subarray(0, 5);
     pool.lend(v, slab);
@@ -130,7 +134,7 @@ describe('SlabPool', () => {
   });
 
   it('releasing a view after its slab was reused by another take throws (stale lease)', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     const slab = pool.take();
     const v = slab.subarray(0, 5);
     pool.lend(v, slab);
@@ -150,7 +154,7 @@ describe('SlabPool', () => {
   });
 
   it('lend of a view outside the slab throws', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     const slab = pool.take();
     const other = pool.take();
     expect(() => pool.lend(Buffer.alloc(5), slab)).toThrow(/outside/);
@@ -168,7 +172,7 @@ describe('SlabPool', () => {
   });
 
   it('lending the same view twice throws', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     const slab = pool.take();
     const v = slab.subarray(0, 5);
     pool.lend(v, slab);
@@ -176,37 +180,42 @@ describe('SlabPool', () => {
   });
 
   it('isHeld is false for a view that was never lent', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     const slab = pool.take();
     expect(pool.isHeld(slab.subarray(0, 1))).toBe(false);
     expect(pool.isHeld(Buffer.alloc(1))).toBe(false);
   });
 
-  it('maxFree bounds the free list', () => {
-    const pool = new SlabPool(1024, 2);
+  it('the pool it was given bounds its free slabs in memory: the memory of the others goes back, and they are filled again when taken', () => {
+    const pool = slabPool(1024, 2);
     const slabs = [pool.take(), pool.take(), pool.take(), pool.take()];
     for (const s of slabs) pool.drop(s);
     expect(pool.freeSlabs).toBe(2);
-    pool.take();
-    pool.take();
+    expect(slabs.filter((s) => s.length === 0)).toHaveLength(2);
+    const again = [pool.take(), pool.take()];
     expect(pool.reused).toBe(2);
     expect(pool.freeSlabs).toBe(0);
-    pool.take();
-    expect(pool.made).toBe(5);
-    expect(pool.reused).toBe(2);
+    const refilled = pool.take();
+    expect(refilled.length).toBe(1024);
+    expect(slabs).toContain(refilled);
+    expect(again.every((s) => s.length === 1024)).toBe(true);
+    expect(pool.made).toBe(4);
+    expect(pool.reused).toBe(3);
   });
 
-  it('maxFree 0 keeps nothing', () => {
-    const pool = new SlabPool(1024, 0);
-    pool.drop(pool.take());
+  it('a pool that keeps nothing idle gives every dropped slab\'s memory back', () => {
+    const pool = slabPool(1024, 0);
+    const slab = pool.take();
+    pool.drop(slab);
     expect(pool.freeSlabs).toBe(0);
-    pool.take();
-    expect(pool.made).toBe(2);
-    expect(pool.reused).toBe(0);
+    expect(slab.length).toBe(0);
+    expect(pool.take()).toBe(slab);
+    expect(slab.length).toBe(1024);
+    expect(pool.made).toBe(1);
   });
 
   it('counts made and reused over many reads with views released in order', () => {
-    const pool = new SlabPool(1024);
+    const pool = slabPool();
     for (let i = 0; i < 100; i++) {
       const slab = pool.take();
       const views = [slab.subarray(0, 100), slab.subarray(100, 1024)];
@@ -216,28 +225,5 @@ describe('SlabPool', () => {
     }
     expect(pool.made).toBe(1);
     expect(pool.reused).toBe(99);
-  });
-});
-
-describe('SlabPool idle trim', () => {
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-  it('keeps free slabs while reads go on and only keepIdle of them once no read took one for idleMs', async () => {
-    const pool = new SlabPool(1024, 100, 2, 60);
-    const slabs = Array.from({ length: 10 }, () => pool.take());
-    for (const slab of slabs) pool.drop(slab);
-    expect(pool.freeSlabs).toBe(10);
-    // Reads go on: a take (and its drop) within each idle period keeps the list.
-    for (let i = 0; i < 3; i++) {
-      await sleep(40);
-      pool.drop(pool.take());
-    }
-    expect(pool.freeSlabs).toBe(10);
-    await sleep(200);
-    expect(pool.freeSlabs).toBe(2);
-    // A slab taken now is one of the kept ones.
-    const before = pool.made;
-    pool.drop(pool.take());
-    expect(pool.made).toBe(before);
   });
 });

@@ -1,3 +1,5 @@
+import { processBufferPool, type BufferPool } from './buffer-pool.js';
+
 /** One slab taken from the pool: its holders (the read that filled it, and every lent view's holders). */
 interface Hold {
   readonly slab: Buffer;
@@ -55,49 +57,42 @@ export function releaseLent(view: Uint8Array): void {
  * buffer (the pool makes a new slab), never overwritten. Releasing more often than held throws.
  */
 export class SlabPool {
-  private readonly free: Buffer[] = [];
-  /** Takes since the idle check last ran, and the check's timer (running while more than `keepIdle` slabs are free). */
-  private takesSinceCheck = 0;
-  private idleCheck: NodeJS.Timeout | undefined;
   /** By each slab's own memory (every slab has an ArrayBuffer of its own). */
   private readonly holds = new WeakMap<ArrayBufferLike, Hold>();
   /** Buffers handed out for a read (`take`, `takeTail`) whose hold was not dropped yet. */
   private readonly reads = new WeakSet<Uint8Array>();
   private readonly leases = new WeakMap<Uint8Array, Lease>();
-  /** Slabs made since the start, and reads that reused a free one. */
+
+  /** Slabs made since the start (new memory), and reads that took a free one. */
   made = 0;
   reused = 0;
 
   /**
-   * `slabSize`: bytes per read; `maxFree`: free slabs kept while reads go on (more are left to the
-   * collector); `keepIdle`: free slabs kept once no read took one for `idleMs` (the rest are left to the
-   * collector then). Reads in bursts (a store that writes a MiB at a time, clients that drain at their
-   * own pace) hold hundreds of slabs at once: the free list keeps them for the next burst instead of
-   * making new ones, and gives them up when the reads stop.
+   * `slabSize`: bytes per read; `free`: where free slabs wait for the next read (by default the
+   * process's pool, shared with the store's reads of stored blobs: processBufferPool). Reads in bursts
+   * (a store that writes a MiB at a time, clients that drain at their own pace) hold hundreds of slabs
+   * at once: the pool keeps them for the next burst instead of making new ones, and lets them go when
+   * the reads stop (the process's pool: plain buffers, left to the collector; a pool whose buffers of the
+   * slab size are releasable gives their memory back to the kernel instead).
    */
   constructor(
     readonly slabSize = 64 * 1024,
-    private readonly maxFree = 1024,
-    private readonly keepIdle = 16,
-    private readonly idleMs = 2000,
+    private readonly free: BufferPool = processBufferPool(),
   ) {
     if (!Number.isInteger(slabSize) || slabSize < 1024) throw new RangeError(`slab size ${slabSize} is not an integer of at least 1024`);
   }
 
-  /** Free slabs kept for the next reads. */
+  /** Free slabs kept in memory for the next reads (in a shared pool: every free buffer of the slab size). */
   get freeSlabs(): number {
-    return this.free.length;
+    return this.free.idleBytesOf(this.slabSize) / this.slabSize;
   }
 
   /** A slab for one read, held once by the caller (end it with `drop`). */
   take(): Buffer {
-    this.takesSinceCheck++;
-    let slab = this.free.pop();
-    if (slab) this.reused++;
-    else {
-      slab = Buffer.allocUnsafeSlow(this.slabSize);
-      this.made++;
-    }
+    const made = this.free.made;
+    const slab = this.free.acquire(this.slabSize);
+    if (this.free.made === made) this.reused++;
+    else this.made++;
     this.holds.set(slab.buffer, { slab, refs: 1 });
     this.reads.add(slab);
     return slab;
@@ -108,7 +103,6 @@ export class SlabPool {
     const hold = this.holds.get(slab.buffer);
     if (!hold || hold.refs <= 0 || hold.slab !== slab) throw new Error('SlabPool: takeTail of a slab that is not held');
     if (!Number.isInteger(offset) || offset < 0 || offset >= slab.length) throw new RangeError(`takeTail: offset ${offset} outside the slab`);
-    this.takesSinceCheck++;
     hold.refs++;
     const tail = slab.subarray(offset);
     this.reads.add(tail);
@@ -161,24 +155,7 @@ export class SlabPool {
     if (hold.refs <= 0) throw new Error('SlabPool: a slab released more often than held');
     if (--hold.refs > 0) return;
     this.holds.delete(hold.slab.buffer);
-    if (this.free.length >= this.maxFree) return;
-    this.free.push(hold.slab);
-    if (this.free.length > this.keepIdle && !this.idleCheck) this.watchIdle();
-  }
-
-  /** Every `idleMs`: when no read took a slab since the last look, keep only `keepIdle` free slabs and stop looking. */
-  private watchIdle(): void {
-    this.takesSinceCheck = 0;
-    this.idleCheck = setInterval(() => {
-      if (this.takesSinceCheck > 0) {
-        this.takesSinceCheck = 0;
-        return;
-      }
-      this.free.length = Math.min(this.free.length, this.keepIdle);
-      clearInterval(this.idleCheck);
-      this.idleCheck = undefined;
-    }, this.idleMs);
-    this.idleCheck.unref();
+    this.free.release(hold.slab);
   }
 }
 

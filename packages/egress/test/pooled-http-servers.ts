@@ -8,7 +8,9 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { createTlsCertificate, pseudoRandomBytes, tempDir, type TempDir } from '@pullthrough/test-support';
 import { EgressPolicy } from '../src/egress-policy.js';
 import type { PooledBody } from '../src/pooled-body.js';
+import { BufferPool } from '../src/buffer-pool.js';
 import { PooledHttpClient, type PooledHttpOptions, type PooledResponse } from '../src/pooled-http-client.js';
+import { SlabPool } from '../src/slab-pool.js';
 
 
 export type CodedError = Error & { code?: string };
@@ -231,8 +233,9 @@ export let httpsPort: number;
 
 const policy = new EgressPolicy({ allow: '127.0.0.1' });
 const clients: PooledHttpClient[] = [];
+/** A client with a slab pool of its own (the default one takes its slabs from the process's pool, which every test here shares). */
 export function newClient(options: PooledHttpOptions = {}, withPolicy: EgressPolicy = policy): PooledHttpClient {
-  const c = new PooledHttpClient(withPolicy, options);
+  const c = new PooledHttpClient(withPolicy, { pool: new SlabPool(64 * 1024, new BufferPool(64 * 1024 * 1024)), ...options });
   clients.push(c);
   return c;
 }

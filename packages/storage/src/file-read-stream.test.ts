@@ -4,7 +4,7 @@ import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool } from '@pullthrough/egress';
 import { blockSizeFor, FileReadStream, sendStream } from './file-read-stream.js';
 
 let dir: string;
@@ -38,6 +38,24 @@ function collector(): Writable & { chunks: Buffer[] } {
 }
 
 describe('FileReadStream', () => {
+  test('a read size that changes while it is sent: blocks follow it, each aligned to its size, every byte in order', async () => {
+    const pool = new BufferPool(4 * 1024 * 1024);
+    const sizes = [256 * 1024, 64 * 1024, 64 * 1024, 256 * 1024, 256 * 1024];
+    let asked = 0;
+    const readSize = () => sizes[Math.min(asked++, sizes.length - 1)]!;
+    const big = randomBytes(700 * 1024 + 3);
+    const bigFile = join(dir, 'big');
+    await fsp.writeFile(bigFile, big);
+    const stream = new FileReadStream(await fsp.open(bigFile, 'r'), { start: 5, end: big.length - 1, chunkSize: 256 * 1024, readSize, pool });
+    const sink = collector();
+    await sendStream(stream, sink);
+    expect(Buffer.concat(sink.chunks).equals(big.subarray(5))).toBe(true);
+    // A 256 KiB block from byte 5; two of 64 KiB; at 384 KiB the size is 256 KiB again: the rest of the block
+    // [256, 512) KiB, so the next one, [512, 768) KiB, is aligned; the file ends in it.
+    expect(sink.chunks.map((c) => c.length)).toEqual([256 * 1024 - 5, 64 * 1024, 64 * 1024, 128 * 1024, big.length - 512 * 1024]);
+    expect(asked).toBe(5);
+  });
+
   test('read as a Readable: the whole range, in fresh buffers; closes the file once', async () => {
     let closes = 0;
     const stream = await open(10, data.length - 1, new BufferPool(0), () => closes++);

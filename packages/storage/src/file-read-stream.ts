@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import type { BufferPool } from './buffer-pool.js';
+import type { BufferPool } from '@pullthrough/egress';
 import { SharedReads, type BlockPiece } from './shared-reads.js';
 
 export interface FileReadStreamOptions {
@@ -9,8 +9,10 @@ export interface FileReadStreamOptions {
   start: number;
   /** Last byte to read (inclusive). */
   end: number;
-  /** Bytes per read. */
+  /** Bytes per read (as a Readable), and of the pooled blocks it is sent in unless `readSize` says otherwise. */
   chunkSize: number;
+  /** The size of the next pooled block, asked at each one (ReadSizer: smaller while more streams are open). Default: `chunkSize`. */
+  readSize?: () => number;
   pool: BufferPool;
   /** Called once when the stream closes (its file handle is closed). */
   onClose?: () => void;
@@ -45,8 +47,8 @@ const writeChunk = (dest: Writable, chunk: Buffer): Promise<void> =>
 export class FileReadStream extends Readable {
   private position: number;
   private remaining: number;
-  /** The size of the pooled blocks it is sent in; 0: too small to pool (blockSizeFor). */
-  private readonly blockSize: number;
+  /** The range's length (block sizes follow it: blockSizeFor). */
+  private readonly span: number;
   private claimed = false;
   private ownBlocks: FileReadStreamOptions['shared'];
 
@@ -57,7 +59,7 @@ export class FileReadStream extends Readable {
     super({ highWaterMark: options.chunkSize });
     this.position = options.start;
     this.remaining = Math.max(0, options.end - options.start + 1);
-    this.blockSize = blockSizeFor(this.remaining, options.chunkSize);
+    this.span = this.remaining;
   }
 
   override _read(): void {
@@ -149,13 +151,14 @@ export class FileReadStream extends Readable {
 
   /**
    * The next bytes to send, and advance. A range of 64 KiB or more goes in pooled blocks aligned to
-   * the block size (the read size, or the power of two at or above a smaller range), shared with other
-   * responses sending the same file (SharedReads); a smaller one is read whole into a buffer of its own.
+   * the block size (the read size now, or the power of two at or above a smaller range), shared with
+   * other responses sending the same file (SharedReads); a smaller one is read whole into a buffer of
+   * its own. A piece runs to the end of its block, so one after a change of size is aligned again.
    */
   private nextPiece(): BlockPiece {
     const { chunkSize } = this.options;
     const from = this.position;
-    const block = this.blockSize;
+    const block = blockSizeFor(this.span, this.options.readSize?.() ?? chunkSize);
     if (block === 0) {
       const buffer = Buffer.allocUnsafe(Math.min(chunkSize, this.remaining));
       return { bytes: this.readInto(buffer).then((n) => buffer.subarray(0, n)), release: () => undefined };

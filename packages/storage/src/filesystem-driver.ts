@@ -7,7 +7,7 @@ import { resolveByteRange } from './byte-range.js';
 import { DelegatedUploads } from './delegated-uploads.js';
 import { FileObjectWriter } from './file-object-writer.js';
 import { FileUploads } from './file-uploads.js';
-import { BufferPool } from './buffer-pool.js';
+import { processBufferPool, type BufferPool } from '@pullthrough/egress';
 import { FileReadStream } from './file-read-stream.js';
 import { SharedReads } from './shared-reads.js';
 import { DEFAULT_READ_SIZER, ReadSizer, type ReadSizerOptions } from './read-sizer.js';
@@ -17,8 +17,8 @@ import { StoragePathError, UPLOADS_AREA, storagePathSegments } from './storage-p
 export interface FilesystemDriverOptions {
   /** Read sizes of object streams (see ReadSizer). */
   reads?: ReadSizerOptions;
-  /** Bytes of idle read buffers kept for reuse (see BufferPool). Default 16 MiB. */
-  idleBufferBytes?: number;
+  /** Where read buffers come from and wait for reuse (BufferPool). Default: the process's pool, shared with the upstream blob reader's slabs. */
+  buffers?: BufferPool;
 }
 
 /** "Not there" errors: a missing file, or a file where a directory was expected. */
@@ -75,7 +75,7 @@ export class FilesystemDriver extends DelegatedUploads implements StorageDriver 
     super();
     const reads = options.reads ?? DEFAULT_READ_SIZER;
     this.reads = new ReadSizer(reads);
-    this.buffers = new BufferPool(options.idleBufferBytes ?? 16 * 1024 * 1024);
+    this.buffers = options.buffers ?? processBufferPool();
     this.sharedReads = new SharedReads(this.buffers, reads.max);
     this.root = resolve(root);
     this.uploadsDir = join(this.root, UPLOADS_AREA);
@@ -152,7 +152,7 @@ export class FilesystemDriver extends DelegatedUploads implements StorageDriver 
       const bounds = range ? resolveByteRange(range, st.size) : { start: 0, end: st.size - 1 };
       const read = this.reads.acquire();
       const shared = { reads: this.sharedReads, file: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, fileSize: st.size };
-      return new FileReadStream(handle, { ...bounds, chunkSize: read.size, pool: this.buffers, onClose: read.release, shared });
+      return new FileReadStream(handle, { ...bounds, chunkSize: read.size, readSize: read.current, pool: this.buffers, onClose: read.release, shared });
     } catch (err) {
       await handle.close();
       throw err;

@@ -6,7 +6,6 @@ export * from './filesystem-driver.js';
 export * from './azure-blob-driver.js';
 export * from './storage-config.js';
 export * from './read-sizer.js';
-export * from './buffer-pool.js';
 export * from './file-read-stream.js';
 export * from './shared-reads.js';
 export * from './driver-contract.js';

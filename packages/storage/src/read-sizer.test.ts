@@ -20,6 +20,20 @@ describe('ReadSizer', () => {
     expect(sizer.acquire().size).toBe(MiB);
   });
 
+  test("a stream's later reads follow the streams open now: smaller once more open, bigger again once they close", () => {
+    const sizer = new ReadSizer({ budget: 8 * MiB, min: 64 * KiB, max: 4 * MiB });
+    const first = sizer.acquire();
+    expect(first.size).toBe(4 * MiB);
+    expect(first.current()).toBe(4 * MiB);
+    const herd = Array.from({ length: 19 }, () => sizer.acquire());
+    // 20 open: 256 KiB each fits 8 MiB (512 KiB would not).
+    expect(first.size).toBe(4 * MiB);
+    expect(first.current()).toBe(256 * KiB);
+    expect(herd[0]!.current()).toBe(256 * KiB);
+    for (const s of herd) s.release();
+    expect(first.current()).toBe(4 * MiB);
+  });
+
   test('min above max is refused', () => {
     expect(() => new ReadSizer({ budget: MiB, min: 2 * MiB, max: MiB })).toThrow(RangeError);
   });

@@ -2,9 +2,12 @@
  * Read sizes for object streams that share a memory budget. Each open stream holds about two
  * reads (one read ahead, one queued on the client socket), so big reads are cheap for a few
  * streams and costly for many: 20 clients x 3 parallel blobs with 1 MiB reads took a frontend
- * to 240-290 MiB RSS in `npm run bench`'s herd. A stream gets the largest power-of-two read size
- * (between `min` and `max`) such that every stream open at that moment could hold one read of
- * that size within `budget`: one warm pull streams in `max` reads, a herd in smaller ones.
+ * to 240-290 MiB RSS in `npm run bench`'s herd. Each read of a stream gets the largest power-of-two
+ * size (between `min` and `max`) such that every stream open at that moment could hold one read of
+ * that size within `budget`: one warm pull streams in `max` reads, a herd in smaller ones, and a
+ * stream opened first reads smaller once more streams open (until 2026-12-05 a stream kept the size
+ * it opened with: the first clients of a herd that waited for a commit read 4 MiB at a time while
+ * the later ones read 128 KiB).
  */
 export interface ReadSizerOptions {
   /** Bytes of reads that the streams open at once share. */
@@ -28,20 +31,25 @@ export class ReadSizer {
     this.max = max;
   }
 
-  /** The read size for a stream opening now; call `release` once, when it closes. */
-  acquire(): { size: number; release: () => void } {
+  /** A stream opening now: its read size now (`size`) and at each later read (`current()`); call `release` once, when it closes. */
+  acquire(): { size: number; current: () => number; release: () => void } {
     this.open++;
-    let size = this.max;
-    while (size > this.min && size * this.open > this.budget) size /= 2;
     let released = false;
     return {
-      size: Math.max(this.min, Math.floor(size)),
+      size: this.sizeNow(),
+      current: () => this.sizeNow(),
       release: () => {
         if (released) return;
         released = true;
         this.open--;
       },
     };
+  }
+
+  private sizeNow(): number {
+    let size = this.max;
+    while (size > this.min && size * Math.max(1, this.open) > this.budget) size /= 2;
+    return Math.max(this.min, Math.floor(size));
   }
 
   /** Streams open now. */

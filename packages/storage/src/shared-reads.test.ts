@@ -4,7 +4,7 @@ import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool } from '@pullthrough/egress';
 import { FileReadStream, sendStream } from './file-read-stream.js';
 import { FilesystemDriver } from './filesystem-driver.js';
 import { SharedReads } from './shared-reads.js';

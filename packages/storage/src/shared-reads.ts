@@ -1,4 +1,4 @@
-import type { BufferPool } from './buffer-pool.js';
+import type { BufferPool } from '@pullthrough/egress';
 
 /** A block of a stored file read into a pooled buffer, shared by every response that sends it meanwhile. */
 interface Block {
