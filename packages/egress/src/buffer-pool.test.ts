@@ -127,8 +127,8 @@ describe('BufferPool', () => {
     expect(() => pool.release(b)).toThrow(/empty buffer/);
   });
 
-  it('keeps idle buffers while acquires go on, and gives back all beyond keepIdleBytes (largest first) once none came for idleMs', async () => {
-    const pool = new BufferPool(64 * KiB, { keepIdleBytes: 2 * KiB, idleMs: 60 });
+  it('keeps idle plain buffers while acquires go on, and lets all beyond keepIdleBytes go (largest first) once none came for idleMs', async () => {
+    const pool = new BufferPool(64 * KiB, { keepIdleBytes: 2 * KiB, idleMs: 60, releasableFrom: 64 * KiB });
     const smalls = [pool.acquire(KiB), pool.acquire(KiB)];
     const bigs = [pool.acquire(8 * KiB), pool.acquire(8 * KiB)];
     for (const b of [...smalls, ...bigs]) pool.release(b);
@@ -140,8 +140,23 @@ describe('BufferPool', () => {
     expect(pool.idleSize).toBe(18 * KiB);
     await sleep(200);
     expect(pool.idleSize).toBe(2 * KiB);
+    expect(pool.idleBytesOf(8 * KiB)).toBe(0);
+    // Plain buffers are left to the collector, their memory untouched.
+    expect(bigs.map((b) => b.length)).toEqual([8 * KiB, 8 * KiB]);
+    expect(pool.acquire(KiB)).toBe(smalls[1]);
+  });
+
+  it('gives back releasable buffers idle for idleMs even while other buffers are taken all along', async () => {
+    const pool = new BufferPool(64 * KiB, { keepIdleBytes: 0, idleMs: 60, releasableFrom: 4 * KiB });
+    const bigs = [pool.acquire(8 * KiB), pool.acquire(8 * KiB)];
+    for (const b of bigs) pool.release(b);
+    for (let i = 0; i < 10; i++) {
+      await sleep(20);
+      pool.release(pool.acquire(KiB)); // a plain buffer taken and given back all the time
+    }
     expect(bigs.map((b) => b.length)).toEqual([0, 0]);
-    expect(smalls.map((b) => b.length)).toEqual([KiB, KiB]);
+    expect(pool.idleBytesOf(8 * KiB)).toBe(0);
+    expect(pool.idleBytesOf(KiB)).toBe(KiB);
   });
 });
 

@@ -3,8 +3,9 @@
  * ArrayBuffer whose maximum is its size. Shrinking the ArrayBuffer to nothing returns its pages (resident
  * memory drops at once, without waiting for a garbage collection); growing it again maps fresh zeroed pages.
  * Its memory is V8's own mapping, not the C allocator's, so freeing it leaves no holes in the malloc heap.
- * A view taken of it while it is shrunk has length 0 and every native use of it throws (detached or out
- * of bounds): memory given back cannot be read or written through an old view by mistake.
+ * A view of it has length 0 while it is shrunk: a read into it fails and a write of it sends nothing, so
+ * memory given back is never read or overwritten through an old view (a holder that released too early
+ * sends a short body instead of another response's bytes).
  */
 export function releasableBuffer(size: number): Buffer {
   if (!Number.isInteger(size) || size <= 0) throw new RangeError(`buffer size ${size} is not a positive integer`);
@@ -43,7 +44,7 @@ export interface BufferPoolOptions {
   releasableFrom?: number;
 }
 
-/** Idle buffers of one size, the most recently released last, each with when it was released (Date.now()). */
+/** Idle buffers of one size, the most recently released last, each with when it was released (performance.now(): not moved by the wall clock). */
 class IdleList {
   readonly buffers: Buffer[] = [];
   readonly since: number[] = [];
@@ -113,7 +114,7 @@ export class BufferPool {
   /**
    * A buffer of exactly `size` bytes (old content, or zeros: the caller overwrites it): an idle one of that
    * size, else new memory. Before taking new memory the pool gives back at least as much releasable
-   * memory of other sizes that has been idle for `tradeAfterMs` (the longest idle first): the memory one burst
+   * memory of other sizes that has been idle for `tradeAfterMs` (the longest idle of each size first): the memory one burst
    * left idle (an upstream fetch's socket slabs) is what the next burst of another size (reads of the
    * stored blob for the clients that waited for its commit) takes, instead of both being resident at
    * once. Buffers idle for less are left alone: reads of two sizes that go on side by side (a cold
@@ -128,7 +129,7 @@ export class BufferPool {
       this.reused++;
       return buffer;
     }
-    this.giveBackOtherSizes(size, Date.now() - this.tradeAfterMs);
+    this.giveBackOtherSizes(size, performance.now() - this.tradeAfterMs);
     const empty = this.empty.get(size)?.pop();
     if (empty) {
       memoryOf(empty).resize(size);
@@ -156,7 +157,7 @@ export class BufferPool {
       list = new IdleList();
       this.idle.set(buffer.length, list);
     }
-    list.push(buffer, Date.now());
+    list.push(buffer, performance.now());
     this.idleBytes += buffer.length;
     if (this.idleBytes > this.keepIdleBytes && !this.idleCheck) this.watchIdle();
   }
@@ -196,25 +197,33 @@ export class BufferPool {
     if (list.length < this.maxEmpty) list.push(buffer);
   }
 
-  /** Every `idleMs`: when nothing was acquired since the last look, give back idle memory beyond `keepIdleBytes` (largest buffers first) and stop looking. */
+  /**
+   * Every `idleMs` while more than `keepIdleBytes` are idle: releasable buffers idle for `idleMs` or more
+   * give their memory back (the longest idle first), even while other buffers are taken (a cold pull's
+   * slabs keep the pool busy, but not the store's blocks a herd left idle); when nothing at all was
+   * acquired since the last look, every idle buffer beyond `keepIdleBytes` goes (largest first; plain
+   * ones to the collector). Stops once no more than `keepIdleBytes` are idle.
+   */
   private watchIdle(): void {
     this.acquiresSinceCheck = 0;
     this.idleCheck = setInterval(() => {
-      if (this.acquiresSinceCheck > 0) {
-        this.acquiresSinceCheck = 0;
-        return;
-      }
+      const quiet = this.acquiresSinceCheck === 0;
+      this.acquiresSinceCheck = 0;
+      const before = quiet ? Number.POSITIVE_INFINITY : performance.now() - this.idleMs;
       for (const size of [...this.idle.keys()].sort((a, b) => b - a)) {
-        const list = this.idle.get(size);
+        if (!quiet && size < this.releasableFrom) continue;
+        const list = this.idle.get(size) as IdleList;
         while (this.idleBytes > this.keepIdleBytes) {
-          const buffer = list?.pop();
+          const buffer = quiet ? list.pop() : list.shiftIfSince(before);
           if (!buffer) break;
           this.idleBytes -= size;
           this.giveBack(buffer);
         }
       }
-      clearInterval(this.idleCheck);
-      this.idleCheck = undefined;
+      if (this.idleBytes <= this.keepIdleBytes) {
+        clearInterval(this.idleCheck);
+        this.idleCheck = undefined;
+      }
     }, this.idleMs);
     this.idleCheck.unref();
   }
@@ -228,7 +237,7 @@ const PROCESS_POOL_KEEP_IDLE_BYTES = 1024 * 1024;
  * makes a Buffer view of a resizable ArrayBuffer in about 300 ns against 50 for a plain one, and a cold miss makes
  * several views of every 64 KiB it reads (each chunk, each client's slice): with releasable slabs the frontend spent
  * 0.88-0.96 CPU s on a cold 60-layer pull against 0.74-0.80 (`bench/profile-cold.js --layers`, 5 pairs). Reads of
- * stored blobs come in blocks of 128 KiB to 4 MiB with a view or two per block.
+ * stored blobs come in blocks of 64 KiB (a herd of more than 64 streams, plain then) to 4 MiB, with a view or two per block.
  */
 const PROCESS_POOL_RELEASABLE_FROM = 128 * 1024;
 let processPool: BufferPool | undefined;

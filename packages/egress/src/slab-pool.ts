@@ -63,7 +63,7 @@ export class SlabPool {
   private readonly reads = new WeakSet<Uint8Array>();
   private readonly leases = new WeakMap<Uint8Array, Lease>();
 
-  /** Slabs made since the start (new memory), and reads that took a free one. */
+  /** Slabs made since the start (new buffers), and reads that took a free one (kept in memory, or given back and filled with fresh pages again). */
   made = 0;
   reused = 0;
 

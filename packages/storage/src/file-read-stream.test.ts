@@ -50,10 +50,12 @@ describe('FileReadStream', () => {
     const sink = collector();
     await sendStream(stream, sink);
     expect(Buffer.concat(sink.chunks).equals(big.subarray(5))).toBe(true);
-    // A 256 KiB block from byte 5; two of 64 KiB; at 384 KiB the size is 256 KiB again: the rest of the block
-    // [256, 512) KiB, so the next one, [512, 768) KiB, is aligned; the file ends in it.
+    // A 256 KiB block from byte 5; two of 64 KiB; at 384 KiB the size is 256 KiB again, but 384 KiB is aligned
+    // only to 128 KiB: a 128 KiB block (not [256, 512) KiB read again from its start); at 512 KiB, 256 KiB
+    // blocks again; the file ends in [512, 768) KiB.
     expect(sink.chunks.map((c) => c.length)).toEqual([256 * 1024 - 5, 64 * 1024, 64 * 1024, 128 * 1024, big.length - 512 * 1024]);
     expect(asked).toBe(5);
+    expect(pool.idleBytesOf(128 * 1024)).toBe(128 * 1024);
   });
 
   test('read as a Readable: the whole range, in fresh buffers; closes the file once', async () => {

@@ -49,6 +49,8 @@ export class FileReadStream extends Readable {
   private remaining: number;
   /** The range's length (block sizes follow it: blockSizeFor). */
   private readonly span: number;
+  /** The size of the last pooled block sent (0 before the first). */
+  private lastBlock = 0;
   private claimed = false;
   private ownBlocks: FileReadStreamOptions['shared'];
 
@@ -153,12 +155,17 @@ export class FileReadStream extends Readable {
    * The next bytes to send, and advance. A range of 64 KiB or more goes in pooled blocks aligned to
    * the block size (the read size now, or the power of two at or above a smaller range), shared with
    * other responses sending the same file (SharedReads); a smaller one is read whole into a buffer of
-   * its own. A piece runs to the end of its block, so one after a change of size is aligned again.
+   * its own. A piece runs to the end of its block; a bigger block size is taken only where the position is
+   * aligned to it.
    */
   private nextPiece(): BlockPiece {
     const { chunkSize } = this.options;
     const from = this.position;
-    const block = blockSizeFor(this.span, this.options.readSize?.() ?? chunkSize);
+    let block = blockSizeFor(this.span, this.options.readSize?.() ?? chunkSize);
+    // A bigger size than the last block's waits until the position is aligned to it: the block around
+    // `from` would otherwise be read from its start, bytes this stream already sent.
+    while (this.lastBlock > 0 && block > this.lastBlock && from % block !== 0) block /= 2;
+    this.lastBlock = block;
     if (block === 0) {
       const buffer = Buffer.allocUnsafe(Math.min(chunkSize, this.remaining));
       return { bytes: this.readInto(buffer).then((n) => buffer.subarray(0, n)), release: () => undefined };
