@@ -16,7 +16,8 @@ const file = process.env.PULLTHROUGH_MEMORY_FILE?.replace('%p', String(process.p
 if (file) {
   const MiB = 1024 * 1024;
   const lines = [];
-  const kib = (status, field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+  const { statusKiB } = require('./rss.js');
+  const kib = (status, field) => statusKiB(status, field) / 1024;
   // The app's own copy of @pullthrough/egress (resolved from its main script), if it has one.
   let egress;
   try {

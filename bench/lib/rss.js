@@ -2,11 +2,13 @@
 // Peak resident memory of processes, sampled from /proc/<pid>/status (VmRSS) plus VmHWM.
 const { readFile } = require('node:fs/promises');
 
+/** A `<field>: <n> kB` line of a /proc/<pid>/status text, in KiB (NaN when absent). */
+const statusKiB = (status, field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+
 async function memoryOf(pid) {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rss: kib('VmRSS') * 1024, hwm: kib('VmHWM') * 1024 };
+    return { rss: statusKiB(status, 'VmRSS') * 1024, hwm: statusKiB(status, 'VmHWM') * 1024 };
   } catch {
     return undefined;
   }
@@ -36,4 +38,4 @@ function sampleRss(pids, intervalMs = 50) {
   };
 }
 
-module.exports = { memoryOf, sampleRss };
+module.exports = { memoryOf, sampleRss, statusKiB };

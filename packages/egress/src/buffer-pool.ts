@@ -22,6 +22,16 @@ const ResizableArrayBuffer = ArrayBuffer as unknown as new (length: number, opti
 
 const memoryOf = (buffer: Buffer): ResizableMemory => buffer.buffer as ResizableMemory;
 
+/** The list kept under `size` in `lists`, made by `make` the first time. */
+function listOf<L>(lists: Map<number, L>, size: number, make: () => L): L {
+  let list = lists.get(size);
+  if (!list) {
+    list = make();
+    lists.set(size, list);
+  }
+  return list;
+}
+
 /** The size of `buffer` when it is a whole releasable buffer (releasableBuffer), in memory or not; else undefined. */
 function releasableSize(buffer: Buffer): number | undefined {
   const memory = memoryOf(buffer);
@@ -152,12 +162,7 @@ export class BufferPool {
       this.giveBack(buffer);
       return;
     }
-    let list = this.idle.get(buffer.length);
-    if (!list) {
-      list = new IdleList();
-      this.idle.set(buffer.length, list);
-    }
-    list.push(buffer, performance.now());
+    listOf(this.idle, buffer.length, () => new IdleList()).push(buffer, performance.now());
     this.idleBytes += buffer.length;
     if (this.idleBytes > this.keepIdleBytes && !this.idleCheck) this.watchIdle();
   }
@@ -175,9 +180,8 @@ export class BufferPool {
       while (freed < bytes) {
         const buffer = list.shiftIfSince(before);
         if (!buffer) break;
-        this.idleBytes -= size;
         freed += size;
-        this.giveBack(buffer);
+        this.giveBackIdle(buffer, size);
       }
       if (freed >= bytes) return;
     }
@@ -189,12 +193,14 @@ export class BufferPool {
     if (size === undefined || buffer.length === 0) return;
     memoryOf(buffer).resize(0);
     this.emptied++;
-    let list = this.empty.get(size);
-    if (!list) {
-      list = [];
-      this.empty.set(size, list);
-    }
+    const list = listOf(this.empty, size, () => []);
     if (list.length < this.maxEmpty) list.push(buffer);
+  }
+
+  /** `giveBack` for a buffer just taken off an idle list of `size`. */
+  private giveBackIdle(buffer: Buffer, size: number): void {
+    this.idleBytes -= size;
+    this.giveBack(buffer);
   }
 
   /**
@@ -216,8 +222,7 @@ export class BufferPool {
         while (this.idleBytes > this.keepIdleBytes) {
           const buffer = quiet ? list.pop() : list.shiftIfSince(before);
           if (!buffer) break;
-          this.idleBytes -= size;
-          this.giveBack(buffer);
+          this.giveBackIdle(buffer, size);
         }
       }
       if (this.idleBytes <= this.keepIdleBytes) {
