@@ -251,7 +251,8 @@ let processPool: BufferPool | undefined;
  * The process's pool of read buffers: the upstream blob reader's socket slabs (SlabPool) and the
  * filesystem store's reads of stored blobs take their memory from it, so the store's blocks that a
  * burst of reads left idle give their memory back when the slabs of the next cold fetch need memory
- * (BufferPool.acquire). Up to 64 MiB stay idle while buffers are taken (a cold miss's chunks come back a
+ * (BufferPool.acquire), and the store reads a block into the slabs a fetch left idle when they can hold
+ * it (SharedReads). Up to 64 MiB stay idle while buffers are taken (a cold miss's chunks come back a
  * MiB at a time once the store wrote them, and are read into again at once), 1 MiB once none was taken
  * for a second (the store's blocks give their memory back then; idle slabs are left to the collector).
  */

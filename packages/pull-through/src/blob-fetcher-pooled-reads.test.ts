@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Reference } from '@pullthrough/oci';
+import { BufferPool } from '@pullthrough/egress';
 import { Agent, request } from 'undici';
 import { readStream, startRegistry, type RegistryFixture } from '../test/registry-fixture.js';
 import type { PushedImage } from '../test/tiny-upstream.js';
@@ -101,6 +102,24 @@ describe('a miss read into pooled slabs', () => {
     expect(layerGets(layer.digest)).toBe(1);
     expect((await storedBytes(layer.digest)).equals(layer.bytes)).toBe(true);
     expect(f.pool.blobReadSlabs()!.reused).toBeGreaterThan(0);
+  });
+
+  it('sends clients that fell behind the rest from the stored blob in blocks read into idle 64 KiB buffers, byte for byte', async () => {
+    await f.close();
+    // The store's own pool, holding idle 64 KiB buffers as a fetch's slabs are left once it ended (its idle time long,
+    // so none goes while the slow clients pause).
+    const buffers = new BufferPool(64 * MiB, { idleMs: 60_000, releasableFrom: 128 * 1024 });
+    const idle = Array.from({ length: 160 }, () => buffers.acquire(64 * 1024));
+    idle.forEach((slab) => buffers.release(slab));
+    f = await startRegistry({ clientBufferBytes: 2 * MiB, clientBuffersTotalBytes: 64 * MiB, buffers });
+    const layer = f.upstream.pushImage('foo', ['latest'], 'pooled-resume', [12 * MiB]).layers[0]!;
+    await f.registry.getManifest('up/foo', latest);
+    const clients = [pull(layer.digest), pull(layer.digest, { pauseMs: 20, slowChunks: 30 }), pull(layer.digest, { pauseMs: 30, slowChunks: 25 })];
+    for (const got of await Promise.all(clients)) expect(got).toEqual({ digest: layer.digest, size: layer.bytes.length });
+    expect(layerGets(layer.digest)).toBe(1);
+    expect(f.driver.sharedReads.inParts).toBeGreaterThan(0);
+    expect(buffers.made).toBe(160); // every block the slow clients were sent was read into the idle buffers
+    expect(f.driver.sharedReads.held).toBe(0);
   });
 
   it('leaves nothing held when a client goes away mid-blob: the others and the store still get it whole', async () => {

@@ -8,21 +8,24 @@ class DestinationClosed extends Error {}
  * (FileReadStream.sendPieces: shared with other responses sending the same blob, at most two out at
  * once, each pooled again once the socket has its bytes) instead of a fresh buffer per read: the
  * clients that fell behind a herd's fetches all resume at once, and fresh buffers would all be
- * garbage waiting for a full GC. `write` hands one piece to the client (false: the tap closed) and
- * calls `sent` once the socket is done with it. False when the client went away or the tap closed;
- * rejects when the store's read fails.
+ * garbage waiting for a full GC. `write` hands one slice to the client (false: the tap closed) and
+ * calls `sent`, when given, once the socket is done with it (a piece's parts are written in order, and
+ * its last one's `sent` says the socket is done with all of them). False when the client went away or
+ * the tap closed; rejects when the store's read fails.
  */
-export async function sendStoredPieces(out: Writable, file: FileReadStream, write: (slice: Buffer, sent: () => void) => Promise<boolean>): Promise<boolean> {
+export async function sendStoredPieces(out: Writable, file: FileReadStream, write: (slice: Buffer, sent?: () => void) => Promise<boolean>): Promise<boolean> {
   let onClose!: () => void;
   const gone = new Promise<never>((_, reject) => (onClose = () => reject(new DestinationClosed())));
   gone.catch(() => undefined);
   out.once('close', onClose);
   try {
-    return await file.sendPieces(async (bytes) => {
-      if (out.destroyed) return undefined;
+    return await file.sendPieces(async (parts) => {
       let sent!: () => void;
       const flushed = new Promise<void>((resolve) => (sent = resolve));
-      return (await write(bytes, sent)) ? { flushed } : undefined;
+      for (let i = 0; i < parts.length; i++) {
+        if (out.destroyed || !(await write(parts[i] as Buffer, i === parts.length - 1 ? sent : undefined))) return undefined;
+      }
+      return { flushed };
     }, gone);
   } catch (err) {
     if (err instanceof DestinationClosed) return false;

@@ -13,7 +13,7 @@ import { PullThroughRegistry, type CacheStatus } from '../src/pull-through-regis
 import type { BlobLeases } from '../src/redis-blob-leases.js';
 import { UpstreamResolver } from '../src/upstream-target.js';
 import { TinyUpstream } from './tiny-upstream.js';
-import { EgressPolicy } from '@pullthrough/egress';
+import { EgressPolicy, type BufferPool } from '@pullthrough/egress';
 
 export const RULE_NAME = 'test-rule';
 
@@ -41,6 +41,8 @@ export interface RegistryFixture {
   observed: RecordingObserver;
   upstream: TinyUpstream;
   store: RegistryStore;
+  /** The store's driver (its shared reads of stored blobs: `driver.sharedReads`). */
+  driver: FilesystemDriver;
   registry: PullThroughRegistry;
   upstreams: UpstreamResolver;
   hydration: RecordingEnqueuer;
@@ -59,6 +61,8 @@ export interface FixtureOptions {
   blobLeases?: BlobLeases;
   /** More rules next to `up/*` (given the tiny upstream's host), e.g. a second repository with the same upstream repository. */
   extraRules?: (upstreamHost: string) => Array<{ name: string; sourceRepository: string; targetRepository: string }>;
+  /** The store's read buffers (default: the process's pool). */
+  buffers?: BufferPool;
 }
 
 /**
@@ -68,7 +72,8 @@ export interface FixtureOptions {
 export async function startRegistry(options: FixtureOptions = {}): Promise<RegistryFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'pull-through-test-'));
   const upstream = await TinyUpstream.start();
-  const store = new RegistryStore(new FilesystemDriver(dir));
+  const driver = new FilesystemDriver(dir, options.buffers ? { buffers: options.buffers } : {});
+  const store = new RegistryStore(driver);
   const rules = CacheRuleSet.create([{ name: RULE_NAME, sourceRepository: `${upstream.host}/*`, targetRepository: 'up/*' }, ...(options.extraRules?.(upstream.host) ?? [])]);
   const pool = new UpstreamClientPool({ insecureRegistries: [upstream.host], egress: new EgressPolicy({ allow: '127.0.0.1' }) });
   const upstreams = new UpstreamResolver(() => rules, pool);
@@ -91,6 +96,7 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
     observed,
     upstream,
     store,
+    driver,
     registry,
     upstreams,
     hydration,

@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { BufferPool } from '@pullthrough/egress';
-import { SharedReads, type BlockPiece } from './shared-reads.js';
+import { bytesBetween, SharedReads, type BlockPiece } from './shared-reads.js';
 
 export interface FileReadStreamOptions {
   /** First byte to read. */
@@ -31,11 +31,18 @@ export function blockSizeFor(span: number, readSize: number): number {
   return size;
 }
 
-/** Resolves when `dest` has flushed `chunk` (its write callback), rejects on a write error. */
-const writeChunk = (dest: Writable, chunk: Buffer): Promise<void> =>
+/**
+ * Write `parts` to `dest` in order (corked when there are several: one `writev` to a socket); resolves when
+ * `dest` has flushed the last (its write callback), rejects on a write error.
+ */
+const writeParts = (dest: Writable, parts: Buffer[]): Promise<void> =>
   new Promise((resolve, reject) => {
-    dest.write(chunk, (err) => (err ? reject(err) : resolve()));
+    const last = parts.length - 1;
+    if (last > 0) dest.cork();
+    parts.forEach((part, i) => dest.write(part, (err) => (err ? reject(err) : i === last && resolve())));
+    if (last > 0) dest.uncork();
   });
+
 
 /**
  * A byte range of an open file. Read as a Readable, every read gets a fresh buffer (the consumer
@@ -100,7 +107,7 @@ export class FileReadStream extends Readable {
     closed.catch(() => undefined);
     dest.once('close', onClose);
     try {
-      await this.sendPieces((bytes) => ({ flushed: writeChunk(dest, bytes) }), closed);
+      await this.sendPieces((parts) => ({ flushed: writeParts(dest, parts) }), closed);
       // Ended before the file is closed: a client that has every byte may hang up at once.
       dest.end();
       await Promise.race([finished(dest), closed]);
@@ -116,14 +123,15 @@ export class FileReadStream extends Readable {
   }
 
   /**
-   * Hand every byte to `send`, piece by piece (the caller closes the file after). `send` gives each piece to its
+   * Hand every byte to `send`, piece by piece (the caller closes the file after). A piece is one or more
+   * parts, in order (a block read into several pooled buffers: SharedReads). `send` gives each piece to its
    * destination and says when the destination is through with its memory (`flushed`; rejects on a
    * write error), or gives undefined to stop. At most two pieces are out at once: the next is read
    * only once the older one was flushed. Resolves true once every piece was flushed, false when `send`
    * stopped; rejects when a read, a write or `gone` fails first. A piece whose flush never came is
    * never pooled again. Only for a stream that has not been read as a Readable.
    */
-  async sendPieces(send: (bytes: Buffer) => Promise<{ flushed: Promise<void> } | undefined> | { flushed: Promise<void> }, gone: Promise<never>): Promise<boolean> {
+  async sendPieces(send: (parts: Buffer[]) => Promise<{ flushed: Promise<void> } | undefined> | { flushed: Promise<void> }, gone: Promise<never>): Promise<boolean> {
     if (this.claimed || this.destroyed) throw new Error('FileReadStream: the stream is already being read');
     this.claimed = true;
     const out = new Set<BlockPiece>();
@@ -168,23 +176,25 @@ export class FileReadStream extends Readable {
     this.lastBlock = block;
     if (block === 0) {
       const buffer = Buffer.allocUnsafe(Math.min(chunkSize, this.remaining));
-      return { bytes: this.readInto(buffer).then((n) => buffer.subarray(0, n)), release: () => undefined };
+      return { bytes: this.readInto(buffer).then((n) => [buffer.subarray(0, n)]), release: () => undefined };
     }
     const to = Math.min(from - (from % block) + block, from + this.remaining);
     this.position = to;
     this.remaining -= to - from;
-    const read = (buffer: Buffer, offset: number) => this.readFully(buffer, offset);
+    const read = (parts: Buffer[], offset: number) => this.readFully(parts, offset);
     // Without a shared registry, blocks of its own, still pooled; the file ends where the range does.
     const shared = this.options.shared ?? (this.ownBlocks ??= { reads: new SharedReads(this.options.pool, block), file: '', fileSize: this.options.end + 1 });
     return shared.reads.take(shared.file, shared.fileSize, block, from, to, read);
   }
 
-  /** Fill `buffer` from file offset `offset`; a file that ends first is an error. */
-  private async readFully(buffer: Buffer, offset: number): Promise<void> {
-    for (let done = 0; done < buffer.length; ) {
-      const { bytesRead } = await this.handle.read(buffer, done, buffer.length - done, offset + done);
-      if (bytesRead === 0) throw new Error(`object ended ${buffer.length - done} bytes before its expected end`);
-      done += bytesRead;
+  /** Fill `parts` in order from file offset `offset` (several: one `readv` each time); a file that ends first is an error. */
+  private async readFully(parts: Buffer[], offset: number): Promise<void> {
+    for (let left = parts; left.length > 0; ) {
+      const first = left[0] as Buffer;
+      const { bytesRead } = left.length === 1 ? await this.handle.read(first, 0, first.length, offset) : await this.handle.readv(left, offset);
+      if (bytesRead === 0) throw new Error(`object ended ${left.reduce((n, part) => n + part.length, 0)} bytes before its expected end`);
+      offset += bytesRead;
+      left = bytesBetween(left, bytesRead, Number.POSITIVE_INFINITY);
     }
   }
 

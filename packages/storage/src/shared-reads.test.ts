@@ -7,9 +7,10 @@ import { Writable } from 'node:stream';
 import { BufferPool } from '@pullthrough/egress';
 import { FileReadStream, sendStream } from './file-read-stream.js';
 import { FilesystemDriver } from './filesystem-driver.js';
-import { SharedReads } from './shared-reads.js';
+import { bytesBetween, firstBytes, SharedReads } from './shared-reads.js';
 
 const KiB = 1024;
+const total = (parts: Buffer[]) => parts.reduce((n, part) => n + part.length, 0);
 let dir: string;
 let file: string;
 const data = randomBytes(1024 * KiB + 333);
@@ -110,11 +111,11 @@ describe('SharedReads', () => {
   test('a block goes back to the pool when its last holder lets go, unless some write of it did not complete', async () => {
     const pool = new BufferPool(1024 * KiB);
     const reads = new SharedReads(pool, 64 * KiB);
-    const fill = (buffer: Buffer) => Promise.resolve(void buffer.fill(1));
+    const fill = (parts: Buffer[]) => Promise.resolve(void parts.forEach((part) => part.fill(1)));
     const a = reads.take('f', 200 * KiB, 64 * KiB, 0, 64 * KiB, fill);
     const b = reads.take('f', 200 * KiB, 64 * KiB, 10, 20, fill);
     expect(reads.shared).toBe(1);
-    expect((await b.bytes).length).toBe(10);
+    expect(total(await b.bytes)).toBe(10);
     a.release(true);
     await (await a.bytes, new Promise((r) => setImmediate(r)));
     expect(pool.idleSize).toBe(0); // b still holds it
@@ -133,6 +134,52 @@ describe('SharedReads', () => {
     expect(reads.held).toBe(0);
   });
 
+  test("a block is read into the pool's idle 64 KiB buffers when they can hold all of it, sent in order, and they go back", async () => {
+    const pool = new BufferPool(8 * 1024 * KiB);
+    const idle = Array.from({ length: 20 }, () => pool.acquire(64 * KiB)); // a fetch's slabs, idle once it ended
+    idle.forEach((slab) => pool.release(slab));
+    const reads = new SharedReads(pool, 1024 * KiB);
+    const whole = collector(1);
+    const range = collector(0);
+    // Two responses in step (one of them a range starting and ending inside blocks), 256 KiB blocks.
+    await Promise.all([sendStream(await stream(reads, pool, 256 * KiB), whole), sendStream(await stream(reads, pool, 256 * KiB, 5000, 700 * KiB), range)]);
+    expect(Buffer.concat(whole.chunks).equals(data)).toBe(true);
+    expect(Buffer.concat(range.chunks).equals(data.subarray(5000, 700 * KiB + 1))).toBe(true);
+    expect(reads.inParts).toBeGreaterThanOrEqual(4);
+    expect(reads.shared).toBeGreaterThan(0);
+    expect(pool.made).toBe(20); // no memory beyond the idle slabs
+    expect(Math.max(...whole.chunks.map((c) => c.length))).toBeLessThanOrEqual(64 * KiB);
+    expect(pool.idleBytesOf(64 * KiB)).toBe(20 * 64 * KiB);
+    expect(reads.held).toBe(0);
+  });
+
+  test('with too few idle 64 KiB buffers for a block, it is read into one buffer of its own size', async () => {
+    const pool = new BufferPool(8 * 1024 * KiB);
+    const idle = [pool.acquire(64 * KiB), pool.acquire(64 * KiB)];
+    idle.forEach((slab) => pool.release(slab));
+    const reads = new SharedReads(pool, 1024 * KiB);
+    const sink = collector(0);
+    await sendStream(await stream(reads, pool, 256 * KiB), sink);
+    expect(Buffer.concat(sink.chunks).equals(data)).toBe(true);
+    expect(reads.inParts).toBe(0);
+    expect(pool.idleBytesOf(256 * KiB)).toBeGreaterThan(0);
+    expect(pool.idleBytesOf(64 * KiB)).toBe(2 * 64 * KiB);
+  });
+
+  test('bytesBetween and firstBytes cut a run of parts at any byte', () => {
+    const parts = [Buffer.from('abc'), Buffer.from('defg'), Buffer.from('h')];
+    const text = (views: Buffer[]) => Buffer.concat(views).toString();
+    expect(text(bytesBetween(parts, 0, 8))).toBe('abcdefgh');
+    expect(bytesBetween(parts, 0, 8)[1]).toBe(parts[1]); // whole parts are not copied or cut
+    expect(text(bytesBetween(parts, 2, 5))).toBe('cde');
+    expect(text(bytesBetween(parts, 3, 7))).toBe('defg');
+    expect(text(bytesBetween(parts, 7, Number.POSITIVE_INFINITY))).toBe('h');
+    expect(bytesBetween(parts, 8, Number.POSITIVE_INFINITY)).toEqual([]);
+    expect(text(firstBytes(parts, 4))).toBe('abcd');
+    expect(firstBytes(parts, 4)).toHaveLength(2);
+    expect(text(firstBytes(parts, 100))).toBe('abcdefgh');
+  });
+
   test('a failed read is not shared: the next response reads again', async () => {
     const pool = new BufferPool(1024 * KiB);
     const reads = new SharedReads(pool, 64 * KiB);
@@ -143,12 +190,12 @@ describe('SharedReads', () => {
     });
     await expect(failing.bytes).rejects.toThrow('EIO');
     failing.release(false);
-    const ok = reads.take('f', 100, 64 * KiB, 0, 100, (buffer) => {
+    const ok = reads.take('f', 100, 64 * KiB, 0, 100, (parts) => {
       calls++;
-      buffer.fill(7);
+      parts.forEach((part) => part.fill(7));
       return Promise.resolve();
     });
-    expect((await ok.bytes).length).toBe(100);
+    expect(total(await ok.bytes)).toBe(100);
     ok.release(true);
     expect(calls).toBe(2);
     expect(reads.held).toBe(0);
@@ -182,6 +229,44 @@ describe('SharedReads', () => {
       for (const body of bodies) expect(body.equals(data)).toBe(true);
       expect(driver.sharedReads.shared).toBeGreaterThan(0);
       expect(driver.sharedReads.held).toBe(0);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test("over real HTTP: blocks read into idle 64 KiB buffers go out corked, every client's body exact", async () => {
+    const pool = new BufferPool(32 * 1024 * KiB);
+    const idle = Array.from({ length: 256 }, () => pool.acquire(64 * KiB));
+    idle.forEach((slab) => pool.release(slab));
+    const driver = new FilesystemDriver(join(dir, 'store-parts'), { buffers: pool });
+    const writer = await driver.createWriter();
+    await writer.write(data);
+    await writer.commit('blobs/parts');
+    const server: Server = createServer((req, res) => {
+      const [start, end] = (req.headers.range ?? '').replace('bytes=', '').split('-').map(Number);
+      void driver.createReadStream('blobs/parts', req.headers.range ? { start: start!, end: end! } : undefined).then((s) => sendStream(s!, res));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    const get = (range?: [number, number]) =>
+      new Promise<Buffer>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, headers: range ? { range: `bytes=${range[0]}-${range[1]}` } : {} }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c)).on('end', () => resolve(Buffer.concat(parts)));
+        })
+          .on('error', reject)
+          .end();
+      });
+    try {
+      const ranges: Array<[number, number] | undefined> = [undefined, undefined, [1, 300 * KiB], [99 * KiB, data.length - 1], undefined];
+      const bodies = await Promise.all(ranges.map((range) => get(range)));
+      bodies.forEach((body, i) => {
+        const range = ranges[i];
+        expect(body.equals(range ? data.subarray(range[0], range[1] + 1) : data)).toBe(true);
+      });
+      expect(driver.sharedReads.inParts).toBeGreaterThan(0);
+      expect(driver.sharedReads.held).toBe(0);
+      expect(pool.made).toBe(256); // no memory beyond the idle slabs
     } finally {
       await new Promise((r) => server.close(r));
     }

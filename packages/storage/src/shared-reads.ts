@@ -1,13 +1,17 @@
 import type { BufferPool } from '@pullthrough/egress';
 
-/** A block of a stored file read into a pooled buffer, shared by every response that sends it meanwhile. */
+/** Fills `parts` in order from the file offset `offset` (rejects on a failed read or an early end). */
+export type PartsRead = (parts: Buffer[], offset: number) => Promise<void>;
+
+/** A block of a stored file read into pooled memory, shared by every response that sends it meanwhile. */
 interface Block {
   readonly key: string;
-  readonly buffer: Buffer;
-  /** Bytes in the block (its buffer may be longer: the file's last block). */
+  /** Its memory: one buffer of the block's size, or several of the pool's idle small buffers (SharedReads). */
+  readonly buffers: Buffer[];
+  /** Bytes in the block (its memory may be longer: the file's last block). */
   readonly length: number;
-  /** The block's bytes (a view of `buffer`), once read. */
-  readonly bytes: Promise<Buffer>;
+  /** The block's bytes (views of `buffers`, `length` bytes in all), once read. */
+  readonly bytes: Promise<Buffer[]>;
   /** Responses holding it: it goes back to the pool when the last lets go. */
   refs: number;
   /** A holder's write did not complete: the destination may still refer to the memory, so it is never pooled again. */
@@ -16,11 +20,39 @@ interface Block {
   settled: boolean;
 }
 
-/** One response's hold on bytes of a block; `release(true)` once its write completed, `release(false)` if it did not. */
+/** One response's hold on bytes of a block (in order, one or more parts); `release(true)` once its write completed, `release(false)` if it did not. */
 export interface BlockPiece {
-  readonly bytes: Promise<Buffer>;
+  readonly bytes: Promise<Buffer[]>;
   release(written: boolean): void;
 }
+
+/** The first `length` bytes of `parts`, as views (the last one cut short). */
+export function firstBytes(parts: Buffer[], length: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0, left = length; left > 0 && i < parts.length; i++) {
+    const part = parts[i] as Buffer;
+    out.push(part.length <= left ? part : part.subarray(0, left));
+    left -= part.length;
+  }
+  return out;
+}
+
+/** Bytes `from`..`to` - 1 of `parts` taken as one run of bytes, as views. */
+export function bytesBetween(parts: Buffer[], from: number, to: number): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const part of parts) {
+    const start = Math.max(from - at, 0);
+    const end = Math.min(to - at, part.length);
+    if (start < end) out.push(start === 0 && end === part.length ? part : part.subarray(start, end));
+    at += part.length;
+    if (at >= to) break;
+  }
+  return out;
+}
+
+/** Part size: the pool's buffers of this size (the upstream reader's 64 KiB slabs) are the ones a block may be read into. */
+export const SHARED_READ_PART = 64 * 1024;
 
 /**
  * Reads of stored files shared by the responses that send them at the same time. Files are read in
@@ -30,22 +62,31 @@ export interface BlockPiece {
  * memory they hold together stays near one response's two reads instead of two reads each. A response
  * with a smaller read size uses a larger block covering its bytes. Blocks are pooled; a block whose
  * write did not complete for some holder is left to the garbage collector.
+ *
+ * A block bigger than `partSize` is read (one `readv`) into the pool's idle buffers of `partSize` when
+ * enough of them are idle to hold it all, instead of a buffer of its own size: those are the upstream
+ * reader's slabs, idle the moment a fetch ends, which is when the clients that waited for its commit
+ * start reading the stored blob; new memory for their blocks would be resident beside the idle slabs.
  */
 export class SharedReads {
   private readonly blocks = new Map<string, Block>();
   /** Blocks a response took from another one instead of reading them itself. */
   shared = 0;
 
+  /** Blocks read into the pool's idle buffers of `partSize`. */
+  inParts = 0;
+
   constructor(
     private readonly pool: BufferPool,
     /** The largest block size looked up (the read sizer's largest read). */
     private readonly maxBlock: number,
+    private readonly partSize = SHARED_READ_PART,
   ) {}
 
   /**
    * Bytes `from`..`to` - 1 of the file `file` (`fileSize` bytes), within one block of `blockSize`
    * (a power of two, `from` and `to` - 1 in the same block): from a block someone holds, or read by
-   * `read` (which fills a buffer from a file offset, or rejects).
+   * `read` (which fills the block's memory from a file offset, or rejects).
    */
   take(
     file: string,
@@ -53,7 +94,7 @@ export class SharedReads {
     blockSize: number,
     from: number,
     to: number,
-    read: (buffer: Buffer, offset: number) => Promise<void>,
+    read: PartsRead,
   ): BlockPiece {
     let block: Block | undefined;
     let start = 0;
@@ -71,7 +112,7 @@ export class SharedReads {
     const offset = start;
     let released = false;
     return {
-      bytes: from === offset && to - offset === held.length ? held.bytes : held.bytes.then((b) => b.subarray(from - offset, to - offset)),
+      bytes: from === offset && to - offset === held.length ? held.bytes : held.bytes.then((parts) => bytesBetween(parts, from - offset, to - offset)),
       release: (written) => {
         if (released) return;
         released = true;
@@ -80,17 +121,18 @@ export class SharedReads {
         if (this.blocks.get(held.key) === held) this.blocks.delete(held.key);
         if (held.spoiled) return;
         // At once when the read is done (the next read of this response takes it straight back).
-        if (held.settled) this.pool.release(held.buffer);
-        else held.bytes.then(() => this.pool.release(held.buffer), () => this.pool.release(held.buffer));
+        const pool = () => held.buffers.forEach((buffer) => this.pool.release(buffer));
+        if (held.settled) pool();
+        else held.bytes.then(pool, pool);
       },
     };
   }
 
-  private read(key: string, size: number, length: number, offset: number, read: (buffer: Buffer, offset: number) => Promise<void>): Block {
-    const buffer = this.pool.acquire(size);
-    const view = buffer.subarray(0, length);
-    const bytes = read(view, offset).then(
-      () => ((block.settled = true), view),
+  private read(key: string, size: number, length: number, offset: number, read: PartsRead): Block {
+    const buffers = this.memoryFor(size);
+    const views = firstBytes(buffers, length);
+    const bytes = read(views, offset).then(
+      () => ((block.settled = true), views),
       (err: unknown) => {
         block.settled = true;
         // A failed read is never shared: the next response tries again.
@@ -99,9 +141,17 @@ export class SharedReads {
       },
     );
     bytes.catch(() => undefined); // its holders see the error
-    const block: Block = { key, buffer, length, bytes, refs: 0, spoiled: false, settled: false };
+    const block: Block = { key, buffers, length, bytes, refs: 0, spoiled: false, settled: false };
     this.blocks.set(key, block);
     return block;
+  }
+
+  /** A block's memory: idle buffers of `partSize` when they can hold all of it, else one buffer of `size`. */
+  private memoryFor(size: number): Buffer[] {
+    const { partSize, pool } = this;
+    if (size <= partSize || size % partSize !== 0 || pool.idleBytesOf(partSize) < size) return [pool.acquire(size)];
+    this.inParts++;
+    return Array.from({ length: size / partSize }, () => pool.acquire(partSize));
   }
 
   /** Blocks held now. */
