@@ -254,7 +254,8 @@ let processPool: BufferPool | undefined;
  * (BufferPool.acquire), and the store reads a block into the slabs a fetch left idle when they can hold
  * it (SharedReads). Up to 64 MiB stay idle while buffers are taken (a cold miss's chunks come back a
  * MiB at a time once the store wrote them, and are read into again at once), 1 MiB once none was taken
- * for a second (the store's blocks give their memory back then; idle slabs are left to the collector).
+ * for a second (the store's releasable blocks give their memory back then; idle slabs, and the store's
+ * blocks read into them, are left to the collector).
  */
 export function processBufferPool(): BufferPool {
   processPool ??= new BufferPool(PROCESS_POOL_IDLE_BYTES, { keepIdleBytes: PROCESS_POOL_KEEP_IDLE_BYTES, maxEmpty: 1024, releasableFrom: PROCESS_POOL_RELEASABLE_FROM });

@@ -107,18 +107,18 @@ describe('a miss read into pooled slabs', () => {
   it('sends clients that fell behind the rest from the stored blob in blocks read into idle 64 KiB buffers, byte for byte', async () => {
     await f.close();
     // The store's own pool, holding idle 64 KiB buffers as a fetch's slabs are left once it ended (its idle time long,
-    // so none goes while the slow clients pause).
+    // so none goes while the slow clients pause); read sizes of a herd (up to 1 MiB: a block of at most 16 parts).
     const buffers = new BufferPool(64 * MiB, { idleMs: 60_000, releasableFrom: 128 * 1024 });
-    const idle = Array.from({ length: 160 }, () => buffers.acquire(64 * 1024));
+    const idle = Array.from({ length: 320 }, () => buffers.acquire(64 * 1024));
     idle.forEach((slab) => buffers.release(slab));
-    f = await startRegistry({ clientBufferBytes: 2 * MiB, clientBuffersTotalBytes: 64 * MiB, buffers });
+    f = await startRegistry({ clientBufferBytes: 2 * MiB, clientBuffersTotalBytes: 64 * MiB, buffers, storeReads: { budget: 2 * MiB, min: 64 * 1024, max: MiB } });
     const layer = f.upstream.pushImage('foo', ['latest'], 'pooled-resume', [12 * MiB]).layers[0]!;
     await f.registry.getManifest('up/foo', latest);
     const clients = [pull(layer.digest), pull(layer.digest, { pauseMs: 20, slowChunks: 30 }), pull(layer.digest, { pauseMs: 30, slowChunks: 25 })];
     for (const got of await Promise.all(clients)) expect(got).toEqual({ digest: layer.digest, size: layer.bytes.length });
     expect(layerGets(layer.digest)).toBe(1);
     expect(f.driver.sharedReads.inParts).toBeGreaterThan(0);
-    expect(buffers.made).toBe(160); // every block the slow clients were sent was read into the idle buffers
+    expect(buffers.made).toBe(320); // every block the slow clients were sent was read into the idle buffers
     expect(f.driver.sharedReads.held).toBe(0);
   });
 

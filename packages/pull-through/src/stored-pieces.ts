@@ -25,6 +25,7 @@ export async function sendStoredPieces(out: Writable, file: FileReadStream, writ
       for (let i = 0; i < parts.length; i++) {
         if (out.destroyed || !(await write(parts[i] as Buffer, i === parts.length - 1 ? sent : undefined))) return undefined;
       }
+      if (parts.length === 0) sent();
       return { flushed };
     }, gone);
   } catch (err) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CacheRuleSet } from '@pullthrough/cache-rules';
 import type { HydrationJobInput } from '@pullthrough/hydration-jobs';
-import { FilesystemDriver, RegistryStore } from '@pullthrough/storage';
+import { FilesystemDriver, RegistryStore, type ReadSizerOptions } from '@pullthrough/storage';
 import { UpstreamClientPool } from '@pullthrough/upstream';
 import type { HydrationEnqueuer } from '../src/hydration-enqueuer.js';
 import type { FailureCategory } from '@pullthrough/oci';
@@ -63,6 +63,8 @@ export interface FixtureOptions {
   extraRules?: (upstreamHost: string) => Array<{ name: string; sourceRepository: string; targetRepository: string }>;
   /** The store's read buffers (default: the process's pool). */
   buffers?: BufferPool;
+  /** The store's read sizes (default: the driver's). */
+  storeReads?: ReadSizerOptions;
 }
 
 /**
@@ -72,7 +74,7 @@ export interface FixtureOptions {
 export async function startRegistry(options: FixtureOptions = {}): Promise<RegistryFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'pull-through-test-'));
   const upstream = await TinyUpstream.start();
-  const driver = new FilesystemDriver(dir, options.buffers ? { buffers: options.buffers } : {});
+  const driver = new FilesystemDriver(dir, { ...(options.buffers ? { buffers: options.buffers } : {}), ...(options.storeReads ? { reads: options.storeReads } : {}) });
   const store = new RegistryStore(driver);
   const rules = CacheRuleSet.create([{ name: RULE_NAME, sourceRepository: `${upstream.host}/*`, targetRepository: 'up/*' }, ...(options.extraRules?.(upstream.host) ?? [])]);
   const pool = new UpstreamClientPool({ insecureRegistries: [upstream.host], egress: new EgressPolicy({ allow: '127.0.0.1' }) });

@@ -38,9 +38,13 @@ export function blockSizeFor(span: number, readSize: number): number {
 const writeParts = (dest: Writable, parts: Buffer[]): Promise<void> =>
   new Promise((resolve, reject) => {
     const last = parts.length - 1;
+    if (last < 0) return resolve();
     if (last > 0) dest.cork();
-    parts.forEach((part, i) => dest.write(part, (err) => (err ? reject(err) : i === last && resolve())));
-    if (last > 0) dest.uncork();
+    try {
+      parts.forEach((part, i) => dest.write(part, (err) => (err ? reject(err) : i === last && resolve())));
+    } finally {
+      if (last > 0) dest.uncork();
+    }
   });
 
 

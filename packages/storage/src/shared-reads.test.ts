@@ -11,6 +11,8 @@ import { bytesBetween, firstBytes, SharedReads } from './shared-reads.js';
 
 const KiB = 1024;
 const total = (parts: Buffer[]) => parts.reduce((n, part) => n + part.length, 0);
+/** Pool options under which seeded idle 64 KiB buffers stay idle for the test's length (plain, as the process pool's slabs). */
+const KEEP_IDLE = { idleMs: 60_000, releasableFrom: 128 * KiB };
 let dir: string;
 let file: string;
 const data = randomBytes(1024 * KiB + 333);
@@ -24,17 +26,30 @@ afterAll(async () => {
   await fsp.rm(dir, { recursive: true, force: true });
 });
 
-/** A Writable that keeps copies of what it is given and flushes each write after `delayMs`. */
-function collector(delayMs = 0): Writable & { chunks: Buffer[] } {
+/**
+ * A Writable that keeps copies of what it is given and flushes each write after `delayMs`; with `batches`,
+ * it takes writes in batches (`writev`: corked writes arrive together) and records each batch's length.
+ */
+function collector(delayMs = 0, batches = false): Writable & { chunks: Buffer[]; batches: number[] } {
   const chunks: Buffer[] = [];
+  const lengths: number[] = [];
   const sink = new Writable({
     highWaterMark: 1,
     write(chunk: Buffer, _enc, cb) {
       chunks.push(Buffer.from(chunk));
       setTimeout(cb, delayMs);
     },
+    ...(batches
+      ? {
+          writev(batch: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void) {
+            lengths.push(batch.length);
+            for (const { chunk } of batch) chunks.push(Buffer.from(chunk));
+            setTimeout(cb, delayMs);
+          },
+        }
+      : {}),
   });
-  return Object.assign(sink, { chunks });
+  return Object.assign(sink, { chunks, batches: lengths });
 }
 
 async function stream(reads: SharedReads, pool: BufferPool, chunkSize: number, start = 0, end = data.length - 1): Promise<FileReadStream> {
@@ -134,12 +149,12 @@ describe('SharedReads', () => {
     expect(reads.held).toBe(0);
   });
 
-  test("a block is read into the pool's idle 64 KiB buffers when they can hold all of it, sent in order, and they go back", async () => {
-    const pool = new BufferPool(8 * 1024 * KiB);
+  test("a block is read into the pool's idle 64 KiB buffers when they can hold all of it, sent in order and corked, and they go back", async () => {
+    const pool = new BufferPool(8 * 1024 * KiB, KEEP_IDLE);
     const idle = Array.from({ length: 20 }, () => pool.acquire(64 * KiB)); // a fetch's slabs, idle once it ended
     idle.forEach((slab) => pool.release(slab));
     const reads = new SharedReads(pool, 1024 * KiB);
-    const whole = collector(1);
+    const whole = collector(1, true);
     const range = collector(0);
     // Two responses in step (one of them a range starting and ending inside blocks), 256 KiB blocks.
     await Promise.all([sendStream(await stream(reads, pool, 256 * KiB), whole), sendStream(await stream(reads, pool, 256 * KiB, 5000, 700 * KiB), range)]);
@@ -149,21 +164,35 @@ describe('SharedReads', () => {
     expect(reads.shared).toBeGreaterThan(0);
     expect(pool.made).toBe(20); // no memory beyond the idle slabs
     expect(Math.max(...whole.chunks.map((c) => c.length))).toBeLessThanOrEqual(64 * KiB);
+    // A block's four parts reached the destination as one batch (corked), not write by write.
+    expect(Math.max(...whole.batches)).toBe(4);
     expect(pool.idleBytesOf(64 * KiB)).toBe(20 * 64 * KiB);
     expect(reads.held).toBe(0);
   });
 
   test('with too few idle 64 KiB buffers for a block, it is read into one buffer of its own size', async () => {
-    const pool = new BufferPool(8 * 1024 * KiB);
+    const pool = new BufferPool(8 * 1024 * KiB, KEEP_IDLE);
     const idle = [pool.acquire(64 * KiB), pool.acquire(64 * KiB)];
     idle.forEach((slab) => pool.release(slab));
     const reads = new SharedReads(pool, 1024 * KiB);
     const sink = collector(0);
     await sendStream(await stream(reads, pool, 256 * KiB), sink);
     expect(Buffer.concat(sink.chunks).equals(data)).toBe(true);
-    expect(reads.inParts).toBe(0);
+    expect(reads.inParts).toBe(1); // only the file's last block: its 333 bytes take one part
     expect(pool.idleBytesOf(256 * KiB)).toBeGreaterThan(0);
     expect(pool.idleBytesOf(64 * KiB)).toBe(2 * 64 * KiB);
+  });
+
+  test('a block bigger than 1 MiB is read into one buffer even with enough idle 64 KiB buffers (a warm pull stays in big reads)', async () => {
+    const pool = new BufferPool(32 * 1024 * KiB, KEEP_IDLE);
+    const idle = Array.from({ length: 100 }, () => pool.acquire(64 * KiB));
+    idle.forEach((slab) => pool.release(slab));
+    const reads = new SharedReads(pool, 4096 * KiB);
+    const sink = collector(0);
+    await sendStream(await stream(reads, pool, 2048 * KiB), sink);
+    expect(Buffer.concat(sink.chunks).equals(data)).toBe(true);
+    expect(reads.inParts).toBe(0);
+    expect(pool.idleBytesOf(2048 * KiB)).toBe(2048 * KiB);
   });
 
   test('bytesBetween and firstBytes cut a run of parts at any byte', () => {
@@ -235,10 +264,11 @@ describe('SharedReads', () => {
   });
 
   test("over real HTTP: blocks read into idle 64 KiB buffers go out corked, every client's body exact", async () => {
-    const pool = new BufferPool(32 * 1024 * KiB);
+    const pool = new BufferPool(32 * 1024 * KiB, KEEP_IDLE);
     const idle = Array.from({ length: 256 }, () => pool.acquire(64 * KiB));
     idle.forEach((slab) => pool.release(slab));
-    const driver = new FilesystemDriver(join(dir, 'store-parts'), { buffers: pool });
+    // A herd's read sizes (at most 1 MiB: a block of up to 16 parts).
+    const driver = new FilesystemDriver(join(dir, 'store-parts'), { buffers: pool, reads: { budget: 2 * 1024 * KiB, min: 64 * KiB, max: 1024 * KiB } });
     const writer = await driver.createWriter();
     await writer.write(data);
     await writer.commit('blobs/parts');

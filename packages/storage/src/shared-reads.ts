@@ -53,6 +53,12 @@ export function bytesBetween(parts: Buffer[], from: number, to: number): Buffer[
 
 /** Part size: the pool's buffers of this size (the upstream reader's 64 KiB slabs) are the ones a block may be read into. */
 export const SHARED_READ_PART = 64 * 1024;
+/**
+ * The most parts a block is read into (1 MiB of 64 KiB parts): a block is sent as that many writes (corked:
+ * one `writev`), and a warm pull's 4 MiB blocks, one or two streams open, stay one buffer each; a herd's
+ * streams read blocks of 128 KiB to 1 MiB.
+ */
+const MAX_PARTS = 16;
 
 /**
  * Reads of stored files shared by the responses that send them at the same time. Files are read in
@@ -63,10 +69,12 @@ export const SHARED_READ_PART = 64 * 1024;
  * with a smaller read size uses a larger block covering its bytes. Blocks are pooled; a block whose
  * write did not complete for some holder is left to the garbage collector.
  *
- * A block bigger than `partSize` is read (one `readv`) into the pool's idle buffers of `partSize` when
- * enough of them are idle to hold it all, instead of a buffer of its own size: those are the upstream
- * reader's slabs, idle the moment a fetch ends, which is when the clients that waited for its commit
- * start reading the stored blob; new memory for their blocks would be resident beside the idle slabs.
+ * A block bigger than `partSize` (up to MAX_PARTS of them) is read (one `readv`) into the pool's idle buffers
+ * of `partSize` when enough of them are idle to hold its bytes, instead of a buffer of its own size: mostly the
+ * upstream reader's slabs, idle the moment a fetch ends, which is when the clients that waited for its commit
+ * start reading the stored blob; new memory for their blocks would be resident beside the idle slabs. Those
+ * buffers are plain (the slabs': *Memory* in the README), so unlike a releasable block's a buffer pooled again
+ * too early would be overwritten, not emptied: a block goes back only once every holder's write completed.
  */
 export class SharedReads {
   private readonly blocks = new Map<string, Block>();
@@ -129,7 +137,7 @@ export class SharedReads {
   }
 
   private read(key: string, size: number, length: number, offset: number, read: PartsRead): Block {
-    const buffers = this.memoryFor(size);
+    const buffers = this.memoryFor(size, length);
     const views = firstBytes(buffers, length);
     const bytes = read(views, offset).then(
       () => ((block.settled = true), views),
@@ -146,12 +154,16 @@ export class SharedReads {
     return block;
   }
 
-  /** A block's memory: idle buffers of `partSize` when they can hold all of it, else one buffer of `size`. */
-  private memoryFor(size: number): Buffer[] {
+  /**
+   * A block's memory (`length` bytes of a block of `size`): idle buffers of `partSize` when they can hold
+   * all of it and the block is at most `MAX_PARTS` of them, else one buffer of `size`.
+   */
+  private memoryFor(size: number, length: number): Buffer[] {
     const { partSize, pool } = this;
-    if (size <= partSize || size % partSize !== 0 || pool.idleBytesOf(partSize) < size) return [pool.acquire(size)];
+    const parts = Math.ceil(length / partSize);
+    if (size <= partSize || size > MAX_PARTS * partSize || pool.idleBytesOf(partSize) < parts * partSize) return [pool.acquire(size)];
     this.inParts++;
-    return Array.from({ length: size / partSize }, () => pool.acquire(partSize));
+    return Array.from({ length: parts }, () => pool.acquire(partSize));
   }
 
   /** Blocks held now. */
