@@ -107,7 +107,7 @@ describe('a miss read into pooled slabs', () => {
   it('sends clients that fell behind the rest from the stored blob in blocks read into idle 64 KiB buffers, byte for byte', async () => {
     await f.close();
     // The store's own pool, holding idle 64 KiB buffers as a fetch's slabs are left once it ended (its idle time long,
-    // so none goes while the slow clients pause); read sizes of a herd (up to 1 MiB: a block of at most 16 parts).
+    // so none goes while the slow clients pause); read sizes of a herd (up to 1 MiB).
     const buffers = new BufferPool(64 * MiB, { idleMs: 60_000, releasableFrom: 128 * 1024 });
     const idle = Array.from({ length: 320 }, () => buffers.acquire(64 * 1024));
     idle.forEach((slab) => buffers.release(slab));

@@ -183,16 +183,22 @@ describe('SharedReads', () => {
     expect(pool.idleBytesOf(64 * KiB)).toBe(2 * 64 * KiB);
   });
 
-  test('a block bigger than 1 MiB is read into one buffer even with enough idle 64 KiB buffers (a warm pull stays in big reads)', async () => {
+  test('a block of more than 64 parts (8 MiB) is read into one buffer even with enough idle 64 KiB buffers', async () => {
     const pool = new BufferPool(32 * 1024 * KiB, KEEP_IDLE);
-    const idle = Array.from({ length: 100 }, () => pool.acquire(64 * KiB));
+    const idle = Array.from({ length: 200 }, () => pool.acquire(64 * KiB));
     idle.forEach((slab) => pool.release(slab));
-    const reads = new SharedReads(pool, 4096 * KiB);
-    const sink = collector(0);
-    await sendStream(await stream(reads, pool, 2048 * KiB), sink);
-    expect(Buffer.concat(sink.chunks).equals(data)).toBe(true);
-    expect(reads.inParts).toBe(0);
-    expect(pool.idleBytesOf(2048 * KiB)).toBe(2048 * KiB);
+    const reads = new SharedReads(pool, 8192 * KiB);
+    const fill = (parts: Buffer[]) => Promise.resolve(void parts.forEach((part) => part.fill(3)));
+    const big = reads.take('f', 16384 * KiB, 8192 * KiB, 0, 8192 * KiB, fill);
+    expect((await big.bytes).length).toBe(1);
+    const four = reads.take('f', 16384 * KiB, 4096 * KiB, 8192 * KiB, 12288 * KiB, fill);
+    expect((await four.bytes).length).toBe(64);
+    expect(reads.inParts).toBe(1);
+    big.release(true);
+    four.release(true);
+    await new Promise((r) => setImmediate(r));
+    expect(pool.idleBytesOf(64 * KiB)).toBe(200 * 64 * KiB);
+    expect(reads.held).toBe(0);
   });
 
   test('bytesBetween and firstBytes cut a run of parts at any byte', () => {
@@ -267,7 +273,7 @@ describe('SharedReads', () => {
     const pool = new BufferPool(32 * 1024 * KiB, KEEP_IDLE);
     const idle = Array.from({ length: 256 }, () => pool.acquire(64 * KiB));
     idle.forEach((slab) => pool.release(slab));
-    // A herd's read sizes (at most 1 MiB: a block of up to 16 parts).
+    // A herd's read sizes (at most 1 MiB).
     const driver = new FilesystemDriver(join(dir, 'store-parts'), { buffers: pool, reads: { budget: 2 * 1024 * KiB, min: 64 * KiB, max: 1024 * KiB } });
     const writer = await driver.createWriter();
     await writer.write(data);
