@@ -15,6 +15,7 @@
 const os = require('node:os');
 const path = require('node:path');
 const { mkdir, readdir, readFile } = require('node:fs/promises');
+const { frontendGcLines, gcKind } = require('./lib/gc-trace.js');
 const { request } = require('undici');
 const { tempDir } = require('@pullthrough/test-support');
 const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
@@ -110,7 +111,7 @@ async function main(argv) {
     const profiling = !argv.includes('--no-prof');
     const traceGc = argv.includes('--trace-gc');
     const proxy = await startPullthrough({ redisUrl: redis.url, upstreamHost: upstream.host, ...(profiling ? { profileDir: outDir } : {}), nodeArgs: [...(traceGc ? ['--trace-gc'] : []), ...argv.filter((a) => a.startsWith('--node-arg=')).map((a) => a.slice('--node-arg='.length))] });
-    const gcLines = async () => (await readFile(path.join(proxy.dataDir, '..', 'frontend.log'), 'utf8')).split('\n').filter((l) => /^\[\d+:0x/.test(l));
+    const gcLines = () => frontendGcLines(proxy);
     const gcBefore = traceGc ? (await gcLines()).length : 0;
     let stopped = false;
     stops.push(() => (stopped ? undefined : proxy.stop()));
@@ -171,7 +172,7 @@ async function main(argv) {
       const lines = (await gcLines()).slice(gcBefore);
       const kinds = {};
       for (const l of lines) {
-        const kind = /(Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact)/.exec(l)?.[1] ?? 'other';
+        const kind = gcKind(l);
         const ms = Number(/ ([\d.]+) \/ [\d.]+ ms/.exec(l)?.[1] ?? 0);
         kinds[kind] = { n: (kinds[kind]?.n ?? 0) + 1, ms: (kinds[kind]?.ms ?? 0) + ms };
       }

@@ -9,12 +9,13 @@
 // per pull (`--show-gc`: each full one's line).
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { readFile } = require('node:fs/promises');
 const { MiB, pushRandomImage } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
 const { startReferenceProxy, startPullthrough, startUpstreamAndRedis } = require('./lib/servers.js');
 const { measureCpu } = require('./lib/proc-cpu.js');
 const { median } = require('./lib/stats.js');
+const { frontendGcLines, gcKind } = require('./lib/gc-trace.js');
+const { runScript } = require('./lib/script.js');
 const { tempDir } = require('@pullthrough/test-support');
 
 const flag = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -33,12 +34,12 @@ const gcSeen = new Map();
 /** With `--node-arg=--trace-gc`: the frontend's collections since the last call, by kind. */
 async function gcCounts(proxy) {
   if (!proxy.dataDir || !nodeArgs.includes('--trace-gc')) return undefined;
-  const lines = (await readFile(path.join(proxy.dataDir, '..', 'frontend.log'), 'utf8')).split('\n').filter((l) => /^\[\d+:0x/.test(l));
+  const lines = await frontendGcLines(proxy);
   const fresh = lines.slice(gcSeen.get(proxy) ?? 0);
   gcSeen.set(proxy, lines.length);
   const counts = {};
   for (const l of fresh) {
-    const kind = /(Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact)/.exec(l)?.[1] ?? 'other';
+    const kind = gcKind(l);
     counts[kind] = (counts[kind] ?? 0) + 1;
     if (kind !== 'Scavenge' && process.argv.includes('--show-gc')) console.log(l);
   }
@@ -93,7 +94,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runScript(main);

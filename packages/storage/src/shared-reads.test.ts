@@ -7,12 +7,17 @@ import { Writable } from 'node:stream';
 import { BufferPool } from '@pullthrough/egress';
 import { FileReadStream, sendStream } from './file-read-stream.js';
 import { FilesystemDriver } from './filesystem-driver.js';
-import { bytesBetween, firstBytes, SharedReads } from './shared-reads.js';
+import { bytesBetween, SharedReads } from './shared-reads.js';
 
 const KiB = 1024;
 const total = (parts: Buffer[]) => parts.reduce((n, part) => n + part.length, 0);
 /** Pool options under which seeded idle 64 KiB buffers stay idle for the test's length (plain, as the process pool's slabs). */
 const KEEP_IDLE = { idleMs: 60_000, releasableFrom: 128 * KiB };
+/** `count` idle 64 KiB buffers in `pool`, as a fetch's slabs are left once it ended. */
+function seedIdle(pool: BufferPool, count: number): void {
+  const idle = Array.from({ length: count }, () => pool.acquire(64 * KiB));
+  idle.forEach((slab) => pool.release(slab));
+}
 let dir: string;
 let file: string;
 const data = randomBytes(1024 * KiB + 333);
@@ -151,8 +156,7 @@ describe('SharedReads', () => {
 
   test("a block is read into the pool's idle 64 KiB buffers when they can hold all of it, sent in order and corked, and they go back", async () => {
     const pool = new BufferPool(8 * 1024 * KiB, KEEP_IDLE);
-    const idle = Array.from({ length: 20 }, () => pool.acquire(64 * KiB)); // a fetch's slabs, idle once it ended
-    idle.forEach((slab) => pool.release(slab));
+    seedIdle(pool, 20);
     const reads = new SharedReads(pool, 1024 * KiB);
     const whole = collector(1, true);
     const range = collector(0);
@@ -172,8 +176,7 @@ describe('SharedReads', () => {
 
   test('with too few idle 64 KiB buffers for a block, it is read into one buffer of its own size', async () => {
     const pool = new BufferPool(8 * 1024 * KiB, KEEP_IDLE);
-    const idle = [pool.acquire(64 * KiB), pool.acquire(64 * KiB)];
-    idle.forEach((slab) => pool.release(slab));
+    seedIdle(pool, 2);
     const reads = new SharedReads(pool, 1024 * KiB);
     const sink = collector(0);
     await sendStream(await stream(reads, pool, 256 * KiB), sink);
@@ -185,8 +188,7 @@ describe('SharedReads', () => {
 
   test('a block of more than 64 parts (8 MiB) is read into one buffer even with enough idle 64 KiB buffers', async () => {
     const pool = new BufferPool(32 * 1024 * KiB, KEEP_IDLE);
-    const idle = Array.from({ length: 200 }, () => pool.acquire(64 * KiB));
-    idle.forEach((slab) => pool.release(slab));
+    seedIdle(pool, 200);
     const reads = new SharedReads(pool, 8192 * KiB);
     const fill = (parts: Buffer[]) => Promise.resolve(void parts.forEach((part) => part.fill(3)));
     const big = reads.take('f', 16384 * KiB, 8192 * KiB, 0, 8192 * KiB, fill);
@@ -201,7 +203,7 @@ describe('SharedReads', () => {
     expect(reads.held).toBe(0);
   });
 
-  test('bytesBetween and firstBytes cut a run of parts at any byte', () => {
+  test('bytesBetween cuts a run of parts at any byte', () => {
     const parts = [Buffer.from('abc'), Buffer.from('defg'), Buffer.from('h')];
     const text = (views: Buffer[]) => Buffer.concat(views).toString();
     expect(text(bytesBetween(parts, 0, 8))).toBe('abcdefgh');
@@ -210,9 +212,9 @@ describe('SharedReads', () => {
     expect(text(bytesBetween(parts, 3, 7))).toBe('defg');
     expect(text(bytesBetween(parts, 7, Number.POSITIVE_INFINITY))).toBe('h');
     expect(bytesBetween(parts, 8, Number.POSITIVE_INFINITY)).toEqual([]);
-    expect(text(firstBytes(parts, 4))).toBe('abcd');
-    expect(firstBytes(parts, 4)).toHaveLength(2);
-    expect(text(firstBytes(parts, 100))).toBe('abcdefgh');
+    expect(text(bytesBetween(parts, 0, 4))).toBe('abcd');
+    expect(bytesBetween(parts, 0, 4)).toHaveLength(2);
+    expect(text(bytesBetween(parts, 0, 100))).toBe('abcdefgh');
   });
 
   test('a failed read is not shared: the next response reads again', async () => {
@@ -271,8 +273,7 @@ describe('SharedReads', () => {
 
   test("over real HTTP: blocks read into idle 64 KiB buffers go out corked, every client's body exact", async () => {
     const pool = new BufferPool(32 * 1024 * KiB, KEEP_IDLE);
-    const idle = Array.from({ length: 256 }, () => pool.acquire(64 * KiB));
-    idle.forEach((slab) => pool.release(slab));
+    seedIdle(pool, 256);
     // A herd's read sizes (at most 1 MiB).
     const driver = new FilesystemDriver(join(dir, 'store-parts'), { buffers: pool, reads: { budget: 2 * 1024 * KiB, min: 64 * KiB, max: 1024 * KiB } });
     const writer = await driver.createWriter();

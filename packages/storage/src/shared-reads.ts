@@ -26,17 +26,6 @@ export interface BlockPiece {
   release(written: boolean): void;
 }
 
-/** The first `length` bytes of `parts`, as views (the last one cut short). */
-export function firstBytes(parts: Buffer[], length: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0, left = length; left > 0 && i < parts.length; i++) {
-    const part = parts[i] as Buffer;
-    out.push(part.length <= left ? part : part.subarray(0, left));
-    left -= part.length;
-  }
-  return out;
-}
-
 /** Bytes `from`..`to` - 1 of `parts` taken as one run of bytes, as views. */
 export function bytesBetween(parts: Buffer[], from: number, to: number): Buffer[] {
   const out: Buffer[] = [];
@@ -138,7 +127,7 @@ export class SharedReads {
 
   private read(key: string, size: number, length: number, offset: number, read: PartsRead): Block {
     const buffers = this.memoryFor(size, length);
-    const views = firstBytes(buffers, length);
+    const views = bytesBetween(buffers, 0, length);
     const bytes = read(views, offset).then(
       () => ((block.settled = true), views),
       (err: unknown) => {
