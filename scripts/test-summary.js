@@ -4,6 +4,26 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
+/** One line per failed test of a jest --json report: where, its full name, and the first line of what it reported. */
+function failedTests(workspace, report) {
+  return report.testResults.flatMap((suite) => [
+    ...(suite.status === 'failed' && suite.assertionResults.length === 0 ? [`${workspace}: ${path.relative(root, suite.name)}: ${firstLine(suite.message)}`] : []),
+    ...suite.assertionResults
+      .filter((test) => test.status === 'failed')
+      .map((test) => `${workspace}: ${path.relative(root, suite.name)}: ${test.fullName}: ${firstLine(test.failureMessages.join('\n'))}`),
+  ]);
+}
+/** What a failure message says before its stack, without terminal colours, on one line of at most 400 characters. */
+function firstLine(message = '') {
+  const lines = message
+    .replace(/\u001b\[[0-9;]*m/g, '')
+    .split('\n')
+    .map((l) => l.trim());
+  const said = lines.slice(0, lines.findIndex((l) => l.startsWith('at ')) >>> 0).filter((l) => l !== '');
+  const line = said.slice(0, 6).join(' / ');
+  return line.length > 400 ? `${line.slice(0, 397)}...` : line;
+}
+
 let passed = 0;
 let failed = 0;
 const problems = [];
@@ -23,6 +43,7 @@ for (const group of ['apps', 'packages']) {
     const r = JSON.parse(fs.readFileSync(report, 'utf8'));
     passed += r.numPassedTests;
     failed += r.numFailedTests;
+    problems.push(...failedTests(`${group}/${name}`, r));
     if (r.numRuntimeErrorTestSuites > 0) {
       problems.push(`${group}/${name}: ${r.numRuntimeErrorTestSuites} suite(s) failed to run`);
       failed += r.numRuntimeErrorTestSuites;

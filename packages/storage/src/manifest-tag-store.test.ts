@@ -190,7 +190,8 @@ describe('tags', () => {
 describe('in-memory caches', () => {
   test('another process moving a tag this one holds is seen once the tag cache ttl has passed; own writes at once', async () => {
     const driver = new FilesystemDriver(root);
-    const reader = new RegistryStore(driver, { tagCache: { ttlMs: 200, maxEntries: 10 } });
+    let clock = Date.now();
+    const reader = new RegistryStore(driver, { tagCache: { ttlMs: 200, maxEntries: 10, now: () => clock } });
     const writer = new RegistryStore(new FilesystemDriver(root));
     const one = await putManifest('team/app', 1);
     const two = await putManifest('team/app', 2);
@@ -199,8 +200,9 @@ describe('in-memory caches', () => {
     // Absent tags are never remembered: the new tag is seen at once.
     expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(one);
     await writer.putTag('team/app', 'v1', two);
+    clock += 199;
     expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(one); // held for up to the ttl
-    await new Promise((r) => setTimeout(r, 250));
+    clock += 1;
     expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(two);
     // This process's own writes and deletes replace what it holds.
     await reader.putTag('team/app', 'v1', one);

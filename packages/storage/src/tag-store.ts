@@ -43,6 +43,8 @@ export interface TagCacheOptions {
   ttlMs: number;
   /** Tag records kept at most. */
   maxEntries: number;
+  /** The clock the ttl is measured on (default: Date.now). */
+  now?: () => number;
 }
 
 /** One second: a tag hit at thousands of requests/s reads its link file once a second, not per request. */
@@ -58,7 +60,7 @@ export class TagStore {
     private readonly manifests: ManifestStore,
     cache: TagCacheOptions = DEFAULT_TAG_CACHE,
   ) {
-    this.cache = new LruCache(cache.maxEntries);
+    this.cache = new LruCache(cache.maxEntries, undefined, cache.now);
     this.ttlMs = cache.ttlMs;
   }
 
