@@ -1,7 +1,8 @@
 'use strict';
 // `node bench/profile-warm.js [--mib=512] [--pulls=6] [--targets=reference,pullthrough] [--fresh] [--perf=<dir>]
 // [--node-arg=<flag>] [--show-gc]` (after a build): warm pulls of one stored image, the targets alternating pull by
-// pull, each pull's throughput and the CPU seconds (user + system, every process of the target) it cost. Both
+// pull, each pull's throughput and the CPU seconds (user + system, every process of the target) it cost, with each
+// process's user and system time and minor page faults. Both
 // targets are started once and fill their stores with one cold pull (unmeasured); the CPU window of a warm pull
 // is its own start to end. `--fresh`: as `npm run bench` does, fresh targets for every pull (a cold pull, 8 s,
 // then the measured warm pull: the first warm pull of a process, its code not yet optimized). `--perf=<dir>`:
@@ -12,7 +13,8 @@ const { spawn } = require('node:child_process');
 const { MiB, pushRandomImage } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
 const { startReferenceProxy, startPullthrough, startUpstreamAndRedis } = require('./lib/servers.js');
-const { measureCpu } = require('./lib/proc-cpu.js');
+const { readFile } = require('node:fs/promises');
+const { measureCpu, parseStat, clockTicks } = require('./lib/proc-cpu.js');
 const { median } = require('./lib/stats.js');
 const { frontendGcLines, gcKind } = require('./lib/gc-trace.js');
 const { runScript } = require('./lib/script.js');
@@ -28,6 +30,23 @@ function perfOf(proxy, i) {
   const perf = spawn('perf', ['record', '-F', '1999', '-g', '-p', String(proxy.pids.frontend), '-o', path.join(dir, `pull-${i}.data`)], { stdio: 'ignore' });
   perf.on('error', (err) => console.error(`perf: ${err.message}`));
   return perf;
+}
+
+/** { [name]: { user, sys, faults } } so far (CPU seconds, minor page faults) of `{ [name]: pid }`. */
+async function statOf(pids) {
+  const out = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    const { utime, stime, minflt } = parseStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+    out[name] = { user: utime / clockTicks(), sys: stime / clockTicks(), faults: minflt };
+  }
+  return out;
+}
+/** `name user/sys ms, N faults` for each process between two statOf calls. */
+function statLine(before, after) {
+  const ms = (s) => (s * 1000).toFixed(0);
+  return Object.keys(after)
+    .map((k) => `${k} ${ms(after[k].user - before[k].user)}/${ms(after[k].sys - before[k].sys)} ms, ${after[k].faults - before[k].faults} faults`)
+    .join('; ');
 }
 
 const gcSeen = new Map();
@@ -74,16 +93,18 @@ async function main() {
         await startAll();
       }
       for (const proxy of i % 2 ? [...started].reverse() : started) {
+        const stat = await statOf(proxy.pids);
         const cpu = await measureCpu(proxy.pids);
         const perf = perfOf(proxy, i);
         if (perf) await new Promise((r) => setTimeout(r, 1000)); // perf attached
         const pull = await pullImage(proxy.url, image.repository, image.tag);
         const seconds = await cpu.stop();
+        const split = statLine(stat, await statOf(proxy.pids));
         const gc = await gcCounts(proxy);
         if (perf && perf.exitCode === null && perf.pid !== undefined) await new Promise((r) => (perf.once('exit', r), perf.kill('SIGINT')));
         const total = Object.values(seconds).reduce((a, b) => a + (b ?? 0), 0);
         results[proxy.name].push({ mibPerSec: pull.mibPerSec, cpuPerGiB: total / (pull.bytes / 1024 / MiB) });
-        console.log(`${proxy.name}: ${pull.mibPerSec.toFixed(0)} MiB/s, ${(total / (pull.bytes / 1024 / MiB)).toFixed(3)} CPU s/GiB (${Object.entries(seconds).map(([k, v]) => `${k} ${((v ?? 0) * 1000).toFixed(0)} ms`).join(', ')})${gc ?? ''}`);
+        console.log(`${proxy.name}: ${pull.mibPerSec.toFixed(0)} MiB/s, ${(total / (pull.bytes / 1024 / MiB)).toFixed(3)} CPU s/GiB (${Object.entries(seconds).map(([k, v]) => `${k} ${((v ?? 0) * 1000).toFixed(0)} ms`).join(', ')})${gc ?? ''}; user/sys: ${split}`);
       }
     }
     for (const [k, rs] of Object.entries(results)) console.log(`${k}: median ${median(rs.map((r) => r.mibPerSec)).toFixed(0)} MiB/s, ${median(rs.map((r) => r.cpuPerGiB)).toFixed(3)} CPU s/GiB`);

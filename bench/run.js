@@ -58,6 +58,8 @@ function plan(quick) {
     // A cold pull's CPU is counted from its start until this long after (at least until stored): our
     // hydration job starts PULLTHROUGH_HYDRATION_DELAY_MS (default 5 s) after a pull.
     coldSettleMs: 6_000,
+    // Warm pulls of each image per proxy, back to back once the cold pull's window has passed.
+    warmPulls: 3,
   };
 }
 

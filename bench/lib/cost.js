@@ -28,18 +28,21 @@ function cpuPerGiB(entry, processes) {
   return seconds === undefined || !(entry.bytes > 0) ? undefined : seconds / (entry.bytes / GiB);
 }
 
-/** Per-round CPU s/GiB of `kind` for one image and temperature (e.g. 'cold-big'), `process` or all. */
-function cpuSeries(cost, kind, key, process) {
+/**
+ * Per-round CPU s/GiB of `kind` for one image and temperature (e.g. 'cold-big'), `process` or all; `first`: of
+ * the round's first warm pull only (an entry of several warm pulls keeps it as `first`).
+ */
+function cpuSeries(cost, kind, key, process, first = false) {
   return cost
     .filter((e) => e.kind === kind && `${e.temperature}-${e.image}` === key)
     .sort((a, b) => a.round - b.round)
-    .map((e) => cpuPerGiB(e, process ? [process] : undefined));
+    .map((e) => cpuPerGiB(first ? (e.first ?? e) : e, process ? [process] : undefined));
 }
 
-/** Median of the per-round ratios pullthrough / reference of CPU s/GiB, all processes (rounds pair up). */
-function cpuRatio(cost, key) {
-  const ours = cpuSeries(cost, 'pullthrough', key);
-  const ref = cpuSeries(cost, 'reference', key);
+/** Median of the per-round ratios pullthrough / reference of CPU s/GiB, all processes (rounds pair up); `first` as cpuSeries. */
+function cpuRatio(cost, key, first = false) {
+  const ours = cpuSeries(cost, 'pullthrough', key, undefined, first);
+  const ref = cpuSeries(cost, 'reference', key, undefined, first);
   const ratios = [];
   for (let i = 0; i < Math.min(ours.length, ref.length); i++) if (ours[i] !== undefined && ref[i] > 0) ratios.push(ours[i] / ref[i]);
   return median(ratios);

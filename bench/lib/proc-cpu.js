@@ -1,21 +1,22 @@
 'use strict';
 // CPU time of processes from /proc/<pid>/stat: utime + stime (fields 14 and 15, in clock ticks; every
-// thread of the process included), divided by `getconf CLK_TCK`.
+// thread of the process included), divided by `getconf CLK_TCK`; and minor page faults (field 10).
 const { execFileSync } = require('node:child_process');
 const { readFile } = require('node:fs/promises');
 
 /**
- * utime and stime ticks of one /proc/<pid>/stat line. The command name (field 2) is in parentheses and
+ * utime and stime ticks and minor faults (minflt) of one /proc/<pid>/stat line. The command name (field 2) is in parentheses and
  * may itself hold spaces and parentheses, so fields are counted from the last ')'.
  */
 function parseStat(text) {
   const close = text.lastIndexOf(')');
   if (close < 0) throw new Error(`not a /proc/<pid>/stat line: ${text.slice(0, 80)}`);
   const fields = text.slice(close + 2).trim().split(/\s+/); // fields[0] is field 3 (state)
+  const minflt = Number(fields[10 - 3]);
   const utime = Number(fields[14 - 3]);
   const stime = Number(fields[15 - 3]);
   if (!Number.isInteger(utime) || !Number.isInteger(stime)) throw new Error(`/proc/<pid>/stat: no utime/stime in ${text.slice(0, 80)}`);
-  return { utime, stime };
+  return { utime, stime, minflt };
 }
 
 let ticks;

@@ -7,7 +7,7 @@ const { memoryOf } = require('../lib/rss.js');
 
 test('parseStat counts fields from the last parenthesis (a command name may hold spaces and parentheses)', () => {
   const rest = ['S', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '250', '50', '7', '8', '20', '0'];
-  assert.deepEqual(parseStat(`4242 (node (odd) x) ${rest.join(' ')}\n`), { utime: 250, stime: 50 });
+  assert.deepEqual(parseStat(`4242 (node (odd) x) ${rest.join(' ')}\n`), { utime: 250, stime: 50, minflt: 7 });
   assert.throws(() => parseStat('no parenthesis here'), /not a \/proc\/<pid>\/stat line/);
   assert.throws(() => parseStat('1 (x) S 1'), /no utime\/stime/);
 });

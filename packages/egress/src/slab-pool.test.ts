@@ -60,11 +60,18 @@ describe('SlabPool', () => {
     expect(other2).not.toBe(slab);
     expect(pool.made).toBe(3);
 
+    // Out of the pool: the lent slab and the two taken since.
+    expect(pool.held).toBe(3);
     pool.release(v2);
+    expect(pool.held).toBe(2);
     expect(pool.freeSlabs).toBe(1);
     expect(pool.take()).toBe(slab);
     expect(pool.made).toBe(3);
     expect(pool.reused).toBe(1);
+    expect(pool.held).toBe(3);
+    pool.drop(other1);
+    pool.drop(other2);
+    expect(pool.held).toBe(1);
   });
 
   it('the read hold alone keeps the slab out of the pool when every view was released first', () => {

@@ -66,6 +66,8 @@ export class SlabPool {
   /** Slabs made since the start (new buffers), and reads that took a free one (kept in memory, or given back and filled with fresh pages again). */
   made = 0;
   reused = 0;
+  /** Slabs taken and not given back yet: read into, held by their views' holders, or left to the collector. */
+  private out = 0;
 
   /**
    * `slabSize`: bytes per read; `free`: where free slabs wait for the next read (by default the
@@ -87,6 +89,14 @@ export class SlabPool {
     return this.free.idleBytesOf(this.slabSize) / this.slabSize;
   }
 
+  /**
+   * Slabs out of the pool now: being read into, held by a view's holder (a write queue, a client's buffer),
+   * or never given back (left to the collector, as a view nobody releases leaves its slab; never counted back).
+   */
+  get held(): number {
+    return this.out;
+  }
+
   /** A slab for one read, held once by the caller (end it with `drop`). */
   take(): Buffer {
     const made = this.free.made;
@@ -95,6 +105,7 @@ export class SlabPool {
     else this.made++;
     this.holds.set(slab.buffer, { slab, refs: 1 });
     this.reads.add(slab);
+    this.out++;
     return slab;
   }
 
@@ -155,6 +166,7 @@ export class SlabPool {
     if (hold.refs <= 0) throw new Error('SlabPool: a slab released more often than held');
     if (--hold.refs > 0) return;
     this.holds.delete(hold.slab.buffer);
+    this.out--;
     this.free.release(hold.slab);
   }
 }

@@ -35,6 +35,17 @@ async function releaseAndExpectStored(s: Setup, leader: { done: Promise<unknown>
   expect(sha(stored.bytes)).toBe(s.digest);
 }
 
+/**
+ * The completion GET's `bytes` came through the upstream reader's slabs and went back to its pool: at most
+ * `kept` more slabs are out than when the client had read the blob (the socket's current slab, a cut chunk's),
+ * and fewer than half of its chunks needed a new slab.
+ */
+function expectCompletionSlabsReused(s: Setup, atRead: { made: number; held: number }, bytes: number, kept: number): void {
+  const now = s.pool.blobReadSlabs()!;
+  expect(now.held - atRead.held).toBeLessThanOrEqual(kept);
+  expect(now.made - atRead.made).toBeLessThan(bytes / (64 * 1024) / 2);
+}
+
 const blobGets = () => upstream.proxy.requests.filter((r) => r.kind === 'blob' && r.method === 'GET');
 
 /** A held disk: the leader reads the whole blob while the store has written nothing; a second client does not read at first (it falls behind its 8 MiB buffer). */
@@ -52,6 +63,7 @@ describe('a blob miss with a slow store', () => {
   it('gives the live client the whole blob before the store has written it, then completes the store with one ranged GET and commits the right digest', async () => {
     const s = await setUp();
     const { leader, behind, read, storedWhenRead } = await pullWithDiskHeld(s);
+    const slabsAtRead = s.pool.blobReadSlabs()!;
     // The client's copy ran at the upstream's pace: complete and verified while the disk took nothing.
     expect(read.error).toBeUndefined();
     expect(sha(read.bytes)).toBe(s.digest);
@@ -70,6 +82,10 @@ describe('a blob miss with a slow store', () => {
     expect(from).toBeLessThanOrEqual(LAG + 64 * 1024);
     expect(gets[1]).toMatchObject({ status: 206, bytes: SIZE - from });
     expect(s.fetcher.writeLagStats).toMatchObject({ queuedBytes: 0, overflows: 1, completions: { ranged: 1, full: 0, failed: 0 }, completionBytes: SIZE - from });
+    // The completion's chunks went back to the upstream reader's slab pool once the writer had them in the file
+    // (the client's own stream here keeps the first GET's: not an HTTP response, see LentSlices): its slabs were
+    // read into again instead of new ones made for most of it.
+    expectCompletionSlabsReused(s, slabsAtRead, SIZE - from, 2);
 
     // The client that fell behind continues from the stored blob.
     const late = await readStream(behind.stream);
@@ -82,7 +98,10 @@ describe('a blob miss with a slow store', () => {
     upstream.proxy.ignoreRange = true;
     const { leader, behind, read } = await pullWithDiskHeld(s);
     expect(sha(read.bytes)).toBe(s.digest);
+    const slabsAtRead = s.pool.blobReadSlabs()!;
     await releaseAndExpectStored(s, leader);
+    // Skipped whole chunks and written ones go back to the pool; the one chunk cut by the skip keeps its slab.
+    expectCompletionSlabsReused(s, slabsAtRead, SIZE, 3);
     const gets = blobGets();
     expect(gets).toHaveLength(2);
     expect(gets[1]).toMatchObject({ status: 200, bytes: SIZE });

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { isLent, releaseLent } from '@pullthrough/egress';
 import { BlobUnknownError, UpstreamUnavailableError, type Digest } from '@pullthrough/oci';
 import type { BlobWriter } from '@pullthrough/storage';
 import { drained } from './stream-drained.js';
@@ -18,8 +19,20 @@ const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
  * the hydration fetches the blob again). An upstream that ignores Range answers 200 with the whole
  * blob: its first `from` bytes (already written) are skipped, the rest is written. The read waits
  * for the writer: no client reads these bytes.
+ *
+ * A whole chunk lent by the upstream reader's slab pool is held for the writer (`holdForWriter`: given back
+ * once the writer is done with it) and this loop's own hold ends after the write. The part of a chunk cut by
+ * a 200's skipped bytes is a view of its own: its chunk keeps its slab (left to the collector).
  */
-export async function completeStoreTail(target: UpstreamTarget, digest: Digest, writer: BlobWriter, from: number, size: number | undefined, lag: WriteLag): Promise<void> {
+export async function completeStoreTail(
+  target: UpstreamTarget,
+  digest: Digest,
+  writer: BlobWriter,
+  from: number,
+  size: number | undefined,
+  lag: WriteLag,
+  holdForWriter: (chunk: Buffer) => void,
+): Promise<void> {
   let fetched = 0;
   let body: Readable | undefined;
   try {
@@ -40,9 +53,14 @@ export async function completeStoreTail(target: UpstreamTarget, digest: Digest, 
         const dropped = Math.min(skip, part.length);
         skip -= dropped;
         part = part.subarray(dropped);
-        if (part.length === 0) continue;
+        if (part.length === 0) {
+          endOwnHold(chunk);
+          continue;
+        }
       }
+      if (part === chunk) holdForWriter(chunk);
       const room = writer.write(part);
+      if (part === chunk) endOwnHold(chunk);
       if (!room && !writer.destroyed) await drained(writer);
       if (writer.destroyed) throw writer.errored ?? new Error('blob writer closed before the blob was complete');
     }
@@ -53,6 +71,11 @@ export async function completeStoreTail(target: UpstreamTarget, digest: Digest, 
     lag.countCompletion('failed', fetched);
     throw err;
   }
+}
+
+/** The completion loop is done with a chunk the upstream reader lent it (a no-op for any other buffer). */
+function endOwnHold(chunk: Buffer): void {
+  if (isLent(chunk)) releaseLent(chunk);
 }
 
 function checkContentRange(header: string | undefined, from: number, size: number | undefined, via: UpstreamTarget): void {

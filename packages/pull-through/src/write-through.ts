@@ -48,6 +48,14 @@ export class WriteThrough {
     });
   }
 
+  /**
+   * A chunk written to the writer outside take() (the store's rest, completeStoreTail): one lent by a slab
+   * pool is held for the writer until it is done with it, as take()'s are.
+   */
+  holdForWriter(chunk: Buffer): void {
+    if (retainLent(chunk)) this.heldForWriter.add(chunk);
+  }
+
   /** Where the writer stopped being fed (its bytes end there), once the lag overflowed. */
   get overflowAt(): number | undefined {
     return this.overflow?.at;

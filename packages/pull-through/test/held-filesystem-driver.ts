@@ -46,6 +46,11 @@ class HeldWriter extends Writable implements ObjectWriter {
     return this.inner.writtenPrefix;
   }
 
+  /** The real writer tells of each chunk (the same buffer this one was given) once it is in the file. */
+  onChunkDone(hook: (chunk: Buffer) => void): void {
+    this.inner.onChunkDone?.(hook);
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     void (this.gate() ?? Promise.resolve()).then(() => {
       if (this.inner.write(chunk)) callback();

@@ -13,6 +13,8 @@ import { UpstreamResolver, type UpstreamTarget } from '../src/upstream-target.js
 
 export interface FetcherSetup<D extends StorageDriver> {
   driver: D;
+  /** The fetcher's upstream client pool (its blob reader's slabs: `pool.blobReadSlabs()`). */
+  pool: UpstreamClientPool;
   store: RegistryStore;
   fetcher: BlobFetcher;
   target: UpstreamTarget;
@@ -98,7 +100,7 @@ export function realUpstreamFetcher(name: string, link: { bytesPerSecond?: numbe
         await rm(dir, { recursive: true, force: true });
       });
       proxy.reset();
-      return { driver, store, fetcher, target: new UpstreamResolver(() => rules, pool).resolve(`up/${name}/blobs`)!, blob, digest };
+      return { driver, pool, store, fetcher, target: new UpstreamResolver(() => rules, pool).resolve(`up/${name}/blobs`)!, blob, digest };
     },
   };
 }

@@ -147,10 +147,13 @@ export class UpstreamClientPool {
       .sort((a, b) => a.upstream.localeCompare(b.upstream));
   }
 
-  /** The blob reader's slabs: made since the start, reads that reused one, free ones kept (undefined without pooled reads). */
-  blobReadSlabs(): { made: number; reused: number; free: number } | undefined {
+  /**
+   * The blob reader's slabs: made since the start, reads that reused one, free ones kept, and those out of the
+   * pool now (SlabPool.held: also any never given back) (undefined without pooled reads).
+   */
+  blobReadSlabs(): { made: number; reused: number; free: number; held: number } | undefined {
     const pool = this.blobReader?.pool;
-    return pool ? { made: pool.made, reused: pool.reused, free: pool.freeSlabs } : undefined;
+    return pool ? { made: pool.made, reused: pool.reused, free: pool.freeSlabs, held: pool.held } : undefined;
   }
 
   /** Close every connection pool and stop the breakers; the pool is empty afterwards. */
