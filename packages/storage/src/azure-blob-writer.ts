@@ -39,6 +39,8 @@ export class AzureBlobWriter extends GatheringWriter {
   private readonly writerId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
   private readonly cancel = new AbortController();
   private readonly staging: BlockBlobClient;
+  /** Told of each chunk once the writer no longer needs its memory (ObjectWriter.onChunkDone). */
+  private chunkDone: ((chunk: Buffer) => void) | undefined;
 
   constructor(private readonly options: AzureBlobWriterOptions) {
     super(options.path);
@@ -68,6 +70,10 @@ export class AzureBlobWriter extends GatheringWriter {
     this.settle(AZURE_BLOCKS_IN_FLIGHT - 1).then(() => callback(), callback);
   }
 
+  onChunkDone(hook: (chunk: Buffer) => void): void {
+    this.chunkDone = hook;
+  }
+
   protected resolveTarget(path: string): string {
     return checkStoragePath(path);
   }
@@ -95,21 +101,40 @@ export class AzureBlobWriter extends GatheringWriter {
     if (this.options.path === undefined) await this.staging.deleteIfExists().catch(() => undefined);
   }
 
+  /**
+   * Stage the gathered chunks as one block. Several are copied into a new block, so their memory is the
+   * caller's again at once; a block that is one chunk is that chunk's memory until its upload succeeded
+   * (not after a failed one: the writer fails, and whoever holds the chunk keeps it).
+   */
   private stageGathered(): void {
     const { buffers, bytes } = this.takeGathered();
     const block = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes);
+    if (buffers.length > 1) this.tellDone(buffers);
     const id = blockId(this.writerId, this.blocks.length);
     this.blocks.push(id);
     const upload: Promise<void> = this.staging
       .stageBlock(id, block, block.length, { abortSignal: this.cancel.signal })
       .then(
-        () => undefined,
+        () => {
+          if (buffers.length === 1) this.tellDone(buffers);
+        },
         (err: Error) => {
           this.failure ??= err;
         },
       )
       .finally(() => this.inFlight.delete(upload));
     this.inFlight.add(upload);
+  }
+
+  /** The hook's holder is done with these chunks (a hook that throws, a holder's bug, fails the writer). */
+  private tellDone(chunks: Buffer[]): void {
+    const done = this.chunkDone;
+    if (!done) return;
+    try {
+      for (const chunk of chunks) done(chunk);
+    } catch (err) {
+      this.failure ??= err as Error;
+    }
   }
 
   /** Wait until at most `limit` block uploads are in flight; throws the first upload failure. */

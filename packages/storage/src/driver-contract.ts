@@ -202,6 +202,28 @@ export function runDriverContract(name: string, makeDriver: () => Promise<Driver
         expect(await driver.list('same')).toEqual(['target']);
       });
 
+      test('a writer tells of each chunk once it no longer needs its memory: overwriting it then leaves the object intact', async () => {
+        const writer = await driver.createWriter({ path: 'done/obj' });
+        if (!writer.onChunkDone) throw new Error('every driver here says when a written chunk is done (ObjectWriter.onChunkDone)');
+        // 4 MiB of small chunks (gathered, copied or written together), a large one alone, small ones again.
+        const sizes = [...Array.from({ length: 64 }, () => 64 * 1024), 5 * 1024 * 1024 + 7, ...Array.from({ length: 10 }, () => 64 * 1024 + 1)];
+        const chunks: Buffer[] = sizes.map((size) => randomBytes(size));
+        const expected = Buffer.concat(chunks);
+        const done: Buffer[] = [];
+        writer.onChunkDone((chunk) => {
+          done.push(chunk);
+          chunk.fill(0xee); // as a reused slab would be read into
+        });
+        await pipeline(Readable.from(chunks), writer);
+        await writer.commit('done/obj');
+        // Every chunk told once, and only when its bytes were no longer needed: the object is the bytes written.
+        expect(done).toHaveLength(chunks.length);
+        expect(new Set(done).size).toBe(chunks.length);
+        expect(done.every((chunk) => chunks.includes(chunk))).toBe(true);
+        const back = await readAll(await driver.createReadStream('done/obj'));
+        expect(back.equals(expected)).toBe(true);
+      });
+
       test('a second commit of the same writer rejects', async () => {
         const writer = await driver.createWriter();
         await writer.commit('w/one');
