@@ -73,6 +73,10 @@ describe('frontend request metrics', () => {
     expect(sampleSum(after, 'pullthrough_upstream_responses_total', { upstream: upstream.proxy.host, status: '2xx' })).toBe(upstream.proxy.count({ status: 200 }) + upstream.proxy.count({ status: 307 }));
     expect(sampleSum(after, 'pullthrough_upstream_responses_total', { upstream: upstream.proxy.host, status: '2xx' })).toBeGreaterThanOrEqual(f.blobs.length + 1);
     expect(sampleSum(after, 'pullthrough_blob_fetches_coalesced_total')).toBe(0);
+    // The misses were read into pooled slabs, and every slab went back once written and sent: at most the
+    // keep-alive connections' current slabs (one each) are out of the pool now.
+    expect(sampleSum(after, 'pullthrough_upstream_read_slabs_total', { outcome: 'made' })).toBeGreaterThan(0);
+    expect(sampleSum(after, 'pullthrough_upstream_read_slabs_held')).toBeLessThanOrEqual(2);
 
     // Tracing is off: the job the pull enqueued carries no trace context.
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
@@ -109,13 +113,18 @@ describe('frontend request metrics', () => {
   it('clients of a stored blob that ask at once share its reads from storage, counted; each gets the exact blob', async () => {
     // The multilayer image's largest layer (over 3 MiB: several reads) is stored by the first test.
     const big = upstream.fixtures.multiLayer.blobs.reduce((a, b) => (b.size > a.size ? b : a));
-    const before = sampleSum(await metrics(), 'pullthrough_storage_reads_shared_total');
+    const earlier = await metrics();
+    const before = sampleSum(earlier, 'pullthrough_storage_reads_shared_total');
+    const inSlabsBefore = sampleSum(earlier, 'pullthrough_storage_reads_in_slabs_total');
     // Every response is under way before any body is read: their reads run side by side.
     const responses = await Promise.all(Array.from({ length: 16 }, () => get(`/v2/mx/multilayer/blobs/${big.digest}`)));
     const digests = await Promise.all(responses.map(async (r) => `sha256:${createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex')}`));
     expect(responses.map((r) => r.headers.get('x-cache'))).toEqual(Array(16).fill('hit'));
     expect(digests).toEqual(Array(16).fill(big.digest));
-    expect(sampleSum(await metrics(), 'pullthrough_storage_reads_shared_total') - before).toBeGreaterThan(0);
+    const after = await metrics();
+    expect(sampleSum(after, 'pullthrough_storage_reads_shared_total') - before).toBeGreaterThan(0);
+    // The earlier misses' slabs wait idle in the process's pool: the blocks were read into them.
+    expect(sampleSum(after, 'pullthrough_storage_reads_in_slabs_total') - inSlabsBefore).toBeGreaterThan(0);
   });
 
   it('admin requests are labelled by route pattern (found, not found and unknown paths)', async () => {

@@ -25,8 +25,10 @@ export interface MetricSources {
   readAhead?: () => ReadAheadStats;
   /** Blocks of stored blobs sent to a client from another response's read (filesystem storage: SharedReads.shared). */
   sharedReads?: () => number;
+  /** Blocks of stored blobs read into idle 64 KiB buffers of the process's pool (filesystem storage: SharedReads.inParts). */
+  readsInSlabs?: () => number;
   /** The upstream blob reader's slabs (UpstreamClientPool.blobReadSlabs; absent: PULLTHROUGH_UPSTREAM_POOLED_READS=false). */
-  readSlabs?: () => { made: number; reused: number; free: number } | undefined;
+  readSlabs?: () => { made: number; reused: number; free: number; held: number } | undefined;
 }
 
 export interface FrontendMetrics {
@@ -175,6 +177,9 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
   mirroredCounter(registry, 'pullthrough_storage_reads_shared_total', 'Blocks of stored blobs (filesystem storage) sent to a client from a read another response made and still held, instead of read again: clients sending the same blob in step share its reads', [], (set) => {
     set({}, sources.sharedReads?.() ?? 0);
   });
+  mirroredCounter(registry, 'pullthrough_storage_reads_in_slabs_total', 'Blocks of stored blobs (filesystem storage) read into idle 64 KiB buffers of the process pool (mostly upstream read slabs a fetch left idle) instead of new memory', [], (set) => {
+    set({}, sources.readsInSlabs?.() ?? 0);
+  });
   mirroredCounter(registry, 'pullthrough_upstream_read_slabs_total', 'Upstream blob body reads into pooled 64 KiB slabs: made (a new slab) or reused (a slab given back by every holder)', ['outcome'], (set) => {
     const slabs = sources.readSlabs?.();
     set({ outcome: 'made' }, slabs?.made ?? 0);
@@ -186,6 +191,14 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
     registers: [registry],
     collect() {
       this.set(sources.readSlabs?.()?.free ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'pullthrough_upstream_read_slabs_held',
+    help: 'Upstream read slabs out of the pool: being read into, held by a writer or a client, or never given back (left to the garbage collector)',
+    registers: [registry],
+    collect() {
+      this.set(sources.readSlabs?.()?.held ?? 0);
     },
   });
   mirroredCounter(registry, 'pullthrough_blob_read_ahead_total', 'Layer fetches started ahead of their client (PULLTHROUGH_BLOB_READ_AHEAD_LAYERS): started, and unasked (no client asked within the hold: it went on for the store alone)', ['outcome'], (set) => {
