@@ -1,12 +1,12 @@
 'use strict';
 // `node bench/profile-warm.js [--mib=512] [--pulls=6] [--targets=reference,pullthrough] [--fresh] [--perf=<dir>]
-// [--node-arg=<flag>] [--show-gc]` (after a build): warm pulls of one stored image, the targets alternating pull by
+// [--node-arg=<flag>] [--show-gc] [--gap=<ms>]` (after a build): warm pulls of one stored image, the targets alternating pull by
 // pull, each pull's throughput and the CPU seconds (user + system, every process of the target) it cost, with each
 // process's user and system time and minor page faults. Both
 // targets are started once and fill their stores with one cold pull (unmeasured); the CPU window of a warm pull
 // is its own start to end. `--fresh`: as `npm run bench` does, fresh targets for every pull (a cold pull, 8 s,
 // then the measured warm pull: the first warm pull of a process, its code not yet optimized). `--perf=<dir>`:
-// `perf record -g` of the frontend during each pull. With `--node-arg=--trace-gc`: the frontend's collections
+// `perf record -g` of the frontend during each pull. `--gap=<ms>`: idle this long before each measured pull. With `--node-arg=--trace-gc`: the frontend's collections
 // per pull (`--show-gc`: each full one's line).
 const path = require('node:path');
 const { spawn } = require('node:child_process');
@@ -69,6 +69,7 @@ async function main() {
   const mib = Number(flag('mib', '512'));
   const pulls = Number(flag('pulls', '6'));
   const targets = flag('targets', 'reference,pullthrough').split(',');
+  const gapMs = Number(flag('gap', '0'));
   const { upstream, redis, stop } = await startUpstreamAndRedis();
   const work = await tempDir('bench-warm-');
   const started = [];
@@ -93,6 +94,7 @@ async function main() {
         await startAll();
       }
       for (const proxy of i % 2 ? [...started].reverse() : started) {
+        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
         const stat = await statOf(proxy.pids);
         const cpu = await measureCpu(proxy.pids);
         const perf = perfOf(proxy, i);
