@@ -70,6 +70,7 @@ async function main() {
   const pulls = Number(flag('pulls', '6'));
   const targets = flag('targets', 'reference,pullthrough').split(',');
   const gapMs = Number(flag('gap', '0'));
+  if (!Number.isFinite(gapMs) || gapMs < 0) throw new Error(`--gap: expected milliseconds >= 0, got "${flag('gap')}"`);
   const { upstream, redis, stop } = await startUpstreamAndRedis();
   const work = await tempDir('bench-warm-');
   const started = [];

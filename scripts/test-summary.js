@@ -7,7 +7,8 @@ const root = path.join(__dirname, '..');
 /** One line per failed test of a jest --json report: where, its full name, and the first line of what it reported. */
 function failedTests(workspace, report) {
   return report.testResults.flatMap((suite) => [
-    ...(suite.status === 'failed' && suite.assertionResults.length === 0 ? [`${workspace}: ${path.relative(root, suite.name)}: ${firstLine(suite.message)}`] : []),
+    // A suite that failed outside its tests (it did not run, or a hook such as afterAll threw).
+    ...(suite.status === 'failed' && !suite.assertionResults.some((test) => test.status === 'failed') ? [`${workspace}: ${path.relative(root, suite.name)}: ${firstLine(suite.message)}`] : []),
     ...suite.assertionResults
       .filter((test) => test.status === 'failed')
       .map((test) => `${workspace}: ${path.relative(root, suite.name)}: ${test.fullName}: ${firstLine(test.failureMessages.join('\n'))}`),
@@ -19,7 +20,8 @@ function firstLine(message = '') {
     .replace(/\u001b\[[0-9;]*m/g, '')
     .split('\n')
     .map((l) => l.trim());
-  const said = lines.slice(0, lines.findIndex((l) => l.startsWith('at ')) >>> 0).filter((l) => l !== '');
+  const stack = lines.findIndex((l) => /^at .*(\(.*:\d+:\d+\)|:\d+:\d+)$/.test(l));
+  const said = lines.slice(0, stack >>> 0).filter((l) => l !== '');
   const line = said.slice(0, 6).join(' / ');
   return line.length > 400 ? `${line.slice(0, 397)}...` : line;
 }

@@ -3,10 +3,11 @@
 // a fresh proxy per round and kind (alternating), and what they cost: CPU seconds of every process of
 // the target (bench/lib/proc-cpu.js) per pull, what the upstream served for each cold pull (its log),
 // and each process's peak RSS (VmHWM) over the proxy's life.
-const { measureCpu } = require('./proc-cpu.js');
+const { cpuDelta, cpuSnapshot, measureCpu } = require('./proc-cpu.js');
 const { memoryOf } = require('./rss.js');
 const { upstreamFigures } = require('./upstream-log.js');
 const { cpuPerGiB } = require('./cost.js');
+const { median } = require('./stats.js');
 const { warmUp } = require('./warm-up.js');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -22,16 +23,6 @@ const ROUND_LABELS = { direct: 'direct', verifying: 'verifying', store: 'write-t
  * Throughput samples go through `add`;
  * resolves { upstream: { [key]: { [target]: figures[] } }, cost: [...], peak: [...] }.
  */
-/** One cost entry of several measured pulls: their bytes, and each process's CPU seconds, summed. */
-function summed(pulls) {
-  const cpu = {};
-  for (const name of Object.keys(pulls[0].cpu)) {
-    const each = pulls.map((p) => p.cpu[name]);
-    cpu[name] = each.every((v) => typeof v === 'number') ? each.reduce((a, b) => a + b, 0) : undefined;
-  }
-  return { bytes: pulls.reduce((n, p) => n + p.bytes, 0), cpu };
-}
-
 async function loopbackPulls(ctx) {
   const { cfg, upstream, upstreamLog, images, start, orderOf, pull, pullVerified, waitStored, samples, add, pidsOf, log } = ctx;
   const served = {};
@@ -50,7 +41,7 @@ async function loopbackPulls(ctx) {
           const image = images[name];
           const mark = await upstreamLog.mark();
           const t0 = Date.now();
-          let cpu = await measureCpu(pids);
+          const cpu = await measureCpu(pids);
           const cold = await pull(proxy.url, image);
           add(`cold-${name}`, kind, cold.mibPerSec);
           await waitStored(proxy, image);
@@ -60,16 +51,18 @@ async function loopbackPulls(ctx) {
           // runs PULLTHROUGH_HYDRATION_DELAY_MS after the pull), the same window for both proxies.
           await sleep(Math.max(0, cfg.coldSettleMs - (Date.now() - t0)));
           cost.push({ kind, image: name, temperature: 'cold', round: r, bytes: cold.bytes, cpu: await cpu.stop() });
-          // Warm: cfg.warmPulls pulls back to back, each a throughput sample; their CPU is summed (one pull of a
-          // few hundred ms of CPU swings by a third between rounds), the first's kept for its own ratio.
-          const warm = [];
-          for (let i = 0; i < cfg.warmPulls; i++) {
-            cpu = await measureCpu(pids);
+          // Warm: cfg.warmPulls pulls back to back, each a throughput sample, in one CPU window (one pull of a few
+          // hundred ms of CPU swings by a third between rounds); the first pull's own CPU is kept for its ratio.
+          const before = await cpuSnapshot(pids);
+          let first;
+          let bytes = 0;
+          for (let i = 0; i < Math.max(1, cfg.warmPulls ?? 1); i++) {
             const again = await pull(proxy.url, image);
-            warm.push({ bytes: again.bytes, cpu: await cpu.stop() });
+            bytes += again.bytes;
+            if (i === 0) first = { bytes: again.bytes, cpu: cpuDelta(before, await cpuSnapshot(pids)) };
             add(`warm-${name}`, kind, again.mibPerSec);
           }
-          cost.push({ kind, image: name, temperature: 'warm', round: r, ...summed(warm), first: warm[0] });
+          cost.push({ kind, image: name, temperature: 'warm', round: r, bytes, cpu: cpuDelta(before, await cpuSnapshot(pids)), first });
           // Once per proxy and image, unmeasured: the bytes served are the right ones.
           if (r === 0) await pullVerified(proxy.url, image);
         }
@@ -81,6 +74,7 @@ async function loopbackPulls(ctx) {
       }
     }
     const last = (key, k) => samples[key][k].at(-1);
+    const roundWarm = (k) => median(samples['warm-big'][k].slice(-Math.max(1, cfg.warmPulls ?? 1)));
     const fmt2 = (v) => (typeof v === 'number' ? v.toFixed(2) : '–');
     const fmt = (v) => (typeof v === 'number' ? v.toFixed(0) : '–');
     // This round's CPU s/GiB per process (cold and warm, each image), so `--only=pulls` shows the cost too.
@@ -93,9 +87,9 @@ async function loopbackPulls(ctx) {
     for (const image of ['big', 'layers']) {
       for (const kind of ['reference', 'pullthrough']) log(`pulls round ${r + 1}/${cfg.rounds}: CPU s/GiB, ${image} image, ${kind}: cold ${costOf(kind, 'cold', image)}; warm ${costOf(kind, 'warm', image)}`);
     }
-    log(`pulls round ${r + 1}/${cfg.rounds}: cold big ${Object.entries(ROUND_LABELS).filter(([k]) => samples['cold-big'][k]).map(([k, label]) => `${label} ${fmt(last('cold-big', k))}`).join(', ')}; warm big ref ${fmt(last('warm-big', 'reference'))}, ours ${fmt(last('warm-big', 'pullthrough'))} MiB/s; upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
+    log(`pulls round ${r + 1}/${cfg.rounds}: cold big ${Object.entries(ROUND_LABELS).filter(([k]) => samples['cold-big'][k]).map(([k, label]) => `${label} ${fmt(last('cold-big', k))}`).join(', ')}; warm big (median of the round's ${Math.max(1, cfg.warmPulls ?? 1)}) ref ${fmt(roundWarm('reference'))}, ours ${fmt(roundWarm('pullthrough'))} MiB/s; upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
   }
   return { upstream: served, cost, peak };
 }
 
-module.exports = { loopbackPulls, summed };
+module.exports = { loopbackPulls };

@@ -94,7 +94,7 @@ function renderMarkdown(results) {
     '',
     `${m.date} · ${m.machine} · node ${m.node} · \`${m.command}\` · ${m.rounds} rounds per scenario, proxies alternating`,
     '',
-    'Cells: median (min–max) over the rounds. Pulls: manifest by tag, then config and layers over HTTP keep-alive',
+    'Cells: median (min–max) over the rounds (warm pulls: over every warm pull of every round). Pulls: manifest by tag, then config and layers over HTTP keep-alive',
     `(undici, ${m.parallel} blobs at a time), the same client for every target. ${m.notes.join(' ')}`,
     '',
     renderMarkdownTable(results),

@@ -174,11 +174,3 @@ test('context rows set the loopback cold and herd targets against the ceilings o
   );
 });
 
-test('several warm pulls make one cost entry: bytes and each process CPU summed, unknown where any pull lacks it', () => {
-  const { summed } = require('../lib/loopback-pulls.js');
-  const pulls = [
-    { bytes: GiB, cpu: { frontend: 0.25, hydrator: 0, 'redis-server': undefined } },
-    { bytes: GiB, cpu: { frontend: 0.5, hydrator: 0.25, 'redis-server': 0 } },
-  ];
-  assert.deepEqual(summed(pulls), { bytes: 2 * GiB, cpu: { frontend: 0.75, hydrator: 0.25, 'redis-server': undefined } });
-});

@@ -166,6 +166,7 @@ export class PooledHttpClient {
       else failExchange(socket, err);
     });
     socket.on('close', () => {
+      reads.close();
       this.forgetIdle(socket);
       const exchange = state[EXCHANGE];
       if (!exchange) return;

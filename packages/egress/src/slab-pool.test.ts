@@ -1,5 +1,5 @@
 import { BufferPool } from './buffer-pool.js';
-import { SlabPool } from './slab-pool.js';
+import { SlabPool, SlabReads } from './slab-pool.js';
 
 /** A slab pool with a buffer pool of its own (the default one is the process's, shared by every test here). */
 const slabPool = (slabSize = 1024, maxFree = 1024) => new SlabPool(slabSize, new BufferPool(maxFree * slabSize));
@@ -232,5 +232,32 @@ describe('SlabPool', () => {
     }
     expect(pool.made).toBe(1);
     expect(pool.reused).toBe(99);
+  });
+});
+
+describe('SlabReads', () => {
+  it("a socket's reads share a slab while enough of it is left; the cursor holds the current one until the socket closes", () => {
+    const pool = slabPool(64 * 1024);
+    const reads = new SlabReads(pool, 16 * 1024);
+    const a = reads.next();
+    reads.filled(a, 40 * 1024);
+    const b = reads.next();
+    // The second read goes into the same slab after the first's bytes (24 KiB left): a tail holds no slab of its own.
+    expect(b.buffer).toBe(a.buffer);
+    expect(b.byteOffset - a.byteOffset).toBe(40 * 1024);
+    expect(pool.held).toBe(1);
+    reads.filled(b, 10 * 1024);
+    const c = reads.next(); // 14 KiB left: a new slab
+    expect(c.buffer).not.toBe(a.buffer);
+    expect(pool.held).toBe(2);
+    pool.drop(a);
+    pool.drop(b);
+    expect(pool.held).toBe(1); // the first slab's reads are done and the cursor moved on
+    pool.drop(c);
+    expect(pool.held).toBe(1); // the cursor still holds the slab it reads into
+    reads.close();
+    expect(pool.held).toBe(0);
+    expect(pool.freeSlabs).toBe(2);
+    expect(pool.made).toBe(2);
   });
 });

@@ -66,8 +66,10 @@ export class SlabPool {
   /** Slabs made since the start (new buffers), and reads that took a free one (kept in memory, or given back and filled with fresh pages again). */
   made = 0;
   reused = 0;
-  /** Slabs taken and not given back yet: read into, held by their views' holders, or left to the collector. */
+  /** Slabs taken and not given back yet: read into, or held by their views' holders (until collected, if never given back). */
   private out = 0;
+  /** Counts a slab never given back out once the collector has freed it (its Hold is the unregister token). */
+  private readonly collected = new FinalizationRegistry<number>(() => this.out--);
 
   /**
    * `slabSize`: bytes per read; `free`: where free slabs wait for the next read (by default the
@@ -90,8 +92,8 @@ export class SlabPool {
   }
 
   /**
-   * Slabs out of the pool now: being read into, held by a view's holder (a write queue, a client's buffer),
-   * or never given back (left to the collector, as a view nobody releases leaves its slab; never counted back).
+   * Slabs out of the pool now: being read into, or held by a view's holder (a write queue, a client's buffer). A
+   * slab never given back (a view nobody releases) counts until the collector has freed it.
    */
   get held(): number {
     return this.out;
@@ -103,9 +105,11 @@ export class SlabPool {
     const slab = this.free.acquire(this.slabSize);
     if (this.free.made === made) this.reused++;
     else this.made++;
-    this.holds.set(slab.buffer, { slab, refs: 1 });
+    const hold = { slab, refs: 1 };
+    this.holds.set(slab.buffer, hold);
     this.reads.add(slab);
     this.out++;
+    this.collected.register(slab, 1, hold);
     return slab;
   }
 
@@ -167,6 +171,7 @@ export class SlabPool {
     if (--hold.refs > 0) return;
     this.holds.delete(hold.slab.buffer);
     this.out--;
+    this.collected.unregister(hold);
     this.free.release(hold.slab);
   }
 }
@@ -195,6 +200,12 @@ export class SlabReads {
       this.used = 0;
     }
     return this.pool.takeTail(this.current, this.used);
+  }
+
+  /** The socket is closed (no read comes any more): the cursor's hold of its current slab ends. */
+  close(): void {
+    if (this.current) this.pool.drop(this.current);
+    this.current = undefined;
   }
 
   /** The read into `read` (from `next`) got `n` bytes: the next read starts after them. */

@@ -130,7 +130,7 @@ export async function downloadThrough(
       for (const tap of flight.taps) tap.complete();
     }
     const overflowAt = through.overflowAt;
-    if (overflowAt !== undefined) await completeStoreTail(source, digest, writer, overflowAt, whole ? flight.position : size, deps.lag, (chunk) => through.holdForWriter(chunk));
+    if (overflowAt !== undefined) await completeStoreTail(source, digest, writer, overflowAt, whole ? flight.position : size, deps.lag, (written, chunk) => through.holdForWriter(written, chunk));
     // The stored object's digest (the writer's hash, continued by a completion) is checked here.
     const committed = await writer.commit();
     through.release();

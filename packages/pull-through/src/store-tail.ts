@@ -20,9 +20,9 @@ const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
  * blob: its first `from` bytes (already written) are skipped, the rest is written. The read waits
  * for the writer: no client reads these bytes.
  *
- * A whole chunk lent by the upstream reader's slab pool is held for the writer (`holdForWriter`: given back
- * once the writer is done with it) and this loop's own hold ends after the write. The part of a chunk cut by
- * a 200's skipped bytes is a view of its own: its chunk keeps its slab (left to the collector).
+ * A chunk lent by the upstream reader's slab pool is held for the writer (`holdForWriter`: given back once the
+ * writer is done with what was written of it, the whole chunk or the part after a 200's skipped bytes) and this
+ * loop's own hold ends after the write.
  */
 export async function completeStoreTail(
   target: UpstreamTarget,
@@ -31,7 +31,7 @@ export async function completeStoreTail(
   from: number,
   size: number | undefined,
   lag: WriteLag,
-  holdForWriter: (chunk: Buffer) => void,
+  holdForWriter: (written: Buffer, chunk: Buffer) => void,
 ): Promise<void> {
   let fetched = 0;
   let body: Readable | undefined;
@@ -58,9 +58,9 @@ export async function completeStoreTail(
           continue;
         }
       }
-      if (part === chunk) holdForWriter(chunk);
+      holdForWriter(part, chunk);
       const room = writer.write(part);
-      if (part === chunk) endOwnHold(chunk);
+      endOwnHold(chunk);
       if (!room && !writer.destroyed) await drained(writer);
       if (writer.destroyed) throw writer.errored ?? new Error('blob writer closed before the blob was complete');
     }

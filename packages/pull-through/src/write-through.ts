@@ -30,8 +30,11 @@ export class WriteThrough {
   private liveWait = false;
   private released = false;
   private overflow: { at: number; hash: Hash } | undefined;
-  /** Chunks lent by a slab pool that the writer holds (retainLent): given back once it is done with them. */
-  private readonly heldForWriter = new WeakSet<Buffer>();
+  /**
+   * Buffers written to the writer, each with the chunk lent by a slab pool it is (or is a part of), which is held
+   * for the writer (retainLent) and given back once the writer is done with the buffer.
+   */
+  private readonly heldForWriter = new WeakMap<Buffer, Buffer>();
 
   constructor(
     private readonly writer: BlobWriter,
@@ -43,17 +46,20 @@ export class WriteThrough {
   ) {
     // A writer that says when it is done with a chunk's memory lets a pooled chunk's slab be read into
     // again; with any other writer a pooled chunk stays held (its slab is left to the collector).
-    writer.onChunkDone((chunk) => {
-      if (this.heldForWriter.delete(chunk)) releaseLent(chunk);
+    writer.onChunkDone((written) => {
+      const lent = this.heldForWriter.get(written);
+      if (!lent) return;
+      this.heldForWriter.delete(written);
+      releaseLent(lent);
     });
   }
 
   /**
-   * A chunk written to the writer outside take() (the store's rest, completeStoreTail): one lent by a slab
-   * pool is held for the writer until it is done with it, as take()'s are.
+   * `written` is about to go to the writer (take(), or the store's rest: completeStoreTail): when it is `chunk`
+   * lent by a slab pool, or a part of it, the chunk is held for the writer until it is done with `written`.
    */
-  holdForWriter(chunk: Buffer): void {
-    if (retainLent(chunk)) this.heldForWriter.add(chunk);
+  holdForWriter(written: Buffer, chunk: Buffer = written): void {
+    if (retainLent(chunk)) this.heldForWriter.set(written, chunk);
   }
 
   /** Where the writer stopped being fed (its bytes end there), once the lag overflowed. */
@@ -93,7 +99,7 @@ export class WriteThrough {
     this.count(chunk.length);
     if (wait) this.lag.take(chunk.length);
     this.queued += chunk.length;
-    if (retainLent(chunk)) this.heldForWriter.add(chunk);
+    this.holdForWriter(chunk);
     const room = this.writer.write(chunk, () => this.taken(chunk.length));
     this.checkWriter();
     return this.liveWait || (!room && !live);

@@ -224,6 +224,16 @@ export function runDriverContract(name: string, makeDriver: () => Promise<Driver
         expect(back.equals(expected)).toBe(true);
       });
 
+      test('a chunk-done hook that throws (a holder\'s bug) fails the writer: its commit rejects and nothing is visible', async () => {
+        const writer = await driver.createWriter({ path: 'done/failing' });
+        writer.onChunkDone!(() => {
+          throw new Error('released twice');
+        });
+        await expect(pipeline(Readable.from(Array.from({ length: 80 }, () => randomBytes(64 * 1024))), writer)).rejects.toThrow('released twice');
+        await expect(writer.commit('done/failing')).rejects.toThrow();
+        expect(await driver.stat('done/failing')).toBeUndefined();
+      });
+
       test('a second commit of the same writer rejects', async () => {
         const writer = await driver.createWriter();
         await writer.commit('w/one');

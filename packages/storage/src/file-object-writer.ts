@@ -146,13 +146,15 @@ export class FileObjectWriter extends GatheringWriter {
       () => {
         // The bytes are in the file: their memory is the caller's again. (Not after a failed write: the
         // writer fails, and whoever holds the chunks keeps them.)
+        // A hook that throws (a holder's bug) fails the writer, and must not leave it waiting for this batch.
+        let failed: Error | undefined;
         try {
           const done = this.chunkDone;
           if (done) for (const buffer of buffers) done(buffer);
-        } finally {
-          // A hook that throws (a holder's bug) must not leave the writer waiting for this batch.
-          this.batchDone(at, undefined);
+        } catch (err) {
+          failed = err as Error;
         }
+        this.batchDone(at, failed);
       },
       (err: unknown) => this.batchDone(at, err as Error),
     );

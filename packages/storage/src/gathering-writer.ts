@@ -7,8 +7,8 @@ export const STREAM_HIGH_WATER_MARK = 1024 * 1024;
 export type WriterState = 'writing' | 'committing' | 'committed' | 'aborted';
 
 /**
- * What the filesystem and Azure Blob writers share: chunks are kept as they come (nobody reuses a
- * chunk it has written) until the subclass takes them (`takeGathered`) in `afterGather`, which
+ * What the filesystem and Azure Blob writers share: chunks are kept as they come (the caller may reuse a
+ * chunk's memory only once the writer's onChunkDone hook told it) until the subclass takes them (`takeGathered`) in `afterGather`, which
  * also decides when the caller may write on; `commit` ends the stream, waits for `_final` and then
  * places the object (never replacing one), aborting on any failure; `abort` destroys the stream
  * and discards what was written. Subclasses write the bytes (`afterGather`, `_final`) and place

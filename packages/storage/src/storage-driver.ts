@@ -32,8 +32,9 @@ export interface ObjectWriter extends Writable {
   abort(): Promise<void>;
   /**
    * Set before the first write: `hook` is called with each written chunk once the writer is done with
-   * its memory (its bytes are in the temporary object), so the caller may reuse that memory. A writer
-   * without it keeps no such record: a chunk written to it must never be reused.
+   * its memory (its bytes are in the temporary object, or copied where the writer keeps them), so the caller
+   * may reuse that memory; never for a chunk whose write failed. A hook that throws fails the writer. A
+   * writer without it keeps no such record: a chunk written to it must never be reused.
    */
   onChunkDone?(hook: (chunk: Buffer) => void): void;
 }

@@ -195,7 +195,7 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
   });
   new Gauge({
     name: 'pullthrough_upstream_read_slabs_held',
-    help: 'Upstream read slabs out of the pool: being read into, held by a writer or a client, or never given back (left to the garbage collector)',
+    help: 'Upstream read slabs out of the pool: being read into, held by a writer or a client, or never given back and not yet garbage collected',
     registers: [registry],
     collect() {
       this.set(sources.readSlabs?.()?.held ?? 0);
