@@ -144,6 +144,7 @@ function assemble({ cfg, samples, loopback = { upstream: {}, cost: [], peak: [] 
       command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
       quick: cfg.quick,
       rounds: cfg.rounds,
+      pullRounds: cfg.pullRounds ?? cfg.rounds,
       herdRounds: cfg.herdRounds,
       manifestRounds: cfg.manifestRounds,
       parallel: cfg.parallel,

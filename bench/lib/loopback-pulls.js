@@ -28,7 +28,8 @@ async function loopbackPulls(ctx) {
   const served = {};
   const cost = [];
   const peak = [];
-  for (let r = 0; r < cfg.rounds; r++) {
+  const rounds = cfg.pullRounds ?? cfg.rounds;
+  for (let r = 0; r < rounds; r++) {
     for (const name of ['big', 'layers']) add(`cold-${name}`, 'direct', (await pull(upstream.url, images[name])).mibPerSec);
     if (ctx.verifying) add('cold-big', 'verifying', (await ctx.verifying(images.big)).mibPerSec);
     if (ctx.writeThrough) add('cold-big', 'store', await ctx.writeThrough());
@@ -85,9 +86,9 @@ async function loopbackPulls(ctx) {
       return `${fmt2(cpuPerGiB(entry))} (${each.join(', ')})`;
     };
     for (const image of ['big', 'layers']) {
-      for (const kind of ['reference', 'pullthrough']) log(`pulls round ${r + 1}/${cfg.rounds}: CPU s/GiB, ${image} image, ${kind}: cold ${costOf(kind, 'cold', image)}; warm ${costOf(kind, 'warm', image)}`);
+      for (const kind of ['reference', 'pullthrough']) log(`pulls round ${r + 1}/${rounds}: CPU s/GiB, ${image} image, ${kind}: cold ${costOf(kind, 'cold', image)}; warm ${costOf(kind, 'warm', image)}`);
     }
-    log(`pulls round ${r + 1}/${cfg.rounds}: cold big ${Object.entries(ROUND_LABELS).filter(([k]) => samples['cold-big'][k]).map(([k, label]) => `${label} ${fmt(last('cold-big', k))}`).join(', ')}; warm big (median of the round's ${Math.max(1, cfg.warmPulls ?? 1)}) ref ${fmt(roundWarm('reference'))}, ours ${fmt(roundWarm('pullthrough'))} MiB/s; upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
+    log(`pulls round ${r + 1}/${rounds}: cold big ${Object.entries(ROUND_LABELS).filter(([k]) => samples['cold-big'][k]).map(([k, label]) => `${label} ${fmt(last('cold-big', k))}`).join(', ')}; warm big (median of the round's ${Math.max(1, cfg.warmPulls ?? 1)}) ref ${fmt(roundWarm('reference'))}, ours ${fmt(roundWarm('pullthrough'))} MiB/s; upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
   }
   return { upstream: served, cost, peak };
 }

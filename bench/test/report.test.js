@@ -26,6 +26,11 @@ test('text table has a ratio column and the targets', () => {
   assert.match(text, /\[met \] herd: 1 GET per blob/);
 });
 
+test('the markdown header names the loopback pulls\' own round count when it differs', () => {
+  assert.match(renderMarkdown(results), /· 3 rounds per scenario, proxies alternating/);
+  assert.match(renderMarkdown({ ...results, meta: { ...results.meta, pullRounds: 9 } }), /· 3 rounds per scenario \(loopback pulls: 9\), proxies alternating/);
+});
+
 test('markdown and svg render every chart row', () => {
   assert.match(renderMarkdown(results), /\| warm 512 MiB \| throughput \(MiB\/s\) \|  \| 500 \(400–600\) \| 850 \(800–900\) \| 1\.70 \|/);
   const svg = renderSvg(results);
