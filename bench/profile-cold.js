@@ -21,7 +21,7 @@ const { tempDir } = require('@pullthrough/test-support');
 const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
 const { startPullthrough, startReferenceProxy, startUpstreamAndRedis, redisPid, redisCommandCalls } = require('./lib/servers.js');
-const { measureCpu, parseStat, clockTicks } = require('./lib/proc-cpu.js');
+const { measureCpu, statTimes } = require('./lib/proc-cpu.js');
 const { runScript, stopAll } = require('./lib/script.js');
 
 /** { '<thread name>': { user, sys } CPU seconds } of every thread of `pid` so far (same names summed). */
@@ -31,10 +31,10 @@ async function threadCpu(pid) {
     try {
       const text = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = tid === String(pid) ? 'main' : `${text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'))} ${tid}`;
-      const { utime, stime } = parseStat(text);
+      const { user, sys } = statTimes(text);
       const t = (out[name] ??= { user: 0, sys: 0 });
-      t.user += utime / clockTicks();
-      t.sys += stime / clockTicks();
+      t.user += user;
+      t.sys += sys;
     } catch {
       // the thread ended
     }

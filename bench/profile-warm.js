@@ -14,7 +14,7 @@ const { MiB, pushRandomImage } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
 const { startReferenceProxy, startPullthrough, startUpstreamAndRedis } = require('./lib/servers.js');
 const { readFile } = require('node:fs/promises');
-const { measureCpu, parseStat, clockTicks } = require('./lib/proc-cpu.js');
+const { measureCpu, statTimes } = require('./lib/proc-cpu.js');
 const { median } = require('./lib/stats.js');
 const { frontendGcLines, gcKind } = require('./lib/gc-trace.js');
 const { runScript } = require('./lib/script.js');
@@ -36,8 +36,7 @@ function perfOf(proxy, i) {
 async function statOf(pids) {
   const out = {};
   for (const [name, pid] of Object.entries(pids)) {
-    const { utime, stime, minflt } = parseStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
-    out[name] = { user: utime / clockTicks(), sys: stime / clockTicks(), faults: minflt };
+    out[name] = statTimes(await readFile(`/proc/${pid}/stat`, 'utf8'));
   }
   return out;
 }

@@ -32,6 +32,12 @@ function clockTicks() {
   return ticks;
 }
 
+/** User and system CPU seconds and minor page faults of one /proc/<pid>/stat (or task stat) line. */
+function statTimes(text) {
+  const { utime, stime, minflt } = parseStat(text);
+  return { user: utime / clockTicks(), sys: stime / clockTicks(), faults: minflt };
+}
+
 /** CPU seconds (user + system) `pid` has used so far; undefined once it is gone. */
 async function cpuSeconds(pid) {
   try {
@@ -67,4 +73,4 @@ async function measureCpu(pids) {
   return { stop: async () => cpuDelta(before, await cpuSnapshot(pids)) };
 }
 
-module.exports = { parseStat, clockTicks, cpuSeconds, cpuSnapshot, cpuDelta, measureCpu };
+module.exports = { parseStat, statTimes, clockTicks, cpuSeconds, cpuSnapshot, cpuDelta, measureCpu };

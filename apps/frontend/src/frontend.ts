@@ -172,8 +172,7 @@ export async function startFrontend({ config, logger, adminToken, secretEnv = {}
     readSlabs: () => pool.blobReadSlabs(),
     coalesced: () => registry.blobs.coalesced,
     readAhead: () => registry.blobs.readAheadStats,
-    sharedReads: () => (store.driver instanceof FilesystemDriver ? store.driver.sharedReads.shared : 0),
-    readsInSlabs: () => (store.driver instanceof FilesystemDriver ? store.driver.sharedReads.inParts : 0),
+    storeReads: () => (store.driver instanceof FilesystemDriver ? store.driver.sharedReads : undefined),
   });
   // Secrets: env:/file: references and Key Vault secret URIs, cached briefly in memory, never logged.
   const secrets = createSecretResolver({

@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
-import { isLent, releaseLent } from '@pullthrough/egress';
 import type { Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import type { BlobConfirmer } from './blob-confirmer.js';
 import type { FetchedBlob, Flight } from './blob-flight.js';
 import type { ClientBuffers } from './client-buffers.js';
 import { ClientWaits } from './client-waits.js';
+import { endOwnHold } from './lent-slices.js';
 import { ReceivePace } from './receive-pace.js';
 import { completeStoreTail } from './store-tail.js';
 import { annotateUpstreamError } from './upstream-answers.js';
@@ -111,7 +111,7 @@ export async function downloadThrough(
       const waitFor = clients.offer(flight.taps, chunk, offset);
       // A chunk lent by the blob reader's slab pool: the store's writer, the kept prefix and each tap
       // hold it on their own now (retainLent); this loop's hold ends here.
-      if (isLent(chunk)) releaseLent(chunk);
+      endOwnHold(chunk);
       if (wait || waitFor.length > 0) await Promise.all([wait ? through.room() : undefined, clients.room(waitFor)]);
       // The store stopped being fed and no client reads live any more: the rest is for the store only.
       if (through.overflowAt !== undefined && !readLive()) {

@@ -1,4 +1,9 @@
-import { releaseLent, retainLent } from '@pullthrough/egress';
+import { isLent, releaseLent, retainLent } from '@pullthrough/egress';
+
+/** A read loop is done with a chunk the upstream reader lent it (a no-op for any other buffer): its own hold ends. */
+export function endOwnHold(chunk: Buffer): void {
+  if (isLent(chunk)) releaseLent(chunk);
+}
 
 /**
  * A client's slices (queued or held) of upstream chunks lent by a slab pool, each with the chunk it is a

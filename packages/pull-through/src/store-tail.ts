@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import { isLent, releaseLent } from '@pullthrough/egress';
 import { BlobUnknownError, UpstreamUnavailableError, type Digest } from '@pullthrough/oci';
 import type { BlobWriter } from '@pullthrough/storage';
+import { endOwnHold } from './lent-slices.js';
 import { drained } from './stream-drained.js';
 import { unwrapAnswer } from './upstream-answers.js';
 import { withFailover } from './upstream-failover.js';
@@ -71,11 +71,6 @@ export async function completeStoreTail(
     lag.countCompletion('failed', fetched);
     throw err;
   }
-}
-
-/** The completion loop is done with a chunk the upstream reader lent it (a no-op for any other buffer). */
-function endOwnHold(chunk: Buffer): void {
-  if (isLent(chunk)) releaseLent(chunk);
 }
 
 function checkContentRange(header: string | undefined, from: number, size: number | undefined, via: UpstreamTarget): void {

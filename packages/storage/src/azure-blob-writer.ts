@@ -39,8 +39,6 @@ export class AzureBlobWriter extends GatheringWriter {
   private readonly writerId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
   private readonly cancel = new AbortController();
   private readonly staging: BlockBlobClient;
-  /** Told of each chunk once the writer no longer needs its memory (ObjectWriter.onChunkDone). */
-  private chunkDone: ((chunk: Buffer) => void) | undefined;
 
   constructor(private readonly options: AzureBlobWriterOptions) {
     super(options.path);
@@ -68,10 +66,6 @@ export class AzureBlobWriter extends GatheringWriter {
     if (this.gatheredBytes < AZURE_BLOCK_BYTES) return callback();
     this.stageGathered();
     this.settle(AZURE_BLOCKS_IN_FLIGHT - 1).then(() => callback(), callback);
-  }
-
-  onChunkDone(hook: (chunk: Buffer) => void): void {
-    this.chunkDone = hook;
   }
 
   protected resolveTarget(path: string): string {
@@ -109,14 +103,14 @@ export class AzureBlobWriter extends GatheringWriter {
   private stageGathered(): void {
     const { buffers, bytes } = this.takeGathered();
     const block = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes);
-    if (buffers.length > 1) this.tellDone(buffers);
+    if (buffers.length > 1) this.failure ??= this.chunksDone(buffers);
     const id = blockId(this.writerId, this.blocks.length);
     this.blocks.push(id);
     const upload: Promise<void> = this.staging
       .stageBlock(id, block, block.length, { abortSignal: this.cancel.signal })
       .then(
         () => {
-          if (buffers.length === 1) this.tellDone(buffers);
+          if (buffers.length === 1) this.failure ??= this.chunksDone(buffers);
         },
         (err: Error) => {
           this.failure ??= err;
@@ -124,17 +118,6 @@ export class AzureBlobWriter extends GatheringWriter {
       )
       .finally(() => this.inFlight.delete(upload));
     this.inFlight.add(upload);
-  }
-
-  /** The hook's holder is done with these chunks (a hook that throws, a holder's bug, fails the writer). */
-  private tellDone(chunks: Buffer[]): void {
-    const done = this.chunkDone;
-    if (!done) return;
-    try {
-      for (const chunk of chunks) done(chunk);
-    } catch (err) {
-      this.failure ??= err as Error;
-    }
   }
 
   /** Wait until at most `limit` block uploads are in flight; throws the first upload failure. */

@@ -51,8 +51,6 @@ export class FileObjectWriter extends GatheringWriter {
   private contiguous = 0;
   /** The temporary file's bytes from offset 0 that every write has completed, readable while writing goes on. */
   readonly writtenPrefix: WrittenPrefix;
-  /** Told of each chunk once its batch is in the file (ObjectWriter.onChunkDone). */
-  private chunkDone: ((chunk: Buffer) => void) | undefined;
 
   constructor(
     handle: FileHandle,
@@ -118,10 +116,6 @@ export class FileObjectWriter extends GatheringWriter {
     this.held = callback;
   }
 
-  onChunkDone(hook: (chunk: Buffer) => void): void {
-    this.chunkDone = hook;
-  }
-
   protected resolveTarget(path: string): string {
     return this.resolvePath(path);
   }
@@ -147,14 +141,7 @@ export class FileObjectWriter extends GatheringWriter {
         // The bytes are in the file: their memory is the caller's again. (Not after a failed write: the
         // writer fails, and whoever holds the chunks keeps them.)
         // A hook that throws (a holder's bug) fails the writer, and must not leave it waiting for this batch.
-        let failed: Error | undefined;
-        try {
-          const done = this.chunkDone;
-          if (done) for (const buffer of buffers) done(buffer);
-        } catch (err) {
-          failed = err as Error;
-        }
-        this.batchDone(at, failed);
+        this.batchDone(at, this.chunksDone(buffers));
       },
       (err: unknown) => this.batchDone(at, err as Error),
     );

@@ -21,6 +21,8 @@ export abstract class GatheringWriter extends Writable implements ObjectWriter {
   private written = 0;
   private gathered: Buffer[] = [];
   private aborting: Promise<void> | undefined;
+  /** Told of each chunk once the writer no longer needs its memory (ObjectWriter.onChunkDone). */
+  private chunkDone: ((chunk: Buffer) => void) | undefined;
 
   /** `intendedPath`: the path the writer was created for (CreateWriterOptions.path), if any. */
   constructor(protected readonly intendedPath: string | undefined) {
@@ -72,6 +74,25 @@ export abstract class GatheringWriter extends Writable implements ObjectWriter {
       await this.discard();
     })();
     return this.aborting;
+  }
+
+  onChunkDone(hook: (chunk: Buffer) => void): void {
+    this.chunkDone = hook;
+  }
+
+  /**
+   * The writer no longer needs these chunks' memory: tell the onChunkDone hook (if any). Returns the error of a
+   * hook that throws (a holder's bug), which the subclass fails the writer with.
+   */
+  protected chunksDone(chunks: Buffer[]): Error | undefined {
+    const done = this.chunkDone;
+    if (!done) return undefined;
+    try {
+      for (const chunk of chunks) done(chunk);
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
   }
 
   /** The gathered chunks (and their total), handed over: the writer keeps none of them. */

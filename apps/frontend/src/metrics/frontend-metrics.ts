@@ -23,10 +23,11 @@ export interface MetricSources {
   coalesced?: () => CoalescedFetches;
   /** Layers fetched ahead of their client (BlobFetcher.readAheadStats). */
   readAhead?: () => ReadAheadStats;
-  /** Blocks of stored blobs sent to a client from another response's read (filesystem storage: SharedReads.shared). */
-  sharedReads?: () => number;
-  /** Blocks of stored blobs read into idle 64 KiB buffers of the process's pool (filesystem storage: SharedReads.inParts). */
-  readsInSlabs?: () => number;
+  /**
+   * The filesystem store's reads of stored blobs (absent with other storage): blocks sent to a client from another
+   * response's read (`shared`), and blocks read into idle 64 KiB buffers of the process's pool (`inParts`).
+   */
+  storeReads?: () => { shared: number; inParts: number } | undefined;
   /** The upstream blob reader's slabs (UpstreamClientPool.blobReadSlabs; absent: PULLTHROUGH_UPSTREAM_POOLED_READS=false). */
   readSlabs?: () => { made: number; reused: number; free: number; held: number } | undefined;
 }
@@ -175,10 +176,10 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
     set({}, sources.coalesced?.().readBack ?? 0);
   });
   mirroredCounter(registry, 'pullthrough_storage_reads_shared_total', 'Blocks of stored blobs (filesystem storage) sent to a client from a read another response made and still held, instead of read again: clients sending the same blob in step share its reads', [], (set) => {
-    set({}, sources.sharedReads?.() ?? 0);
+    set({}, sources.storeReads?.()?.shared ?? 0);
   });
   mirroredCounter(registry, 'pullthrough_storage_reads_in_slabs_total', 'Blocks of stored blobs (filesystem storage) read into idle 64 KiB buffers of the process pool (mostly upstream read slabs a fetch left idle) instead of new memory', [], (set) => {
-    set({}, sources.readsInSlabs?.() ?? 0);
+    set({}, sources.storeReads?.()?.inParts ?? 0);
   });
   mirroredCounter(registry, 'pullthrough_upstream_read_slabs_total', 'Upstream blob body reads into pooled 64 KiB slabs: made (a new slab) or reused (a slab given back by every holder)', ['outcome'], (set) => {
     const slabs = sources.readSlabs?.();
