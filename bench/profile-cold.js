@@ -1,5 +1,5 @@
 'use strict';
-// `node bench/profile-cold.js [--mib=512] [--layers] [--out=<dir>] [--top=25] [--settle=6000] [--no-prof] [--reference] [--idle] [--warm-mib=N] [--warm-images=N] [--trace-gc] [--node-arg=<flag>]`: one cold pull of a
+// `node bench/profile-cold.js [--mib=512] [--layers] [--out=<dir>] [--top=25] [--settle=6000] [--no-prof] [--reference] [--verifying] [--verifying-lag-mib=N] [--ceiling] [--idle] [--warm-mib=N] [--warm-images=N] [--trace-gc] [--node-arg=<flag>]`: one cold pull of a
 // single-layer image through the built frontend (run `npm run build` first) under `node --cpu-prof`,
 // then the CPU seconds of each process of ours (frontend, hydrator, redis-server: /proc/<pid>/stat)
 // from the pull's start until `--settle` ms after it (the hydration job runs 5 s after a pull), and
@@ -7,6 +7,11 @@
 // the write-lag and fell-behind counters from /metrics. The profile is kept only with `--out` (else it
 // goes with the run's temp dir). `--no-prof`: no profiler (its own cost left out); `--reference`: the same
 // pull through the reference (distribution in proxy mode) first, for comparison in the same conditions;
+// `--verifying`: the same (JIT-warmed by the `--warm-mib` image) through the verifying write-through proxy
+// (bench/lib/verifying-proxy-child.js), its threads' user and system time, the upstream's and this
+// process's (the client's) CPU beside it, as they are also printed for ours; `--verifying-lag-mib=N`: the
+// same with its file queue bounded to N MiB (the read waits for the file beyond it, like our write lag);
+// `--ceiling`: the bench's write-through ceiling (no client) once first, with its own and the upstream's CPU;
 // `--idle`: the CPU of the idle processes over the same window; `--warm-mib=N`: a cold pull of another
 // N MiB image first (JIT-warm, cache-cold); `--warm-images=N`: of N other images with the measured one's
 // layer sizes; `--layers`: the bench's 60-layer image (256 KiB .. 4 MiB, ~130 MiB) instead of one `--mib`
@@ -20,9 +25,10 @@ const { request } = require('undici');
 const { tempDir } = require('@pullthrough/test-support');
 const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
-const { startPullthrough, startReferenceProxy, startUpstreamAndRedis, redisPid, redisCommandCalls } = require('./lib/servers.js');
-const { measureCpu, statTimes } = require('./lib/proc-cpu.js');
+const { startPullthrough, startReferenceProxy, startUpstreamAndRedis, startVerifyingProxy, redisPid, redisCommandCalls } = require('./lib/servers.js');
+const { clockTicks, measureCpu, statTimes } = require('./lib/proc-cpu.js');
 const { runScript, stopAll } = require('./lib/script.js');
+const { writeThroughOnce } = require('./lib/write-through-ceiling.js');
 
 /** { '<thread name>': { user, sys } CPU seconds } of every thread of `pid` so far (same names summed). */
 async function threadCpu(pid) {
@@ -41,6 +47,62 @@ async function threadCpu(pid) {
   }
   return out;
 }
+
+/** The pid of the docker-registry serving on `host` (`127.0.0.1:<port>`): its config file is named by the port. */
+async function upstreamPid(host) {
+  const config = `config-${host.split(':')[1]}.yml`;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.startsWith('docker-registry') && cmd.includes(config)) return Number(pid);
+  }
+  throw new Error(`no docker-registry process serving ${host}`);
+}
+
+/** Thread CPU of `pid` between two `threadCpu` snapshots, one line per busy thread. */
+function threadLines(what, before, after) {
+  const lines = [];
+  for (const [name, t] of Object.entries(after)) {
+    const b = before[name] ?? { user: 0, sys: 0 };
+    const user = t.user - b.user;
+    const sys = t.sys - b.sys;
+    if (user + sys > 0) lines.push(`    ${what} thread ${name.padEnd(16)} user ${user.toFixed(2)} s, sys ${sys.toFixed(2)} s`);
+  }
+  return lines;
+}
+
+/** { syscr, syscw, rchar, wchar, faults } of `pid` so far (/proc/<pid>/io: read and write system calls and their bytes; minor faults). */
+async function ioCounts(pid) {
+  const text = await readFile(`/proc/${pid}/io`, 'utf8');
+  const { faults } = statTimes(await readFile(`/proc/${pid}/stat`, 'utf8'));
+  return { ...Object.fromEntries(text.trim().split('\n').map((l) => l.split(': ')).map(([k, v]) => [k, Number(v)])), faults };
+}
+
+/** Read and write system calls of `pid` between two `ioCounts` snapshots, the mean bytes per call, and minor faults. */
+function ioLine(what, a, b) {
+  const reads = b.syscr - a.syscr;
+  const writes = b.syscw - a.syscw;
+  const kib = (bytes, n) => (n > 0 ? (bytes / n / 1024).toFixed(0) : '-');
+  return `    ${what}: ${reads} reads (${kib(b.rchar - a.rchar, reads)} KiB each), ${writes} writes (${kib(b.wchar - a.wchar, writes)} KiB each), ${b.faults - a.faults} minor faults`;
+}
+
+/** The machine's CPU time so far by kind (/proc/stat's `cpu` line, in clock ticks). */
+async function machineTicks() {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line;
+  return { user: user + nice, system: system + irq + softirq, idle, iowait, steal };
+}
+
+/** The machine's CPU seconds by kind between two `machineTicks` snapshots. */
+function machineLine(a, b) {
+  return Object.keys(b).map((k) => `${k} ${((b[k] - a[k]) / clockTicks()).toFixed(2)} s`).join(', ');
+}
+
+/** This process's own CPU seconds (the pull client's), user + system, since `from` (process.cpuUsage()). */
+const clientCpu = (from) => {
+  const { user, system } = process.cpuUsage(from);
+  return (user + system) / 1e6;
+};
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -91,6 +153,62 @@ async function referencePull(upstream, image, small, settleMs) {
   }
 }
 
+/** One cold pull through the verifying write-through proxy (JIT-warmed by `warm`), its CPU until every file is fsynced. */
+async function verifyingPull(upstream, image, small, warm, lagBytes) {
+  const logDir = await tempDir('bench-verifying-log-');
+  const proxy = await startVerifyingProxy(upstream.url, logDir.path, { lagBytes });
+  try {
+    for (const other of [small, warm].filter(Boolean)) {
+      await pullImage(proxy.url, other.repository, other.tag);
+      await proxy.clear();
+    }
+    const pids = { verifying: proxy.pid, upstream: await upstreamPid(upstream.host) };
+    const cpu = await measureCpu(pids);
+    const threadsBefore = await threadCpu(proxy.pid);
+    const ioBefore = [await ioCounts(pids.verifying), await ioCounts(pids.upstream)];
+    const machineBefore = await machineTicks();
+    const client = process.cpuUsage();
+    const pulled = await pullImage(proxy.url, image.repository, image.tag);
+    const clientS = clientCpu(client);
+    const machineAfter = await machineTicks();
+    const ioAfter = [await ioCounts(pids.verifying), await ioCounts(pids.upstream)];
+    const pulledCpu = await cpu.stop();
+    const threadsPulled = await threadCpu(proxy.pid);
+    await proxy.clear();
+    const used = await cpu.stop();
+    const gib = pulled.bytes / (1024 * MiB);
+    console.log(`verifying proxy${lagBytes === undefined ? '' : ` (file queue bounded to ${lagBytes / MiB} MiB)`} cold pull: ${pulled.mibPerSec.toFixed(0)} MiB/s (${pulled.ms.toFixed(0)} ms); load ${os.loadavg()[0].toFixed(2)}`);
+    for (const [name, s] of Object.entries({ ...used, client: clientS })) console.log(`  ${name.padEnd(13)} ${s?.toFixed(2)} CPU s  ${(s / gib).toFixed(2)} s/GiB`);
+    console.log('  verifying threads during the pull only:');
+    for (const line of threadLines('verifying', threadsBefore, threadsPulled)) console.log(line);
+    console.log(ioLine('verifying, during the pull', ioBefore[0], ioAfter[0]));
+    console.log(ioLine('upstream, during the pull', ioBefore[1], ioAfter[1]));
+    console.log(`    machine during the pull: ${machineLine(machineBefore, machineAfter)}`);
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${proxy.pid}/status`, 'utf8'))?.[1];
+    console.log(`    verifying proxy peak RSS (VmHWM, its whole life): ${(Number(hwm) / 1024).toFixed(1)} MiB`);
+    console.log(`  during the pull: ${Object.entries({ ...pulledCpu, client: clientS }).map(([k, v]) => `${k} ${v.toFixed(2)} CPU s`).join(', ')}`);
+  } finally {
+    await proxy.stop();
+    await logDir.remove();
+  }
+}
+
+/** The write-through ceiling (no client: upstream GET, sha256, 1 MiB writes, fsync) once, with the CPU it took. */
+async function ceilingRun(upstream, image, dir) {
+  const pids = { upstream: await upstreamPid(upstream.host) };
+  const cpu = await measureCpu(pids);
+  const machineBefore = await machineTicks();
+  const own = process.cpuUsage();
+  const started = Date.now();
+  const mibPerSec = await writeThroughOnce(upstream.url, image.repository, image.blobs.at(-1), dir);
+  const ms = Date.now() - started;
+  const ownS = clientCpu(own);
+  const machineAfter = await machineTicks();
+  const used = await cpu.stop();
+  console.log(`write-through ceiling (no client, fsync included): ${mibPerSec.toFixed(0)} MiB/s (${ms} ms); this process ${ownS.toFixed(2)} CPU s, upstream ${used.upstream.toFixed(2)} CPU s`);
+  console.log(`    machine during it: ${machineLine(machineBefore, machineAfter)}`);
+}
+
 async function main(argv) {
   const flag = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
   const mib = Number(flag('mib', '512'));
@@ -107,7 +225,13 @@ async function main(argv) {
     const layerSizes = argv.includes('--layers') ? sixtyLayerSizes() : [mib * MiB];
     const image = await pushRandomImage(upstream.url, work.path, { repository: 'bench/big', tag: 'v1', layerSizes, seed });
     const small = await pushRandomImage(upstream.url, work.path, { repository: 'bench/small', tag: 'v1', layerSizes: [4096], seed });
+    const warmMiB = Number(flag('warm-mib', '0'));
+    const warm = warmMiB > 0 ? await pushRandomImage(upstream.url, work.path, { repository: 'bench/warm', tag: 'v1', layerSizes: [warmMiB * MiB], seed }) : undefined;
     if (argv.includes('--reference')) await referencePull(upstream, image, small, settleMs);
+    if (argv.includes('--ceiling')) await ceilingRun(upstream, image, work.path);
+    if (argv.includes('--verifying')) await verifyingPull(upstream, image, small, warm);
+    const lagMiB = flag('verifying-lag-mib', undefined);
+    if (lagMiB !== undefined) await verifyingPull(upstream, image, small, warm, Number(lagMiB) * MiB);
     const profiling = !argv.includes('--no-prof');
     const traceGc = argv.includes('--trace-gc');
     const proxy = await startPullthrough({ redisUrl: redis.url, upstreamHost: upstream.host, ...(profiling ? { profileDir: outDir } : {}), nodeArgs: [...(traceGc ? ['--trace-gc'] : []), ...argv.filter((a) => a.startsWith('--node-arg=')).map((a) => a.slice('--node-arg='.length))] });
@@ -116,6 +240,7 @@ async function main(argv) {
     let stopped = false;
     stops.push(() => (stopped ? undefined : proxy.stop()));
     const pids = { ...proxy.pids, 'redis-server': await redisPid(redis.url) };
+    const others = { upstream: await upstreamPid(upstream.host) };
     await pullImage(proxy.url, small.repository, small.tag); // warm-up: JIT, pools, lazy modules
     if (argv.includes('--idle')) {
       // What the idle process costs over the same window (timers, queue polling, metrics).
@@ -124,7 +249,6 @@ async function main(argv) {
       const spent = await idle.stop();
       console.log(`idle ${settleMs} ms: ${Object.entries(spent).map(([k, v]) => `${k} ${v?.toFixed(2)} s`).join(', ')}`);
     }
-    const warmMiB = Number(flag('warm-mib', '0'));
     const warmImages = Number(flag('warm-images', '0'));
     if (warmImages > 0) {
       // Other images like the measured one first (cold pulls each): its per-blob code is optimized by then.
@@ -133,10 +257,9 @@ async function main(argv) {
         await pullImage(proxy.url, other.repository, other.tag);
       }
       await sleep(settleMs);
-    } else if (warmMiB > 0) {
+    } else if (warm) {
       // A cold pull of another image first: the per-chunk code is optimized by then (JIT-warm, cache-cold).
-      const other = await pushRandomImage(upstream.url, work.path, { repository: 'bench/warm', tag: 'v1', layerSizes: [warmMiB * MiB], seed });
-      await pullImage(proxy.url, other.repository, other.tag);
+      await pullImage(proxy.url, warm.repository, warm.tag);
       await sleep(settleMs);
     }
     const t0 = Date.now();
@@ -144,7 +267,16 @@ async function main(argv) {
     const cpu = await measureCpu(pids);
     const redisBefore = await redisCommandCalls(redis.url);
     const threadsBefore = await threadCpu(pids.frontend);
+    const othersCpu = await measureCpu({ ...pids, ...others });
+    const ioBefore = [await ioCounts(pids.frontend), await ioCounts(others.upstream)];
+    const machineBefore = await machineTicks();
+    const client = process.cpuUsage();
     const pulled = await pullImage(proxy.url, image.repository, image.tag);
+    const clientS = clientCpu(client);
+    const machineAfter = await machineTicks();
+    const ioAfter = [await ioCounts(pids.frontend), await ioCounts(others.upstream)];
+    const threadsPulled = await threadCpu(pids.frontend);
+    const othersUsed = await othersCpu.stop();
     for (;;) {
       const res = await request(`${proxy.url}/v2/${image.repository}/blobs/${image.blobs[1].digest}`, { method: 'HEAD' });
       await res.body.dump();
@@ -162,12 +294,13 @@ async function main(argv) {
     const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
     console.log(`cold pull of ${(pulled.bytes / MiB).toFixed(0)} MiB in ${layerSizes.length} layers: ${pulled.mibPerSec.toFixed(0)} MiB/s (${pulled.ms.toFixed(0)} ms, manifest ${pulled.manifestMs.toFixed(0)} ms, first blob byte ${pulled.ttfbMs?.toFixed(0)} ms), stored after ${storedMs} ms; load ${load}`);
     for (const [name, s] of Object.entries(used)) console.log(`  ${name.padEnd(13)} ${s?.toFixed(2)} CPU s  ${(s / gib).toFixed(2)} s/GiB`);
-    for (const [name, t] of Object.entries(threadsAfter)) {
-      const b = threadsBefore[name] ?? { user: 0, sys: 0 };
-      const user = t.user - b.user;
-      const sys = t.sys - b.sys;
-      if (user + sys > 0) console.log(`    frontend thread ${name.padEnd(16)} user ${user.toFixed(2)} s, sys ${sys.toFixed(2)} s`);
-    }
+    for (const line of threadLines('frontend', threadsBefore, threadsAfter)) console.log(line);
+    console.log('  frontend threads during the pull only:');
+    for (const line of threadLines('frontend', threadsBefore, threadsPulled)) console.log(line);
+    console.log(ioLine('frontend, during the pull', ioBefore[0], ioAfter[0]));
+    console.log(ioLine('upstream, during the pull', ioBefore[1], ioAfter[1]));
+    console.log(`    machine during the pull: ${machineLine(machineBefore, machineAfter)}`);
+    console.log(`  during the pull: ${Object.entries({ ...othersUsed, client: clientS }).map(([k, v]) => `${k} ${v.toFixed(2)} CPU s`).join(', ')}`);
     if (traceGc) {
       const lines = (await gcLines()).slice(gcBefore);
       const kinds = {};

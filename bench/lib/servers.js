@@ -234,11 +234,13 @@ async function startManifestCeiling({ body, contentType, digest }, logDir) {
  * The verifying write-through proxy (bench/lib/verifying-proxy-child.js) in front of `targetUrl`, its own
  * process, its files in a temp dir of its own. `clear()` waits until every blob served so far is written
  * and fsynced, removes the files and resolves what the proxy stored ({ digest, size, file }[]) and its
- * errors; `settle()` the same without removing.
+ * errors; `settle()` the same without removing. `lagBytes`: the file's queue bounded to that many bytes
+ * (verifying-proxy-child.js); unbounded by default.
  */
-async function startVerifyingProxy(targetUrl, logDir) {
+async function startVerifyingProxy(targetUrl, logDir, { lagBytes } = {}) {
   return inTempDir('bench-verifying-', async (dir) => {
-    const { url, proc } = await startNodeServer('verifying-proxy-child.js', targetUrl, { logDir, args: [dir.path], ownedDir: dir.path, what: 'verifying write-through proxy' });
+    const args = [dir.path, ...(lagBytes === undefined ? [] : [String(lagBytes)])];
+    const { url, proc } = await startNodeServer('verifying-proxy-child.js', targetUrl, { logDir, args, ownedDir: dir.path, what: 'verifying write-through proxy' });
     const control = async (method, what) => {
       const res = await fetch(`${url}/_ceiling/${what}`, { method, signal: AbortSignal.timeout(120_000) });
       if (res.status !== 200) throw new Error(`verifying write-through proxy: ${method} ${what} answered ${res.status}: ${await res.text()}`);

@@ -6,9 +6,12 @@
 // unbounded, so the client never waits for the file), holds the last chunk back until the digest is
 // verified, and fsyncs the file once the client is done (the client's time does not include it).
 // Everything else is passed through. Run as its own process:
-// `node verifying-proxy-child.js <upstreamUrl> <port> <dir>` (files go to <dir>).
+// `node verifying-proxy-child.js <upstreamUrl> <port> <dir> [<lagBytes>]` (files go to <dir>). With
+// `lagBytes` the file's queue is bounded like pullthrough's write lag: once more than that many bytes
+// wait for the file (queued or being written), the upstream read pauses until half of them are written
+// (the client then gets the bytes at the file's pace).
 // Control (the bench's parent only, on 127.0.0.1): `GET /_ceiling/settle` waits until every store has
-// been written and fsynced and lists them; `DELETE /_ceiling/files` does the same, then removes them.
+// been written and fsynced and lists them (and the most bytes that ever waited for a file at once); `DELETE /_ceiling/files` does the same, then removes them.
 const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -30,11 +33,15 @@ class FileSink {
     this.inFlight = 0;
     this.error = undefined;
     this.idle = undefined; // resolves when the queue is empty and nothing is in flight
+    this.pending = 0; // bytes handed to the sink and not written yet
+    this.onWritten = undefined; // called after each completed write
   }
 
   write(chunk) {
     this.batch.push(chunk);
     this.batchBytes += chunk.length;
+    this.pending += chunk.length;
+    maxPending = Math.max(maxPending, this.pending);
     if (this.batchBytes >= MiB) this.flush();
   }
 
@@ -53,9 +60,11 @@ class FileSink {
       this.inFlight++;
       fs.writev(this.fd, job.buffers, job.position, (err, written) => {
         this.inFlight--;
+        this.pending -= job.bytes;
         if (err) this.error ??= err;
         else if (written !== job.bytes) this.error ??= new Error(`short write: ${written} of ${job.bytes} bytes`);
         this.pump();
+        this.onWritten?.();
         if (this.inFlight === 0 && this.queue.length === 0) this.idle?.();
       });
     }
@@ -74,10 +83,12 @@ class FileSink {
   }
 }
 
-const [targetUrl, port, dir] = process.argv.slice(2);
+const [targetUrl, port, dir, lagArg] = process.argv.slice(2);
+const lagBytes = lagArg === undefined ? Number.POSITIVE_INFINITY : Number(lagArg);
 const target = new URL(targetUrl);
 const agent = new http.Agent({ keepAlive: true });
 const stored = []; // { digest, size, file } of every verified, fsynced blob
+let maxPending = 0; // the most bytes that waited for a file at once (queued or being written), over every blob so far
 const errors = [];
 const pending = new Set();
 let seq = 0;
@@ -116,13 +127,35 @@ async function serveBlob(req, res, digest) {
     const hash = createHash('sha256');
     let held; // the last chunk so far: sent only once the digest is verified
     let size = 0;
+    // Paused for the client's socket, for the file's queue (bounded mode), or both: resumed when neither holds it.
+    let forClient = false;
+    let forFile = false;
+    const resume = () => {
+      if (!forClient && !forFile) upRes.resume();
+    };
+    sink.onWritten = () => {
+      if (forFile && sink.pending <= lagBytes / 2) {
+        forFile = false;
+        resume();
+      }
+    };
     upRes.on('data', (chunk) => {
       hash.update(chunk);
       size += chunk.length;
       sink.write(chunk);
-      if (held !== undefined && !res.destroyed && !res.write(held)) {
+      if (sink.pending > lagBytes) {
+        // What is gathered goes to the file now (a lag under the 1 MiB batch would otherwise wait forever).
+        sink.flush();
+        forFile = true;
         upRes.pause();
-        res.once('drain', () => upRes.resume());
+      }
+      if (held !== undefined && !res.destroyed && !res.write(held)) {
+        forClient = true;
+        upRes.pause();
+        res.once('drain', () => {
+          forClient = false;
+          resume();
+        });
       }
       held = chunk;
     });
@@ -164,7 +197,7 @@ async function settle() {
 
 async function control(req, res) {
   await settle();
-  const body = { stored: stored.slice(), errors: errors.slice() };
+  const body = { stored: stored.slice(), errors: errors.slice(), maxPending };
   if (req.method === 'DELETE') {
     await Promise.all(stored.map((s) => fs.promises.rm(s.file, { force: true })));
     stored.length = 0;

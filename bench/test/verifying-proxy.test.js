@@ -18,6 +18,7 @@ const DIGEST = `sha256:${createHash('sha256').update(BLOB).digest('hex')}`;
 const WRONG = `sha256:${'0'.repeat(64)}`; // served with BLOB's bytes: the digest cannot hold
 const MANIFEST = JSON.stringify({ schemaVersion: 2, layers: [] });
 let upstream;
+let upstreamPort;
 let logDir;
 let proxy;
 
@@ -44,6 +45,7 @@ test.before(async () => {
     res.writeHead(404).end();
   });
   const port = await listenOnLoopback(upstream);
+  upstreamPort = port;
   logDir = await tempDir('bench-verifying-test-');
   proxy = await startVerifyingProxy(`http://127.0.0.1:${port}`, logDir.path);
 });
@@ -102,4 +104,24 @@ test('manifests pass through unchanged', async () => {
   assert.equal(res.statusCode, 200);
   assert.equal(await res.body.text(), MANIFEST);
   assert.deepEqual((await proxy.settle()).stored, []);
+});
+
+test('with a bounded file queue the read waits for the file: no more than the bound and one chunk ever wait, and the blob is stored whole', async () => {
+  const lagBytes = 256 * 1024;
+  const bounded = await startVerifyingProxy(`http://127.0.0.1:${upstreamPort}`, logDir.path, { lagBytes });
+  try {
+    const got = await get(`${bounded.url}/v2/t/blobs/${DIGEST}`);
+    assert.deepEqual(got, { status: 200, bytes: BLOB.length, digest: DIGEST });
+    const { stored, errors, maxPending } = await bounded.clear();
+    assert.deepEqual(errors, []);
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0].size, BLOB.length);
+    // Unbounded, the first 1 MiB is gathered before any write: more than the bound would wait.
+    assert.ok(maxPending > 0 && maxPending <= lagBytes + 64 * 1024, `at most ${maxPending} bytes waited for the file`);
+  } finally {
+    await bounded.stop();
+  }
+  // The unbounded proxy gathers a whole MiB before its first write.
+  await get(`${proxy.url}/v2/t/blobs/${DIGEST}`);
+  assert.ok((await proxy.clear()).maxPending >= 1024 * 1024);
 });
