@@ -27,7 +27,7 @@ const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
 const { startPullthrough, startReferenceProxy, startUpstreamAndRedis, startVerifyingProxy, redisPid, redisCommandCalls } = require('./lib/servers.js');
 const { clockTicks, measureCpu, statTimes } = require('./lib/proc-cpu.js');
-const { runScript, stopAll } = require('./lib/script.js');
+const { flagValue, runScript, stopAll } = require('./lib/script.js');
 const { writeThroughOnce } = require('./lib/write-through-ceiling.js');
 
 /** { '<thread name>': { user, sys } CPU seconds } of every thread of `pid` so far (same names summed). */
@@ -210,7 +210,7 @@ async function ceilingRun(upstream, image, dir) {
 }
 
 async function main(argv) {
-  const flag = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
+  const flag = (name, dflt) => flagValue(argv, name, dflt);
   const mib = Number(flag('mib', '512'));
   const top = Number(flag('top', '25'));
   const settleMs = Number(flag('settle', '6000'));

@@ -14,7 +14,7 @@ const path = require('node:path');
 const { tempDir } = require('@pullthrough/test-support');
 const { NODE_FLAGS, withNodeEnv } = require('../scripts/node-flags.js');
 const { median } = require('./lib/stats.js');
-const { runScript } = require('./lib/script.js');
+const { flagValue, runScript } = require('./lib/script.js');
 
 const MiB = 1024 * 1024;
 
@@ -47,7 +47,7 @@ function readOnce(mode, url, file) {
 }
 
 async function main(argv) {
-  const flag = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
+  const flag = (name, dflt) => flagValue(argv, name, dflt);
   const rounds = Number(flag('rounds', '3'));
   const mib = Number(flag('mib', '512'));
   const dir = await tempDir('bench-pooled-reads-');

@@ -14,7 +14,7 @@ const { pullImage } = require('./lib/pull-client.js');
 const { startPullthrough, startShapingProxy, startUpstreamAndRedis } = require('./lib/servers.js');
 const { median } = require('./lib/stats.js');
 const { warmUp } = require('./lib/warm-up.js');
-const { runScript, stopAll } = require('./lib/script.js');
+const { flagValue, runScript, stopAll } = require('./lib/script.js');
 
 /** Read-ahead and fell-behind counters from the frontend's admin /metrics, as `name value` text. */
 async function counters(adminUrl) {
@@ -24,7 +24,7 @@ async function counters(adminUrl) {
 }
 
 async function main(argv) {
-  const flag = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
+  const flag = (name, dflt) => flagValue(argv, name, dflt);
   const rounds = Number(flag('rounds', '4'));
   const aheads = flag('ahead', '0,3').split(',');
   const link = { bytesPerSecond: Number(flag('rate', '100')) * MiB, rttMs: Number(flag('rtt', '20')) };

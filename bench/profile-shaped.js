@@ -26,7 +26,7 @@ const { startPullthrough, startPipeProxy, startVerifyingProxy, startUpstreamAndR
 const { createShapingServer } = require('./lib/link-shaper.js');
 const { median } = require('./lib/stats.js');
 const { warmUp } = require('./lib/warm-up.js');
-const { runScript, stopAll } = require('./lib/script.js');
+const { flagValue, runScript, stopAll } = require('./lib/script.js');
 const nowMs = () => performance.timeOrigin + performance.now();
 // performance.now() and process.hrtime (CLOCK_MONOTONIC, the .cpuprofile's clock) differ by a constant.
 const monoOffsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
@@ -111,7 +111,7 @@ async function printMemory(file, from) {
 }
 
 async function main(argv) {
-  const flag = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
+  const flag = (name, dflt) => flagValue(argv, name, dflt);
   const rounds = Number(flag('rounds', '2'));
   const mib = flag('mib', undefined);
   const work = await tempDir('bench-profile-shaped-');

@@ -17,10 +17,10 @@ const { readFile } = require('node:fs/promises');
 const { measureCpu, statTimes } = require('./lib/proc-cpu.js');
 const { median } = require('./lib/stats.js');
 const { frontendGcLines, gcKind } = require('./lib/gc-trace.js');
-const { runScript } = require('./lib/script.js');
+const { flagValue, runScript } = require('./lib/script.js');
 const { tempDir } = require('@pullthrough/test-support');
 
-const flag = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+const flag = (name, fallback) => flagValue(process.argv, name, fallback);
 const nodeArgs = process.argv.filter((a) => a.startsWith('--node-arg=')).map((a) => a.slice('--node-arg='.length));
 
 /** `--perf=<dir>`: `perf record -g` of the pullthrough frontend during each measured pull (`<dir>/pull-<i>.data`). */

@@ -23,6 +23,7 @@ const { median } = require('./lib/stats.js');
 const { renderText, renderMarkdown, renderSvg, fmtNumber } = require('./lib/report.js');
 const { assemble } = require('./lib/assemble.js');
 const { herd3Round } = require('./lib/herd3.js');
+const { flagValue } = require('./lib/script.js');
 
 const KiB = 1024;
 
@@ -123,14 +124,14 @@ function sha256Throughput(bytes) {
 
 async function main(argv) {
   const quick = argv.includes('--quick');
-  const profileDir = argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
+  const profileDir = flagValue(argv, 'profile');
   // `--only=pulls,herd`: run just these phases (ceiling, pulls, shaped, herd, herd3, manifests), log their figures, write no report.
-  const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+  const only = flagValue(argv, 'only')?.split(',');
   const runs = (phase) => !only || only.includes(phase);
   const cfg = plan(quick);
-  const rounds = Number(argv.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length));
+  const rounds = Number(flagValue(argv, 'rounds'));
   if (rounds > 0) Object.assign(cfg, { rounds, pullRounds: rounds, herdRounds: rounds, manifestRounds: rounds });
-  const flag = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const flag = (name) => flagValue(argv, name);
   if (flag('bandwidth') !== undefined) cfg.link.bytesPerSecond = nonNegative('--bandwidth', flag('bandwidth')) * MiB;
   if (flag('rtt') !== undefined) cfg.link.rttMs = nonNegative('--rtt', flag('rtt'));
   cfg.herd3Link = flag('herd3-bandwidth') === undefined ? cfg.link : { ...cfg.link, bytesPerSecond: nonNegative('--herd3-bandwidth', flag('herd3-bandwidth')) * MiB };

@@ -6,6 +6,12 @@ async function stopAll(stops) {
   for (const stop of stops.reverse()) await stop();
 }
 
+/** `--name=value` of `argv` (the value after the first `=`), or `fallback` when it is not given. */
+function flagValue(argv, name, fallback) {
+  const prefix = `--${name}=`;
+  return argv.find((a) => a.startsWith(prefix))?.slice(prefix.length) ?? fallback;
+}
+
 /** Run `main` with the script's arguments; a failure is printed and exits with 1. */
 function runScript(main) {
   main(process.argv.slice(2)).catch((err) => {
@@ -14,4 +20,4 @@ function runScript(main) {
   });
 }
 
-module.exports = { runScript, stopAll };
+module.exports = { flagValue, runScript, stopAll };
