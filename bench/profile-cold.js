@@ -153,6 +153,36 @@ async function referencePull(upstream, image, small, settleMs) {
   }
 }
 
+/**
+ * What one pull costs, measured around it: CPU of `pids` ({ name: pid }), per thread of `pids[what]`, its and the
+ * upstream's read and write system calls and faults, the machine's CPU by kind and this process's (the client's).
+ * `await probe(what, pids)` before the pull; the function it resolves, called after it, resolves
+ * `{ cpu, lines }` (`cpu`: CPU seconds by name, the client's included; `lines`: what to print).
+ */
+async function probe(what, pids) {
+  const cpu = await measureCpu(pids);
+  const threads = await threadCpu(pids[what]);
+  const io = [await ioCounts(pids[what]), await ioCounts(pids.upstream)];
+  const machine = await machineTicks();
+  const client = process.cpuUsage();
+  return async () => {
+    const clientS = clientCpu(client);
+    const machineAfter = await machineTicks();
+    const ioAfter = [await ioCounts(pids[what]), await ioCounts(pids.upstream)];
+    const threadsAfter = await threadCpu(pids[what]);
+    const used = { ...(await cpu.stop()), client: clientS };
+    const lines = [
+      `  ${what} threads during the pull only:`,
+      ...threadLines(what, threads, threadsAfter),
+      ioLine(`${what}, during the pull`, io[0], ioAfter[0]),
+      ioLine('upstream, during the pull', io[1], ioAfter[1]),
+      `    machine during the pull: ${machineLine(machine, machineAfter)}`,
+      `  during the pull: ${Object.entries(used).map(([k, v]) => `${k} ${v.toFixed(2)} CPU s`).join(', ')}`,
+    ];
+    return { cpu: used, lines };
+  };
+}
+
 /** One cold pull through the verifying write-through proxy (JIT-warmed by `warm`), its CPU until every file is fsynced. */
 async function verifyingPull(upstream, image, small, warm, lagBytes) {
   const logDir = await tempDir('bench-verifying-log-');
@@ -164,29 +194,17 @@ async function verifyingPull(upstream, image, small, warm, lagBytes) {
     }
     const pids = { verifying: proxy.pid, upstream: await upstreamPid(upstream.host) };
     const cpu = await measureCpu(pids);
-    const threadsBefore = await threadCpu(proxy.pid);
-    const ioBefore = [await ioCounts(pids.verifying), await ioCounts(pids.upstream)];
-    const machineBefore = await machineTicks();
-    const client = process.cpuUsage();
+    const measured = await probe('verifying', pids);
     const pulled = await pullImage(proxy.url, image.repository, image.tag);
-    const clientS = clientCpu(client);
-    const machineAfter = await machineTicks();
-    const ioAfter = [await ioCounts(pids.verifying), await ioCounts(pids.upstream)];
-    const pulledCpu = await cpu.stop();
-    const threadsPulled = await threadCpu(proxy.pid);
+    const during = await measured();
     await proxy.clear();
     const used = await cpu.stop();
     const gib = pulled.bytes / (1024 * MiB);
     console.log(`verifying proxy${lagBytes === undefined ? '' : ` (file queue bounded to ${lagBytes / MiB} MiB)`} cold pull: ${pulled.mibPerSec.toFixed(0)} MiB/s (${pulled.ms.toFixed(0)} ms); load ${os.loadavg()[0].toFixed(2)}`);
-    for (const [name, s] of Object.entries({ ...used, client: clientS })) console.log(`  ${name.padEnd(13)} ${s?.toFixed(2)} CPU s  ${(s / gib).toFixed(2)} s/GiB`);
-    console.log('  verifying threads during the pull only:');
-    for (const line of threadLines('verifying', threadsBefore, threadsPulled)) console.log(line);
-    console.log(ioLine('verifying, during the pull', ioBefore[0], ioAfter[0]));
-    console.log(ioLine('upstream, during the pull', ioBefore[1], ioAfter[1]));
-    console.log(`    machine during the pull: ${machineLine(machineBefore, machineAfter)}`);
+    for (const [name, s] of Object.entries({ ...used, client: during.cpu.client })) console.log(`  ${name.padEnd(13)} ${s?.toFixed(2)} CPU s  ${(s / gib).toFixed(2)} s/GiB`);
     const hwm = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${proxy.pid}/status`, 'utf8'))?.[1];
     console.log(`    verifying proxy peak RSS (VmHWM, its whole life): ${(Number(hwm) / 1024).toFixed(1)} MiB`);
-    console.log(`  during the pull: ${Object.entries({ ...pulledCpu, client: clientS }).map(([k, v]) => `${k} ${v.toFixed(2)} CPU s`).join(', ')}`);
+    for (const line of during.lines) console.log(line);
   } finally {
     await proxy.stop();
     await logDir.remove();
@@ -267,16 +285,9 @@ async function main(argv) {
     const cpu = await measureCpu(pids);
     const redisBefore = await redisCommandCalls(redis.url);
     const threadsBefore = await threadCpu(pids.frontend);
-    const othersCpu = await measureCpu({ ...pids, ...others });
-    const ioBefore = [await ioCounts(pids.frontend), await ioCounts(others.upstream)];
-    const machineBefore = await machineTicks();
-    const client = process.cpuUsage();
+    const measured = await probe('frontend', { ...pids, ...others });
     const pulled = await pullImage(proxy.url, image.repository, image.tag);
-    const clientS = clientCpu(client);
-    const machineAfter = await machineTicks();
-    const ioAfter = [await ioCounts(pids.frontend), await ioCounts(others.upstream)];
-    const threadsPulled = await threadCpu(pids.frontend);
-    const othersUsed = await othersCpu.stop();
+    const during = await measured();
     for (;;) {
       const res = await request(`${proxy.url}/v2/${image.repository}/blobs/${image.blobs[1].digest}`, { method: 'HEAD' });
       await res.body.dump();
@@ -295,12 +306,7 @@ async function main(argv) {
     console.log(`cold pull of ${(pulled.bytes / MiB).toFixed(0)} MiB in ${layerSizes.length} layers: ${pulled.mibPerSec.toFixed(0)} MiB/s (${pulled.ms.toFixed(0)} ms, manifest ${pulled.manifestMs.toFixed(0)} ms, first blob byte ${pulled.ttfbMs?.toFixed(0)} ms), stored after ${storedMs} ms; load ${load}`);
     for (const [name, s] of Object.entries(used)) console.log(`  ${name.padEnd(13)} ${s?.toFixed(2)} CPU s  ${(s / gib).toFixed(2)} s/GiB`);
     for (const line of threadLines('frontend', threadsBefore, threadsAfter)) console.log(line);
-    console.log('  frontend threads during the pull only:');
-    for (const line of threadLines('frontend', threadsBefore, threadsPulled)) console.log(line);
-    console.log(ioLine('frontend, during the pull', ioBefore[0], ioAfter[0]));
-    console.log(ioLine('upstream, during the pull', ioBefore[1], ioAfter[1]));
-    console.log(`    machine during the pull: ${machineLine(machineBefore, machineAfter)}`);
-    console.log(`  during the pull: ${Object.entries({ ...othersUsed, client: clientS }).map(([k, v]) => `${k} ${v.toFixed(2)} CPU s`).join(', ')}`);
+    for (const line of during.lines) console.log(line);
     if (traceGc) {
       const lines = (await gcLines()).slice(gcBefore);
       const kinds = {};
