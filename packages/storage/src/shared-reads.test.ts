@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, request, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -243,8 +243,14 @@ describe('SharedReads', () => {
     const writer = await driver.createWriter();
     await writer.write(data);
     await writer.commit('blobs/one');
+    // The responses start together once all ten requests are in: on a loaded machine the clients' requests
+    // can otherwise arrive one by one, each served whole before the next (nothing in flight to share; a
+    // fresh-clone CI run once saw that).
+    const waiting: ServerResponse[] = [];
     const server: Server = createServer((_req, res) => {
-      void driver.createReadStream('blobs/one').then((s) => sendStream(s!, res));
+      waiting.push(res);
+      if (waiting.length < 10) return;
+      for (const out of waiting.splice(0)) void driver.createReadStream('blobs/one').then((s) => sendStream(s!, out));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as { port: number };
