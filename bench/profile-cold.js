@@ -48,17 +48,6 @@ async function threadCpu(pid) {
   return out;
 }
 
-/** The pid of the docker-registry serving on `host` (`127.0.0.1:<port>`): its config file is named by the port. */
-async function upstreamPid(host) {
-  const config = `config-${host.split(':')[1]}.yml`;
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.startsWith('docker-registry') && cmd.includes(config)) return Number(pid);
-  }
-  throw new Error(`no docker-registry process serving ${host}`);
-}
-
 /** Thread CPU of `pid` between two `threadCpu` snapshots, one line per busy thread. */
 function threadLines(what, before, after) {
   const lines = [];
@@ -157,7 +146,8 @@ async function referencePull(upstream, image, small, settleMs) {
  * What one pull costs, measured around it: CPU of `pids` ({ name: pid }), per thread of `pids[what]`, its and the
  * upstream's read and write system calls and faults, the machine's CPU by kind and this process's (the client's).
  * `await probe(what, pids)` before the pull; the function it resolves, called after it, resolves
- * `{ cpu, lines }` (`cpu`: CPU seconds by name, the client's included; `lines`: what to print).
+ * `{ cpu, threadsAtStart, lines }` (`cpu`: CPU seconds by name, the client's included; `threadsAtStart`: the thread
+ * snapshot `what` had when the pull started; `lines`: what to print).
  */
 async function probe(what, pids) {
   const cpu = await measureCpu(pids);
@@ -179,7 +169,7 @@ async function probe(what, pids) {
       `    machine during the pull: ${machineLine(machine, machineAfter)}`,
       `  during the pull: ${Object.entries(used).map(([k, v]) => `${k} ${v.toFixed(2)} CPU s`).join(', ')}`,
     ];
-    return { cpu: used, lines };
+    return { cpu: used, threadsAtStart: threads, lines };
   };
 }
 
@@ -192,7 +182,7 @@ async function verifyingPull(upstream, image, small, warm, lagBytes) {
       await pullImage(proxy.url, other.repository, other.tag);
       await proxy.clear();
     }
-    const pids = { verifying: proxy.pid, upstream: await upstreamPid(upstream.host) };
+    const pids = { verifying: proxy.pid, upstream: upstream.pid };
     const cpu = await measureCpu(pids);
     const measured = await probe('verifying', pids);
     const pulled = await pullImage(proxy.url, image.repository, image.tag);
@@ -213,7 +203,7 @@ async function verifyingPull(upstream, image, small, warm, lagBytes) {
 
 /** The write-through ceiling (no client: upstream GET, sha256, 1 MiB writes, fsync) once, with the CPU it took. */
 async function ceilingRun(upstream, image, dir) {
-  const pids = { upstream: await upstreamPid(upstream.host) };
+  const pids = { upstream: upstream.pid };
   const cpu = await measureCpu(pids);
   const machineBefore = await machineTicks();
   const own = process.cpuUsage();
@@ -258,7 +248,7 @@ async function main(argv) {
     let stopped = false;
     stops.push(() => (stopped ? undefined : proxy.stop()));
     const pids = { ...proxy.pids, 'redis-server': await redisPid(redis.url) };
-    const others = { upstream: await upstreamPid(upstream.host) };
+    const others = { upstream: upstream.pid };
     await pullImage(proxy.url, small.repository, small.tag); // warm-up: JIT, pools, lazy modules
     if (argv.includes('--idle')) {
       // What the idle process costs over the same window (timers, queue polling, metrics).
@@ -284,7 +274,6 @@ async function main(argv) {
     const from = Number(process.hrtime.bigint() / 1000n);
     const cpu = await measureCpu(pids);
     const redisBefore = await redisCommandCalls(redis.url);
-    const threadsBefore = await threadCpu(pids.frontend);
     const measured = await probe('frontend', { ...pids, ...others });
     const pulled = await pullImage(proxy.url, image.repository, image.tag);
     const during = await measured();
@@ -305,7 +294,7 @@ async function main(argv) {
     const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
     console.log(`cold pull of ${(pulled.bytes / MiB).toFixed(0)} MiB in ${layerSizes.length} layers: ${pulled.mibPerSec.toFixed(0)} MiB/s (${pulled.ms.toFixed(0)} ms, manifest ${pulled.manifestMs.toFixed(0)} ms, first blob byte ${pulled.ttfbMs?.toFixed(0)} ms), stored after ${storedMs} ms; load ${load}`);
     for (const [name, s] of Object.entries(used)) console.log(`  ${name.padEnd(13)} ${s?.toFixed(2)} CPU s  ${(s / gib).toFixed(2)} s/GiB`);
-    for (const line of threadLines('frontend', threadsBefore, threadsAfter)) console.log(line);
+    for (const line of threadLines('frontend', during.threadsAtStart, threadsAfter)) console.log(line);
     for (const line of during.lines) console.log(line);
     if (traceGc) {
       const lines = (await gcLines()).slice(gcBefore);

@@ -36,6 +36,8 @@ export interface UpstreamRegistry {
   readonly tokenServer?: TokenServer;
   /** docker-registry's log (stdout + stderr). */
   readonly logPath: string;
+  /** docker-registry's process id (the bench reads its CPU from /proc). */
+  readonly pid: number;
   /** The filesystem storage root (`docker/registry/v2/...` lives under it). */
   readonly storageDir: string;
   /** Kill the registry (and token server), remove the temp dir. Idempotent. */
@@ -86,6 +88,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Upst
       password,
       tokenServer: server,
       logPath: started.logPath,
+      pid: started.pid,
       storageDir,
       stop: () =>
         (stopped ??= (async () => {
@@ -130,5 +133,5 @@ async function launch(dir: TempDir, port: number, storageDir: string, auth: Regi
     if (/address already in use/i.test(proc.logTail())) throw new AddressInUseError(port, err);
     throw err;
   }
-  return { port, logPath, stop: () => proc.stop() };
+  return { port, logPath, pid: proc.pid, stop: () => proc.stop() };
 }
