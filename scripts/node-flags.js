@@ -7,7 +7,18 @@
 // each grow to 16 MiB, and a streaming server's allocation rate grows them to that within seconds;
 // the pages stay resident while holding a few MiB of live objects (idle frontend: 30 MiB resident
 // for 2.4 MiB used). At 2 MiB the young generation holds 4 MiB. Measured: README, Performance, Memory.
-const NODE_FLAGS = Object.freeze(['--max-semi-space-size=2']);
+//
+// --liftoff-only: WebAssembly runs on V8's baseline compiler (Liftoff) only, never tiered up to its
+// optimizing one. The only WebAssembly either app runs is undici's HTTP/1.1 parser (llhttp), which parses
+// every upstream response. Once it had parsed a few responses, V8 recompiled its parser function on a
+// helper thread, and that one compilation took 25-30 MiB of native memory for about 40 ms, then left
+// 5-9 MiB of it resident (the frontend sampled every 5 ms in-process: 77 -> 117 MiB at the end of the
+// bench's warm-up, nothing in V8's heap or ArrayBuffers moving; gone with this flag, 78 -> 82 MiB). It came
+// at the warm-up's last pulls, tens of ms before the bench's herd, and in production it comes with the first
+// upstream requests after a start, under whatever load is there. The parser's cost per response does not
+// show: cold pulls through profile-cold.js (60 layers and 512 MiB, alternating) used the same frontend CPU
+// within this machine's noise. README, Performance, Memory (twenty-fourth session).
+const NODE_FLAGS = Object.freeze(['--max-semi-space-size=2', '--liftoff-only']);
 
 // The environment both apps run with, the same launchers (an operator's own value wins; the
 // Dockerfile sets it with ENV, checked by infra/scripts/check.js).

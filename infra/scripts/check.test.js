@@ -61,8 +61,8 @@ test('a secret in the chart values', () => {
 });
 
 test('a Dockerfile CMD without the node flags every launcher uses', () => {
-  expectFailure((root) => replaceIn(root, 'infra/docker/Dockerfile', 'CMD ["node", "--max-semi-space-size=2", "apps/hydrator/dist/main.js"]', 'CMD ["node", "apps/hydrator/dist/main.js"]'),
-    /Dockerfile: the hydrator target must run CMD \["node", "--max-semi-space-size=2", "apps\/hydrator\/dist\/main\.js"\]/);
+  expectFailure((root) => replaceIn(root, 'infra/docker/Dockerfile', 'CMD ["node", "--max-semi-space-size=2", "--liftoff-only", "apps/hydrator/dist/main.js"]', 'CMD ["node", "--max-semi-space-size=2", "apps/hydrator/dist/main.js"]'),
+    /Dockerfile: the hydrator target must run CMD \["node", "--max-semi-space-size=2", "--liftoff-only", "apps\/hydrator\/dist\/main\.js"\]/);
 });
 
 test('a template uses a value values.yaml does not have', () => {
