@@ -151,20 +151,18 @@ async function referencePull(upstream, image, small, settleMs) {
  */
 async function probe(what, pids) {
   const cpu = await measureCpu(pids);
-  const threads = await threadCpu(pids[what]);
-  const io = [await ioCounts(pids[what]), await ioCounts(pids.upstream)];
+  const threads = what && (await threadCpu(pids[what]));
+  const io = [what && (await ioCounts(pids[what])), await ioCounts(pids.upstream)];
   const machine = await machineTicks();
   const client = process.cpuUsage();
   return async () => {
     const clientS = clientCpu(client);
     const machineAfter = await machineTicks();
-    const ioAfter = [await ioCounts(pids[what]), await ioCounts(pids.upstream)];
-    const threadsAfter = await threadCpu(pids[what]);
+    const ioAfter = [what && (await ioCounts(pids[what])), await ioCounts(pids.upstream)];
+    const threadsAfter = what && (await threadCpu(pids[what]));
     const used = { ...(await cpu.stop()), client: clientS };
     const lines = [
-      `  ${what} threads during the pull only:`,
-      ...threadLines(what, threads, threadsAfter),
-      ioLine(`${what}, during the pull`, io[0], ioAfter[0]),
+      ...(what ? [`  ${what} threads during the pull only:`, ...threadLines(what, threads, threadsAfter), ioLine(`${what}, during the pull`, io[0], ioAfter[0])] : []),
       ioLine('upstream, during the pull', io[1], ioAfter[1]),
       `    machine during the pull: ${machineLine(machine, machineAfter)}`,
       `  during the pull: ${Object.entries(used).map(([k, v]) => `${k} ${v.toFixed(2)} CPU s`).join(', ')}`,
@@ -203,18 +201,13 @@ async function verifyingPull(upstream, image, small, warm, lagBytes) {
 
 /** The write-through ceiling (no client: upstream GET, sha256, 1 MiB writes, fsync) once, with the CPU it took. */
 async function ceilingRun(upstream, image, dir) {
-  const pids = { upstream: upstream.pid };
-  const cpu = await measureCpu(pids);
-  const machineBefore = await machineTicks();
-  const own = process.cpuUsage();
+  const measured = await probe(undefined, { upstream: upstream.pid });
   const started = Date.now();
   const mibPerSec = await writeThroughOnce(upstream.url, image.repository, image.blobs.at(-1), dir);
   const ms = Date.now() - started;
-  const ownS = clientCpu(own);
-  const machineAfter = await machineTicks();
-  const used = await cpu.stop();
-  console.log(`write-through ceiling (no client, fsync included): ${mibPerSec.toFixed(0)} MiB/s (${ms} ms); this process ${ownS.toFixed(2)} CPU s, upstream ${used.upstream.toFixed(2)} CPU s`);
-  console.log(`    machine during it: ${machineLine(machineBefore, machineAfter)}`);
+  const { lines } = await measured();
+  console.log(`write-through ceiling (no client: this process hashes and writes; fsync included): ${mibPerSec.toFixed(0)} MiB/s (${ms} ms)`);
+  for (const line of lines) console.log(line);
 }
 
 async function main(argv) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DigestMismatchError } from '@pullthrough/oci';
+import { FILE_WRITER_HELD_BYTES } from '@pullthrough/storage';
 import { HeldFilesystemDriver } from '../test/held-filesystem-driver.js';
 import { realUpstreamFetcher, type FetcherSetup } from '../test/real-upstream-fetcher.js';
 import { readStream } from '../test/registry-fixture.js';
@@ -36,12 +37,12 @@ async function releaseAndExpectStored(s: Setup, leader: { done: Promise<unknown>
 }
 
 /**
- * Slabs a completion may have out at once before the first goes back: the file writer's stream buffer (1 MiB),
- * the MiB it gathers and four 1 MiB writes in flight (its chunks are given back once written), and the body's
- * read-ahead while the loop waits for the writer (the pooled body's 16 chunks, the guard stream's 4 and one in
- * its writable side, one being read, rounded up to 24).
+ * Slabs a completion may have out at once before the first goes back: what the file writer holds before its
+ * caller waits (its chunks are given back once written), and the body's read-ahead while the loop waits for the
+ * writer (the pooled body's 16 chunks, the guard stream's 4 and one in its writable side, one being read,
+ * rounded up to 24).
  */
-const COMPLETION_SLABS_IN_FLIGHT = (6 * MiB) / (64 * 1024) + 24;
+const COMPLETION_SLABS_IN_FLIGHT = FILE_WRITER_HELD_BYTES / (64 * 1024) + 24;
 
 /**
  * The completion GET's `bytes` came through the upstream reader's slabs and went back to its pool: at most

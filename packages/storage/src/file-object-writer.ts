@@ -1,7 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { GatheringWriter } from './gathering-writer.js';
+import { GatheringWriter, STREAM_HIGH_WATER_MARK } from './gathering-writer.js';
 import type { PrefixReader, WrittenPrefix } from './storage-driver.js';
 
 /**
@@ -20,6 +20,12 @@ const GATHER_CHUNKS = 256;
  * 241-370 MiB/s with two, whose store fell behind into lag waits in most pulls.
  */
 const WRITES_IN_FLIGHT = 4;
+/**
+ * The most chunk bytes a FileObjectWriter holds before its caller's write callback waits: its stream
+ * buffer, the batch being gathered and WRITES_IN_FLIGHT batches being written. A caller that gives its
+ * chunks' memory back once written (the upstream reader's slabs) has at most this much of it out.
+ */
+export const FILE_WRITER_HELD_BYTES = STREAM_HIGH_WATER_MARK + GATHER_BYTES * (1 + WRITES_IN_FLIGHT);
 
 /** Errors on which a hard link cannot be used and commit falls back to rename. */
 const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS']);

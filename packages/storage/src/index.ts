@@ -14,6 +14,7 @@ export * from './upload-contract.js';
 export * from './registry-store.js';
 export * from './blob-store.js';
 export * from './blob-writer.js';
+export { FILE_WRITER_HELD_BYTES } from './file-object-writer.js';
 export * from './manifest-store.js';
 export * from './tag-store.js';
 export * from './referrer-store.js';
