@@ -2,7 +2,8 @@
 // `node bench/profile-warm.js [--mib=512] [--pulls=6] [--targets=reference,pullthrough] [--fresh] [--perf=<dir>]
 // [--node-arg=<flag>] [--show-gc] [--gap=<ms>]` (after a build): warm pulls of one stored image, the targets alternating pull by
 // pull, each pull's throughput and the CPU seconds (user + system, every process of the target) it cost, with each
-// process's user and system time and minor page faults. Both
+// process's user and system time and minor page faults, and the client's (this process's) CPU and its share of a
+// core over the pull (at about 1 the client sets the pace). Both
 // targets are started once and fill their stores with one cold pull (unmeasured); the CPU window of a warm pull
 // is its own start to end. `--fresh`: as `npm run bench` does, fresh targets for every pull (a cold pull, 8 s,
 // then the measured warm pull: the first warm pull of a process, its code not yet optimized). `--perf=<dir>`:
@@ -99,14 +100,16 @@ async function main() {
         const cpu = await measureCpu(proxy.pids);
         const perf = perfOf(proxy, i);
         if (perf) await new Promise((r) => setTimeout(r, 1000)); // perf attached
+        const client = process.cpuUsage();
         const pull = await pullImage(proxy.url, image.repository, image.tag);
+        const clientMs = Object.values(process.cpuUsage(client)).reduce((a, b) => a + b, 0) / 1000;
         const seconds = await cpu.stop();
         const split = statLine(stat, await statOf(proxy.pids));
         const gc = await gcCounts(proxy);
         if (perf && perf.exitCode === null && perf.pid !== undefined) await new Promise((r) => (perf.once('exit', r), perf.kill('SIGINT')));
         const total = Object.values(seconds).reduce((a, b) => a + (b ?? 0), 0);
         results[proxy.name].push({ mibPerSec: pull.mibPerSec, cpuPerGiB: total / (pull.bytes / 1024 / MiB) });
-        console.log(`${proxy.name}: ${pull.mibPerSec.toFixed(0)} MiB/s, ${(total / (pull.bytes / 1024 / MiB)).toFixed(3)} CPU s/GiB (${Object.entries(seconds).map(([k, v]) => `${k} ${((v ?? 0) * 1000).toFixed(0)} ms`).join(', ')})${gc ?? ''}; user/sys: ${split}`);
+        console.log(`${proxy.name}: ${pull.mibPerSec.toFixed(0)} MiB/s, ${(total / (pull.bytes / 1024 / MiB)).toFixed(3)} CPU s/GiB (${Object.entries(seconds).map(([k, v]) => `${k} ${((v ?? 0) * 1000).toFixed(0)} ms`).join(', ')})${gc ?? ''}; user/sys: ${split}; client (this process) ${clientMs.toFixed(0)} ms, ${((clientMs / 1000 / (pull.bytes / MiB / pull.mibPerSec)) * 100).toFixed(0)}% of the pull`);
       }
     }
     for (const [k, rs] of Object.entries(results)) console.log(`${k}: median ${median(rs.map((r) => r.mibPerSec)).toFixed(0)} MiB/s, ${median(rs.map((r) => r.cpuPerGiB)).toFixed(3)} CPU s/GiB`);

@@ -58,7 +58,11 @@ async function loopbackPulls(ctx) {
           let first;
           let bytes = 0;
           for (let i = 0; i < Math.max(1, cfg.warmPulls ?? 1); i++) {
+            const client = process.cpuUsage();
             const again = await pull(proxy.url, image);
+            // The bench client's share of a core over the pull (this process pulls): at about 1, the client sets the pace.
+            const clientUs = process.cpuUsage(client);
+            add(`warm-${name}-client`, kind, (clientUs.user + clientUs.system) / 1e3 / again.ms);
             bytes += again.bytes;
             if (i === 0) first = { bytes: again.bytes, cpu: cpuDelta(before, await cpuSnapshot(pids)) };
             add(`warm-${name}`, kind, again.mibPerSec);
@@ -75,7 +79,7 @@ async function loopbackPulls(ctx) {
       }
     }
     const last = (key, k) => samples[key][k].at(-1);
-    const roundWarm = (k) => median(samples['warm-big'][k].slice(-Math.max(1, cfg.warmPulls ?? 1)));
+    const roundWarm = (k, key = 'warm-big') => median(samples[key][k].slice(-Math.max(1, cfg.warmPulls ?? 1)));
     const fmt2 = (v) => (typeof v === 'number' ? v.toFixed(2) : '–');
     const fmt = (v) => (typeof v === 'number' ? v.toFixed(0) : '–');
     // This round's CPU s/GiB per process (cold and warm, each image), so `--only=pulls` shows the cost too.
@@ -88,7 +92,7 @@ async function loopbackPulls(ctx) {
     for (const image of ['big', 'layers']) {
       for (const kind of ['reference', 'pullthrough']) log(`pulls round ${r + 1}/${rounds}: CPU s/GiB, ${image} image, ${kind}: cold ${costOf(kind, 'cold', image)}; warm ${costOf(kind, 'warm', image)}`);
     }
-    log(`pulls round ${r + 1}/${rounds}: cold big ${Object.entries(ROUND_LABELS).filter(([k]) => samples['cold-big'][k]).map(([k, label]) => `${label} ${fmt(last('cold-big', k))}`).join(', ')}; warm big (median of the round's ${Math.max(1, cfg.warmPulls ?? 1)}) ref ${fmt(roundWarm('reference'))}, ours ${fmt(roundWarm('pullthrough'))} MiB/s; upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
+    log(`pulls round ${r + 1}/${rounds}: cold big ${Object.entries(ROUND_LABELS).filter(([k]) => samples['cold-big'][k]).map(([k, label]) => `${label} ${fmt(last('cold-big', k))}`).join(', ')}; warm big (median of the round's ${Math.max(1, cfg.warmPulls ?? 1)}) ref ${fmt(roundWarm('reference'))}, ours ${fmt(roundWarm('pullthrough'))} MiB/s (the client's CPU: ref ${fmt2(roundWarm('reference', 'warm-big-client'))}, ours ${fmt2(roundWarm('pullthrough', 'warm-big-client'))} cores); upstream bytes of the cold big pull: ref ${served['cold-big'].reference.at(-1).upstreamBytesRatio.toFixed(2)}x, ours ${served['cold-big'].pullthrough.at(-1).upstreamBytesRatio.toFixed(2)}x`);
   }
   return { upstream: served, cost, peak };
 }

@@ -115,6 +115,10 @@ function keptTargets({ samples, herd, herd3, manifests, cfg }) {
   const out = [];
   const warm = pairedRatio(samples['warm-big']?.pullthrough, samples['warm-big']?.reference);
   out.push(target('warm blob throughput, pullthrough / reference (big image)', '>= 1.0', two(warm), atLeast(warm, 1)));
+  for (const kind of ['reference', 'pullthrough']) {
+    const share = median(samples['warm-big-client']?.[kind] ?? []);
+    if (Number.isFinite(share)) out.push(context(`warm pull (big image) through the ${kind}: the bench client's CPU over the pull, cores (median; at about 1.0 the client, one node process, sets the pace, not the proxy)`, two(share)));
+  }
   const warmCeiling = ratio(median(samples['warm-big']?.pullthrough ?? []), median(samples.loopback?.ceiling ?? []));
   out.push(target('warm blob throughput, pullthrough / loopback ceiling', '>= 0.7', two(warmCeiling), atLeast(warmCeiling, 0.7)));
   const [herdGets, herdOne] = exactlyOne((herd.pullthrough ?? []).map((h) => h.getsPerBlobMax));

@@ -174,3 +174,16 @@ test('context rows set the loopback cold and herd targets against the ceilings o
   );
 });
 
+
+test("the warm pulls' client CPU shows beside the warm throughput target, per proxy, as context", () => {
+  const input = run();
+  input.samples['warm-big-client'] = { reference: [1.02, 0.98, 1.1], pullthrough: [1.05, 0.9] };
+  const targets = targetsOf(input);
+  const names = targets.map((t) => t.name);
+  const warm = names.indexOf('warm blob throughput, pullthrough / reference (big image)');
+  const rows = targets.slice(warm + 1, warm + 3);
+  assert.deepEqual(rows.map((t) => [t.name.match(/through the (\w+)/)[1], t.actual, t.context, t.met]), [['reference', '1.02', true, false], ['pullthrough', '0.98', true, false]]);
+  // A proxy without samples has no row.
+  delete input.samples['warm-big-client'].reference;
+  assert.equal(targetsOf(input).filter((t) => /the bench client's CPU/.test(t.name)).length, 1);
+});
