@@ -26,7 +26,7 @@ const { tempDir } = require('@pullthrough/test-support');
 const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
 const { startPullthrough, startReferenceProxy, startUpstreamAndRedis, startVerifyingProxy, redisPid, redisCommandCalls } = require('./lib/servers.js');
-const { clockTicks, measureCpu, statTimes } = require('./lib/proc-cpu.js');
+const { clockTicks, measureCpu, ownCpuSince, statTimes } = require('./lib/proc-cpu.js');
 const { flagValue, runScript, stopAll } = require('./lib/script.js');
 const { writeThroughOnce } = require('./lib/write-through-ceiling.js');
 
@@ -87,11 +87,6 @@ function machineLine(a, b) {
   return Object.keys(b).map((k) => `${k} ${((b[k] - a[k]) / clockTicks()).toFixed(2)} s`).join(', ');
 }
 
-/** This process's own CPU seconds (the pull client's), user + system, since `from` (process.cpuUsage()). */
-const clientCpu = (from) => {
-  const { user, system } = process.cpuUsage(from);
-  return (user + system) / 1e6;
-};
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -156,7 +151,7 @@ async function probe(what, pids) {
   const machine = await machineTicks();
   const client = process.cpuUsage();
   return async () => {
-    const clientS = clientCpu(client);
+    const clientS = ownCpuSince(client);
     const machineAfter = await machineTicks();
     const ioAfter = [what && (await ioCounts(pids[what])), await ioCounts(pids.upstream)];
     const threadsAfter = what && (await threadCpu(pids[what]));

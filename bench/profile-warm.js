@@ -15,7 +15,7 @@ const { MiB, pushRandomImage } = require('./lib/fixtures.js');
 const { pullImage } = require('./lib/pull-client.js');
 const { startReferenceProxy, startPullthrough, startUpstreamAndRedis } = require('./lib/servers.js');
 const { readFile } = require('node:fs/promises');
-const { measureCpu, statTimes } = require('./lib/proc-cpu.js');
+const { measureCpu, ownCpuSince, statTimes } = require('./lib/proc-cpu.js');
 const { median } = require('./lib/stats.js');
 const { frontendGcLines, gcKind } = require('./lib/gc-trace.js');
 const { flagValue, runScript } = require('./lib/script.js');
@@ -102,14 +102,14 @@ async function main() {
         if (perf) await new Promise((r) => setTimeout(r, 1000)); // perf attached
         const client = process.cpuUsage();
         const pull = await pullImage(proxy.url, image.repository, image.tag);
-        const clientMs = Object.values(process.cpuUsage(client)).reduce((a, b) => a + b, 0) / 1000;
+        const clientS = ownCpuSince(client);
         const seconds = await cpu.stop();
         const split = statLine(stat, await statOf(proxy.pids));
         const gc = await gcCounts(proxy);
         if (perf && perf.exitCode === null && perf.pid !== undefined) await new Promise((r) => (perf.once('exit', r), perf.kill('SIGINT')));
         const total = Object.values(seconds).reduce((a, b) => a + (b ?? 0), 0);
         results[proxy.name].push({ mibPerSec: pull.mibPerSec, cpuPerGiB: total / (pull.bytes / 1024 / MiB) });
-        console.log(`${proxy.name}: ${pull.mibPerSec.toFixed(0)} MiB/s, ${(total / (pull.bytes / 1024 / MiB)).toFixed(3)} CPU s/GiB (${Object.entries(seconds).map(([k, v]) => `${k} ${((v ?? 0) * 1000).toFixed(0)} ms`).join(', ')})${gc ?? ''}; user/sys: ${split}; client (this process) ${clientMs.toFixed(0)} ms, ${((clientMs / 1000 / (pull.bytes / MiB / pull.mibPerSec)) * 100).toFixed(0)}% of the pull`);
+        console.log(`${proxy.name}: ${pull.mibPerSec.toFixed(0)} MiB/s, ${(total / (pull.bytes / 1024 / MiB)).toFixed(3)} CPU s/GiB (${Object.entries(seconds).map(([k, v]) => `${k} ${((v ?? 0) * 1000).toFixed(0)} ms`).join(', ')})${gc ?? ''}; user/sys: ${split}; client (this process) ${(clientS * 1000).toFixed(0)} ms, ${((clientS * 1000 / pull.ms) * 100).toFixed(0)}% of the pull`);
       }
     }
     for (const [k, rs] of Object.entries(results)) console.log(`${k}: median ${median(rs.map((r) => r.mibPerSec)).toFixed(0)} MiB/s, ${median(rs.map((r) => r.cpuPerGiB)).toFixed(3)} CPU s/GiB`);

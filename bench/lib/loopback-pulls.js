@@ -3,7 +3,7 @@
 // a fresh proxy per round and kind (alternating), and what they cost: CPU seconds of every process of
 // the target (bench/lib/proc-cpu.js) per pull, what the upstream served for each cold pull (its log),
 // and each process's peak RSS (VmHWM) over the proxy's life.
-const { cpuDelta, cpuSnapshot, measureCpu } = require('./proc-cpu.js');
+const { cpuDelta, cpuSnapshot, measureCpu, ownCpuSince } = require('./proc-cpu.js');
 const { memoryOf } = require('./rss.js');
 const { upstreamFigures } = require('./upstream-log.js');
 const { cpuPerGiB } = require('./cost.js');
@@ -61,8 +61,7 @@ async function loopbackPulls(ctx) {
             const client = process.cpuUsage();
             const again = await pull(proxy.url, image);
             // The bench client's share of a core over the pull (this process pulls): at about 1, the client sets the pace.
-            const clientUs = process.cpuUsage(client);
-            add(`warm-${name}-client`, kind, (clientUs.user + clientUs.system) / 1e3 / again.ms);
+            add(`warm-${name}-client`, kind, (ownCpuSince(client) * 1000) / again.ms);
             bytes += again.bytes;
             if (i === 0) first = { bytes: again.bytes, cpu: cpuDelta(before, await cpuSnapshot(pids)) };
             add(`warm-${name}`, kind, again.mibPerSec);

@@ -73,4 +73,10 @@ async function measureCpu(pids) {
   return { stop: async () => cpuDelta(before, await cpuSnapshot(pids)) };
 }
 
-module.exports = { parseStat, statTimes, clockTicks, cpuSeconds, cpuSnapshot, cpuDelta, measureCpu };
+/** This process's own CPU seconds (the bench client's, where it pulls), user + system, since `from` (a process.cpuUsage() result). */
+function ownCpuSince(from) {
+  const { user, system } = process.cpuUsage(from);
+  return (user + system) / 1e6;
+}
+
+module.exports = { parseStat, statTimes, clockTicks, cpuSeconds, cpuSnapshot, cpuDelta, measureCpu, ownCpuSince };

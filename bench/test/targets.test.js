@@ -174,7 +174,6 @@ test('context rows set the loopback cold and herd targets against the ceilings o
   );
 });
 
-
 test("the warm pulls' client CPU shows beside the warm throughput target, per proxy, as context", () => {
   const input = run();
   input.samples['warm-big-client'] = { reference: [1.02, 0.98, 1.1], pullthrough: [1.05, 0.9] };
