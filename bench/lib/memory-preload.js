@@ -3,7 +3,8 @@
 // samples this process's memory every 5 ms: resident set (VmRSS, and its anonymous and file-backed parts from
 // /proc/self/status), V8's heap (committed and used, per space: new, old, code, large objects), the memory node
 // keeps outside it (external, ArrayBuffers), the upstream reader's slabs (MiB made, free) and the process's
-// buffer pool (@pullthrough/egress processBufferPool: MiB idle; buffers made, filled again, given back).
+// buffer pool (@pullthrough/egress processBufferPool: MiB idle; MiB taken and not given back, blocks of 128 KiB and
+// more and smaller ones; buffers made, filled again, given back).
 // Writes lines `<epoch ms> <field>=<value> ...` to $PULLTHROUGH_MEMORY_FILE (`%p`: the pid) every second and at
 // exit. A sampler inside the process cannot run while its loop is busy: its peaks read lower than an outside
 // sampler's (the bench's). A diagnostic only: no product code reads it.
@@ -33,6 +34,21 @@ if (file) {
       return take.call(this);
     };
   }
+  // Bytes of the process pool's buffers taken and not given back yet, by size: blocks (128 KiB and more) and 64 KiB
+  // buffers (upstream slabs, and store reads into them).
+  const inUse = { blocks: 0, small: 0 };
+  if (egress?.BufferPool) {
+    const { acquire, release } = egress.BufferPool.prototype;
+    const classOf = (size) => (size >= 128 * 1024 ? 'blocks' : 'small');
+    egress.BufferPool.prototype.acquire = function sampledAcquire(size) {
+      if (this === egress.processBufferPool()) inUse[classOf(size)] += size;
+      return acquire.call(this, size);
+    };
+    egress.BufferPool.prototype.release = function sampledRelease(buffer) {
+      if (this === egress.processBufferPool()) inUse[classOf(buffer.length)] -= buffer.length;
+      return release.call(this, buffer);
+    };
+  }
   const slabMiB = (key) => [...slabPools].reduce((n, p) => n + (key === 'free' ? p.freeSlabs : p[key]) * p.slabSize, 0) / MiB;
   const sample = () => {
     const status = readFileSync('/proc/self/status', 'utf8');
@@ -55,6 +71,8 @@ if (file) {
       slabsFree: slabMiB('free'),
       poolIdle: (pool?.idleSize ?? 0) / MiB,
       poolMade: pool?.made ?? 0,
+      blocksInUse: inUse.blocks / MiB,
+      smallInUse: inUse.small / MiB,
       poolRefilled: pool?.refilled ?? 0,
       poolEmptied: pool?.emptied ?? 0,
     };

@@ -95,7 +95,7 @@ function renderMarkdown(results) {
     `${m.date} · ${m.machine} · node ${m.node} · \`${m.command}\` · ${m.rounds} rounds per scenario${m.pullRounds !== undefined && m.pullRounds !== m.rounds ? ` (loopback pulls: ${m.pullRounds})` : ''}, proxies alternating`,
     '',
     'Cells: median (min–max) over the rounds (warm pulls: over every warm pull of every round). Pulls: manifest by tag, then config and layers over HTTP keep-alive',
-    `(undici, ${m.parallel} blobs at a time), the same client for every target. ${m.notes.join(' ')}`,
+    `(${m.parallel} blobs at a time, one connection each, every socket read into one reused buffer: bench/lib/http-client.js), the same client for every target. ${m.notes.join(' ')}`,
     '',
     renderMarkdownTable(results),
     '',
