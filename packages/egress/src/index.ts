@@ -12,6 +12,6 @@ export { egressAllowSetting } from './egress-config.js';
 export { Agent, buildConnector, request } from './undici.js';
 export { SlabPool, SlabReads, isLent, retainLent, releaseLent } from './slab-pool.js';
 export { BufferPool, processBufferPool, releasableBuffer, type BufferPoolOptions } from './buffer-pool.js';
-export { PooledBody } from './pooled-body.js';
+export { PooledBody, POOLED_BODY_READ_AHEAD_CHUNKS } from './pooled-body.js';
 export { PooledHttpClient, type PooledHttpOptions, type PooledRequest, type PooledResponse } from './pooled-http-client.js';
 export { InvalidResponseError } from './http1-response-parser.js';

@@ -1,6 +1,9 @@
 import { Readable } from 'node:stream';
 import type { SlabPool } from './slab-pool.js';
 
+/** Chunks a PooledBody buffers ahead of its reader (object mode: each a slab view of up to a slab). */
+export const POOLED_BODY_READ_AHEAD_CHUNKS = 16;
+
 /**
  * A response body whose chunks are views into pooled read slabs (SlabPool). Each chunk is lent to
  * the reader: call `release(chunk)` once its bytes are no longer needed anywhere (every write of it
@@ -13,7 +16,7 @@ export class PooledBody extends Readable {
     private readonly pool: SlabPool,
     private readonly control: { resume(): void; abort(err: Error | null): void },
   ) {
-    super({ objectMode: true, highWaterMark: 16 });
+    super({ objectMode: true, highWaterMark: POOLED_BODY_READ_AHEAD_CHUNKS });
     // A body can fail before its reader attached (in the read that delivered its head): the reader still
     // sees the error (iteration rejects, `errored`), and a body nobody reads must not crash the process.
     this.on('error', () => undefined);

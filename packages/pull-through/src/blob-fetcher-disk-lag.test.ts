@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { DigestMismatchError } from '@pullthrough/oci';
+import { POOLED_BODY_READ_AHEAD_CHUNKS } from '@pullthrough/egress';
 import { FILE_WRITER_HELD_BYTES } from '@pullthrough/storage';
+import { GUARD_READ_AHEAD_CHUNKS } from '@pullthrough/upstream';
 import { HeldFilesystemDriver } from '../test/held-filesystem-driver.js';
 import { realUpstreamFetcher, type FetcherSetup } from '../test/real-upstream-fetcher.js';
 import { readStream } from '../test/registry-fixture.js';
@@ -39,10 +41,10 @@ async function releaseAndExpectStored(s: Setup, leader: { done: Promise<unknown>
 /**
  * Slabs a completion may have out at once before the first goes back: what the file writer holds before its
  * caller waits (its chunks are given back once written), and the body's read-ahead while the loop waits for the
- * writer (the pooled body's 16 chunks, the guard stream's 4 and one in its writable side, one being read,
- * rounded up to 24).
+ * writer: the pooled body's chunks, the guard stream's, one in the guard's writable side and one being read
+ * (22 today), rounded up by two as the hand-written 24 before it was.
  */
-const COMPLETION_SLABS_IN_FLIGHT = FILE_WRITER_HELD_BYTES / (64 * 1024) + 24;
+const COMPLETION_SLABS_IN_FLIGHT = FILE_WRITER_HELD_BYTES / (64 * 1024) + POOLED_BODY_READ_AHEAD_CHUNKS + GUARD_READ_AHEAD_CHUNKS + 1 + 1 + 2;
 
 /**
  * The completion GET's `bytes` came through the upstream reader's slabs and went back to its pool: at most

@@ -7,9 +7,10 @@ import type { PrefixReader, WrittenPrefix } from './storage-driver.js';
 /**
  * Chunks are gathered until this many bytes (or this many chunks) and written with one vectored
  * write: the 64 KiB chunks of an upstream socket written one by one cost four times the CPU of the
- * same bytes written a MiB at a time (each is a round trip through the libuv thread pool).
+ * same bytes written a MiB at a time (each is a round trip through the libuv thread pool). Pushed
+ * uploads' chunks are gathered the same way (file-uploads.ts).
  */
-const GATHER_BYTES = 1024 * 1024;
+export const GATHER_BYTES = 1024 * 1024;
 const GATHER_CHUNKS = 256;
 /**
  * Batches written at once, each at its own file offset: while one is in the thread pool the next is

@@ -4,12 +4,10 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BlobUploadInvalidError, BlobUploadUnknownError, UploadRangeError } from '@pullthrough/oci';
-import { placeWithoutReplacing } from './file-object-writer.js';
+import { GATHER_BYTES, placeWithoutReplacing } from './file-object-writer.js';
 import type { ResumableUploads, UploadStatus } from './storage-driver.js';
 import { checkUploadId } from './storage-path.js';
 
-/** Bytes gathered before one vectored write of a chunk. */
-const GATHER_BYTES = 1024 * 1024;
 const INFO = 'info.json';
 const PART = /^part-(\d{8})$/;
 const partName = (index: number) => `part-${String(index).padStart(8, '0')}`;

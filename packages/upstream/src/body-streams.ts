@@ -33,6 +33,9 @@ export async function readBounded(body: Readable, limit: number): Promise<Buffer
   return Buffer.concat(chunks, total);
 }
 
+/** Chunks a guarded body (guardBody) buffers on its reading side ahead of its reader. */
+export const GUARD_READ_AHEAD_CHUNKS = 4;
+
 export interface GuardOptions {
   /** The declared Content-Length: a body that ends with fewer bytes is truncated (an error). */
   expectedBytes?: number;
@@ -60,7 +63,7 @@ export function guardBody(upstream: string, body: Readable, options: GuardOption
   // chunks are lent slab views that their holders give back: see PooledBody).
   const out = new Transform({
     readableObjectMode: true,
-    readableHighWaterMark: 4,
+    readableHighWaterMark: GUARD_READ_AHEAD_CHUNKS,
     transform(chunk: Buffer, _enc, callback) {
       received += chunk.length;
       callback(null, chunk);

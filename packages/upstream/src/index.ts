@@ -7,6 +7,7 @@ export { mayReceiveCredentials } from './may-receive-credentials.js';
 export { parseRetryAfter } from './retry-after.js';
 export type { UpstreamErrorDetail } from './upstream-errors.js';
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './upstream-agent.js';
+export { GUARD_READ_AHEAD_CHUNKS } from './body-streams.js';
 export { checkUpstreamLogin, type LoginCheckOptions, type LoginCheckResult, type LoginCheckStep, type LoginCheckStepResult } from './upstream-login-check.js';
 export { AcrTokenExchange, type IdentityTokenProvider } from './acr-token-exchange.js';
 export * from './upstream-rate-limit.js';
