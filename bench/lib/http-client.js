@@ -3,8 +3,9 @@
 // own that it reuses for every read (net's `onread`), the body handed to a callback as views of that buffer.
 // A client that allocates a fresh buffer per socket read (node's default, so undici's) pays for the allocation,
 // fresh pages and the garbage collector per 64 KiB received: on this 2-core machine one such process pulling a
-// stored 512 MiB layer spent 0.4-0.9 CPU s on it (a full core over the pull) and set the pace of every proxy it
-// measured; reading into one reused buffer it spends 0.08-0.2 (twenty-fifth session, `bench/profile-warm.js`).
+// stored 512 MiB layer spent 0.25-0.81 CPU s on it (most pulls a whole core over the pull) and set the pace of
+// every proxy it measured; reading into one reused buffer it spends 0.06-0.18 (twenty-fifth session,
+// `bench/profile-warm.js`; README, *The bench client set the pace*).
 // Bodies with Content-Length, chunked, or up to the connection's end; no redirects, no pipelining.
 const net = require('node:net');
 
