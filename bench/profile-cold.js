@@ -87,7 +87,6 @@ function machineLine(a, b) {
   return Object.keys(b).map((k) => `${k} ${((b[k] - a[k]) / clockTicks()).toFixed(2)} s`).join(', ');
 }
 
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Self time per function (name + file:line) of a .cpuprofile, largest first, as [label, ms, share]. */
