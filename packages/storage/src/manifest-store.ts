@@ -64,6 +64,8 @@ export class ManifestStore {
    * rule changes and retention also announce it, and every process then drops this cache).
    */
   private readonly cache: LruCache<CachedManifest>;
+  /** Checks of cached manifests' revision links under way (cached). */
+  private readonly rechecks = new WeakMap<CachedManifest, Promise<CachedManifest | undefined>>();
 
   constructor(
     private readonly driver: StorageDriver,
@@ -75,16 +77,33 @@ export class ManifestStore {
     this.cache = new LruCache(cacheBytes, (m) => m.bytes.length);
   }
 
-  /** A cached manifest, its revision link checked again when last seen more than MANIFEST_RECHECK_MS ago. */
+  /**
+   * A cached manifest, its revision link checked again when last seen more than MANIFEST_RECHECK_MS ago: by one
+   * request, the others that come meanwhile wait for its answer (every request in flight at 50 connections
+   * checking the same link once a second was most of the slowest 1 % of manifest hits).
+   */
   private async cached(key: string, repository: string, digest: Digest): Promise<CachedManifest | undefined> {
     const hit = this.cache.get(key);
     if (!hit || this.now() - hit.seenAt < MANIFEST_RECHECK_MS) return hit;
-    if (!(await this.driver.stat(manifestRevisionLinkPath(repository, digest)))) {
-      this.cache.delete(key);
-      return undefined;
+    let check = this.rechecks.get(hit);
+    if (!check) {
+      check = this.recheck(key, hit, repository, digest);
+      this.rechecks.set(hit, check);
     }
-    hit.seenAt = this.now();
-    return hit;
+    return check;
+  }
+
+  private async recheck(key: string, hit: CachedManifest, repository: string, digest: Digest): Promise<CachedManifest | undefined> {
+    try {
+      if (!(await this.driver.stat(manifestRevisionLinkPath(repository, digest)))) {
+        if (this.cache.get(key) === hit) this.cache.delete(key);
+        return undefined;
+      }
+      hit.seenAt = this.now();
+      return hit;
+    } finally {
+      this.rechecks.delete(hit);
+    }
   }
 
   /**

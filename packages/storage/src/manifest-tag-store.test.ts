@@ -11,7 +11,13 @@ import {
   type Digest,
 } from '@pullthrough/oci';
 import { FilesystemDriver } from './filesystem-driver.js';
+import { MANIFEST_RECHECK_MS } from './manifest-store.js';
 import { RegistryStore } from './registry-store.js';
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
+  if (!condition()) throw new Error('condition not met within 2.5 s');
+}
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -187,7 +193,83 @@ describe('tags', () => {
   });
 });
 
+/** A filesystem driver that counts reads of tag links and stats of manifest revision links, and can hold tag link reads. */
+class CountingDriver extends FilesystemDriver {
+  tagReads = 0;
+  linkStats = 0;
+  hold: Promise<void> | undefined;
+
+  override async getContent(path: string): Promise<Buffer | undefined> {
+    if (path.includes('/_manifests/tags/')) {
+      this.tagReads++;
+      const content = await super.getContent(path);
+      await this.hold;
+      return content;
+    }
+    return super.getContent(path);
+  }
+
+  override async stat(path: string) {
+    if (path.includes('/_manifests/revisions/')) this.linkStats++;
+    return super.stat(path);
+  }
+}
+
 describe('in-memory caches', () => {
+  test('once a hot tag\'s record expires, the requests that come while it is read again wait for that one read', async () => {
+    const driver = new CountingDriver(root);
+    let clock = Date.now();
+    const reader = new RegistryStore(driver, { tagCache: { ttlMs: 200, maxEntries: 10, now: () => clock } });
+    const one = await putManifest('team/app', 1);
+    await store.putTag('team/app', 'v1', one);
+    expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(one);
+    expect(driver.tagReads).toBe(1);
+    clock += 200;
+    const records = await Promise.all(Array.from({ length: 50 }, () => reader.getTag('team/app', 'v1')));
+    expect(records.map((r) => r?.digest)).toEqual(Array.from({ length: 50 }, () => one));
+    expect(driver.tagReads).toBe(2);
+    // Held again for the ttl.
+    await reader.getTag('team/app', 'v1');
+    expect(driver.tagReads).toBe(2);
+  });
+
+  test('a tag this process writes while a read of it is under way: the write stands, the read is neither joined nor kept', async () => {
+    const driver = new CountingDriver(root);
+    const reader = new RegistryStore(driver);
+    const one = await putManifest('team/app', 1);
+    const two = await putManifest('team/app', 2);
+    await store.putTag('team/app', 'v1', one);
+    let release!: () => void;
+    driver.hold = new Promise((resolve) => (release = resolve));
+    const reading = reader.getTag('team/app', 'v1');
+    await waitFor(() => driver.tagReads === 1);
+    // A local write (a push) does not read the link first: it is done while the read is still held.
+    await reader.putTag('team/app', 'v1', two, new Date(), 'local');
+    release();
+    driver.hold = undefined;
+    expect((await reading)?.digest).toBe(one);
+    expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(two);
+    await reader.deleteTag('team/app', 'v1');
+    expect(await reader.getTag('team/app', 'v1')).toBeUndefined();
+  });
+
+  test('a cached manifest\'s revision link is checked again by one request for all that come meanwhile', async () => {
+    const driver = new CountingDriver(root);
+    const reader = new RegistryStore(driver);
+    const one = await putManifest('team/app', 1);
+    expect((await reader.getManifest('team/app', one))?.digest).toBe(one);
+    const before = driver.linkStats;
+    await new Promise((r) => setTimeout(r, MANIFEST_RECHECK_MS + 20));
+    const got = await Promise.all(Array.from({ length: 50 }, () => reader.getManifest('team/app', one)));
+    expect(got.every((m) => m?.bytes.equals(manifestBytes(1)))).toBe(true);
+    expect(driver.linkStats - before).toBe(1);
+    // Deleted by another process: seen at the next check.
+    await store.deleteManifest('team/app', one);
+    await new Promise((r) => setTimeout(r, MANIFEST_RECHECK_MS + 20));
+    const gone = await Promise.all(Array.from({ length: 10 }, () => reader.getManifest('team/app', one)));
+    expect(gone).toEqual(Array.from({ length: 10 }, () => undefined));
+  });
+
   test('another process moving a tag this one holds is seen once the tag cache ttl has passed; own writes at once', async () => {
     const driver = new FilesystemDriver(root);
     let clock = Date.now();

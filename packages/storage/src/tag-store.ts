@@ -54,6 +54,15 @@ export const DEFAULT_TAG_CACHE: TagCacheOptions = { ttlMs: 1_000, maxEntries: 10
 export class TagStore {
   private readonly cache: LruCache<TagRecord>;
   private readonly ttlMs: number;
+  /**
+   * Reads of a tag's link under way: a request that finds the record expired while another one reads it
+   * waits for that read. Without it every request in flight when a hot tag's record expires read the link
+   * file itself (dozens at 50 connections, queued in the thread pool), once a second: the slowest 1 % of
+   * manifest hits (bench: p99 at 50 connections 10-11 ms, while the median was 3 ms).
+   */
+  private readonly reading = new Map<string, Promise<TagRecord | undefined>>();
+  /** Tag writes and deletes by this process so far: a read that saw one happen meanwhile does not cache what it read. */
+  private writes = 0;
 
   constructor(
     private readonly driver: StorageDriver,
@@ -67,16 +76,31 @@ export class TagStore {
   /** Drop every tag record held in memory. */
   forgetCached(): void {
     this.cache.clear();
+    this.writes++;
+    this.reading.clear();
   }
 
   async getTag(repository: string, tag: string): Promise<TagRecord | undefined> {
     const key = `${repository}:${tag}`;
     const cached = this.cache.get(key);
     if (cached) return cached;
+    const running = this.reading.get(key);
+    if (running) return running;
+    const read = this.readTag(key, repository, tag, this.writes);
+    this.reading.set(key, read);
+    const settled = () => {
+      if (this.reading.get(key) === read) this.reading.delete(key);
+    };
+    read.then(settled, settled);
+    return read;
+  }
+
+  private async readTag(key: string, repository: string, tag: string, writesBefore: number): Promise<TagRecord | undefined> {
     const raw = await this.driver.getContent(tagCurrentLinkPath(repository, tag));
     const record = raw && parseTagLink(raw);
-    // Only tags that exist are remembered: one created by another process is seen at once.
-    if (record) this.cache.set(key, record, this.ttlMs);
+    // Only tags that exist are remembered: one created by another process is seen at once. Not when this
+    // process wrote or deleted a tag meanwhile: what it wrote stands (the read may have seen the link before).
+    if (record && this.writes === writesBefore) this.cache.set(key, record, this.ttlMs);
     return record;
   }
 
@@ -98,7 +122,12 @@ export class TagStore {
       if (raw && parseTagLink(raw)?.source === 'local') return false;
     }
     this.cache.delete(key);
+    this.writes++;
+    // A read under way may have seen the link before this write: later callers read again.
+    this.reading.delete(key);
     await this.driver.putContent(link, Buffer.from(JSON.stringify({ digest, checkedAt: checkedAt.toISOString(), source })));
+    this.writes++;
+    this.reading.delete(key);
     this.cache.set(key, { digest, checkedAt, source }, this.ttlMs);
     return true;
   }
@@ -115,10 +144,15 @@ export class TagStore {
   }
 
   async deleteTag(repository: string, tag: string): Promise<void> {
-    // Forgotten before and after: a getTag running meanwhile may have put the old record back.
-    this.cache.delete(`${repository}:${tag}`);
+    // Forgotten before and after; a read under way does not cache what it read, and is not joined.
+    const key = `${repository}:${tag}`;
+    this.cache.delete(key);
+    this.writes++;
+    this.reading.delete(key);
     await this.driver.delete(tagPath(repository, tag));
-    this.cache.delete(`${repository}:${tag}`);
+    this.writes++;
+    this.reading.delete(key);
+    this.cache.delete(key);
   }
 
   /** Tags of a repository in lexical order (the OCI tags/list order). */
