@@ -18,7 +18,7 @@
 const os = require('node:os');
 const path = require('node:path');
 const { readFile } = require('node:fs/promises');
-const { Pool } = require('undici');
+const { Connection } = require('./lib/http-client.js');
 const { tempDir } = require('@pullthrough/test-support');
 const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
 const { pullImage, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
@@ -32,33 +32,40 @@ const nowMs = () => performance.timeOrigin + performance.now();
 const monoOffsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
 const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 
-/** Pull `image` from `base`, 3 blobs at a time; per blob: its digest and the client's times (ms since its request). */
+/** Pull `image` from `base`, 3 blobs at a time (the bench's client: bench/lib/http-client.js); per blob: its digest and the client's times (ms since its request; head: its first body byte). */
 async function timedPull(base, image, linkSeen) {
-  const pool = new Pool(base, { connections: 3, pipelining: 1 });
+  const connections = Array.from({ length: 3 }, () => new Connection(base, { timeoutMs: 300_000 }));
   const started = nowMs();
   try {
-    const res = await pool.request({ path: `/v2/${image.repository}/manifests/${image.tag}`, method: 'GET', headers: { accept: MANIFEST_ACCEPT } });
-    const doc = JSON.parse(await res.body.text());
+    const manifest = [];
+    const res = await connections[0].get(`/v2/${image.repository}/manifests/${image.tag}`, { accept: MANIFEST_ACCEPT }, (piece) => manifest.push(Buffer.from(piece)));
+    if (res.status !== 200) throw new Error(`manifest: HTTP ${res.status}`);
+    const doc = JSON.parse(Buffer.concat(manifest).toString('utf8'));
     const manifestMs = nowMs() - started;
     let firstByteAt;
     const blobs = [doc.config, ...doc.layers];
     const rows = [];
     let next = 0;
-    const worker = async () => {
+    const worker = async (connection) => {
       while (next < blobs.length) {
         const blob = blobs[next++];
         const sent = nowMs();
-        const r = await pool.request({ path: `/v2/${image.repository}/blobs/${blob.digest}`, method: 'GET' });
-        const head = nowMs() - sent;
-        for await (const chunk of r.body) firstByteAt ??= chunk.length > 0 ? nowMs() : undefined;
+        let head;
+        let bytes = 0;
+        const r = await connection.get(`/v2/${image.repository}/blobs/${blob.digest}`, {}, (piece) => {
+          head ??= nowMs() - sent;
+          bytes += piece.length;
+          if (piece.length > 0) firstByteAt ??= nowMs();
+        });
+        if (r.status !== 200 || bytes !== blob.size) throw new Error(`blob ${blob.digest}: HTTP ${r.status}, ${bytes} of ${blob.size} bytes`);
         const seen = linkSeen.get(blob.digest.slice(7, 19)) ?? {};
         rows.push({ key: blob.digest.slice(7, 19), sent, head, total: nowMs() - sent, atLink: seen.in - sent, linkHead: seen.head - sent, done: nowMs() });
       }
     };
-    await Promise.all([worker(), worker(), worker()]);
+    await Promise.all(connections.map(worker));
     return { ms: nowMs() - started, manifestMs, ttfbMs: firstByteAt - started, started, rows };
   } finally {
-    await pool.close();
+    for (const connection of connections) connection.close();
   }
 }
 
@@ -135,6 +142,7 @@ async function main(argv) {
       if (!key) return;
       const seen = { in: nowMs() };
       linkSeen.set(key, seen);
+      res.on('finish', () => (seen.end = nowMs()));
       const writeHead = res.writeHead;
       res.writeHead = function (...args) {
         seen.head = nowMs();
@@ -194,6 +202,7 @@ async function main(argv) {
         const keys = [`manifest:${image.repository}`, ...ours.rows.map((r) => r.key)];
         const firstLast = (event) => keys.map((k) => `${fmt(since(byKey.get(k)?.[event]))}..${fmt(since(last.get(k)?.[event]))}`).join(' ');
         console.log(`  herd of ${clients} (ms since the herd's start, min/median/max over the clients): manifest ${q(ours.herd.map((h) => h.started + h.manifestMs - ours.window.from))}, first blob byte ${q(ours.herd.map((h) => h.started + h.ttfbMs - ours.window.from))}, done ${q(ours.herd.map((h) => h.started + h.ms - ours.window.from))}`);
+        console.log(`  the link (ms since the herd's start, each blob: request in / response head / last byte sent): ${ours.rows.map((r) => linkSeen.get(r.key)).map((seen) => `${fmt(since(seen?.in))}/${fmt(since(seen?.head))}/${fmt(since(seen?.end))}`).join(' ')}`);
         for (const event of ['in', 'upstream-create', 'upstream-headers', 'head-out', 'end-called']) console.log(`  frontend ${event} (first..last, ms since the herd's start; manifest, then each blob): ${firstLast(event)}`);
       }
       const at = (r, event) => (event === 'client' ? r.sent : event === 'client-done' ? r.done : event === 'link' ? r.sent + r.atLink : (byKey.get(r.key)?.[event] ?? NaN));
