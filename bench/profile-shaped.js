@@ -2,16 +2,17 @@
 // `node bench/profile-shaped.js [--rounds=2] [--mib=N [--layers=K]] [--clients=C] [--rate=100] [--rtt=20] [--out=<dir>] [--ceilings] [--warm-images=4] [--memory [--memory-timeline=<ms>]] [--node-arg=<flag>]`: where a cold pull through the
 // shaped link spends its time, blob by blob (run `npm run build` first). Per round: the bench's 60-layer
 // image (or one `--mib` layer) pulled directly through the link, then through a fresh pullthrough (which
-// fetches through the same link), 3 blobs at a time like the bench's client. For each blob: from the
-// client's request to the link getting a request for it (atLink), to the link sending its response head
-// (linkHead), to the client's response head (head) and to its last byte (total). For the pullthrough, the
+// fetches through the same link), 3 blobs at a time with the bench's client (bench/lib/http-client.js). For each
+// blob: from the client's request to the link getting a request for it (atLink), to the link sending its response
+// head (linkHead), to the client's first body byte (head) and to its last byte (total). For the pullthrough, the
 // frontend's side (bench/lib/timeline-preload.js): request in -> upstream request created, upstream request
 // sent -> its response head, upstream head -> response head out, and the manifest's own events (process clocks: epoch ms from each
 // process's performance.timeOrigin); its event loop's utilization and delay during the pull; and redis-server's
 // commands per blob during the pull (`INFO commandstats`: every process's, the hydrator's polling included).
 // `--clients=C`: C clients pull through this cache at once (a herd; the bench's is 20 clients on 4 layers of
 // 10 MiB: `--clients=20 --mib=10 --layers=4`); the per-blob lines are the first client's, and a herd line gives
-// every client's first byte and end, and the first and last of each event in the frontend. Medians over the blobs. The link runs in this process (its CPU is not measured).
+// every client's first byte and end, when the link got each blob's request, sent its head and its last byte, and
+// the first and last of each event in the frontend. Medians over the blobs. The link runs in this process (its CPU is not measured).
 // `--memory`: the frontend's memory sampled inside it (bench/lib/memory-preload.js) at its first sample, before the
 // pull and at its peak, until 3 s after the pull; `--memory-timeline=<ms>` prints a sample every <ms>.
 // `--node-arg=<flag>`: a node flag for the frontend (repeatable).
