@@ -7,6 +7,13 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const args = process.argv.slice(2);
+// One measurement at a time (a build meanwhile would also replace what a running one starts).
+try {
+  require(path.join(root, 'bench', 'lib', 'machine-lock.js')).takeMachine('npm run bench');
+} catch (err) {
+  process.stderr.write(`bench: ${err.message}\n`);
+  process.exit(1);
+}
 if (!args.includes('--no-build')) {
   execFileSync('bash', ['scripts/install-deps.sh'], { cwd: root, stdio: 'inherit' });
   execFileSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
