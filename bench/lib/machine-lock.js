@@ -1,7 +1,7 @@
 'use strict';
 // One measurement at a time on this machine: `npm run bench` and the profiling scripts in bench/ take a lock file
 // while they run, and a second one refuses to start while the first is alive. Two measurements on the same
-// 2 cores measure each other (the twenty-sixth session lost a day's A/B batches that way).
+// 2 cores measure each other (the twenty-sixth session's herd A/B batches were lost that way).
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
