@@ -85,25 +85,24 @@ export class ManifestStore {
   private async cached(key: string, repository: string, digest: Digest): Promise<CachedManifest | undefined> {
     const hit = this.cache.get(key);
     if (!hit || this.now() - hit.seenAt < MANIFEST_RECHECK_MS) return hit;
-    let check = this.rechecks.get(hit);
-    if (!check) {
-      check = this.recheck(key, hit, repository, digest);
-      this.rechecks.set(hit, check);
-    }
+    const running = this.rechecks.get(hit);
+    if (running) return running;
+    const check = this.recheck(key, hit, repository, digest);
+    this.rechecks.set(hit, check);
+    const settled = () => {
+      if (this.rechecks.get(hit) === check) this.rechecks.delete(hit);
+    };
+    check.then(settled, settled);
     return check;
   }
 
   private async recheck(key: string, hit: CachedManifest, repository: string, digest: Digest): Promise<CachedManifest | undefined> {
-    try {
-      if (!(await this.driver.stat(manifestRevisionLinkPath(repository, digest)))) {
-        if (this.cache.get(key) === hit) this.cache.delete(key);
-        return undefined;
-      }
-      hit.seenAt = this.now();
-      return hit;
-    } finally {
-      this.rechecks.delete(hit);
+    if (!(await this.driver.stat(manifestRevisionLinkPath(repository, digest)))) {
+      if (this.cache.get(key) === hit) this.cache.delete(key);
+      return undefined;
     }
+    hit.seenAt = this.now();
+    return hit;
   }
 
   /**

@@ -199,7 +199,19 @@ class CountingDriver extends FilesystemDriver {
   linkStats = 0;
   hold: Promise<void> | undefined;
 
-  override async getContent(path: string): Promise<Buffer | undefined> {
+  /** Tag link reads still to fail (a storage error, thrown before any promise). */
+  failReads = 0;
+
+  override getContent(path: string): Promise<Buffer | undefined> {
+    if (path.includes('/_manifests/tags/') && this.failReads > 0) {
+      this.tagReads++;
+      this.failReads--;
+      throw new Error('storage unavailable');
+    }
+    return this.readContent(path);
+  }
+
+  private async readContent(path: string): Promise<Buffer | undefined> {
     if (path.includes('/_manifests/tags/')) {
       this.tagReads++;
       const content = await super.getContent(path);
@@ -209,8 +221,17 @@ class CountingDriver extends FilesystemDriver {
     return super.getContent(path);
   }
 
-  override async stat(path: string) {
-    if (path.includes('/_manifests/revisions/')) this.linkStats++;
+  /** Revision link stats still to fail (a storage error, thrown before any promise: the hardest case for the waiters). */
+  failStats = 0;
+
+  override stat(path: string): ReturnType<FilesystemDriver['stat']> {
+    if (path.includes('/_manifests/revisions/')) {
+      this.linkStats++;
+      if (this.failStats > 0) {
+        this.failStats--;
+        throw new Error('storage unavailable');
+      }
+    }
     return super.stat(path);
   }
 }
@@ -231,6 +252,13 @@ describe('in-memory caches', () => {
     // Held again for the ttl.
     await reader.getTag('team/app', 'v1');
     expect(driver.tagReads).toBe(2);
+    // A read that fails fails its waiters once; the next request reads again.
+    clock += 200;
+    driver.failReads = 1;
+    const failed = await Promise.allSettled(Array.from({ length: 10 }, () => reader.getTag('team/app', 'v1')));
+    expect(failed.every((f) => f.status === 'rejected' && (f.reason as Error).message === 'storage unavailable')).toBe(true);
+    expect((await reader.getTag('team/app', 'v1'))?.digest).toBe(one);
+    expect(driver.tagReads).toBe(4);
   });
 
   test('a tag this process writes while a read of it is under way: the write stands, the read is neither joined nor kept', async () => {
@@ -253,7 +281,7 @@ describe('in-memory caches', () => {
     expect(await reader.getTag('team/app', 'v1')).toBeUndefined();
   });
 
-  test('a cached manifest\'s revision link is checked again by one request for all that come meanwhile', async () => {
+  test('a cached manifest\'s revision link is checked again by one request for all that come meanwhile; a failed check is not kept', async () => {
     const driver = new CountingDriver(root);
     const reader = new RegistryStore(driver);
     const one = await putManifest('team/app', 1);
@@ -263,6 +291,13 @@ describe('in-memory caches', () => {
     const got = await Promise.all(Array.from({ length: 50 }, () => reader.getManifest('team/app', one)));
     expect(got.every((m) => m?.bytes.equals(manifestBytes(1)))).toBe(true);
     expect(driver.linkStats - before).toBe(1);
+    // A check that fails fails its waiters once; the next request checks again.
+    await new Promise((r) => setTimeout(r, MANIFEST_RECHECK_MS + 20));
+    driver.failStats = 1;
+    const failed = await Promise.allSettled(Array.from({ length: 10 }, () => reader.getManifest('team/app', one)));
+    expect(failed.map((f) => (f.status === 'rejected' ? (f.reason as Error).message : 'served'))).toEqual(Array.from({ length: 10 }, () => 'storage unavailable'));
+    expect((await reader.getManifest('team/app', one))?.digest).toBe(one);
+    expect(driver.linkStats - before).toBe(3);
     // Deleted by another process: seen at the next check.
     await store.deleteManifest('team/app', one);
     await new Promise((r) => setTimeout(r, MANIFEST_RECHECK_MS + 20));
