@@ -12,6 +12,7 @@ import { manifestReferences } from './manifest-references.js';
 import type { StorageDriver } from './storage-driver.js';
 import { blobDataPath, manifestRevisionLinkPath } from './store-layout.js';
 import { inSpan } from '@pullthrough/telemetry';
+import { sharedCall } from './shared-call.js';
 
 export interface ManifestInfo {
   digest: Digest;
@@ -85,15 +86,7 @@ export class ManifestStore {
   private async cached(key: string, repository: string, digest: Digest): Promise<CachedManifest | undefined> {
     const hit = this.cache.get(key);
     if (!hit || this.now() - hit.seenAt < MANIFEST_RECHECK_MS) return hit;
-    const running = this.rechecks.get(hit);
-    if (running) return running;
-    const check = this.recheck(key, hit, repository, digest);
-    this.rechecks.set(hit, check);
-    const settled = () => {
-      if (this.rechecks.get(hit) === check) this.rechecks.delete(hit);
-    };
-    check.then(settled, settled);
-    return check;
+    return sharedCall(this.rechecks, hit, () => this.recheck(key, hit, repository, digest));
   }
 
   private async recheck(key: string, hit: CachedManifest, repository: string, digest: Digest): Promise<CachedManifest | undefined> {

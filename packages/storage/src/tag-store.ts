@@ -2,6 +2,7 @@ import { LruCache, ManifestUnknownError, isDigest, type Digest } from '@pullthro
 import { lexical } from './lexical.js';
 import { mapLimit } from './map-limit.js';
 import { ManifestStore } from './manifest-store.js';
+import { sharedCall } from './shared-call.js';
 import type { StorageDriver } from './storage-driver.js';
 import { checkTag, tagCurrentLinkPath, tagPath, tagsPath } from './store-layout.js';
 
@@ -84,15 +85,8 @@ export class TagStore {
     const key = `${repository}:${tag}`;
     const cached = this.cache.get(key);
     if (cached) return cached;
-    const running = this.reading.get(key);
-    if (running) return running;
-    const read = this.readTag(key, repository, tag, this.writes);
-    this.reading.set(key, read);
-    const settled = () => {
-      if (this.reading.get(key) === read) this.reading.delete(key);
-    };
-    read.then(settled, settled);
-    return read;
+    const writes = this.writes;
+    return sharedCall(this.reading, key, () => this.readTag(key, repository, tag, writes));
   }
 
   private async readTag(key: string, repository: string, tag: string, writesBefore: number): Promise<TagRecord | undefined> {
