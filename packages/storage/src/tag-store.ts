@@ -81,6 +81,16 @@ export class TagStore {
     this.reading.clear();
   }
 
+  /**
+   * This process is changing the tag: drop its record, and the read under way (later callers read again; the read
+   * itself does not cache what it saw, as it may have seen the link before the change).
+   */
+  private forget(key: string): void {
+    this.cache.delete(key);
+    this.writes++;
+    this.reading.delete(key);
+  }
+
   async getTag(repository: string, tag: string): Promise<TagRecord | undefined> {
     const key = `${repository}:${tag}`;
     const cached = this.cache.get(key);
@@ -115,13 +125,9 @@ export class TagStore {
       const raw = await this.driver.getContent(link);
       if (raw && parseTagLink(raw)?.source === 'local') return false;
     }
-    this.cache.delete(key);
-    this.writes++;
-    // A read under way may have seen the link before this write: later callers read again.
-    this.reading.delete(key);
+    this.forget(key);
     await this.driver.putContent(link, Buffer.from(JSON.stringify({ digest, checkedAt: checkedAt.toISOString(), source })));
-    this.writes++;
-    this.reading.delete(key);
+    this.forget(key);
     this.cache.set(key, { digest, checkedAt, source }, this.ttlMs);
     return true;
   }
@@ -138,15 +144,11 @@ export class TagStore {
   }
 
   async deleteTag(repository: string, tag: string): Promise<void> {
-    // Forgotten before and after; a read under way does not cache what it read, and is not joined.
+    // Forgotten before and after: a read under way meanwhile does not put the old record back.
     const key = `${repository}:${tag}`;
-    this.cache.delete(key);
-    this.writes++;
-    this.reading.delete(key);
+    this.forget(key);
     await this.driver.delete(tagPath(repository, tag));
-    this.writes++;
-    this.reading.delete(key);
-    this.cache.delete(key);
+    this.forget(key);
   }
 
   /** Tags of a repository in lexical order (the OCI tags/list order). */
