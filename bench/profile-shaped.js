@@ -22,7 +22,7 @@ const { readFile } = require('node:fs/promises');
 const { Connection } = require('./lib/http-client.js');
 const { tempDir } = require('@pullthrough/test-support');
 const { MiB, pushRandomImage, sixtyLayerSizes } = require('./lib/fixtures.js');
-const { pullImage, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
+const { get, pullImage, MANIFEST_ACCEPT } = require('./lib/pull-client.js');
 const { startPullthrough, startPipeProxy, startVerifyingProxy, startUpstreamAndRedis, redisCommandCalls } = require('./lib/servers.js');
 const { createShapingServer } = require('./lib/link-shaper.js');
 const { median } = require('./lib/stats.js');
@@ -38,10 +38,8 @@ async function timedPull(base, image, linkSeen) {
   const connections = Array.from({ length: 3 }, () => new Connection(base, { timeoutMs: 300_000 }));
   const started = nowMs();
   try {
-    const manifest = [];
-    const res = await connections[0].get(`/v2/${image.repository}/manifests/${image.tag}`, { accept: MANIFEST_ACCEPT }, (piece) => manifest.push(Buffer.from(piece)));
-    if (res.status !== 200) throw new Error(`manifest: HTTP ${res.status}`);
-    const doc = JSON.parse(Buffer.concat(manifest).toString('utf8'));
+    const manifest = await get(connections[0], `/v2/${image.repository}/manifests/${image.tag}`, { headers: { accept: MANIFEST_ACCEPT }, keep: true });
+    const doc = JSON.parse(manifest.body.toString('utf8'));
     const manifestMs = nowMs() - started;
     let firstByteAt;
     const blobs = [doc.config, ...doc.layers];

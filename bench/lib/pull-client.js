@@ -85,4 +85,4 @@ async function fetchFile(baseUrl, path, { timeoutMs = 300_000 } = {}) {
   }
 }
 
-module.exports = { pullImage, fetchFile, MANIFEST_ACCEPT };
+module.exports = { get, pullImage, fetchFile, MANIFEST_ACCEPT };
