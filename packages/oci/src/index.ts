@@ -5,3 +5,4 @@ export * from './reference.js';
 export * from './media-types.js';
 export * from './manifest.js';
 export * from './lru-cache.js';
+export * from './shared-call.js';

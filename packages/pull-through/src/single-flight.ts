@@ -1,13 +1,11 @@
-/** Concurrent calls with the same key share one in-flight promise. */
+import { sharedCall } from '@pullthrough/oci';
+
+/** Concurrent calls with the same key share one in-flight promise (sharedCall). */
 export class SingleFlight<V> {
   private readonly inflight = new Map<string, Promise<V>>();
 
   run(key: string, fn: () => Promise<V>): Promise<V> {
-    const existing = this.inflight.get(key);
-    if (existing) return existing;
-    const promise = fn().finally(() => this.inflight.delete(key));
-    this.inflight.set(key, promise);
-    return promise;
+    return sharedCall(this.inflight, key, fn);
   }
 
   has(key: string): boolean {

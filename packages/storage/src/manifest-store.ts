@@ -5,6 +5,7 @@ import {
   digestAlgorithm,
   digestOf,
   parseDigest,
+  sharedCall,
   type Digest,
 } from '@pullthrough/oci';
 import { BlobStore } from './blob-store.js';
@@ -12,7 +13,6 @@ import { manifestReferences } from './manifest-references.js';
 import type { StorageDriver } from './storage-driver.js';
 import { blobDataPath, manifestRevisionLinkPath } from './store-layout.js';
 import { inSpan } from '@pullthrough/telemetry';
-import { sharedCall } from './shared-call.js';
 
 export interface ManifestInfo {
   digest: Digest;

@@ -1,8 +1,7 @@
-import { LruCache, ManifestUnknownError, isDigest, type Digest } from '@pullthrough/oci';
+import { LruCache, ManifestUnknownError, isDigest, sharedCall, type Digest } from '@pullthrough/oci';
 import { lexical } from './lexical.js';
 import { mapLimit } from './map-limit.js';
 import { ManifestStore } from './manifest-store.js';
-import { sharedCall } from './shared-call.js';
 import type { StorageDriver } from './storage-driver.js';
 import { checkTag, tagCurrentLinkPath, tagPath, tagsPath } from './store-layout.js';
 

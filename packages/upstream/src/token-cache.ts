@@ -1,4 +1,4 @@
-import { LruCache } from '@pullthrough/oci';
+import { LruCache, sharedCall } from '@pullthrough/oci';
 
 /** Scopes (repositories) whose tokens one upstream client keeps; a wildcard rule has unbounded names. */
 export const DEFAULT_MAX_TOKENS = 1000;
@@ -49,10 +49,6 @@ export class TokenCache<F> {
 
   /** Run `fetch` unless a fetch for this scope is already running; everyone shares its result. */
   shared(scope: string, fetch: () => Promise<F>): Promise<F> {
-    const running = this.inflight.get(scope);
-    if (running) return running;
-    const started = fetch().finally(() => this.inflight.delete(scope));
-    this.inflight.set(scope, started);
-    return started;
+    return sharedCall(this.inflight, scope, fetch);
   }
 }
