@@ -4,7 +4,8 @@
 // whole herd done within 1.1x of it). Upstream GETs per blob and bytes from the upstream's own log;
 // RSS of every process of the target sampled every 50 ms from the herd's start until `settleMs` after.
 // After the direct pull, the herd's ceiling: the same herd against a fresh fan-out server (one fetch per
-// blob through the same link, each chunk written to every waiting client, nothing hashed or stored).
+// blob through the same link, each chunk written to every waiting client, nothing hashed or stored); its CPU
+// over the herd alone is logged (the proxies' is counted until `settleMs` after).
 const { sampleRss } = require('./rss.js');
 const { measureCpu } = require('./proc-cpu.js');
 const { upstreamFigures } = require('./upstream-log.js');
@@ -34,10 +35,12 @@ async function herdPhase(ctx) {
     try {
       await warmUp(pull, fanout.url, warmups); // process warm-up, as for the proxies
       const mark = await upstreamLog.mark();
+      const cpu = await measureCpu({ fanout: fanout.pid });
       const herd = await herdOf(fanout.url);
+      const cpuSeconds = (await cpu.stop()).fanout;
       const figures = upstreamFigures(await upstreamLog.since(mark, { expect: digests }), image);
       out.fanout.push({ ...herd, directMs: direct.ms, ...figures });
-      log(`herd fan-out ceiling: ${herd.wallMs.toFixed(0)} ms (one direct pull ${direct.ms.toFixed(0)} ms), GETs per blob ${figures.gets.join('/')}, upstream bytes ${figures.upstreamBytesRatio.toFixed(2)}x`);
+      log(`herd fan-out ceiling: ${herd.wallMs.toFixed(0)} ms (one direct pull ${direct.ms.toFixed(0)} ms), GETs per blob ${figures.gets.join('/')}, upstream bytes ${figures.upstreamBytesRatio.toFixed(2)}x, CPU ${cpuSeconds === undefined ? '?' : (cpuSeconds * 1000).toFixed(0)} ms during the herd`);
     } finally {
       await fanout.stop();
     }

@@ -125,6 +125,43 @@ describe('LiveTap', () => {
     expect(buffers.stats.bufferedBytes).toBe(0);
   });
 
+  it('hands live slices to the client at once, without a drain wait each, and counts them in its buffer until their writes complete', async () => {
+    const buffers = new ClientBuffers({ perClientBytes: 256 * KiB, totalBytes: 1024 * KiB });
+    // Nobody reads the sink yet: none of its writes completes, and it takes more than its 16 KiB high-water mark.
+    const tap = tapOn(buffers);
+    offer([tap], 0, 4 * CHUNK);
+    // The verified tap holds its latest slice back; the three before it are with the client's destination.
+    expect(tap.sink.writableLength).toBe(3 * CHUNK);
+    expect(buffers.stats.bufferedBytes).toBe(4 * CHUNK);
+    expect(tap.handed).toBe(0);
+    // A client that does not take them keeps its buffer full: at its limit it falls behind, holding no more.
+    offer([tap], 4 * CHUNK, 32 * CHUNK);
+    expect(tap.behind).toBe(true);
+    expect(buffers.stats.bufferedBytes).toBeLessThanOrEqual(256 * KiB);
+    tap.complete();
+    tap.committed(storedOpener([]), blob.length);
+    const read = await readStream(tap.sink);
+    expect(read.bytes.equals(blob)).toBe(true);
+    expect(buffers.stats.bufferedBytes).toBe(0);
+  });
+
+  it('a client that goes away with live bytes still in flight settles its tap and frees its buffer', async () => {
+    const buffers = new ClientBuffers({ perClientBytes: 256 * KiB, totalBytes: 1024 * KiB });
+    const sink = new PassThrough({ highWaterMark: 16 * KiB });
+    sink.on('error', () => undefined);
+    const tap = new LiveTap(0, blob.length - 1, true, buffers, 0);
+    const sent = tap.sendTo(sink);
+    offer([tap], 0, 8 * CHUNK);
+    expect(buffers.stats.bufferedBytes).toBe(8 * CHUNK);
+    // Its writes never complete; no stall timeout is set to cut it either.
+    sink.destroy();
+    await expect(sent).rejects.toThrow(/went away/);
+    expect(buffers.stats.bufferedBytes).toBe(0);
+    // Later chunks are not taken.
+    offer([tap], 8 * CHUNK, 9 * CHUNK);
+    expect(buffers.stats.bufferedBytes).toBe(0);
+  });
+
   it('a range that has all its bytes ends at once and keeps them when the fetch fails later', async () => {
     const buffers = new ClientBuffers({ perClientBytes: 256 * KiB, totalBytes: 1024 * KiB });
     const tap = tapOn(buffers, { start: 10, end: 20 * KiB });

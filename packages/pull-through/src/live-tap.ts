@@ -42,6 +42,17 @@ export class LiveTap {
   private mode: TapMode = 'live';
   private readonly queue: Buffer[] = [];
   private queuedBytes = 0;
+  /**
+   * Live bytes handed to the destination whose write has not completed yet (its socket still buffers them):
+   * counted in the tap's buffer until then, so a slow client holds no more than a fast one may.
+   */
+  private inFlight = 0;
+  /** When the destination last completed a write of live bytes (or when it was first given some to take). */
+  private progressAt = 0;
+  /** Cuts a client that completes no write of its live bytes for the stall timeout (one timer per tap, not per write). */
+  private stallWatch: NodeJS.Timeout | undefined;
+  /** Every byte is handed over and the destination ended: the tap settles once the last in-flight write completes. */
+  private ended = false;
   /** A verified tap's latest slice, held until the digest is verified (counted in its buffer). */
   private held: Buffer | undefined;
   /** Blob offset of the next byte the tap has not taken in yet (queued or held). */
@@ -204,10 +215,10 @@ export class LiveTap {
     let handed = this.written;
     const startedAt = Date.now();
     let progressAt = startedAt;
-    while (this.live && this.queuedBytes > 0 && this.holding > half) {
+    while (this.live && this.pending > 0 && this.holding > half) {
       const deadline = Math.min(progressAt + waitStallMs, startedAt + 2 * waitStallMs);
       await this.wakeups.next(Math.max(1, deadline - Date.now()));
-      if (!this.live || this.queuedBytes === 0 || this.holding <= half) return;
+      if (!this.live || this.pending === 0 || this.holding <= half) return;
       const now = Date.now();
       if (this.written > handed) {
         handed = this.written;
@@ -241,7 +252,12 @@ export class LiveTap {
   }
 
   private get holding(): number {
-    return this.queuedBytes + (this.held?.length ?? 0);
+    return this.queuedBytes + this.inFlight + (this.held?.length ?? 0);
+  }
+
+  /** Live bytes the client has still to take: queued, or handed to the destination and not written yet (not the held slice). */
+  private get pending(): number {
+    return this.queuedBytes + this.inFlight;
   }
 
   private enqueue(slice: Buffer): void {
@@ -292,6 +308,10 @@ export class LiveTap {
   private attach(out: Writable): void {
     this.out = out;
     clearTimeout(this.unattached);
+    // A client that goes away with live bytes in flight: their writes may never complete (nor settle the tap).
+    out.once('close', () => {
+      if (this.inFlight > 0 || this.mode !== 'closed') this.close();
+    });
   }
 
   private async writeQueued(out: Writable): Promise<void> {
@@ -307,9 +327,7 @@ export class LiveTap {
         if (out.destroyed) return this.close();
         const slice = this.queue.shift()!;
         this.queuedBytes -= slice.length;
-        this.buffers.release(slice.length);
-        this.wakeups.wakeAll();
-        if (!(await this.write(out, slice))) return;
+        this.handOver(out, slice);
       }
       if (this.mode === 'ending') this.finish(out);
       else if (this.mode === 'behind' && this.stored) await this.resume(out, this.stored.open, this.stored.size);
@@ -319,8 +337,53 @@ export class LiveTap {
   }
 
   /**
-   * Hand one slice to the client; false when it went away or stalled (the tap is closed then). A slice
-   * of a lent chunk gives it back once written to a direct destination (LentSlices.written).
+   * Hand one live slice to the client without waiting for 'drain': it stays counted in the tap's buffer
+   * (and the process's total) until its write completes, so what a client's socket buffers is bounded by
+   * its buffer as before, and a full one falls behind (or the read waits for it) at the next offer. Most
+   * writes complete at once (the kernel takes the bytes): a herd's clients then cost one write per slice,
+   * not a 'drain' wait each (listeners, a timer, a promise). A client that completes no write for the stall
+   * timeout is cut off (watchStall). A slice of a lent chunk gives it back once written to a direct destination.
+   */
+  private handOver(out: Writable, slice: Buffer): void {
+    const giveBack = this.lent.written(slice, out !== this.piped);
+    const length = slice.length;
+    if (this.inFlight === 0) this.progressAt = Date.now();
+    this.inFlight += length;
+    out.write(slice, () => {
+      giveBack?.();
+      this.landed(length);
+    });
+    this.watchStall();
+  }
+
+  /** A live slice's write completed (the tap may have been closed meanwhile: then its bytes were released already). */
+  private landed(length: number): void {
+    if (this.mode === 'closed' && !this.ended) return;
+    this.inFlight -= length;
+    this.buffers.release(length);
+    this.written += length;
+    this.progressAt = Date.now();
+    this.wakeups.wakeAll();
+    if (this.ended && this.inFlight === 0) this.settled();
+  }
+
+  private watchStall(): void {
+    if (this.stallWatch || this.stallTimeoutMs <= 0) return;
+    this.stallWatch = setTimeout(() => {
+      this.stallWatch = undefined;
+      if (this.inFlight === 0 || (this.mode === 'closed' && !this.ended)) return;
+      const idleMs = Date.now() - this.progressAt;
+      if (idleMs < this.stallTimeoutMs) return void this.watchStall();
+      this.buffers.countStalled();
+      this.close(new Error(`client stalled: took no bytes for ${this.stallTimeoutMs} ms`));
+    }, Math.max(1, this.stallTimeoutMs - (Date.now() - this.progressAt)));
+    this.stallWatch.unref();
+  }
+
+  /**
+   * Hand one slice that is not counted in the tap's buffer (read back, or from the stored blob) to the
+   * client, waiting for 'drain' when it does not take it at once; false when it went away or stalled
+   * (the tap is closed then). A slice of a lent chunk gives it back once written to a direct destination.
    */
   private async write(out: Writable, slice: Buffer, sent?: () => void): Promise<boolean> {
     const giveBack = this.lent.written(slice, out !== this.piped);
@@ -367,7 +430,14 @@ export class LiveTap {
   /** Every byte is written: end the destination. */
   private finish(out: Writable): void {
     this.mode = 'closed';
+    this.ended = true;
     out.end();
+    if (this.inFlight === 0) this.settled();
+  }
+
+  private settled(): void {
+    clearTimeout(this.stallWatch);
+    this.stallWatch = undefined;
     this.settle?.();
   }
 
@@ -382,7 +452,13 @@ export class LiveTap {
 
   private close(err?: Error): void {
     this.mode = 'closed';
+    this.ended = false;
     this.dropQueued();
+    // Writes that never complete (the client went away) release nothing: their bytes are released here, once.
+    this.buffers.release(this.inFlight);
+    this.inFlight = 0;
+    clearTimeout(this.stallWatch);
+    this.stallWatch = undefined;
     this.failure ??= err;
     // Never attached: the read-back did not start and its reader is still open.
     void this.readBack?.reader.close().catch(() => undefined);
