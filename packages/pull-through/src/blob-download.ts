@@ -133,6 +133,7 @@ export async function downloadThrough(
     if (overflowAt !== undefined) await completeStoreTail(source, digest, writer, overflowAt, whole ? flight.position : size, deps.lag, (written, chunk) => through.holdForWriter(written, chunk));
     // The stored object's digest (the writer's hash, continued by a completion) is checked here.
     const committed = await writer.commit();
+    flight.placed({ digest, size: committed.size, bytesFetched: committed.size });
     through.release();
     // Clients that fell behind their buffer continue from the stored blob where they were.
     const open = (start: number, end: number) => deps.store.openBlob(digest, { start, end });

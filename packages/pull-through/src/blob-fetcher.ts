@@ -195,15 +195,17 @@ export class BlobFetcher {
   /**
    * Join the fetch of this blob with the target's upstream coordinates if one is running (its
    * client may have all the bytes while the commit and link are still under way), else undefined.
-   * Joining costs no upstream request.
+   * Joining costs no upstream request. Settles once the fetch is done (committed and linked to the
+   * repositories); with `toRead`, as soon as the blob is in place in the store, to be read for a client
+   * of this repository (its own link, for another repository, is made first; the fetch links its own).
    */
-  join(target: UpstreamTarget, digest: Digest): Promise<FetchedBlob> | undefined {
+  join(target: UpstreamTarget, digest: Digest, toRead = false): Promise<FetchedBlob> | undefined {
     const existing = this.flights.get(blobFlightKey(target, digest));
     if (!existing) return undefined;
     this.coalesced.joined++;
     // A fetch read ahead goes on now: this caller waits for its commit.
     existing.hold?.release();
-    return existing.done.then(async (fetched) => {
+    return (toRead ? existing.inPlace : existing.done).then(async (fetched) => {
       // Same upstream repository and credentials: its upstream served the blob for this caller too.
       if (existing.downstreamRepository !== target.downstreamRepository) await this.store.linkBlob(target.downstreamRepository, digest);
       return { ...fetched, bytesFetched: 0 };
@@ -313,7 +315,11 @@ export class BlobFetcher {
     const key = blobFlightKey(target, digest);
     let resolveOpened!: (size: number | undefined) => void;
     const opened = new Promise<number | undefined>((resolve) => (resolveOpened = resolve));
-    const flight: Flight = { id: blobFlightId(key), leading: false, digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, alsoLink: new Set(), taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers), followed: false, ...(want?.hold ? { hold: want.hold } : {}) };
+    let placed!: (fetched: FetchedBlob) => void;
+    let notPlaced!: (err: unknown) => void;
+    const inPlace = new Promise<FetchedBlob>((resolve, reject) => ((placed = resolve), (notPlaced = reject)));
+    inPlace.catch(() => undefined);
+    const flight: Flight = { id: blobFlightId(key), leading: false, digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, inPlace, placed, alsoLink: new Set(), taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers), followed: false, ...(want?.hold ? { hold: want.hold } : {}) };
     // Another process fetches the blob: the caller waits for the commit (a fetch taken over later has no caller tap).
     let followed = false;
     const onFollow = () => {
@@ -345,6 +351,7 @@ export class BlobFetcher {
     };
     const done = this.run(target, digest, expectedSize, flight, want !== undefined, onHeaders, onFollow);
     flight.done = done;
+    done.then(placed, notPlaced);
     done.catch((err: unknown) => {
       resolveOpened(undefined);
       rejectHeaders(err);

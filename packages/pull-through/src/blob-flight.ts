@@ -44,6 +44,13 @@ export interface Flight {
   /** Downstream repositories of clients that tapped the fetch: linked with the commit, before `done` settles. */
   alsoLink: Set<string>;
   done: Promise<FetchedBlob>;
+  /**
+   * Settles once the blob is in place in the store (committed here, before the repositories are linked),
+   * or as `done` when that comes first (another process committed it, or the fetch failed).
+   */
+  inPlace: Promise<FetchedBlob>;
+  /** Called by the download right after its commit: `inPlace` resolves. */
+  placed(fetched: FetchedBlob): void;
   /** Clients reading the bytes as they arrive. */
   taps: LiveTap[];
   /** Bytes received from the upstream so far. */

@@ -60,6 +60,32 @@ describe('PullThroughRegistry.openBlob', () => {
     expect(f.upstream.count('blobs', 'GET')).toBe(1);
   });
 
+  it('a client that joins a fetch after its body is in reads the blob once it is in place, not after the repositories are linked', async () => {
+    // The repository links of the fetch wait (as they do behind a busy store) until the test lets them go.
+    let letLink!: () => void;
+    const linking = new Promise<void>((resolve) => (letLink = resolve));
+    const link = f.store.linkBlob.bind(f.store);
+    const links = jest.spyOn(f.store, 'linkBlob').mockImplementation(async (...args) => {
+      await linking;
+      return link(...args);
+    });
+    const miss = await f.registry.openBlob('up/foo', layer.digest);
+    expect((await readStream(miss.stream)).bytes.equals(layer.bytes)).toBe(true);
+    // The blob is in place once the store holds it; its link to up/foo is still waiting.
+    for (let i = 0; i < 200 && !(await f.store.statBlob(layer.digest)); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(await f.store.statBlob(layer.digest)).toEqual({ size: LAYER_SIZE });
+    expect(f.registry.blobs.isInFlight(layer.digest)).toBe(true);
+    const late = await f.registry.openBlob('up/foo', layer.digest);
+    expect((await readStream(late.stream)).bytes.equals(layer.bytes)).toBe(true);
+    expect(f.registry.blobs.isInFlight(layer.digest)).toBe(true);
+    letLink();
+    await expect(miss.done).resolves.toMatchObject({ digest: layer.digest, size: LAYER_SIZE });
+    links.mockRestore();
+    // The fetch linked it to the repository: the next open is a hit.
+    expect((await f.registry.openBlob('up/foo', layer.digest)).cache).toBe('hit');
+    expect(f.upstream.count('blobs', 'GET')).toBe(1);
+  });
+
   it('shares one upstream GET between 5 concurrent opens, and every caller gets the right bytes', async () => {
     // Each caller reads its stream as soon as it has it, like a route piping to its response.
     const callers = Array.from({ length: 5 }, async () => {

@@ -345,7 +345,8 @@ export class PullThroughContent implements RepositoryContent {
     // Checked and tapped in the same tick: a fetch that ended meanwhile is not started anew.
     const tapped = blobs.isRunning(target, digest) ? (range ? await blobs.streamRange(target, digest, range) : await blobs.stream(target, digest)) : undefined;
     if (tapped) return { body: liveBlobBody(tapped, 'miss') };
-    const joined = blobs.join(target, digest);
+    // Read once the blob is in place: the fetch links it to this repository meanwhile.
+    const joined = blobs.join(target, digest, true);
     if (joined) return { body: await this.local.openStored(digest, (await joined).size, range, 'miss') };
     // It ended between the two looks: linked here if it was this repository's fetch.
     const state = await this.local.blobState(digest);
