@@ -258,8 +258,8 @@ async function main(argv) {
 
     // The herd: 20 clients at once on an uncached 40 MiB image, each proxy fetching through the shaped link,
     // and its ceiling: a fan-out server fetching each blob once through the link (bench/lib/fanout-server-child.js).
-    let herd = { direct: [], fanout: [], reference: [], pullthrough: [] };
-    if (runs('herd')) herd = await withLimit('herd', cfg.limits.herd, () => herdPhase({ cfg, link, upstreamLog, image: images.herd, warmups: images.warmups, start, startFanout: () => startFanoutServer(link.url, work.path), orderOf, pull, pidsOf, log }));
+    let herd = { direct: [], fanout: [], fanoutVerifying: [], reference: [], pullthrough: [] };
+    if (runs('herd')) herd = await withLimit('herd', cfg.limits.herd, () => herdPhase({ cfg, link, upstreamLog, image: images.herd, warmups: images.warmups, start, startFanout: (options) => startFanoutServer(link.url, work.path, options), orderOf, pull, pidsOf, log }));
 
     // herd3: the herd over 3 frontend processes (+ 2 hydrators) on one store and one Redis, the upstream
     // behind the shaped link; a fresh deployment per round (bench/lib/herd3.js).

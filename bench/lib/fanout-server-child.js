@@ -5,17 +5,28 @@
 // the bytes received so far, then the live rest. Nothing is hashed or stored (the received bytes are
 // kept in memory for late clients), and there is no backpressure: a slow client's socket buffers it.
 // Manifests are fetched once and kept; anything else is passed through. Run as its own process:
-// `node fanout-server-child.js <upstreamUrl> <port>`.
+// `node fanout-server-child.js <upstreamUrl> <port> [<dir>]`.
+// With `<dir>`, the verifying herd ceiling: each blob is also hashed as it arrives (sha256), its latest chunk
+// held back from the clients until the digest is verified (a mismatch cuts them), and written to a new file
+// in <dir> (bench/lib/file-sink.js: 1 MiB writes, two in flight), fsynced once the body is in, then removed:
+// the most a cache that verifies and stores each blob can do for the herd, still with every byte in memory
+// for late clients. `GET /_ceiling/settle` (the bench's parent only, on 127.0.0.1) waits for the files and
+// says how many were stored and what failed.
 const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+const { createHash } = require('node:crypto');
 const { passThroughTo } = require('./pass-through.js');
+const { FileSink } = require('./file-sink.js');
 
-const [targetUrl, port] = process.argv.slice(2);
+const [targetUrl, port, dir] = process.argv.slice(2);
 const target = new URL(targetUrl);
 const agent = new http.Agent({ keepAlive: true });
 const BLOB = /^\/v2\/.+\/blobs\/sha256:[0-9a-f]{64}$/;
 const MANIFEST = /^\/v2\/.+\/manifests\/[^/]+$/;
 const blobs = new Map(); // url -> { status, headers, chunks, ended, clients }
 const manifests = new Map(); // url + accept -> Promise<{ status, headers, body }>
+const files = { seq: 0, stored: 0, errors: [], pending: new Set() };
 
 const upstreamGet = (url, headers, onResponse) =>
   http.get({ hostname: target.hostname, port: target.port, path: url, agent, headers: { ...headers, host: target.host } }, onResponse);
@@ -27,6 +38,39 @@ function attach(entry, res) {
   if (entry.ended) return void res.end();
   entry.clients.add(res);
   res.once('close', () => entry.clients.delete(res));
+}
+
+/** Verifying mode: the blob at `url` hashed and written to a new file as it arrives; `verified()` at its end (then fsynced and removed, or dropped). */
+function storeOf(url) {
+  const digest = /(sha256:[0-9a-f]{64})$/.exec(url)[1];
+  const file = path.join(dir, `blob-${++files.seq}`);
+  const sink = new FileSink(fs.openSync(file, 'wx'));
+  const hash = createHash('sha256');
+  const finish = (ok) => {
+    const done = sink
+      .finish()
+      .then(() => ok && files.stored++, (err) => void files.errors.push(`${digest}: storing failed: ${err.message}`))
+      .finally(() => fs.promises.rm(file, { force: true }));
+    files.pending.add(done);
+    done.finally(() => files.pending.delete(done));
+  };
+  return {
+    take(chunk) {
+      hash.update(chunk);
+      sink.write(chunk);
+    },
+    verified() {
+      const ok = `sha256:${hash.digest('hex')}` === digest;
+      if (!ok) files.errors.push(`${digest}: content does not match the digest`);
+      finish(ok);
+      return ok;
+    },
+    /** The body failed before its end: the file is dropped. */
+    abandon() {
+      files.errors.push(`${digest}: upstream body failed`);
+      finish(false);
+    },
+  };
 }
 
 function fail(entry, url) {
@@ -48,17 +92,30 @@ function serveBlob(req, res) {
       e.headers = upRes.headers;
       for (const w of e.waiting) attach(e, w);
       e.waiting.clear();
-      upRes.on('data', (chunk) => {
+      const store = dir && e.status === 200 ? storeOf(req.url) : undefined;
+      const send = (chunk) => {
         e.chunks.push(chunk);
         for (const c of e.clients) c.write(chunk);
+      };
+      let held; // verifying: the latest chunk, sent once the digest matched
+      upRes.on('data', (chunk) => {
+        if (!store) return send(chunk);
+        store.take(chunk);
+        if (held) send(held);
+        held = chunk;
       });
       upRes.on('end', () => {
+        if (store && !store.verified()) return fail(e, req.url);
+        if (held) send(held);
         e.ended = true;
         for (const c of e.clients) c.end();
         e.clients.clear();
         if (e.status !== 200) blobs.delete(req.url); // only a blob is kept for later clients
       });
-      upRes.on('error', () => fail(e, req.url));
+      upRes.on('error', () => {
+        store?.abandon();
+        fail(e, req.url);
+      });
     });
     up.on('error', () => fail(e, req.url));
   }
@@ -93,9 +150,15 @@ function serveManifest(req, res) {
 
 const passThrough = passThroughTo(target, agent);
 
+async function settled() {
+  while (files.pending.size > 0) await Promise.allSettled([...files.pending]);
+  return { stored: files.stored, errors: files.errors.slice() };
+}
+
 const server = http.createServer((req, res) => {
   res.on('error', () => undefined);
-  if (req.method === 'GET' && BLOB.test(req.url)) serveBlob(req, res);
+  if (req.url === '/_ceiling/settle') settled().then((body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)));
+  else if (req.method === 'GET' && BLOB.test(req.url)) serveBlob(req, res);
   else if (req.method === 'GET' && MANIFEST.test(req.url)) serveManifest(req, res);
   else passThrough(req, res);
 });
@@ -104,5 +167,5 @@ server.listen(Number(port), '127.0.0.1');
 process.on('SIGTERM', () => {
   server.close();
   server.closeAllConnections();
-  process.exit(0);
+  settled().finally(() => process.exit(0));
 });

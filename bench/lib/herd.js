@@ -4,8 +4,10 @@
 // whole herd done within 1.1x of it). Upstream GETs per blob and bytes from the upstream's own log;
 // RSS of every process of the target sampled every 50 ms from the herd's start until `settleMs` after.
 // After the direct pull, the herd's ceiling: the same herd against a fresh fan-out server (one fetch per
-// blob through the same link, each chunk written to every waiting client, nothing hashed or stored); its CPU
-// over the herd alone is logged (the proxies' is counted until `settleMs` after).
+// blob through the same link, each chunk written to every waiting client, nothing hashed or stored), then
+// the verifying fan-out ceiling (the same, with each blob hashed, its last chunk held until verified, and
+// written to a file and fsynced: what a cache that verifies and stores must do at least); their CPU over the
+// herd alone is logged (the proxies' is counted until `settleMs` after).
 const { sampleRss } = require('./rss.js');
 const { measureCpu } = require('./proc-cpu.js');
 const { upstreamFigures } = require('./upstream-log.js');
@@ -15,12 +17,12 @@ const { warmUp } = require('./warm-up.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * `ctx`: { cfg, link, upstreamLog, image, warmups, start(kind, host), startFanout(), orderOf, pull, pidsOf, log }.
- * Resolves { direct: [ms], fanout: [round], reference: [round], pullthrough: [round] }.
+ * `ctx`: { cfg, link, upstreamLog, image, warmups, start(kind, host), startFanout({ verify }), orderOf, pull, pidsOf, log }.
+ * Resolves { direct: [ms], fanout: [round], fanoutVerifying: [round], reference: [round], pullthrough: [round] }.
  */
 async function herdPhase(ctx) {
   const { cfg, link, upstreamLog, image, warmups, start, orderOf, pull, pidsOf, log } = ctx;
-  const out = { direct: [], fanout: [], reference: [], pullthrough: [] };
+  const out = { direct: [], fanout: [], fanoutVerifying: [], reference: [], pullthrough: [] };
   const digests = image.blobs.map((b) => b.digest);
   const herdOf = async (url) => {
     const t0 = process.hrtime.bigint();
@@ -31,18 +33,23 @@ async function herdPhase(ctx) {
   for (let r = 0; r < cfg.herdRounds; r++) {
     const direct = await pull(link.url, image);
     out.direct.push(direct.ms);
-    const fanout = await ctx.startFanout();
-    try {
-      await warmUp(pull, fanout.url, warmups); // process warm-up, as for the proxies
-      const mark = await upstreamLog.mark();
-      const cpu = await measureCpu({ fanout: fanout.pid });
-      const herd = await herdOf(fanout.url);
-      const cpuSeconds = (await cpu.stop()).fanout;
-      const figures = upstreamFigures(await upstreamLog.since(mark, { expect: digests }), image);
-      out.fanout.push({ ...herd, directMs: direct.ms, ...figures });
-      log(`herd fan-out ceiling: ${herd.wallMs.toFixed(0)} ms (one direct pull ${direct.ms.toFixed(0)} ms), GETs per blob ${figures.gets.join('/')}, upstream bytes ${figures.upstreamBytesRatio.toFixed(2)}x, CPU ${cpuSeconds === undefined ? '?' : (cpuSeconds * 1000).toFixed(0)} ms during the herd`);
-    } finally {
-      await fanout.stop();
+    // The two ceilings, each a fresh server: the fan-out (nothing hashed or stored), then the verifying fan-out.
+    for (const [key, what, verify] of [['fanout', 'fan-out ceiling', false], ['fanoutVerifying', 'verifying fan-out ceiling', true]]) {
+      const fanout = await ctx.startFanout({ verify });
+      try {
+        await warmUp(pull, fanout.url, warmups); // process warm-up, as for the proxies
+        const mark = await upstreamLog.mark();
+        const cpu = await measureCpu({ fanout: fanout.pid });
+        const herd = await herdOf(fanout.url);
+        const cpuSeconds = (await cpu.stop()).fanout;
+        const figures = upstreamFigures(await upstreamLog.since(mark, { expect: digests }), image);
+        const files = verify ? await fanout.settle() : undefined;
+        if (files && (files.errors.length > 0 || files.stored < digests.length)) throw new Error(`herd ${what}: stored ${files.stored} of ${digests.length} blobs; ${files.errors.join('; ')}`);
+        out[key].push({ ...herd, directMs: direct.ms, ...figures });
+        log(`herd ${what}: ${herd.wallMs.toFixed(0)} ms (one direct pull ${direct.ms.toFixed(0)} ms), GETs per blob ${figures.gets.join('/')}, upstream bytes ${figures.upstreamBytesRatio.toFixed(2)}x, CPU ${cpuSeconds === undefined ? '?' : (cpuSeconds * 1000).toFixed(0)} ms during the herd`);
+      } finally {
+        await fanout.stop();
+      }
     }
     for (const kind of orderOf(r)) {
       const proxy = await start(kind, link.host);

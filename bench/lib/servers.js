@@ -257,10 +257,25 @@ async function startVerifyingProxy(targetUrl, logDir, { lagBytes } = {}) {
   });
 }
 
-/** The herd's fan-out ceiling (bench/lib/fanout-server-child.js) in front of `targetUrl`, its own process. */
-async function startFanoutServer(targetUrl, logDir) {
-  const { url, proc } = await startNodeServer('fanout-server-child.js', targetUrl, { logDir, what: 'fan-out server' });
-  return { url, pid: proc.pid, stop: () => proc.stop() };
+/**
+ * The herd's fan-out ceiling (bench/lib/fanout-server-child.js) in front of `targetUrl`, its own process. With
+ * `verify`, the verifying one: each blob hashed, held until verified, written to a file and fsynced (in a
+ * temporary directory of its own); `settle()` waits for its files and says how many were stored and what failed.
+ */
+async function startFanoutServer(targetUrl, logDir, { verify = false } = {}) {
+  if (!verify) {
+    const { url, proc } = await startNodeServer('fanout-server-child.js', targetUrl, { logDir, what: 'fan-out server' });
+    return { url, pid: proc.pid, stop: () => proc.stop() };
+  }
+  return inTempDir('bench-fanout-verifying-', async (dir) => {
+    const { url, proc } = await startNodeServer('fanout-server-child.js', targetUrl, { logDir, args: [dir.path], ownedDir: dir.path, what: 'verifying fan-out server' });
+    const settle = async () => {
+      const res = await fetch(`${url}/_ceiling/settle`, { signal: AbortSignal.timeout(120_000) });
+      if (res.status !== 200) throw new Error(`verifying fan-out server: settle answered ${res.status}: ${await res.text()}`);
+      return res.json();
+    };
+    return { url, dir: dir.path, pid: proc.pid, settle, stop: () => proc.stop() };
+  });
 }
 
 /**

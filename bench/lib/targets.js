@@ -72,6 +72,11 @@ function issue15Targets({ samples, loopback, shaped, herd, link }) {
     out.push(context('herd fan-out ceiling (one fetch per blob fanned out, no hash, no store) all done / one direct pull (above 1.1, the target above is out of reach on this machine)', two(fanout)));
     out.push(context('herd all done, pullthrough / herd fan-out ceiling (paired by round)', two(pairedBy(herd.pullthrough, herd.fanout, (p, f) => p.wallMs / f.wallMs))));
   }
+  if (herd.fanoutVerifying?.length) {
+    const verifying = median(herd.fanoutVerifying.map((h) => h.wallMs / h.directMs));
+    out.push(context('herd verifying fan-out ceiling (the same, each blob also hashed, its last chunk held until verified, written to a file and fsynced) all done / one direct pull (above 1.1, the target above is out of reach on this machine for a cache that verifies and stores each blob)', two(verifying)));
+    out.push(context('herd all done, pullthrough / herd verifying fan-out ceiling (paired by round)', two(pairedBy(herd.pullthrough, herd.fanoutVerifying, (p, f) => p.wallMs / f.wallMs))));
+  }
   const coldRef = pairedRatio(samples['cold-big']?.pullthrough, samples['cold-big']?.reference);
   out.push(target('loopback: cold pull, pullthrough / reference (big image)', '>= 1.0', two(coldRef), atLeast(coldRef, 1)));
   const verifying = verifyingRatios(samples);

@@ -17,71 +17,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { createHash } = require('node:crypto');
 const { passThroughTo } = require('./pass-through.js');
+const { FileSink } = require('./file-sink.js');
 
-const MiB = 1024 * 1024;
 const BLOB = /^\/v2\/.+\/blobs\/(sha256:[0-9a-f]{64})$/;
-const IN_FLIGHT = 2;
-
-/** A new file written in gathered batches of >= 1 MiB, `IN_FLIGHT` writes at once, never waited for by the writer. */
-class FileSink {
-  constructor(fd) {
-    this.fd = fd;
-    this.batch = [];
-    this.batchBytes = 0;
-    this.position = 0;
-    this.queue = [];
-    this.inFlight = 0;
-    this.error = undefined;
-    this.idle = undefined; // resolves when the queue is empty and nothing is in flight
-    this.pending = 0; // bytes handed to the sink and not written yet
-    this.onWritten = undefined; // called after each completed write
-  }
-
-  write(chunk) {
-    this.batch.push(chunk);
-    this.batchBytes += chunk.length;
-    this.pending += chunk.length;
-    maxPending = Math.max(maxPending, this.pending);
-    if (this.batchBytes >= MiB) this.flush();
-  }
-
-  flush() {
-    if (this.batchBytes === 0) return;
-    this.queue.push({ buffers: this.batch, bytes: this.batchBytes, position: this.position });
-    this.position += this.batchBytes;
-    this.batch = [];
-    this.batchBytes = 0;
-    this.pump();
-  }
-
-  pump() {
-    while (this.inFlight < IN_FLIGHT && this.queue.length > 0) {
-      const job = this.queue.shift();
-      this.inFlight++;
-      fs.writev(this.fd, job.buffers, job.position, (err, written) => {
-        this.inFlight--;
-        this.pending -= job.bytes;
-        if (err) this.error ??= err;
-        else if (written !== job.bytes) this.error ??= new Error(`short write: ${written} of ${job.bytes} bytes`);
-        this.pump();
-        this.onWritten?.();
-        if (this.inFlight === 0 && this.queue.length === 0) this.idle?.();
-      });
-    }
-  }
-
-  /** Every byte written, then fsync and close. */
-  async finish() {
-    this.flush();
-    if (this.inFlight > 0 || this.queue.length > 0) await new Promise((resolve) => (this.idle = resolve));
-    try {
-      if (this.error) throw this.error;
-      await new Promise((resolve, reject) => fs.fsync(this.fd, (err) => (err ? reject(err) : resolve())));
-    } finally {
-      await new Promise((resolve) => fs.close(this.fd, () => resolve()));
-    }
-  }
-}
 
 const [targetUrl, port, dir, lagArg] = process.argv.slice(2);
 const lagBytes = lagArg === undefined ? Number.POSITIVE_INFINITY : Number(lagArg);
@@ -107,6 +45,7 @@ async function serveBlob(req, res, digest) {
   const file = path.join(dir, `blob-${++seq}`);
   const fd = await new Promise((resolve, reject) => fs.open(file, 'wx', (err, d) => (err ? reject(err) : resolve(d))));
   const sink = new FileSink(fd);
+  sink.onPending = (bytes) => (maxPending = Math.max(maxPending, bytes));
   let settled = false; // stored or dropped: once per request
   const discard = (why) => {
     if (settled) return;

@@ -174,6 +174,25 @@ test('context rows set the loopback cold and herd targets against the ceilings o
   );
 });
 
+test('the verifying herd ceiling says whether the herd target is within reach for a cache that verifies and stores', () => {
+  const input = run();
+  input.herd.fanout = [{ wallMs: 500, directMs: 500 }, { wallMs: 520, directMs: 520 }];
+  input.herd.fanoutVerifying = [{ wallMs: 600, directMs: 500 }, { wallMs: 572, directMs: 520 }];
+  const targets = targetsOf(input);
+  const find = (prefix) => targets.find((t) => t.context && t.name.startsWith(prefix));
+  // 600/500 = 1.20, 572/520 = 1.10: median 1.15; pullthrough / verifying 520/600 = 0.87, 540/572 = 0.94.
+  assert.equal(find('herd verifying fan-out ceiling').actual, '1.15');
+  assert.match(find('herd verifying fan-out ceiling').name, /out of reach on this machine for a cache that verifies and stores/);
+  assert.equal(find('herd all done, pullthrough / herd verifying fan-out ceiling').actual, '0.91');
+  assert.equal(find('herd verifying fan-out ceiling').met, false);
+  // Right after the plain fan-out ceiling's rows.
+  const names = targets.map((t) => t.name);
+  assert.equal(names.indexOf(find('herd verifying fan-out ceiling').name), names.indexOf(find('herd all done, pullthrough / herd fan-out ceiling').name) + 1);
+  // A run without it has neither row.
+  delete input.herd.fanoutVerifying;
+  assert.equal(targetsOf(input).filter((t) => t.name.includes('verifying fan-out')).length, 0);
+});
+
 test("the warm pulls' client CPU shows beside the warm throughput target, per proxy, as context", () => {
   const input = run();
   input.samples['warm-big-client'] = { reference: [1.02, 0.98, 1.1], pullthrough: [1.05, 0.9] };
