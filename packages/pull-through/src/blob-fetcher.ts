@@ -1,21 +1,20 @@
 import type { Descriptor, Digest } from '@pullthrough/oci';
 import type { RegistryStore } from '@pullthrough/storage';
 import { BlobConfirmer } from './blob-confirmer.js';
-import { blobFlightId, blobFlightKey } from './blob-flight-key.js';
+import { blobFlightKey } from './blob-flight-key.js';
 import { FlightFollower } from './flight-follower.js';
 import type { UpstreamTarget } from './upstream-target.js';
 import { resolveRange, type ByteRange, type RangeRequest } from './byte-range.js';
 import type { LiveTap } from './live-tap.js';
 import type { ClientBuffers, ClientBufferStats } from './client-buffers.js';
 import { memoryBudgets } from './memory-budgets.js';
-import { ReceivedPrefix } from './received-prefix.js';
 import { openWritten, READ_BACK_MIN_REMAINING_BUFFERS } from './read-back.js';
 import { downloadThrough, type DownloadDeps } from './blob-download.js';
 import { ClaimsAhead, type ClaimAhead } from './claims-ahead.js';
 import { noBlobLeases, type BlobLeases } from './redis-blob-leases.js';
 import type { WriteLag, WriteLagStats } from './write-lag.js';
 import { DEFAULT_READ_AHEAD_HOLD_MS, READ_AHEAD_MAX_RUNNING, ReadAheadHold, ReadAheadPlan, type ReadAheadStats } from './read-ahead.js';
-import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, liveBlobOf, liveTapFor, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
+import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, liveBlobOf, liveTapFor, newFlight, type BlobFetcherOptions, type FetchedBlob, type Flight, type LiveBlob, type Started, type Want, type CoalescedFetches } from './blob-flight.js';
 
 /**
  * How long a peer's request for a fetch whose lease this process claimed ahead (its client still looks
@@ -193,11 +192,9 @@ export class BlobFetcher {
   }
 
   /**
-   * Join the fetch of this blob with the target's upstream coordinates if one is running (its
-   * client may have all the bytes while the commit and link are still under way), else undefined.
-   * Joining costs no upstream request. Settles once the fetch is done (committed and linked to the
-   * repositories); with `toRead`, as soon as the blob is in place in the store, to be read for a client
-   * of this repository (its own link, for another repository, is made first; the fetch links its own).
+   * Join the fetch of this blob with the target's upstream coordinates if one is running, else undefined (no
+   * upstream request). Settles once the fetch is committed and linked to the repositories; with `toRead`, once the
+   * blob is in place in the store, to be read for this repository's client (linked first if the fetch does not).
    */
   join(target: UpstreamTarget, digest: Digest, toRead = false): Promise<FetchedBlob> | undefined {
     const existing = this.flights.get(blobFlightKey(target, digest));
@@ -315,11 +312,7 @@ export class BlobFetcher {
     const key = blobFlightKey(target, digest);
     let resolveOpened!: (size: number | undefined) => void;
     const opened = new Promise<number | undefined>((resolve) => (resolveOpened = resolve));
-    let placed!: (fetched: FetchedBlob) => void;
-    let notPlaced!: (err: unknown) => void;
-    const inPlace = new Promise<FetchedBlob>((resolve, reject) => ((placed = resolve), (notPlaced = reject)));
-    inPlace.catch(() => undefined);
-    const flight: Flight = { id: blobFlightId(key), leading: false, digest, downstreamRepository: target.downstreamRepository, done: undefined as unknown as Promise<FetchedBlob>, inPlace, placed, alsoLink: new Set(), taps: [], position: 0, opened, streaming: false, prefix: new ReceivedPrefix(this.buffers), followed: false, ...(want?.hold ? { hold: want.hold } : {}) };
+    const { flight, running } = newFlight(key, this.buffers, { digest, downstreamRepository: target.downstreamRepository, opened, ...(want?.hold ? { hold: want.hold } : {}) });
     // Another process fetches the blob: the caller waits for the commit (a fetch taken over later has no caller tap).
     let followed = false;
     const onFollow = () => {
@@ -350,8 +343,7 @@ export class BlobFetcher {
       resolveHeaders({ size, tap, ...(range ? { range } : {}) });
     };
     const done = this.run(target, digest, expectedSize, flight, want !== undefined, onHeaders, onFollow);
-    flight.done = done;
-    done.then(placed, notPlaced);
+    running(done);
     done.catch((err: unknown) => {
       resolveOpened(undefined);
       rejectHeaders(err);

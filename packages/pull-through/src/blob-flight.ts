@@ -6,7 +6,8 @@ import type { ByteRange, RangeRequest } from './byte-range.js';
 import type { ClientBuffers } from './client-buffers.js';
 import { LiveTap } from './live-tap.js';
 import type { ReadAheadHold } from './read-ahead.js';
-import type { ReceivedPrefix } from './received-prefix.js';
+import { ReceivedPrefix } from './received-prefix.js';
+import { blobFlightId } from './blob-flight-key.js';
 import type { Logger } from './logger.js';
 import type { BlobPeers } from './peer-stream-client.js';
 import type { BlobLeases } from './redis-blob-leases.js';
@@ -71,6 +72,23 @@ export interface Flight {
   leading: boolean;
   /** A fetch read ahead of its client: its read stops at the kept first bytes until a client taps it (ReadAheadHold). */
   hold?: ReadAheadHold;
+}
+
+/**
+ * A new flight for the flight key `key`, before its fetch runs (its first bytes kept in `buffers`); `running(done)`
+ * gives it the fetch's promise. Its `inPlace` settles when the download calls `placed` (committed), else as `done` does.
+ */
+export function newFlight(key: string, buffers: ClientBuffers, fields: Pick<Flight, 'digest' | 'downstreamRepository' | 'opened' | 'hold'>): { flight: Flight; running(done: Promise<FetchedBlob>): void } {
+  let placed!: (fetched: FetchedBlob) => void;
+  let notPlaced!: (err: unknown) => void;
+  const inPlace = new Promise<FetchedBlob>((resolve, reject) => ((placed = resolve), (notPlaced = reject)));
+  inPlace.catch(() => undefined);
+  const flight: Flight = { ...fields, id: blobFlightId(key), prefix: new ReceivedPrefix(buffers), leading: false, done: undefined as unknown as Promise<FetchedBlob>, inPlace, placed, alsoLink: new Set(), taps: [], position: 0, streaming: false, followed: false };
+  const running = (done: Promise<FetchedBlob>) => {
+    flight.done = done;
+    done.then(placed, notPlaced);
+  };
+  return { flight, running };
 }
 
 /** What the caller of start() reads: the whole blob, a range of it, nothing yet (read ahead: `hold`), or nothing (a background import). */

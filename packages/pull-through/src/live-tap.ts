@@ -1,12 +1,12 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { FileReadStream } from '@pullthrough/storage';
 import { sendReadBack, type ReadBack } from './read-back.js';
-import { sendStoredPieces } from './stored-pieces.js';
+import { sendStored } from './stored-pieces.js';
 import type { ClientBuffers } from './client-buffers.js';
 import { drained } from './stream-drained.js';
 import { LentSlices } from './lent-slices.js';
 import { Wakeups } from './wakeups.js';
+import { InFlightWrites } from './in-flight-writes.js';
 
 /** Opens bytes `start`..`end` (inclusive) of the committed blob. */
 export type StoredBlobOpener = (start: number, end: number) => Promise<Readable>;
@@ -42,15 +42,8 @@ export class LiveTap {
   private mode: TapMode = 'live';
   private readonly queue: Buffer[] = [];
   private queuedBytes = 0;
-  /**
-   * Live bytes handed to the destination whose write has not completed yet (its socket still buffers them):
-   * counted in the tap's buffer until then, so a slow client holds no more than a fast one may.
-   */
-  private inFlight = 0;
-  /** When the destination last completed a write of live bytes (or when it was first given some to take). */
-  private progressAt = 0;
-  /** Cuts a client that completes no write of its live bytes for the stall timeout (one timer per tap, not per write). */
-  private stallWatch: NodeJS.Timeout | undefined;
+  /** Live bytes handed to the destination and not written yet: counted in the tap's buffer until then. */
+  private readonly inFlight: InFlightWrites;
   /** Every byte is handed over and the destination ended: the tap settles once the last in-flight write completes. */
   private ended = false;
   /** A verified tap's latest slice, held until the digest is verified (counted in its buffer). */
@@ -89,6 +82,7 @@ export class LiveTap {
     private readonly stallTimeoutMs: number,
   ) {
     this.next = start;
+    this.inFlight = new InFlightWrites(buffers, stallTimeoutMs, (length) => this.landed(length), () => this.cutStalled());
   }
 
   /**
@@ -252,12 +246,12 @@ export class LiveTap {
   }
 
   private get holding(): number {
-    return this.queuedBytes + this.inFlight + (this.held?.length ?? 0);
+    return this.queuedBytes + this.inFlight.bytes + (this.held?.length ?? 0);
   }
 
   /** Live bytes the client has still to take: queued, or handed to the destination and not written yet (not the held slice). */
   private get pending(): number {
-    return this.queuedBytes + this.inFlight;
+    return this.queuedBytes + this.inFlight.bytes;
   }
 
   private enqueue(slice: Buffer): void {
@@ -296,11 +290,7 @@ export class LiveTap {
   /** Bytes are waiting and nobody takes them yet: a client that never attaches is a stalled one (cut after the stall timeout). */
   private awaitClient(): void {
     if (this.unattached || this.stallTimeoutMs <= 0 || this.mode === 'closed') return;
-    this.unattached = setTimeout(() => {
-      if (this.out || this.mode === 'closed') return;
-      this.buffers.countStalled();
-      this.close(new Error(`client stalled: took no bytes for ${this.stallTimeoutMs} ms`));
-    }, this.stallTimeoutMs);
+    this.unattached = setTimeout(() => !this.out && this.mode !== 'closed' && this.cutStalled(), this.stallTimeoutMs);
     this.unattached.unref();
   }
 
@@ -310,7 +300,7 @@ export class LiveTap {
     clearTimeout(this.unattached);
     // A client that goes away with live bytes in flight: their writes may never complete (nor settle the tap).
     out.once('close', () => {
-      if (this.inFlight > 0 || this.mode !== 'closed') this.close();
+      if (this.inFlight.bytes > 0 || this.mode !== 'closed') this.close();
     });
   }
 
@@ -337,47 +327,20 @@ export class LiveTap {
   }
 
   /**
-   * Hand one live slice to the client without waiting for 'drain': it stays counted in the tap's buffer
-   * (and the process's total) until its write completes, so what a client's socket buffers is bounded by
-   * its buffer as before, and a full one falls behind (or the read waits for it) at the next offer. Most
-   * writes complete at once (the kernel takes the bytes): a herd's clients then cost one write per slice,
-   * not a 'drain' wait each (listeners, a timer, a promise). A client that completes no write for the stall
-   * timeout is cut off (watchStall). A slice of a lent chunk gives it back once written to a direct destination.
+   * Hand one live slice to the client without waiting for 'drain' (InFlightWrites): it stays counted in the tap's
+   * buffer until its write completes, so a full one falls behind (or the read waits for it) at the next offer as
+   * before; in a herd most writes complete at once, and each costs one write, not a 'drain' wait. A slice of a lent
+   * chunk gives it back once written to a direct destination.
    */
   private handOver(out: Writable, slice: Buffer): void {
-    const giveBack = this.lent.written(slice, out !== this.piped);
-    const length = slice.length;
-    if (this.inFlight === 0) this.progressAt = Date.now();
-    this.inFlight += length;
-    out.write(slice, () => {
-      giveBack?.();
-      this.landed(length);
-    });
-    this.watchStall();
+    this.inFlight.send(out, slice, this.lent.written(slice, out !== this.piped));
   }
 
-  /** A live slice's write completed (the tap may have been closed meanwhile: then its bytes were released already). */
+  /** A live slice's write completed. */
   private landed(length: number): void {
-    if (this.mode === 'closed' && !this.ended) return;
-    this.inFlight -= length;
-    this.buffers.release(length);
     this.written += length;
-    this.progressAt = Date.now();
     this.wakeups.wakeAll();
-    if (this.ended && this.inFlight === 0) this.settled();
-  }
-
-  private watchStall(): void {
-    if (this.stallWatch || this.stallTimeoutMs <= 0) return;
-    this.stallWatch = setTimeout(() => {
-      this.stallWatch = undefined;
-      if (this.inFlight === 0 || (this.mode === 'closed' && !this.ended)) return;
-      const idleMs = Date.now() - this.progressAt;
-      if (idleMs < this.stallTimeoutMs) return void this.watchStall();
-      this.buffers.countStalled();
-      this.close(new Error(`client stalled: took no bytes for ${this.stallTimeoutMs} ms`));
-    }, Math.max(1, this.stallTimeoutMs - (Date.now() - this.progressAt)));
-    this.stallWatch.unref();
+    if (this.ended && this.inFlight.bytes === 0) this.settled();
   }
 
   /**
@@ -393,13 +356,15 @@ export class LiveTap {
       this.wakeups.wakeAll();
       return true;
     }
-    if (out.destroyed) {
-      this.close();
-      return false;
-    }
+    if (out.destroyed) this.close();
+    else this.cutStalled();
+    return false;
+  }
+
+  /** The client took no bytes for the stall timeout while some waited for it: it is cut off (only it). */
+  private cutStalled(): void {
     this.buffers.countStalled();
     this.close(new Error(`client stalled: took no bytes for ${this.stallTimeoutMs} ms`));
-    return false;
   }
 
   private async resume(out: Writable, open: StoredBlobOpener, size: number): Promise<void> {
@@ -410,13 +375,7 @@ export class LiveTap {
       if (this.next <= last && !out.destroyed) {
         stream = await open(this.next, last);
         const advance = (chunk: Buffer) => ((this.next += chunk.length), chunk);
-        if (stream instanceof FileReadStream && out !== this.piped) {
-          if (!(await sendStoredPieces(out, stream, (chunk, sent) => this.write(out, advance(chunk), sent)))) return this.close();
-        } else
-          for await (const chunk of stream as AsyncIterable<Buffer>) {
-            if (out.destroyed) return this.close();
-            if (!(await this.write(out, advance(chunk)))) return;
-          }
+        if (!(await sendStored(out, stream, out !== this.piped, (chunk, sent) => this.write(out, advance(chunk), sent)))) return this.close();
       }
       if (out.destroyed) return this.close();
       this.finish(out);
@@ -432,12 +391,11 @@ export class LiveTap {
     this.mode = 'closed';
     this.ended = true;
     out.end();
-    if (this.inFlight === 0) this.settled();
+    if (this.inFlight.bytes === 0) this.settled();
   }
 
   private settled(): void {
-    clearTimeout(this.stallWatch);
-    this.stallWatch = undefined;
+    this.inFlight.stop();
     this.settle?.();
   }
 
@@ -455,10 +413,7 @@ export class LiveTap {
     this.ended = false;
     this.dropQueued();
     // Writes that never complete (the client went away) release nothing: their bytes are released here, once.
-    this.buffers.release(this.inFlight);
-    this.inFlight = 0;
-    clearTimeout(this.stallWatch);
-    this.stallWatch = undefined;
+    this.inFlight.drop();
     this.failure ??= err;
     // Never attached: the read-back did not start and its reader is still open.
     void this.readBack?.reader.close().catch(() => undefined);

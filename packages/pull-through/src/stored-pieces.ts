@@ -1,5 +1,5 @@
-import type { Writable } from 'node:stream';
-import type { FileReadStream } from '@pullthrough/storage';
+import type { Readable, Writable } from 'node:stream';
+import { FileReadStream } from '@pullthrough/storage';
 
 class DestinationClosed extends Error {}
 
@@ -34,4 +34,17 @@ export async function sendStoredPieces(out: Writable, file: FileReadStream, writ
   } finally {
     out.off('close', onClose);
   }
+}
+
+/**
+ * A tap's rest from the stored blob (`stream`), sent to `out`: in the store's pooled pieces when `out` is a direct
+ * destination and the store reads a file (sendStoredPieces), else chunk by chunk. False when the client went away or
+ * the tap closed; rejects when the store's read fails.
+ */
+export async function sendStored(out: Writable, stream: Readable, direct: boolean, write: (slice: Buffer, sent?: () => void) => Promise<boolean>): Promise<boolean> {
+  if (stream instanceof FileReadStream && direct) return sendStoredPieces(out, stream, write);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (out.destroyed || !(await write(chunk))) return false;
+  }
+  return true;
 }
