@@ -92,11 +92,12 @@ export async function downloadThrough(
     let whole = true;
     for await (const chunk of body as AsyncIterable<Buffer>) {
       // Read ahead of its client: the read stops before the first chunk the kept prefix cannot take, until
-      // a client taps the fetch or the hold times out (then the rest is for the store). Not the upstream's time.
+      // a client taps the fetch (and the clients that come with it: ReadAheadHold) or the hold times out
+      // (then the rest is for the store). Not the upstream's time.
       const hold = flight.hold;
-      if (hold && !hold.released && flight.taps.length === 0) {
-        if (!flight.prefix.available) hold.release();
-        else if (!flight.prefix.keeps(chunk.length)) await pace.waiting(() => hold.wait());
+      if (hold && !flight.prefix.keeps(chunk.length)) {
+        const stop = flight.prefix.available ? hold.atPrefixEnd() : hold.release();
+        if (stop) await pace.waiting(() => stop);
       }
       // Hashed (and checked against the expected size) before any client sees it.
       const wait = through.take(chunk);

@@ -75,6 +75,30 @@ describe('layers read ahead of the client', () => {
     expect(s.fetcher.readAheadStats).toEqual({ started: 3, unasked: 0 });
   });
 
+  it('clients that tap a held layer right after its first client all start at byte 0 from the kept prefix: none waits for the commit', async () => {
+    const s = await setUp({ readAheadLayers: 1, readAheadHoldMs: 60_000, prefixBytes: 1 * MiB });
+    s.fetcher.expectMisses(s.target, s.layers);
+    s.fetcher.readAheadAfter(s.target, s.layers[0]!.digest);
+    await waitUntil(async () => upstream.blobGets() === 1, { what: 'layer 1 read ahead', timeoutMs: 10_000, intervalMs: 10 });
+    // Held at its prefix, with the rest of the layer queued in the socket meanwhile.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await stored(s, 1)).toBe(false);
+    const digest = s.layers[1]!.digest;
+    const first = await s.fetcher.stream(s.target, digest);
+    // The herd's next client, a turn of the event loop later: the chunk the prefix could not take, and the
+    // socket's backlog, would have gone by already without the gathering.
+    await new Promise((r) => setImmediate(r));
+    const second = await s.fetcher.stream(s.target, digest);
+    expect(first).toBeDefined();
+    expect(second).toBeDefined();
+    const [a, b] = await Promise.all([readStream(first!.stream), readStream(second!.stream)]);
+    expect(sha(a.bytes)).toBe(digest);
+    expect(sha(b.bytes)).toBe(digest);
+    await expect(second!.done).resolves.toMatchObject({ size: SIZES[1] });
+    expect(s.fetcher.coalesced).toMatchObject({ tapped: 2, joined: 0, readBack: 0 });
+    expect(gets(s)).toEqual([0, 1, 0, 0, 0]);
+  });
+
   it('with no client within the hold, the fetch goes on for the store alone: stored, the kept bytes given back', async () => {
     const s = await setUp({ readAheadLayers: 3, readAheadHoldMs: 200, prefixBytes: 1 * MiB });
     s.fetcher.expectMisses(s.target, s.layers);

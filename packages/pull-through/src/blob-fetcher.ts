@@ -286,8 +286,8 @@ export class BlobFetcher {
   /** The new tap joins the running fetch (in the same tick as the checks before it). */
   private joined(running: Flight, tap: LiveTap, link: string | undefined, size: number | undefined, resolved: ByteRange | undefined): LiveBlob {
     running.taps.push(tap);
-    // A fetch read ahead of its client goes on now.
-    running.hold?.release();
+    // A fetch read ahead of its client goes on now (past its kept prefix once the clients that came with this one tapped it too).
+    running.hold?.tapped();
     this.coalesced.tapped++;
     // Same upstream repository and credentials: its upstream serves the blob for this caller too. It
     // is linked with the commit (a caller that joins the fetch later finds the link in place).

@@ -86,6 +86,33 @@ describe('PullThroughRegistry.openBlob', () => {
     expect(f.upstream.count('blobs', 'GET')).toBe(1);
   });
 
+  it('an open of a blob whose fetch runs here taps it at once, without waiting for a look at storage', async () => {
+    f.upstream.blobTrickle = { bytes: 64 * 1024, everyMs: 10 };
+    const first = await f.registry.openBlob('up/foo', layer.digest);
+    expect(first.cache).toBe('miss');
+    // Storage answers nothing now, as behind a busy store's queue of writes, until the test lets it.
+    let letLook!: () => void;
+    const looking = new Promise<void>((resolve) => (letLook = resolve));
+    const stat = f.store.statBlob.bind(f.store);
+    const linked = f.store.isBlobLinked.bind(f.store);
+    const stats = jest.spyOn(f.store, 'statBlob').mockImplementation(async (...args) => (await looking, stat(...args)));
+    const links = jest.spyOn(f.store, 'isBlobLinked').mockImplementation(async (...args) => (await looking, linked(...args)));
+    const opening = f.registry.openBlob('up/foo', layer.digest);
+    const opened = await Promise.race([opening, new Promise<undefined>((r) => setTimeout(() => r(undefined), 3_000))]);
+    expect(opened).toBeDefined();
+    expect(opened!.cache).toBe('miss');
+    expect(f.registry.blobs.isInFlight(layer.digest)).toBe(true);
+    expect(links).not.toHaveBeenCalled();
+    letLook();
+    const [a, b] = await Promise.all([readStream(first.stream), readStream(opened!.stream)]);
+    expect(a.bytes.equals(layer.bytes)).toBe(true);
+    expect(b.bytes.equals(layer.bytes)).toBe(true);
+    await first.done;
+    stats.mockRestore();
+    links.mockRestore();
+    expect(f.upstream.count('blobs', 'GET')).toBe(1);
+  });
+
   it('shares one upstream GET between 5 concurrent opens, and every caller gets the right bytes', async () => {
     // Each caller reads its stream as soon as it has it, like a route piping to its response.
     const callers = Array.from({ length: 5 }, async () => {

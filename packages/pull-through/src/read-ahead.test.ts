@@ -79,4 +79,42 @@ describe('ReadAheadHold', () => {
     expect(ran.expired).toBe(true);
     expect(calls).toEqual(['before', 'after', 'no hold']);
   });
+
+  it('after the first tap, keeps the read at the prefix for the gathering (clients that come with it start at byte 0); release() ends it at once', async () => {
+    const settledAfter = async (promise: Promise<void> | undefined, ms: number) => {
+      let settled = false;
+      void promise?.then(() => (settled = true));
+      await new Promise((r) => setTimeout(r, ms));
+      return settled;
+    };
+    // Read stopped at the prefix before any tap: it waits for one, then for the gathering after it.
+    const hold = new ReadAheadHold(60_000, 150);
+    const atEnd = hold.atPrefixEnd();
+    expect(await settledAfter(atEnd, 20)).toBe(false);
+    hold.tapped();
+    expect(hold.released).toBe(true);
+    expect(await settledAfter(atEnd, 50)).toBe(false);
+    expect(await settledAfter(atEnd, 200)).toBe(true);
+    // Gathering over: nothing to wait for at the prefix's end any more.
+    expect(hold.atPrefixEnd()).toBeUndefined();
+
+    // A read that reaches the prefix's end during the gathering waits for the rest of it; a release ends it.
+    const cut = new ReadAheadHold(60_000, 60_000);
+    cut.tapped();
+    const during = cut.atPrefixEnd();
+    expect(during).toBeDefined();
+    expect(await settledAfter(during, 20)).toBe(false);
+    cut.release();
+    expect(await settledAfter(during, 0)).toBe(true);
+
+    // No hold, or a hold that ran out: a tap has nothing to gather.
+    const none = new ReadAheadHold(0, 60_000);
+    none.tapped();
+    expect(none.atPrefixEnd()).toBeUndefined();
+    const ran = new ReadAheadHold(10, 60_000);
+    await ran.wait();
+    ran.tapped();
+    expect(ran.expired).toBe(true);
+    expect(ran.atPrefixEnd()).toBeUndefined();
+  });
 });

@@ -15,22 +15,37 @@ export interface ReadAheadStats {
 }
 
 /**
+ * After the first client taps a fetch read ahead, how long its read still stops at the kept prefix (ms).
+ * A herd's clients ask for the layer within milliseconds of each other, but their requests reach the
+ * event loop a few ms apart when it is busy; the upstream bytes queued in the socket while the fetch
+ * held would otherwise go past the prefix at once, and those clients would wait for the commit. The
+ * first client is not kept waiting: it reads the prefix meanwhile.
+ */
+export const READ_AHEAD_GATHER_MS = 10;
+
+/**
  * A fetch started ahead of its client (BlobFetcher's read-ahead) keeps its first bytes (ReceivedPrefix)
  * and its upstream read stops there, before the chunk that would not fit, until the first client taps
- * the fetch (`release`) or `holdMs` pass after the stop: then it goes on without one, for the store (a
- * late client waits for the commit). So a layer read ahead holds at most the prefix in memory and
- * takes no more of the upstream link than that before a client wants it.
+ * the fetch (`tapped`; then `gatherMs` more, for the clients that come with it) or `holdMs` pass after
+ * the stop: then it goes on without one, for the store (a late client waits for the commit). So a
+ * layer read ahead holds at most the prefix in memory and takes no more of the upstream link than that
+ * before a client wants it.
  */
 export class ReadAheadHold {
   private waiting: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private done = false;
   private readonly onTapped: Array<() => void> = [];
+  /** Set by the first tap: the read stops at the prefix until it resolves. */
+  private gathering: { until: Promise<void>; end: () => void } | undefined;
   /** The hold ran out with no client: the fetch went on for the store alone. */
   expired = false;
 
   /** `holdMs` 0: no hold (released from the start: the fetch goes straight on). */
-  constructor(private readonly holdMs: number) {
+  constructor(
+    private readonly holdMs: number,
+    private readonly gatherMs = READ_AHEAD_GATHER_MS,
+  ) {
     this.done = holdMs <= 0;
   }
 
@@ -44,7 +59,7 @@ export class ReadAheadHold {
     this.waiting ??= new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.expired = !this.done;
-        this.release();
+        this.open();
       }, this.holdMs);
       this.wake = () => {
         clearTimeout(timer);
@@ -54,11 +69,50 @@ export class ReadAheadHold {
     return this.waiting;
   }
 
+  /**
+   * The read is at the end of the kept prefix (the next chunk would not fit): what it waits for before
+   * going on (undefined: nothing). A client, then the gathering after its tap; or the hold's end.
+   */
+  atPrefixEnd(): Promise<void> | undefined {
+    if (!this.done) return this.wait().then(() => this.gathering?.until);
+    return this.gathering?.until;
+  }
+
+  /** A client tapped the fetch: released, and the read stops at the prefix `gatherMs` more (ended early by `release`). */
+  tapped(): void {
+    if (this.done) return;
+    if (this.gatherMs > 0) {
+      let end!: () => void;
+      const until = new Promise<void>((resolve) => (end = resolve));
+      const timer = setTimeout(() => this.endGathering(), this.gatherMs);
+      this.gathering = {
+        until,
+        end: () => {
+          clearTimeout(timer);
+          end();
+        },
+      };
+    }
+    this.open();
+  }
+
+  /** Released at once (a clean shutdown, a client waiting for the commit): no gathering either. */
   release(): void {
+    this.endGathering();
+    this.open();
+  }
+
+  private open(): void {
     if (this.done) return;
     this.done = true;
     this.wake?.();
     if (!this.expired) for (const fn of this.onTapped.splice(0)) fn();
+  }
+
+  private endGathering(): void {
+    const gathering = this.gathering;
+    this.gathering = undefined;
+    gathering?.end();
   }
 
   /** `fn` once a client taps the fetch (at once if one did or there is no hold; never if the hold ran out first). */

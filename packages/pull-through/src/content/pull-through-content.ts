@@ -1,6 +1,7 @@
 import { blobDescriptors, BlobUnknownError, ClientThrottledError, ManifestUnknownError, NameUnknownError, RegistryError, type Digest, type ParsedManifest, type Reference } from '@pullthrough/oci';
 import { ruleTagFreshnessSeconds, ruleUpstreamTagNotFound, tagAllowed } from '@pullthrough/cache-rules';
 import type { BlobFetcher } from '../blob-fetcher.js';
+import type { ClaimAhead } from '../claims-ahead.js';
 import type { CachedListings, ReferrerList, TagList } from '../cached-listings.js';
 import type { HydrationEnqueuer } from '../hydration-enqueuer.js';
 import type { ManifestImporter, StoredManifest } from '../manifest-importer.js';
@@ -301,20 +302,18 @@ export class PullThroughContent implements RepositoryContent {
   private async blobFor(digest: Digest, range: RangeRequest | undefined): Promise<BlobBody> {
     const target = this.observed;
     const blobs = this.deps.blobs;
-    // Looked at before storage is read: a fetch that finishes meanwhile is joined, not asked again. A blob of
-    // a manifest just fetched from the upstream: its fetch lease is claimed while storage is read (`ahead`),
-    // and the next layers are fetched ahead of this client's requests for them.
+    // Looked at before storage is read. A fetch of it for this repository's upstream running here is joined at
+    // once, without that look: it can wait behind the store's writes (a thread pool's turn) while the fetch's
+    // kept first bytes go by for a herd's clients. One that starts or finishes meanwhile is joined, not asked
+    // again. A blob of a manifest just fetched from the upstream: its fetch lease is claimed while storage is
+    // read (`ahead`), and the next layers are fetched ahead of this client's requests for them.
     const { running: wasRunning, ahead } = blobs.requested(target, digest);
     try {
-      let { linked, stored } = await this.local.blobState(digest);
-      // Stored after all: the claim is given up, saying so.
-      if (stored) ahead?.drop(true);
-      if (linked && stored) return this.local.openStored(digest, stored.size, range, 'hit');
-      if (wasRunning || blobs.isRunning(target, digest)) {
-        const joined = await this.joinRunning(digest, range);
-        if ('body' in joined) return joined.body;
-        ({ linked, stored } = joined.state);
-      }
+      const looked = wasRunning ? undefined : await this.lookBeforeJoin(digest, range, ahead);
+      if (looked && 'body' in looked) return looked.body;
+      const joined = !looked || blobs.isRunning(target, digest) ? await this.joinRunning(digest, range) : looked;
+      if ('body' in joined) return joined.body;
+      const { stored } = joined.state;
       this.admit();
       if (stored) {
         await blobs.confirm(target, digest, stored.size);
@@ -330,6 +329,14 @@ export class PullThroughContent implements RepositoryContent {
       // Unless a fetch took the claim over (it releases it), nobody will use it: let it go.
       ahead?.drop(false);
     }
+  }
+
+  /** Storage as it is now: a hit is opened; a blob stored after all gives up the lease claim made ahead, saying so. */
+  private async lookBeforeJoin(digest: Digest, range: RangeRequest | undefined, ahead: ClaimAhead | undefined): Promise<{ body: BlobBody } | { state: LocalBlobState }> {
+    const state = await this.local.blobState(digest);
+    if (state.stored) ahead?.drop(true);
+    if (state.linked && state.stored) return { body: await this.local.openStored(digest, state.stored.size, range, 'hit') };
+    return { state };
   }
 
   /**
