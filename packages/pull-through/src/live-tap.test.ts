@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { ClientBuffers } from './client-buffers.js';
 import { LiveTap, type StoredBlobOpener } from './live-tap.js';
 import { readStream } from '../test/registry-fixture.js';
@@ -125,11 +125,12 @@ describe('LiveTap', () => {
     expect(buffers.stats.bufferedBytes).toBe(0);
   });
 
-  it('hands live slices to the client at once, without a drain wait each, and counts them in its buffer until their writes complete', async () => {
+  it('hands live slices to the client without a drain wait each, and counts them in its buffer until their writes complete', async () => {
     const buffers = new ClientBuffers({ perClientBytes: 256 * KiB, totalBytes: 1024 * KiB });
     // Nobody reads the sink yet: none of its writes completes, and it takes more than its 16 KiB high-water mark.
     const tap = tapOn(buffers);
     offer([tap], 0, 4 * CHUNK);
+    await settle();
     // The verified tap holds its latest slice back; the three before it are with the client's destination.
     expect(tap.sink.writableLength).toBe(3 * CHUNK);
     expect(buffers.stats.bufferedBytes).toBe(4 * CHUNK);
@@ -142,6 +143,44 @@ describe('LiveTap', () => {
     tap.committed(storedOpener([]), blob.length);
     const read = await readStream(tap.sink);
     expect(read.bytes.equals(blob)).toBe(true);
+    expect(buffers.stats.bufferedBytes).toBe(0);
+  });
+
+  it("writes a client's slices of the chunks that came in one turn of the event loop together (one writev), and at once when they reach half its buffer", async () => {
+    const buffers = new ClientBuffers({ perClientBytes: 256 * KiB, totalBytes: 1024 * KiB });
+    const writes: number[][] = [];
+    const sink = new Writable({
+      highWaterMark: 1024 * KiB,
+      write(chunk: Buffer, _encoding, done) {
+        writes.push([chunk.length]);
+        done();
+      },
+      writev(chunks, done) {
+        writes.push(chunks.map((c) => (c.chunk as Buffer).length));
+        done();
+      },
+    });
+    const tap = new LiveTap(0, blob.length - 1, false, buffers, 0);
+    const sent = tap.sendTo(sink);
+    offer([tap], 0, 4 * CHUNK);
+    // Nothing yet: the turn may bring more chunks.
+    expect(writes).toEqual([]);
+    await settle();
+    expect(writes).toEqual([[CHUNK, CHUNK, CHUNK, CHUNK]]);
+    // Half the buffer (128 KiB) queued in one turn: written then, without waiting for the turn's end.
+    writes.length = 0;
+    offer([tap], 4 * CHUNK, 12 * CHUNK);
+    expect(writes).toEqual([Array(8).fill(CHUNK)]);
+    // The rest a turn at a time, as it comes: every byte, none fell behind.
+    for (let at = 12 * CHUNK; at < blob.length; at += 4 * CHUNK) {
+      offer([tap], at, Math.min(blob.length, at + 4 * CHUNK));
+      await settle();
+    }
+    tap.complete();
+    await sent;
+    expect(buffers.stats.fellBehind).toBe(0);
+    // The first turn's 4 chunks were counted before `writes` was emptied.
+    expect(writes.flat().reduce((a, b) => a + b, 0)).toBe(blob.length - 4 * CHUNK);
     expect(buffers.stats.bufferedBytes).toBe(0);
   });
 

@@ -6,7 +6,7 @@ import type { ClientBuffers } from './client-buffers.js';
 import { drained } from './stream-drained.js';
 import { LentSlices } from './lent-slices.js';
 import { Wakeups } from './wakeups.js';
-import { InFlightWrites } from './in-flight-writes.js';
+import { LiveQueue } from './live-queue.js';
 
 /** Opens bytes `start`..`end` (inclusive) of the committed blob. */
 export type StoredBlobOpener = (start: number, end: number) => Promise<Readable>;
@@ -40,10 +40,8 @@ type TapMode = 'live' | 'ending' | 'behind' | 'resuming' | 'closed';
  */
 export class LiveTap {
   private mode: TapMode = 'live';
-  private readonly queue: Buffer[] = [];
-  private queuedBytes = 0;
-  /** Live bytes handed to the destination and not written yet: counted in the tap's buffer until then. */
-  private readonly inFlight: InFlightWrites;
+  /** Live slices queued or handed to the destination, counted in the tap's buffer until written. */
+  private readonly queue: LiveQueue;
   /** Every byte is handed over and the destination ended: the tap settles once the last in-flight write completes. */
   private ended = false;
   /** A verified tap's latest slice, held until the digest is verified (counted in its buffer). */
@@ -82,7 +80,7 @@ export class LiveTap {
     private readonly stallTimeoutMs: number,
   ) {
     this.next = start;
-    this.inFlight = new InFlightWrites(buffers, stallTimeoutMs, (length) => this.landed(length), () => this.cutStalled());
+    this.queue = new LiveQueue(buffers, this.lent, stallTimeoutMs, (length) => this.landed(length), () => this.cutStalled());
   }
 
   /**
@@ -184,13 +182,13 @@ export class LiveTap {
     if (this.verified) {
       const previous = this.held;
       this.held = slice;
-      if (previous) this.enqueue(previous);
+      if (previous) this.queue.add(previous);
     } else {
       // A range that ends before the blob does is complete with its last byte.
       if (to === this.end + 1) this.mode = 'ending';
-      this.enqueue(slice);
+      this.queue.add(slice);
     }
-    this.flush();
+    this.queue.flushWith(this.flush);
     // A range that got its last byte with this slice takes no more: nothing to wait for.
     if (!over || this.mode !== 'live') return false;
     this.buffers.countWait();
@@ -209,10 +207,10 @@ export class LiveTap {
     let handed = this.written;
     const startedAt = Date.now();
     let progressAt = startedAt;
-    while (this.live && this.pending > 0 && this.holding > half) {
+    while (this.live && this.queue.pending > 0 && this.holding > half) {
       const deadline = Math.min(progressAt + waitStallMs, startedAt + 2 * waitStallMs);
       await this.wakeups.next(Math.max(1, deadline - Date.now()));
-      if (!this.live || this.pending === 0 || this.holding <= half) return;
+      if (!this.live || this.queue.pending === 0 || this.holding <= half) return;
       const now = Date.now();
       if (this.written > handed) {
         handed = this.written;
@@ -226,7 +224,7 @@ export class LiveTap {
   complete(): void {
     if (this.mode !== 'live' || this.chasing) return;
     this.mode = 'ending';
-    if (this.held) this.enqueue(this.held);
+    if (this.held) this.queue.add(this.held);
     this.held = undefined;
     this.flush();
   }
@@ -246,17 +244,7 @@ export class LiveTap {
   }
 
   private get holding(): number {
-    return this.queuedBytes + this.inFlight.bytes + (this.held?.length ?? 0);
-  }
-
-  /** Live bytes the client has still to take: queued, or handed to the destination and not written yet (not the held slice). */
-  private get pending(): number {
-    return this.queuedBytes + this.inFlight.bytes;
-  }
-
-  private enqueue(slice: Buffer): void {
-    this.queue.push(slice);
-    this.queuedBytes += slice.length;
+    return this.queue.pending + (this.held?.length ?? 0);
   }
 
   private fallBehind(): void {
@@ -282,10 +270,10 @@ export class LiveTap {
   }
 
   /** Write what is queued while the client takes it; then end, or continue from the store (once there is a destination). */
-  private flush(): void {
+  private readonly flush = (): void => {
     if (!this.out) return this.awaitClient();
     if (!this.writing) void this.writeQueued(this.out);
-  }
+  };
 
   /** Bytes are waiting and nobody takes them yet: a client that never attaches is a stalled one (cut after the stall timeout). */
   private awaitClient(): void {
@@ -300,7 +288,7 @@ export class LiveTap {
     clearTimeout(this.unattached);
     // A client that goes away with live bytes in flight: their writes may never complete (nor settle the tap).
     out.once('close', () => {
-      if (this.inFlight.bytes > 0 || this.mode !== 'closed') this.close();
+      if (this.queue.inFlightBytes > 0 || this.mode !== 'closed') this.close();
     });
   }
 
@@ -313,12 +301,7 @@ export class LiveTap {
       // A read-back buffer is read into again only with a direct destination (an HTTP response's write callback comes once its socket has the bytes).
       const sink = { closed: () => this.mode === 'closed', write: (slice: Buffer, sent: () => void) => this.write(out, slice, sent), close: (err?: Error) => this.close(err), join: (at: number) => this.endChase(at, 'live'), behind: (at: number) => this.endChase(at, 'behind') };
       if (readBack && !(await sendReadBack(out, out !== this.piped, readBack, sink))) return;
-      while (this.queue.length > 0) {
-        if (out.destroyed) return this.close();
-        const slice = this.queue.shift()!;
-        this.queuedBytes -= slice.length;
-        this.handOver(out, slice);
-      }
+      if (!this.queue.handAll(out, out !== this.piped)) return this.close();
       if (this.mode === 'ending') this.finish(out);
       else if (this.mode === 'behind' && this.stored) await this.resume(out, this.stored.open, this.stored.size);
     } finally {
@@ -326,21 +309,11 @@ export class LiveTap {
     }
   }
 
-  /**
-   * Hand one live slice to the client without waiting for 'drain' (InFlightWrites): it stays counted in the tap's
-   * buffer until its write completes, so a full one falls behind (or the read waits for it) at the next offer as
-   * before; in a herd most writes complete at once, and each costs one write, not a 'drain' wait. A slice of a lent
-   * chunk gives it back once written to a direct destination.
-   */
-  private handOver(out: Writable, slice: Buffer): void {
-    this.inFlight.send(out, slice, this.lent.written(slice, out !== this.piped));
-  }
-
   /** A live slice's write completed. */
   private landed(length: number): void {
     this.written += length;
     this.wakeups.wakeAll();
-    if (this.ended && this.inFlight.bytes === 0) this.settled();
+    if (this.ended && this.queue.inFlightBytes === 0) this.settled();
   }
 
   /**
@@ -391,20 +364,20 @@ export class LiveTap {
     this.mode = 'closed';
     this.ended = true;
     out.end();
-    if (this.inFlight.bytes === 0) this.settled();
+    if (this.queue.inFlightBytes === 0) this.settled();
   }
 
   private settled(): void {
-    this.inFlight.stop();
+    this.queue.stop();
     this.settle?.();
   }
 
   private dropQueued(): void {
-    this.buffers.release(this.queuedBytes + (this.held?.length ?? 0));
-    for (const slice of this.queue) this.lent.drop(slice);
-    if (this.held) this.lent.drop(this.held);
-    this.queue.length = 0;
-    this.queuedBytes = 0;
+    this.queue.clear();
+    if (this.held) {
+      this.buffers.release(this.held.length);
+      this.lent.drop(this.held);
+    }
     this.held = undefined;
   }
 
@@ -413,7 +386,7 @@ export class LiveTap {
     this.ended = false;
     this.dropQueued();
     // Writes that never complete (the client went away) release nothing: their bytes are released here, once.
-    this.inFlight.drop();
+    this.queue.close();
     this.failure ??= err;
     // Never attached: the read-back did not start and its reader is still open.
     void this.readBack?.reader.close().catch(() => undefined);
