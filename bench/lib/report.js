@@ -87,12 +87,21 @@ function renderTargets(results) {
   ].join('\n');
 }
 
+/** The phases whose round counts differ from the run's, e.g. " (loopback pulls: 9; herd and herd3: 7)". */
+function roundsApart(m) {
+  const apart = [
+    ['loopback pulls', m.pullRounds],
+    ['herd and herd3', m.herdRounds],
+  ].filter(([, n]) => n !== undefined && n !== m.rounds);
+  return apart.length ? ` (${apart.map(([what, n]) => `${what}: ${n}`).join('; ')})` : '';
+}
+
 function renderMarkdown(results) {
   const m = results.meta;
   return [
     `# pullthrough benchmark${m.quick ? ' (quick)' : ''}`,
     '',
-    `${m.date} · ${m.machine} · node ${m.node} · \`${m.command}\` · ${m.rounds} rounds per scenario${m.pullRounds !== undefined && m.pullRounds !== m.rounds ? ` (loopback pulls: ${m.pullRounds})` : ''}, proxies alternating`,
+    `${m.date} · ${m.machine} · node ${m.node} · \`${m.command}\` · ${m.rounds} rounds per scenario${roundsApart(m)}, proxies alternating`,
     '',
     'Cells: median (min–max) over the rounds (warm pulls: over every warm pull of every round). Pulls: manifest by tag, then config and layers over HTTP keep-alive',
     `(${m.parallel} blobs at a time, one connection each, every socket read into one reused buffer: bench/lib/http-client.js), the same client for every target. ${m.notes.join(' ')}`,

@@ -26,9 +26,11 @@ test('text table has a ratio column and the targets', () => {
   assert.match(text, /\[met \] herd: 1 GET per blob/);
 });
 
-test('the markdown header names the loopback pulls\' own round count when it differs', () => {
+test('the markdown header names the loopback pulls\' and the herds\' own round counts when they differ', () => {
   assert.match(renderMarkdown(results), /· 3 rounds per scenario, proxies alternating/);
   assert.match(renderMarkdown({ ...results, meta: { ...results.meta, pullRounds: 9 } }), /· 3 rounds per scenario \(loopback pulls: 9\), proxies alternating/);
+  assert.match(renderMarkdown({ ...results, meta: { ...results.meta, pullRounds: 9, herdRounds: 7 } }), /· 3 rounds per scenario \(loopback pulls: 9; herd and herd3: 7\), proxies alternating/);
+  assert.match(renderMarkdown({ ...results, meta: { ...results.meta, herdRounds: 3 } }), /· 3 rounds per scenario, proxies alternating/);
 });
 
 test('markdown and svg render every chart row', () => {
