@@ -10,7 +10,7 @@ import { liveFlushes } from './next-turn.js';
  * the chunks one turn of the event loop brings go out together at the turn's end (NextTurn), in one corked
  * write: one writev and one syscall for each client, not one per chunk (in a herd, where the upstream
  * sockets' reads come many to a poll phase, that halved the frontend's CPU beside the socket writes). Once
- * the queue holds half the client's buffer it goes out at once.
+ * half the client's buffer is taken it goes out at once.
  */
 export class LiveQueue {
   private readonly slices: Buffer[] = [];
@@ -50,9 +50,13 @@ export class LiveQueue {
     this.queued += slice.length;
   }
 
-  /** A live chunk's slice was added: `flush` at the end of this turn of the event loop, or now with half the client's buffer queued. */
-  flushWith(flush: () => void): void {
-    if (this.queued >= this.batchBytes) flush();
+  /**
+   * A live chunk's slice was added: `flush` at the end of this turn of the event loop, or now once the client's
+   * buffer is half taken (queued, in flight, and `held`: a slice its tap holds back). So waiting for the turn
+   * never takes a client to the end of its buffer (where it would fall behind) that writing at once would not.
+   */
+  flushWith(flush: () => void, held: number): void {
+    if (this.pending + held >= this.batchBytes) flush();
     else liveFlushes.soon(flush);
   }
 

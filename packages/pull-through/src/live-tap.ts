@@ -188,7 +188,7 @@ export class LiveTap {
       if (to === this.end + 1) this.mode = 'ending';
       this.queue.add(slice);
     }
-    this.queue.flushWith(this.flush);
+    this.queue.flushWith(this.flush, this.held?.length ?? 0);
     // A range that got its last byte with this slice takes no more: nothing to wait for.
     if (!over || this.mode !== 'live') return false;
     this.buffers.countWait();
