@@ -154,6 +154,12 @@ test('Redis down: every claim answers "alone" at once (no waiting on Redis)', as
   }
   // Back: claims are shared again (and nothing is left connecting when the connections close).
   await eventually('reconnected', async () => (await a.acquire(KEY)).kind !== 'alone' && client.status === 'ready', 5000);
+  // And it listens again (subscribed anew on the reconnection, by its own handler: ioredis's resubscribe is off):
+  // another replica's "wanted" reaches it.
+  const heard: string[] = [];
+  a.onWanted((flightId) => heard.push(flightId));
+  await eventually('wanted heard after the restart', async () => (await client.publish(`${prefix}:blob-wanted`, 'flight-1'), heard.includes('flight-1')), 5000);
+  expect((a as unknown as { subscriber: Redis }).subscriber.options.autoResubscribe).toBe(false);
 });
 
 // How long a claim waits for Redis (claimTimeoutMs, PULLTHROUGH_BLOB_LEASE_CLAIM_TIMEOUT_MS): a Redis that

@@ -120,7 +120,9 @@ export class RedisBlobLeases implements BlobLeases {
     // which puts a claim behind the loop's other I/O and the previous round trip: the claim's 50 ms
     // budget is for Redis, not for that queue (the bench's herd3 saw claims time out with it on).
     this.redis = new Redis(options.url, connection);
-    this.subscriber = new Redis(options.url, connection);
+    // Subscribed again on 'ready' by the handler below (its failure caught): ioredis's own resubscribe has no
+    // catch, and one that meets a connection closing again is an unhandled rejection.
+    this.subscriber = new Redis(options.url, { ...connection, autoResubscribe: false });
     for (const r of [this.redis, this.subscriber]) r.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'blob leases: redis connection error'));
     this.subscriber.on('ready', () => {
       this.subscriber.subscribe(this.channel, this.wantedChannel).then(

@@ -76,7 +76,9 @@ export class RedisBreakerBoard implements SharedBreakerBoard {
     this.channel = `${options.prefix}:breaker-events`;
     const connection = { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
     this.redis = new Redis(options.url, connection);
-    this.subscriber = new Redis(options.url, connection);
+    // Subscribed again on 'ready' by the handler below (its failure caught): ioredis's own resubscribe has no
+    // catch, and one that meets a connection closing again is an unhandled rejection.
+    this.subscriber = new Redis(options.url, { ...connection, autoResubscribe: false });
     for (const r of [this.redis, this.subscriber]) r.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'breaker board: redis connection error'));
     // Back after an outage: share the holds this replica knows (a later hold wins), then read the others'.
     this.redis.on('ready', () => {
