@@ -9,8 +9,8 @@ import { liveFlushes } from './next-turn.js';
  * to the destination without a wait for 'drain' (InFlightWrites) until each write completes. The slices of
  * the chunks one turn of the event loop brings go out together at the turn's end (NextTurn), in one corked
  * write: one writev and one syscall for each client, not one per chunk (in a herd, where the upstream
- * sockets' reads come many to a poll phase, that halved the frontend's CPU beside the socket writes). Once
- * half the client's buffer is taken it goes out at once.
+ * sockets' reads come many to a poll phase, that took the frontend's CPU from 650 to 510 ms). Once half the
+ * client's buffer is taken it goes out at once.
  */
 export class LiveQueue {
   private readonly slices: Buffer[] = [];
@@ -39,10 +39,6 @@ export class LiveQueue {
   /** Bytes handed to the destination and not written yet. */
   get inFlightBytes(): number {
     return this.inFlight.bytes;
-  }
-
-  get empty(): boolean {
-    return this.slices.length === 0;
   }
 
   add(slice: Buffer): void {
