@@ -119,6 +119,10 @@ test('a pull through the data port shows up in the rule health page (counts, sta
   await page.getByRole('link', { name: 'Health' }).click();
   const card = page.getByRole('article', { name: /health-rule/ });
   await card.waitFor();
+  // The counts are shared through Redis, where they arrive in batches: on a loaded machine the page can load
+  // before the pull's (a fresh-clone CI run's showed "misses 0" with the series already at 1), so refresh until
+  // its chart says so; the numbers must then say the same.
+  await refreshUntil(page, card.getByRole('img', { name: /Recent pulls of health-rule: .*misses 1/ }));
   const text = (await card.textContent()) ?? '';
   expect(text).toMatch(/healthy/);
   expect(text).toMatch(/misses 1,/);
