@@ -95,7 +95,7 @@ export async function downloadThrough(
       // a client taps the fetch (and the clients that come with it: ReadAheadHold) or the hold times out
       // (then the rest is for the store). Not the upstream's time.
       const hold = flight.hold;
-      if (hold && !flight.prefix.keeps(chunk.length)) {
+      if (hold && !hold.settled && !flight.prefix.keeps(chunk.length)) {
         const stop = flight.prefix.available ? hold.atPrefixEnd() : hold.release();
         if (stop) await pace.waiting(() => stop);
       }

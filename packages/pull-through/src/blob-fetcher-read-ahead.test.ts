@@ -34,6 +34,15 @@ async function setUp(options: BlobFetcherOptions): Promise<Layers> {
 const stored = async (s: Layers, i: number) => (await s.store.statBlob(s.layers[i]!.digest)) !== undefined;
 const gets = (s: Layers) => s.layers.map((l) => upstream.blobGets(l.digest));
 
+/** The client asked for layer 0 of a manifest just fetched: `count` layers are read ahead, then held at their prefix a while. */
+async function heldAhead(s: Layers, count: number): Promise<void> {
+  s.fetcher.expectMisses(s.target, s.layers);
+  s.fetcher.readAheadAfter(s.target, s.layers[0]!.digest);
+  await waitUntil(async () => upstream.blobGets() === count, { what: `${count} layers read ahead`, timeoutMs: 10_000, intervalMs: 10 });
+  // Held at the prefix, with the rest of each layer queued in its socket meanwhile.
+  await new Promise((r) => setTimeout(r, 300));
+}
+
 describe('layers read ahead of the client', () => {
   it('a request for a layer fetches the next ones; a large one holds at its kept prefix, unstored, until a client taps it and gets every byte (one upstream GET)', async () => {
     const s = await setUp({ readAheadLayers: 2, readAheadHoldMs: 60_000, prefixBytes: 1 * MiB });
@@ -77,11 +86,7 @@ describe('layers read ahead of the client', () => {
 
   it('clients that tap a held layer right after its first client all start at byte 0 from the kept prefix: none waits for the commit', async () => {
     const s = await setUp({ readAheadLayers: 1, readAheadHoldMs: 60_000, prefixBytes: 1 * MiB });
-    s.fetcher.expectMisses(s.target, s.layers);
-    s.fetcher.readAheadAfter(s.target, s.layers[0]!.digest);
-    await waitUntil(async () => upstream.blobGets() === 1, { what: 'layer 1 read ahead', timeoutMs: 10_000, intervalMs: 10 });
-    // Held at its prefix, with the rest of the layer queued in the socket meanwhile.
-    await new Promise((r) => setTimeout(r, 300));
+    await heldAhead(s, 1);
     expect(await stored(s, 1)).toBe(false);
     const digest = s.layers[1]!.digest;
     const first = await s.fetcher.stream(s.target, digest);
@@ -125,10 +130,7 @@ describe('layers read ahead of the client', () => {
 
   it('a caller that waits for the commit (a HEAD, an ensure) lets a held fetch go on at once; so does settle()', async () => {
     const s = await setUp({ readAheadLayers: 3, readAheadHoldMs: 600_000, prefixBytes: 1 * MiB });
-    s.fetcher.expectMisses(s.target, s.layers);
-    s.fetcher.readAheadAfter(s.target, s.layers[0]!.digest);
-    await waitUntil(async () => upstream.blobGets() === 3, { what: 'three layers read ahead', timeoutMs: 10_000, intervalMs: 10 });
-    await new Promise((r) => setTimeout(r, 200));
+    await heldAhead(s, 3);
     expect(await stored(s, 1)).toBe(false);
     const joined = s.fetcher.join(s.target, s.layers[1]!.digest);
     expect(joined).toBeDefined();

@@ -82,7 +82,9 @@ describe('PullThroughRegistry.openBlob', () => {
     await expect(miss.done).resolves.toMatchObject({ digest: layer.digest, size: LAYER_SIZE });
     links.mockRestore();
     // The fetch linked it to the repository: the next open is a hit.
-    expect((await f.registry.openBlob('up/foo', layer.digest)).cache).toBe('hit');
+    const hit = await f.registry.openBlob('up/foo', layer.digest);
+    expect(hit.cache).toBe('hit');
+    expect((await readStream(hit.stream)).bytes.equals(layer.bytes)).toBe(true);
     expect(f.upstream.count('blobs', 'GET')).toBe(1);
   });
 

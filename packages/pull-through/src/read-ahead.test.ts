@@ -91,11 +91,14 @@ describe('ReadAheadHold', () => {
     const hold = new ReadAheadHold(60_000, 150);
     const atEnd = hold.atPrefixEnd();
     expect(await settledAfter(atEnd, 20)).toBe(false);
+    expect(hold.settled).toBe(false);
     hold.tapped();
     expect(hold.released).toBe(true);
+    expect(hold.settled).toBe(false);
     expect(await settledAfter(atEnd, 50)).toBe(false);
     expect(await settledAfter(atEnd, 200)).toBe(true);
     // Gathering over: nothing to wait for at the prefix's end any more.
+    expect(hold.settled).toBe(true);
     expect(hold.atPrefixEnd()).toBeUndefined();
 
     // A read that reaches the prefix's end during the gathering waits for the rest of it; a release ends it.
@@ -105,10 +108,12 @@ describe('ReadAheadHold', () => {
     expect(during).toBeDefined();
     expect(await settledAfter(during, 20)).toBe(false);
     cut.release();
+    expect(cut.settled).toBe(true);
     expect(await settledAfter(during, 0)).toBe(true);
 
     // No hold, or a hold that ran out: a tap has nothing to gather.
     const none = new ReadAheadHold(0, 60_000);
+    expect(none.settled).toBe(true);
     none.tapped();
     expect(none.atPrefixEnd()).toBeUndefined();
     const ran = new ReadAheadHold(10, 60_000);

@@ -53,6 +53,11 @@ export class ReadAheadHold {
     return this.done;
   }
 
+  /** Released and not gathering: the read has nothing left to wait for (nor `release` to end). */
+  get settled(): boolean {
+    return this.done && this.gathering === undefined;
+  }
+
   /** Until a client taps the fetch, or `holdMs` from the first call. */
   wait(): Promise<void> {
     if (this.done) return Promise.resolve();
