@@ -14,6 +14,12 @@ test('freePort gives a port that can be listened on', async () => {
   await new Promise((r) => server.close(r));
 });
 
+test('freePort does not hand out a port again soon (the kernel often gives a port just closed to the next listen)', async () => {
+  const ports: number[] = [];
+  for (let i = 0; i < 1000; i++) ports.push(await freePort());
+  expect(new Set(ports).size).toBe(ports.length);
+});
+
 test('withFreePort retries on EADDRINUSE / AddressInUseError, with a new port each time', async () => {
   const taken = await listen(0);
   const seen: number[] = [];
