@@ -62,8 +62,15 @@ describe('hydration enqueue on a manifest miss', () => {
     expect(payload).not.toContain(upstream.registry.password!);
     expect(payload).not.toContain(upstream.registry.username!);
     expect(cache.frontend.enqueuer.stats.failed).toBe(0);
-    expect(cache.frontend.enqueuer.stats.enqueued).toBeGreaterThanOrEqual(1);
+    // The requests that shared the import all enqueue in one turn: one add reaches Redis, the others join it
+    // (a request that came after the import found the manifest stored: a hit, nothing to enqueue).
+    const misses = responses.filter((r) => r.headers.get('x-cache') === 'miss').length;
+    expect(misses).toBeGreaterThanOrEqual(2);
+    expect(cache.frontend.enqueuer.stats).toMatchObject({ enqueued: 1, joined: misses - 1 });
     expect(upstream.proxy.count({ kind: 'manifest', method: 'GET', status: 200 })).toBe(1);
+    // The metric says so too.
+    const metrics = await (await fetch(`${cache.adminUrl}/metrics`)).text();
+    expect(metrics).toContain(`pullthrough_hydration_enqueue_total{outcome="joined"} ${misses - 1}`);
   });
 
   test('a child manifest pulled by digest gets its own job (platforms clients actually pulled)', async () => {
@@ -98,7 +105,7 @@ describe('Redis down', () => {
       expect(status.headers.get('retry-after')).toBe('5');
       expect(((await status.json()) as { title: string }).title).toBe('Service Unavailable');
       await cache.frontend.enqueuer.settle();
-      expect(cache.frontend.enqueuer.stats).toEqual({ enqueued: 0, failed: 1, deferred: 1 });
+      expect(cache.frontend.enqueuer.stats).toEqual({ enqueued: 0, joined: 0, failed: 1, deferred: 1 });
     } finally {
       await cache.stop();
       await anonymous.stop();

@@ -10,6 +10,11 @@ export interface HydrationEnqueuer {
 
 export interface EnqueueStats {
   enqueued: number;
+  /**
+   * Enqueues of a job (same repository and digest) whose add was still in flight in this process: left to
+   * that add, as Redis would have (one job per id). A herd's requests for one manifest miss all ask at once.
+   */
+  joined: number;
   /** Enqueues skipped because Redis was down or slow (the pull was unaffected). */
   failed: number;
   /** Skipped jobs kept in memory for `retryDeferred` (bounded; duplicates collapse). */
@@ -24,8 +29,9 @@ export const MAX_DEFERRED_ENQUEUES = 1000;
  * failure (Redis down, slow) is logged and counted, never surfaced to the pull.
  */
 export class QueueHydrationEnqueuer implements HydrationEnqueuer {
-  readonly stats: EnqueueStats = { enqueued: 0, failed: 0, deferred: 0 };
-  private readonly pending = new Set<Promise<void>>();
+  readonly stats: EnqueueStats = { enqueued: 0, joined: 0, failed: 0, deferred: 0 };
+  /** Adds in flight, by job id. */
+  private readonly pending = new Map<string, Promise<void>>();
   private readonly deferred = new Map<string, HydrationJobInput>();
 
   constructor(
@@ -62,6 +68,11 @@ export class QueueHydrationEnqueuer implements HydrationEnqueuer {
   }
 
   private add(job: HydrationJobInput): void {
+    const id = hydrationJobId(job.downstreamRepository, job.digest);
+    if (this.pending.has(id)) {
+      this.stats.joined++;
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`enqueue timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
@@ -86,13 +97,13 @@ export class QueueHydrationEnqueuer implements HydrationEnqueuer {
       )
       .finally(() => {
         clearTimeout(timer);
-        this.pending.delete(p);
+        this.pending.delete(id);
       });
-    this.pending.add(p);
+    this.pending.set(id, p);
   }
 
   /** Wait for enqueues in flight (shutdown, tests). */
   async settle(): Promise<void> {
-    await Promise.all([...this.pending]);
+    await Promise.all([...this.pending.values()]);
   }
 }

@@ -104,9 +104,10 @@ export function createFrontendMetrics(sources: MetricSources): FrontendMetrics {
   rateLimit('pullthrough_upstream_ratelimit_limit', 'Requests per window the upstream allows (ratelimit-limit)', (u) => u.rateLimit.limit);
   rateLimit('pullthrough_upstream_ratelimit_remaining', 'Requests left in the upstream window (ratelimit-remaining)', (u) => u.rateLimit.remaining);
 
-  mirroredCounter(registry, 'pullthrough_hydration_enqueue_total', 'Hydration enqueues by outcome (skipped: Redis down or slow; the pull was unaffected)', ['outcome'], (set) => {
+  mirroredCounter(registry, 'pullthrough_hydration_enqueue_total', 'Hydration enqueues by outcome (joined: the same job was being enqueued by this process already; skipped: Redis down or slow; the pull was unaffected)', ['outcome'], (set) => {
     const s = sources.enqueue();
     set({ outcome: 'enqueued' }, s.enqueued);
+    set({ outcome: 'joined' }, s.joined);
     set({ outcome: 'skipped' }, s.failed);
   });
   new Gauge({
