@@ -29,7 +29,7 @@ export interface ImportedManifest extends StoredManifest {
 
 /**
  * Fetches a manifest from the upstream, verifies it, and stores it for the downstream repository
- * (revision, blob links, referrers, then the tag) before anyone sees it. Concurrent imports of the
+ * (revision, referrers, then the tag, which appears only after them) before anyone sees it. Concurrent imports of the
  * same reference share one upstream GET.
  */
 export class ManifestImporter {
@@ -71,19 +71,24 @@ export class ManifestImporter {
     }
     onVerified?.(parsed);
     const repo = target.downstreamRepository;
-    await this.store.putManifest(repo, { digest, mediaType: parsed.mediaType, bytes });
-    // Its blobs are NOT linked here: an upstream's manifest may list any digest, including one stored
-    // for another repository. A blob is linked when this upstream serves it or confirms it (HEAD).
-    if (parsed.subject) {
-      await this.store.addReferrer(repo, parsed.subject.digest, {
-        mediaType: parsed.mediaType,
-        digest,
-        size: bytes.length,
-        ...(parsed.artifactType ? { artifactType: parsed.artifactType } : parsed.config ? { artifactType: parsed.config.mediaType } : {}),
-        ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
-      });
-    }
-    if (reference.kind === 'tag') await this.store.putTag(repo, reference.tag, digest, new Date(this.now()));
+    const stored = (async () => {
+      await this.store.putManifest(repo, { digest, mediaType: parsed.mediaType, bytes });
+      // Its blobs are NOT linked here: an upstream's manifest may list any digest, including one stored
+      // for another repository. A blob is linked when this upstream serves it or confirms it (HEAD).
+      if (parsed.subject) {
+        await this.store.addReferrer(repo, parsed.subject.digest, {
+          mediaType: parsed.mediaType,
+          digest,
+          size: bytes.length,
+          ...(parsed.artifactType ? { artifactType: parsed.artifactType } : parsed.config ? { artifactType: parsed.config.mediaType } : {}),
+          ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+        });
+      }
+    })();
+    // The tag's link is written and flushed while the manifest is (its fsync off the answer's way) and
+    // appears only after the manifest and its referrer entry: nothing when they fail.
+    const tagged = reference.kind === 'tag' ? this.store.putTag(repo, reference.tag, digest, new Date(this.now()), 'upstream', { after: stored }) : undefined;
+    await Promise.all([stored, tagged]);
     return { digest, mediaType: parsed.mediaType, size: bytes.length, bytes, parsed, servedBy: { registry: via.upstreamRegistry, repository: via.upstreamRepository } };
   }
 }

@@ -51,6 +51,24 @@ describe('PullThroughRegistry.getManifest by tag', () => {
     expect(f.hydration.jobs).toHaveLength(1);
   });
 
+  it('a manifest the store fails to keep is not returned, and its tag (written meanwhile) never appears; the next pull stores both', async () => {
+    f = await startRegistry({ tagFreshnessSeconds: 300 });
+    const image = f.upstream.pushImage('foo', ['latest'], 'store-fails');
+    const put = f.store.putManifest.bind(f.store);
+    const puts = jest.spyOn(f.store, 'putManifest').mockImplementationOnce(async () => {
+      // Slow enough for the tag's link to be written and flushed before the manifest fails.
+      await new Promise((r) => setTimeout(r, 50));
+      throw new Error('storage unavailable');
+    });
+    await expect(f.registry.getManifest('up/foo', latest)).rejects.toThrow('storage unavailable');
+    expect(await f.store.getTag('up/foo', 'latest')).toBeUndefined();
+    expect(await f.store.getManifest('up/foo', image.digest)).toBeUndefined();
+    puts.mockImplementation(put);
+    expect((await f.registry.getManifest('up/foo', latest)).cache).toBe('miss');
+    expect((await f.store.getTag('up/foo', 'latest'))?.digest).toBe(image.digest);
+    puts.mockRestore();
+  });
+
   it('revalidates a stale tag with one HEAD and refreshes it when the digest is unchanged', async () => {
     f = await startRegistry({ tagFreshnessSeconds: 0 });
     const image = f.upstream.pushImage('foo', ['latest'], 'same');

@@ -165,6 +165,31 @@ describe('tags', () => {
     expect(await store.getTag('library/node', 'latest')).toBeUndefined();
   });
 
+  test('a tag written while its manifest is stored (after) appears only once the manifest is there; nothing when the manifest fails', async () => {
+    const bytes = manifestBytes(7);
+    const digest = digestOf(bytes);
+    let letManifest!: () => void;
+    const held = new Promise<void>((resolve) => (letManifest = resolve));
+    const stored = held.then(() => store.putManifest('library/node', { digest, mediaType: OCI_MANIFEST, bytes }));
+    const tagged = store.putTag('library/node', 'v7', digest, new Date(), 'upstream', { after: stored });
+    // The tag's link is written and flushed meanwhile, but not visible: the manifest is not stored yet.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await store.getTag('library/node', 'v7')).toBeUndefined();
+    letManifest();
+    await expect(tagged).resolves.toBe(true);
+    expect((await store.getTag('library/node', 'v7'))?.digest).toBe(digest);
+
+    // The manifest's store fails: no tag, and no temporary file left behind.
+    const failed = Promise.reject(new Error('storage down'));
+    await expect(store.putTag('library/node', 'v8', digest, new Date(), 'upstream', { after: failed })).rejects.toThrow('storage down');
+    expect(await store.getTag('library/node', 'v8')).toBeUndefined();
+    // Stored after all, but not in this repository: refused, nothing written.
+    const elsewhere = await putManifest('other', 9);
+    await expect(store.putTag('library/node', 'v9', elsewhere, new Date(), 'upstream', { after: Promise.resolve() })).rejects.toThrow(ManifestUnknownError);
+    expect(await store.getTag('library/node', 'v9')).toBeUndefined();
+    expect(await fsp.readdir(join(root, '_uploads')).catch(() => [])).toEqual([]);
+  });
+
   test('many tags list in lexical order', async () => {
     const digest = await putManifest('library/node', 1);
     const tags = ['latest', 'Z', '_x', '1.0', '10', '2', 'a-b', 'a.b', 'a_b', 'v1.2.3', 'A'];

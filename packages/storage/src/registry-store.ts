@@ -105,8 +105,8 @@ export class RegistryStore {
   getTag(repository: string, tag: string): Promise<TagRecord | undefined> {
     return this.tags.getTag(repository, tag);
   }
-  putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date(), source: TagSource = 'upstream'): Promise<boolean> {
-    return this.tags.putTag(repository, tag, digest, checkedAt, source);
+  putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date(), source: TagSource = 'upstream', options: { after?: Promise<unknown> } = {}): Promise<boolean> {
+    return this.tags.putTag(repository, tag, digest, checkedAt, source, options);
   }
   listTagRecords(repository: string): Promise<TagEntry[]> {
     return this.tags.listTagRecords(repository);

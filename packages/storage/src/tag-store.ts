@@ -112,20 +112,32 @@ export class TagStore {
    * just refresh `checkedAt` when it already points there. An `upstream` write (a pull, a
    * revalidation) never replaces a `local` tag (a client pushed it here): resolves false then.
    * (Read, then written: a push and an upstream write racing on the same tag are not ordered.)
+   * `after`: the manifest is being stored; the tag's link is written and flushed meanwhile, and it
+   * appears only once `after` resolved and the manifest is there (when `after` rejects: nothing).
    */
-  async putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date(), source: TagSource = 'upstream'): Promise<boolean> {
+  async putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date(), source: TagSource = 'upstream', options: { after?: Promise<unknown> } = {}): Promise<boolean> {
     const link = tagCurrentLinkPath(repository, tag);
     if (Number.isNaN(checkedAt.getTime())) throw new RangeError('checkedAt is not a valid date');
-    if (!(await this.manifests.statManifest(repository, digest))) {
-      throw new ManifestUnknownError('cannot tag a manifest the repository does not have', { detail: { repository, tag, digest } });
-    }
+    const manifestThere = async () => {
+      await options.after;
+      if (!(await this.manifests.statManifest(repository, digest))) {
+        throw new ManifestUnknownError('cannot tag a manifest the repository does not have', { detail: { repository, tag, digest } });
+      }
+    };
+    // Without `after` the manifest is looked for before anything is written.
+    const known = options.after ? manifestThere() : await manifestThere();
+    // Awaited below (or by putContent); a rejection meanwhile is not unhandled.
+    known?.catch(() => undefined);
     const key = `${repository}:${tag}`;
     if (source === 'upstream') {
       const raw = await this.driver.getContent(link);
-      if (raw && parseTagLink(raw)?.source === 'local') return false;
+      if (raw && parseTagLink(raw)?.source === 'local') {
+        await known;
+        return false;
+      }
     }
     this.forget(key);
-    await this.driver.putContent(link, Buffer.from(JSON.stringify({ digest, checkedAt: checkedAt.toISOString(), source })));
+    await this.driver.putContent(link, Buffer.from(JSON.stringify({ digest, checkedAt: checkedAt.toISOString(), source })), known ? { after: known } : {});
     this.forget(key);
     this.cache.set(key, { digest, checkedAt, source }, this.ttlMs);
     return true;
