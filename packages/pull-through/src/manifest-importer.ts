@@ -29,8 +29,8 @@ export interface ImportedManifest extends StoredManifest {
 
 /**
  * Fetches a manifest from the upstream, verifies it, and stores it for the downstream repository
- * (revision, referrers, then the tag, which appears only after them) before anyone sees it. Concurrent imports of the
- * same reference share one upstream GET.
+ * (revision, referrers, then the tag, which appears only after them) before anyone sees it.
+ * Concurrent imports of the same reference share one upstream GET.
  */
 export class ManifestImporter {
   private readonly flights = new SingleFlight<ImportedManifest>();
