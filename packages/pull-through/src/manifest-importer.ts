@@ -88,7 +88,10 @@ export class ManifestImporter {
     // The tag's link is written and flushed while the manifest is (its fsync off the answer's way) and
     // appears only after the manifest and its referrer entry: nothing when they fail.
     const tagged = reference.kind === 'tag' ? this.store.putTag(repo, reference.tag, digest, new Date(this.now()), 'upstream', { after: stored }) : undefined;
-    await Promise.all([stored, tagged]);
+    // Both settled before the import ends, failed or not: no write goes on unwatched behind an answer.
+    const [manifest, tag] = await Promise.allSettled([stored, tagged]);
+    if (manifest.status === 'rejected') throw manifest.reason;
+    if (tag.status === 'rejected') throw tag.reason;
     return { digest, mediaType: parsed.mediaType, size: bytes.length, bytes, parsed, servedBy: { registry: via.upstreamRegistry, repository: via.upstreamRepository } };
   }
 }

@@ -69,6 +69,23 @@ describe('PullThroughRegistry.getManifest by tag', () => {
     puts.mockRestore();
   });
 
+  it('a tag write that fails at once does not end the import before the manifest is stored', async () => {
+    f = await startRegistry({ tagFreshnessSeconds: 300 });
+    const image = f.upstream.pushImage('foo', ['latest'], 'tag-fails');
+    const put = f.store.putManifest.bind(f.store);
+    const puts = jest.spyOn(f.store, 'putManifest').mockImplementationOnce(async (...args) => {
+      await new Promise((r) => setTimeout(r, 100));
+      return put(...args);
+    });
+    const tags = jest.spyOn(f.store, 'putTag').mockRejectedValueOnce(new Error('disk full'));
+    await expect(f.registry.getManifest('up/foo', latest)).rejects.toThrow('disk full');
+    // The manifest's store had finished when the error was answered.
+    expect(await f.store.getManifest('up/foo', image.digest)).toBeDefined();
+    expect(await f.store.getTag('up/foo', 'latest')).toBeUndefined();
+    puts.mockRestore();
+    tags.mockRestore();
+  });
+
   it('revalidates a stale tag with one HEAD and refreshes it when the digest is unchanged', async () => {
     f = await startRegistry({ tagFreshnessSeconds: 0 });
     const image = f.upstream.pushImage('foo', ['latest'], 'same');

@@ -104,6 +104,9 @@ export async function startRegistry(options: FixtureOptions = {}): Promise<Regis
     hydration,
     pool,
     async close() {
+      // Fetches still running (a config fetched ahead of its client, a layer read ahead) write and link
+      // into the directory removed below: they end first.
+      await registry.blobs.settle().catch(() => undefined);
       await pool.close();
       await upstream.close();
       await rm(dir, { recursive: true, force: true });

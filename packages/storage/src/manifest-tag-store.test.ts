@@ -190,6 +190,23 @@ describe('tags', () => {
     expect(await fsp.readdir(join(root, '_uploads')).catch(() => [])).toEqual([]);
   });
 
+  test('a tag pushed while an upstream tag write waits for its manifest stands: the upstream write resolves false', async () => {
+    const bytes = manifestBytes(10);
+    const digest = digestOf(bytes);
+    let letManifest!: () => void;
+    const held = new Promise<void>((resolve) => (letManifest = resolve));
+    const stored = held.then(() => store.putManifest('library/node', { digest, mediaType: OCI_MANIFEST, bytes }));
+    const upstreamWrite = store.putTag('library/node', 'v10', digest, new Date(), 'upstream', { after: stored });
+    // A client pushes the tag meanwhile (to a manifest of its own).
+    await new Promise((r) => setTimeout(r, 20));
+    const pushed = await putManifest('library/node', 11);
+    await store.putTag('library/node', 'v10', pushed, new Date(), 'local');
+    letManifest();
+    await expect(upstreamWrite).resolves.toBe(false);
+    expect(await store.getTag('library/node', 'v10')).toMatchObject({ digest: pushed, source: 'local' });
+    expect(await fsp.readdir(join(root, '_uploads')).catch(() => [])).toEqual([]);
+  });
+
   test('many tags list in lexical order', async () => {
     const digest = await putManifest('library/node', 1);
     const tags = ['latest', 'Z', '_x', '1.0', '10', '2', 'a-b', 'a.b', 'a_b', 'v1.2.3', 'A'];

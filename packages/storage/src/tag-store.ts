@@ -51,6 +51,9 @@ export interface TagCacheOptions {
 export const DEFAULT_TAG_CACHE: TagCacheOptions = { ttlMs: 1_000, maxEntries: 10_000 };
 
 /** Tags: `repositories/<name>/_manifests/tags/<tag>/current/link` holding `{ digest, checkedAt }`. */
+/** An upstream tag write found a pushed (`local`) tag in place when it was about to put its link there. */
+class LocalTagStands extends Error {}
+
 export class TagStore {
   private readonly cache: LruCache<TagRecord>;
   private readonly ttlMs: number;
@@ -112,32 +115,44 @@ export class TagStore {
    * just refresh `checkedAt` when it already points there. An `upstream` write (a pull, a
    * revalidation) never replaces a `local` tag (a client pushed it here): resolves false then.
    * (Read, then written: a push and an upstream write racing on the same tag are not ordered.)
-   * `after`: the manifest is being stored; the tag's link is written and flushed meanwhile, and it
-   * appears only once `after` resolved and the manifest is there (when `after` rejects: nothing).
+   * `after`: the manifest is being stored; the tag's link is written and flushed meanwhile, and both
+   * checks are made once `after` resolved, right before the link is put in place (nothing when
+   * `after` rejects or a check fails).
    */
   async putTag(repository: string, tag: string, digest: Digest, checkedAt: Date = new Date(), source: TagSource = 'upstream', options: { after?: Promise<unknown> } = {}): Promise<boolean> {
+    // The caller's promise is awaited below, or left when this throws first: never unhandled here.
+    options.after?.catch(() => undefined);
     const link = tagCurrentLinkPath(repository, tag);
     if (Number.isNaN(checkedAt.getTime())) throw new RangeError('checkedAt is not a valid date');
-    const manifestThere = async () => {
+    const writable = async (): Promise<boolean> => {
       await options.after;
       if (!(await this.manifests.statManifest(repository, digest))) {
         throw new ManifestUnknownError('cannot tag a manifest the repository does not have', { detail: { repository, tag, digest } });
       }
-    };
-    // Without `after` the manifest is looked for before anything is written.
-    const known = options.after ? manifestThere() : await manifestThere();
-    // Awaited below (or by putContent); a rejection meanwhile is not unhandled.
-    known?.catch(() => undefined);
-    const key = `${repository}:${tag}`;
-    if (source === 'upstream') {
+      if (source !== 'upstream') return true;
       const raw = await this.driver.getContent(link);
-      if (raw && parseTagLink(raw)?.source === 'local') {
-        await known;
-        return false;
+      return !(raw && parseTagLink(raw)?.source === 'local');
+    };
+    const key = `${repository}:${tag}`;
+    const data = Buffer.from(JSON.stringify({ digest, checkedAt: checkedAt.toISOString(), source }));
+    if (!options.after) {
+      if (!(await writable())) return false;
+      this.forget(key);
+      await this.driver.putContent(link, data);
+    } else {
+      const checked = writable().then((ok) => {
+        if (!ok) throw new LocalTagStands();
+      });
+      // Awaited by putContent, or left when its own write fails first: never unhandled.
+      checked.catch(() => undefined);
+      this.forget(key);
+      try {
+        await this.driver.putContent(link, data, { after: checked });
+      } catch (err) {
+        if (err instanceof LocalTagStands) return false;
+        throw err;
       }
     }
-    this.forget(key);
-    await this.driver.putContent(link, Buffer.from(JSON.stringify({ digest, checkedAt: checkedAt.toISOString(), source })), known ? { after: known } : {});
     this.forget(key);
     this.cache.set(key, { digest, checkedAt, source }, this.ttlMs);
     return true;
