@@ -43,6 +43,16 @@ async function putManifest(repository: string, n: number): Promise<Digest> {
   return digest;
 }
 
+/** A manifest whose store starts only when the test lets it (`letManifest`); `stored` settles with that store. */
+function heldManifest(repository: string, n: number): { digest: Digest; stored: Promise<unknown>; letManifest: () => void } {
+  const bytes = manifestBytes(n);
+  const digest = digestOf(bytes);
+  let letManifest!: () => void;
+  const held = new Promise<void>((resolve) => (letManifest = resolve));
+  const stored = held.then(() => store.putManifest(repository, { digest, mediaType: OCI_MANIFEST, bytes }));
+  return { digest, stored, letManifest };
+}
+
 describe('manifests', () => {
   test('put, stat and get round-trip, per repository', async () => {
     const bytes = manifestBytes(1);
@@ -166,11 +176,7 @@ describe('tags', () => {
   });
 
   test('a tag written while its manifest is stored (after) appears only once the manifest is there; nothing when the manifest fails', async () => {
-    const bytes = manifestBytes(7);
-    const digest = digestOf(bytes);
-    let letManifest!: () => void;
-    const held = new Promise<void>((resolve) => (letManifest = resolve));
-    const stored = held.then(() => store.putManifest('library/node', { digest, mediaType: OCI_MANIFEST, bytes }));
+    const { digest, stored, letManifest } = heldManifest('library/node', 7);
     const tagged = store.putTag('library/node', 'v7', digest, new Date(), 'upstream', { after: stored });
     // The tag's link is written and flushed meanwhile, but not visible: the manifest is not stored yet.
     await new Promise((r) => setTimeout(r, 50));
@@ -191,11 +197,7 @@ describe('tags', () => {
   });
 
   test('a tag pushed while an upstream tag write waits for its manifest stands: the upstream write resolves false', async () => {
-    const bytes = manifestBytes(10);
-    const digest = digestOf(bytes);
-    let letManifest!: () => void;
-    const held = new Promise<void>((resolve) => (letManifest = resolve));
-    const stored = held.then(() => store.putManifest('library/node', { digest, mediaType: OCI_MANIFEST, bytes }));
+    const { digest, stored, letManifest } = heldManifest('library/node', 10);
     const upstreamWrite = store.putTag('library/node', 'v10', digest, new Date(), 'upstream', { after: stored });
     // A client pushes the tag meanwhile (to a manifest of its own).
     await new Promise((r) => setTimeout(r, 20));
