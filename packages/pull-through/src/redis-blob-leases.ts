@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { redisSubscriber } from './redis-subscriber.js';
 import { Redis } from 'ioredis';
 import { blobFlightId } from './blob-flight-key.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -120,16 +121,14 @@ export class RedisBlobLeases implements BlobLeases {
     // which puts a claim behind the loop's other I/O and the previous round trip: the claim's 50 ms
     // budget is for Redis, not for that queue (the bench's herd3 saw claims time out with it on).
     this.redis = new Redis(options.url, connection);
-    // Subscribed again on 'ready' by the handler below (its failure caught): ioredis's own resubscribe has no
-    // catch, and one that meets a connection closing again is an unhandled rejection.
-    this.subscriber = new Redis(options.url, { ...connection, autoResubscribe: false });
+    this.subscriber = redisSubscriber(
+      options.url,
+      connection,
+      [this.channel, this.wantedChannel],
+      (err) => this.logger.debug({ err: err.message }, 'blob leases: subscribe failed'),
+      () => (this.subscribed = true),
+    );
     for (const r of [this.redis, this.subscriber]) r.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'blob leases: redis connection error'));
-    this.subscriber.on('ready', () => {
-      this.subscriber.subscribe(this.channel, this.wantedChannel).then(
-        () => (this.subscribed = true),
-        (err: Error) => this.logger.debug({ err: err.message }, 'blob leases: subscribe failed'),
-      );
-    });
     this.subscriber.on('close', () => (this.subscribed = false));
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.wantedChannel) return this.wake(message);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { redisSubscriber } from './redis-subscriber.js';
 import { Redis } from 'ioredis';
 import type { SharedBreakerBoard, SharedHold, SharedRateLimit } from '@pullthrough/upstream';
 import { silentLogger, type Logger } from './logger.js';
@@ -76,16 +77,13 @@ export class RedisBreakerBoard implements SharedBreakerBoard {
     this.channel = `${options.prefix}:breaker-events`;
     const connection = { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
     this.redis = new Redis(options.url, connection);
-    // Subscribed again on 'ready' by the handler below (its failure caught): ioredis's own resubscribe has no
-    // catch, and one that meets a connection closing again is an unhandled rejection.
-    this.subscriber = new Redis(options.url, { ...connection, autoResubscribe: false });
+    this.subscriber = redisSubscriber(options.url, connection, [this.channel], (err) => this.logger.debug({ err: err.message }, 'breaker board: subscribe failed'));
     for (const r of [this.redis, this.subscriber]) r.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'breaker board: redis connection error'));
     // Back after an outage: share the holds this replica knows (a later hold wins), then read the others'.
     this.redis.on('ready', () => {
       for (const [upstream, known] of this.holds) if (known.until > Date.now()) this.announceOpen(upstream, known);
       void this.poll();
     });
-    this.subscriber.on('ready', () => void this.subscriber.subscribe(this.channel).catch((err: Error) => this.logger.debug({ err: err.message }, 'breaker board: subscribe failed')));
     this.subscriber.on('message', (_channel: string, message: string) => this.receive(message));
     this.timer = setInterval(() => void this.poll(), options.pollMs ?? 1_000);
     this.timer.unref();
