@@ -135,23 +135,19 @@ export class TagStore {
     };
     const key = `${repository}:${tag}`;
     const data = Buffer.from(JSON.stringify({ digest, checkedAt: checkedAt.toISOString(), source }));
-    if (!options.after) {
-      if (!(await writable())) return false;
+    // With `after`: checked while the link is written, before it is put in place. Without: before it is written.
+    const checked = writable().then((ok) => {
+      if (!ok) throw new LocalTagStands();
+    });
+    // Awaited here or by putContent, or left when putContent's own write fails first: never unhandled.
+    checked.catch(() => undefined);
+    try {
+      if (!options.after) await checked;
       this.forget(key);
-      await this.driver.putContent(link, data);
-    } else {
-      const checked = writable().then((ok) => {
-        if (!ok) throw new LocalTagStands();
-      });
-      // Awaited by putContent, or left when its own write fails first: never unhandled.
-      checked.catch(() => undefined);
-      this.forget(key);
-      try {
-        await this.driver.putContent(link, data, { after: checked });
-      } catch (err) {
-        if (err instanceof LocalTagStands) return false;
-        throw err;
-      }
+      await this.driver.putContent(link, data, options.after ? { after: checked } : {});
+    } catch (err) {
+      if (err instanceof LocalTagStands) return false;
+      throw err;
     }
     this.forget(key);
     this.cache.set(key, { digest, checkedAt, source }, this.ttlMs);
